@@ -1,0 +1,42 @@
+# The few verbs people use. Every target first makes sure .venv matches requirements.lock.
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: env demo test test-fast bench lint format lock airflow clean-data help
+
+help:
+	@echo "make demo   - run the main job on embedded defaults (creates .venv on first use)"
+	@echo "make test   - run the whole test suite"
+	@echo "make bench  - run the benchmarks and print figures"
+	@echo "make lint   - ruff check + format check"
+	@echo "make lock   - re-resolve requirements.in into requirements.lock"
+
+env:
+	@scripts/ensure_env.sh
+
+demo: env
+	$(VENV)/bin/govlake demo
+
+test: env
+	$(PY) -m pytest
+
+test-fast: env
+	$(PY) -m pytest -m "not slow"
+
+bench: env
+	$(PY) -m bench
+
+lint: env
+	$(VENV)/bin/ruff check jobs dags tests bench
+	$(VENV)/bin/ruff format --check jobs dags tests bench
+
+format: env
+	$(VENV)/bin/ruff check --fix jobs dags tests bench
+	$(VENV)/bin/ruff format jobs dags tests bench
+
+lock: env
+	$(VENV)/bin/uv pip compile requirements.in --python-version 3.11 --no-header -o requirements.lock
+
+clean-data:
+	rm -rf data/landing data/lake data/reports data/airflow data/tmp

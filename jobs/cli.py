@@ -1,0 +1,55 @@
+"""The ``govlake`` command.
+
+Each area of the package contributes its own subcommands through a ``commands`` module with a
+``register(subparsers)`` function; this file only lists those modules and dispatches.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import sys
+
+from jobs.settings import Settings
+
+#: Modules that add subcommands. Each has ``register(subparsers) -> None`` and sets
+#: ``func=`` on its parsers (a callable taking the parsed args, returning an exit code).
+COMMAND_MODULES: list[str] = [
+]
+
+
+def _config(args: argparse.Namespace) -> int:
+    settings = Settings.from_env()
+    names = Settings.variable_names()
+    if args.json:
+        print(json.dumps(settings.as_dict(), indent=2, ensure_ascii=False))
+        return 0
+    width = max(len(name) for name in names)
+    for name, value in settings.as_dict().items():
+        print(f"{name:<{width}}  {value!s:<50}  ({names[name]})")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="govlake", description=__doc__.splitlines()[0])
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    config = subparsers.add_parser("config", help="print the effective settings")
+    config.add_argument("--json", action="store_true", help="print as JSON")
+    config.set_defaults(func=_config)
+    for module_name in COMMAND_MODULES:
+        importlib.import_module(module_name).register(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,71 @@
+"""Effective settings: environment variables with embedded defaults.
+
+Every path, the Spark master and the policy profile come from here, so that the same code runs
+embedded on a laptop (the defaults) and on a cluster with an object store (the environment).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+#: The project folder: the checkout that holds ``jobs/`` and ``schemas/``.
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+ENV_PREFIX = "GOVLAKE_"
+
+
+def _env(name: str, default: str) -> str:
+    value = os.environ.get(ENV_PREFIX + name, "").strip()
+    return value or default
+
+
+def _path_or_uri(value: str) -> str:
+    """Keeps URIs (s3://, abfss://, file://) as they are; makes local paths absolute."""
+    if "://" in value:
+        return value
+    path = Path(value)
+    if not path.is_absolute():
+        path = PROJECT_ROOT / path
+    return str(path)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """One place for every knob. Build with :meth:`from_env`; pass it down, never re-read env."""
+
+    lake_root: str = field(default_factory=lambda: _path_or_uri("data/lake"))
+    landing_root: str = field(default_factory=lambda: _path_or_uri("data/landing"))
+    reports_root: str = field(default_factory=lambda: _path_or_uri("data/reports"))
+    schemas_root: str = field(default_factory=lambda: str(PROJECT_ROOT / "schemas"))
+    spark_master: str = "local[*]"
+    driver_memory: str = "4g"
+    shuffle_partitions: int = 8
+    policy_profile: str = "hebi"
+    timezone: str = "Asia/Shanghai"
+    calendar_overrides: str = ""
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        """Reads ``GOVLAKE_*`` variables; anything unset keeps its embedded default."""
+        return cls(
+            lake_root=_path_or_uri(_env("LAKE_ROOT", "data/lake")),
+            landing_root=_path_or_uri(_env("LANDING_ROOT", "data/landing")),
+            reports_root=_path_or_uri(_env("REPORTS_ROOT", "data/reports")),
+            schemas_root=_path_or_uri(_env("SCHEMAS_ROOT", str(PROJECT_ROOT / "schemas"))),
+            spark_master=_env("SPARK_MASTER", "local[*]"),
+            driver_memory=_env("DRIVER_MEMORY", "4g"),
+            shuffle_partitions=int(_env("SHUFFLE_PARTITIONS", "8")),
+            policy_profile=_env("POLICY_PROFILE", "hebi"),
+            timezone=_env("TIMEZONE", "Asia/Shanghai"),
+            calendar_overrides=_env("CALENDAR_OVERRIDES", ""),
+        )
+
+    def as_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+    @staticmethod
+    def variable_names() -> dict[str, str]:
+        """Setting name → environment variable that overrides it (for ``govlake config``)."""
+        return {name: ENV_PREFIX + name.upper() for name in Settings.__dataclass_fields__}

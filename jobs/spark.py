@@ -1,0 +1,52 @@
+"""The Spark session factory.
+
+Embedded ``local[*]`` by default; a cluster is a setting (``GOVLAKE_SPARK_MASTER``), not a code
+change. The session always knows the govlake Delta bridge data source, so ``format("govlake_delta")``
+works without any Delta JARs.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from pyspark.sql import SparkSession
+
+from jobs.settings import Settings
+
+
+def get_spark(settings: Settings | None = None, app_name: str = "govlake", **extra_conf: str) -> SparkSession:
+    """Returns the process's Spark session, creating it from ``settings`` on first use.
+
+    Args:
+        settings: effective settings; read from the environment when omitted.
+        app_name: shown in the Spark UI and the cluster's application list.
+        extra_conf: further ``spark.*`` options (dots written as-is in keys via ``**{"spark.x": v}``).
+    """
+    settings = settings or Settings.from_env()
+    # Python workers must be the interpreter that has deltalake/pyarrow installed (the venv),
+    # not whatever ``python3`` is first on PATH.
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+    builder = (
+        SparkSession.builder.appName(app_name)
+        .master(settings.spark_master)
+        .config("spark.driver.memory", settings.driver_memory)
+        .config("spark.sql.session.timeZone", settings.timezone)
+        .config("spark.sql.shuffle.partitions", str(settings.shuffle_partitions))
+        .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+        .config("spark.sql.ansi.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
+    )
+    for key, value in extra_conf.items():
+        builder = builder.config(key, value)
+    spark = builder.getOrCreate()
+    spark.sparkContext.setLogLevel("ERROR")
+    _register_data_sources(spark)
+    return spark
+
+
+def _register_data_sources(spark: SparkSession) -> None:
+    from jobs.lake.bridge import register_delta_bridge
+
+    register_delta_bridge(spark)

@@ -1,0 +1,45 @@
+"""Shared fixtures: one local Spark session for the whole run, tables under tmp_path."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import pytest
+
+# Tests never touch the developer's data/ folders or a real cluster.
+os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+
+
+@pytest.fixture(scope="session")
+def spark(tmp_path_factory):
+    from jobs.settings import Settings
+    from jobs.spark import get_spark
+
+    settings = Settings(
+        lake_root=str(tmp_path_factory.mktemp("lake")),
+        spark_master="local[2]",
+        driver_memory="2g",
+        shuffle_partitions=2,
+    )
+    session = get_spark(
+        settings,
+        app_name="govlake-tests",
+        **{"spark.ui.enabled": "false", "spark.sql.warehouse.dir": str(tmp_path_factory.mktemp("wh"))},
+    )
+    yield session
+    session.stop()
+
+
+@pytest.fixture
+def lake_settings(tmp_path):
+    """Settings whose lake, landing and reports roots live under this test's tmp_path."""
+    from jobs.settings import Settings
+
+    return Settings(
+        lake_root=str(tmp_path / "lake"),
+        landing_root=str(tmp_path / "landing"),
+        reports_root=str(tmp_path / "reports"),
+        spark_master="local[2]",
+        shuffle_partitions=2,
+    )
