@@ -1,0 +1,359 @@
+"""Reading one delivered file into raw strings, exactly as delivered.
+
+Every reader returns a :class:`RawFile`: a pyarrow table whose columns are the file's own column
+names (all strings, nothing parsed or trimmed) plus ``_row_number`` (1-based data row), and the
+rows that could not be split into columns (``_read_problem`` set, the raw text kept in
+``_raw_line``). A file that cannot be read at all raises :class:`UnreadableFile` with a reason
+code; the caller quarantines it whole. Nothing here drops a row.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import datetime as dt
+import io
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.csv as pacsv
+
+ROW_NUMBER = "_row_number"
+READ_PROBLEM = "_read_problem"
+RAW_LINE = "_raw_line"
+
+
+class UnreadableFile(Exception):
+    """A file that must be quarantined whole. ``reason`` is a short code, the message says why."""
+
+    def __init__(self, reason: str, message: str, rows_seen: int | None = None):
+        super().__init__(message)
+        self.reason = reason
+        self.rows_seen = rows_seen
+
+
+@dataclass
+class RawFile:
+    """The raw content of one file: string columns in delivered order, plus row numbers."""
+
+    table: pa.Table
+    columns: list[str]
+    detected_encoding: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def row_count(self) -> int:
+        return self.table.num_rows
+
+
+# --- encodings ---------------------------------------------------------------------------------
+
+
+def decode_text(data: bytes) -> tuple[str, str]:
+    """Decodes delivered bytes: BOM first, then strict UTF-8, then GBK, then GB18030.
+
+    UTF-8 is tried first because GBK/GB18030 decoders accept many UTF-8 byte sequences as
+    (wrong) Chinese text, while Chinese GBK text almost never is valid UTF-8.
+
+    Returns:
+        (text, encoding name).
+    Raises:
+        UnreadableFile: ``truncated`` when only the last few bytes fail (a multi-byte character
+            cut off), else ``undecodable``.
+    """
+    if data.startswith(codecs.BOM_UTF8):
+        return data[len(codecs.BOM_UTF8) :].decode("utf-8", errors="strict"), "utf-8-sig"
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return data.decode("utf-16"), "utf-16"
+    errors = {}
+    for encoding in ("utf-8", "gbk", "gb18030"):
+        try:
+            return data.decode(encoding, errors="strict"), encoding
+        except UnicodeDecodeError as error:
+            errors[encoding] = error
+    if all(len(data) - error.start <= 3 for error in errors.values()):
+        raise UnreadableFile("truncated", "file ends inside a multi-byte character (cut off)")
+    first = errors["gb18030"]
+    raise UnreadableFile(
+        "undecodable",
+        f"bytes are neither UTF-8 nor GBK/GB18030 (first bad byte at offset {first.start})",
+    )
+
+
+def encodings_compatible(declared: str | None, detected: str | None) -> bool:
+    """True when a file read with ``detected`` matches what the department declared."""
+    if not declared or not detected:
+        return True
+    norm = {"utf-8-sig": "utf-8", "utf8": "utf-8", "gb2312": "gbk", "cp936": "gbk"}
+    declared_n = norm.get(declared.lower(), declared.lower())
+    detected_n = norm.get(detected.lower(), detected.lower())
+    # GBK is a subset of GB18030: a GBK file declared as GB18030 (or the reverse) reads the same.
+    chinese = {"gbk", "gb18030"}
+    return declared_n == detected_n or {declared_n, detected_n} <= chinese
+
+
+# --- CSV ---------------------------------------------------------------------------------------
+
+
+def read_csv(path: Path) -> RawFile:
+    """Reads a delimited text file (comma, or tab/semicolon/pipe if sniffed) as raw strings."""
+    data = path.read_bytes()
+    if not data.strip():
+        raise UnreadableFile("empty_file", "file is empty", rows_seen=0)
+    text, encoding = decode_text(data)
+    header_line = text.split("\n", 1)[0]
+    delimiter = _sniff_delimiter(header_line)
+    header = next(csv.reader([header_line.rstrip("\r")], delimiter=delimiter))
+    _check_header(header)
+    body_lines = text.count("\n") - (0 if text.endswith("\n") else -1) - 1
+    if not text.endswith(("\n", "\r")):
+        _check_last_line_complete(text, delimiter, len(header))
+    try:
+        table = pacsv.read_csv(
+            io.BytesIO(text.encode("utf-8")),
+            read_options=pacsv.ReadOptions(block_size=1 << 24),
+            parse_options=pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=True),
+            convert_options=pacsv.ConvertOptions(
+                column_types={name: pa.string() for name in header},
+                strings_can_be_null=False,
+                quoted_strings_can_be_null=False,
+                null_values=[],
+            ),
+        )
+    except pa.ArrowInvalid as error:
+        raise UnreadableFile("malformed_csv", f"cannot split rows into columns: {error}") from error
+    if table.num_rows == 0 and body_lines > 0:
+        raise UnreadableFile("malformed_csv", "rows present but none could be read")
+    table = _with_row_numbers(table)
+    return RawFile(table=table, columns=header, detected_encoding=encoding)
+
+
+def _sniff_delimiter(header_line: str) -> str:
+    counts = {d: header_line.count(d) for d in (",", "\t", ";", "|")}
+    best = max(counts, key=counts.get)
+    return best if counts[best] > 0 else ","
+
+
+def _check_header(header: list[str]) -> None:
+    names = [name.strip() for name in header]
+    if not any(names):
+        raise UnreadableFile("no_header", "first line has no column names")
+    if "" in names:
+        raise UnreadableFile("blank_column_name", f"a column has no name (header: {header})")
+    seen, duplicates = set(), []
+    for name in names:
+        if name in seen:
+            duplicates.append(name)
+        seen.add(name)
+    if duplicates:
+        raise UnreadableFile("duplicate_columns", f"column names repeat: {sorted(set(duplicates))}")
+
+
+def _check_last_line_complete(text: str, delimiter: str, width: int) -> None:
+    """A file without a final newline whose last row is short was cut off in transfer."""
+    last_line = text.rsplit("\n", 1)[-1]
+    fields = next(csv.reader([last_line], delimiter=delimiter), [])
+    quotes_open = last_line.count('"') % 2 == 1
+    if quotes_open or len(fields) < width:
+        rows_seen = max(text.count("\n"), 0)
+        raise UnreadableFile(
+            "truncated",
+            f"last line has {len(fields)} of {width} columns and no line end: file was cut off",
+            rows_seen=rows_seen,
+        )
+
+
+# --- JSON lines --------------------------------------------------------------------------------
+
+
+def read_jsonl(path: Path) -> RawFile:
+    """Reads JSON lines; a line that is not a JSON object is kept as a row with a read problem."""
+    data = path.read_bytes()
+    if not data.strip():
+        raise UnreadableFile("empty_file", "file is empty", rows_seen=0)
+    text, encoding = decode_text(data)
+    lines = text.splitlines()
+    while lines and not lines[-1].strip():
+        lines.pop()
+    if lines and not text.endswith(("\n", "\r")):
+        try:
+            json.loads(lines[-1])
+        except json.JSONDecodeError as error:
+            raise UnreadableFile(
+                "truncated",
+                "last line is not complete JSON and has no line end",
+                rows_seen=len(lines),
+            ) from error
+    records: list[dict[str, str | None]] = []
+    columns: dict[str, None] = {}
+    for line in lines:
+        record, problem = _parse_json_object(line)
+        if problem:
+            records.append({READ_PROBLEM: problem, RAW_LINE: line})
+        else:
+            columns.update(dict.fromkeys(record))
+            records.append(record)
+    return _records_to_raw(records, list(columns), encoding)
+
+
+def _parse_json_object(line: str) -> tuple[dict[str, str | None], str | None]:
+    if not line.strip():
+        return {}, "blank_line"
+    try:
+        value = json.loads(line)
+    except json.JSONDecodeError:
+        return {}, "malformed_json"
+    if not isinstance(value, dict):
+        return {}, "not_a_json_object"
+    return {str(k): _scalar_text(v) for k, v in value.items()}, None
+
+
+def _scalar_text(value: object) -> str | None:
+    """The delivered value as text: numbers as written, nested values as compact JSON."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (int, float)):
+        return json.dumps(value)
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+
+
+# --- XLSX --------------------------------------------------------------------------------------
+
+
+def read_xlsx(path: Path) -> RawFile:
+    """Reads the first sheet of a workbook; header in row 1. Cell values become text as Excel
+    shows them; numbers keep Excel's own digits, so an ID typed as a number shows its damage."""
+    import zipfile
+
+    from openpyxl import load_workbook
+
+    if path.stat().st_size == 0:
+        raise UnreadableFile("empty_file", "file is empty", rows_seen=0)
+    try:
+        workbook = load_workbook(path, read_only=True, data_only=True)
+    except (zipfile.BadZipFile, KeyError, OSError, ValueError) as error:
+        raise UnreadableFile("unreadable_xlsx", f"not a readable XLSX workbook: {error}") from error
+    try:
+        sheet = workbook.worksheets[0]
+        rows = sheet.iter_rows(values_only=True)
+        header_cells = next(rows, None)
+        if header_cells is None:
+            raise UnreadableFile("empty_file", "workbook has no rows", rows_seen=0)
+        header = [("" if c is None else str(c)).strip() for c in header_cells]
+        while header and header[-1] == "":
+            header.pop()
+        _check_header(header)
+        records = []
+        for cells in rows:
+            values = [_cell_text(c) for c in cells[: len(header)]]
+            if all(v is None for v in values) and not any(
+                _cell_text(c) for c in cells[len(header) :]
+            ):
+                continue  # trailing empty rows Excel keeps in the sheet's dimension
+            records.append(
+                dict(zip(header, values + [None] * (len(header) - len(values)), strict=True))
+            )
+    finally:
+        workbook.close()
+    return _records_to_raw(records, header, None)
+
+
+def _cell_text(value: object) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, dt.datetime):
+        return value.date().isoformat() if value.time() == dt.time(0) else value.isoformat(sep=" ")
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        # Excel keeps 15 significant digits: show the number as Excel displays it (4.10105E+17
+        # becomes '4.10105e+17'), never re-inflate it into a plausible-looking ID.
+        return str(int(value)) if value.is_integer() and abs(value) < 1e15 else repr(value)
+    return str(value)
+
+
+# --- GeoJSON -----------------------------------------------------------------------------------
+
+
+def read_geojson(path: Path) -> RawFile:
+    """Reads a FeatureCollection: one row per feature, properties as text, the geometry as compact
+    GeoJSON text in a ``geometry`` column."""
+    data = path.read_bytes()
+    if not data.strip():
+        raise UnreadableFile("empty_file", "file is empty", rows_seen=0)
+    text, encoding = decode_text(data)
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as error:
+        reason = "truncated" if error.pos >= len(text.rstrip()) - 1 else "malformed_json"
+        raise UnreadableFile(reason, f"not valid JSON: {error}") from error
+    if not isinstance(document, dict) or document.get("type") != "FeatureCollection":
+        raise UnreadableFile("not_a_feature_collection", "GeoJSON root is not a FeatureCollection")
+    features = document.get("features")
+    if not isinstance(features, list):
+        raise UnreadableFile("not_a_feature_collection", "FeatureCollection has no features list")
+    records: list[dict[str, str | None]] = []
+    columns: dict[str, None] = {}
+    for feature in features:
+        if not isinstance(feature, dict) or feature.get("type") != "Feature":
+            records.append(
+                {READ_PROBLEM: "not_a_feature", RAW_LINE: json.dumps(feature, ensure_ascii=False)}
+            )
+            continue
+        properties = feature.get("properties") or {}
+        record = {str(k): _scalar_text(v) for k, v in properties.items()}
+        record["geometry"] = _scalar_text(feature.get("geometry"))
+        columns.update(dict.fromkeys(record))
+        records.append(record)
+    return _records_to_raw(records, list(columns), encoding)
+
+
+# --- shared ------------------------------------------------------------------------------------
+
+READERS = {"csv": read_csv, "jsonl": read_jsonl, "xlsx": read_xlsx, "geojson": read_geojson}
+
+
+def read_file(path: Path, delivery_format: str) -> RawFile:
+    """Reads ``path`` with the reader for the catalog's delivery format (or its file ending)."""
+    suffix = path.suffix.lower()
+    by_suffix = {
+        ".csv": "csv",
+        ".txt": "csv",
+        ".jsonl": "jsonl",
+        ".ndjson": "jsonl",
+        ".xlsx": "xlsx",
+        ".geojson": "geojson",
+    }
+    fmt = by_suffix.get(suffix, delivery_format)
+    if fmt not in READERS:
+        raise UnreadableFile("unknown_format", f"no reader for format {fmt!r} ({path.name})")
+    return READERS[fmt](path)
+
+
+def _records_to_raw(
+    records: list[dict[str, str | None]], columns: list[str], encoding: str | None
+) -> RawFile:
+    names = list(columns)
+    if any(READ_PROBLEM in r for r in records):
+        names += [READ_PROBLEM, RAW_LINE]
+    arrays = {name: pa.array([r.get(name) for r in records], type=pa.string()) for name in names}
+    table = (
+        pa.table(arrays)
+        if names
+        else pa.table({RAW_LINE: pa.array([None] * len(records), pa.string())})
+    )
+    return RawFile(
+        table=_with_row_numbers(table), columns=list(columns), detected_encoding=encoding
+    )
+
+
+def _with_row_numbers(table: pa.Table) -> pa.Table:
+    return table.append_column(ROW_NUMBER, pa.array(range(1, table.num_rows + 1), type=pa.int64()))
