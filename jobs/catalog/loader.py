@@ -1,0 +1,790 @@
+"""Reads and validates the resource catalog in `schemas/`.
+
+Layout (see `schemas/README.md`)::
+
+    schemas/departments.yaml                      departments (部门)
+    schemas/data_elements.yaml                    standard data elements (数据元)
+    schemas/code_tables/<id>.yaml                 code tables (码表)
+    schemas/resources/<department>/<resource>.yaml  one catalog entry (目录) per resource
+
+A catalog with mistakes must not half-load: a typo in one resource would silently drop a column
+from a pool. So the loader reads everything, collects every problem as ``file: entry: reason``
+and raises one :class:`CatalogError` listing them all; only a clean catalog becomes a
+:class:`~jobs.catalog.models.Catalog`.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from jobs.catalog.models import (
+    ALLOWED_KEYS,
+    BASES,
+    DECIMAL_TYPE,
+    DELIVERY_FORMATS,
+    ELEMENT_KINDS,
+    ENCODINGS,
+    IDENTIFIER,
+    KIND_STORAGE,
+    OPEN_TYPES,
+    RESOURCE_EXTRA_KEYS,
+    SECURITY_LEVELS,
+    SENSITIVITIES,
+    SHARE_TYPES,
+    STORAGE_TYPES,
+    UPDATE_FREQUENCIES,
+    Catalog,
+    Code,
+    CodeTable,
+    DataElement,
+    Delivery,
+    Department,
+    Field,
+    KeySpec,
+    OpenSpec,
+    Resource,
+    ShareSpec,
+)
+
+DEPARTMENTS_FILE = "departments.yaml"
+DATA_ELEMENTS_FILE = "data_elements.yaml"
+CODE_TABLES_DIR = "code_tables"
+RESOURCES_DIR = "resources"
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with the catalog: which file, which entry in it, and why."""
+
+    file: str
+    entry: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.file}: {self.entry}: {self.reason}"
+
+
+class CatalogError(ValueError):
+    """The catalog is invalid; ``problems`` lists every problem found, not just the first."""
+
+    def __init__(self, root: str, problems: Iterable[Problem]) -> None:
+        self.root = root
+        self.problems: tuple[Problem, ...] = tuple(problems)
+        count = len(self.problems)
+        lines = "\n".join(f"  {problem}" for problem in self.problems)
+        noun = "problem" if count == 1 else "problems"
+        super().__init__(f"{count} {noun} in the catalog at {root}:\n{lines}")
+
+
+def load_catalog(schemas_root: str | Path | None = None) -> Catalog:
+    """The validated catalog under ``schemas_root``, read once per root and then cached.
+
+    Args:
+        schemas_root: the `schemas/` folder; defaults to ``Settings.from_env().schemas_root``.
+
+    Raises:
+        CatalogError: listing every problem in the catalog.
+    """
+    return _load_cached(str(_resolve_root(schemas_root)))
+
+
+def read_catalog(schemas_root: str | Path | None = None) -> Catalog:
+    """Like :func:`load_catalog` but always reads the files (for ``govlake catalog validate``)."""
+    return _read(_resolve_root(schemas_root))
+
+
+def clear_catalog_cache() -> None:
+    """Forget cached catalogs, e.g. after editing `schemas/` in a long-lived process."""
+    _load_cached.cache_clear()
+
+
+def _resolve_root(schemas_root: str | Path | None) -> Path:
+    if schemas_root is None:
+        from jobs.settings import Settings
+
+        schemas_root = Settings.from_env().schemas_root
+    return Path(schemas_root).expanduser().resolve()
+
+
+@functools.lru_cache(maxsize=8)
+def _load_cached(root: str) -> Catalog:
+    # lru_cache does not keep exceptions, so a broken catalog is re-read on the next call.
+    return _read(Path(root))
+
+
+# --- YAML ------------------------------------------------------------------------------------
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """SafeLoader that rejects duplicate keys, which plain YAML resolves silently (last wins)."""
+
+
+def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode, deep: bool = False) -> Any:
+    seen: set[Any] = set()
+    for key_node, _value_node in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        if isinstance(key, (list, dict)):
+            continue  # unhashable; construct_mapping reports it
+        if key in seen:
+            raise yaml.constructor.ConstructorError(
+                "while constructing a mapping",
+                node.start_mark,
+                f"found duplicate key {key!r}",
+                key_node.start_mark,
+            )
+        seen.add(key)
+    return loader.construct_mapping(node, deep=deep)
+
+
+_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+
+class _Reader:
+    """Collects problems while the catalog is read; one per root and run."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.problems: list[Problem] = []
+
+    def add(self, file: str, entry: str, reason: str) -> None:
+        self.problems.append(Problem(file, entry, reason))
+
+    def rel(self, path: Path) -> str:
+        return path.relative_to(self.root).as_posix()
+
+    def read_yaml(self, path: Path) -> Any:
+        """The parsed file, or None after recording why it could not be parsed."""
+        file = self.rel(path)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError as exc:
+            self.add(file, "(file)", f"not UTF-8 text: {exc.reason} at byte {exc.start}")
+            return None
+        except OSError as exc:
+            self.add(file, "(file)", f"cannot read: {exc.strerror or exc}")
+            return None
+        try:
+            data = yaml.load(text, Loader=_StrictLoader)  # a SafeLoader subclass
+        except yaml.MarkedYAMLError as exc:
+            mark = exc.problem_mark or exc.context_mark
+            where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "(file)"
+            self.add(file, where, f"YAML syntax error: {exc.problem or exc}")
+            return None
+        except yaml.YAMLError as exc:
+            self.add(file, "(file)", f"YAML syntax error: {exc}")
+            return None
+        if data is None:
+            self.add(file, "(file)", "the file is empty")
+        return data
+
+
+# --- typed access with problem collection ----------------------------------------------------
+
+
+def _type_name(value: Any) -> str:
+    return "null" if value is None else type(value).__name__
+
+
+class _Entry:
+    """One mapping of the catalog: checks its keys and reads typed values, noting problems."""
+
+    #: True for the file's top-level mapping, whose nested entries are named without a prefix.
+    is_top = False
+
+    def __init__(self, reader: _Reader, file: str, entry: str, raw: Any, spec: str) -> None:
+        self.reader = reader
+        self.file = file
+        self.entry = entry
+        self.ok = isinstance(raw, dict)
+        self.raw: dict[Any, Any] = raw if isinstance(raw, dict) else {}
+        allowed = ALLOWED_KEYS[spec]
+        if not self.ok:
+            self.problem(f"must be a mapping of keys, got {_type_name(raw)}")
+            return
+        for key in self.raw:
+            if key not in allowed:
+                self.problem(f"unknown key {key!r} (allowed: {', '.join(allowed)})")
+        for key, required in allowed.items():
+            if required and key not in self.raw:
+                self.problem(f"missing key {key!r}")
+
+    def problem(self, reason: str, key: str | None = None) -> None:
+        entry = f"{self.entry}.{key}" if key else self.entry
+        self.reader.add(self.file, entry, reason)
+
+    def text(self, key: str) -> str:
+        """A non-empty string (required keys) or "" (absent optional keys)."""
+        if key not in self.raw:
+            return ""
+        value = self.raw[key]
+        if not isinstance(value, str):
+            self.problem(f"must be text, got {_type_name(value)} {value!r}", key)
+            return ""
+        if not value.strip():
+            self.problem("must not be empty", key)
+        return value.strip()
+
+    def choice(self, key: str, allowed: Iterable[str]) -> str:
+        value = self.text(key)
+        allowed = tuple(allowed)
+        if value and value not in allowed:
+            self.problem(f"{value!r} is not one of {', '.join(allowed)}", key)
+        return value
+
+    def identifier(self, key: str) -> str:
+        value = self.text(key)
+        if value and not IDENTIFIER.match(value):
+            self.problem(f"{value!r} must be lowercase ASCII letters, digits and _", key)
+        return value
+
+    def boolean(self, key: str, default: bool = False) -> bool:
+        if key not in self.raw:
+            return default
+        value = self.raw[key]
+        if not isinstance(value, bool):
+            self.problem(f"must be true or false, got {_type_name(value)} {value!r}", key)
+            return default
+        return value
+
+    def text_list(self, key: str, *, allow_empty: bool = False) -> tuple[str, ...]:
+        if key not in self.raw:
+            return ()
+        value = self.raw[key]
+        if not isinstance(value, list):
+            self.problem(f"must be a list, got {_type_name(value)} {value!r}", key)
+            return ()
+        if not value and not allow_empty:
+            self.problem("must not be an empty list", key)
+        items: list[str] = []
+        for item in value:
+            if not isinstance(item, str) or not item.strip():
+                self.problem(f"items must be non-empty text, got {_type_name(item)} {item!r}", key)
+                continue
+            if item.strip() in items:
+                self.problem(f"{item.strip()!r} is listed twice", key)
+                continue
+            items.append(item.strip())
+        return tuple(items)
+
+    def entries(self, key: str) -> list[Any]:
+        if key not in self.raw:
+            return []
+        value = self.raw[key]
+        if not isinstance(value, list) or not value:
+            self.problem(f"must be a non-empty list, got {_type_name(value)} {value!r}", key)
+            return []
+        return value
+
+    def sub(self, key: str, spec: str) -> _Entry:
+        """The nested mapping under ``key``; named by its key path below the top entry."""
+        entry = key if self.is_top else f"{self.entry}.{key}"
+        if key not in self.raw:
+            return _Entry.absent(self.reader, self.file, entry)  # missing key already reported
+        return _Entry(self.reader, self.file, entry, self.raw[key], spec)
+
+    @classmethod
+    def absent(cls, reader: _Reader, file: str, entry: str) -> _Entry:
+        """A stand-in for a missing nested mapping: reads as empty, reports nothing."""
+        blank = cls.__new__(cls)
+        blank.reader, blank.file, blank.entry, blank.ok, blank.raw = reader, file, entry, False, {}
+        return blank
+
+
+def _top(reader: _Reader, file: str, entry: str, raw: Any, spec: str) -> _Entry:
+    top = _Entry(reader, file, entry, raw, spec)
+    top.is_top = True
+    return top
+
+
+# --- the four parts of the catalog -----------------------------------------------------------
+
+
+def _read_departments(reader: _Reader) -> dict[str, Department]:
+    path = reader.root / DEPARTMENTS_FILE
+    if not path.is_file():
+        reader.add(DEPARTMENTS_FILE, "(file)", "missing: the catalog needs its departments")
+        return {}
+    data = reader.read_yaml(path)
+    if data is None:
+        return {}
+    top = _top(reader, DEPARTMENTS_FILE, "(top level)", data, "departments_file")
+    departments: dict[str, Department] = {}
+    for index, raw in enumerate(top.entries("departments")):
+        label = raw.get("code") if isinstance(raw, dict) else None
+        entry = _Entry(
+            reader,
+            DEPARTMENTS_FILE,
+            f"departments[{label if isinstance(label, str) else index}]",
+            raw,
+            "department",
+        )
+        code = entry.identifier("code")
+        department = Department(
+            code=code,
+            name=entry.text("name"),
+            name_en=entry.text("name_en"),
+            description=entry.text("description"),
+        )
+        if not code:
+            continue
+        if code in departments:
+            entry.problem(f"duplicate department code {code!r}")
+            continue
+        departments[code] = department
+    return departments
+
+
+def _read_code_tables(reader: _Reader) -> dict[str, CodeTable]:
+    folder = reader.root / CODE_TABLES_DIR
+    tables: dict[str, CodeTable] = {}
+    if not folder.is_dir():
+        return tables  # elements naming a table report it as unknown
+    for path in _yaml_files(reader, folder):
+        file = reader.rel(path)
+        if path.parent != folder:
+            reader.add(file, "(file)", f"code tables live directly in {CODE_TABLES_DIR}/")
+            continue
+        data = reader.read_yaml(path)
+        if data is None:
+            continue
+        label = data.get("id") if isinstance(data, dict) else None
+        top = _top(reader, file, label if isinstance(label, str) else path.stem, data, "code_table")
+        table_id = top.identifier("id")
+        if table_id and table_id != path.stem:
+            top.problem(f"id {table_id!r} does not match the file name {path.name!r}", "id")
+        codes: list[Code] = []
+        names: dict[str, str] = {}
+        for index, raw in enumerate(top.entries("codes")):
+            raw_code = raw.get("code") if isinstance(raw, dict) else None
+            label = raw_code if isinstance(raw_code, str) else index
+            entry = _Entry(reader, file, f"codes[{label}]", raw, "code")
+            if isinstance(raw, dict) and "code" in raw and not isinstance(raw_code, str):
+                entry.problem(
+                    f"code must be quoted text (YAML reads {raw_code!r} as "
+                    f"{_type_name(raw_code)}, which loses leading zeros)",
+                    "code",
+                )
+                continue
+            code = Code(
+                code=entry.text("code"),
+                name=entry.text("name"),
+                name_en=entry.text("name_en"),
+                letter_code=entry.text("letter_code"),
+                aliases=entry.text_list("aliases"),
+                description=entry.text("description"),
+            )
+            if not code.code:
+                continue
+            if any(existing.code == code.code for existing in codes):
+                entry.problem(f"duplicate code {code.code!r}")
+                continue
+            # A name or alias pointing at two codes would make by-name mapping ambiguous.
+            for name in (code.name, *code.aliases):
+                if name and names.get(name, code.code) != code.code:
+                    entry.problem(f"name {name!r} is already used by code {names[name]!r}")
+                elif name:
+                    names[name] = code.code
+            codes.append(code)
+        if not table_id:
+            continue
+        if table_id in tables:
+            top.problem(f"duplicate code table id {table_id!r}", "id")
+            continue
+        tables[table_id] = CodeTable(
+            id=table_id,
+            name=top.text("name"),
+            standard=top.text("standard"),
+            entries=tuple(codes),
+            name_en=top.text("name_en"),
+            description=top.text("description"),
+            path=file,
+        )
+    return tables
+
+
+def _storage_type_ok(storage: str) -> bool:
+    return (storage in STORAGE_TYPES and storage != "decimal(p,s)") or _decimal_ok(storage)
+
+
+def _decimal_ok(storage: str) -> bool:
+    match = DECIMAL_TYPE.match(storage)
+    if not match:
+        return False
+    precision, scale = int(match.group(1)), int(match.group(2))
+    return 1 <= precision <= 38 and scale <= precision  # Spark's DecimalType limits
+
+
+def _read_elements(
+    reader: _Reader, code_tables: dict[str, CodeTable]
+) -> tuple[dict[str, DataElement], list[tuple[_Entry, DataElement]]]:
+    path = reader.root / DATA_ELEMENTS_FILE
+    elements: dict[str, DataElement] = {}
+    entries: list[tuple[_Entry, DataElement]] = []
+    if not path.is_file():
+        reader.add(DATA_ELEMENTS_FILE, "(file)", "missing: fields need their data elements")
+        return elements, entries
+    data = reader.read_yaml(path)
+    if data is None:
+        return elements, entries
+    top = _top(reader, DATA_ELEMENTS_FILE, "(top level)", data, "data_elements_file")
+    for index, raw in enumerate(top.entries("elements")):
+        label = raw.get("id") if isinstance(raw, dict) else None
+        entry = _Entry(
+            reader,
+            DATA_ELEMENTS_FILE,
+            f"elements[{label if isinstance(label, str) else index}]",
+            raw,
+            "element",
+        )
+        element_id = entry.identifier("id")
+        kind = entry.choice("kind", ELEMENT_KINDS)
+        storage = entry.text("type")
+        if storage and not _storage_type_ok(storage):
+            entry.problem(
+                f"{storage!r} is not a storage type ({', '.join(STORAGE_TYPES)}; "
+                "decimal precision 1–38, scale ≤ precision)",
+                "type",
+            )
+        elif storage and kind:
+            allowed = KIND_STORAGE.get(kind, ("string",))
+            generic = "decimal(p,s)" if DECIMAL_TYPE.match(storage) else storage
+            if generic not in allowed:
+                entry.problem(
+                    f"type {storage!r} cannot hold kind {kind!r} (use {' or '.join(allowed)})",
+                    "type",
+                )
+        table_id = entry.text("code_table") or None
+        if kind == "code" and "code_table" not in entry.raw:
+            entry.problem("kind 'code' needs a code_table")
+        if table_id and kind and kind != "code":
+            entry.problem(f"only kind 'code' takes a code table, this is {kind!r}", "code_table")
+        if table_id and table_id not in code_tables:
+            known = ", ".join(sorted(code_tables)) or "none"
+            entry.problem(f"unknown code table {table_id!r} (known: {known})", "code_table")
+        element = DataElement(
+            id=element_id,
+            name=entry.text("name"),
+            kind=kind,
+            type=storage,
+            code_table=table_id,
+            authority=entry.text_list("authority"),
+            standard=entry.text("standard"),
+            description=entry.text("description"),
+            name_en=entry.text("name_en"),
+        )
+        if not element_id:
+            continue
+        if element_id in elements:
+            entry.problem(f"duplicate data element id {element_id!r}")
+            continue
+        elements[element_id] = element
+        entries.append((entry, element))
+    return elements, entries
+
+
+def _yaml_files(reader: _Reader, folder: Path) -> list[Path]:
+    """YAML files under ``folder``, sorted; a ``.yml`` file is reported, not silently skipped."""
+    files: list[Path] = []
+    for path in sorted(folder.rglob("*")):
+        if not path.is_file():
+            continue
+        if path.suffix == ".yaml":
+            files.append(path)
+        elif path.suffix == ".yml":
+            reader.add(reader.rel(path), "(file)", "catalog files end in .yaml, not .yml")
+    return files
+
+
+def _read_resources(
+    reader: _Reader,
+    departments: dict[str, Department],
+    elements: dict[str, DataElement],
+    code_tables: dict[str, CodeTable],
+) -> dict[str, Resource]:
+    folder = reader.root / RESOURCES_DIR
+    if not folder.is_dir():
+        reader.add(RESOURCES_DIR + "/", "(folder)", "missing: the catalog has no resources")
+        return {}
+    found: list[Resource] = []
+    first_file: dict[str, str] = {}
+    for path in _yaml_files(reader, folder):
+        file = reader.rel(path)
+        data = reader.read_yaml(path)
+        if data is None:
+            continue
+        resource = _read_resource(reader, path, data, departments, elements, code_tables)
+        if resource is None:
+            continue
+        if resource.id in first_file:
+            reader.add(
+                file,
+                resource.id,
+                f"duplicate resource id {resource.id!r} (also in {first_file[resource.id]})",
+            )
+            continue
+        first_file[resource.id] = file
+        found.append(resource)
+    # Catalog order: departments as listed in departments.yaml, then resource name.
+    order = {code: index for index, code in enumerate(departments)}
+    found.sort(key=lambda r: (order.get(r.department, len(order)), r.resource))
+    return {resource.id: resource for resource in found}
+
+
+def _read_resource(
+    reader: _Reader,
+    path: Path,
+    data: Any,
+    departments: dict[str, Department],
+    elements: dict[str, DataElement],
+    code_tables: dict[str, CodeTable],
+) -> Resource | None:
+    file = reader.rel(path)
+    raw_dept = data.get("department") if isinstance(data, dict) else None
+    raw_name = data.get("resource") if isinstance(data, dict) else None
+    label = (
+        f"{raw_dept}.{raw_name}"
+        if isinstance(raw_dept, str) and isinstance(raw_name, str)
+        else file.removesuffix(".yaml").removeprefix(RESOURCES_DIR + "/").replace("/", ".")
+    )
+    top = _top(reader, file, label, data, "resource")
+    department = top.identifier("department")
+    name = top.identifier("resource")
+
+    # The path is how people and DAGs find a resource, so it must agree with what it declares.
+    parts = path.relative_to(reader.root / RESOURCES_DIR).parts
+    if len(parts) != 2:
+        top.problem(f"resource files live at {RESOURCES_DIR}/<department>/<resource>.yaml")
+    elif department and name and (parts[0], Path(parts[1]).stem) != (department, name):
+        top.problem(
+            f"path does not match department {department!r} and resource {name!r} "
+            f"(expected {RESOURCES_DIR}/{department}/{name}.yaml)"
+        )
+    if department and department not in departments:
+        known = ", ".join(departments) or "none"
+        top.problem(f"unknown department {department!r} (known: {known})", "department")
+
+    key_entry = top.sub("key", "key")
+    key = KeySpec(
+        kind=key_entry.choice("kind", ELEMENT_KINDS),
+        fields=key_entry.text_list("fields"),
+    )
+    delivery_entry = top.sub("delivery", "delivery")
+    delivery = Delivery(
+        format=delivery_entry.choice("format", DELIVERY_FORMATS),
+        encoding=delivery_entry.choice("encoding", ENCODINGS),
+    )
+    share = _read_share(top.sub("share", "share"))
+    open_spec = _read_open(top.sub("open", "open"))
+
+    security_level = top.raw.get("security_level", 0)
+    if "security_level" in top.raw and (
+        isinstance(security_level, bool) or security_level not in SECURITY_LEVELS
+    ):
+        levels = ", ".join(f"{level} {label}" for level, label in SECURITY_LEVELS.items())
+        top.problem(f"{security_level!r} is not one of {levels}", "security_level")
+        security_level = 0
+
+    fields = _read_fields(top, elements, code_tables)
+    _check_key(top, key, fields)
+
+    resource = Resource(
+        department=department,
+        resource=name,
+        title=top.text("title"),
+        title_en=top.text("title_en"),
+        grain=top.text("grain"),
+        description=top.text("description"),
+        key=key,
+        delivery=delivery,
+        update_frequency=top.choice("update_frequency", UPDATE_FREQUENCIES),
+        security_level=security_level,
+        share=share,
+        open=open_spec,
+        feeds=_read_feeds(top),
+        fields=tuple(fields),
+        extras={key: top.raw[key] for key in RESOURCE_EXTRA_KEYS if key in top.raw},
+        path=file,
+    )
+    return resource if department and name else None
+
+
+def _read_share(entry: _Entry) -> ShareSpec:
+    share = ShareSpec(
+        type=entry.choice("type", SHARE_TYPES),
+        condition=entry.text("condition"),
+        legal_basis=entry.text("legal_basis"),
+    )
+    # 001 §14: conditional and not-shared entries state their reason and legal basis.
+    if share.type in ("conditional", "not_shared") and not share.legal_basis:
+        entry.problem(f"share type {share.type!r} needs a legal_basis (001 §14)")
+    if share.type == "conditional" and not share.condition:
+        entry.problem("share type 'conditional' needs a condition")
+    return share
+
+
+def _read_open(entry: _Entry) -> OpenSpec:
+    spec = OpenSpec(
+        type=entry.choice("type", OPEN_TYPES),
+        domain=entry.text("domain"),
+        summary=entry.text("summary"),
+        condition=entry.text("condition"),
+        legal_basis=entry.text("legal_basis"),
+    )
+    # 000 §19: the open list names each dataset's domain (数据领域) and summary (数据摘要).
+    if spec.type == "unconditional":
+        for key in ("domain", "summary"):
+            if not getattr(spec, key):
+                entry.problem(f"open type 'unconditional' needs a {key} for the open list")
+    return spec
+
+
+def _read_feeds(top: _Entry) -> tuple[str, ...]:
+    feeds = top.text_list("feeds", allow_empty=True)
+    for base in feeds:
+        if base not in BASES:
+            top.problem(f"{base!r} is not one of {', '.join(BASES)}", "feeds")
+    return tuple(base for base in feeds if base in BASES)
+
+
+def _read_fields(
+    top: _Entry, elements: dict[str, DataElement], code_tables: dict[str, CodeTable]
+) -> list[Field]:
+    fields: list[Field] = []
+    owner_of_column: dict[str, str] = {}
+    for index, raw in enumerate(top.entries("fields")):
+        label = raw.get("name") if isinstance(raw, dict) else None
+        entry = _Entry(
+            top.reader,
+            top.file,
+            f"fields[{label if isinstance(label, str) else index}]",
+            raw,
+            "field",
+        )
+        name = entry.identifier("name")
+        element_id = entry.text("element")
+        element = elements.get(element_id)
+        if element_id and element is None:
+            entry.problem(f"unknown data element {element_id!r}", "element")
+        columns = entry.text_list("source_columns")
+        required = entry.boolean("required")
+        sensitivity = entry.choice("sensitivity", SENSITIVITIES)
+        by_name = entry.boolean("code_map_by_name")
+        table = code_tables.get(element.code_table) if element and element.code_table else None
+        if by_name and element is not None and element.code_table is None:
+            entry.problem(
+                f"code_map_by_name needs an element with a code table; {element_id!r} has none",
+                "code_map_by_name",
+            )
+        code_map = _read_code_map(entry, table)
+
+        if name and any(existing.name == name for existing in fields):
+            entry.problem(f"duplicate field name {name!r}")
+            continue
+        for column in columns:
+            if column in owner_of_column:
+                entry.problem(
+                    f"source column {column!r} is also listed by field {owner_of_column[column]!r}",
+                    "source_columns",
+                )
+            else:
+                owner_of_column[column] = name
+        fields.append(
+            Field(
+                name=name,
+                element=element_id,
+                source_columns=columns,
+                required=required,
+                sensitivity=sensitivity,
+                data_element=element or DataElement(id=element_id, name="", kind="", type=""),
+                code_map=code_map,
+                code_map_by_name=by_name,
+                description=entry.text("description"),
+            )
+        )
+    return fields
+
+
+def _read_code_map(entry: _Entry, table: CodeTable | None) -> dict[str, str]:
+    if "code_map" not in entry.raw:
+        return {}
+    raw = entry.raw["code_map"]
+    if not isinstance(raw, dict) or not raw:
+        entry.problem(f"must be a non-empty mapping, got {_type_name(raw)} {raw!r}", "code_map")
+        return {}
+    code_map: dict[str, str] = {}
+    for source, code in raw.items():
+        # YAML turns 1 into an int and 01 into 1: demand quotes rather than guess.
+        if not isinstance(source, str) or not isinstance(code, str):
+            entry.problem(
+                f"{source!r}: {code!r}: department values and codes must be quoted text",
+                "code_map",
+            )
+            continue
+        if table is not None and code not in table:
+            entry.problem(
+                f"value {code!r} for {source!r} is not a code of table {table.id!r} "
+                f"({', '.join(table.codes)})",
+                "code_map",
+            )
+        code_map[source] = code
+    return code_map
+
+
+def _check_key(top: _Entry, key: KeySpec, fields: list[Field]) -> None:
+    if "key" not in top.raw or not isinstance(top.raw["key"], dict):
+        return
+    by_name = {f.name: f for f in fields}
+    if not key.fields:
+        top.problem("the resource has no key field", "key.fields")
+        return
+    for name in key.fields:
+        if name not in by_name:
+            top.problem(f"key field {name!r} is not among the fields", "key.fields")
+    first = by_name.get(key.fields[0])
+    # The first key field carries the key standard; the others only qualify it.
+    kind = first.data_element.kind if first is not None else ""
+    if first is not None and key.kind and kind and kind != key.kind:
+        top.problem(
+            f"key kind {key.kind!r} does not match the kind {kind!r} "
+            f"of key field {first.name!r} (element {first.element!r})",
+            "key.kind",
+        )
+
+
+def _check_authority(
+    reader: _Reader,
+    element_entries: list[tuple[_Entry, DataElement]],
+    resources: dict[str, Resource],
+) -> None:
+    for entry, element in element_entries:
+        for resource_id in element.authority:
+            # Authority may be derived (marital status from marriage registrations), so the
+            # resource need not carry a field of the element; it must exist.
+            if resource_id not in resources:
+                entry.problem(f"unknown resource {resource_id!r}", "authority")
+
+
+def _read(root: Path) -> Catalog:
+    reader = _Reader(root)
+    if not root.is_dir():
+        raise CatalogError(str(root), [Problem(str(root), "(folder)", "not a folder")])
+    departments = _read_departments(reader)
+    code_tables = _read_code_tables(reader)
+    elements, element_entries = _read_elements(reader, code_tables)
+    resources = _read_resources(reader, departments, elements, code_tables)
+    _check_authority(reader, element_entries, resources)
+    if reader.problems:
+        raise CatalogError(str(root), reader.problems)
+    return Catalog(
+        root=str(root),
+        departments=departments,
+        resources=resources,
+        elements=elements,
+        code_tables=code_tables,
+    )
