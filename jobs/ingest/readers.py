@@ -73,7 +73,8 @@ def decode_text(data: bytes) -> tuple[str, str]:
             return data.decode(encoding, errors="strict"), encoding
         except UnicodeDecodeError as error:
             errors[encoding] = error
-    if all(len(data) - error.start <= 3 for error in errors.values()):
+    # A transfer cut inside a multi-byte character: the text decodes cleanly up to its last bytes.
+    if any(len(data) - error.start <= 3 for error in errors.values()):
         raise UnreadableFile("truncated", "file ends inside a multi-byte character (cut off)")
     first = errors["gb18030"]
     raise UnreadableFile(
@@ -293,7 +294,8 @@ def read_geojson(path: Path) -> RawFile:
     try:
         document = json.loads(text)
     except json.JSONDecodeError as error:
-        reason = "truncated" if error.pos >= len(text.rstrip()) - 1 else "malformed_json"
+        # A document that stops before its closing brace was cut off in transfer.
+        reason = "truncated" if not text.rstrip().endswith(("}", "]")) else "malformed_json"
         raise UnreadableFile(reason, f"not valid JSON: {error}") from error
     if not isinstance(document, dict) or document.get("type") != "FeatureCollection":
         raise UnreadableFile("not_a_feature_collection", "GeoJSON root is not a FeatureCollection")

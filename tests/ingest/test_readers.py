@@ -1,0 +1,170 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+from openpyxl import Workbook
+
+from jobs.ingest.readers import (
+    READ_PROBLEM,
+    ROW_NUMBER,
+    UnreadableFile,
+    decode_text,
+    encodings_compatible,
+    read_csv,
+    read_geojson,
+    read_jsonl,
+    read_xlsx,
+)
+
+
+def _rows(raw):
+    return raw.table.to_pylist()
+
+
+def test_reads_gbk_csv_as_raw_strings_with_row_numbers(tmp_path):
+    path = tmp_path / "a.csv"
+    path.write_bytes("姓名,公民身份号码\n张三, 11010519491231002X \n李四,\n".encode("gbk"))
+    raw = read_csv(path)
+    assert raw.detected_encoding == "gbk"
+    assert raw.columns == ["姓名", "公民身份号码"]
+    assert _rows(raw) == [
+        {"姓名": "张三", "公民身份号码": " 11010519491231002X ", ROW_NUMBER: 1},
+        {"姓名": "李四", "公民身份号码": "", ROW_NUMBER: 2},
+    ]
+
+
+def test_reads_utf8_bom_csv(tmp_path):
+    path = tmp_path / "a.csv"
+    path.write_bytes("\ufeff姓名,性别\r\n王五,男\r\n".encode())
+    raw = read_csv(path)
+    assert raw.detected_encoding == "utf-8-sig"
+    assert _rows(raw) == [{"姓名": "王五", "性别": "男", ROW_NUMBER: 1}]
+
+
+def test_keeps_quoted_newlines_and_leading_zeros(tmp_path):
+    path = tmp_path / "a.csv"
+    path.write_text('编号,住址\n007,"第一行\n第二行"\n', encoding="utf-8")
+    assert _rows(read_csv(path)) == [{"编号": "007", "住址": "第一行\n第二行", ROW_NUMBER: 1}]
+
+
+def test_quarantines_empty_file(tmp_path):
+    path = tmp_path / "a.csv"
+    path.write_bytes(b"")
+    with pytest.raises(UnreadableFile) as caught:
+        read_csv(path)
+    assert caught.value.reason == "empty_file"
+
+
+def test_quarantines_truncated_csv(tmp_path):
+    path = tmp_path / "a.csv"
+    path.write_bytes("姓名,性别,民族\n张三,男,汉族\n李四,女".encode())
+    with pytest.raises(UnreadableFile) as caught:
+        read_csv(path)
+    assert caught.value.reason == "truncated"
+
+
+def test_quarantines_file_cut_inside_a_gbk_character(tmp_path):
+    path = tmp_path / "a.csv"
+    path.write_bytes("姓名\n张三\n".encode("gbk")[:-2])
+    with pytest.raises(UnreadableFile) as caught:
+        read_csv(path)
+    assert caught.value.reason == "truncated"
+
+
+def test_quarantines_duplicate_header(tmp_path):
+    path = tmp_path / "a.csv"
+    path.write_text("姓名,姓名\n张三,李四\n", encoding="utf-8")
+    with pytest.raises(UnreadableFile) as caught:
+        read_csv(path)
+    assert caught.value.reason == "duplicate_columns"
+
+
+def test_undecodable_bytes_are_unreadable():
+    with pytest.raises(UnreadableFile) as caught:
+        decode_text(b"abc\x81\x20abc" * 10)
+    assert caught.value.reason == "undecodable"
+
+
+def test_encoding_compatibility():
+    assert encodings_compatible("gbk", "gb18030")
+    assert encodings_compatible("utf-8", "utf-8-sig")
+    assert not encodings_compatible("gbk", "utf-8")
+
+
+def test_jsonl_keeps_malformed_line_as_a_row(tmp_path):
+    path = tmp_path / "a.jsonl"
+    path.write_text(
+        '{"姓名": "张三", "年龄": 7}\n{broken\n[1, 2]\n{"姓名": null}\n', encoding="utf-8"
+    )
+    raw = read_jsonl(path)
+    rows = _rows(raw)
+    assert [r[ROW_NUMBER] for r in rows] == [1, 2, 3, 4]
+    assert [r[READ_PROBLEM] for r in rows] == [None, "malformed_json", "not_a_json_object", None]
+    assert rows[0]["年龄"] == "7"
+    assert rows[3]["姓名"] is None
+
+
+def test_jsonl_truncated_last_line(tmp_path):
+    path = tmp_path / "a.jsonl"
+    path.write_text('{"a": "1"}\n{"a": "2', encoding="utf-8")
+    with pytest.raises(UnreadableFile) as caught:
+        read_jsonl(path)
+    assert caught.value.reason == "truncated"
+
+
+def test_xlsx_shows_excel_number_damage(tmp_path):
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.append(["证件号码", "姓名"])
+    sheet.append([4.10105198001011e17, "张三"])
+    sheet.append(["41010519800101001X", None])
+    sheet.append([None, None])
+    path = tmp_path / "a.xlsx"
+    workbook.save(path)
+    rows = _rows(read_xlsx(path))
+    assert rows == [
+        {"证件号码": "4.10105198001011e+17", "姓名": "张三", ROW_NUMBER: 1},
+        {"证件号码": "41010519800101001X", "姓名": None, ROW_NUMBER: 2},
+    ]
+
+
+def test_xlsx_that_is_not_a_workbook_is_unreadable(tmp_path):
+    path = tmp_path / "a.xlsx"
+    path.write_bytes(b"PK\x03\x04 not really a zip")
+    with pytest.raises(UnreadableFile) as caught:
+        read_xlsx(path)
+    assert caught.value.reason == "unreadable_xlsx"
+
+
+def test_geojson_features_become_rows(tmp_path):
+    geometry = {
+        "type": "Polygon",
+        "coordinates": [[[121.0, 29.0], [121.1, 29.0], [121.1, 29.1], [121.0, 29.0]]],
+    }
+    document = {
+        "type": "FeatureCollection",
+        "features": [
+            {
+                "type": "Feature",
+                "properties": {"ZDDM": "330211001001GB00001", "ZDMJ": 120.5},
+                "geometry": geometry,
+            },
+            {"type": "Nope"},
+        ],
+    }
+    path = tmp_path / "a.geojson"
+    path.write_text(json.dumps(document, ensure_ascii=False), encoding="utf-8")
+    rows = _rows(read_geojson(path))
+    assert rows[0]["ZDDM"] == "330211001001GB00001"
+    assert rows[0]["ZDMJ"] == "120.5"
+    assert json.loads(rows[0]["geometry"]) == geometry
+    assert rows[1][READ_PROBLEM] == "not_a_feature"
+
+
+def test_geojson_truncated(tmp_path):
+    path = tmp_path / "a.geojson"
+    path.write_text('{"type": "FeatureCollection", "features": [{"type": "Feat', encoding="utf-8")
+    with pytest.raises(UnreadableFile) as caught:
+        read_geojson(path)
+    assert caught.value.reason == "truncated"
