@@ -151,6 +151,9 @@ class _Reader:
     def __init__(self, root: Path) -> None:
         self.root = root
         self.problems: list[Problem] = []
+        # Parts that could not be read at all. Checks that refer to them are skipped, so one
+        # broken file yields one problem, not one per reference to its contents.
+        self.unreadable: set[str] = set()
 
     def add(self, file: str, entry: str, reason: str) -> None:
         self.problems.append(Problem(file, entry, reason))
@@ -215,7 +218,10 @@ class _Entry:
                 self.problem(f"missing key {key!r}")
 
     def problem(self, reason: str, key: str | None = None) -> None:
-        entry = f"{self.entry}.{key}" if key else self.entry
+        # Keys of a file's top-level mapping are named alone: the file already says which.
+        entry = self.entry
+        if key:
+            entry = key if self.is_top else f"{self.entry}.{key}"
         self.reader.add(self.file, entry, reason)
 
     def text(self, key: str) -> str:
@@ -235,6 +241,7 @@ class _Entry:
         allowed = tuple(allowed)
         if value and value not in allowed:
             self.problem(f"{value!r} is not one of {', '.join(allowed)}", key)
+            return ""  # checks that depend on this value are skipped, not reported twice
         return value
 
     def identifier(self, key: str) -> str:
@@ -309,9 +316,11 @@ def _read_departments(reader: _Reader) -> dict[str, Department]:
     path = reader.root / DEPARTMENTS_FILE
     if not path.is_file():
         reader.add(DEPARTMENTS_FILE, "(file)", "missing: the catalog needs its departments")
+        reader.unreadable.add(DEPARTMENTS_FILE)
         return {}
     data = reader.read_yaml(path)
     if data is None:
+        reader.unreadable.add(DEPARTMENTS_FILE)
         return {}
     top = _top(reader, DEPARTMENTS_FILE, "(top level)", data, "departments_file")
     departments: dict[str, Department] = {}
@@ -352,6 +361,7 @@ def _read_code_tables(reader: _Reader) -> dict[str, CodeTable]:
             continue
         data = reader.read_yaml(path)
         if data is None:
+            reader.unreadable.add(f"{CODE_TABLES_DIR}/{path.stem}")
             continue
         label = data.get("id") if isinstance(data, dict) else None
         top = _top(reader, file, label if isinstance(label, str) else path.stem, data, "code_table")
@@ -428,9 +438,11 @@ def _read_elements(
     entries: list[tuple[_Entry, DataElement]] = []
     if not path.is_file():
         reader.add(DATA_ELEMENTS_FILE, "(file)", "missing: fields need their data elements")
+        reader.unreadable.add(DATA_ELEMENTS_FILE)
         return elements, entries
     data = reader.read_yaml(path)
     if data is None:
+        reader.unreadable.add(DATA_ELEMENTS_FILE)
         return elements, entries
     top = _top(reader, DATA_ELEMENTS_FILE, "(top level)", data, "data_elements_file")
     for index, raw in enumerate(top.entries("elements")):
@@ -464,7 +476,8 @@ def _read_elements(
             entry.problem("kind 'code' needs a code_table")
         if table_id and kind and kind != "code":
             entry.problem(f"only kind 'code' takes a code table, this is {kind!r}", "code_table")
-        if table_id and table_id not in code_tables:
+        readable = f"{CODE_TABLES_DIR}/{table_id}" not in reader.unreadable
+        if table_id and table_id not in code_tables and readable:
             known = ", ".join(sorted(code_tables)) or "none"
             entry.problem(f"unknown code table {table_id!r} (known: {known})", "code_table")
         element = DataElement(
@@ -517,6 +530,7 @@ def _read_resources(
         file = reader.rel(path)
         data = reader.read_yaml(path)
         if data is None:
+            reader.unreadable.add(_resource_id_of_path(path.relative_to(folder)))
             continue
         resource = _read_resource(reader, path, data, departments, elements, code_tables)
         if resource is None:
@@ -536,6 +550,10 @@ def _read_resources(
     return {resource.id: resource for resource in found}
 
 
+def _resource_id_of_path(relative: Path) -> str:
+    return ".".join((*relative.parent.parts, relative.stem))
+
+
 def _read_resource(
     reader: _Reader,
     path: Path,
@@ -550,7 +568,7 @@ def _read_resource(
     label = (
         f"{raw_dept}.{raw_name}"
         if isinstance(raw_dept, str) and isinstance(raw_name, str)
-        else file.removesuffix(".yaml").removeprefix(RESOURCES_DIR + "/").replace("/", ".")
+        else _resource_id_of_path(path.relative_to(reader.root / RESOURCES_DIR))
     )
     top = _top(reader, file, label, data, "resource")
     department = top.identifier("department")
@@ -565,14 +583,14 @@ def _read_resource(
             f"path does not match department {department!r} and resource {name!r} "
             f"(expected {RESOURCES_DIR}/{department}/{name}.yaml)"
         )
-    if department and department not in departments:
+    if department and department not in departments and DEPARTMENTS_FILE not in reader.unreadable:
         known = ", ".join(departments) or "none"
         top.problem(f"unknown department {department!r} (known: {known})", "department")
 
     key_entry = top.sub("key", "key")
     key = KeySpec(
         kind=key_entry.choice("kind", ELEMENT_KINDS),
-        fields=key_entry.text_list("fields"),
+        fields=key_entry.text_list("fields", allow_empty=True),
     )
     delivery_entry = top.sub("delivery", "delivery")
     delivery = Delivery(
@@ -586,7 +604,7 @@ def _read_resource(
     if "security_level" in top.raw and (
         isinstance(security_level, bool) or security_level not in SECURITY_LEVELS
     ):
-        levels = ", ".join(f"{level} {label}" for level, label in SECURITY_LEVELS.items())
+        levels = ", ".join(f"{level} {meaning}" for level, meaning in SECURITY_LEVELS.items())
         top.problem(f"{security_level!r} is not one of {levels}", "security_level")
         security_level = 0
 
@@ -669,7 +687,7 @@ def _read_fields(
         name = entry.identifier("name")
         element_id = entry.text("element")
         element = elements.get(element_id)
-        if element_id and element is None:
+        if element_id and element is None and DATA_ELEMENTS_FILE not in top.reader.unreadable:
             entry.problem(f"unknown data element {element_id!r}", "element")
         columns = entry.text_list("source_columns")
         required = entry.boolean("required")
@@ -766,7 +784,7 @@ def _check_authority(
         for resource_id in element.authority:
             # Authority may be derived (marital status from marriage registrations), so the
             # resource need not carry a field of the element; it must exist.
-            if resource_id not in resources:
+            if resource_id not in resources and resource_id not in reader.unreadable:
                 entry.problem(f"unknown resource {resource_id!r}", "authority")
 
 
