@@ -510,6 +510,8 @@ def _load_file(path: str, mtime_ns: int) -> dict[str, PolicyProfile]:
         data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
         raise PolicyProfileError(f"{path}: not valid YAML: {exc}") from exc
+    except ValueError as exc:  # PyYAML builds dates while parsing: 2021-02-30 fails here
+        raise PolicyProfileError(f"{path}: impossible date: {exc}") from exc
     return parse_profiles(data, Path(path))
 
 

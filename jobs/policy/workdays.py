@@ -355,6 +355,8 @@ def load_override_file(path: str | os.PathLike[str]) -> dict[int, YearSchedule]:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise CalendarOverrideError(f"{path}: not valid YAML: {exc}") from exc
+    except ValueError as exc:  # PyYAML builds dates while parsing: 2027-02-30 fails here
+        raise CalendarOverrideError(f"{path}: impossible date: {exc}") from exc
     if not isinstance(data, dict) or "years" not in data:
         raise CalendarOverrideError(f"{path}: expected a mapping with a 'years' key")
     unknown = sorted(set(map(str, data)) - _FILE_KEYS)
