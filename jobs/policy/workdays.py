@@ -260,7 +260,7 @@ class WorkdayCalendar:
         return _as_date(answered_on) <= self.add_workdays(received_on, n).date
 
     def is_overdue(self, received_on: dt.date, n: int, today: dt.date) -> bool:
-        """True once ``today`` is past the N-working-day deadline and no answer was given."""
+        """True once ``today`` is past the N-working-day deadline (for a request still unanswered)."""
         return _as_date(today) > self.add_workdays(received_on, n).date
 
 
