@@ -16,6 +16,7 @@ from jobs.settings import Settings
 #: Modules that add subcommands. Each has ``register(subparsers) -> None`` and sets
 #: ``func=`` on its parsers (a callable taking the parsed args, returning an exit code).
 COMMAND_MODULES: list[str] = [
+    "jobs.catalog.commands",
     "jobs.policy.commands",
 ]
 
