@@ -63,26 +63,32 @@ def resource_folder(landing_root: str | Path, department: str, resource: str) ->
     return Path(landing_root) / department / resource
 
 
-def list_batches(landing_root: str | Path, department: str, resource: str) -> list[str]:
+def list_batches(
+    landing_root: str | Path, department: str, resource: str
+) -> tuple[list[str], dict[str, str]]:
     """Batch folder names for one resource, in delivery (sort) order.
 
-    Raises:
-        LandingPathError: for a batch folder whose name is unsafe, or a symlink that points
-            outside the resource's landing folder. The caller quarantines it; it is never read.
+    Returns:
+        (safe batch names, {rejected name: why}). A rejected batch (unsafe name, or a link that
+        resolves outside the resource's landing folder) is never read; the caller logs it.
     """
     folder = resource_folder(landing_root, department, resource)
     if not folder.is_dir():
-        return []
-    batches = []
+        return [], {}
+    batches, rejected = [], {}
     root = folder.resolve()
     for entry in sorted(folder.iterdir()):
         if not entry.is_dir():
             continue
-        check_safe_name(entry.name)
-        if root not in entry.resolve().parents:
-            raise LandingPathError(f"batch {entry.name!r} resolves outside {folder}")
+        try:
+            check_safe_name(entry.name)
+            if entry.resolve().parent != root:
+                raise LandingPathError(f"batch {entry.name!r} resolves outside {folder}")
+        except LandingPathError as error:
+            rejected[entry.name] = str(error)
+            continue
         batches.append(entry.name)
-    return batches
+    return batches, rejected
 
 
 def batch_files(

@@ -1,0 +1,675 @@
+"""The ingestion entry points the DAGs call: land → bronze → pool → row accounting.
+
+Each is idempotent: a file already logged is not read again, a batch already promoted is not
+standardised again, and every lake write carries a write id so a retried commit adds nothing.
+
+Tables written (lake layout in :mod:`jobs.lake.paths`):
+  bronze/<dept>/<resource>        one row per delivered data row (raw strings + lineage)
+  pool/<dept>/<resource>          one row per accepted record per batch (typed, keyed)
+  quarantine/<dept>/<resource>    one row per rejected row, or per file rejected whole
+  governance/ingest_files         one row per landed file (or rejected batch): what happened
+  governance/pool_batches         one row per (batch, file) promotion outcome
+  governance/row_accounting       one row per (resource, batch, file): the counts, checked
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+import pyarrow as pa
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from jobs.catalog.loader import load_catalog
+from jobs.catalog.models import Resource
+from jobs.ingest import accounting, bronze, landing, pool
+from jobs.ingest.readers import UnreadableFile, encodings_compatible, read_file
+from jobs.lake import tables
+from jobs.lake.paths import table_uri
+from jobs.settings import Settings
+
+log = logging.getLogger(__name__)
+
+INGEST_FILES_SCHEMA = pa.schema(
+    [
+        ("department", pa.string()),
+        ("resource", pa.string()),
+        ("batch_id", pa.string()),
+        ("source_file", pa.string()),
+        ("file_hash", pa.string()),
+        ("file_size", pa.int64()),
+        ("status", pa.string()),  # ingested | quarantined | skipped_duplicate | rejected
+        ("reason", pa.string()),
+        ("message", pa.string()),
+        ("file_rows", pa.int64()),
+        ("bronze_rows", pa.int64()),
+        ("declared_encoding", pa.string()),
+        ("detected_encoding", pa.string()),
+        ("encoding_mismatch", pa.bool_()),
+        ("columns", pa.list_(pa.string())),
+        ("duplicate_of", pa.string()),
+        ("ingested_at", pa.timestamp("us", tz="UTC")),
+    ]
+)
+
+POOL_BATCHES_SCHEMA = pa.schema(
+    [
+        ("department", pa.string()),
+        ("resource", pa.string()),
+        ("batch_id", pa.string()),
+        ("source_file", pa.string()),
+        ("outcome", pa.string()),  # promoted | held
+        ("pool_rows", pa.int64()),
+        ("quarantined_rows", pa.int64()),
+        ("duplicate_rows", pa.int64()),
+        ("held_rows", pa.int64()),
+        ("warning_rows", pa.int64()),
+        ("extra_columns", pa.list_(pa.string())),
+        ("message", pa.string()),
+        ("decided_at", pa.timestamp("us", tz="UTC")),
+    ]
+)
+
+
+@dataclass
+class _Context:
+    settings: Settings
+    spark: SparkSession
+    resource: Resource
+    catalog: object
+    now: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
+
+    def uri(self, layer: str, *parts: str) -> str:
+        return table_uri(self.settings, layer, *parts)
+
+    @property
+    def dept_res(self) -> tuple[str, str]:
+        return self.resource.department, self.resource.resource
+
+
+def _context(
+    resource_id: str, settings: Settings | None, spark: SparkSession | None, now: dt.datetime | None
+) -> _Context:
+    from jobs.spark import get_spark
+
+    settings = settings or Settings.from_env()
+    catalog = load_catalog(settings.schemas_root)
+    resource = catalog.resource(resource_id)
+    ctx = _Context(settings, spark or get_spark(settings), resource, catalog)
+    if now is not None:
+        ctx.now = now
+    return ctx
+
+
+def _write_id(*parts: str) -> str:
+    return "/".join(parts)
+
+
+def _read_rows(ctx: _Context, layer: str, *parts: str, where: str | None = None) -> list[dict]:
+    """Small governance tables are read to the driver; absent table → no rows."""
+    uri = ctx.uri(layer, *parts)
+    if not tables.table_exists(uri):
+        return []
+    df = tables.read_table(ctx.spark, uri)
+    if where:
+        df = df.where(where)
+    return [row.asDict(recursive=True) for row in df.collect()]
+
+
+def _resource_filter(ctx: _Context) -> str:
+    department, resource = ctx.dept_res
+    return f"department = '{department}' AND resource = '{resource}'"
+
+
+# --- landing → bronze --------------------------------------------------------------------------
+
+
+def land_to_bronze(
+    resource_id: str,
+    settings: Settings | None = None,
+    *,
+    spark: SparkSession | None = None,
+    now: dt.datetime | None = None,
+) -> dict:
+    """Reads every not-yet-logged file of every batch of one resource into bronze.
+
+    A file whose bytes were already ingested (the same batch delivered twice) is skipped and
+    logged; an empty, truncated or unreadable file is quarantined whole with its reason; an unsafe
+    batch name is rejected without being read. Returns a JSON-serialisable summary.
+    """
+    ctx = _context(resource_id, settings, spark, now)
+    department, resource_name = ctx.dept_res
+    logged = _read_rows(ctx, "governance", "ingest_files", where=_resource_filter(ctx))
+    done = {(r["batch_id"], r["source_file"]) for r in logged}
+    seen_hashes = {
+        r["file_hash"]: f"{r['batch_id']}/{r['source_file']}"
+        for r in logged
+        if r["status"] == "ingested"
+    }
+
+    batches, rejected = landing.list_batches(ctx.settings.landing_root, department, resource_name)
+    summary = {"resource": resource_id, "batches": [], "rejected_batches": [], "skipped_files": 0}
+    for name, why in rejected.items():
+        if (name, "") in done:
+            continue
+        log.warning("rejected batch %r of %s: %s", name, resource_id, why)
+        summary["rejected_batches"].append({"batch_id": name, "reason": why})
+        _append_file_log(
+            ctx, [_log_row(ctx, name, "", None, 0, "rejected", "unsafe_batch_name", why)], name, ""
+        )
+
+    for batch_id in batches:
+        files = [
+            f
+            for f in landing.batch_files(
+                ctx.settings.landing_root, department, resource_name, batch_id
+            )
+            if (batch_id, f.name) not in done
+        ]
+        if not files:
+            continue
+        summary["batches"].append(_land_batch(ctx, batch_id, files, seen_hashes))
+    summary["skipped_files"] = sum(len(b["skipped_duplicate"]) for b in summary["batches"])
+    return summary
+
+
+def _land_batch(
+    ctx: _Context, batch_id: str, files: list[landing.LandedFile], seen_hashes: dict[str, str]
+) -> dict:
+    department, resource_name = ctx.dept_res
+    declared = ctx.resource.delivery.encoding
+    log_rows, bronze_parts, quarantine_rows = [], [], []
+    outcome = {
+        "batch_id": batch_id,
+        "ingested": [],
+        "quarantined": [],
+        "skipped_duplicate": [],
+        "bronze_rows": 0,
+    }
+    for landed in files:
+        file_hash = landing.file_sha256(landed.path)
+        size = landed.path.stat().st_size
+        if file_hash in seen_hashes:
+            duplicate_of = seen_hashes[file_hash]
+            log.info("%s/%s repeats %s: skipped", batch_id, landed.name, duplicate_of)
+            row = _log_row(
+                ctx,
+                batch_id,
+                landed.name,
+                file_hash,
+                size,
+                "skipped_duplicate",
+                "duplicate_file",
+                f"same bytes as {duplicate_of}",
+            )
+            row["duplicate_of"] = duplicate_of
+            row["file_rows"] = _count_rows_quietly(landed, ctx.resource.delivery.format)
+            log_rows.append(row)
+            outcome["skipped_duplicate"].append(landed.name)
+            continue
+        try:
+            raw = read_file(landed.path, ctx.resource.delivery.format)
+        except UnreadableFile as error:
+            log.warning(
+                "quarantined file %s/%s of %s: %s", batch_id, landed.name, ctx.resource.id, error
+            )
+            row = _log_row(
+                ctx, batch_id, landed.name, file_hash, size, "quarantined", error.reason, str(error)
+            )
+            row["file_rows"] = error.rows_seen
+            log_rows.append(row)
+            quarantine_rows.append(
+                _file_quarantine_row(ctx, batch_id, landed.name, file_hash, error)
+            )
+            outcome["quarantined"].append({"file": landed.name, "reason": error.reason})
+            continue
+        seen_hashes[file_hash] = f"{batch_id}/{landed.name}"
+        row = _log_row(ctx, batch_id, landed.name, file_hash, size, "ingested", None, None)
+        row.update(
+            file_rows=raw.row_count,
+            bronze_rows=raw.row_count,
+            detected_encoding=raw.detected_encoding,
+            encoding_mismatch=not encodings_compatible(declared, raw.detected_encoding),
+            columns=list(raw.columns),
+        )
+        if row["encoding_mismatch"]:
+            row["message"] = (
+                f"declared {declared}, delivered {raw.detected_encoding}: read as delivered"
+            )
+        log_rows.append(row)
+        bronze_parts.append(bronze.bronze_table(raw, landed, file_hash, ctx.now))
+        outcome["ingested"].append(landed.name)
+        outcome["bronze_rows"] += raw.row_count
+
+    files_key = hashlib.sha256(
+        "|".join(
+            sorted(r["source_file"] + r["file_hash"] for r in log_rows if r["file_hash"])
+        ).encode()
+    ).hexdigest()[:16]
+    if bronze_parts:
+        bronze_df = bronze.to_bronze_df(ctx.spark, pa.concat_tables(bronze_parts))
+        tables.write_table(
+            bronze_df,
+            ctx.uri("bronze", department, resource_name),
+            mode="append",
+            write_id=_write_id("bronze", ctx.resource.id, batch_id, files_key),
+        )
+    if quarantine_rows:
+        _append_quarantine_files(
+            ctx,
+            quarantine_rows,
+            _write_id("quarantine-files", ctx.resource.id, batch_id, files_key),
+        )
+    # The file log is written last: it is the commit point that tells a re-run what is done.
+    _append_file_log(ctx, log_rows, batch_id, files_key)
+    return outcome
+
+
+def _count_rows_quietly(landed: landing.LandedFile, delivery_format: str) -> int | None:
+    try:
+        return read_file(landed.path, delivery_format).row_count
+    except UnreadableFile as error:
+        return error.rows_seen
+
+
+def _log_row(
+    ctx: _Context,
+    batch_id: str,
+    file_name: str,
+    file_hash: str | None,
+    size: int,
+    status: str,
+    reason: str | None,
+    message: str | None,
+) -> dict:
+    department, resource_name = ctx.dept_res
+    return {
+        "department": department,
+        "resource": resource_name,
+        "batch_id": batch_id,
+        "source_file": file_name,
+        "file_hash": file_hash,
+        "file_size": size,
+        "status": status,
+        "reason": reason,
+        "message": message,
+        "file_rows": None,
+        "bronze_rows": 0,
+        "declared_encoding": ctx.resource.delivery.encoding,
+        "detected_encoding": None,
+        "encoding_mismatch": None,
+        "columns": [],
+        "duplicate_of": None,
+        "ingested_at": ctx.now,
+    }
+
+
+def _append_file_log(ctx: _Context, rows: list[dict], batch_id: str, files_key: str) -> None:
+    df = ctx.spark.createDataFrame(pa.Table.from_pylist(rows, schema=INGEST_FILES_SCHEMA))
+    tables.write_table(
+        df,
+        ctx.uri("governance", "ingest_files"),
+        mode="append",
+        write_id=_write_id("ingest_files", ctx.resource.id, batch_id, files_key),
+    )
+
+
+QUARANTINE_SCHEMA = pa.schema(
+    [
+        ("department", pa.string()),
+        ("resource", pa.string()),
+        ("batch_id", pa.string()),
+        ("source_file", pa.string()),
+        ("file_hash", pa.string()),
+        ("row_number", pa.int64()),
+        ("record_hash", pa.string()),
+        ("ingested_at", pa.timestamp("us", tz="UTC")),
+        ("stage", pa.string()),
+        ("reasons", pa.list_(pa.string())),
+        ("raw", pa.map_(pa.string(), pa.string())),
+        ("quarantined_at", pa.timestamp("us", tz="UTC")),
+    ]
+)
+
+
+def _file_quarantine_row(
+    ctx: _Context, batch_id: str, file_name: str, file_hash: str, error: UnreadableFile
+) -> dict:
+    department, resource_name = ctx.dept_res
+    details = {"_message": str(error)}
+    if error.rows_seen is not None:
+        details["_rows_seen"] = str(error.rows_seen)
+    return {
+        "department": department,
+        "resource": resource_name,
+        "batch_id": batch_id,
+        "source_file": file_name,
+        "file_hash": file_hash,
+        "row_number": None,
+        "record_hash": None,
+        "ingested_at": ctx.now,
+        "stage": "file",
+        "reasons": [f"file:{error.reason}"],
+        "raw": list(details.items()),
+        "quarantined_at": ctx.now,
+    }
+
+
+def _append_quarantine_files(ctx: _Context, rows: list[dict], write_id: str) -> None:
+    department, resource_name = ctx.dept_res
+    df = ctx.spark.createDataFrame(pa.Table.from_pylist(rows, schema=QUARANTINE_SCHEMA))
+    tables.write_table(
+        df, ctx.uri("quarantine", department, resource_name), mode="append", write_id=write_id
+    )
+
+
+# --- bronze → pool -----------------------------------------------------------------------------
+
+
+def bronze_to_pool(
+    resource_id: str,
+    settings: Settings | None = None,
+    *,
+    spark: SparkSession | None = None,
+    now: dt.datetime | None = None,
+) -> dict:
+    """Standardises every ingested batch not yet promoted (held batches are retried), in batch
+    order, into the pool and quarantine; exact duplicates within and across batches are counted.
+    """
+    ctx = _context(resource_id, settings, spark, now)
+        ingested = _read_rows(
+        ctx, "governance", "ingest_files", where=_resource_filter(ctx) + " AND status = 'ingested'"
+    )
+    outcomes = _read_rows(ctx, "governance", "pool_batches", where=_resource_filter(ctx))
+    latest: dict[tuple[str, str], dict] = {}
+    for row in sorted(outcomes, key=lambda r: r["decided_at"]):
+        latest[(row["batch_id"], row["source_file"])] = row
+    pending: dict[str, list[dict]] = defaultdict(list)
+    for row in ingested:
+        if latest.get((row["batch_id"], row["source_file"]), {}).get("outcome") != "promoted":
+            pending[row["batch_id"]].append(row)
+
+    summary = {
+        "resource": resource_id,
+        "promoted": [],
+        "held": [],
+        "pool_rows": 0,
+        "quarantined_rows": 0,
+        "duplicate_rows": 0,
+    }
+    for batch_id in sorted(pending):
+        result = _promote_batch(ctx, batch_id, pending[batch_id])
+        key = "held" if result["outcome"] == "held" else "promoted"
+        summary[key].append(result)
+        for count in ("pool_rows", "quarantined_rows", "duplicate_rows"):
+            summary[count] += result.get(count, 0)
+    if summary["held"]:
+        for held in summary["held"]:
+            log.error(held["message"])
+    return summary
+
+
+def _promote_batch(ctx: _Context, batch_id: str, file_rows: list[dict]) -> dict:
+    department, resource_name = ctx.dept_res
+    delivered = {c for r in file_rows for c in (r["columns"] or [])}
+    report = pool.column_report(ctx.resource, delivered)
+    files_key = hashlib.sha256(
+        "|".join(sorted(r["file_hash"] for r in file_rows)).encode()
+    ).hexdigest()[:16]
+    if report.must_hold:
+        message = report.hold_message(ctx.resource.id)
+        outcome_rows = [
+            _outcome_row(
+                ctx,
+                batch_id,
+                r["source_file"],
+                "held",
+                0,
+                0,
+                0,
+                r["bronze_rows"],
+                0,
+                report,
+                message,
+            )
+            for r in file_rows
+        ]
+        _append_outcomes(
+            ctx,
+            outcome_rows,
+            _write_id(
+                "pool_batches", ctx.resource.id, batch_id, files_key, "held", ctx.now.isoformat()
+            ),
+        )
+        return {
+            "batch_id": batch_id,
+            "outcome": "held",
+            "message": message,
+            "held_rows": sum(r["bronze_rows"] for r in file_rows),
+        }
+
+    hashes = [r["file_hash"] for r in file_rows]
+    bronze_df = tables.read_table(ctx.spark, ctx.uri("bronze", department, resource_name)).where(
+        (F.col("batch_id") == batch_id) & F.col("file_hash").isin(hashes)
+    )
+    standardized = pool.with_content_hash(
+        pool.with_standardized_fields(bronze_df, ctx.resource, ctx.catalog), ctx.resource
+    )
+    pool_uri = ctx.uri("pool", department, resource_name)
+    earlier = (
+        tables.read_table(ctx.spark, pool_uri).select("content_hash")
+        if tables.table_exists(pool_uri)
+        else None
+    )
+    accepted = pool.with_duplicate_flag(pool.filter_accepted(standardized), earlier)
+    disposition_df = _with_disposition(standardized, accepted).persist()
+    try:
+        counts = {
+            r["source_file"]: r.asDict()
+            for r in disposition_df.groupBy("source_file")
+            .agg(
+                F.sum((F.col("disposition") == "pool").cast("long")).alias("pool_rows"),
+                F.sum((F.col("disposition") == "quarantine").cast("long")).alias(
+                    "quarantined_rows"
+                ),
+                F.sum((F.col("disposition") == "duplicate").cast("long")).alias("duplicate_rows"),
+                F.sum((F.size("warnings") > 0).cast("long")).alias("warning_rows"),
+            )
+            .collect()
+        }
+        write_key = _write_id(ctx.resource.id, batch_id, files_key)
+        pool_rows_df = (
+            disposition_df.filter("disposition = 'pool'")
+            .drop("disposition", "problems", "raw")
+            .withColumn("promoted_at", F.lit(ctx.now).cast("timestamp"))
+        )
+        tables.write_table(pool_rows_df, pool_uri, mode="append", write_id="pool/" + write_key)
+        quarantined = pool.filter_quarantined(
+            disposition_df.filter("disposition = 'quarantine'")
+        ).withColumn("quarantined_at", F.lit(ctx.now).cast("timestamp"))
+        tables.write_table(
+            quarantined,
+            ctx.uri("quarantine", department, resource_name),
+            mode="append",
+            write_id="quarantine/" + write_key,
+        )
+    finally:
+        disposition_df.unpersist()
+
+    outcome_rows = []
+    for r in file_rows:
+        c = counts.get(r["source_file"], {})
+        message = (
+            f"extra columns kept in bronze: {', '.join(report.extra_columns)}"
+            if report.extra_columns
+            else None
+        )
+        outcome_rows.append(
+            _outcome_row(
+                ctx,
+                batch_id,
+                r["source_file"],
+                "promoted",
+                c.get("pool_rows", 0),
+                c.get("quarantined_rows", 0),
+                c.get("duplicate_rows", 0),
+                0,
+                c.get("warning_rows", 0),
+                report,
+                message,
+            )
+        )
+    _append_outcomes(
+        ctx,
+        outcome_rows,
+        _write_id("pool_batches", ctx.resource.id, batch_id, files_key, "promoted"),
+    )
+    totals = {
+        k: sum(o[k] for o in outcome_rows)
+        for k in ("pool_rows", "quarantined_rows", "duplicate_rows", "warning_rows")
+    }
+    return {
+        "batch_id": batch_id,
+        "outcome": "promoted",
+        "extra_columns": list(report.extra_columns),
+        **totals,
+    }
+
+
+def _with_disposition(standardized: DataFrame, accepted_flagged: DataFrame) -> DataFrame:
+    """One DataFrame with every row of the batch and where it goes: pool, quarantine or duplicate."""
+    quarantined = standardized.filter(F.size("problems") > 0).withColumn(
+        "is_duplicate", F.lit(False)
+    )
+    accepted = accepted_flagged.withColumn("problems", F.array().cast("array<string>")).withColumn(
+        "raw", F.lit(None).cast("map<string,string>")
+    )
+    rows = quarantined.unionByName(accepted)
+    return rows.withColumn(
+        "disposition",
+        F.when(F.size("problems") > 0, "quarantine")
+        .when(F.col("is_duplicate"), "duplicate")
+        .otherwise("pool"),
+    ).drop("is_duplicate")
+
+
+def _outcome_row(
+    ctx,
+    batch_id,
+    source_file,
+    outcome,
+    pool_rows,
+    quarantined_rows,
+    duplicate_rows,
+    held_rows,
+    warning_rows,
+    report,
+    message,
+) -> dict:
+    department, resource_name = ctx.dept_res
+    return {
+        "department": department,
+        "resource": resource_name,
+        "batch_id": batch_id,
+        "source_file": source_file,
+        "outcome": outcome,
+        "pool_rows": pool_rows,
+        "quarantined_rows": quarantined_rows,
+        "duplicate_rows": duplicate_rows,
+        "held_rows": held_rows,
+        "warning_rows": warning_rows,
+        "extra_columns": list(report.extra_columns),
+        "message": message,
+        "decided_at": ctx.now,
+    }
+
+
+def _append_outcomes(ctx: _Context, rows: list[dict], write_id: str) -> None:
+    df = ctx.spark.createDataFrame(pa.Table.from_pylist(rows, schema=POOL_BATCHES_SCHEMA))
+    tables.write_table(df, ctx.uri("governance", "pool_batches"), mode="append", write_id=write_id)
+
+
+# --- accounting --------------------------------------------------------------------------------
+
+
+def check_row_accounting(
+    resource_id: str,
+    settings: Settings | None = None,
+    *,
+    spark: SparkSession | None = None,
+    now: dt.datetime | None = None,
+) -> dict:
+    """Recomputes the row accounting of every file of one resource, stores it, and raises
+    :class:`jobs.ingest.accounting.RowAccountingError` naming each file whose numbers do not add up."""
+    ctx = _context(resource_id, settings, spark, now)
+    files_uri = ctx.uri("governance", "ingest_files")
+    if not tables.table_exists(files_uri):
+        return {"resource": resource_id, "files": 0, "balanced": True}
+    files_df = tables.read_table(ctx.spark, files_uri).where(
+        _resource_filter(ctx) + " AND status != 'rejected'"
+    )
+    outcomes_uri = ctx.uri("governance", "pool_batches")
+    if tables.table_exists(outcomes_uri):
+        outcomes_df = tables.read_table(ctx.spark, outcomes_uri).where(_resource_filter(ctx))
+    else:
+        outcomes_df = ctx.spark.createDataFrame(
+            pa.Table.from_pylist([], schema=POOL_BATCHES_SCHEMA)
+        )
+    checked = accounting.with_row_accounting(files_df, outcomes_df).select(
+        "department",
+        "resource",
+        "batch_id",
+        "source_file",
+        "status",
+        "file_rows",
+        "bronze_rows",
+        F.coalesce("pool_rows", F.lit(0)).alias("pool_rows"),
+        F.coalesce("quarantined_rows", F.lit(0)).alias("quarantined_rows"),
+        F.coalesce("duplicate_rows", F.lit(0)).alias("duplicate_rows"),
+        F.coalesce("held_rows", F.lit(0)).alias("held_rows"),
+        "is_balanced",
+        "imbalance",
+        F.lit(ctx.now).cast("timestamp").alias("checked_at"),
+    )
+    rows = [r.asDict() for r in checked.collect()]
+    department, resource_name = ctx.dept_res
+    tables.write_table(
+        ctx.spark.createDataFrame(rows, schema=checked.schema) if rows else checked,
+        ctx.uri("governance", "row_accounting"),
+        mode="overwrite",
+        replace_where=f"department = '{department}' AND resource = '{resource_name}'",
+    )
+    totals = {
+        k: sum(r[k] or 0 for r in rows)
+        for k in (
+            "file_rows",
+            "bronze_rows",
+            "pool_rows",
+            "quarantined_rows",
+            "duplicate_rows",
+            "held_rows",
+        )
+    }
+    broken = [r for r in rows if not r["is_balanced"]]
+    if broken:
+        lines = [f"{r['batch_id']}/{r['source_file']}: {r['imbalance']}" for r in broken]
+        raise accounting.RowAccountingError(
+            f"row accounting of {resource_id} does not hold for {len(broken)} file(s):\n  "
+            + "\n  ".join(lines)
+        )
+    return {"resource": resource_id, "files": len(rows), "balanced": True, **totals}
+
+
+def ingest_resource(
+    resource_id: str, settings: Settings | None = None, *, spark: SparkSession | None = None
+) -> dict:
+    """All three steps for one resource, as the DAG runs them."""
+    return {
+        "land_to_bronze": land_to_bronze(resource_id, settings, spark=spark),
+        "bronze_to_pool": bronze_to_pool(resource_id, settings, spark=spark),
+        "row_accounting": check_row_accounting(resource_id, settings, spark=spark),
+    }

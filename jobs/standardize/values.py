@@ -1,0 +1,153 @@
+"""Column helpers that standardise delivered values: text, names, phones, dates, numbers, codes.
+
+Each takes a Column of raw strings and returns a Column; none is a Python UDF. A value that cannot
+be standardised becomes NULL here; callers pair each helper with its ``*_is_bad`` predicate to
+give the row a reason code instead of silently losing the value.
+"""
+
+from __future__ import annotations
+
+from pyspark.sql import Column
+from pyspark.sql import functions as F
+
+# Full-width ASCII (Ｕ+FF01…FF5E) and the ideographic space, and their half-width twins.
+_FULL_WIDTH = "".join(chr(c) for c in range(0xFF01, 0xFF5F)) + "\u3000"
+_HALF_WIDTH = "".join(chr(c) for c in range(0x21, 0x7F)) + " "
+_ANY_SPACE = r"[\s\p{Z}\x{200B}-\x{200D}\x{2060}\x{FEFF}]+"
+_CJK = r"\p{IsHan}"
+
+#: Date tokens departments write for "no end" (长期 = long-term): a valid empty value, not an error.
+NO_END_DATE_TOKENS = ("长期", "永久", "长期有效", "无固定期限", "9999-12-31", "99991231")
+
+
+def half_width(value: Column) -> Column:
+    """Full-width letters, digits, punctuation and the ideographic space → ASCII."""
+    return F.translate(value, _FULL_WIDTH, _HALF_WIDTH)
+
+
+def clean_text(value: Column) -> Column:
+    """Half-width, runs of any kind of white space folded to one space, trimmed; '' → NULL."""
+    folded = F.trim(F.regexp_replace(half_width(value), _ANY_SPACE, " "))
+    return F.when(folded == "", F.lit(None)).otherwise(folded)
+
+
+def is_blank(value: Column) -> Column:
+    """True for NULL, '' and white space only (full-width space included)."""
+    return clean_text(value).isNull()
+
+
+def normalized_name(value: Column) -> Column:
+    """A person's or organisation's name: clean text, and no spaces between Chinese characters
+    (张 三 → 张三) while Latin names keep theirs; the middle dot of minority names unified."""
+    text = clean_text(value)
+    text = F.regexp_replace(text, rf"(?<={_CJK}) (?={_CJK})", "")
+    return F.regexp_replace(text, r"[.·•‧・]", "·")
+
+
+def normalized_phone(value: Column) -> Column:
+    """Mainland numbers: 11-digit mobiles (1[3-9]…) or landlines with area code (0…);
+    separators and a +86/0086 prefix removed. Anything else → NULL (see :func:`phone_is_bad`)."""
+    digits = F.regexp_replace(half_width(value), r"[\s\-()（）+]", "")
+    digits = F.regexp_replace(digits, r"^(0086|86)(?=1[3-9]\d{9}$)", "")
+    valid = digits.rlike(r"^1[3-9]\d{9}$") | digits.rlike(r"^0\d{2,3}\d{7,8}$")
+    return F.when(valid, digits)
+
+
+def phone_is_bad(value: Column) -> Column:
+    return ~is_blank(value) & normalized_phone(value).isNull()
+
+
+def _date_text(value: Column) -> Column:
+    """2021年12月13日, 2021/12/13, 2021.12.13 and 2021-12-13 00:00:00 → 2021-12-13 (not padded)."""
+    text = clean_text(value)
+    text = F.regexp_replace(text, r"[年月/.]", "-")
+    text = F.regexp_replace(text, r"日", "")
+    # Drop a time part: '2021-12-13 00:00:00', '2021-12-13T08:00'.
+    return F.regexp_replace(text, r"^(\d{4}-\d{1,2}-\d{1,2})[T ].*$", "$1")
+
+
+def parsed_date(value: Column) -> Column:
+    """A DateType from any of the delivered date formats; NULL when absent, 长期-like or invalid.
+
+    Spark's parser is strict: 2021-02-30 is NULL, not March 2nd.
+    """
+    text = _date_text(value)
+    compact = F.to_date(text, "yyyyMMdd")
+    dashed = F.to_date(text, "yyyy-M-d")
+    parsed = F.when(text.rlike(r"^\d{8}$"), compact).when(
+        text.rlike(r"^\d{4}-\d{1,2}-\d{1,2}$"), dashed
+    )
+    return F.when(~is_no_end_date(value), parsed)
+
+
+def is_no_end_date(value: Column) -> Column:
+    return clean_text(value).isin(*NO_END_DATE_TOKENS)
+
+
+def date_is_bad(value: Column) -> Column:
+    """A value is present but is not a date (长期 and its kin are not bad)."""
+    return ~is_blank(value) & ~is_no_end_date(value) & parsed_date(value).isNull()
+
+
+def parsed_timestamp(value: Column) -> Column:
+    """A TimestampType from '2021-12-13 08:30:00', '2021-12-13T08:30:00', '20211213083000' or a
+    bare date (midnight)."""
+    text = F.regexp_replace(clean_text(value), r"[年月/.]", "-")
+    text = F.regexp_replace(F.regexp_replace(text, "日", " "), "T", " ")
+    text = F.trim(text)
+    return (
+        F.when(text.rlike(r"^\d{14}$"), F.to_timestamp(text, "yyyyMMddHHmmss"))
+        .when(
+            text.rlike(r"^\d{4}-\d{1,2}-\d{1,2} \d{1,2}:\d{2}:\d{2}$"),
+            F.to_timestamp(text, "yyyy-M-d H:mm:ss"),
+        )
+        .when(
+            text.rlike(r"^\d{4}-\d{1,2}-\d{1,2} \d{1,2}:\d{2}$"),
+            F.to_timestamp(text, "yyyy-M-d H:mm"),
+        )
+        .otherwise(parsed_date(value).cast("timestamp"))
+    )
+
+
+def timestamp_is_bad(value: Column) -> Column:
+    return ~is_blank(value) & parsed_timestamp(value).isNull()
+
+
+def _number_text(value: Column) -> Column:
+    """'1,234.50', '1 234.5', '120万' → '1234.50'. Units other than 万 are not guessed."""
+    text = F.regexp_replace(clean_text(value), r"[,，\s]", "")
+    return F.regexp_replace(text, r"(万元|万|元|平方米|㎡|m2)$", "")
+
+
+def parsed_number(value: Column, spark_type: str) -> Column:
+    """A number of ``spark_type`` ('decimal(18,2)', 'double', 'long', 'int'); NULL if not one."""
+    text = _number_text(value)
+    pattern = (
+        r"^[+-]?\d+$"
+        if spark_type in {"int", "integer", "long", "bigint"}
+        else r"^[+-]?(\d+\.?\d*|\.\d+)$"
+    )
+    return F.when(text.rlike(pattern), text.cast(spark_type))
+
+
+def number_is_bad(value: Column, spark_type: str) -> Column:
+    return ~is_blank(value) & parsed_number(value, spark_type).isNull()
+
+
+def mapped_code(value: Column, mapping: dict[str, str]) -> Column:
+    """The standard code for a department's value (after clean-up); NULL when unmapped."""
+    if not mapping:
+        return clean_text(value)
+    literal = F.create_map(*[F.lit(x) for pair in sorted(mapping.items()) for x in pair])
+    return F.try_element_at(literal, clean_text(value))
+
+
+def code_is_unknown(value: Column, mapping: dict[str, str]) -> Column:
+    return ~is_blank(value) & mapped_code(value, mapping).isNull()
+
+
+def parsed_boolean(value: Column) -> Column:
+    text = F.lower(clean_text(value))
+    return F.when(text.isin("1", "true", "t", "y", "yes", "是"), True).when(
+        text.isin("0", "false", "f", "n", "no", "否"), False
+    )
