@@ -519,3 +519,26 @@ def test_reports_yml_extension(tmp_path):
 def test_missing_root_is_a_catalog_error(tmp_path):
     with pytest.raises(CatalogError, match="not a folder"):
         read_catalog(tmp_path / "nowhere")
+
+
+# --- the format documentation ----------------------------------------------------------------
+
+
+def test_schemas_readme_documents_every_allowed_key_and_value():
+    from jobs.catalog import models
+
+    readme = (REAL_ROOT / "README.md").read_text(encoding="utf-8")
+    keys = {key for spec in models.ALLOWED_KEYS.values() for key in spec}
+    values = {
+        *models.DELIVERY_FORMATS,
+        *models.ENCODINGS,
+        *models.UPDATE_FREQUENCIES,
+        *models.SHARE_TYPES,
+        *models.OPEN_TYPES,
+        *models.BASES,
+        *models.SENSITIVITIES,
+        *models.ELEMENT_KINDS,
+        *models.STORAGE_TYPES,
+    }
+    missing = sorted(word for word in keys | values if f"`{word}`" not in readme)
+    assert missing == []
