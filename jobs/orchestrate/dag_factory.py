@@ -1,0 +1,299 @@
+"""Builds the ingestion DAGs from the resource catalog (目录): one DAG per department resource.
+
+A DAG file calls :func:`build_ingest_dags` and puts the result in its globals; everything a
+DAG needs (schedule, owner, retries, tags, docs, the department's Airflow pool and the pool
+table's Asset) is derived here from the catalog entry, so adding a resource to `schemas/` adds
+its DAG without touching `dags/`.
+
+Each ingestion DAG ``ingest__<dept>__<resource>`` runs three tasks::
+
+    land_to_bronze → bronze_to_pool → check_row_accounting ──▶ Asset govlake://pool/<dept>/<resource>
+
+The task callables are thin wrappers: they import :mod:`jobs.ingest.pipeline` only when the
+task runs, never while Airflow parses the DAG file, and return the job's summary as XCom.
+
+Parse-time rules (STYLE "DAG files are wiring"): reading the catalog YAML is configuration and
+allowed; no Spark, no lake reads, no ``Variable.get``, no metadata-database query. Airflow is
+imported inside the builder functions so that the naming helpers (DAG ids, pool names, Asset
+URIs) can be used by code that must configure Airflow before importing it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from airflow.sdk import DAG, Asset
+
+    from jobs.catalog import Catalog, Resource
+
+#: The three ingestion steps, in order. Task ids are the job names in :mod:`jobs.ingest.pipeline`.
+INGEST_TASK_IDS: tuple[str, ...] = ("land_to_bronze", "bronze_to_pool", "check_row_accounting")
+
+#: Update cycle (更新周期) → cron schedule, read in the catalog's time zone (Asia/Shanghai by
+#: default). Runs are staggered by cycle so that the monthly, quarterly and yearly loads of the
+#: 1st of a month do not start in the same minute as the daily ones. ``realtime`` resources are
+#: polled as micro-batches every 15 minutes; ``max_active_runs=1`` keeps them from piling up.
+SCHEDULES: dict[str, str] = {
+    "realtime": "*/15 * * * *",
+    "daily": "0 1 * * *",
+    "weekly": "0 2 * * 1",
+    "monthly": "0 3 1 * *",
+    "quarterly": "0 4 1 1,4,7,10 *",
+    "yearly": "0 5 1 1 *",
+}
+
+#: Asset URI scheme of lake tables. A logical name, not a path: the same table keeps the same
+#: Asset whether the lake root is a local folder or an object store. Airflow 3 accepts any
+#: scheme except ``airflow``; it keeps a scheme without a registered normaliser as written.
+ASSET_SCHEME = "govlake"
+
+
+@dataclass(frozen=True)
+class IngestDagOptions:
+    """Knobs shared by every ingestion DAG; the defaults are the production ones.
+
+    ``start_date`` is fixed (never "now"): a moving start date changes the DAG on every parse.
+    With ``catchup=False`` it only bounds the first scheduled run.
+    """
+
+    start_date: datetime | None = None  # None → 2025-01-01 00:00 in ``timezone``
+    timezone: str = "Asia/Shanghai"
+    retries: int = 2
+    retry_delay: timedelta = timedelta(minutes=5)
+    #: Delay multiplier per retry (Airflow 3 takes a float; 0 = constant delay).
+    retry_exponential_backoff: float = 2.0
+    max_retry_delay: timedelta = timedelta(hours=1)
+    execution_timeout: timedelta | None = timedelta(hours=3)
+    pool_slots: int = 1
+    extra_tags: tuple[str, ...] = ()
+    #: Markdown appended to every DAG's doc_md (the DAG file passes its module docstring).
+    doc_md_footer: str = ""
+
+
+# --- names ----------------------------------------------------------------------------------
+
+
+def ingest_dag_id(resource_id: str) -> str:
+    """``"gaj.hukou"`` → ``"ingest__gaj__hukou"``."""
+    department, resource = _split(resource_id)
+    return f"ingest__{department}__{resource}"
+
+
+def pool_name(department: str) -> str:
+    """The Airflow pool of a department (``dept_gaj``): its jobs share its slots only, so one
+    department's backlog cannot starve another department's ingestion."""
+    return f"dept_{department}"
+
+
+def pool_asset_uri(resource_id: str) -> str:
+    """``"gaj.hukou"`` → ``"govlake://pool/gaj/hukou"`` (the lake path ``pool/<dept>/<resource>``)."""
+    department, resource = _split(resource_id)
+    return f"{ASSET_SCHEME}://pool/{department}/{resource}"
+
+
+def pool_asset(resource_id: str) -> Asset:
+    """The Airflow Asset of a department pool table, updated by its ingestion DAG.
+
+    Downstream DAGs (base databases, quality) schedule on it::
+
+        DAG(..., schedule=pool_asset("gaj.hukou") | pool_asset("wjw.death_cert"))
+
+    Name and URI are both the lake URI, so ``Asset.ref(name=...)`` and ``Asset.ref(uri=...)``
+    resolve to the same Asset.
+    """
+    from airflow.sdk import Asset
+
+    uri = pool_asset_uri(resource_id)
+    department, resource = _split(resource_id)
+    return Asset(
+        name=uri,
+        uri=uri,
+        group="pool",
+        extra={"layer": "pool", "department": department, "resource": resource},
+    )
+
+
+def schedule_for(update_frequency: str) -> str:
+    """Cron schedule of an update cycle; ValueError naming the known cycles otherwise."""
+    try:
+        return SCHEDULES[update_frequency]
+    except KeyError:
+        known = ", ".join(SCHEDULES)
+        raise ValueError(f"unknown update_frequency {update_frequency!r}; known: {known}") from None
+
+
+def _split(resource_id: str) -> tuple[str, str]:
+    department, dot, resource = resource_id.partition(".")
+    if not dot or not department or not resource or "." in resource:
+        raise ValueError(f"resource id must be '<department>.<resource>', got {resource_id!r}")
+    return department, resource
+
+
+# --- task callables -------------------------------------------------------------------------
+# Module-level functions (not closures) so that Airflow's workers, which re-parse the DAG file,
+# find the same callable; the import of jobs.ingest happens when the task runs.
+
+
+def run_land_to_bronze(resource_id: str) -> dict[str, Any]:
+    """Task: read new landing batches of one resource into bronze; returns the job summary."""
+    from jobs.ingest.pipeline import land_to_bronze
+
+    return _jsonable(land_to_bronze(resource_id))
+
+
+def run_bronze_to_pool(resource_id: str) -> dict[str, Any]:
+    """Task: standardise new bronze batches into the pool and quarantine; returns the summary."""
+    from jobs.ingest.pipeline import bronze_to_pool
+
+    return _jsonable(bronze_to_pool(resource_id))
+
+
+def run_check_row_accounting(resource_id: str) -> dict[str, Any]:
+    """Task: fail loudly unless file rows = bronze rows = pool + quarantine + duplicates."""
+    from jobs.ingest.pipeline import check_row_accounting
+
+    return _jsonable(check_row_accounting(resource_id))
+
+
+TASK_CALLABLES: dict[str, Callable[[str], dict[str, Any]]] = {
+    "land_to_bronze": run_land_to_bronze,
+    "bronze_to_pool": run_bronze_to_pool,
+    "check_row_accounting": run_check_row_accounting,
+}
+
+
+def _jsonable(summary: Any) -> Any:
+    """The summary as plain JSON types: XCom in Airflow 3 stores JSON, and a date or a numpy
+    integer in a job summary must not fail an otherwise successful task."""
+    return json.loads(json.dumps(summary, default=str, ensure_ascii=False))
+
+
+# --- DAGs -----------------------------------------------------------------------------------
+
+
+def build_ingest_dag(
+    resource: Resource,
+    *,
+    department_name: str = "",
+    options: IngestDagOptions | None = None,
+) -> DAG:
+    """The ingestion DAG of one catalog resource.
+
+    Args:
+        resource: the catalog entry (``jobs.catalog.Resource``).
+        department_name: the department's display name for the docs (公安局 …).
+        options: shared knobs; the defaults are the production ones.
+    """
+    import pendulum
+    from airflow.sdk import DAG, task
+
+    options = options or IngestDagOptions()
+    department = resource.department
+    schedule = schedule_for(resource.update_frequency)
+    start_date = options.start_date or pendulum.datetime(2025, 1, 1, tz=options.timezone)
+    pool = pool_name(department)
+    asset = pool_asset(resource.id)
+    tags = ["govlake", "ingest", department, *resource.feeds, *options.extra_tags]
+
+    dag = DAG(
+        dag_id=ingest_dag_id(resource.id),
+        dag_display_name=f"{resource.title} · {resource.id}",
+        description=f"{resource.title_en or resource.title}: landing → bronze → pool",
+        schedule=schedule,
+        start_date=start_date,
+        catchup=False,
+        max_active_runs=1,
+        tags=list(dict.fromkeys(tags)),  # de-duplicated, order kept
+        doc_md=_doc_md(resource, department_name, schedule, options),
+        default_args={
+            "owner": department,
+            "retries": options.retries,
+            "retry_delay": options.retry_delay,
+            "retry_exponential_backoff": options.retry_exponential_backoff,
+            "max_retry_delay": options.max_retry_delay,
+            "execution_timeout": options.execution_timeout,
+            "pool": pool,
+            "pool_slots": options.pool_slots,
+        },
+    )
+    with dag:
+        tasks = []
+        for task_id in INGEST_TASK_IDS:
+            # The last step proves the batch is complete; only then is the pool "updated".
+            outlets = [asset] if task_id == INGEST_TASK_IDS[-1] else []
+            callable_ = TASK_CALLABLES[task_id]
+            step = task(
+                callable_,
+                task_id=task_id,
+                outlets=outlets,
+                doc_md=(callable_.__doc__ or "").strip(),
+            )
+            tasks.append(step(resource.id))
+        tasks[0] >> tasks[1] >> tasks[2]
+    return dag
+
+
+def build_ingest_dags(
+    catalog: Catalog | None = None,
+    *,
+    options: IngestDagOptions | None = None,
+    resource_ids: Iterable[str] | None = None,
+) -> dict[str, DAG]:
+    """Every ingestion DAG, keyed by dag_id, ready for a DAG file's ``globals()``.
+
+    Args:
+        catalog: the catalog; default :func:`load_catalog` (validated YAML, cached per process).
+        options: shared knobs for all DAGs.
+        resource_ids: only these resources (default: all of the catalog).
+    """
+    catalog = catalog or load_catalog()
+    wanted = set(resource_ids) if resource_ids is not None else None
+    dags: dict[str, DAG] = {}
+    for resource in catalog.resources.values():
+        if wanted is not None and resource.id not in wanted:
+            continue
+        department = catalog.departments.get(resource.department)
+        name = department.name if department else ""
+        dag = build_ingest_dag(resource, department_name=name, options=options)
+        dags[dag.dag_id] = dag
+    return dags
+
+
+def load_catalog() -> Catalog:
+    """The validated catalog (one switch point for how the factory reads `schemas/`)."""
+    from jobs.catalog import load_catalog as _load
+
+    return _load()
+
+
+def _doc_md(
+    resource: Resource, department_name: str, schedule: str, options: IngestDagOptions
+) -> str:
+    department = (
+        f"{department_name} ({resource.department})" if department_name else resource.department
+    )
+    lines = [
+        f"### {resource.title} — `{resource.id}`",
+        "",
+        resource.title_en or "",
+        "",
+        f"- **Department:** {department}",
+        f"- **Grain:** {resource.grain}",
+        f"- **Update cycle (更新周期):** {resource.update_frequency} → `{schedule}` ({options.timezone})",
+        f"- **Feeds:** {', '.join(resource.feeds) or '—'}",
+        f"- **Pool table Asset:** `{pool_asset_uri(resource.id)}`",
+        f"- **Airflow pool:** `{pool_name(resource.department)}`",
+        "",
+        (resource.description or "").strip(),
+        "",
+        "Tasks: `land_to_bronze` → `bronze_to_pool` → `check_row_accounting` "
+        "(fails unless file rows = bronze rows = pool + quarantine + duplicates).",
+    ]
+    text = "\n".join(lines).strip()
+    footer = (options.doc_md_footer or "").strip()
+    return f"{text}\n\n---\n\n{footer}" if footer else text
