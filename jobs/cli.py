@@ -18,6 +18,7 @@ from jobs.settings import Settings
 COMMAND_MODULES: list[str] = [
     "jobs.catalog.commands",
     "jobs.policy.commands",
+    "jobs.orchestrate.commands",
 ]
 
 
