@@ -92,7 +92,7 @@ def _list(args: argparse.Namespace) -> int:
         rows.append(
             {
                 "dag_id": dag_id,
-                "schedule": str(dag.timetable.summary),
+                "schedule": _schedule_text(dag),
                 "owner": dag.owner,
                 "pools": sorted({task.pool for task in dag.tasks}),
                 "tasks": [task.task_id for task in dag.topological_sort()],
@@ -116,6 +116,14 @@ def _list(args: argparse.Namespace) -> int:
         for path, error in bag.import_errors.items():
             print(f"IMPORT ERROR {path}:\n{error}", file=sys.stderr)
     return 1 if bag.import_errors else 0
+
+
+def _schedule_text(dag: object) -> str:
+    # The Task SDK DAG keeps what the author passed: a cron string, a timedelta, Assets or None.
+    schedule = getattr(dag, "schedule", None)
+    if schedule is None:
+        return "manual"
+    return schedule if isinstance(schedule, str) else type(schedule).__name__
 
 
 def _run(args: argparse.Namespace) -> int:
