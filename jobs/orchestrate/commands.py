@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import functools
 import json
+import os
 import shlex
 import sys
 
@@ -82,6 +83,9 @@ def _list(args: argparse.Namespace) -> int:
     except airflow_env.AirflowEnvError as exc:
         print(exc, file=sys.stderr)
         return 1
+    # Airflow logs to stdout; keep its INFO lines out of a listing (and out of --json), unless
+    # the person asked for a level. Read at Airflow's import, so it must be set before it.
+    os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "WARNING")
     from airflow.dag_processing.dagbag import DagBag
 
     bag = DagBag(dag_folder=str(env.dags_folder), safe_mode=False)
