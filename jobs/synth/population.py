@@ -35,6 +35,8 @@ MALE, FEMALE = 1, 2
 UNMARRIED, MARRIED, WIDOWED, DIVORCED = 10, 20, 30, 40
 #: Probability that a child is a boy: sex ratio at birth 1.05.
 P_MALE_BIRTH = 1.05 / 2.05
+#: Where a person's ID region code comes from (see :func:`assign_ids`).
+BORN_HERE, BORN_ELSEWHERE, OUTSIDER = 0, 1, 2
 #: Ethnicity codes (GB/T 3304) and their shares in a Henan county.
 _ETHNICITY_CODES = np.array([1, 3, 11, 2, 8, 15, 6])
 _ETHNICITY_SHARES = np.array([0.968, 0.018, 0.005, 0.003, 0.002, 0.002, 0.002])
@@ -66,7 +68,7 @@ class Persons:
     in_hukou: np.ndarray
     hukou_since: np.ndarray  # date ordinal the person was registered (登记日期)
     phone: np.ndarray
-    born_here: np.ndarray
+    origin: np.ndarray  # BORN_HERE, BORN_ELSEWHERE or OUTSIDER
     mother: np.ndarray
     father: np.ndarray
 
@@ -123,8 +125,102 @@ def _children(r: random.Random, mother_age: float, count: int) -> list[float]:
     return sorted(ages, reverse=True)
 
 
+class _HouseholdBuilder:
+    """Appends the members of one household at a time; rows are (age, sex, relation,
+    household, marital status)."""
+
+    def __init__(self, r: random.Random) -> None:
+        self.r = r
+        self.rows: list[tuple[float, int, int, int, int]] = []
+        self.couples: list[tuple[int, int]] = []
+        self.parents: list[tuple[int, int, int]] = []  # child, mother, father (-1 unknown)
+        self.heads: list[int] = []
+        self.urban: list[bool] = []
+        self.hh = -1
+
+    def add(self, age: float, sex: int, relation: int, marital: int) -> int:
+        self.rows.append((age, sex, relation, self.hh, marital))
+        return len(self.rows) - 1
+
+    def couple(self, husband_age: float, relation_h: int, relation_w: int) -> tuple[int, int]:
+        wife_age = max(20.5, husband_age - self.r.gauss(2, 2))
+        h = self.add(husband_age, MALE, relation_h, MARRIED)
+        w = self.add(wife_age, FEMALE, relation_w, MARRIED)
+        self.couples.append((h, w))
+        return h, w
+
+    def kids(self, mother: int, father: int, count: int, son: int, daughter: int) -> None:
+        for age in _children(self.r, self.rows[mother][0], count):
+            sex = MALE if self.r.random() < P_MALE_BIRTH else FEMALE
+            child = self.add(age, sex, son if sex == MALE else daughter, UNMARRIED)
+            self.parents.append((child, mother, father))
+
+    def household(self, kind: str) -> None:
+        r = self.r
+        self.hh += 1
+        first = len(self.rows)
+        self.heads.append(first)
+        self.urban.append(r.random() < 0.35)
+        if kind == "single":
+            age, sex, marital = _age_single(r)
+            self.add(age, sex, HEAD, marital)
+        elif kind == "couple":
+            band = r.random()
+            if band < 0.35:
+                age = min(r.uniform(60, 80) + r.expovariate(1 / 4), 96)
+            elif band < 0.72:
+                age = r.uniform(48, 66)
+            else:
+                age = r.uniform(23, 45)
+            self.couple(age, HEAD, SPOUSE)
+        elif kind == "nuclear":
+            h, w = self.couple(r.triangular(25, 60, 44), HEAD, SPOUSE)
+            count = 1 if r.random() < 0.45 else 2 if r.random() < 0.82 else 3
+            self.kids(w, h, count, SON, DAUGHTER)
+        elif kind == "three_gen":
+            self._three_generations(first)
+        else:
+            female = r.random() < 0.7
+            age = r.uniform(28, 55)
+            marital = DIVORCED if r.random() < 0.7 else WIDOWED
+            p = self.add(age, FEMALE if female else MALE, HEAD, marital)
+            for child_age in _children(r, age if female else age - 2, 1 if r.random() < 0.6 else 2):
+                sex = MALE if r.random() < P_MALE_BIRTH else FEMALE
+                c = self.add(child_age, sex, SON if sex == MALE else DAUGHTER, UNMARRIED)
+                self.parents.append((c, p, -1) if female else (c, -1, p))
+
+    def _three_generations(self, first: int) -> None:
+        r = self.r
+        middle_age = r.uniform(26, 50)
+        grand_age = middle_age + r.uniform(24, 32)
+        if r.random() < 0.5:
+            h, w = self.couple(middle_age, HEAD, SPOUSE)
+            grandparents, grandchildren = (FATHER, MOTHER), (SON, DAUGHTER)
+        else:
+            # the grandparents head the household; the middle couple are son and daughter-in-law
+            h, w = self.couple(middle_age, SON, DAUGHTER_IN_LAW)
+            grandparents, grandchildren = (HEAD, SPOUSE), (GRANDSON, GRANDDAUGHTER)
+        if r.random() < 0.6:
+            gh, gw = self.couple(min(grand_age, 95), *grandparents)
+            self.parents.append((h, gw, gh))
+        elif r.random() < 0.75:
+            relation = HEAD if grandparents[1] == SPOUSE else grandparents[1]
+            g = self.add(min(grand_age - 2, 95), FEMALE, relation, WIDOWED)
+            self.parents.append((h, g, -1))
+        else:
+            g = self.add(min(grand_age, 95), MALE, grandparents[0], WIDOWED)
+            self.parents.append((h, -1, g))
+        self.kids(w, h, 1 if r.random() < 0.55 else 2, *grandchildren)
+        self.heads[-1] = next(i for i in range(first, len(self.rows)) if self.rows[i][2] == HEAD)
+
+
 def build_population(
-    n_persons: int, start: datetime.date, pools: Pools, juris: Jurisdiction, seed: int
+    n_persons: int,
+    start: datetime.date,
+    pools: Pools,
+    juris: Jurisdiction,
+    seed: int,
+    n_outsiders: int = 0,
 ) -> tuple[Persons, Households]:
     """Builds ``n_persons`` residents in households, with IDs valid in their birth year.
 
@@ -134,90 +230,16 @@ def build_population(
         pools: the name pools.
         juris: the jurisdiction; locally born residents carry its code of their birth year.
         seed: the population stream's seed.
+        n_outsiders: persons to add after the residents who are not registered here (for the
+            "missing from the population base" defects).
     """
     r = random.Random(seed)
-    rows: list[
-        tuple[float, int, int, int, int, int, int]
-    ] = []  # age, sex, relation, hh, marital, spouse offset, role
-    couples: list[tuple[int, int]] = []
-    parents: list[tuple[int, int, int]] = []  # child, mother, father (row numbers; -1 unknown)
-    heads: list[int] = []
-    urban: list[bool] = []
-    hh = 0
+    b = _HouseholdBuilder(r)
     cumulative = list(itertools.accumulate(_HOUSEHOLD_SHARES))
-    while len(rows) < n_persons:
+    while len(b.rows) < n_persons:
         kind = _HOUSEHOLD_TYPES[min(bisect.bisect(cumulative, r.random()), len(cumulative) - 1)]
-        first = len(rows)
-        heads.append(first)
-        urban.append(r.random() < 0.35)
-
-        def add(age: float, sex: int, relation: int, marital: int) -> int:
-            rows.append((age, sex, relation, hh, marital, -1, 0))
-            return len(rows) - 1
-
-        def couple(husband_age: float, relation_h: int, relation_w: int) -> tuple[int, int]:
-            wife_age = max(20.5, husband_age - r.gauss(2, 2))
-            h = add(husband_age, MALE, relation_h, MARRIED)
-            w = add(wife_age, FEMALE, relation_w, MARRIED)
-            couples.append((h, w))
-            return h, w
-
-        def kids(mother: int, father: int, count: int, son: int, daughter: int) -> None:
-            for age in _children(r, rows[mother][0], count):
-                sex = MALE if r.random() < P_MALE_BIRTH else FEMALE
-                marital = UNMARRIED
-                child = add(age, sex, son if sex == MALE else daughter, marital)
-                parents.append((child, mother, father))
-
-        if kind == "single":
-            age, sex, marital = _age_single(r)
-            add(age, sex, HEAD, marital)
-        elif kind == "couple":
-            band = r.random()
-            if band < 0.35:
-                age = min(r.uniform(60, 80) + r.expovariate(1 / 4), 96)
-            elif band < 0.72:
-                age = r.uniform(48, 66)
-            else:
-                age = r.uniform(23, 45)
-            couple(age, HEAD, SPOUSE)
-        elif kind == "nuclear":
-            h, w = couple(r.triangular(25, 60, 44), HEAD, SPOUSE)
-            kids(w, h, 1 if r.random() < 0.45 else 2 if r.random() < 0.82 else 3, SON, DAUGHTER)
-        elif kind == "three_gen":
-            middle_age = r.uniform(26, 50)
-            grand_age = middle_age + r.uniform(24, 32)
-            if r.random() < 0.5:
-                h, w = couple(middle_age, HEAD, SPOUSE)
-                gp = (FATHER, MOTHER)
-                kid_rel = (SON, DAUGHTER)
-            else:
-                h, w = couple(middle_age, SON, DAUGHTER_IN_LAW)
-                gp = (HEAD, SPOUSE)
-                kid_rel = (GRANDSON, GRANDDAUGHTER)
-            if r.random() < 0.6:
-                gh, gw = couple(min(grand_age, 95), *gp)
-                parents.append((h, gw, gh))
-            elif r.random() < 0.75:
-                g = add(min(grand_age - 2, 95), FEMALE, gp[1] if gp[1] != SPOUSE else HEAD, WIDOWED)
-                parents.append((h, g, -1))
-            else:
-                g = add(min(grand_age, 95), MALE, gp[0], WIDOWED)
-                parents.append((h, -1, g))
-            kids(w, h, 1 if r.random() < 0.55 else 2, *kid_rel)
-            # the head is the grandparent when the middle couple are son and daughter-in-law
-            heads[-1] = next(i for i in range(first, len(rows)) if rows[i][2] == HEAD)
-        else:
-            female = r.random() < 0.7
-            age = r.uniform(28, 55)
-            p = add(
-                age, FEMALE if female else MALE, HEAD, DIVORCED if r.random() < 0.7 else WIDOWED
-            )
-            for child_age in _children(r, age if female else age - 2, 1 if r.random() < 0.6 else 2):
-                sex = MALE if r.random() < P_MALE_BIRTH else FEMALE
-                c = add(child_age, sex, SON if sex == MALE else DAUGHTER, UNMARRIED)
-                parents.append((c, p, -1) if female else (c, -1, p))
-        hh += 1
+        b.household(kind)
+    rows, couples, parents, heads, urban = b.rows, b.couples, b.parents, b.heads, b.urban
     # cut the last household so the count is exact; drop links to cut persons
     rows = rows[:n_persons]
     n_households = rows[-1][3] + 1
@@ -229,7 +251,12 @@ def build_population(
     couples = [(h, w) for h, w in couples if h < n_persons and w < n_persons]
     parents = [(c, m, f) for c, m, f in parents if c < n_persons]
 
-    n = n_persons
+    # outsiders: adults registered in another province whom some department still knows
+    outsider_rng = random.Random(seed + 1)
+    for _ in range(n_outsiders):
+        sex = MALE if outsider_rng.random() < 0.7 else FEMALE
+        rows.append((outsider_rng.uniform(25, 62), sex, OTHER, -1, UNMARRIED))
+    n = len(rows)
     ages = np.array([row[0] for row in rows])
     sex = np.array([row[1] for row in rows], np.int8)
     relation = np.array([row[2] for row in rows], np.int8)
@@ -273,19 +300,21 @@ def build_population(
             ethnicity[index] = ethnicity[f]
 
     # wives are born elsewhere a third of the time; everybody else here
-    born_here = np.ones(n, bool)
+    origin = np.full(n, BORN_HERE, np.int8)
+    origin[n_persons:] = OUTSIDER
     wives = np.array([w for _, w in couples], np.int64)
     if len(wives):
-        born_here[wives[rng.random(len(wives)) < 0.33]] = False
+        origin[wives[rng.random(len(wives)) < 0.33]] = BORN_ELSEWHERE
     married_on = _marriage_dates(couples, birth, mother, start_ord, rng)
-    hukou_since = np.where(born_here, birth + rng.integers(3, 60, n), 0)
-    migrants = ~born_here
+    hukou_since = birth + rng.integers(3, 60, n)
+    migrants = origin == BORN_ELSEWHERE
     hukou_since[migrants] = np.maximum(
         married_on[migrants], birth[migrants] + 18 * 365
     ) + rng.integers(5, 90, int(migrants.sum()))
     hukou_since = np.minimum(hukou_since, start_ord - 1)
+    hukou_since[origin == OUTSIDER] = 0
 
-    ids = assign_ids(birth, sex, born_here, juris, rng)
+    ids = assign_ids(birth, sex, origin, juris, rng)
     phone = _phones(rng, pools, n)
     phone[birth > start_ord - 16 * 365] = 0  # children have no phone of their own
     persons = Persons(
@@ -301,10 +330,10 @@ def build_population(
         spouse=spouse,
         married_on=married_on,
         death=np.zeros(n, np.int64),
-        in_hukou=np.ones(n, bool),
+        in_hukou=origin != OUTSIDER,
         hukou_since=hukou_since.astype(np.int64),
         phone=phone,
-        born_here=born_here,
+        origin=origin,
         mother=mother,
         father=father,
     )
@@ -355,10 +384,9 @@ def _marriage_dates(
 def assign_ids(
     birth: np.ndarray,
     sex: np.ndarray,
-    born_here: np.ndarray,
+    origin: np.ndarray,
     juris: Jurisdiction,
     rng: np.random.Generator,
-    foreign_province_only: np.ndarray | None = None,
 ) -> list[str]:
     """Citizen IDs: region code valid in the birth year, birth date, order code, check.
 
@@ -366,23 +394,28 @@ def assign_ids(
     women; ranks are computed with a sort, not a Python set, so a million IDs take a second.
 
     Args:
-        foreign_province_only: persons whose region must be outside the jurisdiction's province
-            (outsiders), so they can never collide with a resident's identity.
+        origin: per person, :data:`BORN_HERE` (the jurisdiction's code of the birth year),
+            :data:`BORN_ELSEWHERE` (a county of the province or of the country) or
+            :data:`OUTSIDER` (a county of another province).
     """
     n = len(birth)
     years = years_of(birth)
     regions = np.empty(n, dtype=object)
     local_codes = {int(y): juris.code_at(int(y)) for y in np.unique(years)}
-    for i in np.flatnonzero(born_here):
+    for i in np.flatnonzero(origin == BORN_HERE):
         regions[i] = local_codes[int(years[i])]
-    elsewhere = np.flatnonzero(~born_here)
-    if len(elsewhere):
-        same_province = 0.0 if foreign_province_only is not None else 0.7
-        codes = migrant_codes(years[elsewhere], rng, juris.province_code, same_province)
-        if foreign_province_only is not None:
-            codes = [c if c[:2] != juris.province_code else "110105" for c in codes]
-        for i, code in zip(elsewhere.tolist(), codes, strict=True):
-            regions[i] = code
+    for kind, same_province in ((BORN_ELSEWHERE, 0.7), (OUTSIDER, 0.0)):
+        elsewhere = np.flatnonzero(origin == kind)
+        if len(elsewhere):
+            codes = migrant_codes(
+                years[elsewhere],
+                rng,
+                juris.province_code,
+                same_province,
+                exclude_province=kind == OUTSIDER,
+            )
+            for i, code in zip(elsewhere.tolist(), codes, strict=True):
+                regions[i] = code
     region_int = np.array([int(c) for c in regions], np.int64)
     group = region_int * 10_000_000 + birth.astype(np.int64)
     order = np.lexsort((rng.random(n), sex, group))

@@ -183,12 +183,22 @@ def codes_valid_in(year: int, province: str | None = None) -> tuple[str, ...]:
     return tuple(sorted(set(codes[mask].tolist())))
 
 
+@functools.cache
+def _outside(year: int, province: str) -> tuple[str, ...]:
+    return tuple(c for c in codes_valid_in(year) if c[:2] != province)
+
+
 def migrant_codes(
-    birth_years: np.ndarray, rng: np.random.Generator, province: str, same_province: float
+    birth_years: np.ndarray,
+    rng: np.random.Generator,
+    province: str,
+    same_province: float,
+    exclude_province: bool = False,
 ) -> list[str]:
     """ID region codes for people born elsewhere: a county valid in their birth year.
 
-    ``same_province`` of them come from the jurisdiction's own province, the rest from anywhere.
+    ``same_province`` of them come from the jurisdiction's own province, the rest from anywhere
+    (from anywhere but that province with ``exclude_province``).
     """
     codes: list[str] = []
     local = rng.random(len(birth_years)) < same_province
@@ -199,5 +209,7 @@ def migrant_codes(
         pool = codes_valid_in(int(year), province if is_local else None) or codes_valid_in(
             int(year)
         )
+        if exclude_province:
+            pool = _outside(int(year), province)
         codes.append(pool[int(pick * len(pool))])
     return codes
