@@ -440,6 +440,12 @@ def years_of(ordinals: np.ndarray) -> np.ndarray:
     return days.astype("datetime64[Y]").astype(np.int64) + 1970
 
 
+def months_of(ordinals: np.ndarray) -> np.ndarray:
+    """Calendar months (1-12) of date ordinals, vectorised."""
+    days = (np.asarray(ordinals, np.int64) - _EPOCH_ORDINAL).astype("datetime64[D]")
+    return (days.astype("datetime64[M]") - days.astype("datetime64[Y]")).astype(np.int64) + 1
+
+
 def household_numbers(juris: Jurisdiction, count: int, rng: np.random.Generator) -> list[str]:
     """户号: 9 digits, unique, not in order of creation (registers are renumbered over time)."""
     # spaced numbers in a random order: unique by construction, no rejection sampling
