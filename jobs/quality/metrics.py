@@ -1,0 +1,501 @@
+"""Every expectation of a suite in one Spark pass: row flags, counts and table metrics.
+
+Great Expectations on Spark computes its metrics expectation by expectation (a job per metric,
+often several per expectation) and keeps at most a partial list of failing rows (its issues
+#1788, #3303, #11032). Here each row-level expectation becomes two Column expressions, whether
+the row is *considered* (GX's domain: nulls, ``ignore_row_if`` and ``row_condition`` excluded)
+and whether it is *unexpected*, written exactly as GX's Spark engine writes them. One ``select``
+produces those booleans for every expectation (window functions for per-batch uniqueness, one
+join per authoritative resource for accuracy), the result is persisted, and one aggregation
+returns every count and table metric. The same persisted flags then give every failing row
+(:mod:`jobs.quality.failing_rows`). GX's own validation of the same cached DataFrame must find
+the same unexpected counts; :mod:`jobs.quality.validate` records both and the tests assert it.
+
+Decisions follow GX: an expectation passes when ``considered == 0`` or
+``(considered - unexpected) / considered >= mostly`` (``mostly = 1 - threshold``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from pyspark import StorageLevel
+from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+from jobs.ingest.pool import LINEAGE_COLUMNS
+from jobs.quality.suites import AccuracyCheck, Expectation, Suite
+
+#: Lineage columns kept with each row's flags (and in the failing-rows table).
+FLAG_LINEAGE: tuple[str, ...] = LINEAGE_COLUMNS
+#: The failing-rows table's list of expectation names.
+FAILED_COLUMN = "failed_expectations"
+KEY_COLUMN = "record_key"
+
+
+class MissingParameter(KeyError):
+    """A suite parameter the run did not supply (e.g. no previous batch for a row-count check)."""
+
+
+@dataclass
+class Outcome:
+    """What one expectation (or accuracy check) found in one batch.
+
+    ``considered`` is the number of rows the check looked at (GX's denominator),
+    ``unexpected`` those that broke it; both are None for table-level checks. ``status`` is
+    ``passed``, ``failed`` or ``skipped`` (with ``reason``).
+    """
+
+    name: str
+    type: str
+    severity: str
+    threshold: float
+    dimension: str
+    level: str  # row | table | accuracy
+    status: str
+    considered: int | None = None
+    unexpected: int | None = None
+    observed: str | None = None
+    reason: str | None = None
+
+    @property
+    def unexpected_fraction(self) -> float | None:
+        if self.unexpected is None or not self.considered:
+            return None if self.unexpected is None else 0.0
+        return self.unexpected / self.considered
+
+    @property
+    def pass_rate(self) -> float | None:
+        """Share of considered rows that passed (row checks), 1.0/0.0 for table checks, None
+        when skipped. Scorecards average these."""
+        if self.status == "skipped":
+            return None
+        if self.level == "table":
+            return 1.0 if self.status == "passed" else 0.0
+        if not self.considered:
+            return 1.0
+        return (self.considered - (self.unexpected or 0)) / self.considered
+
+    @property
+    def failed(self) -> bool:
+        return self.status == "failed"
+
+
+@dataclass
+class BatchMetrics:
+    """The result of :func:`compute_metrics`: counts, outcomes and the persisted row flags.
+
+    Call :meth:`release` when done with ``flags_df``.
+    """
+
+    row_count: int
+    outcomes: dict[str, Outcome]
+    flags_df: DataFrame
+    row_names: tuple[str, ...] = field(default_factory=tuple)
+
+    def release(self) -> None:
+        self.flags_df.unpersist()
+
+    def failing_rows_df(self) -> DataFrame:
+        """One row per batch row that failed anything: lineage, key, failed names."""
+        return self.flags_df.where(F.size(FAILED_COLUMN) > 0).select(
+            *FLAG_LINEAGE, KEY_COLUMN, FAILED_COLUMN
+        )
+
+
+# ================================================================== compiling expectations
+
+
+def resolve(value: Any, params: Mapping[str, Any]) -> Any:
+    """A kwarg with ``{"$PARAMETER": name}`` replaced by the run's value."""
+    if isinstance(value, dict) and "$PARAMETER" in value:
+        name = value["$PARAMETER"]
+        if name not in params or params[name] is None:
+            raise MissingParameter(name)
+        return params[name]
+    return value
+
+
+def _row_condition(kwargs: Mapping[str, Any]) -> Column:
+    condition = kwargs.get("row_condition")
+    if not condition:
+        return F.lit(True)
+    if kwargs.get("condition_parser", "spark") != "spark":
+        raise ValueError("govlake evaluates row_condition with condition_parser 'spark' only")
+    # GX filters with DataFrame.filter: a NULL condition drops the row, like false.
+    return F.coalesce(F.expr(condition), F.lit(False))
+
+
+def _between(column: Column, kwargs: Mapping[str, Any], params: Mapping[str, Any]) -> Column:
+    low = resolve(kwargs.get("min_value"), params)
+    high = resolve(kwargs.get("max_value"), params)
+    if low is None and high is None:
+        raise ValueError("min_value and max_value cannot both be None")
+    conditions = []
+    if low is not None:
+        conditions.append(column > F.lit(low) if kwargs.get("strict_min") else column >= F.lit(low))
+    if high is not None:
+        conditions.append(
+            column < F.lit(high) if kwargs.get("strict_max") else column <= F.lit(high)
+        )
+    return conditions[0] if len(conditions) == 1 else conditions[0] & conditions[1]
+
+
+def _ignore(columns: list[Column], ignore_row_if: str) -> Column:
+    """GX's ``ignore_row_if`` for column pairs and column lists, as a 'considered' condition."""
+    missing = [c.isNull() for c in columns]
+    if ignore_row_if in ("both_values_are_missing", "all_values_are_missing"):
+        any_present = missing[0]
+        for m in missing[1:]:
+            any_present = any_present & m
+        return ~any_present
+    if ignore_row_if in ("either_value_is_missing", "any_value_is_missing"):
+        none_missing = missing[0]
+        for m in missing[1:]:
+            none_missing = none_missing | m
+        return ~none_missing
+    if ignore_row_if in ("neither", "never"):
+        return F.lit(True)
+    raise ValueError(f"unrecognised ignore_row_if {ignore_row_if!r}")
+
+
+def row_check(exp: Expectation, params: Mapping[str, Any]) -> tuple[Column, Column]:
+    """(considered, unexpected) Columns of one row-level expectation, as GX's Spark engine
+    decides them. A row is unexpected only where the expectation's condition is false, not
+    NULL: GX counts ``when(~condition, 1)``, which skips NULLs.
+
+    Raises:
+        MissingParameter: a ``$PARAMETER`` the run did not supply.
+    """
+    kw = exp.kwargs
+    base = _row_condition(kw)
+    t = exp.type
+    if t == "expect_column_values_to_not_be_null":
+        col = F.col(kw["column"])
+        return base, base & col.isNull()
+    if t in (
+        "expect_column_values_to_be_in_set",
+        "expect_column_values_to_match_regex",
+        "expect_column_values_to_be_between",
+    ):
+        col = F.col(kw["column"])
+        considered = base & col.isNotNull()
+        if t == "expect_column_values_to_be_in_set":
+            expected = col.isin(list(resolve(kw["value_set"], params)))
+        elif t == "expect_column_values_to_match_regex":
+            expected = col.rlike(resolve(kw["regex"], params))
+        else:
+            expected = _between(col, kw, params)
+        return considered, considered & F.coalesce(~expected, F.lit(False))
+    if t == "expect_column_values_to_be_unique":
+        col = F.col(kw["column"])
+        considered = base & col.isNotNull()
+        # GX counts per value over the considered rows only (its window runs on the domain).
+        per_value = F.count(F.when(considered, 1)).over(Window.partitionBy(col))
+        return considered, considered & (per_value > 1)
+    if t == "expect_compound_columns_to_be_unique":
+        cols = [F.col(c) for c in kw["column_list"]]
+        considered = base & _ignore(cols, kw.get("ignore_row_if", "all_values_are_missing"))
+        per_value = F.count(F.when(considered, 1)).over(Window.partitionBy(F.struct(*cols)))
+        return considered, considered & (per_value > 1)
+    if t.startswith("expect_column_pair_"):
+        a, b = F.col(kw["column_A"]), F.col(kw["column_B"])
+        considered = base & _ignore([a, b], kw.get("ignore_row_if", "both_values_are_missing"))
+        if t == "expect_column_pair_values_to_be_equal":
+            expected = a.eqNullSafe(b)
+        elif t == "expect_column_pair_values_a_to_be_greater_than_b":
+            expected = (a >= b) | a.eqNullSafe(b) if kw.get("or_equal") else a > b
+        else:
+            pairs = resolve(kw.get("value_pairs_set"), params)
+            if pairs is None:
+                expected = a == b
+            else:
+                expected = F.lit(False)
+                for x, y in pairs:
+                    expected = expected | (a.eqNullSafe(F.lit(x)) & b.eqNullSafe(F.lit(y)))
+        return considered, considered & F.coalesce(~expected, F.lit(False))
+    raise ValueError(f"{exp.name}: {t} is not a row-level expectation govlake computes")
+
+
+def _accuracy_columns(index: int) -> tuple[str, str]:
+    return f"__auth_key_{index}", f"__auth_value_{index}"
+
+
+def latest_by_key(authority_df: DataFrame, key: str) -> DataFrame:
+    """The most recent row per key of an authoritative pool (latest delivery wins)."""
+    order = Window.partitionBy(key).orderBy(
+        F.col("ingested_at").desc(), F.col("batch_id").desc(), F.col("row_number").desc()
+    )
+    return (
+        authority_df.where(F.col(key).isNotNull())
+        .withColumn("__rank", F.row_number().over(order))
+        .where("__rank = 1")
+        .drop("__rank")
+    )
+
+
+def with_authority_values(
+    batch_df: DataFrame,
+    checks: tuple[AccuracyCheck, ...],
+    authority_dfs: Mapping[str, DataFrame],
+) -> tuple[DataFrame, dict[str, str]]:
+    """Joins, per authoritative resource, its latest value of every checked field by key.
+
+    Returns the widened DataFrame and check name → the column holding the authority's value.
+    Checks whose authority pool does not exist (not in ``authority_dfs``) are left out.
+    """
+    out = batch_df
+    value_columns: dict[str, str] = {}
+    by_authority: dict[tuple[str, tuple[str, ...], tuple[str, ...]], list[AccuracyCheck]] = {}
+    for check in checks:
+        if check.authority in authority_dfs:
+            by_authority.setdefault((check.authority, check.key, check.authority_key), []).append(
+                check
+            )
+    for index, ((authority, key, authority_key), group) in enumerate(by_authority.items()):
+        key_column = f"__auth_key_{index}"
+        latest = latest_by_key(authority_dfs[authority], authority_key[0])
+        selected = [F.col(authority_key[0]).alias(key_column)]
+        for check in group:
+            value_column = f"__auth_{index}_{check.authority_column}"
+            if value_column not in value_columns.values():
+                selected.append(F.col(check.authority_column).alias(value_column))
+            value_columns[check.name] = value_column
+        right = latest.select(*selected)
+        out = out.join(right, out[key[0]] == right[key_column], "left").drop(key_column)
+    return out, value_columns
+
+
+# ==================================================================== the one pass
+
+
+def compute_metrics(
+    batch_df: DataFrame,
+    suite: Suite,
+    params: Mapping[str, Any],
+    authority_dfs: Mapping[str, DataFrame] | None = None,
+    storage_level: StorageLevel = StorageLevel.MEMORY_AND_DISK,
+) -> BatchMetrics:
+    """Evaluates every expectation and accuracy check of ``suite`` on one pool batch.
+
+    Args:
+        batch_df: the pool rows of one batch (pool columns as in :mod:`jobs.ingest.pool`).
+        suite: the resource's suite.
+        params: suite parameter values (``today``, ``now``, ``row_count_min`` …); expectations
+            whose parameters are missing are skipped with the reason.
+        authority_dfs: authoritative resource id → its pool DataFrame, for accuracy; checks
+            whose authority is absent are skipped.
+
+    Returns:
+        counts and outcomes per expectation, and the persisted per-row flags; one Spark job
+        computes all of them.
+    """
+    authority_dfs = authority_dfs or {}
+    outcomes: dict[str, Outcome] = {}
+    row_exprs: list[tuple[str, Column, Column]] = []  # (name, considered, unexpected)
+    table_exps: list[Expectation] = []
+    for exp in suite.expectations:
+        if not exp.is_row_level:
+            table_exps.append(exp)
+            continue
+        try:
+            considered, unexpected = row_check(exp, params)
+        except MissingParameter as missing:
+            outcomes[exp.name] = _skipped(exp, "row", f"no value for parameter {missing}")
+            continue
+        row_exprs.append((exp.name, considered, unexpected))
+
+    wide_df, auth_columns = with_authority_values(batch_df, suite.accuracy, authority_dfs)
+    accuracy_checks = []
+    for check in suite.accuracy:
+        if check.name not in auth_columns:
+            outcomes[check.name] = Outcome(
+                check.name,
+                "govlake_accuracy",
+                check.severity,
+                check.threshold,
+                check.dimension,
+                "accuracy",
+                "skipped",
+                reason=f"no pool of the authoritative resource {check.authority} yet",
+            )
+            continue
+        value, authority_value = F.col(check.column), F.col(auth_columns[check.name])
+        considered = value.isNotNull() & authority_value.isNotNull()
+        unexpected = considered & (value != authority_value)
+        row_exprs.append((check.name, considered, unexpected))
+        accuracy_checks.append(check)
+
+    key_columns = list(suite.key) or []
+    # NULL, not "", when the whole key is missing: a row without a key has no key to show.
+    record_key = (
+        F.when(
+            F.coalesce(*[F.col(k).cast("string") for k in key_columns]).isNotNull(),
+            F.concat_ws("|", *[F.col(k).cast("string") for k in key_columns]),
+        )
+        if key_columns
+        else F.lit(None).cast("string")
+    )
+    min_max_columns = sorted(
+        {
+            exp.kwargs["column"]
+            for exp in table_exps
+            if exp.type in ("expect_column_min_to_be_between", "expect_column_max_to_be_between")
+            and exp.kwargs.get("column") in batch_df.columns
+        }
+    )
+    flag_columns = []
+    failed_names = []
+    for i, (name, considered, unexpected) in enumerate(row_exprs):
+        flag_columns += [considered.alias(f"__c{i}"), unexpected.alias(f"__u{i}")]
+        failed_names.append(F.when(F.col(f"__u{i}"), F.lit(name)))
+    flags_df = wide_df.select(
+        *[F.col(c) for c in FLAG_LINEAGE],
+        record_key.alias(KEY_COLUMN),
+        *[F.col(c).alias(f"__m_{c}") for c in min_max_columns],
+        *flag_columns,
+    )
+    flags_df = flags_df.withColumn(
+        FAILED_COLUMN,
+        F.array_compact(F.array(*failed_names))
+        if failed_names
+        else F.array().cast(T.ArrayType(T.StringType())),
+    ).persist(storage_level)
+
+    aggregates = [F.count(F.lit(1)).alias("__rows")]
+    for i in range(len(row_exprs)):
+        aggregates += [
+            F.sum(F.col(f"__c{i}").cast("long")).alias(f"__sc{i}"),
+            F.sum(F.col(f"__u{i}").cast("long")).alias(f"__su{i}"),
+        ]
+    for c in min_max_columns:
+        aggregates += [F.min(f"__m_{c}").alias(f"__min_{c}"), F.max(f"__m_{c}").alias(f"__max_{c}")]
+    totals = flags_df.agg(*aggregates).collect()[0].asDict()
+    row_count = int(totals["__rows"])
+
+    by_name = {e.name: e for e in suite.expectations}
+    by_check = {c.name: c for c in accuracy_checks}
+    for i, (name, _, _) in enumerate(row_exprs):
+        considered_n = int(totals[f"__sc{i}"] or 0)
+        unexpected_n = int(totals[f"__su{i}"] or 0)
+        if name in by_name:
+            exp = by_name[name]
+            mostly = exp.mostly
+            severity, threshold, dimension, type_, level = (
+                exp.severity,
+                exp.threshold,
+                exp.dimension,
+                exp.type,
+                "row",
+            )
+        else:
+            check = by_check[name]
+            mostly = round(1.0 - check.threshold, 6)
+            severity, threshold, dimension, type_, level = (
+                check.severity,
+                check.threshold,
+                check.dimension,
+                "govlake_accuracy",
+                "accuracy",
+            )
+        passed = mostly_success(considered_n, unexpected_n, mostly)
+        outcomes[name] = Outcome(
+            name,
+            type_,
+            severity,
+            threshold,
+            dimension,
+            level,
+            "passed" if passed else "failed",
+            considered_n,
+            unexpected_n,
+        )
+
+    for exp in table_exps:
+        outcomes[exp.name] = _table_outcome(exp, batch_df.schema, row_count, totals, params)
+
+    ordered = {n: outcomes[n] for n in suite.names if n in outcomes}
+    return BatchMetrics(row_count, ordered, flags_df, tuple(n for n, _, _ in row_exprs))
+
+
+def mostly_success(considered: int, unexpected: int, mostly: float) -> bool:
+    """GX's rule: vacuously true on no rows, else the passing share must reach ``mostly``."""
+    if considered == 0:
+        return True
+    return (float(considered) - float(unexpected)) / float(considered) >= mostly
+
+
+def _skipped(exp: Expectation, level: str, reason: str) -> Outcome:
+    return Outcome(
+        exp.name,
+        exp.type,
+        exp.severity,
+        exp.threshold,
+        exp.dimension,
+        level,
+        "skipped",
+        reason=reason,
+    )
+
+
+def _in_range(observed: Any, kwargs: Mapping[str, Any], params: Mapping[str, Any]) -> bool:
+    low = resolve(kwargs.get("min_value"), params)
+    high = resolve(kwargs.get("max_value"), params)
+    if observed is None:
+        return False
+    if low is not None and (observed <= low if kwargs.get("strict_min") else observed < low):
+        return False
+    return not (
+        high is not None and (observed >= high if kwargs.get("strict_max") else observed > high)
+    )
+
+
+def _table_outcome(
+    exp: Expectation,
+    schema: T.StructType,
+    row_count: int,
+    totals: Mapping[str, Any],
+    params: Mapping[str, Any],
+) -> Outcome:
+    kw = exp.kwargs
+
+    def done(passed: bool, observed: Any) -> Outcome:
+        return Outcome(
+            exp.name,
+            exp.type,
+            exp.severity,
+            exp.threshold,
+            exp.dimension,
+            "table",
+            "passed" if passed else "failed",
+            observed=None if observed is None else str(observed),
+        )
+
+    try:
+        if exp.type == "expect_column_values_to_be_of_type":
+            if kw["column"] not in schema.fieldNames():
+                return done(False, "missing column")
+            actual = schema[kw["column"]].dataType
+            expected = getattr(T, kw["type_"], None)
+            return done(
+                expected is not None and isinstance(actual, expected), type(actual).__name__
+            )
+        if exp.type == "expect_table_row_count_to_be_between":
+            return done(_in_range(row_count, kw, params), row_count)
+        if exp.type in ("expect_column_min_to_be_between", "expect_column_max_to_be_between"):
+            if kw["column"] not in schema.fieldNames():
+                return done(False, "missing column")
+            which = "min" if exp.type == "expect_column_min_to_be_between" else "max"
+            observed = totals.get(f"__{which}_{kw['column']}")
+            return done(_in_range(observed, kw, params), _iso(observed))
+    except MissingParameter as missing:
+        return _skipped(exp, "table", f"no value for parameter {missing}")
+    raise ValueError(f"{exp.name}: {exp.type} is not a table-level expectation govlake computes")
+
+
+def _iso(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, dt.date | dt.datetime) else value
