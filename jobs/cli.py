@@ -19,6 +19,7 @@ COMMAND_MODULES: list[str] = [
     "jobs.catalog.commands",
     "jobs.policy.commands",
     "jobs.orchestrate.commands",
+    "jobs.quality.commands",
 ]
 
 
