@@ -96,6 +96,7 @@ class BatchMetrics:
     outcomes: dict[str, Outcome]
     flags_df: DataFrame
     row_names: tuple[str, ...] = field(default_factory=tuple)
+    failing_row_count: int = 0
 
     def release(self) -> None:
         self.flags_df.unpersist()
@@ -366,7 +367,10 @@ def compute_metrics(
         else F.array().cast(T.ArrayType(T.StringType())),
     ).persist(storage_level)
 
-    aggregates = [F.count(F.lit(1)).alias("__rows")]
+    aggregates = [
+        F.count(F.lit(1)).alias("__rows"),
+        F.sum((F.size(FAILED_COLUMN) > 0).cast("long")).alias("__failing"),
+    ]
     for i in range(len(row_exprs)):
         aggregates += [
             F.sum(F.col(f"__c{i}").cast("long")).alias(f"__sc{i}"),
@@ -419,7 +423,13 @@ def compute_metrics(
         outcomes[exp.name] = _table_outcome(exp, batch_df.schema, row_count, totals, params)
 
     ordered = {n: outcomes[n] for n in suite.names if n in outcomes}
-    return BatchMetrics(row_count, ordered, flags_df, tuple(n for n, _, _ in row_exprs))
+    return BatchMetrics(
+        row_count,
+        ordered,
+        flags_df,
+        tuple(n for n, _, _ in row_exprs),
+        int(totals["__failing"] or 0),
+    )
 
 
 def mostly_success(considered: int, unexpected: int, mostly: float) -> bool:

@@ -1,0 +1,183 @@
+"""``govlake quality …``: suites, validation, rectification tasks, Data Docs, releasing batches.
+
+    govlake quality suites [--check]              regenerate expectations/*.json from the catalog
+    govlake quality validate RESOURCE [--batch B] validate new pool batches of gaj.hukou …
+    govlake quality tasks [--status S] [--dept D] rectification tasks (整改) with deadlines
+    govlake quality docs                          rebuild the Data Docs site (offline)
+    govlake quality promote RESOURCE BATCH --by NAME --note TEXT
+                                                  mark a held batch promotable after 整改
+
+Exit codes: 0 done, 1 a quality gate held a batch / suites are stale, 2 a bad argument.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import sys
+from zoneinfo import ZoneInfo
+
+from jobs.settings import Settings
+
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+
+
+def _help(parser: argparse.ArgumentParser):
+    def show(_args: argparse.Namespace) -> int:
+        parser.print_help()
+        return EXIT_USAGE
+
+    return show
+
+
+def _suites(args: argparse.Namespace) -> int:
+    from jobs.catalog.loader import load_catalog
+    from jobs.quality import suites
+
+    settings = Settings.from_env()
+    catalog = load_catalog(settings.schemas_root)
+    if args.check:
+        stale = suites.stale_suites(catalog)
+        for rid in stale:
+            print(f"stale: expectations/{rid}.json (run `govlake quality suites`)")
+        return EXIT_FAILED if stale else 0
+    written = suites.write_suites(catalog)
+    for path in written:
+        print(f"wrote {path}")
+    if not written:
+        print("suites are up to date")
+    return 0
+
+
+def _validate(args: argparse.Namespace) -> int:
+    from jobs.quality.gates import QualityGateError
+    from jobs.quality.pipeline import validate_pool_batch
+
+    try:
+        summary = validate_pool_batch(
+            args.resource, args.batch, Settings.from_env(), run_gx=not args.no_gx
+        )
+    except QualityGateError as held:
+        print(str(held), file=sys.stderr)
+        return EXIT_FAILED
+    except (KeyError, ValueError) as bad:
+        print(str(bad).strip("'\""), file=sys.stderr)
+        return EXIT_USAGE
+    print(json.dumps(summary, indent=2, ensure_ascii=False, default=str))
+    return 0
+
+
+def _tasks(args: argparse.Namespace) -> int:
+    from jobs.quality.rectification import read_tasks, refresh_overdue
+    from jobs.spark import get_spark
+
+    settings = Settings.from_env()
+    spark = get_spark(settings)
+    today = dt.datetime.now(ZoneInfo(settings.timezone)).date()
+    # Overdue is judged today, not only when the last batch was validated.
+    tasks = refresh_overdue(read_tasks(spark, settings, department=args.dept), today)
+    if args.status != "all":
+        tasks = [t for t in tasks if t["status"] == args.status]
+    tasks.sort(key=lambda t: (t["deadline"], t["department"], t["resource"], t["expectation"]))
+    if args.json:
+        print(json.dumps(tasks, indent=2, ensure_ascii=False, default=str))
+        return 0
+    if not tasks:
+        print("no rectification tasks" + ("" if args.status == "all" else f" ({args.status})"))
+        return 0
+    header = ("status", "deadline", "dept", "resource", "expectation", "severity", "batch", "n")
+    lines = [header]
+    for t in tasks:
+        deadline = t["deadline"].isoformat() + ("*" if t["deadline_provisional"] else "")
+        lines.append(
+            (
+                t["status"],
+                deadline,
+                t["department"],
+                t["resource"],
+                t["expectation"],
+                t["severity"],
+                t["last_failed_batch_id"],
+                str(t["unexpected"] if t["unexpected"] is not None else "-"),
+            )
+        )
+    widths = [max(len(str(row[i])) for row in lines) for i in range(len(header))]
+    for row in lines:
+        print("  ".join(str(v).ljust(w) for v, w in zip(row, widths, strict=True)).rstrip())
+    if any(t["deadline_provisional"] for t in tasks):
+        print("* provisional: counted over a year without an official holiday schedule")
+    return 0
+
+
+def _docs(_args: argparse.Namespace) -> int:
+    from jobs.quality.docs import build_data_docs
+
+    print(build_data_docs(Settings.from_env()))
+    return 0
+
+
+def _promote(args: argparse.Namespace) -> int:
+    from jobs.quality.gates import mark_promotable
+    from jobs.spark import get_spark
+
+    settings = Settings.from_env()
+    try:
+        row = mark_promotable(
+            get_spark(settings),
+            settings,
+            args.resource,
+            args.batch,
+            decided_by=args.by,
+            note=args.note,
+        )
+    except ValueError as bad:
+        print(str(bad), file=sys.stderr)
+        return EXIT_USAGE
+    print(f"{args.resource} batch {args.batch}: {row['status']} ({row['message']})")
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Adds ``quality`` to the ``govlake`` command."""
+    quality = subparsers.add_parser(
+        "quality", help="data quality (数据质量): suites, validation, tasks (整改), Data Docs"
+    )
+    quality.set_defaults(func=_help(quality))
+    cmds = quality.add_subparsers(dest="quality_command", metavar="SUBCOMMAND")
+
+    suites = cmds.add_parser("suites", help="regenerate expectations/*.json from the catalog")
+    suites.add_argument(
+        "--check", action="store_true", help="only report suites that differ (exit 1)"
+    )
+    suites.set_defaults(func=_suites)
+
+    validate = cmds.add_parser("validate", help="validate the new pool batches of a resource")
+    validate.add_argument("resource", metavar="RESOURCE", help="<dept>.<resource>, e.g. gaj.hukou")
+    validate.add_argument("--batch", help="validate only this batch (again)")
+    validate.add_argument(
+        "--no-gx", action="store_true", help="skip GX's own validation and Data Docs"
+    )
+    validate.set_defaults(func=_validate)
+
+    tasks = cmds.add_parser("tasks", help="rectification tasks (整改) with status and deadline")
+    tasks.add_argument(
+        "--status",
+        choices=("open", "overdue", "closed", "all"),
+        default="all",
+        help="only tasks in this status (default all)",
+    )
+    tasks.add_argument("--dept", help="only this department's tasks, e.g. gaj")
+    tasks.add_argument("--json", action="store_true", help="print as JSON")
+    tasks.set_defaults(func=_tasks)
+
+    docs = cmds.add_parser("docs", help="rebuild the Data Docs site under the reports root")
+    docs.set_defaults(func=_docs)
+
+    promote = cmds.add_parser("promote", help="mark a held batch promotable after rectification")
+    promote.add_argument("resource", metavar="RESOURCE")
+    promote.add_argument("batch", metavar="BATCH")
+    promote.add_argument("--by", required=True, help="who releases the batch")
+    promote.add_argument("--note", required=True, help="why (what was rectified)")
+    promote.set_defaults(func=_promote)

@@ -1,0 +1,124 @@
+"""The Data Docs site: GX's own static site, made browsable offline.
+
+GX builds the site (index, one page per suite, one per validation result) under
+``<reports_root>/data_docs/`` from the validation results in its project
+(:mod:`jobs.quality.validate`). Its pages load jQuery, Bootstrap and bootstrap-table from public
+CDNs, and the index and result tables are drawn by those scripts, so on a government network
+without internet access the site is empty. :func:`make_offline` copies the same library versions,
+vendored in ``jobs/quality/docs_assets/`` (see its README), into ``static/vendor/`` and rewrites
+every page to use them; scripts and styles that are not vendored (charts, icons) are removed, so
+no page makes a network request.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+from jobs.settings import Settings
+
+ASSETS_DIR = Path(__file__).with_name("docs_assets")
+VENDOR = "static/vendor"
+
+#: CDN address (as GX 1.24's templates write it) → vendored file name.
+VENDORED: dict[str, str] = {
+    "https://code.jquery.com/jquery-3.7.1.min.js": "jquery-3.7.1.min.js",
+    "https://cdnjs.cloudflare.com/ajax/libs/popper.js/1.12.9/umd/popper.min.js": "popper-1.12.9.min.js",
+    "https://stackpath.bootstrapcdn.com/bootstrap/4.3.1/js/bootstrap.min.js": "bootstrap-4.3.1.min.js",
+    "https://maxcdn.bootstrapcdn.com/bootstrap/4.3.1/css/bootstrap.min.css": "bootstrap-4.3.1.min.css",
+    "https://unpkg.com/bootstrap-table@1.19.1/dist/bootstrap-table.min.js": "bootstrap-table-1.19.1.min.js",
+    "https://unpkg.com/bootstrap-table@1.19.1/dist/bootstrap-table.min.css": "bootstrap-table-1.19.1.min.css",
+    "https://unpkg.com/bootstrap-table@1.19.1/dist/extensions/filter-control/bootstrap-table-filter-control.min.js": "bootstrap-table-filter-control-1.19.1.min.js",
+    "https://unpkg.com/bootstrap-table@1.19.0/dist/extensions/filter-control/bootstrap-table-filter-control.min.css": "bootstrap-table-filter-control-1.19.1.min.css",
+    "https://unpkg.com/bootstrap-table@1.19.0/dist/extensions/filter-control/bootstrap-table-filter-control.css": "bootstrap-table-filter-control-1.19.1.min.css",
+}
+#: GX's navbar logo lives on a public bucket; the site has the same image in static/images.
+_LOGO = re.compile(r"https://great-expectations-web-assets\.s3[^\"']*/logo-long\.png[^\"']*")
+_SCRIPT_TAG = re.compile(r"<script\b[^>]*\bsrc=\"(https?://[^\"]+)\"[^>]*>\s*</script>", re.I)
+_LINK_TAG = re.compile(r"<link\b[^>]*\bhref=\"(https?://[^\"]+)\"[^>]*/?>", re.I)
+_SRI = re.compile(r"\s(integrity|crossorigin)=\"[^\"]*\"", re.I)
+
+
+def site_dir(settings: Settings) -> Path:
+    """The Data Docs folder: ``<reports_root>/data_docs``."""
+    return Path(settings.reports_root) / "data_docs"
+
+
+def _prefix(page: Path, root: Path) -> str:
+    depth = len(page.relative_to(root).parts) - 1
+    return "../" * depth
+
+
+def offline_html(html: str, prefix: str) -> str:
+    """One page with vendored assets (relative to the site root) and no external loads."""
+
+    def script(match: re.Match[str]) -> str:
+        url = match.group(1)
+        if url in VENDORED:
+            return f'<script src="{prefix}{VENDOR}/{VENDORED[url]}"></script>'
+        return f"<!-- govlake offline: removed {url} -->"
+
+    def link(match: re.Match[str]) -> str:
+        url = match.group(1)
+        tag = match.group(0)
+        if "stylesheet" not in tag.lower():
+            return tag
+        if url in VENDORED:
+            return f'<link rel="stylesheet" href="{prefix}{VENDOR}/{VENDORED[url]}"/>'
+        return f"<!-- govlake offline: removed {url} -->"
+
+    html = _SCRIPT_TAG.sub(script, html)
+    html = _LINK_TAG.sub(link, html)
+    html = _LOGO.sub(f"{prefix}static/images/logo-long.png", html)
+    return _SRI.sub("", html)
+
+
+def make_offline(root: Path | str) -> int:
+    """Copies the vendored assets into the site and rewrites every page; returns pages changed.
+
+    Idempotent: a page already rewritten has no CDN address left and is not touched again.
+    """
+    root = Path(root)
+    if not root.is_dir():
+        return 0
+    vendor = root / VENDOR
+    vendor.mkdir(parents=True, exist_ok=True)
+    for asset in ASSETS_DIR.iterdir():
+        if asset.suffix in {".js", ".css", ".txt"}:
+            target = vendor / asset.name
+            if not target.exists() or target.stat().st_size != asset.stat().st_size:
+                shutil.copyfile(asset, target)
+    changed = 0
+    for page in root.rglob("*.html"):
+        text = page.read_text(encoding="utf-8")
+        if "https://" not in text:
+            continue
+        new = offline_html(text, _prefix(page, root))
+        if new != text:
+            page.write_text(new, encoding="utf-8")
+            changed += 1
+    return changed
+
+
+def external_loads(html: str) -> list[str]:
+    """Addresses a page would fetch from the network (scripts, stylesheets, images)."""
+    pattern = re.compile(
+        r"<(?:script|img|iframe)\b[^>]*\bsrc=\"(https?://[^\"]+)\"|<link\b[^>]*\bhref=\"(https?://[^\"]+)\"",
+        re.I,
+    )
+    return [a or b for a, b in pattern.findall(html)]
+
+
+def build_data_docs(settings: Settings) -> Path:
+    """Rebuilds the whole site from the GX project's stored results, then makes it offline.
+
+    Returns the path of ``index.html``.
+    """
+    from jobs.quality.validate import SITE_NAME, gx_context, gx_lock
+
+    with gx_lock(settings):
+        context = gx_context(settings)
+        context.build_data_docs(site_names=[SITE_NAME])
+        make_offline(site_dir(settings))
+    return site_dir(settings) / "index.html"

@@ -1,0 +1,46 @@
+"""The failing-rows table: every row of a batch that failed anything, not a sample.
+
+``governance/quality_failing_rows``: one row per (batch, pool row) that failed at least one
+expectation or accuracy check: the row's lineage (department, resource, batch, source file,
+file hash, row number, record hash, ingested at), its key (``record_key``, key fields joined
+with ``|``; NULL when the key is missing), the names of every expectation it failed
+(``failed_expectations``), the suite version and when it was validated.
+
+The rows come from the same persisted flags that gave the counts
+(:class:`jobs.quality.metrics.BatchMetrics`), so for every expectation the number of rows
+listing it equals its unexpected count, which equals GX's (asserted by the tests).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from pyspark.sql import functions as F
+
+from jobs.lake import tables
+from jobs.lake.paths import table_uri
+from jobs.quality.metrics import BatchMetrics
+from jobs.settings import Settings
+
+QUALITY_FAILING_ROWS = "quality_failing_rows"
+
+
+def write_failing_rows(
+    settings: Settings,
+    batch_metrics: BatchMetrics,
+    suite_version: str,
+    validated_at: dt.datetime,
+    write_id: str,
+) -> None:
+    """Appends every failing row of one batch (idempotent per ``write_id``)."""
+    df = (
+        batch_metrics.failing_rows_df()
+        .withColumn("suite_version", F.lit(suite_version))
+        .withColumn("validated_at", F.lit(validated_at).cast("timestamp"))
+    )
+    tables.write_table(
+        df,
+        table_uri(settings, "governance", QUALITY_FAILING_ROWS),
+        mode="append",
+        write_id=write_id,
+    )

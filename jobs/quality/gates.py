@@ -1,0 +1,205 @@
+"""The quality gate (质量门禁): does a validated batch pass, pass with warnings, or stay held?
+
+A critical expectation that fails beyond its threshold holds the batch: its rows stay in the
+pool, visible, but the batch is marked not promoted in ``governance/quality_batches`` and the
+Airflow task fails with :class:`QualityGateError`. Warnings pass and are recorded. After
+rectification (整改) a quality officer marks a held batch promotable
+(:func:`mark_promotable`, ``govlake quality promote``); downstream jobs take batches from
+:func:`promotable_batch_ids`.
+
+``governance/quality_batches``: one row per decision about a batch (append-only; the latest row
+of a batch is its status): ``passed`` | ``warned`` | ``held`` | ``promotable``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+import pyarrow as pa
+from pyspark.sql import SparkSession
+
+from jobs.lake import tables
+from jobs.lake.paths import table_uri
+from jobs.quality.metrics import Outcome
+from jobs.settings import Settings
+
+QUALITY_BATCHES = "quality_batches"
+STATUSES = ("passed", "warned", "held", "promotable")
+#: Statuses whose rows downstream jobs (base databases) may use.
+USABLE_STATUSES = frozenset({"passed", "warned", "promotable"})
+
+QUALITY_BATCHES_SCHEMA = pa.schema(
+    [
+        ("department", pa.string()),
+        ("resource", pa.string()),
+        ("batch_id", pa.string()),
+        ("status", pa.string()),
+        ("row_count", pa.int64()),
+        ("failing_rows", pa.int64()),
+        ("failed_critical", pa.list_(pa.string())),
+        ("failed_warning", pa.list_(pa.string())),
+        ("message", pa.string()),
+        ("suite_version", pa.string()),
+        ("decided_by", pa.string()),
+        ("decided_at", pa.timestamp("us", tz="UTC")),
+    ]
+)
+
+
+class QualityGateError(RuntimeError):
+    """Critical expectations failed beyond their thresholds: the batch(es) are held.
+
+    Raised after every result, failing row, scorecard and task has been recorded, so the
+    failed Airflow task leaves a complete trail.
+    """
+
+
+@dataclass(frozen=True)
+class GateDecision:
+    status: str
+    failed_critical: tuple[str, ...]
+    failed_warning: tuple[str, ...]
+    message: str
+
+
+def _describe(outcome: Outcome) -> str:
+    if outcome.level == "table":
+        return f"{outcome.name} (observed {outcome.observed})"
+    fraction = outcome.unexpected_fraction or 0.0
+    return (
+        f"{outcome.name} {outcome.unexpected}/{outcome.considered} rows = {fraction:.2%}"
+        f" > threshold {outcome.threshold:.2%}"
+    )
+
+
+def decide(resource_id: str, batch_id: str, outcomes: Iterable[Outcome]) -> GateDecision:
+    """The gate's decision from a batch's outcomes.
+
+    ``failed`` already means "beyond the threshold" (:func:`jobs.quality.metrics.mostly_success`).
+    """
+    outcomes = list(outcomes)
+    critical = tuple(o.name for o in outcomes if o.failed and o.severity == "critical")
+    warning = tuple(o.name for o in outcomes if o.failed and o.severity != "critical")
+    if critical:
+        details = "; ".join(_describe(o) for o in outcomes if o.name in critical)
+        message = (
+            f"{resource_id} batch {batch_id} held: {len(critical)} critical expectation(s) "
+            f"failed beyond their threshold: {details}. Rows stay in the pool, not promoted; "
+            "see governance/quality_failing_rows and the rectification tasks."
+        )
+        return GateDecision("held", critical, warning, message)
+    if warning:
+        return GateDecision(
+            "warned",
+            (),
+            warning,
+            f"{resource_id} batch {batch_id} passed with {len(warning)} warning(s): "
+            + ", ".join(warning),
+        )
+    return GateDecision("passed", (), (), f"{resource_id} batch {batch_id} passed")
+
+
+def decision_row(
+    department: str,
+    resource: str,
+    batch_id: str,
+    decision: GateDecision,
+    row_count: int,
+    failing_rows: int,
+    suite_version: str,
+    decided_at: dt.datetime,
+    decided_by: str = "pipeline",
+) -> dict:
+    return {
+        "department": department,
+        "resource": resource,
+        "batch_id": batch_id,
+        "status": decision.status,
+        "row_count": row_count,
+        "failing_rows": failing_rows,
+        "failed_critical": list(decision.failed_critical),
+        "failed_warning": list(decision.failed_warning),
+        "message": decision.message,
+        "suite_version": suite_version,
+        "decided_by": decided_by,
+        "decided_at": decided_at,
+    }
+
+
+def append_decisions(
+    spark: SparkSession, settings: Settings, rows: list[dict], write_id: str
+) -> None:
+    """Appends decision rows (idempotent per ``write_id``)."""
+    df = spark.createDataFrame(pa.Table.from_pylist(rows, schema=QUALITY_BATCHES_SCHEMA))
+    tables.write_table(
+        df, table_uri(settings, "governance", QUALITY_BATCHES), mode="append", write_id=write_id
+    )
+
+
+def latest_statuses(
+    spark: SparkSession, settings: Settings, department: str, resource: str
+) -> dict[str, dict]:
+    """batch id → the latest decision row of that batch (empty when nothing was validated)."""
+    uri = table_uri(settings, "governance", QUALITY_BATCHES)
+    if not tables.table_exists(uri):
+        return {}
+    rows = (
+        tables.read_table(spark, uri)
+        .where(f"department = '{department}' AND resource = '{resource}'")
+        .collect()
+    )
+    latest: dict[str, dict] = {}
+    for row in sorted((r.asDict(recursive=True) for r in rows), key=lambda r: r["decided_at"]):
+        latest[row["batch_id"]] = row
+    return latest
+
+
+def promotable_batch_ids(
+    spark: SparkSession, settings: Settings, department: str, resource: str
+) -> list[str]:
+    """Batches whose rows may be promoted: passed, warned, or held and then marked promotable."""
+    statuses = latest_statuses(spark, settings, department, resource)
+    return sorted(b for b, row in statuses.items() if row["status"] in USABLE_STATUSES)
+
+
+def mark_promotable(
+    spark: SparkSession,
+    settings: Settings,
+    resource_id: str,
+    batch_id: str,
+    *,
+    decided_by: str,
+    note: str,
+    now: dt.datetime | None = None,
+) -> dict:
+    """Marks a held batch promotable after rectification (整改), with who and why.
+
+    Raises:
+        ValueError: the batch was never validated, or is not held.
+    """
+    department, resource = resource_id.split(".", 1)
+    statuses = latest_statuses(spark, settings, department, resource)
+    current: Mapping | None = statuses.get(batch_id)
+    if current is None:
+        raise ValueError(f"{resource_id} batch {batch_id} has not been validated")
+    if current["status"] != "held":
+        raise ValueError(
+            f"{resource_id} batch {batch_id} is {current['status']}, not held; nothing to release"
+        )
+    now = now or dt.datetime.now(dt.UTC)
+    row = dict(current)
+    row.update(
+        status="promotable",
+        message=f"released by {decided_by}: {note}",
+        decided_by=decided_by,
+        decided_at=now,
+    )
+    append_decisions(
+        spark,
+        settings,
+        [row],
+        f"quality_batches/{resource_id}/{batch_id}/promotable/{now.isoformat()}",
+    )
+    return row

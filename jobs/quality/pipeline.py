@@ -1,0 +1,334 @@
+"""The quality entry point the DAGs call after ``bronze_to_pool``: validate new pool batches.
+
+:func:`validate_pool_batch` validates every batch of a resource's pool that has no quality
+decision yet (or one named batch), oldest first, and for each:
+
+1. reads the batch once from the pool and caches it;
+2. computes every expectation and accuracy check in one Spark pass
+   (:func:`jobs.quality.metrics.compute_metrics`) and writes every failing row;
+3. runs Great Expectations' own validation on the same cached DataFrame, which stores the
+   result in the GX project and updates the Data Docs site, and compares its counts;
+4. appends the results, the scorecard and the gate decision, and opens/closes rectification
+   tasks (整改);
+5. after all batches, makes the Data Docs site browsable offline and, if any batch was held,
+   raises :class:`jobs.quality.gates.QualityGateError` naming the critical expectations.
+
+Each step writes with a write id derived from (resource, batch, suite version), so a retried
+task adds nothing twice; the gate decision is written last and is what marks a batch validated.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import math
+import time
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from pyspark import StorageLevel
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from jobs.catalog.loader import load_catalog
+from jobs.lake import tables
+from jobs.lake.paths import table_uri
+from jobs.policy import load_profile
+from jobs.policy.workdays import default_override_paths, get_calendar
+from jobs.quality import docs, failing_rows, gates, rectification, results, scorecards
+from jobs.quality.metrics import compute_metrics
+from jobs.quality.suites import Suite, load_suite
+from jobs.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def _local(now: dt.datetime, settings: Settings) -> dt.datetime:
+    return now.astimezone(ZoneInfo(settings.timezone))
+
+
+def batch_stats(pool_df: DataFrame) -> list[dict]:
+    """Per batch of a pool: row count and first ingestion time, oldest first (one small job)."""
+    rows = (
+        pool_df.groupBy("batch_id")
+        .agg(F.count(F.lit(1)).alias("rows"), F.min("ingested_at").alias("ingested_at"))
+        .collect()
+    )
+    return sorted((r.asDict() for r in rows), key=lambda r: (r["ingested_at"], r["batch_id"]))
+
+
+def run_parameters(
+    suite: Suite,
+    resource_update_frequency: str,
+    batch: dict,
+    previous: dict | None,
+    now: dt.datetime,
+    settings: Settings,
+) -> dict[str, Any]:
+    """Suite parameter values for one batch: ``today``/``now`` (validation time in the
+    settings' time zone), and from the previous batch the row-count bounds and the date the
+    batch was due (``delivered_by``). Without a previous batch those are left out, and the
+    expectations that need them are skipped.
+    """
+    local_now = _local(now, settings)
+    params: dict[str, Any] = {"today": local_now.date(), "now": now}
+    if previous is None:
+        return params
+    for exp in suite.expectations:
+        if exp.type == "expect_table_row_count_to_be_between":
+            change = float(exp.meta.get("max_change", 0.5))
+            params["row_count_min"] = math.ceil(previous["rows"] * (1 - change))
+            params["row_count_max"] = math.floor(previous["rows"] * (1 + change))
+        if "delivered_by" in exp.parameters:
+            workdays = int(exp.meta.get("freshness_workdays", 2))
+            calendar = get_calendar(default_override_paths(settings))
+            previous_on = _local(_aware(previous["ingested_at"]), settings).date()
+            due = calendar.add_workdays(previous_on, workdays).date
+            end_of_due_day = dt.datetime.combine(
+                due + dt.timedelta(days=1), dt.time(), ZoneInfo(settings.timezone)
+            ) - dt.timedelta(microseconds=1)
+            # Spark returns timestamps to Python as naive local times of this process; the
+            # bound is given the same way so GX's comparison and govlake's agree.
+            params["delivered_by"] = end_of_due_day.astimezone().replace(tzinfo=None)
+    return params
+
+
+def _aware(value: dt.datetime) -> dt.datetime:
+    # Naive datetimes collected from Spark are local times of this process.
+    return value if value.tzinfo else value.astimezone()
+
+
+def _authority_pools(
+    spark: SparkSession, settings: Settings, suite: Suite, resource_id: str
+) -> dict[str, DataFrame]:
+    out = {}
+    for check in suite.accuracy:
+        if check.authority in out or check.authority == resource_id:
+            continue
+        department, resource = check.authority.split(".", 1)
+        uri = table_uri(settings, "pool", department, resource)
+        if tables.table_exists(uri):
+            columns = sorted(
+                {c.authority_column for c in suite.accuracy if c.authority == check.authority}
+                | set(check.authority_key)
+                | {"ingested_at", "batch_id", "row_number"}
+            )
+            out[check.authority] = tables.read_table(spark, uri, columns=columns)
+    return out
+
+
+def validate_pool_batch(
+    resource_id: str,
+    batch_id: str | None = None,
+    settings: Settings | None = None,
+    spark: SparkSession | None = None,
+    *,
+    now: dt.datetime | None = None,
+    run_gx: bool = True,
+    raise_on_hold: bool = True,
+) -> dict:
+    """Validates the pool batches of ``resource_id`` that have no quality decision yet.
+
+    Args:
+        resource_id: ``"<dept>.<resource>"``.
+        batch_id: validate only this batch (again, if it was validated before: a new decision
+            row is appended).
+        settings: effective settings (reports root, policy profile, time zone).
+        spark: Spark session; the process's session when omitted.
+        now: validation time (tests); detected dates and deadlines derive from it.
+        run_gx: also run GX's own validation (Data Docs, cross-check). Off only for measuring
+            govlake's pass alone.
+        raise_on_hold: raise :class:`QualityGateError` when a batch is held (the DAG task fails).
+
+    Returns:
+        a JSON-serialisable summary: per batch its status, counts, failed expectations, whether
+        GX agreed, and seconds per step.
+
+    Raises:
+        QualityGateError: after recording everything, when a batch is held.
+    """
+    from jobs.spark import get_spark
+
+    settings = settings or Settings.from_env()
+    spark = spark or get_spark(settings)
+    now = now or dt.datetime.now(dt.UTC)
+    catalog = load_catalog(settings.schemas_root)
+    resource = catalog.resource(resource_id)
+    suite = load_suite(resource_id)
+    summary: dict[str, Any] = {
+        "resource": resource_id,
+        "suite_version": suite.version,
+        "batches": [],
+    }
+    pool_uri = table_uri(settings, "pool", resource.department, resource.resource)
+    if not tables.table_exists(pool_uri):
+        summary["message"] = "no pool table yet"
+        return summary
+    pool_df = tables.read_table(spark, pool_uri)
+    stats = batch_stats(pool_df)
+    decided = gates.latest_statuses(spark, settings, resource.department, resource.resource)
+    if batch_id is not None:
+        if batch_id not in {s["batch_id"] for s in stats}:
+            raise ValueError(f"{resource_id} has no batch {batch_id!r} in its pool")
+        pending = [s for s in stats if s["batch_id"] == batch_id]
+    else:
+        pending = [s for s in stats if s["batch_id"] not in decided]
+    profile = load_profile(settings.policy_profile, settings.schemas_root)
+    for batch in pending:
+        earlier = [
+            s
+            for s in stats
+            if (s["ingested_at"], s["batch_id"]) < (batch["ingested_at"], batch["batch_id"])
+        ]
+        previous = earlier[-1] if earlier else None
+        summary["batches"].append(
+            _validate_one(
+                spark, settings, resource, suite, pool_df, batch, previous, now, profile, run_gx
+            )
+        )
+    if run_gx and summary["batches"]:
+        started = time.perf_counter()
+        summary["data_docs"] = str(docs.site_dir(settings) / "index.html")
+        docs.make_offline(docs.site_dir(settings))
+        summary["docs_offline_seconds"] = round(time.perf_counter() - started, 3)
+    held = [b for b in summary["batches"] if b["status"] == "held"]
+    if held and raise_on_hold:
+        raise gates.QualityGateError("\n".join(b["message"] for b in held))
+    return summary
+
+
+def _validate_one(
+    spark: SparkSession,
+    settings: Settings,
+    resource: Any,
+    suite: Suite,
+    pool_df: DataFrame,
+    batch: dict,
+    previous: dict | None,
+    now: dt.datetime,
+    profile: Any,
+    run_gx: bool,
+) -> dict:
+    rid, batch_id = resource.id, batch["batch_id"]
+    department, name = resource.department, resource.resource
+    write_key = f"{rid}/{batch_id}/{suite.version}"
+    timings: dict[str, float] = {}
+    clock = time.perf_counter()
+
+    def lap(step: str) -> None:
+        nonlocal clock
+        timings[step] = round(time.perf_counter() - clock, 3)
+        clock = time.perf_counter()
+
+    batch_df = pool_df.where(F.col("batch_id") == batch_id).persist(StorageLevel.MEMORY_AND_DISK)
+    try:
+        params = run_parameters(suite, resource.update_frequency, batch, previous, now, settings)
+        authority = _authority_pools(spark, settings, suite, rid)
+        lap("prepare")
+        metrics = compute_metrics(batch_df, suite, params, authority)
+        lap("metrics")
+        try:
+            failing_rows.write_failing_rows(
+                settings, metrics, suite.version, now, "quality_failing_rows/" + write_key
+            )
+            lap("failing_rows")
+        finally:
+            metrics.release()
+        gx_results = None
+        gx_success = None
+        if run_gx:
+            from jobs.quality.validate import agreement, run_gx_validation
+
+            skipped = [n for n, o in metrics.outcomes.items() if o.status == "skipped"]
+            gx_run = run_gx_validation(
+                batch_df, suite, params, settings, run_name=batch_id, skip=skipped
+            )
+            gx_results, gx_success = gx_run.results, gx_run.success
+            lap("gx_validation")
+            disagreements = [
+                n for n, o in metrics.outcomes.items() if agreement(o, gx_results.get(n)) is False
+            ]
+            if disagreements:
+                log.error(
+                    "%s batch %s: GX disagrees with govlake on %s", rid, batch_id, disagreements
+                )
+        else:
+            disagreements = []
+        outcomes = list(metrics.outcomes.values())
+        decision = gates.decide(rid, batch_id, outcomes)
+        results.append_results(
+            spark,
+            settings,
+            results.result_rows(
+                department, name, batch_id, suite, metrics.outcomes, gx_results, now
+            ),
+            "quality_results/" + write_key,
+        )
+        scorecards.append_scorecards(
+            spark,
+            settings,
+            [
+                scorecards.scorecard_row(
+                    department,
+                    name,
+                    batch_id,
+                    metrics.row_count,
+                    outcomes,
+                    decision.status,
+                    suite.version,
+                    now,
+                )
+            ],
+            "quality_scorecards/" + write_key,
+        )
+        existing = rectification.read_tasks(spark, settings, department, name)
+        detected_on = _local(now, settings).date()
+        tasks = rectification.plan_tasks(
+            existing,
+            rid,
+            batch_id,
+            outcomes,
+            detected_on,
+            now,
+            profile,
+            get_calendar(default_override_paths(settings)),
+        )
+        if tasks or existing:
+            rectification.write_tasks(spark, settings, rid, tasks)
+        lap("record")
+        gates.append_decisions(
+            spark,
+            settings,
+            [
+                gates.decision_row(
+                    department,
+                    name,
+                    batch_id,
+                    decision,
+                    metrics.row_count,
+                    metrics.failing_row_count,
+                    suite.version,
+                    now,
+                )
+            ],
+            "quality_batches/" + write_key,
+        )
+        lap("decision")
+    finally:
+        batch_df.unpersist()
+    if decision.status == "held":
+        log.error(decision.message)
+    return {
+        "batch_id": batch_id,
+        "status": decision.status,
+        "message": decision.message,
+        "rows": metrics.row_count,
+        "failing_rows": metrics.failing_row_count,
+        "failed_critical": list(decision.failed_critical),
+        "failed_warning": list(decision.failed_warning),
+        "skipped": [n for n, o in metrics.outcomes.items() if o.status == "skipped"],
+        "gx_success": gx_success,
+        "gx_disagreements": disagreements,
+        "open_tasks": sum(1 for t in tasks if t["status"] in rectification.UNRESOLVED),
+        "seconds": timings,
+    }
