@@ -14,10 +14,10 @@ INGESTED_AT = dt.datetime(2025, 1, 8, 2, 0, tzinfo=dt.UTC)
 
 
 def _id(first_17: str) -> str:
-    return first_17 + ric.calc_check_digit(first_17)
+    return first_17 + ric.calc_check_digit(first_17 + "?")  # stdnum ignores the last character
 
 
-VALID_ID = _id("11010519491231002")  # a valid Beijing ID with check character X
+VALID_ID = _id("11010519491231002")  # check character X: covers the lowercase-x case
 OTHER_ID = _id("33021119850615123")
 FIFTEEN = "330211850615123"  # the same person as OTHER_ID, delivered as an old 15-digit ID
 
