@@ -186,12 +186,18 @@ def _refuse_if_configured_elsewhere(env: AirflowEnv) -> None:
     # environment would only fool conf.get(), not the engine.
     configured_home = Path(AIRFLOW_HOME).expanduser().resolve()
     configured_db = settings.SQL_ALCHEMY_CONN or ""
-    if configured_home != env.home or configured_db != env.sql_alchemy_conn:
+    configured_dags = Path(settings.DAGS_FOLDER).resolve()
+    if (configured_home, configured_db, configured_dags) != (
+        env.home,
+        env.sql_alchemy_conn,
+        env.dags_folder,
+    ):
         raise AirflowEnvError(
             f"Airflow is already configured in this process for AIRFLOW_HOME={configured_home} "
-            f"({configured_db}); it reads its configuration once, at import, so it cannot switch "
-            f"to {env.home}. Activate the govlake Airflow environment before anything imports "
-            "airflow, or run the DAG in a separate process (run_dag(..., isolated=True))."
+            f"({configured_db}, DAGs in {configured_dags}); it reads its configuration once, at "
+            f"import, so it cannot switch to {env.home} (DAGs in {env.dags_folder}). Activate "
+            "the govlake Airflow environment before anything imports airflow, or run the DAG in "
+            "a separate process (run_dag(..., isolated=True))."
         )
 
 

@@ -83,6 +83,9 @@ def test_refuses_to_switch_home_once_airflow_is_configured(airflow_home, tmp_pat
 
     with pytest.raises(airflow_env.AirflowEnvError, match="isolated=True"):
         airflow_env.activate(tmp_path / "another_home")
+    with pytest.raises(airflow_env.AirflowEnvError, match="cannot switch"):
+        airflow_env.activate(airflow_home.home, dags_folder=tmp_path)
+    assert airflow_env.activate(airflow_home.home) == airflow_home  # the same home is fine
 
 
 def test_init_migrates_once_and_creates_department_pools(initialized_airflow):
