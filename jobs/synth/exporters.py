@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +22,7 @@ from typing import IO, Any
 
 #: Zip entry timestamp of every XLSX part (the zip format's earliest date is 1980-01-01).
 _ZIP_TIME = (1980, 1, 1, 0, 0, 0)
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]")
 _XML_ESCAPE = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;"})
 _EXTENSIONS = {"csv": "csv", "jsonl": "jsonl", "xlsx": "xlsx", "geojson": "geojson"}
 _MAIN_NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
@@ -66,7 +68,7 @@ class CsvWriter(Writer):
         self.csv.writerow(columns)
 
     def write(self, row: list[Any]) -> None:
-        self.csv.writerow(["" if v is None else str(v) for v in row])
+        self.csv.writerow(row)  # the csv module writes None as an empty field
         self.rows += 1
 
     def close(self) -> None:
@@ -140,8 +142,9 @@ def _column_letter(index: int) -> str:
 
 def _xml_text(value: str) -> str:
     # XML 1.0 forbids most control characters; tabs and line ends are allowed.
-    cleaned = "".join(c for c in value if c >= " " or c in "\t\n\r")
-    return cleaned.translate(_XML_ESCAPE)
+    if _CONTROL.search(value):
+        value = _CONTROL.sub("", value)
+    return value.translate(_XML_ESCAPE)
 
 
 class XlsxWriter(Writer):

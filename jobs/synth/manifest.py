@@ -98,7 +98,11 @@ class Manifest:
 
     def close(self, config: dict[str, Any]) -> None:
         self._stream.close()
-        table = pa.Table.from_pylist(self.defects, schema=_DEFECT_SCHEMA)
+        arrays = [
+            pa.array([record[name] for record in self.defects], _DEFECT_SCHEMA.field(name).type)
+            for name in DEFECT_COLUMNS
+        ]
+        table = pa.Table.from_arrays(arrays, schema=_DEFECT_SCHEMA)
         pq.write_table(table, self.root / "defects.parquet")
         with open(self.root / "files.jsonl", "w", encoding="utf-8", newline="\n") as out:
             for record in self.files:

@@ -362,13 +362,7 @@ def _marriage_dates(
     first_child = np.full(len(birth), start_ord - 30, np.int64)
     children = np.flatnonzero(mother >= 0)
     np.minimum.at(first_child, mother[children], birth[children])
-    earliest = np.maximum.reduce(
-        [
-            birth[husbands] + 22 * 366,
-            birth[wives] + 20 * 366,
-            np.full(len(pairs), datetime.date(1980, 1, 1).toordinal()),
-        ]
-    )
+    earliest = np.maximum(birth[husbands] + 22 * 366, birth[wives] + 20 * 366)
     latest = np.minimum.reduce(
         [first_child[wives] - 200, birth[wives] + 32 * 365, np.full(len(pairs), start_ord - 30)]
     )
