@@ -20,6 +20,7 @@ COMMAND_MODULES: list[str] = [
     "jobs.policy.commands",
     "jobs.orchestrate.commands",
     "jobs.quality.commands",
+    "jobs.synth.commands",
 ]
 
 
