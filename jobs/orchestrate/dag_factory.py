@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -62,7 +62,8 @@ class IngestDagOptions:
     """
 
     start_date: datetime | None = None  # None → 2025-01-01 00:00 in ``timezone``
-    timezone: str = "Asia/Shanghai"
+    #: Time zone of the cron schedules; None → ``Settings.timezone`` (Asia/Shanghai by default).
+    timezone: str | None = None
     retries: int = 2
     retry_delay: timedelta = timedelta(minutes=5)
     #: Delay multiplier per retry (Airflow 3 takes a float; 0 = constant delay).
@@ -193,6 +194,10 @@ def build_ingest_dag(
     from airflow.sdk import DAG, task
 
     options = options or IngestDagOptions()
+    if options.timezone is None:
+        from jobs.settings import Settings
+
+        options = replace(options, timezone=Settings.from_env().timezone)
     department = resource.department
     schedule = schedule_for(resource.update_frequency)
     start_date = options.start_date or pendulum.datetime(2025, 1, 1, tz=options.timezone)
@@ -265,7 +270,10 @@ def build_ingest_dags(
 
 
 def load_catalog() -> Catalog:
-    """The validated catalog (one switch point for how the factory reads `schemas/`)."""
+    """The validated catalog of ``Settings.schemas_root`` (cached per process by the loader).
+
+    A broken catalog raises here, so Airflow shows it as the DAG file's import error.
+    """
     from jobs.catalog import load_catalog as _load
 
     return _load()
