@@ -123,6 +123,8 @@ def generate(
                 refs = source.full_refs(world, ctx)
             else:
                 refs = np.array(sorted(changed.get(resource.id, ())), np.int64)
+            if not len(refs) and not _always_delivered(resource, k):
+                continue  # nothing changed: a JSON-lines export has nothing to deliver
             writer.deliver(resource, refs, ctx, day, plans.get((resource.id, k)))
         if progress:
             progress(
@@ -166,7 +168,9 @@ def plan_file_defects(
         for resource in resources:
             for plan in _file_plans(name, resource):
                 candidates += [
-                    (resource.id, k, plan) for k in batches if (resource.id, k) not in plans
+                    (resource.id, k, plan)
+                    for k in batches
+                    if (resource.id, k) not in plans and _always_delivered(resource, k)
                 ]
         count = plan_count(config, name, len(candidates), rng)
         for index in rng.choice(len(candidates), count, replace=False) if count else []:
@@ -176,11 +180,21 @@ def plan_file_defects(
     return plans
 
 
+def _always_delivered(resource: Resource, k: int) -> bool:
+    """A JSON-lines resource with no changes delivers no file, so only its full batch is sure
+    to exist; CSV and XLSX have a header and GeoJSON a collection even without rows."""
+    return k == 0 or resource.delivery.format != "jsonl"
+
+
 def _file_plans(kind: str, resource: Resource) -> list[FilePlan]:
     fields = [f for f in resource.fields if f.data_element.kind != "geometry"]
     known = set(resource.source_column_index())
     if kind == "wrong_encoding":
         return [FilePlan(kind)] if resource.delivery.format in ("csv", "jsonl") else []
+    if kind.startswith("column_renamed") and resource.delivery.format not in ("csv", "xlsx"):
+        # JSON lines and GeoJSON name their columns in every row, not in a header: a batch
+        # without rows would show no renamed column at all
+        return []
     if kind == "column_renamed_synonym":
         return [
             FilePlan(kind, f.name, f.source_columns[1])

@@ -21,10 +21,11 @@ from stdnum.cn import ric, uscc
 #: Characters allowed in a USCC (GB 32100): digits and capitals without I, O, Z, S, V.
 USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 _ORG_WEIGHTS = (3, 7, 9, 10, 5, 8, 4, 2)
-_ID_RE = re.compile(r"^\d{17}[\dX]$")
+# re.ASCII: without it \d also matches full-width digits, which are a (normalisable) defect
+_ID_RE = re.compile(r"^\d{17}[\dX]$", re.ASCII)
 _USCC_RE = re.compile(r"^[0-9A-HJ-NP-RTUW-Y]{18}$")
-_PARCEL_RE = re.compile(r"^\d{12}[GJZ][ABSXCDEFLNHGWY]\d{5}$")
-_UNIT_RE = re.compile(r"^\d{12}[GJZ][ABSXCDEFLNHGWY]\d{5}[FLQW]\d{8}$")
+_PARCEL_RE = re.compile(r"^\d{12}[GJZ][ABSXCDEFLNHGWY]\d{5}$", re.ASCII)
+_UNIT_RE = re.compile(r"^\d{12}[GJZ][ABSXCDEFLNHGWY]\d{5}[FLQW]\d{8}$", re.ASCII)
 _EPOCH_ORDINAL = datetime.date(1970, 1, 1).toordinal()
 #: ISO 7064 MOD 11-2 weights 2^(17-i) mod 11; the check is (1 - Σ dᵢwᵢ) mod 11, 10 → X.
 _ID_WEIGHTS = np.array([pow(2, 17 - i, 11) for i in range(17)], np.int64)

@@ -112,8 +112,13 @@ def build_land(
     township_names = _township_names(n_towns, n_streets, pools, rng)
 
     # communities: urban ones in sub-districts (街道), villages in towns (镇, 乡)
-    n_urban_comm = max(1, math.ceil(len(urban_households) / _HOUSEHOLDS_PER_URBAN_COMMUNITY))
-    n_villages = max(1, math.ceil(len(rural_households) / _HOUSEHOLDS_PER_VILLAGE))
+    # every township has at least one community (its seat), even in a tiny test city
+    n_urban_comm = max(
+        n_streets, math.ceil(len(urban_households) / _HOUSEHOLDS_PER_URBAN_COMMUNITY)
+    )
+    n_villages = max(
+        n_towns - n_streets, math.ceil(len(rural_households) / _HOUSEHOLDS_PER_VILLAGE)
+    )
     community_township: list[int] = []
     community_names: list[str] = []
     used: set[tuple[int, str]] = set()

@@ -399,7 +399,7 @@ def _student_rows(world: World, p: int, ctx: BatchContext) -> list[Row]:
         grade=GRADES[int(world.grade[p]) - 1],
         enrolled_on=int(world.enrolled_on[p]),
         student_status=STUDENT_STATUSES[int(world.student_status[p])],
-        _key="G" + world.persons.ids[p],
+        _key=world.persons.ids[p],
         _persons={"person_id": p},
     )
     return [row]

@@ -346,6 +346,11 @@ def _employment(world: World, rng: np.random.Generator) -> None:
         & np.array([s == "active" for s in e.status])
         & (e.established < start - 60)
     )
+    # a city without a single insured person among the dead could not show the "deceased
+    # still insured" inconsistency: employ one working-age deceased person if need be
+    dead_working = np.flatnonzero(working & (p.death > 0))
+    if len(dead_working) and not np.isin(dead_working, employed).any():
+        employed = np.union1d(employed, dead_working[:1])
     weights = e.size_weight[employers]
     chosen = rng.choice(employers, len(employed), p=weights / weights.sum())
     world.employer[employed] = chosen

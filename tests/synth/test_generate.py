@@ -1,0 +1,450 @@
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import Counter, defaultdict
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+import shapely
+from shapely.geometry import shape as to_shape
+
+from jobs.catalog import load_catalog
+from jobs.synth import keys
+from jobs.synth.config import SynthConfig
+from jobs.synth.generate import generate
+from jobs.synth.kinds import KINDS, NORMALISED, OUTCOMES, QUARANTINED
+from jobs.synth.manifest import DEFECT_COLUMNS, read_defects, read_files
+from tests.synth.conftest import SMALL, read_delivery
+
+KEY_KINDS = {
+    "id_wrong_check_char",
+    "id_15_digit",
+    "id_lowercase_x",
+    "key_fullwidth",
+    "key_whitespace",
+    "id_excel_damage",
+    "uscc_wrong_check_char",
+    "uscc_wrong_org_code_check",
+    "missing_key",
+}
+UNREADABLE = {"truncated_file", "empty_file"}
+
+
+@pytest.fixture(scope="module")
+def catalog():
+    return load_catalog()
+
+
+@pytest.fixture(scope="module")
+def defects(city):
+    return read_defects(city)
+
+
+@pytest.fixture(scope="module")
+def files(city):
+    return read_files(city)
+
+
+@pytest.fixture(scope="module")
+def deliveries(city, files, defects, catalog):
+    """Every ingestible delivered file (not destroyed, not a duplicate copy), read."""
+    destroyed = {d["file"] for d in defects if d["kind"] in UNREADABLE}
+    read = {}
+    for record in files:
+        if record["file"] in destroyed or record["duplicate_of"]:
+            continue
+        header, rows = read_delivery(
+            city / record["file"], record["format"], record["actual_encoding"]
+        )
+        read[record["file"]] = (catalog.resource(record["resource"]), header, rows)
+    return read
+
+
+def _by_position(defects):
+    index = defaultdict(list)
+    for d in defects:
+        if d["row"] is not None:
+            index[(d["file"], d["row"])].append(d)
+    return index
+
+
+def _digest(root: Path) -> dict[str, str]:
+    return {
+        path.relative_to(root).as_posix(): hashlib.sha256(path.read_bytes()).hexdigest()
+        for path in sorted(root.rglob("*"))
+        if path.is_file()
+    }
+
+
+def test_same_seed_gives_byte_identical_files(tmp_path):
+    config = SynthConfig(persons=300, seed=5, batches=2, event_scale=40.0)
+    generate(config, tmp_path / "a")
+    generate(config, tmp_path / "b")
+    first, second = _digest(tmp_path / "a"), _digest(tmp_path / "b")
+    assert first == second
+    assert any(name.endswith(".xlsx") for name in first)
+    assert any(name.endswith(".parquet") for name in first)
+
+
+def test_different_seed_gives_different_files(tmp_path):
+    generate(SynthConfig(persons=300, seed=5, batches=1), tmp_path / "a")
+    generate(SynthConfig(persons=300, seed=6, batches=1), tmp_path / "b")
+    first, second = _digest(tmp_path / "a"), _digest(tmp_path / "b")
+    common = first.keys() & second.keys()
+    assert len(common) > len(first) // 2
+    assert sum(first[name] != second[name] for name in common) > len(common) // 2
+
+
+def test_every_catalog_resource_is_delivered_in_every_batch(city, files, catalog):
+    config = json.loads((city / "_manifest" / "config.json").read_text(encoding="utf-8"))
+    delivered = {(f["resource"], f["batch"]) for f in files}
+    for resource in catalog.resources.values():
+        for batch in config["batches"]:
+            # a JSON-lines export without changes delivers nothing
+            if resource.delivery.format != "jsonl" or batch == config["batches"][0]:
+                assert (resource.id, batch) in delivered, (resource.id, batch)
+
+
+def test_batch_ids_sort_in_delivery_order(city):
+    config = json.loads((city / "_manifest" / "config.json").read_text(encoding="utf-8"))
+    batches = config["batches"]
+    assert batches == sorted(batches)
+    assert batches[0].endswith("T000000_full")
+    assert all(b.endswith("T000000_incr") for b in batches[1:])
+    assert len(batches) == SMALL.batches
+
+
+def test_files_are_laid_out_by_department_resource_and_batch(city, files):
+    for record in files:
+        department, resource, batch, name = record["file"].split("/")
+        assert record["resource"] == f"{department}.{resource}"
+        assert record["batch"] == batch and batch in name
+        assert (city / record["file"]).stat().st_size == record["bytes"]
+
+
+def test_files_read_in_their_declared_format_and_encoding(city, files, defects):
+    special = {d["file"] for d in defects if d["kind"] in UNREADABLE | {"wrong_encoding"}}
+    for record in files:
+        if record["file"] in special:
+            continue
+        header, rows = read_delivery(
+            city / record["file"], record["format"], record["declared_encoding"]
+        )
+        assert len(rows) == record["rows"], record["file"]
+        assert all(len(row) == len(header) for row in rows)
+
+
+def test_wrongly_encoded_file_does_not_decode_in_its_declared_encoding(city, files, defects):
+    wrong = [d for d in defects if d["kind"] == "wrong_encoding"]
+    assert wrong
+    by_file = {f["file"]: f for f in files}
+    for defect in wrong:
+        record = by_file[defect["file"]]
+        assert record["actual_encoding"] != record["declared_encoding"]
+        with pytest.raises(UnicodeDecodeError):
+            (city / defect["file"]).read_bytes().decode(record["declared_encoding"])
+        read_delivery(city / defect["file"], record["format"], record["actual_encoding"])
+
+
+def test_truncated_and_empty_files_are_unreadable_and_redelivered_whole(city, files, defects):
+    by_file = {f["file"]: f for f in files}
+    for defect in (d for d in defects if d["kind"] in UNREADABLE):
+        record = by_file[defect["file"]]
+        data = (city / defect["file"]).read_bytes()
+        if defect["kind"] == "empty_file":
+            assert data == b""
+        else:
+            with pytest.raises(Exception):  # noqa: B017 - any reader error will do
+                _, rows = read_delivery(
+                    city / defect["file"], record["format"], record["actual_encoding"]
+                )
+                assert len(rows) == record["rows"]
+                assert data.endswith((b"\n", b"}", b"PK\x05\x06"))
+        again = [
+            f
+            for f in files
+            if f["redelivery_of"] == defect["batch"] and f["resource"] == defect["resource"]
+        ]
+        assert len(again) == 1 and again[0]["rows"] == record["rows"]
+
+
+def test_duplicate_batch_is_a_byte_identical_copy(files, defects):
+    copies = [f for f in files if f["duplicate_of"]]
+    assert copies
+    for copy in copies:
+        original = next(
+            f
+            for f in files
+            if f["resource"] == copy["resource"] and f["batch"] == copy["duplicate_of"]
+        )
+        assert copy["sha256"] == original["sha256"]
+        assert copy["batch"] > original["batch"]
+    assert any(d["kind"] == "duplicate_batch" for d in defects)
+
+
+def test_renamed_columns_are_synonyms_or_undeclared_names(city, defects, catalog, files):
+    renamed = [d for d in defects if d["kind"].startswith("column_renamed")]
+    assert {d["kind"] for d in renamed} == {
+        "column_renamed_synonym",
+        "column_renamed_unknown_optional",
+        "column_renamed_unknown_required",
+    }
+    by_file = {f["file"]: f for f in files}
+    for defect in renamed:
+        resource = catalog.resource(defect["resource"])
+        field = resource.field(defect["field"])
+        known = resource.source_column_index()
+        header, _ = read_delivery(
+            city / defect["file"],
+            by_file[defect["file"]]["format"],
+            by_file[defect["file"]]["actual_encoding"],
+        )
+        assert defect["column"] in header and field.source_columns[0] not in header
+        if defect["kind"] == "column_renamed_synonym":
+            assert defect["column"] in field.source_columns[1:] and field.required
+        else:
+            assert defect["column"] not in known
+            assert field.required == defect["kind"].endswith("required")
+        assert defect["batch"] != SMALL.start.strftime("%Y%m%d") + "T000000_full"
+
+
+def test_every_invalid_key_in_the_output_is_a_recorded_defect(deliveries, defects):
+    recorded = _by_position(defects)
+    checked = 0
+    for file, (resource, _, rows) in deliveries.items():
+        key_field = resource.key_fields[0]
+        position = resource.field_names.index(key_field.name)
+        kind = key_field.data_element.kind
+        for number, row in enumerate(rows, start=1):
+            value = row[position]
+            checked += 1
+            clean = isinstance(value, str) and (
+                keys.is_clean_citizen_id(value)
+                if kind == "citizen_id"
+                else keys.is_clean_uscc(value)
+                if kind == "uscc"
+                else keys.is_clean_parcel_code(value)
+                if kind == "parcel_code"
+                else keys.is_clean_unit_number(value)
+                if kind == "unit_number"
+                else bool(value.strip())
+            )
+            if not clean:
+                kinds = {d["kind"] for d in recorded.get((file, number), [])}
+                assert kinds & KEY_KINDS, (file, number, value)
+    assert checked > 1000
+
+
+def test_every_recorded_key_defect_is_in_its_file(deliveries, defects):
+    key_defects = [d for d in defects if d["kind"] in KEY_KINDS and d["file"] in deliveries]
+    assert len({d["kind"] for d in key_defects}) == len(KEY_KINDS)
+    for defect in key_defects:
+        resource, _, rows = deliveries[defect["file"]]
+        value = rows[defect["row"] - 1][resource.field_names.index(defect["field"])]
+        if defect["kind"] == "missing_key":
+            assert value in (None, "")
+        elif isinstance(value, float):  # an XLSX numeric cell
+            assert defect["kind"] == "id_excel_damage"
+            assert f"{value:.0f}"[:6] == defect["key"][:6]
+        else:
+            assert value == defect["value_written"]
+            assert not keys.is_clean_citizen_id(value) and not keys.is_clean_uscc(value)
+        assert defect["key"] == defect["value_true"]
+
+
+def test_untouched_ids_and_usccs_pass_gb11643_and_gb32100(deliveries, defects):
+    recorded = _by_position(defects)
+    checked = 0
+    for file, (resource, _, rows) in deliveries.items():
+        for position, field in enumerate(resource.fields):
+            kind = field.data_element.kind
+            if kind not in ("citizen_id", "uscc"):
+                continue
+            for number, row in enumerate(rows, start=1):
+                value = row[position]
+                if value is None:
+                    continue
+                touched = any(
+                    d["kind"] in KEY_KINDS and d["field"] == field.name
+                    for d in recorded.get((file, number), [])
+                )
+                if touched:
+                    continue
+                valid = (
+                    keys.is_clean_citizen_id(value)
+                    if kind == "citizen_id"
+                    else keys.is_clean_uscc(value)
+                )
+                assert valid, (file, number, field.name, value)
+                checked += 1
+    assert checked > 1500
+
+
+def test_normalisable_defects_are_accepted_after_normalisation(defects):
+    for name in (
+        "id_15_digit",
+        "id_lowercase_x",
+        "key_fullwidth",
+        "key_whitespace",
+        "address_variant",
+    ):
+        found = [d for d in defects if d["kind"] == name]
+        assert found, name
+        assert all(d["outcome"] == NORMALISED for d in found)
+    for name in (
+        "id_wrong_check_char",
+        "id_excel_damage",
+        "missing_key",
+        "uscc_wrong_org_code_check",
+    ):
+        assert all(d["outcome"] == QUARANTINED for d in defects if d["kind"] == name)
+
+
+def test_value_defects_are_in_their_files_and_differ_from_the_truth(deliveries, defects):
+    value_kinds = {
+        name
+        for name, kind in KINDS.items()
+        if kind.level == "row"
+        and name not in KEY_KINDS | {"duplicate_row"}
+        and not name.startswith("parcel")
+    }
+    found = [d for d in defects if d["kind"] in value_kinds and d["file"] in deliveries]
+    assert {d["kind"] for d in found} >= value_kinds - {"marital_status_conflict"}
+    for defect in found:
+        resource, _, rows = deliveries[defect["file"]]
+        value = rows[defect["row"] - 1][resource.field_names.index(defect["field"])]
+        assert value == defect["value_written"], defect
+        assert defect["value_written"] != defect["value_true"], defect
+
+
+def test_conflicts_go_to_the_department_whose_value_differs(defects, catalog):
+    conflicts = [d for d in defects if d["outcome"] == "conflict"]
+    assert conflicts
+    for defect in conflicts:
+        assert defect["ticket_department"] == defect["department"]
+        authority = catalog.element(defect["element"]).authority
+        assert defect["resource"] not in authority
+
+
+def test_conflicting_names_differ_from_the_population_register(city, defects):
+    truth = pq.read_table(city / "_manifest" / "truth" / "persons.parquet").to_pylist()
+    names = {p["person_id"]: p["name"] for p in truth}
+    for defect in (d for d in defects if d["kind"] in ("name_homophone", "name_conflict")):
+        assert defect["value_true"] == names[defect["key"]]
+        assert defect["value_written"] != names[defect["key"]]
+        if defect["kind"] == "name_homophone":
+            assert len(defect["value_written"]) == len(defect["value_true"])
+
+
+def test_duplicate_rows_are_exact_copies(deliveries, defects):
+    duplicates = [d for d in defects if d["kind"] == "duplicate_row" and d["file"] in deliveries]
+    assert duplicates
+    for defect in duplicates:
+        _, _, rows = deliveries[defect["file"]]
+        original = int(defect["detail"].rsplit(" ", 1)[1])
+        assert rows[defect["row"] - 1] == rows[original - 1]
+        assert defect["row"] > original
+
+
+def test_world_inconsistencies_are_recorded_with_rules(city, defects):
+    persons = {
+        p["person_id"]: p
+        for p in pq.read_table(city / "_manifest" / "truth" / "persons.parquet").to_pylist()
+    }
+    rules = Counter(d["rule"] for d in defects if d["level"] == "world")
+    assert set(rules) >= {
+        "deceased_still_insured",
+        "deceased_holds_valid_licence",
+        "deceased_married",
+        "deregistered_but_active_at_tax",
+        "legal_representative_not_in_population",
+        "licence_holder_not_in_population",
+        "licence_holder_not_in_legal_entity",
+    }
+    for defect in defects:
+        if defect["rule"] in (
+            "deceased_still_insured",
+            "deceased_holds_valid_licence",
+            "deceased_married",
+        ):
+            assert persons[defect["key"]]["death_date"] is not None
+        if (
+            defect["rule"] == "licence_holder_not_in_population"
+            and defect["resource"] == "gaj.driving_licence"
+        ):
+            assert not persons[defect["key"]]["in_population"]
+
+
+def test_parcel_geometry_defects_are_what_they_say(deliveries, defects, city):
+    boundary = to_shape(
+        json.loads(
+            (city / "_manifest" / "truth" / "jurisdiction.geojson").read_text(encoding="utf-8")
+        )["features"][0]["geometry"]
+    )
+    recorded = {(d["file"], d["row"]): d for d in defects if d["kind"].startswith("parcel_")}
+    assert {d["kind"] for d in recorded.values()} == {
+        "parcel_invalid_geometry",
+        "parcel_outside_jurisdiction",
+        "parcel_overlap",
+    }
+    parcels = [(f, r) for f, r in deliveries.items() if r[0].id == "zrzyj.parcel"]
+    sound = []
+    for file, (_, _, rows) in parcels:
+        for number, row in enumerate(rows, start=1):
+            geometry = to_shape(row[-1])
+            defect = recorded.get((file, number))
+            kind = defect["kind"] if defect else None
+            if kind == "parcel_invalid_geometry":
+                assert not geometry.is_valid
+            elif kind == "parcel_outside_jurisdiction":
+                assert not geometry.intersects(boundary)
+            else:
+                assert geometry.is_valid and boundary.contains(geometry)
+                if kind is None:
+                    sound.append(geometry)
+    tree = shapely.STRtree(sound)
+    left, right = tree.query(sound, predicate="overlaps")
+    assert not (left != right).any()
+
+
+def test_manifest_uses_the_documented_columns_and_vocabulary(city, defects):
+    table = pq.read_table(city / "_manifest" / "defects.parquet")
+    assert tuple(table.column_names) == DEFECT_COLUMNS
+    assert table.num_rows == len(defects)
+    ids = [d["defect_id"] for d in defects]
+    assert len(set(ids)) == len(ids) and ids == sorted(ids)
+    for defect in defects:
+        kind = KINDS[defect["kind"]]
+        assert defect["outcome"] == kind.outcome in OUTCOMES
+        assert defect["level"] == kind.level
+        if kind.outcome in ("conflict",):
+            assert defect["element"] and defect["ticket_department"]
+        if kind.outcome == "anomaly":
+            assert defect["rule"] and defect["ticket_department"]
+        if kind.level == "file":
+            assert defect["row"] is None
+        else:
+            assert defect["row"] >= 1 and defect["key"]
+
+
+def test_truth_tables_are_written_with_the_world(city, files):
+    truth = city / "_manifest" / "truth"
+    persons = pq.read_table(truth / "persons.parquet")
+    residents = [p for p in persons.to_pylist() if p["in_population"]]
+    assert len(residents) >= SMALL.persons
+    entities = pq.read_table(truth / "entities.parquet").to_pylist()
+    assert {e["uscc"][0] for e in entities} == {"9", "5"}
+    licences = Counter(
+        row["licence_type"] for row in pq.read_table(truth / "licences.parquet").to_pylist()
+    )
+    assert set(licences) == {
+        "driving_licence",
+        "business_licence",
+        "real_estate_certificate",
+        "marriage_certificate",
+        "birth_certificate",
+    }
+    for name in ("parcels", "real_estate_units", "addresses", "employment", "students", "events"):
+        assert pq.read_table(truth / f"{name}.parquet").num_rows > 0, name
