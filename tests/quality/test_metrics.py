@@ -1,0 +1,207 @@
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+
+import pytest
+
+from jobs.quality import metrics
+from jobs.quality.suites import Expectation, load_suite
+from jobs.settings import Settings
+
+from .conftest import ALICE, BOB, CAROL, INGESTED_AT, lineage
+
+pytestmark = pytest.mark.spark
+
+PARAMS = {"today": dt.date(2025, 9, 26), "now": INGESTED_AT}
+
+
+def licence(row_number, person_id, **values):
+    born = (
+        dt.date(int(person_id[6:10]), int(person_id[10:12]), int(person_id[12:14]))
+        if person_id and len(person_id) == 18 and person_id[:6].isdigit()
+        else None
+    )
+    row = {
+        **lineage("gaj.driving_licence", "b1", row_number),
+        "person_id": person_id,
+        "person_id_birth_date": born,
+        "person_id_gender": None if born is None else ("1" if int(person_id[16]) % 2 else "2"),
+        "full_name": "李四",
+        "gender": None if born is None else ("1" if int(person_id[16]) % 2 else "2"),
+        "birth_date": born,
+        "file_number": f"F{row_number}",
+        "driving_class": "C1",
+        "issued_on": dt.date(2010, 5, 1),
+        "valid_from": dt.date(2016, 5, 1),
+        "valid_to": dt.date(2026, 5, 1),
+        "licence_status": "valid",
+    }
+    row.update(values)
+    return row
+
+
+ROWS = [
+    licence(1, ALICE),
+    licence(2, ALICE),  # same key twice in the batch
+    licence(3, BOB, valid_to=dt.date(2015, 1, 1), gender="2"),  # ends before it starts; gender ≠ ID
+    licence(
+        4,
+        CAROL,
+        licence_status="bogus",
+        birth_date=dt.date(1985, 1, 1),
+        issued_on=dt.date(2030, 1, 1),
+        file_number="F4",
+    ),
+    licence(5, None, full_name=None, valid_to=None, gender=None),  # the null row
+    licence(6, "ABC123", birth_date=dt.date(1890, 5, 5)),  # the bad row
+    licence(7, CAROL, file_number="F4"),  # repeats row 4's (person_id, file_number)
+    licence(8, BOB, gender="9"),
+]
+
+EXTRA = (
+    Expectation(
+        "person_id+file_number.unique_in_batch",
+        "expect_compound_columns_to_be_unique",
+        {"column_list": ["person_id", "file_number"], "ignore_row_if": "any_value_is_missing"},
+        "critical",
+        0.0,
+        "uniqueness",
+    ),
+    Expectation(
+        "gender.pairs_with_id",
+        "expect_column_pair_values_to_be_in_set",
+        {
+            "column_A": "gender",
+            "column_B": "person_id_gender",
+            "value_pairs_set": [["1", "1"], ["2", "2"]],
+            "ignore_row_if": "either_value_is_missing",
+        },
+        "warning",
+        0.0,
+        "consistency",
+    ),
+    Expectation(
+        "gender.matches_id_when_stated",
+        "expect_column_pair_values_to_be_equal",
+        {
+            "column_A": "gender",
+            "column_B": "person_id_gender",
+            "ignore_row_if": "either_value_is_missing",
+            "row_condition": "gender IN ('1', '2')",
+            "condition_parser": "spark",
+        },
+        "warning",
+        0.0,
+        "consistency",
+    ),
+    Expectation(
+        "issued_on.after_2000",
+        "expect_column_values_to_be_between",
+        {"column": "issued_on", "min_value": "2000-01-01", "strict_min": True, "mostly": 0.5},
+        "warning",
+        0.5,
+        "validity",
+    ),
+)
+
+
+@pytest.fixture(scope="module")
+def suite():
+    base = load_suite("gaj.driving_licence")
+    return dataclasses.replace(base, expectations=base.expectations + EXTRA, accuracy=())
+
+
+@pytest.fixture(scope="module")
+def batch(spark, suite):
+    from .conftest import make_pool_df
+
+    df = make_pool_df(spark, "gaj.driving_licence", ROWS).cache()
+    computed = metrics.compute_metrics(df, suite, PARAMS)
+    failing = {
+        r["row_number"]: (r["record_key"], sorted(r["failed_expectations"]))
+        for r in computed.failing_rows_df().collect()
+    }
+    yield df, computed, failing
+    computed.release()
+    df.unpersist()
+
+
+@pytest.fixture(scope="module")
+def gx_run(batch, suite, tmp_path_factory):
+    from jobs.quality.validate import run_gx_validation
+
+    df, computed, _ = batch
+    skipped = [n for n, o in computed.outcomes.items() if o.status == "skipped"]
+    settings = Settings(reports_root=str(tmp_path_factory.mktemp("reports")))
+    return run_gx_validation(
+        df,
+        suite,
+        PARAMS,
+        settings,
+        run_name="b1",
+        skip=skipped,
+        result_format={
+            "result_format": "COMPLETE",
+            "unexpected_index_column_names": ["source_file", "row_number"],
+        },
+        build_docs=False,
+    )
+
+
+def test_failing_rows_list_every_failure_of_each_row(batch):
+    _, _, failing = batch
+    assert failing[5] == (
+        None,
+        sorted(["person_id.not_null", "full_name.not_null", "valid_to.not_null"]),
+    )
+    assert failing[3] == (
+        BOB,
+        sorted(
+            [
+                "valid_to.not_before_valid_from",
+                "person_id.unique_in_batch",
+                "gender.pairs_with_id",
+                "gender.matches_id_when_stated",
+            ]
+        ),
+    )
+    assert failing[1] == (ALICE, ["person_id.unique_in_batch"])
+    assert set(failing) == {1, 2, 3, 4, 5, 6, 7, 8}
+
+
+def test_counts_and_verdicts_follow_gx_rules(batch):
+    _, computed, _ = batch
+    o = computed.outcomes
+    assert (
+        o["person_id.unique_in_batch"].considered,
+        o["person_id.unique_in_batch"].unexpected,
+    ) == (7, 6)
+    assert o["person_id+file_number.unique_in_batch"].unexpected == 2
+    assert o["issued_on.after_2000"].status == "passed"  # mostly 0.5
+    assert o["licence_status.in_code_table"].unexpected == 1
+    assert o["batch.row_count_change"].status == "skipped"
+    assert o["person_id.type"].status == "passed"
+    assert computed.row_count == 8
+    assert computed.failing_row_count == 8
+
+
+@pytest.mark.slow
+def test_every_failing_row_is_the_one_gx_finds_and_counts_agree(batch, gx_run):
+    _, computed, failing = batch
+    compared = 0
+    for name, outcome in computed.outcomes.items():
+        if outcome.status == "skipped":
+            assert name not in gx_run.results
+            continue
+        gx = gx_run.results[name]
+        assert gx.error is None, (name, gx.error)
+        assert gx.success == (outcome.status == "passed"), name
+        if outcome.level != "row":
+            continue
+        ours = {row for row, (_, names) in failing.items() if name in names}
+        theirs = {item["row_number"] for item in gx.result["unexpected_index_list"]}
+        assert ours == theirs, name
+        assert gx.unexpected_count == outcome.unexpected == len(ours), name
+        compared += 1
+    assert compared >= 15
