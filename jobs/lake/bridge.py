@@ -483,6 +483,7 @@ class _TaskWriter:
         self.buffered_rows: dict[tuple[str | None, ...], int] = {}
         self.buffered_bytes = 0
         self.all_paths: list[str] = []  # every file opened, for discard()
+        self.made_dirs: set[str] = set()
 
     def add(self, batch: pa.RecordBatch) -> None:
         if batch.num_rows == 0:
@@ -536,8 +537,10 @@ class _TaskWriter:
         )
         relative = f"{folder}/{name}" if folder else name
         full = f"{self.root}/{relative}"
-        if folder:
-            self.fs.create_dir(f"{self.root}/{folder}", recursive=True)
+        directory = f"{self.root}/{folder}" if folder else self.root
+        if directory not in self.made_dirs:  # local folders must exist; stores ignore this
+            self.fs.create_dir(directory, recursive=True)
+            self.made_dirs.add(directory)
         self.all_paths.append(full)
         return _OpenFile(
             self.fs, full, relative, schema, dict(zip(self.plan.partition_by, key, strict=True))
@@ -684,9 +687,14 @@ def describe_violations(
 ) -> str:
     """One line naming each broken constraint and how many rows break it."""
     parts = [
-        f"NOT NULL {column}: {rows} row(s)" for column, rows in null_violations.items() if rows
+        f"NOT NULL {column}: {rows} row(s)"
+        for column, rows in sorted(null_violations.items())
+        if rows
     ]
-    for name, rows in violations.items():
+    # Stable order for readers and tests: NOT NULL, CHECKs by name, then the replace-where.
+    for name, rows in sorted(
+        violations.items(), key=lambda kv: (kv[0] == REPLACE_WHERE_CHECK, kv[0])
+    ):
         if not rows:
             continue
         if name == REPLACE_WHERE_CHECK:
@@ -1235,3 +1243,15 @@ class DeltaBridgeDataSource(DataSource):
 def register_delta_bridge(spark: Any) -> None:
     """Registers ``format("govlake_delta")`` on a Spark session (idempotent)."""
     spark.dataSource.register(DeltaBridgeDataSource)
+
+
+def activate_session(spark: Any) -> None:
+    """Makes ``spark`` the JVM's active session for the calling thread.
+
+    Spark looks Python data sources up in the thread's active session; a Python thread (a
+    scheduler's worker pool, concurrent writers) has none, and ``format("govlake_delta")``
+    would not be found there.
+    """
+    jvm = getattr(spark, "_jvm", None)
+    if jvm is not None:  # classic Spark; Spark Connect resolves sources on the server
+        jvm.org.apache.spark.sql.SparkSession.setActiveSession(spark._jsparkSession)

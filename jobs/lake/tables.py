@@ -46,6 +46,7 @@ from jobs.lake.bridge import (
     SchemaMismatchError,
     TableMissingError,
     UnsupportedTableError,
+    activate_session,
     check_supported,
     compare_schema,
     escape_path_name,
@@ -325,11 +326,8 @@ def write_table(
         changed = {k: v for k, v in desired.items() if config.get(k) != v}
         if changed:
             set_properties(uri, changed, storage_options)
-        conflicting = {
-            k: v for k, v in declared.items() if table_constraints(config).get(k, v) != v
-        }
-        if conflicting:
-            raise LakeError(f"table {uri} already has constraints {conflicting} with other text")
+        # A constraint is known by its name: delta-rs stores a normalised text ("a IN (1, 2)"
+        # becomes "a = 1 OR a = 2"), so texts cannot be compared. Drop and re-add to change one.
         missing = {k: v for k, v in declared.items() if k not in table_constraints(config)}
         if missing:
             add_constraints(uri, missing, storage_options)
@@ -360,6 +358,7 @@ def write_table(
     if storage_options:
         options["storage_options"] = json.dumps(dict(storage_options))
 
+    activate_session(frame.sparkSession)
     try:
         frame.write.format(FORMAT_NAME).mode(mode).options(**options).save(uri)
     except Exception as exc:
@@ -508,9 +507,10 @@ def add_constraints(
 ) -> None:
     """Adds CHECK constraints to a table (one commit; delta-rs checks the existing rows).
 
-    Expressions should be plain SQL both Spark (which checks writes) and delta-rs/DataFusion
-    (which checks existing rows here, and merges) understand: comparisons, ``IN``, ``IS NULL``,
-    ``length()``, ``AND``/``OR``.
+    Expressions must be SQL both Spark (which checks writes) and delta-rs/DataFusion (which
+    checks existing rows here, and merges) understand: comparisons, ``IN``, ``IS NULL``,
+    ``AND``/``OR``, ``character_length()`` (delta-rs cannot store ``length()``). delta-rs stores
+    a normalised text (``IN`` becomes ``OR``); constraints are known by name.
     """
     dt = _open(uri, storage_options=storage_options)
     _check(dt, uri, for_write=True)
@@ -757,7 +757,22 @@ def change_data_feed(
     dt = _open(uri, storage_options=storage_options)
     _check(dt, uri, for_write=False)
     reader = dt.load_cdf(starting_version=starting_version, ending_version=ending_version)
-    return spark.createDataFrame(pa.table(reader.read_all()))
+    changes = pa.table(reader.read_all())
+    return spark.createDataFrame(changes.cast(_spark_compatible(changes.schema)))
+
+
+def _spark_compatible(schema: pa.Schema) -> pa.Schema:
+    """Arrow types Spark's conversion takes: delta-rs returns string/binary *views* and
+    unsigned integers (``_commit_version``), which it does not."""
+    swaps = {pa.string_view(): pa.large_string(), pa.binary_view(): pa.large_binary()}
+    return pa.schema(
+        [
+            f.with_type(
+                pa.int64() if pa.types.is_unsigned_integer(f.type) else swaps.get(f.type, f.type)
+            )
+            for f in schema
+        ]
+    )
 
 
 def set_properties(
