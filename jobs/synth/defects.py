@@ -31,7 +31,8 @@ from jobs.synth.render import Shape
 from jobs.synth.resources import BatchContext, Source
 from jobs.synth.world import World
 
-_ID_KINDS = (
+#: Key defects of citizen-ID keys and of USCC keys (applied to the rendered key text).
+ID_KINDS = (
     "id_wrong_check_char",
     "id_15_digit",
     "id_lowercase_x",
@@ -39,7 +40,7 @@ _ID_KINDS = (
     "key_whitespace",
     "id_excel_damage",
 )
-_USCC_KINDS = (
+USCC_KINDS = (
     "uscc_wrong_check_char",
     "uscc_wrong_org_code_check",
     "key_fullwidth",
@@ -116,9 +117,9 @@ class RowInjector:
         key_kind = self.key_field.data_element.kind
         applicable: list[str] = ["missing_key", "duplicate_row"]
         if key_kind == "citizen_id":
-            applicable += list(_ID_KINDS)
+            applicable += list(ID_KINDS)
         elif key_kind == "uscc":
-            applicable += list(_USCC_KINDS)
+            applicable += list(USCC_KINDS)
         for kind, (attribute, element, authoritative) in _PERSON_KINDS.items():
             targets = [
                 (group.id_field, getattr(group, attribute))
@@ -217,7 +218,7 @@ class RowInjector:
 
     def _try(self, kind: str, row: dict[str, Any]) -> Injected | None:
         key_value = row.get(self.key_field.name)
-        if kind in _ID_KINDS or kind in _USCC_KINDS or kind == "missing_key":
+        if kind in ID_KINDS or kind in USCC_KINDS or kind == "missing_key":
             if not isinstance(key_value, str) or not key_value:
                 return None
             if kind == "id_lowercase_x" and not key_value.endswith("X"):
@@ -425,7 +426,7 @@ class RowInjector:
             column = self.shape.columns[position]
             written = values[position]
             formatter = self.shape.formatter(injected.field)
-            if injected.kind not in _ID_KINDS + _USCC_KINDS + ("missing_key",):
+            if injected.kind not in ID_KINDS + USCC_KINDS + ("missing_key",):
                 true = formatter(true, self._style_of(values, injected), 0.5)
         detail = injected.detail
         if injected.kind == "duplicate_row":

@@ -119,7 +119,9 @@ def _pick_days(rng: np.random.Generator, start: int, end: int, n: int) -> np.nda
 
 
 def _living_residents(world: World, on: int) -> np.ndarray:
-    return world.persons.in_hukou & world.alive(on)
+    # deaths are applied first in a window, so "not dead at all" also excludes the people who
+    # die later in this window: nobody is hired, married or sold a flat after their death
+    return world.persons.in_hukou & world.alive(on) & (world.persons.death == 0)
 
 
 def _deaths(world: World, ws: int, we: int, days: int, rng, changes: Changes) -> None:

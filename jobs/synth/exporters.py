@@ -164,6 +164,7 @@ class XlsxWriter(Writer):
             f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
             f'<worksheet xmlns="{_MAIN_NS}" xmlns:r="{_REL_NS}"><sheetData>'.encode()
         )
+        self.buffer: list[str] = []
         self._row(1, columns)
 
     def _row(self, number: int, values: list[Any]) -> None:
@@ -178,13 +179,20 @@ class XlsxWriter(Writer):
             text = _xml_text(str(value))
             space = ' xml:space="preserve"' if text != text.strip() else ""
             cells.append(f'<c r="{ref}" t="inlineStr"><is><t{space}>{text}</t></is></c>')
-        self.sheet.write(f'<row r="{number}">{"".join(cells)}</row>'.encode())
+        self.buffer.append(f'<row r="{number}">{"".join(cells)}</row>')
+        if len(self.buffer) >= 500:  # one deflate call per 500 rows, not per row
+            self._flush()
+
+    def _flush(self) -> None:
+        self.sheet.write("".join(self.buffer).encode())
+        self.buffer.clear()
 
     def write(self, row: list[Any]) -> None:
         self.rows += 1
         self._row(self.rows + 1, row)
 
     def close(self) -> None:
+        self._flush()
         self.sheet.write(b"</sheetData></worksheet>")
         self.sheet.close()
         self.zip.close()

@@ -28,7 +28,7 @@ import numpy as np
 
 from jobs.catalog import Catalog, Resource, load_catalog
 from jobs.synth.config import SynthConfig
-from jobs.synth.defects import _ID_KINDS, _USCC_KINDS, RowInjector
+from jobs.synth.defects import ID_KINDS, USCC_KINDS, RowInjector
 from jobs.synth.events import advance
 from jobs.synth.exporters import extension, open_writer
 from jobs.synth.kinds import KINDS
@@ -42,7 +42,7 @@ from jobs.synth.world import World, build_world, plan_count, stream
 DESTROYING = ("truncated_file", "empty_file", "column_renamed_unknown_required")
 #: Resources whose UTF-8 CSV starts with a byte-order mark (saved from Excel as "CSV UTF-8").
 BOM_RESOURCES = ("rsj.insured",)
-_KEY_KINDS = (*_ID_KINDS, *_USCC_KINDS, "missing_key")
+_KEY_KINDS = (*ID_KINDS, *USCC_KINDS, "missing_key")
 
 
 @dataclass(frozen=True)

@@ -73,10 +73,11 @@ class Pools:
     trade_names: tuple[str, ...]
     phone_prefixes: tuple[int, ...]
 
-    @property
-    def givens(self) -> tuple[str, ...]:
-        """Male then female given names; a person stores one index into this tuple."""
-        return self.given_male + self.given_female
+    #: Male then female given names; a person stores one index into this tuple.
+    givens: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "givens", self.given_male + self.given_female)
 
     def village(self, rng: np.random.Generator) -> str:
         """A village name such as 张庄: a common surname and a place-name ending."""

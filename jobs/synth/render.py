@@ -101,7 +101,8 @@ class Shape:
             def date(value: Any, style: int, u: float) -> Any:
                 if value is None or isinstance(value, str | DeptValue):
                     return None if value is None else str(value)
-                return format_date(value, style)
+                text = _DATE_CACHE[style].get(value)
+                return text if text is not None else format_date(value, style)
 
             return date
         if field.code_map:

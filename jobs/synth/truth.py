@@ -248,11 +248,14 @@ def _licences(world: World) -> pa.Table:
             )
         )  # fmt: skip
     m = world.marriages
+    # a registration injected after one party's death never happened: the truth says so
+    erroneous = world.marks.get(("deceased_married", "mzj.marriage"), set())
     for i in range(len(m)):
         rows.append(
             (
                 "marriage_certificate", m["number"][i], p.ids[m["male"][i]], p.ids[m["female"][i]],
-                m["kind"][i], m["day"][i], m["day"][i], 0, "valid",
+                m["kind"][i], m["day"][i], m["day"][i], 0,
+                "erroneous" if i in erroneous else "valid",
             )
         )  # fmt: skip
     b = world.births
