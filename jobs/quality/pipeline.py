@@ -183,7 +183,17 @@ def validate_pool_batch(
         previous = earlier[-1] if earlier else None
         summary["batches"].append(
             _validate_one(
-                spark, settings, resource, suite, pool_df, batch, previous, now, profile, run_gx
+                spark,
+                settings,
+                resource,
+                suite,
+                pool_df,
+                batch,
+                previous,
+                now,
+                profile,
+                run_gx,
+                rerun=batch_id is not None and batch["batch_id"] in decided,
             )
         )
     if run_gx and summary["batches"]:
@@ -208,10 +218,13 @@ def _validate_one(
     now: dt.datetime,
     profile: Any,
     run_gx: bool,
+    *,
+    rerun: bool = False,
 ) -> dict:
     rid, batch_id = resource.id, batch["batch_id"]
     department, name = resource.department, resource.resource
-    write_key = f"{rid}/{batch_id}/{suite.version}"
+    # Write ids make a retried task idempotent; an explicit re-validation is a new run.
+    write_key = f"{rid}/{batch_id}/{suite.version}" + (f"/rerun/{now.isoformat()}" if rerun else "")
     timings: dict[str, float] = {}
     clock = time.perf_counter()
 
