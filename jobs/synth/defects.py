@@ -168,6 +168,9 @@ class RowInjector:
         most = min(_SKIP_BEFORE_FORCING, expected_rows // (4 * max(1, len(self.kinds))))
         self.skips = {k: rng.randrange(most + 1) for k in self.forced}
         self.counts: dict[str, int] = {}
+        #: kinds some row of the file could have carried (to tell "too few rows" apart from
+        #: "no row qualifies", e.g. 15-digit IDs among schoolchildren born after 1999)
+        self.eligible: set[str] = set()
 
     def _is_authority(self, field_name: str, element: str) -> bool:
         field_element = self.resource.field(field_name).element
@@ -186,6 +189,7 @@ class RowInjector:
                 injected = self._try(kind, row)
                 if injected is None:
                     continue
+                self.eligible.add(kind)
                 if self.skips[kind] > 0:
                     self.skips[kind] -= 1
                     self._undo(injected, row)

@@ -407,9 +407,10 @@ class _Deliverer:
             files[-1][0].unlink()
             files.pop()
         for kind, remaining in injector.forced.items():
+            why = "too few rows" if kind in injector.eligible else "no row qualifies"
             self.notes.append(
-                f"{resource.id} {ctx.batch_id}: {kind} could be placed only "
-                f"{self.config.min_per_kind - remaining} of {self.config.min_per_kind} times"
+                f"{resource.id} {ctx.batch_id}: {kind} placed "
+                f"{self.config.min_per_kind - remaining} of {self.config.min_per_kind} times ({why})"
             )
         rows = sum(r for _, r in files)
         self.summary.rows += rows

@@ -111,6 +111,38 @@ class Manifest:
             json.dumps(config, ensure_ascii=False, indent=2, sort_keys=True) + "\n",
             encoding="utf-8",
         )
+        (self.root / "README.md").write_text(readme(), encoding="utf-8")
+
+
+def readme() -> str:
+    """The manifest's own documentation: files, columns, outcomes and every defect kind."""
+    from jobs.synth.kinds import KINDS, OUTCOMES
+
+    files = (__doc__ or "").split("Files:", 1)[-1].strip()
+    lines = [
+        "# Ground-truth manifest",
+        "",
+        files,
+        "",
+        "## Columns of defects.jsonl / defects.parquet",
+        "",
+        ", ".join(f"`{c}`" for c in DEFECT_COLUMNS),
+        "",
+        "## Outcomes",
+        "",
+        ", ".join(f"`{o}`" for o in OUTCOMES),
+        "",
+        "## Defect kinds",
+        "",
+        "| kind | level | outcome | reason / element / rule | what |",
+        "|---|---|---|---|---|",
+    ]
+    for kind in KINDS.values():
+        about = kind.reason or kind.element or kind.rule
+        lines.append(
+            f"| `{kind.name}` | {kind.level} | `{kind.outcome}` | `{about}` | {kind.description} |"
+        )
+    return "\n".join(lines) + "\n"
 
 
 def read_defects(root: str | Path) -> list[dict[str, Any]]:
