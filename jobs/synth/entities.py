@@ -274,7 +274,10 @@ def build_entities(
     legal_rep = rng.choice(legal_rep_pool, total)
     units = np.array([business_units[e % len(business_units)] for e in range(total)], np.int64)
     valid_years = rng.choice(np.array([0, 0, 0, 0, 0, 0, 0, 20, 30, 50]), total)
-    valid_to = np.where(valid_years > 0, established + valid_years * 365, 0)
+    valid_to = established + valid_years * 365
+    # an operating term (营业期限) that has already run out would be an expired licence, which
+    # is a defect kind of its own: such terms are open-ended (长期) instead
+    valid_to = np.where((valid_years > 0) & (valid_to > start_ord + 3 * 365), valid_to, 0)
     return Entities(
         uscc=uscc,
         names=names,
