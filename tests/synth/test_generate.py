@@ -448,3 +448,90 @@ def test_truth_tables_are_written_with_the_world(city, files):
     }
     for name in ("parcels", "real_estate_units", "addresses", "employment", "students", "events"):
         assert pq.read_table(truth / f"{name}.parquet").num_rows > 0, name
+
+
+def _parse_date(text):
+    import datetime
+
+    for pattern in ("%Y-%m-%d", "%Y%m%d", "%Y/%m/%d", "%Y年%m月%d日"):
+        try:
+            return datetime.datetime.strptime(text, pattern).date()
+        except (TypeError, ValueError):
+            continue
+    raise ValueError(text)
+
+
+def _batch_day(batch):
+    import datetime
+
+    return datetime.datetime.strptime(batch[:8], "%Y%m%d").date()
+
+
+def test_no_inconsistency_appears_that_the_manifest_does_not_declare(
+    city, deliveries, defects, files
+):
+    # precision of the ground truth: every anomaly or conflict a pipeline could find in the
+    # files is a recorded defect (rows whose key is damaged are skipped: they never get keyed)
+    truth = {
+        p["person_id"]: p
+        for p in pq.read_table(city / "_manifest" / "truth" / "persons.parquet").to_pylist()
+    }
+    recorded = _by_position(defects)
+    by_key = defaultdict(set)
+    for d in defects:
+        by_key[(d["resource"], d["key"])].add(d["kind"])
+    batch_of = {f["file"]: f["batch"] for f in files}
+    problems = []
+    for file, (resource, _, rows) in deliveries.items():
+        day = _batch_day(batch_of[file])
+        names = resource.field_names
+        for number, row in enumerate(rows, start=1):
+            here = {d["kind"] for d in recorded.get((file, number), [])}
+            value = dict(zip(names, row, strict=True))
+            if here & KEY_KINDS:
+                continue
+            person = truth.get(value.get("person_id"))
+            if resource.id == "gaj.hukou":
+                pid = value["person_id"]
+                if _parse_date(value["birth_date"]).strftime("%Y%m%d") != pid[6:14]:
+                    problems += (
+                        [] if "birth_date_id_mismatch" in here else [(file, number, "birth")]
+                    )
+                if (value["gender"] == "男") != (int(pid[16]) % 2 == 1):
+                    problems += [] if "gender_id_mismatch" in here else [(file, number, "gender")]
+            if resource.id in ("gaj.driving_licence", "scjgj.business_licence"):
+                valid = value["licence_status"] in ("A", "有效")
+                ends = value["valid_to"]
+                if valid and ends and _parse_date(ends) < day and "licence_expired" not in here:
+                    problems.append((file, number, "expired"))
+            if resource.id == "gaj.driving_licence" and value["licence_status"] == "A":
+                dead = person and person["death_date"] and person["death_date"] < day
+                if (
+                    dead
+                    and "deceased_holds_licence" not in by_key[(resource.id, value["person_id"])]
+                ):
+                    problems.append((file, number, "dead driver"))
+            if resource.id == "rsj.insured" and value["insurance_status"] == "1":
+                dead = person and person["death_date"] and person["death_date"] < day
+                if (
+                    dead
+                    and "deceased_still_insured" not in by_key[(resource.id, value["person_id"])]
+                ):
+                    problems.append((file, number, "dead insured"))
+            if person is not None and resource.id in (
+                "rsj.insured",
+                "jyj.student",
+                "gaj.driving_licence",
+            ):
+                name_field = "full_name"
+                if value[name_field] != person["name"] and not here & {
+                    "name_homophone",
+                    "name_conflict",
+                }:
+                    problems.append((file, number, "name"))
+                if (
+                    _parse_date(value["birth_date"]) != person["birth_date"]
+                    and "birth_date_conflict" not in here
+                ):
+                    problems.append((file, number, "birth date"))
+    assert not problems, problems[:10]
