@@ -337,14 +337,21 @@ class _Builder:
         )
 
         county = self.juris.code
+        first_of_town = np.searchsorted(
+            self.community_township, np.arange(len(township_names))
+        ).tolist()
         parcel_codes: list[str] = []
         seq: dict[int, int] = {}
+        # plain lists in the loops: indexing numpy arrays one element at a time is slow
+        comm_list = comms.tolist()
+        kind_list = kinds.tolist()
+        township_of = self.community_township.tolist()
         for p in range(n_parcels):
-            comm = int(comms[p])
-            t = int(self.community_township[comm])
-            comm_in_town = comm - int(np.searchsorted(self.community_township, t))
+            comm = comm_list[p]
+            t = township_of[comm]
+            comm_in_town = comm - first_of_town[t]
             seq[comm] = seq.get(comm, 0) + 1
-            feature = PARCEL_KINDS[KIND_NAMES[kinds[p]]][2]
+            feature = PARCEL_KINDS[KIND_NAMES[kind_list[p]]][2]
             parcel_codes.append(
                 keys.parcel_code(county, t + 1, comm_in_town + 1, feature, seq[comm])
             )
@@ -367,26 +374,28 @@ class _Builder:
         roads: list[str] = []
         house_numbers: list[str] = []
         address_seq: dict[int, int] = {}
+        unit_parcel_list = unit_parcel.tolist()
+        unit_kind_list = unit_kind.tolist()
         for u in range(n_units):
-            p = int(unit_parcel[u])
-            comm = int(comms[p])
-            t = int(self.community_township[comm])
+            p = unit_parcel_list[u]
+            comm = comm_list[p]
+            t = township_of[comm]
             b, e, f, room = self.unit_spec[u]
             unit_numbers.append(
                 keys.unit_number(parcel_codes[p], "F", b, self.unit_index_in_parcel[u])
             )
             address_seq[comm] = address_seq.get(comm, 0) + 1
-            comm_in_town = comm - int(np.searchsorted(self.community_township, t))
+            comm_in_town = comm - first_of_town[t]
             address_codes.append(
                 f"{county}{t + 1:03d}{comm_in_town + 1:03d}{address_seq[comm]:06d}"
             )
             place = f"{prefix}{township_names[t]}{self.community_names[comm]}"
             number = self.parcel_road_no[p]
-            if unit_kind[u] == RURAL:
+            if unit_kind_list[u] == RURAL:
                 roads.append("")
                 house_numbers.append(f"{number}号")
                 addresses.append(f"{place}{number}号")
-            elif unit_kind[u] == URBAN:
+            elif unit_kind_list[u] == URBAN:
                 road = self.community_roads[comm]
                 roads.append(road)
                 house_numbers.append(f"{number}号")

@@ -104,6 +104,11 @@ class Registry:
             self.columns.setdefault(name, []).append(value)
         return len(self) - 1
 
+    def extend(self, **values: list) -> None:
+        """Adds many registrations at once (columns of equal length)."""
+        for name, column in values.items():
+            self.columns.setdefault(name, []).extend(column)
+
     def __len__(self) -> int:
         return len(next(iter(self.columns.values()), []))
 
@@ -476,17 +481,25 @@ def _marriage_registry(world: World) -> None:
     """Marriage registrations (婚姻登记) of the couples living in the county."""
     p = world.persons
     husbands = np.flatnonzero((p.sex == MALE) & (p.spouse >= 0) & p.in_hukou)
-    order = np.argsort(p.married_on[husbands], kind="stable")
-    for h in husbands[order].tolist():
-        w = int(p.spouse[h])
-        day = int(p.married_on[h])
-        world.marriages.add(
-            number=marriage_number(world, "marriage", day),
-            kind="marriage",
-            day=day,
-            male=h,
-            female=w,
-        )
+    husbands = husbands[np.argsort(p.married_on[husbands], kind="stable")]
+    days = p.married_on[husbands]
+    years = years_of(days)
+    # sequence numbers restart every year: rank within the year, in date order
+    first_of_year = np.searchsorted(years, years, side="left")
+    sequence = np.arange(len(years)) - first_of_year + 1
+    for year, count in zip(*np.unique(years, return_counts=True), strict=True):
+        world.certificate_seq[("marriage", int(year))] = int(count)  # type: ignore[index]
+    codes = {int(y): world.juris.code_at(int(y)) for y in np.unique(years)}
+    world.marriages.extend(
+        number=[
+            f"J{codes[y]}-{y}-{n:06d}"
+            for y, n in zip(years.tolist(), sequence.tolist(), strict=True)
+        ],
+        kind=["marriage"] * len(husbands),
+        day=days.tolist(),
+        male=husbands.tolist(),
+        female=p.spouse[husbands].tolist(),
+    )
 
 
 def _birth_registry(world: World, rng: np.random.Generator) -> None:
@@ -553,17 +566,23 @@ def _real_estate(world: World, outsiders: np.ndarray, rng: np.random.Generator) 
     alive = p.in_hukou & (p.death == 0)
     adults = np.flatnonzero(alive & ((start - p.birth) / _YEAR >= 25))
     # homes: the head, else the spouse, else a living adult of the household, else an heir
-    members: dict[int, list[int]] = {}
-    for person in np.flatnonzero(p.in_hukou).tolist():
-        members.setdefault(int(p.household[person]), []).append(person)
-    for hh, unit in enumerate(world.households.unit.tolist()):
-        head = int(world.households.head[hh])
-        candidates = [head, int(p.spouse[head]), *members.get(hh, [])]
-        owner = next(
-            (c for c in candidates if c >= 0 and alive[c] and (start - p.birth[c]) / _YEAR >= 20),
-            -1,
-        )
-        world.owner_person[unit] = owner if owner >= 0 else int(rng.choice(adults))
+    grown = alive & ((start - p.birth) / _YEAR >= 20)
+    heads = world.households.head
+    spouses = p.spouse[heads]
+    first_grown = np.full(len(heads), len(p), np.int64)
+    members = np.flatnonzero(grown & (p.household >= 0))
+    np.minimum.at(first_grown, p.household[members], members)
+    heirs = rng.choice(adults, len(heads))
+    owner = np.where(
+        grown[heads],
+        heads,
+        np.where(
+            (spouses >= 0) & grown[np.maximum(spouses, 0)],
+            spouses,
+            np.where(first_grown < len(p), first_grown, heirs),
+        ),
+    )
+    world.owner_person[world.households.unit] = owner
     vacant = np.array(land.vacant_units, np.int64)
     developers = np.flatnonzero(
         (e.kind == ENTERPRISE) & np.array([s == "active" for s in e.status])
