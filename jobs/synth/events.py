@@ -124,7 +124,9 @@ def _living_residents(world: World, on: int) -> np.ndarray:
     return world.persons.in_hukou & world.alive(on) & (world.persons.death == 0)
 
 
-def _deaths(world: World, ws: int, we: int, days: int, rng, changes: Changes) -> None:
+def _deaths(
+    world: World, ws: int, we: int, days: int, rng: np.random.Generator, changes: Changes
+) -> None:
     p = world.persons
     ages = (ws - p.birth) / _YEAR
     # a legal representative's death would leave the register stale, which is no defect kind
@@ -158,7 +160,7 @@ def _deaths(world: World, ws: int, we: int, days: int, rng, changes: Changes) ->
             changes.log(day, "inheritance", world.land.unit_numbers[unit], p.ids[heir])
 
 
-def _heir(world: World, person: int, on: int, rng) -> int:
+def _heir(world: World, person: int, on: int, rng: np.random.Generator) -> int:
     p = world.persons
     spouse = int(p.spouse[person])
     if spouse >= 0 and p.death[spouse] == 0:
@@ -174,7 +176,7 @@ def _heir(world: World, person: int, on: int, rng) -> int:
 
 
 def _register_owner(
-    world: World, unit: int, person: int, entity: int, day: int, we: int, rng
+    world: World, unit: int, person: int, entity: int, day: int, we: int, rng: np.random.Generator
 ) -> None:
     world.owner_person[unit] = person
     world.owner_entity[unit] = entity
@@ -190,7 +192,9 @@ def _grow(world: World, n: int) -> None:
         setattr(world, name, np.concatenate([current, np.full(n, fill, current.dtype)]))
 
 
-def _births(world: World, ws: int, we: int, days: int, rng, changes: Changes) -> None:
+def _births(
+    world: World, ws: int, we: int, days: int, rng: np.random.Generator, changes: Changes
+) -> None:
     p = world.persons
     ages = (ws - p.birth) / _YEAR
     alive = world.alive(ws)
@@ -267,7 +271,9 @@ def _births(world: World, ws: int, we: int, days: int, rng, changes: Changes) ->
         changes.log(int(p.birth[child]), "birth", p.ids[child], p.ids[int(p.mother[child])])
 
 
-def _marriages(world: World, ws: int, we: int, days: int, rng, changes: Changes) -> None:
+def _marriages(
+    world: World, ws: int, we: int, days: int, rng: np.random.Generator, changes: Changes
+) -> None:
     p = world.persons
     ages = (ws - p.birth) / _YEAR
     base = _living_residents(world, ws) & (p.marital == UNMARRIED)
@@ -313,7 +319,9 @@ def _alone(world: World) -> np.ndarray:
     return alone
 
 
-def _divorces(world: World, ws: int, we: int, days: int, rng, changes: Changes) -> None:
+def _divorces(
+    world: World, ws: int, we: int, days: int, rng: np.random.Generator, changes: Changes
+) -> None:
     p = world.persons
     alive = _living_residents(world, ws)
     husbands = np.flatnonzero(alive & (p.sex == MALE) & (p.marital == MARRIED) & (p.spouse >= 0))
@@ -332,7 +340,9 @@ def _divorces(world: World, ws: int, we: int, days: int, rng, changes: Changes) 
         changes.log(day, "divorce", p.ids[h], p.ids[w])
 
 
-def _moves(world: World, ws: int, we: int, days: int, rng, changes: Changes) -> None:
+def _moves(
+    world: World, ws: int, we: int, days: int, rng: np.random.Generator, changes: Changes
+) -> None:
     """Households moving into a vacant flat (the landlord keeps the property)."""
     p, land = world.persons, world.land
     if not land.vacant_units:
@@ -359,7 +369,7 @@ def _active_enterprises(world: World) -> np.ndarray:
     return np.flatnonzero((e.kind == ENTERPRISE) & np.array([s == "active" for s in e.status]))
 
 
-def _free_business_unit(world: World, rng) -> int:
+def _free_business_unit(world: World, rng: np.random.Generator) -> int:
     e, land = world.entities, world.land
     occupied = {int(u) for u, s in zip(e.unit.tolist(), e.status, strict=True) if s == "active"}
     free = [u for u in land.business_units if u not in occupied]
@@ -367,7 +377,9 @@ def _free_business_unit(world: World, rng) -> int:
     return int(pool[int(rng.integers(len(pool)))])
 
 
-def _enterprises(world: World, ws: int, we: int, days: int, rng, changes: Changes) -> None:
+def _enterprises(
+    world: World, ws: int, we: int, days: int, rng: np.random.Generator, changes: Changes
+) -> None:
     """New enterprises, deregistrations (注销) and registered changes (变更)."""
     p, e = world.persons, world.entities
     active = _active_enterprises(world)
@@ -450,7 +462,9 @@ def _enterprises(world: World, ws: int, we: int, days: int, rng, changes: Change
         changes.log(day, "enterprise_changed", e.uscc[entity], detail)
 
 
-def _hires(world: World, ws: int, we: int, days: int, rng, changes: Changes) -> None:
+def _hires(
+    world: World, ws: int, we: int, days: int, rng: np.random.Generator, changes: Changes
+) -> None:
     p, e = world.persons, world.entities
     ages = (ws - p.birth) / _YEAR
     candidates = np.flatnonzero(
@@ -481,7 +495,9 @@ def _hires(world: World, ws: int, we: int, days: int, rng, changes: Changes) -> 
         changes.log(day, "hired", p.ids[person], e.uscc[employer])
 
 
-def _licences(world: World, ws: int, we: int, days: int, rng, changes: Changes) -> None:
+def _licences(
+    world: World, ws: int, we: int, days: int, rng: np.random.Generator, changes: Changes
+) -> None:
     """New driving licences and renewals (换证) before a validity period ends."""
     p = world.persons
     alive = _living_residents(world, ws)
@@ -519,7 +535,9 @@ def _licences(world: World, ws: int, we: int, days: int, rng, changes: Changes) 
         changes.log(day, "licence_issued", p.ids[person])
 
 
-def _property(world: World, ws: int, we: int, days: int, rng, changes: Changes) -> None:
+def _property(
+    world: World, ws: int, we: int, days: int, rng: np.random.Generator, changes: Changes
+) -> None:
     """Sales (转移登记) and mortgages (抵押登记) of homes owned by residents."""
     p = world.persons
     alive = _living_residents(world, ws)
@@ -544,7 +562,9 @@ def _property(world: World, ws: int, we: int, days: int, rng, changes: Changes) 
         changes.log(ws, "property_mortgaged", world.land.unit_numbers[int(unit)])
 
 
-def _transfers(world: World, ws: int, we: int, days: int, rng, changes: Changes) -> None:
+def _transfers(
+    world: World, ws: int, we: int, days: int, rng: np.random.Generator, changes: Changes
+) -> None:
     """Students transferring to a school outside the county (转出)."""
     students = np.flatnonzero((world.school >= 0) & (world.student_status == 0))
     count = min(len(students), int(rng.poisson(_expected(world, len(students) * 0.02, days))))
