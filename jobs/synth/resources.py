@@ -297,14 +297,19 @@ def _capital(value: float) -> str:
 
 
 def _legal_rep_marks(world: World, resource: str, e: int) -> list[dict[str, str]]:
-    if not _marked(world, "legal_rep_not_in_population", resource, e):
+    rep = int(world.entities.legal_rep[e])
+    # a later change of legal representative ends the inconsistency
+    if (
+        not _marked(world, "legal_rep_not_in_population", resource, e)
+        or world.persons.in_hukou[rep]
+    ):
         return []
     return [
         {
             "kind": "legal_rep_not_in_population",
             "field": "legal_representative_id",
             "key": world.entities.uscc[e],
-            "detail": f"legal representative {world.persons.ids[int(world.entities.legal_rep[e])]}",
+            "detail": f"legal representative {world.persons.ids[rep]}",
         }
     ]
 
@@ -544,7 +549,10 @@ def _real_estate_rows(world: World, unit: int, ctx: BatchContext) -> list[Row]:
             world.person_name(person),
             "person",
         )
-        if _marked(world, "licence_holder_not_in_population", "zrzyj.real_estate", unit):
+        outsider = not world.persons.in_hukou[person]
+        if outsider and _marked(
+            world, "licence_holder_not_in_population", "zrzyj.real_estate", unit
+        ):
             marks.append(
                 {"kind": "licence_holder_not_in_population", "field": "owner_id", "key": owner_id}
             )
