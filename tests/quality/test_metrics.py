@@ -13,7 +13,14 @@ from .conftest import ALICE, BOB, CAROL, INGESTED_AT, lineage
 
 pytestmark = pytest.mark.spark
 
-PARAMS = {"today": dt.date(2025, 9, 26), "now": INGESTED_AT}
+PARAMS = {
+    "today": dt.date(2025, 9, 26),
+    "now": INGESTED_AT,
+    "row_count_min": 4,
+    "row_count_max": 12,
+    # Naive local time, as Spark hands timestamps to Python (see pipeline.run_parameters).
+    "delivered_by": (INGESTED_AT - dt.timedelta(hours=1)).astimezone().replace(tzinfo=None),
+}
 
 
 def licence(row_number, person_id, **values):
@@ -180,7 +187,8 @@ def test_counts_and_verdicts_follow_gx_rules(batch):
     assert o["person_id+file_number.unique_in_batch"].unexpected == 2
     assert o["issued_on.after_2000"].status == "passed"  # mostly 0.5
     assert o["licence_status.in_code_table"].unexpected == 1
-    assert o["batch.row_count_change"].status == "skipped"
+    assert o["batch.row_count_change"].status == "passed"
+    assert o["batch.freshness"].status == "failed"  # delivered an hour after it was due
     assert o["person_id.type"].status == "passed"
     assert computed.row_count == 8
     assert computed.failing_row_count == 8
@@ -205,3 +213,64 @@ def test_every_failing_row_is_the_one_gx_finds_and_counts_agree(batch, gx_run):
         assert gx.unexpected_count == outcome.unexpected == len(ours), name
         compared += 1
     assert compared >= 15
+
+
+def test_accuracy_compares_with_the_latest_authoritative_value_by_key(spark):
+    from .conftest import hukou_row, make_pool_df
+
+    hukou = make_pool_df(
+        spark,
+        "gaj.hukou",
+        [
+            hukou_row("h0", 1, ALICE, full_name="张三"),
+            {
+                **hukou_row("h1", 1, ALICE, full_name="张叁"),
+                "ingested_at": INGESTED_AT + dt.timedelta(days=1),
+            },
+            hukou_row("h1", 2, BOB, full_name="王五"),
+        ],
+    )
+    student = {
+        "student_number": "S1",
+        "school_name": "实验小学",
+        "grade": "3",
+        "enrolled_on": dt.date(2020, 9, 1),
+        "student_status": "enrolled",
+    }
+    rows = [
+        {**lineage("jyj.student", "s1", 1), **student, "person_id": ALICE, "full_name": "张叁"},
+        {**lineage("jyj.student", "s1", 2), **student, "person_id": BOB, "full_name": "王六"},
+        {**lineage("jyj.student", "s1", 3), **student, "person_id": CAROL, "full_name": "赵七"},
+        {**lineage("jyj.student", "s1", 4), **student, "person_id": BOB, "full_name": None},
+    ]
+    suite = dataclasses.replace(load_suite("jyj.student"), expectations=())
+    computed = metrics.compute_metrics(
+        make_pool_df(spark, "jyj.student", rows), suite, PARAMS, {"gaj.hukou": hukou}
+    )
+    try:
+        name = computed.outcomes["full_name.matches_gaj_hukou"]
+        # ALICE matches the newer hukou name; BOB differs; CAROL has no hukou row; row 4 no name.
+        assert (name.considered, name.unexpected, name.status) == (2, 1, "failed")
+        failing = {
+            r["row_number"]: r["failed_expectations"] for r in computed.failing_rows_df().collect()
+        }
+        assert failing == {2: ["full_name.matches_gaj_hukou"]}
+    finally:
+        computed.release()
+
+
+def test_accuracy_is_skipped_until_the_authority_has_a_pool(spark):
+    from .conftest import make_pool_df
+
+    suite = dataclasses.replace(load_suite("jyj.student"), expectations=())
+    computed = metrics.compute_metrics(
+        make_pool_df(
+            spark, "jyj.student", [{**lineage("jyj.student", "s1", 1), "person_id": ALICE}]
+        ),
+        suite,
+        PARAMS,
+    )
+    computed.release()
+    outcome = computed.outcomes["birth_date.matches_gaj_hukou"]
+    assert outcome.status == "skipped"
+    assert "gaj.hukou" in outcome.reason
