@@ -31,9 +31,10 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from jobs.catalog.loader import load_catalog
+from jobs.catalog.models import Resource
 from jobs.lake import tables
 from jobs.lake.paths import table_uri
-from jobs.policy import load_profile
+from jobs.policy import PolicyProfile, load_profile
 from jobs.policy.workdays import default_override_paths, get_calendar
 from jobs.quality import docs, failing_rows, gates, rectification, results, scorecards
 from jobs.quality.metrics import compute_metrics
@@ -210,13 +211,13 @@ def validate_pool_batch(
 def _validate_one(
     spark: SparkSession,
     settings: Settings,
-    resource: Any,
+    resource: Resource,
     suite: Suite,
     pool_df: DataFrame,
     batch: dict,
     previous: dict | None,
     now: dt.datetime,
-    profile: Any,
+    profile: PolicyProfile,
     run_gx: bool,
     *,
     rerun: bool = False,
