@@ -17,6 +17,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 QUICK_SIZES = (20_000,)
@@ -49,16 +50,14 @@ def measure(persons: int, out: Path, seed: int = 1) -> dict[str, object]:
     }
 
 
-def run(sizes: tuple[int, ...], keep: str | None = None) -> list[dict[str, object]]:
-    """Measures each size in its own process; returns one record per size."""
-    results = []
+def run(sizes: tuple[int, ...], keep: str | None = None) -> Iterator[dict[str, object]]:
+    """Measures each size in its own process; yields one record per size as it finishes."""
     for persons in sizes:
         with tempfile.TemporaryDirectory(prefix=f"synth{persons}_") as scratch:
             out = Path(keep) / str(persons) if keep else Path(scratch) / "city"
             command = [sys.executable, "-m", "bench.bench_synth", "--child", str(persons), str(out)]
             done = subprocess.run(command, check=True, capture_output=True, text=True)
-            results.append(json.loads(done.stdout.strip().splitlines()[-1]))
-    return results
+            yield json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -73,11 +72,12 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     sizes = tuple(args.persons) if args.persons else QUICK_SIZES if args.quick else FULL_SIZES
     print(f"{'persons':>10} {'seconds':>8} {'cpu s':>7} {'files':>6} {'rows':>10} {'rows/s':>8} "
-          f"{'defects':>8} {'peak MB':>8} {'out MB':>7}")  # fmt: skip
+          f"{'defects':>8} {'peak MB':>8} {'out MB':>7}", flush=True)  # fmt: skip
     for r in run(sizes, args.keep):
         print(
             f"{r['persons']:>10,} {r['seconds']:>8} {r['cpu_seconds']:>7} {r['files']:>6} {r['rows']:>10,} "
-            f"{r['rows_per_second']:>8,} {r['defects']:>8,} {r['peak_rss_mb']:>8} {r['output_mb']:>7}"
+            f"{r['rows_per_second']:>8,} {r['defects']:>8,} {r['peak_rss_mb']:>8} {r['output_mb']:>7}",
+            flush=True,
         )
     return 0
 
