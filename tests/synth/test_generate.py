@@ -535,3 +535,27 @@ def test_no_inconsistency_appears_that_the_manifest_does_not_declare(
                 ):
                     problems.append((file, number, "birth date"))
     assert not problems, problems[:10]
+
+
+def test_large_deliveries_are_split_into_parts_that_each_read_alone(tmp_path):
+    config = SynthConfig(persons=400, seed=8, batches=1, max_rows_per_file=150, defect_rate=0.01)
+    generate(config, tmp_path)
+    files = read_files(tmp_path)
+    parts = [f for f in files if f["resource"] == "gaj.hukou" and not f["duplicate_of"]]
+    parts = [f for f in parts if not f["redelivery_of"]]
+    assert len(parts) >= 3 and all("_part" in f["file"] for f in parts)
+    assert all(f["rows"] <= 150 for f in parts)
+    assert sum(f["rows"] for f in parts) >= 400
+    damaged = {
+        d["file"] for d in read_defects(tmp_path) if d["kind"] in UNREADABLE | {"wrong_encoding"}
+    }
+    for record in parts:
+        if record["file"] not in damaged:
+            _, rows = read_delivery(
+                tmp_path / record["file"], record["format"], record["actual_encoding"]
+            )
+            assert len(rows) == record["rows"]
+    for defect in read_defects(tmp_path):
+        if defect["row"] is not None:
+            record = next(f for f in files if f["file"] == defect["file"])
+            assert defect["row"] <= record["rows"]
