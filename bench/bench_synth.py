@@ -5,7 +5,8 @@ own. ``--quick`` measures a 20,000-person city only; the full run measures 100,0
 1,000,000 persons (the issue's goals: about a minute and under ten minutes on 2 cores, under
 4 GB). The output is written to a temporary folder and removed afterwards.
 
-Run: ``python -m bench.bench_synth [--quick] [--persons N ...] [--keep DIR]``.
+Run: ``python -m bench.bench_synth [--quick] [--persons N ...] [--keep DIR]``, or as part of
+``python -m bench`` (``make bench``), which calls :func:`run`.
 """
 
 from __future__ import annotations
@@ -50,7 +51,12 @@ def measure(persons: int, out: Path, seed: int = 1) -> dict[str, object]:
     }
 
 
-def run(sizes: tuple[int, ...], keep: str | None = None) -> Iterator[dict[str, object]]:
+def run(args: argparse.Namespace) -> list[dict[str, object]]:
+    """Entry for ``python -m bench``: 20,000 persons with ``--quick``, else 100,000 and 1M."""
+    return list(measure_sizes(QUICK_SIZES if getattr(args, "quick", False) else FULL_SIZES))
+
+
+def measure_sizes(sizes: tuple[int, ...], keep: str | None = None) -> Iterator[dict[str, object]]:
     """Measures each size in its own process; yields one record per size as it finishes."""
     for persons in sizes:
         with tempfile.TemporaryDirectory(prefix=f"synth{persons}_") as scratch:
@@ -73,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     sizes = tuple(args.persons) if args.persons else QUICK_SIZES if args.quick else FULL_SIZES
     print(f"{'persons':>10} {'seconds':>8} {'cpu s':>7} {'files':>6} {'rows':>10} {'rows/s':>8} "
           f"{'defects':>8} {'peak MB':>8} {'out MB':>7}", flush=True)  # fmt: skip
-    for r in run(sizes, args.keep):
+    for r in measure_sizes(sizes, args.keep):
         print(
             f"{r['persons']:>10,} {r['seconds']:>8} {r['cpu_seconds']:>7} {r['files']:>6} {r['rows']:>10,} "
             f"{r['rows_per_second']:>8,} {r['defects']:>8,} {r['peak_rss_mb']:>8} {r['output_mb']:>7}",
