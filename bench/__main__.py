@@ -23,6 +23,7 @@ from typing import Any
 BENCHMARKS: dict[str, str] = {
     "bridge": "bench.bench_bridge",
     "quality": "bench.bench_quality",
+    "synth": "bench.bench_synth",
 }
 
 
