@@ -43,15 +43,15 @@ def hukou_batch(spark: Any, rows: int, batch_id: str) -> Any:
     # Every 500th row repeats the previous row's resident: 0.2% duplicate keys.
     person = F.when((n % 500 == 0) & (n > 0), n - 1).otherwise(n)
     born = F.date_add(F.lit(dt.date(1940, 1, 1)), ((person * 7919) % 25000).cast("int"))
+    # 25,000 birth dates x 1,000 sequence numbers: 25 million distinct residents.
+    sequence = (F.floor(person / 25000) % 1000).cast("long")
     first_17 = F.concat(
-        F.lit("110105"),
-        F.date_format(born, "yyyyMMdd"),
-        F.lpad((person % 1000).cast("string"), 3, "0"),
+        F.lit("110105"), F.date_format(born, "yyyyMMdd"), F.lpad(sequence.cast("string"), 3, "0")
     )
     person_id = F.concat(
         first_17, F.substring(F.lit("10X98765432"), ((person % 11) + 1).cast("int"), 1)
     )
-    id_gender = F.when(((person % 1000) % 2) == 1, F.lit("1")).otherwise(F.lit("2"))
+    id_gender = F.when(sequence % 2 == 1, F.lit("1")).otherwise(F.lit("2"))
     values = {
         "department": F.lit("gaj"),
         "resource": F.lit("hukou"),
