@@ -75,6 +75,8 @@ def main(argv: list[str] | None = None) -> int:
             "cpus": os.cpu_count(),
             "python": platform.python_version(),
             "platform": platform.platform(),
+            # Figures from a shared machine mean little without its load next to them.
+            "load_average_at_start": [round(x, 1) for x in os.getloadavg()],
         },
         "benchmarks": {},
     }
@@ -92,6 +94,8 @@ def main(argv: list[str] | None = None) -> int:
         print(format_table(rows) if rows else "(no figures)")
         print(f"   ({time.perf_counter() - started:.0f} s)", flush=True)
         report["benchmarks"][name] = {"results": rows}
+    report["machine"]["load_average_at_end"] = [round(x, 1) for x in os.getloadavg()]
+    print(f"load average (1, 5, 15 min): {report['machine']['load_average_at_end']}")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=2, ensure_ascii=False, default=str) + "\n")
     print(f"written {out}")

@@ -6,6 +6,7 @@ For each size it measures, on the embedded Spark session (``GOVLAKE_SPARK_MASTER
 * ``generate_s``: producing the rows into Spark's no-op sink, the floor under every write;
 * ``write_s``: the same rows written through ``jobs.lake.tables.write_table`` (Parquet files by
   the tasks, one Delta commit by the driver);
+* ``spark_parquet_s``: the same rows through Spark's own Parquet writer (no Delta), for scale;
 * ``read_s``: a full read of every column through ``read_table`` into the no-op sink;
 * ``count_s``: ``read_table(...).count()`` (Parquet footers only);
 * ``skip_s``: a selective read (``row_number < 1000``) where file statistics skip files;
@@ -143,6 +144,7 @@ def measure(spark: Any, rows: int, scratch: Path) -> dict[str, Any]:
 
     with memory.measure() as generate_mb:
         generate_s, _ = _timed(lambda: df.write.format("noop").mode("overwrite").save())
+    parquet_s, _ = _timed(lambda: df.write.mode("overwrite").parquet(str(scratch / "plain")))
     with memory.measure() as write_mb:
         write_s, result = _timed(lambda: tables.write_table(df, uri, mode="overwrite"))
     with memory.measure() as read_mb:
@@ -159,6 +161,7 @@ def measure(spark: Any, rows: int, scratch: Path) -> dict[str, Any]:
             "generate_s": round(generate_s, 2),
             "write_s": round(write_s, 2),
             "write_rows_s": round(rows / write_s),
+            "spark_parquet_s": round(parquet_s, 2),
             "files": result.files,
             "table_mb": round(table_mb, 1),
             "read_s": round(read_s, 2),

@@ -175,6 +175,48 @@ def type_name(data_type: Any) -> str:
     return str(kind)
 
 
+def table_fields_for(
+    data_fields: Sequence[Mapping[str, Any]], not_null: Sequence[str]
+) -> list[dict[str, Any]]:
+    """Fields for a new table: every column and nested value nullable except ``not_null``.
+
+    Spark marks columns built from literals or non-null expressions NOT NULL; a table created
+    from such a DataFrame should not inherit that by accident (Delta Lake does the same).
+    """
+    return [
+        {**f, "type": _all_nullable(f["type"]), "nullable": f["name"] not in not_null}
+        for f in data_fields
+    ]
+
+
+def _all_nullable(data_type: Any) -> Any:
+    if isinstance(data_type, str):
+        return data_type
+    kind = data_type["type"]
+    if kind == "struct":
+        return {
+            **data_type,
+            "fields": [
+                {**f, "nullable": True, "type": _all_nullable(f["type"])}
+                for f in data_type["fields"]
+            ],
+        }
+    if kind == "array":
+        return {
+            **data_type,
+            "containsNull": True,
+            "elementType": _all_nullable(data_type["elementType"]),
+        }
+    if kind == "map":
+        return {
+            **data_type,
+            "valueContainsNull": True,
+            "keyType": _all_nullable(data_type["keyType"]),
+            "valueType": _all_nullable(data_type["valueType"]),
+        }
+    return data_type
+
+
 def compare_schema(
     table_fields: Sequence[Mapping[str, Any]],
     data_fields: Sequence[Mapping[str, Any]],
@@ -763,9 +805,7 @@ def commit_write(plan: WritePlan, messages: Sequence[DeltaCommitMessage | None])
         options = dict(plan.storage_options) if plan.storage_options else None
 
         if not _is_delta_table(plan.uri, plan.storage_options):
-            fields = [dict(f) for f in plan.data_fields]
-            for f in fields:
-                f["nullable"] = f["name"] not in plan.not_null
+            fields = table_fields_for(plan.data_fields, plan.not_null)
             schema = Schema.from_json(json.dumps({"type": "struct", "fields": fields}))
             try:
                 create_table_with_add_actions(
@@ -807,7 +847,14 @@ def commit_write(plan: WritePlan, messages: Sequence[DeltaCommitMessage | None])
                 adds + removes, "append", schema, partition_by, commit_properties=properties
             )
         elif plan.replace_where:
-            predicate_files = {_relative(latest, u) for u in _file_uris(latest, plan.replace_where)}
+            try:
+                matched = _file_uris(latest, plan.replace_where)
+            except Exception as exc:
+                raise LakeError(
+                    f"nothing written to {where}: delta-rs cannot evaluate replace_where "
+                    f"({plan.replace_where}) on the partition values: {' '.join(str(exc).split())}"
+                ) from exc
+            predicate_files = {_relative(latest, u) for u in matched}
             removes = _remove_actions(latest, predicate_files)
             latest.create_write_transaction(
                 adds + removes, "append", schema, partition_by, commit_properties=properties

@@ -55,6 +55,7 @@ from jobs.lake.bridge import (
     referenced_columns,
     table_constraints,
     table_fields,
+    table_fields_for,
     table_root_path,
 )
 from jobs.lake.paths import LAYERS, table_uri
@@ -315,6 +316,11 @@ def write_table(
         _check(dt, uri, for_write=True)
         if _already_applied(dt, txn):
             return WriteResult(uri, None, skipped=True)
+        table_partitions = list(dt.metadata().partition_columns)
+        if partition_by is not None and list(partition_by) != table_partitions:
+            raise SchemaMismatchError(
+                f"table {uri} is partitioned by {table_partitions}, not {list(partition_by)}"
+            )
         # Fail fast, on the driver, with a clean error (the bridge checks again at commit).
         compare_schema(
             table_fields(dt),
@@ -480,8 +486,7 @@ def create_table(
     ]
     if bad:
         raise SchemaMismatchError(f"cannot partition table {uri} by {bad} (type not supported)")
-    for f in fields:
-        f["nullable"] = f["name"] not in not_null
+    fields = table_fields_for(fields, not_null)
     configuration = dict(properties or {})
     if retention_days is not None:
         configuration.update(retention_properties(retention_days))

@@ -148,6 +148,20 @@ def test_partitioned_write_puts_each_value_in_its_folder(spark, people_df, tmp_p
     assert [r.person_id for r in wjw.collect()] == ["330211198506151235"]
 
 
+def test_partitions_by_date_and_reads_back_through_both_read_paths(spark, people_df, tmp_path):
+    uri = str(tmp_path / "people")
+    tables.write_table(people_df, uri, partition_by=["born_on"])
+    for read in (tables.read_table(spark, uri), spark.read.format("govlake_delta").load(uri)):
+        assert_df_equality(read, people_df, ignore_row_order=True, ignore_nullable=True)
+
+
+def test_refuses_partition_columns_other_than_the_table_s(spark, people_df, tmp_path):
+    uri = str(tmp_path / "people")
+    tables.write_table(people_df, uri, partition_by=["dept"])
+    with pytest.raises(SchemaMismatchError, match=r"partitioned by \['dept'\], not \['born_on'\]"):
+        tables.write_table(people_df, uri, partition_by=["born_on"])
+
+
 def test_overwrite_of_a_partition_keeps_the_other_partitions(spark, people_df, tmp_path):
     uri = str(tmp_path / "people")
     tables.write_table(people_df, uri, partition_by=["dept"])
