@@ -188,11 +188,13 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
     spark = get_spark(
         Settings.from_env(), app_name="govlake-bench", **{"spark.ui.enabled": "false"}
     )
-    # Warm up once (JVM JIT, Python worker start, imports) so the first size is not penalised.
+    # Warm up both writers once (JVM JIT, Python worker start, imports) so that the first size
+    # is not penalised.
     with tempfile.TemporaryDirectory(prefix="bench_bridge_") as scratch:
         from jobs.lake import tables
 
         tables.write_table(pool_like_rows(spark, 1000), str(Path(scratch) / "warmup"))
+        pool_like_rows(spark, 1000).write.parquet(str(Path(scratch) / "warmup_plain"))
         tables.read_table(spark, str(Path(scratch) / "warmup")).count()
         return [measure(spark, rows, Path(scratch)) for rows in sizes]
 
