@@ -891,8 +891,9 @@ def _check_table_for_write(
     configuration = metadata.configuration
     fields = table_fields(dt)
     check_supported(dt.protocol(), configuration, fields, for_write=True, where=where)
-    if at_commit and plan.table_existed:
-        # Constraints added while the tasks ran were not evaluated by them.
+    if at_commit:
+        # Constraints added while the tasks ran (or carried by a table another writer created
+        # meanwhile) were not evaluated by them.
         unchecked = set(table_constraints(configuration)) - set(plan.checks)
         unchecked |= {f["name"] for f in fields if not f.get("nullable", True)} - set(plan.not_null)
         if unchecked:

@@ -274,3 +274,15 @@ def _stats_of(uri: str, file_uris: list[str]) -> list[str]:
     actions = pa.table(DeltaTable(uri).get_add_actions(flatten=False)).to_pylist()
     wanted = {u.split(uri + "/")[1] for u in file_uris}
     return [json.dumps({"numRecords": a["num_records"]}) for a in actions if a["path"] in wanted]
+
+
+def test_commit_refuses_constraints_that_appeared_while_the_tasks_ran(tmp_path):
+    uri = str(tmp_path / "t")
+    plan = _plan(uri, job_id="late")
+    message = _task(plan, [1], ["x"])
+    other = _plan(uri, job_id="first")
+    commit_write(other, [_task(other, [5], ["y"])])
+    DeltaTable(uri).alter.add_constraint({"positive": "id > 0"})
+    with pytest.raises(ConcurrentWriteError, match=r"constraints \['positive'\] were added"):
+        commit_write(plan, [message])
+    assert (_rows(uri), stray_files(uri)) == ([{"id": 5, "dept": "y"}], set())
