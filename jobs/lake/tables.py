@@ -92,8 +92,7 @@ __all__ = [
     "write_table",
 ]
 
-#: Delta's defaults when a table sets no retention (30-day log, 7-day deleted files).
-DEFAULT_LOG_RETENTION = timedelta(days=30)
+#: Delta's deleted-file retention when a table sets none (vacuum's floor then).
 DEFAULT_DELETED_FILE_RETENTION = timedelta(days=7)
 LOG_RETENTION = "delta.logRetentionDuration"
 DELETED_FILE_RETENTION = "delta.deletedFileRetentionDuration"
@@ -223,7 +222,9 @@ def retention_of(uri: str, storage_options: Mapping[str, str] | None = None) -> 
     its log retention: then every version still in the log keeps its files and stays readable.
     """
     config = _open(uri, storage_options=storage_options).metadata().configuration
-    floor = parse_interval(config.get(DELETED_FILE_RETENTION, "interval 7 days"))
+    floor = DEFAULT_DELETED_FILE_RETENTION
+    if DELETED_FILE_RETENTION in config:
+        floor = parse_interval(config[DELETED_FILE_RETENTION])
     if LOG_RETENTION in config:
         floor = max(floor, parse_interval(config[LOG_RETENTION]))
     return floor
