@@ -210,6 +210,8 @@ def delta_state(uri):
 
 @pytest.mark.slow
 @pytest.mark.spark
+# A hang guard, not a speed check: a stuck Spark job must fail the test, not block the suite.
+@pytest.mark.timeout(1800)
 def test_hukou_dag_lands_rows_in_the_pool_and_a_second_run_changes_nothing(
     initialized_airflow, tmp_path, monkeypatch, record_property
 ):
