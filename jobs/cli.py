@@ -21,6 +21,7 @@ COMMAND_MODULES: list[str] = [
     "jobs.orchestrate.commands",
     "jobs.quality.commands",
     "jobs.synth.commands",
+    "jobs.standardize.commands",
 ]
 
 

@@ -128,9 +128,8 @@ def _char_at(value: Column, position: int) -> Column:
 # ---------------------------------------------------------------------------------------------
 # Citizen ID (公民身份号码, GB 11643)
 # ---------------------------------------------------------------------------------------------
-# ISO 7064 MOD 11-2 weights 2^(18-i) mod 11 for positions 1..17; the check character is
-# "10X98765432"[sum mod 11].
-_ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+# ISO 7064 MOD 11-2: weights 2^(18-i) mod 11 for positions 1..17 (7, 9, 10, 5, 8, 4, 2, 1, 6,
+# 3, 7, 9, 10, 5, 8, 4, 2); the check character is "10X98765432"[sum mod 11].
 _ID_CHECK_CHARACTERS = "10X98765432"
 
 # What Excel (or pandas) makes of a long number: 4.10105E+17, 4.10105e17, 410105199001011000.0.
@@ -139,13 +138,12 @@ _NUMBER_RENDERING_RE = r"^[0-9]+(\.[0-9]*)?[eE][+]?[0-9]+$|^[0-9]+\.[0-9]*$"
 
 
 def _id_check_character(first_17: Column) -> Column:
-    """Column: the MOD 11-2 check character of 17 digits (NULL if any is not a digit)."""
-    total = None
-    for position, weight in enumerate(_ID_WEIGHTS, start=1):
-        term = _char_at(first_17, position).try_cast("int") * weight
-        total = term if total is None else total + term
-    # Index into the literal alphabet; substr with Column arguments is 1-based.
-    return F.lit(_ID_CHECK_CHARACTERS).substr((total % 11) + 1, F.lit(1))
+    """Column: the MOD 11-2 check character of 17 digits (only meaningful for 17 digits)."""
+    # S = sum of d_i * 2^(18-i) over i = 1..17. Because 13 = 2 (mod 11), reading the 17 digits
+    # as one base-13 number V gives S = 2V (mod 11): one conv() instead of 17 substrings, which
+    # keeps the expression small when the input is itself a large expression. 13^17 < 2^63.
+    value = F.conv(first_17, 13, 10).try_cast("long")
+    return F.lit(_ID_CHECK_CHARACTERS).substr((value % 11) * 2 % 11 + 1, F.lit(1))
 
 
 def normalized_citizen_id(raw: Column | str) -> Column:
@@ -345,6 +343,16 @@ REGISTERING_AUTHORITIES: dict[str, tuple[str, dict[str, str]]] = {
 #: (State Council bodies, national social organisations, centrally registered enterprises).
 USCC_EXTRA_REGION_CODES: frozenset[str] = frozenset({"100000"})
 
+
+def _is_uscc_region(code: Column) -> Column:
+    # Positions 3-8 are the code of the registering office (登记管理机关行政区划码). Offices in
+    # development zones carry a code their prefecture assigned under its own prefix (苏州工业园区
+    # registers as 320594), which GB/T 2260 does not list; accept a code when it, or its
+    # prefecture's xxxx00, is known, so real registrations are not quarantined.
+    prefecture = F.concat(F.substring(code, 1, 4), F.lit("00"))
+    return is_known_region(code, USCC_EXTRA_REGION_CODES) | is_known_region(prefecture)
+
+
 # Organisation code (组织机构代码, GB 11714): 8 body characters (digits = 0-9, A-Z = 10-35),
 # check = 11 - (sum mod 11), with 10 → X and 11 → 0.
 _ORG_CODE_WEIGHTS = (3, 7, 9, 10, 5, 8, 4, 2)
@@ -398,7 +406,8 @@ def uscc_problem(raw: Column | str) -> Column:
     ``bad_entity_type``
         position 2 is not an entity type of that authority (e.g. 94, 54, Y2).
     ``bad_region``
-        positions 3-8 are not a GB/T 2260 code (historical included) nor 100000 (national).
+        positions 3-8 are neither a GB/T 2260 code (historical included), nor under a known
+        prefecture (xxxx00, for development-zone offices), nor 100000 (national registration).
     ``bad_organization_code``
         positions 9-17 are not a GB 11714 organisation code (its own check character fails).
     ``bad_check_character``
@@ -415,10 +424,7 @@ def uscc_problem(raw: Column | str) -> Column:
         .when(~normalized.rlike(_USCC_RE), F.lit(BAD_CHARACTERS))
         .when(~authority.isin(sorted(REGISTERING_AUTHORITIES)), F.lit(BAD_REGISTERING_AUTHORITY))
         .when(~authority_and_type.isin(entity_types), F.lit(BAD_ENTITY_TYPE))
-        .when(
-            ~is_known_region(F.substring(normalized, 3, 6), USCC_EXTRA_REGION_CODES),
-            F.lit(BAD_REGION),
-        )
+        .when(~_is_uscc_region(F.substring(normalized, 3, 6)), F.lit(BAD_REGION))
         .when(
             _char_at(normalized, 17) != _org_code_check_character(F.substring(normalized, 9, 8)),
             F.lit(BAD_ORGANIZATION_CODE),
