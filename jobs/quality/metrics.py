@@ -164,10 +164,26 @@ def _ignore(columns: list[Column], ignore_row_if: str) -> Column:
     raise ValueError(f"unrecognised ignore_row_if {ignore_row_if!r}")
 
 
-def row_check(exp: Expectation, params: Mapping[str, Any]) -> tuple[Column, Column]:
+UNIQUENESS_TYPES = frozenset(
+    {"expect_column_values_to_be_unique", "expect_compound_columns_to_be_unique"}
+)
+
+
+def _unique_columns(exp: Expectation) -> list[str]:
+    kw = exp.kwargs
+    return [kw["column"]] if "column" in kw else list(kw["column_list"])
+
+
+def row_check(
+    exp: Expectation, params: Mapping[str, Any], duplicate_flag: str | None = None
+) -> tuple[Column, Column]:
     """(considered, unexpected) Columns of one row-level expectation, as GX's Spark engine
     decides them. A row is unexpected only where the expectation's condition is false, not
     NULL: GX counts ``when(~condition, 1)``, which skips NULLs.
+
+    For uniqueness, ``duplicate_flag`` names a column (from :func:`with_duplicate_flags`) that
+    is true on rows whose key occurs more than once among the considered rows; without it a
+    window over the key gives the same answer, at the price of shuffling whole rows.
 
     Raises:
         MissingParameter: a ``$PARAMETER`` the run did not supply.
@@ -192,16 +208,13 @@ def row_check(exp: Expectation, params: Mapping[str, Any]) -> tuple[Column, Colu
         else:
             expected = _between(col, kw, params)
         return considered, considered & F.coalesce(~expected, F.lit(False))
-    if t == "expect_column_values_to_be_unique":
-        col = F.col(kw["column"])
-        considered = base & col.isNotNull()
+    if t in UNIQUENESS_TYPES:
+        considered = unique_considered(exp)
+        if duplicate_flag is not None:
+            return considered, considered & F.coalesce(F.col(duplicate_flag), F.lit(False))
         # GX counts per value over the considered rows only (its window runs on the domain).
-        per_value = F.count(F.when(considered, 1)).over(Window.partitionBy(col))
-        return considered, considered & (per_value > 1)
-    if t == "expect_compound_columns_to_be_unique":
-        cols = [F.col(c) for c in kw["column_list"]]
-        considered = base & _ignore(cols, kw.get("ignore_row_if", "all_values_are_missing"))
-        per_value = F.count(F.when(considered, 1)).over(Window.partitionBy(F.struct(*cols)))
+        key = F.struct(*[F.col(c) for c in _unique_columns(exp)])
+        per_value = F.count(F.when(considered, 1)).over(Window.partitionBy(key))
         return considered, considered & (per_value > 1)
     if t.startswith("expect_column_pair_"):
         a, b = F.col(kw["column_A"]), F.col(kw["column_B"])
@@ -222,8 +235,46 @@ def row_check(exp: Expectation, params: Mapping[str, Any]) -> tuple[Column, Colu
     raise ValueError(f"{exp.name}: {t} is not a row-level expectation govlake computes")
 
 
-def _accuracy_columns(index: int) -> tuple[str, str]:
-    return f"__auth_key_{index}", f"__auth_value_{index}"
+def unique_considered(exp: Expectation) -> Column:
+    """Rows a uniqueness expectation considers: GX drops nulls of a single column, and rows
+    matching ``ignore_row_if`` for a column list."""
+    base = _row_condition(exp.kwargs)
+    cols = [F.col(c) for c in _unique_columns(exp)]
+    if exp.type == "expect_column_values_to_be_unique":
+        return base & cols[0].isNotNull()
+    return base & _ignore(cols, exp.kwargs.get("ignore_row_if", "all_values_are_missing"))
+
+
+def with_duplicate_flags(
+    df: DataFrame, expectations: list[Expectation]
+) -> tuple[DataFrame, dict[str, str]]:
+    """Adds, per uniqueness expectation, a flag that is true on rows whose key occurs more than
+    once among the considered rows.
+
+    The keys that repeat are found by an aggregation that shuffles only the key columns, and
+    joined back by broadcast (null-safe, as GX's window groups nulls together): a window over
+    the key would shuffle every column of every row. Returns the DataFrame and expectation
+    name → flag column.
+    """
+    flags: dict[str, str] = {}
+    for i, exp in enumerate(expectations):
+        columns = _unique_columns(exp)
+        flag = f"__dup{i}"
+        renamed = [f"__dupk{i}_{j}" for j in range(len(columns))]
+        repeated = (
+            df.where(unique_considered(exp))
+            .groupBy(*[F.col(c).alias(r) for c, r in zip(columns, renamed, strict=True)])
+            .count()
+            .where(F.col("count") > 1)
+            .select(*renamed, F.lit(True).alias(flag))
+        )
+        condition = None
+        for c, r in zip(columns, renamed, strict=True):
+            term = df[c].eqNullSafe(repeated[r])
+            condition = term if condition is None else condition & term
+        df = df.join(F.broadcast(repeated), condition, "left").drop(*renamed)
+        flags[exp.name] = flag
+    return df, flags
 
 
 def latest_by_key(authority_df: DataFrame, key: str) -> DataFrame:
@@ -299,18 +350,21 @@ def compute_metrics(
     outcomes: dict[str, Outcome] = {}
     row_exprs: list[tuple[str, Column, Column]] = []  # (name, considered, unexpected)
     table_exps: list[Expectation] = []
+    wide_df, auth_columns = with_authority_values(batch_df, suite.accuracy, authority_dfs)
+    wide_df, duplicate_flags = with_duplicate_flags(
+        wide_df, [e for e in suite.expectations if e.type in UNIQUENESS_TYPES]
+    )
     for exp in suite.expectations:
         if not exp.is_row_level:
             table_exps.append(exp)
             continue
         try:
-            considered, unexpected = row_check(exp, params)
+            considered, unexpected = row_check(exp, params, duplicate_flags.get(exp.name))
         except MissingParameter as missing:
             outcomes[exp.name] = _skipped(exp, "row", f"no value for parameter {missing}")
             continue
         row_exprs.append((exp.name, considered, unexpected))
 
-    wide_df, auth_columns = with_authority_values(batch_df, suite.accuracy, authority_dfs)
     accuracy_checks = []
     for check in suite.accuracy:
         if check.name not in auth_columns:

@@ -236,6 +236,9 @@ def _validate_one(
 
     batch_df = pool_df.where(F.col("batch_id") == batch_id).persist(StorageLevel.MEMORY_AND_DISK)
     try:
+        # Materialise the cache once: govlake's pass and GX's validation both read it.
+        batch_df.count()
+        lap("read")
         params = run_parameters(suite, resource.update_frequency, batch, previous, now, settings)
         authority = _authority_pools(spark, settings, suite, rid)
         lap("prepare")
