@@ -6,8 +6,8 @@ GX builds the site (index, one page per suite, one per validation result) under
 CDNs, and the index and result tables are drawn by those scripts, so on a government network
 without internet access the site is empty. :func:`make_offline` copies the same library versions,
 vendored in ``jobs/quality/docs_assets/`` (see its README), into ``static/vendor/`` and rewrites
-every page to use them; scripts and styles that are not vendored (charts, icons) are removed, so
-no page makes a network request.
+every page to use them; icons become Unicode glyphs (``govlake-icons.css``); scripts and styles
+that are not vendored (charts, dark mode) are removed, so no page makes a network request.
 """
 
 from __future__ import annotations
@@ -32,6 +32,12 @@ VENDORED: dict[str, str] = {
     "https://unpkg.com/bootstrap-table@1.19.1/dist/extensions/filter-control/bootstrap-table-filter-control.min.js": "bootstrap-table-filter-control-1.19.1.min.js",
     "https://unpkg.com/bootstrap-table@1.19.0/dist/extensions/filter-control/bootstrap-table-filter-control.min.css": "bootstrap-table-filter-control-1.19.1.min.css",
     "https://unpkg.com/bootstrap-table@1.19.0/dist/extensions/filter-control/bootstrap-table-filter-control.css": "bootstrap-table-filter-control-1.19.1.min.css",
+    # The index's run-time filter is a datepicker: without the plugin bootstrap-table's
+    # filter-control throws and the result list is not drawn.
+    "https://cdnjs.cloudflare.com/ajax/libs/bootstrap-datepicker/1.9.0/js/bootstrap-datepicker.min.js": "bootstrap-datepicker-1.9.0.min.js",
+    "https://cdnjs.cloudflare.com/ajax/libs/bootstrap-datepicker/1.9.0/css/bootstrap-datepicker.min.css": "bootstrap-datepicker-1.9.0.min.css",
+    # Icons (pass/fail marks of the index) as Unicode glyphs, not the Font Awesome webfont.
+    "https://cdnjs.cloudflare.com/ajax/libs/font-awesome/6.6.0/css/all.min.css": "govlake-icons.css",
 }
 #: GX's navbar logo lives on a public bucket; the site has the same image in static/images.
 _LOGO = re.compile(r"https://great-expectations-web-assets\.s3[^\"']*/logo-long\.png[^\"']*")
