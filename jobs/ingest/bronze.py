@@ -8,12 +8,11 @@ renamed or extra column in a later batch never breaks the table's schema.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from pyspark.sql import DataFrame, SparkSession
-from pyspark.sql import functions as F
 
 from jobs.ingest.landing import LandedFile
 from jobs.ingest.readers import RAW_LINE, READ_PROBLEM, ROW_NUMBER, RawFile
@@ -29,8 +28,14 @@ BRONZE_SCHEMA = pa.schema(
         ("raw", pa.map_(pa.string(), pa.string())),
         ("read_problem", pa.string()),
         ("ingested_at", pa.timestamp("us", tz="UTC")),
+        ("record_hash", pa.string()),
     ]
 )
+
+# Separators that cannot occur in delivered text: unit separator between values, and a marker
+# for a missing value so that NULL and '' hash differently.
+_VALUE_SEPARATOR = "\x1f"
+_NULL_MARK = "\x00"
 
 
 def raw_map_array(raw: RawFile) -> pa.MapArray:
@@ -81,12 +86,24 @@ def bronze_table(
             "raw": raw_map_array(raw),
             "read_problem": read_problem,
             "ingested_at": pc.cast(pa.array([ingested_at] * rows), pa.timestamp("us", tz="UTC")),
+            "record_hash": record_hashes(raw),
         },
         schema=BRONZE_SCHEMA,
     )
 
 
-def to_bronze_df(spark: SparkSession, table: pa.Table) -> DataFrame:
-    """Arrow bronze rows → Spark, adding ``record_hash`` (SHA-256 of the raw values as delivered)."""
-    df = spark.createDataFrame(table)
-    return df.withColumn("record_hash", F.sha2(F.to_json(F.col("raw")), 256))
+def record_hashes(raw: RawFile) -> pa.Array:
+    """SHA-256 per row of the delivered values in delivered column order (NULL ≠ '')."""
+    table = raw.table
+    names = [c for c in raw.columns if c in table.column_names]
+    if RAW_LINE in table.column_names:
+        names.append(RAW_LINE)
+    if not names:
+        return pa.array([hashlib.sha256(b"").hexdigest()] * table.num_rows, pa.string())
+    filled = [pc.fill_null(table.column(n), _NULL_MARK) for n in names]
+    joined = (
+        pc.binary_join_element_wise(*filled, _VALUE_SEPARATOR) if len(filled) > 1 else filled[0]
+    )
+    return pa.array(
+        (hashlib.sha256(v.encode()).hexdigest() for v in joined.to_pylist()), pa.string()
+    )

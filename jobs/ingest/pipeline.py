@@ -25,10 +25,10 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from jobs.catalog.loader import load_catalog
-from jobs.catalog.models import Resource
+from jobs.catalog.models import Catalog, Resource
 from jobs.ingest import accounting, bronze, landing, pool
 from jobs.ingest.readers import UnreadableFile, encodings_compatible, read_file
-from jobs.lake import tables
+from jobs.lake import ledger, tables
 from jobs.lake.paths import table_uri
 from jobs.settings import Settings
 
@@ -78,10 +78,19 @@ POOL_BATCHES_SCHEMA = pa.schema(
 @dataclass
 class _Context:
     settings: Settings
-    spark: SparkSession
     resource: Resource
-    catalog: object
+    catalog: Catalog
+    given_spark: SparkSession | None = None
     now: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
+
+    @property
+    def spark(self) -> SparkSession:
+        """The Spark session, started only by the steps that need one (landing does not)."""
+        if self.given_spark is None:
+            from jobs.spark import get_spark
+
+            self.given_spark = get_spark(self.settings)
+        return self.given_spark
 
     def uri(self, layer: str, *parts: str) -> str:
         return table_uri(self.settings, layer, *parts)
@@ -94,12 +103,10 @@ class _Context:
 def _context(
     resource_id: str, settings: Settings | None, spark: SparkSession | None, now: dt.datetime | None
 ) -> _Context:
-    from jobs.spark import get_spark
-
     settings = settings or Settings.from_env()
     catalog = load_catalog(settings.schemas_root)
     resource = catalog.resource(resource_id)
-    ctx = _Context(settings, spark or get_spark(settings), resource, catalog)
+    ctx = _Context(settings, resource, catalog, spark)
     if now is not None:
         ctx.now = now
     return ctx
@@ -109,20 +116,12 @@ def _write_id(*parts: str) -> str:
     return "/".join(parts)
 
 
-def _read_rows(ctx: _Context, layer: str, *parts: str, where: str | None = None) -> list[dict]:
-    """Small governance tables are read to the driver; absent table → no rows."""
-    uri = ctx.uri(layer, *parts)
-    if not tables.table_exists(uri):
-        return []
-    df = tables.read_table(ctx.spark, uri)
-    if where:
-        df = df.where(where)
-    return [row.asDict(recursive=True) for row in df.collect()]
-
-
-def _resource_filter(ctx: _Context) -> str:
+def _resource_rows(ctx: _Context, *table: str, **equals: str) -> list[dict]:
+    """This resource's rows of a small governance table (file log, outcomes), via delta-rs."""
     department, resource = ctx.dept_res
-    return f"department = '{department}' AND resource = '{resource}'"
+    filters = [("department", "=", department), ("resource", "=", resource)]
+    filters += [(column, "=", value) for column, value in equals.items()]
+    return ledger.read_rows(ctx.uri(*table), filters)
 
 
 # --- landing → bronze --------------------------------------------------------------------------
@@ -143,7 +142,7 @@ def land_to_bronze(
     """
     ctx = _context(resource_id, settings, spark, now)
     department, resource_name = ctx.dept_res
-    logged = _read_rows(ctx, "governance", "ingest_files", where=_resource_filter(ctx))
+    logged = _resource_rows(ctx, "governance", "ingest_files")
     done = {(r["batch_id"], r["source_file"]) for r in logged}
     seen_hashes = {
         r["file_hash"]: f"{r['batch_id']}/{r['source_file']}"
@@ -251,11 +250,10 @@ def _land_batch(
         ).encode()
     ).hexdigest()[:16]
     if bronze_parts:
-        bronze_df = bronze.to_bronze_df(ctx.spark, pa.concat_tables(bronze_parts))
-        tables.write_table(
-            bronze_df,
+        # Rows read on the driver are committed by delta-rs directly: no Spark job needed.
+        ledger.append_arrow(
             ctx.uri("bronze", department, resource_name),
-            mode="append",
+            pa.concat_tables(bronze_parts),
             write_id=_write_id("bronze", ctx.resource.id, batch_id, files_key),
         )
     if quarantine_rows:
@@ -309,11 +307,10 @@ def _log_row(
 
 
 def _append_file_log(ctx: _Context, rows: list[dict], batch_id: str, files_key: str) -> None:
-    df = ctx.spark.createDataFrame(pa.Table.from_pylist(rows, schema=INGEST_FILES_SCHEMA))
-    tables.write_table(
-        df,
+    ledger.append_rows(
         ctx.uri("governance", "ingest_files"),
-        mode="append",
+        rows,
+        INGEST_FILES_SCHEMA,
         write_id=_write_id("ingest_files", ctx.resource.id, batch_id, files_key),
     )
 
@@ -361,9 +358,8 @@ def _file_quarantine_row(
 
 def _append_quarantine_files(ctx: _Context, rows: list[dict], write_id: str) -> None:
     department, resource_name = ctx.dept_res
-    df = ctx.spark.createDataFrame(pa.Table.from_pylist(rows, schema=QUARANTINE_SCHEMA))
-    tables.write_table(
-        df, ctx.uri("quarantine", department, resource_name), mode="append", write_id=write_id
+    ledger.append_rows(
+        ctx.uri("quarantine", department, resource_name), rows, QUARANTINE_SCHEMA, write_id
     )
 
 
@@ -381,10 +377,8 @@ def bronze_to_pool(
     order, into the pool and quarantine; exact duplicates within and across batches are counted.
     """
     ctx = _context(resource_id, settings, spark, now)
-        ingested = _read_rows(
-        ctx, "governance", "ingest_files", where=_resource_filter(ctx) + " AND status = 'ingested'"
-    )
-    outcomes = _read_rows(ctx, "governance", "pool_batches", where=_resource_filter(ctx))
+    ingested = _resource_rows(ctx, "governance", "ingest_files", status="ingested")
+    outcomes = _resource_rows(ctx, "governance", "pool_batches")
     latest: dict[tuple[str, str], dict] = {}
     for row in sorted(outcomes, key=lambda r: r["decided_at"]):
         latest[(row["batch_id"], row["source_file"])] = row
@@ -589,8 +583,7 @@ def _outcome_row(
 
 
 def _append_outcomes(ctx: _Context, rows: list[dict], write_id: str) -> None:
-    df = ctx.spark.createDataFrame(pa.Table.from_pylist(rows, schema=POOL_BATCHES_SCHEMA))
-    tables.write_table(df, ctx.uri("governance", "pool_batches"), mode="append", write_id=write_id)
+    ledger.append_rows(ctx.uri("governance", "pool_batches"), rows, POOL_BATCHES_SCHEMA, write_id)
 
 
 # --- accounting --------------------------------------------------------------------------------
@@ -606,54 +599,19 @@ def check_row_accounting(
     """Recomputes the row accounting of every file of one resource, stores it, and raises
     :class:`jobs.ingest.accounting.RowAccountingError` naming each file whose numbers do not add up."""
     ctx = _context(resource_id, settings, spark, now)
-    files_uri = ctx.uri("governance", "ingest_files")
-    if not tables.table_exists(files_uri):
-        return {"resource": resource_id, "files": 0, "balanced": True}
-    files_df = tables.read_table(ctx.spark, files_uri).where(
-        _resource_filter(ctx) + " AND status != 'rejected'"
+    rows = accounting.account_files(
+        _resource_rows(ctx, "governance", "ingest_files"),
+        _resource_rows(ctx, "governance", "pool_batches"),
+        checked_at=ctx.now,
     )
-    outcomes_uri = ctx.uri("governance", "pool_batches")
-    if tables.table_exists(outcomes_uri):
-        outcomes_df = tables.read_table(ctx.spark, outcomes_uri).where(_resource_filter(ctx))
-    else:
-        outcomes_df = ctx.spark.createDataFrame(
-            pa.Table.from_pylist([], schema=POOL_BATCHES_SCHEMA)
-        )
-    checked = accounting.with_row_accounting(files_df, outcomes_df).select(
-        "department",
-        "resource",
-        "batch_id",
-        "source_file",
-        "status",
-        "file_rows",
-        "bronze_rows",
-        F.coalesce("pool_rows", F.lit(0)).alias("pool_rows"),
-        F.coalesce("quarantined_rows", F.lit(0)).alias("quarantined_rows"),
-        F.coalesce("duplicate_rows", F.lit(0)).alias("duplicate_rows"),
-        F.coalesce("held_rows", F.lit(0)).alias("held_rows"),
-        "is_balanced",
-        "imbalance",
-        F.lit(ctx.now).cast("timestamp").alias("checked_at"),
-    )
-    rows = [r.asDict() for r in checked.collect()]
     department, resource_name = ctx.dept_res
-    tables.write_table(
-        ctx.spark.createDataFrame(rows, schema=checked.schema) if rows else checked,
+    ledger.overwrite_where(
         ctx.uri("governance", "row_accounting"),
-        mode="overwrite",
-        replace_where=f"department = '{department}' AND resource = '{resource_name}'",
+        pa.Table.from_pylist(rows, schema=accounting.ROW_ACCOUNTING_SCHEMA),
+        predicate=f"department = '{department}' AND resource = '{resource_name}'",
     )
-    totals = {
-        k: sum(r[k] or 0 for r in rows)
-        for k in (
-            "file_rows",
-            "bronze_rows",
-            "pool_rows",
-            "quarantined_rows",
-            "duplicate_rows",
-            "held_rows",
-        )
-    }
+    counted = ("file_rows", "bronze_rows", *accounting.COUNTS)
+    totals = {k: sum(r[k] or 0 for r in rows) for k in counted}
     broken = [r for r in rows if not r["is_balanced"]]
     if broken:
         lines = [f"{r['batch_id']}/{r['source_file']}: {r['imbalance']}" for r in broken]

@@ -86,101 +86,142 @@ def _reason(condition: Column, field_name: str, code: str | Column) -> Column:
     return F.when(condition, F.concat(F.lit(f"{field_name}:"), code_col))
 
 
-@dataclass
-class _Standardized:
-    value: Column
-    problems: list[Column]
-    warnings: list[Column]
-    derived: dict[str, Column]
+# The standardisation runs in three projections so that each expensive expression (a key check
+# is a few hundred nodes) is computed once and then referenced: one flat projection that repeats
+# them overflows Java's 64 KB method limit and falls back to slow interpreted evaluation.
+def _src(f: Field) -> str:
+    return f"__src__{f.name}"
 
 
-def _standardize_field(
-    f: Field, resource: Resource, catalog: Catalog, reference_date: Column
-) -> _Standardized:
-    """One field's typed value, reason codes (row goes to quarantine) and warnings (row kept)."""
-    raw = _source_value(f)
+def _aux(f: Field, what: str) -> str:
+    return f"__{what}__{f.name}"
+
+
+def _key_kind(f: Field) -> str | None:
+    if f.data_element.id in _PARTY_ID_ELEMENTS:
+        return "party_id"
+    kind = f.data_element.kind
+    return kind if kind in {"citizen_id", "uscc", "parcel_code", "unit_number"} else None
+
+
+def _key_checks(f: Field, reference_date: Column) -> dict[str, Column]:
+    """Stage 1: normalised key and its reason code (NULL when valid), per key-kind field."""
+    src = F.col(_src(f))
+    kind = _key_kind(f)
+    if kind == "party_id":
+        return {
+            _aux(f, "id_norm"): keys.normalized_citizen_id(src),
+            _aux(f, "id_problem"): keys.citizen_id_problem(src, reference_date),
+            _aux(f, "uscc_norm"): keys.normalized_uscc(src),
+            _aux(f, "uscc_problem"): keys.uscc_problem(src),
+        }
+    if kind == "citizen_id":
+        return {
+            _aux(f, "norm"): keys.normalized_citizen_id(src),
+            _aux(f, "problem"): keys.citizen_id_problem(src, reference_date),
+        }
+    if kind == "uscc":
+        return {
+            _aux(f, "norm"): keys.normalized_uscc(src),
+            _aux(f, "problem"): keys.uscc_problem(src),
+        }
+    if kind in {"parcel_code", "unit_number"}:
+        problem = (
+            keys.parcel_code_problem(src)
+            if kind == "parcel_code"
+            else keys.unit_number_problem(src)
+        )
+        return {_aux(f, "norm"): keys.normalized_real_estate_code(src), _aux(f, "problem"): problem}
+    return {}
+
+
+def _typed_value(
+    f: Field, resource: Resource, catalog: Catalog
+) -> tuple[Column, dict[str, Column]]:
+    """Stage 2: the field's standardised value, and columns derived from it."""
+    src = F.col(_src(f))
     element = f.data_element
-    kind = element.kind
-    is_key = f.name in resource.key.fields
-    mandatory = f.required or is_key
-    blank = values.is_blank(raw)
+    kind = _key_kind(f) or element.kind
+    derived: dict[str, Column] = {}
+    if kind == "party_id":
+        id_ok, uscc_ok = (
+            F.col(_aux(f, "id_problem")).isNull(),
+            F.col(_aux(f, "uscc_problem")).isNull(),
+        )
+        value = F.when(id_ok, F.col(_aux(f, "id_norm"))).when(uscc_ok, F.col(_aux(f, "uscc_norm")))
+        derived[f"{f.name}_kind"] = F.when(id_ok, "citizen_id").when(uscc_ok, "uscc")
+    elif kind in {"citizen_id", "uscc", "parcel_code", "unit_number"}:
+        value = F.when(F.col(_aux(f, "problem")).isNull(), F.col(_aux(f, "norm")))
+        if kind == "citizen_id":
+            # The ID is valid wherever value is set, so its parts can be read directly (GB 11643:
+            # region 1–6, birth date 7–14, odd 17th character = male).
+            derived[f"{f.name}_birth_date"] = F.to_date(F.substring(value, 7, 8), "yyyyMMdd")
+            derived[f"{f.name}_gender"] = F.when(
+                value.isNotNull(),
+                F.when(F.substring(value, 17, 1).cast("int") % 2 == 1, "1").otherwise("2"),
+            )
+            derived[f"{f.name}_region"] = F.substring(value, 1, 6)
+    elif kind == "code":
+        value = values.mapped_code(src, catalog.value_map(resource.id, f.name))
+    elif kind == "date":
+        value = values.parsed_date(src)
+    elif kind == "timestamp":
+        value = values.parsed_timestamp(src)
+    elif kind == "boolean":
+        value = values.parsed_boolean(src)
+    elif kind in {"decimal", "integer"}:
+        value = values.parsed_number(src, _pool_type(f))
+    elif kind == "name":
+        value = values.normalized_name(src)
+    elif kind == "phone":
+        value = values.normalized_phone(src)
+    elif kind == "geometry":
+        value = F.trim(src)
+    else:  # text, address, region_code
+        value = values.clean_text(src)
+    return value.cast(_pool_type(f)), derived
+
+
+def _field_reasons(f: Field, resource: Resource) -> tuple[list[Column], list[Column]]:
+    """Stage 3: reason codes (the row goes to quarantine) and warnings (the row is kept)."""
+    src, value = F.col(_src(f)), F.col(f.name)
+    present = ~values.is_blank(src)
+    kind = _key_kind(f) or f.data_element.kind
     problems: list[Column] = []
     warnings: list[Column] = []
-    derived: dict[str, Column] = {}
-
-    if element.id in _PARTY_ID_ELEMENTS:
-        id_problem = keys.citizen_id_problem(raw, reference_date)
-        uscc_problem = keys.uscc_problem(raw)
-        value = F.when(id_problem.isNull(), keys.normalized_citizen_id(raw)).when(
-            uscc_problem.isNull(), keys.normalized_uscc(raw)
+    if f.required or f.name in resource.key.fields:
+        problems.append(_reason(~present, f.name, "missing"))
+    if kind == "party_id":
+        # Name the citizen-ID reason for an 18-character value that starts with a digit and fails
+        # as an ID, the USCC reason otherwise.
+        id_problem, uscc_problem = F.col(_aux(f, "id_problem")), F.col(_aux(f, "uscc_problem"))
+        id_like = (F.length(F.col(_aux(f, "id_norm"))) == 18) & F.col(_aux(f, "id_norm")).rlike(
+            r"^\d"
         )
-        derived[f"{f.name}_kind"] = F.when(id_problem.isNull(), "citizen_id").when(
-            uscc_problem.isNull(), "uscc"
-        )
-        # Report the citizen-ID reason for digit-led values, the USCC reason otherwise.
-        digit_led = F.regexp_extract(values.half_width(F.trim(raw)), r"^\s*(\d)", 1) != ""
-        reason = F.when(
-            digit_led & (F.length(keys.normalized_citizen_id(raw)) == 18), id_problem
-        ).otherwise(F.coalesce(uscc_problem, id_problem))
-        problems.append(_reason(~blank & value.isNull(), f.name, reason))
-    elif kind == "citizen_id":
-        problem = keys.citizen_id_problem(raw, reference_date)
-        value = F.when(problem.isNull(), keys.normalized_citizen_id(raw))
-        problems.append(_reason(~blank & problem.isNotNull(), f.name, problem))
-        derived[f"{f.name}_birth_date"] = keys.birth_date_of(raw, reference_date)
-        derived[f"{f.name}_gender"] = keys.gender_of(raw, reference_date)
-        derived[f"{f.name}_region"] = keys.region_of(raw, reference_date)
-    elif kind == "uscc":
-        problem = keys.uscc_problem(raw)
-        value = F.when(problem.isNull(), keys.normalized_uscc(raw))
-        problems.append(_reason(~blank & problem.isNotNull(), f.name, problem))
-    elif kind in {"parcel_code", "unit_number"}:
-        problem = (
-            keys.parcel_code_problem(raw)
-            if kind == "parcel_code"
-            else keys.unit_number_problem(raw)
-        )
-        value = F.when(problem.isNull(), keys.normalized_real_estate_code(raw))
-        problems.append(_reason(~blank & problem.isNotNull(), f.name, problem))
+        reason = F.when(id_like, id_problem).otherwise(F.coalesce(uscc_problem, id_problem))
+        problems.append(_reason(present & value.isNull(), f.name, reason))
+    elif kind in {"citizen_id", "uscc", "parcel_code", "unit_number"}:
+        problem = F.col(_aux(f, "problem"))
+        problems.append(_reason(present & problem.isNotNull(), f.name, problem))
     elif kind == "code":
-        mapping = catalog.value_map(resource.id, f.name)
-        value = values.mapped_code(raw, mapping)
-        problems.append(_reason(values.code_is_unknown(raw, mapping), f.name, "unknown_code"))
+        problems.append(_reason(present & value.isNull(), f.name, "unknown_code"))
     elif kind == "date":
-        value = values.parsed_date(raw)
-        problems.append(_reason(values.date_is_bad(raw), f.name, "bad_date"))
+        problems.append(
+            _reason(present & ~values.is_no_end_date(src) & value.isNull(), f.name, "bad_date")
+        )
     elif kind == "timestamp":
-        value = values.parsed_timestamp(raw)
-        problems.append(_reason(values.timestamp_is_bad(raw), f.name, "bad_timestamp"))
-    elif kind in {"decimal", "integer"} or element.type not in {
-        "string",
-        "date",
-        "timestamp",
-        "boolean",
-    }:
-        spark_type = "long" if element.type in {"integer", "long"} else element.type
-        value = values.parsed_number(raw, spark_type)
-        problems.append(_reason(values.number_is_bad(raw, spark_type), f.name, "bad_number"))
+        problems.append(_reason(present & value.isNull(), f.name, "bad_timestamp"))
     elif kind == "boolean":
-        value = values.parsed_boolean(raw)
-        problems.append(_reason(~blank & value.isNull(), f.name, "bad_boolean"))
-    elif kind == "name":
-        value = values.normalized_name(raw)
+        problems.append(_reason(present & value.isNull(), f.name, "bad_boolean"))
+    elif kind in {"decimal", "integer"}:
+        problems.append(_reason(present & value.isNull(), f.name, "bad_number"))
     elif kind == "phone":
-        value = values.normalized_phone(raw)
-        # A malformed phone number is not a reason to reject a resident's record: keep the row,
+        # A malformed phone number is no reason to reject a resident's record: keep the row,
         # leave the value empty, and say so (bronze still has what was delivered).
-        warnings.append(_reason(values.phone_is_bad(raw), f.name, "bad_format"))
+        warnings.append(_reason(present & value.isNull(), f.name, "bad_format"))
     elif kind == "region_code":
-        value = values.clean_text(raw)
-        known = is_known_region(value)
-        warnings.append(_reason(~blank & ~known, f.name, "unknown_region"))
-    else:  # text, address, geometry
-        value = values.clean_text(raw) if kind != "geometry" else F.trim(raw)
-
-    if mandatory:
-        problems.insert(0, _reason(blank, f.name, "missing"))
-    return _Standardized(value, problems, warnings, derived)
+        warnings.append(_reason(present & ~is_known_region(value), f.name, "unknown_region"))
+    return problems, warnings
 
 
 def _pool_type(f: Field) -> str:
@@ -193,30 +234,49 @@ def with_standardized_fields(
 ) -> DataFrame:
     """Adds one typed column per catalog field, derived columns, ``problems`` and ``warnings``.
 
-    Returns lineage + fields (+ ``<id field>_birth_date/_gender/_region`` for citizen IDs) +
-    ``problems`` (array of ``field:reason``; empty for a pool row) + ``warnings`` + ``raw``.
+    Returns lineage + fields (+ ``<id field>_birth_date/_gender/_region`` for citizen IDs,
+    ``<field>_kind`` for an owner that may be a person or an entity) + ``problems`` (array of
+    ``field:reason``; empty for a pool row) + ``warnings`` + ``raw``.
     """
     reference_date = F.to_date(F.col("ingested_at"))
-    columns: list[Column] = [F.col(c) for c in LINEAGE_COLUMNS]
+    lineage = [F.col(c) for c in LINEAGE_COLUMNS]
+    sourced = bronze_df.select(
+        *lineage, "raw", "read_problem", *[_source_value(f).alias(_src(f)) for f in resource.fields]
+    )
+    checked = sourced.select(
+        "*",
+        *[
+            col.alias(name)
+            for f in resource.fields
+            for name, col in _key_checks(f, reference_date).items()
+        ],
+    )
+
+    typed_columns, derived_columns, derived_names = [], [], []
+    for f in resource.fields:
+        value, derived = _typed_value(f, resource, catalog)
+        typed_columns.append(value.alias(f.name))
+        derived_columns.extend(col.alias(name) for name, col in derived.items())
+        derived_names.extend(derived)
+    typed = checked.select("*", *typed_columns, *derived_columns)
+
     problems: list[Column] = [
         _reason(F.col("read_problem").isNotNull(), "record", F.col("read_problem"))
     ]
     warnings: list[Column] = []
-    derived: list[Column] = []
     for f in resource.fields:
-        std = _standardize_field(f, resource, catalog, reference_date)
-        columns.append(std.value.cast(_pool_type(f)).alias(f.name))
-        problems.extend(std.problems)
-        warnings.extend(std.warnings)
-        derived.extend(col.alias(name) for name, col in std.derived.items())
-    return bronze_df.select(
-        *columns,
-        *derived,
+        field_problems, field_warnings = _field_reasons(f, resource)
+        problems.extend(field_problems)
+        warnings.extend(field_warnings)
+    no_warnings = F.array().cast("array<string>")
+    return typed.select(
+        *lineage,
+        *[F.col(f.name) for f in resource.fields],
+        *[F.col(name) for name in derived_names],
         F.filter(F.array(*problems), lambda x: x.isNotNull()).alias("problems"),
-        F.filter(
-            F.array(*warnings) if warnings else F.array().cast("array<string>"),
-            lambda x: x.isNotNull(),
-        ).alias("warnings"),
+        F.filter(F.array(*warnings) if warnings else no_warnings, lambda x: x.isNotNull()).alias(
+            "warnings"
+        ),
         F.col("raw"),
     )
 

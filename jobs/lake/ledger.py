@@ -1,0 +1,100 @@
+"""Arrow-native reads and appends through delta-rs, without a Spark job.
+
+For the lake's edges that are not Spark-scale work: the file log, promotion outcomes and row
+accounting (a handful of rows per batch), and bronze rows that were read on the driver anyway.
+A Spark job costs seconds of scheduling for a few rows; delta-rs commits them in milliseconds.
+The tables are the same standard Delta tables, so :func:`jobs.lake.tables.read_table` reads them.
+
+Idempotency follows :func:`jobs.lake.tables.write_table`: a ``write_id`` becomes a Delta app
+transaction, and an append whose id the table already carries adds nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import pyarrow as pa
+import pyarrow.fs as pafs
+
+from jobs.lake.bridge import _filesystem
+from jobs.lake.tables import WriteId, table_exists
+
+
+def _txn(write_id: WriteId) -> tuple[str, int]:
+    return (write_id, 0) if isinstance(write_id, str) else (str(write_id[0]), int(write_id[1]))
+
+
+def append_arrow(
+    uri: str,
+    table: pa.Table,
+    write_id: WriteId,
+    *,
+    storage_options: Mapping[str, str] | None = None,
+) -> bool:
+    """Appends ``table`` in one commit unless ``write_id`` was already applied.
+
+    Returns:
+        True when rows were committed, False for an idempotent retry.
+    """
+    from deltalake import CommitProperties, DeltaTable, Transaction, write_deltalake
+
+    app_id, version = _txn(write_id)
+    options = dict(storage_options) if storage_options else None
+    if table_exists(uri, storage_options):
+        applied = DeltaTable(uri, storage_options=options).transaction_version(app_id)
+        if applied is not None and applied >= version:
+            return False
+    write_deltalake(
+        uri,
+        table,
+        mode="append",
+        storage_options=options,
+        commit_properties=CommitProperties(app_transactions=[Transaction(app_id, version)]),
+    )
+    return True
+
+
+def append_rows(uri: str, rows: Sequence[Mapping], schema: pa.Schema, write_id: WriteId) -> bool:
+    """Appends Python rows (dicts keyed by the schema's column names)."""
+    return append_arrow(uri, pa.Table.from_pylist(list(rows), schema=schema), write_id)
+
+
+def read_rows(
+    uri: str,
+    filters: Sequence[tuple[str, str, object]] | None = None,
+    columns: Sequence[str] | None = None,
+    *,
+    storage_options: Mapping[str, str] | None = None,
+) -> list[dict]:
+    """The rows of a small table as dicts (``[]`` when the table does not exist yet).
+
+    Args:
+        filters: delta-rs/pyarrow DNF conjunction, e.g. ``[("resource", "=", "hukou")]``.
+    """
+    from deltalake import DeltaTable
+
+    if not table_exists(uri, storage_options):
+        return []
+    options = dict(storage_options) if storage_options else None
+    # A native pyarrow filesystem: delta-rs's default Python filesystem handler can abort the
+    # interpreter at exit (a known delta-rs/pyarrow teardown issue, delta-rs #2184).
+    fs, root = _filesystem(uri)
+    table = DeltaTable(uri, storage_options=options).to_pyarrow_table(
+        filters=list(filters) if filters else None,
+        columns=list(columns) if columns else None,
+        filesystem=pafs.SubTreeFileSystem(root, fs),
+    )
+    return table.to_pylist()
+
+
+def overwrite_where(
+    uri: str, table: pa.Table, predicate: str, *, storage_options: Mapping[str, str] | None = None
+) -> None:
+    """Replaces the rows matching ``predicate`` (delta-rs SQL) with ``table`` in one commit."""
+    from deltalake import write_deltalake
+
+    options = dict(storage_options) if storage_options else None
+    if not table_exists(uri, storage_options):
+        write_deltalake(uri, table, mode="append", storage_options=options)
+        return
+    write_deltalake(uri, table, mode="overwrite", predicate=predicate, storage_options=options)
