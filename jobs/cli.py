@@ -22,6 +22,7 @@ COMMAND_MODULES: list[str] = [
     "jobs.quality.commands",
     "jobs.synth.commands",
     "jobs.standardize.commands",
+    "jobs.demo",
 ]
 
 
