@@ -7,6 +7,7 @@ works without any Delta JARs.
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 
@@ -24,6 +25,9 @@ def get_spark(settings: Settings | None = None, app_name: str = "govlake", **ext
         extra_conf: further ``spark.*`` options (dots written as-is in keys via ``**{"spark.x": v}``).
     """
     settings = settings or Settings.from_env()
+    # py4j logs every connection it closes at INFO; under Airflow's task logging that is
+    # thousands of lines per task and hides the task's own messages.
+    logging.getLogger("py4j").setLevel(logging.WARNING)
     # Python workers must be the interpreter that has deltalake/pyarrow installed (the venv),
     # not whatever ``python3`` is first on PATH.
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
