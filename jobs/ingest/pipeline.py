@@ -387,95 +387,96 @@ def bronze_to_pool(
         if latest.get((row["batch_id"], row["source_file"]), {}).get("outcome") != "promoted":
             pending[row["batch_id"]].append(row)
 
-    summary = {
-        "resource": resource_id,
-        "promoted": [],
-        "held": [],
-        "pool_rows": 0,
-        "quarantined_rows": 0,
-        "duplicate_rows": 0,
-    }
+    summary: dict = {"resource": resource_id, "promoted": [], "held": []}
+    ready: dict[str, list[dict]] = {}
     for batch_id in sorted(pending):
-        result = _promote_batch(ctx, batch_id, pending[batch_id])
-        key = "held" if result["outcome"] == "held" else "promoted"
-        summary[key].append(result)
-        for count in ("pool_rows", "quarantined_rows", "duplicate_rows"):
-            summary[count] += result.get(count, 0)
-    if summary["held"]:
-        for held in summary["held"]:
-            log.error(held["message"])
+        file_rows = pending[batch_id]
+        report = pool.column_report(
+            ctx.resource, {c for r in file_rows for c in (r["columns"] or [])}
+        )
+        if report.must_hold:
+            summary["held"].append(_hold_batch(ctx, batch_id, file_rows, report))
+        else:
+            ready[batch_id] = file_rows
+    if ready:
+        summary["promoted"] = _promote_batches(ctx, ready)
+    for count in ("pool_rows", "quarantined_rows", "duplicate_rows"):
+        summary[count] = sum(b[count] for b in summary["promoted"])
+    for held in summary["held"]:
+        log.error(held["message"])
     return summary
 
 
-def _promote_batch(ctx: _Context, batch_id: str, file_rows: list[dict]) -> dict:
-    department, resource_name = ctx.dept_res
-    delivered = {c for r in file_rows for c in (r["columns"] or [])}
-    report = pool.column_report(ctx.resource, delivered)
-    files_key = hashlib.sha256(
-        "|".join(sorted(r["file_hash"] for r in file_rows)).encode()
-    ).hexdigest()[:16]
-    if report.must_hold:
-        message = report.hold_message(ctx.resource.id)
-        outcome_rows = [
-            _outcome_row(
-                ctx,
-                batch_id,
-                r["source_file"],
-                "held",
-                0,
-                0,
-                0,
-                r["bronze_rows"],
-                0,
-                report,
-                message,
-            )
-            for r in file_rows
-        ]
-        _append_outcomes(
-            ctx,
-            outcome_rows,
-            _write_id(
-                "pool_batches", ctx.resource.id, batch_id, files_key, "held", ctx.now.isoformat()
-            ),
-        )
-        return {
-            "batch_id": batch_id,
-            "outcome": "held",
-            "message": message,
-            "held_rows": sum(r["bronze_rows"] for r in file_rows),
-        }
+def _files_key(file_rows: list[dict]) -> str:
+    """A short digest of a set of files: part of every write id, so that a file added to a batch
+    later gets a write of its own instead of being taken for a retry."""
+    names = sorted(f"{r['batch_id']}/{r['source_file']}/{r['file_hash']}" for r in file_rows)
+    return hashlib.sha256("|".join(names).encode()).hexdigest()[:16]
 
-    hashes = [r["file_hash"] for r in file_rows]
+
+def _hold_batch(
+    ctx: _Context, batch_id: str, file_rows: list[dict], report: pool.ColumnReport
+) -> dict:
+    """Keeps a batch in bronze, unpromoted, with a message naming the missing column(s); it is
+    retried on every run, so a catalog synonym or a redelivery releases it."""
+    message = report.hold_message(ctx.resource.id)
+    outcome_rows = [
+        _outcome_row(
+            ctx,
+            batch_id,
+            r["source_file"],
+            "held",
+            {"held_rows": r["bronze_rows"]},
+            report,
+            message,
+        )
+        for r in file_rows
+    ]
+    write_id = _write_id(
+        "pool_batches", ctx.resource.id, _files_key(file_rows), "held", ctx.now.isoformat()
+    )
+    _append_outcomes(ctx, outcome_rows, write_id)
+    return {
+        "batch_id": batch_id,
+        "outcome": "held",
+        "message": message,
+        "held_rows": sum(r["bronze_rows"] for r in file_rows),
+    }
+
+
+def _promote_batches(ctx: _Context, batches: dict[str, list[dict]]) -> list[dict]:
+    """Standardises every ready batch in ONE Spark pass: a Spark job has a fixed cost of
+    seconds, and an incremental run usually finds one small batch per resource anyway.
+
+    Exact duplicates are found in batch order (batch id, file, row), so a repeat within the
+    pending batches and a repeat of a row already in the pool are both counted, never kept.
+    """
+    department, resource_name = ctx.dept_res
+    all_files = [r for rows in batches.values() for r in rows]
     bronze_df = tables.read_table(ctx.spark, ctx.uri("bronze", department, resource_name)).where(
-        (F.col("batch_id") == batch_id) & F.col("file_hash").isin(hashes)
+        F.col("batch_id").isin(list(batches))
+        & F.col("file_hash").isin([r["file_hash"] for r in all_files])
     )
     standardized = pool.with_content_hash(
         pool.with_standardized_fields(bronze_df, ctx.resource, ctx.catalog), ctx.resource
     )
     pool_uri = ctx.uri("pool", department, resource_name)
     earlier = (
-        tables.read_table(ctx.spark, pool_uri).select("content_hash")
+        tables.read_table(ctx.spark, pool_uri, columns=["content_hash"])
         if tables.table_exists(pool_uri)
         else None
     )
     accepted = pool.with_duplicate_flag(pool.filter_accepted(standardized), earlier)
     disposition_df = _with_disposition(standardized, accepted).persist()
     try:
-        counts = {
-            r["source_file"]: r.asDict()
-            for r in disposition_df.groupBy("source_file")
-            .agg(
-                F.sum((F.col("disposition") == "pool").cast("long")).alias("pool_rows"),
-                F.sum((F.col("disposition") == "quarantine").cast("long")).alias(
-                    "quarantined_rows"
-                ),
-                F.sum((F.col("disposition") == "duplicate").cast("long")).alias("duplicate_rows"),
-                F.sum((F.size("warnings") > 0).cast("long")).alias("warning_rows"),
-            )
-            .collect()
-        }
-        write_key = _write_id(ctx.resource.id, batch_id, files_key)
+        counted = disposition_df.groupBy("batch_id", "source_file").agg(
+            F.sum((F.col("disposition") == "pool").cast("long")).alias("pool_rows"),
+            F.sum((F.col("disposition") == "quarantine").cast("long")).alias("quarantined_rows"),
+            F.sum((F.col("disposition") == "duplicate").cast("long")).alias("duplicate_rows"),
+            F.sum((F.size("warnings") > 0).cast("long")).alias("warning_rows"),
+        )
+        counts = {(r["batch_id"], r["source_file"]): r.asDict() for r in counted.collect()}
+        write_key = _write_id(ctx.resource.id, _files_key(all_files))
         pool_rows_df = (
             disposition_df.filter("disposition = 'pool'")
             .drop("disposition", "problems", "raw")
@@ -494,44 +495,47 @@ def _promote_batch(ctx: _Context, batch_id: str, file_rows: list[dict]) -> dict:
     finally:
         disposition_df.unpersist()
 
-    outcome_rows = []
-    for r in file_rows:
-        c = counts.get(r["source_file"], {})
+    results, outcome_rows = [], []
+    for batch_id, file_rows in batches.items():
+        report = pool.column_report(
+            ctx.resource, {c for r in file_rows for c in (r["columns"] or [])}
+        )
         message = (
             f"extra columns kept in bronze: {', '.join(report.extra_columns)}"
             if report.extra_columns
             else None
         )
-        outcome_rows.append(
+        batch_outcomes = [
             _outcome_row(
                 ctx,
                 batch_id,
                 r["source_file"],
                 "promoted",
-                c.get("pool_rows", 0),
-                c.get("quarantined_rows", 0),
-                c.get("duplicate_rows", 0),
-                0,
-                c.get("warning_rows", 0),
+                counts.get((batch_id, r["source_file"]), {}),
                 report,
                 message,
             )
+            for r in file_rows
+        ]
+        outcome_rows.extend(batch_outcomes)
+        totals = {
+            k: sum(o[k] for o in batch_outcomes)
+            for k in ("pool_rows", "quarantined_rows", "duplicate_rows", "warning_rows")
+        }
+        results.append(
+            {
+                "batch_id": batch_id,
+                "outcome": "promoted",
+                "extra_columns": list(report.extra_columns),
+                **totals,
+            }
         )
     _append_outcomes(
         ctx,
         outcome_rows,
-        _write_id("pool_batches", ctx.resource.id, batch_id, files_key, "promoted"),
+        _write_id("pool_batches", ctx.resource.id, _files_key(all_files), "promoted"),
     )
-    totals = {
-        k: sum(o[k] for o in outcome_rows)
-        for k in ("pool_rows", "quarantined_rows", "duplicate_rows", "warning_rows")
-    }
-    return {
-        "batch_id": batch_id,
-        "outcome": "promoted",
-        "extra_columns": list(report.extra_columns),
-        **totals,
-    }
+    return results
 
 
 def _with_disposition(standardized: DataFrame, accepted_flagged: DataFrame) -> DataFrame:
@@ -552,17 +556,13 @@ def _with_disposition(standardized: DataFrame, accepted_flagged: DataFrame) -> D
 
 
 def _outcome_row(
-    ctx,
-    batch_id,
-    source_file,
-    outcome,
-    pool_rows,
-    quarantined_rows,
-    duplicate_rows,
-    held_rows,
-    warning_rows,
-    report,
-    message,
+    ctx: _Context,
+    batch_id: str,
+    source_file: str,
+    outcome: str,
+    counts: dict,
+    report: pool.ColumnReport,
+    message: str | None,
 ) -> dict:
     department, resource_name = ctx.dept_res
     return {
@@ -571,11 +571,16 @@ def _outcome_row(
         "batch_id": batch_id,
         "source_file": source_file,
         "outcome": outcome,
-        "pool_rows": pool_rows,
-        "quarantined_rows": quarantined_rows,
-        "duplicate_rows": duplicate_rows,
-        "held_rows": held_rows,
-        "warning_rows": warning_rows,
+        **{
+            k: int(counts.get(k) or 0)
+            for k in (
+                "pool_rows",
+                "quarantined_rows",
+                "duplicate_rows",
+                "held_rows",
+                "warning_rows",
+            )
+        },
         "extra_columns": list(report.extra_columns),
         "message": message,
         "decided_at": ctx.now,

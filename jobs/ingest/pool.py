@@ -306,12 +306,12 @@ def filter_accepted(standardized_df: DataFrame) -> DataFrame:
 
 
 def with_duplicate_flag(accepted_df: DataFrame, earlier_hashes_df: DataFrame | None) -> DataFrame:
-    """Adds ``is_duplicate``: the row repeats an earlier row of the same batch (lower file/row
-    number) or a row already in the pool from an earlier batch (``earlier_hashes_df`` has a
+    """Adds ``is_duplicate``: the row repeats an earlier row (in batch, file, row order) of the
+    rows given, or a row already in the pool from an earlier batch (``earlier_hashes_df`` has a
     ``content_hash`` column). The first occurrence stays; repeats are counted, not kept.
     """
-    first_in_batch = Window.partitionBy("content_hash").orderBy("source_file", "row_number")
-    flagged = accepted_df.withColumn("_occurrence", F.row_number().over(first_in_batch))
+    first_seen = Window.partitionBy("content_hash").orderBy("batch_id", "source_file", "row_number")
+    flagged = accepted_df.withColumn("_occurrence", F.row_number().over(first_seen))
     if earlier_hashes_df is not None:
         seen = (
             earlier_hashes_df.select("content_hash")
