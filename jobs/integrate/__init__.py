@@ -1,0 +1,15 @@
+"""Integration: department pools → the four base databases (基础数据库).
+
+Population (人口), legal entity (法人), natural resources and spatial geography (自然资源和空间地理:
+parcels, real-estate units, standard addresses) and e-licence (电子证照), built by
+:func:`jobs.integrate.pipeline.build_bases` with survivorship per attribute (一数一源 first),
+provenance, cross-links, conflicts and anomalies. Modules:
+
+* :mod:`~jobs.integrate.config`: who a pool row speaks about, what each base keeps (schemas/bases);
+* :mod:`~jobs.integrate.observations`: every department's value, kept;
+* :mod:`~jobs.integrate.survivorship`: authority → recency → frequency, with provenance;
+* :mod:`~jobs.integrate.population`, :mod:`~jobs.integrate.legal_entity`,
+  :mod:`~jobs.integrate.spatial` (+ :mod:`~jobs.integrate.geometry`), :mod:`~jobs.integrate.e_licence`;
+* :mod:`~jobs.integrate.conflicts`, :mod:`~jobs.integrate.anomalies`: issues for verification;
+* :mod:`~jobs.integrate.pipeline`: the build; :mod:`~jobs.integrate.evaluate`: against a manifest.
+"""

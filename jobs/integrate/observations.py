@@ -1,0 +1,174 @@
+"""Attribute observations: every department's statement about every subject, kept.
+
+Table ``base/attribute_observations``. Grain: one row per (pool row, subject, data element) with
+a value: "in batch B, resource R said that subject K has value V for element E". Every
+department's value stays here, also when another department's value survives in the base, so
+the losing values remain visible and a survivorship decision can always be explained.
+
+Columns: ``key_kind, key, element, value`` (normalised text: ISO dates, plain decimals),
+``department, resource`` (catalog id, ``gaj.hukou``), ``field`` (the pool field), lineage
+``batch_id, observed_at, source_file, row_number``.
+
+``observed_at`` is the delivery time. Batch folders are named so that they sort in delivery order
+and, by the landing convention, start with the delivery time (``20250108T000000_incr``); that
+time is used, so that recency means "delivered later" whatever day the pool was loaded. A batch
+whose name carries no time falls back to its ingestion time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
+
+from jobs.catalog.models import Field
+from jobs.integrate.config import IntegrationConfig, Subject
+
+#: Columns of ``base/attribute_observations``, in order.
+OBSERVATION_COLUMNS: tuple[str, ...] = (
+    "key_kind",
+    "key",
+    "element",
+    "value",
+    "department",
+    "resource",
+    "field",
+    "batch_id",
+    "observed_at",
+    "source_file",
+    "row_number",
+)
+
+
+def observed_at_of(batch_id: Column, ingested_at: Column) -> Column:
+    """The delivery time named by a batch id (``yyyyMMdd'T'HHmmss`` prefix), else ``ingested_at``."""
+    named = F.to_timestamp(F.substring(batch_id, 1, 15), "yyyyMMdd'T'HHmmss")
+    return F.coalesce(F.when(batch_id.rlike(r"^\d{8}T\d{6}"), named), ingested_at)
+
+
+def value_text(column: Column, storage_type: str) -> Column:
+    """A typed pool value as normalised text, so values of one element compare across sources."""
+    if storage_type == "date":
+        return F.date_format(column, "yyyy-MM-dd")
+    if storage_type == "timestamp":
+        return F.date_format(column, "yyyy-MM-dd'T'HH:mm:ss")
+    return column.cast("string")
+
+
+def _subject_key(pool_df: DataFrame, subject: Subject) -> tuple[Column, Column]:
+    key = F.col(subject.key_field)
+    if subject.key_kind == "party":
+        # A real-estate owner is a person or an entity; the pool says which, per row.
+        return key, F.col(f"{subject.key_field}_kind")
+    return key, F.lit(subject.key_kind)
+
+
+def explode_observations(
+    pool_df: DataFrame, resource_id: str, subject: Subject, fields: Iterable[Field]
+) -> DataFrame:
+    """One observation per (row, field) with a value, for one subject of one pool.
+
+    Args:
+        pool_df: the pool table of ``resource_id``.
+        subject: whose key the observations are filed under.
+        fields: the fields to keep (those describing the subject that are base attributes).
+    """
+    fields = list(fields)
+    key, key_kind = _subject_key(pool_df, subject)
+    statements = F.array(
+        *[
+            F.struct(
+                F.lit(f.element).alias("element"),
+                value_text(F.col(f.name), f.data_element.type).alias("value"),
+                F.lit(f.name).alias("field"),
+            )
+            for f in fields
+        ]
+    )
+    department = resource_id.split(".", 1)[0]
+    return (
+        pool_df.where(key.isNotNull())
+        .select(
+            key_kind.alias("key_kind"),
+            key.alias("key"),
+            F.explode(statements).alias("s"),
+            F.lit(department).alias("department"),
+            F.lit(resource_id).alias("resource"),
+            "batch_id",
+            observed_at_of(F.col("batch_id"), F.col("ingested_at")).alias("observed_at"),
+            "source_file",
+            F.col("row_number").cast("long").alias("row_number"),
+        )
+        .where(F.col("s.value").isNotNull())
+        .select(
+            "key_kind",
+            "key",
+            F.col("s.element").alias("element"),
+            F.col("s.value").alias("value"),
+            "department",
+            "resource",
+            F.col("s.field").alias("field"),
+            "batch_id",
+            "observed_at",
+            "source_file",
+            "row_number",
+        )
+    )
+
+
+def attribute_elements(config: IntegrationConfig) -> dict[str, frozenset[str]]:
+    """Key kind → the elements some base keyed by it keeps as attributes."""
+    out: dict[str, set[str]] = {}
+    for spec in config.bases.values():
+        out.setdefault(spec.key_kind, set()).update(spec.elements)
+    return {kind: frozenset(elements) for kind, elements in out.items()}
+
+
+def observations_from_pools(
+    pools: Mapping[str, DataFrame], config: IntegrationConfig
+) -> DataFrame | None:
+    """Every attribute observation of every subject of every pool given, as one DataFrame.
+
+    Only elements that some base keeps for the subject's key kind are observed (a driving
+    licence's name is an observation of the person; its driving class is not an attribute of
+    any base and stays in the pool). ``None`` when no pool yields an observation.
+    """
+    wanted = attribute_elements(config)
+    parts: list[DataFrame] = []
+    for resource_id, pool_df in pools.items():
+        for subject in config.subjects.get(resource_id, ()):
+            kinds = ("citizen_id", "uscc") if subject.key_kind == "party" else (subject.key_kind,)
+            elements = frozenset().union(*(wanted.get(k, frozenset()) for k in kinds))
+            fields = [f for f in subject.fields if f.element in elements]
+            if fields:
+                parts.append(explode_observations(pool_df, resource_id, subject, fields))
+    if not parts:
+        return None
+    observations_df = parts[0]
+    for part in parts[1:]:
+        observations_df = observations_df.unionByName(part)
+    return observations_df
+
+
+def members_from_pools(
+    pools: Mapping[str, DataFrame], config: IntegrationConfig, base: str
+) -> DataFrame | None:
+    """The keys that make a row of ``base`` (its members), one row per key, or None."""
+    spec = config.bases[base]
+    parts = []
+    for member in spec.members:
+        subject = config.subject(member)
+        if subject.resource_id not in pools:
+            continue
+        pool_df = pools[subject.resource_id]
+        key, key_kind = _subject_key(pool_df, subject)
+        parts.append(
+            pool_df.where(key.isNotNull() & (key_kind == spec.key_kind)).select(key.alias("key"))
+        )
+    if not parts:
+        return None
+    keys_df = parts[0]
+    for part in parts[1:]:
+        keys_df = keys_df.unionByName(part)
+    return keys_df.distinct()

@@ -1,0 +1,263 @@
+"""Survivorship (择优): which value of an attribute a base keeps, and why.
+
+DESIGN §6: the authoritative source (一数一源) wins; without it, the most recent observation; then
+the most frequent. Worked out in three steps, each a DataFrame → DataFrame transform:
+
+1. :func:`current_statements`: a source's current value is its latest observation of the subject
+   (a department that corrected a value in a later batch no longer says the old one).
+   Grain: one row per (key kind, key, element, resource).
+2. :func:`value_candidates`: the distinct current values of an attribute with who states them.
+   Grain: one row per (key kind, key, element, value).
+3. :func:`surviving_values`: the surviving value with its provenance and the losing values.
+   Grain: one row per (key kind, key, element) — table ``base/attribute_values``.
+
+Ties that authority, recency and frequency leave open go to the smallest value, then the
+smallest resource id, so that the same observations always give the same base.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import functions as F
+
+from jobs.integrate.config import Attribute, BaseSpec, IntegrationConfig
+
+#: How the surviving value was chosen (``survived_by``).
+BY_AGREEMENT = "agreement"  # every source states the same value
+BY_AUTHORITY = "authority"  # the authoritative source (一数一源) states it
+BY_RECENCY = "recency"  # observed more recently than any other value
+BY_FREQUENCY = "frequency"  # stated by more sources than any other equally recent value
+BY_TIE_BREAK = "tie_break"  # none of the above decides: smallest value
+
+#: Base key kind → the key column of the base table.
+KEY_COLUMNS: dict[str, str] = {
+    "citizen_id": "person_id",
+    "uscc": "uscc",
+    "parcel_code": "parcel_code",
+    "unit_number": "unit_number",
+    "address_code": "address_code",
+}
+
+_GROUP = ("key_kind", "key", "element")
+
+
+def authority_triples(config: IntegrationConfig) -> list[str]:
+    """``key_kind|element|resource`` for every authoritative source of every base attribute."""
+    return sorted(
+        {
+            f"{spec.key_kind}|{attribute.element}|{resource}"
+            for spec in config.bases.values()
+            for attribute in spec.attributes
+            for resource in attribute.authority
+        }
+    )
+
+
+def with_authority(observations_df: DataFrame, triples: Iterable[str]) -> DataFrame:
+    """Adds ``is_authority``: the observation comes from the element's authoritative resource."""
+    triples = list(triples)
+    is_authority = (
+        F.concat_ws("|", "key_kind", "element", "resource").isin(triples)
+        if triples
+        else F.lit(False)
+    )
+    return observations_df.withColumn("is_authority", is_authority)
+
+
+def current_statements(observations_df: DataFrame) -> DataFrame:
+    """Each source's latest observation of each (subject, element).
+
+    Grain: one row per (key kind, key, element, resource). Later delivery wins; within one
+    delivery the later file and row (a department's export lists changes in order).
+    """
+    latest_first = Window.partitionBy(*_GROUP, "resource").orderBy(
+        F.col("observed_at").desc(),
+        F.col("batch_id").desc(),
+        F.col("source_file").desc(),
+        F.col("row_number").desc(),
+        F.col("value"),
+    )
+    return (
+        observations_df.withColumn("_rank", F.row_number().over(latest_first))
+        .where(F.col("_rank") == 1)
+        .drop("_rank")
+    )
+
+
+def _provenance(prefix: str = "") -> Column:
+    return F.struct(
+        *[
+            F.col(f"{prefix}{c}").alias(c)
+            for c in (
+                "department",
+                "resource",
+                "field",
+                "batch_id",
+                "observed_at",
+                "source_file",
+                "row_number",
+            )
+        ]
+    )
+
+
+def value_candidates(statements_df: DataFrame) -> DataFrame:
+    """The distinct current values of each attribute and who states them.
+
+    Grain: one row per (key kind, key, element, value). ``source`` is the provenance of the
+    statement a survivor would be credited to (authoritative first, then the latest).
+    """
+    best = F.struct(
+        F.col("is_authority"), F.col("observed_at"), F.col("batch_id"), F.col("resource")
+    )
+    return statements_df.groupBy(*_GROUP, "value").agg(
+        F.max("is_authority").alias("is_authority"),
+        F.max("observed_at").alias("latest_at"),
+        F.count(F.lit(1)).alias("n_sources"),
+        F.sort_array(F.collect_set("department")).alias("departments"),
+        F.sort_array(F.collect_set("resource")).alias("resources"),
+        F.max_by(_provenance(), best).alias("source"),
+    )
+
+
+def surviving_values(candidates_df: DataFrame) -> DataFrame:
+    """The surviving value of every attribute, with provenance and the losing values.
+
+    Grain: one row per (key kind, key, element): table ``base/attribute_values``. Columns:
+    the value and its provenance (``department … row_number``), ``survived_by`` (see the
+    ``BY_*`` constants), ``n_sources`` and ``n_values`` (sources stating a current value and
+    how many different values they state), ``losing_values`` (value, departments, resources,
+    latest observation) and ``dissenting_departments`` (departments stating another value).
+    """
+    # sort_array orders structs field by field, ascending: authority first, then the most recent,
+    # then the most sources, then the smallest value.
+    ranked = F.struct(
+        (~F.col("is_authority")).alias("r_authority"),
+        (-F.unix_micros("latest_at")).alias("r_recency"),
+        (-F.col("n_sources")).alias("r_frequency"),
+        F.col("value"),
+        F.col("is_authority"),
+        F.col("latest_at"),
+        F.col("n_sources"),
+        F.col("departments"),
+        F.col("resources"),
+        F.col("source"),
+    )
+    grouped = candidates_df.groupBy(*_GROUP).agg(
+        F.sort_array(F.collect_list(ranked)).alias("ranked")
+    )
+    first, second = F.col("ranked")[0], F.col("ranked")[1]
+    losing = F.slice(F.col("ranked"), 2, 1 << 20)
+    survived_by = (
+        F.when(F.size("ranked") == 1, BY_AGREEMENT)
+        .when(first["is_authority"] & ~second["is_authority"], BY_AUTHORITY)
+        .when(first["latest_at"] > second["latest_at"], BY_RECENCY)
+        .when(first["n_sources"] > second["n_sources"], BY_FREQUENCY)
+        .otherwise(BY_TIE_BREAK)
+    )
+    return grouped.select(
+        *_GROUP,
+        first["value"].alias("value"),
+        *[
+            first["source"][c].alias(c)
+            for c in (
+                "department",
+                "resource",
+                "field",
+                "batch_id",
+                "observed_at",
+                "source_file",
+                "row_number",
+            )
+        ],
+        survived_by.alias("survived_by"),
+        F.aggregate(
+            F.col("ranked"), F.lit(0).cast("long"), lambda acc, c: acc + c["n_sources"]
+        ).alias("n_sources"),
+        F.size("ranked").alias("n_values"),
+        F.transform(
+            losing,
+            lambda c: F.struct(
+                c["value"].alias("value"),
+                c["departments"].alias("departments"),
+                c["resources"].alias("resources"),
+                c["latest_at"].alias("observed_at"),
+            ),
+        ).alias("losing_values"),
+        F.array_sort(
+            F.array_distinct(F.flatten(F.transform(losing, lambda c: c["departments"])))
+        ).alias("dissenting_departments"),
+    )
+
+
+def attribute_values(observations_df: DataFrame, config: IntegrationConfig) -> DataFrame:
+    """Observations → ``base/attribute_values`` (authority → recency → frequency).
+
+    The observations are clustered by (key kind, key, element) once; the window and both
+    aggregations that follow need no further shuffle.
+    """
+    return (
+        observations_df.repartition(*_GROUP)
+        .transform(lambda df: with_authority(df, authority_triples(config)))
+        .transform(current_statements)
+        .transform(value_candidates)
+        .transform(surviving_values)
+    )
+
+
+def typed_value(value: Column, attribute: Attribute) -> Column:
+    """An attribute's text value back in its element's storage type."""
+    if attribute.type == "date":
+        return F.to_date(value, "yyyy-MM-dd")
+    if attribute.type == "timestamp":
+        return F.to_timestamp(value, "yyyy-MM-dd'T'HH:mm:ss")
+    return value.cast(attribute.type)
+
+
+def provenance_struct(values: str = "") -> Column:
+    """The provenance kept next to every surviving attribute of a base row."""
+    return F.struct(
+        F.col("department"),
+        F.col("resource"),
+        F.col("batch_id"),
+        F.col("observed_at"),
+        F.col("survived_by"),
+        F.col("n_values"),
+    )
+
+
+def pivot_attributes(values_df: DataFrame, spec: BaseSpec) -> DataFrame:
+    """Long ``attribute_values`` → one row per key with ``<column>`` (typed) and
+    ``<column>_provenance`` for every attribute of the base.
+
+    Grain: one row per key of ``spec.key_kind`` that has at least one attribute value.
+    """
+    key_column = KEY_COLUMNS[spec.key_kind]
+    rows = values_df.where(
+        (F.col("key_kind") == spec.key_kind) & F.col("element").isin(list(spec.elements))
+    ).select("key", "element", "value", provenance_struct().alias("provenance"))
+    aggregations = []
+    for attribute in spec.attributes:
+        mine = F.col("element") == attribute.element
+        aggregations.append(F.max(F.when(mine, F.col("value"))).alias(f"__v_{attribute.column}"))
+        aggregations.append(
+            F.max(F.when(mine, F.col("provenance"))).alias(f"{attribute.column}_provenance")
+        )
+    wide = rows.groupBy("key").agg(*aggregations)
+    return wide.select(
+        F.col("key").alias(key_column),
+        *[typed_value(F.col(f"__v_{a.column}"), a).alias(a.column) for a in spec.attributes],
+        *[F.col(f"{a.column}_provenance") for a in spec.attributes],
+    )
+
+
+def base_rows(members_df: DataFrame, values_df: DataFrame, spec: BaseSpec) -> DataFrame:
+    """The rows of one base: its members with their surviving attributes.
+
+    Grain: one row per member key (``spec.grain``); an attribute no source states is NULL.
+    """
+    key_column = KEY_COLUMNS[spec.key_kind]
+    members = members_df.select(F.col("key").alias(key_column)).distinct()
+    return members.join(pivot_attributes(values_df, spec), key_column, "left")
