@@ -17,6 +17,7 @@ from jobs.settings import Settings
 #: ``func=`` on its parsers (a callable taking the parsed args, returning an exit code).
 COMMAND_MODULES: list[str] = [
     "jobs.catalog.commands",
+    "jobs.govern.commands",
     "jobs.policy.commands",
     "jobs.orchestrate.commands",
     "jobs.quality.commands",
