@@ -23,6 +23,7 @@ COMMAND_MODULES: list[str] = [
     "jobs.quality.commands",
     "jobs.synth.commands",
     "jobs.standardize.commands",
+    "jobs.ingest.evaluate",
     "jobs.demo",
 ]
 
