@@ -520,9 +520,7 @@ def sync_tickets(
     the tickets now open (their base attributes are disputed)."""
     policy = policy or TicketPolicy.from_settings(settings)
     existing = {t["ticket_id"]: t for t in read_tickets(settings)}
-    changed, events = plan_sync(
-        existing, issues, policy, today=today, now=now, on=today, build_id=build_id
-    )
+    changed, events = plan_sync(existing, issues, policy, today=today, now=now, build_id=build_id)
     save(settings, changed, events, write_id=f"build/{build_id}")
     states = {t["ticket_id"]: t["state"] for t in existing.values()}
     states.update({t["ticket_id"]: t["state"] for t in changed})

@@ -1,0 +1,211 @@
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from jobs.govern import tickets
+from jobs.govern.tickets import (
+    TicketError,
+    TicketPolicy,
+    apply_close,
+    apply_extend,
+    plan_deadlines,
+    plan_sync,
+)
+from jobs.policy.workdays import WorkdayCalendar
+
+NOW = dt.datetime(2025, 9, 26, 8, 0, tzinfo=dt.UTC)
+FRIDAY = dt.date(2025, 9, 26)  # 10 working days later: 2025-10-16 (National Day in between)
+
+
+def policy(max_extensions: int = 1, escalate_after: int = 0) -> TicketPolicy:
+    return TicketPolicy(
+        profile="hebi",
+        verification_workdays=10,
+        max_extensions=max_extensions,
+        extension_max_workdays=10,
+        escalate_to="data_authority",
+        escalate_after_overdue_workdays=escalate_after,
+        calendar=WorkdayCalendar(),
+        extension_note="" if max_extensions else "profile 'taizhou' allows no extension",
+    )
+
+
+def issue(issue_id: str = "t1", values_hash: str = "h1", **extra) -> dict:
+    return {
+        "issue_id": issue_id,
+        "issue_type": "conflict",
+        "rule": None,
+        "element": "person_name",
+        "key_kind": "citizen_id",
+        "key": "11010519491231002X",
+        "base": "population",
+        "base_keys": ["11010519491231002X"],
+        "departments": ["rsj"],
+        "resources": ["rsj.insured"],
+        "surviving_value": "张三",
+        "detail": "person_name: 张三 (gaj.hukou) vs 张山 (rsj.insured)",
+        "values_hash": values_hash,
+        **extra,
+    }
+
+
+def opened(issue_id: str = "t1") -> dict:
+    changed, _ = plan_sync({}, [issue(issue_id)], policy(), today=FRIDAY, now=NOW, build_id="b1")
+    return changed[0]
+
+
+def test_opens_ticket_assigned_to_dissenting_department_with_workday_deadline():
+    changed, events = plan_sync({}, [issue()], policy(), today=FRIDAY, now=NOW, build_id="b1")
+    assert len(changed) == 1
+    ticket = changed[0]
+    assert ticket["state"] == tickets.OPEN
+    assert ticket["assigned_departments"] == ["rsj"]
+    assert ticket["deadline"] == dt.date(2025, 10, 16)
+    assert ticket["deadline_provisional"] is False
+    assert [e["event"] for e in events] == ["opened"]
+    assert events[0]["by"] == tickets.SYSTEM
+
+
+def test_deadline_over_a_year_without_official_calendar_is_provisional():
+    late_december = dt.date(2026, 12, 24)
+    changed, _ = plan_sync({}, [issue()], policy(), today=late_december, now=NOW, build_id="b1")
+    assert changed[0]["deadline"].year == 2027
+    assert changed[0]["deadline_provisional"] is True
+
+
+def test_same_issue_in_next_build_keeps_ticket_and_deadline():
+    ticket = opened()
+    later = dt.date(2025, 10, 9)
+    changed, events = plan_sync(
+        {"t1": ticket}, [issue()], policy(), today=later, now=NOW, build_id="b2"
+    )
+    assert changed[0]["deadline"] == ticket["deadline"]
+    assert changed[0]["last_detected_build"] == "b2"
+    assert events == []
+
+
+def test_ticket_closes_itself_when_a_later_build_no_longer_finds_the_issue():
+    changed, events = plan_sync(
+        {"t1": opened()}, [], policy(), today=dt.date(2025, 10, 9), now=NOW, build_id="b2"
+    )
+    assert changed[0]["state"] == tickets.RESOLVED
+    assert changed[0]["closed_by"] == tickets.SYSTEM
+    assert [e["event"] for e in events] == ["auto_resolved"]
+
+
+def test_confirmed_ticket_stays_closed_for_same_values_and_reopens_for_new_ones():
+    confirmed, _ = apply_close(
+        opened(),
+        tickets.CONFIRMED,
+        by="rsj 王科长",
+        why="checked the paper file",
+        today=FRIDAY,
+        now=NOW,
+    )
+    day = dt.date(2025, 10, 20)
+    same, events = plan_sync(
+        {"t1": confirmed}, [issue()], policy(), today=day, now=NOW, build_id="b2"
+    )
+    assert same[0]["state"] == tickets.CONFIRMED and events == []
+    other, events = plan_sync(
+        {"t1": confirmed}, [issue(values_hash="h2")], policy(), today=day, now=NOW, build_id="b3"
+    )
+    assert other[0]["state"] == tickets.OPEN
+    assert other[0]["cycle"] == 2
+    assert other[0]["opened_on"] == day
+    assert [e["event"] for e in events] == ["reopened"]
+
+
+def test_one_extension_of_at_most_the_profile_days():
+    ticket, event = apply_extend(
+        opened(), policy(), by="rsj", why="archive in storage", today=FRIDAY, now=NOW
+    )
+    assert ticket["state"] == tickets.EXTENDED
+    assert ticket["extensions"] == 1
+    assert ticket["deadline"] == dt.date(2025, 10, 30)  # 10 more working days
+    assert event["by"] == "rsj" and "archive" in event["why"]
+    with pytest.raises(TicketError, match="allows 1"):
+        apply_extend(ticket, policy(), by="rsj", why="again", today=FRIDAY, now=NOW)
+
+
+def test_extension_longer_than_the_profile_allows_is_refused():
+    with pytest.raises(TicketError, match="1 to 10 working days"):
+        apply_extend(opened(), policy(), by="rsj", why="x", today=FRIDAY, now=NOW, workdays=15)
+
+
+def test_extension_refused_where_the_profile_allows_none():
+    with pytest.raises(TicketError, match="taizhou"):
+        apply_extend(opened(), policy(max_extensions=0), by="rsj", why="x", today=FRIDAY, now=NOW)
+
+
+def test_extension_refused_after_the_deadline():
+    with pytest.raises(TicketError, match="has passed"):
+        apply_extend(opened(), policy(), by="rsj", why="x", today=dt.date(2025, 10, 17), now=NOW)
+
+
+def test_actions_need_who_and_why():
+    with pytest.raises(TicketError, match="--by"):
+        apply_close(opened(), tickets.RESOLVED, by=" ", why="fixed", today=FRIDAY, now=NOW)
+    with pytest.raises(TicketError, match="--why"):
+        apply_close(opened(), tickets.RESOLVED, by="gaj", why="", today=FRIDAY, now=NOW)
+
+
+def test_overdue_ticket_is_escalated():
+    ticket = opened()
+    changed, events = plan_deadlines([ticket], policy(), today=dt.date(2025, 10, 17), now=NOW)
+    assert changed[0]["state"] == tickets.ESCALATED
+    assert changed[0]["escalated_to"] == "data_authority"
+    assert [e["event"] for e in events] == ["overdue", "escalated"]
+
+
+def test_overdue_waits_before_escalation_when_configured():
+    ticket = opened()
+    changed, events = plan_deadlines(
+        [ticket], policy(escalate_after=2), today=dt.date(2025, 10, 17), now=NOW
+    )
+    assert changed[0]["state"] == tickets.OVERDUE
+    assert [e["event"] for e in events] == ["overdue"]
+    again, events = plan_deadlines(
+        changed, policy(escalate_after=2), today=dt.date(2025, 10, 20), now=NOW
+    )
+    assert again[0]["state"] == tickets.ESCALATED
+
+
+def test_ticket_before_its_deadline_is_left_alone():
+    changed, events = plan_deadlines([opened()], policy(), today=dt.date(2025, 10, 16), now=NOW)
+    assert changed == [] and events == []
+
+
+def test_tickets_round_trip_through_the_lake_and_the_command(lake_settings, monkeypatch, capsys):
+    from zoneinfo import ZoneInfo
+
+    from jobs.cli import main
+
+    # The command acts today, so the tickets are opened today.
+    today = dt.datetime.now(ZoneInfo(lake_settings.timezone)).date()
+    summary = tickets.sync_tickets(
+        [issue("aaaa1"), issue("bbbb2")],
+        lake_settings,
+        build_id="b1",
+        today=today,
+        now=NOW,
+        policy=policy(),
+    )
+    assert summary["open_ticket_ids"] == ["aaaa1", "bbbb2"]
+    monkeypatch.setenv("GOVLAKE_LAKE_ROOT", lake_settings.lake_root)
+    monkeypatch.setenv("GOVLAKE_POLICY_PROFILE", "hebi")
+    assert main(["tickets", "extend", "aaaa", "--by", "rsj 李", "--why", "file in archive"]) == 0
+    assert main(["tickets", "extend", "aaaa", "--by", "rsj 李", "--why", "again"]) == 1
+    assert main(["tickets", "confirm", "bbbb", "--by", "gaj", "--why", "verified"]) == 0
+    capsys.readouterr()
+    assert main(["tickets", "list", "--json"]) == 0
+    listed = {t["ticket_id"]: t["state"] for t in __import__("json").loads(capsys.readouterr().out)}
+    assert listed == {"aaaa1": tickets.EXTENDED, "bbbb2": tickets.CONFIRMED}
+    events = tickets.read_events(lake_settings, "aaaa1")
+    assert [(e["event"], e["by"]) for e in events] == [("opened", "system"), ("extended", "rsj 李")]
+    later = tickets.sync_tickets(
+        [issue("bbbb2")], lake_settings, build_id="b2", today=today, now=NOW, policy=policy()
+    )
+    assert later["states"] == {"aaaa1": tickets.RESOLVED, "bbbb2": tickets.CONFIRMED}
