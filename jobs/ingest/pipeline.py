@@ -391,10 +391,12 @@ def bronze_to_pool(
     ready: dict[str, list[dict]] = {}
     for batch_id in sorted(pending):
         file_rows = pending[batch_id]
-        report = pool.column_report(
-            ctx.resource, {c for r in file_rows for c in (r["columns"] or [])}
-        )
-        if report.must_hold:
+        delivered = {c for r in file_rows for c in (r["columns"] or [])}
+        report = pool.column_report(ctx.resource, delivered)
+        # A batch whose files name their columns is held when a required one is missing, even
+        # with no rows: the export itself must be fixed. A file that names none (a GeoJSON
+        # collection without features) has nothing to check and nothing to promote.
+        if report.must_hold and delivered:
             summary["held"].append(_hold_batch(ctx, batch_id, file_rows, report))
         else:
             ready[batch_id] = file_rows

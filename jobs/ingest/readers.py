@@ -104,6 +104,11 @@ def read_csv(path: Path) -> RawFile:
     if not data.strip():
         raise UnreadableFile("empty_file", "file is empty", rows_seen=0)
     text, encoding = decode_text(data)
+    if "\n" not in text and "\r" not in text:
+        # Not even the header line ended: the transfer was cut off inside the header.
+        raise UnreadableFile(
+            "truncated", "file has no complete line: cut off inside the header", rows_seen=0
+        )
     header_line = text.split("\n", 1)[0]
     delimiter = _sniff_delimiter(header_line)
     header = next(csv.reader([header_line.rstrip("\r")], delimiter=delimiter))

@@ -168,3 +168,11 @@ def test_geojson_truncated(tmp_path):
     with pytest.raises(UnreadableFile) as caught:
         read_geojson(path)
     assert caught.value.reason == "truncated"
+
+
+def test_quarantines_file_cut_inside_the_header(tmp_path):
+    path = tmp_path / "a.csv"
+    path.write_text("地址编码,标准地址,区县代码,乡镇街", encoding="utf-8")
+    with pytest.raises(UnreadableFile) as caught:
+        read_csv(path)
+    assert caught.value.reason == "truncated"
