@@ -1,0 +1,108 @@
+"""Benchmark of ingestion: landing → bronze → pool, rows per second on this machine.
+
+For each city size a synthetic county is generated into a temporary folder (not timed), then:
+- ``gaj.hukou`` alone: land_to_bronze and bronze_to_pool timed separately, rows per second over
+  the delivered hukou rows (the issue's goal: ≥ 50k rows/s on 2 cores for a 1M-row export);
+- the whole county: every catalog resource, total seconds and rows per second.
+
+``--quick`` runs a 20,000-person county; the full run 1,000,000 persons for hukou and 100,000
+for the whole county. Peak memory is the process tree's (Python driver + Spark JVM).
+
+Run: ``python -m bench --only ingest [--quick]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+from bench.bench_bridge import PeakMemory
+
+QUICK = {"hukou_persons": 20_000, "county_persons": 20_000}
+FULL = {"hukou_persons": 1_000_000, "county_persons": 100_000}
+
+
+def _settings(root: Path):
+    from jobs.settings import Settings
+
+    return Settings(
+        lake_root=str(root / "lake"),
+        landing_root=str(root / "landing"),
+        reports_root=str(root / "reports"),
+    )
+
+
+def _generate(persons: int, root: Path) -> None:
+    from jobs.synth.config import load_config
+    from jobs.synth.generate import generate
+
+    generate(load_config(None, persons=persons, seed=1), root / "landing")
+
+
+def _hukou(persons: int, spark) -> dict:
+    from jobs.ingest import pipeline
+
+    root = Path(tempfile.mkdtemp(prefix="govlake-bench-ingest-"))
+    try:
+        _generate(persons, root)
+        settings = _settings(root)
+        with PeakMemory().measure() as memory:
+            started = time.perf_counter()
+            landed = pipeline.land_to_bronze("gaj.hukou", settings, spark=spark)
+            landed_at = time.perf_counter()
+            pipeline.bronze_to_pool("gaj.hukou", settings, spark=spark)
+            pooled_at = time.perf_counter()
+            accounted = pipeline.check_row_accounting("gaj.hukou", settings, spark=spark)
+        rows = accounted["file_rows"]
+        total = pooled_at - started
+        return {
+            "case": f"gaj.hukou, {persons:,} persons",
+            "rows": rows,
+            "batches": len(landed["batches"]),
+            "land_s": round(landed_at - started, 1),
+            "pool_s": round(pooled_at - landed_at, 1),
+            "total_s": round(total, 1),
+            "rows_per_s": round(rows / total),
+            "peak_tree_mb": memory["tree"],
+        }
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def _county(persons: int, spark) -> dict:
+    from jobs.catalog.loader import load_catalog
+    from jobs.ingest import pipeline
+
+    root = Path(tempfile.mkdtemp(prefix="govlake-bench-county-"))
+    try:
+        _generate(persons, root)
+        settings = _settings(root)
+        rows = 0
+        with PeakMemory().measure() as memory:
+            started = time.perf_counter()
+            for resource_id in load_catalog().resources:
+                rows += pipeline.ingest_resource(resource_id, settings, spark=spark)[
+                    "row_accounting"
+                ]["file_rows"]
+            total = time.perf_counter() - started
+        return {
+            "case": f"whole county (14 resources), {persons:,} persons",
+            "rows": rows,
+            "total_s": round(total, 1),
+            "rows_per_s": round(rows / total),
+            "peak_tree_mb": memory["tree"],
+        }
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def run(args: argparse.Namespace) -> list[dict]:
+    from jobs.settings import Settings
+    from jobs.spark import get_spark
+
+    sizes = QUICK if args.quick else FULL
+    spark = get_spark(Settings.from_env(), app_name="govlake-bench-ingest")
+    return [_hukou(sizes["hukou_persons"], spark), _county(sizes["county_persons"], spark)]
