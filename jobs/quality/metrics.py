@@ -5,10 +5,12 @@ often several per expectation) and keeps at most a partial list of failing rows 
 #1788, #3303, #11032). Here each row-level expectation becomes two Column expressions, whether
 the row is *considered* (GX's domain: nulls, ``ignore_row_if`` and ``row_condition`` excluded)
 and whether it is *unexpected*, written exactly as GX's Spark engine writes them. One ``select``
-produces those booleans for every expectation (window functions for per-batch uniqueness, one
-join per authoritative resource for accuracy), the result is persisted, and one aggregation
-returns every count and table metric. The same persisted flags then give every failing row
-(:mod:`jobs.quality.failing_rows`). GX's own validation of the same cached DataFrame must find
+produces those booleans for every expectation (repeated keys found by a small aggregation on the
+key and joined back by broadcast; one join per authoritative resource for accuracy), and the
+rows stream through ``observe()``, which sums every flag and table metric, into the writer of
+the failing-rows table, which keeps every row that failed anything with the names of what it
+failed (:mod:`jobs.quality.failing_rows`): counts and failing rows come from the same single
+pass, and nothing but the failing rows is materialised. GX's own validation of the same cached DataFrame must find
 the same unexpected counts; :mod:`jobs.quality.validate` records both and the tests assert it.
 
 Decisions follow GX: an expectation passes when ``considered == 0`` or
@@ -18,12 +20,11 @@ Decisions follow GX: an expectation passes when ``considered == 0`` or
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from pyspark import StorageLevel
-from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import Column, DataFrame, Observation, Window
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
@@ -87,7 +88,7 @@ class Outcome:
 
 @dataclass
 class BatchMetrics:
-    """The result of :func:`compute_metrics`: counts, outcomes and the persisted row flags.
+    """The result of :func:`compute_metrics`: counts, outcomes and the (lazy) row flags.
 
     Call :meth:`release` when done with ``flags_df``.
     """
@@ -102,10 +103,19 @@ class BatchMetrics:
         self.flags_df.unpersist()
 
     def failing_rows_df(self) -> DataFrame:
-        """One row per batch row that failed anything: lineage, key, failed names."""
-        return self.flags_df.where(F.size(FAILED_COLUMN) > 0).select(
-            *FLAG_LINEAGE, KEY_COLUMN, FAILED_COLUMN
-        )
+        """One row per batch row that failed anything: lineage, key, failed names.
+
+        Recomputed from the batch on each use; the pipeline writes them during the pass
+        instead (``write_failing_rows`` of :func:`compute_metrics`).
+        """
+        return failing_rows_of(self.flags_df)
+
+
+def failing_rows_of(flags_df: DataFrame) -> DataFrame:
+    """The rows of a flags DataFrame that failed anything, with lineage, key and names."""
+    return flags_df.where(F.size(FAILED_COLUMN) > 0).select(
+        *FLAG_LINEAGE, KEY_COLUMN, FAILED_COLUMN
+    )
 
 
 # ================================================================== compiling expectations
@@ -330,9 +340,14 @@ def compute_metrics(
     suite: Suite,
     params: Mapping[str, Any],
     authority_dfs: Mapping[str, DataFrame] | None = None,
-    storage_level: StorageLevel = StorageLevel.MEMORY_AND_DISK,
+    write_failing_rows: Callable[[DataFrame], Any] | None = None,
 ) -> BatchMetrics:
     """Evaluates every expectation and accuracy check of ``suite`` on one pool batch.
+
+    With ``write_failing_rows`` (a function taking the failing rows' DataFrame and returning
+    the lake write's result), counts and failing rows come out of the same single pass over the
+    batch; without it the counts take one aggregation and :meth:`BatchMetrics.failing_rows_df`
+    recomputes the rows when asked.
 
     Args:
         batch_df: the pool rows of one batch (pool columns as in :mod:`jobs.ingest.pool`).
@@ -343,7 +358,7 @@ def compute_metrics(
             whose authority is absent are skipped.
 
     Returns:
-        counts and outcomes per expectation, and the persisted per-row flags; one Spark job
+        counts and outcomes per expectation, and the lazy per-row flags; one Spark job
         computes all of them.
     """
     authority_dfs = authority_dfs or {}
@@ -419,7 +434,7 @@ def compute_metrics(
         F.array_compact(F.array(*failed_names))
         if failed_names
         else F.array().cast(T.ArrayType(T.StringType())),
-    ).persist(storage_level)
+    )
 
     aggregates = [
         F.count(F.lit(1)).alias("__rows"),
@@ -432,7 +447,17 @@ def compute_metrics(
         ]
     for c in min_max_columns:
         aggregates += [F.min(f"__m_{c}").alias(f"__min_{c}"), F.max(f"__m_{c}").alias(f"__max_{c}")]
-    totals = flags_df.agg(*aggregates).collect()[0].asDict()
+    totals = None
+    if write_failing_rows is not None:
+        # One pass does both: the rows stream through observe(), which sums every flag, and
+        # on into the writer, which keeps only the failing ones.
+        observation = Observation("govlake_quality")
+        observed = flags_df.observe(observation, *aggregates)
+        written = write_failing_rows(failing_rows_of(observed))
+        if not getattr(written, "skipped", False):
+            totals = observation.get
+    if totals is None:  # no writer, or a retried write that was already applied
+        totals = flags_df.agg(*aggregates).collect()[0].asDict()
     row_count = int(totals["__rows"])
 
     by_name = {e.name: e for e in suite.expectations}

@@ -234,23 +234,28 @@ def _validate_one(
         timings[step] = round(time.perf_counter() - clock, 3)
         clock = time.perf_counter()
 
-    batch_df = pool_df.where(F.col("batch_id") == batch_id).persist(StorageLevel.MEMORY_AND_DISK)
+    batch_df = pool_df.where(F.col("batch_id") == batch_id)
+    if run_gx:
+        # GX runs a Spark job per metric: cache the batch once, and let govlake's pass read the
+        # same cache. govlake alone reads the batch once and needs no cache.
+        batch_df = batch_df.persist(StorageLevel.MEMORY_AND_DISK)
     try:
-        # Materialise the cache once: govlake's pass and GX's validation both read it.
-        batch_df.count()
-        lap("read")
+        if run_gx:
+            batch_df.count()
+            lap("read_and_cache")
         params = run_parameters(suite, resource.update_frequency, batch, previous, now, settings)
         authority = _authority_pools(spark, settings, suite, rid)
         lap("prepare")
-        metrics = compute_metrics(batch_df, suite, params, authority)
-        lap("metrics")
-        try:
-            failing_rows.write_failing_rows(
-                settings, metrics, suite.version, now, "quality_failing_rows/" + write_key
-            )
-            lap("failing_rows")
-        finally:
-            metrics.release()
+        metrics = compute_metrics(
+            batch_df,
+            suite,
+            params,
+            authority,
+            write_failing_rows=failing_rows.failing_rows_writer(
+                settings, suite.version, now, "quality_failing_rows/" + write_key
+            ),
+        )
+        lap("metrics_and_failing_rows")
         gx_results = None
         gx_success = None
         if run_gx:

@@ -194,6 +194,23 @@ def test_counts_and_verdicts_follow_gx_rules(batch):
     assert computed.failing_row_count == 8
 
 
+def test_single_pass_with_a_writer_gives_the_same_counts_and_rows(batch, suite):
+    df, computed, failing = batch
+    captured = []
+    again = metrics.compute_metrics(
+        df, suite, PARAMS, write_failing_rows=lambda rows_df: captured.extend(rows_df.collect())
+    )
+
+    def verdicts(result):
+        return {n: (o.considered, o.unexpected, o.status) for n, o in result.outcomes.items()}
+
+    assert verdicts(again) == verdicts(computed)
+    assert again.failing_row_count == len(captured) == len(failing)
+    assert {
+        r["row_number"]: (r["record_key"], sorted(r["failed_expectations"])) for r in captured
+    } == failing
+
+
 @pytest.mark.slow
 def test_every_failing_row_is_the_one_gx_finds_and_counts_agree(batch, gx_run):
     _, computed, failing = batch
