@@ -202,9 +202,17 @@ def validate_pool_batch(
         summary["data_docs"] = str(docs.site_dir(settings) / "index.html")
         docs.make_offline(docs.site_dir(settings))
         summary["docs_offline_seconds"] = round(time.perf_counter() - started, 3)
-    held = [b for b in summary["batches"] if b["status"] == "held"]
-    if held and raise_on_hold:
-        raise gates.QualityGateError("\n".join(b["message"] for b in held))
+    messages = [b["message"] for b in summary["batches"] if b["status"] == "held"]
+    if not messages and stats and batch_id is None:
+        # A retried task finds nothing left to validate: it must still fail while the newest
+        # batch stays held (until it is released or a later batch arrives), or a retry would
+        # turn the held run green.
+        newest = decided.get(stats[-1]["batch_id"])
+        if newest is not None and newest["status"] == "held":
+            messages.append(newest["message"])
+    summary["held"] = len(messages)
+    if messages and raise_on_hold:
+        raise gates.QualityGateError("\n".join(messages))
     return summary
 
 

@@ -78,7 +78,9 @@ def runs(spark, tmp_path_factory):
         "scorecards": read(spark, settings, "quality_scorecards"),
         "tasks": read(spark, settings, "rectification_tasks"),
     }
-    rerun = validate_pool_batch("gaj.hukou", settings=settings, spark=spark, now=B1_AT)
+    with pytest.raises(QualityGateError) as retried:
+        validate_pool_batch("gaj.hukou", settings=settings, spark=spark, now=B1_AT)
+    rerun = (str(retried.value), read(spark, settings, "quality_batches"))
     append_pool(spark, settings, batch_two())
     second = validate_pool_batch(
         "gaj.hukou", settings=settings, spark=spark, now=B2_AT, run_gx=False
@@ -149,9 +151,15 @@ def test_tasks_opened_to_the_department_with_working_day_deadlines(runs):
     )
 
 
-def test_rerun_validates_nothing_twice(runs):
-    _, _, _, rerun, _ = runs
-    assert rerun["batches"] == []
+def test_retried_task_validates_nothing_twice_and_still_fails_while_held(runs):
+    _, message, after_b1, (retry_message, batches_after_retry), _ = runs
+    assert retry_message == message
+    assert batches_after_retry == after_b1["batches"]
+
+
+def test_a_later_passing_batch_no_longer_fails_the_task(runs):
+    _, _, _, _, second = runs
+    assert second["held"] == 0
 
 
 def test_warnings_pass_and_a_later_clean_batch_closes_the_tasks(spark, runs):
