@@ -3,15 +3,17 @@
 :func:`validate_pool_batch` validates every batch of a resource's pool that has no quality
 decision yet (or one named batch), oldest first, and for each:
 
-1. reads the batch once from the pool and caches it;
-2. computes every expectation and accuracy check in one Spark pass
-   (:func:`jobs.quality.metrics.compute_metrics`) and writes every failing row;
+1. reads the batch from the pool (cached when GX will validate it too: GX runs a Spark job per
+   metric);
+2. computes every expectation and accuracy check in one Spark pass that also writes every
+   failing row (:func:`jobs.quality.metrics.compute_metrics`);
 3. runs Great Expectations' own validation on the same cached DataFrame, which stores the
    result in the GX project and updates the Data Docs site, and compares its counts;
 4. appends the results, the scorecard and the gate decision, and opens/closes rectification
    tasks (整改);
-5. after all batches, makes the Data Docs site browsable offline and, if any batch was held,
-   raises :class:`jobs.quality.gates.QualityGateError` naming the critical expectations.
+5. after all batches, makes the Data Docs site browsable offline and, if a batch was held
+   (in this run, or the newest batch is still held when a retry finds nothing new), raises
+   :class:`jobs.quality.gates.QualityGateError` naming the critical expectations.
 
 Each step writes with a write id derived from (resource, batch, suite version), so a retried
 task adds nothing twice; the gate decision is written last and is what marks a batch validated.
