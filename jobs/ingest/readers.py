@@ -244,6 +244,10 @@ def read_xlsx(path: Path) -> RawFile:
     try:
         workbook = load_workbook(path, read_only=True, data_only=True)
     except (zipfile.BadZipFile, KeyError, OSError, ValueError) as error:
+        if _is_cut_off_zip(path):
+            raise UnreadableFile(
+                "truncated", "workbook starts as a zip archive but its end is missing: cut off"
+            ) from error
         raise UnreadableFile("unreadable_xlsx", f"not a readable XLSX workbook: {error}") from error
     try:
         sheet = workbook.worksheets[0]
@@ -268,6 +272,17 @@ def read_xlsx(path: Path) -> RawFile:
     finally:
         workbook.close()
     return _records_to_raw(records, header, None)
+
+
+def _is_cut_off_zip(path: Path) -> bool:
+    """An XLSX is a zip archive: it opens with a local-file header and ends with the
+    end-of-central-directory record. The first without the second means a cut-off transfer."""
+    with path.open("rb") as handle:
+        starts_as_zip = handle.read(4) == b"PK\x03\x04"
+        handle.seek(
+            max(path.stat().st_size - 65_557, 0)
+        )  # the record sits in the last 64 KiB + 22 bytes
+        return starts_as_zip and b"PK\x05\x06" not in handle.read()
 
 
 def _cell_text(value: object) -> str | None:

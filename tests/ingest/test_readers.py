@@ -131,7 +131,7 @@ def test_xlsx_shows_excel_number_damage(tmp_path):
 
 def test_xlsx_that_is_not_a_workbook_is_unreadable(tmp_path):
     path = tmp_path / "a.xlsx"
-    path.write_bytes(b"PK\x03\x04 not really a zip")
+    path.write_bytes("姓名,性别\n张三,男\n".encode())  # a CSV saved with the wrong ending
     with pytest.raises(UnreadableFile) as caught:
         read_xlsx(path)
     assert caught.value.reason == "unreadable_xlsx"
@@ -175,4 +175,16 @@ def test_quarantines_file_cut_inside_the_header(tmp_path):
     path.write_text("地址编码,标准地址,区县代码,乡镇街", encoding="utf-8")
     with pytest.raises(UnreadableFile) as caught:
         read_csv(path)
+    assert caught.value.reason == "truncated"
+
+
+def test_quarantines_cut_off_workbook_as_truncated(tmp_path):
+    workbook = Workbook()
+    workbook.active.append(["证件号码"])
+    whole = tmp_path / "whole.xlsx"
+    workbook.save(whole)
+    cut = tmp_path / "cut.xlsx"
+    cut.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
+    with pytest.raises(UnreadableFile) as caught:
+        read_xlsx(cut)
     assert caught.value.reason == "truncated"
