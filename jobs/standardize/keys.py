@@ -105,6 +105,9 @@ REASON_CODES: dict[str, tuple[str, ...]] = {
 _FULL_WIDTH = "".join(chr(c) for c in range(0xFF01, 0xFF5F)) + "\u3000"
 _HALF_WIDTH = "".join(chr(c) for c in range(0x21, 0x7F)) + " "
 
+# Patterns end in \z, not $: in Java, $ also matches before a final line break, so
+# "110105199003070017\n" would pass a $-anchored shape test with the newline still in it.
+
 # Whitespace anywhere: everything Python's str.isspace() accepts (\s, the separators \p{Z}
 # including NBSP and U+3000, the information separators U+001C-U+001F and NEL U+0085), plus the
 # invisible format characters that ride along with copy-paste: zero-width space/joiners, word
@@ -116,7 +119,7 @@ def _clean(raw: Column) -> Column:
     # Most delivered keys are already plain ASCII letters and digits: one cheap regex match lets
     # them skip the character-by-character translate and the replace (measured: about half the
     # cost of cleaning every row).
-    return F.when(raw.rlike("^[0-9A-Za-z]*$"), raw).otherwise(
+    return F.when(raw.rlike(r"^[0-9A-Za-z]*\z"), raw).otherwise(
         F.regexp_replace(F.translate(raw, _FULL_WIDTH, _HALF_WIDTH), _WHITESPACE_RE, "")
     )
 
@@ -146,7 +149,7 @@ _ID_CHECK_CHARACTERS = "10X98765432"
 
 # What Excel (or pandas) makes of a long number: 4.10105E+17, 4.10105e17, 410105199001011000.0.
 # After normalisation (whitespace gone, full-width + and . made ASCII) these are the shapes.
-_NUMBER_RENDERING_RE = r"^[0-9]+(\.[0-9]*)?[eE][+]?[0-9]+$|^[0-9]+\.[0-9]*$"
+_NUMBER_RENDERING_RE = r"^[0-9]+(\.[0-9]*)?[eE][+]?[0-9]+\z|^[0-9]+\.[0-9]*\z"
 
 
 def _id_check_character(first_17: Column) -> Column:
@@ -174,7 +177,7 @@ def normalized_citizen_id(raw: Column | str) -> Column:
     )
     upgraded_17 = F.concat(F.substring(cleaned, 1, 6), F.lit("19"), F.substring(cleaned, 7, 9))
     return F.when(
-        cleaned.rlike(r"^[0-9]{15}$"),
+        cleaned.rlike(r"^[0-9]{15}\z"),
         F.concat(upgraded_17, _id_check_character(upgraded_17)),
     ).otherwise(cleaned)
 
@@ -202,7 +205,7 @@ def _id_birth_date(normalized: Column) -> Column:
 def _citizen_id_problem_of_normalized(normalized: Column, reference_date: Column) -> Column:
     birth_date = _id_birth_date(normalized)
     check = _id_check_character(F.substring(normalized, 1, 17))
-    well_formed = normalized.rlike(r"^[0-9]{17}[0-9X]$")
+    well_formed = normalized.rlike(r"^[0-9]{17}[0-9X]\z")
     excel_damaged = (
         # A number rendering has a "." or an "e", which a well-formed ID never has: test the
         # cheap shape first so the backtracking pattern only runs on the few that need it.
@@ -313,7 +316,7 @@ def region_of(
 # ---------------------------------------------------------------------------------------------
 _USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"  # 31 characters: no I, O, Z, S, V
 _USCC_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
-_USCC_RE = r"^[0-9A-HJ-NPQRTUWXY]{18}$"
+_USCC_RE = r"^[0-9A-HJ-NPQRTUWXY]{18}\z"
 
 #: Registering authority (登记管理部门, position 1) → (name, {entity type (机构类别, position 2):
 #: name}), GB 32100-2015 Annex A with amendment No. 1 (2016: A 军队, N 农业).
@@ -506,8 +509,8 @@ FIXTURE_CODES: dict[str, str] = {
     "W": "无定着物",
 }
 
-_PARCEL_RE = r"^[0-9]{12}[A-Z]{2}[0-9]{5}$"
-_UNIT_RE = r"^[0-9]{12}[A-Z]{2}[0-9]{5}[A-Z][0-9]{8}$"
+_PARCEL_RE = r"^[0-9]{12}[A-Z]{2}[0-9]{5}\z"
+_UNIT_RE = r"^[0-9]{12}[A-Z]{2}[0-9]{5}[A-Z][0-9]{8}\z"
 
 
 def normalized_real_estate_code(raw: Column | str) -> Column:

@@ -173,13 +173,14 @@ def test_whitespace_removed_anywhere(spark):
         "\t110105199003070017\r\n",
         "110105\u00a019900307\u30000017",
         "\ufeff1101051990\u200b03070017",
+        "110105199003070017\n",
         " \t\u3000",
         None,
     ]
     actual = _check_ids(spark, raws)
     expected = _expected(
         spark,
-        [(raw, "110105199003070017", None) for raw in raws[:4]]
+        [(raw, "110105199003070017", None) for raw in raws[:5]]
         + [(" \t\u3000", "", "missing"), (None, None, "missing")],
     )
     assert_df_equality(actual, expected, ignore_nullable=True)
@@ -316,6 +317,7 @@ def test_uscc_normalised_and_checked(spark):
             "91110000600037341l",
             "９１１１００００６０００３７３４１Ｌ",
             " 9111 0000 6000 3734 1L\t",
+            "91110000600037341L\n",
             None,
         ],
         normalized_uscc,
@@ -328,6 +330,7 @@ def test_uscc_normalised_and_checked(spark):
             ("91110000600037341l", "91110000600037341L", None),
             ("９１１１００００６０００３７３４１Ｌ", "91110000600037341L", None),
             (" 9111 0000 6000 3734 1L\t", "91110000600037341L", None),
+            ("91110000600037341L\n", "91110000600037341L", None),
             (None, None, "missing"),
         ],
     )
