@@ -45,7 +45,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     check = keys_commands.add_parser(
         "check",
         help="print each line's normalised key or INVALID <reason>",
-        description=__doc__.splitlines()[0],
+        description=(
+            "Normalise and validate keys, one per line. Prints one line per input line, in "
+            "order: the normalised key, or INVALID <reason>. Exit code 0 when the check ran, "
+            "even if keys are invalid; 2 on usage errors."
+        ),
     )
     check.add_argument(
         "--kind",
