@@ -31,6 +31,7 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from jobs.integrate.conflicts import ANOMALY, make_issues, observed_value
+from jobs.integrate.quarantine import filter_unexplained
 
 BIRTH_DATE_ID_MISMATCH = "birth_date_id_mismatch"
 GENDER_ID_MISMATCH = "gender_id_mismatch"
@@ -315,9 +316,20 @@ def deregistered_but_active_at_tax(legal_entity_df: DataFrame) -> DataFrame:
     )
 
 
-def legal_representative_not_in_population(legal_entity_df: DataFrame) -> DataFrame:
-    """The legal representative's (valid) ID is not a row of the population base."""
+def legal_representative_not_in_population(
+    legal_entity_df: DataFrame, quarantined_df: DataFrame | None = None
+) -> DataFrame:
+    """The legal representative's (valid) ID is not a row of the population base, and no
+    quarantined population record explains it (:mod:`jobs.integrate.quarantine`)."""
     found = legal_entity_df.where(F.col("legal_representative_in_population") == F.lit(False))
+    if quarantined_df is not None:
+        found = filter_unexplained(
+            found,
+            quarantined_df,
+            "citizen_id",
+            "legal_representative_id",
+            name="legal_representative_name",
+        )
     return _from_provenance(
         found,
         rule=LEGAL_REP_NOT_IN_POPULATION,
@@ -332,14 +344,30 @@ def legal_representative_not_in_population(legal_entity_df: DataFrame) -> DataFr
 
 
 def holders_not_in_base(
-    e_licence_df: DataFrame, population_keys_df: DataFrame, legal_entity_keys_df: DataFrame
+    e_licence_df: DataFrame,
+    population_keys_df: DataFrame,
+    legal_entity_keys_df: DataFrame,
+    quarantined_df: DataFrame | None = None,
 ) -> DataFrame:
     """Licence holders missing from their base: a person from population, an entity from the
-    legal-entity base (``licence_holder_not_in_population`` / ``…_legal_entity``)."""
+    legal-entity base (``licence_holder_not_in_population`` / ``…_legal_entity``), unless a
+    quarantined record explains the absence (:mod:`jobs.integrate.quarantine`)."""
     holders = e_licence_df.select(
-        "licence_id", "department", "resource", "observed_at", F.explode("holders").alias("h")
+        "licence_id",
+        "department",
+        "resource",
+        "observed_at",
+        "holder_name",
+        F.posexplode("holders").alias("position", "h"),
     ).select(
-        "*", F.col("h.holder_id").alias("holder_id"), F.col("h.holder_kind").alias("holder_kind")
+        "licence_id",
+        "department",
+        "resource",
+        "observed_at",
+        F.col("h.holder_id").alias("holder_id"),
+        F.col("h.holder_kind").alias("holder_kind"),
+        # the licence names its principal holder only
+        F.when(F.col("position") == 0, F.col("holder_name")).alias("_holder_name"),
     )
     persons = population_keys_df.select(F.col("person_id").alias("holder_id"))
     entities = legal_entity_keys_df.select(F.col("uscc").alias("holder_id"))
@@ -349,6 +377,13 @@ def holders_not_in_base(
     missing_entity = holders.where(F.col("holder_kind") == "uscc").join(
         entities, "holder_id", "left_anti"
     )
+    if quarantined_df is not None:
+        missing_person = filter_unexplained(
+            missing_person, quarantined_df, "citizen_id", "holder_id", name="_holder_name"
+        )
+        missing_entity = filter_unexplained(
+            missing_entity, quarantined_df, "uscc", "holder_id", name="_holder_name"
+        )
     return _per_holder(
         missing_person,
         HOLDER_NOT_IN_POPULATION,

@@ -6,7 +6,9 @@ department's value stays here, also when another department's value survives in 
 the losing values remain visible and a survivorship decision can always be explained.
 
 Columns: ``key_kind, key, element, value`` (normalised text: ISO dates, plain decimals),
-``department, resource`` (catalog id, ``gaj.hukou``), ``field`` (the pool field), lineage
+``department, resource`` (catalog id, ``gaj.hukou``), ``field`` (the pool field),
+``record_key`` (the resource's own record key: one insured person has a record per insurance
+type, and each record stays current until the department delivers it again), lineage
 ``batch_id, observed_at, source_file, row_number``.
 
 ``observed_at`` is the delivery time. Batch folders are named so that they sort in delivery order
@@ -34,6 +36,7 @@ OBSERVATION_COLUMNS: tuple[str, ...] = (
     "department",
     "resource",
     "field",
+    "record_key",
     "batch_id",
     "observed_at",
     "source_file",
@@ -65,7 +68,11 @@ def _subject_key(pool_df: DataFrame, subject: Subject) -> tuple[Column, Column]:
 
 
 def explode_observations(
-    pool_df: DataFrame, resource_id: str, subject: Subject, fields: Iterable[Field]
+    pool_df: DataFrame,
+    resource_id: str,
+    subject: Subject,
+    fields: Iterable[Field],
+    record_key_fields: Iterable[str] = (),
 ) -> DataFrame:
     """One observation per (row, field) with a value, for one subject of one pool.
 
@@ -73,6 +80,7 @@ def explode_observations(
         pool_df: the pool table of ``resource_id``.
         subject: whose key the observations are filed under.
         fields: the fields to keep (those describing the subject that are base attributes).
+        record_key_fields: the resource's catalog key fields (``record_key``).
     """
     fields = list(fields)
     key, key_kind = _subject_key(pool_df, subject)
@@ -87,6 +95,7 @@ def explode_observations(
         ]
     )
     department = resource_id.split(".", 1)[0]
+    record_key = F.concat_ws("|", *[F.col(n).cast("string") for n in record_key_fields] or [key])
     return (
         pool_df.where(key.isNotNull())
         .select(
@@ -95,6 +104,7 @@ def explode_observations(
             F.explode(statements).alias("s"),
             F.lit(department).alias("department"),
             F.lit(resource_id).alias("resource"),
+            record_key.alias("record_key"),
             "batch_id",
             observed_at_of(F.col("batch_id"), F.col("ingested_at")).alias("observed_at"),
             "source_file",
@@ -109,6 +119,7 @@ def explode_observations(
             "department",
             "resource",
             F.col("s.field").alias("field"),
+            "record_key",
             "batch_id",
             "observed_at",
             "source_file",
@@ -142,7 +153,10 @@ def observations_from_pools(
             elements = frozenset().union(*(wanted.get(k, frozenset()) for k in kinds))
             fields = [f for f in subject.fields if f.element in elements]
             if fields:
-                parts.append(explode_observations(pool_df, resource_id, subject, fields))
+                record_key = config.catalog.resource(resource_id).key.fields
+                parts.append(
+                    explode_observations(pool_df, resource_id, subject, fields, record_key)
+                )
     if not parts:
         return None
     observations_df = parts[0]

@@ -43,6 +43,7 @@ from jobs.integrate import anomalies, e_licence, legal_entity, population, spati
 from jobs.integrate.config import IntegrationConfig, Jurisdiction, load_integration_config
 from jobs.integrate.conflicts import ISSUE_COLUMNS, union_all, value_conflicts, without_subsumed
 from jobs.integrate.observations import members_from_pools, observations_from_pools
+from jobs.integrate.quarantine import identities_from_quarantine
 from jobs.integrate.survivorship import KEY_COLUMNS, attribute_values, base_rows
 from jobs.lake import ledger, tables
 from jobs.lake.paths import table_uri
@@ -384,8 +385,13 @@ def find_issues(
     e_licence_df: DataFrame,
     insurance_df: DataFrame,
     marriage_parties_df: DataFrame,
+    quarantined_df: DataFrame | None = None,
 ) -> DataFrame:
-    """Conflicts and anomalies, one row per issue (``governance/conflicts`` before tickets)."""
+    """Conflicts and anomalies, one row per issue (``governance/conflicts`` before tickets).
+
+    ``quarantined_df``: identities in quarantined records (:mod:`jobs.integrate.quarantine`)
+    that explain a key missing from a base.
+    """
     must_be_alive = [t.type for t in config.licence_types.values() if t.holder_must_be_alive]
     id_anomalies = anomalies.id_mismatches(population_df)
     others = [
@@ -393,9 +399,12 @@ def find_issues(
         anomalies.deceased_holds_valid_licence(e_licence_df, must_be_alive),
         anomalies.deceased_married(population_df, marriage_parties_df),
         anomalies.deregistered_but_active_at_tax(legal_entity_df),
-        anomalies.legal_representative_not_in_population(legal_entity_df),
+        anomalies.legal_representative_not_in_population(legal_entity_df, quarantined_df),
         anomalies.holders_not_in_base(
-            e_licence_df, population_df.select("person_id"), legal_entity_df.select("uscc")
+            e_licence_df,
+            population_df.select("person_id"),
+            legal_entity_df.select("uscc"),
+            quarantined_df,
         ),
         anomalies.licence_expired(e_licence_df),
         anomalies.parcel_anomalies(parcel_df),
@@ -410,25 +419,31 @@ def integrate(
     as_of: dt.date,
     spark: SparkSession,
     *,
-    persist: bool = True,
+    quarantines: Mapping[str, DataFrame] | None = None,
 ) -> Bases:
     """All base tables, links and issues from pool DataFrames (no lake reads or writes).
 
     Args:
         pools: resource id (``gaj.hukou``) → pool DataFrame; missing resources count as empty.
+        quarantines: resource id → quarantine DataFrame, to explain keys missing from a base.
         as_of: the day statuses are derived for (licence expiry, marriage age).
-        persist: cache the tables that several outputs reuse (off for tiny test data).
     """
 
     def keep(df: DataFrame) -> DataFrame:
-        return df.persist() if persist else df
+        # Materialised with its lineage cut: the tables below are reused by several bases, links
+        # and a dozen rules, and without the cut every reuse copies the whole plan that made
+        # them, so that the optimiser works on trees of hundreds of thousands of nodes (minutes,
+        # and a driver out of memory, even for a few rows). Kept on the executors (a local
+        # checkpoint): a lost executor fails the build, which Airflow retries.
+        return df.localCheckpoint(eager=True)
 
     observations = observations_from_pools(pools, config)
     if observations is None:
         observations = spark.createDataFrame(
             [],
             "key_kind string, key string, element string, value string, department string, "
-            "resource string, field string, batch_id string, observed_at timestamp, "
+            "resource string, field string, record_key string, batch_id string, "
+            "observed_at timestamp, "
             "source_file string, row_number long",
         )
     observations = keep(observations)
@@ -459,6 +474,7 @@ def integrate(
         licence_df,
         insurance,
         marriage_parties,
+        identities_from_quarantine(quarantines or {}, config, spark),
     )
     return Bases(
         observations=observations,
@@ -496,13 +512,14 @@ def with_disputed(base_df: DataFrame, disputed_df: DataFrame, base: str) -> Data
 
 
 def read_pools(
-    spark: SparkSession, settings: Settings, catalog: Catalog
+    spark: SparkSession, settings: Settings, catalog: Catalog, layer: str = "pool"
 ) -> tuple[dict[str, DataFrame], dict[str, int]]:
-    """Every pool table that exists, and its Delta version (for the build's inputs key)."""
+    """Every pool (or quarantine) table that exists, and its Delta version (for the build's
+    inputs key)."""
     pools: dict[str, DataFrame] = {}
     versions: dict[str, int] = {}
     for resource in catalog.resources.values():
-        uri = table_uri(settings, "pool", resource.department, resource.resource)
+        uri = table_uri(settings, layer, resource.department, resource.resource)
         if not tables.table_exists(uri):
             continue
         pools[resource.id] = tables.read_table(spark, uri)
@@ -558,10 +575,12 @@ def build_bases(
     as_of = as_of or day
     config = load_integration_config(settings, jurisdiction=jurisdiction)
     pools, versions = read_pools(spark, settings, config.catalog)
+    quarantines, quarantine_versions = read_pools(spark, settings, config.catalog, "quarantine")
     inputs_key = hashlib.sha256(
         json.dumps(
             {
                 "pools": versions,
+                "quarantine": quarantine_versions,
                 "config": config.fingerprint,
                 "as_of": as_of.isoformat(),
                 "profile": settings.policy_profile,
@@ -580,7 +599,7 @@ def build_bases(
         return {"skipped": True, "build_id": last["build_id"], "inputs_key": inputs_key}
 
     build_id = f"{today.isoformat()}-{inputs_key[:12]}"
-    bases = integrate(pools, config, as_of, spark)
+    bases = integrate(pools, config, as_of, spark, quarantines=quarantines)
     # Issues are few (thousands at a million persons): collected once, as Arrow, for the
     # tickets and the conflicts table, instead of recomputing them from the bases.
     issues_arrow = bases.issues.toArrow()
@@ -611,15 +630,8 @@ def build_bases(
         counts[name] = write("base", name, with_disputed(bases.base(name), disputed, name))
     counts["links"] = write("base", "links", bases.links)
     counts["conflicts"] = _write_conflicts(settings, issues_arrow, synced["states"], build_id)
-    for df in (
-        bases.observations,
-        bases.values,
-        bases.population,
-        bases.legal_entity,
-        bases.parcel,
-        bases.e_licence,
-    ):
-        df.unpersist()
+    # The local checkpoints of integrate() are freed by Spark's context cleaner once ``bases``
+    # is garbage collected.
     finished = dt.datetime.now(dt.UTC)
     ledger.append_rows(
         table_uri(settings, "governance", "base_builds"),

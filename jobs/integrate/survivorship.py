@@ -3,9 +3,10 @@
 DESIGN §6: the authoritative source (一数一源) wins; without it, the most recent observation; then
 the most frequent. Worked out in three steps, each a DataFrame → DataFrame transform:
 
-1. :func:`current_statements`: a source's current value is its latest observation of the subject
-   (a department that corrected a value in a later batch no longer says the old one).
-   Grain: one row per (key kind, key, element, resource).
+1. :func:`current_statements`: a source's current statements are its records' latest versions
+   (a department that corrected a record in a later batch no longer says the old value; a
+   record it did not deliver again still stands). Grain: one row per (key kind, key, element,
+   resource, record key).
 2. :func:`value_candidates`: the distinct current values of an attribute with who states them.
    Grain: one row per (key kind, key, element, value).
 3. :func:`surviving_values`: the surviving value with its provenance and the losing values.
@@ -67,12 +68,14 @@ def with_authority(observations_df: DataFrame, triples: Iterable[str]) -> DataFr
 
 
 def current_statements(observations_df: DataFrame) -> DataFrame:
-    """Each source's latest observation of each (subject, element).
+    """The latest observation of each (subject, element) in each record of each source.
 
-    Grain: one row per (key kind, key, element, resource). Later delivery wins; within one
-    delivery the later file and row (a department's export lists changes in order).
+    Grain: one row per (key kind, key, element, resource, record key). A later delivery wins;
+    within one delivery the later file and row (an export lists changes in order). Several
+    records of one source (an insured person's pension and medical records) may state different
+    values: each is current, so a disagreement inside one department is seen too.
     """
-    latest_first = Window.partitionBy(*_GROUP, "resource").orderBy(
+    latest_first = Window.partitionBy(*_GROUP, "resource", "record_key").orderBy(
         F.col("observed_at").desc(),
         F.col("batch_id").desc(),
         F.col("source_file").desc(),
@@ -106,8 +109,9 @@ def _provenance(prefix: str = "") -> Column:
 def value_candidates(statements_df: DataFrame) -> DataFrame:
     """The distinct current values of each attribute and who states them.
 
-    Grain: one row per (key kind, key, element, value). ``source`` is the provenance of the
-    statement a survivor would be credited to (authoritative first, then the latest).
+    Grain: one row per (key kind, key, element, value). ``n_sources`` counts the resources
+    stating the value; ``source`` is the provenance of the statement a survivor would be
+    credited to (authoritative first, then the latest).
     """
     best = F.struct(
         F.col("is_authority"), F.col("observed_at"), F.col("batch_id"), F.col("resource")
@@ -115,7 +119,7 @@ def value_candidates(statements_df: DataFrame) -> DataFrame:
     return statements_df.groupBy(*_GROUP, "value").agg(
         F.max("is_authority").alias("is_authority"),
         F.max("observed_at").alias("latest_at"),
-        F.count(F.lit(1)).alias("n_sources"),
+        F.size(F.collect_set("resource")).alias("n_sources"),
         F.sort_array(F.collect_set("department")).alias("departments"),
         F.sort_array(F.collect_set("resource")).alias("resources"),
         F.max_by(_provenance(), best).alias("source"),

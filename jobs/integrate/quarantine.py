@@ -1,0 +1,136 @@
+"""Records held in quarantine that explain a "missing from the base" finding.
+
+When a department's record of a person or entity is quarantined because its key is broken (a
+wrong check character, Excel damage, an empty key), that person or entity is missing from the
+base until the department rectifies the record (整改, the quality workflow already has a task
+for it). A licence holder or legal representative who is "not in the population base" for that
+reason is not a verification matter for the licence issuer: the ticket would go to the wrong
+department for a fault already being handled. Such findings are set aside as *pending
+quarantine* instead of opening a ticket.
+
+A quarantined record explains a missing key when (never used to create or merge a base row —
+keys are never guessed):
+
+* its key differs only in the check character: same first 17 characters (citizen ID, USCC), or
+  the same first 16 for a USCC whose organisation-code check character is wrong;
+* Excel turned its last three digits into ``000``: same first 15 characters;
+* otherwise (key empty or unreadable) a person's record with the same name and birth date, an
+  entity's record with the same name.
+
+Grain of :func:`quarantined_identities`: one row per quarantined record with a broken key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
+
+from jobs.catalog.models import Field
+from jobs.integrate.config import IntegrationConfig, Subject
+from jobs.standardize import keys, values
+
+IDENTITY_SCHEMA = "key_kind string, prefix string, name string, birth_date date"
+
+
+def _raw(f: Field) -> Column:
+    return F.coalesce(*[F.col("raw").getItem(c) for c in f.source_columns])
+
+
+def _first(subject: Subject, element: str) -> Field | None:
+    for f in subject.fields:
+        if f.element == element:
+            return f
+    return None
+
+
+def quarantined_identities(
+    quarantine_df: DataFrame, subject: Subject, key_field: Field
+) -> DataFrame:
+    """What can be read of the identity in quarantined records of one subject whose key broke."""
+    reason = F.filter("reasons", lambda r: r.startswith(f"{subject.key_field}:"))[0]
+    code = F.substring_index(reason, ":", -1)
+    raw_key = _raw(key_field)
+    if subject.key_kind == "citizen_id":
+        normalized = keys.normalized_citizen_id(raw_key)
+        name_element, birth = "person_name", _first(subject, "birth_date")
+    else:
+        normalized = keys.normalized_uscc(raw_key)
+        name_element, birth = "entity_name", None
+    name_field = _first(subject, name_element)
+    prefix = (
+        F.when(code == "bad_check_character", F.substring(normalized, 1, 17))
+        .when(code == "bad_organization_code", F.substring(normalized, 1, 16))
+        .when(
+            (code == "excel_damaged") & normalized.rlike(r"^[0-9]{15}000$"),
+            F.substring(normalized, 1, 15),
+        )
+    )
+    return quarantine_df.where((F.col("stage") != F.lit("file")) & reason.isNotNull()).select(
+        F.lit(subject.key_kind).alias("key_kind"),
+        prefix.alias("prefix"),
+        (values.normalized_name(_raw(name_field)) if name_field else F.lit(None))
+        .cast("string")
+        .alias("name"),
+        (values.parsed_date(_raw(birth)) if birth else F.lit(None))
+        .cast("date")
+        .alias("birth_date"),
+    )
+
+
+def identities_from_quarantine(
+    quarantines: Mapping[str, DataFrame], config: IntegrationConfig, spark
+) -> DataFrame:
+    """Quarantined identities of every member subject of the population and legal-entity bases."""
+    parts = []
+    for base in ("population", "legal_entity"):
+        for member in config.bases[base].members:
+            subject = config.subject(member)
+            if subject.resource_id not in quarantines:
+                continue
+            key_field = config.catalog.resource(subject.resource_id).field(subject.key_field)
+            parts.append(
+                quarantined_identities(quarantines[subject.resource_id], subject, key_field)
+            )
+    if not parts:
+        return spark.createDataFrame([], IDENTITY_SCHEMA)
+    out = parts[0]
+    for part in parts[1:]:
+        out = out.unionByName(part)
+    return out
+
+
+def filter_unexplained(
+    missing_df: DataFrame,
+    identities_df: DataFrame,
+    key_kind: str,
+    key: str,
+    name: str | None = None,
+) -> DataFrame:
+    """Drops the rows of ``missing_df`` whose key (column ``key``, of ``key_kind``) a quarantined
+    record explains; ``name`` is the column with the holder's or representative's name."""
+    mine = identities_df.where(F.col("key_kind") == key_kind)
+    out = missing_df
+    for length in (17, 16, 15):
+        prefixes = (
+            mine.where(F.length("prefix") == length)
+            .select(F.col("prefix").alias(f"_p{length}"))
+            .distinct()
+        )
+        out = out.join(
+            prefixes, F.substring(F.col(key), 1, length) == F.col(f"_p{length}"), "left_anti"
+        )
+    if name is not None:
+        named = (
+            mine.where(F.col("name").isNotNull())
+            .select(F.col("name").alias("_name"), F.col("birth_date").alias("_birth"))
+            .distinct()
+        )
+        if key_kind == "citizen_id":
+            birth = F.to_date(F.substring(F.col(key), 7, 8), "yyyyMMdd")
+            condition = (F.col(name) == F.col("_name")) & (birth == F.col("_birth"))
+        else:
+            condition = F.col(name) == F.col("_name")
+        out = out.join(named, condition, "left_anti")
+    return out

@@ -1,0 +1,127 @@
+from __future__ import annotations
+
+import pytest
+
+from jobs.integrate.observations import observations_from_pools
+from jobs.integrate.survivorship import attribute_values
+from tests.integrate.conftest import FULL, INCR, pid
+
+pytestmark = pytest.mark.spark
+
+P1 = pid("1980-01-01", 11)
+P2 = pid("1990-05-05", 22)
+
+
+def survivors(values_df, element: str) -> set[tuple]:
+    return {
+        (r["key"], r["value"], r["resource"], r["survived_by"], r["n_values"])
+        for r in values_df.where(f"element = '{element}'").collect()
+    }
+
+
+def test_every_departments_value_is_kept_and_marriage_names_two_persons(pool, config):
+    hukou = pool(
+        "gaj.hukou",
+        [{"person_id": P1, "full_name": "张三"}, {"person_id": None, "full_name": "无号"}],
+    )
+    marriage = pool(
+        "mzj.marriage",
+        [
+            {
+                "registration_number": "J1",
+                "male_id": P1,
+                "male_name": "张山",
+                "female_id": P2,
+                "female_name": "李四",
+            }
+        ],
+    )
+    observed = observations_from_pools({"gaj.hukou": hukou, "mzj.marriage": marriage}, config)
+    rows = {
+        (r["key"], r["element"], r["value"], r["resource"], r["field"], r["record_key"])
+        for r in observed.where("element = 'person_name'").collect()
+    }
+    assert rows == {
+        (P1, "person_name", "张三", "gaj.hukou", "full_name", P1),
+        (P1, "person_name", "张山", "mzj.marriage", "male_name", "J1"),
+        (P2, "person_name", "李四", "mzj.marriage", "female_name", "J1"),
+    }
+
+
+def test_authority_wins_over_a_more_recent_and_more_frequent_value(pool, config):
+    pools = {
+        "gaj.hukou": pool("gaj.hukou", [{"person_id": P1, "full_name": "张三"}], batch=FULL),
+        "rsj.insured": pool(
+            "rsj.insured",
+            [{"person_id": P1, "insurance_type": "pension", "full_name": "张山"}],
+            batch=INCR,
+        ),
+        "jyj.student": pool("jyj.student", [{"person_id": P1, "full_name": "张山"}], batch=INCR),
+    }
+    values = attribute_values(observations_from_pools(pools, config), config)
+    assert survivors(values, "person_name") == {(P1, "张三", "gaj.hukou", "authority", 2)}
+    losing = values.where("element = 'person_name'").first()["losing_values"]
+    assert [(v["value"], v["resources"]) for v in losing] == [
+        ("张山", ["jyj.student", "rsj.insured"])
+    ]
+
+
+def test_most_recent_wins_without_authority_then_most_frequent(pool, config):
+    pools = {
+        "rsj.insured": pool(
+            "rsj.insured",
+            [
+                {"person_id": P1, "insurance_type": "pension", "phone": "13800000001"},
+                {"person_id": P2, "insurance_type": "pension", "phone": "13800000003"},
+            ],
+            batch=FULL,
+        ),
+        "gaj.hukou": pool(
+            "gaj.hukou",
+            [{"person_id": P1, "phone": "13800000002"}, {"person_id": P2, "phone": "13800000004"}],
+            batch=INCR,
+        ),
+        "jyj.student": pool("jyj.student", [{"person_id": P2}], batch=INCR),
+    }
+    values = attribute_values(observations_from_pools(pools, config), config)
+    assert survivors(values, "phone_number") == {
+        (P1, "13800000002", "gaj.hukou", "recency", 2),
+        (P2, "13800000004", "gaj.hukou", "recency", 2),
+    }
+
+
+def test_frequency_decides_between_equally_recent_values(pool, config):
+    pools = {
+        "gaj.driving_licence": pool(
+            "gaj.driving_licence", [{"person_id": P1, "full_name": "王五"}]
+        ),
+        "rsj.insured": pool(
+            "rsj.insured", [{"person_id": P1, "insurance_type": "pension", "full_name": "王伍"}]
+        ),
+        "jyj.student": pool("jyj.student", [{"person_id": P1, "full_name": "王伍"}]),
+    }
+    values = attribute_values(observations_from_pools(pools, config), config)
+    ((key, value, _, survived_by, n_values),) = survivors(values, "person_name")
+    assert (key, value, survived_by, n_values) == (P1, "王伍", "frequency", 2)
+
+
+def test_a_later_delivery_of_a_record_replaces_its_value_other_records_still_count(pool, config):
+    first = pool(
+        "rsj.insured",
+        [
+            {"person_id": P1, "insurance_type": "pension", "full_name": "张山"},
+            {"person_id": P1, "insurance_type": "medical", "full_name": "张三"},
+        ],
+        batch=FULL,
+    )
+    corrected = pool(
+        "rsj.insured",
+        [{"person_id": P1, "insurance_type": "pension", "full_name": "张三"}],
+        batch=INCR,
+    )
+    both = attribute_values(observations_from_pools({"rsj.insured": first}, config), config)
+    assert survivors(both, "person_name") == {(P1, "张三", "rsj.insured", "tie_break", 2)}
+    later = attribute_values(
+        observations_from_pools({"rsj.insured": first.unionByName(corrected)}, config), config
+    )
+    assert survivors(later, "person_name") == {(P1, "张三", "rsj.insured", "agreement", 1)}
