@@ -21,12 +21,12 @@ import pyarrow as pa
 ACCOUNTING_KEYS = ("department", "resource", "batch_id", "source_file")
 COUNTS = ("pool_rows", "quarantined_rows", "duplicate_rows", "held_rows")
 
+#: The leading columns of every per-file ledger table: which file of which batch a row is about.
+FILE_KEY_FIELDS = [(name, pa.string()) for name in ACCOUNTING_KEYS]
+
 ROW_ACCOUNTING_SCHEMA = pa.schema(
     [
-        ("department", pa.string()),
-        ("resource", pa.string()),
-        ("batch_id", pa.string()),
-        ("source_file", pa.string()),
+        *FILE_KEY_FIELDS,
         ("status", pa.string()),
         ("file_rows", pa.int64()),
         ("bronze_rows", pa.int64()),

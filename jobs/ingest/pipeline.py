@@ -36,10 +36,7 @@ log = logging.getLogger(__name__)
 
 INGEST_FILES_SCHEMA = pa.schema(
     [
-        ("department", pa.string()),
-        ("resource", pa.string()),
-        ("batch_id", pa.string()),
-        ("source_file", pa.string()),
+        *accounting.FILE_KEY_FIELDS,
         ("file_hash", pa.string()),
         ("file_size", pa.int64()),
         ("status", pa.string()),  # ingested | quarantined | skipped_duplicate | rejected
@@ -58,10 +55,7 @@ INGEST_FILES_SCHEMA = pa.schema(
 
 POOL_BATCHES_SCHEMA = pa.schema(
     [
-        ("department", pa.string()),
-        ("resource", pa.string()),
-        ("batch_id", pa.string()),
-        ("source_file", pa.string()),
+        *accounting.FILE_KEY_FIELDS,
         ("outcome", pa.string()),  # promoted | held
         ("pool_rows", pa.int64()),
         ("quarantined_rows", pa.int64()),
@@ -317,10 +311,7 @@ def _append_file_log(ctx: _Context, rows: list[dict], batch_id: str, files_key: 
 
 QUARANTINE_SCHEMA = pa.schema(
     [
-        ("department", pa.string()),
-        ("resource", pa.string()),
-        ("batch_id", pa.string()),
-        ("source_file", pa.string()),
+        *accounting.FILE_KEY_FIELDS,
         ("file_hash", pa.string()),
         ("row_number", pa.int64()),
         ("record_hash", pa.string()),
