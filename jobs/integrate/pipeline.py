@@ -37,6 +37,7 @@ from zoneinfo import ZoneInfo
 import pyarrow as pa
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
+from pyspark.sql import types as T
 
 from jobs.catalog.models import Catalog
 from jobs.integrate import anomalies, e_licence, legal_entity, population, spatial
@@ -490,6 +491,26 @@ def integrate(
     )
 
 
+def _nullable_type(data_type: T.DataType) -> T.DataType:
+    if isinstance(data_type, T.StructType):
+        return T.StructType(
+            [T.StructField(f.name, _nullable_type(f.dataType), True) for f in data_type.fields]
+        )
+    if isinstance(data_type, T.ArrayType):
+        return T.ArrayType(_nullable_type(data_type.elementType), True)
+    if isinstance(data_type, T.MapType):
+        return T.MapType(data_type.keyType, _nullable_type(data_type.valueType), True)
+    return data_type
+
+
+def with_nullable_fields(df: DataFrame) -> DataFrame:
+    """Every nested field nullable: a NULL struct (an attribute no source states) must be
+    writable even where Spark knows a field inside it is never NULL when the struct is set."""
+    return df.select(
+        *[F.col(f"`{f.name}`").cast(_nullable_type(f.dataType)).alias(f.name) for f in df.schema]
+    )
+
+
 def with_disputed(base_df: DataFrame, disputed_df: DataFrame, base: str) -> DataFrame:
     """Adds ``disputed_elements`` (sorted; empty when nothing is disputed) to a base table.
 
@@ -616,7 +637,7 @@ def build_bases(
 
     def write(layer: str, name: str, df: DataFrame) -> int:
         result = tables.write_table(
-            df,
+            with_nullable_fields(df),
             table_uri(settings, layer, name),
             mode="overwrite",
             write_id=(f"govlake.build.{layer}.{name}.{inputs_key}", 0),

@@ -1,0 +1,268 @@
+from __future__ import annotations
+
+import datetime as dt
+import json
+from decimal import Decimal
+
+import pytest
+
+from jobs.integrate.pipeline import integrate
+from tests.integrate.conftest import INCR, pid, uscc
+
+pytestmark = pytest.mark.spark
+
+AS_OF = dt.date(2025, 1, 29)
+P1 = pid("1980-01-01", 11)  # man
+P2 = pid("1985-03-03", 24)  # woman, hukou says man: gender_id_mismatch
+P3 = pid("1950-07-07", 31)  # died 2024-06-01
+P4 = pid("1975-02-02", 41, region="130427")  # outsider: holds a licence, not in population
+P5 = pid("1970-09-09", 51, region="152322")  # outsider: a legal representative
+E1 = uscc("10000001")  # deregistered at market regulation, normal at tax
+E2 = uscc("10000002")  # active, representative not in population
+E3 = uscc("10000003")  # business licence only
+PARCEL_OK, PARCEL_BOWTIE, PARCEL_OUT = (f"410622001001JC{n:05d}" for n in (1, 2, 3))
+
+
+def square(x: float, y: float, twisted: bool = False) -> str:
+    s = 0.0005
+    ring = [[x, y], [x + s, y], [x + s, y + s], [x, y + s], [x, y]]
+    if twisted:
+        ring[1], ring[2] = ring[2], ring[1]
+    return json.dumps({"type": "Polygon", "coordinates": [ring]})
+
+
+@pytest.fixture
+def county(pool):
+    return {
+        "gaj.hukou": pool(
+            "gaj.hukou",
+            [
+                {"person_id": P1, "full_name": "张三", "gender": "1", "birth_date": "1980-01-01"},
+                {"person_id": P2, "full_name": "李梅", "gender": "1", "birth_date": "1985-03-03"},
+                {"person_id": P3, "full_name": "王老", "gender": "1", "birth_date": "1950-07-07"},
+            ],
+        ),
+        "wjw.death_cert": pool(
+            "wjw.death_cert",
+            [
+                {
+                    "certificate_number": "D1",
+                    "person_id": P3,
+                    "full_name": "王老",
+                    "death_date": "2024-06-01",
+                }
+            ],
+        ),
+        "rsj.insured": pool(
+            "rsj.insured",
+            [
+                {
+                    "person_id": P1,
+                    "insurance_type": "pension",
+                    "full_name": "张山",
+                    "insurance_status": "active",
+                    "employer_uscc": E2,
+                },
+                {
+                    "person_id": P3,
+                    "insurance_type": "pension",
+                    "full_name": "王老",
+                    "insurance_status": "active",
+                },
+            ],
+        ),
+        "gaj.driving_licence": pool(
+            "gaj.driving_licence",
+            [
+                {
+                    "person_id": P1,
+                    "full_name": "张三",
+                    "file_number": "L1",
+                    "valid_to": "2024-01-01",
+                    "licence_status": "valid",
+                },
+                {
+                    "person_id": P3,
+                    "full_name": "王老",
+                    "file_number": "L3",
+                    "valid_to": "2030-01-01",
+                    "licence_status": "valid",
+                },
+                {
+                    "person_id": P4,
+                    "full_name": "赵外",
+                    "file_number": "L4",
+                    "valid_to": "2030-01-01",
+                    "licence_status": "valid",
+                },
+            ],
+        ),
+        "scjgj.enterprise": pool(
+            "scjgj.enterprise",
+            [
+                {
+                    "uscc": E1,
+                    "entity_name": "甲公司",
+                    "legal_representative_id": P1,
+                    "entity_status": "deregistered",
+                },
+                {
+                    "uscc": E2,
+                    "entity_name": "乙公司",
+                    "legal_representative_id": P5,
+                    "entity_status": "active",
+                },
+            ],
+        ),
+        "swj.taxpayer": pool(
+            "swj.taxpayer", [{"uscc": E1, "entity_name": "甲公司", "tax_status": "normal"}]
+        ),
+        "scjgj.business_licence": pool(
+            "scjgj.business_licence",
+            [{"uscc": E3, "entity_name": "丙商行", "licence_status": "valid"}],
+        ),
+        "zrzyj.parcel": pool(
+            "zrzyj.parcel",
+            [
+                {
+                    "parcel_code": PARCEL_OK,
+                    "land_area": Decimal("2510"),
+                    "geometry": square(114.2, 35.6),
+                },
+                {"parcel_code": PARCEL_BOWTIE, "geometry": square(114.21, 35.6, twisted=True)},
+                {"parcel_code": PARCEL_OUT, "geometry": square(114.6, 35.6)},
+            ],
+        ),
+    }
+
+
+def test_integration_finds_the_conflicts_and_anomalies_of_a_tiny_county(spark, config, county):
+    bases = integrate(county, config, AS_OF, spark)
+    found = {
+        (i["issue_type"], i["rule"] or i["element"], i["key"], tuple(i["departments"]))
+        for i in bases.issues.collect()
+    }
+    assert found == {
+        ("conflict", "person_name", P1, ("rsj",)),
+        ("anomaly", "gender_id_mismatch", P2, ("gaj",)),
+        ("anomaly", "deceased_still_insured", P3, ("rsj",)),
+        ("anomaly", "deceased_holds_valid_licence", P3, ("gaj",)),
+        ("anomaly", "licence_expired", P1, ("gaj",)),
+        ("anomaly", "licence_holder_not_in_population", P4, ("gaj",)),
+        ("anomaly", "legal_representative_not_in_population", E2, ("scjgj",)),
+        ("anomaly", "deregistered_but_active_at_tax", E1, ("swj",)),
+        ("anomaly", "licence_holder_not_in_legal_entity", E3, ("scjgj",)),
+        ("anomaly", "parcel_invalid_geometry", PARCEL_BOWTIE, ("zrzyj",)),
+        ("anomaly", "parcel_outside_jurisdiction", PARCEL_OUT, ("zrzyj",)),
+    }
+    people = {r["person_id"]: r for r in bases.population.collect()}
+    assert set(people) == {P1, P2, P3}  # P4, P5 are known only from a licence and a register
+    assert people[P1]["person_name"] == "张三"
+    assert people[P1]["person_name_provenance"]["survived_by"] == "authority"
+    assert people[P1]["employer_uscc"] == E2
+    assert people[P3]["is_deceased"] and not people[P1]["is_deceased"]
+    statuses = {r["licence_id"]: r["status"] for r in bases.e_licence.collect()}
+    assert statuses == {
+        "driving_licence:L1": "expired",
+        "driving_licence:L3": "holder_deceased",
+        "driving_licence:L4": "valid",
+        f"business_licence:{E3}": "valid",
+    }
+    entities = {r["uscc"]: r for r in bases.legal_entity.collect()}
+    assert entities[E2]["employee_count"] == 1
+    assert entities[E2]["legal_representative_in_population"] is False
+    links = {
+        (r["relation"], r["from_key"], r["to_key"], r["is_resolved"]) for r in bases.links.collect()
+    }
+    assert ("employer", P1, E2, True) in links
+    assert ("legal_representative", E2, P5, False) in links
+
+
+def _table_rows(spark, settings, name: str) -> list[str]:
+    from jobs.lake import tables
+    from jobs.lake.paths import table_uri
+
+    df = tables.read_table(spark, table_uri(settings, "base", name))
+    return sorted(
+        json.dumps(r.asDict(recursive=True), default=str, sort_keys=True) for r in df.collect()
+    )
+
+
+def _write_pools(spark, settings, pools: dict) -> None:
+    from jobs.lake import tables
+    from jobs.lake.paths import table_uri
+
+    for resource_id, df in pools.items():
+        department, resource = resource_id.split(".")
+        tables.write_table(df, table_uri(settings, "pool", department, resource), mode="append")
+
+
+def test_a_build_from_scratch_equals_a_build_batch_by_batch(spark, pool, tmp_path):
+    from jobs.govern.tickets import read_tickets
+    from jobs.integrate.pipeline import BASE_TABLES, build_bases
+    from jobs.settings import Settings
+
+    first = {
+        "gaj.hukou": pool(
+            "gaj.hukou",
+            [{"person_id": P1, "full_name": "张三"}, {"person_id": P2, "full_name": "李梅"}],
+        ),
+        "rsj.insured": pool(
+            "rsj.insured",
+            [
+                {
+                    "person_id": P1,
+                    "insurance_type": "pension",
+                    "full_name": "张山",
+                    "insurance_status": "active",
+                }
+            ],
+        ),
+    }
+    second = {
+        "gaj.hukou": pool("gaj.hukou", [{"person_id": P3, "full_name": "王老"}], batch=INCR),
+        "rsj.insured": pool(
+            "rsj.insured",
+            [
+                {
+                    "person_id": P1,
+                    "insurance_type": "pension",
+                    "full_name": "张三",
+                    "insurance_status": "active",
+                }
+            ],
+            batch=INCR,
+        ),
+    }
+    scratch = Settings(lake_root=str(tmp_path / "scratch"), spark_master="local[2]")
+    stepwise = Settings(lake_root=str(tmp_path / "stepwise"), spark_master="local[2]")
+    today = dt.date(2025, 1, 9)
+
+    _write_pools(spark, scratch, first)
+    _write_pools(spark, scratch, second)
+    build_bases(scratch, spark, as_of=AS_OF, today=today)
+
+    _write_pools(spark, stepwise, first)
+    summary = build_bases(stepwise, spark, as_of=AS_OF, today=today)
+    assert summary["issues"] == {"conflict:person_name": 1}
+    disputed = {
+        r["person_id"]: r["disputed_elements"] for r in _rows(spark, stepwise, "population")
+    }
+    assert disputed == {P1: ["person_name"], P2: []}
+    _write_pools(spark, stepwise, second)
+    build_bases(stepwise, spark, as_of=AS_OF, today=today)
+    assert build_bases(stepwise, spark, as_of=AS_OF, today=today)["skipped"] is True
+
+    for name in ("attribute_values", *BASE_TABLES):
+        assert _table_rows(spark, scratch, name) == _table_rows(spark, stepwise, name), name
+    # The conflict of the first batch was corrected by the second: its ticket closed itself.
+    (ticket,) = read_tickets(stepwise)
+    assert (ticket["state"], ticket["closed_by"]) == ("resolved", "system")
+    assert read_tickets(scratch) == []
+
+
+def _rows(spark, settings, name: str):
+    from jobs.lake import tables
+    from jobs.lake.paths import table_uri
+
+    return tables.read_table(spark, table_uri(settings, "base", name)).collect()
