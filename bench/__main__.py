@@ -22,6 +22,7 @@ from typing import Any
 #: name → module. Benchmarks run in this order.
 BENCHMARKS: dict[str, str] = {
     "bridge": "bench.bench_bridge",
+    "integrate": "bench.bench_integrate",
     "quality": "bench.bench_quality",
     "synth": "bench.bench_synth",
 }

@@ -1,0 +1,579 @@
+"""Benchmark of the base-database integration, with DuckDB SQL over the same pools as reference.
+
+Pool tables for a county of N persons are generated with Spark expressions (no Python UDFs) and
+written through the Delta bridge to a temporary lake: hukou (every person), social insurance
+(40 %, two insurance types each), driving licences (30 %), students (15 %), marriages (a third
+of the persons, in pairs), death certificates, enterprises / taxpayers / business licences
+(one per 40 persons), real-estate units, parcels (GeoJSON squares on a grid) and standard
+addresses. About one record in a thousand of the non-authoritative sources states another name,
+birth date or gender, a few entities are deregistered at market regulation and normal at tax,
+a few parcels overlap: the integration has real work to do.
+
+Measured (wall seconds and CPU seconds of this process, the JVM and its workers):
+
+* ``spark_core_s``: the integration core in Spark: attribute observations from every pool →
+  survivorship (authority → recency → frequency) → ``attribute_values``, the population and
+  legal-entity base rows, and the value conflicts; each written as a Delta table;
+* ``duckdb_core_s``: the same core as DuckDB SQL (generated from the same configuration) over the
+  same pool Parquet files, each result written as Parquet: the reference; ``ratio`` =
+  spark / duckdb;
+* ``build_bases_s``: the whole build as the DAG runs it (every base, parcel geometry with shapely,
+  e-licences, links, all rules, tickets, writes) — no DuckDB counterpart (DuckDB's spatial
+  extension is not installed here);
+* ``same_survivors``: whether DuckDB and Spark chose the same value for every attribute, and
+  the same conflicts.
+
+``--quick`` measures 20,000 persons. Run alone with ``python -m bench.bench_integrate``
+(``--persons N`` for another size).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import tempfile
+import time
+from collections.abc import Mapping
+from typing import Any
+
+QUICK_SIZES = (20_000,)
+FULL_SIZES = (1_000_000,)
+FULL = "20250101T000000_full"
+INGESTED_AT = dt.datetime(2025, 1, 2, 2, 0, tzinfo=dt.UTC)
+AS_OF = dt.date(2025, 1, 29)
+
+
+def cpu_seconds() -> float:
+    """CPU time (user + system) of this process and its children (JVM, Python workers)."""
+    import psutil
+
+    total = 0.0
+    me = psutil.Process()
+    for process in [me, *me.children(recursive=True)]:
+        try:
+            times = process.cpu_times()
+        except psutil.Error:
+            continue
+        total += times.user + times.system
+    return total
+
+
+# --- generated pools ----------------------------------------------------------------------------
+
+
+def _shaped(df: Any, schema: Any, resource: str, department: str) -> Any:
+    """``df`` in the pool schema: given columns cast, the others NULL, lineage filled."""
+    from pyspark.sql import functions as F
+
+    lineage = {
+        "department": F.lit(department),
+        "resource": F.lit(resource),
+        "batch_id": F.lit(FULL),
+        "source_file": F.lit(f"{resource}_{FULL}.csv"),
+        "file_hash": F.lit("bench"),
+        "row_number": F.monotonically_increasing_id() + 1,
+        "record_hash": F.lit(None),
+        "ingested_at": F.lit(INGESTED_AT),
+    }
+    columns = []
+    for field in schema.fields:
+        if field.name in df.columns:
+            value = F.col(field.name)
+        elif field.name in lineage:
+            value = lineage[field.name]
+        else:
+            value = F.lit(None)
+        columns.append(value.cast(field.dataType).alias(field.name))
+    return df.select(*columns)
+
+
+def county_pools(spark: Any, persons: int) -> dict[str, Any]:
+    """Pool DataFrames of a generated county (see the module docstring)."""
+    from pyspark.sql import functions as F
+
+    from jobs.catalog.loader import load_catalog
+    from jobs.integrate.pipeline import empty_pool
+
+    catalog = load_catalog()
+    i = F.col("id")
+    born = F.date_add(F.lit(dt.date(1940, 1, 1)), ((i * 7919) % 30000).cast("int"))
+    sequence = (F.floor(i / 30000) % 1000).cast("long")
+
+    def person_id(index: Any) -> Any:
+        b = F.date_add(F.lit(dt.date(1940, 1, 1)), ((index * 7919) % 30000).cast("int"))
+        s = (F.floor(index / 30000) % 1000).cast("long")
+        return F.concat(
+            F.lit("410622"),
+            F.date_format(b, "yyyyMMdd"),
+            F.lpad(s.cast("string"), 3, "0"),
+            F.substring(F.lit("10X98765432"), ((index % 11) + 1).cast("int"), 1),
+        )
+
+    gender = F.when(sequence % 2 == 1, "1").otherwise("2")
+    name = F.concat(F.lit("居民"), i.cast("string"))
+    people = spark.range(persons).select(
+        "id",
+        person_id(i).alias("person_id"),
+        name.alias("full_name"),
+        gender.alias("gender"),
+        born.alias("birth_date"),
+    )
+    entities = max(persons // 40, 10)
+
+    def uscc(index: Any) -> Any:
+        return F.concat(F.lit("91410622"), F.lpad(index.cast("string"), 9, "0"), F.lit("X"))
+
+    def other(value: Any, every: int, suffix: str) -> Any:
+        """About one row in ``every`` states another value."""
+        return F.when(i % every == 0, F.concat(value, F.lit(suffix))).otherwise(value)
+
+    pools = {
+        "gaj.hukou": people.select(
+            "person_id",
+            "full_name",
+            "gender",
+            "birth_date",
+            F.lit("01").alias("ethnicity"),
+            F.concat(F.lit("H"), (i / 3).cast("long").cast("string")).alias("household_id"),
+            F.concat(F.lit("河南省鹤壁市淇县幸福路"), i.cast("string"), F.lit("号")).alias(
+                "domicile_address"
+            ),
+            F.lit("410622").alias("domicile_region"),
+            F.lit("normal").alias("status"),
+        ),
+        "rsj.insured": people.where(i % 5 < 2)
+        .select("*", F.explode(F.array(F.lit("pension"), F.lit("medical"))).alias("insurance_type"))
+        .select(
+            "person_id",
+            other(F.col("full_name"), 997, "甲").alias("full_name"),
+            "gender",
+            "birth_date",
+            "insurance_type",
+            uscc(i % entities).alias("employer_uscc"),
+            F.lit("active").alias("insurance_status"),
+        ),
+        "gaj.driving_licence": people.where(i % 10 < 3).select(
+            "person_id",
+            "full_name",
+            "gender",
+            F.when(i % 1009 == 0, F.date_add("birth_date", 1))
+            .otherwise(F.col("birth_date"))
+            .alias("birth_date"),
+            F.concat(F.lit("L"), i.cast("string")).alias("file_number"),
+            F.lit("C1").alias("driving_class"),
+            F.lit(dt.date(2020, 1, 1)).alias("issued_on"),
+            F.lit(dt.date(2020, 1, 1)).alias("valid_from"),
+            F.lit(dt.date(2030, 1, 1)).alias("valid_to"),
+            F.lit("valid").alias("licence_status"),
+        ),
+        "jyj.student": people.where(i % 20 < 3).select(
+            "person_id",
+            "full_name",
+            F.when(i % 1013 == 0, F.when(F.col("gender") == "1", "2").otherwise("1"))
+            .otherwise(F.col("gender"))
+            .alias("gender"),
+            "birth_date",
+            F.concat(F.lit("G"), F.col("person_id")).alias("student_number"),
+            F.lit("enrolled").alias("student_status"),
+        ),
+        "wjw.death_cert": people.where(i % 150 == 0).select(
+            F.concat(F.lit("D"), i.cast("string")).alias("certificate_number"),
+            "person_id",
+            "full_name",
+            F.lit(dt.date(2024, 6, 1)).alias("death_date"),
+            F.lit(dt.date(2024, 6, 2)).alias("issued_on"),
+        ),
+        "mzj.marriage": spark.range(persons // 2)
+        .where(F.col("id") % 3 == 0)
+        .select(
+            F.concat(F.lit("J"), F.col("id").cast("string")).alias("registration_number"),
+            F.lit("marriage").alias("registration_type"),
+            F.lit(dt.date(2015, 5, 1)).alias("registered_on"),
+            person_id(F.col("id") * 2).alias("male_id"),
+            F.concat(F.lit("居民"), (F.col("id") * 2).cast("string")).alias("male_name"),
+            person_id(F.col("id") * 2 + 1).alias("female_id"),
+            F.concat(F.lit("居民"), (F.col("id") * 2 + 1).cast("string")).alias("female_name"),
+        ),
+    }
+    firms = spark.range(entities).select(
+        "id",
+        uscc(i).alias("uscc"),
+        F.concat(F.lit("淇县企业"), i.cast("string"), F.lit("有限公司")).alias("entity_name"),
+        person_id((i * 37) % persons).alias("legal_representative_id"),
+        F.concat(F.lit("居民"), ((i * 37) % persons).cast("string")).alias(
+            "legal_representative_name"
+        ),
+    )
+    pools["scjgj.enterprise"] = firms.select(
+        "uscc",
+        "entity_name",
+        F.lit("有限责任公司").alias("entity_type"),
+        "legal_representative_name",
+        "legal_representative_id",
+        F.when(i % 100 == 0, "deregistered").otherwise("active").alias("entity_status"),
+        F.lit(dt.date(2010, 1, 1)).alias("established_on"),
+        F.lit("410622").alias("region_code"),
+    )
+    pools["swj.taxpayer"] = firms.select(
+        "uscc",
+        other(F.col("entity_name"), 211, "分公司").alias("entity_name"),
+        "legal_representative_name",
+        F.lit("一般纳税人").alias("taxpayer_type"),
+        F.lit("normal").alias("tax_status"),
+    )
+    pools["scjgj.business_licence"] = firms.select(
+        "uscc",
+        "entity_name",
+        "legal_representative_name",
+        F.lit(dt.date(2010, 1, 1)).alias("issued_on"),
+        F.lit(dt.date(2010, 1, 1)).alias("valid_from"),
+        F.lit("valid").alias("licence_status"),
+    )
+    parcels = max(persons // 4, 10)
+    side, step, columns = 0.0003, 0.0004, 600
+    x0 = F.lit(114.07) + (i % columns) * step
+    y0 = F.lit(35.51) + F.floor(i / columns) * step
+    x1 = x0 + F.when(i % 997 == 0, side + 0.0002).otherwise(side)  # stretched over its neighbour
+    y1 = y0 + side
+    ring = F.format_string(
+        '{"type":"Polygon","coordinates":[[[%.7f,%.7f],[%.7f,%.7f],[%.7f,%.7f],[%.7f,%.7f],[%.7f,%.7f]]]}',
+        x0,
+        y0,
+        x1,
+        y0,
+        x1,
+        y1,
+        x0,
+        y1,
+        x0,
+        y0,
+    )
+
+    def parcel_code(index: Any) -> Any:
+        return F.concat(
+            F.lit("410622"),
+            F.lpad((index / 100000).cast("long").cast("string"), 3, "0"),
+            F.lit("001JC"),
+            F.lpad((index % 100000).cast("string"), 5, "0"),
+        )
+
+    pools["zrzyj.parcel"] = spark.range(parcels).select(
+        parcel_code(i).alias("parcel_code"),
+        F.lit("0702").alias("land_use"),
+        F.lit(900).alias("land_area"),
+        F.lit("410622").alias("region_code"),
+        ring.alias("geometry"),
+    )
+    units = int(persons * 0.35)
+    pools["zrzyj.real_estate"] = spark.range(units).select(
+        F.concat(
+            parcel_code(i % parcels),
+            F.lit("F0001"),
+            F.lpad((i / parcels + 1).cast("long").cast("string"), 4, "0"),
+        ).alias("unit_number"),
+        F.concat(F.lit("豫(2024)淇县不动产权第"), i.cast("string"), F.lit("号")).alias(
+            "certificate_number"
+        ),
+        person_id((i * 3) % persons).alias("owner_id"),
+        F.lit("citizen_id").alias("owner_id_kind"),
+        F.concat(F.lit("居民"), ((i * 3) % persons).cast("string")).alias("owner_name"),
+        F.lit("person").alias("owner_type"),
+        F.lit("国有建设用地使用权/房屋所有权").alias("rights_type"),
+        F.concat(F.lit("河南省鹤壁市淇县幸福路"), i.cast("string"), F.lit("号")).alias("address"),
+        F.lit(dt.date(2020, 1, 1)).alias("registered_on"),
+        F.lit("current").alias("property_status"),
+    )
+    pools["zrzyj.address"] = spark.range(max(persons // 3, 10)).select(
+        F.lpad(i.cast("string"), 18, "0").alias("address_code"),
+        F.concat(F.lit("河南省鹤壁市淇县幸福路"), i.cast("string"), F.lit("号")).alias(
+            "full_address"
+        ),
+        F.lit("410622").alias("region_code"),
+        (F.lit(114.07) + (i % 1000) * 0.0002).alias("longitude"),
+        (F.lit(35.51) + F.floor(i / 1000) * 0.0002).alias("latitude"),
+    )
+    return {
+        rid: _shaped(
+            df, empty_pool(spark, catalog, rid).schema, rid.split(".")[1], rid.split(".")[0]
+        )
+        for rid, df in pools.items()
+    }
+
+
+# --- the DuckDB reference -----------------------------------------------------------------------
+
+
+def _sql_value(column: str, storage: str) -> str:
+    if storage == "date":
+        return f"strftime({column}, '%Y-%m-%d')"
+    if storage == "timestamp":
+        return f"strftime({column}, '%Y-%m-%dT%H:%M:%S')"
+    return f"CAST({column} AS VARCHAR)"
+
+
+def duckdb_core(con: Any, files: Mapping[str, list[str]], config: Any, out: str) -> dict[str, int]:
+    """The integration core as DuckDB SQL, generated from the same configuration.
+
+    Writes ``attribute_values``, ``population``, ``legal_entity`` and ``conflicts`` as Parquet
+    under ``out`` and returns their row counts.
+    """
+    from jobs.integrate.conflicts import conflict_elements
+    from jobs.integrate.observations import attribute_elements
+    from jobs.integrate.survivorship import KEY_COLUMNS, authority_triples
+
+    for resource_id, paths in files.items():
+        listed = ", ".join(f"'{p}'" for p in paths)
+        con.execute(
+            f'CREATE OR REPLACE VIEW "{resource_id}" AS SELECT * FROM read_parquet([{listed}])'
+        )
+    wanted = attribute_elements(config)
+    selects = []
+    for resource_id in files:
+        record_key = " || '|' || ".join(
+            f"CAST({k} AS VARCHAR)" for k in config.catalog.resource(resource_id).key.fields
+        )
+        department = resource_id.split(".")[0]
+        for subject in config.subjects.get(resource_id, ()):
+            kinds = ("citizen_id", "uscc") if subject.key_kind == "party" else (subject.key_kind,)
+            elements = set().union(*(wanted.get(k, set()) for k in kinds))
+            key_kind = (
+                f"{subject.key_field}_kind"
+                if subject.key_kind == "party"
+                else f"'{subject.key_kind}'"
+            )
+            for f in subject.fields:
+                if f.element not in elements:
+                    continue
+                value = _sql_value(f.name, f.data_element.type)
+                selects.append(
+                    f"SELECT {key_kind} AS key_kind, {subject.key_field} AS key, '{f.element}' AS element, "
+                    f"{value} AS value, '{department}' AS department, '{resource_id}' AS resource, "
+                    f"{record_key} AS record_key, batch_id, "
+                    f"coalesce(try_strptime(substr(batch_id, 1, 15), '%Y%m%dT%H%M%S'), ingested_at) AS observed_at, "
+                    f"source_file, row_number "
+                    f'FROM "{resource_id}" WHERE {subject.key_field} IS NOT NULL AND {f.name} IS NOT NULL'
+                )
+    authority = ", ".join(f"'{t}'" for t in authority_triples(config)) or "''"
+    flagged = ", ".join(f"'{t}'" for t in conflict_elements(config)) or "''"
+    con.execute("CREATE OR REPLACE TEMP TABLE observations AS " + " UNION ALL ".join(selects))
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE attribute_values AS
+        WITH statements AS (
+            SELECT *, key_kind || '|' || element || '|' || resource IN ({authority}) AS is_authority
+            FROM observations
+            QUALIFY row_number() OVER (
+                PARTITION BY key_kind, key, element, resource, record_key
+                ORDER BY observed_at DESC, batch_id DESC, source_file DESC, row_number DESC, value
+            ) = 1
+        ),
+        candidates AS (
+            SELECT key_kind, key, element, value,
+                   bool_or(is_authority) AS is_authority,
+                   max(observed_at) AS latest_at,
+                   count(DISTINCT resource) AS n_sources,
+                   list_sort(list(DISTINCT department)) AS departments,
+                   arg_max(resource, (is_authority, observed_at, batch_id, resource)) AS resource
+            FROM statements GROUP BY ALL
+        )
+        SELECT key_kind, key, element, value, resource,
+               count(*) OVER (PARTITION BY key_kind, key, element) AS n_values
+        FROM candidates
+        QUALIFY row_number() OVER (
+            PARTITION BY key_kind, key, element
+            ORDER BY is_authority DESC, latest_at DESC, n_sources DESC, value
+        ) = 1
+        """
+    )
+    counts = {}
+    for name in ("population", "legal_entity"):
+        spec = config.bases[name]
+        pivots = ", ".join(
+            f"max(value) FILTER (WHERE element = '{a.element}') AS {a.column}"
+            for a in spec.attributes
+        )
+        members = " UNION ".join(
+            f'SELECT {config.subject(m).key_field} AS key FROM "{config.subject(m).resource_id}" '
+            f"WHERE {config.subject(m).key_field} IS NOT NULL"
+            for m in spec.members
+            if config.subject(m).resource_id in files
+        )
+        con.execute(
+            f"""
+            CREATE OR REPLACE TEMP TABLE {name} AS
+            SELECT m.key AS {KEY_COLUMNS[spec.key_kind]}, v.* EXCLUDE (key)
+            FROM ({members}) m
+            LEFT JOIN (SELECT key, {pivots} FROM attribute_values
+                       WHERE key_kind = '{spec.key_kind}' GROUP BY key) v USING (key)
+            """
+        )
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE conflicts AS
+        SELECT key_kind, key, element, value AS surviving_value, n_values
+        FROM attribute_values
+        WHERE n_values > 1 AND key_kind || '|' || element IN ({flagged})
+        """
+    )
+    for name in ("attribute_values", "population", "legal_entity", "conflicts"):
+        con.execute(f"COPY {name} TO '{out}/{name}.parquet' (FORMAT parquet)")
+        counts[name] = con.execute(f"SELECT count(*) FROM {name}").fetchone()[0]
+    return counts
+
+
+# --- the Spark core -----------------------------------------------------------------------------
+
+
+def spark_core(spark: Any, pools: Mapping[str, Any], config: Any, settings: Any) -> dict[str, int]:
+    """Observations → attribute values → population and legal-entity rows → conflicts, in
+    Spark, each result written as a Delta table; returns the row counts."""
+    from jobs.integrate.conflicts import value_conflicts
+    from jobs.integrate.observations import members_from_pools, observations_from_pools
+    from jobs.integrate.pipeline import with_nullable_fields
+    from jobs.integrate.survivorship import attribute_values, base_rows
+    from jobs.lake import tables
+    from jobs.lake.paths import table_uri
+
+    values = attribute_values(observations_from_pools(pools, config), config).localCheckpoint()
+    outputs = {"attribute_values": values, "conflicts": value_conflicts(values, config)}
+    for name in ("population", "legal_entity"):
+        outputs[name] = base_rows(
+            members_from_pools(pools, config, name), values, config.bases[name]
+        )
+    counts = {}
+    for name, df in outputs.items():
+        result = tables.write_table(
+            with_nullable_fields(df), table_uri(settings, "base", f"core_{name}"), mode="overwrite"
+        )
+        counts[name] = result.rows
+    return counts
+
+
+def _same_survivors(con: Any, settings: Any, duck_out: str) -> bool:
+    """DuckDB and Spark chose the same value for every attribute and found the same conflicts."""
+    from deltalake import DeltaTable
+
+    from jobs.lake.paths import table_uri
+
+    def files(name: str) -> str:
+        uris = DeltaTable(table_uri(settings, "base", f"core_{name}")).file_uris()
+        return "[" + ", ".join(f"'{u}'" for u in uris) + "]"
+
+    different = con.execute(
+        f"""
+        SELECT count(*) FROM read_parquet('{duck_out}/attribute_values.parquet') d
+        FULL JOIN read_parquet({files("attribute_values")}) s
+          ON d.key_kind = s.key_kind AND d.key = s.key AND d.element = s.element
+        WHERE d.value IS DISTINCT FROM s.value OR d.key IS NULL OR s.key IS NULL
+        """
+    ).fetchone()[0]
+    conflicts = con.execute(
+        f"""
+        SELECT (SELECT count(*) FROM read_parquet('{duck_out}/conflicts.parquet')),
+               (SELECT count(*) FROM read_parquet({files("conflicts")}))
+        """
+    ).fetchone()
+    return different == 0 and conflicts[0] == conflicts[1]
+
+
+def run(args: argparse.Namespace) -> list[dict]:
+    import duckdb
+    from deltalake import DeltaTable
+
+    from jobs.integrate.config import load_integration_config
+    from jobs.integrate.pipeline import build_bases, read_pools
+    from jobs.lake import tables
+    from jobs.lake.paths import table_uri
+    from jobs.settings import Settings
+    from jobs.spark import get_spark
+
+    base = Settings.from_env()
+    if getattr(args, "persons", None):
+        sizes = tuple(args.persons)
+    else:
+        sizes = QUICK_SIZES if getattr(args, "quick", False) else FULL_SIZES
+    spark = get_spark(base, app_name="govlake-bench-integrate")
+    config = load_integration_config(base)
+    rows_out = []
+    for persons in sizes:
+        with tempfile.TemporaryDirectory(prefix="govlake-bench-integrate-") as tmp:
+            settings = Settings(
+                lake_root=f"{tmp}/lake",
+                landing_root=f"{tmp}/landing",
+                reports_root=f"{tmp}/reports",
+                schemas_root=base.schemas_root,
+                spark_master=base.spark_master,
+                driver_memory=base.driver_memory,
+                shuffle_partitions=base.shuffle_partitions,
+                policy_profile=base.policy_profile,
+                timezone=base.timezone,
+            )
+            started = time.perf_counter()
+            pool_rows = 0
+            for resource_id, df in county_pools(spark, persons).items():
+                department, resource = resource_id.split(".")
+                pool_rows += tables.write_table(
+                    df, table_uri(settings, "pool", department, resource), mode="append"
+                ).rows
+            write_s = time.perf_counter() - started
+            pools, _ = read_pools(spark, settings, config.catalog)
+            files = {
+                rid: DeltaTable(table_uri(settings, "pool", *rid.split("."))).file_uris()
+                for rid in pools
+            }
+
+            started, cpu = time.perf_counter(), cpu_seconds()
+            spark_counts = spark_core(spark, pools, config, settings)
+            spark_s, spark_cpu = time.perf_counter() - started, cpu_seconds() - cpu
+
+            duck_out = f"{tmp}/duckdb"
+            os.makedirs(duck_out)
+            con = duckdb.connect()
+            con.execute(f"SET threads = {os.cpu_count() or 2}")
+            started, cpu = time.perf_counter(), cpu_seconds()
+            duck_counts = duckdb_core(con, files, config, duck_out)
+            duck_s, duck_cpu = time.perf_counter() - started, cpu_seconds() - cpu
+            same = _same_survivors(con, settings, duck_out)
+            con.close()
+
+            started, cpu = time.perf_counter(), cpu_seconds()
+            summary = build_bases(settings, spark, as_of=AS_OF, today=AS_OF)
+            build_s, build_cpu = time.perf_counter() - started, cpu_seconds() - cpu
+            rows_out.append(
+                {
+                    "persons": persons,
+                    "pool_rows": pool_rows,
+                    "write_pools_s": round(write_s, 1),
+                    "attribute_values": spark_counts["attribute_values"],
+                    "conflicts": spark_counts["conflicts"],
+                    "spark_core_s": round(spark_s, 1),
+                    "spark_core_cpu_s": round(spark_cpu, 1),
+                    "duckdb_core_s": round(duck_s, 1),
+                    "duckdb_core_cpu_s": round(duck_cpu, 1),
+                    "ratio": round(spark_s / duck_s, 1) if duck_s else None,
+                    "same_survivors": same
+                    and spark_counts["population"] == duck_counts["population"],
+                    "build_bases_s": round(build_s, 1),
+                    "build_bases_cpu_s": round(build_cpu, 1),
+                    "issues": sum(summary.get("issues", {}).values()),
+                    "cores": os.cpu_count(),
+                }
+            )
+    return rows_out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.bench_integrate", description=__doc__.splitlines()[0]
+    )
+    parser.add_argument("--quick", action="store_true", help="20,000 persons only")
+    parser.add_argument("--persons", type=int, action="append", help="measure these sizes")
+    args = parser.parse_args(argv)
+    for row in run(args):
+        print(row, flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
