@@ -634,13 +634,18 @@ def build_bases(
         for k in i["base_keys"] or ()
     ]
     disputed = spark.createDataFrame(marks, "base string, base_key string, element string")
+    # The same inputs with other open tickets (a steward confirmed one) write other disputed
+    # marks: the write id names both, so only a true retry is skipped.
+    marks_key = hashlib.sha256(
+        json.dumps(sorted(tuple(m.values()) for m in marks)).encode()
+    ).hexdigest()[:12]
 
     def write(layer: str, name: str, df: DataFrame) -> int:
         result = tables.write_table(
             with_nullable_fields(df),
             table_uri(settings, layer, name),
             mode="overwrite",
-            write_id=(f"govlake.build.{layer}.{name}.{inputs_key}", 0),
+            write_id=(f"govlake.build.{layer}.{name}.{inputs_key}.{marks_key}", 0),
         )
         return result.rows
 

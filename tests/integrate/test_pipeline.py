@@ -198,7 +198,7 @@ def _write_pools(spark, settings, pools: dict) -> None:
 
 
 def test_a_build_from_scratch_equals_a_build_batch_by_batch(spark, pool, tmp_path):
-    from jobs.govern.tickets import read_tickets
+    from jobs.govern.tickets import CONFIRMED, close_ticket, read_tickets
     from jobs.integrate.pipeline import BASE_TABLES, build_bases
     from jobs.settings import Settings
 
@@ -259,6 +259,27 @@ def test_a_build_from_scratch_equals_a_build_batch_by_batch(spark, pool, tmp_pat
     (ticket,) = read_tickets(stepwise)
     assert (ticket["state"], ticket["closed_by"]) == ("resolved", "system")
     assert read_tickets(scratch) == []
+
+    # A confirmed ticket lifts the disputed mark at the next build (same pools, other tickets).
+    _write_pools(
+        spark,
+        scratch,
+        {
+            "rsj.insured": pool(
+                "rsj.insured",
+                [{"person_id": P2, "insurance_type": "pension", "full_name": "李玫"}],
+                batch="20250115T000000_incr",
+            )
+        },
+    )
+    build_bases(scratch, spark, as_of=AS_OF, today=today)
+    disputed = {r["person_id"]: r["disputed_elements"] for r in _rows(spark, scratch, "population")}
+    assert disputed[P2] == ["person_name"]
+    (ticket,) = read_tickets(scratch)
+    close_ticket(scratch, ticket["ticket_id"], CONFIRMED, by="rsj 李", why="两名均有效")
+    assert build_bases(scratch, spark, as_of=AS_OF, today=today)["skipped"] is False
+    disputed = {r["person_id"]: r["disputed_elements"] for r in _rows(spark, scratch, "population")}
+    assert disputed[P2] == []
 
 
 def _rows(spark, settings, name: str):
