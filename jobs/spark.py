@@ -41,6 +41,13 @@ def get_spark(settings: Settings | None = None, app_name: str = "govlake", **ext
         .config("spark.sql.execution.arrow.pyspark.enabled", "true")
         .config("spark.sql.ansi.enabled", "false")
         .config("spark.ui.showConsoleProgress", "false")
+        # The status store keeps every finished query's plan (1,000 by default) even with the
+        # UI off; a long-lived driver (Airflow worker, test session) running wide integration
+        # plans filled a 2 GB heap with them and then failed to build a small broadcast.
+        .config("spark.sql.ui.retainedExecutions", "50")
+        .config("spark.ui.retainedJobs", "100")
+        .config("spark.ui.retainedStages", "100")
+        .config("spark.ui.retainedTasks", "10000")
     )
     for key, value in extra_conf.items():
         builder = builder.config(key, value)

@@ -19,7 +19,7 @@ def spark(tmp_path_factory):
     settings = Settings(
         lake_root=str(tmp_path_factory.mktemp("lake")),
         spark_master="local[2]",
-        driver_memory="2g",
+        driver_memory="3g",
         shuffle_partitions=2,
     )
     session = get_spark(
@@ -43,3 +43,24 @@ def lake_settings(tmp_path):
         spark_master="local[2]",
         shuffle_partitions=2,
     )
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _release_spark_memory_after_module():
+    """Drops what a test module left cached in the shared session.
+
+    One driver runs the whole suite: cached DataFrames and local checkpoints of earlier modules
+    would otherwise stay on its heap until the cleaner's periodic GC (30 min) and starve later
+    modules. Python's GC drops the py4j handles; the JVM's GC then lets Spark's cleaner free them.
+    """
+    yield
+    from pyspark.sql import SparkSession
+
+    session = SparkSession.getActiveSession()
+    if session is None:
+        return
+    import gc
+
+    session.catalog.clearCache()
+    gc.collect()
+    session.sparkContext._jvm.System.gc()
