@@ -24,6 +24,7 @@ COMMAND_MODULES: list[str] = [
     "jobs.synth.commands",
     "jobs.standardize.commands",
     "jobs.ingest.evaluate",
+    "jobs.reports.commands",
     "jobs.demo",
 ]
 
