@@ -45,6 +45,16 @@ class Settings:
     policy_profile: str = "hebi"
     timezone: str = "Asia/Shanghai"
     calendar_overrides: str = ""
+    #: Re-identification data (token → original, 000 §27): kept apart, outside the lake root.
+    reid_root: str = field(default_factory=lambda: _path_or_uri("data/reid"))
+    #: Where ``govlake backup`` writes backups (outside the lake: a backup must survive it).
+    backup_root: str = field(default_factory=lambda: _path_or_uri("data/backups"))
+    #: A file holding the tokenisation key for shared tables. The key itself may instead come
+    #: from the environment variable GOVLAKE_SHARE_KEY; it is never a setting value, so that
+    #: ``govlake config`` and logs cannot print it (jobs.share.keys).
+    share_key_file: str = ""
+    #: Open data: aggregate cells counting fewer than this many subjects are suppressed (k).
+    open_min_cell_count: int = 5
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -60,6 +70,10 @@ class Settings:
             policy_profile=_env("POLICY_PROFILE", "hebi"),
             timezone=_env("TIMEZONE", "Asia/Shanghai"),
             calendar_overrides=_env("CALENDAR_OVERRIDES", ""),
+            reid_root=_path_or_uri(_env("REID_ROOT", "data/reid")),
+            backup_root=_path_or_uri(_env("BACKUP_ROOT", "data/backups")),
+            share_key_file=_env("SHARE_KEY_FILE", ""),
+            open_min_cell_count=int(_env("OPEN_MIN_CELL_COUNT", "5")),
         )
 
     def as_dict(self) -> dict[str, object]:

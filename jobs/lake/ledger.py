@@ -17,7 +17,7 @@ import pyarrow as pa
 import pyarrow.fs as pafs
 
 from jobs.lake.bridge import _filesystem
-from jobs.lake.tables import WriteId, table_exists
+from jobs.lake.tables import WriteId, notify_write, table_exists
 
 
 def _txn(write_id: WriteId) -> tuple[str, int]:
@@ -51,6 +51,7 @@ def append_arrow(
         storage_options=options,
         commit_properties=CommitProperties(app_transactions=[Transaction(app_id, version)]),
     )
+    notify_write(uri, "append", rows=table.num_rows)
     return True
 
 
@@ -96,5 +97,6 @@ def overwrite_where(
     options = dict(storage_options) if storage_options else None
     if not table_exists(uri, storage_options):
         write_deltalake(uri, table, mode="append", storage_options=options)
-        return
-    write_deltalake(uri, table, mode="overwrite", predicate=predicate, storage_options=options)
+    else:
+        write_deltalake(uri, table, mode="overwrite", predicate=predicate, storage_options=options)
+    notify_write(uri, "overwrite", rows=table.num_rows, predicate=predicate)

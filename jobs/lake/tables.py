@@ -23,7 +23,7 @@ import json
 import math
 import re
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -73,6 +73,7 @@ __all__ = [
     "WriteId",
     "WriteResult",
     "add_constraints",
+    "add_write_observer",
     "change_data_feed",
     "create_table",
     "enable_change_data_feed",
@@ -81,6 +82,7 @@ __all__ = [
     "optimize",
     "properties",
     "read_table",
+    "remove_write_observer",
     "retention_of",
     "retention_properties",
     "set_properties",
@@ -110,6 +112,35 @@ class WriteResult:
     skipped: bool
     rows: int = 0
     files: int = 0
+
+
+# ============================================================================ write observers
+
+#: ``observer(uri, operation, details)`` is called after every committed write (write_table,
+#: merge, and the ledger's appends). The audit log registers itself here
+#: (:func:`jobs.audit.hook.install_write_audit`), so "every write" is hooked in one place; with
+#: no observer the cost is one empty loop. An observer that raises fails the call after the
+#: commit: an unaudited write must not pass silently.
+WriteObserver = Callable[[str, str, Mapping[str, Any]], None]
+_WRITE_OBSERVERS: list[WriteObserver] = []
+
+
+def add_write_observer(observer: WriteObserver) -> None:
+    """Registers ``observer`` for every committed write in this process (once)."""
+    if observer not in _WRITE_OBSERVERS:
+        _WRITE_OBSERVERS.append(observer)
+
+
+def remove_write_observer(observer: WriteObserver) -> None:
+    """Unregisters ``observer`` (no error when it was not registered)."""
+    if observer in _WRITE_OBSERVERS:
+        _WRITE_OBSERVERS.remove(observer)
+
+
+def notify_write(uri: str, operation: str, **details: Any) -> None:
+    """Tells every observer about a committed write of ``uri``."""
+    for observer in tuple(_WRITE_OBSERVERS):
+        observer(uri, operation, details)
 
 
 # ============================================================================== small helpers
@@ -377,13 +408,15 @@ def write_table(
     commit = find_commit(uri, options["job_id"], storage_options)
     if commit is None:  # the commit found the write id applied by a concurrent retry
         return WriteResult(uri, None, skipped=True)
-    return WriteResult(
+    result = WriteResult(
         uri,
         int(commit["version"]),
         skipped=False,
         rows=int(commit.get("govlake.numOutputRows", 0)),
         files=int(commit.get("govlake.numFiles", 0)),
     )
+    notify_write(uri, mode, version=result.version, rows=result.rows)
+    return result
 
 
 def _data_schema(df: DataFrame) -> StructType:
@@ -676,11 +709,13 @@ def merge(
     if delete_unmatched:
         merger = merger.when_not_matched_by_source_delete()
     try:
-        return merger.execute()
+        metrics = merger.execute()
     except CommitFailedError as exc:
         raise ConcurrentWriteError(
             f"merge into {where} conflicts with a concurrent commit ({exc}); run it again"
         ) from exc
+    notify_write(uri, "merge", rows=table.num_rows)
+    return metrics
 
 
 def _sql_name(name: str) -> str:
