@@ -3,6 +3,7 @@
     govlake airflow init                      # data/airflow: config + keys, database, pools
     govlake airflow list                      # the DAGs of dags/, with schedule, pool and Asset
     govlake airflow run ingest__gaj__hukou    # one run through dag.test(); exit 1 unless success
+    govlake airflow standalone                # UI, scheduler, DAG processor, triggerer (make airflow)
     eval "$(govlake airflow env)"             # then plain `airflow ...` uses the same home
 
 Each command activates the embedded environment before it imports Airflow (Airflow reads its
@@ -23,7 +24,7 @@ from jobs.orchestrate import airflow_env
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    """Adds ``govlake airflow init|list|run|env``."""
+    """Adds ``govlake airflow init|list|run|env|standalone``."""
     airflow = subparsers.add_parser("airflow", help="embedded Airflow: init, list and run DAGs")
     airflow.add_argument(
         "--home", help=f"Airflow home (default: {airflow_env.HOME_ENV} or data/airflow)"
@@ -52,6 +53,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     env = commands.add_parser("env", help="print shell exports for the plain `airflow` command")
     env.set_defaults(func=_env)
+
+    serve = commands.add_parser(
+        "standalone",
+        help="the whole Airflow on localhost: UI/API server, scheduler, DAG processor, triggerer",
+        description="Runs `airflow standalone` on the embedded home (SQLite, LocalExecutor) "
+        "with govlake's DAGs until Ctrl-C. Login: $GOVLAKE_AIRFLOW_USER / "
+        "$GOVLAKE_AIRFLOW_PASSWORD, default admin / admin.",
+    )
+    serve.add_argument("--host", default=None, help="address to bind (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=None, help="UI and API port (default 8080)")
+    serve.set_defaults(func=_standalone)
 
 
 def _help(parser: argparse.ArgumentParser, _args: argparse.Namespace) -> int:
@@ -152,6 +164,17 @@ def _run(args: argparse.Namespace) -> int:
         return 1
     print(result.to_json() if args.json else result.report())
     return 0 if result.succeeded else 1
+
+
+def _standalone(args: argparse.Namespace) -> int:
+    from jobs.orchestrate import standalone
+
+    try:
+        config = standalone.StandaloneConfig.from_env(host=args.host, port=args.port)
+        return standalone.serve(args.home, config)
+    except airflow_env.AirflowEnvError as exc:
+        print(exc, file=sys.stderr)
+        return 1
 
 
 def _env(args: argparse.Namespace) -> int:
