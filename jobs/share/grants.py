@@ -1,0 +1,353 @@
+"""Share requests and grants (共享申请): who may receive which dataset, which fields, until when.
+
+``governance/share_grants``: one row per request, with who and why on every decision; every
+action is also an entry of the audit log (``grant_requested``, ``grant_granted``,
+``grant_denied``, ``grant_revoked``).
+
+By the dataset's share type (:mod:`jobs.share.policy`):
+
+* ``unconditional`` (base databases always, 000 §14): granted on request, by ``system``;
+* ``conditional`` (有条件/受限共享): ``pending`` until a steward approves or denies it; the answer
+  is due within the profile's ``conditional_share_answer_workdays`` (鹤壁 5, 泰州 3 working days,
+  counted from the day after the request, 000 §15, 001 §15). Where the profile sets no
+  deadline, none is shown. A pending request past its deadline is flagged ``overdue``; an
+  answer after it is recorded as ``answered_late``. A grant needs an expiry date;
+* ``not_shared`` (不予/非共享): refused on request, by ``system``, with the catalog's legal basis.
+
+States::
+
+    pending ──approve──▶ granted ──revoke──▶ revoked
+       └──────deny─────▶ denied      (granted and past expires_on: expired, nothing refreshes)
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+import pyarrow as pa
+
+from jobs.audit import log as audit
+from jobs.catalog import load_catalog
+from jobs.lake import ledger, tables
+from jobs.lake.paths import table_uri
+from jobs.policy import load_profile
+from jobs.policy.workdays import default_override_paths, get_calendar
+from jobs.settings import Settings
+from jobs.share.policy import (
+    CONDITIONAL,
+    NOT_SHARED,
+    UNCONDITIONAL,
+    load_masking,
+    resolve_dataset,
+    shareable_fields,
+)
+
+GRANTS_TABLE = "share_grants"
+PENDING, GRANTED, DENIED, REVOKED = "pending", "granted", "denied", "revoked"
+SYSTEM = "system"
+
+_TS = pa.timestamp("us", tz="UTC")
+GRANT_SCHEMA = pa.schema(
+    [
+        ("request_id", pa.string()),
+        ("consumer", pa.string()),
+        ("dataset", pa.string()),
+        ("share_type", pa.string()),
+        ("fields", pa.list_(pa.string())),
+        ("purpose", pa.string()),
+        ("requested_by", pa.string()),
+        ("requested_on", pa.date32()),
+        ("deadline", pa.date32()),
+        ("deadline_provisional", pa.bool_()),
+        ("state", pa.string()),
+        ("expires_on", pa.date32()),
+        ("decided_by", pa.string()),
+        ("decided_on", pa.date32()),
+        ("decision_reason", pa.string()),
+        ("answered_late", pa.bool_()),
+        ("revoked_by", pa.string()),
+        ("revoked_on", pa.date32()),
+        ("revoke_reason", pa.string()),
+        ("updated_at", _TS),
+    ]
+)
+
+Grant = dict[str, Any]
+
+
+class GrantError(ValueError):
+    """A request or decision the dataset, the grant's state or the profile does not allow."""
+
+
+def grants_uri(settings: Settings) -> str:
+    return table_uri(settings, "governance", GRANTS_TABLE)
+
+
+def _require(value: str | None, what: str) -> None:
+    if not value or not value.strip():
+        raise GrantError(f"say {what}")
+
+
+def is_active(grant: Grant, today: dt.date) -> bool:
+    """Granted, not revoked, and not past its expiry date (the expiry day itself counts)."""
+    return grant["state"] == GRANTED and (
+        grant["expires_on"] is None or today <= grant["expires_on"]
+    )
+
+
+def is_overdue(grant: Grant, today: dt.date) -> bool:
+    """A pending request whose answer deadline has passed."""
+    return grant["state"] == PENDING and grant["deadline"] is not None and today > grant["deadline"]
+
+
+def status_of(grant: Grant, today: dt.date) -> str:
+    """The state as a person reads it: ``expired`` and ``overdue`` are computed, not stored."""
+    if grant["state"] == GRANTED and not is_active(grant, today):
+        return "expired"
+    if is_overdue(grant, today):
+        return "overdue"
+    return grant["state"]
+
+
+# --- pure decisions -------------------------------------------------------------------------
+
+
+def new_request(
+    *,
+    consumer: str,
+    dataset_id: str,
+    share_type: str,
+    fields: Sequence[str],
+    allowed_fields: Sequence[str],
+    purpose: str,
+    by: str,
+    today: dt.date,
+    now: dt.datetime,
+    deadline: tuple[dt.date, bool] | None,
+    expires_on: dt.date | None,
+    legal_basis: str,
+) -> Grant:
+    """A request as the share type decides it: granted, pending or refused at once."""
+    _require(consumer, "which department consumes (--consumer)")
+    _require(purpose, "the purpose (--purpose)")
+    _require(by, "who asks (--by)")
+    unknown = [f for f in fields if f not in allowed_fields]
+    if unknown:
+        raise GrantError(
+            f"{dataset_id} does not share {unknown}; fields that may be requested: "
+            f"{', '.join(allowed_fields)}"
+        )
+    if share_type == CONDITIONAL and not fields:
+        raise GrantError("a conditional share names the fields it needs (--fields)")
+    if expires_on is not None and expires_on < today:
+        raise GrantError(f"expiry {expires_on} is in the past")
+    seed = f"{consumer}|{dataset_id}|{now.isoformat()}|{uuid.uuid4().hex}"
+    grant: Grant = {name: None for name in GRANT_SCHEMA.names}
+    grant.update(
+        request_id=hashlib.sha256(seed.encode()).hexdigest()[:16],
+        consumer=consumer,
+        dataset=dataset_id,
+        share_type=share_type,
+        fields=list(fields or allowed_fields),
+        purpose=purpose,
+        requested_by=by,
+        requested_on=today,
+        state=PENDING,
+        expires_on=expires_on,
+        updated_at=now,
+    )
+    if share_type == UNCONDITIONAL:
+        grant.update(
+            state=GRANTED,
+            decided_by=SYSTEM,
+            decided_on=today,
+            decision_reason=f"unconditional share: {legal_basis}".strip(),
+            answered_late=False,
+        )
+    elif share_type == NOT_SHARED:
+        grant.update(
+            state=DENIED,
+            decided_by=SYSTEM,
+            decided_on=today,
+            decision_reason=f"not shared: the data never leaves its pool ({legal_basis})",
+            answered_late=False,
+        )
+    elif deadline is not None:
+        grant.update(deadline=deadline[0], deadline_provisional=deadline[1])
+    return grant
+
+
+def decide(
+    grant: Grant,
+    approve: bool,
+    *,
+    by: str,
+    why: str,
+    today: dt.date,
+    now: dt.datetime,
+    expires_on: dt.date | None = None,
+) -> Grant:
+    """Approves (with an expiry after today) or denies a pending request."""
+    _require(by, "who decides (--by)")
+    _require(why, "why (--why)")
+    if grant["state"] != PENDING:
+        raise GrantError(f"request {grant['request_id']} is {grant['state']}, not pending")
+    expiry = expires_on or grant["expires_on"]
+    if approve and (expiry is None or expiry < today):
+        raise GrantError("a conditional grant needs an expiry date not in the past (--expires)")
+    out = dict(grant)
+    out.update(
+        state=GRANTED if approve else DENIED,
+        decided_by=by,
+        decided_on=today,
+        decision_reason=why,
+        answered_late=bool(grant["deadline"] and today > grant["deadline"]),
+        expires_on=expiry if approve else grant["expires_on"],
+        updated_at=now,
+    )
+    return out
+
+
+def revoke(grant: Grant, *, by: str, why: str, today: dt.date, now: dt.datetime) -> Grant:
+    """Withdraws a grant; the next refresh removes the consumer's table."""
+    _require(by, "who revokes (--by)")
+    _require(why, "why (--why)")
+    if grant["state"] != GRANTED:
+        raise GrantError(f"request {grant['request_id']} is {grant['state']}, not granted")
+    out = dict(grant)
+    out.update(state=REVOKED, revoked_by=by, revoked_on=today, revoke_reason=why, updated_at=now)
+    return out
+
+
+# --- lake edges -----------------------------------------------------------------------------
+
+
+def read_grants(settings: Settings, filters: list | None = None) -> list[Grant]:
+    return ledger.read_rows(grants_uri(settings), filters)
+
+
+def find_grant(settings: Settings, request_id: str) -> Grant:
+    rows = read_grants(settings)
+    matches = [g for g in rows if g["request_id"].startswith(request_id)]
+    if len(matches) != 1:
+        raise GrantError(
+            f"no request {request_id!r}" if not matches else f"{request_id!r} is ambiguous"
+        )
+    return matches[0]
+
+
+def _save(settings: Settings, grant: Grant, action: str, actor: str, why: str) -> None:
+    uri = grants_uri(settings)
+    row = pa.Table.from_pylist([grant], schema=GRANT_SCHEMA)
+    if tables.table_exists(uri):
+        tables.merge(uri, row, ["request_id"])
+    else:
+        ledger.append_arrow(uri, row, write_id=f"grant/{grant['request_id']}/{action}")
+    audit.record(
+        settings,
+        action,
+        actor=actor,
+        target=f"share/{grant['consumer']}/{grant['dataset']}",
+        detail={
+            "request_id": grant["request_id"],
+            "state": grant["state"],
+            "fields": grant["fields"],
+            "purpose": grant["purpose"],
+            "expires_on": grant["expires_on"],
+            "why": why,
+        },
+    )
+
+
+def _clock(settings: Settings, today: dt.date | None) -> tuple[dt.date, dt.datetime]:
+    from zoneinfo import ZoneInfo
+
+    now = dt.datetime.now(dt.UTC)
+    return today or now.astimezone(ZoneInfo(settings.timezone)).date(), now
+
+
+def request_share(
+    settings: Settings,
+    *,
+    consumer: str,
+    dataset_id: str,
+    fields: Sequence[str],
+    purpose: str,
+    by: str,
+    expires_on: dt.date | None = None,
+    today: dt.date | None = None,
+) -> Grant:
+    """Records a request; unconditional datasets are granted and not-shared ones refused at once."""
+    day, now = _clock(settings, today)
+    masking = load_masking(settings.schemas_root)
+    dataset = resolve_dataset(dataset_id, load_catalog(settings.schemas_root), settings, masking)
+    deadline = None
+    if dataset.share_type == CONDITIONAL:
+        profile = load_profile(settings.policy_profile, settings.schemas_root)
+        workdays = profile.conditional_share_answer_workdays
+        if workdays is not None:
+            due = get_calendar(default_override_paths(settings)).add_workdays(day, workdays)
+            deadline = (due.date, due.provisional)
+    grant = new_request(
+        consumer=consumer,
+        dataset_id=dataset_id,
+        share_type=dataset.share_type,
+        fields=list(fields),
+        allowed_fields=shareable_fields(dataset, masking),
+        purpose=purpose,
+        by=by,
+        today=day,
+        now=now,
+        deadline=deadline,
+        expires_on=expires_on,
+        legal_basis=dataset.legal_basis,
+    )
+    _save(settings, grant, "grant_requested", by, purpose)
+    if grant["state"] != PENDING:
+        action = "grant_granted" if grant["state"] == GRANTED else "grant_denied"
+        _save(settings, grant, action, SYSTEM, grant["decision_reason"])
+    return grant
+
+
+def decide_request(
+    settings: Settings,
+    request_id: str,
+    approve: bool,
+    *,
+    by: str,
+    why: str,
+    expires_on: dt.date | None = None,
+    today: dt.date | None = None,
+) -> Grant:
+    day, now = _clock(settings, today)
+    grant = decide(
+        find_grant(settings, request_id),
+        approve,
+        by=by,
+        why=why,
+        today=day,
+        now=now,
+        expires_on=expires_on,
+    )
+    _save(settings, grant, "grant_granted" if approve else "grant_denied", by, why)
+    return grant
+
+
+def revoke_grant(
+    settings: Settings, request_id: str, *, by: str, why: str, today: dt.date | None = None
+) -> Grant:
+    day, now = _clock(settings, today)
+    grant = revoke(find_grant(settings, request_id), by=by, why=why, today=day, now=now)
+    _save(settings, grant, "grant_revoked", by, why)
+    return grant
+
+
+def list_grants(settings: Settings, today: dt.date | None = None) -> list[Grant]:
+    """Every request with its computed ``status`` (``overdue``, ``expired`` …), oldest first."""
+    day, _ = _clock(settings, today)
+    rows = sorted(read_grants(settings), key=lambda g: (g["requested_on"], g["request_id"]))
+    return [{**g, "status": status_of(g, day)} for g in rows]

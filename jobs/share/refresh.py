@@ -1,0 +1,129 @@
+"""Refresh of the curated share tables from the grants (the ``share__refresh`` DAG runs it).
+
+For every consumer and dataset with an active grant (granted, not revoked, not expired) it
+rebuilds ``share/<consumer>/<dataset>`` from the source table (base or pool), with the union of
+the granted fields, masked and tokenised by sensitivity, and the consumer's re-identification
+table under ``settings.reid_root`` (outside the lake, owner-only permissions on a local root).
+Every share table without an active grant is removed, old versions included: a revoked or
+expired grant leaves the consumer nothing. A not-shared resource can never be granted
+(:mod:`jobs.share.grants`), so its data never reaches ``share/``.
+
+A refreshed table is rewritten from scratch (folder removed, then written): its Delta history
+would otherwise keep columns or rows the consumer is no longer granted.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+from collections import defaultdict
+from typing import Any
+
+from pyspark.sql import SparkSession
+
+from jobs.audit import log as audit
+from jobs.backup.files import list_tables, remove_tree
+from jobs.catalog import load_catalog
+from jobs.lake import tables
+from jobs.lake.paths import join_uri, table_uri
+from jobs.settings import Settings
+from jobs.share.curate import curated_df, reidentification_df
+from jobs.share.grants import is_active, read_grants
+from jobs.share.keys import ShareKey, load_share_key
+from jobs.share.policy import column_rules, load_masking, resolve_dataset
+
+log = logging.getLogger(__name__)
+
+
+def reid_uri(settings: Settings, consumer: str, dataset_id: str) -> str:
+    """Re-identification table of one consumer's dataset, outside the lake root."""
+    return join_uri(settings.reid_root, consumer, dataset_id)
+
+
+def _restrict(path: str) -> None:
+    if "://" not in path and os.path.isdir(path):
+        os.chmod(path, 0o700)
+
+
+def granted_fields(grants: list[dict[str, Any]], today: dt.date) -> dict[tuple[str, str], dict]:
+    """(consumer, dataset) → the union of fields and the request ids of its active grants."""
+    out: dict[tuple[str, str], dict] = defaultdict(lambda: {"fields": set(), "grants": []})
+    for grant in grants:
+        if is_active(grant, today):
+            entry = out[(grant["consumer"], grant["dataset"])]
+            entry["fields"].update(grant["fields"] or [])
+            entry["grants"].append(grant["request_id"])
+    return dict(out)
+
+
+def refresh_shares(
+    spark: SparkSession,
+    settings: Settings,
+    *,
+    today: dt.date,
+    key: ShareKey | None = None,
+    actor: str = "system",
+) -> dict[str, Any]:
+    """Rebuilds every granted share table and removes the ones no longer granted."""
+    key = key or load_share_key(settings)
+    masking = load_masking(settings.schemas_root)
+    catalog = load_catalog(settings.schemas_root)
+    wanted = granted_fields(read_grants(settings), today)
+    refreshed, missing_sources = [], []
+    for (consumer, dataset_id), grant in sorted(wanted.items()):
+        dataset = resolve_dataset(dataset_id, catalog, settings, masking)
+        source = table_uri(settings, *dataset.layer)
+        if not tables.table_exists(source):
+            missing_sources.append(f"{consumer}/{dataset_id}")
+            continue
+        source_df = tables.read_table(spark, source)
+        rules = column_rules(dataset, source_df.columns, masking, sorted(grant["fields"]))
+        token_key = key.for_consumer(consumer)
+        target = table_uri(settings, "share", consumer, dataset_id)
+        remove_tree(target)
+        result = tables.write_table(curated_df(source_df, rules, token_key), target, "overwrite")
+        reid = reid_uri(settings, consumer, dataset_id)
+        remove_tree(reid)
+        tables.write_table(reidentification_df(source_df, rules, token_key), reid, "overwrite")
+        _restrict(settings.reid_root)
+        summary = {
+            "consumer": consumer,
+            "dataset": dataset_id,
+            "rows": result.rows,
+            "grants": grant["grants"],
+            "columns": {r.column: r.treatment for r in rules},
+            "key": key.fingerprint,
+        }
+        audit.record(
+            settings,
+            "share_refreshed",
+            actor=actor,
+            target=f"share/{consumer}/{dataset_id}",
+            detail=summary,
+        )
+        refreshed.append(summary)
+    withdrawn = []
+    for path in list_tables(join_uri(settings.lake_root, "share")):
+        consumer, _, dataset_id = path.partition("/")
+        if (consumer, dataset_id) in wanted:
+            continue
+        remove_tree(table_uri(settings, "share", consumer, dataset_id))
+        remove_tree(reid_uri(settings, consumer, dataset_id))
+        audit.record(
+            settings,
+            "share_withdrawn",
+            actor=actor,
+            target=f"share/{path}",
+            detail={"why": "no active grant (revoked, expired or never granted)"},
+        )
+        withdrawn.append(path)
+    if key.is_development:
+        log.warning("shares were tokenised with the development key (%s)", key)
+    return {
+        "today": today.isoformat(),
+        "refreshed": [f"{r['consumer']}/{r['dataset']}" for r in refreshed],
+        "rows": {f"{r['consumer']}/{r['dataset']}": r["rows"] for r in refreshed},
+        "withdrawn": withdrawn,
+        "missing_sources": missing_sources,
+    }
