@@ -27,6 +27,12 @@ test-fast: env
 bench: env
 	$(PY) -m bench
 
+# Airflow 3 standalone (API server + UI, scheduler, DAG processor, triggerer) on data/airflow.
+# AIRFLOW_PORT=8081 make airflow for another port; Ctrl-C stops everything.
+AIRFLOW_PORT ?= 8080
+airflow: env
+	$(VENV)/bin/govlake airflow standalone --port $(AIRFLOW_PORT)
+
 lint: env
 	$(VENV)/bin/ruff check jobs dags tests bench
 	$(VENV)/bin/ruff format --check jobs dags tests bench
