@@ -20,6 +20,7 @@ BAR_HEIGHT = 18
 ROW_GAP = 8
 PLOT_WIDTH = 360
 VALUE_WIDTH = 70
+LEGEND_ROW = 16
 
 
 def percent(value: float | None) -> str:
@@ -132,9 +133,10 @@ def line_chart(
         series: (name, css class, values aligned with ``x_labels``); a None value breaks the
             line, because a dimension that was not measured has no score to join.
     """
-    left, right, top, bottom = 48, 16, 12, 40
-    width = max(420, left + right + 56 * max(len(x_labels) - 1, 1))
-    height = 200
+    legend_rows = (len(series) + 2) // 3
+    left, right, top, bottom = 48, 16, 12, 28 + LEGEND_ROW * legend_rows
+    width = max(500, left + right + 56 * max(len(x_labels) - 1, 1))
+    height = 160 + bottom
     plot_w, plot_h = width - left - right, height - top - bottom
     span = (max_value - min_value) or 1.0
 
@@ -152,7 +154,7 @@ def line_chart(
         )
         body.append(
             f'<text class="axis" x="{left - 4}" y="{y + 4:.1f}" text-anchor="end">'
-            f"{v * 100:.0f}%</text>"
+            f"{v * 100:g}%</text>"
         )
     for i, label in enumerate(x_labels):
         x, _ = xy(i, min_value)
@@ -181,14 +183,12 @@ def line_chart(
                     f'<circle class="point {escape(css)}" cx="{x:.1f}" cy="{y:.1f}" r="3">'
                     f"<title>{escape(name)} {escape(x_labels[i])}: {percent(v)}</title></circle>"
                 )
-    # legend under the axis labels
-    x = left
-    for name, css, _ in series:
-        body.append(
-            f'<rect class="legend {escape(css)}" x="{x}" y="{height - 14}" width="10" height="10"/>'
-        )
-        body.append(f'<text class="axis" x="{x + 14}" y="{height - 5}">{escape(name)}</text>')
-        x += 14 + 9 * len(name) + 16
+    # Legend below the axis, three entries a row, so long bilingual names never run off.
+    for n, (name, css, _) in enumerate(series):
+        x = left + (n % 3) * 150
+        y = height - LEGEND_ROW * (legend_rows - n // 3) + 2
+        body.append(f'<rect class="legend {escape(css)}" x="{x}" y="{y}" width="10" height="10"/>')
+        body.append(f'<text class="axis" x="{x + 14}" y="{y + 9}">{escape(name)}</text>')
     return _svg(width, height, title, body)
 
 

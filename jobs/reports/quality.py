@@ -12,6 +12,7 @@ two things a quality team has to chase.
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
@@ -44,6 +45,13 @@ def _day(value: dt.datetime | dt.date | None) -> str:
     if value is None:
         return "—"
     return value.date().isoformat() if isinstance(value, dt.datetime) else value.isoformat()
+
+
+def trend_floor(values: Iterable[float | None]) -> float:
+    """The trend axis' lower end: the lowest score rounded down to 10%, so that differences of a
+    few points between batches are visible (scores mostly sit above 90%)."""
+    present = [v for v in values if v is not None]
+    return max(0.0, math.floor(min(present, default=0.0) * 10) / 10)
 
 
 def _score_classes(values: Iterable[float | None]) -> list[str]:
@@ -149,6 +157,7 @@ def _resource_scorecard(label: str, history: list[dict]) -> ResourceScorecard:
                 *[(DIMENSION_LABELS[d], d, [r.get(d) for r in recent]) for d in DIMENSIONS],
             ],
             title=f"{label}: scores over the last {len(recent)} batches",
+            min_value=trend_floor(r.get(k) for r in recent for k in SCORE_KEYS),
         ),
     )
 

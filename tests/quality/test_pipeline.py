@@ -1,8 +1,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import shutil
-import subprocess
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -16,6 +14,7 @@ from jobs.quality.gates import QualityGateError
 from jobs.quality.pipeline import validate_pool_batch
 from jobs.settings import Settings
 
+from ..browser import dump_dom, needs_chromium
 from .conftest import ALICE, BOB, citizen_id, hukou_row, make_pool_df
 
 pytestmark = [pytest.mark.spark, pytest.mark.slow]
@@ -221,24 +220,11 @@ def test_data_docs_site_is_static_and_self_contained(runs):
     assert "gaj.hukou" in index_html and "validations/" in index_html
 
 
-def _browser() -> str | None:
-    for name in ("chromium", "chromium-browser", "google-chrome", "chrome"):
-        if shutil.which(name):
-            return shutil.which(name)
-    return None
-
-
-@pytest.mark.skipif(_browser() is None, reason="no headless Chromium on this machine")
+@needs_chromium
 def test_data_docs_index_renders_offline_in_a_headless_browser(runs):
     settings = runs[0]
     index = Path(settings.reports_root) / "data_docs" / "index.html"
-    dom = subprocess.run(
-        [_browser(), "--headless", "--no-sandbox", "--disable-gpu", "--dump-dom", index.as_uri()],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    ).stdout
+    dom = dump_dom(index)
     # The result list is drawn by bootstrap-table from inline data: rows exist only if the
     # vendored scripts loaded and ran.
     assert "<td" in dom and "gaj.hukou" in dom

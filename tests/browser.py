@@ -1,0 +1,124 @@
+"""Headless Chromium for tests that check what a person would see in a generated page.
+
+Chromium comes from the system (``scripts/ensure_chromium.sh`` installs Debian's package);
+tests that need it skip with a clear reason when it is missing. The flags keep it from reaching
+the network (the build machines have none: without them it retries Google hosts at every
+start) and a fresh profile per run keeps runs independent.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import tempfile
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+
+CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "chrome")
+CHROMIUM_FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+)
+
+
+def chromium_path() -> str | None:
+    for name in CHROMIUM_NAMES:
+        found = shutil.which(name)
+        if found:
+            return found
+    return None
+
+
+needs_chromium = pytest.mark.skipif(
+    chromium_path() is None,
+    reason="no headless Chromium on this machine (scripts/ensure_chromium.sh installs it)",
+)
+
+
+def _run(args: list[str], timeout: int) -> str:
+    browser = chromium_path()
+    assert browser, "Chromium is not installed (scripts/ensure_chromium.sh)"
+    with tempfile.TemporaryDirectory(prefix="govlake-chromium-") as profile:
+        return subprocess.run(
+            [browser, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", *args],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=True,
+        ).stdout
+
+
+def dump_dom(page: Path | str, timeout: int = 120) -> str:
+    """The DOM after Chromium loaded the page and ran its scripts (``--dump-dom``)."""
+    url = page.as_uri() if isinstance(page, Path) else page
+    return _run(["--dump-dom", url], timeout)
+
+
+def screenshot(page: Path, png: Path, width: int = 1280, height: int = 2000) -> Path:
+    """Renders the page to a PNG (for a person to look at, or to check it is not blank)."""
+    _run([f"--screenshot={png}", f"--window-size={width},{height}", page.as_uri()], 120)
+    return png
+
+
+class PageReader(HTMLParser):
+    """What a reader sees in a DOM: text outside ``<style>``/``<script>``/``<title>``, and the
+    shapes of each inline SVG chart (by the chart's ``aria-label``)."""
+
+    _HIDDEN = frozenset({"style", "script", "title", "head"})
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.text_parts: list[str] = []
+        self.charts: list[dict] = []  # {"label": str, "shapes": [(tag, classes), ...]}
+        self.links: list[str] = []
+        self._hidden_depth = 0
+        self._svg: dict | None = None
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag in self._HIDDEN:
+            self._hidden_depth += 1
+        if tag == "a" and attrs.get("href"):
+            self.links.append(attrs["href"])
+        if tag == "svg":
+            self._svg = {"label": attrs.get("aria-label", ""), "shapes": []}
+            self.charts.append(self._svg)
+        elif self._svg is not None and tag in {"rect", "circle", "polyline", "line"}:
+            self._svg["shapes"].append((tag, tuple((attrs.get("class") or "").split())))
+
+    def handle_endtag(self, tag):
+        if tag in self._HIDDEN:
+            self._hidden_depth -= 1
+        if tag == "svg":
+            self._svg = None
+
+    def handle_data(self, data):
+        if self._hidden_depth == 0 and data.strip():
+            self.text_parts.append(data.strip())
+
+    @property
+    def text(self) -> str:
+        # Whitespace collapsed as the browser lays it out.
+        return " ".join(" ".join(self.text_parts).split())
+
+    def chart(self, label_start: str) -> dict:
+        matches = [c for c in self.charts if c["label"].startswith(label_start)]
+        assert len(matches) == 1, f"{len(matches)} charts labelled {label_start!r}"
+        return matches[0]
+
+    def count(self, chart: dict, tag: str, css: str) -> int:
+        return sum(1 for t, classes in chart["shapes"] if t == tag and css in classes)
+
+
+def read_page(dom: str) -> PageReader:
+    reader = PageReader()
+    reader.feed(dom)
+    return reader
