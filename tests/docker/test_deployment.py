@@ -1,0 +1,288 @@
+"""Static checks of docker/: no Docker engine runs where the tests run, so the files are read."""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from jobs.settings import PROJECT_ROOT, Settings
+
+DOCKER = PROJECT_ROOT / "docker"
+COMPOSE = DOCKER / "compose.yaml"
+DOCKERFILE = DOCKER / "Dockerfile"
+ENV_EXAMPLE = DOCKER / ".env.example"
+
+AIRFLOW_COMPONENTS = {
+    "airflow-api-server": "api-server",
+    "airflow-scheduler": "scheduler",
+    "airflow-dag-processor": "dag-processor",
+    "airflow-triggerer": "triggerer",
+}
+ONE_SHOT = {"minio-init", "airflow-init"}
+# An exact release: a version with at least major.minor (3.11.13, 16.10) or a dated release.
+EXACT_TAG = re.compile(r"^(\d+\.\d+(\.\d+)?([-.][\w.-]+)?|RELEASE\.\d{4}-\d{2}-\d{2}T[\w-]+)$")
+
+
+@pytest.fixture(scope="module")
+def compose():
+    return yaml.safe_load(COMPOSE.read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="module")
+def services(compose):
+    return compose["services"]
+
+
+@pytest.fixture(scope="module")
+def env_example():
+    pairs = {}
+    for line in ENV_EXAMPLE.read_text(encoding="utf-8").splitlines():
+        if line.strip() and not line.lstrip().startswith("#"):
+            name, _, value = line.partition("=")
+            pairs[name.strip()] = value.strip()
+    return pairs
+
+
+@pytest.fixture(scope="module")
+def dockerfile_lines():
+    """Instructions of the Dockerfile, continuation lines joined, comments dropped."""
+    joined = re.sub(r"\\\n", " ", DOCKERFILE.read_text(encoding="utf-8"))
+    return [
+        line.strip()
+        for line in joined.splitlines()
+        if line.strip() and not line.lstrip().startswith("#")
+    ]
+
+
+def _environment(service: dict) -> dict[str, str]:
+    env = service.get("environment", {})
+    if isinstance(env, list):
+        env = dict(item.split("=", 1) for item in env)
+    return {k: str(v) for k, v in env.items()}
+
+
+def _image_tag(image: str) -> tuple[str, str]:
+    name, _, tag = image.rpartition(":")
+    return (name, tag) if name and "/" not in tag else (image, "")
+
+
+def test_compose_has_postgres_airflow_components_spark_and_an_object_store(services):
+    assert {
+        "postgres",
+        "minio",
+        "minio-init",
+        "airflow-init",
+        *AIRFLOW_COMPONENTS,
+        "spark-master",
+        "spark-worker",
+    } <= set(services)
+
+
+def test_every_image_is_pinned_to_an_exact_release(services):
+    for name, service in services.items():
+        image = service.get("image")
+        assert image, f"{name} has no image (a built service is tagged too)"
+        repository, tag = _image_tag(image)
+        assert tag and tag != "latest" and EXACT_TAG.match(tag), f"{name}: {image} is not pinned"
+        first = repository.split("/")[0]
+        assert "/" not in repository or "." not in first, f"{name}: {image} names a registry host"
+
+
+def test_built_services_use_the_govlake_image_of_this_version(services):
+    import tomllib
+
+    version = tomllib.loads((PROJECT_ROOT / "pyproject.toml").read_text(encoding="utf-8"))[
+        "project"
+    ]["version"]
+    built = {name: s for name, s in services.items() if "build" in s}
+
+    assert set(built) >= {"airflow-init", *AIRFLOW_COMPONENTS, "spark-master", "spark-worker"}
+    for name, service in built.items():
+        assert service["image"] == f"govlake:{version}", name
+        context = (COMPOSE.parent / service["build"]["context"]).resolve()
+        assert (
+            context == PROJECT_ROOT and (context / service["build"]["dockerfile"]) == DOCKERFILE
+        ), name
+
+
+def test_airflow_services_run_their_component_against_postgres(services):
+    for name, component in AIRFLOW_COMPONENTS.items():
+        service = services[name]
+        env = _environment(service)
+        assert service["command"][:2] == ["airflow", component], name
+        assert env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].startswith("postgresql+psycopg2://"), name
+        assert "@postgres:5432/" in env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"], name
+        assert (
+            env["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"]
+            == "http://airflow-api-server:8080/execution/"
+        )
+        assert (
+            service["depends_on"]["airflow-init"]["condition"] == "service_completed_successfully"
+        )
+    init = " ".join(services["airflow-init"]["command"])
+    assert "airflow db migrate" in init and "ensure_pools" in init
+
+
+def test_airflow_settings_are_real_airflow_options(services):
+    spec = importlib.util.find_spec("airflow")
+    options = yaml.safe_load(
+        (Path(spec.submodule_search_locations[0]) / "config_templates" / "config.yml").read_text(
+            encoding="utf-8"
+        )
+    )
+    for name, service in services.items():
+        for variable in _environment(service):
+            if variable.startswith("AIRFLOW__"):
+                section, key = variable.removeprefix("AIRFLOW__").lower().split("__", 1)
+                assert key in (options.get(section) or {}).get("options", {}), f"{name}: {variable}"
+
+
+def test_govlake_settings_point_the_lake_at_the_object_store_and_spark_at_the_master(services):
+    known = set(Settings.variable_names().values())
+    for name, service in services.items():
+        env = _environment(service)
+        unknown = {v for v in env if v.startswith("GOVLAKE_") and v not in known} - {
+            "GOVLAKE_LAKE_BUCKET"
+        }
+        assert not unknown, f"{name}: not settings of jobs/settings.py: {unknown}"
+    env = _environment(services["airflow-scheduler"])
+    assert env["GOVLAKE_LAKE_ROOT"].startswith("s3://")
+    assert env["GOVLAKE_SPARK_MASTER"] == "spark://spark-master:7077"
+    assert env["AWS_ENDPOINT_URL"] == "http://minio:9000"
+    assert env["AWS_CONDITIONAL_PUT"] == "etag"  # safe concurrent commits on MinIO without DynamoDB
+    assert "spark-master" in " ".join(services["spark-master"]["command"])
+    assert services["spark-worker"]["command"][-1] == env["GOVLAKE_SPARK_MASTER"]
+
+
+def test_every_variable_the_compose_file_reads_is_defined_in_the_env_example(env_example):
+    text = COMPOSE.read_text(encoding="utf-8")
+    referenced = set(re.findall(r"(?<!\$)\$\{([A-Z_][A-Z0-9_]*)", text))
+
+    assert referenced, "the compose file reads no variables?"
+    assert referenced <= set(env_example), sorted(referenced - set(env_example))
+    assert all(v for v in env_example.values()), "every variable has a value in .env.example"
+
+
+def test_secrets_are_placeholders_and_the_real_env_file_is_ignored(env_example):
+    for name in (
+        "POSTGRES_PASSWORD",
+        "MINIO_ROOT_PASSWORD",
+        "AIRFLOW_FERNET_KEY",
+        "AIRFLOW_JWT_SECRET",
+        "AIRFLOW_ADMIN_PASSWORD",
+    ):
+        assert env_example[name].startswith("change-me"), name
+    assert ".env" in (DOCKER / ".gitignore").read_text(encoding="utf-8").split()
+
+
+def test_long_running_services_have_healthchecks_and_waits_use_them(services):
+    for name, service in services.items():
+        if name not in ONE_SHOT:
+            assert service.get("healthcheck", {}).get("test"), f"{name} has no healthcheck"
+        for dependency, rule in (service.get("depends_on") or {}).items():
+            assert dependency in services, f"{name} depends on unknown {dependency}"
+            if rule["condition"] == "service_healthy":
+                assert "healthcheck" in services[dependency], (
+                    f"{name} waits on {dependency}'s health"
+                )
+            if rule["condition"] == "service_completed_successfully":
+                assert dependency in ONE_SHOT
+
+
+def test_postgres_and_the_object_store_keep_their_data_in_named_volumes(compose, services):
+    declared = set(compose["volumes"])
+
+    def mounts(service):
+        return dict(v.split(":")[:2][::-1] for v in services[service].get("volumes", []))
+
+    assert mounts("postgres")["/var/lib/postgresql/data"] in declared
+    assert mounts("minio")["/data"] in declared
+    assert services["minio"]["command"][:2] == ["server", "/data"]
+    for name, service in services.items():
+        for volume in service.get("volumes", []):
+            source = volume.split(":")[0]
+            assert source in declared, f"{name} mounts undeclared {source}"
+
+
+def test_only_loopback_ports_are_published(services):
+    for name, service in services.items():
+        for port in service.get("ports", []):
+            assert str(port).startswith("127.0.0.1:"), f"{name} publishes {port} beyond loopback"
+
+
+def test_dockerfile_base_image_is_pinned(dockerfile_lines):
+    froms = [line.split()[1] for line in dockerfile_lines if line.upper().startswith("FROM ")]
+
+    assert froms, "no FROM"
+    for image in froms:
+        _, tag = _image_tag(image)
+        assert re.fullmatch(r"\d+\.\d+\.\d+-[\w.-]+", tag), f"{image} is not an exact version"
+
+
+def test_dockerfile_installs_the_lock_with_exact_pins_and_no_index(dockerfile_lines):
+    text = "\n".join(dockerfile_lines)
+
+    assert any(re.match(r"COPY .*\brequirements\.lock\b", line) for line in dockerfile_lines)
+    assert re.search(r"uv pip sync .*requirements\.lock", text)
+    assert "pip check" in text
+    assert not re.search(r"--(extra-)?index-url|\s-i\s|--find-links|https?://", text)
+    extra = DOCKER / "requirements-docker.txt"
+    pins = [
+        line
+        for line in extra.read_text(encoding="utf-8").splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+    locked = {
+        re.split(r"[=\[]", line)[0].lower()
+        for line in (PROJECT_ROOT / "requirements.lock").read_text(encoding="utf-8").splitlines()
+        if line and not line.startswith((" ", "#"))
+    }
+    for pin in pins:
+        assert re.fullmatch(r"[A-Za-z0-9_.-]+==[\w.]+", pin), f"{pin} is not an exact pin"
+        assert pin.split("==")[0].lower() not in locked, f"{pin} is already in requirements.lock"
+
+
+def test_dockerfile_installs_java_17_or_newer(dockerfile_lines):
+    text = "\n".join(dockerfile_lines)
+    versions = [int(v) for v in re.findall(r"openjdk-(\d+)-jre", text)]
+
+    assert versions and min(versions) >= 17
+    assert "JAVA_HOME=" in text
+
+
+def test_dockerfile_copies_only_paths_that_exist(dockerfile_lines):
+    for line in dockerfile_lines:
+        if line.upper().startswith("COPY ") and "--from" not in line:
+            *sources, _target = line.split()[1:]
+            for source in sources:
+                assert (PROJECT_ROOT / source).exists(), f"COPY {source}: missing"
+
+
+def test_urls_in_docker_files_reach_only_the_compose_services_and_localhost(services):
+    allowed = {"localhost", *services}
+    for path in DOCKER.rglob("*"):
+        if path.is_file() and not path.name.endswith(".jar"):
+            for host in re.findall(r"https?://([^/:\s'\"]+)", path.read_text(encoding="utf-8")):
+                assert host in allowed, f"{path.name} names the outside host {host}"
+
+
+def test_shell_commands_of_the_dockerfile_and_compose_parse(dockerfile_lines, services):
+    scripts = [line[4:] for line in dockerfile_lines if line.upper().startswith("RUN ")]
+    for name in ONE_SHOT:
+        command = services[name]["command"]
+        scripts.append(command[0] if len(command) == 1 else " ".join(command))
+    snippets = re.findall(r"python -c '([^']*)'", " ".join(scripts))
+
+    for script in scripts:
+        checked = subprocess.run(
+            ["bash", "-n", "-c", script.replace("$$", "$")], capture_output=True, text=True
+        )
+        assert checked.returncode == 0, f"{script}\n{checked.stderr}"
+    assert snippets
+    for snippet in snippets:
+        compile(snippet, "<python -c>", "exec")
