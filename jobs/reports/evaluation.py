@@ -40,6 +40,8 @@ SHARE_DEPARTMENT_COLUMNS = (
 SHARE_RESOURCE_COLUMNS = ("resource_id", "resource", "dataset")
 SHARE_STATUS_COLUMNS = ("status", "state", "decision")
 #: Statuses that mean a share was actually served (a grant in force or delivered).
+#: When a share was decided; rows decided outside the evaluation year are not counted.
+SHARE_TIME_COLUMNS = ("decided_on", "decided_at", "granted_at", "created_at")
 SERVED_STATUSES = frozenset({"granted", "approved", "active", "served", "delivered"})
 
 
@@ -86,10 +88,9 @@ def count_shares_served(
         if dept_col is None and res_col is None:
             continue
         status_col = next((c for c in SHARE_STATUS_COLUMNS if c in columns), None)
-        time_col = next(
-            (c for c in ("decided_at", "granted_at", "created_at") if c in columns), None
-        )
+        time_col = next((c for c in SHARE_TIME_COLUMNS if c in columns), None)
         counts: dict[str, int] = {}
+        bases = 0
         for row in rows:
             if status_col and str(row.get(status_col) or "").lower() not in SERVED_STATUSES:
                 continue
@@ -99,13 +100,23 @@ def count_shares_served(
                 and not _in_year(row[time_col], year, as_of)
             ):
                 continue
-            dept = row.get(dept_col) if dept_col else str(row.get(res_col) or "").split(".")[0]
+            if dept_col:
+                dept = row.get(dept_col)
+            else:
+                # A resource id names its department (dept.resource); a base database
+                # (population, …) is shared by the bureau, not by one department.
+                dataset = str(row.get(res_col) or "")
+                dept = dataset.split(".", 1)[0] if "." in dataset else None
+                bases += dept is None and bool(dataset)
             if dept:
                 counts[dept] = counts.get(dept, 0) + 1
         rule = f"rows of governance/{name}" + (
             f" with {status_col} in {sorted(SERVED_STATUSES)}" if status_col else ""
         )
-        return ShareCounts(counts, f"{rule}, by {dept_col or res_col}")
+        rule += f", by {dept_col or res_col}"
+        if bases:
+            rule += f"; {bases} share(s) of base databases belong to no single department"
+        return ShareCounts(counts, rule)
     return ShareCounts(
         None,
         "share tables found (" + ", ".join(names) + ") but none names a providing department; "

@@ -190,3 +190,16 @@ def test_chart_labels_are_escaped_and_missing_values_draw_no_bar():
     svg = str(charts.bar_chart(["<script>x</script>", "ok"], [None, 0.5], title="t"))
     assert "<script>" not in svg and "&lt;script&gt;" in svg
     assert svg.count('class="bar') == 1 and "—" in svg
+
+
+def test_shares_served_from_grants_keyed_by_dataset_and_state():
+    # the share area's layout: dataset is a resource id or a base name, state, decided_on
+    grants = [
+        {"dataset": "gaj.hukou", "state": "granted", "decided_on": dt.date(2025, 3, 1)},
+        {"dataset": "gaj.hukou", "state": "granted", "decided_on": dt.date(2024, 3, 1)},
+        {"dataset": "scjgj.enterprise", "state": "pending", "decided_on": None},
+        {"dataset": "population", "state": "granted", "decided_on": dt.date(2025, 4, 1)},
+    ]
+    shares = count_shares_served({"share_grants": grants}, 2025, TODAY)
+    assert shares.by_department == {"gaj": 1}
+    assert "1 share(s) of base databases" in shares.source
