@@ -6,6 +6,8 @@ withdrawn share whole, old versions included).
 
 from __future__ import annotations
 
+import hashlib
+
 import pyarrow.fs as pafs
 
 from jobs.lake.bridge import _filesystem
@@ -36,14 +38,27 @@ def list_tables(root: str) -> list[str]:
     return sorted(found)
 
 
-def copy_file(src_uri: str, dst_uri: str) -> int:
-    """Copies one file (creating folders); returns its size in bytes."""
+def copy_file(src_uri: str, dst_uri: str) -> tuple[int, str]:
+    """Copies one file (creating folders); returns its size in bytes and its SHA-256."""
     src_fs, src = _filesystem(src_uri)
     dst_fs, dst = _filesystem(dst_uri)
     dst_fs.create_dir(dst.rsplit("/", 1)[0], recursive=True)
-    size = 0
+    size, digest = 0, hashlib.sha256()
     with src_fs.open_input_stream(src) as reader, dst_fs.open_output_stream(dst) as writer:
         while chunk := reader.read(1 << 20):
             writer.write(chunk)
+            digest.update(chunk)
             size += len(chunk)
-    return size
+    return size, digest.hexdigest()
+
+
+def list_files(uri: str) -> list[str]:
+    """Every file under a folder, relative to it (with ``/``); [] when it does not exist."""
+    fs, base = _filesystem(uri)
+    if fs.get_file_info(base).type == pafs.FileType.NotFound:
+        return []
+    return sorted(
+        info.path[len(base) :].lstrip("/")
+        for info in fs.get_file_info(pafs.FileSelector(base, recursive=True))
+        if info.type == pafs.FileType.File
+    )
