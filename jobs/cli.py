@@ -26,6 +26,9 @@ COMMAND_MODULES: list[str] = [
     "jobs.ingest.evaluate",
     "jobs.reports.commands",
     "jobs.demo",
+    "jobs.share.commands",
+    "jobs.audit.commands",
+    "jobs.backup.commands",
 ]
 
 

@@ -1,0 +1,221 @@
+"""``govlake share …`` and ``govlake open …``: grants, curated shares, exports, open data.
+
+    govlake share request CONSUMER DATASET --purpose TEXT --by NAME [--fields a,b] [--expires D]
+    govlake share approve ID --by NAME --why TEXT --expires YYYY-MM-DD
+    govlake share deny ID --by NAME --why TEXT
+    govlake share revoke ID --by NAME --why TEXT
+    govlake share list [--consumer C] [--status S] [--json]      overdue requests flagged
+    govlake share refresh [--by NAME]                             rebuild share/<consumer>/<dataset>
+    govlake share export CONSUMER DATASET --out FILE --by NAME [--format csv|xlsx]
+    govlake open publish [--by NAME]                              open resources, aggregates, list
+    govlake open list [--json]                                    the open list (开放清单)
+
+DATASET is a base database (``population``) or a resource id (``rsj.insured``). Every action is
+in the audit log with who (``--by``) and why. Exit codes: 0 done, 1 refused (the message says
+why), 2 a bad argument.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from jobs.settings import Settings
+
+EXIT_REFUSED = 1
+EXIT_USAGE = 2
+
+
+def _print_json(value: Any) -> None:
+    print(json.dumps(value, indent=2, ensure_ascii=False, default=str))
+
+
+def _date(text: str | None) -> dt.date | None:
+    return dt.date.fromisoformat(text) if text else None
+
+
+def _grant_line(g: dict[str, Any]) -> str:
+    deadline = (
+        f"{g['deadline']}{'*' if g['deadline_provisional'] else ''}" if g["deadline"] else "-"
+    )
+    return (
+        f"{g['request_id'][:12]}  {g['status']:<8} {g['consumer']:<8} {g['dataset']:<16} "
+        f"due {deadline:<11} expires {g['expires_on'] or '-'}  {g['purpose']}"
+    )
+
+
+def _request(args: argparse.Namespace) -> int:
+    from jobs.share import grants
+    from jobs.share.policy import SharePolicyError
+
+    fields = [f.strip() for f in (args.fields or "").split(",") if f.strip()]
+    try:
+        grant = grants.request_share(
+            Settings.from_env(),
+            consumer=args.consumer,
+            dataset_id=args.dataset,
+            fields=fields,
+            purpose=args.purpose,
+            by=args.by,
+            expires_on=_date(args.expires),
+        )
+    except (grants.GrantError, SharePolicyError) as exc:
+        print(str(exc), file=sys.stderr)
+        return EXIT_REFUSED
+    print(_grant_line({**grant, "status": grant["state"]}))
+    return 0 if grant["state"] != grants.DENIED else EXIT_REFUSED
+
+
+def _decide(args: argparse.Namespace) -> int:
+    from jobs.share import grants
+
+    settings = Settings.from_env()
+    try:
+        if args.action == "revoke":
+            grant = grants.revoke_grant(settings, args.request_id, by=args.by, why=args.why)
+        else:
+            grant = grants.decide_request(
+                settings,
+                args.request_id,
+                args.action == "approve",
+                by=args.by,
+                why=args.why,
+                expires_on=_date(getattr(args, "expires", None)),
+            )
+    except grants.GrantError as exc:
+        print(str(exc), file=sys.stderr)
+        return EXIT_REFUSED
+    late = " (answered after the deadline)" if grant.get("answered_late") else ""
+    print(f"{grant['request_id']}: {grant['state']}{late}")
+    return 0
+
+
+def _list(args: argparse.Namespace) -> int:
+    from jobs.share.grants import list_grants
+
+    rows = list_grants(Settings.from_env())
+    if args.consumer:
+        rows = [r for r in rows if r["consumer"] == args.consumer]
+    if args.status:
+        rows = [r for r in rows if r["status"] == args.status]
+    if args.json:
+        _print_json(rows)
+        return 0
+    for r in rows:
+        print(_grant_line(r))
+    overdue = sum(1 for r in rows if r["status"] == "overdue")
+    print(f"{len(rows)} request(s), {overdue} overdue; * = provisional deadline")
+    return 0
+
+
+def _refresh(args: argparse.Namespace) -> int:
+    from jobs.share.tasks import run_refresh_shares
+
+    _print_json(run_refresh_shares(actor=args.by))
+    return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    from jobs.share.export import ExportError, export_share
+
+    settings = Settings.from_env()
+    try:
+        result = export_share(
+            settings,
+            args.consumer,
+            args.dataset,
+            Path(args.out),
+            fmt=args.format,
+            by=args.by,
+            today=dt.date.today(),
+        )
+    except ExportError as exc:
+        print(str(exc), file=sys.stderr)
+        return EXIT_REFUSED
+    _print_json(result)
+    return 0
+
+
+def _publish(args: argparse.Namespace) -> int:
+    from jobs.share.tasks import run_publish_open_data
+
+    _print_json(run_publish_open_data(actor=args.by))
+    return 0
+
+
+def _open_list(args: argparse.Namespace) -> int:
+    from jobs.lake import ledger
+    from jobs.lake.paths import table_uri
+    from jobs.share.open_data import OPEN_LIST
+
+    rows = ledger.read_rows(table_uri(Settings.from_env(), "open", OPEN_LIST))
+    if args.json:
+        _print_json(rows)
+        return 0
+    for r in rows:
+        print(f"{r['dataset']:<34} {r['domain']:<8} {r['update_frequency']:<8} {r['title']}")
+    print(f"{len(rows)} open dataset(s)")
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Adds ``govlake share`` and ``govlake open``."""
+    parser = subparsers.add_parser(
+        "share", help="share grants (共享), curated tables, exports", description=__doc__
+    )
+    parser.set_defaults(func=lambda _args: (parser.print_help(), EXIT_USAGE)[1])
+    verbs = parser.add_subparsers(dest="verb", metavar="VERB")
+
+    request = verbs.add_parser("request", help="ask for a dataset for a consumer department")
+    request.add_argument("consumer", help="consumer department code (mzj, rsj …)")
+    request.add_argument("dataset", help="base name (population) or resource id (rsj.insured)")
+    request.add_argument("--purpose", required=True)
+    request.add_argument("--by", required=True, help="who asks")
+    request.add_argument("--fields", help="comma-separated fields (default: all shareable)")
+    request.add_argument("--expires", help="YYYY-MM-DD")
+    request.set_defaults(func=_request)
+
+    for action, text in (
+        ("approve", "grant a pending request"),
+        ("deny", "refuse a pending request"),
+        ("revoke", "withdraw a grant"),
+    ):
+        verb = verbs.add_parser(action, help=text)
+        verb.add_argument("request_id")
+        verb.add_argument("--by", required=True)
+        verb.add_argument("--why", required=True)
+        if action == "approve":
+            verb.add_argument("--expires", required=True, help="YYYY-MM-DD")
+        verb.set_defaults(func=_decide, action=action)
+
+    listing = verbs.add_parser("list", help="requests and grants; overdue ones flagged")
+    listing.add_argument("--consumer")
+    listing.add_argument("--status", help="pending, overdue, granted, expired, denied, revoked")
+    listing.add_argument("--json", action="store_true")
+    listing.set_defaults(func=_list)
+
+    refresh = verbs.add_parser("refresh", help="rebuild every granted share table")
+    refresh.add_argument("--by", default="system")
+    refresh.set_defaults(func=_refresh)
+
+    export = verbs.add_parser("export", help="a granted share as CSV or XLSX")
+    export.add_argument("consumer")
+    export.add_argument("dataset")
+    export.add_argument("--out", required=True)
+    export.add_argument("--by", required=True)
+    export.add_argument("--format", choices=("csv", "xlsx"), default="csv")
+    export.set_defaults(func=_export)
+
+    open_parser = subparsers.add_parser("open", help="open data (开放数据) and the open list")
+    open_parser.set_defaults(func=lambda _args: (open_parser.print_help(), EXIT_USAGE)[1])
+    open_verbs = open_parser.add_subparsers(dest="verb", metavar="VERB")
+    publish = open_verbs.add_parser("publish", help="publish open resources and aggregates")
+    publish.add_argument("--by", default="system")
+    publish.set_defaults(func=_publish)
+    open_list = open_verbs.add_parser("list", help="the open list (开放清单)")
+    open_list.add_argument("--json", action="store_true")
+    open_list.set_defaults(func=_open_list)
