@@ -247,6 +247,9 @@ def _save(settings: Settings, grant: Grant, action: str, actor: str, why: str) -
         tables.merge(uri, row, ["request_id"])
     else:
         ledger.append_arrow(uri, row, write_id=f"grant/{grant['request_id']}/{action}")
+        # grants are part of the provide/obtain record: kept as long as the log (000 §13)
+        profile = load_profile(settings.policy_profile, settings.schemas_root)
+        tables.set_retention(uri, profile.log_retention_days)
     audit.record(
         settings,
         action,

@@ -33,6 +33,13 @@ def test_base_database_is_granted_on_request_by_system(lake_settings):
     assert actions[-2:] == ["grant_requested", "grant_granted"]
 
 
+def test_grants_table_keeps_the_log_retention(lake_settings):
+    from jobs.lake import tables
+
+    _request(lake_settings, "population")
+    assert tables.retention_of(grants.grants_uri(lake_settings)).days >= 3 * 365
+
+
 def test_not_shared_resource_is_refused_at_once(lake_settings):
     grant = _request(lake_settings, "wjw.death_cert", ["full_name"])
     assert grant["state"] == "denied" and "never leaves its pool" in grant["decision_reason"]
