@@ -52,3 +52,14 @@ def shared_lake(spark, lake_settings):
     )
     tables.write_table(death, tables.table_uri(lake_settings, "pool", "wjw", "death_cert"))
     return lake_settings
+
+
+@pytest.fixture
+def lake_settings(lake_settings, tmp_path):
+    """The shared lake settings with the re-identification and backup roots under tmp_path too
+    (their defaults are project folders, which tests must never touch)."""
+    import dataclasses
+
+    return dataclasses.replace(
+        lake_settings, reid_root=str(tmp_path / "reid"), backup_root=str(tmp_path / "backups")
+    )
