@@ -19,6 +19,7 @@ demo: env
 	$(VENV)/bin/govlake demo
 
 test: env
+	@scripts/ensure_chromium.sh
 	$(PY) -m pytest
 
 test-fast: env

@@ -8,6 +8,7 @@ start) and a fresh profile per run keeps runs independent.
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import tempfile
@@ -37,8 +38,10 @@ def chromium_path() -> str | None:
     return None
 
 
+# `make test` installs Chromium first, so in CI a missing browser is a failure, not a skip: a
+# skipped browser test would let a broken report pass unseen.
 needs_chromium = pytest.mark.skipif(
-    chromium_path() is None,
+    chromium_path() is None and not os.environ.get("CI"),
     reason="no headless Chromium on this machine (scripts/ensure_chromium.sh installs it)",
 )
 
