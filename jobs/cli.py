@@ -61,7 +61,20 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
-    return int(args.func(args) or 0)
+    # Every lake write a command makes is an audit entry naming the person who ran it.
+    from jobs.audit import write_audit
+
+    with write_audit(Settings.from_env(), actor=f"cli:{_user()}"):
+        return int(args.func(args) or 0)
+
+
+def _user() -> str:
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no login name in a bare container
+        return "unknown"
 
 
 if __name__ == "__main__":

@@ -2,11 +2,16 @@
 
 1. A synthetic county (``govlake synth``) lands in the landing root, unless one is there already.
 2. Every department resource's ingestion DAG runs through Airflow's own runner (``dag.test``) on
-   the embedded SQLite metadata database: landing → bronze → pool, with quarantine and row
-   accounting.
-3. A summary: rows per layer, quarantined rows and files, and where every output is.
-
-Later stages (quality, base databases, sharing) join here as their DAGs land.
+   the embedded SQLite metadata database: landing → bronze → pool, with quarantine, row
+   accounting and the quality gate (a batch held by a critical expectation is reported, not
+   hidden: that is the gate working on the county's injected defects).
+3. ``bases__build``: the four base databases, conflicts and verification tickets.
+4. A department asks for the population base (shared unconditionally, so granted at once);
+   ``share__refresh`` writes its masked table and the open data.
+5. The reports (quality scorecards, verification deadlines, yearly evaluation) and
+   ``audit__verify`` over the hash-chained audit log.
+6. A summary: rows per layer, quarantined, quality pass rates, conflicts, open tickets, shares,
+   and where every output is.
 """
 
 from __future__ import annotations
@@ -21,6 +26,9 @@ from jobs.settings import Settings
 
 DEFAULT_PERSONS = 20_000
 
+#: The department that consumes a base database in the demo (every shareable field).
+DEMO_CONSUMER = "mzj"
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("demo", help="run the main job end to end on embedded defaults")
@@ -31,6 +39,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--resources", help="comma-separated resource ids (default: every resource in the catalog)"
     )
+    parser.add_argument("--ingest-only", action="store_true", help="stop after the ingestion DAGs")
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
     parser.set_defaults(func=_demo)
 
@@ -39,31 +48,64 @@ def _say(text: str) -> None:
     print(text, file=sys.stderr, flush=True)
 
 
+class _Stages:
+    """Numbered progress lines and the seconds each stage took."""
+
+    def __init__(self, total: int) -> None:
+        self.total, self.done, self.seconds = total, 0, {}
+
+    def start(self, name: str) -> float:
+        self.done += 1
+        _say(f"\n== [{self.done}/{self.total}] {name}")
+        return time.perf_counter()
+
+    def finish(self, name: str, started: float) -> None:
+        self.seconds[name] = round(time.perf_counter() - started, 1)
+
+
 def _demo(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
     started = time.perf_counter()
+    stages = _Stages(2 if args.ingest_only else 6)
+
+    t = stages.start("landing: the synthetic county's deliveries")
     _ensure_landing(settings, args.persons, args.seed)
+    stages.finish("landing", t)
 
     from jobs.catalog.loader import load_catalog
-    from jobs.orchestrate.dag_factory import ingest_dag_id
-    from jobs.orchestrate.runner import DagRunFailed, run_dag
 
     catalog = load_catalog(settings.schemas_root)
     resource_ids = args.resources.split(",") if args.resources else list(catalog.resources)
-    failures = []
-    for n, resource_id in enumerate(resource_ids, 1):
-        dag_id = ingest_dag_id(resource_id)
-        _say(f"[{n}/{len(resource_ids)}] {dag_id} …")
-        try:
-            result = run_dag(dag_id)
-            _say(f"    {result.state} in {result.seconds:.1f}s")
-        except DagRunFailed as error:
-            _say(f"    FAILED: {error}")
-            failures.append(resource_id)
+    t = stages.start(f"ingestion + quality gate: {len(resource_ids)} DAGs (Airflow dag.test)")
+    failures, held = _run_ingestion(resource_ids)
+    stages.finish("ingestion", t)
 
+    if not args.ingest_only:
+        t = stages.start("base databases: bases__build")
+        failures += _run("bases__build")
+        stages.finish("bases", t)
+
+        t = stages.start("sharing and open data: a grant, then share__refresh")
+        _grant_demo_share(settings)
+        failures += _run("share__refresh")
+        stages.finish("share", t)
+
+        t = stages.start("reports and audit: govlake reports build, audit__verify")
+        from jobs.reports.build import build_reports
+
+        for page in build_reports(settings):
+            _say(f"    {page}")
+        failures += _run("audit__verify")
+        stages.finish("reports", t)
+
+    t = stages.start("summary")
     summary = ingestion_summary(settings, resource_ids)
-    summary["seconds"] = round(time.perf_counter() - started, 1)
+    if not args.ingest_only:
+        summary.update(governance_summary(settings))
+    summary["held_dags"] = held
     summary["failed_dags"] = failures
+    summary["stage_seconds"] = stages.seconds
+    summary["seconds"] = round(time.perf_counter() - started, 1)
     if args.json:
         print(json.dumps(summary, ensure_ascii=False, indent=2, default=str))
     else:
@@ -71,17 +113,84 @@ def _demo(args: argparse.Namespace) -> int:
     return 1 if failures else 0
 
 
+def _run(dag_id: str) -> list[str]:
+    """Runs one DAG; returns ``[dag_id]`` when it failed (after saying why), else ``[]``."""
+    from jobs.orchestrate.runner import DagRunFailed, run_dag
+
+    _say(f"    {dag_id} …")
+    try:
+        result = run_dag(dag_id)
+    except DagRunFailed as error:
+        _say(f"    FAILED: {error}")
+        return [dag_id]
+    _say(f"    {result.state} in {result.seconds:.1f}s")
+    return []
+
+
+def _run_ingestion(resource_ids: list[str]) -> tuple[list[str], list[str]]:
+    """Every ingestion DAG; returns (failed dag ids, dag ids whose quality gate held a batch)."""
+    from jobs.orchestrate.dag_factory import ingest_dag_id
+    from jobs.orchestrate.runner import DagRunFailed, run_dag
+
+    failures, held = [], []
+    for n, resource_id in enumerate(resource_ids, 1):
+        dag_id = ingest_dag_id(resource_id)
+        _say(f"  [{n}/{len(resource_ids)}] {dag_id} …")
+        try:
+            result = run_dag(dag_id)
+            _say(f"    {result.state} in {result.seconds:.1f}s")
+        except DagRunFailed as error:
+            states = error.result.task_states
+            if states.get("validate_quality") == "failed" and all(
+                state == "success" for task, state in states.items() if task != "validate_quality"
+            ):
+                # Rows are in the pool, visible, not promoted: the gate did its job.
+                _say(
+                    "    HELD by the quality gate (see the quality report and `govlake quality tasks`)"
+                )
+                held.append(dag_id)
+            else:
+                _say(f"    FAILED: {error}")
+                failures.append(dag_id)
+    return failures, held
+
+
+def _grant_demo_share(settings: Settings) -> None:
+    """A department asks for the population base: base databases are shared unconditionally
+    (000 §14), so the request is granted at once. A second demo run finds the grant and asks
+    nothing again."""
+    from jobs.share import grants
+
+    active = [
+        g
+        for g in grants.read_grants(settings)
+        if g["consumer"] == DEMO_CONSUMER
+        and g["dataset"] == "population"
+        and g["state"] == "granted"
+    ]
+    if active:
+        _say(f"    {DEMO_CONSUMER} already holds a grant on population")
+        return
+    grant = grants.request_share(
+        settings,
+        consumer=DEMO_CONSUMER,
+        dataset_id="population",
+        fields=[],
+        purpose="低保对象身份核验 (demo)",
+        by="demo",
+    )
+    _say(f"    {DEMO_CONSUMER} → population: {grant['state']}")
+
+
 def _ensure_landing(settings: Settings, persons: int, seed: int) -> None:
     manifest = Path(settings.landing_root) / "_manifest" / "config.json"
     if manifest.exists():
-        _say(f"landing: using the synthetic county already in {settings.landing_root}")
+        _say(f"    using the synthetic county already in {settings.landing_root}")
         return
     from jobs.synth.config import load_config
     from jobs.synth.generate import generate
 
-    _say(
-        f"landing: generating a synthetic county of {persons:,} persons into {settings.landing_root} …"
-    )
+    _say(f"    generating a synthetic county of {persons:,} persons into {settings.landing_root} …")
     summary = generate(load_config(None, persons=persons, seed=seed), settings.landing_root)
     _say(f"    {summary.files} files, {summary.rows:,} rows, {summary.defects:,} injected defects")
 
@@ -136,6 +245,60 @@ def ingestion_summary(settings: Settings, resource_ids: list[str]) -> dict:
     }
 
 
+def governance_summary(settings: Settings) -> dict:
+    """Quality pass rates, base tables, conflicts, tickets, shares, open data and the audit log
+    (delta-rs reads of small governance tables; no Spark)."""
+    from jobs.audit.log import read_entries, verify
+    from jobs.govern.tickets import OPEN_STATES, read_tickets
+    from jobs.lake import ledger
+    from jobs.lake.paths import table_uri
+    from jobs.quality.gates import QUALITY_BATCHES
+    from jobs.share.grants import read_grants
+
+    def rows(name: str) -> list[dict]:
+        return ledger.read_rows(table_uri(settings, "governance", name))
+
+    latest: dict[tuple, dict] = {}
+    for row in rows(QUALITY_BATCHES):
+        key = (row["department"], row["resource"], row["batch_id"])
+        if key not in latest or row["decided_at"] >= latest[key]["decided_at"]:
+            latest[key] = row
+    quality: dict[str, int] = {}
+    for row in latest.values():
+        quality[row["status"]] = quality.get(row["status"], 0) + 1
+    builds = sorted(rows("base_builds"), key=lambda r: r["finished_at"])
+    conflicts: dict[str, int] = {}
+    for row in rows("conflicts"):
+        topic = row.get("rule") or f"conflict:{row.get('element')}"
+        conflicts[topic] = conflicts.get(topic, 0) + 1
+    tickets: dict[str, int] = {}
+    for ticket in read_tickets(settings):
+        tickets[ticket["state"]] = tickets.get(ticket["state"], 0) + 1
+    problems, head = verify(settings)
+    open_list = ledger.read_rows(table_uri(settings, "open", "open_list"))
+    return {
+        "quality_batches": quality,
+        "quality_pass_rate": (
+            round((quality.get("passed", 0) + quality.get("warned", 0)) / len(latest), 3)
+            if latest
+            else None
+        ),
+        "base_rows": json.loads(builds[-1]["counts"]) if builds else {},
+        "conflicts": dict(sorted(conflicts.items())),
+        "tickets": tickets,
+        "open_tickets": sum(n for state, n in tickets.items() if state in OPEN_STATES),
+        "grants": [
+            f"{g['consumer']} ← {g['dataset']}: {g['state']}" for g in read_grants(settings)
+        ],
+        "open_datasets": sorted(r.get("dataset_id") or r.get("dataset") or "?" for r in open_list),
+        "audit": {
+            "entries": len(read_entries(settings)),
+            "chain": "intact" if not problems else f"{len(problems)} problem(s)",
+            "head_seq": head[0] if head else None,
+        },
+    }
+
+
 def format_summary(summary: dict) -> str:
     lines = ["", "govlake demo — ingestion summary", ""]
     header = f"{'resource':<24}{'files':>6}{'file rows':>11}{'bronze':>9}{'pool':>9}{'quarant.':>9}{'dupl.':>7}{'held':>7}  balanced"
@@ -157,6 +320,8 @@ def format_summary(summary: dict) -> str:
         f"{totals['quarantined']:>9,}{totals['duplicates']:>7,}{totals['held']:>7,}"
     )
     files = summary["files"]
+    if "quality_batches" in summary:
+        lines += ["", *_governance_lines(summary)]
     lines += [
         "",
         f"files quarantined whole: {files['quarantined']}, repeat deliveries skipped: {files['skipped_duplicate']}, "
@@ -164,7 +329,37 @@ def format_summary(summary: dict) -> str:
         "",
         "outputs:",
         *[f"  {name:<8} {path}" for name, path in summary["outputs"].items()],
-        f"\nfinished in {summary['seconds']}s"
+        "",
+        "seconds per stage: "
+        + ", ".join(f"{name} {seconds}" for name, seconds in summary["stage_seconds"].items()),
+        f"finished in {summary['seconds']}s"
+        + (
+            f"; held by the quality gate: {', '.join(summary['held_dags'])}"
+            if summary["held_dags"]
+            else ""
+        )
         + (f"; FAILED: {', '.join(summary['failed_dags'])}" if summary["failed_dags"] else ""),
     ]
     return "\n".join(lines)
+
+
+def _governance_lines(summary: dict) -> list[str]:
+    quality = summary["quality_batches"]
+    rate = summary["quality_pass_rate"]
+    base = summary["base_rows"]
+    return [
+        "quality gate (latest decision per batch): "
+        + (", ".join(f"{status} {n}" for status, n in sorted(quality.items())) or "none")
+        + (f"; pass rate {rate:.1%}" if rate is not None else ""),
+        "base databases: "
+        + (", ".join(f"{name} {n:,}" for name, n in sorted(base.items())) or "not built"),
+        f"conflicts and anomalies: {sum(summary['conflicts'].values()):,} ("
+        + ", ".join(f"{topic} {n}" for topic, n in summary["conflicts"].items())
+        + ")",
+        f"verification tickets: {summary['open_tickets']:,} open ("
+        + ", ".join(f"{state} {n}" for state, n in sorted(summary["tickets"].items()))
+        + ")",
+        "shares: " + ("; ".join(summary["grants"]) or "none"),
+        "open data: " + (", ".join(summary["open_datasets"]) or "none"),
+        f"audit log: {summary['audit']['entries']:,} entries, chain {summary['audit']['chain']}",
+    ]

@@ -575,7 +575,22 @@ def extend_ticket(
         workdays=workdays,
     )
     save(settings, [ticket], [event], write_id=event["event_id"])
+    _audit_steward_action(settings, event)
     return ticket
+
+
+def _audit_steward_action(settings: Settings, event: Event) -> None:
+    """A steward's decision is an audit entry of its own (who, why, which ticket), not only
+    the ledger writes it causes: the log must answer "who confirmed this value" for years."""
+    from jobs.audit import record
+
+    record(
+        settings,
+        f"ticket_{event['event']}",
+        actor=event["by"] or "unknown",
+        target=f"governance/{TICKETS_TABLE}/{event['ticket_id']}",
+        detail={"why": event["why"], "event_id": event["event_id"]},
+    )
 
 
 def close_ticket(
@@ -593,6 +608,7 @@ def close_ticket(
         find_ticket(settings, ticket_id), state, by=by, why=why, today=day, now=now
     )
     save(settings, [ticket], [event], write_id=event["event_id"])
+    _audit_steward_action(settings, event)
     return ticket
 
 

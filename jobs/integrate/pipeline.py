@@ -29,7 +29,7 @@ import datetime as dt
 import hashlib
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -532,18 +532,48 @@ def with_disputed(base_df: DataFrame, disputed_df: DataFrame, base: str) -> Data
 # --- the build (lake edges) ----------------------------------------------------------------------
 
 
+def held_batches(settings: Settings) -> dict[str, list[str]]:
+    """resource id → batches whose latest quality decision is ``held`` (sorted).
+
+    A held batch stays in its pool, visible, but is not promoted (DESIGN §2, issue #5): base
+    builds leave it out until a quality officer marks it promotable after rectification.
+    Batches never validated count as usable (quality flags are used where present).
+    """
+    from jobs.quality.gates import QUALITY_BATCHES
+
+    latest: dict[tuple[str, str, str], dict] = {}
+    for row in ledger.read_rows(table_uri(settings, "governance", QUALITY_BATCHES)):
+        key = (row["department"], row["resource"], row["batch_id"])
+        if key not in latest or row["decided_at"] >= latest[key]["decided_at"]:
+            latest[key] = row
+    held: dict[str, list[str]] = {}
+    for (department, resource, batch_id), row in sorted(latest.items()):
+        if row["status"] == "held":
+            held.setdefault(f"{department}.{resource}", []).append(batch_id)
+    return held
+
+
 def read_pools(
-    spark: SparkSession, settings: Settings, catalog: Catalog, layer: str = "pool"
+    spark: SparkSession,
+    settings: Settings,
+    catalog: Catalog,
+    layer: str = "pool",
+    *,
+    exclude_batches: Mapping[str, Sequence[str]] | None = None,
 ) -> tuple[dict[str, DataFrame], dict[str, int]]:
     """Every pool (or quarantine) table that exists, and its Delta version (for the build's
-    inputs key)."""
+    inputs key); ``exclude_batches`` (resource id → batch ids) leaves held batches out."""
     pools: dict[str, DataFrame] = {}
     versions: dict[str, int] = {}
     for resource in catalog.resources.values():
         uri = table_uri(settings, layer, resource.department, resource.resource)
         if not tables.table_exists(uri):
             continue
-        pools[resource.id] = tables.read_table(spark, uri)
+        df = tables.read_table(spark, uri)
+        excluded = list((exclude_batches or {}).get(resource.id, ()))
+        if excluded:
+            df = df.where(~F.col("batch_id").isin(excluded))
+        pools[resource.id] = df
         versions[resource.id] = int(tables.history(uri, limit=1)[0]["version"])
     return pools, versions
 
@@ -595,12 +625,15 @@ def build_bases(
     today = today or day
     as_of = as_of or day
     config = load_integration_config(settings, jurisdiction=jurisdiction)
-    pools, versions = read_pools(spark, settings, config.catalog)
+    held = held_batches(settings)
+    pools, versions = read_pools(spark, settings, config.catalog, exclude_batches=held)
     quarantines, quarantine_versions = read_pools(spark, settings, config.catalog, "quarantine")
     inputs_key = hashlib.sha256(
         json.dumps(
             {
                 "pools": versions,
+                # Releasing a held batch changes no pool version, but changes the inputs.
+                "held": held,
                 "quarantine": quarantine_versions,
                 "config": config.fingerprint,
                 "as_of": as_of.isoformat(),

@@ -26,12 +26,16 @@ BASE_ASSET_TABLES: tuple[str, ...] = (
 def run_build_bases() -> dict[str, Any]:
     """Task: rebuild the base databases, conflicts and verification tickets from the pools."""
     from jobs.integrate.pipeline import build_bases
+    from jobs.orchestrate.dag_factory import audited
 
-    return json.loads(json.dumps(build_bases(), default=str))
+    with audited("bases__build.build_bases"):
+        return json.loads(json.dumps(build_bases(), default=str))
 
 
 def run_check_deadlines() -> dict[str, Any]:
     """Task: mark verification tickets past their deadline overdue and escalate them."""
     from jobs.govern.tickets import check_deadlines
+    from jobs.orchestrate.dag_factory import audited
 
-    return json.loads(json.dumps(check_deadlines(), default=str))
+    with audited("governance__ticket_deadlines.check_deadlines"):
+        return json.loads(json.dumps(check_deadlines(), default=str))

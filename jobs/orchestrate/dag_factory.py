@@ -5,9 +5,13 @@ DAG needs (schedule, owner, retries, tags, docs, the department's Airflow pool a
 table's Asset) is derived here from the catalog entry, so adding a resource to `schemas/` adds
 its DAG without touching `dags/`.
 
-Each ingestion DAG ``ingest__<dept>__<resource>`` runs three tasks::
+Each ingestion DAG ``ingest__<dept>__<resource>`` runs four tasks::
 
-    land_to_bronze → bronze_to_pool → check_row_accounting ──▶ Asset govlake://pool/<dept>/<resource>
+    land_to_bronze → bronze_to_pool → check_row_accounting → validate_quality
+                                                   ──▶ Asset govlake://pool/<dept>/<resource>
+
+The Asset is updated only when the quality gate lets the new batches through: a held batch
+fails ``validate_quality`` (kept, visible, not promoted), and base builds are not triggered by it.
 
 The task callables are thin wrappers: they import :mod:`jobs.ingest.pipeline` only when the
 task runs, never while Airflow parses the DAG file, and return the job's summary as XCom.
@@ -20,8 +24,10 @@ URIs) can be used by code that must configure Airflow before importing it.
 
 from __future__ import annotations
 
+import itertools
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -32,7 +38,12 @@ if TYPE_CHECKING:
     from jobs.catalog import Catalog, Resource
 
 #: The three ingestion steps, in order. Task ids are the job names in :mod:`jobs.ingest.pipeline`.
-INGEST_TASK_IDS: tuple[str, ...] = ("land_to_bronze", "bronze_to_pool", "check_row_accounting")
+INGEST_TASK_IDS: tuple[str, ...] = (
+    "land_to_bronze",
+    "bronze_to_pool",
+    "check_row_accounting",
+    "validate_quality",
+)
 
 #: Update cycle (更新周期) → cron schedule, read in the catalog's time zone (Asia/Shanghai by
 #: default). Runs are staggered by cycle so that the monthly, quarterly and yearly loads of the
@@ -144,28 +155,51 @@ def run_land_to_bronze(resource_id: str) -> dict[str, Any]:
     """Task: read new landing batches of one resource into bronze; returns the job summary."""
     from jobs.ingest.pipeline import land_to_bronze
 
-    return _jsonable(land_to_bronze(resource_id))
+    with audited(f"{ingest_dag_id(resource_id)}.land_to_bronze"):
+        return _jsonable(land_to_bronze(resource_id))
 
 
 def run_bronze_to_pool(resource_id: str) -> dict[str, Any]:
     """Task: standardise new bronze batches into the pool and quarantine; returns the summary."""
     from jobs.ingest.pipeline import bronze_to_pool
 
-    return _jsonable(bronze_to_pool(resource_id))
+    with audited(f"{ingest_dag_id(resource_id)}.bronze_to_pool"):
+        return _jsonable(bronze_to_pool(resource_id))
 
 
 def run_check_row_accounting(resource_id: str) -> dict[str, Any]:
     """Task: fail loudly unless file rows = bronze rows = pool + quarantine + duplicates."""
     from jobs.ingest.pipeline import check_row_accounting
 
-    return _jsonable(check_row_accounting(resource_id))
+    with audited(f"{ingest_dag_id(resource_id)}.check_row_accounting"):
+        return _jsonable(check_row_accounting(resource_id))
+
+
+def run_validate_quality(resource_id: str) -> dict[str, Any]:
+    """Task: validate the pool's new batches with the resource's expectation suite (results,
+    failing rows, scorecard, Data Docs, rectification tasks); fails when a batch is held."""
+    from jobs.quality.pipeline import validate_pool_batch
+
+    with audited(f"{ingest_dag_id(resource_id)}.validate_quality"):
+        return _jsonable(validate_pool_batch(resource_id))
 
 
 TASK_CALLABLES: dict[str, Callable[[str], dict[str, Any]]] = {
     "land_to_bronze": run_land_to_bronze,
     "bronze_to_pool": run_bronze_to_pool,
     "check_row_accounting": run_check_row_accounting,
+    "validate_quality": run_validate_quality,
 }
+
+
+@contextmanager
+def audited(task: str) -> Iterator[None]:
+    """Records every lake write of a task in the audit log, naming the task as the actor."""
+    from jobs.audit import write_audit
+    from jobs.settings import Settings
+
+    with write_audit(Settings.from_env(), actor=f"airflow:{task}"):
+        yield
 
 
 def _jsonable(summary: Any) -> Any:
@@ -229,7 +263,7 @@ def build_ingest_dag(
     with dag:
         tasks = []
         for task_id in INGEST_TASK_IDS:
-            # The last step proves the batch is complete; only then is the pool "updated".
+            # The last step proves the batch complete and usable; only then is the pool "updated".
             outlets = [asset] if task_id == INGEST_TASK_IDS[-1] else []
             callable_ = TASK_CALLABLES[task_id]
             step = task(
@@ -239,7 +273,8 @@ def build_ingest_dag(
                 doc_md=(callable_.__doc__ or "").strip(),
             )
             tasks.append(step(resource.id))
-        tasks[0] >> tasks[1] >> tasks[2]
+        for upstream, downstream in itertools.pairwise(tasks):
+            upstream >> downstream
     return dag
 
 
@@ -300,7 +335,10 @@ def _doc_md(
         (resource.description or "").strip(),
         "",
         "Tasks: `land_to_bronze` → `bronze_to_pool` → `check_row_accounting` "
-        "(fails unless file rows = bronze rows = pool + quarantine + duplicates).",
+        "(fails unless file rows = bronze rows = pool + quarantine + duplicates) → "
+        "`validate_quality` (expectation suite `expectations/"
+        f"{resource.department}.{resource.resource}`; fails when a critical expectation holds "
+        "the batch).",
     ]
     text = "\n".join(lines).strip()
     footer = (options.doc_md_footer or "").strip()

@@ -280,6 +280,66 @@ def test_a_build_from_scratch_equals_a_build_batch_by_batch(spark, pool, tmp_pat
     assert build_bases(scratch, spark, as_of=AS_OF, today=today)["skipped"] is False
     disputed = {r["person_id"]: r["disputed_elements"] for r in _rows(spark, scratch, "population")}
     assert disputed[P2] == []
+    # The steward's decision is an audit entry of its own, with who and why.
+    from jobs.audit.log import read_entries
+
+    (confirmed,) = [e for e in read_entries(scratch) if e["action"] == "ticket_confirmed"]
+    assert confirmed["actor"] == "rsj 李"
+    assert "两名均有效" in confirmed["detail"]
+
+
+def _decide(settings, resource_id: str, batch_id: str, status: str, minute: int) -> None:
+    from jobs.lake import ledger
+    from jobs.lake.paths import table_uri
+    from jobs.quality.gates import QUALITY_BATCHES, QUALITY_BATCHES_SCHEMA
+
+    department, resource = resource_id.split(".")
+    ledger.append_rows(
+        table_uri(settings, "governance", QUALITY_BATCHES),
+        [
+            {
+                "department": department,
+                "resource": resource,
+                "batch_id": batch_id,
+                "status": status,
+                "row_count": 1,
+                "failing_rows": 1,
+                "failed_critical": ["expect_column_values_to_not_be_null"] * (status == "held"),
+                "failed_warning": [],
+                "message": status,
+                "suite_version": "1",
+                "decided_by": "pipeline" if status == "held" else "质量科 王",
+                "decided_at": dt.datetime(2025, 1, 9, 8, minute, tzinfo=dt.UTC),
+            }
+        ],
+        QUALITY_BATCHES_SCHEMA,
+        write_id=f"test/{batch_id}/{status}",
+    )
+
+
+def test_a_held_batch_stays_out_of_the_bases_until_it_is_marked_promotable(spark, pool, tmp_path):
+    from jobs.integrate.pipeline import build_bases
+    from jobs.settings import Settings
+
+    settings = Settings(lake_root=str(tmp_path / "lake"), spark_master="local[2]")
+    today = dt.date(2025, 1, 9)
+    _write_pools(
+        spark, settings, {"gaj.hukou": pool("gaj.hukou", [{"person_id": P1, "full_name": "张三"}])}
+    )
+    _write_pools(
+        spark,
+        settings,
+        {"gaj.hukou": pool("gaj.hukou", [{"person_id": P3, "full_name": "王老"}], batch=INCR)},
+    )
+    _decide(settings, "gaj.hukou", INCR, "held", minute=0)
+
+    build_bases(settings, spark, as_of=AS_OF, today=today)
+    assert {r["person_id"] for r in _rows(spark, settings, "population")} == {P1}
+
+    # Rectified and released by a quality officer: the next build takes it, nothing else changed.
+    _decide(settings, "gaj.hukou", INCR, "promotable", minute=5)
+    assert build_bases(settings, spark, as_of=AS_OF, today=today)["skipped"] is False
+    assert {r["person_id"] for r in _rows(spark, settings, "population")} == {P1, P3}
 
 
 def _rows(spark, settings, name: str):

@@ -108,6 +108,7 @@ def test_tasks_run_in_order_in_the_department_pool_with_retries(dags):
     assert [t.task_id for t in dag.topological_sort()] == list(INGEST_TASK_IDS)
     assert dag.get_task("land_to_bronze").downstream_task_ids == {"bronze_to_pool"}
     assert dag.get_task("bronze_to_pool").downstream_task_ids == {"check_row_accounting"}
+    assert dag.get_task("check_row_accounting").downstream_task_ids == {"validate_quality"}
     for task in dag.tasks:
         assert task.pool == "dept_zrzyj"
         assert task.retries >= 2
@@ -115,14 +116,16 @@ def test_tasks_run_in_order_in_the_department_pool_with_retries(dags):
         assert task.owner == "zrzyj"
 
 
-def test_only_the_row_accounting_task_updates_the_pool_asset(dags):
+def test_only_the_quality_gate_task_updates_the_pool_asset(dags):
+    # Rows accounted for and the quality gate passed: only then do base builds see new data.
     dag = dags["ingest__wjw__birth_cert"]
 
     outlets = {t.task_id: [a.uri for a in t.outlets] for t in dag.tasks}
     assert outlets == {
         "land_to_bronze": [],
         "bronze_to_pool": [],
-        "check_row_accounting": ["govlake://pool/wjw/birth_cert"],
+        "check_row_accounting": [],
+        "validate_quality": ["govlake://pool/wjw/birth_cert"],
     }
 
 

@@ -245,8 +245,23 @@ def test_hukou_dag_lands_rows_in_the_pool_and_a_second_run_changes_nothing(
     print(f"\n{first.report()}\n{second.report()}")
 
     assert first.task_states == dict.fromkeys(
-        ("land_to_bronze", "bronze_to_pool", "check_row_accounting"), "success"
+        ("land_to_bronze", "bronze_to_pool", "check_row_accounting", "validate_quality"), "success"
     )
+    # Every lake write of the tasks is in the audit log, naming the task, and the chain holds.
+    from jobs.audit import verify
+    from jobs.audit.log import read_entries
+
+    written: dict[str, set[str]] = {}
+    for entry in read_entries(settings):
+        if entry["action"] == "write":
+            written.setdefault(entry["actor"], set()).add(entry["target"])
+    assert {"pool/gaj/hukou", "quarantine/gaj/hukou"} <= written[
+        "airflow:ingest__gaj__hukou.bronze_to_pool"
+    ]
+    assert "bronze/gaj/hukou" in written["airflow:ingest__gaj__hukou.land_to_bronze"]
+    assert written["airflow:ingest__gaj__hukou.validate_quality"]
+    problems, _head = verify(settings)
+    assert problems == []
     _version, pool_rows = after_first["pool"]
     assert sorted(pool_rows.column("person_id").to_pylist()) == sorted(VALID_IDS)
     assert after_first["bronze"][1].num_rows == 4
