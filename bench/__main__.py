@@ -22,9 +22,11 @@ from typing import Any
 #: name → module. Benchmarks run in this order.
 BENCHMARKS: dict[str, str] = {
     "bridge": "bench.bench_bridge",
-    "integrate": "bench.bench_integrate",
-    "quality": "bench.bench_quality",
     "synth": "bench.bench_synth",
+    "ingest": "bench.bench_ingest",
+    "quality": "bench.bench_quality",
+    "integrate": "bench.bench_integrate",
+    "e2e": "bench.bench_e2e",
 }
 
 
@@ -37,6 +39,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         choices=sorted(BENCHMARKS),
         metavar="NAME",
         help=f"run only this benchmark (repeatable): {', '.join(BENCHMARKS)}",
+    )
+    parser.add_argument(
+        "--persons",
+        type=int,
+        action="append",
+        help="sizes for the benchmarks that take one (integrate, e2e), instead of their defaults",
     )
     parser.add_argument("--out", help="where to write the JSON (default <reports_root>/bench.json)")
     return parser.parse_args(argv)

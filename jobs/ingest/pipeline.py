@@ -21,7 +21,8 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 import pyarrow as pa
-from pyspark.sql import DataFrame, SparkSession
+from pyspark import StorageLevel
+from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
 from jobs.catalog.loader import load_catalog
@@ -452,6 +453,11 @@ def _promote_batches(ctx: _Context, batches: dict[str, list[dict]]) -> list[dict
     )
     standardized = pool.with_content_hash(
         pool.with_standardized_fields(bronze_df, ctx.resource, ctx.catalog), ctx.resource
+    ).withColumn(
+        # The delivered text only travels on with the rows that go to quarantine (bronze keeps
+        # it for every row): carrying the map for every row was a large share of the work.
+        "raw",
+        F.when(F.size("problems") > 0, F.col("raw")),
     )
     pool_uri = ctx.uri("pool", department, resource_name)
     earlier = (
@@ -459,9 +465,14 @@ def _promote_batches(ctx: _Context, batches: dict[str, list[dict]]) -> list[dict
         if tables.table_exists(pool_uri)
         else None
     )
-    accepted = pool.with_duplicate_flag(pool.filter_accepted(standardized), earlier)
-    disposition_df = _with_disposition(standardized, accepted).persist()
+    # The standardisation is by far the most expensive step: computed once, kept, then counted
+    # and written from the kept rows.
+    staged = standardized.persist(StorageLevel.MEMORY_AND_DISK)
     try:
+        duplicate_keys = ctx.spark.createDataFrame(
+            pool.duplicate_row_keys(staged, earlier).toArrow()
+        )
+        disposition_df = pool.with_disposition(staged, duplicate_keys)
         counted = disposition_df.groupBy("batch_id", "source_file").agg(
             F.sum((F.col("disposition") == "pool").cast("long")).alias("pool_rows"),
             F.sum((F.col("disposition") == "quarantine").cast("long")).alias("quarantined_rows"),
@@ -486,7 +497,7 @@ def _promote_batches(ctx: _Context, batches: dict[str, list[dict]]) -> list[dict
             write_id="quarantine/" + write_key,
         )
     finally:
-        disposition_df.unpersist()
+        staged.unpersist()
 
     results, outcome_rows = [], []
     for batch_id, file_rows in batches.items():
@@ -529,23 +540,6 @@ def _promote_batches(ctx: _Context, batches: dict[str, list[dict]]) -> list[dict
         _write_id("pool_batches", ctx.resource.id, _files_key(all_files), "promoted"),
     )
     return results
-
-
-def _with_disposition(standardized: DataFrame, accepted_flagged: DataFrame) -> DataFrame:
-    """One DataFrame with every row of the batch and where it goes: pool, quarantine or duplicate."""
-    quarantined = standardized.filter(F.size("problems") > 0).withColumn(
-        "is_duplicate", F.lit(False)
-    )
-    accepted = accepted_flagged.withColumn("problems", F.array().cast("array<string>")).withColumn(
-        "raw", F.lit(None).cast("map<string,string>")
-    )
-    rows = quarantined.unionByName(accepted)
-    return rows.withColumn(
-        "disposition",
-        F.when(F.size("problems") > 0, "quarantine")
-        .when(F.col("is_duplicate"), "duplicate")
-        .otherwise("pool"),
-    ).drop("is_duplicate")
 
 
 def _outcome_row(

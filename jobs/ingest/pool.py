@@ -35,6 +35,10 @@ LINEAGE_COLUMNS = (
     "ingested_at",
 )
 
+#: What names one delivered row: batch, file and row number (unique within a resource).
+ROW_KEY = ("batch_id", "source_file", "row_number")
+
+
 # Elements whose value is a citizen ID or a USCC, told apart per row (real-estate owners).
 _PARTY_ID_ELEMENTS = {"owner_id"}
 
@@ -97,6 +101,18 @@ def _aux(f: Field, what: str) -> str:
     return f"__{what}__{f.name}"
 
 
+def _clean(f: Field) -> str:
+    """The field's delivered text after :func:`values.clean_text`, computed once in stage 1 and
+    read by the field's value, its checks and its reason codes (all expect clean text)."""
+    return _aux(f, "clean")
+
+
+def _cleans_text(f: Field) -> bool:
+    # A geometry is kept as delivered (trimmed); folding the white space inside GeoJSON would
+    # only cost time.
+    return f.data_element.kind != "geometry"
+
+
 def _key_kind(f: Field) -> str | None:
     if f.data_element.id in _PARTY_ID_ELEMENTS:
         return "party_id"
@@ -140,6 +156,7 @@ def _typed_value(
 ) -> tuple[Column, dict[str, Column]]:
     """Stage 2: the field's standardised value, and columns derived from it."""
     src = F.col(_src(f))
+    text = F.col(_clean(f)) if _cleans_text(f) else None
     element = f.data_element
     kind = _key_kind(f) or element.kind
     derived: dict[str, Column] = {}
@@ -162,30 +179,30 @@ def _typed_value(
             )
             derived[f"{f.name}_region"] = F.substring(value, 1, 6)
     elif kind == "code":
-        value = values.mapped_code(src, catalog.value_map(resource.id, f.name))
+        value = values.mapped_code(text, catalog.value_map(resource.id, f.name), cleaned=True)
     elif kind == "date":
-        value = values.parsed_date(src)
+        value = values.parsed_date(text, cleaned=True)
     elif kind == "timestamp":
-        value = values.parsed_timestamp(src)
+        value = values.parsed_timestamp(text, cleaned=True)
     elif kind == "boolean":
-        value = values.parsed_boolean(src)
+        value = values.parsed_boolean(text, cleaned=True)
     elif kind in {"decimal", "integer"}:
-        value = values.parsed_number(src, _pool_type(f))
+        value = values.parsed_number(text, _pool_type(f), cleaned=True)
     elif kind == "name":
-        value = values.normalized_name(src)
+        value = values.normalized_name(text, cleaned=True)
     elif kind == "phone":
-        value = values.normalized_phone(src)
+        value = values.normalized_phone(text, cleaned=True)
     elif kind == "geometry":
         value = F.trim(src)
     else:  # text, address, region_code
-        value = values.clean_text(src)
+        value = text
     return value.cast(_pool_type(f)), derived
 
 
 def _field_reasons(f: Field, resource: Resource) -> tuple[list[Column], list[Column]]:
     """Stage 3: reason codes (the row goes to quarantine) and warnings (the row is kept)."""
     src, value = F.col(_src(f)), F.col(f.name)
-    present = ~values.is_blank(src)
+    present = F.col(_clean(f)).isNotNull() if _cleans_text(f) else ~values.is_blank(src)
     kind = _key_kind(f) or f.data_element.kind
     problems: list[Column] = []
     warnings: list[Column] = []
@@ -207,7 +224,11 @@ def _field_reasons(f: Field, resource: Resource) -> tuple[list[Column], list[Col
         problems.append(_reason(present & value.isNull(), f.name, "unknown_code"))
     elif kind == "date":
         problems.append(
-            _reason(present & ~values.is_no_end_date(src) & value.isNull(), f.name, "bad_date")
+            _reason(
+                present & ~values.is_no_end_date(F.col(_clean(f)), cleaned=True) & value.isNull(),
+                f.name,
+                "bad_date",
+            )
         )
     elif kind == "timestamp":
         problems.append(_reason(present & value.isNull(), f.name, "bad_timestamp"))
@@ -245,6 +266,11 @@ def with_standardized_fields(
     )
     checked = sourced.select(
         "*",
+        *[
+            values.clean_text(F.col(_src(f))).alias(_clean(f))
+            for f in resource.fields
+            if _cleans_text(f)
+        ],
         *[
             col.alias(name)
             for f in resource.fields
@@ -310,7 +336,7 @@ def with_duplicate_flag(accepted_df: DataFrame, earlier_hashes_df: DataFrame | N
     rows given, or a row already in the pool from an earlier batch (``earlier_hashes_df`` has a
     ``content_hash`` column). The first occurrence stays; repeats are counted, not kept.
     """
-    first_seen = Window.partitionBy("content_hash").orderBy("batch_id", "source_file", "row_number")
+    first_seen = Window.partitionBy("content_hash").orderBy(*ROW_KEY)
     flagged = accepted_df.withColumn("_occurrence", F.row_number().over(first_seen))
     if earlier_hashes_df is not None:
         seen = (
@@ -323,3 +349,35 @@ def with_duplicate_flag(accepted_df: DataFrame, earlier_hashes_df: DataFrame | N
         flagged = flagged.withColumn("_seen_before", F.lit(None).cast("boolean"))
     is_duplicate = (F.col("_occurrence") > 1) | F.coalesce(F.col("_seen_before"), F.lit(False))
     return flagged.withColumn("is_duplicate", is_duplicate).drop("_occurrence", "_seen_before")
+
+
+def duplicate_row_keys(
+    standardized_df: DataFrame, earlier_hashes_df: DataFrame | None
+) -> DataFrame:
+    """The row keys (:data:`ROW_KEY`) of accepted rows that repeat an earlier row.
+
+    Only the content hash and the row key go through the shuffle that finds first occurrences:
+    moving whole standardised rows there cost more than standardising them.
+    """
+    accepted_keys = standardized_df.filter(F.size("problems") == 0).select("content_hash", *ROW_KEY)
+    return (
+        with_duplicate_flag(accepted_keys, earlier_hashes_df)
+        .filter("is_duplicate")
+        .select(*ROW_KEY)
+    )
+
+
+def with_disposition(standardized_df: DataFrame, duplicate_keys_df: DataFrame) -> DataFrame:
+    """Adds ``disposition``: ``quarantine`` (a reason code), ``duplicate`` (a repeat; its key is
+    in ``duplicate_keys_df``) or ``pool``. Every row keeps exactly one disposition."""
+    flagged = standardized_df.join(
+        F.broadcast(duplicate_keys_df.withColumn("_is_duplicate", F.lit(True))),
+        list(ROW_KEY),
+        "left",
+    )
+    return flagged.withColumn(
+        "disposition",
+        F.when(F.size("problems") > 0, "quarantine")
+        .when(F.col("_is_duplicate"), "duplicate")
+        .otherwise("pool"),
+    ).drop("_is_duplicate")

@@ -3,6 +3,10 @@
 Each takes a Column of raw strings and returns a Column; none is a Python UDF. A value that cannot
 be standardised becomes NULL here; callers pair each helper with its ``*_is_bad`` predicate to
 give the row a reason code instead of silently losing the value.
+
+``cleaned=True`` says the column already went through :func:`clean_text`: the pool job cleans
+each delivered value once and hands the result to every helper and check of that field, instead
+of each of them cleaning it again (clean-up was most of the per-row work).
 """
 
 from __future__ import annotations
@@ -36,18 +40,22 @@ def is_blank(value: Column) -> Column:
     return clean_text(value).isNull()
 
 
-def normalized_name(value: Column) -> Column:
+def _clean(value: Column, cleaned: bool) -> Column:
+    return value if cleaned else clean_text(value)
+
+
+def normalized_name(value: Column, *, cleaned: bool = False) -> Column:
     """A person's or organisation's name: clean text, and no spaces between Chinese characters
     (张 三 → 张三) while Latin names keep theirs; the middle dot of minority names unified."""
-    text = clean_text(value)
+    text = _clean(value, cleaned)
     text = F.regexp_replace(text, rf"(?<={_CJK}) (?={_CJK})", "")
     return F.regexp_replace(text, r"[.·•‧・]", "·")
 
 
-def normalized_phone(value: Column) -> Column:
+def normalized_phone(value: Column, *, cleaned: bool = False) -> Column:
     """Mainland numbers: 11-digit mobiles (1[3-9]…) or landlines with area code (0…);
     separators and a +86/0086 prefix removed. Anything else → NULL (see :func:`phone_is_bad`)."""
-    digits = F.regexp_replace(half_width(value), r"[\s\-()（）+]", "")
+    digits = F.regexp_replace(value if cleaned else half_width(value), r"[\s\-()（）+]", "")
     digits = F.regexp_replace(digits, r"^(0086|86)(?=1[3-9]\d{9}$)", "")
     valid = digits.rlike(r"^1[3-9]\d{9}$") | digits.rlike(r"^0\d{2,3}\d{7,8}$")
     return F.when(valid, digits)
@@ -57,31 +65,31 @@ def phone_is_bad(value: Column) -> Column:
     return ~is_blank(value) & normalized_phone(value).isNull()
 
 
-def _date_text(value: Column) -> Column:
+def _date_text(value: Column, cleaned: bool = False) -> Column:
     """2021年12月13日, 2021/12/13, 2021.12.13 and 2021-12-13 00:00:00 → 2021-12-13 (not padded)."""
-    text = clean_text(value)
+    text = _clean(value, cleaned)
     text = F.regexp_replace(text, r"[年月/.]", "-")
     text = F.regexp_replace(text, r"日", "")
     # Drop a time part: '2021-12-13 00:00:00', '2021-12-13T08:00'.
     return F.regexp_replace(text, r"^(\d{4}-\d{1,2}-\d{1,2})[T ].*$", "$1")
 
 
-def parsed_date(value: Column) -> Column:
+def parsed_date(value: Column, *, cleaned: bool = False) -> Column:
     """A DateType from any of the delivered date formats; NULL when absent, 长期-like or invalid.
 
     Spark's parser is strict: 2021-02-30 is NULL, not March 2nd.
     """
-    text = _date_text(value)
+    text = _date_text(value, cleaned)
     compact = F.to_date(text, "yyyyMMdd")
     dashed = F.to_date(text, "yyyy-M-d")
     parsed = F.when(text.rlike(r"^\d{8}$"), compact).when(
         text.rlike(r"^\d{4}-\d{1,2}-\d{1,2}$"), dashed
     )
-    return F.when(~is_no_end_date(value), parsed)
+    return F.when(~is_no_end_date(value, cleaned=cleaned), parsed)
 
 
-def is_no_end_date(value: Column) -> Column:
-    return clean_text(value).isin(*NO_END_DATE_TOKENS)
+def is_no_end_date(value: Column, *, cleaned: bool = False) -> Column:
+    return _clean(value, cleaned).isin(*NO_END_DATE_TOKENS)
 
 
 def date_is_bad(value: Column) -> Column:
@@ -89,10 +97,10 @@ def date_is_bad(value: Column) -> Column:
     return ~is_blank(value) & ~is_no_end_date(value) & parsed_date(value).isNull()
 
 
-def parsed_timestamp(value: Column) -> Column:
+def parsed_timestamp(value: Column, *, cleaned: bool = False) -> Column:
     """A TimestampType from '2021-12-13 08:30:00', '2021-12-13T08:30:00', '20211213083000' or a
     bare date (midnight)."""
-    text = F.regexp_replace(clean_text(value), r"[年月/.]", "-")
+    text = F.regexp_replace(_clean(value, cleaned), r"[年月/.]", "-")
     text = F.regexp_replace(F.regexp_replace(text, "日", " "), "T", " ")
     text = F.trim(text)
     return (
@@ -105,7 +113,7 @@ def parsed_timestamp(value: Column) -> Column:
             text.rlike(r"^\d{4}-\d{1,2}-\d{1,2} \d{1,2}:\d{2}$"),
             F.to_timestamp(text, "yyyy-M-d H:mm"),
         )
-        .otherwise(parsed_date(value).cast("timestamp"))
+        .otherwise(parsed_date(value, cleaned=cleaned).cast("timestamp"))
     )
 
 
@@ -113,15 +121,15 @@ def timestamp_is_bad(value: Column) -> Column:
     return ~is_blank(value) & parsed_timestamp(value).isNull()
 
 
-def _number_text(value: Column) -> Column:
+def _number_text(value: Column, cleaned: bool = False) -> Column:
     """'1,234.50', '1 234.5', '120万' → '1234.50'. Units other than 万 are not guessed."""
-    text = F.regexp_replace(clean_text(value), r"[,，\s]", "")
+    text = F.regexp_replace(_clean(value, cleaned), r"[,，\s]", "")
     return F.regexp_replace(text, r"(万元|万|元|平方米|㎡|m2)$", "")
 
 
-def parsed_number(value: Column, spark_type: str) -> Column:
+def parsed_number(value: Column, spark_type: str, *, cleaned: bool = False) -> Column:
     """A number of ``spark_type`` ('decimal(18,2)', 'double', 'long', 'int'); NULL if not one."""
-    text = _number_text(value)
+    text = _number_text(value, cleaned)
     pattern = (
         r"^[+-]?\d+$"
         if spark_type in {"int", "integer", "long", "bigint"}
@@ -134,20 +142,21 @@ def number_is_bad(value: Column, spark_type: str) -> Column:
     return ~is_blank(value) & parsed_number(value, spark_type).isNull()
 
 
-def mapped_code(value: Column, mapping: dict[str, str]) -> Column:
+def mapped_code(value: Column, mapping: dict[str, str], *, cleaned: bool = False) -> Column:
     """The standard code for a department's value (after clean-up); NULL when unmapped."""
+    text = _clean(value, cleaned)
     if not mapping:
-        return clean_text(value)
+        return text
     literal = F.create_map(*[F.lit(x) for pair in sorted(mapping.items()) for x in pair])
-    return F.try_element_at(literal, clean_text(value))
+    return F.try_element_at(literal, text)
 
 
 def code_is_unknown(value: Column, mapping: dict[str, str]) -> Column:
     return ~is_blank(value) & mapped_code(value, mapping).isNull()
 
 
-def parsed_boolean(value: Column) -> Column:
-    text = F.lower(clean_text(value))
+def parsed_boolean(value: Column, *, cleaned: bool = False) -> Column:
+    text = F.lower(_clean(value, cleaned))
     return F.when(text.isin("1", "true", "t", "y", "yes", "是"), True).when(
         text.isin("0", "false", "f", "n", "no", "否"), False
     )
