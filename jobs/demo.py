@@ -81,8 +81,9 @@ def _demo(args: argparse.Namespace) -> int:
     stages.finish("ingestion", t)
 
     if not args.ingest_only:
-        t = stages.start("base databases: bases__build")
+        t = stages.start("base databases: bases__build, measured against the ground truth")
         failures += _run("bases__build")
+        evaluation = _evaluate(settings)
         stages.finish("bases", t)
 
         t = stages.start("sharing and open data: a grant, then share__refresh")
@@ -102,6 +103,7 @@ def _demo(args: argparse.Namespace) -> int:
     summary = ingestion_summary(settings, resource_ids)
     if not args.ingest_only:
         summary.update(governance_summary(settings))
+        summary["evaluation"] = evaluation
     summary["held_dags"] = held
     summary["failed_dags"] = failures
     summary["stage_seconds"] = stages.seconds
@@ -153,6 +155,27 @@ def _run_ingestion(resource_ids: list[str]) -> tuple[list[str], list[str]]:
                 _say(f"    FAILED: {error}")
                 failures.append(dag_id)
     return failures, held
+
+
+def _evaluate(settings: Settings) -> dict | None:
+    """Precision and recall of the build's conflicts and anomalies, and false merges, against
+    the synthetic county's manifest (None when the landing has no manifest)."""
+    manifest = Path(settings.landing_root) / "_manifest"
+    if not (manifest / "defects.parquet").exists():
+        return None
+    from jobs.integrate.evaluate import evaluate_lake
+    from jobs.spark import get_spark
+
+    report = evaluate_lake(settings, get_spark(settings), manifest)
+    scores = {
+        kind: {k: report["issues"][kind][k] for k in ("expected", "found", "precision", "recall")}
+        for kind in ("conflict", "anomaly")
+    }
+    return {
+        **scores,
+        "false_merges": report["population"]["false_merges"]
+        + report["legal_entity"]["false_merges"],
+    }
 
 
 def _grant_demo_share(settings: Settings) -> None:
@@ -362,4 +385,20 @@ def _governance_lines(summary: dict) -> list[str]:
         "shares: " + ("; ".join(summary["grants"]) or "none"),
         "open data: " + (", ".join(summary["open_datasets"]) or "none"),
         f"audit log: {summary['audit']['entries']:,} entries, chain {summary['audit']['chain']}",
+        *_evaluation_lines(summary.get("evaluation")),
+    ]
+
+
+def _evaluation_lines(evaluation: dict | None) -> list[str]:
+    if not evaluation:
+        return []
+    parts = [
+        f"{kind}s precision {e['precision']:.3f} recall {e['recall']:.3f} "
+        f"({e['found']:,} found, {e['expected']:,} injected)"
+        for kind, e in ((k, evaluation[k]) for k in ("conflict", "anomaly"))
+    ]
+    return [
+        "against the ground truth: "
+        + "; ".join(parts)
+        + f"; false merges {evaluation['false_merges']}"
     ]

@@ -255,3 +255,34 @@ def evaluate_build(
             ),
         },
     }
+
+
+def evaluate_lake(settings: Any, spark: Any, manifest_dir: str | Path) -> dict[str, Any]:
+    """:func:`evaluate_build` on what a build left in the lake of ``settings`` (the conflicts
+    table, the population and legal-entity bases, the pools' keys), against a synthetic city's
+    manifest: the figures the demo prints and the county test asserts on."""
+    from jobs.integrate.pipeline import read_pools
+    from jobs.lake import tables
+    from jobs.lake.paths import table_uri
+
+    catalog = load_catalog(settings.schemas_root)
+
+    def base(name: str, *columns: str) -> pd.DataFrame:
+        return tables.read_table(
+            spark, table_uri(settings, "base", name), columns=columns
+        ).toPandas()
+
+    issues = tables.read_table(spark, table_uri(settings, "governance", "conflicts")).collect()
+    pools, _ = read_pools(spark, settings, catalog)
+    pool_keys = {
+        rid: df.select("batch_id", *key_columns(catalog, rid)).toPandas()
+        for rid, df in pools.items()
+    }
+    return evaluate_build(
+        [i.asDict() for i in issues],
+        base("population", "person_id", "person_name", "gender", "birth_date"),
+        base("legal_entity", "uscc", "entity_name"),
+        manifest_dir,
+        pool_keys,
+        catalog,
+    )

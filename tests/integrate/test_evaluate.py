@@ -61,10 +61,8 @@ def test_synthetic_county_meets_the_precision_and_recall_target(spark, tmp_path)
     from jobs.catalog.loader import load_catalog
     from jobs.ingest.pipeline import ingest_resource
     from jobs.integrate.config import load_jurisdiction
-    from jobs.integrate.evaluate import evaluate_build, key_columns
-    from jobs.integrate.pipeline import build_bases, read_pools
-    from jobs.lake import tables
-    from jobs.lake.paths import table_uri
+    from jobs.integrate.evaluate import evaluate_lake
+    from jobs.integrate.pipeline import build_bases
     from jobs.settings import Settings
     from jobs.synth.config import load_config
     from jobs.synth.generate import generate
@@ -87,25 +85,7 @@ def test_synthetic_county_meets_the_precision_and_recall_target(spark, tmp_path)
     summary = build_bases(settings, spark, as_of=as_of, jurisdiction=jurisdiction)
     assert summary["skipped"] is False
 
-    def base(name: str, *columns: str) -> pd.DataFrame:
-        return tables.read_table(
-            spark, table_uri(settings, "base", name), columns=columns
-        ).toPandas()
-
-    issues = tables.read_table(spark, table_uri(settings, "governance", "conflicts")).collect()
-    pools, _ = read_pools(spark, settings, catalog)
-    pool_keys = {
-        rid: df.select("batch_id", *key_columns(catalog, rid)).toPandas()
-        for rid, df in pools.items()
-    }
-    report = evaluate_build(
-        [i.asDict() for i in issues],
-        base("population", "person_id", "person_name", "gender", "birth_date"),
-        base("legal_entity", "uscc", "entity_name"),
-        manifest,
-        pool_keys,
-        catalog,
-    )
+    report = evaluate_lake(settings, spark, manifest)
     print(json.dumps(report, indent=1, ensure_ascii=False))
     for kind in ("conflict", "anomaly"):
         assert report["issues"][kind]["precision"] >= 0.99, report["issues"][kind]
