@@ -143,8 +143,12 @@ def _run_ingestion(resource_ids: list[str]) -> tuple[list[str], list[str]]:
             _say(f"    {result.state} in {result.seconds:.1f}s")
         except DagRunFailed as error:
             states = error.result.task_states
-            if states.get("validate_quality") == "failed" and all(
-                state == "success" for task, state in states.items() if task != "validate_quality"
+            if (
+                states.get("validate_quality") == "failed"
+                and all(
+                    state == "success" for t, state in states.items() if t != "validate_quality"
+                )
+                and _newest_batch_held(resource_id)
             ):
                 # Rows are in the pool, visible, not promoted: the gate did its job.
                 _say(
@@ -155,6 +159,21 @@ def _run_ingestion(resource_ids: list[str]) -> tuple[list[str], list[str]]:
                 _say(f"    FAILED: {error}")
                 failures.append(dag_id)
     return failures, held
+
+
+def _newest_batch_held(resource_id: str) -> bool:
+    """Whether the quality gate holds the resource's newest validated batch (a failed quality
+    task for any other reason is a failure, not a hold)."""
+    from jobs.lake import ledger
+    from jobs.lake.paths import table_uri
+    from jobs.quality.gates import QUALITY_BATCHES
+
+    department, resource = resource_id.split(".")
+    rows = ledger.read_rows(
+        table_uri(Settings.from_env(), "governance", QUALITY_BATCHES),
+        filters=[("department", "=", department), ("resource", "=", resource)],
+    )
+    return bool(rows) and max(rows, key=lambda r: r["decided_at"])["status"] == "held"
 
 
 def _evaluate(settings: Settings) -> dict | None:

@@ -25,7 +25,10 @@ def spark(tmp_path_factory):
     session = get_spark(
         settings,
         app_name="govlake-tests",
-        **{"spark.ui.enabled": "false", "spark.sql.warehouse.dir": str(tmp_path_factory.mktemp("wh"))},
+        **{
+            "spark.ui.enabled": "false",
+            "spark.sql.warehouse.dir": str(tmp_path_factory.mktemp("wh")),
+        },
     )
     yield session
     session.stop()

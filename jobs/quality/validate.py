@@ -117,7 +117,9 @@ def gx_context(settings: Settings) -> Any:
         context.variables.data_docs_sites = wanted_sites
         changed = True
     progress = context.variables.progress_bars
-    if progress is None or progress.globally or progress.metric_calculations:
+    if _progress_flag(progress, "globally") is not False or (
+        _progress_flag(progress, "metric_calculations") is not False
+    ):
         context.variables.progress_bars = ProgressBarsConfig(
             globally=False, metric_calculations=False
         )
@@ -130,6 +132,16 @@ def gx_context(settings: Settings) -> Any:
         # The site list is read when the context is built: build it again from the saved file.
         context = gx.get_context(mode="file", project_root_dir=str(root))
     return context
+
+
+def _progress_flag(progress: Any, name: str) -> bool | None:
+    """A progress-bar setting, whether GX hands it back as its config object (a context it just
+    configured) or as a plain dict (a context read again from great_expectations.yml)."""
+    if progress is None:
+        return None
+    if isinstance(progress, dict):
+        return progress.get(name)
+    return getattr(progress, name, None)
 
 
 def _batch_definition(context: Any, asset_name: str) -> Any:

@@ -1,0 +1,25 @@
+"""The GX project under the reports root: created once, read back on every later validation."""
+
+from __future__ import annotations
+
+
+def test_gx_project_is_configured_once_and_read_back_by_later_runs(lake_settings):
+    from jobs.quality.validate import SITE_NAME, gx_context, gx_lock, gx_project_root
+
+    with gx_lock(lake_settings):
+        first = gx_context(lake_settings)
+    yml = gx_project_root(lake_settings) / "gx" / "great_expectations.yml"
+    saved = yml.read_text()
+    # A later task (another process in Airflow) reads the project from great_expectations.yml,
+    # where GX hands the progress-bar settings back as a dict, not as its config object.
+    with gx_lock(lake_settings):
+        again = gx_context(lake_settings)
+
+    assert yml.read_text() == saved  # nothing to change: not written again
+    assert SITE_NAME in again.variables.data_docs_sites
+    progress = again.variables.progress_bars
+    flags = progress if isinstance(progress, dict) else vars(progress)
+    assert flags.get("globally") is False
+    assert flags.get("metric_calculations") is False
+    assert again.variables.analytics_enabled is False
+    assert first.root_directory == again.root_directory
