@@ -17,9 +17,12 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from jobs.settings import Settings
@@ -44,8 +47,39 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=_demo)
 
 
+#: Where progress lines go: the terminal the demo started on, even while the stages' own
+#: output (Airflow's task logs, Spark, GX) is sent to the log file by :func:`_logs_to_file`.
+_terminal = sys.stderr
+
+
 def _say(text: str) -> None:
-    print(text, file=sys.stderr, flush=True)
+    print(text, file=_terminal, flush=True)
+
+
+@contextlib.contextmanager
+def _logs_to_file(path: Path) -> Iterator[None]:
+    """Sends everything written to stdout and stderr (by Python, the JVM and child processes)
+    to ``path`` while the block runs: a page of task logs per DAG would bury the progress."""
+    global _terminal
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = os.dup(1), os.dup(2)
+    _terminal = os.fdopen(os.dup(2), "w", buffering=1)
+    log_fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    try:
+        os.dup2(log_fd, 1)
+        os.dup2(log_fd, 2)
+        yield
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.dup2(saved[0], 1)
+        os.dup2(saved[1], 2)
+        for fd in (*saved, log_fd):
+            os.close(fd)
+        _terminal.close()
+        _terminal = sys.stderr
 
 
 class _Stages:
@@ -65,6 +99,18 @@ class _Stages:
 
 def _demo(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
+    log_path = Path(settings.reports_root) / "demo.log"
+    _say(f"govlake demo — the stages' own logs go to {log_path}")
+    with _logs_to_file(log_path):
+        summary = _run_stages(args, settings)
+    if args.json:
+        print(json.dumps(summary, ensure_ascii=False, indent=2, default=str))
+    else:
+        print(format_summary(summary))
+    return 1 if summary["failed_dags"] else 0
+
+
+def _run_stages(args: argparse.Namespace, settings: Settings) -> dict:
     started = time.perf_counter()
     stages = _Stages(2 if args.ingest_only else 6)
 
@@ -108,11 +154,8 @@ def _demo(args: argparse.Namespace) -> int:
     summary["failed_dags"] = failures
     summary["stage_seconds"] = stages.seconds
     summary["seconds"] = round(time.perf_counter() - started, 1)
-    if args.json:
-        print(json.dumps(summary, ensure_ascii=False, indent=2, default=str))
-    else:
-        print(format_summary(summary))
-    return 1 if failures else 0
+    summary["outputs"]["log"] = str(Path(settings.reports_root) / "demo.log")
+    return summary
 
 
 def _run(dag_id: str) -> list[str]:
@@ -412,9 +455,10 @@ def _evaluation_lines(evaluation: dict | None) -> list[str]:
     if not evaluation:
         return []
     parts = [
-        f"{kind}s precision {e['precision']:.3f} recall {e['recall']:.3f} "
-        f"({e['found']:,} found, {e['expected']:,} injected)"
-        for kind, e in ((k, evaluation[k]) for k in ("conflict", "anomaly"))
+        f"{label} precision {evaluation[kind]['precision']:.3f} "
+        f"recall {evaluation[kind]['recall']:.3f} "
+        f"({evaluation[kind]['found']:,} found, {evaluation[kind]['expected']:,} injected)"
+        for kind, label in (("conflict", "conflicts"), ("anomaly", "anomalies"))
     ]
     return [
         "against the ground truth: "
