@@ -32,29 +32,11 @@ import time
 from pathlib import Path
 
 from bench.bench_bridge import PeakMemory
+from bench.common import settings_under
 
 QUICK_SIZES = (20_000,)
 FULL_SIZES = (100_000, 1_000_000)
 STAGES = ("ingest", "quality", "bases", "share", "reports")
-
-
-def _settings(root: Path):
-    from jobs.settings import Settings
-
-    base = Settings.from_env()
-    return Settings(
-        lake_root=str(root / "lake"),
-        landing_root=str(root / "landing"),
-        reports_root=str(root / "reports"),
-        reid_root=str(root / "reid"),
-        backup_root=str(root / "backups"),
-        schemas_root=base.schemas_root,
-        spark_master=base.spark_master,
-        driver_memory=base.driver_memory,
-        shuffle_partitions=base.shuffle_partitions,
-        policy_profile=base.policy_profile,
-        timezone=base.timezone,
-    )
 
 
 def _ingest(settings, spark) -> int:
@@ -113,7 +95,7 @@ def _one_size(persons: int, spark) -> dict:
 
     root = Path(tempfile.mkdtemp(prefix="govlake-bench-e2e-"))
     try:
-        settings = _settings(root)
+        settings = settings_under(root)
         started = time.perf_counter()
         generate(load_config(None, persons=persons, seed=1), settings.landing_root)
         row: dict = {"persons": persons, "synth_s": round(time.perf_counter() - started, 1)}

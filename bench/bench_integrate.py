@@ -481,6 +481,7 @@ def run(args: argparse.Namespace) -> list[dict]:
     import duckdb
     from deltalake import DeltaTable
 
+    from bench.common import settings_under
     from jobs.integrate.config import load_integration_config
     from jobs.integrate.pipeline import build_bases, read_pools
     from jobs.lake import tables
@@ -498,17 +499,7 @@ def run(args: argparse.Namespace) -> list[dict]:
     rows_out = []
     for persons in sizes:
         with tempfile.TemporaryDirectory(prefix="govlake-bench-integrate-") as tmp:
-            settings = Settings(
-                lake_root=f"{tmp}/lake",
-                landing_root=f"{tmp}/landing",
-                reports_root=f"{tmp}/reports",
-                schemas_root=base.schemas_root,
-                spark_master=base.spark_master,
-                driver_memory=base.driver_memory,
-                shuffle_partitions=base.shuffle_partitions,
-                policy_profile=base.policy_profile,
-                timezone=base.timezone,
-            )
+            settings = settings_under(tmp)
             started = time.perf_counter()
             pool_rows = 0
             for resource_id, df in county_pools(spark, persons).items():

@@ -110,6 +110,7 @@ def cpu_seconds() -> float:
 
 
 def run(args: argparse.Namespace) -> list[dict]:
+    from bench.common import settings_under
     from jobs.lake import tables
     from jobs.lake.paths import table_uri
     from jobs.quality.pipeline import validate_pool_batch
@@ -122,17 +123,7 @@ def run(args: argparse.Namespace) -> list[dict]:
     rows_out = []
     for size in sizes:
         with tempfile.TemporaryDirectory(prefix="govlake-bench-quality-") as tmp:
-            settings = Settings(
-                lake_root=f"{tmp}/lake",
-                landing_root=f"{tmp}/landing",
-                reports_root=f"{tmp}/reports",
-                schemas_root=base.schemas_root,
-                spark_master=base.spark_master,
-                driver_memory=base.driver_memory,
-                shuffle_partitions=base.shuffle_partitions,
-                policy_profile=base.policy_profile,
-                timezone=base.timezone,
-            )
+            settings = settings_under(tmp)
             uri = table_uri(settings, "pool", "gaj", "hukou")
             started = time.perf_counter()
             tables.write_table(hukou_batch(spark, size, "bench"), uri, mode="append")

@@ -41,6 +41,7 @@ from pyspark.sql import types as T
 
 from jobs.catalog.models import Catalog
 from jobs.integrate import anomalies, e_licence, legal_entity, population, spatial
+from jobs.integrate.bases import BASE_TABLES
 from jobs.integrate.config import IntegrationConfig, Jurisdiction, load_integration_config
 from jobs.integrate.conflicts import ISSUE_COLUMNS, union_all, value_conflicts, without_subsumed
 from jobs.integrate.observations import members_from_pools, observations_from_pools
@@ -52,15 +53,6 @@ from jobs.settings import Settings
 
 log = logging.getLogger(__name__)
 
-#: Base tables written by a build, in order; each has a key column and ``disputed_elements``.
-BASE_TABLES: dict[str, str] = {
-    "population": "person_id",
-    "legal_entity": "uscc",
-    "parcel": "parcel_code",
-    "real_estate_unit": "unit_number",
-    "standard_address": "address_code",
-    "e_licence": "licence_id",
-}
 
 BUILDS_SCHEMA = pa.schema(
     [

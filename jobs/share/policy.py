@@ -23,22 +23,15 @@ from typing import Any
 import yaml
 
 from jobs.catalog.models import SENSITIVITIES, Catalog
+from jobs.integrate.bases import BASE_TABLES
 from jobs.settings import Settings
 
 MASKING_FILE = Path("share") / "masking.yaml"
 TREATMENTS = ("clear", "mask", "token", "withhold")
 UNCONDITIONAL, CONDITIONAL, NOT_SHARED = "unconditional", "conditional", "not_shared"
 
-#: Base databases (jobs.integrate.pipeline.BASE_TABLES) → key column. Listed here rather than
-#: imported: importing the integration pipeline would pull Spark into the share commands.
-BASE_DATASETS: dict[str, str] = {
-    "population": "person_id",
-    "legal_entity": "uscc",
-    "parcel": "parcel_code",
-    "real_estate_unit": "unit_number",
-    "standard_address": "address_code",
-    "e_licence": "licence_id",
-}
+#: Base databases → key column (the build's own list; importing it pulls in no Spark).
+BASE_DATASETS: dict[str, str] = BASE_TABLES
 _KEY_ELEMENTS = {"person_id": "citizen_id", "uscc": "uscc"}
 
 

@@ -1,0 +1,23 @@
+"""What the benchmarks share: settings whose data folders live under a temporary root."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+
+def settings_under(root: str | Path):
+    """The effective settings (engine, profile, time zone) with every data folder — lake,
+    landing, reports, re-identification data, backups — under ``root``, so that a benchmark
+    never touches the developer's ``data/``."""
+    from jobs.settings import Settings
+
+    root = Path(root)
+    return dataclasses.replace(
+        Settings.from_env(),
+        lake_root=str(root / "lake"),
+        landing_root=str(root / "landing"),
+        reports_root=str(root / "reports"),
+        reid_root=str(root / "reid"),
+        backup_root=str(root / "backups"),
+    )
