@@ -410,10 +410,15 @@ class RowInjector:
         elif kind == "key_whitespace":
             values[position] = keys.with_whitespace(key, self.rng.random())
         elif kind == "id_excel_damage":
-            if self.rng.random() < 0.5:
+            truncated = keys.excel_truncated(key)
+            # One truncation in eleven leaves an ID whose check character still holds (…0000 ends
+            # in a valid "0"): no check can tell it from a real ID, so the manifest's outcome
+            # (quarantined as excel_damaged) would be false. Such a cell is shown as Excel's
+            # scientific notation instead, which is always detectable.
+            if self.rng.random() < 0.5 or keys.id_check_char(truncated[:17]) == truncated[17]:
                 values[position] = ExcelNumber(float(key), keys.excel_scientific(key))
             else:
-                values[position] = ExcelNumber(float(key), keys.excel_truncated(key))
+                values[position] = ExcelNumber(float(key), truncated)
 
     # --- recording --------------------------------------------------------------------------
 
