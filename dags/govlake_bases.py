@@ -25,17 +25,10 @@ from airflow.sdk import DAG, Asset, task
 
 from jobs.catalog import load_catalog
 from jobs.integrate.tasks import BASE_ASSET_TABLES, run_build_bases, run_check_deadlines
-from jobs.orchestrate.dag_factory import ASSET_SCHEME, pool_asset
+from jobs.orchestrate.dag_factory import ASSET_SCHEME, governance_default_args, pool_asset
 from jobs.settings import Settings
 
 _TIMEZONE = Settings.from_env().timezone
-_DEFAULTS = {
-    "owner": "data_authority",
-    "retries": 2,
-    "retry_delay": timedelta(minutes=5),
-    "retry_exponential_backoff": 2.0,
-    "max_retry_delay": timedelta(hours=1),
-}
 _FEEDING = sorted(r.id for r in load_catalog().resources.values() if r.feeds)
 
 with DAG(
@@ -48,7 +41,7 @@ with DAG(
     max_active_runs=1,
     tags=["govlake", "bases", "governance"],
     doc_md=__doc__,
-    default_args={**_DEFAULTS, "execution_timeout": timedelta(hours=4)},
+    default_args=governance_default_args(timedelta(hours=4)),
 ):
     task(
         run_build_bases,
@@ -70,6 +63,6 @@ with DAG(
     max_active_runs=1,
     tags=["govlake", "governance"],
     doc_md=__doc__,
-    default_args={**_DEFAULTS, "execution_timeout": timedelta(minutes=30)},
+    default_args=governance_default_args(timedelta(minutes=30)),
 ):
     task(run_check_deadlines, task_id="check_deadlines", doc_md=run_check_deadlines.__doc__)()

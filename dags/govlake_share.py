@@ -23,18 +23,11 @@ from datetime import timedelta
 import pendulum
 from airflow.sdk import DAG, Asset, AssetOrTimeSchedule, CronTriggerTimetable, task
 
-from jobs.orchestrate.dag_factory import ASSET_SCHEME
+from jobs.orchestrate.dag_factory import ASSET_SCHEME, governance_default_args
 from jobs.settings import Settings
 from jobs.share.tasks import run_publish_open_data, run_refresh_shares, run_verify_audit_log
 
 _TIMEZONE = Settings.from_env().timezone
-_DEFAULTS = {
-    "owner": "data_authority",
-    "retries": 2,
-    "retry_delay": timedelta(minutes=5),
-    "retry_exponential_backoff": 2.0,
-    "max_retry_delay": timedelta(hours=1),
-}
 #: Base tables whose update triggers a refresh (the outlets of bases__build).
 _BASE_ASSETS = [
     Asset(name=f"{ASSET_SCHEME}://base/{name}", uri=f"{ASSET_SCHEME}://base/{name}", group="base")
@@ -55,7 +48,7 @@ with DAG(
     max_active_runs=1,
     tags=["govlake", "share", "open", "governance"],
     doc_md=__doc__,
-    default_args={**_DEFAULTS, "execution_timeout": timedelta(hours=2)},
+    default_args=governance_default_args(timedelta(hours=2)),
 ):
     refresh = task(
         run_refresh_shares, task_id="refresh_shares", doc_md=run_refresh_shares.__doc__
@@ -75,6 +68,6 @@ with DAG(
     max_active_runs=1,
     tags=["govlake", "audit", "governance"],
     doc_md=__doc__,
-    default_args={**_DEFAULTS, "execution_timeout": timedelta(minutes=30)},
+    default_args=governance_default_args(timedelta(minutes=30)),
 ):
     task(run_verify_audit_log, task_id="verify_audit_log", doc_md=run_verify_audit_log.__doc__)()

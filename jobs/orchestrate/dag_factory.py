@@ -87,6 +87,19 @@ class IngestDagOptions:
     doc_md_footer: str = ""
 
 
+def governance_default_args(execution_timeout: timedelta) -> dict[str, Any]:
+    """``default_args`` of the bureau's own DAGs (bases, shares, audit): owned by the data
+    authority, retried like the ingestion DAGs."""
+    return {
+        "owner": "data_authority",
+        "retries": 2,
+        "retry_delay": timedelta(minutes=5),
+        "retry_exponential_backoff": 2.0,
+        "max_retry_delay": timedelta(hours=1),
+        "execution_timeout": execution_timeout,
+    }
+
+
 # --- names ----------------------------------------------------------------------------------
 
 
