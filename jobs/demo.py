@@ -337,17 +337,13 @@ def governance_summary(settings: Settings) -> dict:
     from jobs.govern.tickets import OPEN_STATES, read_tickets
     from jobs.lake import ledger
     from jobs.lake.paths import table_uri
-    from jobs.quality.gates import QUALITY_BATCHES
+    from jobs.quality.gates import latest_decisions
     from jobs.share.grants import read_grants
 
     def rows(name: str) -> list[dict]:
         return ledger.read_rows(table_uri(settings, "governance", name))
 
-    latest: dict[tuple, dict] = {}
-    for row in rows(QUALITY_BATCHES):
-        key = (row["department"], row["resource"], row["batch_id"])
-        if key not in latest or row["decided_at"] >= latest[key]["decided_at"]:
-            latest[key] = row
+    latest = latest_decisions(settings)
     quality: dict[str, int] = {}
     for row in latest.values():
         quality[row["status"]] = quality.get(row["status"], 0) + 1

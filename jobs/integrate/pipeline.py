@@ -531,15 +531,10 @@ def held_batches(settings: Settings) -> dict[str, list[str]]:
     builds leave it out until a quality officer marks it promotable after rectification.
     Batches never validated count as usable (quality flags are used where present).
     """
-    from jobs.quality.gates import QUALITY_BATCHES
+    from jobs.quality.gates import latest_decisions
 
-    latest: dict[tuple[str, str, str], dict] = {}
-    for row in ledger.read_rows(table_uri(settings, "governance", QUALITY_BATCHES)):
-        key = (row["department"], row["resource"], row["batch_id"])
-        if key not in latest or row["decided_at"] >= latest[key]["decided_at"]:
-            latest[key] = row
     held: dict[str, list[str]] = {}
-    for (department, resource, batch_id), row in sorted(latest.items()):
+    for (department, resource, batch_id), row in sorted(latest_decisions(settings).items()):
         if row["status"] == "held":
             held.setdefault(f"{department}.{resource}", []).append(batch_id)
     return held

@@ -156,6 +156,21 @@ def latest_statuses(
     return latest
 
 
+def latest_decisions(settings: Settings) -> dict[tuple[str, str, str], dict]:
+    """(department, resource, batch id) → that batch's latest decision row, for every resource.
+
+    Read with delta-rs, no Spark: base builds and summaries ask this of a small table.
+    """
+    from jobs.lake import ledger
+
+    latest: dict[tuple[str, str, str], dict] = {}
+    for row in ledger.read_rows(table_uri(settings, "governance", QUALITY_BATCHES)):
+        key = (row["department"], row["resource"], row["batch_id"])
+        if key not in latest or row["decided_at"] >= latest[key]["decided_at"]:
+            latest[key] = row
+    return latest
+
+
 def promotable_batch_ids(
     spark: SparkSession, settings: Settings, department: str, resource: str
 ) -> list[str]:
