@@ -71,13 +71,11 @@ def _validate(args: argparse.Namespace) -> int:
 
 def _tasks(args: argparse.Namespace) -> int:
     from jobs.quality.rectification import read_tasks, refresh_overdue
-    from jobs.spark import get_spark
 
     settings = Settings.from_env()
-    spark = get_spark(settings)
     today = dt.datetime.now(ZoneInfo(settings.timezone)).date()
     # Overdue is judged today, not only when the last batch was validated.
-    tasks = refresh_overdue(read_tasks(spark, settings, department=args.dept), today)
+    tasks = refresh_overdue(read_tasks(settings, department=args.dept), today)
     if args.status != "all":
         tasks = [t for t in tasks if t["status"] == args.status]
     tasks.sort(key=lambda t: (t["deadline"], t["department"], t["resource"], t["expectation"]))
@@ -120,12 +118,10 @@ def _docs(_args: argparse.Namespace) -> int:
 
 def _promote(args: argparse.Namespace) -> int:
     from jobs.quality.gates import mark_promotable
-    from jobs.spark import get_spark
 
     settings = Settings.from_env()
     try:
         row = mark_promotable(
-            get_spark(settings),
             settings,
             args.resource,
             args.batch,

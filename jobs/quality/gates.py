@@ -18,9 +18,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 import pyarrow as pa
-from pyspark.sql import SparkSession
 
-from jobs.lake import tables
+from jobs.lake import ledger
 from jobs.lake.paths import table_uri
 from jobs.quality.metrics import Outcome
 from jobs.settings import Settings
@@ -128,30 +127,25 @@ def decision_row(
     }
 
 
-def append_decisions(
-    spark: SparkSession, settings: Settings, rows: list[dict], write_id: str
-) -> None:
-    """Appends decision rows (idempotent per ``write_id``)."""
-    df = spark.createDataFrame(pa.Table.from_pylist(rows, schema=QUALITY_BATCHES_SCHEMA))
-    tables.write_table(
-        df, table_uri(settings, "governance", QUALITY_BATCHES), mode="append", write_id=write_id
+def append_decisions(settings: Settings, rows: list[dict], write_id: str) -> bool:
+    """Appends decision rows in one delta-rs commit (no Spark job), idempotent per
+    ``write_id``; returns False for a retry that was already applied."""
+    return ledger.append_rows(
+        table_uri(settings, "governance", QUALITY_BATCHES), rows, QUALITY_BATCHES_SCHEMA, write_id
     )
 
 
-def latest_statuses(
-    spark: SparkSession, settings: Settings, department: str, resource: str
-) -> dict[str, dict]:
-    """batch id → the latest decision row of that batch (empty when nothing was validated)."""
-    uri = table_uri(settings, "governance", QUALITY_BATCHES)
-    if not tables.table_exists(uri):
-        return {}
-    rows = (
-        tables.read_table(spark, uri)
-        .where(f"department = '{department}' AND resource = '{resource}'")
-        .collect()
+def latest_statuses(settings: Settings, department: str, resource: str) -> dict[str, dict]:
+    """batch id → the latest decision row of that batch (empty when nothing was validated).
+
+    Read with delta-rs, no Spark: the table holds a few rows per batch.
+    """
+    rows = ledger.read_rows(
+        table_uri(settings, "governance", QUALITY_BATCHES),
+        filters=[("department", "=", department), ("resource", "=", resource)],
     )
     latest: dict[str, dict] = {}
-    for row in sorted((r.asDict(recursive=True) for r in rows), key=lambda r: r["decided_at"]):
+    for row in sorted(rows, key=lambda r: r["decided_at"]):
         latest[row["batch_id"]] = row
     return latest
 
@@ -161,8 +155,6 @@ def latest_decisions(settings: Settings) -> dict[tuple[str, str, str], dict]:
 
     Read with delta-rs, no Spark: base builds and summaries ask this of a small table.
     """
-    from jobs.lake import ledger
-
     latest: dict[tuple[str, str, str], dict] = {}
     for row in ledger.read_rows(table_uri(settings, "governance", QUALITY_BATCHES)):
         key = (row["department"], row["resource"], row["batch_id"])
@@ -171,16 +163,13 @@ def latest_decisions(settings: Settings) -> dict[tuple[str, str, str], dict]:
     return latest
 
 
-def promotable_batch_ids(
-    spark: SparkSession, settings: Settings, department: str, resource: str
-) -> list[str]:
+def promotable_batch_ids(settings: Settings, department: str, resource: str) -> list[str]:
     """Batches whose rows may be promoted: passed, warned, or held and then marked promotable."""
-    statuses = latest_statuses(spark, settings, department, resource)
+    statuses = latest_statuses(settings, department, resource)
     return sorted(b for b, row in statuses.items() if row["status"] in USABLE_STATUSES)
 
 
 def mark_promotable(
-    spark: SparkSession,
     settings: Settings,
     resource_id: str,
     batch_id: str,
@@ -195,7 +184,7 @@ def mark_promotable(
         ValueError: the batch was never validated, or is not held.
     """
     department, resource = resource_id.split(".", 1)
-    statuses = latest_statuses(spark, settings, department, resource)
+    statuses = latest_statuses(settings, department, resource)
     current: Mapping | None = statuses.get(batch_id)
     if current is None:
         raise ValueError(f"{resource_id} batch {batch_id} has not been validated")
@@ -212,7 +201,6 @@ def mark_promotable(
         decided_at=now,
     )
     append_decisions(
-        spark,
         settings,
         [row],
         f"quality_batches/{resource_id}/{batch_id}/promotable/{now.isoformat()}",

@@ -169,7 +169,7 @@ def validate_pool_batch(
         return summary
     pool_df = tables.read_table(spark, pool_uri)
     stats = batch_stats(pool_df)
-    decided = gates.latest_statuses(spark, settings, resource.department, resource.resource)
+    decided = gates.latest_statuses(settings, resource.department, resource.resource)
     if batch_id is not None:
         if batch_id not in {s["batch_id"] for s in stats}:
             raise ValueError(f"{resource_id} has no batch {batch_id!r} in its pool")
@@ -289,7 +289,6 @@ def _validate_one(
         outcomes = list(metrics.outcomes.values())
         decision = gates.decide(rid, batch_id, outcomes)
         results.append_results(
-            spark,
             settings,
             results.result_rows(
                 department, name, batch_id, suite, metrics.outcomes, gx_results, now
@@ -297,7 +296,6 @@ def _validate_one(
             "quality_results/" + write_key,
         )
         scorecards.append_scorecards(
-            spark,
             settings,
             [
                 scorecards.scorecard_row(
@@ -313,7 +311,7 @@ def _validate_one(
             ],
             "quality_scorecards/" + write_key,
         )
-        existing = rectification.read_tasks(spark, settings, department, name)
+        existing = rectification.read_tasks(settings, department, name)
         detected_on = _local(now, settings).date()
         tasks = rectification.plan_tasks(
             existing,
@@ -326,10 +324,9 @@ def _validate_one(
             get_calendar(default_override_paths(settings)),
         )
         if tasks or existing:
-            rectification.write_tasks(spark, settings, rid, tasks)
+            rectification.write_tasks(settings, rid, tasks)
         lap("record")
         gates.append_decisions(
-            spark,
             settings,
             [
                 gates.decision_row(

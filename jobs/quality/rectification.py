@@ -25,9 +25,8 @@ import hashlib
 from collections.abc import Iterable, Sequence
 
 import pyarrow as pa
-from pyspark.sql import SparkSession
 
-from jobs.lake import tables
+from jobs.lake import ledger
 from jobs.lake.paths import table_uri
 from jobs.policy import PolicyProfile
 from jobs.policy.workdays import WorkdayCalendar, get_calendar
@@ -190,39 +189,25 @@ def refresh_overdue(
 
 
 def read_tasks(
-    spark: SparkSession,
-    settings: Settings,
-    department: str | None = None,
-    resource: str | None = None,
+    settings: Settings, department: str | None = None, resource: str | None = None
 ) -> list[dict]:
-    """Tasks as dicts (all, or one department's, or one resource's)."""
-    uri = table_uri(settings, "governance", RECTIFICATION_TASKS)
-    if not tables.table_exists(uri):
-        return []
-    df = tables.read_table(spark, uri)
-    if department:
-        df = df.where(f"department = '{department}'")
+    """Tasks as dicts (all, or one department's, or one resource's), read with delta-rs."""
+    filters = [("department", "=", department)] if department else []
     if resource:
-        df = df.where(f"resource = '{resource}'")
-    return [r.asDict(recursive=True) for r in df.collect()]
+        filters.append(("resource", "=", resource))
+    return ledger.read_rows(
+        table_uri(settings, "governance", RECTIFICATION_TASKS), filters=filters or None
+    )
 
 
-def write_tasks(
-    spark: SparkSession, settings: Settings, resource_id: str, tasks: list[dict]
-) -> None:
-    """Replaces the resource's tasks with ``tasks`` in one commit (idempotent)."""
+def write_tasks(settings: Settings, resource_id: str, tasks: list[dict]) -> None:
+    """Replaces the resource's tasks with ``tasks`` in one delta-rs commit (idempotent)."""
     department, resource = resource_id.split(".", 1)
     for task in tasks:
         if task["department"] != department or task["resource"] != resource:
             raise ValueError(f"task {task['task_id']} is not a task of {resource_id}")
-    df = spark.createDataFrame(pa.Table.from_pylist(tasks, schema=TASKS_SCHEMA))
-    uri = table_uri(settings, "governance", RECTIFICATION_TASKS)
-    if not tables.table_exists(uri):
-        tables.write_table(df, uri, mode="append")
-        return
-    tables.write_table(
-        df,
-        uri,
-        mode="overwrite",
-        replace_where=f"department = '{department}' AND resource = '{resource}'",
+    ledger.overwrite_where(
+        table_uri(settings, "governance", RECTIFICATION_TASKS),
+        pa.Table.from_pylist(tasks, schema=TASKS_SCHEMA),
+        f"department = '{department}' AND resource = '{resource}'",
     )

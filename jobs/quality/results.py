@@ -12,9 +12,8 @@ import datetime as dt
 from collections.abc import Mapping
 
 import pyarrow as pa
-from pyspark.sql import SparkSession
 
-from jobs.lake import tables
+from jobs.lake import ledger
 from jobs.lake.paths import table_uri
 from jobs.quality.metrics import Outcome
 from jobs.quality.suites import Suite
@@ -93,10 +92,9 @@ def result_rows(
     return rows
 
 
-def append_results(
-    spark: SparkSession, settings: Settings, rows: list[dict], write_id: str
-) -> None:
-    df = spark.createDataFrame(pa.Table.from_pylist(rows, schema=QUALITY_RESULTS_SCHEMA))
-    tables.write_table(
-        df, table_uri(settings, "governance", QUALITY_RESULTS), mode="append", write_id=write_id
+def append_results(settings: Settings, rows: list[dict], write_id: str) -> bool:
+    """Appends results rows in one delta-rs commit (a few dozen rows: no Spark job), idempotent
+    per ``write_id``; returns False for a retry that was already applied."""
+    return ledger.append_rows(
+        table_uri(settings, "governance", QUALITY_RESULTS), rows, QUALITY_RESULTS_SCHEMA, write_id
     )

@@ -17,9 +17,8 @@ import datetime as dt
 from collections.abc import Iterable
 
 import pyarrow as pa
-from pyspark.sql import SparkSession
 
-from jobs.lake import tables
+from jobs.lake import ledger
 from jobs.lake.paths import table_uri
 from jobs.quality.metrics import Outcome
 from jobs.quality.suites import DIMENSIONS
@@ -86,10 +85,12 @@ def scorecard_row(
     }
 
 
-def append_scorecards(
-    spark: SparkSession, settings: Settings, rows: list[dict], write_id: str
-) -> None:
-    df = spark.createDataFrame(pa.Table.from_pylist(rows, schema=QUALITY_SCORECARDS_SCHEMA))
-    tables.write_table(
-        df, table_uri(settings, "governance", QUALITY_SCORECARDS), mode="append", write_id=write_id
+def append_scorecards(settings: Settings, rows: list[dict], write_id: str) -> bool:
+    """Appends scorecard rows in one delta-rs commit (no Spark job), idempotent per
+    ``write_id``; returns False for a retry that was already applied."""
+    return ledger.append_rows(
+        table_uri(settings, "governance", QUALITY_SCORECARDS),
+        rows,
+        QUALITY_SCORECARDS_SCHEMA,
+        write_id,
     )

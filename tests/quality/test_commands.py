@@ -34,7 +34,7 @@ def test_tasks_lists_status_and_deadline(spark, tmp_path, monkeypatch, capsys):
         load_profile("zhenhai"),
         WorkdayCalendar(),
     )
-    write_tasks(spark, settings, "gaj.hukou", long_ago)
+    write_tasks(settings, "gaj.hukou", long_ago)
 
     assert main(["quality", "tasks"]) == 0
     out = capsys.readouterr().out
