@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 #: The project folder: the checkout that holds ``jobs/`` and ``schemas/``.
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -19,6 +20,36 @@ ENV_PREFIX = "GOVLAKE_"
 def _env(name: str, default: str) -> str:
     value = os.environ.get(ENV_PREFIX + name, "").strip()
     return value or default
+
+
+class SettingsError(ValueError):
+    """A ``GOVLAKE_*`` variable holds a value govlake cannot use; the message names it."""
+
+
+def _env_count(name: str, default: int) -> int:
+    """A whole number of at least 1 (partitions, a minimum cell count)."""
+    text = _env(name, str(default))
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise SettingsError(
+            f"{ENV_PREFIX}{name}={text!r}: expected a whole number of at least 1 (default {default})"
+        )
+    return value
+
+
+def _env_timezone(name: str, default: str) -> str:
+    """An IANA time zone name (``Asia/Shanghai``): the jobs read it with ``zoneinfo``."""
+    text = _env(name, default)
+    try:
+        ZoneInfo(text)
+    except (ZoneInfoNotFoundError, ValueError, OSError) as exc:
+        raise SettingsError(
+            f"{ENV_PREFIX}{name}={text!r}: not a known time zone (e.g. {default})"
+        ) from exc
+    return text
 
 
 def _path_or_uri(value: str) -> str:
@@ -58,7 +89,12 @@ class Settings:
 
     @classmethod
     def from_env(cls) -> Settings:
-        """Reads ``GOVLAKE_*`` variables; anything unset keeps its embedded default."""
+        """Reads ``GOVLAKE_*`` variables; anything unset keeps its embedded default.
+
+        Raises:
+            SettingsError: a count or the time zone cannot be used (the message names the
+                variable and its value).
+        """
         return cls(
             lake_root=_path_or_uri(_env("LAKE_ROOT", "data/lake")),
             landing_root=_path_or_uri(_env("LANDING_ROOT", "data/landing")),
@@ -66,14 +102,14 @@ class Settings:
             schemas_root=_path_or_uri(_env("SCHEMAS_ROOT", str(PROJECT_ROOT / "schemas"))),
             spark_master=_env("SPARK_MASTER", "local[*]"),
             driver_memory=_env("DRIVER_MEMORY", "4g"),
-            shuffle_partitions=int(_env("SHUFFLE_PARTITIONS", "8")),
+            shuffle_partitions=_env_count("SHUFFLE_PARTITIONS", 8),
             policy_profile=_env("POLICY_PROFILE", "hebi"),
-            timezone=_env("TIMEZONE", "Asia/Shanghai"),
+            timezone=_env_timezone("TIMEZONE", "Asia/Shanghai"),
             calendar_overrides=_env("CALENDAR_OVERRIDES", ""),
             reid_root=_path_or_uri(_env("REID_ROOT", "data/reid")),
             backup_root=_path_or_uri(_env("BACKUP_ROOT", "data/backups")),
             share_key_file=_env("SHARE_KEY_FILE", ""),
-            open_min_cell_count=int(_env("OPEN_MIN_CELL_COUNT", "5")),
+            open_min_cell_count=_env_count("OPEN_MIN_CELL_COUNT", 5),
         )
 
     def as_dict(self) -> dict[str, object]:

@@ -1,0 +1,182 @@
+from __future__ import annotations
+
+import json
+import os
+import re
+
+import pytest
+
+from jobs.cli import main
+from jobs.settings import PROJECT_ROOT, Settings, SettingsError
+
+DEFAULTS = {
+    "lake_root": str(PROJECT_ROOT / "data" / "lake"),
+    "landing_root": str(PROJECT_ROOT / "data" / "landing"),
+    "reports_root": str(PROJECT_ROOT / "data" / "reports"),
+    "schemas_root": str(PROJECT_ROOT / "schemas"),
+    "spark_master": "local[*]",
+    "driver_memory": "4g",
+    "shuffle_partitions": 8,
+    "policy_profile": "hebi",
+    "timezone": "Asia/Shanghai",
+    "calendar_overrides": "",
+    "reid_root": str(PROJECT_ROOT / "data" / "reid"),
+    "backup_root": str(PROJECT_ROOT / "data" / "backups"),
+    "share_key_file": "",
+    "open_min_cell_count": 5,
+}
+
+VARIABLES = {
+    "lake_root": "GOVLAKE_LAKE_ROOT",
+    "landing_root": "GOVLAKE_LANDING_ROOT",
+    "reports_root": "GOVLAKE_REPORTS_ROOT",
+    "schemas_root": "GOVLAKE_SCHEMAS_ROOT",
+    "spark_master": "GOVLAKE_SPARK_MASTER",
+    "driver_memory": "GOVLAKE_DRIVER_MEMORY",
+    "shuffle_partitions": "GOVLAKE_SHUFFLE_PARTITIONS",
+    "policy_profile": "GOVLAKE_POLICY_PROFILE",
+    "timezone": "GOVLAKE_TIMEZONE",
+    "calendar_overrides": "GOVLAKE_CALENDAR_OVERRIDES",
+    "reid_root": "GOVLAKE_REID_ROOT",
+    "backup_root": "GOVLAKE_BACKUP_ROOT",
+    "share_key_file": "GOVLAKE_SHARE_KEY_FILE",
+    "open_min_cell_count": "GOVLAKE_OPEN_MIN_CELL_COUNT",
+}
+
+# One line of `govlake config`: name, value (may be empty), then the variable in parentheses.
+CONFIG_LINE = re.compile(r"^(\S+) +(.*?) *\((GOVLAKE_[A-Z_]+)\)$")
+
+
+@pytest.fixture(autouse=True)
+def no_govlake_environment(monkeypatch):
+    for name in list(os.environ):
+        if name.startswith("GOVLAKE_"):
+            monkeypatch.delenv(name)
+
+
+@pytest.fixture
+def overridden(monkeypatch, tmp_path):
+    values = {
+        "GOVLAKE_LAKE_ROOT": "s3://bucket/lake",
+        "GOVLAKE_LANDING_ROOT": str(tmp_path / "landing"),
+        "GOVLAKE_REPORTS_ROOT": "out/reports",
+        "GOVLAKE_SCHEMAS_ROOT": str(tmp_path / "schemas"),
+        "GOVLAKE_SPARK_MASTER": "spark://master:7077",
+        "GOVLAKE_DRIVER_MEMORY": " 2g ",
+        "GOVLAKE_SHUFFLE_PARTITIONS": "64",
+        "GOVLAKE_POLICY_PROFILE": "taizhou",
+        "GOVLAKE_TIMEZONE": "UTC",
+        "GOVLAKE_CALENDAR_OVERRIDES": str(tmp_path / "calendar.yaml"),
+        "GOVLAKE_REID_ROOT": "abfss://vault@account/reid",
+        "GOVLAKE_BACKUP_ROOT": str(tmp_path / "backups"),
+        "GOVLAKE_SHARE_KEY_FILE": str(tmp_path / "share.key"),
+        "GOVLAKE_OPEN_MIN_CELL_COUNT": "10",
+    }
+    for name, value in values.items():
+        monkeypatch.setenv(name, value)
+    return {
+        "lake_root": "s3://bucket/lake",
+        "landing_root": str(tmp_path / "landing"),
+        "reports_root": str(PROJECT_ROOT / "out" / "reports"),
+        "schemas_root": str(tmp_path / "schemas"),
+        "spark_master": "spark://master:7077",
+        "driver_memory": "2g",
+        "shuffle_partitions": 64,
+        "policy_profile": "taizhou",
+        "timezone": "UTC",
+        "calendar_overrides": str(tmp_path / "calendar.yaml"),
+        "reid_root": "abfss://vault@account/reid",
+        "backup_root": str(tmp_path / "backups"),
+        "share_key_file": str(tmp_path / "share.key"),
+        "open_min_cell_count": 10,
+    }
+
+
+def test_from_env_without_variables_gives_the_embedded_defaults():
+    assert Settings.from_env().as_dict() == DEFAULTS
+
+
+def test_from_env_defaults_match_the_dataclass_defaults():
+    assert Settings.from_env() == Settings()
+
+
+def test_from_env_reads_every_govlake_variable(overridden):
+    assert Settings.from_env().as_dict() == overridden
+
+
+def test_relative_path_is_made_absolute_under_the_project(monkeypatch):
+    monkeypatch.setenv("GOVLAKE_LAKE_ROOT", "elsewhere/lake")
+    assert Settings.from_env().lake_root == str(PROJECT_ROOT / "elsewhere" / "lake")
+
+
+def test_blank_variable_keeps_the_default(monkeypatch):
+    monkeypatch.setenv("GOVLAKE_SPARK_MASTER", "   ")
+    monkeypatch.setenv("GOVLAKE_SHUFFLE_PARTITIONS", "")
+    settings = Settings.from_env()
+    assert (settings.spark_master, settings.shuffle_partitions) == ("local[*]", 8)
+
+
+def test_variable_names_name_every_setting():
+    assert Settings.variable_names() == VARIABLES
+
+
+@pytest.mark.parametrize("value", ["eight", "2.5", "0", "-4"])
+def test_unusable_shuffle_partition_count_fails_naming_the_variable(monkeypatch, value):
+    monkeypatch.setenv("GOVLAKE_SHUFFLE_PARTITIONS", value)
+    with pytest.raises(SettingsError) as caught:
+        Settings.from_env()
+    assert str(caught.value) == (
+        f"GOVLAKE_SHUFFLE_PARTITIONS={value!r}: expected a whole number of at least 1 (default 8)"
+    )
+
+
+def test_negative_open_min_cell_count_fails_naming_the_variable(monkeypatch):
+    monkeypatch.setenv("GOVLAKE_OPEN_MIN_CELL_COUNT", "-1")
+    with pytest.raises(SettingsError, match=r"^GOVLAKE_OPEN_MIN_CELL_COUNT='-1': expected"):
+        Settings.from_env()
+
+
+@pytest.mark.parametrize("value", ["Asia/Shangai", "Asia", "../etc/passwd"])
+def test_unknown_time_zone_fails_naming_the_variable(monkeypatch, value):
+    monkeypatch.setenv("GOVLAKE_TIMEZONE", value)
+    with pytest.raises(SettingsError) as caught:
+        Settings.from_env()
+    assert str(caught.value) == (
+        f"GOVLAKE_TIMEZONE={value!r}: not a known time zone (e.g. Asia/Shanghai)"
+    )
+
+
+def test_settings_error_is_a_value_error():
+    assert issubclass(SettingsError, ValueError)
+
+
+def test_config_prints_each_setting_with_its_value_and_variable(capsys):
+    assert main(["config"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    parsed = [CONFIG_LINE.match(line).groups() for line in lines]
+    assert parsed == [(name, str(value), VARIABLES[name]) for name, value in DEFAULTS.items()]
+
+
+def test_config_shows_overrides(overridden, capsys):
+    main(["config"])
+    lines = capsys.readouterr().out.splitlines()
+    parsed = [CONFIG_LINE.match(line).groups() for line in lines]
+    assert parsed == [(name, str(value), VARIABLES[name]) for name, value in overridden.items()]
+
+
+def test_config_json_prints_the_effective_settings(overridden, capsys):
+    assert main(["config", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == overridden
+
+
+def test_config_never_prints_the_share_key(monkeypatch, capsys):
+    monkeypatch.setenv("GOVLAKE_SHARE_KEY", "do-not-print-me")
+    main(["config"])
+    main(["config", "--json"])
+    assert "do-not-print-me" not in capsys.readouterr().out
+
+
+def test_config_with_a_bad_count_fails_naming_the_variable(monkeypatch):
+    monkeypatch.setenv("GOVLAKE_SHUFFLE_PARTITIONS", "many")
+    with pytest.raises(SettingsError, match="GOVLAKE_SHUFFLE_PARTITIONS='many'"):
+        main(["config"])
