@@ -10,8 +10,12 @@ if ! command -v "$python_bin" >/dev/null 2>&1; then
   echo "         Install Python 3.11+ (e.g. 'apt-get install python3 python3-venv') or set PYTHON=/path/to/python3.11." >&2
   missing=1
 elif ! "$python_bin" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)'; then
-  found=$("$python_bin" -c 'import sys; print(".".join(map(str, sys.version_info[:3])))')
-  echo "govlake: Python 3.11 or newer is required, but '$python_bin' is $found." >&2
+  found=$("$python_bin" -c 'import sys; print(".".join(map(str, sys.version_info[:3])))' 2>/dev/null)
+  if [[ -n $found ]]; then
+    echo "govlake: Python 3.11 or newer is required, but '$python_bin' is $found." >&2
+  else
+    echo "govlake: Python 3.11 or newer is required, but '$python_bin' did not run (its version could not be read)." >&2
+  fi
   echo "         Set PYTHON=/path/to/python3.11 (or newer) and run make again." >&2
   missing=1
 elif ! "$python_bin" -c 'import venv, ensurepip' >/dev/null 2>&1; then
