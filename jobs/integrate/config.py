@@ -79,6 +79,9 @@ class Attribute:
     type: str
     conflict: bool
     authority: tuple[str, ...]
+    #: The base's own module derives the column (marital status from marriage registrations);
+    #: observations and survivorship still run, and conflicts are the module's own comparison.
+    derived: bool = False
 
 
 @dataclass(frozen=True)
@@ -270,6 +273,7 @@ def _base(
                 type=element.type,
                 conflict=bool(entry.get("conflict", False)),
                 authority=authority,
+                derived=bool(entry.get("derived", False)),
             )
         )
     return BaseSpec(

@@ -114,12 +114,14 @@ def make_issues(
 
 
 def conflict_elements(config: IntegrationConfig) -> list[str]:
-    """``key_kind|element`` of every attribute configured with ``conflict: true``."""
+    """``key_kind|element`` of every attribute configured with ``conflict: true`` that is
+    compared value for value (a derived attribute has its own comparison, see
+    :func:`jobs.integrate.population.marital_status_conflicts`)."""
     return sorted(
         f"{spec.key_kind}|{a.element}"
         for spec in config.bases.values()
         for a in spec.attributes
-        if a.conflict
+        if a.conflict and not a.derived
     )
 
 

@@ -6,6 +6,8 @@ they were loaded in one go or batch by batch), finds conflicts and anomalies, br
 verification tickets (校核) in line, and writes:
 
   base/attribute_observations   one row per (pool row, subject, element): every department's value
+                                (the marriage registry's marital status: one per person's latest
+                                registration, population.marital_status_observations)
   base/attribute_values         one row per (key kind, key, element): the survivor + provenance
   base/population               one row per natural person (citizen ID)
   base/legal_entity             one row per legal entity (USCC)
@@ -42,7 +44,12 @@ from pyspark.sql import types as T
 from jobs.catalog.models import Catalog
 from jobs.integrate import anomalies, e_licence, legal_entity, population, spatial
 from jobs.integrate.bases import BASE_TABLES
-from jobs.integrate.config import IntegrationConfig, Jurisdiction, load_integration_config
+from jobs.integrate.config import (
+    Attribute,
+    IntegrationConfig,
+    Jurisdiction,
+    load_integration_config,
+)
 from jobs.integrate.conflicts import ISSUE_COLUMNS, union_all, value_conflicts, without_subsumed
 from jobs.integrate.observations import members_from_pools, observations_from_pools
 from jobs.integrate.quarantine import identities_from_quarantine
@@ -133,6 +140,15 @@ def _members(
     return members if members is not None else spark.createDataFrame([], "key string")
 
 
+def marital_status_attribute(config: IntegrationConfig) -> Attribute | None:
+    """The population base's marital status, when configured as derived from registrations."""
+    spec = config.bases.get("population")
+    for attribute in spec.attributes if spec is not None else ():
+        if attribute.element == population.MARITAL_STATUS and attribute.derived:
+            return attribute
+    return None
+
+
 def population_base(
     pools: Mapping[str, DataFrame],
     values_df: DataFrame,
@@ -144,11 +160,22 @@ def population_base(
     """``base/population``: one row per natural person (see :mod:`jobs.integrate.population`)."""
     spec = config.bases["population"]
     marriage = pools.get("mzj.marriage")
+    marital = marital_status_attribute(config)
+    # Another department's surviving statement stands where the registry has none.
+    stated = (
+        values_df.where(
+            (F.col("key_kind") == spec.key_kind)
+            & (F.col("element") == marital.element)
+            & ~F.col("resource").isin(list(marital.authority))
+        )
+        if marital is not None
+        else None
+    )
     return (
         base_rows(_members(pools, config, "population", spark), values_df, spec)
         .transform(population.with_id_facts)
         .transform(population.with_death)
-        .transform(lambda df: population.with_marital_status(df, marriage, as_of))
+        .transform(lambda df: population.with_marital_status(df, marriage, as_of, stated))
         .transform(lambda df: population.with_insurance(df, insurance_df))
     )
 
@@ -379,11 +406,13 @@ def find_issues(
     insurance_df: DataFrame,
     marriage_parties_df: DataFrame,
     quarantined_df: DataFrame | None = None,
+    observations_df: DataFrame | None = None,
 ) -> DataFrame:
     """Conflicts and anomalies, one row per issue (``governance/conflicts`` before tickets).
 
     ``quarantined_df``: identities in quarantined records (:mod:`jobs.integrate.quarantine`)
-    that explain a key missing from a base.
+    that explain a key missing from a base. ``observations_df``: the attribute observations,
+    for marital status statements compared with the marriage registry (a derived attribute).
     """
     must_be_alive = [t.type for t in config.licence_types.values() if t.holder_must_be_alive]
     id_anomalies = anomalies.id_mismatches(population_df)
@@ -403,6 +432,12 @@ def find_issues(
         anomalies.parcel_anomalies(parcel_df),
     ]
     conflicts = without_subsumed(value_conflicts(values_df, config), id_anomalies)
+    marital = marital_status_attribute(config)
+    if marital is not None and marital.conflict and observations_df is not None:
+        marital_conflicts = population.marital_status_conflicts(
+            observations_df, population_df, marriage_parties_df, marital.authority
+        )
+        conflicts = conflicts.unionByName(marital_conflicts)
     return union_all([conflicts, id_anomalies, *others]).select(*[c for c, _ in ISSUE_COLUMNS])
 
 
@@ -439,13 +474,19 @@ def integrate(
             "observed_at timestamp, "
             "source_file string, row_number long",
         )
+    marriage_parties = population.explode_marriage_parties(
+        _pool_or_empty(pools, spark, config.catalog, "mzj.marriage")
+    )
+    if marital_status_attribute(config) is not None:
+        # The registry states marital status through registrations: its statements join the
+        # other departments' so that survivorship credits the authority (一数一源).
+        observations = observations.unionByName(
+            population.marital_status_observations(marriage_parties)
+        )
     observations = keep(observations)
     values = keep(attribute_values(observations, config))
     insurance = keep(
         population.current_insurance(_pool_or_empty(pools, spark, config.catalog, "rsj.insured"))
-    )
-    marriage_parties = population.explode_marriage_parties(
-        _pool_or_empty(pools, spark, config.catalog, "mzj.marriage")
     )
     population_df = keep(population_base(pools, values, config, as_of, insurance, spark))
     legal_entity_df = keep(
@@ -468,6 +509,7 @@ def integrate(
         insurance,
         marriage_parties,
         identities_from_quarantine(quarantines or {}, config, spark),
+        observations_df=observations,
     )
     return Bases(
         observations=observations,

@@ -8,8 +8,9 @@ module adds what no department states directly:
 * ``is_deceased``: a death certificate (死亡医学证明), or the hukou cancelled for death;
 * ``marital_status`` (婚姻状况, GB/T 2261.2): from the marriage registry (mzj.marriage, the
   authority): the person's latest registration, widowed when the spouse of a standing marriage
-  has died; without any registration, unmarried below the legal marriage age and "not stated"
-  (90) above it, since a marriage registered elsewhere is not in this registry;
+  has died; without any registration, what another department states (the hukou register's
+  婚姻状况, the surviving statement), else unmarried below the legal marriage age and "not
+  stated" (90) above it, since a marriage registered elsewhere is not in this registry;
 * ``is_insured`` and ``employer_uscc``: from the current social-insurance records (the
   employer of the latest active record; the link to the legal-entity base is in ``base/links``).
 """
@@ -17,11 +18,14 @@ module adds what no department states directly:
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
-from jobs.integrate.observations import observed_at_of
+from jobs.integrate.conflicts import CONFLICT, make_issues, observed_value
+from jobs.integrate.observations import OBSERVATION_COLUMNS, observed_at_of
+from jobs.integrate.survivorship import current_statements
 
 #: GB/T 2261.2 codes used by the derivation.
 UNMARRIED, MARRIED, REMARRIED_FORMER_SPOUSE, WIDOWED, DIVORCED, NOT_STATED = (
@@ -38,6 +42,8 @@ _REGISTRATION_STATUS = {
     "remarriage": REMARRIED_FORMER_SPOUSE,
     "divorce": DIVORCED,
 }
+#: The data element, as named in data_elements.yaml and schemas/bases/population.yaml.
+MARITAL_STATUS = "marital_status"
 #: Legal marriage age (民法典 §1047): men 22, women 20.
 MARRIAGE_AGE = {"1": 22, "2": 20}
 
@@ -76,7 +82,8 @@ def explode_marriage_parties(marriage_df: DataFrame) -> DataFrame:
     """Marriage registrations → one row per (registration, party).
 
     Grain: one row per party of the latest record of each registration number. Columns:
-    ``person_id, spouse_id, registration_number, registration_type, registered_on`` and lineage.
+    ``person_id, spouse_id, registration_number, registration_type, registered_on`` and lineage
+    (``department, resource, batch_id, observed_at, source_file, row_number``).
     """
     latest = Window.partitionBy("registration_number").orderBy(
         F.col("observed_at").desc(), F.col("batch_id").desc(), F.col("row_number").desc()
@@ -102,6 +109,8 @@ def explode_marriage_parties(marriage_df: DataFrame) -> DataFrame:
             "resource",
             "batch_id",
             "observed_at",
+            "source_file",
+            "row_number",
         )
         .select(
             "side.person_id",
@@ -113,6 +122,8 @@ def explode_marriage_parties(marriage_df: DataFrame) -> DataFrame:
             "resource",
             "batch_id",
             "observed_at",
+            "source_file",
+            "row_number",
         )
         .where(F.col("person_id").isNotNull())
     )
@@ -129,11 +140,18 @@ def latest_registrations(parties_df: DataFrame) -> DataFrame:
 
 
 def with_marital_status(
-    population_df: DataFrame, marriage_df: DataFrame | None, as_of: dt.date
+    population_df: DataFrame,
+    marriage_df: DataFrame | None,
+    as_of: dt.date,
+    stated_df: DataFrame | None = None,
 ) -> DataFrame:
     """Adds ``marital_status``, ``spouse_id`` and ``marital_status_provenance``.
 
     Widowed (30) needs the spouse's death, so this runs after :func:`with_death`.
+
+    Args:
+        stated_df: ``key, value, department, batch_id, observed_at``: the surviving statement of
+            another department (``base/attribute_values``), used when the registry has none.
     """
     provenance_type = "struct<department:string,batch_id:string,observed_at:timestamp,registration_number:string,registered_on:date>"
     if marriage_df is None:
@@ -157,8 +175,25 @@ def with_marital_status(
             "department", "batch_id", "observed_at", "registration_number", "registered_on"
         ).alias("marital_status_provenance"),
     )
-    mapping = F.create_map(*[F.lit(x) for pair in _REGISTRATION_STATUS.items() for x in pair])
-    from_registry = mapping[F.col("registration_type")]
+    if stated_df is None:
+        stated_df = population_df.sparkSession.createDataFrame(
+            [],
+            "key string, value string, department string, batch_id string, observed_at timestamp",
+        )
+    stated = stated_df.select(
+        F.col("key").alias("person_id"),
+        F.col("value").alias("_stated"),
+        F.struct(
+            "department",
+            "batch_id",
+            "observed_at",
+            F.lit(None).cast("string").alias("registration_number"),
+            F.lit(None).cast("date").alias("registered_on"),
+        )
+        .cast(provenance_type)
+        .alias("_stated_provenance"),
+    )
+    from_registry = _registry_status(F.col("registration_type"))
     widowed = (
         from_registry.isin(MARRIED, REMARRIED_FORMER_SPOUSE)
         & F.col("_spouse_death_date").isNotNull()
@@ -170,14 +205,17 @@ def with_marital_status(
         ],
         F.lit(22),
     )
+    unregistered = F.col("registration_type").isNull()
     status = (
-        F.when(F.col("registration_type").isNull() & below_age, UNMARRIED)
-        .when(F.col("registration_type").isNull(), NOT_STATED)
+        F.when(unregistered & F.col("_stated").isNotNull(), F.col("_stated"))
+        .when(unregistered & below_age, UNMARRIED)
+        .when(unregistered, NOT_STATED)
         .when(widowed, WIDOWED)
         .otherwise(from_registry)
     )
     return (
         population_df.join(registered, "person_id", "left")
+        .join(stated, "person_id", "left")
         .withColumn("marital_status", status)
         .withColumn(
             "spouse_id",
@@ -187,9 +225,206 @@ def with_marital_status(
             ),
         )
         .withColumn(
-            "marital_status_provenance", F.col("marital_status_provenance").cast(provenance_type)
+            "marital_status_provenance",
+            F.when(unregistered, F.col("_stated_provenance")).otherwise(
+                F.col("marital_status_provenance").cast(provenance_type)
+            ),
         )
-        .drop("registration_type", "_spouse_death_date")
+        .drop("registration_type", "_spouse_death_date", "_stated", "_stated_provenance")
+    )
+
+
+def _registry_status(registration_type: Column) -> Column:
+    mapping = F.create_map(*[F.lit(x) for pair in _REGISTRATION_STATUS.items() for x in pair])
+    return mapping[registration_type]
+
+
+def marital_status_observations(parties_df: DataFrame) -> DataFrame:
+    """The registry's statements of marital status, as attribute observations.
+
+    The authority (mzj.marriage) states marital status through registrations, not a column:
+    each person's latest registration says "married" (20), "remarried to the former spouse"
+    (23) or "divorced" (40) from its date on. Grain: one row per person with a registration,
+    in :data:`jobs.integrate.observations.OBSERVATION_COLUMNS` (field ``registration_type``,
+    record key the registration number), so that ``base/attribute_observations`` shows the
+    registry's value next to every other department's and survivorship credits the authority.
+    """
+    latest = latest_registrations(parties_df)
+    return (
+        latest.select(
+            F.lit("citizen_id").alias("key_kind"),
+            F.col("person_id").alias("key"),
+            F.lit(MARITAL_STATUS).alias("element"),
+            _registry_status(F.col("registration_type")).alias("value"),
+            "department",
+            F.concat_ws(".", "department", "resource").alias("resource"),
+            F.lit("registration_type").alias("field"),
+            F.col("registration_number").alias("record_key"),
+            "batch_id",
+            "observed_at",
+            "source_file",
+            F.col("row_number").cast("long").alias("row_number"),
+        )
+        .where(F.col("value").isNotNull())
+        .select(*OBSERVATION_COLUMNS)
+    )
+
+
+def marital_status_class(code: Column) -> Column:
+    """The GB/T 2261.2 class of a code: 10 unmarried, 20 married (21–23 refine it), 30 widowed,
+    40 divorced, 90 not stated; NULL for anything else."""
+    return F.when(code.rlike("^[1-49]0$|^2[1-3]$"), F.concat(F.substring(code, 1, 1), F.lit("0")))
+
+
+def marital_status_conflicts(
+    observations_df: DataFrame,
+    population_df: DataFrame,
+    parties_df: DataFrame,
+    authority: Sequence[str],
+) -> DataFrame:
+    """Other departments' marital status statements that contradict the marriage registry.
+
+    The registry (the authority, 一数一源) states only its registrations, so a statement is
+    compared with the person's latest registration, and only what contradicts it is a conflict:
+
+    * only statements delivered after the registration: a department cannot be blamed for a
+      marriage or divorce registered after it last spoke (its record is late, not in conflict);
+    * by GB/T 2261.2 class: 初婚 / 再婚 / 复婚 (21–23) are 已婚 (20); 未说明 (90) states nothing;
+    * after a marriage, "married" and "widowed" agree with it (a death is not the registry's
+      to record); "unmarried" and "divorced" do not. After a divorce, only "divorced" agrees;
+    * a registration made after either party's death is the ``deceased_married`` anomaly's
+      (:mod:`jobs.integrate.anomalies`), not a statement to measure others against.
+
+    The ticket goes to the departments whose statement contradicts the registry.
+
+    Args:
+        observations_df: ``base/attribute_observations`` (other departments' statements).
+        population_df: the population base with ``death_date``, ``marital_status`` and
+            ``marital_status_provenance`` (the surviving value shown in the issue).
+        parties_df: :func:`explode_marriage_parties` of the marriage pool.
+        authority: the element's authoritative resources (their statements are not compared).
+
+    Returns:
+        issues (:data:`jobs.integrate.conflicts.ISSUE_COLUMNS`), one per person in conflict.
+    """
+    statements = current_statements(
+        observations_df.where(
+            (F.col("key_kind") == "citizen_id")
+            & (F.col("element") == MARITAL_STATUS)
+            & ~F.col("resource").isin(list(authority))
+        )
+    )
+    deaths = population_df.select(F.col("person_id"), F.col("death_date").alias("_death"))
+    registry = (
+        latest_registrations(parties_df)
+        .join(deaths, "person_id", "left")
+        .join(
+            deaths.select(F.col("person_id").alias("spouse_id"), F.col("_death").alias("_s_death")),
+            "spouse_id",
+            "left",
+        )
+        .where(
+            ~F.coalesce(F.col("registered_on") > F.col("_death"), F.lit(False))
+            & ~F.coalesce(F.col("registered_on") > F.col("_s_death"), F.lit(False))
+        )
+        .select(
+            F.col("person_id").alias("key"),
+            # 复婚 (23) is a marriage: compared as 20.
+            marital_status_class(_registry_status(F.col("registration_type"))).alias(
+                "_registry_class"
+            ),
+            "registration_number",
+            "registered_on",
+            F.col("department").alias("_registry_department"),
+            F.concat_ws(".", "department", "resource").alias("_registry_resource"),
+            F.col("observed_at").alias("_registry_observed_at"),
+        )
+    )
+    stated_class = marital_status_class(F.col("value"))
+    registry_class = F.col("_registry_class")
+    agrees = (stated_class == registry_class) | (
+        (registry_class == MARRIED) & (stated_class == WIDOWED)
+    )
+    registration = [
+        "registration_number",
+        "registered_on",
+        "_registry_department",
+        "_registry_resource",
+        "_registry_observed_at",
+    ]
+    contradicting = (
+        statements.join(registry, "key")
+        .where(
+            (F.to_date("observed_at") > F.col("registered_on"))
+            & stated_class.isNotNull()
+            & (stated_class != NOT_STATED)
+            & ~agrees
+        )
+        .groupBy("key", "value", *registration)
+        .agg(
+            F.sort_array(F.collect_set("department")).alias("departments"),
+            F.sort_array(F.collect_set("resource")).alias("resources"),
+            F.max("observed_at").alias("observed_at"),
+        )
+    )
+    per_person = contradicting.groupBy("key", *registration).agg(
+        F.sort_array(
+            F.collect_list(F.struct("value", "departments", "resources", "observed_at"))
+        ).alias("losing_values")
+    )
+    base = population_df.select(
+        F.col("person_id").alias("key"), F.col("marital_status").alias("_survivor")
+    )
+    found = per_person.join(base, "key", "left")
+    losing = F.col("losing_values")
+    survivor = observed_value(
+        F.col("_survivor"),
+        F.array(F.col("_registry_department")),
+        F.array(F.col("_registry_resource")),
+        F.col("_registry_observed_at"),
+    )
+    return make_issues(
+        found,
+        issue_type=CONFLICT,
+        rule=None,
+        element=MARITAL_STATUS,
+        key_kind=F.lit("citizen_id"),
+        key=F.col("key"),
+        base="population",
+        base_keys=F.array(F.col("key")),
+        departments=F.flatten(F.transform(losing, lambda v: v["departments"])),
+        resources=F.flatten(F.transform(losing, lambda v: v["resources"])),
+        surviving_value=F.col("_survivor"),
+        surviving_department=F.col("_registry_department"),
+        observed_values=F.concat(
+            F.array(survivor),
+            F.transform(
+                losing,
+                lambda v: observed_value(
+                    v["value"], v["departments"], v["resources"], v["observed_at"]
+                ),
+            ),
+        ),
+        detail=F.concat(
+            F.lit(MARITAL_STATUS + ": "),
+            F.coalesce(F.col("_survivor"), F.lit("")),
+            F.lit(" ("),
+            F.col("_registry_resource"),
+            F.lit(", "),
+            F.col("registration_number"),
+            F.lit(" of "),
+            F.date_format("registered_on", "yyyy-MM-dd"),
+            F.lit(") vs "),
+            F.array_join(
+                F.transform(
+                    losing,
+                    lambda v: F.concat(
+                        v["value"], F.lit(" ("), F.array_join(v["resources"], ","), F.lit(")")
+                    ),
+                ),
+                "; ",
+            ),
+        ),
     )
 
 

@@ -237,13 +237,15 @@ def pivot_attributes(values_df: DataFrame, spec: BaseSpec) -> DataFrame:
     ``<column>_provenance`` for every attribute of the base.
 
     Grain: one row per key of ``spec.key_kind`` that has at least one attribute value.
+    Derived attributes are left out: the base's own module adds them.
     """
     key_column = KEY_COLUMNS[spec.key_kind]
+    pivoted = [a for a in spec.attributes if not a.derived]
     rows = values_df.where(
-        (F.col("key_kind") == spec.key_kind) & F.col("element").isin(list(spec.elements))
+        (F.col("key_kind") == spec.key_kind) & F.col("element").isin([a.element for a in pivoted])
     ).select("key", "element", "value", provenance_struct().alias("provenance"))
     aggregations = []
-    for attribute in spec.attributes:
+    for attribute in pivoted:
         mine = F.col("element") == attribute.element
         aggregations.append(F.max(F.when(mine, F.col("value"))).alias(f"__v_{attribute.column}"))
         aggregations.append(
@@ -252,8 +254,8 @@ def pivot_attributes(values_df: DataFrame, spec: BaseSpec) -> DataFrame:
     wide = rows.groupBy("key").agg(*aggregations)
     return wide.select(
         F.col("key").alias(key_column),
-        *[typed_value(F.col(f"__v_{a.column}"), a).alias(a.column) for a in spec.attributes],
-        *[F.col(f"{a.column}_provenance") for a in spec.attributes],
+        *[typed_value(F.col(f"__v_{a.column}"), a).alias(a.column) for a in pivoted],
+        *[F.col(f"{a.column}_provenance") for a in pivoted],
     )
 
 

@@ -74,3 +74,105 @@ def test_marital_status_from_the_latest_registration_widowed_and_no_registration
     provenance = {r["person_id"]: r["marital_status_provenance"] for r in out.collect()}
     assert provenance[DIVORCED_MAN]["registration_number"] == "L1"
     assert provenance[CHILD] is None
+
+
+HUSBAND_SAYS_SINGLE = pid("1960-01-01", 13)
+HIS_WIFE = pid("1962-02-02", 24)
+WIDOWER = pid("1950-01-01", 33)
+LATE_WIFE = pid("1952-02-02", 44)  # died 2020
+DIVORCEE_STALE = pid("1970-03-03", 53)  # hukou spoke before the divorce: late, not in conflict
+DIVORCEE_MARRIED = pid("1972-04-04", 64)  # hukou spoke after the divorce: conflict
+FIRST_MARRIAGE = pid("1980-05-05", 73)
+HIS_BRIDE = pid("1982-06-06", 84)
+MARRIED_ELSEWHERE = pid("1975-07-07", 93)  # no registration here: the hukou's word stands
+DECEASED = pid("1940-08-08", 15)  # died 2019, "married" 2021: the deceased_married anomaly's
+PARTNER = pid("1990-09-09", 26)
+
+
+def test_a_statement_made_after_the_registration_that_contradicts_it_is_a_conflict(
+    spark, pool, config
+):
+    from jobs.integrate.pipeline import integrate
+
+    def registration(number, kind, on, male, female):
+        return {
+            "registration_number": number,
+            "registration_type": kind,
+            "registered_on": on,
+            "male_id": male,
+            "female_id": female,
+        }
+
+    marriage = pool(
+        "mzj.marriage",
+        [
+            registration("J1", "marriage", "1985-01-01", HUSBAND_SAYS_SINGLE, HIS_WIFE),
+            registration("J2", "marriage", "1975-01-01", WIDOWER, LATE_WIFE),
+            registration("J3", "marriage", "1995-01-01", DIVORCEE_STALE, DIVORCEE_MARRIED),
+            registration("J4", "marriage", "2005-01-01", FIRST_MARRIAGE, HIS_BRIDE),
+            registration("J9", "marriage", "2021-01-01", DECEASED, PARTNER),
+        ],
+    ).unionByName(
+        pool(
+            "mzj.marriage",
+            [registration("L1", "divorce", "2025-01-05", DIVORCEE_STALE, DIVORCEE_MARRIED)],
+            batch=INCR,
+        )
+    )
+    deaths = pool(
+        "wjw.death_cert",
+        [
+            {"certificate_number": "D1", "person_id": LATE_WIFE, "death_date": "2020-01-01"},
+            {"certificate_number": "D2", "person_id": DECEASED, "death_date": "2019-01-01"},
+        ],
+    )
+    says = {
+        HUSBAND_SAYS_SINGLE: "10",
+        HIS_WIFE: "20",
+        WIDOWER: "30",
+        DIVORCEE_STALE: "20",
+        FIRST_MARRIAGE: "21",
+        HIS_BRIDE: "90",
+        MARRIED_ELSEWHERE: "20",
+        PARTNER: "10",
+    }
+    hukou = pool(
+        "gaj.hukou",
+        [{"person_id": p, "marital_status": s} for p, s in says.items()],
+    ).unionByName(
+        pool("gaj.hukou", [{"person_id": DIVORCEE_MARRIED, "marital_status": "20"}], batch=INCR)
+    )
+    pools = {"gaj.hukou": hukou, "mzj.marriage": marriage, "wjw.death_cert": deaths}
+    bases = integrate(pools, config, dt.date(2025, 1, 29), spark)
+
+    conflicts = {
+        i["key"]: i
+        for i in bases.issues.where("element = 'marital_status'").collect()
+        if i["issue_type"] == "conflict"
+    }
+    assert set(conflicts) == {HUSBAND_SAYS_SINGLE, DIVORCEE_MARRIED}
+    single = conflicts[HUSBAND_SAYS_SINGLE]
+    assert single["departments"] == ["gaj"] and single["resources"] == ["gaj.hukou"]
+    assert (single["surviving_value"], single["surviving_department"]) == ("20", "mzj")
+    assert [(v["value"], v["departments"]) for v in single["observed_values"]] == [
+        ("20", ["mzj"]),
+        ("10", ["gaj"]),
+    ]
+    assert conflicts[DIVORCEE_MARRIED]["surviving_value"] == "40"
+    anomalies = {
+        (i["rule"], i["key"]) for i in bases.issues.where("issue_type = 'anomaly'").collect()
+    }
+    assert ("deceased_married", DECEASED) in anomalies
+
+    statuses = {r["person_id"]: r["marital_status"] for r in bases.population.collect()}
+    assert statuses[HUSBAND_SAYS_SINGLE] == "20"  # the authority wins
+    assert statuses[WIDOWER] == "30"
+    assert statuses[MARRIED_ELSEWHERE] == "20"  # no registration: the hukou's statement
+    registry = {
+        (r["key"], r["value"], r["resource"])
+        for r in bases.observations.where(
+            "element = 'marital_status' and resource = 'mzj.marriage'"
+        ).collect()
+    }
+    assert (DIVORCEE_STALE, "40", "mzj.marriage") in registry
+    assert (HUSBAND_SAYS_SINGLE, "20", "mzj.marriage") in registry
