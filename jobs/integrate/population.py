@@ -284,23 +284,26 @@ def marital_status_conflicts(
 ) -> DataFrame:
     """Other departments' marital status statements that contradict the marriage registry.
 
-    The registry (the authority, 一数一源) states only its registrations, so a statement is
-    compared with the person's latest registration, and only what contradicts it is a conflict:
+    The registry (the authority, 一数一源) states only its registrations, so each current
+    statement of another department is compared with what the registry said when the statement
+    was made, the person's latest registration before the delivery, and only a contradiction
+    is a conflict:
 
-    * only statements delivered after the registration: a department cannot be blamed for a
-      marriage or divorce registered after it last spoke (its record is late, not in conflict);
+    * a statement with no registration before it is not compared: a marriage registered
+      elsewhere, or one registered after the department last spoke, is not in conflict (its
+      record is late, which a later delivery mends);
     * by GB/T 2261.2 class: 初婚 / 再婚 / 复婚 (21–23) are 已婚 (20); 未说明 (90) states nothing;
     * after a marriage, "married" and "widowed" agree with it (a death is not the registry's
       to record); "unmarried" and "divorced" do not. After a divorce, only "divorced" agrees;
     * a registration made after either party's death is the ``deceased_married`` anomaly's
       (:mod:`jobs.integrate.anomalies`), not a statement to measure others against.
 
-    The ticket goes to the departments whose statement contradicts the registry.
+    The ticket goes to the departments whose statement contradicts the registry; the surviving
+    value shown is the base's (the registry's current word).
 
     Args:
         observations_df: ``base/attribute_observations`` (other departments' statements).
-        population_df: the population base with ``death_date``, ``marital_status`` and
-            ``marital_status_provenance`` (the surviving value shown in the issue).
+        population_df: the population base with ``death_date`` and ``marital_status``.
         parties_df: :func:`explode_marriage_parties` of the marriage pool.
         authority: the element's authoritative resources (their statements are not compared).
 
@@ -313,75 +316,69 @@ def marital_status_conflicts(
             & (F.col("element") == MARITAL_STATUS)
             & ~F.col("resource").isin(list(authority))
         )
-    )
-    deaths = population_df.select(F.col("person_id"), F.col("death_date").alias("_death"))
-    registry = (
-        latest_registrations(parties_df)
-        .join(deaths, "person_id", "left")
-        .join(
-            deaths.select(F.col("person_id").alias("spouse_id"), F.col("_death").alias("_s_death")),
-            "spouse_id",
-            "left",
-        )
-        .where(
-            ~F.coalesce(F.col("registered_on") > F.col("_death"), F.lit(False))
-            & ~F.coalesce(F.col("registered_on") > F.col("_s_death"), F.lit(False))
-        )
-        .select(
-            F.col("person_id").alias("key"),
-            # 复婚 (23) is a marriage: compared as 20.
-            marital_status_class(_registry_status(F.col("registration_type"))).alias(
-                "_registry_class"
-            ),
-            "registration_number",
-            "registered_on",
-            F.col("department").alias("_registry_department"),
-            F.concat_ws(".", "department", "resource").alias("_registry_resource"),
-            F.col("observed_at").alias("_registry_observed_at"),
-        )
-    )
-    stated_class = marital_status_class(F.col("value"))
-    registry_class = F.col("_registry_class")
-    agrees = (stated_class == registry_class) | (
-        (registry_class == MARRIED) & (stated_class == WIDOWED)
-    )
-    registration = [
+    ).select("key", "value", "department", "resource", "record_key", "observed_at")
+    registrations = parties_df.select(
+        F.col("person_id").alias("key"),
+        "spouse_id",
         "registration_number",
         "registered_on",
+        # 复婚 (23) is a marriage: compared as 20.
+        marital_status_class(_registry_status(F.col("registration_type"))).alias("_registered"),
+        F.col("department").alias("_registry_department"),
+        F.concat_ws(".", "department", "resource").alias("_registry_resource"),
+        F.col("observed_at").alias("_registry_observed_at"),
+    )
+    latest_before = Window.partitionBy("key", "resource", "record_key").orderBy(
+        F.col("registered_on").desc(), F.col("registration_number").desc()
+    )
+    compared = (
+        statements.join(registrations, "key")
+        .where(F.col("registered_on") < F.to_date("observed_at"))
+        .withColumn("_rank", F.row_number().over(latest_before))
+        .where("_rank = 1")
+    )
+    deaths = population_df.select(F.col("person_id").alias("key"), F.col("death_date").alias("_d"))
+    spouse_deaths = deaths.select(F.col("key").alias("spouse_id"), F.col("_d").alias("_sd"))
+    after_death = F.coalesce(F.col("registered_on") > F.col("_d"), F.lit(False)) | F.coalesce(
+        F.col("registered_on") > F.col("_sd"), F.lit(False)
+    )
+    stated = marital_status_class(F.col("value"))
+    registered = F.col("_registered")
+    agrees = (stated == registered) | ((registered == MARRIED) & (stated == WIDOWED))
+    contradicting = (
+        compared.join(deaths, "key", "left")
+        .join(spouse_deaths, "spouse_id", "left")
+        .where(~after_death & stated.isNotNull() & (stated != NOT_STATED) & ~agrees)
+    )
+    registration = F.struct(
+        "registered_on",
+        "registration_number",
         "_registry_department",
         "_registry_resource",
         "_registry_observed_at",
-    ]
-    contradicting = (
-        statements.join(registry, "key")
-        .where(
-            (F.to_date("observed_at") > F.col("registered_on"))
-            & stated_class.isNotNull()
-            & (stated_class != NOT_STATED)
-            & ~agrees
-        )
-        .groupBy("key", "value", *registration)
-        .agg(
-            F.sort_array(F.collect_set("department")).alias("departments"),
-            F.sort_array(F.collect_set("resource")).alias("resources"),
-            F.max("observed_at").alias("observed_at"),
-        )
     )
-    per_person = contradicting.groupBy("key", *registration).agg(
+    per_value = contradicting.groupBy("key", "value").agg(
+        F.sort_array(F.collect_set("department")).alias("departments"),
+        F.sort_array(F.collect_set("resource")).alias("resources"),
+        F.max("observed_at").alias("observed_at"),
+        F.max(registration).alias("registration"),
+    )
+    per_person = per_value.groupBy("key").agg(
         F.sort_array(
             F.collect_list(F.struct("value", "departments", "resources", "observed_at"))
-        ).alias("losing_values")
+        ).alias("losing_values"),
+        F.max("registration").alias("registration"),
     )
     base = population_df.select(
         F.col("person_id").alias("key"), F.col("marital_status").alias("_survivor")
     )
     found = per_person.join(base, "key", "left")
-    losing = F.col("losing_values")
+    losing, reg = F.col("losing_values"), F.col("registration")
     survivor = observed_value(
         F.col("_survivor"),
-        F.array(F.col("_registry_department")),
-        F.array(F.col("_registry_resource")),
-        F.col("_registry_observed_at"),
+        F.array(reg["_registry_department"]),
+        F.array(reg["_registry_resource"]),
+        reg["_registry_observed_at"],
     )
     return make_issues(
         found,
@@ -395,7 +392,7 @@ def marital_status_conflicts(
         departments=F.flatten(F.transform(losing, lambda v: v["departments"])),
         resources=F.flatten(F.transform(losing, lambda v: v["resources"])),
         surviving_value=F.col("_survivor"),
-        surviving_department=F.col("_registry_department"),
+        surviving_department=reg["_registry_department"],
         observed_values=F.concat(
             F.array(survivor),
             F.transform(
@@ -409,11 +406,11 @@ def marital_status_conflicts(
             F.lit(MARITAL_STATUS + ": "),
             F.coalesce(F.col("_survivor"), F.lit("")),
             F.lit(" ("),
-            F.col("_registry_resource"),
-            F.lit(", "),
-            F.col("registration_number"),
+            reg["_registry_resource"],
+            F.lit(", registration "),
+            reg["registration_number"],
             F.lit(" of "),
-            F.date_format("registered_on", "yyyy-MM-dd"),
+            F.date_format(reg["registered_on"], "yyyy-MM-dd"),
             F.lit(") vs "),
             F.array_join(
                 F.transform(

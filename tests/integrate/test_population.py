@@ -85,6 +85,8 @@ DIVORCEE_MARRIED = pid("1972-04-04", 64)  # hukou spoke after the divorce: confl
 FIRST_MARRIAGE = pid("1980-05-05", 73)
 HIS_BRIDE = pid("1982-06-06", 84)
 MARRIED_ELSEWHERE = pid("1975-07-07", 93)  # no registration here: the hukou's word stands
+SAID_SINGLE_THEN_DIVORCED = pid("1966-10-10", 35)  # married when hukou said "unmarried"
+SPOUSE_OF_SAID_SINGLE = pid("1968-11-11", 46)
 DECEASED = pid("1940-08-08", 15)  # died 2019, "married" 2021: the deceased_married anomaly's
 PARTNER = pid("1990-09-09", 26)
 
@@ -111,11 +113,23 @@ def test_a_statement_made_after_the_registration_that_contradicts_it_is_a_confli
             registration("J3", "marriage", "1995-01-01", DIVORCEE_STALE, DIVORCEE_MARRIED),
             registration("J4", "marriage", "2005-01-01", FIRST_MARRIAGE, HIS_BRIDE),
             registration("J9", "marriage", "2021-01-01", DECEASED, PARTNER),
+            registration(
+                "J5", "marriage", "1990-01-01", SAID_SINGLE_THEN_DIVORCED, SPOUSE_OF_SAID_SINGLE
+            ),
         ],
     ).unionByName(
         pool(
             "mzj.marriage",
-            [registration("L1", "divorce", "2025-01-05", DIVORCEE_STALE, DIVORCEE_MARRIED)],
+            [
+                registration("L1", "divorce", "2025-01-05", DIVORCEE_STALE, DIVORCEE_MARRIED),
+                registration(
+                    "L2",
+                    "divorce",
+                    "2025-01-06",
+                    SAID_SINGLE_THEN_DIVORCED,
+                    SPOUSE_OF_SAID_SINGLE,
+                ),
+            ],
             batch=INCR,
         )
     )
@@ -135,6 +149,7 @@ def test_a_statement_made_after_the_registration_that_contradicts_it_is_a_confli
         HIS_BRIDE: "90",
         MARRIED_ELSEWHERE: "20",
         PARTNER: "10",
+        SAID_SINGLE_THEN_DIVORCED: "10",
     }
     hukou = pool(
         "gaj.hukou",
@@ -150,7 +165,7 @@ def test_a_statement_made_after_the_registration_that_contradicts_it_is_a_confli
         for i in bases.issues.where("element = 'marital_status'").collect()
         if i["issue_type"] == "conflict"
     }
-    assert set(conflicts) == {HUSBAND_SAYS_SINGLE, DIVORCEE_MARRIED}
+    assert set(conflicts) == {HUSBAND_SAYS_SINGLE, DIVORCEE_MARRIED, SAID_SINGLE_THEN_DIVORCED}
     single = conflicts[HUSBAND_SAYS_SINGLE]
     assert single["departments"] == ["gaj"] and single["resources"] == ["gaj.hukou"]
     assert (single["surviving_value"], single["surviving_department"]) == ("20", "mzj")
@@ -159,6 +174,9 @@ def test_a_statement_made_after_the_registration_that_contradicts_it_is_a_confli
         ("10", ["gaj"]),
     ]
     assert conflicts[DIVORCEE_MARRIED]["surviving_value"] == "40"
+    # compared with the marriage registered before the statement, shown with today's status
+    assert "J5" in conflicts[SAID_SINGLE_THEN_DIVORCED]["detail"]
+    assert conflicts[SAID_SINGLE_THEN_DIVORCED]["surviving_value"] == "40"
     anomalies = {
         (i["rule"], i["key"]) for i in bases.issues.where("issue_type = 'anomaly'").collect()
     }
