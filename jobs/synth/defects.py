@@ -21,6 +21,8 @@ import random
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from jobs.catalog import Catalog, Resource
 from jobs.synth import keys
 from jobs.synth.config import SynthConfig
@@ -98,6 +100,7 @@ class RowInjector:
         enabled: bool = True,
         force: bool = False,
         expected_rows: int = 1_000,
+        hidden_fields: frozenset[str] = frozenset(),
     ) -> None:
         self.world = world
         self.catalog = catalog
@@ -107,7 +110,9 @@ class RowInjector:
         self.rng = rng
         self.ctx = ctx
         self.enabled = enabled
-        present = set(resource.field_names)
+        # a field delivered under an undeclared column name reaches no pool column: a value
+        # defect there would be promised in the manifest and seen by no pipeline
+        present = set(resource.field_names) - hidden_fields
         self.key_field = resource.key_fields[0]
         self.kinds: dict[str, float] = {}
         self.person_targets: dict[str, list[tuple[str, str]]] = {}
@@ -131,7 +136,10 @@ class RowInjector:
             if targets:
                 self.person_targets[kind] = targets
                 applicable.append(kind)
-        marital = [f.name for f in resource.fields if f.element == "marital_status"]
+        marital = [
+            f.name for f in resource.fields if f.element == "marital_status" and f.name in present
+        ]
+        self._registered: np.ndarray | None = None
         if marital and not self._is_authority(marital[0], "marital_status") and source.persons:
             self.person_targets["marital_status_conflict"] = [
                 (source.persons[0].id_field, marital[0])
@@ -268,6 +276,8 @@ class RowInjector:
         original = row.get(value_field)
         if original is None:
             return None
+        if kind == "marital_status_conflict" and not self._comparable_marital(person, original):
+            return None
         if kind == "name_homophone":
             changed = homophone_of(original)
             if changed is None:
@@ -289,7 +299,7 @@ class RowInjector:
             if changed is None:
                 return None
         elif kind == "marital_status_conflict":
-            changed = "10" if str(original) != "10" else "20"
+            changed = "10"  # 未婚, where the marriage registry has registered the person
         else:  # pragma: no cover - every person kind is handled above
             return None
         row[value_field] = changed
@@ -301,6 +311,18 @@ class RowInjector:
             target=(id_field, person),
             extra={"original": original},
         )
+
+    def _comparable_marital(self, person: int, original: Any) -> bool:
+        """Whether "unmarried" would contradict what the marriage registry (the authority) says
+        of the person when this file is delivered, so that a pipeline can find the conflict: the
+        person has a registration before the delivery (married, widowed since or divorced, never
+        "unmarried"), and none made after a party's death (a deceased_married world mark, whose
+        anomaly the pipeline reports instead)."""
+        if str(original) == "10":
+            return False
+        if self._registered is None:
+            self._registered = _registered_persons(self.world, self.ctx.day)
+        return person < len(self._registered) and bool(self._registered[person])
 
     def _entity_value(self, kind: str, row: dict[str, Any]) -> Injected | None:
         targets = self.entity_targets[kind]
@@ -500,6 +522,23 @@ class RowInjector:
 
     def _style_of(self, values: list[Any], injected: Injected) -> int:
         return injected.extra.get("style", self.shape.habit[0])
+
+
+def _registered_persons(world: World, day: int) -> np.ndarray:
+    """Person number → has a marriage registration (婚姻登记) before ``day`` and is not a party
+    of one registered after a party's death."""
+    registered = np.zeros(len(world.persons.sex), bool)
+    m = world.marriages
+    if not len(m):
+        return registered
+    before = np.asarray(m["day"]) < day
+    registered[np.asarray(m["male"])[before]] = True
+    registered[np.asarray(m["female"])[before]] = True
+    erroneous = sorted(world.marks.get(("deceased_married", "mzj.marriage"), ()))
+    if erroneous:
+        registered[np.asarray(m["male"])[erroneous]] = False
+        registered[np.asarray(m["female"])[erroneous]] = False
+    return registered
 
 
 def _text(value: Any) -> str | None:

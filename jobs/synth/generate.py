@@ -333,6 +333,11 @@ class _Deliverer:
             ctx,
             enabled=enabled,
             force=force,
+            hidden_fields=frozenset(
+                name
+                for name, column in rename.items()
+                if column not in resource.field(name).source_columns
+            ),
         )
         created = f"{datetime.date.fromordinal(ctx.day).isoformat()}T00:00:00Z"
         files: list[tuple[Path, int]] = []

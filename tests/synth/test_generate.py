@@ -311,7 +311,7 @@ def test_value_defects_are_in_their_files_and_differ_from_the_truth(deliveries, 
         and not name.startswith("parcel")
     }
     found = [d for d in defects if d["kind"] in value_kinds and d["file"] in deliveries]
-    assert {d["kind"] for d in found} >= value_kinds - {"marital_status_conflict"}
+    assert {d["kind"] for d in found} >= value_kinds
     for defect in found:
         resource, _, rows = deliveries[defect["file"]]
         value = rows[defect["row"] - 1][resource.field_names.index(defect["field"])]
@@ -336,6 +336,70 @@ def test_conflicting_names_differ_from_the_population_register(city, defects):
         assert defect["value_written"] != names[defect["key"]]
         if defect["kind"] == "name_homophone":
             assert len(defect["value_written"]) == len(defect["value_true"])
+
+
+def _registrations(deliveries):
+    # person ID → [(registered on, number, class 20 | 40, spouse ID)] as the delivered marriage
+    # registrations (婚姻登记) say; a row without its number reaches no pool
+    out = defaultdict(list)
+    for resource, _, rows in deliveries.values():
+        if resource.id != "mzj.marriage":
+            continue
+        names = resource.field_names
+        classes = {"结婚": "20", "复婚": "20", "离婚": "40"}
+        for row in rows:
+            value = dict(zip(names, row, strict=True))
+            if not value["registration_number"]:
+                continue
+            on = _parse_date(value["registered_on"])
+            kind = classes[value["registration_type"]]
+            male, female = value["male_id"], value["female_id"]
+            out[male].append((on, value["registration_number"], kind, female))
+            out[female].append((on, value["registration_number"], kind, male))
+    return out
+
+
+def _marital_contradiction(person, code, registrations, day, deaths):
+    # the registration that a marital status (GB/T 2261.2 code) stated on ``day`` contradicts,
+    # by the pipeline's rule (jobs.integrate.population.marital_status_conflicts), or None
+    before = [r for r in registrations.get(person, ()) if r[0] < day]
+    if not code or not before:
+        return None
+    on, number, registered, spouse = max(before)
+    if any(deaths.get(key) is not None and on > deaths[key] for key in (person, spouse)):
+        return None  # registered after a death: the deceased_married anomaly's
+    stated = code[0] + "0"
+    if stated == "90" or stated == registered or (registered, stated) == ("20", "30"):
+        return None
+    return number
+
+
+def test_marital_status_conflicts_are_in_the_manifest_and_in_the_hukou_file(
+    city, deliveries, defects, files, catalog
+):
+    found = [d for d in defects if d["kind"] == "marital_status_conflict"]
+    assert found
+    registrations = _registrations(deliveries)
+    batch_of = {f["file"]: f["batch"] for f in files}
+    code_map = catalog.resource("gaj.hukou").field("marital_status").code_map
+    truth = {
+        p["person_id"]: p["death_date"]
+        for p in pq.read_table(city / "_manifest" / "truth" / "persons.parquet").to_pylist()
+    }
+    for defect in found:
+        assert (defect["resource"], defect["department"]) == ("gaj.hukou", "gaj")
+        assert (defect["outcome"], defect["element"]) == ("conflict", "marital_status")
+        assert defect["ticket_department"] == "gaj"
+        assert (defect["field"], defect["column"]) == ("marital_status", "婚姻状况")
+        assert defect["value_written"] == "未婚"
+        assert code_map[defect["value_true"]] in ("20", "21", "22", "23", "30", "40")
+        if defect["file"] not in deliveries:
+            continue
+        resource, _, rows = deliveries[defect["file"]]
+        row = dict(zip(resource.field_names, rows[defect["row"] - 1], strict=True))
+        assert (row["person_id"], row["marital_status"]) == (defect["key"], "未婚")
+        day = _batch_day(batch_of[defect["file"]])
+        assert _marital_contradiction(defect["key"], "10", registrations, day, truth)
 
 
 def test_duplicate_rows_are_exact_copies(deliveries, defects):
@@ -468,7 +532,7 @@ def _batch_day(batch):
 
 
 def test_no_inconsistency_appears_that_the_manifest_does_not_declare(
-    city, deliveries, defects, files
+    city, deliveries, defects, files, catalog
 ):
     # precision of the ground truth: every anomaly or conflict a pipeline could find in the
     # files is a recorded defect (rows whose key is damaged are skipped: they never get keyed)
@@ -481,6 +545,9 @@ def test_no_inconsistency_appears_that_the_manifest_does_not_declare(
     for d in defects:
         by_key[(d["resource"], d["key"])].add(d["kind"])
     batch_of = {f["file"]: f["batch"] for f in files}
+    registrations = _registrations(deliveries)
+    deaths = {key: p["death_date"] for key, p in truth.items()}
+    marital_codes = catalog.resource("gaj.hukou").field("marital_status").code_map
     problems = []
     for file, (resource, _, rows) in deliveries.items():
         day = _batch_day(batch_of[file])
@@ -493,6 +560,11 @@ def test_no_inconsistency_appears_that_the_manifest_does_not_declare(
             person = truth.get(value.get("person_id"))
             if resource.id == "gaj.hukou":
                 pid = value["person_id"]
+                contradicted = _marital_contradiction(
+                    pid, marital_codes.get(value["marital_status"]), registrations, day, deaths
+                )
+                if contradicted and "marital_status_conflict" not in here:
+                    problems.append((file, number, "marital status", contradicted))
                 if _parse_date(value["birth_date"]).strftime("%Y%m%d") != pid[6:14]:
                     problems += (
                         [] if "birth_date_id_mismatch" in here else [(file, number, "birth")]
