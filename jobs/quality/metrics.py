@@ -20,7 +20,7 @@ Decisions follow GX: an expectation passes when ``considered == 0`` or
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -256,10 +256,11 @@ def unique_considered(exp: Expectation) -> Column:
 
 
 def with_duplicate_flags(
-    df: DataFrame, expectations: list[Expectation]
+    df: DataFrame, expectations: list[Expectation], group_by: Sequence[str] = ()
 ) -> tuple[DataFrame, dict[str, str]]:
     """Adds, per uniqueness expectation, a flag that is true on rows whose key occurs more than
-    once among the considered rows.
+    once among the considered rows (of the same ``group_by`` values: the batch id when several
+    batches share one pass, since uniqueness is judged within a batch).
 
     The keys that repeat are found by an aggregation that shuffles only the key columns, and
     joined back by broadcast (null-safe, as GX's window groups nulls together): a window over
@@ -268,7 +269,7 @@ def with_duplicate_flags(
     """
     flags: dict[str, str] = {}
     for i, exp in enumerate(expectations):
-        columns = _unique_columns(exp)
+        columns = [*group_by, *_unique_columns(exp)]
         flag = f"__dup{i}"
         renamed = [f"__dupk{i}_{j}" for j in range(len(columns))]
         repeated = (
@@ -361,13 +362,97 @@ def compute_metrics(
         counts and outcomes per expectation, and the lazy per-row flags; one Spark job
         computes all of them.
     """
-    authority_dfs = authority_dfs or {}
+    plan = _plan(batch_df, suite, params, authority_dfs or {}, ())
+    aggregates = _aggregates(plan, None)
+    totals = _run_pass(plan.flags_df, aggregates, write_failing_rows)
+    return _batch_metrics(plan, suite, totals, params, plan.flags_df)
+
+
+class BatchedPassUnsupported(ValueError):
+    """The pending batches cannot share one pass: a row-level expectation's parameters differ
+    between them (validate them one by one)."""
+
+
+def compute_metrics_by_batch(
+    pending_df: DataFrame,
+    suite: Suite,
+    params_by_batch: Mapping[str, Mapping[str, Any]],
+    authority_dfs: Mapping[str, DataFrame] | None = None,
+    write_failing_rows: Callable[[DataFrame], Any] | None = None,
+) -> dict[str, BatchMetrics]:
+    """:func:`compute_metrics` for several batches of one pool in ONE Spark pass.
+
+    Each batch gets exactly what :func:`compute_metrics` on that batch alone gives: uniqueness
+    is decided within the batch (repeated keys grouped by batch id and key), every count and
+    table metric is summed per batch (conditional aggregates in the same ``observe()``), and
+    table-level expectations are judged with the batch's own parameters (row-count bounds and
+    due date come from each batch's predecessor). The failing rows of all the batches stream
+    into one write.
+
+    Args:
+        pending_df: the pool rows of the batches (at least those in ``params_by_batch``).
+        params_by_batch: batch id → that batch's suite parameters.
+
+    Returns:
+        batch id → its metrics (``flags_df`` is the batch's slice of the shared flags).
+
+    Raises:
+        BatchedPassUnsupported: a row-level expectation would need different parameter values
+            in different batches.
+    """
+    batch_ids = list(params_by_batch)
+    first = params_by_batch[batch_ids[0]]
+    for exp in suite.expectations:
+        if exp.is_row_level and exp.parameters:
+            wanted = [{p: params_by_batch[b].get(p) for p in exp.parameters} for b in batch_ids]
+            if any(w != wanted[0] for w in wanted[1:]):
+                raise BatchedPassUnsupported(f"{exp.name}: parameters differ between batches")
+    pending_df = pending_df.where(F.col("batch_id").isin(batch_ids))
+    plan = _plan(pending_df, suite, first, authority_dfs or {}, ("batch_id",))
+    aggregates: list[Column] = []
+    for index, batch_id in enumerate(batch_ids):
+        aggregates += _aggregates(plan, (F.col("batch_id") == F.lit(batch_id), f"_b{index}"))
+    totals = _run_pass(plan.flags_df, aggregates, write_failing_rows)
+    out = {}
+    for index, batch_id in enumerate(batch_ids):
+        suffix = f"_b{index}"
+        own = {k[: -len(suffix)]: v for k, v in totals.items() if k.endswith(suffix)}
+        out[batch_id] = _batch_metrics(
+            plan,
+            suite,
+            own,
+            params_by_batch[batch_id],
+            plan.flags_df.where(F.col("batch_id") == F.lit(batch_id)),
+        )
+    return out
+
+
+@dataclass
+class _Plan:
+    """The compiled pass: flags DataFrame, row checks, and what is decided without data."""
+
+    flags_df: DataFrame
+    schema: T.StructType
+    row_exprs: list[tuple[str, Column, Column]]
+    table_exps: list[Expectation]
+    accuracy_checks: list[AccuracyCheck]
+    min_max_columns: list[str]
+    preset: dict[str, Outcome]
+
+
+def _plan(
+    batch_df: DataFrame,
+    suite: Suite,
+    params: Mapping[str, Any],
+    authority_dfs: Mapping[str, DataFrame],
+    group_by: tuple[str, ...],
+) -> _Plan:
     outcomes: dict[str, Outcome] = {}
     row_exprs: list[tuple[str, Column, Column]] = []  # (name, considered, unexpected)
     table_exps: list[Expectation] = []
     wide_df, auth_columns = with_authority_values(batch_df, suite.accuracy, authority_dfs)
     wide_df, duplicate_flags = with_duplicate_flags(
-        wide_df, [e for e in suite.expectations if e.type in UNIQUENESS_TYPES]
+        wide_df, [e for e in suite.expectations if e.type in UNIQUENESS_TYPES], group_by
     )
     for exp in suite.expectations:
         if not exp.is_row_level:
@@ -435,18 +520,47 @@ def compute_metrics(
         if failed_names
         else F.array().cast(T.ArrayType(T.StringType())),
     )
+    return _Plan(
+        flags_df,
+        batch_df.schema,
+        row_exprs,
+        table_exps,
+        accuracy_checks,
+        min_max_columns,
+        outcomes,
+    )
+
+
+def _aggregates(plan: _Plan, only: tuple[Column, str] | None) -> list[Column]:
+    """The pass's sums, minima and maxima; with ``only = (condition, suffix)`` over the rows
+    meeting ``condition``, each named with ``suffix``."""
+    condition, suffix = only if only is not None else (None, "")
+
+    def of(column: Column) -> Column:
+        return column if condition is None else F.when(condition, column)
 
     aggregates = [
-        F.count(F.lit(1)).alias("__rows"),
-        F.sum((F.size(FAILED_COLUMN) > 0).cast("long")).alias("__failing"),
+        F.count(of(F.lit(1))).alias(f"__rows{suffix}"),
+        F.sum(of((F.size(FAILED_COLUMN) > 0).cast("long"))).alias(f"__failing{suffix}"),
     ]
-    for i in range(len(row_exprs)):
+    for i in range(len(plan.row_exprs)):
         aggregates += [
-            F.sum(F.col(f"__c{i}").cast("long")).alias(f"__sc{i}"),
-            F.sum(F.col(f"__u{i}").cast("long")).alias(f"__su{i}"),
+            F.sum(of(F.col(f"__c{i}").cast("long"))).alias(f"__sc{i}{suffix}"),
+            F.sum(of(F.col(f"__u{i}").cast("long"))).alias(f"__su{i}{suffix}"),
         ]
-    for c in min_max_columns:
-        aggregates += [F.min(f"__m_{c}").alias(f"__min_{c}"), F.max(f"__m_{c}").alias(f"__max_{c}")]
+    for c in plan.min_max_columns:
+        aggregates += [
+            F.min(of(F.col(f"__m_{c}"))).alias(f"__min_{c}{suffix}"),
+            F.max(of(F.col(f"__m_{c}"))).alias(f"__max_{c}{suffix}"),
+        ]
+    return aggregates
+
+
+def _run_pass(
+    flags_df: DataFrame,
+    aggregates: list[Column],
+    write_failing_rows: Callable[[DataFrame], Any] | None,
+) -> dict[str, Any]:
     totals = None
     if write_failing_rows is not None:
         # One pass does both: the rows stream through observe(), which sums every flag, and
@@ -458,11 +572,21 @@ def compute_metrics(
             totals = observation.get
     if totals is None:  # no writer, or a retried write that was already applied
         totals = flags_df.agg(*aggregates).collect()[0].asDict()
-    row_count = int(totals["__rows"])
+    return dict(totals)
 
+
+def _batch_metrics(
+    plan: _Plan,
+    suite: Suite,
+    totals: Mapping[str, Any],
+    params: Mapping[str, Any],
+    flags_df: DataFrame,
+) -> BatchMetrics:
+    outcomes = dict(plan.preset)
+    row_count = int(totals["__rows"])
     by_name = {e.name: e for e in suite.expectations}
-    by_check = {c.name: c for c in accuracy_checks}
-    for i, (name, _, _) in enumerate(row_exprs):
+    by_check = {c.name: c for c in plan.accuracy_checks}
+    for i, (name, _, _) in enumerate(plan.row_exprs):
         considered_n = int(totals[f"__sc{i}"] or 0)
         unexpected_n = int(totals[f"__su{i}"] or 0)
         if name in by_name:
@@ -498,15 +622,15 @@ def compute_metrics(
             unexpected_n,
         )
 
-    for exp in table_exps:
-        outcomes[exp.name] = _table_outcome(exp, batch_df.schema, row_count, totals, params)
+    for exp in plan.table_exps:
+        outcomes[exp.name] = _table_outcome(exp, plan.schema, row_count, totals, params)
 
     ordered = {n: outcomes[n] for n in suite.names if n in outcomes}
     return BatchMetrics(
         row_count,
         ordered,
         flags_df,
-        tuple(n for n, _, _ in row_exprs),
+        tuple(n for n, _, _ in plan.row_exprs),
         int(totals["__failing"] or 0),
     )
 

@@ -291,3 +291,57 @@ def test_accuracy_is_skipped_until_the_authority_has_a_pool(spark):
     outcome = computed.outcomes["birth_date.matches_gaj_hukou"]
     assert outcome.status == "skipped"
     assert "gaj.hukou" in outcome.reason
+
+
+def test_one_pass_over_several_batches_equals_one_pass_per_batch(spark, suite):
+    from .conftest import make_pool_df
+
+    second = [
+        # ALICE again: a duplicate in b1, but once only in this batch.
+        {**licence(1, ALICE), **lineage("gaj.driving_licence", "b2", 1)},
+        {**licence(2, None, full_name=None), **lineage("gaj.driving_licence", "b2", 2)},
+        {**licence(3, "ABC123", gender="9"), **lineage("gaj.driving_licence", "b2", 3)},
+    ]
+    both = make_pool_df(spark, "gaj.driving_licence", ROWS + second)
+    params = {
+        "b1": PARAMS,
+        # Bounds from b1's 8 rows: b2's 3 rows fail them; the due date is b2's own.
+        "b2": {**PARAMS, "row_count_min": 7, "row_count_max": 9, "delivered_by": None},
+    }
+    captured = []
+    together = metrics.compute_metrics_by_batch(
+        both, suite, params, write_failing_rows=lambda rows_df: captured.extend(rows_df.collect())
+    )
+
+    def whole(result):
+        return (result.row_count, result.failing_row_count, result.outcomes)
+
+    def rows(collected):
+        return sorted(
+            (r["batch_id"], r["row_number"], r["record_key"], sorted(r["failed_expectations"]))
+            for r in collected
+        )
+
+    alone_rows = []
+    for batch_id, batch_params in params.items():
+        alone = metrics.compute_metrics(
+            both.where(f"batch_id = '{batch_id}'"),
+            suite,
+            batch_params,
+            write_failing_rows=lambda rows_df: alone_rows.extend(rows_df.collect()),
+        )
+        assert whole(together[batch_id]) == whole(alone), batch_id
+    assert rows(captured) == rows(alone_rows)
+    assert together["b2"].outcomes["person_id.unique_in_batch"].unexpected == 0
+    assert together["b2"].outcomes["batch.row_count_change"].status == "failed"
+    assert together["b2"].outcomes["batch.freshness"].status == "skipped"
+    assert together["b1"].outcomes["batch.freshness"].status == "failed"
+
+
+def test_batches_whose_row_checks_need_different_parameters_are_not_batched(spark, suite):
+    from .conftest import make_pool_df
+
+    df = make_pool_df(spark, "gaj.driving_licence", ROWS)
+    later = {**PARAMS, "today": dt.date(2025, 10, 9)}
+    with pytest.raises(metrics.BatchedPassUnsupported):
+        metrics.compute_metrics_by_batch(df, suite, {"b1": PARAMS, "b0": later})
