@@ -63,8 +63,15 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     # Every lake write a command makes is an audit entry naming the person who ran it.
     from jobs.audit import write_audit
+    from jobs.settings import SettingsError
 
-    with write_audit(Settings.from_env(), actor=f"cli:{_user()}"):
+    try:
+        settings = Settings.from_env()
+    except SettingsError as error:
+        # A mistyped variable is the operator's to fix: one line naming it, not a traceback.
+        print(f"govlake: {error}", file=sys.stderr)
+        return 2
+    with write_audit(settings, actor=f"cli:{_user()}"):
         return int(args.func(args) or 0)
 
 

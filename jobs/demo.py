@@ -112,7 +112,7 @@ def _demo(args: argparse.Namespace) -> int:
 
 def _run_stages(args: argparse.Namespace, settings: Settings) -> dict:
     started = time.perf_counter()
-    stages = _Stages(2 if args.ingest_only else 6)
+    stages = _Stages(3 if args.ingest_only else 6)
 
     t = stages.start("landing: the synthetic county's deliveries")
     _ensure_landing(settings, args.persons, args.seed)
