@@ -140,6 +140,7 @@ class RowInjector:
             f.name for f in resource.fields if f.element == "marital_status" and f.name in present
         ]
         self._registered: np.ndarray | None = None
+        self.is_marital_registry = resource.id in catalog.element("marital_status").authority
         if marital and not self._is_authority(marital[0], "marital_status") and source.persons:
             self.person_targets["marital_status_conflict"] = [
                 (source.persons[0].id_field, marital[0])
@@ -202,18 +203,23 @@ class RowInjector:
                     self.skips[kind] -= 1
                     self._undo(injected, row)
                     continue
-                self._count(kind)
-                return injected
+                return self._accept(injected)
         u = self.rng.random()
         if u >= self.total_rate:
             return None
         for bound, kind in self.cumulative:
             if u < bound:
                 injected = self._try(kind, row)
-                if injected is not None:
-                    self._count(kind)
-                return injected
+                return self._accept(injected) if injected is not None else None
         return None
+
+    def _accept(self, injected: Injected) -> Injected:
+        self._count(injected.kind)
+        if injected.kind == "marital_status_conflict" and injected.target is not None:
+            self.world.marital_claims.add(injected.target[1])
+        elif injected.kind == "missing_key" and self.is_marital_registry:
+            self.world.unregistered_parties.update(injected.extra["parties"])
+        return injected
 
     def _count(self, kind: str) -> None:
         self.counts[kind] = self.counts.get(kind, 0) + 1
@@ -233,6 +239,17 @@ class RowInjector:
         if kind in ID_KINDS or kind in USCC_KINDS or kind == "missing_key":
             if not isinstance(key_value, str) or not key_value:
                 return None
+            if kind == "missing_key" and self.is_marital_registry:
+                parties = [p for p in row.get("_persons", {}).values() if p is not None]
+                if self.world.marital_claims.intersection(parties):
+                    return None  # the registration a marital status conflict is measured by
+                return Injected(
+                    kind,
+                    self.key_field.name,
+                    row.get("_key"),
+                    value_true=key_value,
+                    extra={"parties": parties},
+                )
             if kind == "id_lowercase_x" and not key_value.endswith("X"):
                 return None
             if kind == "id_15_digit" and key_value[6:8] != "19":
@@ -525,8 +542,8 @@ class RowInjector:
 
 
 def _registered_persons(world: World, day: int) -> np.ndarray:
-    """Person number → has a marriage registration (婚姻登记) before ``day`` and is not a party
-    of one registered after a party's death."""
+    """Person number → has a marriage registration (婚姻登记) before ``day``, is not a party of
+    one registered after a party's death, nor of one delivered without its number."""
     registered = np.zeros(len(world.persons.sex), bool)
     m = world.marriages
     if not len(m):
@@ -538,6 +555,7 @@ def _registered_persons(world: World, day: int) -> np.ndarray:
     if erroneous:
         registered[np.asarray(m["male"])[erroneous]] = False
         registered[np.asarray(m["female"])[erroneous]] = False
+    registered[sorted(world.unregistered_parties)] = False
     return registered
 
 

@@ -161,6 +161,13 @@ class World:
     #: Deliberate inconsistencies: (defect kind, resource id) → the refs they apply to.
     marks: dict[tuple[str, str], set[int]] = field(default_factory=dict)
     certificate_seq: dict[int, int] = field(default_factory=dict)
+    #: Persons whose marital status a department misstates (marital_status_conflict): their
+    #: marriage registrations keep their number, so the registry the conflict is found against
+    #: reaches the pool.
+    marital_claims: set[int] = field(default_factory=set)
+    #: Parties of a marriage registration delivered without its number (missing_key): no pool
+    #: holds it, so no marital status conflict can be measured against it.
+    unregistered_parties: set[int] = field(default_factory=set)
 
     def person_name(self, person: int) -> str:
         return self.persons.name(person, self.pools)

@@ -90,5 +90,7 @@ def test_synthetic_county_meets_the_precision_and_recall_target(spark, tmp_path)
     for kind in ("conflict", "anomaly"):
         assert report["issues"][kind]["precision"] >= 0.99, report["issues"][kind]
         assert report["issues"][kind]["recall"] >= 0.99, report["issues"][kind]
+    marital = report["issues"]["conflict"]["by_topic"]["marital_status"]
+    assert marital["expected"] > 0 and marital["matched"] == marital["expected"], marital
     assert report["population"]["false_merges"] == 0
     assert report["legal_entity"]["false_merges"] == 0
