@@ -14,12 +14,12 @@ listing it equals its unexpected count, which equals GX's (asserted by the tests
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from jobs.lake import tables
+from jobs.lake import ledger, tables
 from jobs.lake.paths import table_uri
 from jobs.settings import Settings
 
@@ -27,12 +27,19 @@ QUALITY_FAILING_ROWS = "quality_failing_rows"
 
 
 def failing_rows_writer(
-    settings: Settings, suite_version: str, validated_at: dt.datetime, write_id: str
+    settings: Settings,
+    suite_version: str,
+    validated_at: dt.datetime,
+    write_id: str,
+    exclude_batches: Collection[str] = (),
 ) -> Callable[[DataFrame], tables.WriteResult]:
-    """A writer for :func:`jobs.quality.metrics.compute_metrics`: appends the failing rows of
-    one batch during the metrics pass (idempotent per ``write_id``)."""
+    """A writer for :func:`jobs.quality.metrics.compute_metrics` (and ``…_by_batch``): appends
+    the failing rows during the metrics pass (idempotent per ``write_id``), leaving out the
+    rows of ``exclude_batches`` (their rows were written by an earlier attempt)."""
 
     def write(failing_df: DataFrame) -> tables.WriteResult:
+        if exclude_batches:
+            failing_df = failing_df.where(~F.col("batch_id").isin(list(exclude_batches)))
         df = failing_df.withColumn("suite_version", F.lit(suite_version)).withColumn(
             "validated_at", F.lit(validated_at).cast("timestamp")
         )
@@ -44,3 +51,32 @@ def failing_rows_writer(
         )
 
     return write
+
+
+def batches_with_rows(
+    settings: Settings,
+    department: str,
+    resource: str,
+    suite_version: str,
+    batch_ids: Collection[str],
+) -> set[str]:
+    """Which of ``batch_ids`` already have failing rows of this suite version (delta-rs read).
+
+    A batch has no decision until its last step, so a task retried after a failure finds its
+    failing rows already written; with the same set of pending batches the write id says so,
+    but a retry may validate a different set (some batches were decided meanwhile) under a
+    different write id, and must not write those rows twice.
+    """
+    if not batch_ids:
+        return set()
+    rows = ledger.read_rows(
+        table_uri(settings, "governance", QUALITY_FAILING_ROWS),
+        filters=[
+            ("department", "=", department),
+            ("resource", "=", resource),
+            ("suite_version", "=", suite_version),
+            ("batch_id", "in", sorted(batch_ids)),
+        ],
+        columns=["batch_id"],
+    )
+    return {r["batch_id"] for r in rows}

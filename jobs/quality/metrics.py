@@ -20,6 +20,7 @@ Decisions follow GX: an expectation passes when ``considered == 0`` or
 from __future__ import annotations
 
 import datetime as dt
+from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -363,7 +364,7 @@ def compute_metrics(
         computes all of them.
     """
     plan = _plan(batch_df, suite, params, authority_dfs or {}, ())
-    aggregates = _aggregates(plan, None)
+    aggregates = _aggregates(plan)
     totals = _run_pass(plan.flags_df, aggregates, write_failing_rows)
     return _batch_metrics(plan, suite, totals, params, plan.flags_df)
 
@@ -380,14 +381,15 @@ def compute_metrics_by_batch(
     authority_dfs: Mapping[str, DataFrame] | None = None,
     write_failing_rows: Callable[[DataFrame], Any] | None = None,
 ) -> dict[str, BatchMetrics]:
-    """:func:`compute_metrics` for several batches of one pool in ONE Spark pass.
+    """:func:`compute_metrics` for several small batches of one pool in two Spark jobs.
 
     Each batch gets exactly what :func:`compute_metrics` on that batch alone gives: uniqueness
     is decided within the batch (repeated keys grouped by batch id and key), every count and
-    table metric is summed per batch (conditional aggregates in the same ``observe()``), and
-    table-level expectations are judged with the batch's own parameters (row-count bounds and
-    due date come from each batch's predecessor). The failing rows of all the batches stream
-    into one write.
+    table metric is aggregated per batch (``groupBy("batch_id")``), and table-level
+    expectations are judged with the batch's own parameters (row-count bounds and due date come
+    from each batch's predecessor). One job writes the failing rows of all the batches, one
+    aggregates: the flags are computed twice, which costs less than a job per batch only while
+    the batches are small (the caller decides; a large batch keeps its single pass).
 
     Args:
         pending_df: the pool rows of the batches (at least those in ``params_by_batch``).
@@ -409,18 +411,19 @@ def compute_metrics_by_batch(
                 raise BatchedPassUnsupported(f"{exp.name}: parameters differ between batches")
     pending_df = pending_df.where(F.col("batch_id").isin(batch_ids))
     plan = _plan(pending_df, suite, first, authority_dfs or {}, ("batch_id",))
-    aggregates: list[Column] = []
-    for index, batch_id in enumerate(batch_ids):
-        aggregates += _aggregates(plan, (F.col("batch_id") == F.lit(batch_id), f"_b{index}"))
-    totals = _run_pass(plan.flags_df, aggregates, write_failing_rows)
+    if write_failing_rows is not None:
+        write_failing_rows(failing_rows_of(plan.flags_df))
+    grouped = {
+        row["batch_id"]: row.asDict()
+        for row in plan.flags_df.groupBy("batch_id").agg(*_aggregates(plan)).collect()
+    }
     out = {}
-    for index, batch_id in enumerate(batch_ids):
-        suffix = f"_b{index}"
-        own = {k[: -len(suffix)]: v for k, v in totals.items() if k.endswith(suffix)}
+    for batch_id in batch_ids:
+        totals = grouped.get(batch_id) or {"__rows": 0, "__failing": 0}
         out[batch_id] = _batch_metrics(
             plan,
             suite,
-            own,
+            defaultdict(lambda: None, totals),
             params_by_batch[batch_id],
             plan.flags_df.where(F.col("batch_id") == F.lit(batch_id)),
         )
@@ -531,28 +534,19 @@ def _plan(
     )
 
 
-def _aggregates(plan: _Plan, only: tuple[Column, str] | None) -> list[Column]:
-    """The pass's sums, minima and maxima; with ``only = (condition, suffix)`` over the rows
-    meeting ``condition``, each named with ``suffix``."""
-    condition, suffix = only if only is not None else (None, "")
-
-    def of(column: Column) -> Column:
-        return column if condition is None else F.when(condition, column)
-
+def _aggregates(plan: _Plan) -> list[Column]:
+    """The pass's sums, minima and maxima."""
     aggregates = [
-        F.count(of(F.lit(1))).alias(f"__rows{suffix}"),
-        F.sum(of((F.size(FAILED_COLUMN) > 0).cast("long"))).alias(f"__failing{suffix}"),
+        F.count(F.lit(1)).alias("__rows"),
+        F.sum((F.size(FAILED_COLUMN) > 0).cast("long")).alias("__failing"),
     ]
     for i in range(len(plan.row_exprs)):
         aggregates += [
-            F.sum(of(F.col(f"__c{i}").cast("long"))).alias(f"__sc{i}{suffix}"),
-            F.sum(of(F.col(f"__u{i}").cast("long"))).alias(f"__su{i}{suffix}"),
+            F.sum(F.col(f"__c{i}").cast("long")).alias(f"__sc{i}"),
+            F.sum(F.col(f"__u{i}").cast("long")).alias(f"__su{i}"),
         ]
     for c in plan.min_max_columns:
-        aggregates += [
-            F.min(of(F.col(f"__m_{c}"))).alias(f"__min_{c}{suffix}"),
-            F.max(of(F.col(f"__m_{c}"))).alias(f"__max_{c}{suffix}"),
-        ]
+        aggregates += [F.min(f"__m_{c}").alias(f"__min_{c}"), F.max(f"__m_{c}").alias(f"__max_{c}")]
     return aggregates
 
 

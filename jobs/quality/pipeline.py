@@ -1,22 +1,30 @@
 """The quality entry point the DAGs call after ``bronze_to_pool``: validate new pool batches.
 
 :func:`validate_pool_batch` validates every batch of a resource's pool that has no quality
-decision yet (or one named batch), oldest first, and for each:
+decision yet (or one named batch), oldest first. The cost of a small batch is fixed overhead
+(Spark jobs, GX's project), so the pending batches are validated together (up to
+:data:`MAX_BATCHES_PER_PASS` at a time) while every output stays per batch:
 
-1. reads the batch from the pool (cached when GX will validate it too: GX runs a Spark job per
-   metric);
-2. computes every expectation and accuracy check in one Spark pass that also writes every
-   failing row (:func:`jobs.quality.metrics.compute_metrics`);
-3. runs Great Expectations' own validation on the same cached DataFrame, which stores the
-   result in the GX project and updates the Data Docs site, and compares its counts;
-4. appends the results, the scorecard and the gate decision, and opens/closes rectification
-   tasks (整改);
-5. after all batches, makes the Data Docs site browsable offline and, if a batch was held
+1. computes every expectation and accuracy check of the pending batches, when they are small
+   (:data:`BATCHED_MAX_ROWS`), for all of them at once: one Spark job writes every failing row,
+   one aggregates per batch (:func:`jobs.quality.metrics.compute_metrics_by_batch`: uniqueness
+   within a batch, table checks with each batch's own parameters: the row-count bounds and due
+   date from the batch before it); otherwise each batch in its own single pass that counts and
+   writes its failing rows (:func:`jobs.quality.metrics.compute_metrics`);
+2. runs Great Expectations' own validation of each batch, cached (GX runs a Spark job per
+   metric), in one GX session: one result per batch stored in the GX project, the Data Docs
+   pages of the new results and the index built once (:class:`jobs.quality.validate.GxSession`),
+   and compares GX's counts with govlake's;
+3. for each batch in order, appends the results and the scorecard, opens/closes rectification
+   tasks (整改), and writes the gate decision (small tables: delta-rs commits, no Spark job);
+4. after all batches, makes the Data Docs site browsable offline and, if a batch was held
    (in this run, or the newest batch is still held when a retry finds nothing new), raises
    :class:`jobs.quality.gates.QualityGateError` naming the critical expectations.
 
-Each step writes with a write id derived from (resource, batch, suite version), so a retried
-task adds nothing twice; the gate decision is written last and is what marks a batch validated.
+Each step writes with a write id derived from (resource, batch(es), suite version), so a retried
+task adds nothing twice (failing rows an earlier attempt wrote for a batch are not written
+again even when the retry validates a different set of batches); the gate decision is written
+last and is what marks a batch validated.
 """
 
 from __future__ import annotations
@@ -39,11 +47,23 @@ from jobs.lake.paths import table_uri
 from jobs.policy import PolicyProfile, load_profile
 from jobs.policy.workdays import default_override_paths, get_calendar
 from jobs.quality import docs, failing_rows, gates, rectification, results, scorecards
-from jobs.quality.metrics import compute_metrics
+from jobs.quality.metrics import (
+    BatchedPassUnsupported,
+    compute_metrics,
+    compute_metrics_by_batch,
+)
 from jobs.quality.suites import Suite, load_suite
 from jobs.settings import Settings
 
 log = logging.getLogger(__name__)
+
+#: Pending batches of a resource validated together (one GX session, one metrics pass).
+MAX_BATCHES_PER_PASS = 16
+#: Rows up to which pending batches share govlake's metrics (two Spark jobs for all of them,
+#: the flags computed twice); above it each batch keeps its own single pass.
+BATCHED_MAX_ROWS = 200_000
+#: Two jobs for all the batches save Spark jobs from three batches on.
+MIN_BATCHES_TO_SHARE_METRICS = 3
 
 
 def _local(now: dt.datetime, settings: Settings) -> dt.datetime:
@@ -177,27 +197,20 @@ def validate_pool_batch(
     else:
         pending = [s for s in stats if s["batch_id"] not in decided]
     profile = load_profile(settings.policy_profile, settings.schemas_root)
-    for batch in pending:
-        earlier = [
-            s
-            for s in stats
-            if (s["ingested_at"], s["batch_id"]) < (batch["ingested_at"], batch["batch_id"])
-        ]
-        previous = earlier[-1] if earlier else None
-        summary["batches"].append(
-            _validate_one(
-                spark,
-                settings,
-                resource,
-                suite,
-                pool_df,
-                batch,
-                previous,
-                now,
-                profile,
-                run_gx,
-                rerun=batch_id is not None and batch["batch_id"] in decided,
-            )
+    rerun = {b["batch_id"] for b in pending if batch_id is not None and b["batch_id"] in decided}
+    for start in range(0, len(pending), MAX_BATCHES_PER_PASS):
+        summary["batches"] += _validate_batches(
+            spark,
+            settings,
+            resource,
+            suite,
+            pool_df,
+            stats,
+            pending[start : start + MAX_BATCHES_PER_PASS],
+            now,
+            profile,
+            run_gx,
+            rerun,
         )
     if run_gx and summary["batches"]:
         started = time.perf_counter()
@@ -218,80 +231,163 @@ def validate_pool_batch(
     return summary
 
 
-def _validate_one(
+def _write_key(resource_id: str, batch_id: str, suite: Suite, now: dt.datetime, rerun: bool) -> str:
+    # Write ids make a retried task idempotent; an explicit re-validation is a new run.
+    key = f"{resource_id}/{batch_id}/{suite.version}"
+    return key + (f"/rerun/{now.isoformat()}" if rerun else "")
+
+
+def _validate_batches(
     spark: SparkSession,
     settings: Settings,
     resource: Resource,
     suite: Suite,
     pool_df: DataFrame,
-    batch: dict,
-    previous: dict | None,
+    stats: list[dict],
+    batches: list[dict],
     now: dt.datetime,
     profile: PolicyProfile,
     run_gx: bool,
-    *,
-    rerun: bool = False,
-) -> dict:
-    rid, batch_id = resource.id, batch["batch_id"]
+    rerun: set[str],
+) -> list[dict]:
+    """Validates ``batches`` (oldest first) of one resource: govlake's metrics in one Spark
+    pass for all of them, GX's validation of each in one GX session, then each batch's
+    results, scorecard, tasks and decision, in order."""
+    rid = resource.id
     department, name = resource.department, resource.resource
-    # Write ids make a retried task idempotent; an explicit re-validation is a new run.
-    write_key = f"{rid}/{batch_id}/{suite.version}" + (f"/rerun/{now.isoformat()}" if rerun else "")
-    timings: dict[str, float] = {}
+    ids = [b["batch_id"] for b in batches]
+    timings: dict[str, dict[str, float]] = {b: {} for b in ids}
     clock = time.perf_counter()
 
-    def lap(step: str) -> None:
+    def lap(batch_ids: list[str], step: str) -> None:
         nonlocal clock
-        timings[step] = round(time.perf_counter() - clock, 3)
+        elapsed = time.perf_counter() - clock
+        for b in batch_ids:  # a step shared by several batches is shared out evenly
+            timings[b][step] = round(elapsed / len(batch_ids), 3)
         clock = time.perf_counter()
 
-    batch_df = pool_df.where(F.col("batch_id") == batch_id)
-    if run_gx:
-        # GX runs a Spark job per metric: cache the batch once, and let govlake's pass read the
-        # same cache. govlake alone reads the batch once and needs no cache.
-        batch_df = batch_df.persist(StorageLevel.MEMORY_AND_DISK)
-    try:
-        if run_gx:
-            batch_df.count()
-            lap("read_and_cache")
-        params = run_parameters(suite, resource.update_frequency, batch, previous, now, settings)
-        authority = _authority_pools(spark, settings, suite, rid)
-        lap("prepare")
-        metrics = compute_metrics(
-            batch_df,
-            suite,
-            params,
-            authority,
-            write_failing_rows=failing_rows.failing_rows_writer(
-                settings, suite.version, now, "quality_failing_rows/" + write_key
-            ),
+    params: dict[str, dict[str, Any]] = {}
+    for batch in batches:
+        key = (batch["ingested_at"], batch["batch_id"])
+        earlier = [s for s in stats if (s["ingested_at"], s["batch_id"]) < key]
+        params[batch["batch_id"]] = run_parameters(
+            suite, resource.update_frequency, batch, earlier[-1] if earlier else None, now, settings
         )
-        lap("metrics_and_failing_rows")
-        gx_results = None
-        gx_success = None
-        if run_gx:
-            from jobs.quality.validate import agreement, run_gx_validation
+    authority = _authority_pools(spark, settings, suite, rid)
+    # Rows an earlier, failed attempt already wrote (a retry) are not written again.
+    written = failing_rows.batches_with_rows(
+        settings, department, name, suite.version, [b for b in ids if b not in rerun]
+    )
+    lap(ids, "prepare")
 
-            skipped = [n for n, o in metrics.outcomes.items() if o.status == "skipped"]
-            gx_run = run_gx_validation(
-                batch_df, suite, params, settings, run_name=batch_id, skip=skipped
+    cached: dict[str, DataFrame] = {}
+    try:
+        metrics = None
+        shared = len(batches) >= MIN_BATCHES_TO_SHARE_METRICS
+        if shared and sum(b["rows"] for b in batches) <= BATCHED_MAX_ROWS:
+            write_id = "quality_failing_rows/" + _write_key(
+                rid, "+".join(ids), suite, now, bool(rerun)
             )
-            gx_results, gx_success = gx_run.results, gx_run.success
-            lap("gx_validation")
-            disagreements = [
-                n for n, o in metrics.outcomes.items() if agreement(o, gx_results.get(n)) is False
-            ]
-            if disagreements:
-                log.error(
-                    "%s batch %s: GX disagrees with govlake on %s", rid, batch_id, disagreements
+            try:
+                metrics = compute_metrics_by_batch(
+                    pool_df,
+                    suite,
+                    params,
+                    authority,
+                    write_failing_rows=failing_rows.failing_rows_writer(
+                        settings, suite.version, now, write_id, exclude_batches=written
+                    ),
                 )
-        else:
-            disagreements = []
-        outcomes = list(metrics.outcomes.values())
+            except BatchedPassUnsupported as why:
+                log.info("%s: validating batch by batch (%s)", rid, why)
+            else:
+                lap(ids, "metrics_and_failing_rows")
+        if metrics is None:
+            metrics = {}
+            for batch_id in ids:
+                batch_df = pool_df.where(F.col("batch_id") == batch_id)
+                if run_gx:
+                    # GX runs a Spark job per metric: cache the batch once, and let govlake's
+                    # pass read the same cache. govlake alone reads the batch once, uncached.
+                    batch_df = cached[batch_id] = batch_df.persist(StorageLevel.MEMORY_AND_DISK)
+                    batch_df.count()
+                    lap([batch_id], "read_and_cache")
+                metrics[batch_id] = compute_metrics(
+                    batch_df,
+                    suite,
+                    params[batch_id],
+                    authority,
+                    write_failing_rows=failing_rows.failing_rows_writer(
+                        settings,
+                        suite.version,
+                        now,
+                        "quality_failing_rows/"
+                        + _write_key(rid, batch_id, suite, now, bool(rerun)),
+                        exclude_batches={batch_id} & written,
+                    ),
+                )
+                lap([batch_id], "metrics_and_failing_rows")
+
+        gx_runs: dict[str, Any] = {}
+        disagreements: dict[str, list[str]] = {b: [] for b in ids}
+        if run_gx:
+            from jobs.quality.validate import agreement, gx_session
+
+            with gx_session(settings, suite) as gx:
+                for batch_id in ids:
+                    batch_df = cached.pop(batch_id, None)
+                    if batch_df is None:
+                        batch_df = pool_df.where(F.col("batch_id") == batch_id).persist(
+                            StorageLevel.MEMORY_AND_DISK
+                        )
+                        batch_df.count()
+                        lap([batch_id], "read_and_cache")
+                    try:
+                        outcomes = metrics[batch_id].outcomes
+                        gx_runs[batch_id] = gx.validate(
+                            batch_df,
+                            params[batch_id],
+                            run_name=batch_id,
+                            skip=[n for n, o in outcomes.items() if o.status == "skipped"],
+                        )
+                    finally:
+                        batch_df.unpersist()
+                    lap([batch_id], "gx_validation")
+                    gx_results = gx_runs[batch_id].results
+                    disagreements[batch_id] = [
+                        n for n, o in outcomes.items() if agreement(o, gx_results.get(n)) is False
+                    ]
+                    if disagreements[batch_id]:
+                        log.error(
+                            "%s batch %s: GX disagrees with govlake on %s",
+                            rid,
+                            batch_id,
+                            disagreements[batch_id],
+                        )
+            lap(ids, "gx_data_docs")
+    finally:
+        for batch_df in cached.values():
+            batch_df.unpersist()
+
+    out = []
+    existing = rectification.read_tasks(settings, department, name)
+    calendar = get_calendar(default_override_paths(settings))
+    for batch_id in ids:
+        batch_metrics = metrics[batch_id]
+        outcomes = list(batch_metrics.outcomes.values())
         decision = gates.decide(rid, batch_id, outcomes)
+        write_key = _write_key(rid, batch_id, suite, now, batch_id in rerun)
+        gx_run = gx_runs.get(batch_id)
         results.append_results(
             settings,
             results.result_rows(
-                department, name, batch_id, suite, metrics.outcomes, gx_results, now
+                department,
+                name,
+                batch_id,
+                suite,
+                batch_metrics.outcomes,
+                gx_run.results if gx_run else None,
+                now,
             ),
             "quality_results/" + write_key,
         )
@@ -302,7 +398,7 @@ def _validate_one(
                     department,
                     name,
                     batch_id,
-                    metrics.row_count,
+                    batch_metrics.row_count,
                     outcomes,
                     decision.status,
                     suite.version,
@@ -311,21 +407,20 @@ def _validate_one(
             ],
             "quality_scorecards/" + write_key,
         )
-        existing = rectification.read_tasks(settings, department, name)
-        detected_on = _local(now, settings).date()
         tasks = rectification.plan_tasks(
             existing,
             rid,
             batch_id,
             outcomes,
-            detected_on,
+            _local(now, settings).date(),
             now,
             profile,
-            get_calendar(default_override_paths(settings)),
+            calendar,
         )
         if tasks or existing:
             rectification.write_tasks(settings, rid, tasks)
-        lap("record")
+        existing = tasks
+        lap([batch_id], "record")
         gates.append_decisions(
             settings,
             [
@@ -334,30 +429,31 @@ def _validate_one(
                     name,
                     batch_id,
                     decision,
-                    metrics.row_count,
-                    metrics.failing_row_count,
+                    batch_metrics.row_count,
+                    batch_metrics.failing_row_count,
                     suite.version,
                     now,
                 )
             ],
             "quality_batches/" + write_key,
         )
-        lap("decision")
-    finally:
-        batch_df.unpersist()
-    if decision.status == "held":
-        log.error(decision.message)
-    return {
-        "batch_id": batch_id,
-        "status": decision.status,
-        "message": decision.message,
-        "rows": metrics.row_count,
-        "failing_rows": metrics.failing_row_count,
-        "failed_critical": list(decision.failed_critical),
-        "failed_warning": list(decision.failed_warning),
-        "skipped": [n for n, o in metrics.outcomes.items() if o.status == "skipped"],
-        "gx_success": gx_success,
-        "gx_disagreements": disagreements,
-        "open_tasks": sum(1 for t in tasks if t["status"] in rectification.UNRESOLVED),
-        "seconds": timings,
-    }
+        lap([batch_id], "decision")
+        if decision.status == "held":
+            log.error(decision.message)
+        out.append(
+            {
+                "batch_id": batch_id,
+                "status": decision.status,
+                "message": decision.message,
+                "rows": batch_metrics.row_count,
+                "failing_rows": batch_metrics.failing_row_count,
+                "failed_critical": list(decision.failed_critical),
+                "failed_warning": list(decision.failed_warning),
+                "skipped": [n for n, o in batch_metrics.outcomes.items() if o.status == "skipped"],
+                "gx_success": gx_run.success if gx_run else None,
+                "gx_disagreements": disagreements[batch_id],
+                "open_tasks": sum(1 for t in tasks if t["status"] in rectification.UNRESOLVED),
+                "seconds": timings[batch_id],
+            }
+        )
+    return out

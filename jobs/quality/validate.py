@@ -159,6 +159,150 @@ def _batch_definition(context: Any, asset_name: str) -> Any:
         return asset.add_batch_definition_whole_dataframe(BATCH_DEFINITION)
 
 
+class GxSession:
+    """Validates batches of one suite with one GX context; Data Docs are built once, at
+    :meth:`close`, for every result it stored.
+
+    Opening GX's file project, registering the suite, validation definition and checkpoint,
+    and rebuilding the site's index cost about as much as validating a small batch, so a run
+    that validates several batches of a resource pays them once. Every batch is still
+    validated by GX's own engine and stored as its own validation result (one Data Docs page
+    each). Use it through :func:`gx_session`, which holds :func:`gx_lock`.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        suite: Suite,
+        *,
+        result_format: str | dict[str, Any] = "BASIC",
+        build_docs: bool = True,
+    ) -> None:
+        self.settings = settings
+        self.suite = suite
+        self.result_format = result_format
+        self.build_docs = build_docs
+        self.context = gx_context(settings)
+        self._batch_definition = _batch_definition(self.context, suite.name)
+        self._checkpoint: Any = None
+        self._skipped: tuple[str, ...] | None = None
+        self._result_ids: list[Any] = []
+        #: Seconds spent building Data Docs at close.
+        self.docs_seconds = 0.0
+
+    def _checkpoint_for(self, skip: Sequence[str]) -> Any:
+        """The checkpoint validating the suite without ``skip`` (registered again only when the
+        skipped expectations change: a first batch has no row-count bounds yet)."""
+        import great_expectations as gx
+
+        skipped = tuple(sorted(set(skip)))
+        if self._checkpoint is not None and skipped == self._skipped:
+            return self._checkpoint
+        chosen = [e for e in self.suite.expectations if e.name not in set(skipped)]
+        run_suite = self.context.suites.add_or_update(to_gx_suite(self.suite, chosen))
+        definition = self.context.validation_definitions.add_or_update(
+            gx.ValidationDefinition(
+                name=self.suite.name, data=self._batch_definition, suite=run_suite
+            )
+        )
+        # No UpdateDataDocsAction: the site is built once for all results (close()).
+        self._checkpoint = self.context.checkpoints.add_or_update(
+            gx.Checkpoint(
+                name=self.suite.name,
+                validation_definitions=[definition],
+                actions=[],
+                result_format=self.result_format,
+            )
+        )
+        self._skipped = skipped
+        return self._checkpoint
+
+    def validate(
+        self,
+        batch_df: DataFrame,
+        params: Mapping[str, Any],
+        *,
+        run_name: str,
+        skip: Sequence[str] = (),
+    ) -> GxRun:
+        """Validates ``batch_df`` with GX's own engine and stores the result in the project.
+
+        Args:
+            batch_df: the (cached) DataFrame govlake's pass ran on.
+            params: the same suite parameters govlake used.
+            run_name: GX run name (the batch id), shown in Data Docs.
+            skip: expectation names skipped by govlake (missing parameters); GX skips them too.
+        """
+        import time
+
+        from great_expectations.core.run_identifier import RunIdentifier
+
+        started = time.perf_counter()
+        checkpoint = self._checkpoint_for(skip)
+        run_id = RunIdentifier(run_name=run_name, run_time=dt.datetime.now(dt.UTC))
+        checkpoint_result = checkpoint.run(
+            batch_parameters={"dataframe": batch_df},
+            expectation_parameters=dict(params),
+            run_id=run_id,
+        )
+        (result_id, validation), *_ = checkpoint_result.run_results.items()
+        self._result_ids.append(result_id)
+        return GxRun(
+            _results_of(validation),
+            bool(validation.success),
+            str(
+                result_id.to_fixed_length_tuple()
+                if hasattr(result_id, "to_fixed_length_tuple")
+                else result_id
+            ),
+            time.perf_counter() - started,
+        )
+
+    def close(self) -> None:
+        """Puts the whole suite back (a first batch ran without some expectations) and builds
+        the Data Docs pages of the suite and of every result stored, and the index, once."""
+        import time
+
+        from great_expectations.data_context.types.resource_identifiers import (
+            ExpectationSuiteIdentifier,
+        )
+
+        started = time.perf_counter()
+        if self._skipped:
+            # Keep the suite page of Data Docs complete; each result lists what ran.
+            self.context.suites.add_or_update(to_gx_suite(self.suite))
+        if self.build_docs and self._result_ids:
+            self.context.build_data_docs(
+                site_names=[SITE_NAME],
+                resource_identifiers=[
+                    *self._result_ids,
+                    ExpectationSuiteIdentifier(name=self.suite.name),
+                ],
+            )
+        self.docs_seconds = time.perf_counter() - started
+
+
+@contextlib.contextmanager
+def gx_session(
+    settings: Settings,
+    suite: Suite,
+    *,
+    result_format: str | dict[str, Any] = "BASIC",
+    build_docs: bool = True,
+) -> Iterator[GxSession]:
+    """A :class:`GxSession` under :func:`gx_lock`, closed (docs built) on normal exit."""
+    with gx_lock(settings):
+        session = GxSession(settings, suite, result_format=result_format, build_docs=build_docs)
+        try:
+            yield session
+        except BaseException:
+            # Still give the results already stored their pages; the error is what matters.
+            with contextlib.suppress(Exception):
+                session.close()
+            raise
+        session.close()
+
+
 def run_gx_validation(
     batch_df: DataFrame,
     suite: Suite,
@@ -170,7 +314,7 @@ def run_gx_validation(
     result_format: str | dict[str, Any] = "BASIC",
     build_docs: bool = True,
 ) -> GxRun:
-    """Validates ``batch_df`` with GX's own engine and stores the result in the GX project.
+    """Validates one ``batch_df`` with GX's own engine (a :class:`GxSession` of one batch).
 
     Args:
         batch_df: the (cached) DataFrame govlake's pass ran on.
@@ -180,48 +324,13 @@ def run_gx_validation(
         skip: expectation names skipped by govlake (missing parameters); GX skips them too.
         result_format: GX result format; ``COMPLETE`` with ``unexpected_index_column_names`` to
             get every failing row from GX (tests).
-        build_docs: update the Data Docs site with this result (GX's UpdateDataDocsAction).
+        build_docs: update the Data Docs site with this result.
     """
-    import time
+    with gx_session(settings, suite, result_format=result_format, build_docs=build_docs) as session:
+        return session.validate(batch_df, params, run_name=run_name, skip=skip)
 
-    import great_expectations as gx
-    from great_expectations.checkpoint import UpdateDataDocsAction
-    from great_expectations.core.run_identifier import RunIdentifier
 
-    started = time.perf_counter()
-    chosen = [e for e in suite.expectations if e.name not in set(skip)]
-    with gx_lock(settings):
-        context = gx_context(settings)
-        batch_definition = _batch_definition(context, suite.name)
-        full_suite = to_gx_suite(suite)
-        run_suite = to_gx_suite(suite, chosen)
-        run_suite = context.suites.add_or_update(run_suite)
-        definition = context.validation_definitions.add_or_update(
-            gx.ValidationDefinition(name=suite.name, data=batch_definition, suite=run_suite)
-        )
-        actions = (
-            [UpdateDataDocsAction(name="data_docs", site_names=[SITE_NAME])] if build_docs else []
-        )
-        checkpoint = context.checkpoints.add_or_update(
-            gx.Checkpoint(
-                name=suite.name,
-                validation_definitions=[definition],
-                actions=actions,
-                result_format=result_format,
-            )
-        )
-        run_id = RunIdentifier(run_name=run_name, run_time=dt.datetime.now(dt.UTC))
-        checkpoint_result = checkpoint.run(
-            batch_parameters={"dataframe": batch_df},
-            expectation_parameters=dict(params),
-            run_id=run_id,
-        )
-        if len(chosen) != len(suite.expectations):
-            # Keep the suite page of Data Docs complete; the run's result lists what ran.
-            context.suites.add_or_update(full_suite)
-            if build_docs:
-                context.build_data_docs(site_names=[SITE_NAME])
-    (result_id, validation), *_ = checkpoint_result.run_results.items()
+def _results_of(validation: Any) -> dict[str, GxResult]:
     results: dict[str, GxResult] = {}
     for er in validation.results:
         name = (er.expectation_config.meta or {}).get("name", er.expectation_config.type)
@@ -238,16 +347,7 @@ def run_gx_validation(
             error,
             result,
         )
-    return GxRun(
-        results,
-        bool(validation.success),
-        str(
-            result_id.to_fixed_length_tuple()
-            if hasattr(result_id, "to_fixed_length_tuple")
-            else result_id
-        ),
-        time.perf_counter() - started,
-    )
+    return results
 
 
 def agreement(outcome: Outcome, gx_result: GxResult | None) -> bool | None:
