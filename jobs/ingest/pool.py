@@ -90,9 +90,10 @@ def _reason(condition: Column, field_name: str, code: str | Column) -> Column:
     return F.when(condition, F.concat(F.lit(f"{field_name}:"), code_col))
 
 
-# The standardisation runs in three projections so that each expensive expression (a key check
-# is a few hundred nodes) is computed once and then referenced: one flat projection that repeats
-# them overflows Java's 64 KB method limit and falls back to slow interpreted evaluation.
+# The standardisation runs in four projections (sourced, checked, prepared, typed) so that each
+# expensive expression (a key check is a few hundred nodes) is computed once and then referenced:
+# one flat projection that repeats them overflows Java's 64 KB method limit and falls back to
+# slow interpreted evaluation.
 def _src(f: Field) -> str:
     return f"__src__{f.name}"
 
@@ -151,6 +152,23 @@ def _key_checks(f: Field, reference_date: Column) -> dict[str, Column]:
     return {}
 
 
+def _prepared_text(f: Field) -> Column | None:
+    """Stage 1b: the text a parser reads several times (date, timestamp, phone, number), from
+    the clean text. Spark does not share an expression between the branches of a CASE WHEN, so
+    a parser handed the raw expression re-ran its regular expressions up to six times a row."""
+    clean = F.col(_clean(f))
+    kind = _key_kind(f) or f.data_element.kind
+    if kind == "date":
+        return values.date_text(clean, cleaned=True)
+    if kind == "timestamp":
+        return values.timestamp_text(clean, cleaned=True)
+    if kind == "phone":
+        return values.phone_digits(clean, cleaned=True)
+    if kind in {"decimal", "integer"}:
+        return values.number_text(clean, cleaned=True)
+    return None
+
+
 def _typed_value(
     f: Field, resource: Resource, catalog: Catalog
 ) -> tuple[Column, dict[str, Column]]:
@@ -181,17 +199,19 @@ def _typed_value(
     elif kind == "code":
         value = values.mapped_code(text, catalog.value_map(resource.id, f.name), cleaned=True)
     elif kind == "date":
-        value = values.parsed_date(text, cleaned=True)
+        value = values.parsed_date(text, cleaned=True, text=F.col(_aux(f, "prepared")))
     elif kind == "timestamp":
-        value = values.parsed_timestamp(text, cleaned=True)
+        value = values.parsed_timestamp(text, cleaned=True, text=F.col(_aux(f, "prepared")))
     elif kind == "boolean":
         value = values.parsed_boolean(text, cleaned=True)
     elif kind in {"decimal", "integer"}:
-        value = values.parsed_number(text, _pool_type(f), cleaned=True)
+        value = values.parsed_number(
+            text, _pool_type(f), cleaned=True, text=F.col(_aux(f, "prepared"))
+        )
     elif kind == "name":
         value = values.normalized_name(text, cleaned=True)
     elif kind == "phone":
-        value = values.normalized_phone(text, cleaned=True)
+        value = values.phone_of_digits(F.col(_aux(f, "prepared")))
     elif kind == "geometry":
         value = F.trim(src)
     else:  # text, address, region_code
@@ -278,13 +298,22 @@ def with_standardized_fields(
         ],
     )
 
+    prepared = checked.select(
+        "*",
+        *[
+            text.alias(_aux(f, "prepared"))
+            for f in resource.fields
+            if (text := _prepared_text(f)) is not None
+        ],
+    )
+
     typed_columns, derived_columns, derived_names = [], [], []
     for f in resource.fields:
         value, derived = _typed_value(f, resource, catalog)
         typed_columns.append(value.alias(f.name))
         derived_columns.extend(col.alias(name) for name, col in derived.items())
         derived_names.extend(derived)
-    typed = checked.select("*", *typed_columns, *derived_columns)
+    typed = prepared.select("*", *typed_columns, *derived_columns)
 
     problems: list[Column] = [
         _reason(F.col("read_problem").isNotNull(), "record", F.col("read_problem"))
