@@ -548,6 +548,7 @@ def load_profile(name: str | None = None, schemas_root: str | None = None) -> Po
         PolicyProfileError: the file is missing or invalid (the message names file, profile and
             field), or the name is unknown (the message lists the known ones).
     """
+    from_settings = name is None
     if name is None or schemas_root is None:
         settings = Settings.from_env()
         name = name or settings.policy_profile
@@ -555,8 +556,10 @@ def load_profile(name: str | None = None, schemas_root: str | None = None) -> Po
     profiles = load_profiles(schemas_root)
     key = name.strip().lower()
     if key not in profiles:
+        # A name from the settings came from the environment: say which variable to fix.
+        source = " (GOVLAKE_POLICY_PROFILE)" if from_settings else ""
         raise PolicyProfileError(
-            f"unknown policy profile {name!r} in {profiles_path(schemas_root)}; "
+            f"unknown policy profile {name!r}{source} in {profiles_path(schemas_root)}; "
             f"known profiles: {', '.join(profiles)}"
         )
     return profiles[key]

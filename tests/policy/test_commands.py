@@ -175,4 +175,6 @@ def test_unknown_configured_profile_is_a_configuration_error(capsys, monkeypatch
 
     assert main(["policy", "show"]) == 1
 
-    assert "known profiles" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "unknown policy profile 'beijing' (GOVLAKE_POLICY_PROFILE)" in err
+    assert "known profiles: hebi, taizhou, zhenhai, yunyang, fushun" in err
