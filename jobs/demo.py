@@ -400,6 +400,14 @@ def format_summary(summary: dict) -> str:
         f"{'total':<24}{totals['files']:>6}{totals['file_rows']:>11,}{totals['bronze']:>9,}{totals['pool']:>9,}"
         f"{totals['quarantined']:>9,}{totals['duplicates']:>7,}{totals['held']:>7,}"
     )
+    held_at_promotion = [rid for rid, e in sorted(summary["resources"].items()) if e["held"]]
+    if held_at_promotion:
+        # Two different holds: these rows never reached the pool (a required column is missing
+        # from the delivery); the quality gate's holds are batches in the pool, counted below.
+        lines.append(
+            "held: rows of batches kept in bronze because a required column is missing "
+            f"({', '.join(held_at_promotion)}); the quality gate's decisions follow"
+        )
     files = summary["files"]
     if "quality_batches" in summary:
         lines += ["", *_governance_lines(summary)]
