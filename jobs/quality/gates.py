@@ -140,14 +140,8 @@ def latest_statuses(settings: Settings, department: str, resource: str) -> dict[
 
     Read with delta-rs, no Spark: the table holds a few rows per batch.
     """
-    rows = ledger.read_rows(
-        table_uri(settings, "governance", QUALITY_BATCHES),
-        filters=[("department", "=", department), ("resource", "=", resource)],
-    )
-    latest: dict[str, dict] = {}
-    for row in sorted(rows, key=lambda r: r["decided_at"]):
-        latest[row["batch_id"]] = row
-    return latest
+    latest = _latest_rows(settings, [("department", "=", department), ("resource", "=", resource)])
+    return {batch_id: row for (_, _, batch_id), row in latest.items()}
 
 
 def latest_decisions(settings: Settings) -> dict[tuple[str, str, str], dict]:
@@ -155,8 +149,15 @@ def latest_decisions(settings: Settings) -> dict[tuple[str, str, str], dict]:
 
     Read with delta-rs, no Spark: base builds and summaries ask this of a small table.
     """
+    return _latest_rows(settings)
+
+
+def _latest_rows(
+    settings: Settings, filters: list[tuple[str, str, str]] | None = None
+) -> dict[tuple[str, str, str], dict]:
+    # The newest decision of each batch wins; of two with the same time, the one read last.
     latest: dict[tuple[str, str, str], dict] = {}
-    for row in ledger.read_rows(table_uri(settings, "governance", QUALITY_BATCHES)):
+    for row in ledger.read_rows(table_uri(settings, "governance", QUALITY_BATCHES), filters):
         key = (row["department"], row["resource"], row["batch_id"])
         if key not in latest or row["decided_at"] >= latest[key]["decided_at"]:
             latest[key] = row

@@ -286,7 +286,7 @@ def _validate_batches(
         shared = len(batches) >= MIN_BATCHES_TO_SHARE_METRICS
         if shared and sum(b["rows"] for b in batches) <= BATCHED_MAX_ROWS:
             write_id = "quality_failing_rows/" + _write_key(
-                rid, "+".join(ids), suite, now, bool(rerun)
+                rid, "+".join(ids), suite, now, bool(rerun & set(ids))
             )
             try:
                 metrics = compute_metrics_by_batch(
@@ -322,7 +322,7 @@ def _validate_batches(
                         suite.version,
                         now,
                         "quality_failing_rows/"
-                        + _write_key(rid, batch_id, suite, now, bool(rerun)),
+                        + _write_key(rid, batch_id, suite, now, batch_id in rerun),
                         exclude_batches={batch_id} & written,
                     ),
                 )
