@@ -15,6 +15,8 @@ from pyspark.sql import SparkSession
 
 from jobs.settings import Settings
 
+_MIN_SPLITS = "spark.sql.files.minPartitionNum"
+
 
 def get_spark(
     settings: Settings | None = None, app_name: str = "govlake", **extra_conf: str
@@ -56,29 +58,18 @@ def get_spark(
         # which the JIT compiles: the hukou standardisation ran 30-40 % faster.
         .config("spark.sql.codegen.hugeMethodLimit", "8000")
     )
-    if settings.spark_master.startswith("local"):
-        # Spark sizes file splits as total bytes / parallelism: a mid-sized batch (one file of a
-        # few row groups) became two splits of very unequal size, and one core did most of the
-        # standardisation alone. Four splits per core even the load out; tiny tables stay one
-        # split (a split is never smaller than spark.sql.files.openCostInBytes, 4 MB).
-        builder = builder.config(
-            "spark.sql.files.minPartitionNum", str(4 * _local_cores(settings.spark_master))
-        )
     for key, value in extra_conf.items():
         builder = builder.config(key, value)
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("ERROR")
+    if settings.spark_master.startswith("local") and _MIN_SPLITS not in extra_conf:
+        # Spark sizes file splits as total bytes / parallelism: a mid-sized batch (one file of a
+        # few row groups) became two splits of very unequal size, and one core did most of the
+        # standardisation alone. Four splits per core even the load out; tiny tables stay one
+        # split (a split is never smaller than spark.sql.files.openCostInBytes, 4 MB).
+        spark.conf.set(_MIN_SPLITS, str(4 * spark.sparkContext.defaultParallelism))
     _register_data_sources(spark)
     return spark
-
-
-def _local_cores(master: str) -> int:
-    """Cores of a ``local``, ``local[N]`` or ``local[*]`` master."""
-    inside = master[master.find("[") + 1 : master.find("]")] if "[" in master else "1"
-    inside = inside.split(",")[0]  # local[N,maxFailures]
-    if inside == "*":
-        return os.cpu_count() or 1
-    return max(int(inside), 1)
 
 
 def _register_data_sources(spark: SparkSession) -> None:
