@@ -43,6 +43,13 @@ OBSERVATION_COLUMNS: tuple[str, ...] = (
     "row_number",
 )
 
+#: Spark schema of ``base/attribute_observations`` (an empty table where no pool observes).
+OBSERVATIONS_SCHEMA = (
+    "key_kind string, key string, element string, value string, department string, "
+    "resource string, field string, record_key string, batch_id string, "
+    "observed_at timestamp, source_file string, row_number long"
+)
+
 
 def observed_at_of(batch_id: Column, ingested_at: Column) -> Column:
     """The delivery time named by a batch id (``yyyyMMdd'T'HHmmss`` prefix), else ``ingested_at``."""
@@ -96,12 +103,14 @@ def explode_observations(
     )
     department = resource_id.split(".", 1)[0]
     record_key = F.concat_ws("|", *[F.col(n).cast("string") for n in record_key_fields] or [key])
+    # Row-level columns are computed before the explode: above it, Spark would compute the record
+    # key and parse the batch's time once per statement instead of once per row.
     return (
         pool_df.where(key.isNotNull())
         .select(
             key_kind.alias("key_kind"),
             key.alias("key"),
-            F.explode(statements).alias("s"),
+            statements.alias("statements"),
             F.lit(department).alias("department"),
             F.lit(resource_id).alias("resource"),
             record_key.alias("record_key"),
@@ -110,6 +119,7 @@ def explode_observations(
             "source_file",
             F.col("row_number").cast("long").alias("row_number"),
         )
+        .select("*", F.explode("statements").alias("s"))
         .where(F.col("s.value").isNotNull())
         .select(
             "key_kind",
@@ -137,26 +147,30 @@ def attribute_elements(config: IntegrationConfig) -> dict[str, frozenset[str]]:
 
 
 def observations_from_pools(
-    pools: Mapping[str, DataFrame], config: IntegrationConfig
+    pools: Mapping[str, DataFrame], config: IntegrationConfig, key_kind: str | None = None
 ) -> DataFrame | None:
     """Every attribute observation of every subject of every pool given, as one DataFrame.
 
     Only elements that some base keeps for the subject's key kind are observed (a driving
     licence's name is an observation of the person; its driving class is not an attribute of
-    any base and stays in the pool). ``None`` when no pool yields an observation.
+    any base and stays in the pool). ``key_kind`` keeps the observations of one kind of subject
+    only (``citizen_id``: of persons). ``None`` when no pool yields an observation.
     """
     wanted = attribute_elements(config)
     parts: list[DataFrame] = []
     for resource_id, pool_df in pools.items():
         for subject in config.subjects.get(resource_id, ()):
             kinds = ("citizen_id", "uscc") if subject.key_kind == "party" else (subject.key_kind,)
+            if key_kind is not None:
+                kinds = tuple(k for k in kinds if k == key_kind)
             elements = frozenset().union(*(wanted.get(k, frozenset()) for k in kinds))
             fields = [f for f in subject.fields if f.element in elements]
             if fields:
                 record_key = config.catalog.resource(resource_id).key.fields
-                parts.append(
-                    explode_observations(pool_df, resource_id, subject, fields, record_key)
-                )
+                part = explode_observations(pool_df, resource_id, subject, fields, record_key)
+                if key_kind is not None and subject.key_kind == "party":
+                    part = part.where(F.col("key_kind") == key_kind)
+                parts.append(part)
     if not parts:
         return None
     observations_df = parts[0]

@@ -51,7 +51,11 @@ from jobs.integrate.config import (
     load_integration_config,
 )
 from jobs.integrate.conflicts import ISSUE_COLUMNS, union_all, value_conflicts, without_subsumed
-from jobs.integrate.observations import members_from_pools, observations_from_pools
+from jobs.integrate.observations import (
+    OBSERVATIONS_SCHEMA,
+    members_from_pools,
+    observations_from_pools,
+)
 from jobs.integrate.quarantine import identities_from_quarantine
 from jobs.integrate.survivorship import KEY_COLUMNS, attribute_values, base_rows
 from jobs.lake import ledger, tables
@@ -465,38 +469,59 @@ def integrate(
         # checkpoint): a lost executor fails the build, which Airflow retries.
         return df.localCheckpoint(eager=True)
 
-    observations = observations_from_pools(pools, config)
-    if observations is None:
-        observations = spark.createDataFrame(
-            [],
-            "key_kind string, key string, element string, value string, department string, "
-            "resource string, field string, record_key string, batch_id string, "
-            "observed_at timestamp, "
-            "source_file string, row_number long",
+    # Kept: three rules and the population base read the registrations.
+    marriage_parties = keep(
+        population.explode_marriage_parties(
+            _pool_or_empty(pools, spark, config.catalog, "mzj.marriage")
         )
-    marriage_parties = population.explode_marriage_parties(
-        _pool_or_empty(pools, spark, config.catalog, "mzj.marriage")
     )
-    if marital_status_attribute(config) is not None:
-        # The registry states marital status through registrations: its statements join the
-        # other departments' so that survivorship credits the authority (一数一源).
-        observations = observations.unionByName(
-            population.marital_status_observations(marriage_parties)
-        )
-    observations = keep(observations)
-    values = keep(attribute_values(observations, config))
+    # Observations and attribute values are worked out and kept one kind of subject at a time,
+    # so that each base reads only the values of its own subjects, not all of them.
+    observations_by_kind: dict[str, DataFrame] = {}
+    values_by_kind: dict[str, DataFrame] = {}
+    marital = marital_status_attribute(config)
+    for kind in sorted({spec.key_kind for spec in config.bases.values()}):
+        observed = observations_from_pools(pools, config, key_kind=kind)
+        if observed is None:
+            observed = spark.createDataFrame([], OBSERVATIONS_SCHEMA)
+        if marital is not None and kind == config.bases["population"].key_kind:
+            # The registry states marital status through registrations: its statements join
+            # the other departments' so that survivorship credits the authority (一数一源).
+            observed = observed.unionByName(
+                population.marital_status_observations(marriage_parties)
+            )
+        observations_by_kind[kind] = keep(observed)
+        values_by_kind[kind] = keep(attribute_values(observations_by_kind[kind], config))
+    observations = union_all(observations_by_kind.values())
+    values = union_all(values_by_kind.values())
+
+    def values_of(base: str) -> DataFrame:
+        return values_by_kind[config.bases[base].key_kind]
+
     insurance = keep(
         population.current_insurance(_pool_or_empty(pools, spark, config.catalog, "rsj.insured"))
     )
-    population_df = keep(population_base(pools, values, config, as_of, insurance, spark))
+    population_df = keep(
+        population_base(pools, values_of("population"), config, as_of, insurance, spark)
+    )
     legal_entity_df = keep(
-        legal_entity_base(pools, values, config, population_df, insurance, spark)
+        legal_entity_base(pools, values_of("legal_entity"), config, population_df, insurance, spark)
     )
-    parcel_df = keep(parcel_base(pools, values, config, spark))
-    unit_df = real_estate_unit_base(
-        pools, values, config, parcel_df, population_df, legal_entity_df, spark
+    parcel_df = keep(parcel_base(pools, values_of("parcel"), config, spark))
+    # Kept too: the links read them again, and without the cut their write and the links would
+    # each rebuild them from the pools and the attribute values.
+    unit_df = keep(
+        real_estate_unit_base(
+            pools,
+            values_of("real_estate_unit"),
+            config,
+            parcel_df,
+            population_df,
+            legal_entity_df,
+            spark,
+        )
     )
-    address_df = standard_address_base(pools, values, config, spark)
+    address_df = keep(standard_address_base(pools, values_of("standard_address"), config, spark))
     licence_df = keep(e_licence_base(pools, config, population_df, legal_entity_df, as_of, spark))
     links = cross_links(population_df, legal_entity_df, unit_df, parcel_df, address_df, licence_df)
     issues = find_issues(
@@ -508,8 +533,9 @@ def integrate(
         licence_df,
         insurance,
         marriage_parties,
-        identities_from_quarantine(quarantines or {}, config, spark),
-        observations_df=observations,
+        # Kept: two rules read them, and each reading would parse the quarantined keys again.
+        keep(identities_from_quarantine(quarantines or {}, config, spark)),
+        observations_df=observations_by_kind[config.bases["population"].key_kind],
     )
     return Bases(
         observations=observations,
