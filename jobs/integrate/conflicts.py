@@ -70,7 +70,7 @@ def make_issues(
     element: str | Column,
     key_kind: Column,
     key: Column,
-    base: str,
+    base: str | Column,
     base_keys: Column,
     departments: Column,
     resources: Column,
@@ -90,7 +90,7 @@ def make_issues(
         element_col.cast("string").alias("element"),
         key_kind.cast("string").alias("key_kind"),
         key.cast("string").alias("key"),
-        F.lit(base).alias("base"),
+        (base if isinstance(base, Column) else F.lit(base)).cast("string").alias("base"),
         F.array_sort(base_keys).alias("base_keys"),
         F.array_sort(F.array_distinct(departments)).alias("departments"),
         F.array_sort(F.array_distinct(resources)).alias("resources"),
@@ -166,27 +166,26 @@ def value_conflicts(values_df: DataFrame, config: IntegrationConfig) -> DataFram
             "; ",
         ),
     )
-    parts = []
-    for key_kind, table in sorted(base_of.items()):
-        parts.append(
-            make_issues(
-                in_conflict.where(F.col("key_kind") == key_kind),
-                issue_type=CONFLICT,
-                rule=None,
-                element=F.col("element"),
-                key_kind=F.col("key_kind"),
-                key=F.col("key"),
-                base=table,
-                base_keys=F.array(F.col("key")),
-                departments=F.col("dissenting_departments"),
-                resources=F.flatten(F.transform(F.col("losing_values"), lambda v: v["resources"])),
-                surviving_value=F.col("value"),
-                surviving_department=F.col("department"),
-                observed_values=F.concat(F.array(survivor), others),
-                detail=detail,
-            )
-        )
-    return union_all(parts)
+    # One pass over the values for every kind of subject: the base is looked up by key kind.
+    base = F.create_map(
+        *[F.lit(x) for kind, table in sorted(base_of.items()) for x in (kind, table)]
+    )
+    return make_issues(
+        in_conflict,
+        issue_type=CONFLICT,
+        rule=None,
+        element=F.col("element"),
+        key_kind=F.col("key_kind"),
+        key=F.col("key"),
+        base=base[F.col("key_kind")],
+        base_keys=F.array(F.col("key")),
+        departments=F.col("dissenting_departments"),
+        resources=F.flatten(F.transform(F.col("losing_values"), lambda v: v["resources"])),
+        surviving_value=F.col("value"),
+        surviving_department=F.col("department"),
+        observed_values=F.concat(F.array(survivor), others),
+        detail=detail,
+    )
 
 
 def union_all(parts: Iterable[DataFrame]) -> DataFrame:
