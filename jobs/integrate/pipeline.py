@@ -480,11 +480,12 @@ def integrate(
     observations_by_kind: dict[str, DataFrame] = {}
     values_by_kind: dict[str, DataFrame] = {}
     marital = marital_status_attribute(config)
+    person_kind = config.bases["population"].key_kind
     for kind in sorted({spec.key_kind for spec in config.bases.values()}):
         observed = observations_from_pools(pools, config, key_kind=kind)
         if observed is None:
             observed = spark.createDataFrame([], OBSERVATIONS_SCHEMA)
-        if marital is not None and kind == config.bases["population"].key_kind:
+        if marital is not None and kind == person_kind:
             # The registry states marital status through registrations: its statements join
             # the other departments' so that survivorship credits the authority (一数一源).
             observed = observed.unionByName(
@@ -535,7 +536,7 @@ def integrate(
         marriage_parties,
         # Kept: two rules read them, and each reading would parse the quarantined keys again.
         keep(identities_from_quarantine(quarantines or {}, config, spark)),
-        observations_df=observations_by_kind[config.bases["population"].key_kind],
+        observations_df=observations_by_kind[person_kind],
     )
     return Bases(
         observations=observations,
