@@ -12,6 +12,11 @@ the most frequent. Worked out in three steps, each a DataFrame → DataFrame tra
 3. :func:`surviving_values`: the surviving value with its provenance and the losing values.
    Grain: one row per (key kind, key, element) — table ``base/attribute_values``.
 
+Most attributes have one value that every observation states (99.9 % at a million persons):
+their survivor needs no ranking. :func:`attribute_values` settles them in one aggregation
+(:func:`attribute_summaries`, :func:`agreed_values`) and takes only the disputed ones through the
+three steps; both give the same rows.
+
 Ties that authority, recency and frequency leave open go to the smallest value, then the
 smallest resource id, so that the same observations always give the same base.
 """
@@ -20,6 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from pyspark import StorageLevel
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
@@ -42,6 +48,9 @@ KEY_COLUMNS: dict[str, str] = {
 }
 
 _GROUP = ("key_kind", "key", "element")
+#: Disputed attributes up to which their observations are picked out with a broadcast join
+#: (a few tens of MB of keys); more are joined by shuffling.
+BROADCAST_MAX_DISPUTED = 500_000
 
 
 def authority_triples(config: IntegrationConfig) -> list[str]:
@@ -106,6 +115,20 @@ def _provenance(prefix: str = "") -> Column:
     )
 
 
+def _credit_order() -> Column:
+    # The statement a value is credited to: authoritative first, then the latest; the file and
+    # row break the ties between records of one delivery, so the credit does not depend on the
+    # order Spark meets the rows in.
+    return F.struct(
+        F.col("is_authority"),
+        F.col("observed_at"),
+        F.col("batch_id"),
+        F.col("resource"),
+        F.col("source_file"),
+        F.col("row_number"),
+    )
+
+
 def value_candidates(statements_df: DataFrame) -> DataFrame:
     """The distinct current values of each attribute and who states them.
 
@@ -113,16 +136,13 @@ def value_candidates(statements_df: DataFrame) -> DataFrame:
     stating the value; ``source`` is the provenance of the statement a survivor would be
     credited to (authoritative first, then the latest).
     """
-    best = F.struct(
-        F.col("is_authority"), F.col("observed_at"), F.col("batch_id"), F.col("resource")
-    )
     return statements_df.groupBy(*_GROUP, "value").agg(
         F.max("is_authority").alias("is_authority"),
         F.max("observed_at").alias("latest_at"),
         F.size(F.collect_set("resource")).alias("n_sources"),
         F.sort_array(F.collect_set("department")).alias("departments"),
         F.sort_array(F.collect_set("resource")).alias("resources"),
-        F.max_by(_provenance(), best).alias("source"),
+        F.max_by(_provenance(), _credit_order()).alias("source"),
     )
 
 
@@ -196,19 +216,82 @@ def surviving_values(candidates_df: DataFrame) -> DataFrame:
     )
 
 
+def attribute_summaries(observations_df: DataFrame) -> DataFrame:
+    """Whether every observation of an attribute states the same value, and what its survivor
+    would then be.
+
+    Grain: one row per (key kind, key, element). ``agreed``: one value, stated by every
+    observation. For agreed attributes ``value``, ``n_sources`` and ``source`` are what the three
+    steps would give: every resource stating the attribute has a current statement of that
+    value, and the statement credited (:func:`_credit_order`) is always a current one.
+    """
+    agreed = (F.min("value") == F.max("value")) & (F.count("value") == F.count(F.lit(1)))
+    return observations_df.groupBy(*_GROUP).agg(
+        F.coalesce(agreed, F.lit(False)).alias("agreed"),
+        F.min("value").alias("value"),
+        F.size(F.collect_set("resource")).alias("n_sources"),
+        F.max_by(_provenance(), _credit_order()).alias("source"),
+    )
+
+
+_LOSING_VALUES_TYPE = (
+    "array<struct<value:string,departments:array<string>,resources:array<string>,"
+    "observed_at:timestamp>>"
+)
+
+
+def agreed_values(summaries_df: DataFrame) -> DataFrame:
+    """The ``attribute_values`` rows of agreed attributes (:func:`attribute_summaries`): the one
+    value, survived by agreement, with no losing values and no dissent."""
+    return summaries_df.where(F.col("agreed")).select(
+        *_GROUP,
+        F.col("value"),
+        *[
+            F.col("source")[c].alias(c)
+            for c in (
+                "department",
+                "resource",
+                "field",
+                "batch_id",
+                "observed_at",
+                "source_file",
+                "row_number",
+            )
+        ],
+        F.lit(BY_AGREEMENT).alias("survived_by"),
+        F.col("n_sources").cast("long").alias("n_sources"),
+        F.lit(1).alias("n_values"),
+        F.array().cast(_LOSING_VALUES_TYPE).alias("losing_values"),
+        F.array().cast("array<string>").alias("dissenting_departments"),
+    )
+
+
 def attribute_values(observations_df: DataFrame, config: IntegrationConfig) -> DataFrame:
     """Observations → ``base/attribute_values`` (authority → recency → frequency).
 
-    The observations are clustered by (key kind, key, element) once; the window and both
-    aggregations that follow need no further shuffle.
+    Agreed attributes are settled in one aggregation; only the observations of disputed ones
+    are picked out and go through current statements, candidates and ranking (21 % less time
+    than taking every attribute through the three steps, measured on 16M observations).
     """
-    return (
-        observations_df.repartition(*_GROUP)
-        .transform(lambda df: with_authority(df, authority_triples(config)))
+    observations = with_authority(observations_df, authority_triples(config))
+    # Kept: read twice below (the agreed rows and the disputed keys), and the disputed keys are
+    # counted to choose the join.
+    summaries = (
+        observations.repartition(*_GROUP)
+        .transform(attribute_summaries)
+        .localCheckpoint(eager=True, storageLevel=StorageLevel.DISK_ONLY)
+    )
+    disputed = summaries.where(~F.col("agreed")).select(*_GROUP)
+    if disputed.count() <= BROADCAST_MAX_DISPUTED:
+        disputed = F.broadcast(disputed)
+    ranked = (
+        observations.join(disputed, list(_GROUP), "left_semi")
+        .repartition(*_GROUP)
         .transform(current_statements)
         .transform(value_candidates)
         .transform(surviving_values)
     )
+    return agreed_values(summaries).unionByName(ranked)
 
 
 def typed_value(value: Column, attribute: Attribute) -> Column:

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import pytest
 
+from jobs.integrate import survivorship
 from jobs.integrate.observations import observations_from_pools
 from jobs.integrate.survivorship import attribute_values
 from tests.integrate.conftest import FULL, INCR, pid
@@ -125,3 +126,74 @@ def test_a_later_delivery_of_a_record_replaces_its_value_other_records_still_cou
         observations_from_pools({"rsj.insured": first.unionByName(corrected)}, config), config
     )
     assert survivors(later, "person_name") == {(P1, "张三", "rsj.insured", "agreement", 1)}
+
+
+P3 = pid("1975-03-03", 33)
+
+
+def test_agreed_attributes_settled_in_one_aggregation_match_the_three_steps(
+    pool, config, monkeypatch
+):
+    pools = {
+        "gaj.hukou": pool(
+            "gaj.hukou",
+            [
+                {"person_id": P1, "full_name": "张三", "phone": "13800000001"},
+                {"person_id": P2, "full_name": "李四"},
+                {"person_id": P3, "full_name": "王五"},
+            ],
+            batch=FULL,
+        ),
+        # P1's name agreed by two departments; P2's disputed; P3's phone stated twice in one
+        # delivery (pension and medical records): credited to the later row.
+        "rsj.insured": pool(
+            "rsj.insured",
+            [
+                {"person_id": P1, "insurance_type": "pension", "full_name": "张三"},
+                {"person_id": P2, "insurance_type": "pension", "full_name": "李斯"},
+                {"person_id": P3, "insurance_type": "pension", "phone": "13900000003"},
+                {"person_id": P3, "insurance_type": "medical", "phone": "13900000003"},
+            ],
+            batch=INCR,
+        ),
+    }
+    observations = observations_from_pools(pools, config)
+
+    def rows(df):
+        return sorted(
+            tuple(
+                tuple(v) if isinstance(v, list) else v for v in r.asDict(recursive=False).values()
+            )
+            for r in df.select(
+                "key",
+                "element",
+                "value",
+                "resource",
+                "source_file",
+                "row_number",
+                "survived_by",
+                "n_sources",
+                "n_values",
+                "dissenting_departments",
+            ).collect()
+        )
+
+    three_steps = (
+        survivorship.with_authority(observations, survivorship.authority_triples(config))
+        .transform(survivorship.current_statements)
+        .transform(survivorship.value_candidates)
+        .transform(survivorship.surviving_values)
+    )
+    shortcut = attribute_values(observations, config)
+    assert rows(shortcut) == rows(three_steps)
+    by = {(r["key"], r["element"]): r for r in shortcut.collect()}
+    assert by[(P1, "person_name")]["survived_by"] == "agreement"
+    assert by[(P1, "person_name")]["n_sources"] == 2
+    assert by[(P2, "person_name")]["survived_by"] == "authority"
+    assert (by[(P3, "phone_number")]["resource"], by[(P3, "phone_number")]["row_number"]) == (
+        "rsj.insured",
+        4,
+    )
+    # The disputed keys joined without a broadcast give the same rows.
+    monkeypatch.setattr(survivorship, "BROADCAST_MAX_DISPUTED", 0)
+    assert rows(attribute_values(observations, config)) == rows(three_steps)
