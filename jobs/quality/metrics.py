@@ -302,27 +302,56 @@ def latest_by_key(authority_df: DataFrame, key: str) -> DataFrame:
     )
 
 
+#: (authoritative resource id, its key column) → that resource's latest row per key, narrowed
+#: to the key and the columns compared (:func:`latest_authority_rows`).
+AuthorityRows = Mapping[tuple[str, str], DataFrame]
+
+
+def latest_authority_rows(
+    checks: tuple[AccuracyCheck, ...], authority_dfs: Mapping[str, DataFrame]
+) -> dict[tuple[str, str], DataFrame]:
+    """What the accuracy checks compare with: per authoritative resource and key column, the
+    latest row per key with the key and the checked columns.
+
+    Worked out once for all the batches a pass validates (every batch compares with the same
+    rows), not once per batch: a million-row authority is otherwise ranked again for each.
+    Checks whose authority has no pool (not in ``authority_dfs``) are left out.
+    """
+    columns: dict[tuple[str, str], set[str]] = {}
+    for check in checks:
+        if check.authority in authority_dfs:
+            columns.setdefault((check.authority, check.authority_key[0]), set()).add(
+                check.authority_column
+            )
+    return {
+        (authority, key): latest_by_key(authority_dfs[authority], key).select(
+            key, *sorted(compared - {key})
+        )
+        for (authority, key), compared in columns.items()
+    }
+
+
 def with_authority_values(
     batch_df: DataFrame,
     checks: tuple[AccuracyCheck, ...],
-    authority_dfs: Mapping[str, DataFrame],
+    authority_rows: AuthorityRows,
 ) -> tuple[DataFrame, dict[str, str]]:
     """Joins, per authoritative resource, its latest value of every checked field by key.
 
     Returns the widened DataFrame and check name → the column holding the authority's value.
-    Checks whose authority pool does not exist (not in ``authority_dfs``) are left out.
+    Checks whose authority has no rows in ``authority_rows`` (no pool yet) are left out.
     """
     out = batch_df
     value_columns: dict[str, str] = {}
     by_authority: dict[tuple[str, tuple[str, ...], tuple[str, ...]], list[AccuracyCheck]] = {}
     for check in checks:
-        if check.authority in authority_dfs:
+        if (check.authority, check.authority_key[0]) in authority_rows:
             by_authority.setdefault((check.authority, check.key, check.authority_key), []).append(
                 check
             )
     for index, ((authority, key, authority_key), group) in enumerate(by_authority.items()):
         key_column = f"__auth_key_{index}"
-        latest = latest_by_key(authority_dfs[authority], authority_key[0])
+        latest = authority_rows[(authority, authority_key[0])]
         selected = [F.col(authority_key[0]).alias(key_column)]
         for check in group:
             value_column = f"__auth_{index}_{check.authority_column}"
@@ -341,7 +370,7 @@ def compute_metrics(
     batch_df: DataFrame,
     suite: Suite,
     params: Mapping[str, Any],
-    authority_dfs: Mapping[str, DataFrame] | None = None,
+    authority_rows: AuthorityRows | None = None,
     write_failing_rows: Callable[[DataFrame], Any] | None = None,
 ) -> BatchMetrics:
     """Evaluates every expectation and accuracy check of ``suite`` on one pool batch.
@@ -356,14 +385,14 @@ def compute_metrics(
         suite: the resource's suite.
         params: suite parameter values (``today``, ``now``, ``row_count_min`` …); expectations
             whose parameters are missing are skipped with the reason.
-        authority_dfs: authoritative resource id → its pool DataFrame, for accuracy; checks
+        authority_rows: what accuracy compares with (:func:`latest_authority_rows`); checks
             whose authority is absent are skipped.
 
     Returns:
         counts and outcomes per expectation, and the lazy per-row flags; one Spark job
         computes all of them.
     """
-    plan = _plan(batch_df, suite, params, authority_dfs or {}, ())
+    plan = _plan(batch_df, suite, params, authority_rows or {}, ())
     aggregates = _aggregates(plan)
     totals = _run_pass(plan.flags_df, aggregates, write_failing_rows)
     return _batch_metrics(plan, suite, totals, params, plan.flags_df)
@@ -378,7 +407,7 @@ def compute_metrics_by_batch(
     pending_df: DataFrame,
     suite: Suite,
     params_by_batch: Mapping[str, Mapping[str, Any]],
-    authority_dfs: Mapping[str, DataFrame] | None = None,
+    authority_rows: AuthorityRows | None = None,
     write_failing_rows: Callable[[DataFrame], Any] | None = None,
 ) -> dict[str, BatchMetrics]:
     """:func:`compute_metrics` for several small batches of one pool in two Spark jobs.
@@ -410,7 +439,7 @@ def compute_metrics_by_batch(
             if any(w != wanted[0] for w in wanted[1:]):
                 raise BatchedPassUnsupported(f"{exp.name}: parameters differ between batches")
     pending_df = pending_df.where(F.col("batch_id").isin(batch_ids))
-    plan = _plan(pending_df, suite, first, authority_dfs or {}, ("batch_id",))
+    plan = _plan(pending_df, suite, first, authority_rows or {}, ("batch_id",))
     if write_failing_rows is not None:
         write_failing_rows(failing_rows_of(plan.flags_df))
     grouped = {
@@ -447,13 +476,13 @@ def _plan(
     batch_df: DataFrame,
     suite: Suite,
     params: Mapping[str, Any],
-    authority_dfs: Mapping[str, DataFrame],
+    authority_rows: AuthorityRows,
     group_by: tuple[str, ...],
 ) -> _Plan:
     outcomes: dict[str, Outcome] = {}
     row_exprs: list[tuple[str, Column, Column]] = []  # (name, considered, unexpected)
     table_exps: list[Expectation] = []
-    wide_df, auth_columns = with_authority_values(batch_df, suite.accuracy, authority_dfs)
+    wide_df, auth_columns = with_authority_values(batch_df, suite.accuracy, authority_rows)
     wide_df, duplicate_flags = with_duplicate_flags(
         wide_df, [e for e in suite.expectations if e.type in UNIQUENESS_TYPES], group_by
     )

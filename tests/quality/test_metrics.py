@@ -262,7 +262,10 @@ def test_accuracy_compares_with_the_latest_authoritative_value_by_key(spark):
     ]
     suite = dataclasses.replace(load_suite("jyj.student"), expectations=())
     computed = metrics.compute_metrics(
-        make_pool_df(spark, "jyj.student", rows), suite, PARAMS, {"gaj.hukou": hukou}
+        make_pool_df(spark, "jyj.student", rows),
+        suite,
+        PARAMS,
+        metrics.latest_authority_rows(suite.accuracy, {"gaj.hukou": hukou}),
     )
     try:
         name = computed.outcomes["full_name.matches_gaj_hukou"]
