@@ -227,3 +227,24 @@ def test_data_docs_index_renders_offline_in_a_headless_browser(runs):
     # The result list is drawn by bootstrap-table from inline data: rows exist only if the
     # vendored scripts loaded and ran.
     assert "<td" in dom and "gaj.hukou" in dom
+
+
+def test_a_batch_is_cached_in_partitions_of_about_the_configured_rows(spark, monkeypatch):
+    from jobs.quality import pipeline
+
+    rows = [hukou_row("b1", n, pid) for n, pid in enumerate(OTHERS, start=1)]
+    rows += [hukou_row("b2", 1, ALICE)]
+    pool_df = make_pool_df(spark, "gaj.hukou", rows).repartition(4)
+    monkeypatch.setattr(pipeline, "ROWS_PER_CACHED_PARTITION", 3)
+    cached = pipeline._cached_batch(pool_df, 4, "b1")
+    try:
+        assert cached.rdd.getNumPartitions() == 2
+        assert sorted(r["row_number"] for r in cached.collect()) == [1, 2, 3, 4]
+    finally:
+        cached.unpersist()
+    alone = pipeline._cached_batch(pool_df, 1, "b2")
+    try:
+        assert alone.rdd.getNumPartitions() == 1
+        assert [r["person_id"] for r in alone.collect()] == [ALICE]
+    finally:
+        alone.unpersist()
