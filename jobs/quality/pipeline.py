@@ -245,8 +245,8 @@ def _cached_batch(pool_df: DataFrame, rows: int, batch_id: str) -> DataFrame:
 
     In partitions of about :data:`ROWS_PER_CACHED_PARTITION` rows: GX runs a Spark job per
     metric, each with a task per partition, and a small batch read in many partitions spent
-    most of its validation scheduling tasks over a few rows each (GX's validation of a city's
-    66 batches took a third longer).
+    most of its validation scheduling tasks over a few rows each (GX's validation of three
+    resources' 15 batches at a million persons: 59.5 s in as many partitions as read, 42.0 s so).
     """
     partitions = max(1, math.ceil(rows / ROWS_PER_CACHED_PARTITION))
     batch_df = (
