@@ -48,6 +48,16 @@ KEY_COLUMNS: dict[str, str] = {
 }
 
 _GROUP = ("key_kind", "key", "element")
+#: Where a surviving value comes from: the statement it is credited to.
+_PROVENANCE_FIELDS = (
+    "department",
+    "resource",
+    "field",
+    "batch_id",
+    "observed_at",
+    "source_file",
+    "row_number",
+)
 #: Disputed attributes up to which their observations are picked out with a broadcast join
 #: (a few tens of MB of keys); more are joined by shuffling.
 BROADCAST_MAX_DISPUTED = 500_000
@@ -99,20 +109,7 @@ def current_statements(observations_df: DataFrame) -> DataFrame:
 
 
 def _provenance(prefix: str = "") -> Column:
-    return F.struct(
-        *[
-            F.col(f"{prefix}{c}").alias(c)
-            for c in (
-                "department",
-                "resource",
-                "field",
-                "batch_id",
-                "observed_at",
-                "source_file",
-                "row_number",
-            )
-        ]
-    )
+    return F.struct(*[F.col(f"{prefix}{c}").alias(c) for c in _PROVENANCE_FIELDS])
 
 
 def _credit_order() -> Column:
@@ -184,18 +181,7 @@ def surviving_values(candidates_df: DataFrame) -> DataFrame:
     return grouped.select(
         *_GROUP,
         first["value"].alias("value"),
-        *[
-            first["source"][c].alias(c)
-            for c in (
-                "department",
-                "resource",
-                "field",
-                "batch_id",
-                "observed_at",
-                "source_file",
-                "row_number",
-            )
-        ],
+        *[first["source"][c].alias(c) for c in _PROVENANCE_FIELDS],
         survived_by.alias("survived_by"),
         F.aggregate(
             F.col("ranked"), F.lit(0).cast("long"), lambda acc, c: acc + c["n_sources"]
@@ -246,18 +232,7 @@ def agreed_values(summaries_df: DataFrame) -> DataFrame:
     return summaries_df.where(F.col("agreed")).select(
         *_GROUP,
         F.col("value"),
-        *[
-            F.col("source")[c].alias(c)
-            for c in (
-                "department",
-                "resource",
-                "field",
-                "batch_id",
-                "observed_at",
-                "source_file",
-                "row_number",
-            )
-        ],
+        *[F.col("source")[c].alias(c) for c in _PROVENANCE_FIELDS],
         F.lit(BY_AGREEMENT).alias("survived_by"),
         F.col("n_sources").cast("long").alias("n_sources"),
         F.lit(1).alias("n_values"),
