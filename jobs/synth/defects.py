@@ -180,6 +180,11 @@ class RowInjector:
         #: kinds some row of the file could have carried (to tell "too few rows" apart from
         #: "no row qualifies", e.g. 15-digit IDs among schoolchildren born after 1999)
         self.eligible: set[str] = set()
+        #: parcels of this file whose geometry a defect changed, and the neighbours an overlap
+        #: was drawn onto: a neighbour moved or broken by a second defect would leave the
+        #: promised overlap with nothing to overlap
+        self.reshaped_parcels: set[int] = set()
+        self.overlapped_parcels: set[int] = set()
 
     def _is_authority(self, field_name: str, element: str) -> bool:
         field_element = self.resource.field(field_name).element
@@ -397,7 +402,7 @@ class RowInjector:
         land = self.world.land
         parcel = row.get("_parcel")
         original = row.get("geometry")
-        if parcel is None or original is None:
+        if parcel is None or original is None or parcel in self.overlapped_parcels:
             return None
         ring = [list(point) for point in original["coordinates"][0][:4]]
         detail = ""
@@ -408,11 +413,13 @@ class RowInjector:
             ring = [[round(x + width * 1.05, 7), y] for x, y in ring]
         else:
             neighbour = _east_neighbour(self.world, parcel)
-            if neighbour is None:
+            if neighbour is None or neighbour in self.reshaped_parcels:
                 return None
+            self.overlapped_parcels.add(neighbour)
             centre_x = round(float(land.parcel_ring[neighbour][:, 0].mean()), 7)
             ring[1][0] = ring[2][0] = centre_x
             detail = f"overlaps {land.parcel_codes[neighbour]}"
+        self.reshaped_parcels.add(parcel)
         row["geometry"] = {"type": "Polygon", "coordinates": [[*ring, ring[0]]]}
         return Injected(
             kind,
