@@ -12,8 +12,6 @@ ticket (校核) continues instead of starting over.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
@@ -186,15 +184,6 @@ def value_conflicts(values_df: DataFrame, config: IntegrationConfig) -> DataFram
         observed_values=F.concat(F.array(survivor), others),
         detail=detail,
     )
-
-
-def union_all(parts: Iterable[DataFrame]) -> DataFrame:
-    """Union by name of DataFrames with the same columns."""
-    parts = list(parts)
-    out = parts[0]
-    for part in parts[1:]:
-        out = out.unionByName(part)
-    return out
 
 
 def without_subsumed(conflicts_df: DataFrame, anomalies_df: DataFrame) -> DataFrame:

@@ -28,6 +28,7 @@ from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
 from jobs.catalog.models import Catalog
+from jobs.frames import union_all
 from jobs.integrate.config import LicenceType, key_kind_of
 from jobs.integrate.observations import observed_at_of
 
@@ -116,10 +117,7 @@ def licences_from_pools(
     ]
     if not parts:
         return None
-    records = parts[0]
-    for part in parts[1:]:
-        records = records.unionByName(part)
-    return latest_licences(records)
+    return latest_licences(union_all(parts))
 
 
 def with_holder_links(

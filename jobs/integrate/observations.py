@@ -25,6 +25,7 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from jobs.catalog.models import Field
+from jobs.frames import union_all
 from jobs.integrate.config import IntegrationConfig, Subject
 
 #: Columns of ``base/attribute_observations`` and their Spark types, in order.
@@ -169,10 +170,7 @@ def observations_from_pools(
                 parts.append(part)
     if not parts:
         return None
-    observations_df = parts[0]
-    for part in parts[1:]:
-        observations_df = observations_df.unionByName(part)
-    return observations_df
+    return union_all(parts)
 
 
 def members_from_pools(
@@ -192,7 +190,4 @@ def members_from_pools(
         )
     if not parts:
         return None
-    keys_df = parts[0]
-    for part in parts[1:]:
-        keys_df = keys_df.unionByName(part)
-    return keys_df.distinct()
+    return union_all(parts).distinct()

@@ -43,6 +43,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from jobs.catalog.models import Catalog
+from jobs.frames import union_all
 from jobs.integrate import anomalies, e_licence, legal_entity, population, spatial
 from jobs.integrate.bases import BASE_TABLES
 from jobs.integrate.config import (
@@ -51,7 +52,7 @@ from jobs.integrate.config import (
     Jurisdiction,
     load_integration_config,
 )
-from jobs.integrate.conflicts import ISSUE_COLUMNS, union_all, value_conflicts, without_subsumed
+from jobs.integrate.conflicts import ISSUE_COLUMNS, value_conflicts, without_subsumed
 from jobs.integrate.observations import (
     OBSERVATIONS_SCHEMA,
     members_from_pools,

@@ -28,6 +28,7 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from jobs.catalog.models import Field
+from jobs.frames import union_all
 from jobs.integrate.config import IntegrationConfig, Subject
 from jobs.standardize import keys, values
 
@@ -95,10 +96,7 @@ def identities_from_quarantine(
             )
     if not parts:
         return spark.createDataFrame([], IDENTITY_SCHEMA)
-    out = parts[0]
-    for part in parts[1:]:
-        out = out.unionByName(part)
-    return out
+    return union_all(parts)
 
 
 def filter_unexplained(

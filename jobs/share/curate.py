@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
+from jobs.frames import union_all
 from jobs.share.masking import MASKS, hmac_sha256_hex
 from jobs.share.policy import ColumnRule
 
@@ -61,7 +62,4 @@ def reidentification_df(
         return source_df.sparkSession.createDataFrame(
             [], "column string, token string, original string"
         )
-    out = parts[0]
-    for part in parts[1:]:
-        out = out.unionByName(part)
-    return out.distinct()
+    return union_all(parts).distinct()
