@@ -6,8 +6,10 @@ embedded on a laptop (the defaults) and on a cluster with an object store (the e
 
 from __future__ import annotations
 
+import datetime as dt
 import os
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -52,6 +54,23 @@ def _env_timezone(name: str, default: str) -> str:
     return text
 
 
+def system_clock() -> dt.datetime:
+    """The machine's clock as an aware UTC instant: the only place govlake reads it."""
+    return dt.datetime.now(dt.UTC)
+
+
+def pinned_clock(instant: dt.datetime) -> Callable[[], dt.datetime]:
+    """A clock that always answers ``instant`` (tests, replays of a past day's run).
+
+    Raises:
+        ValueError: ``instant`` has no time zone (a naive time has no bureau date).
+    """
+    if instant.tzinfo is None:
+        raise ValueError(f"a pinned clock needs an aware time, got {instant.isoformat()}")
+    fixed = instant.astimezone(dt.UTC)
+    return lambda: fixed
+
+
 def _path_or_uri(value: str) -> str:
     """Keeps URIs (s3://, abfss://, file://) as they are; makes local paths absolute."""
     if "://" in value:
@@ -86,6 +105,25 @@ class Settings:
     share_key_file: str = ""
     #: Open data: aggregate cells counting fewer than this many subjects are suppressed (k).
     open_min_cell_count: int = 5
+    #: Where "now" comes from. Not a setting a user sets: tests and replays pin it with
+    #: :meth:`with_clock`; everything else reads time through :meth:`now` and :meth:`today`.
+    clock: Callable[[], dt.datetime] = field(default=system_clock, repr=False, compare=False)
+
+    def now(self) -> dt.datetime:
+        """The current instant, aware, in UTC (what timestamps in the lake record)."""
+        return self.clock().astimezone(dt.UTC)
+
+    def local_now(self) -> dt.datetime:
+        """The current instant on the bureau's wall clock (its time zone, not the machine's)."""
+        return self.clock().astimezone(ZoneInfo(self.timezone))
+
+    def today(self) -> dt.date:
+        """Today in the bureau's time zone: the day deadlines count from and reports are dated."""
+        return self.local_now().date()
+
+    def with_clock(self, clock: Callable[[], dt.datetime]) -> Settings:
+        """The same settings read at another clock (``pinned_clock(...)`` in tests)."""
+        return replace(self, clock=clock)
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -113,9 +151,14 @@ class Settings:
         )
 
     def as_dict(self) -> dict[str, object]:
-        return asdict(self)
+        """Every user-facing setting by name (the clock is not one)."""
+        return {name: getattr(self, name) for name in _setting_names()}
 
     @staticmethod
     def variable_names() -> dict[str, str]:
         """Setting name → environment variable that overrides it (for ``govlake config``)."""
-        return {name: ENV_PREFIX + name.upper() for name in Settings.__dataclass_fields__}
+        return {name: ENV_PREFIX + name.upper() for name in _setting_names()}
+
+
+def _setting_names() -> list[str]:
+    return [f.name for f in fields(Settings) if f.name != "clock"]

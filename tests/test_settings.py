@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import re
@@ -7,7 +8,7 @@ import re
 import pytest
 
 from jobs.cli import main
-from jobs.settings import PROJECT_ROOT, Settings, SettingsError
+from jobs.settings import PROJECT_ROOT, Settings, SettingsError, pinned_clock
 
 DEFAULTS = {
     "lake_root": str(PROJECT_ROOT / "data" / "lake"),
@@ -185,3 +186,25 @@ def test_config_with_a_bad_count_fails_naming_the_variable(monkeypatch, capsys):
         "govlake: GOVLAKE_SHUFFLE_PARTITIONS='many': expected a whole number of at least 1 "
         "(default 8)\n"
     )
+
+
+def test_today_is_the_bureaus_date_not_the_machines():
+    # 20:30 UTC on 31 December is already 1 January in Shanghai (UTC+8).
+    instant = dt.datetime(2026, 12, 31, 20, 30, tzinfo=dt.UTC)
+    settings = Settings(timezone="Asia/Shanghai").with_clock(pinned_clock(instant))
+    assert settings.today() == dt.date(2027, 1, 1)
+    assert settings.now() == instant
+    assert settings.local_now().utcoffset() == dt.timedelta(hours=8)
+    assert Settings(timezone="America/New_York").with_clock(pinned_clock(instant)).today() == (
+        dt.date(2026, 12, 31)
+    )
+
+
+def test_pinned_clock_refuses_a_naive_time():
+    with pytest.raises(ValueError, match="aware"):
+        pinned_clock(dt.datetime(2026, 1, 1, 12, 0))
+
+
+def test_clock_is_not_a_user_setting():
+    assert "clock" not in Settings().as_dict()
+    assert "GOVLAKE_CLOCK" not in Settings.variable_names().values()
