@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 
 import pytest
 from hypothesis import given, settings
@@ -18,16 +19,19 @@ from jobs.policy.workdays import (
     WorkdayCalendar,
     add_workdays,
     answered_on_time,
+    default_override_paths,
     get_calendar,
     is_official_year,
     is_overdue,
     is_workday,
+    load_override_file,
     load_overrides,
     workdays_between,
 )
-from jobs.settings import PROJECT_ROOT
+from jobs.settings import PROJECT_ROOT, Settings
 
 D = dt.date
+CALENDAR_FOLDER = PROJECT_ROOT / "schemas" / "calendar"
 
 
 def test_ten_workdays_from_friday_26_september_2025_is_16_october(library_calendar):
@@ -212,8 +216,30 @@ def test_overrides_from_the_schemas_calendar_folder(monkeypatch, tmp_path):
     assert add_workdays(D(2026, 12, 28), 10).date == D(2027, 1, 12)
 
 
-def test_shipped_calendar_folder_is_valid():
-    WorkdayCalendar.from_files([PROJECT_ROOT / "schemas" / "calendar"])
+def test_shipped_calendar_folder_is_read_by_default_and_every_file_in_it_loads():
+    paths = default_override_paths(Settings())
+    shipped = sorted([*CALENDAR_FOLDER.glob("*.yaml"), *CALENDAR_FOLDER.glob("*.yml")])
+
+    assert paths == [CALENDAR_FOLDER]
+    assert set(get_calendar(paths).overrides) == {
+        year for path in shipped for year in load_override_file(path)
+    }
+
+
+def test_calendar_readme_example_is_a_valid_override_file(tmp_path):
+    readme = (CALENDAR_FOLDER / "README.md").read_text(encoding="utf-8")
+    (example,) = re.findall(r"```yaml\n(.*?)```", readme, flags=re.DOTALL)
+    path = tmp_path / "2027.yaml"
+    path.write_text(example, encoding="utf-8")
+
+    schedule = load_override_file(path)[2027]
+
+    assert schedule.official
+    assert {D(2027, 1, 1), D(2027, 2, 6), D(2027, 2, 12)} <= schedule.holidays
+    assert schedule.workdays == {D(2027, 2, 13)}
+    calendar = WorkdayCalendar.from_files([path])
+    assert calendar.day_kind(D(2027, 2, 13)) == MAKEUP_WORKDAY
+    assert calendar.day_kind(D(2027, 2, 8)) == HOLIDAY
 
 
 def test_edited_override_file_is_read_again(write_overrides):
