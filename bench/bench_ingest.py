@@ -83,7 +83,7 @@ def _county(persons: int, spark) -> dict:
         rows = 0
         with PeakMemory().measure() as memory:
             started = time.perf_counter()
-            for resource_id in load_catalog().resources:
+            for resource_id in load_catalog(settings.schemas_root).resources:
                 rows += pipeline.ingest_resource(resource_id, settings, spark=spark)[
                     "row_accounting"
                 ]["file_rows"]

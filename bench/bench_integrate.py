@@ -94,8 +94,9 @@ def county_pools(spark: Any, persons: int) -> dict[str, Any]:
 
     from jobs.catalog.loader import load_catalog
     from jobs.integrate.pipeline import empty_pool
+    from jobs.settings import Settings
 
-    catalog = load_catalog()
+    catalog = load_catalog(Settings.from_env().schemas_root)
     i = F.col("id")
     born = F.date_add(F.lit(dt.date(1940, 1, 1)), ((i * 7919) % 30000).cast("int"))
     sequence = (F.floor(i / 30000) % 1000).cast("long")

@@ -42,8 +42,9 @@ def hukou_batch(spark: Any, rows: int, batch_id: str) -> Any:
 
     from jobs.catalog.loader import load_catalog
     from jobs.quality.suites import pool_schema
+    from jobs.settings import Settings
 
-    schema = pool_schema(load_catalog().resource("gaj.hukou"))
+    schema = pool_schema(load_catalog(Settings.from_env().schemas_root).resource("gaj.hukou"))
     n = F.col("id")
     # Every 500th row repeats the previous row's resident: 0.2% duplicate keys.
     person = F.when((n % 500 == 0) & (n > 0), n - 1).otherwise(n)

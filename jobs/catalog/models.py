@@ -139,8 +139,6 @@ ALLOWED_KEYS: dict[str, dict[str, bool]] = {
         "open": True,
         "feeds": True,
         "fields": True,
-        # Known keys whose structure the loader does not interpret yet; kept in Resource.extras.
-        "anomaly_rules": False,
     },
     "key": {"kind": True, "fields": True},
     "delivery": {"format": True, "encoding": True},
@@ -163,10 +161,6 @@ ALLOWED_KEYS: dict[str, dict[str, bool]] = {
         "description": False,
     },
 }
-
-#: Resource keys that are accepted but kept raw in :attr:`Resource.extras`.
-RESOURCE_EXTRA_KEYS: tuple[str, ...] = ("anomaly_rules",)
-
 
 # --- model -----------------------------------------------------------------------------------
 
@@ -323,7 +317,6 @@ class Resource:
     fields: tuple[Field, ...]
     title_en: str = ""
     description: str = ""
-    extras: dict[str, Any] = dataclasses.field(default_factory=dict)
     path: str = ""
 
     @property

@@ -270,8 +270,9 @@ def ensure_pools(slots: dict[str, int] | None = None) -> dict[str, int]:
 
     from jobs.catalog import load_catalog
     from jobs.orchestrate.dag_factory import pool_name
+    from jobs.settings import Settings
 
-    catalog = load_catalog()
+    catalog = load_catalog(Settings.from_env().schemas_root)
     if slots is None:
         slots = pool_slots(list(catalog.departments))
     created: dict[str, int] = {}

@@ -37,7 +37,8 @@ if TYPE_CHECKING:
 
     from jobs.catalog import Catalog, Resource
 
-#: The three ingestion steps, in order. Task ids are the job names in :mod:`jobs.ingest.pipeline`.
+#: The four ingestion steps, in order: the three jobs of :mod:`jobs.ingest.pipeline`, then the
+#: quality gate of :mod:`jobs.quality.pipeline`, whose success updates the pool's Asset.
 INGEST_TASK_IDS: tuple[str, ...] = (
     "land_to_bronze",
     "bronze_to_pool",
@@ -323,8 +324,9 @@ def load_catalog() -> Catalog:
     A broken catalog raises here, so Airflow shows it as the DAG file's import error.
     """
     from jobs.catalog import load_catalog as _load
+    from jobs.settings import Settings
 
-    return _load()
+    return _load(Settings.from_env().schemas_root)
 
 
 def _doc_md(

@@ -7,6 +7,7 @@ from stdnum.cn import ric
 
 from jobs.catalog.loader import load_catalog
 from jobs.ingest import pool
+from jobs.settings import Settings
 
 pytestmark = pytest.mark.spark
 
@@ -49,7 +50,7 @@ def _hukou_row(row_number: int, **columns: str | None) -> dict:
 
 @pytest.fixture(scope="module")
 def hukou():
-    catalog = load_catalog()
+    catalog = load_catalog(Settings().schemas_root)
     return catalog, catalog.resource("gaj.hukou")
 
 

@@ -20,13 +20,14 @@ from jobs.orchestrate.dag_factory import (
     pool_name,
     schedule_for,
 )
+from jobs.settings import Settings
 
 pytestmark = pytest.mark.airflow
 
 
 @pytest.fixture(scope="module")
 def catalog():
-    return load_catalog()
+    return load_catalog(Settings().schemas_root)
 
 
 @pytest.fixture(scope="module")

@@ -13,6 +13,7 @@ import shapely
 from shapely.geometry import shape as to_shape
 
 from jobs.catalog import load_catalog
+from jobs.settings import Settings
 from jobs.synth import keys
 from jobs.synth.config import SynthConfig
 from jobs.synth.generate import generate
@@ -36,7 +37,7 @@ UNREADABLE = {"truncated_file", "empty_file"}
 
 @pytest.fixture(scope="module")
 def catalog():
-    return load_catalog()
+    return load_catalog(Settings().schemas_root)
 
 
 @pytest.fixture(scope="module")
@@ -491,7 +492,12 @@ def test_parcel_geometry_defects_are_what_they_say(deliveries, defects, city):
 def _broken_overlaps(city: Path, boundary) -> tuple[int, list[str]]:
     """How many overlaps the manifest promises, and those whose neighbour is not delivered
     unharmed (valid, inside the jurisdiction) and overlapped, as last delivered."""
-    code_columns = load_catalog().resource("zrzyj.parcel").field("parcel_code").source_columns
+    code_columns = (
+        load_catalog(Settings().schemas_root)
+        .resource("zrzyj.parcel")
+        .field("parcel_code")
+        .source_columns
+    )
     latest = {}  # parcel code → its geometry as last delivered
     for path in sorted(city.glob("zrzyj/parcel/*/*.geojson")):
         with contextlib.suppress(ValueError):  # a file damaged on purpose
