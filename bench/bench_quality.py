@@ -41,7 +41,7 @@ def hukou_batch(spark: Any, rows: int, batch_id: str) -> Any:
     from pyspark.sql import functions as F
 
     from jobs.catalog.loader import load_catalog
-    from jobs.quality.suites import pool_schema
+    from jobs.ingest.pool import pool_schema
 
     schema = pool_schema(load_catalog().resource("gaj.hukou"))
     n = F.col("id")

@@ -483,8 +483,8 @@ def _promote_batches(ctx: _Context, batches: dict[str, list[dict]]) -> list[dict
         write_key = _write_id(ctx.resource.id, _files_key(all_files))
         pool_rows_df = (
             disposition_df.filter("disposition = 'pool'")
-            .drop("disposition", "problems", "raw")
             .withColumn("promoted_at", F.lit(ctx.now).cast("timestamp"))
+            .select(*pool.pool_schema(ctx.resource).fieldNames())
         )
         tables.write_table(pool_rows_df, pool_uri, mode="append", write_id="pool/" + write_key)
         quarantined = pool.filter_quarantined(

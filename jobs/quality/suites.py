@@ -36,6 +36,7 @@ from typing import Any
 import yaml
 
 from jobs.catalog.models import Catalog, Field, Resource
+from jobs.ingest.pool import pool_schema
 from jobs.settings import PROJECT_ROOT
 
 #: Where the committed suite files live.
@@ -600,7 +601,7 @@ def generate_suite(
     for f in resource.fields:
         expectations.extend(_field_expectations(resource, f, catalog))
     expectations.extend(_table_expectations(resource))
-    columns = set(pool_columns(resource))
+    columns = set(pool_schema(resource).fieldNames())
     for exp in cross_field.get(resource.id, []):
         missing = [c for c in exp.columns if c not in columns]
         if missing:
@@ -618,52 +619,6 @@ def generate_suite(
         tuple(expectations),
         tuple(accuracy),
         tuple(resource.key.fields),
-    )
-
-
-def pool_columns(resource: Resource) -> list[str]:
-    """Every column of the pool table of ``resource`` (see :mod:`jobs.ingest.pool`)."""
-    from jobs.ingest.pool import LINEAGE_COLUMNS
-
-    columns = list(LINEAGE_COLUMNS) + list(resource.field_names)
-    for f in resource.fields:
-        if f.data_element.kind == "citizen_id":
-            columns += [f"{f.name}_birth_date", f"{f.name}_gender", f"{f.name}_region"]
-        if f.data_element.id == "owner_id":
-            columns.append(f"{f.name}_kind")
-    return [*columns, "warnings", "content_hash", "promoted_at"]
-
-
-def pool_schema(resource: Resource) -> Any:
-    """The Spark schema of the pool table of ``resource``, column for column as ingestion
-    writes it; tests and the benchmark build pool-shaped DataFrames with it."""
-    from pyspark.sql import types as T
-
-    simple = {
-        "string": T.StringType(),
-        "date": T.DateType(),
-        "timestamp": T.TimestampType(),
-        "integer": T.LongType(),
-        "long": T.LongType(),
-        "double": T.DoubleType(),
-        "boolean": T.BooleanType(),
-    }
-    lineage = {"row_number": T.LongType(), "ingested_at": T.TimestampType()}
-    types: dict[str, Any] = {}
-    for f in resource.fields:
-        storage = f.data_element.type
-        if storage.startswith("decimal"):
-            precision, scale = (int(x) for x in storage[8:-1].split(","))
-            types[f.name] = T.DecimalType(precision, scale)
-        else:
-            types[f.name] = simple[storage]
-        if f.data_element.kind == "citizen_id":
-            types[f"{f.name}_birth_date"] = T.DateType()
-    types.update(lineage)
-    types["warnings"] = T.ArrayType(T.StringType())
-    types["promoted_at"] = T.TimestampType()
-    return T.StructType(
-        [T.StructField(c, types.get(c, T.StringType()), True) for c in pool_columns(resource)]
     )
 
 

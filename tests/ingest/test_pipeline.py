@@ -6,8 +6,10 @@ from pathlib import Path
 import pytest
 from stdnum.cn import ric
 
+from jobs.catalog.loader import load_catalog
 from jobs.ingest import pipeline
 from jobs.ingest.accounting import RowAccountingError
+from jobs.ingest.pool import pool_schema
 from jobs.lake import tables
 from jobs.lake.paths import table_uri
 
@@ -89,6 +91,10 @@ def test_two_batches_land_standardise_and_balance(spark, lake_settings):
 
     pool_df = tables.read_table(spark, table_uri(lake_settings, "pool", "gaj", "hukou"))
     assert sorted(r.person_id for r in pool_df.collect()) == sorted([ids[0], ids[1], ids[3]])
+    expected = pool_schema(load_catalog().resource("gaj.hukou"))
+    assert [(f.name, f.dataType) for f in pool_df.schema] == [
+        (f.name, f.dataType) for f in expected
+    ]
     quarantine = tables.read_table(
         spark, table_uri(lake_settings, "quarantine", "gaj", "hukou")
     ).collect()
