@@ -167,34 +167,38 @@ def _split(resource_id: str) -> tuple[str, str]:
 def run_land_to_bronze(resource_id: str) -> dict[str, Any]:
     """Task: read new landing batches of one resource into bronze; returns the job summary."""
     from jobs.ingest.pipeline import land_to_bronze
+    from jobs.settings import Settings
 
     with audited(f"{ingest_dag_id(resource_id)}.land_to_bronze"):
-        return _jsonable(land_to_bronze(resource_id))
+        return _jsonable(land_to_bronze(resource_id, Settings.from_env()))
 
 
 def run_bronze_to_pool(resource_id: str) -> dict[str, Any]:
     """Task: standardise new bronze batches into the pool and quarantine; returns the summary."""
     from jobs.ingest.pipeline import bronze_to_pool
+    from jobs.settings import Settings
 
     with audited(f"{ingest_dag_id(resource_id)}.bronze_to_pool"):
-        return _jsonable(bronze_to_pool(resource_id))
+        return _jsonable(bronze_to_pool(resource_id, Settings.from_env()))
 
 
 def run_check_row_accounting(resource_id: str) -> dict[str, Any]:
     """Task: fail loudly unless file rows = bronze rows = pool + quarantine + duplicates."""
     from jobs.ingest.pipeline import check_row_accounting
+    from jobs.settings import Settings
 
     with audited(f"{ingest_dag_id(resource_id)}.check_row_accounting"):
-        return _jsonable(check_row_accounting(resource_id))
+        return _jsonable(check_row_accounting(resource_id, Settings.from_env()))
 
 
 def run_validate_quality(resource_id: str) -> dict[str, Any]:
     """Task: validate the pool's new batches with the resource's expectation suite (results,
     failing rows, scorecard, Data Docs, rectification tasks); fails when a batch is held."""
     from jobs.quality.pipeline import validate_pool_batch
+    from jobs.settings import Settings
 
     with audited(f"{ingest_dag_id(resource_id)}.validate_quality"):
-        return _jsonable(validate_pool_batch(resource_id))
+        return _jsonable(validate_pool_batch(resource_id, Settings.from_env()))
 
 
 TASK_CALLABLES: dict[str, Callable[[str], dict[str, Any]]] = {

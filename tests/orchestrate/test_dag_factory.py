@@ -151,7 +151,10 @@ def test_resource_ids_selects_a_subset(airflow_home, catalog):
 
 def test_task_callables_return_plain_json_for_xcom(monkeypatch):
     fake = types.ModuleType("jobs.ingest.pipeline")
-    fake.land_to_bronze = lambda resource_id: {"resource": resource_id, "at": dt.date(2025, 1, 2)}
+    fake.land_to_bronze = lambda resource_id, settings: {
+        "resource": resource_id,
+        "at": dt.date(2025, 1, 2),
+    }
     monkeypatch.setitem(sys.modules, "jobs.ingest.pipeline", fake)
 
     assert dag_factory.run_land_to_bronze("gaj.hukou") == {
