@@ -8,18 +8,16 @@ from dataclasses import replace
 import pytest
 
 from jobs.catalog import load_catalog
-from jobs.orchestrate import dag_factory
+from jobs.orchestrate import dag_factory, tasks
 from jobs.orchestrate.dag_factory import (
     INGEST_TASK_IDS,
     SCHEDULES,
     IngestDagOptions,
     build_ingest_dag,
     build_ingest_dags,
-    ingest_dag_id,
-    pool_asset_uri,
-    pool_name,
     schedule_for,
 )
+from jobs.orchestrate.names import ingest_dag_id, pool_asset_uri, pool_name
 
 pytestmark = pytest.mark.airflow
 
@@ -157,7 +155,7 @@ def test_task_callables_return_plain_json_for_xcom(monkeypatch):
     }
     monkeypatch.setitem(sys.modules, "jobs.ingest.pipeline", fake)
 
-    assert dag_factory.run_land_to_bronze("gaj.hukou") == {
+    assert tasks.run_land_to_bronze("gaj.hukou") == {
         "resource": "gaj.hukou",
         "at": "2025-01-02",
     }
