@@ -54,7 +54,7 @@ class SuiteError(ValueError):
 
 
 @dataclass(frozen=True)
-class AccuracyExpectation:
+class AccuracyCheck:
     """Accuracy (准确性): a field compared with the authoritative resource's value by key."""
 
     name: str
@@ -88,7 +88,7 @@ class Suite:
     name: str
     version: str
     expectations: tuple[Expectation, ...]
-    accuracy: tuple[AccuracyExpectation, ...] = ()
+    accuracy: tuple[AccuracyCheck, ...] = ()
     key: tuple[str, ...] = ()
     path: str = ""
 
@@ -112,7 +112,7 @@ class Suite:
 def _suite_body(
     name: str,
     expectations: Iterable[Expectation],
-    accuracy: Iterable[AccuracyExpectation],
+    accuracy: Iterable[AccuracyCheck],
     key: Iterable[str],
 ) -> dict[str, Any]:
     return {
@@ -143,7 +143,7 @@ def suite_version(body: Mapping[str, Any]) -> str:
 
 def accuracy_checks(
     resource: Resource, catalog: Catalog, quality_rules: rules.Rules
-) -> list[AccuracyExpectation]:
+) -> list[AccuracyCheck]:
     """Fields whose element names another resource as authority (一数一源), compared by key.
 
     Only resources keyed by one citizen ID or USCC can be matched to the authority's records;
@@ -171,7 +171,7 @@ def accuracy_checks(
             if not matches:
                 continue
             checks.append(
-                AccuracyExpectation(
+                AccuracyCheck(
                     name=f"{f.name}.matches_{authority_id.replace('.', '_')}",
                     column=f.name,
                     authority=authority_id,
@@ -337,7 +337,7 @@ def parse_suite(data: Mapping[str, Any], path: str = "") -> Suite:
         )
     govlake = (data.get("meta") or {}).get("govlake") or {}
     accuracy = tuple(
-        AccuracyExpectation(
+        AccuracyCheck(
             name=a["name"],
             column=a["column"],
             authority=a["authority"],
