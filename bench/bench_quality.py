@@ -41,7 +41,7 @@ def hukou_batch(spark: Any, rows: int, batch_id: str) -> Any:
     from pyspark.sql import functions as F
 
     from jobs.catalog.loader import load_catalog
-    from jobs.quality.suites import pool_schema
+    from jobs.ingest.pool import pool_schema
     from jobs.settings import Settings
 
     schema = pool_schema(load_catalog(Settings.from_env().schemas_root).resource("gaj.hukou"))
@@ -115,7 +115,7 @@ def run(args: argparse.Namespace) -> list[dict]:
     from jobs.lake import tables
     from jobs.lake.paths import table_uri
     from jobs.quality.pipeline import validate_pool_batch
-    from jobs.settings import Settings
+    from jobs.settings import Settings, pinned_clock
     from jobs.spark import get_spark
 
     base = Settings.from_env()
@@ -133,9 +133,8 @@ def run(args: argparse.Namespace) -> list[dict]:
             started, cpu = time.perf_counter(), cpu_seconds()
             plain = validate_pool_batch(
                 "gaj.hukou",
-                settings=settings,
+                settings.with_clock(pinned_clock(INGESTED_AT)),
                 spark=spark,
-                now=INGESTED_AT,
                 run_gx=False,
                 raise_on_hold=False,
             )
@@ -146,10 +145,9 @@ def run(args: argparse.Namespace) -> list[dict]:
             started, cpu = time.perf_counter(), cpu_seconds()
             with_gx = validate_pool_batch(
                 "gaj.hukou",
-                "bench",
-                settings=settings,
+                settings.with_clock(pinned_clock(INGESTED_AT)),
+                batch_id="bench",
                 spark=spark,
-                now=INGESTED_AT,
                 run_gx=True,
                 raise_on_hold=False,
             )

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
+from pyspark.sql import types as T
 
 from jobs.catalog.models import Catalog, Field, Resource
 from jobs.standardize import keys, values
@@ -39,8 +40,58 @@ LINEAGE_COLUMNS = (
 ROW_KEY = ("batch_id", "source_file", "row_number")
 
 
+#: Reason for a typed value the lake cannot store (a date of year 0, an infinite number).
+OUT_OF_RANGE = "out_of_range"
+#: Reason for a key delivered as a rendering of nothing (``NaN``, ``None``, ``#N/A``).
+NOT_A_VALUE = "not_a_value"
+
 # Elements whose value is a citizen ID or a USCC, told apart per row (real-estate owners).
 _PARTY_ID_ELEMENTS = {"owner_id"}
+
+#: Spark types of the lineage columns that are not text.
+_LINEAGE_TYPES = {"row_number": T.LongType(), "ingested_at": T.TimestampType()}
+#: Catalog storage type → the pool's Spark type (integers widened to long; decimals apart).
+_STORAGE_TYPES = {
+    "string": T.StringType(),
+    "date": T.DateType(),
+    "timestamp": T.TimestampType(),
+    "integer": T.LongType(),
+    "long": T.LongType(),
+    "double": T.DoubleType(),
+    "boolean": T.BooleanType(),
+}
+
+
+def pool_schema(resource: Resource) -> T.StructType:
+    """The schema of the pool table of ``resource``, column for column as ingestion writes it:
+    lineage, the catalog fields, the columns derived from them (a citizen ID's birth date,
+    gender and region; an owner's ``_kind``), ``warnings``, ``content_hash`` and
+    ``promoted_at``. Every reader that needs a pool's shape (an empty pool, quality suites,
+    tests, benchmarks) takes it from here."""
+    columns = [T.StructField(c, _LINEAGE_TYPES.get(c, T.StringType())) for c in LINEAGE_COLUMNS]
+    columns += [T.StructField(f.name, _spark_type(f.data_element.type)) for f in resource.fields]
+    for f in resource.fields:
+        if f.data_element.kind == "citizen_id":
+            columns += [
+                T.StructField(f"{f.name}_birth_date", T.DateType()),
+                T.StructField(f"{f.name}_gender", T.StringType()),
+                T.StructField(f"{f.name}_region", T.StringType()),
+            ]
+        if f.data_element.id in _PARTY_ID_ELEMENTS:
+            columns.append(T.StructField(f"{f.name}_kind", T.StringType()))
+    columns += [
+        T.StructField("warnings", T.ArrayType(T.StringType())),
+        T.StructField("content_hash", T.StringType()),
+        T.StructField("promoted_at", T.TimestampType()),
+    ]
+    return T.StructType(columns)
+
+
+def _spark_type(storage: str) -> T.DataType:
+    if storage.startswith("decimal"):
+        precision, scale = (int(x) for x in storage[len("decimal(") : -1].split(","))
+        return T.DecimalType(precision, scale)
+    return _STORAGE_TYPES[storage]
 
 
 @dataclass(frozen=True)
@@ -262,7 +313,22 @@ def _field_reasons(f: Field, resource: Resource) -> tuple[list[Column], list[Col
         warnings.append(_reason(present & value.isNull(), f.name, "bad_format"))
     elif kind == "region_code":
         warnings.append(_reason(present & ~is_known_region(value), f.name, "unknown_region"))
+    if f.name in resource.key.fields and _key_kind(f) is None:
+        # The key kinds have their own reasons; a plain text key must not be "NaN".
+        not_a_value = values.is_not_a_value(F.col(_clean(f)), cleaned=True)
+        problems.append(_reason(present & not_a_value, f.name, NOT_A_VALUE))
+    if _pool_type(f) in values.RANGE_LIMITED_TYPES:
+        problems.append(_reason(~values.is_storable(value, _pool_type(f)), f.name, OUT_OF_RANGE))
     return problems, warnings
+
+
+def _stored_value(f: Field) -> Column:
+    """Stage 4: the typed value, or NULL where the lake cannot store it (its row carries
+    :data:`OUT_OF_RANGE` and goes to quarantine, so the write never meets it)."""
+    value = F.col(f.name)
+    if _pool_type(f) not in values.RANGE_LIMITED_TYPES:
+        return value
+    return F.when(values.is_storable(value, _pool_type(f)), value).alias(f.name)
 
 
 def _pool_type(f: Field) -> str:
@@ -326,7 +392,7 @@ def with_standardized_fields(
     no_warnings = F.array().cast("array<string>")
     return typed.select(
         *lineage,
-        *[F.col(f.name) for f in resource.fields],
+        *[_stored_value(f) for f in resource.fields],
         *[F.col(name) for name in derived_names],
         F.filter(F.array(*problems), lambda x: x.isNotNull()).alias("problems"),
         F.filter(F.array(*warnings) if warnings else no_warnings, lambda x: x.isNotNull()).alias(

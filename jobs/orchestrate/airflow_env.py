@@ -29,7 +29,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from jobs.settings import PROJECT_ROOT
+from jobs.catalog import load_catalog
+from jobs.orchestrate.names import pool_name
+from jobs.settings import PROJECT_ROOT, Settings
 
 #: Overrides the embedded home (default ``<project>/data/airflow``).
 HOME_ENV = "GOVLAKE_AIRFLOW_HOME"
@@ -266,11 +268,7 @@ def ensure_pools(slots: dict[str, int] | None = None) -> dict[str, int]:
     Returns pool name → slots. Departments come from the catalog, so a new department gets
     its pool on the next ``govlake airflow init`` or run.
     """
-    from airflow.models.pool import Pool
-
-    from jobs.catalog import load_catalog
-    from jobs.orchestrate.dag_factory import pool_name
-    from jobs.settings import Settings
+    from airflow.models.pool import Pool  # Airflow: imported once activate() has set it up
 
     catalog = load_catalog(Settings.from_env().schemas_root)
     if slots is None:
