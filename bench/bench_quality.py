@@ -36,11 +36,11 @@ from pyspark.sql import functions as F
 
 from bench.common import settings_under
 from jobs.catalog.loader import load_catalog
+from jobs.ingest.pool import pool_schema
 from jobs.lake import tables
 from jobs.lake.paths import table_uri
 from jobs.quality.pipeline import validate_pool_batch
-from jobs.quality.suites import pool_schema
-from jobs.settings import Settings
+from jobs.settings import Settings, pinned_clock
 from jobs.spark import get_spark
 
 QUICK_SIZES = (100_000,)
@@ -129,9 +129,8 @@ def run(args: argparse.Namespace, base: Settings) -> list[dict]:
             started, cpu = time.perf_counter(), cpu_seconds()
             plain = validate_pool_batch(
                 "gaj.hukou",
-                settings=settings,
+                settings.with_clock(pinned_clock(INGESTED_AT)),
                 spark=spark,
-                now=INGESTED_AT,
                 run_gx=False,
                 raise_on_hold=False,
             )
@@ -142,10 +141,9 @@ def run(args: argparse.Namespace, base: Settings) -> list[dict]:
             started, cpu = time.perf_counter(), cpu_seconds()
             with_gx = validate_pool_batch(
                 "gaj.hukou",
-                "bench",
-                settings=settings,
+                settings.with_clock(pinned_clock(INGESTED_AT)),
+                batch_id="bench",
                 spark=spark,
-                now=INGESTED_AT,
                 run_gx=True,
                 raise_on_hold=False,
             )

@@ -23,6 +23,7 @@ from typing import Any
 
 import yaml
 
+from jobs import yamlconf
 from jobs.catalog.models import (
     ALLOWED_KEYS,
     BASES,
@@ -121,30 +122,6 @@ def _load_cached(root: str) -> Catalog:
 # --- YAML ------------------------------------------------------------------------------------
 
 
-class _StrictLoader(yaml.SafeLoader):
-    """SafeLoader that rejects duplicate keys, which plain YAML resolves silently (last wins)."""
-
-
-def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode, deep: bool = False) -> Any:
-    seen: set[Any] = set()
-    for key_node, _value_node in node.value:
-        key = loader.construct_object(key_node, deep=deep)
-        if isinstance(key, (list, dict)):
-            continue  # unhashable; construct_mapping reports it
-        if key in seen:
-            raise yaml.constructor.ConstructorError(
-                "while constructing a mapping",
-                node.start_mark,
-                f"found duplicate key {key!r}",
-                key_node.start_mark,
-            )
-        seen.add(key)
-    return loader.construct_mapping(node, deep=deep)
-
-
-_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
-
-
 class _Reader:
     """Collects problems while the catalog is read; one per root and run."""
 
@@ -173,7 +150,7 @@ class _Reader:
             self.add(file, "(file)", f"cannot read: {exc.strerror or exc}")
             return None
         try:
-            data = yaml.load(text, Loader=_StrictLoader)  # a SafeLoader subclass
+            data = yamlconf.parse(text)
         except yaml.MarkedYAMLError as exc:
             mark = exc.problem_mark or exc.context_mark
             where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "(file)"

@@ -20,6 +20,7 @@ from pyspark.sql import DataFrame, SparkSession
 
 from jobs.catalog.models import Catalog
 from jobs.frames import union_all
+from jobs.ingest.pool import pool_schema
 from jobs.integrate import e_licence, legal_entity, population, spatial
 from jobs.integrate.config import IntegrationConfig
 from jobs.integrate.issues import find_issues
@@ -53,29 +54,7 @@ class Bases:
 
 def empty_pool(spark: SparkSession, catalog: Catalog, resource_id: str) -> DataFrame:
     """An empty DataFrame shaped like a pool table (for a resource not ingested yet)."""
-    resource = catalog.resource(resource_id)
-    columns = [
-        "department string",
-        "resource string",
-        "batch_id string",
-        "source_file string",
-        "file_hash string",
-        "row_number long",
-        "record_hash string",
-        "ingested_at timestamp",
-    ]
-    for f in resource.fields:
-        storage = "long" if f.data_element.type == "integer" else f.data_element.type
-        columns.append(f"`{f.name}` {storage}")
-        if f.data_element.kind == "citizen_id":
-            columns += [
-                f"`{f.name}_birth_date` date",
-                f"`{f.name}_gender` string",
-                f"`{f.name}_region` string",
-            ]
-        if f.data_element.id == "owner_id":
-            columns.append(f"`{f.name}_kind` string")
-    return spark.createDataFrame([], ", ".join(columns))
+    return spark.createDataFrame([], pool_schema(catalog.resource(resource_id)))
 
 
 def _pool_or_empty(
