@@ -8,7 +8,7 @@ from stdnum.cn import ric
 
 from jobs.ingest import pipeline
 from jobs.ingest.accounting import RowAccountingError
-from jobs.lake import tables
+from jobs.lake import ledger, tables
 from jobs.lake.paths import table_uri
 
 pytestmark = [pytest.mark.spark, pytest.mark.slow]
@@ -120,16 +120,72 @@ def test_missing_required_column_holds_the_batch_and_names_it(spark, lake_settin
     assert accounted["held_rows"] == 1 and accounted["balanced"]
 
 
-def test_unsafe_batch_name_is_rejected_unread(spark, lake_settings, tmp_path):
-    outside = tmp_path / "elsewhere"
-    outside.mkdir()
-    (outside / "x.csv").write_text(HEADER, encoding="utf-8")
+def _outside(tmp_path, *parts: str) -> Path:
+    """A delivery-shaped folder outside the landing root, holding one good row."""
+    folder = tmp_path.joinpath("elsewhere", *parts)
+    folder.mkdir(parents=True)
+    (folder / "x.csv").write_text(HEADER + _row(_id("33021119850615009")), encoding="utf-8")
+    return folder
+
+
+def _rejected(landed) -> list[tuple[str, str, str]]:
+    return [(r["batch_id"], r["file"], r["reason"]) for r in landed["rejected"]]
+
+
+def _file_log(settings) -> list[tuple[str, str, str]]:
+    rows = ledger.read_rows(table_uri(settings, "governance", "ingest_files"))
+    return sorted((r["batch_id"], r["source_file"], r["status"]) for r in rows)
+
+
+def test_batch_linked_outside_or_unsafely_named_is_rejected_unread(lake_settings, tmp_path):
     resource_dir = Path(lake_settings.landing_root) / "gaj" / "hukou"
     resource_dir.mkdir(parents=True)
-    (resource_dir / "escape").symlink_to(outside)
-    landed = pipeline.land_to_bronze("gaj.hukou", lake_settings, spark=spark, now=NOW)
-    assert [b["batch_id"] for b in landed["rejected_batches"]] == ["escape"]
+    (resource_dir / "escape").symlink_to(_outside(tmp_path, "b"))
+    (resource_dir / "-b2").mkdir()
+    _deliver(lake_settings, "b3", "hukou.csv", HEADER + _row(_id("33021119850615001")))
+    landed = pipeline.land_to_bronze("gaj.hukou", lake_settings, now=NOW)
+    assert _rejected(landed) == [("-b2", "", "unsafe_name"), ("escape", "", "outside_landing")]
+    assert [b["batch_id"] for b in landed["batches"]] == ["b3"]
+
+
+@pytest.mark.parametrize("linked", ["department", "resource"])
+def test_folder_linked_outside_the_landing_root_is_rejected_unread(lake_settings, tmp_path, linked):
+    landing = Path(lake_settings.landing_root)
+    landing.mkdir()
+    if linked == "department":
+        (landing / "gaj").symlink_to(_outside(tmp_path, "gaj", "hukou", "b1").parents[1])
+    else:
+        (landing / "gaj").mkdir()
+        (landing / "gaj" / "hukou").symlink_to(_outside(tmp_path, "hukou", "b1").parent)
+    landed = pipeline.land_to_bronze("gaj.hukou", lake_settings, now=NOW)
+    assert _rejected(landed) == [("", "", "outside_landing")]
     assert landed["batches"] == []
+    assert not tables.table_exists(table_uri(lake_settings, "bronze", "gaj", "hukou"))
+    assert _file_log(lake_settings) == [("", "", "rejected")]
+    pipeline.land_to_bronze("gaj.hukou", lake_settings, now=NOW)
+    assert _file_log(lake_settings) == [("", "", "rejected")]  # logged once
+
+
+def test_file_linked_outside_is_rejected_and_the_rest_goes_on(spark, lake_settings, tmp_path):
+    _deliver(lake_settings, "b1", "a.csv", HEADER + _row(_id("33021119850615001")))
+    batch = Path(lake_settings.landing_root) / "gaj" / "hukou" / "b1"
+    (batch / "b.csv").symlink_to(_outside(tmp_path, "files") / "x.csv")
+    _deliver(lake_settings, "b2", "c.csv", HEADER + _row(_id("33021119850615002")))
+
+    landed, promoted, accounted = _run_all(spark, lake_settings)
+
+    assert _rejected(landed) == [("b1", "b.csv", "outside_landing")]
+    assert [(b["batch_id"], b["ingested"]) for b in landed["batches"]] == [
+        ("b1", ["a.csv"]),
+        ("b2", ["c.csv"]),
+    ]
+    assert promoted["pool_rows"] == 2 and accounted["balanced"]
+    # The department replaces the link with the real file: it is read on the next run.
+    (batch / "b.csv").unlink()
+    (batch / "b.csv").write_text(HEADER + _row(_id("33021119850615003")), encoding="gbk")
+    landed = pipeline.land_to_bronze("gaj.hukou", lake_settings, spark=spark, now=NOW)
+    assert [(b["batch_id"], b["ingested"]) for b in landed["batches"]] == [("b1", ["b.csv"])]
+    assert landed["rejected"] == []
 
 
 def test_accounting_fails_loudly_when_rows_go_missing(spark, lake_settings):
