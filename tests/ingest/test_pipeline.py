@@ -230,3 +230,21 @@ def test_unstorable_dates_cost_one_row_each_never_the_resource(spark, lake_setti
         (5, ("updated_at:out_of_range",)),
         (6, ("updated_at:out_of_range",)),
     ]
+
+
+def test_a_row_of_the_wrong_width_costs_that_row_not_the_file(spark, lake_settings):
+    ids = [_id(f"33021119850615{n:03d}") for n in range(1, 28)]
+    rows = [_row(person_id) for person_id in ids]
+    rows[4] = f"{ids[4]},张三,男,1985-06-15\n"  # 4 of 7 columns
+    _deliver(lake_settings, "b1", "hukou.csv", HEADER + "".join(rows))
+
+    landed, promoted, accounted = _run_all(spark, lake_settings)
+
+    assert landed["batches"][0]["ingested"] == ["hukou.csv"]
+    assert (promoted["pool_rows"], promoted["quarantined_rows"]) == (26, 1)
+    assert accounted["balanced"] and accounted["file_rows"] == 27
+    (bad,) = tables.read_table(
+        spark, table_uri(lake_settings, "quarantine", "gaj", "hukou")
+    ).collect()
+    assert (bad.row_number, bad.reasons[0]) == (5, "record:wrong_column_count")
+    assert dict(bad.raw)["_raw_line"] == rows[4].rstrip("\n")
