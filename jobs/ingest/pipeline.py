@@ -18,7 +18,7 @@ import datetime as dt
 import hashlib
 import logging
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import pyarrow as pa
 from pyspark import StorageLevel
@@ -75,8 +75,9 @@ class _Context:
     settings: Settings
     resource: Resource
     catalog: Catalog
+    #: When this step runs (from the settings' clock): every row it writes carries it.
+    now: dt.datetime
     given_spark: SparkSession | None = None
-    now: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
 
     @property
     def spark(self) -> SparkSession:
@@ -95,16 +96,9 @@ class _Context:
         return self.resource.department, self.resource.resource
 
 
-def _context(
-    resource_id: str, settings: Settings | None, spark: SparkSession | None, now: dt.datetime | None
-) -> _Context:
-    settings = settings or Settings.from_env()
+def _context(resource_id: str, settings: Settings, spark: SparkSession | None) -> _Context:
     catalog = load_catalog(settings.schemas_root)
-    resource = catalog.resource(resource_id)
-    ctx = _Context(settings, resource, catalog, spark)
-    if now is not None:
-        ctx.now = now
-    return ctx
+    return _Context(settings, catalog.resource(resource_id), catalog, settings.now(), spark)
 
 
 def _write_id(*parts: str) -> str:
@@ -124,10 +118,9 @@ def _resource_rows(ctx: _Context, *table: str, **equals: str) -> list[dict]:
 
 def land_to_bronze(
     resource_id: str,
-    settings: Settings | None = None,
+    settings: Settings,
     *,
     spark: SparkSession | None = None,
-    now: dt.datetime | None = None,
 ) -> dict:
     """Reads every not-yet-logged file of every batch of one resource into bronze.
 
@@ -137,7 +130,7 @@ def land_to_bronze(
     name, is rejected without being read and logged once, and the other entries go on (a
     rejected entry fixed later is read then). Returns a JSON-serialisable summary.
     """
-    ctx = _context(resource_id, settings, spark, now)
+    ctx = _context(resource_id, settings, spark)
     department, resource_name = ctx.dept_res
     logged = _resource_rows(ctx, "governance", "ingest_files")
     done = {(r["batch_id"], r["source_file"]) for r in logged if r["status"] != "rejected"}
@@ -371,15 +364,14 @@ def _append_quarantine_files(ctx: _Context, rows: list[dict], write_id: str) -> 
 
 def bronze_to_pool(
     resource_id: str,
-    settings: Settings | None = None,
+    settings: Settings,
     *,
     spark: SparkSession | None = None,
-    now: dt.datetime | None = None,
 ) -> dict:
     """Standardises every ingested batch not yet promoted (held batches are retried), in batch
     order, into the pool and quarantine; exact duplicates within and across batches are counted.
     """
-    ctx = _context(resource_id, settings, spark, now)
+    ctx = _context(resource_id, settings, spark)
     ingested = _resource_rows(ctx, "governance", "ingest_files", status="ingested")
     outcomes = _resource_rows(ctx, "governance", "pool_batches")
     latest: dict[tuple[str, str], dict] = {}
@@ -494,8 +486,8 @@ def _promote_batches(ctx: _Context, batches: dict[str, list[dict]]) -> list[dict
         write_key = _write_id(ctx.resource.id, _files_key(all_files))
         pool_rows_df = (
             disposition_df.filter("disposition = 'pool'")
-            .drop("disposition", "problems", "raw")
             .withColumn("promoted_at", F.lit(ctx.now).cast("timestamp"))
+            .select(*pool.pool_schema(ctx.resource).fieldNames())
         )
         tables.write_table(pool_rows_df, pool_uri, mode="append", write_id="pool/" + write_key)
         quarantined = pool.filter_quarantined(
@@ -594,14 +586,13 @@ def _append_outcomes(ctx: _Context, rows: list[dict], write_id: str) -> None:
 
 def check_row_accounting(
     resource_id: str,
-    settings: Settings | None = None,
+    settings: Settings,
     *,
     spark: SparkSession | None = None,
-    now: dt.datetime | None = None,
 ) -> dict:
     """Recomputes the row accounting of every file of one resource, stores it, and raises
     :class:`jobs.ingest.accounting.RowAccountingError` naming each file whose numbers do not add up."""
-    ctx = _context(resource_id, settings, spark, now)
+    ctx = _context(resource_id, settings, spark)
     rows = accounting.account_files(
         _resource_rows(ctx, "governance", "ingest_files"),
         _resource_rows(ctx, "governance", "pool_batches"),
@@ -626,7 +617,7 @@ def check_row_accounting(
 
 
 def ingest_resource(
-    resource_id: str, settings: Settings | None = None, *, spark: SparkSession | None = None
+    resource_id: str, settings: Settings, *, spark: SparkSession | None = None
 ) -> dict:
     """All three steps for one resource, as the DAG runs them."""
     return {
