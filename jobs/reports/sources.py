@@ -26,7 +26,7 @@ GOVERNANCE_TABLES: dict[str, str] = {
     "scorecards": "quality_scorecards",  # jobs.quality.scorecards
     "rectification_tasks": "rectification_tasks",  # jobs.quality.rectification
     "tickets": "verification_tickets",  # jobs.govern.tickets
-    "conflicts": "conflicts",  # jobs.integrate.pipeline (ISSUE_COLUMNS + ticket_state)
+    "conflicts": "conflicts",  # jobs.integrate.build (ISSUE_COLUMNS + ticket_state)
     "ingest_files": "ingest_files",  # jobs.ingest.pipeline file log
     "pool_batches": "pool_batches",  # jobs.ingest.pipeline promotion outcomes
 }
