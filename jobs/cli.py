@@ -29,6 +29,7 @@ COMMAND_MODULES: list[str] = [
     "jobs.share.commands",
     "jobs.audit.commands",
     "jobs.backup.commands",
+    "jobs.lake.commands",
 ]
 
 

@@ -208,12 +208,11 @@ def _newest_batch_held(resource_id: str) -> bool:
     """Whether the quality gate holds the resource's newest validated batch (a failed quality
     task for any other reason is a failure, not a hold)."""
     from jobs.lake import ledger
-    from jobs.lake.paths import table_uri
-    from jobs.quality.gates import QUALITY_BATCHES
+    from jobs.lake.registry import QUALITY_BATCHES
 
     department, resource = resource_id.split(".")
     rows = ledger.read_rows(
-        table_uri(Settings.from_env(), "governance", QUALITY_BATCHES),
+        QUALITY_BATCHES.uri(Settings.from_env()),
         filters=[("department", "=", department), ("resource", "=", resource)],
     )
     return bool(rows) and max(rows, key=lambda r: r["decided_at"])["status"] == "held"
@@ -283,11 +282,11 @@ def _ensure_landing(settings: Settings, persons: int, seed: int) -> None:
 def ingestion_summary(settings: Settings, resource_ids: list[str]) -> dict:
     """Rows per layer and resource, from the row-accounting and file-log tables."""
     from jobs.lake import ledger
-    from jobs.lake.paths import table_uri
+    from jobs.lake.registry import INGEST_FILES, ROW_ACCOUNTING
     from jobs.orchestrate import airflow_env
 
-    accounting = ledger.read_rows(table_uri(settings, "governance", "row_accounting"))
-    files = ledger.read_rows(table_uri(settings, "governance", "ingest_files"))
+    accounting = ledger.read_rows(ROW_ACCOUNTING.uri(settings))
+    files = ledger.read_rows(INGEST_FILES.uri(settings))
     wanted = {tuple(r.split(".")) for r in resource_ids}
     per_resource: dict[str, dict] = {}
     for row in accounting:
@@ -336,27 +335,24 @@ def governance_summary(settings: Settings) -> dict:
     from jobs.audit.log import read_entries, verify
     from jobs.govern.tickets import OPEN_STATES, read_tickets
     from jobs.lake import ledger
-    from jobs.lake.paths import table_uri
+    from jobs.lake.registry import BASE_BUILDS, CONFLICTS, OPEN_LIST
     from jobs.quality.gates import latest_decisions
     from jobs.share.grants import read_grants
-
-    def rows(name: str) -> list[dict]:
-        return ledger.read_rows(table_uri(settings, "governance", name))
 
     latest = latest_decisions(settings)
     quality: dict[str, int] = {}
     for row in latest.values():
         quality[row["status"]] = quality.get(row["status"], 0) + 1
-    builds = sorted(rows("base_builds"), key=lambda r: r["finished_at"])
+    builds = sorted(ledger.read_rows(BASE_BUILDS.uri(settings)), key=lambda r: r["finished_at"])
     conflicts: dict[str, int] = {}
-    for row in rows("conflicts"):
+    for row in ledger.read_rows(CONFLICTS.uri(settings)):
         topic = row.get("rule") or f"conflict:{row.get('element')}"
         conflicts[topic] = conflicts.get(topic, 0) + 1
     tickets: dict[str, int] = {}
     for ticket in read_tickets(settings):
         tickets[ticket["state"]] = tickets.get(ticket["state"], 0) + 1
     problems, head = verify(settings)
-    open_list = ledger.read_rows(table_uri(settings, "open", "open_list"))
+    open_list = ledger.read_rows(OPEN_LIST.uri(settings))
     return {
         "quality_batches": quality,
         "quality_pass_rate": (

@@ -39,10 +39,9 @@ from typing import Any
 import pyarrow as pa
 
 from jobs.lake import ledger, tables
-from jobs.lake.paths import table_uri
+from jobs.lake.registry import AUDIT_LOG
 from jobs.settings import Settings
 
-AUDIT_TABLE = "audit_log"
 GENESIS_HASH = "0" * 64
 HEAD_SEQ_KEY = "govlake.audit.seq"
 HEAD_HASH_KEY = "govlake.audit.hash"
@@ -65,10 +64,6 @@ AUDIT_SCHEMA = pa.schema(
 
 Entry = dict[str, Any]
 _process_lock = threading.Lock()
-
-
-def audit_uri(settings: Settings) -> str:
-    return table_uri(settings, "governance", AUDIT_TABLE)
 
 
 def entry_hash(entry: Mapping[str, Any]) -> str:
@@ -175,7 +170,7 @@ def record_many(settings: Settings, records: Sequence[Mapping[str, Any]]) -> lis
 
     if not records:
         return []
-    uri = audit_uri(settings)
+    uri = AUDIT_LOG.uri(settings)
     with _append_lock(uri):
         exists = tables.table_exists(uri)
         entries = chain(records, recorded_head(uri), dt.datetime.now(dt.UTC))
@@ -208,7 +203,7 @@ def _retention_days(settings: Settings) -> int:
 
 def read_entries(settings: Settings) -> list[Entry]:
     """Every entry, oldest first."""
-    return sorted(ledger.read_rows(audit_uri(settings)), key=lambda e: e["seq"])
+    return sorted(ledger.read_rows(AUDIT_LOG.uri(settings)), key=lambda e: e["seq"])
 
 
 # --- verification ---------------------------------------------------------------------------
@@ -301,7 +296,7 @@ def check_chain(
 
 def verify(settings: Settings) -> tuple[list[Problem], tuple[int, str] | None]:
     """Checks the whole log; returns the problems and the head (seq, hash) to anchor outside."""
-    uri = audit_uri(settings)
+    uri = AUDIT_LOG.uri(settings)
     if not tables.table_exists(uri):
         return [], None
     entries = read_entries(settings)
@@ -343,13 +338,14 @@ def purge_expired(settings: Settings, *, by: str, why: str, today: dt.date) -> d
         return {"removed": 0, "retention": str(retention)}
     first_kept = entries[len(expired)]
     last_removed_seq = int(expired[-1]["seq"])
-    with _append_lock(audit_uri(settings)):
-        DeltaTable(audit_uri(settings)).delete(f"seq <= {last_removed_seq}")
+    uri = AUDIT_LOG.uri(settings)
+    with _append_lock(uri):
+        DeltaTable(uri).delete(f"seq <= {last_removed_seq}")
     record(
         settings,
         PURGE_ACTION,
         actor=by,
-        target=f"governance/{AUDIT_TABLE}",
+        target=AUDIT_LOG.path,
         detail={
             "why": why,
             "retention": str(retention),

@@ -45,7 +45,6 @@ from pyspark.sql import types as T
 from jobs.catalog.models import Catalog
 from jobs.frames import union_all
 from jobs.integrate import anomalies, e_licence, legal_entity, population, spatial
-from jobs.integrate.bases import BASE_TABLES
 from jobs.integrate.config import (
     Attribute,
     IntegrationConfig,
@@ -61,7 +60,18 @@ from jobs.integrate.observations import (
 from jobs.integrate.quarantine import identities_from_quarantine
 from jobs.integrate.survivorship import KEY_COLUMNS, attribute_values, base_rows
 from jobs.lake import ledger, tables
-from jobs.lake.paths import table_uri
+from jobs.lake.registry import (
+    ATTRIBUTE_OBSERVATIONS,
+    ATTRIBUTE_VALUES,
+    BASE_BUILDS,
+    BASE_KEYS,
+    BASE_TABLES,
+    CONFLICTS,
+    LINKS,
+    POOL,
+    QUARANTINE,
+    LakeTable,
+)
 from jobs.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -582,7 +592,7 @@ def with_disputed(base_df: DataFrame, disputed_df: DataFrame, base: str) -> Data
     Args:
         disputed_df: ``base, base_key, element`` of every open ticket's marks.
     """
-    key_column = BASE_TABLES[base]
+    key_column = BASE_KEYS[base]
     marks = (
         disputed_df.where(F.col("base") == base)
         .groupBy(F.col("base_key").alias(key_column))
@@ -617,16 +627,16 @@ def read_pools(
     spark: SparkSession,
     settings: Settings,
     catalog: Catalog,
-    layer: str = "pool",
+    table: LakeTable = POOL,
     *,
     exclude_batches: Mapping[str, Sequence[str]] | None = None,
 ) -> tuple[dict[str, DataFrame], dict[str, int]]:
-    """Every pool (or quarantine) table that exists, and its Delta version (for the build's
+    """Every pool (or quarantine: ``table``) table that exists, and its Delta version (for the build's
     inputs key); ``exclude_batches`` (resource id → batch ids) leaves held batches out."""
     pools: dict[str, DataFrame] = {}
     versions: dict[str, int] = {}
     for resource in catalog.resources.values():
-        uri = table_uri(settings, layer, resource.department, resource.resource)
+        uri = table.uri(settings, resource.department, resource.resource)
         if not tables.table_exists(uri):
             continue
         df = tables.read_table(spark, uri)
@@ -644,7 +654,7 @@ def _today(settings: Settings) -> tuple[dt.date, dt.datetime]:
 
 
 def _last_build(settings: Settings) -> dict[str, Any] | None:
-    rows = ledger.read_rows(table_uri(settings, "governance", "base_builds"))
+    rows = ledger.read_rows(BASE_BUILDS.uri(settings))
     return max(rows, key=lambda r: r["finished_at"]) if rows else None
 
 
@@ -687,7 +697,7 @@ def build_bases(
     config = load_integration_config(settings, jurisdiction=jurisdiction)
     held = held_batches(settings)
     pools, versions = read_pools(spark, settings, config.catalog, exclude_batches=held)
-    quarantines, quarantine_versions = read_pools(spark, settings, config.catalog, "quarantine")
+    quarantines, quarantine_versions = read_pools(spark, settings, config.catalog, QUARANTINE)
     inputs_key = hashlib.sha256(
         json.dumps(
             {
@@ -733,27 +743,29 @@ def build_bases(
         json.dumps(sorted(tuple(m.values()) for m in marks)).encode()
     ).hexdigest()[:12]
 
-    def write(layer: str, name: str, df: DataFrame) -> int:
+    counts: dict[str, int] = {}
+
+    def write(table: LakeTable, df: DataFrame) -> None:
         result = tables.write_table(
             with_nullable_fields(df),
-            table_uri(settings, layer, name),
+            table.uri(settings),
             mode="overwrite",
-            write_id=(f"govlake.build.{layer}.{name}.{inputs_key}.{marks_key}", 0),
+            write_id=(f"govlake.build.{table.layer}.{table.name}.{inputs_key}.{marks_key}", 0),
         )
-        return result.rows
+        counts[table.name] = result.rows
 
-    counts: dict[str, int] = {}
-    counts["attribute_observations"] = write("base", "attribute_observations", bases.observations)
-    counts["attribute_values"] = write("base", "attribute_values", bases.values)
-    for name in BASE_TABLES:
-        counts[name] = write("base", name, with_disputed(bases.base(name), disputed, name))
-    counts["links"] = write("base", "links", bases.links)
+    write(ATTRIBUTE_OBSERVATIONS, bases.observations)
+    write(ATTRIBUTE_VALUES, bases.values)
+    for base_table in BASE_TABLES:
+        name = base_table.name
+        write(base_table, with_disputed(bases.base(name), disputed, name))
+    write(LINKS, bases.links)
     counts["conflicts"] = _write_conflicts(settings, issues_arrow, synced["states"], build_id)
     # The local checkpoints of integrate() are freed by Spark's context cleaner once ``bases``
     # is garbage collected.
     finished = dt.datetime.now(dt.UTC)
     ledger.append_rows(
-        table_uri(settings, "governance", "base_builds"),
+        BASE_BUILDS.uri(settings),
         [
             {
                 "build_id": build_id,
@@ -796,7 +808,7 @@ def _write_conflicts(
     table = issues.append_column("ticket_state", ticket_states).append_column(
         "build_id", pa.array([build_id] * issues.num_rows, pa.string())
     )
-    uri = table_uri(settings, "governance", "conflicts")
+    uri = CONFLICTS.uri(settings)
     if not tables.table_exists(uri):
         ledger.append_arrow(uri, table, write_id=f"conflicts/{build_id}")
     else:
@@ -805,7 +817,6 @@ def _write_conflicts(
 
 
 __all__ = [
-    "BASE_TABLES",
     "KEY_COLUMNS",
     "Bases",
     "build_bases",

@@ -17,7 +17,7 @@ from jobs.reports.evaluation import EvaluationReport, build_evaluation_report
 from jobs.reports.labels import TASK_STATUS_LABELS, Directory, directory_from_catalog
 from jobs.reports.quality import LOW_SCORE, QualityReport, build_quality_report
 from jobs.reports.render import render_page
-from jobs.reports.sources import GOVERNANCE_TABLES, ReportInputs, read_inputs
+from jobs.reports.sources import GOVERNANCE_TABLES, SHARE_TABLES, ReportInputs, read_inputs
 from jobs.reports.verification import VerificationReport, build_verification_report
 from jobs.settings import Settings
 
@@ -91,10 +91,10 @@ def render_pages(reports: Reports, inputs: ReportInputs, meta: dict[str, str]) -
             "summary": f"{len(e.departments)} departments, as of {e.as_of}",
         },
     ]
+    share_paths = {table.name: table.path for table in SHARE_TABLES}
     table_rows = [
-        (f"governance/{name}", len(getattr(inputs, attr)))
-        for attr, name in GOVERNANCE_TABLES.items()
-    ] + [(f"governance/{name}", len(rows)) for name, rows in inputs.share_tables.items()]
+        (table.path, len(getattr(inputs, attr))) for attr, table in GOVERNANCE_TABLES.items()
+    ] + [(share_paths[name], len(rows)) for name, rows in inputs.share_tables.items()]
     return {
         "index.html": render_page("index.html.j2", meta=meta, pages=pages, tables=table_rows),
         "quality.html": render_page(

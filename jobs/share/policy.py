@@ -23,15 +23,15 @@ from typing import Any
 import yaml
 
 from jobs.catalog.models import SENSITIVITIES, Catalog
-from jobs.integrate.bases import BASE_TABLES
+from jobs.lake.registry import BASE_KEYS
 from jobs.settings import Settings
 
 MASKING_FILE = Path("share") / "masking.yaml"
 TREATMENTS = ("clear", "mask", "token", "withhold")
 UNCONDITIONAL, CONDITIONAL, NOT_SHARED = "unconditional", "conditional", "not_shared"
 
-#: Base databases → key column (the build's own list; importing it pulls in no Spark).
-BASE_DATASETS: dict[str, str] = BASE_TABLES
+#: Base tables → key column (the lake registry's; importing it pulls in no Spark).
+BASE_DATASETS: dict[str, str] = BASE_KEYS
 _KEY_ELEMENTS = {"person_id": "citizen_id", "uscc": "uscc"}
 
 

@@ -10,6 +10,7 @@ from deltalake import DeltaTable, write_deltalake
 from jobs.audit import log
 from jobs.audit.hook import write_audit
 from jobs.lake import ledger, tables
+from jobs.lake.registry import AUDIT_LOG
 
 
 def _entries(settings, n):
@@ -25,7 +26,7 @@ def _entries(settings, n):
 def _rewrite(settings, rows):
     """Replaces the log's rows as a tamperer with write access would (a Delta overwrite)."""
     write_deltalake(
-        log.audit_uri(settings),
+        AUDIT_LOG.uri(settings),
         pa.Table.from_pylist(rows, schema=log.AUDIT_SCHEMA),
         mode="overwrite",
     )
@@ -63,7 +64,7 @@ def test_verify_names_the_entry_after_a_removed_one(lake_settings):
 
 def test_verify_finds_the_newest_entry_removed(lake_settings):
     _entries(lake_settings, 3)
-    DeltaTable(log.audit_uri(lake_settings)).delete("seq = 2")
+    DeltaTable(AUDIT_LOG.uri(lake_settings)).delete("seq = 2")
     problems, _ = log.verify(lake_settings)
     assert [p.seq for p in problems] == [2]
     assert "missing" in problems[0].reason
@@ -81,10 +82,10 @@ def test_rehashing_a_changed_entry_still_breaks_the_link_to_the_next(lake_settin
 
 def test_audit_table_keeps_the_profile_retention(lake_settings):
     _entries(lake_settings, 1)
-    floor = tables.retention_of(log.audit_uri(lake_settings))
+    floor = tables.retention_of(AUDIT_LOG.uri(lake_settings))
     assert floor >= dt.timedelta(days=3 * 365)
     with pytest.raises(tables.RetentionError):
-        tables.vacuum(log.audit_uri(lake_settings), retention_hours=24 * 30)
+        tables.vacuum(AUDIT_LOG.uri(lake_settings), retention_hours=24 * 30)
 
 
 def test_purge_keeps_entries_younger_than_the_retention_and_still_verifies(lake_settings):
