@@ -173,7 +173,7 @@ def record_many(settings: Settings, records: Sequence[Mapping[str, Any]]) -> lis
     uri = AUDIT_LOG.uri(settings)
     with _append_lock(uri):
         exists = tables.table_exists(uri)
-        entries = chain(records, recorded_head(uri), dt.datetime.now(dt.UTC))
+        entries = chain(records, recorded_head(uri), settings.now())
         head = entries[-1]
         configuration = None
         if not exists:
@@ -317,8 +317,12 @@ def verify(settings: Settings) -> tuple[list[Problem], tuple[int, str] | None]:
 # --- retention ------------------------------------------------------------------------------
 
 
-def purge_expired(settings: Settings, *, by: str, why: str, today: dt.date) -> dict[str, Any]:
+def purge_expired(
+    settings: Settings, *, by: str, why: str, today: dt.date | None = None
+) -> dict[str, Any]:
     """Removes entries older than the profile's log retention, never younger ones.
+
+    ``today`` defaults to the bureau's date (:meth:`Settings.today`).
 
     Appends an anchor entry (``audit_purge``) naming the first kept entry and its ``prev_hash``,
     so that :func:`verify` accepts the shortened chain. The removed rows' files stay until a
@@ -328,9 +332,13 @@ def purge_expired(settings: Settings, *, by: str, why: str, today: dt.date) -> d
 
     from jobs.policy import load_profile
 
+    today = today or settings.today()
     retention = load_profile(settings.policy_profile, settings.schemas_root).log_retention
     entries = read_entries(settings)
-    expired = [e for e in entries if retention.keep_until(e["at"].date()) <= today]
+    # An entry's day is the bureau's date when it was written, as ``today`` is.
+    expired = [
+        e for e in entries if retention.keep_until(settings.local_time(e["at"]).date()) <= today
+    ]
     if not expired or len(expired) == len(entries):
         # The newest entry always stays: it carries the chain.
         expired = expired[: max(0, len(entries) - 1)]

@@ -19,7 +19,6 @@ the same procedure.
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import re
 import uuid
@@ -88,7 +87,7 @@ def backup(settings: Settings, *, by: str, tables: list[str] | None = None) -> d
     """Backs up every table of the lake (or the given lake-relative paths)."""
     from deltalake import DeltaTable
 
-    now = dt.datetime.now(dt.UTC)
+    now = settings.now()
     backup_id = now.strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:6]
     dest = join_uri(settings.backup_root, backup_id)
     paths = tables or list_tables(settings.lake_root)

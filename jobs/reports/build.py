@@ -111,7 +111,7 @@ def render_pages(reports: Reports, inputs: ReportInputs, meta: dict[str, str]) -
 
 
 def build_reports(
-    settings: Settings | None = None,
+    settings: Settings,
     *,
     today: dt.date | None = None,
     year: int | None = None,
@@ -120,12 +120,12 @@ def build_reports(
     """Reads the lake, writes every page under ``<reports_root>/reports/``; returns the paths.
 
     Args:
-        today: the day deadlines and freshness are judged on (default: today).
+        today: the day deadlines and freshness are judged on (default: the bureau's today,
+            :meth:`Settings.today`).
         year: the evaluation year (default: ``today``'s).
         directory: department and resource names (default: the catalog).
     """
-    settings = settings or Settings.from_env()
-    today = today or dt.date.today()
+    today = today or settings.today()
     if directory is None:
         from jobs.catalog.loader import load_catalog
 
@@ -134,7 +134,7 @@ def build_reports(
     inputs = read_inputs(settings)
     reports = build_view_models(inputs, directory, today, calendar, year)
     meta = {
-        "generated_at": dt.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z"),
+        "generated_at": settings.local_now().strftime("%Y-%m-%d %H:%M %Z"),
         "as_of": today.isoformat(),
         "profile": settings.policy_profile,
         "lake_root": settings.lake_root,

@@ -131,7 +131,7 @@ def _export(args: argparse.Namespace) -> int:
             Path(args.out),
             fmt=args.format,
             by=args.by,
-            today=dt.date.today(),
+            today=settings.today(),
         )
     except ExportError as exc:
         print(str(exc), file=sys.stderr)

@@ -262,10 +262,8 @@ def _save(settings: Settings, grant: Grant, action: str, actor: str, why: str) -
 
 
 def _clock(settings: Settings, today: dt.date | None) -> tuple[dt.date, dt.datetime]:
-    from zoneinfo import ZoneInfo
-
-    now = dt.datetime.now(dt.UTC)
-    return today or now.astimezone(ZoneInfo(settings.timezone)).date(), now
+    """The day a decision is dated (``today``, or the bureau's date) and the instant it is made."""
+    return today or settings.today(), settings.now()
 
 
 def request_share(

@@ -7,15 +7,8 @@ callable imports Spark and the jobs only when the task runs, audits every write 
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from typing import Any
-
-
-def _today(timezone: str) -> dt.date:
-    from zoneinfo import ZoneInfo
-
-    return dt.datetime.now(ZoneInfo(timezone)).date()
 
 
 def run_refresh_shares(actor: str = "system") -> dict[str, Any]:
@@ -27,9 +20,7 @@ def run_refresh_shares(actor: str = "system") -> dict[str, Any]:
 
     settings = Settings.from_env()
     with write_audit(settings, actor=actor):
-        summary = refresh_shares(
-            get_spark(settings), settings, today=_today(settings.timezone), actor=actor
-        )
+        summary = refresh_shares(get_spark(settings), settings, today=settings.today(), actor=actor)
     return json.loads(json.dumps(summary, default=str))
 
 
@@ -43,7 +34,7 @@ def run_publish_open_data(actor: str = "system") -> dict[str, Any]:
     settings = Settings.from_env()
     with write_audit(settings, actor=actor):
         summary = publish_open_data(
-            get_spark(settings), settings, as_of=_today(settings.timezone), actor=actor
+            get_spark(settings), settings, as_of=settings.today(), actor=actor
         )
     return json.loads(json.dumps(summary, default=str))
 
