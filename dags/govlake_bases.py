@@ -24,8 +24,10 @@ import pendulum
 from airflow.sdk import DAG, Asset, task
 
 from jobs.catalog import load_catalog
-from jobs.integrate.tasks import BASE_ASSET_TABLES, run_build_bases, run_check_deadlines
-from jobs.orchestrate.dag_factory import ASSET_SCHEME, governance_default_args, pool_asset
+from jobs.govern.tasks import run_check_deadlines
+from jobs.integrate.tasks import BASE_ASSET_TABLES, run_build_bases
+from jobs.orchestrate.dag_factory import governance_default_args, pool_asset
+from jobs.orchestrate.names import ASSET_SCHEME
 from jobs.settings import Settings
 
 _TIMEZONE = Settings.from_env().timezone

@@ -24,7 +24,8 @@ import pendulum
 from airflow.sdk import DAG, Asset, AssetOrTimeSchedule, CronTriggerTimetable, task
 
 from jobs.lake.registry import BASE_TABLES
-from jobs.orchestrate.dag_factory import ASSET_SCHEME, governance_default_args
+from jobs.orchestrate.dag_factory import governance_default_args
+from jobs.orchestrate.names import ASSET_SCHEME
 from jobs.settings import Settings
 from jobs.share.tasks import run_publish_open_data, run_refresh_shares, run_verify_audit_log
 

@@ -174,7 +174,7 @@ def _run(dag_id: str) -> list[str]:
 
 def _run_ingestion(resource_ids: list[str]) -> tuple[list[str], list[str]]:
     """Every ingestion DAG; returns (failed dag ids, dag ids whose quality gate held a batch)."""
-    from jobs.orchestrate.dag_factory import ingest_dag_id
+    from jobs.orchestrate.names import ingest_dag_id
     from jobs.orchestrate.runner import DagRunFailed, run_dag
 
     failures, held = [], []

@@ -54,6 +54,13 @@ def _env_timezone(name: str, default: str) -> str:
     return text
 
 
+def _env_choice(name: str, default: str, choices: tuple[str, ...]) -> str:
+    text = _env(name, default)
+    if text not in choices:
+        raise SettingsError(f"{ENV_PREFIX}{name}={text!r}: expected one of {', '.join(choices)}")
+    return text
+
+
 def system_clock() -> dt.datetime:
     """The machine's clock as an aware UTC instant: the only place govlake reads it."""
     return dt.datetime.now(dt.UTC)
@@ -81,6 +88,10 @@ def _path_or_uri(value: str) -> str:
     return str(path)
 
 
+def _optional_path_or_uri(value: str) -> str:
+    return _path_or_uri(value) if value else ""
+
+
 @dataclass(frozen=True)
 class Settings:
     """One place for every knob. Build with :meth:`from_env`; pass it down, never re-read env."""
@@ -103,6 +114,14 @@ class Settings:
     #: from the environment variable GOVLAKE_SHARE_KEY; it is never a setting value, so that
     #: ``govlake config`` and logs cannot print it (jobs.share.keys).
     share_key_file: str = ""
+    #: A file holding the audit log's chain key (the key may instead come from the environment
+    #: variable GOVLAKE_AUDIT_KEY; jobs.audit.log). Kept apart from the lake like the share key.
+    audit_key_file: str = ""
+    #: Where the audit log's newest head is anchored on every append: another volume or bucket
+    #: than the lake's. Empty: a folder ``audit_anchor`` next to the lake root.
+    audit_anchor_root: str = ""
+    #: ``development`` or ``production``; production refuses the public development keys.
+    env: str = "development"
     #: Open data: aggregate cells counting fewer than this many subjects are suppressed (k).
     open_min_cell_count: int = 5
     #: Where "now" comes from. Not a setting a user sets: tests and replays pin it with
@@ -125,6 +144,11 @@ class Settings:
     def today(self) -> dt.date:
         """Today in the bureau's time zone: the day deadlines count from and reports are dated."""
         return self.local_now().date()
+
+    @property
+    def is_production(self) -> bool:
+        """Whether this is a production deployment (``GOVLAKE_ENV=production``)."""
+        return self.env == "production"
 
     def with_clock(self, clock: Callable[[], dt.datetime]) -> Settings:
         """The same settings read at another clock (``pinned_clock(...)`` in tests)."""
@@ -152,6 +176,9 @@ class Settings:
             reid_root=_path_or_uri(_env("REID_ROOT", "data/reid")),
             backup_root=_path_or_uri(_env("BACKUP_ROOT", "data/backups")),
             share_key_file=_env("SHARE_KEY_FILE", ""),
+            audit_key_file=_env("AUDIT_KEY_FILE", ""),
+            audit_anchor_root=_optional_path_or_uri(_env("AUDIT_ANCHOR_ROOT", "")),
+            env=_env_choice("ENV", "development", ("development", "production")),
             open_min_cell_count=_env_count("OPEN_MIN_CELL_COUNT", 5),
         )
 

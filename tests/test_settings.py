@@ -24,6 +24,9 @@ DEFAULTS = {
     "reid_root": str(PROJECT_ROOT / "data" / "reid"),
     "backup_root": str(PROJECT_ROOT / "data" / "backups"),
     "share_key_file": "",
+    "audit_key_file": "",
+    "audit_anchor_root": "",
+    "env": "development",
     "open_min_cell_count": 5,
 }
 
@@ -41,6 +44,9 @@ VARIABLES = {
     "reid_root": "GOVLAKE_REID_ROOT",
     "backup_root": "GOVLAKE_BACKUP_ROOT",
     "share_key_file": "GOVLAKE_SHARE_KEY_FILE",
+    "audit_key_file": "GOVLAKE_AUDIT_KEY_FILE",
+    "audit_anchor_root": "GOVLAKE_AUDIT_ANCHOR_ROOT",
+    "env": "GOVLAKE_ENV",
     "open_min_cell_count": "GOVLAKE_OPEN_MIN_CELL_COUNT",
 }
 
@@ -71,6 +77,9 @@ def overridden(monkeypatch, tmp_path):
         "GOVLAKE_REID_ROOT": "abfss://vault@account/reid",
         "GOVLAKE_BACKUP_ROOT": str(tmp_path / "backups"),
         "GOVLAKE_SHARE_KEY_FILE": str(tmp_path / "share.key"),
+        "GOVLAKE_AUDIT_KEY_FILE": str(tmp_path / "audit.key"),
+        "GOVLAKE_AUDIT_ANCHOR_ROOT": "anchors",
+        "GOVLAKE_ENV": "production",
         "GOVLAKE_OPEN_MIN_CELL_COUNT": "10",
     }
     for name, value in values.items():
@@ -89,6 +98,9 @@ def overridden(monkeypatch, tmp_path):
         "reid_root": "abfss://vault@account/reid",
         "backup_root": str(tmp_path / "backups"),
         "share_key_file": str(tmp_path / "share.key"),
+        "audit_key_file": str(tmp_path / "audit.key"),
+        "audit_anchor_root": str(PROJECT_ROOT / "anchors"),
+        "env": "production",
         "open_min_cell_count": 10,
     }
 
@@ -119,6 +131,12 @@ def test_blank_variable_keeps_the_default(monkeypatch):
 
 def test_variable_names_name_every_setting():
     assert Settings.variable_names() == VARIABLES
+
+
+def test_unknown_deployment_env_fails_naming_the_variable(monkeypatch):
+    monkeypatch.setenv("GOVLAKE_ENV", "prod")
+    with pytest.raises(SettingsError, match=r"^GOVLAKE_ENV='prod': expected one of development"):
+        Settings.from_env()
 
 
 @pytest.mark.parametrize("value", ["eight", "2.5", "0", "-4"])

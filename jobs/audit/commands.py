@@ -6,8 +6,9 @@
                                           remove entries older than the profile's retention
                                           (default today: the bureau's date)
 
-``verify`` prints the head (seq and hash): keep it somewhere outside the lake to anchor the
-chain. Exit codes: 0 fine, 1 the chain is broken, 2 a bad argument.
+``verify`` checks the keyed hash chain, every commit of the table's Delta history (append-only)
+and the head anchored outside the lake on every append, then prints the head (seq and hash)
+and where it is anchored. Exit codes: 0 fine, 1 the log is broken, 2 a bad argument.
 """
 
 from __future__ import annotations
@@ -24,13 +25,14 @@ EXIT_USAGE = 2
 
 
 def _verify(args: argparse.Namespace) -> int:
-    from jobs.audit.log import verify
+    from jobs.audit.log import anchor_uri, verify
 
-    problems, head = verify(Settings.from_env())
+    settings = Settings.from_env()
+    problems, head = verify(settings)
     for problem in problems:
         print(str(problem), file=sys.stderr)
     if head:
-        print(f"head seq={head[0]} sha256={head[1]}")
+        print(f"head seq={head[0]} hash={head[1]} anchored in {anchor_uri(settings)}")
     if problems:
         print(f"audit log broken: {len(problems)} problem(s)", file=sys.stderr)
         return EXIT_BROKEN
@@ -72,7 +74,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.set_defaults(func=lambda _args: (parser.print_help(), EXIT_USAGE)[1])
     verbs = parser.add_subparsers(dest="verb", metavar="VERB")
-    verbs.add_parser("verify", help="check the hash chain").set_defaults(func=_verify)
+    verbs.add_parser("verify", help="check the chain, the history and the anchor").set_defaults(
+        func=_verify
+    )
     listing = verbs.add_parser("list", help="entries, oldest first")
     listing.add_argument("--limit", type=int, default=50)
     listing.add_argument("--action")

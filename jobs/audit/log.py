@@ -1,26 +1,42 @@
 """The audit log (日志记录): every write, export, grant decision and steward action.
 
-``governance/audit_log`` — one row per recorded action, append-only, hash-chained: each entry
-carries ``prev_hash``, the SHA-256 of the entry before it, and its own ``entry_hash`` over its
-content and ``prev_hash``. Changing an entry breaks its hash; removing one breaks the chain (a
-gap in ``seq`` and a ``prev_hash`` that matches nothing); removing the newest ones is caught by
-the head each append records in its Delta commit (``govlake.audit.seq`` / ``…hash``).
-:func:`verify` names every such entry.
+``governance/audit_log`` — one row per recorded action, hash-chained: each entry carries
+``prev_hash``, the hash of the entry before it, and its own ``entry_hash`` over its content and
+``prev_hash``. :func:`verify` names every entry or commit that shows a change:
+
+* **keyed chain**: ``entry_hash`` is ``hmac-sha256:<key fingerprint>:<hex>``, an HMAC-SHA256
+  under the audit key, which is kept apart from the lake (``GOVLAKE_AUDIT_KEY`` or the file
+  ``GOVLAKE_AUDIT_KEY_FILE``; a public development key outside production only). Someone who
+  can write the lake but lacks the key cannot recompute a hash that verifies.
+* **append-only table**: verify reads every commit of the table's Delta log (not the summary a
+  writer chooses to give): a commit that removes or rewrites files, or changes the table's
+  schema or settings, is reported, unless it is a purge of expired entries that a keyed
+  ``audit_purge`` entry announced.
+* **head anchored outside the lake**: every append writes the newest (seq, hash) to a file under
+  ``audit_anchor_root`` (another volume or bucket; by default a folder next to the lake root).
+  Removing the newest entries, or rebuilding the table from older files, leaves the log behind
+  its anchor; an append never chains after less than the anchored head, so a truncation stays
+  visible as a gap.
+
+Entries written before the key existed keep their plain SHA-256 ``entry_hash`` (64 hex digits):
+a versioned chain, not a migration, because re-hashing them would itself be the rewrite verify
+must catch. They verify as before, and the first keyed entry seals them: its HMAC covers the
+last unkeyed hash, which covers everything before it. After a keyed entry, an unkeyed one is
+reported as forged.
 
 Kept at least the policy profile's log retention (000 §13: 3 years; 003 §27: 6 months): the
 table's Delta log and deleted-file retention are set to it when the table is created, so
 vacuum and log cleanup (:func:`jobs.lake.tables.vacuum`) never go below it, and
-:func:`purge_expired` removes only entries older than it, leaving an anchor entry so that the
-shortened chain still verifies.
+:func:`purge_expired` removes only entries older than it, after an anchor entry that lets the
+shortened chain still verify.
 
 Written with delta-rs directly (not :mod:`jobs.lake.ledger`): the write observers must not
 audit the audit log's own appends.
 
-Limits: the chain is plain SHA-256 (no key), so it shows accidental or naive changes; someone
-able to rewrite the whole table and its Delta log can rebuild a consistent chain. Anchor the
-head outside the lake (``govlake audit verify`` prints it) to catch that. Appends are
-serialised by a lock file on local lake roots only; on an object store two concurrent writers
-can fork the chain, which :func:`verify` then reports.
+Limits: someone holding the key and able to write both the lake and the anchor root can rebuild
+a consistent log; keep the key and the anchor root out of reach of the lake's writers. Appends
+are serialised by a lock file on local lake roots only; on an object store two concurrent
+writers can fork the chain, which :func:`verify` then reports.
 """
 
 from __future__ import annotations
@@ -28,6 +44,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import hashlib
+import hmac
 import json
 import os
 import threading
@@ -39,13 +56,23 @@ from typing import Any
 import pyarrow as pa
 
 from jobs.lake import ledger, tables
+from jobs.lake.files import read_text, write_text
+from jobs.lake.paths import join_uri
 from jobs.lake.registry import AUDIT_LOG
+from jobs.secrets import Secret, SecretError, load_secret
 from jobs.settings import Settings
 
 GENESIS_HASH = "0" * 64
 HEAD_SEQ_KEY = "govlake.audit.seq"
 HEAD_HASH_KEY = "govlake.audit.hash"
 PURGE_ACTION = "audit_purge"
+#: commitInfo key of a purge's delete commit: the last seq it removes (an ``audit_purge`` entry
+#: announcing exactly that must be in the chain, or the commit is reported).
+PURGE_THROUGH_KEY = "govlake.audit.purge_through"
+HASH_SCHEME = "hmac-sha256"
+KEY_ENV = "GOVLAKE_AUDIT_KEY"
+#: Development only: public (it is in this file); refused in production.
+DEVELOPMENT_KEY = b"govlake-development-audit-key--public--never-in-production"
 _LOCK_FILE = "_govlake_audit.lock"  # leading "_": Delta and vacuum ignore it
 
 AUDIT_SCHEMA = pa.schema(
@@ -66,8 +93,33 @@ Entry = dict[str, Any]
 _process_lock = threading.Lock()
 
 
-def entry_hash(entry: Mapping[str, Any]) -> str:
-    """SHA-256 over an entry's content and ``prev_hash`` (canonical JSON, microsecond time)."""
+class AuditKey(Secret):
+    """The key of the audit log's HMAC chain; its bytes are kept out of repr, str and logs."""
+
+
+#: The key file is missing or empty, or production has no key.
+AuditKeyError = SecretError
+
+
+def load_audit_key(settings: Settings) -> AuditKey:
+    """The key from ``GOVLAKE_AUDIT_KEY``, the ``audit_key_file`` setting, or (outside
+    production, warned once per process) the public development key."""
+    return load_secret(
+        AuditKey,
+        env_var=KEY_ENV,
+        key_file=settings.audit_key_file,
+        development_key=DEVELOPMENT_KEY,
+        production=settings.is_production,
+        what="audit key",
+        warn_once=True,
+    )
+
+
+# --- hashes ---------------------------------------------------------------------------------
+
+
+def _canonical(entry: Mapping[str, Any]) -> bytes:
+    """An entry's content and ``prev_hash`` as canonical JSON (microsecond UTC time)."""
     at = entry["at"]
     at_text = at.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     content = [
@@ -80,12 +132,45 @@ def entry_hash(entry: Mapping[str, Any]) -> str:
         entry["detail"],
         entry["prev_hash"],
     ]
-    canonical = json.dumps(content, ensure_ascii=False, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+    return json.dumps(content, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def entry_hash(entry: Mapping[str, Any], key: AuditKey) -> str:
+    """``hmac-sha256:<key fingerprint>:<hex>`` over an entry's content and ``prev_hash``."""
+    digest = hmac.new(key.derive("audit-chain"), _canonical(entry), hashlib.sha256).hexdigest()
+    return f"{HASH_SCHEME}:{key.fingerprint}:{digest}"
+
+
+def unkeyed_entry_hash(entry: Mapping[str, Any]) -> str:
+    """Plain SHA-256 (64 hex digits): the hash of entries written before the chain had a key."""
+    return hashlib.sha256(_canonical(entry)).hexdigest()
+
+
+def _hash_problem(entry: Mapping[str, Any], key: AuditKey, must_be_keyed: bool) -> str | None:
+    stored = entry["entry_hash"]
+    scheme, _, rest = stored.partition(":")
+    if scheme == HASH_SCHEME:
+        fingerprint = rest.partition(":")[0]
+        if fingerprint != key.fingerprint:
+            return (
+                f"hashed under another key (fingerprint {fingerprint}; the audit key in use is "
+                f"{key.fingerprint}): forged, or verified with the wrong key"
+            )
+        if stored != entry_hash(entry, key):
+            return "changed: its content does not match its keyed hash"
+        return None
+    if must_be_keyed:
+        return "an unkeyed hash where the chain is keyed: written without the audit key (forged)"
+    if stored != unkeyed_entry_hash(entry):
+        return "changed: its content does not match its hash"
+    return None
 
 
 def chain(
-    records: Sequence[Mapping[str, Any]], head: tuple[int, str] | None, now: dt.datetime
+    records: Sequence[Mapping[str, Any]],
+    head: tuple[int, str] | None,
+    now: dt.datetime,
+    key: AuditKey,
 ) -> list[Entry]:
     """Turns records (action, actor, target, detail) into entries chained after ``head``.
 
@@ -108,10 +193,66 @@ def chain(
             else json.dumps(detail, ensure_ascii=False, sort_keys=True, default=str),
             "prev_hash": prev,
         }
-        entry["entry_hash"] = entry_hash(entry)
+        entry["entry_hash"] = entry_hash(entry, key)
         entries.append(entry)
         seq, prev = seq + 1, entry["entry_hash"]
     return entries
+
+
+# --- the head anchored outside the lake -----------------------------------------------------
+
+
+def anchor_uri(settings: Settings) -> str:
+    """The file holding this lake's anchored head: under ``audit_anchor_root`` (by default a
+    folder next to the lake root), named after the log's location so lakes never share one."""
+    root = settings.audit_anchor_root or settings.lake_root.rstrip("/\\") + "_audit_anchor"
+    name = hashlib.sha256(AUDIT_LOG.uri(settings).encode("utf-8")).hexdigest()[:16]
+    return join_uri(root, f"audit_head_{name}.json")
+
+
+@dataclass(frozen=True)
+class Anchor:
+    """What the anchor file outside the lake holds."""
+
+    seq: int
+    entry_hash: str
+    keyed_from: int
+    """The seq from which every entry is keyed: an unkeyed entry there is forged (a whole
+    chain re-hashed without the key would otherwise pass as entries from before the key)."""
+
+    @property
+    def head(self) -> tuple[int, str]:
+        return self.seq, self.entry_hash
+
+
+def read_anchor(settings: Settings) -> Anchor | None:
+    """The newest head anchored outside the lake; None when none was written."""
+    try:
+        anchored = json.loads(read_text(anchor_uri(settings)))
+    except FileNotFoundError:
+        return None
+    return Anchor(int(anchored["seq"]), str(anchored["entry_hash"]), int(anchored["keyed_from"]))
+
+
+def _write_anchor(settings: Settings, head: Entry, keyed_from: int) -> None:
+    """Replaces the anchor file in one step (a rename, or one object-store put)."""
+    anchored = {
+        "audit_log": AUDIT_LOG.uri(settings),
+        "seq": int(head["seq"]),
+        "entry_hash": head["entry_hash"],
+        "keyed_from": keyed_from,
+        "at": head["at"].isoformat(),
+    }
+    write_text(anchor_uri(settings), json.dumps(anchored, ensure_ascii=False))
+
+
+def _newest(*heads: tuple[int, str] | None) -> tuple[int, str] | None:
+    """The head with the highest seq (the first given wins a tie)."""
+    known = [h for h in heads if h is not None]
+    return max(known, key=lambda h: h[0]) if known else None
+
+
+# --- appends --------------------------------------------------------------------------------
 
 
 @contextlib.contextmanager
@@ -136,7 +277,8 @@ def recorded_head(uri: str, limit: int = 50) -> tuple[int, str] | None:
     """(seq, hash) of the newest entry as the newest audit append recorded it in its commit.
 
     Reads the Delta history, not the rows: an append stays cheap however long the log is.
-    Falls back to the rows when no recent commit carries a head (e.g. after maintenance).
+    Falls back to the rows when no recent commit carries a head (e.g. after a purge). Appends
+    chain after the anchored head when that one is newer (:func:`record_many`).
     """
     if not tables.table_exists(uri):
         return None
@@ -165,15 +307,24 @@ def record(
 
 
 def record_many(settings: Settings, records: Sequence[Mapping[str, Any]]) -> list[Entry]:
-    """Appends entries in one commit, chained after the current head."""
+    """Appends entries in one commit, chained after the current head, and anchors the new head
+    outside the lake.
+
+    The current head is the newer of the anchored one and the one the table shows: after the
+    newest entries were removed, new entries continue after the anchored head, so the removal
+    stays a visible gap instead of being papered over.
+    """
     from deltalake import CommitProperties, write_deltalake
 
     if not records:
         return []
     uri = AUDIT_LOG.uri(settings)
+    key = load_audit_key(settings)
     with _append_lock(uri):
         exists = tables.table_exists(uri)
-        entries = chain(records, recorded_head(uri), settings.now())
+        anchor = read_anchor(settings)
+        current = _newest(anchor and anchor.head, recorded_head(uri))
+        entries = chain(records, current, settings.now(), key)
         head = entries[-1]
         configuration = None
         if not exists:
@@ -192,6 +343,8 @@ def record_many(settings: Settings, records: Sequence[Mapping[str, Any]]) -> lis
                 }
             ),
         )
+        # The first keyed append (or the first after the anchor was lost) says where keys begin.
+        _write_anchor(settings, head, anchor.keyed_from if anchor else entries[0]["seq"])
     return entries
 
 
@@ -211,36 +364,45 @@ def read_entries(settings: Settings) -> list[Entry]:
 
 @dataclass(frozen=True)
 class Problem:
-    """One broken link of the chain; ``seq``/``entry_id`` name the entry it shows at."""
+    """One broken link: ``seq``/``entry_id`` name the entry it shows at, or, for a problem of
+    the table itself, ``seq`` is None and ``version`` names the Delta commit."""
 
-    seq: int
-    entry_id: str
+    seq: int | None
+    entry_id: str | None
     reason: str
+    version: int | None = None
 
     def __str__(self) -> str:
+        if self.seq is None:
+            return f"commit version={self.version}: {self.reason}"
         return f"entry seq={self.seq} id={self.entry_id}: {self.reason}"
 
 
 def check_chain(
-    entries: Sequence[Mapping[str, Any]], head: tuple[int, str] | None
+    entries: Sequence[Mapping[str, Any]],
+    key: AuditKey,
+    heads: Mapping[str, tuple[int, str] | None] | None = None,
+    keyed_from: int | None = None,
 ) -> list[Problem]:
-    """Every changed, removed or forked entry (pure; ``entries`` in any order).
+    """Every changed, removed, forked or forged entry (pure; ``entries`` in any order).
 
     Args:
-        head: (seq, hash) the newest append recorded; catches removal of the newest entries.
+        key: the audit key the keyed hashes are checked with.
+        heads: where a head was recorded (a description, e.g. "the anchor outside the lake")
+            → (seq, hash); catches removal of the newest entries.
+        keyed_from: the seq from which every entry must be keyed (from the anchor).
     """
     problems: list[Problem] = []
     ordered = sorted(entries, key=lambda e: (e["seq"], e["entry_id"]))
     previous: Mapping[str, Any] | None = None
-    anchors = {
-        int(json.loads(e["detail"])["first_kept_seq"]): json.loads(e["detail"])
-        for e in ordered
-        if e["action"] == PURGE_ACTION
-    }
+    anchors = {int(d["first_kept_seq"]): d for d in _purge_details(ordered)}
+    after_keyed = False
     for entry in ordered:
         seq, eid = int(entry["seq"]), entry["entry_id"]
-        if entry_hash(entry) != entry["entry_hash"]:
-            problems.append(Problem(seq, eid, "changed: its content does not match its hash"))
+        must_be_keyed = after_keyed or (keyed_from is not None and seq >= keyed_from)
+        if reason := _hash_problem(entry, key, must_be_keyed):
+            problems.append(Problem(seq, eid, reason))
+        after_keyed = after_keyed or entry["entry_hash"].startswith(HASH_SCHEME + ":")
         if previous is None:
             anchor = anchors.get(seq)
             if seq == 0 and entry["prev_hash"] != GENESIS_HASH:
@@ -275,41 +437,111 @@ def check_chain(
                     )
                 )
         previous = entry
-    if head is not None:
-        last = ordered[-1] if ordered else None
-        if last is None or int(last["seq"]) < head[0]:
-            have = -1 if last is None else int(last["seq"])
+    by_seq = {int(e["seq"]): e for e in ordered}
+    last_seq = int(ordered[-1]["seq"]) if ordered else -1
+    for where, head in (heads or {}).items():
+        if head is None:
+            continue
+        if last_seq < head[0]:
             problems.append(
                 Problem(
                     head[0],
                     "?",
-                    f"missing (removed): the newest append recorded seq {head[0]}, the log ends "
-                    f"at seq {have}",
+                    f"missing (removed): {where} holds seq {head[0]}, the log ends at seq "
+                    f"{last_seq}",
                 )
             )
-        elif int(last["seq"]) == head[0] and last["entry_hash"] != head[1]:
+        elif head[0] in by_seq and by_seq[head[0]]["entry_hash"] != head[1]:
+            entry = by_seq[head[0]]
             problems.append(
-                Problem(head[0], last["entry_id"], "changed: differs from the recorded head")
+                Problem(head[0], entry["entry_id"], f"changed: differs from the head in {where}")
             )
     return problems
 
 
+def _purge_details(entries: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    return [json.loads(e["detail"]) for e in entries if e["action"] == PURGE_ACTION]
+
+
+def check_commits(log: tables.CommitLog, entries: Sequence[Mapping[str, Any]]) -> list[Problem]:
+    """Every commit of the table's Delta log that is not an append (pure).
+
+    The log is append-only: after the commit that creates the table, a commit may only add
+    files. The one exception is the delete of a purge (:func:`purge_expired`), marked with
+    :data:`PURGE_THROUGH_KEY` and announced by a (keyed) ``audit_purge`` entry of the chain.
+    """
+    if not log.commits:
+        return [Problem(None, None, "the table has no commits left in its Delta log")]
+    problems: list[Problem] = []
+    versions = list(log.commits)
+    first, last = versions[0], versions[-1]
+    if first > 0 and not any(c >= first - 1 for c in log.checkpoints):
+        problems.append(
+            Problem(None, None, "commits before it were deleted with no checkpoint", first)
+        )
+    for missing in sorted(set(range(first, last + 1)) - set(versions)):
+        problems.append(Problem(None, None, "missing from the Delta log (deleted)", missing))
+    announced = {int(d["first_kept_seq"]) - 1 for d in _purge_details(entries)}
+    for version, actions in log.commits.items():
+        kinds = {kind for action in actions for kind in action}
+        info = next((a["commitInfo"] for a in actions if "commitInfo" in a), {})
+        if version > 0 and kinds & {"metaData", "protocol"}:
+            problems.append(
+                Problem(None, None, "changed the table's schema, settings or protocol", version)
+            )
+        if "remove" in kinds:
+            through = info.get(PURGE_THROUGH_KEY)
+            if through is None or int(through) not in announced:
+                problems.append(
+                    Problem(
+                        None,
+                        None,
+                        f"removed or rewrote files ({info.get('operation', 'unknown operation')}):"
+                        " the audit log is append-only",
+                        version,
+                    )
+                )
+    return problems
+
+
+def _committed_head(log: tables.CommitLog) -> tuple[int, str] | None:
+    """The head the newest audit append recorded in its commit."""
+    for actions in reversed(log.commits.values()):
+        for action in actions:
+            info = action.get("commitInfo", {})
+            if HEAD_SEQ_KEY in info:
+                return int(info[HEAD_SEQ_KEY]), str(info[HEAD_HASH_KEY])
+    return None
+
+
 def verify(settings: Settings) -> tuple[list[Problem], tuple[int, str] | None]:
-    """Checks the whole log; returns the problems and the head (seq, hash) to anchor outside."""
+    """Checks the whole log, its whole Delta history and its anchor outside the lake; returns
+    the problems and the head (seq, hash)."""
     uri = AUDIT_LOG.uri(settings)
+    anchored = read_anchor(settings)
     if not tables.table_exists(uri):
-        return [], None
+        if anchored is None:
+            return [], None
+        reason = f"missing (removed): the log is gone, the anchor holds seq {anchored.seq}"
+        return [Problem(anchored.seq, "?", reason)], None
     entries = read_entries(settings)
-    # The head the newest append recorded in its commit, independently of the rows.
-    recorded = next(
-        (
-            (int(c[HEAD_SEQ_KEY]), str(c[HEAD_HASH_KEY]))
-            for c in tables.history(uri, limit=50)
-            if HEAD_SEQ_KEY in c
-        ),
-        None,
+    commits = tables.commit_log(uri)
+    heads = {
+        "the newest append's commit": _committed_head(commits),
+        f"the anchor outside the lake ({anchor_uri(settings)})": anchored and anchored.head,
+    }
+    problems = check_commits(commits, entries) + check_chain(
+        entries, load_audit_key(settings), heads, anchored and anchored.keyed_from
     )
-    problems = check_chain(entries, recorded)
+    if entries and anchored is None:
+        problems.append(
+            Problem(
+                None,
+                None,
+                f"no head anchored outside the lake at {anchor_uri(settings)}: the newest "
+                "entries cannot be checked (the next append anchors it)",
+            )
+        )
     last = entries[-1] if entries else None
     return problems, ((int(last["seq"]), last["entry_hash"]) if last else None)
 
@@ -324,11 +556,11 @@ def purge_expired(
 
     ``today`` defaults to the bureau's date (:meth:`Settings.today`).
 
-    Appends an anchor entry (``audit_purge``) naming the first kept entry and its ``prev_hash``,
-    so that :func:`verify` accepts the shortened chain. The removed rows' files stay until a
-    vacuum, which itself keeps the retention.
+    First appends an anchor entry (``audit_purge``) naming the first kept entry and its
+    ``prev_hash``, so that :func:`verify` accepts the shortened chain and the delete commit.
+    The removed rows' files stay until a vacuum, which itself keeps the retention.
     """
-    from deltalake import DeltaTable
+    from deltalake import CommitProperties, DeltaTable
 
     from jobs.policy import load_profile
 
@@ -346,9 +578,7 @@ def purge_expired(
         return {"removed": 0, "retention": str(retention)}
     first_kept = entries[len(expired)]
     last_removed_seq = int(expired[-1]["seq"])
-    uri = AUDIT_LOG.uri(settings)
-    with _append_lock(uri):
-        DeltaTable(uri).delete(f"seq <= {last_removed_seq}")
+    # The announcement goes first: a delete the chain has not announced is reported by verify.
     record(
         settings,
         PURGE_ACTION,
@@ -362,4 +592,12 @@ def purge_expired(
             "first_kept_prev_hash": first_kept["prev_hash"],
         },
     )
+    uri = AUDIT_LOG.uri(settings)
+    with _append_lock(uri):
+        DeltaTable(uri).delete(
+            f"seq <= {last_removed_seq}",
+            commit_properties=CommitProperties(
+                custom_metadata={PURGE_THROUGH_KEY: str(last_removed_seq)}
+            ),
+        )
     return {"removed": len(expired), "retention": str(retention)}

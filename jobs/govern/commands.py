@@ -20,6 +20,7 @@ import json
 import sys
 from typing import Any
 
+from jobs.govern import tickets
 from jobs.settings import Settings
 
 EXIT_REFUSED = 1
@@ -31,14 +32,12 @@ def _print_json(value: Any) -> None:
 
 
 def _list(args: argparse.Namespace) -> int:
-    from jobs.govern.tickets import read_tickets
-
     filters = []
     if args.state:
         filters.append(("state", "=", args.state))
     if args.base:
         filters.append(("base", "=", args.base))
-    rows = read_tickets(Settings.from_env(), filters or None)
+    rows = tickets.read_tickets(Settings.from_env(), filters or None)
     if args.dept:
         rows = [r for r in rows if args.dept in (r["assigned_departments"] or [])]
     rows.sort(key=lambda r: (r["deadline"], r["ticket_id"]))
@@ -61,15 +60,13 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _show(args: argparse.Namespace) -> int:
-    from jobs.govern.tickets import TicketError, find_ticket, read_events
-
     settings = Settings.from_env()
     try:
-        ticket = find_ticket(settings, args.ticket_id)
-    except TicketError as exc:
+        ticket = tickets.find_ticket(settings, args.ticket_id)
+    except tickets.TicketError as exc:
         print(str(exc), file=sys.stderr)
         return EXIT_USAGE
-    events = read_events(settings, ticket["ticket_id"])
+    events = tickets.read_events(settings, ticket["ticket_id"])
     if args.json:
         _print_json({"ticket": ticket, "events": events})
         return 0
@@ -82,8 +79,6 @@ def _show(args: argparse.Namespace) -> int:
 
 
 def _act(args: argparse.Namespace) -> int:
-    from jobs.govern import tickets
-
     settings = Settings.from_env()
     try:
         if args.action == "extend":
@@ -101,10 +96,8 @@ def _act(args: argparse.Namespace) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
-    from jobs.govern.tickets import check_deadlines
-
     today = dt.date.fromisoformat(args.today) if args.today else None
-    _print_json(check_deadlines(Settings.from_env(), today=today))
+    _print_json(tickets.check_deadlines(Settings.from_env(), today=today))
     return 0
 
 

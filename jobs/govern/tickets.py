@@ -39,15 +39,14 @@ import datetime as dt
 import hashlib
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import pyarrow as pa
 
+from jobs.audit import record
+from jobs.govern.ticket_policy import TicketPolicy, load_ticket_policy
 from jobs.lake import ledger, tables
 from jobs.lake.registry import TICKET_EVENTS, VERIFICATION_TICKETS
-from jobs.policy import load_profile
-from jobs.policy.workdays import WorkdayCalendar, default_override_paths, get_calendar
 from jobs.settings import Settings
 
 OPEN, EXTENDED, OVERDUE, ESCALATED = "open", "extended", "overdue", "escalated"
@@ -115,53 +114,6 @@ Event = dict[str, Any]
 
 class TicketError(ValueError):
     """An action a ticket's state or the policy profile does not allow; the message says why."""
-
-
-@dataclass(frozen=True)
-class TicketPolicy:
-    """The numbers a ticket lives by: from the policy profile and ``verification.yaml``."""
-
-    profile: str
-    verification_workdays: int
-    max_extensions: int
-    extension_max_workdays: int
-    escalate_to: str
-    escalate_after_overdue_workdays: int
-    calendar: WorkdayCalendar
-    extension_note: str = ""
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> TicketPolicy:
-        """Reads the profile named by ``settings.policy_profile`` and the escalation settings."""
-        from jobs.integrate.config import load_integration_config
-
-        profile = load_profile(settings.policy_profile, settings.schemas_root)
-        verification = load_integration_config(settings).verification
-        length = profile.verification_extension_max_workdays
-        note = ""
-        if length is None:
-            fallback = verification.extension_workdays_when_unset
-            length = (
-                profile.verification_workdays
-                if fallback == "verification_workdays"
-                else int(fallback)
-            )
-            note = "extension length unset in the profile: " + str(fallback)
-        if not profile.verification_max_extensions:
-            note = (
-                f"profile {profile.name!r} allows no extension: "
-                + profile.provision("verification_max_extensions").describe()
-            )
-        return cls(
-            profile=profile.name,
-            verification_workdays=profile.verification_workdays,
-            max_extensions=profile.verification_max_extensions,
-            extension_max_workdays=length,
-            escalate_to=verification.escalate_to,
-            escalate_after_overdue_workdays=verification.escalate_after_overdue_workdays,
-            calendar=get_calendar(default_override_paths(settings)),
-            extension_note=note,
-        )
 
 
 # --- pure lifecycle -------------------------------------------------------------------------
@@ -512,7 +464,7 @@ def sync_tickets(
 ) -> dict[str, Any]:
     """Brings the tickets in line with a build's issues and returns a summary with the ids of
     the tickets now open (their base attributes are disputed)."""
-    policy = policy or TicketPolicy.from_settings(settings)
+    policy = policy or load_ticket_policy(settings)
     existing = {t["ticket_id"]: t for t in read_tickets(settings)}
     changed, events = plan_sync(existing, issues, policy, today=today, now=now, build_id=build_id)
     save(settings, changed, events, write_id=f"build/{build_id}")
@@ -541,13 +493,6 @@ def find_ticket(settings: Settings, ticket_id: str) -> Ticket:
     return matches[0]
 
 
-def _today(settings: Settings, today: dt.date | None) -> tuple[dt.date, dt.datetime]:
-    from zoneinfo import ZoneInfo
-
-    now = dt.datetime.now(dt.UTC)
-    return today or now.astimezone(ZoneInfo(settings.timezone)).date(), now
-
-
 def extend_ticket(
     settings: Settings,
     ticket_id: str,
@@ -555,17 +500,16 @@ def extend_ticket(
     by: str,
     why: str,
     workdays: int | None = None,
-    today: dt.date | None = None,
 ) -> Ticket:
-    """Extends a ticket once (see :func:`apply_extend`) and records who and why."""
-    day, now = _today(settings, today)
+    """Extends a ticket once (see :func:`apply_extend`) on the bureau's today; records who and
+    why."""
     ticket, event = apply_extend(
         find_ticket(settings, ticket_id),
-        TicketPolicy.from_settings(settings),
+        load_ticket_policy(settings),
         by=by,
         why=why,
-        today=day,
-        now=now,
+        today=settings.today(),
+        now=settings.now(),
         workdays=workdays,
     )
     save(settings, [ticket], [event], write_id=event["event_id"])
@@ -576,8 +520,6 @@ def extend_ticket(
 def _audit_steward_action(settings: Settings, event: Event) -> None:
     """A steward's decision is an audit entry of its own (who, why, which ticket), not only
     the ledger writes it causes: the log must answer "who confirmed this value" for years."""
-    from jobs.audit import record
-
     record(
         settings,
         f"ticket_{event['event']}",
@@ -594,31 +536,32 @@ def close_ticket(
     *,
     by: str,
     why: str,
-    today: dt.date | None = None,
 ) -> Ticket:
-    """Confirms or resolves a ticket and records who and why."""
-    day, now = _today(settings, today)
+    """Confirms or resolves a ticket on the bureau's today and records who and why."""
     ticket, event = apply_close(
-        find_ticket(settings, ticket_id), state, by=by, why=why, today=day, now=now
+        find_ticket(settings, ticket_id),
+        state,
+        by=by,
+        why=why,
+        today=settings.today(),
+        now=settings.now(),
     )
     save(settings, [ticket], [event], write_id=event["event_id"])
     _audit_steward_action(settings, event)
     return ticket
 
 
-def check_deadlines(
-    settings: Settings | None = None, *, today: dt.date | None = None
-) -> dict[str, Any]:
+def check_deadlines(settings: Settings, *, today: dt.date | None = None) -> dict[str, Any]:
     """The daily deadline check (a governance DAG runs it): overdue and escalated tickets.
 
     Idempotent: a second run on the same day changes nothing.
+
+    Args:
+        today: the day to check for (default: today in the bureau's time zone).
     """
-    settings = settings or Settings.from_env()
-    day, now = _today(settings, today)
+    day, now = today or settings.today(), settings.now()
     tickets = read_tickets(settings, [("state", "in", [OPEN, EXTENDED, OVERDUE])])
-    changed, events = plan_deadlines(
-        tickets, TicketPolicy.from_settings(settings), today=day, now=now
-    )
+    changed, events = plan_deadlines(tickets, load_ticket_policy(settings), today=day, now=now)
     save(
         settings,
         changed,

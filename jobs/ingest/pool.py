@@ -39,6 +39,11 @@ LINEAGE_COLUMNS = (
 ROW_KEY = ("batch_id", "source_file", "row_number")
 
 
+#: Reason for a typed value the lake cannot store (a date of year 0, an infinite number).
+OUT_OF_RANGE = "out_of_range"
+#: Reason for a key delivered as a rendering of nothing (``NaN``, ``None``, ``#N/A``).
+NOT_A_VALUE = "not_a_value"
+
 # Elements whose value is a citizen ID or a USCC, told apart per row (real-estate owners).
 _PARTY_ID_ELEMENTS = {"owner_id"}
 
@@ -262,7 +267,22 @@ def _field_reasons(f: Field, resource: Resource) -> tuple[list[Column], list[Col
         warnings.append(_reason(present & value.isNull(), f.name, "bad_format"))
     elif kind == "region_code":
         warnings.append(_reason(present & ~is_known_region(value), f.name, "unknown_region"))
+    if f.name in resource.key.fields and _key_kind(f) is None:
+        # The key kinds have their own reasons; a plain text key must not be "NaN".
+        not_a_value = values.is_not_a_value(F.col(_clean(f)), cleaned=True)
+        problems.append(_reason(present & not_a_value, f.name, NOT_A_VALUE))
+    if _pool_type(f) in values.RANGE_LIMITED_TYPES:
+        problems.append(_reason(~values.is_storable(value, _pool_type(f)), f.name, OUT_OF_RANGE))
     return problems, warnings
+
+
+def _stored_value(f: Field) -> Column:
+    """Stage 4: the typed value, or NULL where the lake cannot store it (its row carries
+    :data:`OUT_OF_RANGE` and goes to quarantine, so the write never meets it)."""
+    value = F.col(f.name)
+    if _pool_type(f) not in values.RANGE_LIMITED_TYPES:
+        return value
+    return F.when(values.is_storable(value, _pool_type(f)), value).alias(f.name)
 
 
 def _pool_type(f: Field) -> str:
@@ -326,7 +346,7 @@ def with_standardized_fields(
     no_warnings = F.array().cast("array<string>")
     return typed.select(
         *lineage,
-        *[F.col(f.name) for f in resource.fields],
+        *[_stored_value(f) for f in resource.fields],
         *[F.col(name) for name in derived_names],
         F.filter(F.array(*problems), lambda x: x.isNotNull()).alias("problems"),
         F.filter(F.array(*warnings) if warnings else no_warnings, lambda x: x.isNotNull()).alias(

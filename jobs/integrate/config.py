@@ -137,15 +137,6 @@ class Jurisdiction:
 
 
 @dataclass(frozen=True)
-class VerificationSettings:
-    """Escalation of overdue verification tickets (the deadlines are the policy profile's)."""
-
-    escalate_to: str = "data_authority"
-    escalate_after_overdue_workdays: int = 0
-    extension_workdays_when_unset: str | int = "verification_workdays"
-
-
-@dataclass(frozen=True)
 class IntegrationConfig:
     """Everything the integration reads from configuration, validated against the catalog."""
 
@@ -154,7 +145,6 @@ class IntegrationConfig:
     bases: Mapping[str, BaseSpec]
     licence_types: Mapping[str, LicenceType]
     jurisdiction: Jurisdiction
-    verification: VerificationSettings
     fingerprint: str = ""
 
     def base_for_key_kind(self, key_kind: str) -> BaseSpec | None:
@@ -364,21 +354,20 @@ def _boundary_from_file(path: Path) -> dict[str, Any]:
 
 
 def load_integration_config(
-    settings: Settings | None = None,
+    settings: Settings,
     *,
     jurisdiction: Jurisdiction | None = None,
 ) -> IntegrationConfig:
     """Reads and validates ``schemas/bases/`` and ``schemas/jurisdiction.yaml``.
 
     Args:
-        settings: effective settings (``schemas_root``); read from the environment when omitted.
+        settings: effective settings (``schemas_root``).
         jurisdiction: use this jurisdiction instead of ``schemas/jurisdiction.yaml`` (tests and
             evaluation of a generated city with its own boundary).
 
     Raises:
         IntegrationConfigError: listing every problem found.
     """
-    settings = settings or Settings.from_env()
     root = Path(settings.schemas_root)
     config = _load_cached(str(root), _mtimes(root))
     if jurisdiction is not None:
@@ -388,7 +377,6 @@ def load_integration_config(
             config.bases,
             config.licence_types,
             jurisdiction,
-            config.verification,
             config.fingerprint + "|" + jurisdiction.boundary_json,
         )
     return config
@@ -412,16 +400,6 @@ def _load_cached(root_text: str, mtimes: tuple[tuple[str, int], ...]) -> Integra
         if spec is not None:
             bases[name] = spec
     licence_types = _licence_types(catalog, _read_yaml(bases_dir / "e_licence.yaml"), problems)
-    raw_verification = _read_yaml(bases_dir / "verification.yaml") or {}
-    verification = VerificationSettings(
-        escalate_to=str(raw_verification.get("escalate_to", "data_authority")),
-        escalate_after_overdue_workdays=int(
-            raw_verification.get("escalate_after_overdue_workdays", 0)
-        ),
-        extension_workdays_when_unset=raw_verification.get(
-            "extension_workdays_when_unset", "verification_workdays"
-        ),
-    )
     if problems:
         raise IntegrationConfigError(
             "invalid base configuration:\n  " + "\n  ".join(sorted(set(problems)))
@@ -438,6 +416,5 @@ def _load_cached(root_text: str, mtimes: tuple[tuple[str, int], ...]) -> Integra
         bases,
         licence_types,
         jurisdiction,
-        verification,
         fingerprint,
     )

@@ -34,7 +34,6 @@ import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import pyarrow as pa
 from pyspark import StorageLevel
@@ -648,22 +647,16 @@ def read_pools(
     return pools, versions
 
 
-def _today(settings: Settings) -> tuple[dt.date, dt.datetime]:
-    now = dt.datetime.now(dt.UTC)
-    return now.astimezone(ZoneInfo(settings.timezone)).date(), now
-
-
 def _last_build(settings: Settings) -> dict[str, Any] | None:
     rows = ledger.read_rows(BASE_BUILDS.uri(settings))
     return max(rows, key=lambda r: r["finished_at"]) if rows else None
 
 
 def build_bases(
-    settings: Settings | None = None,
+    settings: Settings,
     spark: SparkSession | None = None,
     *,
     as_of: dt.date | None = None,
-    today: dt.date | None = None,
     jurisdiction: Jurisdiction | None = None,
     force: bool = False,
 ) -> dict[str, Any]:
@@ -674,10 +667,10 @@ def build_bases(
     the same inputs commits nothing twice.
 
     Args:
-        settings: effective settings; read from the environment when omitted.
+        settings: effective settings; its clock dates the build and the tickets (today in the
+            bureau's time zone).
         spark: the Spark session; created from ``settings`` when omitted.
-        as_of: the day statuses are derived for (default: today in ``settings.timezone``).
-        today: the day tickets are opened and closed on (default: today).
+        as_of: the day statuses are derived for (default: the bureau's today).
         jurisdiction: override ``schemas/jurisdiction.yaml`` (a generated city's boundary).
         force: rebuild even when the inputs are unchanged.
 
@@ -686,14 +679,12 @@ def build_bases(
     """
     from jobs.govern import tickets as ticketing
 
-    settings = settings or Settings.from_env()
     if spark is None:
         from jobs.spark import get_spark
 
         spark = get_spark(settings)
-    day, now = _today(settings)
-    today = today or day
-    as_of = as_of or day
+    now, today = settings.now(), settings.today()
+    as_of = as_of or today
     config = load_integration_config(settings, jurisdiction=jurisdiction)
     held = held_batches(settings)
     pools, versions = read_pools(spark, settings, config.catalog, exclude_batches=held)
@@ -763,7 +754,7 @@ def build_bases(
     counts["conflicts"] = _write_conflicts(settings, issues_arrow, synced["states"], build_id)
     # The local checkpoints of integrate() are freed by Spark's context cleaner once ``bases``
     # is garbage collected.
-    finished = dt.datetime.now(dt.UTC)
+    finished = settings.now()
     ledger.append_rows(
         BASE_BUILDS.uri(settings),
         [

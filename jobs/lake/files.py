@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import uuid
 
 import pyarrow.fs as pafs
 
@@ -91,11 +92,14 @@ def copy_file(src_uri: str, dst_uri: str) -> tuple[int, str]:
 
 
 def write_text(uri: str, text: str) -> None:
-    """Writes a small UTF-8 file (creating folders), replacing one already there."""
+    """Writes a small UTF-8 file (creating folders), replacing one already there in one step
+    (written aside, then renamed or put in place): a reader sees the old text or the new."""
     fs, path = filesystem(uri)
     fs.create_dir(path.rsplit("/", 1)[0], recursive=True)
-    with fs.open_output_stream(path) as out:
+    staged = f"{path}.{uuid.uuid4().hex}.tmp"
+    with fs.open_output_stream(staged) as out:
         out.write(text.encode("utf-8"))
+    fs.move(staged, path)
 
 
 def read_text(uri: str) -> str:

@@ -30,6 +30,7 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.fs as pafs
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import StructType
@@ -58,6 +59,7 @@ from jobs.lake.bridge import (
     table_fields_for,
     table_root_path,
 )
+from jobs.lake.files import filesystem
 from jobs.lake.paths import LAYERS, table_uri
 
 __all__ = [
@@ -728,6 +730,40 @@ def history(
     """The table's commits, newest first: version, timestamp, operation, parameters, and the
     bridge's ``govlake.*`` entries (job id, rows, files) for its writes."""
     return _open(uri, storage_options=storage_options).history(limit)
+
+
+_COMMIT_FILE = re.compile(r"^(\d{20})\.json$")
+_CHECKPOINT_FILE = re.compile(r"^(\d{20})\.checkpoint(\.\d+\.\d+)?\.parquet$")
+
+
+@dataclass(frozen=True)
+class CommitLog:
+    """A table's Delta log as stored: each commit's actions, oldest first, and its checkpoints."""
+
+    commits: dict[int, list[dict[str, Any]]]
+    checkpoints: frozenset[int]
+
+
+def commit_log(uri: str) -> CommitLog:
+    """Every commit still in the table's Delta log, read from the log files themselves.
+
+    :func:`history` shows what each writer said it did (``commitInfo``); this shows what it did,
+    every ``add``, ``remove``, ``metaData`` … action, for checks that must not trust a writer
+    (the audit log's append-only check). Commits older than the log retention may have been
+    cleaned up behind a checkpoint.
+    """
+    fs, root = filesystem(uri)
+    commits: dict[int, list[dict[str, Any]]] = {}
+    checkpoints: set[int] = set()
+    selector = pafs.FileSelector(f"{root}/_delta_log", allow_not_found=True)
+    for info in fs.get_file_info(selector):
+        if match := _COMMIT_FILE.match(info.base_name):
+            with fs.open_input_stream(info.path) as handle:
+                lines = handle.read().decode("utf-8").splitlines()
+            commits[int(match[1])] = [json.loads(line) for line in lines if line.strip()]
+        elif match := _CHECKPOINT_FILE.match(info.base_name):
+            checkpoints.add(int(match[1]))
+    return CommitLog(dict(sorted(commits.items())), frozenset(checkpoints))
 
 
 def optimize(

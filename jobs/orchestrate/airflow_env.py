@@ -29,6 +29,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from jobs.catalog import load_catalog
+from jobs.orchestrate.names import pool_name
 from jobs.settings import PROJECT_ROOT
 
 #: Overrides the embedded home (default ``<project>/data/airflow``).
@@ -266,10 +268,7 @@ def ensure_pools(slots: dict[str, int] | None = None) -> dict[str, int]:
     Returns pool name → slots. Departments come from the catalog, so a new department gets
     its pool on the next ``govlake airflow init`` or run.
     """
-    from airflow.models.pool import Pool
-
-    from jobs.catalog import load_catalog
-    from jobs.orchestrate.dag_factory import pool_name
+    from airflow.models.pool import Pool  # Airflow: imported once activate() has set it up
 
     catalog = load_catalog()
     if slots is None:

@@ -20,7 +20,8 @@ import os
 import shlex
 import sys
 
-from jobs.orchestrate import airflow_env
+from jobs.orchestrate import airflow_env, standalone
+from jobs.orchestrate.runner import DagNotFound, run_dag
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -143,8 +144,6 @@ def _schedule_text(dag: object) -> str:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from jobs.orchestrate.runner import DagNotFound, run_dag
-
     try:
         conf = json.loads(args.conf) if args.conf else None
     except json.JSONDecodeError as exc:
@@ -167,8 +166,6 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _standalone(args: argparse.Namespace) -> int:
-    from jobs.orchestrate import standalone
-
     try:
         config = standalone.StandaloneConfig.from_env(host=args.host, port=args.port)
         return standalone.serve(args.home, config)

@@ -13,29 +13,33 @@ Each ingestion DAG ``ingest__<dept>__<resource>`` runs four tasks::
 The Asset is updated only when the quality gate lets the new batches through: a held batch
 fails ``validate_quality`` (kept, visible, not promoted), and base builds are not triggered by it.
 
-The task callables are thin wrappers: they import :mod:`jobs.ingest.pipeline` only when the
-task runs, never while Airflow parses the DAG file, and return the job's summary as XCom.
+The task callables are in :mod:`jobs.orchestrate.tasks`: they import :mod:`jobs.ingest.pipeline`
+only when the task runs, never while Airflow parses the DAG file, and return the job's summary
+as XCom. The names (DAG ids, pools, Asset URIs) are in :mod:`jobs.orchestrate.names`.
 
 Parse-time rules (STYLE "DAG files are wiring"): reading the catalog YAML is configuration and
 allowed; no Spark, no lake reads, no ``Variable.get``, no metadata-database query. Airflow is
-imported inside the builder functions so that the naming helpers (DAG ids, pool names, Asset
-URIs) can be used by code that must configure Airflow before importing it.
+imported inside the builder functions, and only there: it reads its configuration on first
+import, so importing this module must not configure it (the embedded runner and the tests set
+its home first).
 """
 
 from __future__ import annotations
 
 import itertools
-import json
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from jobs.catalog import Catalog, Resource
+from jobs.catalog import load_catalog as _load_catalog
+from jobs.orchestrate.names import ingest_dag_id, pool_asset_uri, pool_name, split_resource_id
+from jobs.orchestrate.tasks import TASK_CALLABLES
+from jobs.settings import Settings
+
 if TYPE_CHECKING:
     from airflow.sdk import DAG, Asset
-
-    from jobs.catalog import Catalog, Resource
 
 #: The three ingestion steps, in order. Task ids are the job names in :mod:`jobs.ingest.pipeline`.
 INGEST_TASK_IDS: tuple[str, ...] = (
@@ -57,11 +61,6 @@ SCHEDULES: dict[str, str] = {
     "quarterly": "0 4 1 1,4,7,10 *",
     "yearly": "0 5 1 1 *",
 }
-
-#: Asset URI scheme of lake tables. A logical name, not a path: the same table keeps the same
-#: Asset whether the lake root is a local folder or an object store. Airflow 3 accepts any
-#: scheme except ``airflow``; it keeps a scheme without a registered normaliser as written.
-ASSET_SCHEME = "govlake"
 
 
 @dataclass(frozen=True)
@@ -103,24 +102,6 @@ def governance_default_args(execution_timeout: timedelta) -> dict[str, Any]:
 # --- names ----------------------------------------------------------------------------------
 
 
-def ingest_dag_id(resource_id: str) -> str:
-    """``"gaj.hukou"`` → ``"ingest__gaj__hukou"``."""
-    department, resource = _split(resource_id)
-    return f"ingest__{department}__{resource}"
-
-
-def pool_name(department: str) -> str:
-    """The Airflow pool of a department (``dept_gaj``): its jobs share its slots only, so one
-    department's backlog cannot starve another department's ingestion."""
-    return f"dept_{department}"
-
-
-def pool_asset_uri(resource_id: str) -> str:
-    """``"gaj.hukou"`` → ``"govlake://pool/gaj/hukou"`` (the lake path ``pool/<dept>/<resource>``)."""
-    department, resource = _split(resource_id)
-    return f"{ASSET_SCHEME}://pool/{department}/{resource}"
-
-
 def pool_asset(resource_id: str) -> Asset:
     """The Airflow Asset of a department pool table, updated by its ingestion DAG.
 
@@ -134,7 +115,7 @@ def pool_asset(resource_id: str) -> Asset:
     from airflow.sdk import Asset
 
     uri = pool_asset_uri(resource_id)
-    department, resource = _split(resource_id)
+    department, resource = split_resource_id(resource_id)
     return Asset(
         name=uri,
         uri=uri,
@@ -150,75 +131,6 @@ def schedule_for(update_frequency: str) -> str:
     except KeyError:
         known = ", ".join(SCHEDULES)
         raise ValueError(f"unknown update_frequency {update_frequency!r}; known: {known}") from None
-
-
-def _split(resource_id: str) -> tuple[str, str]:
-    department, dot, resource = resource_id.partition(".")
-    if not dot or not department or not resource or "." in resource:
-        raise ValueError(f"resource id must be '<department>.<resource>', got {resource_id!r}")
-    return department, resource
-
-
-# --- task callables -------------------------------------------------------------------------
-# Module-level functions (not closures) so that Airflow's workers, which re-parse the DAG file,
-# find the same callable; the import of jobs.ingest happens when the task runs.
-
-
-def run_land_to_bronze(resource_id: str) -> dict[str, Any]:
-    """Task: read new landing batches of one resource into bronze; returns the job summary."""
-    from jobs.ingest.pipeline import land_to_bronze
-
-    with audited(f"{ingest_dag_id(resource_id)}.land_to_bronze"):
-        return _jsonable(land_to_bronze(resource_id))
-
-
-def run_bronze_to_pool(resource_id: str) -> dict[str, Any]:
-    """Task: standardise new bronze batches into the pool and quarantine; returns the summary."""
-    from jobs.ingest.pipeline import bronze_to_pool
-
-    with audited(f"{ingest_dag_id(resource_id)}.bronze_to_pool"):
-        return _jsonable(bronze_to_pool(resource_id))
-
-
-def run_check_row_accounting(resource_id: str) -> dict[str, Any]:
-    """Task: fail loudly unless file rows = bronze rows = pool + quarantine + duplicates."""
-    from jobs.ingest.pipeline import check_row_accounting
-
-    with audited(f"{ingest_dag_id(resource_id)}.check_row_accounting"):
-        return _jsonable(check_row_accounting(resource_id))
-
-
-def run_validate_quality(resource_id: str) -> dict[str, Any]:
-    """Task: validate the pool's new batches with the resource's expectation suite (results,
-    failing rows, scorecard, Data Docs, rectification tasks); fails when a batch is held."""
-    from jobs.quality.pipeline import validate_pool_batch
-
-    with audited(f"{ingest_dag_id(resource_id)}.validate_quality"):
-        return _jsonable(validate_pool_batch(resource_id))
-
-
-TASK_CALLABLES: dict[str, Callable[[str], dict[str, Any]]] = {
-    "land_to_bronze": run_land_to_bronze,
-    "bronze_to_pool": run_bronze_to_pool,
-    "check_row_accounting": run_check_row_accounting,
-    "validate_quality": run_validate_quality,
-}
-
-
-@contextmanager
-def audited(task: str) -> Iterator[None]:
-    """Records every lake write of a task in the audit log, naming the task as the actor."""
-    from jobs.audit import write_audit
-    from jobs.settings import Settings
-
-    with write_audit(Settings.from_env(), actor=f"airflow:{task}"):
-        yield
-
-
-def _jsonable(summary: Any) -> Any:
-    """The summary as plain JSON types: XCom in Airflow 3 stores JSON, and a date or a numpy
-    integer in a job summary must not fail an otherwise successful task."""
-    return json.loads(json.dumps(summary, default=str, ensure_ascii=False))
 
 
 # --- DAGs -----------------------------------------------------------------------------------
@@ -242,8 +154,6 @@ def build_ingest_dag(
 
     options = options or IngestDagOptions()
     if options.timezone is None:
-        from jobs.settings import Settings
-
         options = replace(options, timezone=Settings.from_env().timezone)
     department = resource.department
     schedule = schedule_for(resource.update_frequency)
@@ -322,9 +232,7 @@ def load_catalog() -> Catalog:
 
     A broken catalog raises here, so Airflow shows it as the DAG file's import error.
     """
-    from jobs.catalog import load_catalog as _load
-
-    return _load()
+    return _load_catalog()
 
 
 def _doc_md(

@@ -29,13 +29,14 @@ import sys
 import tempfile
 import time
 from dataclasses import asdict, dataclass, replace
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from pluggy import HookimplMarker
 
 from jobs.orchestrate import airflow_env
+from jobs.settings import system_clock
 
 #: Airflow's listener marker (``airflow.listeners.hookimpl`` is this marker); made from pluggy
 #: directly so that importing this module does not import, and so configure, Airflow.
@@ -307,7 +308,7 @@ def _collect(
 
 def _as_datetime(value: datetime | str | None) -> datetime:
     if value is None:
-        return datetime.now(UTC)
+        return system_clock()
     if isinstance(value, str):
         value = datetime.fromisoformat(value)
     if value.tzinfo is None:

@@ -16,6 +16,10 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from jobs.catalog import load_catalog
+from jobs.policy.profiles import load_profile
+from jobs.settings import Settings
+
 #: PySpark 4 needs Java 17 or newer on the worker.
 MIN_JAVA_MAJOR = 17
 
@@ -30,10 +34,6 @@ def run_selfcheck() -> dict[str, Any]:
     Returns what it found (as the task's XCom); raises :class:`SelfCheckFailed` naming every
     problem, so that one failed run tells the operator everything to fix.
     """
-    from jobs.catalog import load_catalog
-    from jobs.policy.profiles import load_profile
-    from jobs.settings import Settings
-
     settings = Settings.from_env()
     problems: list[str] = []
     found: dict[str, Any] = {"settings": settings.as_dict()}

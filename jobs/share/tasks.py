@@ -2,48 +2,49 @@
 
 Light on purpose: Airflow imports this module while it parses ``dags/govlake_share.py``; each
 callable imports Spark and the jobs only when the task runs, audits every write it makes
-(:func:`jobs.audit.write_audit`) and returns a JSON summary as the task's XCom.
+(:func:`jobs.orchestrate.tasks.audited`) and returns a JSON summary as the task's XCom.
 """
 
 from __future__ import annotations
 
-import json
 from typing import Any
+
+from jobs.orchestrate.tasks import audited
+from jobs.settings import Settings
 
 
 def run_refresh_shares(actor: str = "system") -> dict[str, Any]:
     """Task: rebuild every granted share table; remove those without an active grant."""
-    from jobs.audit import write_audit
-    from jobs.settings import Settings
-    from jobs.share.refresh import refresh_shares
+    from jobs.share.refresh import refresh_shares  # Spark: imported when the task runs
     from jobs.spark import get_spark
 
-    settings = Settings.from_env()
-    with write_audit(settings, actor=actor):
-        summary = refresh_shares(get_spark(settings), settings, today=settings.today(), actor=actor)
-    return json.loads(json.dumps(summary, default=str))
+    return audited(
+        "share__refresh.refresh_shares",
+        lambda settings: refresh_shares(
+            get_spark(settings), settings, today=settings.today(), actor=actor
+        ),
+        actor=actor,
+    )
 
 
 def run_publish_open_data(actor: str = "system") -> dict[str, Any]:
     """Task: publish the open resources, the de-identified aggregates and the open list."""
-    from jobs.audit import write_audit
-    from jobs.settings import Settings
-    from jobs.share.open_data import publish_open_data
+    from jobs.share.open_data import publish_open_data  # Spark: imported when the task runs
     from jobs.spark import get_spark
 
-    settings = Settings.from_env()
-    with write_audit(settings, actor=actor):
-        summary = publish_open_data(
+    return audited(
+        "share__refresh.publish_open_data",
+        lambda settings: publish_open_data(
             get_spark(settings), settings, as_of=settings.today(), actor=actor
-        )
-    return json.loads(json.dumps(summary, default=str))
+        ),
+        actor=actor,
+    )
 
 
 def run_verify_audit_log() -> dict[str, Any]:
     """Task: verify the audit log's hash chain; fails (raises) when an entry was changed or
     removed, so the run shows red and names the entries."""
-    from jobs.audit.log import verify
-    from jobs.settings import Settings
+    from jobs.audit.log import verify  # the lake (Spark): imported when the task runs
 
     problems, head = verify(Settings.from_env())
     if problems:

@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
-from jobs.standardize.regions import is_known_region
+from jobs.standardize.regions import is_known_region, last_year_in_use
 
 # ---------------------------------------------------------------------------------------------
 # Reason codes (shared vocabulary with quarantine/ and the quality reports)
@@ -48,6 +48,7 @@ BAD_CHARACTERS = "bad_characters"
 BAD_REGION = "bad_region"
 BAD_BIRTH_DATE = "bad_birth_date"
 BAD_CHECK_CHARACTER = "bad_check_character"
+REGION_ABOLISHED_BEFORE_BIRTH = "region_abolished_before_birth"
 BAD_REGISTERING_AUTHORITY = "bad_registering_authority"
 BAD_ENTITY_TYPE = "bad_entity_type"
 BAD_ORGANIZATION_CODE = "bad_organization_code"
@@ -66,6 +67,7 @@ REASON_CODES: dict[str, tuple[str, ...]] = {
         BAD_REGION,
         BAD_BIRTH_DATE,
         BAD_CHECK_CHARACTER,
+        REGION_ABOLISHED_BEFORE_BIRTH,
     ),
     "uscc": (
         MISSING,
@@ -228,6 +230,11 @@ def _citizen_id_problem_of_normalized(normalized: Column, reference_date: Column
             F.lit(BAD_BIRTH_DATE),
         )
         .when(_char_at(normalized, 18) != check, F.lit(BAD_CHECK_CHARACTER))
+        # Checked last: only a well-formed ID says reliably which code and which birth year.
+        .when(
+            last_year_in_use(F.substring(normalized, 1, 6)) < F.year(birth_date),
+            F.lit(REGION_ABOLISHED_BEFORE_BIRTH),
+        )
     )
 
 
@@ -249,12 +256,17 @@ def citizen_id_problem(
     ``bad_characters``
         not 17 digits followed by a digit or X.
     ``bad_region``
-        first 6 digits are not a GB/T 2260 code (historical codes count as known).
+        first 6 digits are not a GB/T 2260 code (historical codes count as known, see
+        ``region_abolished_before_birth``).
     ``bad_birth_date``
         digits 7-14 are not a calendar date, or the date is before 1900-01-01 or after
         ``reference_date``.
     ``bad_check_character``
         the MOD 11-2 check character does not match.
+    ``region_abolished_before_birth``
+        the region code was abolished before the birth year. The code is the place of issue,
+        which may be later than birth (a code created after the birth year is fine) but never
+        earlier.
 
     Args:
         raw: the column as delivered.

@@ -4,7 +4,8 @@ The data is python-stdnum's ``stdnum/cn/loc.dat``, a package data file that list
 city- and province-level code since 1980 with the years each name was in use
 (``[1983-2014]新市区,[2015-]竞秀区``). Codes that no longer exist stay in it, which is what key
 validation needs: a citizen ID (公民身份号码) keeps the region code of the place and year it was first
-issued, so an abolished code such as 110103 (崇文区, until 2010) is still a valid prefix.
+issued, so an abolished code such as 110103 (崇文区, until 2010) is still a valid prefix for anyone
+born by 2010 (:func:`last_year_in_use` says when each code ended).
 
 The file is read once per process (no download) and kept as Python objects. The Column check
 :func:`is_known_region` is a constant-time lookup in one literal (measurements in its
@@ -72,6 +73,11 @@ class Region:
     def is_current(self) -> bool:
         """Whether the code is still in use (its latest name has no end year)."""
         return self.periods[-1].last_year is None
+
+    @property
+    def last_year(self) -> int | None:
+        """The last year the code was in use (its latest name's end); None while it still is."""
+        return self.periods[-1].last_year
 
     def name_in(self, year: int) -> str | None:
         """The code's own name in ``year``, or None when the code was not in use then."""
@@ -212,6 +218,44 @@ def is_known_region(code: Column, extra_codes: frozenset[str] = frozenset()) -> 
         & (value >= 100000)
         & (row.substr((value % 100) + 1, F.lit(1)) == F.lit("1")),
         F.lit(False),
+    )
+
+
+# The year each abolished code was last in use, one character per code: chr(48 + year - 1980),
+# so "0" is 1980 and "~" is 2058; a space is a code still in use (or none at all).
+_ERA_FIRST_YEAR, _ERA_FIRST_CHARACTER, _ERA_LAST_CHARACTER = 1980, 48, 126
+
+
+@functools.cache
+def _last_year_table() -> str:
+    # Same two-level layout as :func:`_membership_table`: row = first four digits - 1000.
+    rows: dict[int, list[str]] = {}
+    for found in _regions().values():
+        if found.is_current:
+            continue
+        character = _ERA_FIRST_CHARACTER + found.last_year - _ERA_FIRST_YEAR
+        if not _ERA_FIRST_CHARACTER <= character <= _ERA_LAST_CHARACTER:
+            raise ValueError(f"region {found.code} ended in {found.last_year}: outside the table")
+        rows.setdefault(int(found.code[:4]), [" "] * 100)[int(found.code[4:])] = chr(character)
+    return ",".join("".join(rows[p]) if p in rows else "" for p in range(1000, 10000))
+
+
+def last_year_in_use(code: Column) -> Column:
+    """Column (int): the last year an abolished GB/T 2260 code was in use; NULL for a code still
+    in use, an unknown code or malformed input.
+
+    A citizen ID carries the code of the place where it was issued, in the year it was issued:
+    never earlier than the holder's birth, so a code abolished before the birth year cannot be
+    on a genuine ID (110201 昌平县 ended in 1982; nobody born in 1993 was issued it). The same
+    constant-time lookup in one literal as :func:`is_known_region`.
+    """
+    table = F.split(F.lit(_last_year_table()), ",")
+    value = code.try_cast("int")
+    row = F.try_element_at(table, (value / 100).cast("int") - 999)
+    character = row.substr((value % 100) + 1, F.lit(1))
+    return F.when(
+        (F.length(code) == 6) & (value >= 100000) & (character > F.lit(" ")),
+        F.ascii(character) - _ERA_FIRST_CHARACTER + _ERA_FIRST_YEAR,
     )
 
 

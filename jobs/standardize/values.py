@@ -11,6 +11,8 @@ of each of them cleaning it again (clean-up was most of the per-row work).
 
 from __future__ import annotations
 
+import datetime as dt
+
 from pyspark.sql import Column
 from pyspark.sql import functions as F
 
@@ -176,7 +178,8 @@ def parsed_number(
         if spark_type in {"int", "integer", "long", "bigint"}
         else r"^[+-]?(\d+\.?\d*|\.\d+)$"
     )
-    return F.when(text.rlike(pattern), text.cast(spark_type))
+    # try_cast: an out-of-range number ('9' * 30 as a long) is NULL whatever the ANSI setting.
+    return F.when(text.rlike(pattern), text.try_cast(spark_type))
 
 
 def number_is_bad(value: Column, spark_type: str) -> Column:
@@ -201,3 +204,50 @@ def parsed_boolean(value: Column, *, cleaned: bool = False) -> Column:
     return F.when(text.isin("1", "true", "t", "y", "yes", "是"), True).when(
         text.isin("0", "false", "f", "n", "no", "否"), False
     )
+
+
+# --- what the lake can store ------------------------------------------------------------------
+# Spark and Arrow hold dates and instants far beyond years 1 to 9999 (Spark parses 0000-01-01 as
+# the year before 1 AD), but Python's datetime does not: the Delta bridge's file statistics, every
+# reader that converts to Python and Delta's own statistics JSON stop there. A value outside is
+# not storable, so it must cost its row (quarantine), never the write.
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+_FIRST_DAY = (dt.date(1, 1, 1) - _EPOCH.date()).days
+_LAST_DAY = (dt.date(9999, 12, 31) - _EPOCH.date()).days
+# Instants are compared in UTC: 0001-01-01 00:00 in Beijing is still year 0 in UTC. The last
+# second is left out because the bridge rounds a maximum up to the next millisecond.
+_FIRST_MICROS = (dt.datetime(1, 1, 1, tzinfo=dt.UTC) - _EPOCH) // dt.timedelta(microseconds=1)
+_LAST_MICROS = (dt.datetime(9999, 12, 31, 23, 59, 59, tzinfo=dt.UTC) - _EPOCH) // dt.timedelta(
+    microseconds=1
+)
+
+#: Spark types whose values can lie outside what the lake stores (see :func:`is_storable`).
+RANGE_LIMITED_TYPES = frozenset({"date", "timestamp", "double", "float"})
+
+#: How spreadsheets, pandas and JSON write "no value" or a non-number: never a key.
+NOT_A_VALUE_TOKENS = ("nan", "inf", "-inf", "infinity", "-infinity", "none", "null", "#n/a")
+
+
+def is_storable(value: Column, spark_type: str) -> Column:
+    """Whether a typed value can be written to and read back from the lake: dates and instants
+    within years 1 to 9999 (UTC), floating-point numbers finite. NULL counts as storable.
+
+    Args:
+        value: a column of ``spark_type``.
+        spark_type: the column's Spark type name (``date``, ``timestamp``, ``double`` …); other
+            types are always storable (a decimal or integer that overflows is already NULL).
+    """
+    if spark_type not in RANGE_LIMITED_TYPES:
+        return F.lit(True)
+    if spark_type == "date":
+        inside = F.unix_date(value).between(_FIRST_DAY, _LAST_DAY)
+    elif spark_type == "timestamp":
+        inside = F.unix_micros(value).between(_FIRST_MICROS, _LAST_MICROS)
+    else:
+        inside = ~F.isnan(value) & (F.abs(value) != F.lit(float("inf")))
+    return value.isNull() | inside
+
+
+def is_not_a_value(value: Column, *, cleaned: bool = False) -> Column:
+    """A rendering of "nothing" (``NaN``, ``None``, ``null``, ``#N/A``, ``Infinity``), any case."""
+    return F.lower(_clean(value, cleaned)).isin(*NOT_A_VALUE_TOKENS)

@@ -1,11 +1,14 @@
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
+import shutil
+from pathlib import Path
 
 import pyarrow as pa
 import pytest
-from deltalake import DeltaTable, write_deltalake
+from deltalake import CommitProperties, DeltaTable, write_deltalake
 
 from jobs.audit import log
 from jobs.audit.hook import write_audit
@@ -43,14 +46,42 @@ def test_entries_chain_each_to_the_hash_of_the_previous(lake_settings):
     assert log.verify(lake_settings) == ([], (2, more[1]["entry_hash"]))
 
 
+def _entry_problems(problems):
+    return [(p.seq, p.entry_id) for p in problems if p.seq is not None]
+
+
+def _commit_problems(problems):
+    return [p for p in problems if p.seq is None]
+
+
+def _forge(rows, key):
+    """Re-chains ``rows`` from their first entry's ``prev_hash``, hashing under ``key``."""
+    forged, prev = [], rows[0]["prev_hash"]
+    for row in rows:
+        row = {**row, "prev_hash": prev}
+        row["entry_hash"] = log.entry_hash(row, key) if key else log.unkeyed_entry_hash(row)
+        forged.append(row)
+        prev = row["entry_hash"]
+    return forged
+
+
+def _rebuild(settings, rows):
+    """Replaces the whole table, Delta log included, by plain appends: a history with no
+    rewrite in it, as someone with access to the lake's storage could make."""
+    shutil.rmtree(AUDIT_LOG.uri(settings))
+    write_deltalake(
+        AUDIT_LOG.uri(settings), pa.Table.from_pylist(rows, schema=log.AUDIT_SCHEMA), mode="append"
+    )
+
+
 def test_verify_names_a_changed_entry(lake_settings):
     _entries(lake_settings, 4)
     rows = log.read_entries(lake_settings)
     rows[2]["actor"] = "someone_else"
     _rewrite(lake_settings, rows)
     problems, _ = log.verify(lake_settings)
-    assert [(p.seq, p.entry_id) for p in problems] == [(2, rows[2]["entry_id"])]
-    assert "changed" in problems[0].reason
+    assert _entry_problems(problems) == [(2, rows[2]["entry_id"])]
+    assert "changed" in next(p for p in problems if p.seq == 2).reason
 
 
 def test_verify_names_the_entry_after_a_removed_one(lake_settings):
@@ -58,26 +89,126 @@ def test_verify_names_the_entry_after_a_removed_one(lake_settings):
     rows = log.read_entries(lake_settings)
     _rewrite(lake_settings, rows[:1] + rows[2:])
     problems, _ = log.verify(lake_settings)
-    assert [(p.seq, p.entry_id) for p in problems] == [(2, rows[2]["entry_id"])]
-    assert "seq 1..1" in problems[0].reason
+    assert _entry_problems(problems) == [(2, rows[2]["entry_id"])]
+    assert "seq 1..1" in next(p for p in problems if p.seq == 2).reason
 
 
 def test_verify_finds_the_newest_entry_removed(lake_settings):
     _entries(lake_settings, 3)
     DeltaTable(AUDIT_LOG.uri(lake_settings)).delete("seq = 2")
     problems, _ = log.verify(lake_settings)
-    assert [p.seq for p in problems] == [2]
-    assert "missing" in problems[0].reason
+    assert [p.seq for p in problems] == [None, 2, 2]
+    assert all("missing" in p.reason for p in problems if p.seq == 2)
 
 
-def test_rehashing_a_changed_entry_still_breaks_the_link_to_the_next(lake_settings):
-    _entries(lake_settings, 3)
+def test_truncation_followed_by_fifty_commits_is_detected(lake_settings):
+    _entries(lake_settings, 5)
+    uri = AUDIT_LOG.uri(lake_settings)
+    DeltaTable(uri).delete("seq >= 3")
+    for _ in range(50):
+        write_deltalake(uri, pa.Table.from_pylist([], schema=log.AUDIT_SCHEMA), mode="append")
+    problems, _ = log.verify(lake_settings)
+    (delete,) = _commit_problems(problems)
+    assert delete.version == 1 and "append-only" in delete.reason
+    assert any(p.seq == 4 and "anchor outside the lake" in p.reason for p in problems)
+    # Entries recorded afterwards continue after the anchored head: the gap stays visible.
+    log.record(lake_settings, "steward", actor="li")
+    problems, head = log.verify(lake_settings)
+    assert head[0] == 5
+    assert any(p.seq == 5 and "seq 3..4" in p.reason for p in problems)
+
+
+def test_rewrite_with_recomputed_hashes_is_detected(lake_settings):
+    _entries(lake_settings, 4)
     rows = log.read_entries(lake_settings)
     rows[1]["detail"] = json.dumps({"i": 99})
-    rows[1]["entry_hash"] = log.entry_hash(rows[1])
-    _rewrite(lake_settings, rows)
+    _rewrite(lake_settings, _forge(rows, key=None))
     problems, _ = log.verify(lake_settings)
-    assert [p.seq for p in problems] == [2]
+    (rewrite,) = _commit_problems(problems)
+    assert "append-only" in rewrite.reason
+    assert [seq for seq, _ in _entry_problems(problems)] == [0, 1, 2, 3, 3, 3]
+    entry_reasons = [p.reason for p in problems if p.seq is not None]
+    assert all("written without the audit key" in reason for reason in entry_reasons[:4])
+    assert "newest append's commit" in entry_reasons[4]
+    assert "anchor outside the lake" in entry_reasons[5]
+
+
+def test_forged_rehash_of_a_rebuilt_table_is_detected(lake_settings):
+    _entries(lake_settings, 4)
+    rows = log.read_entries(lake_settings)
+    rows[2]["actor"] = "someone_else"
+    guessed = log.AuditKey(b"not-the-audit-key", "attacker")
+    _rebuild(lake_settings, _forge(rows, key=guessed))
+    problems, _ = log.verify(lake_settings)
+    assert _commit_problems(problems) == []  # the rebuilt history is all appends
+    assert [seq for seq, _ in _entry_problems(problems)] == [0, 1, 2, 3, 3]
+    assert all("another key" in p.reason for p in problems[:4])
+    assert "anchor outside the lake" in problems[4].reason
+
+
+def test_rebuilt_table_without_its_newest_entries_is_caught_by_the_anchor(lake_settings):
+    _entries(lake_settings, 4)
+    rows = log.read_entries(lake_settings)
+    _rebuild(lake_settings, rows[:2])  # genuine entries, genuine hashes: only the anchor knows
+    problems, _ = log.verify(lake_settings)
+    assert [(p.seq, "anchor outside the lake" in p.reason) for p in problems] == [(3, True)]
+
+
+def test_delete_disguised_as_a_purge_is_reported(lake_settings):
+    _entries(lake_settings, 4)
+    DeltaTable(AUDIT_LOG.uri(lake_settings)).delete(
+        "seq = 3", commit_properties=CommitProperties(custom_metadata={log.PURGE_THROUGH_KEY: "3"})
+    )
+    problems, _ = log.verify(lake_settings)
+    assert "append-only" in _commit_problems(problems)[0].reason
+
+
+def test_entries_written_before_the_key_still_verify_and_the_first_keyed_one_seals_them(
+    lake_settings,
+):
+    at = dt.datetime(2024, 1, 2, tzinfo=dt.UTC)
+    unkeyed = [
+        {"seq": i, "entry_id": f"e{i}", "at": at, "action": "steward", "actor": "li",
+         "target": str(i), "detail": "{}", "prev_hash": log.GENESIS_HASH}
+        for i in range(3)
+    ]  # fmt: skip
+    write_deltalake(
+        AUDIT_LOG.uri(lake_settings),
+        pa.Table.from_pylist(_forge(unkeyed, key=None), schema=log.AUDIT_SCHEMA),
+        mode="append",
+    )
+    keyed = log.record(lake_settings, "steward", actor="wang")
+    assert keyed["seq"] == 3 and keyed["entry_hash"].startswith("hmac-sha256:")
+    assert log.verify(lake_settings)[0] == []
+
+    rows = log.read_entries(lake_settings)
+    rows[1]["actor"] = "someone_else"
+    _rebuild(lake_settings, _forge(rows[:3], key=None) + rows[3:])
+    problems, _ = log.verify(lake_settings)
+    assert [(p.seq, "prev_hash differs" in p.reason) for p in problems] == [(3, True)]
+
+
+def test_a_log_without_its_anchor_is_reported(lake_settings):
+    _entries(lake_settings, 2)
+    Path(log.anchor_uri(lake_settings)).unlink()
+    problems, _ = log.verify(lake_settings)
+    assert ["no head anchored outside the lake" in p.reason for p in problems] == [True]
+
+
+def test_audit_key_comes_from_the_environment_and_production_refuses_the_development_key(
+    lake_settings, monkeypatch
+):
+    monkeypatch.delenv(log.KEY_ENV, raising=False)
+    production = dataclasses.replace(lake_settings, env="production")
+    with pytest.raises(log.AuditKeyError, match="no audit key in production"):
+        log.record(production, "steward")
+    monkeypatch.setenv(log.KEY_ENV, "audit-secret")
+    entry = log.record(production, "steward")
+    assert "audit-secret" not in repr(log.load_audit_key(production))
+    assert entry["entry_hash"].split(":")[1] == log.load_audit_key(production).fingerprint
+    monkeypatch.delenv(log.KEY_ENV)
+    problems, _ = log.verify(lake_settings)  # the development key cannot verify it
+    assert ["another key" in p.reason for p in problems] == [True]
 
 
 def test_audit_table_keeps_the_profile_retention(lake_settings):

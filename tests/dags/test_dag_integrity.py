@@ -61,7 +61,7 @@ def parse(folder: Path, known_pools: set[str] | None = None):
 def dag_bag_and_queries(airflow_home):
     from jobs.catalog import load_catalog
     from jobs.orchestrate.airflow_env import pool_slots
-    from jobs.orchestrate.dag_factory import pool_name
+    from jobs.orchestrate.names import pool_name
 
     # The pools `govlake airflow init` creates: Airflow flags a DAG that uses any other pool.
     pools = {pool_name(code) for code in pool_slots(list(load_catalog().departments))}
@@ -121,7 +121,7 @@ def test_dag_files_use_only_known_pools(dag_bag):
 
 def test_one_ingest_dag_per_catalog_resource(dag_bag):
     from jobs.catalog import load_catalog
-    from jobs.orchestrate.dag_factory import ingest_dag_id
+    from jobs.orchestrate.names import ingest_dag_id
 
     expected = {ingest_dag_id(rid) for rid in load_catalog().resources}
     assert {d for d in dag_bag.dags if d.startswith("ingest__")} == expected

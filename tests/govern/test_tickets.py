@@ -5,15 +5,16 @@ import datetime as dt
 import pytest
 
 from jobs.govern import tickets
+from jobs.govern.ticket_policy import TicketPolicy, load_ticket_policy
 from jobs.govern.tickets import (
     TicketError,
-    TicketPolicy,
     apply_close,
     apply_extend,
     plan_deadlines,
     plan_sync,
 )
 from jobs.policy.workdays import WorkdayCalendar
+from jobs.settings import Settings, pinned_clock
 
 NOW = dt.datetime(2025, 9, 26, 8, 0, tzinfo=dt.UTC)
 FRIDAY = dt.date(2025, 9, 26)  # 10 working days later: 2025-10-16 (National Day in between)
@@ -178,13 +179,39 @@ def test_ticket_before_its_deadline_is_left_alone():
     assert changed == [] and events == []
 
 
-def test_tickets_round_trip_through_the_lake_and_the_command(lake_settings, monkeypatch, capsys):
-    from zoneinfo import ZoneInfo
+def test_policy_takes_deadlines_from_the_profile_and_escalation_from_verification_yaml():
+    loaded = load_ticket_policy(Settings(policy_profile="hebi"))
 
+    assert (loaded.profile, loaded.verification_workdays, loaded.max_extensions) == ("hebi", 10, 1)
+    assert (loaded.escalate_to, loaded.escalate_after_overdue_workdays) == ("data_authority", 0)
+
+
+def test_deadlines_are_checked_on_the_bureaus_date_not_the_utc_date(lake_settings):
+    tickets.sync_tickets(
+        [issue()], lake_settings, build_id="b1", today=FRIDAY, now=NOW, policy=policy()
+    )
+    # The deadline is 2025-10-16. At 15:30 UTC it is 23:30 in Shanghai: still the deadline day.
+    late_evening = lake_settings.with_clock(
+        pinned_clock(dt.datetime(2025, 10, 16, 15, 30, tzinfo=dt.UTC))
+    )
+    assert tickets.check_deadlines(late_evening)["overdue"] == 0
+
+    # An hour later the UTC date is still the 16th, but the bureau's is the 17th: overdue.
+    after_midnight = dt.datetime(2025, 10, 16, 16, 30, tzinfo=dt.UTC)
+    summary = tickets.check_deadlines(lake_settings.with_clock(pinned_clock(after_midnight)))
+
+    assert (summary["today"], summary["overdue"]) == ("2025-10-17", 1)
+    (ticket,) = tickets.read_tickets(lake_settings)
+    assert (ticket["state"], ticket["escalated_on"]) == (tickets.ESCALATED, dt.date(2025, 10, 17))
+    overdue = [e for e in tickets.read_events(lake_settings, "t1") if e["event"] == "overdue"]
+    assert [(e["on"], e["at"]) for e in overdue] == [(dt.date(2025, 10, 17), after_midnight)]
+
+
+def test_tickets_round_trip_through_the_lake_and_the_command(lake_settings, monkeypatch, capsys):
     from jobs.cli import main
 
     # The command acts today, so the tickets are opened today.
-    today = dt.datetime.now(ZoneInfo(lake_settings.timezone)).date()
+    today = lake_settings.today()
     summary = tickets.sync_tickets(
         [issue("aaaa1"), issue("bbbb2")],
         lake_settings,

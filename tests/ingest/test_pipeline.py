@@ -137,3 +137,40 @@ def test_accounting_fails_loudly_when_rows_go_missing(spark, lake_settings):
     pipeline.land_to_bronze("gaj.hukou", lake_settings, spark=spark, now=NOW)
     with pytest.raises(RowAccountingError, match="not yet promoted"):
         pipeline.check_row_accounting("gaj.hukou", lake_settings, spark=spark, now=NOW)
+
+
+def test_unstorable_dates_cost_one_row_each_never_the_resource(spark, lake_settings):
+    header = HEADER.rstrip("\n") + ",登记日期,更新时间\n"
+    ids = [_id(f"33021119850615{n:03d}") for n in range(1, 8)]
+
+    def row(n: int, birth: str, registered: str, updated: str) -> str:
+        return f"{ids[n]},张三,男,{birth},H{n},浙江省宁波市镇海区招宝山街道1号,正常,{registered},{updated}\n"
+
+    content = header + "".join(
+        [
+            row(0, "1985-06-15", "2020-01-02", "2024-05-06 08:00:00"),
+            row(1, "0000-01-01", "2020-01-02", "2024-05-06 08:00:00"),
+            row(2, "00000101", "2020-01-02", "2024-05-06 08:00:00"),
+            row(3, "1985-06-15", "0000-12-31", "2024-05-06 08:00:00"),
+            row(4, "1985-06-15", "2020-01-02", "0000-01-01 00:00:00"),
+            # midnight of year 1 in Beijing is still year 0 in UTC
+            row(5, "1985-06-15", "2020-01-02", "00010101000000"),
+            row(6, "1985-06-15", "2020-01-02", "2024-05-06 08:00:00"),
+        ]
+    )
+    _deliver(lake_settings, "b1", "hukou.csv", content)
+
+    _, promoted, accounted = _run_all(spark, lake_settings)
+
+    assert (promoted["pool_rows"], promoted["quarantined_rows"]) == (2, 5)
+    assert accounted["balanced"] and accounted["bronze_rows"] == 7
+    pool_df = tables.read_table(spark, table_uri(lake_settings, "pool", "gaj", "hukou"))
+    assert sorted(r.person_id for r in pool_df.collect()) == sorted([ids[0], ids[6]])
+    quarantine = tables.read_table(spark, table_uri(lake_settings, "quarantine", "gaj", "hukou"))
+    assert sorted((r.row_number, tuple(r.reasons)) for r in quarantine.collect()) == [
+        (2, ("birth_date:out_of_range",)),
+        (3, ("birth_date:out_of_range",)),
+        (4, ("registered_on:out_of_range",)),
+        (5, ("updated_at:out_of_range",)),
+        (6, ("updated_at:out_of_range",)),
+    ]

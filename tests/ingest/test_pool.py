@@ -33,14 +33,19 @@ def _hukou_row(row_number: int, **columns: str | None) -> dict:
         "户口状态": "正常",
     }
     raw.update(columns)
+    return _bronze_row("gaj.hukou", row_number, raw)
+
+
+def _bronze_row(resource_id: str, row_number: int, raw: dict[str, str | None]) -> dict:
+    department, resource = resource_id.split(".")
     return {
-        "department": "gaj",
-        "resource": "hukou",
+        "department": department,
+        "resource": resource,
         "batch_id": "b1",
         "source_file": "a.csv",
         "file_hash": "h",
         "row_number": row_number,
-        "raw": {k: v for k, v in raw.items()},
+        "raw": dict(raw),
         "read_problem": None,
         "ingested_at": INGESTED_AT,
         "record_hash": f"r{row_number}",
@@ -103,6 +108,35 @@ def test_standardises_keys_codes_and_dates_and_names_reasons(spark, hukou):
     )
     assert result[1].full_name == "张三"
     assert result[2].gender == "2"
+
+
+def test_unstorable_values_and_nan_keys_are_quarantined_with_reasons(spark):
+    catalog = load_catalog()
+    good = {
+        "地址编码": "A001",
+        "标准地址": "浙江省宁波市镇海区招宝山街道1号",
+        "区县代码": "330211",
+        "经度": "121.7",
+        "纬度": "29.9",
+    }
+    rows = [
+        _bronze_row("zrzyj.address", 1, good),
+        _bronze_row("zrzyj.address", 2, {**good, "地址编码": "A002", "经度": "9" * 400}),
+        _bronze_row("zrzyj.address", 3, {**good, "地址编码": "NaN"}),
+        _bronze_row("zrzyj.address", 4, {**good, "地址编码": " #N/A "}),
+        _bronze_row("zrzyj.address", 5, {**good, "地址编码": "A005", "纬度": "-" + "9" * 310}),
+    ]
+    result = _standardize(spark, (catalog, catalog.resource("zrzyj.address")), rows)
+    assert [
+        (r.row_number, r.longitude, list(r.problems))
+        for r in result.orderBy("row_number").collect()
+    ] == [
+        (1, 121.7, []),
+        (2, None, ["longitude:out_of_range"]),
+        (3, 121.7, ["address_code:not_a_value"]),
+        (4, 121.7, ["address_code:not_a_value"]),
+        (5, 121.7, ["latitude:out_of_range"]),
+    ]
 
 
 def test_read_problem_row_is_quarantined_with_its_reason(spark, hukou):

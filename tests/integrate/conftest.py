@@ -34,8 +34,9 @@ def catalog():
 @pytest.fixture(scope="session")
 def config():
     from jobs.integrate.config import load_integration_config
+    from jobs.settings import Settings
 
-    return load_integration_config()
+    return load_integration_config(Settings())
 
 
 @pytest.fixture

@@ -201,7 +201,7 @@ def test_a_build_from_scratch_equals_a_build_batch_by_batch(spark, pool, tmp_pat
     from jobs.govern.tickets import CONFIRMED, close_ticket, read_tickets
     from jobs.integrate.pipeline import build_bases
     from jobs.lake.registry import BASE_KEYS
-    from jobs.settings import Settings
+    from jobs.settings import Settings, pinned_clock
 
     first = {
         "gaj.hukou": pool(
@@ -235,30 +235,34 @@ def test_a_build_from_scratch_equals_a_build_batch_by_batch(spark, pool, tmp_pat
             batch=INCR,
         ),
     }
+    # 2025-01-09 04:00 in the bureau's time zone, still the 8th in UTC.
+    clock = pinned_clock(dt.datetime(2025, 1, 8, 20, 0, tzinfo=dt.UTC))
     scratch = Settings(lake_root=str(tmp_path / "scratch"), spark_master="local[2]")
+    scratch = scratch.with_clock(clock)
     stepwise = Settings(lake_root=str(tmp_path / "stepwise"), spark_master="local[2]")
-    today = dt.date(2025, 1, 9)
+    stepwise = stepwise.with_clock(clock)
 
     _write_pools(spark, scratch, first)
     _write_pools(spark, scratch, second)
-    build_bases(scratch, spark, as_of=AS_OF, today=today)
+    build_bases(scratch, spark, as_of=AS_OF)
 
     _write_pools(spark, stepwise, first)
-    summary = build_bases(stepwise, spark, as_of=AS_OF, today=today)
+    summary = build_bases(stepwise, spark, as_of=AS_OF)
     assert summary["issues"] == {"conflict:person_name": 1}
     disputed = {
         r["person_id"]: r["disputed_elements"] for r in _rows(spark, stepwise, "population")
     }
     assert disputed == {P1: ["person_name"], P2: []}
     _write_pools(spark, stepwise, second)
-    build_bases(stepwise, spark, as_of=AS_OF, today=today)
-    assert build_bases(stepwise, spark, as_of=AS_OF, today=today)["skipped"] is True
+    build_bases(stepwise, spark, as_of=AS_OF)
+    assert build_bases(stepwise, spark, as_of=AS_OF)["skipped"] is True
 
     for name in ("attribute_values", *BASE_KEYS):
         assert _table_rows(spark, scratch, name) == _table_rows(spark, stepwise, name), name
     # The conflict of the first batch was corrected by the second: its ticket closed itself.
     (ticket,) = read_tickets(stepwise)
     assert (ticket["state"], ticket["closed_by"]) == ("resolved", "system")
+    assert (ticket["opened_on"], ticket["closed_on"]) == (dt.date(2025, 1, 9), dt.date(2025, 1, 9))
     assert read_tickets(scratch) == []
 
     # A confirmed ticket lifts the disputed mark at the next build (same pools, other tickets).
@@ -273,12 +277,12 @@ def test_a_build_from_scratch_equals_a_build_batch_by_batch(spark, pool, tmp_pat
             )
         },
     )
-    build_bases(scratch, spark, as_of=AS_OF, today=today)
+    build_bases(scratch, spark, as_of=AS_OF)
     disputed = {r["person_id"]: r["disputed_elements"] for r in _rows(spark, scratch, "population")}
     assert disputed[P2] == ["person_name"]
     (ticket,) = read_tickets(scratch)
     close_ticket(scratch, ticket["ticket_id"], CONFIRMED, by="rsj 李", why="两名均有效")
-    assert build_bases(scratch, spark, as_of=AS_OF, today=today)["skipped"] is False
+    assert build_bases(scratch, spark, as_of=AS_OF)["skipped"] is False
     disputed = {r["person_id"]: r["disputed_elements"] for r in _rows(spark, scratch, "population")}
     assert disputed[P2] == []
     # The steward's decision is an audit entry of its own, with who and why.
@@ -323,7 +327,6 @@ def test_a_held_batch_stays_out_of_the_bases_until_it_is_marked_promotable(spark
     from jobs.settings import Settings
 
     settings = Settings(lake_root=str(tmp_path / "lake"), spark_master="local[2]")
-    today = dt.date(2025, 1, 9)
     _write_pools(
         spark, settings, {"gaj.hukou": pool("gaj.hukou", [{"person_id": P1, "full_name": "张三"}])}
     )
@@ -334,12 +337,12 @@ def test_a_held_batch_stays_out_of_the_bases_until_it_is_marked_promotable(spark
     )
     _decide(settings, "gaj.hukou", INCR, "held", minute=0)
 
-    build_bases(settings, spark, as_of=AS_OF, today=today)
+    build_bases(settings, spark, as_of=AS_OF)
     assert {r["person_id"] for r in _rows(spark, settings, "population")} == {P1}
 
     # Rectified and released by a quality officer: the next build takes it, nothing else changed.
     _decide(settings, "gaj.hukou", INCR, "promotable", minute=5)
-    assert build_bases(settings, spark, as_of=AS_OF, today=today)["skipped"] is False
+    assert build_bases(settings, spark, as_of=AS_OF)["skipped"] is False
     assert {r["person_id"] for r in _rows(spark, settings, "population")} == {P1, P3}
 
 

@@ -23,6 +23,7 @@ from jobs.settings import PROJECT_ROOT, Settings
 #: Modules that handle the lake as a whole (every table, whatever it is) or print where it is.
 WHOLE_LAKE_MODULES = {
     "jobs/audit/hook.py",  # names a write's target relative to the roots
+    "jobs/audit/log.py",  # keeps the audit log's anchor next to the lake root, outside it
     "jobs/backup/backup.py",  # copies, restores and destroys tables by their relative paths
     "jobs/demo.py",  # prints the roots
     "jobs/reports/build.py",  # prints the lake root on the pages

@@ -8,18 +8,16 @@ from dataclasses import replace
 import pytest
 
 from jobs.catalog import load_catalog
-from jobs.orchestrate import dag_factory
+from jobs.orchestrate import dag_factory, tasks
 from jobs.orchestrate.dag_factory import (
     INGEST_TASK_IDS,
     SCHEDULES,
     IngestDagOptions,
     build_ingest_dag,
     build_ingest_dags,
-    ingest_dag_id,
-    pool_asset_uri,
-    pool_name,
     schedule_for,
 )
+from jobs.orchestrate.names import ingest_dag_id, pool_asset_uri, pool_name
 
 pytestmark = pytest.mark.airflow
 
@@ -151,10 +149,13 @@ def test_resource_ids_selects_a_subset(airflow_home, catalog):
 
 def test_task_callables_return_plain_json_for_xcom(monkeypatch):
     fake = types.ModuleType("jobs.ingest.pipeline")
-    fake.land_to_bronze = lambda resource_id: {"resource": resource_id, "at": dt.date(2025, 1, 2)}
+    fake.land_to_bronze = lambda resource_id, settings: {
+        "resource": resource_id,
+        "at": dt.date(2025, 1, 2),
+    }
     monkeypatch.setitem(sys.modules, "jobs.ingest.pipeline", fake)
 
-    assert dag_factory.run_land_to_bronze("gaj.hukou") == {
+    assert tasks.run_land_to_bronze("gaj.hukou") == {
         "resource": "gaj.hukou",
         "at": "2025-01-02",
     }

@@ -5,6 +5,7 @@ import datetime
 import pytest
 from chispa import assert_df_equality
 from pyspark.sql import functions as F
+from stdnum.cn import ric
 
 from jobs.standardize.keys import (
     REASON_CODES,
@@ -44,6 +45,10 @@ def _check_ids(spark, raws):
         normalized_citizen_id("raw").alias("normalized"),
         citizen_id_problem("raw", REFERENCE_DATE).alias("problem"),
     )
+
+
+def _with_check(first_17: str) -> str:
+    return first_17 + ric.calc_check_digit(first_17 + "?")  # stdnum ignores the last character
 
 
 def _check(spark, raws, normalize, problem):
@@ -214,6 +219,30 @@ def test_rejects_unknown_region_but_accepts_abolished_one(spark):
     assert_df_equality(actual, expected, ignore_nullable=True)
 
 
+def test_rejects_region_abolished_before_birth_but_not_one_created_after(spark):
+    ids = [
+        _with_check("11020119930101001"),  # 110201 昌平县 until 1982, holder born 1993
+        _with_check("11020119830101001"),  # the year after it ended
+        _with_check("11020119820101001"),  # born in its last year: could be issued there
+        _with_check("11011219900101001"),  # 110112 通州区 created 1997, born 1990: issued later
+        _with_check("11010519900101001"),  # 110105 朝阳区, still in use
+        _with_check("11020119930101001")[:-1] + "3",  # a typo is named first
+    ]
+    actual = _check_ids(spark, ids)
+    expected = _expected(
+        spark,
+        [
+            (ids[0], ids[0], "region_abolished_before_birth"),
+            (ids[1], ids[1], "region_abolished_before_birth"),
+            (ids[2], ids[2], None),
+            (ids[3], ids[3], None),
+            (ids[4], ids[4], None),
+            (ids[5], ids[5], "bad_check_character"),
+        ],
+    )
+    assert_df_equality(actual, expected, ignore_nullable=True)
+
+
 def test_rejects_impossible_early_and_future_birth_dates(spark):
     actual = _check_ids(
         spark,
@@ -261,9 +290,11 @@ def test_id_reasons_follow_the_documented_order(spark):
             "99999919900230001A",  # bad_characters before bad_region and bad_birth_date
             "999999199002300011",  # bad_region before bad_birth_date
             "110105199002300011",  # bad_birth_date before bad_check_character
+            "110201199301010010",  # bad_check_character before region_abolished_before_birth
+            _with_check("11020119930101001"),
         ],
     )
-    assert [row.problem for row in actual.collect()] == list(REASON_CODES["id"][:6])
+    assert [row.problem for row in actual.collect()] == list(REASON_CODES["id"])
 
 
 def test_birth_date_gender_and_region_come_from_valid_ids_only(spark):

@@ -5,9 +5,10 @@ govlake's normalised value, except for these deliberate differences, each tested
 
 citizen ID (``stdnum.cn.ric``)
     * govlake rejects birth dates before 1900 or after the reference date; stdnum accepts them.
-    * stdnum also requires the region code to have existed in the birth year; govlake does not,
-      because an ID carries the code of the place and year it was first issued, which can be
-      years after birth (born 1990, ID issued 2006 under 110112 通州区, created 1997).
+    * stdnum also requires the region code to have existed in the birth year; govlake only
+      requires that it was not abolished before the birth year, because an ID carries the code
+      of the place and year it was first issued, which can be years after birth (born 1990, ID
+      issued 2006 under 110112 通州区, created 1997) but never before it.
     * stdnum 2.2 raises ``KeyError`` (not a ValidationError) for an unknown county code inside
       a known province (119999…); govlake says ``bad_region``.
 USCC (``stdnum.cn.uscc``)
@@ -23,6 +24,7 @@ property is one Spark job, not one per string.
 from __future__ import annotations
 
 import datetime
+import re
 
 import pytest
 from hypothesis import HealthCheck, Phase, given, settings
@@ -217,6 +219,16 @@ def _ric_valid_ignoring_issue_year(number: str) -> bool:
     return any("county" in props for _part, props in parts)
 
 
+def _region_not_abolished_before_birth(number: str) -> bool:
+    """From stdnum's own table: the code's name periods (``[1983-2014]新市区,[2015-]竞秀区``)."""
+    ends = [
+        end
+        for _part, props in numdb.get("cn/loc").info(number[:6])
+        for _start, end in re.findall(r"\[(\d*)-(\d*)\]", props.get("county", ""))
+    ]
+    return not ends or "" in ends or max(map(int, ends)) >= ric.get_birth_date(number).year
+
+
 def _birth_date_in_range(number: str) -> bool:
     born = ric.get_birth_date(number)
     return datetime.date(1900, 1, 1) <= born <= REFERENCE_DATE
@@ -289,6 +301,7 @@ def test_citizen_id_validity_agrees_with_stdnum(spark):
             normalized is not None
             and _ric_valid_ignoring_issue_year(normalized)
             and _birth_date_in_range(normalized)
+            and _region_not_abolished_before_birth(normalized)
         )
         verdict = _stdnum_ric_verdict(normalized)
         if (
