@@ -2,8 +2,9 @@
 
 Usage: ``python -m bench [--quick] [--only NAME ...] [--out FILE]``.
 
-To add a benchmark, write ``bench/bench_<name>.py`` with ``run(args) -> list[dict]`` (``args``
-is this module's parsed arguments; honour ``args.quick``) and add it to :data:`BENCHMARKS`.
+To add a benchmark, write ``bench/bench_<name>.py`` with ``run(args, settings) -> list[dict]``
+(``args`` is this module's parsed arguments, honour ``args.quick``; ``settings`` are the
+effective settings, built once here) and add it to :data:`BENCHMARKS`.
 """
 
 from __future__ import annotations
@@ -15,9 +16,10 @@ import os
 import platform
 import sys
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from jobs.settings import Settings
 
 #: name → module. Benchmarks run in this order.
 BENCHMARKS: dict[str, str] = {
@@ -74,11 +76,10 @@ def _cell(value: Any) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    from jobs.settings import Settings
-
-    out = Path(args.out) if args.out else Path(Settings.from_env().reports_root) / "bench.json"
+    settings = Settings.from_env()
+    out = Path(args.out) if args.out else Path(settings.reports_root) / "bench.json"
     report: dict[str, Any] = {
-        "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "started_at": settings.now().isoformat(timespec="seconds"),
         "quick": args.quick,
         "machine": {
             "cpus": os.cpu_count(),
@@ -94,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"== {name}", flush=True)
         started = time.perf_counter()
         try:
-            rows = importlib.import_module(BENCHMARKS[name]).run(args)
+            rows = importlib.import_module(BENCHMARKS[name]).run(args, settings)
         except Exception as exc:  # report the others anyway; exit non-zero at the end
             failed = True
             print(f"   failed: {type(exc).__name__}: {exc}", file=sys.stderr)

@@ -32,6 +32,11 @@ from pathlib import Path
 from typing import Any
 
 import psutil
+from pyspark.sql import functions as F
+
+from jobs.lake import tables
+from jobs.settings import Settings
+from jobs.spark import get_spark
 
 QUICK_SIZES = (100_000,)
 FULL_SIZES = (1_000_000, 5_000_000)
@@ -89,8 +94,6 @@ class PeakMemory:
 def pool_like_rows(spark: Any, rows: int) -> Any:
     """A DataFrame shaped like a department pool table: 14 columns of strings, dates, ints,
     a timestamp, and the lineage columns every pool row carries."""
-    from pyspark.sql import functions as F
-
     n = F.col("id")
     birth = F.date_add(F.lit(dt.date(1930, 1, 1)), (n * 7919 % 30000).cast("int"))
     return spark.range(rows).select(
@@ -135,8 +138,6 @@ def _timed(call: Callable[[], Any]) -> tuple[float, Any]:
 
 def measure(spark: Any, rows: int, scratch: Path) -> dict[str, Any]:
     """Writes and reads ``rows`` rows once; returns the figures."""
-    from jobs.lake import tables
-
     uri = str(scratch / f"pool_{rows}")
     df = pool_like_rows(spark, rows)
     memory = PeakMemory()
@@ -179,20 +180,13 @@ def measure(spark: Any, rows: int, scratch: Path) -> dict[str, Any]:
     return figures
 
 
-def run(args: argparse.Namespace) -> list[dict[str, Any]]:
+def run(args: argparse.Namespace, settings: Settings) -> list[dict[str, Any]]:
     """Measures each size once (``args.quick``: 100k rows; else 1M and 5M)."""
-    from jobs.settings import Settings
-    from jobs.spark import get_spark
-
     sizes = getattr(args, "rows", None) or (QUICK_SIZES if args.quick else FULL_SIZES)
-    spark = get_spark(
-        Settings.from_env(), app_name="govlake-bench", **{"spark.ui.enabled": "false"}
-    )
+    spark = get_spark(settings, app_name="govlake-bench", **{"spark.ui.enabled": "false"})
     # Warm up both writers once (JVM JIT, Python worker start, imports) so that the first size
     # is not penalised.
     with tempfile.TemporaryDirectory(prefix="bench_bridge_") as scratch:
-        from jobs.lake import tables
-
         tables.write_table(pool_like_rows(spark, 1000), str(Path(scratch) / "warmup"))
         pool_like_rows(spark, 1000).write.parquet(str(Path(scratch) / "warmup_plain"))
         tables.read_table(spark, str(Path(scratch) / "warmup")).count()
@@ -205,7 +199,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--rows", type=int, nargs="*", help="sizes to measure instead")
-    print(format_table(run(parser.parse_args(argv))))
+    print(format_table(run(parser.parse_args(argv), Settings.from_env())))
     return 0
 
 

@@ -24,7 +24,6 @@ measures other sizes. Run alone with ``python -m bench --only e2e``.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import os
 import shutil
 import tempfile
@@ -33,6 +32,18 @@ from pathlib import Path
 
 from bench.bench_bridge import PeakMemory
 from bench.common import settings_under
+from jobs.catalog.loader import load_catalog
+from jobs.ingest import pipeline
+from jobs.integrate.build import build_bases
+from jobs.quality.pipeline import validate_pool_batch
+from jobs.reports.build import build_reports
+from jobs.settings import Settings
+from jobs.share import grants
+from jobs.share.open_data import publish_open_data
+from jobs.share.refresh import refresh_shares
+from jobs.spark import get_spark
+from jobs.synth.config import load_config
+from jobs.synth.generate import generate
 
 QUICK_SIZES = (20_000,)
 FULL_SIZES = (100_000, 1_000_000)
@@ -40,9 +51,6 @@ STAGES = ("ingest", "quality", "bases", "share", "reports")
 
 
 def _ingest(settings, spark) -> int:
-    from jobs.catalog.loader import load_catalog
-    from jobs.ingest import pipeline
-
     rows = 0
     for resource_id in load_catalog(settings.schemas_root).resources:
         summary = pipeline.ingest_resource(resource_id, settings, spark=spark)
@@ -51,9 +59,6 @@ def _ingest(settings, spark) -> int:
 
 
 def _quality(settings, spark) -> int:
-    from jobs.catalog.loader import load_catalog
-    from jobs.quality.pipeline import validate_pool_batch
-
     held = 0
     for resource_id in load_catalog(settings.schemas_root).resources:
         summary = validate_pool_batch(
@@ -64,18 +69,12 @@ def _quality(settings, spark) -> int:
 
 
 def _bases(settings, spark) -> int:
-    from jobs.integrate.pipeline import build_bases
-
     summary = build_bases(settings, spark)
     return summary.get("open_tickets", 0)
 
 
 def _share(settings, spark) -> None:
-    from jobs.share import grants
-    from jobs.share.open_data import publish_open_data
-    from jobs.share.refresh import refresh_shares
-
-    today = dt.date.today()
+    today = settings.today()
     grants.request_share(
         settings, consumer="mzj", dataset_id="population", fields=[], purpose="bench", by="bench"
     )
@@ -84,18 +83,13 @@ def _share(settings, spark) -> None:
 
 
 def _reports(settings) -> None:
-    from jobs.reports.build import build_reports
-
     build_reports(settings)
 
 
-def _one_size(persons: int, spark) -> dict:
-    from jobs.synth.config import load_config
-    from jobs.synth.generate import generate
-
+def _one_size(persons: int, spark, base: Settings) -> dict:
     root = Path(tempfile.mkdtemp(prefix="govlake-bench-e2e-"))
     try:
-        settings = settings_under(root)
+        settings = settings_under(base, root)
         started = time.perf_counter()
         generate(load_config(None, persons=persons, seed=1), settings.landing_root)
         row: dict = {"persons": persons, "synth_s": round(time.perf_counter() - started, 1)}
@@ -134,17 +128,14 @@ def scaling(rows: list[dict]) -> dict | None:
     }
 
 
-def run(args: argparse.Namespace) -> list[dict]:
-    from jobs.settings import Settings
-    from jobs.spark import get_spark
-
+def run(args: argparse.Namespace, settings: Settings) -> list[dict]:
     sizes = tuple(getattr(args, "persons", None) or ()) or (
         QUICK_SIZES if args.quick else FULL_SIZES
     )
-    spark = get_spark(Settings.from_env(), app_name="govlake-bench-e2e")
+    spark = get_spark(settings, app_name="govlake-bench-e2e")
     rows = []
     for persons in sizes:
-        rows.append(_one_size(persons, spark))
+        rows.append(_one_size(persons, spark, settings))
         print(rows[-1], flush=True)
     ratio = scaling(rows)
     if ratio:

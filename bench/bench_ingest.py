@@ -20,35 +20,27 @@ import time
 from pathlib import Path
 
 from bench.bench_bridge import PeakMemory
+from bench.common import settings_under
+from jobs.catalog.loader import load_catalog
+from jobs.ingest import pipeline
+from jobs.settings import Settings
+from jobs.spark import get_spark
+from jobs.synth.config import load_config
+from jobs.synth.generate import generate
 
 QUICK = {"hukou_persons": 20_000, "county_persons": 20_000}
 FULL = {"hukou_persons": 1_000_000, "county_persons": 100_000}
 
 
-def _settings(root: Path):
-    from jobs.settings import Settings
-
-    return Settings(
-        lake_root=str(root / "lake"),
-        landing_root=str(root / "landing"),
-        reports_root=str(root / "reports"),
-    )
-
-
 def _generate(persons: int, root: Path) -> None:
-    from jobs.synth.config import load_config
-    from jobs.synth.generate import generate
-
     generate(load_config(None, persons=persons, seed=1), root / "landing")
 
 
-def _hukou(persons: int, spark) -> dict:
-    from jobs.ingest import pipeline
-
+def _hukou(persons: int, spark, base: Settings) -> dict:
     root = Path(tempfile.mkdtemp(prefix="govlake-bench-ingest-"))
     try:
         _generate(persons, root)
-        settings = _settings(root)
+        settings = settings_under(base, root)
         with PeakMemory().measure() as memory:
             started = time.perf_counter()
             landed = pipeline.land_to_bronze("gaj.hukou", settings, spark=spark)
@@ -72,18 +64,15 @@ def _hukou(persons: int, spark) -> dict:
         shutil.rmtree(root, ignore_errors=True)
 
 
-def _county(persons: int, spark) -> dict:
-    from jobs.catalog.loader import load_catalog
-    from jobs.ingest import pipeline
-
+def _county(persons: int, spark, base: Settings) -> dict:
     root = Path(tempfile.mkdtemp(prefix="govlake-bench-county-"))
     try:
         _generate(persons, root)
-        settings = _settings(root)
+        settings = settings_under(base, root)
         rows = 0
         with PeakMemory().measure() as memory:
             started = time.perf_counter()
-            for resource_id in load_catalog().resources:
+            for resource_id in load_catalog(settings.schemas_root).resources:
                 rows += pipeline.ingest_resource(resource_id, settings, spark=spark)[
                     "row_accounting"
                 ]["file_rows"]
@@ -99,10 +88,10 @@ def _county(persons: int, spark) -> dict:
         shutil.rmtree(root, ignore_errors=True)
 
 
-def run(args: argparse.Namespace) -> list[dict]:
-    from jobs.settings import Settings
-    from jobs.spark import get_spark
-
+def run(args: argparse.Namespace, settings: Settings) -> list[dict]:
     sizes = QUICK if args.quick else FULL
-    spark = get_spark(Settings.from_env(), app_name="govlake-bench-ingest")
-    return [_hukou(sizes["hukou_persons"], spark), _county(sizes["county_persons"], spark)]
+    spark = get_spark(settings, app_name="govlake-bench-ingest")
+    return [
+        _hukou(sizes["hukou_persons"], spark, settings),
+        _county(sizes["county_persons"], spark, settings),
+    ]

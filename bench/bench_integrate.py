@@ -37,6 +37,33 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+import duckdb
+import psutil
+from deltalake import DeltaTable
+from pyspark.sql import functions as F
+
+from bench.common import settings_under
+from jobs.catalog.models import Catalog
+from jobs.integrate.build import build_bases, read_pools, with_nullable_fields
+from jobs.integrate.config import load_integration_config
+from jobs.integrate.conflicts import conflict_elements, value_conflicts
+from jobs.integrate.observations import (
+    attribute_elements,
+    members_from_pools,
+    observations_from_pools,
+)
+from jobs.integrate.pipeline import empty_pool
+from jobs.integrate.survivorship import (
+    KEY_COLUMNS,
+    attribute_values,
+    authority_triples,
+    base_rows,
+)
+from jobs.lake import tables
+from jobs.lake.paths import table_uri
+from jobs.settings import Settings, pinned_clock
+from jobs.spark import get_spark
+
 QUICK_SIZES = (20_000,)
 FULL_SIZES = (1_000_000,)
 FULL = "20250101T000000_full"
@@ -48,8 +75,6 @@ BUILT_AT = dt.datetime(2025, 1, 29, 4, 0, tzinfo=dt.UTC)
 
 def cpu_seconds() -> float:
     """CPU time (user + system) of this process and its children (JVM, Python workers)."""
-    import psutil
-
     total = 0.0
     me = psutil.Process()
     for process in [me, *me.children(recursive=True)]:
@@ -66,8 +91,6 @@ def cpu_seconds() -> float:
 
 def _shaped(df: Any, schema: Any, resource: str, department: str) -> Any:
     """``df`` in the pool schema: given columns cast, the others NULL, lineage filled."""
-    from pyspark.sql import functions as F
-
     lineage = {
         "department": F.lit(department),
         "resource": F.lit(resource),
@@ -90,14 +113,8 @@ def _shaped(df: Any, schema: Any, resource: str, department: str) -> Any:
     return df.select(*columns)
 
 
-def county_pools(spark: Any, persons: int) -> dict[str, Any]:
+def county_pools(spark: Any, catalog: Catalog, persons: int) -> dict[str, Any]:
     """Pool DataFrames of a generated county (see the module docstring)."""
-    from pyspark.sql import functions as F
-
-    from jobs.catalog.loader import load_catalog
-    from jobs.integrate.pipeline import empty_pool
-
-    catalog = load_catalog()
     i = F.col("id")
     born = F.date_add(F.lit(dt.date(1940, 1, 1)), ((i * 7919) % 30000).cast("int"))
     sequence = (F.floor(i / 30000) % 1000).cast("long")
@@ -320,10 +337,6 @@ def duckdb_core(con: Any, files: Mapping[str, list[str]], config: Any, out: str)
     Writes ``attribute_values``, ``population``, ``legal_entity`` and ``conflicts`` as Parquet
     under ``out`` and returns their row counts.
     """
-    from jobs.integrate.conflicts import conflict_elements
-    from jobs.integrate.observations import attribute_elements
-    from jobs.integrate.survivorship import KEY_COLUMNS, authority_triples
-
     for resource_id, paths in files.items():
         listed = ", ".join(f"'{p}'" for p in paths)
         con.execute(
@@ -430,13 +443,6 @@ def duckdb_core(con: Any, files: Mapping[str, list[str]], config: Any, out: str)
 def spark_core(spark: Any, pools: Mapping[str, Any], config: Any, settings: Any) -> dict[str, int]:
     """Observations → attribute values → population and legal-entity rows → conflicts, in
     Spark, each result written as a Delta table; returns the row counts."""
-    from jobs.integrate.conflicts import value_conflicts
-    from jobs.integrate.observations import members_from_pools, observations_from_pools
-    from jobs.integrate.pipeline import with_nullable_fields
-    from jobs.integrate.survivorship import attribute_values, base_rows
-    from jobs.lake import tables
-    from jobs.lake.paths import table_uri
-
     values = attribute_values(observations_from_pools(pools, config), config).localCheckpoint()
     outputs = {"attribute_values": values, "conflicts": value_conflicts(values, config)}
     for name in ("population", "legal_entity"):
@@ -454,9 +460,6 @@ def spark_core(spark: Any, pools: Mapping[str, Any], config: Any, settings: Any)
 
 def _same_survivors(con: Any, settings: Any, duck_out: str) -> bool:
     """DuckDB and Spark chose the same value for every attribute and found the same conflicts."""
-    from deltalake import DeltaTable
-
-    from jobs.lake.paths import table_uri
 
     def files(name: str) -> str:
         uris = DeltaTable(table_uri(settings, "base", f"core_{name}")).file_uris()
@@ -479,19 +482,7 @@ def _same_survivors(con: Any, settings: Any, duck_out: str) -> bool:
     return different == 0 and conflicts[0] == conflicts[1]
 
 
-def run(args: argparse.Namespace) -> list[dict]:
-    import duckdb
-    from deltalake import DeltaTable
-
-    from bench.common import settings_under
-    from jobs.integrate.config import load_integration_config
-    from jobs.integrate.pipeline import build_bases, read_pools
-    from jobs.lake import tables
-    from jobs.lake.paths import table_uri
-    from jobs.settings import Settings, pinned_clock
-    from jobs.spark import get_spark
-
-    base = Settings.from_env()
+def run(args: argparse.Namespace, base: Settings) -> list[dict]:
     if getattr(args, "persons", None):
         sizes = tuple(args.persons)
     else:
@@ -501,10 +492,10 @@ def run(args: argparse.Namespace) -> list[dict]:
     rows_out = []
     for persons in sizes:
         with tempfile.TemporaryDirectory(prefix="govlake-bench-integrate-") as tmp:
-            settings = settings_under(tmp)
+            settings = settings_under(base, tmp)
             started = time.perf_counter()
             pool_rows = 0
-            for resource_id, df in county_pools(spark, persons).items():
+            for resource_id, df in county_pools(spark, config.catalog, persons).items():
                 department, resource = resource_id.split(".")
                 pool_rows += tables.write_table(
                     df, table_uri(settings, "pool", department, resource), mode="append"
@@ -565,7 +556,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="20,000 persons only")
     parser.add_argument("--persons", type=int, action="append", help="measure these sizes")
     args = parser.parse_args(argv)
-    for row in run(args):
+    for row in run(args, Settings.from_env()):
         print(row, flush=True)
     return 0
 

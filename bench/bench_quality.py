@@ -31,6 +31,18 @@ import tempfile
 import time
 from typing import Any
 
+import psutil
+from pyspark.sql import functions as F
+
+from bench.common import settings_under
+from jobs.catalog.loader import load_catalog
+from jobs.ingest.pool import pool_schema
+from jobs.lake import tables
+from jobs.lake.paths import table_uri
+from jobs.quality.pipeline import validate_pool_batch
+from jobs.settings import Settings, pinned_clock
+from jobs.spark import get_spark
+
 QUICK_SIZES = (100_000,)
 FULL_SIZES = (1_000_000,)
 INGESTED_AT = dt.datetime(2025, 9, 26, 2, 0, tzinfo=dt.UTC)
@@ -38,11 +50,6 @@ INGESTED_AT = dt.datetime(2025, 9, 26, 2, 0, tzinfo=dt.UTC)
 
 def hukou_batch(spark: Any, rows: int, batch_id: str) -> Any:
     """A pool-shaped ``gaj.hukou`` batch with a known share of bad rows (no Python UDFs)."""
-    from pyspark.sql import functions as F
-
-    from jobs.catalog.loader import load_catalog
-    from jobs.quality.suites import pool_schema
-
     schema = pool_schema(load_catalog().resource("gaj.hukou"))
     n = F.col("id")
     # Every 500th row repeats the previous row's resident: 0.2% duplicate keys.
@@ -96,8 +103,6 @@ def cpu_seconds() -> float:
     """CPU time (user + system) used so far by this process and its children (the Spark JVM
     and its Python workers). On a shared machine wall time depends on the neighbours; CPU time
     divided by the cores is what the work would take on an idle machine of that size."""
-    import psutil
-
     total = 0.0
     me = psutil.Process()
     for process in [me, *me.children(recursive=True)]:
@@ -109,21 +114,13 @@ def cpu_seconds() -> float:
     return total
 
 
-def run(args: argparse.Namespace) -> list[dict]:
-    from bench.common import settings_under
-    from jobs.lake import tables
-    from jobs.lake.paths import table_uri
-    from jobs.quality.pipeline import validate_pool_batch
-    from jobs.settings import Settings
-    from jobs.spark import get_spark
-
-    base = Settings.from_env()
+def run(args: argparse.Namespace, base: Settings) -> list[dict]:
     sizes = QUICK_SIZES if getattr(args, "quick", False) else FULL_SIZES
     spark = get_spark(base, app_name="govlake-bench-quality")
     rows_out = []
     for size in sizes:
         with tempfile.TemporaryDirectory(prefix="govlake-bench-quality-") as tmp:
-            settings = settings_under(tmp)
+            settings = settings_under(base, tmp)
             uri = table_uri(settings, "pool", "gaj", "hukou")
             started = time.perf_counter()
             tables.write_table(hukou_batch(spark, size, "bench"), uri, mode="append")
@@ -132,9 +129,8 @@ def run(args: argparse.Namespace) -> list[dict]:
             started, cpu = time.perf_counter(), cpu_seconds()
             plain = validate_pool_batch(
                 "gaj.hukou",
-                settings=settings,
+                settings.with_clock(pinned_clock(INGESTED_AT)),
                 spark=spark,
-                now=INGESTED_AT,
                 run_gx=False,
                 raise_on_hold=False,
             )
@@ -145,10 +141,9 @@ def run(args: argparse.Namespace) -> list[dict]:
             started, cpu = time.perf_counter(), cpu_seconds()
             with_gx = validate_pool_batch(
                 "gaj.hukou",
-                "bench",
-                settings=settings,
+                settings.with_clock(pinned_clock(INGESTED_AT)),
+                batch_id="bench",
                 spark=spark,
-                now=INGESTED_AT,
                 run_gx=True,
                 raise_on_hold=False,
             )
@@ -187,7 +182,7 @@ def main(argv: list[str] | None = None) -> int:
         global FULL_SIZES
         FULL_SIZES = tuple(args.rows)
         args.quick = False
-    for row in run(args):
+    for row in run(args, Settings.from_env()):
         print(row, flush=True)
     return 0
 

@@ -21,15 +21,16 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from jobs.settings import Settings
+from jobs.synth.config import SynthConfig
+from jobs.synth.generate import generate
+
 QUICK_SIZES = (20_000,)
 FULL_SIZES = (100_000, 1_000_000)
 
 
 def measure(persons: int, out: Path, seed: int = 1) -> dict[str, object]:
     """Generates one city in this process and returns its figures."""
-    from jobs.synth.config import SynthConfig
-    from jobs.synth.generate import generate
-
     started = time.perf_counter()
     summary = generate(SynthConfig(persons=persons, seed=seed), out)
     seconds = time.perf_counter() - started
@@ -51,7 +52,7 @@ def measure(persons: int, out: Path, seed: int = 1) -> dict[str, object]:
     }
 
 
-def run(args: argparse.Namespace) -> list[dict[str, object]]:
+def run(args: argparse.Namespace, settings: Settings) -> list[dict[str, object]]:
     """Entry for ``python -m bench``: 20,000 persons with ``--quick``, else 100,000 and 1M."""
     return list(measure_sizes(QUICK_SIZES if getattr(args, "quick", False) else FULL_SIZES))
 

@@ -7,11 +7,13 @@ Each area of the package contributes its own subcommands through a ``commands`` 
 from __future__ import annotations
 
 import argparse
+import getpass
 import importlib
 import json
 import sys
 
-from jobs.settings import Settings
+from jobs.audit import write_audit
+from jobs.settings import Settings, SettingsError
 
 #: Modules that add subcommands. Each has ``register(subparsers) -> None`` and sets
 #: ``func=`` on its parsers (a callable taking the parsed args, returning an exit code).
@@ -62,23 +64,18 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
-    # Every lake write a command makes is an audit entry naming the person who ran it.
-    from jobs.audit import write_audit
-    from jobs.settings import SettingsError
-
     try:
         settings = Settings.from_env()
     except SettingsError as error:
         # A mistyped variable is the operator's to fix: one line naming it, not a traceback.
         print(f"govlake: {error}", file=sys.stderr)
         return 2
+    # Every lake write a command makes is an audit entry naming the person who ran it.
     with write_audit(settings, actor=f"cli:{_user()}"):
         return int(args.func(args) or 0)
 
 
 def _user() -> str:
-    import getpass
-
     try:
         return getpass.getuser()
     except (KeyError, OSError):  # no login name in a bare container

@@ -25,7 +25,25 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from jobs.audit.log import read_entries, verify
+from jobs.catalog.loader import load_catalog
+from jobs.govern.tickets import OPEN_STATES, read_tickets
+from jobs.lake import ledger
+from jobs.lake.registry import (
+    BASE_BUILDS,
+    CONFLICTS,
+    INGEST_FILES,
+    OPEN_LIST,
+    QUALITY_BATCHES,
+    ROW_ACCOUNTING,
+)
+from jobs.orchestrate import airflow_env
+from jobs.orchestrate.names import ingest_dag_id
+from jobs.orchestrate.runner import DagRunFailed, run_dag
+from jobs.quality.gates import latest_decisions
 from jobs.settings import Settings
+from jobs.share import grants
+from jobs.spark import get_spark
 
 DEFAULT_PERSONS = 20_000
 
@@ -118,12 +136,10 @@ def _run_stages(args: argparse.Namespace, settings: Settings) -> dict:
     _ensure_landing(settings, args.persons, args.seed)
     stages.finish("landing", t)
 
-    from jobs.catalog.loader import load_catalog
-
     catalog = load_catalog(settings.schemas_root)
     resource_ids = args.resources.split(",") if args.resources else list(catalog.resources)
     t = stages.start(f"ingestion + quality gate: {len(resource_ids)} DAGs (Airflow dag.test)")
-    failures, held = _run_ingestion(resource_ids)
+    failures, held = _run_ingestion(settings, resource_ids)
     stages.finish("ingestion", t)
 
     if not args.ingest_only:
@@ -138,6 +154,7 @@ def _run_stages(args: argparse.Namespace, settings: Settings) -> dict:
         stages.finish("share", t)
 
         t = stages.start("reports and audit: govlake reports build, audit__verify")
+        # Jinja and the charts: imported when the demo runs, not by every `govlake` command.
         from jobs.reports.build import build_reports
 
         for page in build_reports(settings):
@@ -160,8 +177,6 @@ def _run_stages(args: argparse.Namespace, settings: Settings) -> dict:
 
 def _run(dag_id: str) -> list[str]:
     """Runs one DAG; returns ``[dag_id]`` when it failed (after saying why), else ``[]``."""
-    from jobs.orchestrate.runner import DagRunFailed, run_dag
-
     _say(f"    {dag_id} …")
     try:
         result = run_dag(dag_id)
@@ -172,11 +187,8 @@ def _run(dag_id: str) -> list[str]:
     return []
 
 
-def _run_ingestion(resource_ids: list[str]) -> tuple[list[str], list[str]]:
+def _run_ingestion(settings: Settings, resource_ids: list[str]) -> tuple[list[str], list[str]]:
     """Every ingestion DAG; returns (failed dag ids, dag ids whose quality gate held a batch)."""
-    from jobs.orchestrate.names import ingest_dag_id
-    from jobs.orchestrate.runner import DagRunFailed, run_dag
-
     failures, held = [], []
     for n, resource_id in enumerate(resource_ids, 1):
         dag_id = ingest_dag_id(resource_id)
@@ -191,7 +203,7 @@ def _run_ingestion(resource_ids: list[str]) -> tuple[list[str], list[str]]:
                 and all(
                     state == "success" for t, state in states.items() if t != "validate_quality"
                 )
-                and _newest_batch_held(resource_id)
+                and _newest_batch_held(settings, resource_id)
             ):
                 # Rows are in the pool, visible, not promoted: the gate did its job.
                 _say(
@@ -204,15 +216,12 @@ def _run_ingestion(resource_ids: list[str]) -> tuple[list[str], list[str]]:
     return failures, held
 
 
-def _newest_batch_held(resource_id: str) -> bool:
+def _newest_batch_held(settings: Settings, resource_id: str) -> bool:
     """Whether the quality gate holds the resource's newest validated batch (a failed quality
     task for any other reason is a failure, not a hold)."""
-    from jobs.lake import ledger
-    from jobs.lake.registry import QUALITY_BATCHES
-
     department, resource = resource_id.split(".")
     rows = ledger.read_rows(
-        QUALITY_BATCHES.uri(Settings.from_env()),
+        QUALITY_BATCHES.uri(settings),
         filters=[("department", "=", department), ("resource", "=", resource)],
     )
     return bool(rows) and max(rows, key=lambda r: r["decided_at"])["status"] == "held"
@@ -224,8 +233,8 @@ def _evaluate(settings: Settings) -> dict | None:
     manifest = Path(settings.landing_root) / "_manifest"
     if not (manifest / "defects.parquet").exists():
         return None
+    # pandas: imported when the demo runs, not by every `govlake` command.
     from jobs.integrate.evaluate import evaluate_lake
-    from jobs.spark import get_spark
 
     report = evaluate_lake(settings, get_spark(settings), manifest)
     scores = {
@@ -243,8 +252,6 @@ def _grant_demo_share(settings: Settings) -> None:
     """A department asks for the population base: base databases are shared unconditionally
     (000 §14), so the request is granted at once. A second demo run finds the grant and asks
     nothing again."""
-    from jobs.share import grants
-
     active = [
         g
         for g in grants.read_grants(settings)
@@ -271,6 +278,7 @@ def _ensure_landing(settings: Settings, persons: int, seed: int) -> None:
     if manifest.exists():
         _say(f"    using the synthetic county already in {settings.landing_root}")
         return
+    # Faker: imported when a county is generated, not by every `govlake` command.
     from jobs.synth.config import load_config
     from jobs.synth.generate import generate
 
@@ -281,10 +289,6 @@ def _ensure_landing(settings: Settings, persons: int, seed: int) -> None:
 
 def ingestion_summary(settings: Settings, resource_ids: list[str]) -> dict:
     """Rows per layer and resource, from the row-accounting and file-log tables."""
-    from jobs.lake import ledger
-    from jobs.lake.registry import INGEST_FILES, ROW_ACCOUNTING
-    from jobs.orchestrate import airflow_env
-
     accounting = ledger.read_rows(ROW_ACCOUNTING.uri(settings))
     files = ledger.read_rows(INGEST_FILES.uri(settings))
     wanted = {tuple(r.split(".")) for r in resource_ids}
@@ -332,13 +336,6 @@ def ingestion_summary(settings: Settings, resource_ids: list[str]) -> dict:
 def governance_summary(settings: Settings) -> dict:
     """Quality pass rates, base tables, conflicts, tickets, shares, open data and the audit log
     (delta-rs reads of small governance tables; no Spark)."""
-    from jobs.audit.log import read_entries, verify
-    from jobs.govern.tickets import OPEN_STATES, read_tickets
-    from jobs.lake import ledger
-    from jobs.lake.registry import BASE_BUILDS, CONFLICTS, OPEN_LIST
-    from jobs.quality.gates import latest_decisions
-    from jobs.share.grants import read_grants
-
     latest = latest_decisions(settings)
     quality: dict[str, int] = {}
     for row in latest.values():
@@ -365,7 +362,7 @@ def governance_summary(settings: Settings) -> dict:
         "tickets": tickets,
         "open_tickets": sum(n for state, n in tickets.items() if state in OPEN_STATES),
         "grants": [
-            f"{g['consumer']} ← {g['dataset']}: {g['state']}" for g in read_grants(settings)
+            f"{g['consumer']} ← {g['dataset']}: {g['state']}" for g in grants.read_grants(settings)
         ],
         "open_datasets": sorted(r.get("dataset_id") or r.get("dataset") or "?" for r in open_list),
         "audit": {

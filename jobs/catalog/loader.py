@@ -23,8 +23,8 @@ from typing import Any
 
 import yaml
 
+from jobs import yamlconf
 from jobs.catalog.models import (
-    ALLOWED_KEYS,
     BASES,
     DECIMAL_TYPE,
     DELIVERY_FORMATS,
@@ -36,6 +36,7 @@ from jobs.catalog.models import (
     RESOURCE_EXTRA_KEYS,
     SECURITY_LEVELS,
     SENSITIVITIES,
+    SHAPES,
     SHARE_TYPES,
     STORAGE_TYPES,
     UPDATE_FREQUENCIES,
@@ -60,14 +61,16 @@ RESOURCES_DIR = "resources"
 
 @dataclass(frozen=True)
 class Problem:
-    """One thing wrong with the catalog: which file, which entry in it, and why."""
+    """One thing wrong with the catalog: which file (and line), which entry in it, and why."""
 
     file: str
     entry: str
     reason: str
+    line: int | None = None
 
     def __str__(self) -> str:
-        return f"{self.file}: {self.entry}: {self.reason}"
+        place = f"{self.file}:{self.line}" if self.line else self.file
+        return f"{place}: {self.entry}: {self.reason}"
 
 
 class CatalogError(ValueError):
@@ -121,30 +124,6 @@ def _load_cached(root: str) -> Catalog:
 # --- YAML ------------------------------------------------------------------------------------
 
 
-class _StrictLoader(yaml.SafeLoader):
-    """SafeLoader that rejects duplicate keys, which plain YAML resolves silently (last wins)."""
-
-
-def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode, deep: bool = False) -> Any:
-    seen: set[Any] = set()
-    for key_node, _value_node in node.value:
-        key = loader.construct_object(key_node, deep=deep)
-        if isinstance(key, (list, dict)):
-            continue  # unhashable; construct_mapping reports it
-        if key in seen:
-            raise yaml.constructor.ConstructorError(
-                "while constructing a mapping",
-                node.start_mark,
-                f"found duplicate key {key!r}",
-                key_node.start_mark,
-            )
-        seen.add(key)
-    return loader.construct_mapping(node, deep=deep)
-
-
-_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
-
-
 class _Reader:
     """Collects problems while the catalog is read; one per root and run."""
 
@@ -155,8 +134,8 @@ class _Reader:
         # broken file yields one problem, not one per reference to its contents.
         self.unreadable: set[str] = set()
 
-    def add(self, file: str, entry: str, reason: str) -> None:
-        self.problems.append(Problem(file, entry, reason))
+    def add(self, file: str, entry: str, reason: str, line: int | None = None) -> None:
+        self.problems.append(Problem(file, entry, reason, line))
 
     def rel(self, path: Path) -> str:
         return path.relative_to(self.root).as_posix()
@@ -173,7 +152,7 @@ class _Reader:
             self.add(file, "(file)", f"cannot read: {exc.strerror or exc}")
             return None
         try:
-            data = yaml.load(text, Loader=_StrictLoader)  # a SafeLoader subclass
+            data = yamlconf.parse(text)
         except yaml.MarkedYAMLError as exc:
             mark = exc.problem_mark or exc.context_mark
             where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "(file)"
@@ -195,42 +174,49 @@ def _type_name(value: Any) -> str:
 
 
 class _Entry:
-    """One mapping of the catalog: checks its keys and reads typed values, noting problems."""
+    """One mapping of the catalog: checks its keys and their types against its shape
+    (:data:`jobs.catalog.models.SHAPES`) and reads values, noting problems with their line."""
 
-    #: True for the file's top-level mapping, whose nested entries are named without a prefix.
-    is_top = False
-
-    def __init__(self, reader: _Reader, file: str, entry: str, raw: Any, spec: str) -> None:
+    def __init__(
+        self,
+        reader: _Reader,
+        file: str,
+        entry: str,
+        raw: Any,
+        spec: str,
+        *,
+        is_top: bool = False,
+        line: int | None = None,
+    ) -> None:
         self.reader = reader
         self.file = file
         self.entry = entry
+        #: True for the file's top-level mapping, whose nested entries are named without a prefix.
+        self.is_top = is_top
+        self.line = yamlconf.line_of(raw) or line
         self.ok = isinstance(raw, dict)
         self.raw: dict[Any, Any] = raw if isinstance(raw, dict) else {}
-        allowed = ALLOWED_KEYS[spec]
         if not self.ok:
             self.problem(f"must be a mapping of keys, got {_type_name(raw)}")
             return
-        for key in self.raw:
-            if key not in allowed:
-                self.problem(f"unknown key {key!r} (allowed: {', '.join(allowed)})")
-        for key, required in allowed.items():
-            if required and key not in self.raw:
-                self.problem(f"missing key {key!r}")
+        # Unknown keys, missing keys and values of the wrong type; what the values mean is
+        # read (and reported) by the accessors below, which stay quiet about types.
+        for found in yamlconf.check(raw, SHAPES[spec], file):
+            self.problem(found.reason, found.where or None, found.line)
 
-    def problem(self, reason: str, key: str | None = None) -> None:
+    def problem(self, reason: str, key: str | None = None, line: int | None = None) -> None:
         # Keys of a file's top-level mapping are named alone: the file already says which.
         entry = self.entry
         if key:
             entry = key if self.is_top else f"{self.entry}.{key}"
-        self.reader.add(self.file, entry, reason)
+        if line is None:
+            line = (yamlconf.line_of(self.raw, key) if key else None) or self.line
+        self.reader.add(self.file, entry, reason, line)
 
     def text(self, key: str) -> str:
-        """A non-empty string (required keys) or "" (absent optional keys)."""
-        if key not in self.raw:
-            return ""
-        value = self.raw[key]
+        """A non-empty string (required keys) or "" (absent optional keys, or not text)."""
+        value = self.raw.get(key)
         if not isinstance(value, str):
-            self.problem(f"must be text, got {_type_name(value)} {value!r}", key)
             return ""
         if not value.strip():
             self.problem("must not be empty", key)
@@ -251,27 +237,21 @@ class _Entry:
         return value
 
     def boolean(self, key: str, default: bool = False) -> bool:
-        if key not in self.raw:
-            return default
-        value = self.raw[key]
-        if not isinstance(value, bool):
-            self.problem(f"must be true or false, got {_type_name(value)} {value!r}", key)
-            return default
-        return value
+        value = self.raw.get(key)
+        return value if isinstance(value, bool) else default
 
     def text_list(self, key: str, *, allow_empty: bool = False) -> tuple[str, ...]:
-        if key not in self.raw:
-            return ()
-        value = self.raw[key]
+        value = self.raw.get(key)
         if not isinstance(value, list):
-            self.problem(f"must be a list, got {_type_name(value)} {value!r}", key)
             return ()
         if not value and not allow_empty:
             self.problem("must not be an empty list", key)
         items: list[str] = []
         for item in value:
-            if not isinstance(item, str) or not item.strip():
-                self.problem(f"items must be non-empty text, got {_type_name(item)} {item!r}", key)
+            if not isinstance(item, str):
+                continue
+            if not item.strip():
+                self.problem(f"items must be non-empty text, got {item!r}", key)
                 continue
             if item.strip() in items:
                 self.problem(f"{item.strip()!r} is listed twice", key)
@@ -280,12 +260,11 @@ class _Entry:
         return tuple(items)
 
     def entries(self, key: str) -> list[Any]:
-        if key not in self.raw:
+        value = self.raw.get(key)
+        if not isinstance(value, list):
             return []
-        value = self.raw[key]
-        if not isinstance(value, list) or not value:
-            self.problem(f"must be a non-empty list, got {_type_name(value)} {value!r}", key)
-            return []
+        if not value:
+            self.problem("must be a non-empty list, got list []", key)
         return value
 
     def sub(self, key: str, spec: str) -> _Entry:
@@ -293,20 +272,20 @@ class _Entry:
         entry = key if self.is_top else f"{self.entry}.{key}"
         if key not in self.raw:
             return _Entry.absent(self.reader, self.file, entry)  # missing key already reported
-        return _Entry(self.reader, self.file, entry, self.raw[key], spec)
+        line = yamlconf.line_of(self.raw, key)
+        return _Entry(self.reader, self.file, entry, self.raw[key], spec, line=line)
 
     @classmethod
     def absent(cls, reader: _Reader, file: str, entry: str) -> _Entry:
         """A stand-in for a missing nested mapping: reads as empty, reports nothing."""
         blank = cls.__new__(cls)
         blank.reader, blank.file, blank.entry, blank.ok, blank.raw = reader, file, entry, False, {}
+        blank.is_top, blank.line = False, None
         return blank
 
 
 def _top(reader: _Reader, file: str, entry: str, raw: Any, spec: str) -> _Entry:
-    top = _Entry(reader, file, entry, raw, spec)
-    top.is_top = True
-    return top
+    return _Entry(reader, file, entry, raw, spec, is_top=True)
 
 
 # --- the four parts of the catalog -----------------------------------------------------------

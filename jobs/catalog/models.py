@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from jobs.lake.registry import BASE_DATABASES
+from jobs.yamlconf import ANY, BOOL, TEXT, Keys, ListOf
 
 # --- vocabularies ----------------------------------------------------------------------------
 
@@ -91,80 +92,120 @@ KIND_STORAGE: dict[str, tuple[str, ...]] = {
 #: Lowercase ASCII identifiers: they become lake paths, DAG ids and pool column names.
 IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]*$")
 
-# --- allowed keys ----------------------------------------------------------------------------
+# --- the shape of each entry ------------------------------------------------------------------
 
-#: Every entry of the catalog → its keys → whether the key is required. The loader rejects
-#: any other key, so a typo (``secuirty_level``) fails loudly instead of being ignored.
-#: To extend the format, add the key here (and, if it needs structure, a model attribute).
-ALLOWED_KEYS: dict[str, dict[str, bool]] = {
-    "departments_file": {"departments": True},
-    "department": {"code": True, "name": True, "name_en": False, "description": False},
-    "data_elements_file": {"elements": True},
-    "element": {
-        "id": True,
-        "name": True,
-        "kind": True,
-        "type": True,
-        "code_table": False,
-        "authority": False,
-        "standard": False,
-        "description": False,
-        "name_en": False,
-    },
-    "code_table": {
-        "id": True,
-        "name": True,
-        "standard": True,
-        "codes": True,
-        "name_en": False,
-        "description": False,
-    },
-    "code": {
-        "code": True,
-        "name": True,
-        "name_en": False,
-        "letter_code": False,
-        "aliases": False,
-        "description": False,
-    },
-    "resource": {
-        "department": True,
-        "resource": True,
-        "title": True,
-        "title_en": False,
-        "grain": True,
-        "description": False,
-        "key": True,
-        "delivery": True,
-        "update_frequency": True,
-        "security_level": True,
-        "share": True,
-        "open": True,
-        "feeds": True,
-        "fields": True,
-        # Known keys whose structure the loader does not interpret yet; kept in Resource.extras.
-        "anomaly_rules": False,
-    },
-    "key": {"kind": True, "fields": True},
-    "delivery": {"format": True, "encoding": True},
-    "share": {"type": True, "condition": False, "legal_basis": False},
-    "open": {
-        "type": True,
-        "domain": False,
-        "summary": False,
-        "condition": False,
-        "legal_basis": False,
-    },
-    "field": {
-        "name": True,
-        "element": True,
-        "source_columns": True,
-        "required": True,
-        "sensitivity": True,
-        "code_map": False,
-        "code_map_by_name": False,
-        "description": False,
-    },
+_TEXTS = ListOf(TEXT)
+
+#: Every entry of the catalog → its keys, their types and which are required (a
+#: :class:`jobs.yamlconf.Keys`). The loader rejects any other key and any value of another type,
+#: naming the file and line, so a typo (``secuirty_level``) fails loudly instead of being
+#: ignored. To extend the format, add the key here (and, if it needs structure, a model
+#: attribute). Nested entries (``ANY`` here) are checked with their own shape; the values whose
+#: meaning needs more than a type (codes, code maps, the security level) by the loader.
+SHAPES: dict[str, Keys] = {
+    "departments_file": Keys({"departments": ListOf(ANY)}, required={"departments"}),
+    "department": Keys(
+        {"code": TEXT, "name": TEXT, "name_en": TEXT, "description": TEXT},
+        required={"code", "name"},
+    ),
+    "data_elements_file": Keys({"elements": ListOf(ANY)}, required={"elements"}),
+    "element": Keys(
+        {
+            "id": TEXT,
+            "name": TEXT,
+            "kind": TEXT,
+            "type": TEXT,
+            "code_table": TEXT,
+            "authority": _TEXTS,
+            "standard": TEXT,
+            "description": TEXT,
+            "name_en": TEXT,
+        },
+        required={"id", "name", "kind", "type"},
+    ),
+    "code_table": Keys(
+        {
+            "id": TEXT,
+            "name": TEXT,
+            "standard": TEXT,
+            "codes": ListOf(ANY),
+            "name_en": TEXT,
+            "description": TEXT,
+        },
+        required={"id", "name", "standard", "codes"},
+    ),
+    "code": Keys(
+        {
+            "code": ANY,  # text, but a number gets its own message (quote it)
+            "name": TEXT,
+            "name_en": TEXT,
+            "letter_code": TEXT,
+            "aliases": _TEXTS,
+            "description": TEXT,
+        },
+        required={"code", "name"},
+    ),
+    "resource": Keys(
+        {
+            "department": TEXT,
+            "resource": TEXT,
+            "title": TEXT,
+            "title_en": TEXT,
+            "grain": TEXT,
+            "description": TEXT,
+            "key": ANY,
+            "delivery": ANY,
+            "update_frequency": TEXT,
+            "security_level": ANY,  # one of SECURITY_LEVELS, checked by the loader
+            "share": ANY,
+            "open": ANY,
+            "feeds": _TEXTS,
+            "fields": ListOf(ANY),
+            # Known keys whose structure the loader does not interpret yet; kept in
+            # Resource.extras.
+            "anomaly_rules": ANY,
+        },
+        required={
+            "department",
+            "resource",
+            "title",
+            "grain",
+            "key",
+            "delivery",
+            "update_frequency",
+            "security_level",
+            "share",
+            "open",
+            "feeds",
+            "fields",
+        },
+    ),
+    "key": Keys({"kind": TEXT, "fields": _TEXTS}, required={"kind", "fields"}),
+    "delivery": Keys({"format": TEXT, "encoding": TEXT}, required={"format", "encoding"}),
+    "share": Keys({"type": TEXT, "condition": TEXT, "legal_basis": TEXT}, required={"type"}),
+    "open": Keys(
+        {
+            "type": TEXT,
+            "domain": TEXT,
+            "summary": TEXT,
+            "condition": TEXT,
+            "legal_basis": TEXT,
+        },
+        required={"type"},
+    ),
+    "field": Keys(
+        {
+            "name": TEXT,
+            "element": TEXT,
+            "source_columns": _TEXTS,
+            "required": BOOL,
+            "sensitivity": TEXT,
+            "code_map": ANY,  # quoted text → code, checked by the loader
+            "code_map_by_name": BOOL,
+            "description": TEXT,
+        },
+        required={"name", "element", "source_columns", "required", "sensitivity"},
+    ),
 }
 
 #: Resource keys that are accepted but kept raw in :attr:`Resource.extras`.

@@ -12,18 +12,27 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
+from jobs import yamlconf
 from jobs.policy import PolicyProfile, WorkdayCalendar, load_profile
 from jobs.policy.workdays import default_override_paths, get_calendar
 from jobs.settings import Settings
+from jobs.yamlconf import INT, TEXT, Keys, OneOf
 
 #: Where the escalation settings live, under the schemas root.
 VERIFICATION_FILE = Path("bases") / "verification.yaml"
 
+# The file's shape: an unknown key or a wrong type is an error naming the file and line.
+_VERIFICATION = Keys(
+    {
+        "escalate_to": TEXT,
+        "escalate_after_overdue_workdays": INT,
+        "extension_workdays_when_unset": OneOf((INT, TEXT)),
+    }
+)
+
 
 class VerificationConfigError(ValueError):
-    """``verification.yaml`` is missing or malformed; the message names the file."""
+    """``verification.yaml`` is missing or malformed; the message names the file and line."""
 
 
 @dataclass(frozen=True)
@@ -39,15 +48,11 @@ def load_verification_settings(schemas_root: str | Path) -> VerificationSettings
     """``<schemas_root>/bases/verification.yaml``; a key it leaves out keeps its default.
 
     Raises:
-        VerificationConfigError: the file cannot be read or is not YAML.
+        VerificationConfigError: the file cannot be read, is not YAML, or has an unknown key or
+            a value of the wrong type (each named with its line).
     """
     path = Path(schemas_root) / VERIFICATION_FILE
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except OSError as exc:
-        raise VerificationConfigError(f"cannot read {path}: {exc}") from exc
-    except yaml.YAMLError as exc:
-        raise VerificationConfigError(f"{path} is not valid YAML: {exc}") from exc
+    raw = yamlconf.load(path, _VERIFICATION, VerificationConfigError) or {}
     return VerificationSettings(
         escalate_to=str(raw.get("escalate_to", "data_authority")),
         escalate_after_overdue_workdays=int(raw.get("escalate_after_overdue_workdays", 0)),

@@ -18,7 +18,7 @@ import datetime as dt
 import hashlib
 import logging
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import pyarrow as pa
 from pyspark import StorageLevel
@@ -83,8 +83,9 @@ class _Context:
     settings: Settings
     resource: Resource
     catalog: Catalog
+    #: When this step runs (from the settings' clock): every row it writes carries it.
+    now: dt.datetime
     given_spark: SparkSession | None = None
-    now: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
 
     @property
     def spark(self) -> SparkSession:
@@ -105,16 +106,9 @@ class _Context:
         return self.resource.department, self.resource.resource
 
 
-def _context(
-    resource_id: str, settings: Settings | None, spark: SparkSession | None, now: dt.datetime | None
-) -> _Context:
-    settings = settings or Settings.from_env()
+def _context(resource_id: str, settings: Settings, spark: SparkSession | None) -> _Context:
     catalog = load_catalog(settings.schemas_root)
-    resource = catalog.resource(resource_id)
-    ctx = _Context(settings, resource, catalog, spark)
-    if now is not None:
-        ctx.now = now
-    return ctx
+    return _Context(settings, catalog.resource(resource_id), catalog, settings.now(), spark)
 
 
 def _write_id(*parts: str) -> str:
@@ -134,10 +128,9 @@ def _resource_rows(ctx: _Context, table: LakeTable, **equals: str) -> list[dict]
 
 def land_to_bronze(
     resource_id: str,
-    settings: Settings | None = None,
+    settings: Settings,
     *,
     spark: SparkSession | None = None,
-    now: dt.datetime | None = None,
 ) -> dict:
     """Reads every not-yet-logged file of every batch of one resource into bronze.
 
@@ -145,7 +138,7 @@ def land_to_bronze(
     logged; an empty, truncated or unreadable file is quarantined whole with its reason; an unsafe
     batch name is rejected without being read. Returns a JSON-serialisable summary.
     """
-    ctx = _context(resource_id, settings, spark, now)
+    ctx = _context(resource_id, settings, spark)
     department, resource_name = ctx.dept_res
     logged = _resource_rows(ctx, INGEST_FILES)
     done = {(r["batch_id"], r["source_file"]) for r in logged}
@@ -366,15 +359,14 @@ def _append_quarantine_files(ctx: _Context, rows: list[dict], write_id: str) -> 
 
 def bronze_to_pool(
     resource_id: str,
-    settings: Settings | None = None,
+    settings: Settings,
     *,
     spark: SparkSession | None = None,
-    now: dt.datetime | None = None,
 ) -> dict:
     """Standardises every ingested batch not yet promoted (held batches are retried), in batch
     order, into the pool and quarantine; exact duplicates within and across batches are counted.
     """
-    ctx = _context(resource_id, settings, spark, now)
+    ctx = _context(resource_id, settings, spark)
     ingested = _resource_rows(ctx, INGEST_FILES, status="ingested")
     outcomes = _resource_rows(ctx, POOL_BATCHES)
     latest: dict[tuple[str, str], dict] = {}
@@ -488,8 +480,8 @@ def _promote_batches(ctx: _Context, batches: dict[str, list[dict]]) -> list[dict
         write_key = _write_id(ctx.resource.id, _files_key(all_files))
         pool_rows_df = (
             disposition_df.filter("disposition = 'pool'")
-            .drop("disposition", "problems", "raw")
             .withColumn("promoted_at", F.lit(ctx.now).cast("timestamp"))
+            .select(*pool.pool_schema(ctx.resource).fieldNames())
         )
         tables.write_table(pool_rows_df, pool_uri, mode="append", write_id="pool/" + write_key)
         quarantined = pool.filter_quarantined(
@@ -588,14 +580,13 @@ def _append_outcomes(ctx: _Context, rows: list[dict], write_id: str) -> None:
 
 def check_row_accounting(
     resource_id: str,
-    settings: Settings | None = None,
+    settings: Settings,
     *,
     spark: SparkSession | None = None,
-    now: dt.datetime | None = None,
 ) -> dict:
     """Recomputes the row accounting of every file of one resource, stores it, and raises
     :class:`jobs.ingest.accounting.RowAccountingError` naming each file whose numbers do not add up."""
-    ctx = _context(resource_id, settings, spark, now)
+    ctx = _context(resource_id, settings, spark)
     rows = accounting.account_files(
         _resource_rows(ctx, INGEST_FILES),
         _resource_rows(ctx, POOL_BATCHES),
@@ -620,7 +611,7 @@ def check_row_accounting(
 
 
 def ingest_resource(
-    resource_id: str, settings: Settings | None = None, *, spark: SparkSession | None = None
+    resource_id: str, settings: Settings, *, spark: SparkSession | None = None
 ) -> dict:
     """All three steps for one resource, as the DAG runs them."""
     return {

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
+from pyspark.sql import types as T
 
 from jobs.catalog.models import Catalog, Field, Resource
 from jobs.standardize import keys, values
@@ -46,6 +47,51 @@ NOT_A_VALUE = "not_a_value"
 
 # Elements whose value is a citizen ID or a USCC, told apart per row (real-estate owners).
 _PARTY_ID_ELEMENTS = {"owner_id"}
+
+#: Spark types of the lineage columns that are not text.
+_LINEAGE_TYPES = {"row_number": T.LongType(), "ingested_at": T.TimestampType()}
+#: Catalog storage type → the pool's Spark type (integers widened to long; decimals apart).
+_STORAGE_TYPES = {
+    "string": T.StringType(),
+    "date": T.DateType(),
+    "timestamp": T.TimestampType(),
+    "integer": T.LongType(),
+    "long": T.LongType(),
+    "double": T.DoubleType(),
+    "boolean": T.BooleanType(),
+}
+
+
+def pool_schema(resource: Resource) -> T.StructType:
+    """The schema of the pool table of ``resource``, column for column as ingestion writes it:
+    lineage, the catalog fields, the columns derived from them (a citizen ID's birth date,
+    gender and region; an owner's ``_kind``), ``warnings``, ``content_hash`` and
+    ``promoted_at``. Every reader that needs a pool's shape (an empty pool, quality suites,
+    tests, benchmarks) takes it from here."""
+    columns = [T.StructField(c, _LINEAGE_TYPES.get(c, T.StringType())) for c in LINEAGE_COLUMNS]
+    columns += [T.StructField(f.name, _spark_type(f.data_element.type)) for f in resource.fields]
+    for f in resource.fields:
+        if f.data_element.kind == "citizen_id":
+            columns += [
+                T.StructField(f"{f.name}_birth_date", T.DateType()),
+                T.StructField(f"{f.name}_gender", T.StringType()),
+                T.StructField(f"{f.name}_region", T.StringType()),
+            ]
+        if f.data_element.id in _PARTY_ID_ELEMENTS:
+            columns.append(T.StructField(f"{f.name}_kind", T.StringType()))
+    columns += [
+        T.StructField("warnings", T.ArrayType(T.StringType())),
+        T.StructField("content_hash", T.StringType()),
+        T.StructField("promoted_at", T.TimestampType()),
+    ]
+    return T.StructType(columns)
+
+
+def _spark_type(storage: str) -> T.DataType:
+    if storage.startswith("decimal"):
+        precision, scale = (int(x) for x in storage[len("decimal(") : -1].split(","))
+        return T.DecimalType(precision, scale)
+    return _STORAGE_TYPES[storage]
 
 
 @dataclass(frozen=True)

@@ -19,12 +19,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from jobs import yamlconf
 from jobs.catalog.loader import load_catalog
 from jobs.catalog.models import Catalog, Field, Resource
 from jobs.lake.registry import BASE_TABLES, E_LICENCE
 from jobs.settings import Settings
+from jobs.yamlconf import ANY, BOOL, NUMBER, TEXT, Keys, ListOf, MapOf
 
 #: Element kinds that are keys of their own (DESIGN §5); other subject keys are named by their
 #: element id (``address_code``).
@@ -165,14 +165,77 @@ class IntegrationConfig:
 # --- loading --------------------------------------------------------------------------------
 
 
-def _read_yaml(path: Path) -> Any:
-    try:
-        with path.open(encoding="utf-8") as handle:
-            return yaml.safe_load(handle)
-    except OSError as exc:
-        raise IntegrationConfigError(f"cannot read {path}: {exc}") from exc
-    except yaml.YAMLError as exc:
-        raise IntegrationConfigError(f"{path} is not valid YAML: {exc}") from exc
+_LICENCE_FIELDS = (
+    "number",
+    "holder_name",
+    "issued_on",
+    "valid_from",
+    "valid_to",
+    "status",
+    "category",
+)
+
+# The files' shapes: an unknown key or a wrong type is an error naming the file and line.
+_SUBJECTS = Keys(
+    {
+        "subjects": MapOf(
+            ListOf(Keys({"key": TEXT, "fields": ListOf(TEXT)}, required={"key"}), label="key")
+        )
+    },
+    required={"subjects"},
+)
+_ATTRIBUTE = Keys(
+    {
+        "element": TEXT,
+        "column": TEXT,
+        "conflict": BOOL,
+        "authority": ListOf(TEXT),
+        "derived": BOOL,
+    },
+    required={"element"},
+)
+_BASE = Keys(
+    {
+        "table": TEXT,
+        "grain": TEXT,
+        "key_kind": TEXT,
+        "members": ListOf(TEXT),
+        "attributes": ListOf(_ATTRIBUTE, label="element"),
+    },
+    required={"table", "grain", "key_kind", "members", "attributes"},
+)
+_LICENCE_TYPE = Keys(
+    {
+        "name": TEXT,
+        "resource": TEXT,
+        **dict.fromkeys(_LICENCE_FIELDS, TEXT),
+        "holders": ListOf(TEXT),
+        "status_map": MapOf(TEXT),
+        "holder_must_be_alive": BOOL,
+    },
+    required={"resource", "number", "holders"},
+)
+_E_LICENCE = Keys(
+    {"table": TEXT, "grain": TEXT, "licence_types": MapOf(_LICENCE_TYPE)},
+    required={"licence_types"},
+)
+_JURISDICTION = Keys(
+    {
+        "region_code": TEXT,
+        "name": TEXT,
+        "address_prefixes": ListOf(TEXT),
+        "crs": TEXT,
+        "boundary": MapOf(ANY),
+        "boundary_file": TEXT,
+        "overlap_tolerance_m2": NUMBER,
+    },
+    required={"region_code"},
+)
+
+
+def _read_yaml(path: Path, shape: Keys) -> Any:
+    """The parsed file, checked against ``shape`` (unknown keys and wrong types, with lines)."""
+    return yamlconf.load(path, shape, IntegrationConfigError)
 
 
 def _default_subject(resource: Resource) -> Subject:
@@ -271,17 +334,6 @@ def _base(
     )
 
 
-_LICENCE_FIELDS = (
-    "number",
-    "holder_name",
-    "issued_on",
-    "valid_from",
-    "valid_to",
-    "status",
-    "category",
-)
-
-
 def _licence_types(catalog: Catalog, raw: Any, problems: list[str]) -> dict[str, LicenceType]:
     out: dict[str, LicenceType] = {}
     for type_id, entry in ((raw or {}).get("licence_types") or {}).items():
@@ -320,9 +372,7 @@ def load_jurisdiction(schemas_root: str | Path) -> Jurisdiction:
     """The jurisdiction from ``<schemas_root>/jurisdiction.yaml`` (boundary inline or as a file)."""
     root = Path(schemas_root)
     path = root / "jurisdiction.yaml"
-    raw = _read_yaml(path)
-    if not isinstance(raw, dict) or "region_code" not in raw:
-        raise IntegrationConfigError(f"{path}: expected a mapping with region_code and boundary")
+    raw = _read_yaml(path, _JURISDICTION)
     boundary = raw.get("boundary")
     if raw.get("boundary_file"):
         boundary = _boundary_from_file(root / raw["boundary_file"])
@@ -393,13 +443,16 @@ def _load_cached(root_text: str, mtimes: tuple[tuple[str, int], ...]) -> Integra
     catalog = load_catalog(root)
     problems: list[str] = []
     bases_dir = root / "bases"
-    subjects = _subjects(catalog, _read_yaml(bases_dir / "subjects.yaml"), problems)
+    subjects = _subjects(catalog, _read_yaml(bases_dir / "subjects.yaml", _SUBJECTS), problems)
     bases: dict[str, BaseSpec] = {}
     for name in ATTRIBUTE_BASES:
-        spec = _base(catalog, subjects, name, _read_yaml(bases_dir / f"{name}.yaml"), problems)
+        raw = _read_yaml(bases_dir / f"{name}.yaml", _BASE)
+        spec = _base(catalog, subjects, name, raw, problems)
         if spec is not None:
             bases[name] = spec
-    licence_types = _licence_types(catalog, _read_yaml(bases_dir / "e_licence.yaml"), problems)
+    licence_types = _licence_types(
+        catalog, _read_yaml(bases_dir / "e_licence.yaml", _E_LICENCE), problems
+    )
     if problems:
         raise IntegrationConfigError(
             "invalid base configuration:\n  " + "\n  ".join(sorted(set(problems)))

@@ -29,7 +29,7 @@ from pyspark.sql import functions as F
 
 from jobs.catalog.models import Catalog
 from jobs.frames import union_all
-from jobs.integrate.config import LicenceType, key_kind_of
+from jobs.integrate.config import IntegrationConfig, LicenceType, key_kind_of
 from jobs.integrate.observations import observed_at_of
 
 VALID, SUSPENDED, EXPIRED, REVOKED, CANCELLED = (
@@ -180,3 +180,22 @@ def with_status(licence_df: DataFrame, as_of: dt.date) -> DataFrame:
         .otherwise(VALID)
     )
     return licence_df.withColumn("status", status)
+
+
+def e_licence_base(
+    licence_pools: Mapping[str, DataFrame],
+    config: IntegrationConfig,
+    population_df: DataFrame,
+    legal_entity_df: DataFrame,
+    as_of: dt.date,
+) -> DataFrame:
+    """``base/e_licence``: one row per (licence type, licence number) with derived status.
+
+    Args:
+        licence_pools: the issuing pool of every configured licence type (empty when not
+            ingested yet), by resource id.
+    """
+    licences = licences_from_pools(licence_pools, config.licence_types, config.catalog)
+    return licences.transform(
+        lambda df: with_holder_links(df, population_df, legal_entity_df)
+    ).transform(lambda df: with_status(df, as_of))

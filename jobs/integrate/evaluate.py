@@ -24,10 +24,15 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+from pyspark.sql import SparkSession
 
 from jobs.catalog.loader import load_catalog
 from jobs.catalog.models import Catalog
+from jobs.integrate.build import read_pools
 from jobs.integrate.config import KEY_KINDS, PARTY_ELEMENTS
+from jobs.lake import tables
+from jobs.lake.registry import CONFLICTS, LEGAL_ENTITY, POPULATION, LakeTable
+from jobs.settings import Settings
 
 Topic = tuple[str, str, str]  # (issue type, element or rule, key)
 
@@ -257,14 +262,12 @@ def evaluate_build(
     }
 
 
-def evaluate_lake(settings: Any, spark: Any, manifest_dir: str | Path) -> dict[str, Any]:
+def evaluate_lake(
+    settings: Settings, spark: SparkSession, manifest_dir: str | Path
+) -> dict[str, Any]:
     """:func:`evaluate_build` on what a build left in the lake of ``settings`` (the conflicts
     table, the population and legal-entity bases, the pools' keys), against a synthetic city's
     manifest: the figures the demo prints and the county test asserts on."""
-    from jobs.integrate.pipeline import read_pools
-    from jobs.lake import tables
-    from jobs.lake.registry import CONFLICTS, LEGAL_ENTITY, POPULATION, LakeTable
-
     catalog = load_catalog(settings.schemas_root)
 
     def base(table: LakeTable, *columns: str) -> pd.DataFrame:

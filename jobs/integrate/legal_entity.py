@@ -1,4 +1,4 @@
-"""Legal-entity base (法人基础库): derived fields of ``base/legal_entity``.
+"""Legal-entity base (法人基础库): ``base/legal_entity`` and its derived fields.
 
 Grain of ``base/legal_entity``: one row per legal person or organisation, keyed by unified
 social credit code (统一社会信用代码) ``uscc``. The surviving attributes come from
@@ -13,8 +13,14 @@ social credit code (统一社会信用代码) ``uscc``. The surviving attributes
 
 from __future__ import annotations
 
-from pyspark.sql import DataFrame
+from collections.abc import Mapping
+
+from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
+
+from jobs.integrate.config import IntegrationConfig
+from jobs.integrate.observations import members_or_empty
+from jobs.integrate.survivorship import base_rows
 
 #: Registration states after which an entity may no longer operate.
 ENDED_STATES: tuple[str, ...] = ("deregistered", "revoked")
@@ -64,4 +70,22 @@ def with_employee_count(legal_entity_df: DataFrame, insurance_df: DataFrame | No
     )
     return legal_entity_df.join(counts, "uscc", "left").withColumn(
         "employee_count", F.coalesce(F.col("employee_count"), F.lit(0).cast("long"))
+    )
+
+
+def legal_entity_base(
+    pools: Mapping[str, DataFrame],
+    values_df: DataFrame,
+    config: IntegrationConfig,
+    population_df: DataFrame,
+    insurance_df: DataFrame,
+    spark: SparkSession,
+) -> DataFrame:
+    """``base/legal_entity``: one row per USCC, the survivors and the fields above."""
+    spec = config.bases["legal_entity"]
+    return (
+        base_rows(members_or_empty(pools, config, "legal_entity", spark), values_df, spec)
+        .transform(with_registration_facts)
+        .transform(lambda df: with_legal_representative_link(df, population_df.select("person_id")))
+        .transform(lambda df: with_employee_count(df, insurance_df))
     )

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from pyspark.sql import Column, DataFrame
+from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from jobs.catalog.models import Field
@@ -191,3 +191,11 @@ def members_from_pools(
     if not parts:
         return None
     return union_all(parts).distinct()
+
+
+def members_or_empty(
+    pools: Mapping[str, DataFrame], config: IntegrationConfig, base: str, spark: SparkSession
+) -> DataFrame:
+    """:func:`members_from_pools`, or an empty ``key`` column when no member pool is loaded."""
+    members = members_from_pools(pools, config, base)
+    return members if members is not None else spark.createDataFrame([], "key string")

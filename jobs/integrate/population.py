@@ -1,4 +1,4 @@
-"""Population base (人口基础库): derived fields of ``base/population``.
+"""Population base (人口基础库): ``base/population`` and its derived fields.
 
 Grain of ``base/population``: one row per natural person, keyed by citizen ID (公民身份号码)
 ``person_id``. The surviving attributes come from :mod:`jobs.integrate.survivorship`; this
@@ -18,14 +18,15 @@ module adds what no department states directly:
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
-from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
+from jobs.integrate.config import Attribute, IntegrationConfig
 from jobs.integrate.conflicts import CONFLICT, make_issues, observed_value
-from jobs.integrate.observations import OBSERVATION_COLUMNS, observed_at_of
-from jobs.integrate.survivorship import current_statements
+from jobs.integrate.observations import OBSERVATION_COLUMNS, members_or_empty, observed_at_of
+from jobs.integrate.survivorship import base_rows, current_statements
 
 #: GB/T 2261.2 codes used by the derivation.
 UNMARRIED, MARRIED, REMARRIED_FORMER_SPOUSE, WIDOWED, DIVORCED, NOT_STATED = (
@@ -458,3 +459,43 @@ def with_insurance(population_df: DataFrame, insurance_df: DataFrame | None) -> 
     return population_df.join(
         per_person.withColumn("is_insured", F.lit(True)), "person_id", "left"
     ).withColumn("is_insured", F.coalesce(F.col("is_insured"), F.lit(False)))
+
+
+def marital_status_attribute(config: IntegrationConfig) -> Attribute | None:
+    """The population base's marital status, when configured as derived from registrations."""
+    spec = config.bases.get("population")
+    for attribute in spec.attributes if spec is not None else ():
+        if attribute.element == MARITAL_STATUS and attribute.derived:
+            return attribute
+    return None
+
+
+def population_base(
+    pools: Mapping[str, DataFrame],
+    values_df: DataFrame,
+    config: IntegrationConfig,
+    as_of: dt.date,
+    insurance_df: DataFrame,
+    spark: SparkSession,
+) -> DataFrame:
+    """``base/population``: one row per natural person, the survivors and the fields above."""
+    spec = config.bases["population"]
+    marriage = pools.get("mzj.marriage")
+    marital = marital_status_attribute(config)
+    # Another department's surviving statement stands where the registry has none.
+    stated = (
+        values_df.where(
+            (F.col("key_kind") == spec.key_kind)
+            & (F.col("element") == marital.element)
+            & ~F.col("resource").isin(list(marital.authority))
+        )
+        if marital is not None
+        else None
+    )
+    return (
+        base_rows(members_or_empty(pools, config, "population", spark), values_df, spec)
+        .transform(with_id_facts)
+        .transform(with_death)
+        .transform(lambda df: with_marital_status(df, marriage, as_of, stated))
+        .transform(lambda df: with_insurance(df, insurance_df))
+    )

@@ -1,4 +1,4 @@
-"""Natural resources and spatial geography base (自然资源和空间地理基础库): derived fields.
+"""Natural resources and spatial geography base (自然资源和空间地理基础库): three tables.
 
 Three tables, each with surviving attributes from :mod:`jobs.integrate.survivorship`:
 
@@ -17,17 +17,18 @@ Region link (parcel and address → region): ``region_code`` is a known GB/T 226
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 
 import numpy as np
 import pandas as pd
-from pyspark.sql import DataFrame, Window
+from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from jobs.integrate.config import Jurisdiction
+from jobs.integrate.config import IntegrationConfig, Jurisdiction
 from jobs.integrate.geometry import overlapping_pairs, with_geometry_checks
-from jobs.integrate.observations import observed_at_of
+from jobs.integrate.observations import members_or_empty, observed_at_of
+from jobs.integrate.survivorship import base_rows
 from jobs.standardize.regions import is_known_region
 
 
@@ -177,3 +178,65 @@ def with_address_location(address_df: DataFrame, jurisdiction: Jurisdiction) -> 
         lambda batches: _points_inside(batches, boundary), _INSIDE_SCHEMA
     )
     return address_df.join(inside, "address_code", "left")
+
+
+# --- the three base tables ----------------------------------------------------------------------
+
+
+def parcel_base(
+    pools: Mapping[str, DataFrame],
+    values_df: DataFrame,
+    config: IntegrationConfig,
+    spark: SparkSession,
+) -> DataFrame:
+    """``base/parcel``: one row per parcel, geometry checked and linked to its region."""
+    jurisdiction = config.jurisdiction
+    return (
+        base_rows(
+            members_or_empty(pools, config, "parcel", spark), values_df, config.bases["parcel"]
+        )
+        .transform(lambda df: with_parcel_geometry(df, jurisdiction))
+        .transform(lambda df: with_region_link(df, jurisdiction))
+    )
+
+
+def real_estate_unit_base(
+    pools: Mapping[str, DataFrame],
+    values_df: DataFrame,
+    config: IntegrationConfig,
+    parcel_df: DataFrame,
+    population_df: DataFrame,
+    legal_entity_df: DataFrame,
+    spark: SparkSession,
+) -> DataFrame:
+    """``base/real_estate_unit``: one row per unit, linked to its parcel and owner."""
+    owners = (
+        current_owner_kinds(pools["zrzyj.real_estate"]) if "zrzyj.real_estate" in pools else None
+    )
+    spec = config.bases["real_estate_unit"]
+    members = members_or_empty(pools, config, "real_estate_unit", spark)
+    return base_rows(members, values_df, spec).transform(
+        lambda df: with_unit_links(
+            df,
+            owners,
+            parcel_df.select("parcel_code"),
+            population_df.select("person_id"),
+            legal_entity_df.select("uscc"),
+        )
+    )
+
+
+def standard_address_base(
+    pools: Mapping[str, DataFrame],
+    values_df: DataFrame,
+    config: IntegrationConfig,
+    spark: SparkSession,
+) -> DataFrame:
+    """``base/standard_address``: one row per address code, located and linked to its region."""
+    jurisdiction = config.jurisdiction
+    spec = config.bases["standard_address"]
+    return (
+        base_rows(members_or_empty(pools, config, "standard_address", spark), values_df, spec)
+        .transform(lambda df: with_address_location(df, jurisdiction))
+        .transform(lambda df: with_region_link(df, jurisdiction))
+    )

@@ -19,6 +19,6 @@ BASE_ASSET_TABLES: tuple[str, ...] = tuple(
 
 def run_build_bases() -> dict[str, Any]:
     """Task: rebuild the base databases, conflicts and verification tickets from the pools."""
-    from jobs.integrate.pipeline import build_bases  # Spark: imported when the task runs
+    from jobs.integrate.build import build_bases  # Spark: imported when the task runs
 
     return audited("bases__build.build_bases", build_bases)

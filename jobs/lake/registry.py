@@ -87,7 +87,7 @@ class LakeTable:
 
 
 _INGEST = "jobs.ingest.pipeline"
-_BUILD = "jobs.integrate.pipeline.build_bases"
+_BUILD = "jobs.integrate.build.build_bases"
 _ROW_LINEAGE = ("batch_id", "source_file", "row_number")
 _FILE = ("department", "resource", "batch_id", "source_file")
 _BATCH = ("department", "resource", "batch_id")
@@ -225,7 +225,7 @@ CONFLICTS = LakeTable(
     "governance",
     "conflicts",
     "one row per conflict or anomaly the latest base build found",
-    "jobs.integrate.pipeline._write_conflicts",
+    "jobs.integrate.build._write_conflicts",
     ("issue_id",),
 )
 BASE_BUILDS = LakeTable(

@@ -18,9 +18,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from jobs import yamlconf
 from jobs.settings import Settings
+from jobs.yamlconf import BOOL, INT, TEXT, Keys, MapOf, optional
 
 PROFILES_FILE = "policy_profiles.yaml"
 
@@ -43,27 +43,40 @@ REQUIRED_NUMBERS = frozenset({"verification_workdays", "verification_max_extensi
 SHARE_TYPE_KEYS = ("unconditional", "conditional", "not_shared")  # 无条件/有条件/不予共享
 OPEN_TYPE_KEYS = ("unconditional", "conditional", "not_open")  # 无条件/有条件(依申请)/不予开放
 
-_NUMBER_KEYS = {"value", "source", "default", "note"}
-_RETENTION_KEYS = {"amount", "unit", "source", "default", "note"}
-_VOCABULARY_KEYS = {"names", "source", "default", "note"}
-_JURISDICTION_KEYS = {
-    "name",
-    "name_en",
-    "level",
-    "province",
-    "regulation",
-    "document",
-    "issued_on",
-    "status",
-    "seed",
-}
-_PROFILE_KEYS = {
-    "jurisdiction",
-    *NUMBER_FIELDS,
-    "log_retention",
-    "share_types",
-    "open_types",
-}
+_PROVENANCE = {"source": optional(TEXT), "default": BOOL, "note": optional(TEXT)}
+_NUMBER = Keys({"value": optional(INT), **_PROVENANCE}, required={"value"})
+_RETENTION = Keys({"amount": INT, "unit": TEXT, **_PROVENANCE}, required={"amount", "unit"})
+
+
+def _vocabulary(keys: tuple[str, ...]) -> Keys:
+    return Keys({"names": Keys(dict.fromkeys(keys, TEXT)), **_PROVENANCE}, required={"names"})
+
+
+_JURISDICTION = Keys(
+    {
+        "name": TEXT,
+        "name_en": TEXT,
+        "level": TEXT,
+        "province": TEXT,
+        "regulation": TEXT,
+        "document": optional(TEXT),
+        "issued_on": TEXT,
+        "status": TEXT,
+        "seed": TEXT,
+    },
+    required={"name"},
+)
+_PROFILE = Keys(
+    {
+        "jurisdiction": _JURISDICTION,
+        **dict.fromkeys(NUMBER_FIELDS, _NUMBER),
+        "log_retention": _RETENTION,
+        "share_types": _vocabulary(SHARE_TYPE_KEYS),
+        "open_types": _vocabulary(OPEN_TYPE_KEYS),
+    }
+)
+#: ``schemas/policy_profiles.yaml``: unknown keys and wrong types are errors with their line.
+PROFILES_SHAPE = Keys({"version": INT, "profiles": MapOf(_PROFILE)}, required={"profiles"})
 _RETENTION_UNITS = ("days", "months", "years")
 _PROFILE_NAME = re.compile(r"[a-z][a-z0-9_]*")
 
@@ -281,18 +294,6 @@ def _text(value: Any) -> str | None:
     return None if value is None else str(value)
 
 
-def _check_unknown(
-    problems: _Problems, profile: str, field_name: str | None, raw: dict, allowed: set[str]
-) -> None:
-    unknown = sorted(set(map(str, raw)) - allowed)
-    if unknown:
-        problems.add(
-            profile,
-            field_name,
-            f"unknown key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(allowed))}",
-        )
-
-
 def _provenance(
     problems: _Problems, profile: str, field_name: str, raw: dict, has_value: bool
 ) -> Provision:
@@ -324,7 +325,6 @@ def _parse_number(
             f'expected a mapping like {{value: 10, source: "000 §13"}}, got {raw!r}',
         )
         return None, Provision(field_name, None, False)
-    _check_unknown(problems, profile, field_name, raw, _NUMBER_KEYS)
     if "value" not in raw:
         problems.add(
             profile,
@@ -354,7 +354,6 @@ def _parse_retention(problems: _Problems, profile: str, raw: Any) -> tuple[Reten
             profile, name, f"expected a mapping like {{amount: 3, unit: years}}, got {raw!r}"
         )
         return fallback, Provision(name, None, False)
-    _check_unknown(problems, profile, name, raw, _RETENTION_KEYS)
     amount, unit = raw.get("amount"), raw.get("unit")
     ok = True
     if amount is None:
@@ -382,7 +381,6 @@ def _parse_vocabulary(
     if not isinstance(raw, dict):
         problems.add(profile, field_name, f"expected a mapping with 'names', got {raw!r}")
         return Vocabulary(()), Provision(field_name, None, False)
-    _check_unknown(problems, profile, field_name, raw, _VOCABULARY_KEYS)
     names = raw.get("names")
     pairs: list[tuple[str, str]] = []
     if not isinstance(names, dict):
@@ -419,8 +417,7 @@ def _parse_jurisdiction(problems: _Problems, profile: str, raw: Any) -> Jurisdic
     if not isinstance(raw, dict) or not raw.get("name"):
         problems.add(profile, "jurisdiction", "expected a mapping with at least 'name'")
         return Jurisdiction(name=profile)
-    _check_unknown(problems, profile, "jurisdiction", raw, _JURISDICTION_KEYS)
-    values = {k: _text(raw.get(k)) for k in _JURISDICTION_KEYS if raw.get(k) is not None}
+    values = {k: _text(raw.get(k)) for k in _JURISDICTION.fields if raw.get(k) is not None}
     return Jurisdiction(**{k: v for k, v in values.items() if v is not None})
 
 
@@ -430,8 +427,7 @@ def _parse_profile(problems: _Problems, name: str, raw: Any) -> PolicyProfile | 
     if not isinstance(raw, dict):
         problems.add(name, None, f"expected a mapping of fields, got {raw!r}")
         return None
-    _check_unknown(problems, name, None, raw, _PROFILE_KEYS)
-    for missing in [k for k in sorted(_PROFILE_KEYS) if k not in raw]:
+    for missing in [k for k in sorted(_PROFILE.fields) if k not in raw]:
         problems.add(name, missing, "is missing (write 'value: null' if the regulation is silent)")
     numbers: dict[str, int | None] = {}
     provisions: list[Provision] = []
@@ -483,16 +479,12 @@ def _parse_profile(problems: _Problems, name: str, raw: Any) -> PolicyProfile | 
 
 
 def parse_profiles(data: Any, path: Path) -> dict[str, PolicyProfile]:
-    """Validates the parsed YAML of a profiles file; every problem is reported at once."""
+    """Validates the parsed YAML of a profiles file; every problem is reported at once: first
+    its shape (unknown keys, wrong types, with their lines), then what the values mean."""
+    shape = yamlconf.check(data, PROFILES_SHAPE, path)
+    if shape:
+        raise PolicyProfileError("invalid policy profiles:\n  " + yamlconf.describe(shape))
     problems = _Problems(path)
-    if not isinstance(data, dict) or not isinstance(data.get("profiles"), dict):
-        problems.add(None, None, "expected a mapping with 'profiles: {name: {...}}'")
-        problems.raise_if_any()
-    unknown = sorted(set(map(str, data)) - {"version", "profiles"})
-    if unknown:
-        problems.add(
-            None, None, f"unknown top-level key(s) {', '.join(unknown)}; allowed: profiles, version"
-        )
     if not data["profiles"]:
         problems.add(None, None, "no profiles defined")
     profiles: dict[str, PolicyProfile] = {}
@@ -507,11 +499,9 @@ def parse_profiles(data: Any, path: Path) -> dict[str, PolicyProfile]:
 @functools.lru_cache(maxsize=8)
 def _load_file(path: str, mtime_ns: int) -> dict[str, PolicyProfile]:
     try:
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise PolicyProfileError(f"{path}: not valid YAML: {exc}") from exc
-    except ValueError as exc:  # PyYAML builds dates while parsing: 2021-02-30 fails here
-        raise PolicyProfileError(f"{path}: impossible date: {exc}") from exc
+        data = yamlconf.read(path)
+    except yamlconf.ConfigError as exc:
+        raise PolicyProfileError(str(exc)) from exc
     return parse_profiles(data, Path(path))
 
 

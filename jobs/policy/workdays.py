@@ -28,11 +28,12 @@ from pathlib import Path
 from typing import Any, NamedTuple, TypeAlias
 
 import chinese_calendar
-import yaml
 from chinese_calendar.constants import holidays as _LIB_HOLIDAYS
 from chinese_calendar.constants import workdays as _LIB_WORKDAYS
 
+from jobs import yamlconf
 from jobs.settings import PROJECT_ROOT, Settings
+from jobs.yamlconf import BOOL, DATE, TEXT, Keys, ListOf, MapOf, OneOf, Scalar, optional
 
 #: Years the chinese_calendar package has an official schedule for.
 LIBRARY_YEARS = range(min(_LIB_HOLIDAYS).year, max(_LIB_HOLIDAYS).year + 1)
@@ -44,8 +45,22 @@ MAKEUP_WORKDAY = "make-up workday"  # 调休上班
 HOLIDAY = "holiday"  # 法定节假日 (including the weekend days inside a holiday span)
 WEEKEND = "weekend"
 
-_YEAR_KEYS = {"official", "holidays", "workdays", "note", "source"}
-_FILE_KEYS = {"years", "description"}
+#: A day in ``holidays`` / ``workdays``: a date, or an inclusive range "YYYY-MM-DD..YYYY-MM-DD".
+_DAYS = optional(ListOf(OneOf((DATE, TEXT))))
+_YEAR = Keys(
+    {"official": BOOL, "holidays": _DAYS, "workdays": _DAYS, "note": TEXT, "source": TEXT},
+    required={"official"},
+)
+_YEAR_KEY = Scalar(
+    "must be a year like 2027",
+    lambda k: (
+        (isinstance(k, int) and not isinstance(k, bool)) or (isinstance(k, str) and k.isdigit())
+    ),
+)
+#: An override file (``schemas/calendar/*.yaml``).
+OVERRIDE_FILE_SHAPE = Keys(
+    {"years": MapOf(_YEAR, key=_YEAR_KEY), "description": TEXT}, required={"years"}
+)
 
 
 class CalendarOverrideError(ValueError):
@@ -306,27 +321,11 @@ def _parse_days(raw: Any, year: int, where: str) -> frozenset[dt.date]:
     return frozenset(out)
 
 
-def _parse_year(path: Path, key: Any, raw: Any) -> YearSchedule:
-    where = f"{path}: year {key}"
-    if isinstance(key, bool) or not (
-        isinstance(key, int) or (isinstance(key, str) and key.isdigit())
-    ):
-        raise CalendarOverrideError(f"{path}: year key {key!r} is not a year like 2027")
+def _parse_year(path: Path, key: Any, raw: Any, line: int | None) -> YearSchedule:
+    # The shape (OVERRIDE_FILE_SHAPE) is checked: here only what the days mean.
     year = int(key)
-    if not isinstance(raw, dict):
-        raise CalendarOverrideError(f"{where}: expected a mapping with official/holidays/workdays")
-    unknown = sorted(set(map(str, raw)) - _YEAR_KEYS)
-    if unknown:
-        raise CalendarOverrideError(
-            f"{where}: unknown key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(_YEAR_KEYS))}"
-        )
-    if "official" not in raw:
-        raise CalendarOverrideError(
-            f"{where}: 'official' is required (true only for the announced State Council schedule)"
-        )
+    where = f"{path}:{line}: year {key}" if line else f"{path}: year {key}"
     official = raw["official"]
-    if not isinstance(official, bool):
-        raise CalendarOverrideError(f"{where}: 'official' must be true or false, got {official!r}")
     holidays = _parse_days(raw.get("holidays"), year, f"{where}: holidays")
     workdays = _parse_days(raw.get("workdays"), year, f"{where}: workdays")
     both = sorted(holidays & workdays)
@@ -345,29 +344,16 @@ def _parse_year(path: Path, key: Any, raw: Any) -> YearSchedule:
 
 
 def load_override_file(path: str | os.PathLike[str]) -> dict[int, YearSchedule]:
-    """Reads one override file; raises :class:`CalendarOverrideError` naming file and year."""
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise CalendarOverrideError(f"{path}: cannot read calendar override file: {exc}") from exc
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise CalendarOverrideError(f"{path}: not valid YAML: {exc}") from exc
-    except ValueError as exc:  # PyYAML builds dates while parsing: 2027-02-30 fails here
-        raise CalendarOverrideError(f"{path}: impossible date: {exc}") from exc
-    if not isinstance(data, dict) or "years" not in data:
-        raise CalendarOverrideError(f"{path}: expected a mapping with a 'years' key")
-    unknown = sorted(set(map(str, data)) - _FILE_KEYS)
-    if unknown:
-        raise CalendarOverrideError(
-            f"{path}: unknown key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(_FILE_KEYS))}"
-        )
-    years = data["years"]
-    if not isinstance(years, dict) or not years:
+    """Reads one override file; raises :class:`CalendarOverrideError` naming file, line and
+    year."""
+    data = yamlconf.load(path, OVERRIDE_FILE_SHAPE, CalendarOverrideError)
+    if not data["years"]:
         raise CalendarOverrideError(f"{path}: 'years' must map at least one year to its schedule")
-    schedules = [_parse_year(path, key, raw) for key, raw in years.items()]
+    years = data["years"]
+    schedules = [
+        _parse_year(Path(path), key, raw, yamlconf.line_of(years, key))
+        for key, raw in years.items()
+    ]
     return {s.year: s for s in schedules}
 
 

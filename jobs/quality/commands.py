@@ -1,6 +1,7 @@
 """``govlake quality …``: suites, validation, rectification tasks, Data Docs, releasing batches.
 
     govlake quality suites [--check]              regenerate expectations/*.json from the catalog
+    govlake quality show RESOURCE [--json]        every check gaj.hukou … gets, and from where
     govlake quality validate RESOURCE [--batch B] validate new pool batches of gaj.hukou …
     govlake quality tasks [--status S] [--dept D] rectification tasks (整改) with deadlines
     govlake quality docs                          rebuild the Data Docs site (offline)
@@ -13,10 +14,8 @@ Exit codes: 0 done, 1 a quality gate held a batch / suites are stale, 2 a bad ar
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import sys
-from zoneinfo import ZoneInfo
 
 from jobs.settings import Settings
 
@@ -51,13 +50,72 @@ def _suites(args: argparse.Namespace) -> int:
     return 0
 
 
+def _show(args: argparse.Namespace) -> int:
+    from jobs.catalog.loader import load_catalog
+    from jobs.quality import rules, suites
+
+    settings = Settings.from_env()
+    catalog = load_catalog(settings.schemas_root)
+    try:
+        resource = catalog.resource(args.resource)
+    except KeyError as unknown:
+        print(str(unknown).strip("'\""), file=sys.stderr)
+        return EXIT_USAGE
+    quality_rules = rules.load_rules(settings.schemas_root)
+    checks = suites.suite_checks(resource, catalog, suites.load_cross_field(), quality_rules)
+    accuracy = suites.accuracy_checks(resource, catalog, quality_rules)
+    _level, accuracy_source = rules.accuracy_level(resource, quality_rules)
+    rows = [
+        {
+            "check": c.name,
+            "severity": c.severity,
+            "threshold": c.threshold,
+            "dimension": c.dimension,
+            "type": c.type,
+            "kwargs": c.kwargs,
+            "notes": c.notes,
+            "source": c.source,
+        }
+        for c in checks
+    ]
+    rows += [
+        {
+            "check": a.name,
+            "severity": a.severity,
+            "threshold": a.threshold,
+            "dimension": a.dimension,
+            "type": "accuracy (govlake)",
+            "kwargs": {"column": a.column, "authority": a.authority, "key": list(a.key)},
+            "notes": f"{a.column} agrees with {a.authority}.{a.authority_column} by key.",
+            "source": accuracy_source,
+        }
+        for a in accuracy
+    ]
+    if args.json:
+        print(json.dumps(rows, indent=2, ensure_ascii=False, default=str))
+        return 0
+    print(
+        f"{resource.id} {resource.title}: {len(rows)} checks "
+        f"(update cycle {resource.update_frequency})"
+    )
+    header = ("check", "severity", "threshold", "dimension", "from", "what")
+    lines = [header] + [
+        (r["check"], r["severity"], f"{r['threshold']:g}", r["dimension"], r["source"], r["notes"])
+        for r in rows
+    ]
+    widths = [max(len(row[i]) for row in lines) for i in range(len(header))]
+    for row in lines:
+        print("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip())
+    return 0
+
+
 def _validate(args: argparse.Namespace) -> int:
     from jobs.quality.gates import QualityGateError
     from jobs.quality.pipeline import validate_pool_batch
 
     try:
         summary = validate_pool_batch(
-            args.resource, args.batch, Settings.from_env(), run_gx=not args.no_gx
+            args.resource, Settings.from_env(), batch_id=args.batch, run_gx=not args.no_gx
         )
     except QualityGateError as held:
         print(str(held), file=sys.stderr)
@@ -73,9 +131,8 @@ def _tasks(args: argparse.Namespace) -> int:
     from jobs.quality.rectification import read_tasks, refresh_overdue
 
     settings = Settings.from_env()
-    today = dt.datetime.now(ZoneInfo(settings.timezone)).date()
     # Overdue is judged today, not only when the last batch was validated.
-    tasks = refresh_overdue(read_tasks(settings, department=args.dept), today)
+    tasks = refresh_overdue(read_tasks(settings, department=args.dept), settings.today())
     if args.status != "all":
         tasks = [t for t in tasks if t["status"] == args.status]
     tasks.sort(key=lambda t: (t["deadline"], t["department"], t["resource"], t["expectation"]))
@@ -148,6 +205,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--check", action="store_true", help="only report suites that differ (exit 1)"
     )
     suites.set_defaults(func=_suites)
+
+    show = cmds.add_parser("show", help="every check a resource gets, and where it comes from")
+    show.add_argument("resource", metavar="RESOURCE", help="<dept>.<resource>, e.g. gaj.hukou")
+    show.add_argument("--json", action="store_true", help="print as JSON (with kwargs and notes)")
+    show.set_defaults(func=_show)
 
     validate = cmds.add_parser("validate", help="validate the new pool batches of a resource")
     validate.add_argument("resource", metavar="RESOURCE", help="<dept>.<resource>, e.g. gaj.hukou")

@@ -174,7 +174,6 @@ def mark_promotable(
     *,
     decided_by: str,
     note: str,
-    now: dt.datetime | None = None,
 ) -> dict:
     """Marks a held batch promotable after rectification (整改), with who and why.
 
@@ -190,7 +189,7 @@ def mark_promotable(
         raise ValueError(
             f"{resource_id} batch {batch_id} is {current['status']}, not held; nothing to release"
         )
-    now = now or dt.datetime.now(dt.UTC)
+    now = settings.now()
     row = dict(current)
     row.update(
         status="promotable",

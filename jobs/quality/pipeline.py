@@ -33,6 +33,7 @@ import datetime as dt
 import logging
 import math
 import time
+from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -49,12 +50,13 @@ from jobs.policy.workdays import default_override_paths, get_calendar
 from jobs.quality import docs, failing_rows, gates, rectification, results, scorecards
 from jobs.quality.metrics import (
     BatchedPassUnsupported,
+    BatchMetrics,
     compute_metrics,
     compute_metrics_by_batch,
     latest_authority_rows,
 )
 from jobs.quality.suites import Suite, load_suite
-from jobs.settings import Settings
+from jobs.settings import Settings, pinned_clock
 
 log = logging.getLogger(__name__)
 
@@ -69,10 +71,6 @@ MIN_BATCHES_TO_SHARE_METRICS = 3
 ROWS_PER_CACHED_PARTITION = 200_000
 
 
-def _local(now: dt.datetime, settings: Settings) -> dt.datetime:
-    return now.astimezone(ZoneInfo(settings.timezone))
-
-
 def batch_stats(pool_df: DataFrame) -> list[dict]:
     """Per batch of a pool: row count and first ingestion time, oldest first (one small job)."""
     rows = (
@@ -83,21 +81,13 @@ def batch_stats(pool_df: DataFrame) -> list[dict]:
     return sorted((r.asDict() for r in rows), key=lambda r: (r["ingested_at"], r["batch_id"]))
 
 
-def run_parameters(
-    suite: Suite,
-    resource_update_frequency: str,
-    batch: dict,
-    previous: dict | None,
-    now: dt.datetime,
-    settings: Settings,
-) -> dict[str, Any]:
-    """Suite parameter values for one batch: ``today``/``now`` (validation time in the
-    settings' time zone), and from the previous batch the row-count bounds and the date the
+def run_parameters(suite: Suite, previous: dict | None, settings: Settings) -> dict[str, Any]:
+    """Suite parameter values for one batch: ``today``/``now`` (the settings' clock, today in
+    the bureau's time zone), and from the previous batch the row-count bounds and the date the
     batch was due (``delivered_by``). Without a previous batch those are left out, and the
     expectations that need them are skipped.
     """
-    local_now = _local(now, settings)
-    params: dict[str, Any] = {"today": local_now.date(), "now": now}
+    params: dict[str, Any] = {"today": settings.today(), "now": settings.now()}
     if previous is None:
         return params
     for exp in suite.expectations:
@@ -108,10 +98,11 @@ def run_parameters(
         if "delivered_by" in exp.parameters:
             workdays = int(exp.meta.get("freshness_workdays", 2))
             calendar = get_calendar(default_override_paths(settings))
-            previous_on = _local(_aware(previous["ingested_at"]), settings).date()
+            bureau = ZoneInfo(settings.timezone)
+            previous_on = _aware(previous["ingested_at"]).astimezone(bureau).date()
             due = calendar.add_workdays(previous_on, workdays).date
             end_of_due_day = dt.datetime.combine(
-                due + dt.timedelta(days=1), dt.time(), ZoneInfo(settings.timezone)
+                due + dt.timedelta(days=1), dt.time(), bureau
             ) - dt.timedelta(microseconds=1)
             # Spark returns timestamps to Python as naive local times of this process; the
             # bound is given the same way so GX's comparison and govlake's agree.
@@ -151,11 +142,10 @@ def _authority_rows(
 
 def validate_pool_batch(
     resource_id: str,
-    batch_id: str | None = None,
-    settings: Settings | None = None,
-    spark: SparkSession | None = None,
+    settings: Settings,
     *,
-    now: dt.datetime | None = None,
+    batch_id: str | None = None,
+    spark: SparkSession | None = None,
     run_gx: bool = True,
     raise_on_hold: bool = True,
 ) -> dict:
@@ -163,11 +153,11 @@ def validate_pool_batch(
 
     Args:
         resource_id: ``"<dept>.<resource>"``.
+        settings: effective settings (reports root, policy profile, time zone) and the clock
+            the validation time is read from; detected dates and deadlines derive from it.
         batch_id: validate only this batch (again, if it was validated before: a new decision
             row is appended).
-        settings: effective settings (reports root, policy profile, time zone).
         spark: Spark session; the process's session when omitted.
-        now: validation time (tests); detected dates and deadlines derive from it.
         run_gx: also run GX's own validation (Data Docs, cross-check). Off only for measuring
             govlake's pass alone.
         raise_on_hold: raise :class:`QualityGateError` when a batch is held (the DAG task fails).
@@ -181,9 +171,9 @@ def validate_pool_batch(
     """
     from jobs.spark import get_spark
 
-    settings = settings or Settings.from_env()
+    # One instant for the whole run: write ids, today and the deadlines all agree.
+    settings = settings.with_clock(pinned_clock(settings.now()))
     spark = spark or get_spark(settings)
-    now = now or dt.datetime.now(dt.UTC)
     catalog = load_catalog(settings.schemas_root)
     resource = catalog.resource(resource_id)
     suite = load_suite(resource_id)
@@ -208,19 +198,16 @@ def validate_pool_batch(
     profile = load_profile(settings.policy_profile, settings.schemas_root)
     rerun = {b["batch_id"] for b in pending if batch_id is not None and b["batch_id"] in decided}
     for start in range(0, len(pending), MAX_BATCHES_PER_PASS):
-        summary["batches"] += _validate_batches(
+        run = _Pass(
             spark,
             settings,
             resource,
             suite,
             pool_df,
-            stats,
             pending[start : start + MAX_BATCHES_PER_PASS],
-            now,
-            profile,
-            run_gx,
             rerun,
         )
+        summary["batches"] += _validate_batches(run, stats, profile, run_gx)
     if run_gx and summary["batches"]:
         started = time.perf_counter()
         summary["data_docs"] = str(docs.site_dir(settings) / "index.html")
@@ -258,151 +245,210 @@ def _cached_batch(pool_df: DataFrame, rows: int, batch_id: str) -> DataFrame:
     return batch_df
 
 
-def _write_key(resource_id: str, batch_id: str, suite: Suite, now: dt.datetime, rerun: bool) -> str:
-    # Write ids make a retried task idempotent; an explicit re-validation is a new run.
-    key = f"{resource_id}/{batch_id}/{suite.version}"
-    return key + (f"/rerun/{now.isoformat()}" if rerun else "")
+class _Stopwatch:
+    """Seconds per step and batch; a step shared by several batches is shared out evenly."""
+
+    def __init__(self, batch_ids: list[str]) -> None:
+        self.seconds: dict[str, dict[str, float]] = {b: {} for b in batch_ids}
+        self._started = time.perf_counter()
+
+    def lap(self, batch_ids: list[str], step: str) -> None:
+        elapsed = time.perf_counter() - self._started
+        for b in batch_ids:
+            self.seconds[b][step] = round(elapsed / len(batch_ids), 3)
+        self._started = time.perf_counter()
+
+
+@dataclass
+class _Pass:
+    """Up to :data:`MAX_BATCHES_PER_PASS` pending batches of one resource, validated together,
+    and what every step of the pass reads: each batch's suite parameters, the rows accuracy
+    checks compare with, and which batches already have failing rows (a retried task)."""
+
+    spark: SparkSession
+    settings: Settings
+    resource: Resource
+    suite: Suite
+    pool_df: DataFrame
+    batches: list[dict]
+    rerun: set[str]
+    params: dict[str, dict[str, Any]] = field(default_factory=dict)
+    authority: dict[tuple[str, str], DataFrame] = field(default_factory=dict)
+    written: set[str] = field(default_factory=set)
+    watch: _Stopwatch = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.watch = _Stopwatch(self.ids)
+
+    @property
+    def ids(self) -> list[str]:
+        return [b["batch_id"] for b in self.batches]
+
+    def rows(self, batch_id: str) -> int:
+        return next(b["rows"] for b in self.batches if b["batch_id"] == batch_id)
+
+    def write_key(self, *batch_ids: str) -> str:
+        """Write ids make a retried task idempotent; an explicit re-validation is a new run."""
+        key = f"{self.resource.id}/{'+'.join(batch_ids)}/{self.suite.version}"
+        rerun = bool(self.rerun & set(batch_ids))
+        return key + (f"/rerun/{self.settings.now().isoformat()}" if rerun else "")
+
+    def failing_rows_writer(self, *batch_ids: str) -> Any:
+        return failing_rows.failing_rows_writer(
+            self.settings,
+            self.suite.version,
+            self.settings.now(),
+            "quality_failing_rows/" + self.write_key(*batch_ids),
+            exclude_batches=set(batch_ids) & self.written,
+        )
 
 
 def _validate_batches(
-    spark: SparkSession,
-    settings: Settings,
-    resource: Resource,
-    suite: Suite,
-    pool_df: DataFrame,
-    stats: list[dict],
-    batches: list[dict],
-    now: dt.datetime,
-    profile: PolicyProfile,
-    run_gx: bool,
-    rerun: set[str],
+    run: _Pass, stats: list[dict], profile: PolicyProfile, run_gx: bool
 ) -> list[dict]:
-    """Validates ``batches`` (oldest first) of one resource: govlake's metrics in one Spark
-    pass for all of them, GX's validation of each in one GX session, then each batch's
-    results, scorecard, tasks and decision, in order."""
-    rid = resource.id
-    department, name = resource.department, resource.resource
-    ids = [b["batch_id"] for b in batches]
-    rows_of = {b["batch_id"]: b["rows"] for b in batches}
-    timings: dict[str, dict[str, float]] = {b: {} for b in ids}
-    clock = time.perf_counter()
-
-    def lap(batch_ids: list[str], step: str) -> None:
-        nonlocal clock
-        elapsed = time.perf_counter() - clock
-        for b in batch_ids:  # a step shared by several batches is shared out evenly
-            timings[b][step] = round(elapsed / len(batch_ids), 3)
-        clock = time.perf_counter()
-
-    params: dict[str, dict[str, Any]] = {}
-    for batch in batches:
-        key = (batch["ingested_at"], batch["batch_id"])
-        earlier = [s for s in stats if (s["ingested_at"], s["batch_id"]) < key]
-        params[batch["batch_id"]] = run_parameters(
-            suite, resource.update_frequency, batch, earlier[-1] if earlier else None, now, settings
-        )
-    authority = _authority_rows(spark, settings, suite, rid)
-    # Rows an earlier, failed attempt already wrote (a retry) are not written again.
-    written = failing_rows.batches_with_rows(
-        settings, department, name, suite.version, [b for b in ids if b not in rerun]
-    )
-    lap(ids, "prepare")
-
+    """Validates the batches of ``run`` (oldest first): govlake's metrics in one Spark pass for
+    all of them, GX's validation of each in one GX session, then each batch's results,
+    scorecard, tasks and decision, in order."""
+    _prepare(run, stats)
     cached: dict[str, DataFrame] = {}
     try:
-        metrics = None
-        shared = len(batches) >= MIN_BATCHES_TO_SHARE_METRICS
-        if shared and sum(b["rows"] for b in batches) <= BATCHED_MAX_ROWS:
-            write_id = "quality_failing_rows/" + _write_key(
-                rid, "+".join(ids), suite, now, bool(rerun & set(ids))
-            )
-            try:
-                metrics = compute_metrics_by_batch(
-                    pool_df,
-                    suite,
-                    params,
-                    authority,
-                    write_failing_rows=failing_rows.failing_rows_writer(
-                        settings, suite.version, now, write_id, exclude_batches=written
-                    ),
-                )
-            except BatchedPassUnsupported as why:
-                log.info("%s: validating batch by batch (%s)", rid, why)
-            else:
-                lap(ids, "metrics_and_failing_rows")
+        metrics = _shared_metrics(run)
         if metrics is None:
-            metrics = {}
-            for batch_id in ids:
-                batch_df = pool_df.where(F.col("batch_id") == batch_id)
-                if run_gx:
-                    # GX runs a Spark job per metric: cache the batch once, and let govlake's
-                    # pass read the same cache. govlake alone reads the batch once, uncached.
-                    batch_df = cached[batch_id] = _cached_batch(
-                        pool_df, rows_of[batch_id], batch_id
-                    )
-                    lap([batch_id], "read_and_cache")
-                metrics[batch_id] = compute_metrics(
-                    batch_df,
-                    suite,
-                    params[batch_id],
-                    authority,
-                    write_failing_rows=failing_rows.failing_rows_writer(
-                        settings,
-                        suite.version,
-                        now,
-                        "quality_failing_rows/"
-                        + _write_key(rid, batch_id, suite, now, batch_id in rerun),
-                        exclude_batches={batch_id} & written,
-                    ),
-                )
-                lap([batch_id], "metrics_and_failing_rows")
-
-        gx_runs: dict[str, Any] = {}
-        disagreements: dict[str, list[str]] = {b: [] for b in ids}
-        if run_gx:
-            from jobs.quality.validate import agreement, gx_session
-
-            with gx_session(settings, suite) as gx:
-                for batch_id in ids:
-                    batch_df = cached.pop(batch_id, None)
-                    if batch_df is None:
-                        batch_df = _cached_batch(pool_df, rows_of[batch_id], batch_id)
-                        lap([batch_id], "read_and_cache")
-                    try:
-                        outcomes = metrics[batch_id].outcomes
-                        gx_runs[batch_id] = gx.validate(
-                            batch_df,
-                            params[batch_id],
-                            run_name=batch_id,
-                            skip=[n for n, o in outcomes.items() if o.status == "skipped"],
-                        )
-                    finally:
-                        batch_df.unpersist()
-                    lap([batch_id], "gx_validation")
-                    gx_results = gx_runs[batch_id].results
-                    disagreements[batch_id] = [
-                        n for n, o in outcomes.items() if agreement(o, gx_results.get(n)) is False
-                    ]
-                    if disagreements[batch_id]:
-                        log.error(
-                            "%s batch %s: GX disagrees with govlake on %s",
-                            rid,
-                            batch_id,
-                            disagreements[batch_id],
-                        )
-            lap(ids, "gx_data_docs")
+            metrics = _metrics_batch_by_batch(run, cached if run_gx else None)
+        gx_runs, disagreements = _gx_validation(run, metrics, cached) if run_gx else ({}, {})
     finally:
         for batch_df in cached.values():
             batch_df.unpersist()
+    return _record(run, metrics, gx_runs, disagreements, profile)
 
-    out = []
-    existing = rectification.read_tasks(settings, department, name)
+
+def _prepare(run: _Pass, stats: list[dict]) -> None:
+    """Each batch's parameters (from the batch before it in the pool), the authority rows, and
+    the batches an earlier, failed attempt already wrote failing rows for."""
+    for batch in run.batches:
+        key = (batch["ingested_at"], batch["batch_id"])
+        earlier = [s for s in stats if (s["ingested_at"], s["batch_id"]) < key]
+        previous = earlier[-1] if earlier else None
+        run.params[batch["batch_id"]] = run_parameters(run.suite, previous, run.settings)
+    run.authority = _authority_rows(run.spark, run.settings, run.suite, run.resource.id)
+    run.written = failing_rows.batches_with_rows(
+        run.settings,
+        run.resource.department,
+        run.resource.resource,
+        run.suite.version,
+        [b for b in run.ids if b not in run.rerun],
+    )
+    run.watch.lap(run.ids, "prepare")
+
+
+def _shared_metrics(run: _Pass) -> dict[str, BatchMetrics] | None:
+    """govlake's metrics of every batch in two Spark jobs, when there are enough small batches
+    for that to pay; None when each batch gets its own pass."""
+    if len(run.batches) < MIN_BATCHES_TO_SHARE_METRICS:
+        return None
+    if sum(b["rows"] for b in run.batches) > BATCHED_MAX_ROWS:
+        return None
+    try:
+        metrics = compute_metrics_by_batch(
+            run.pool_df,
+            run.suite,
+            run.params,
+            run.authority,
+            write_failing_rows=run.failing_rows_writer(*run.ids),
+        )
+    except BatchedPassUnsupported as why:
+        log.info("%s: validating batch by batch (%s)", run.resource.id, why)
+        return None
+    run.watch.lap(run.ids, "metrics_and_failing_rows")
+    return metrics
+
+
+def _metrics_batch_by_batch(
+    run: _Pass, cached: dict[str, DataFrame] | None
+) -> dict[str, BatchMetrics]:
+    """govlake's metrics of each batch in its own single pass. With ``cached`` (GX validates
+    next), each batch is cached first and kept there for GX: GX runs a Spark job per metric,
+    and govlake's pass reads the same cache. govlake alone reads the batch once, uncached."""
+    metrics = {}
+    for batch_id in run.ids:
+        if cached is None:
+            batch_df = run.pool_df.where(F.col("batch_id") == batch_id)
+        else:
+            batch_df = cached[batch_id] = _cached_batch(run.pool_df, run.rows(batch_id), batch_id)
+            run.watch.lap([batch_id], "read_and_cache")
+        metrics[batch_id] = compute_metrics(
+            batch_df,
+            run.suite,
+            run.params[batch_id],
+            run.authority,
+            write_failing_rows=run.failing_rows_writer(batch_id),
+        )
+        run.watch.lap([batch_id], "metrics_and_failing_rows")
+    return metrics
+
+
+def _gx_validation(
+    run: _Pass, metrics: dict[str, BatchMetrics], cached: dict[str, DataFrame]
+) -> tuple[dict[str, Any], dict[str, list[str]]]:
+    """GX's own validation of each batch in one GX session (results stored in the GX project,
+    Data Docs built once), and per batch the expectations on which GX disagrees with govlake.
+    Takes each batch from ``cached`` (or caches it) and releases it once validated."""
+    from jobs.quality.validate import agreement, gx_session
+
+    gx_runs: dict[str, Any] = {}
+    disagreements: dict[str, list[str]] = {}
+    with gx_session(run.settings, run.suite) as gx:
+        for batch_id in run.ids:
+            batch_df = cached.pop(batch_id, None)
+            if batch_df is None:
+                batch_df = _cached_batch(run.pool_df, run.rows(batch_id), batch_id)
+                run.watch.lap([batch_id], "read_and_cache")
+            outcomes = metrics[batch_id].outcomes
+            try:
+                gx_runs[batch_id] = gx.validate(
+                    batch_df,
+                    run.params[batch_id],
+                    run_name=batch_id,
+                    skip=[n for n, o in outcomes.items() if o.status == "skipped"],
+                )
+            finally:
+                batch_df.unpersist()
+            run.watch.lap([batch_id], "gx_validation")
+            gx_results = gx_runs[batch_id].results
+            disagreements[batch_id] = [
+                n for n, o in outcomes.items() if agreement(o, gx_results.get(n)) is False
+            ]
+            if disagreements[batch_id]:
+                log.error(
+                    "%s batch %s: GX disagrees with govlake on %s",
+                    run.resource.id,
+                    batch_id,
+                    disagreements[batch_id],
+                )
+    run.watch.lap(run.ids, "gx_data_docs")
+    return gx_runs, disagreements
+
+
+def _record(
+    run: _Pass,
+    metrics: dict[str, BatchMetrics],
+    gx_runs: dict[str, Any],
+    disagreements: dict[str, list[str]],
+    profile: PolicyProfile,
+) -> list[dict]:
+    """For each batch in order: results, scorecard, rectification tasks, then the gate
+    decision (written last: it is what marks a batch validated); one summary per batch."""
+    settings, suite, rid = run.settings, run.suite, run.resource.id
+    department, name = run.resource.department, run.resource.resource
+    now = settings.now()
+    tasks = rectification.read_tasks(settings, department, name)
     calendar = get_calendar(default_override_paths(settings))
-    for batch_id in ids:
+    out = []
+    for batch_id in run.ids:
         batch_metrics = metrics[batch_id]
         outcomes = list(batch_metrics.outcomes.values())
         decision = gates.decide(rid, batch_id, outcomes)
-        write_key = _write_key(rid, batch_id, suite, now, batch_id in rerun)
+        write_key = run.write_key(batch_id)
         gx_run = gx_runs.get(batch_id)
         results.append_results(
             settings,
@@ -433,20 +479,13 @@ def _validate_batches(
             ],
             "quality_scorecards/" + write_key,
         )
+        existing = tasks
         tasks = rectification.plan_tasks(
-            existing,
-            rid,
-            batch_id,
-            outcomes,
-            _local(now, settings).date(),
-            now,
-            profile,
-            calendar,
+            existing, rid, batch_id, outcomes, settings.today(), now, profile, calendar
         )
         if tasks or existing:
             rectification.write_tasks(settings, rid, tasks)
-        existing = tasks
-        lap([batch_id], "record")
+        run.watch.lap([batch_id], "record")
         gates.append_decisions(
             settings,
             [
@@ -463,7 +502,7 @@ def _validate_batches(
             ],
             "quality_batches/" + write_key,
         )
-        lap([batch_id], "decision")
+        run.watch.lap([batch_id], "decision")
         if decision.status == "held":
             log.error(decision.message)
         out.append(
@@ -477,9 +516,9 @@ def _validate_batches(
                 "failed_warning": list(decision.failed_warning),
                 "skipped": [n for n, o in batch_metrics.outcomes.items() if o.status == "skipped"],
                 "gx_success": gx_run.success if gx_run else None,
-                "gx_disagreements": disagreements[batch_id],
+                "gx_disagreements": disagreements.get(batch_id, []),
                 "open_tasks": sum(1 for t in tasks if t["status"] in rectification.UNRESOLVED),
-                "seconds": timings[batch_id],
+                "seconds": run.watch.seconds[batch_id],
             }
         )
     return out

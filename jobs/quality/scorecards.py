@@ -21,7 +21,7 @@ import pyarrow as pa
 from jobs.lake import ledger
 from jobs.lake.registry import QUALITY_SCORECARDS
 from jobs.quality.metrics import Outcome
-from jobs.quality.suites import DIMENSIONS
+from jobs.quality.rules import DIMENSIONS
 from jobs.settings import Settings
 
 QUALITY_SCORECARDS_SCHEMA = pa.schema(

@@ -20,7 +20,6 @@ failing value to the driver. Tests run ``COMPLETE`` to compare row by row.
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import fcntl
 import logging
 import os
@@ -239,7 +238,7 @@ class GxSession:
 
         started = time.perf_counter()
         checkpoint = self._checkpoint_for(skip)
-        run_id = RunIdentifier(run_name=run_name, run_time=dt.datetime.now(dt.UTC))
+        run_id = RunIdentifier(run_name=run_name, run_time=self.settings.now())
         checkpoint_result = checkpoint.run(
             batch_parameters={"dataframe": batch_df},
             expectation_parameters=dict(params),

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from jobs.quality.suites import DIMENSIONS
+from jobs.quality.rules import DIMENSIONS
 
 DIMENSION_LABELS: dict[str, str] = {
     "completeness": "完整性 completeness",

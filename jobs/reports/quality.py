@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 from markupsafe import Markup
 
-from jobs.quality.suites import DIMENSIONS
+from jobs.quality.rules import DIMENSIONS
 from jobs.reports import charts
 from jobs.reports.labels import (
     BATCH_STATUS_LABELS,

@@ -34,10 +34,10 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-import yaml
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from jobs import yamlconf
 from jobs.audit import log as audit
 from jobs.catalog import load_catalog
 from jobs.catalog.models import Catalog
@@ -46,7 +46,8 @@ from jobs.lake.files import remove_tree
 from jobs.lake.registry import OPEN_DATASET, OPEN_LIST, POOL, uri_at
 from jobs.policy import load_profile
 from jobs.settings import Settings
-from jobs.share.policy import load_masking
+from jobs.share.policy import SharePolicyError, load_masking
+from jobs.yamlconf import INT, TEXT, Keys, ListOf
 
 OPEN_DATA_FILE = Path("share") / "open_data.yaml"
 TOTAL = "total"
@@ -74,12 +75,48 @@ class Aggregate:
     dimensions: tuple[Dimension, ...]
 
 
+_DIMENSION = Keys(
+    {"name": TEXT, "column": TEXT, "prefix": INT, "age_from": TEXT, "bands": ListOf(INT)},
+    required={"name"},
+)
+_AGGREGATE = Keys(
+    {
+        "dataset": TEXT,
+        "title": TEXT,
+        "domain": TEXT,
+        "summary": TEXT,
+        "update_frequency": TEXT,
+        "source": ListOf(TEXT),
+        "subject": TEXT,
+        "dimensions": ListOf(_DIMENSION, label="name"),
+    },
+    required={
+        "dataset",
+        "title",
+        "domain",
+        "summary",
+        "update_frequency",
+        "source",
+        "subject",
+        "dimensions",
+    },
+)
+#: ``schemas/share/open_data.yaml``.
+OPEN_DATA_SHAPE = Keys(
+    {"aggregates": ListOf(_AGGREGATE, label="dataset"), "format": TEXT}, required={"aggregates"}
+)
+
+
 @functools.lru_cache(maxsize=4)
 def load_open_config(schemas_root: str) -> tuple[tuple[Aggregate, ...], str]:
-    """The aggregates and the format text of ``schemas/share/open_data.yaml``."""
-    raw = yaml.safe_load((Path(schemas_root) / OPEN_DATA_FILE).read_text(encoding="utf-8"))
+    """The aggregates and the format text of ``schemas/share/open_data.yaml``.
+
+    Raises:
+        SharePolicyError: naming the file and line of an unknown key or a wrong type.
+    """
+    raw = yamlconf.load(Path(schemas_root) / OPEN_DATA_FILE, OPEN_DATA_SHAPE, SharePolicyError)
     aggregates = []
-    for item in raw.get("aggregates") or []:
+    for item in raw["aggregates"]:
         dims = tuple(
             Dimension(
                 name=d["name"],

@@ -20,11 +20,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from jobs import yamlconf
 from jobs.catalog.models import SENSITIVITIES, Catalog
 from jobs.lake.registry import BASE_KEYS
 from jobs.settings import Settings
+from jobs.yamlconf import TEXT, Keys, ListOf, MapOf
 
 MASKING_FILE = Path("share") / "masking.yaml"
 TREATMENTS = ("clear", "mask", "token", "withhold")
@@ -36,7 +36,7 @@ _KEY_ELEMENTS = {"person_id": "citizen_id", "uscc": "uscc"}
 
 
 class SharePolicyError(ValueError):
-    """An unknown dataset or field, or an invalid masking configuration."""
+    """An unknown dataset or field, or an invalid masking or open data configuration."""
 
 
 @dataclass(frozen=True)
@@ -47,29 +47,56 @@ class MaskingConfig:
     open_sensitivities: tuple[str, ...]
 
 
+#: ``schemas/share/masking.yaml``.
+MASKING_SHAPE = Keys(
+    {
+        "treatments": MapOf(TEXT),
+        "masks": MapOf(TEXT),
+        "base_columns": MapOf(Keys({"sensitivity": TEXT, "kind": TEXT}, required={"sensitivity"})),
+        "open_sensitivities": ListOf(TEXT),
+    },
+    required={"treatments", "masks", "base_columns"},
+)
+
+
 @functools.lru_cache(maxsize=8)
 def load_masking(schemas_root: str) -> MaskingConfig:
-    """Reads and checks ``schemas/share/masking.yaml``."""
+    """Reads and checks ``schemas/share/masking.yaml``.
+
+    Raises:
+        SharePolicyError: naming the file and line of every problem.
+    """
     from jobs.share.masking import MASKS
 
     path = Path(schemas_root) / MASKING_FILE
-    raw: dict[str, Any] = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    raw = yamlconf.load(path, MASKING_SHAPE, SharePolicyError)
     problems = []
-    treatments = dict(raw.get("treatments") or {})
+
+    def bad(node: Any, key: Any, where: str, reason: str) -> None:
+        problems.append(yamlconf.Problem(str(path), yamlconf.line_of(node, key), where, reason))
+
+    treatments = raw["treatments"]
     if set(treatments) != set(SENSITIVITIES):
-        problems.append(f"treatments must name each of {SENSITIVITIES}")
-    problems += [f"unknown treatment {t!r}" for t in treatments.values() if t not in TREATMENTS]
-    masks = dict(raw.get("masks") or {})
-    problems += [f"unknown mask {m!r}" for m in masks.values() if m not in MASKS]
+        bad(raw, "treatments", "treatments", f"must name each of {', '.join(SENSITIVITIES)}")
+    for sensitivity, treatment in treatments.items():
+        if treatment not in TREATMENTS:
+            bad(treatments, sensitivity, "treatments", f"unknown treatment {treatment!r}")
+    masks = raw["masks"]
+    for kind, mask in masks.items():
+        if mask not in MASKS:
+            bad(masks, kind, "masks", f"unknown mask {mask!r}")
     base_columns = {}
-    for column, spec in (raw.get("base_columns") or {}).items():
-        if spec.get("sensitivity") not in SENSITIVITIES:
-            problems.append(f"base_columns.{column}: unknown sensitivity")
-        base_columns[column] = (spec.get("sensitivity"), spec.get("kind", "text"))
+    for column, spec in raw["base_columns"].items():
+        if spec["sensitivity"] not in SENSITIVITIES:
+            bad(raw["base_columns"], column, f"base_columns.{column}", "unknown sensitivity")
+        base_columns[column] = (spec["sensitivity"], spec.get("kind", "text"))
     if problems:
-        raise SharePolicyError(f"{path}: " + "; ".join(problems))
+        raise SharePolicyError(yamlconf.describe(problems))
     return MaskingConfig(
-        treatments, masks, base_columns, tuple(raw.get("open_sensitivities") or ("public",))
+        dict(treatments),
+        dict(masks),
+        base_columns,
+        tuple(raw.get("open_sensitivities") or ("public",)),
     )
 
 

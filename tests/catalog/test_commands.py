@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import re
 import unicodedata
 
 import pytest
@@ -168,8 +169,8 @@ def test_validate_broken_catalog_exits_1_listing_every_problem(tmp_path, capsys)
     assert main(["catalog", "validate", "--root", str(root)]) == 1
     err = capsys.readouterr().err
     assert "3 problems in the catalog at" in err
-    assert "resources/mzj/marriage.yaml: key.fields: the resource has no key field" in err
-    assert "resources/gaj/hukou.yaml: key.kind: key kind 'uscc' does not match" in err
+    assert "resources/mzj/marriage.yaml:1: key.fields: the resource has no key field" in err
+    assert re.search(r"resources/gaj/hukou.yaml:\d+: key.kind: key kind 'uscc' does not match", err)
 
 
 def test_list_on_broken_catalog_exits_1(tmp_path, capsys):

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 from pathlib import Path
 
 import pytest
@@ -59,10 +60,14 @@ def problems_of(tmp_path: Path, overlay: str) -> list[str]:
     return lines
 
 
-def assert_problem(lines: list[str], file: str, entry: str, reason: str) -> None:
-    prefix = f"{file}: {entry}: "
-    matching = [line for line in lines if line.startswith(prefix) and reason in line]
-    assert matching, f"no problem {prefix}…{reason}… in:\n" + "\n".join(lines)
+def assert_problem(
+    lines: list[str], file: str, entry: str, reason: str, line: int | None = None
+) -> None:
+    """A problem of ``file`` (at ``line`` if given, at some line or none otherwise)."""
+    at = rf":{line}" if line else r"(:\d+)?"
+    prefix = re.compile(rf"{re.escape(file)}{at}: {re.escape(entry)}: ")
+    matching = [p for p in lines if prefix.match(p) and reason in p]
+    assert matching, f"no problem {file}:{line or ''} {entry}: …{reason}… in:\n" + "\n".join(lines)
 
 
 # --- the real catalog ------------------------------------------------------------------------
@@ -289,11 +294,20 @@ def test_reports_duplicate_yaml_key_with_its_line(tmp_path):
     ]
 
 
-def test_reports_unknown_keys_at_every_level(tmp_path):
+def test_reports_unknown_keys_at_every_level_with_their_line(tmp_path):
     lines = problems_of(tmp_path, "unknown_keys")
-    assert_problem(lines, "resources/gaj/hukou.yaml", "gaj.hukou", "unknown key 'secuirty_level'")
-    assert_problem(lines, "resources/gaj/hukou.yaml", "delivery", "unknown key 'delimiter'")
-    assert_problem(lines, "resources/gaj/hukou.yaml", "fields[person_id]", "unknown key 'nullable'")
+    file = "resources/gaj/hukou.yaml"
+    assert_problem(lines, file, "gaj.hukou", "unknown key 'secuirty_level'", line=7)
+    assert_problem(lines, file, "delivery", "unknown key 'delimiter'", line=5)
+    assert_problem(lines, file, "fields[person_id]", "unknown key 'nullable'", line=12)
+    assert_problem(lines, file, "fields[full_name]", "missing key 'required'", line=13)
+
+
+def test_reports_a_wrong_type_with_its_line(tmp_path):
+    lines = problems_of(tmp_path, "bad_enums")
+    file = "resources/gaj/hukou.yaml"
+    reason = "must be true or false, got str 'yes'"
+    assert_problem(lines, file, "fields[person_id].required", reason, line=13)
 
 
 def test_reports_missing_keys(tmp_path):
@@ -528,7 +542,7 @@ def test_schemas_readme_documents_every_allowed_key_and_value():
     from jobs.catalog import models
 
     readme = (REAL_ROOT / "README.md").read_text(encoding="utf-8")
-    keys = {key for spec in models.ALLOWED_KEYS.values() for key in spec}
+    keys = {key for shape in models.SHAPES.values() for key in shape.fields}
     values = {
         *models.DELIVERY_FORMATS,
         *models.ENCODINGS,

@@ -5,7 +5,7 @@ import datetime as dt
 import pytest
 
 from jobs.govern import tickets
-from jobs.govern.ticket_policy import TicketPolicy, load_ticket_policy
+from jobs.govern.ticket_policy import TicketPolicy
 from jobs.govern.tickets import (
     TicketError,
     apply_close,
@@ -14,7 +14,7 @@ from jobs.govern.tickets import (
     plan_sync,
 )
 from jobs.policy.workdays import WorkdayCalendar
-from jobs.settings import Settings, pinned_clock
+from jobs.settings import pinned_clock
 
 NOW = dt.datetime(2025, 9, 26, 8, 0, tzinfo=dt.UTC)
 FRIDAY = dt.date(2025, 9, 26)  # 10 working days later: 2025-10-16 (National Day in between)
@@ -177,13 +177,6 @@ def test_overdue_waits_before_escalation_when_configured():
 def test_ticket_before_its_deadline_is_left_alone():
     changed, events = plan_deadlines([opened()], policy(), today=dt.date(2025, 10, 16), now=NOW)
     assert changed == [] and events == []
-
-
-def test_policy_takes_deadlines_from_the_profile_and_escalation_from_verification_yaml():
-    loaded = load_ticket_policy(Settings(policy_profile="hebi"))
-
-    assert (loaded.profile, loaded.verification_workdays, loaded.max_extensions) == ("hebi", 10, 1)
-    assert (loaded.escalate_to, loaded.escalate_after_overdue_workdays) == ("data_authority", 0)
 
 
 def test_deadlines_are_checked_on_the_bureaus_date_not_the_utc_date(lake_settings):

@@ -6,10 +6,13 @@ from pathlib import Path
 import pytest
 from stdnum.cn import ric
 
+from jobs.catalog.loader import load_catalog
 from jobs.ingest import pipeline
 from jobs.ingest.accounting import RowAccountingError
+from jobs.ingest.pool import pool_schema
 from jobs.lake import tables
 from jobs.lake.paths import table_uri
+from jobs.settings import pinned_clock
 
 pytestmark = [pytest.mark.spark, pytest.mark.slow]
 
@@ -43,11 +46,15 @@ def _versions(settings) -> dict[str, int]:
     return {k: len(tables.history(table_uri(settings, *parts))) for k, parts in names.items()}
 
 
+def at_now(settings):
+    return settings.with_clock(pinned_clock(NOW))
+
+
 def _run_all(spark, settings):
     return (
-        pipeline.land_to_bronze("gaj.hukou", settings, spark=spark, now=NOW),
-        pipeline.bronze_to_pool("gaj.hukou", settings, spark=spark, now=NOW),
-        pipeline.check_row_accounting("gaj.hukou", settings, spark=spark, now=NOW),
+        pipeline.land_to_bronze("gaj.hukou", at_now(settings), spark=spark),
+        pipeline.bronze_to_pool("gaj.hukou", at_now(settings), spark=spark),
+        pipeline.check_row_accounting("gaj.hukou", at_now(settings), spark=spark),
     )
 
 
@@ -89,6 +96,12 @@ def test_two_batches_land_standardise_and_balance(spark, lake_settings):
 
     pool_df = tables.read_table(spark, table_uri(lake_settings, "pool", "gaj", "hukou"))
     assert sorted(r.person_id for r in pool_df.collect()) == sorted([ids[0], ids[1], ids[3]])
+    promoted = {r[0] for r in pool_df.select(pool_df.promoted_at.cast("long")).collect()}
+    assert promoted == {int(NOW.timestamp())}  # the settings' clock, not the machine's
+    expected = pool_schema(load_catalog().resource("gaj.hukou"))
+    assert [(f.name, f.dataType) for f in pool_df.schema] == [
+        (f.name, f.dataType) for f in expected
+    ]
     quarantine = tables.read_table(
         spark, table_uri(lake_settings, "quarantine", "gaj", "hukou")
     ).collect()
@@ -127,16 +140,16 @@ def test_unsafe_batch_name_is_rejected_unread(spark, lake_settings, tmp_path):
     resource_dir = Path(lake_settings.landing_root) / "gaj" / "hukou"
     resource_dir.mkdir(parents=True)
     (resource_dir / "escape").symlink_to(outside)
-    landed = pipeline.land_to_bronze("gaj.hukou", lake_settings, spark=spark, now=NOW)
+    landed = pipeline.land_to_bronze("gaj.hukou", at_now(lake_settings), spark=spark)
     assert [b["batch_id"] for b in landed["rejected_batches"]] == ["escape"]
     assert landed["batches"] == []
 
 
 def test_accounting_fails_loudly_when_rows_go_missing(spark, lake_settings):
     _deliver(lake_settings, "b1", "hukou.csv", HEADER + _row(_id("33021119850615001")))
-    pipeline.land_to_bronze("gaj.hukou", lake_settings, spark=spark, now=NOW)
+    pipeline.land_to_bronze("gaj.hukou", at_now(lake_settings), spark=spark)
     with pytest.raises(RowAccountingError, match="not yet promoted"):
-        pipeline.check_row_accounting("gaj.hukou", lake_settings, spark=spark, now=NOW)
+        pipeline.check_row_accounting("gaj.hukou", at_now(lake_settings), spark=spark)
 
 
 def test_unstorable_dates_cost_one_row_each_never_the_resource(spark, lake_settings):

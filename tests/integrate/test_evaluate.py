@@ -60,9 +60,9 @@ def test_synthetic_county_meets_the_precision_and_recall_target(spark, tmp_path)
     """2,000 persons generated, ingested resource by resource, integrated and measured."""
     from jobs.catalog.loader import load_catalog
     from jobs.ingest.pipeline import ingest_resource
+    from jobs.integrate.build import build_bases
     from jobs.integrate.config import load_jurisdiction
     from jobs.integrate.evaluate import evaluate_lake
-    from jobs.integrate.pipeline import build_bases
     from jobs.settings import Settings
     from jobs.synth.config import load_config
     from jobs.synth.generate import generate

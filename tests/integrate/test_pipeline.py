@@ -199,7 +199,7 @@ def _write_pools(spark, settings, pools: dict) -> None:
 
 def test_a_build_from_scratch_equals_a_build_batch_by_batch(spark, pool, tmp_path):
     from jobs.govern.tickets import CONFIRMED, close_ticket, read_tickets
-    from jobs.integrate.pipeline import build_bases
+    from jobs.integrate.build import build_bases
     from jobs.lake.registry import BASE_KEYS
     from jobs.settings import Settings, pinned_clock
 
@@ -323,7 +323,7 @@ def _decide(settings, resource_id: str, batch_id: str, status: str, minute: int)
 
 
 def test_a_held_batch_stays_out_of_the_bases_until_it_is_marked_promotable(spark, pool, tmp_path):
-    from jobs.integrate.pipeline import build_bases
+    from jobs.integrate.build import build_bases
     from jobs.settings import Settings
 
     settings = Settings(lake_root=str(tmp_path / "lake"), spark_master="local[2]")

@@ -127,7 +127,7 @@ def test_govlake_tables_lists_every_table(capsys):
         "layer": "base",
         "name": "population",
         "grain": "one row per natural person",
-        "writer": "jobs.integrate.pipeline.build_bases",
+        "writer": "jobs.integrate.build.build_bases",
         "keys": ["person_id"],
         "database": "population",
     }

@@ -71,7 +71,7 @@ def test_broken_override_file_exits_1_naming_the_file(capsys, write_overrides):
 
     err = capsys.readouterr().err
     assert "broken.yaml" in err
-    assert "'official' is required" in err
+    assert "broken.yaml:2: years.2027: missing key 'official'" in err
 
 
 @pytest.mark.parametrize(

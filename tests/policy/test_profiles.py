@@ -3,6 +3,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import datetime as dt
+import re
 from pathlib import Path
 
 import pytest
@@ -233,17 +234,7 @@ def broken(mutate) -> dict:
     [
         (lambda p: p.pop("rectification_workdays"), "rectification_workdays", "is missing"),
         (
-            lambda p: p["rectification_workdays"].pop("value"),
-            "rectification_workdays",
-            "'value' is missing",
-        ),
-        (
             lambda p: p["rectification_workdays"].update(value=-7),
-            "rectification_workdays",
-            "whole number of working days >= 0",
-        ),
-        (
-            lambda p: p["rectification_workdays"].update(value="7"),
             "rectification_workdays",
             "whole number of working days >= 0",
         ),
@@ -268,12 +259,6 @@ def broken(mutate) -> dict:
             "a default needs a 'note'",
         ),
         (
-            lambda p: p["rectification_workdays"].update(days=7),
-            "rectification_workdays",
-            "unknown key(s) days",
-        ),
-        (lambda p: p.update(retention_years=3), None, "unknown key(s) retention_years"),
-        (
             lambda p: p["log_retention"].update(unit="weeks"),
             "log_retention",
             "'unit' must be one of days, months, years",
@@ -287,11 +272,6 @@ def broken(mutate) -> dict:
             lambda p: p["share_types"]["names"].pop("not_shared"),
             "share_types",
             "'names' is missing not_shared",
-        ),
-        (
-            lambda p: p["open_types"]["names"].update(restricted="受限开放"),
-            "open_types",
-            "unknown key(s) restricted",
         ),
         (
             lambda p: p["verification_max_extensions"].update(value=1, source="001 §15"),
@@ -312,6 +292,61 @@ def test_validation_errors_name_file_profile_and_field(write_profiles, mutate, f
     if field:
         assert f"field {field!r}" in text
     assert message in text
+
+
+@pytest.mark.parametrize(
+    ("mutate", "where", "reason", "on_line"),
+    [
+        (
+            lambda p: p["rectification_workdays"].pop("value"),
+            "profiles.taizhou.rectification_workdays",
+            "missing key 'value'",
+            "rectification_workdays:",
+        ),
+        (
+            lambda p: p["rectification_workdays"].update(value="7"),
+            "profiles.taizhou.rectification_workdays.value",
+            "must be a whole number or null, got str '7'",
+            "value: '7'",
+        ),
+        (
+            lambda p: p["rectification_workdays"].update(days=7),
+            "profiles.taizhou.rectification_workdays",
+            "unknown key 'days' (allowed: value, source, default, note)",
+            "days: 7",
+        ),
+        (
+            lambda p: p.update(retention_years=3),
+            "profiles.taizhou",
+            "unknown key 'retention_years'",
+            "retention_years: 3",
+        ),
+        (
+            lambda p: p["open_types"]["names"].update(restricted="受限开放"),
+            "profiles.taizhou.open_types.names",
+            "unknown key 'restricted'",
+            "restricted: 受限开放",
+        ),
+        (
+            lambda p: p["log_retention"].update(default="yes"),
+            "profiles.taizhou.log_retention.default",
+            "must be true or false, got str 'yes'",
+            "default: 'yes'",
+        ),
+    ],
+)
+def test_shape_errors_name_file_line_and_key_path(write_profiles, mutate, where, reason, on_line):
+    path = write_profiles(broken(mutate))
+
+    with pytest.raises(PolicyProfileError) as error:
+        load_profiles(schemas_root=str(path.parent))
+
+    found = re.search(
+        rf"{re.escape(str(path))}:(\d+): {re.escape(where)}: {re.escape(reason)}", str(error.value)
+    )
+    assert found, str(error.value)
+    lines = path.read_text(encoding="utf-8").splitlines()
+    assert on_line in lines[int(found.group(1)) - 1]
 
 
 def test_every_problem_is_reported_at_once(write_profiles):
@@ -342,7 +377,9 @@ def test_unknown_top_level_key_is_rejected(write_profiles):
     data["profile"] = {}
     path = write_profiles(data)
 
-    with pytest.raises(PolicyProfileError, match=r"unknown top-level key\(s\) profile"):
+    with pytest.raises(
+        PolicyProfileError, match=r"policy_profiles.yaml:\d+: unknown key 'profile'"
+    ):
         load_profiles(schemas_root=str(path.parent))
 
 

@@ -234,8 +234,11 @@ def test_a_ready_calendar_is_used_as_given(library_calendar):
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("years:\n  2027:\n    holidays: []\n", "'official' is required"),
-        ("years:\n  2027:\n    official: yes please\n", "'official' must be true or false"),
+        ("years:\n  2027:\n    holidays: []\n", ":2: years.2027: missing key 'official'"),
+        (
+            "years:\n  2027:\n    official: yes please\n",
+            ":3: years.2027.official: must be true or false, got str 'yes please'",
+        ),
         ("years:\n  2027:\n    official: true\n    holidays: [2026-12-31]\n", "not in 2027"),
         ("years:\n  2027:\n    official: true\n    holidays: [2027-02-30]\n", "impossible date"),
         ("years:\n  2027:\n    official: true\n    holidays: [tomorrow]\n", "not a date"),
@@ -249,12 +252,23 @@ def test_a_ready_calendar_is_used_as_given(library_calendar):
             "    workdays: [2027-01-02]\n",
             "both holiday and workday",
         ),
-        ("years:\n  2027:\n    official: true\n    holiday: []\n", "unknown key(s) holiday"),
-        ("years:\n  2027:\n    official: true\n    holidays: 2027-01-01\n", "list of dates"),
-        ("years:\n  next: {official: true}\n", "not a year"),
-        ("2027:\n  official: true\n", "'years' key"),
+        (
+            "years:\n  2027:\n    official: true\n    holiday: []\n",
+            ":4: years.2027: unknown key 'holiday'",
+        ),
+        (
+            "years:\n  2027:\n    official: true\n    holidays: 2027-01-01\n",
+            ":4: years.2027.holidays: must be a list or null, got date",
+        ),
+        ("years:\n  next: {official: true}\n", ":2: years: key 'next': must be a year like 2027"),
+        ("2027:\n  official: true\n", ":1: unknown key 2027"),
+        ("2027:\n  official: true\n", ":1: missing key 'years'"),
         ("years: {}\n", "at least one year"),
-        ("years: {2027: {official: true}}\nextra: 1\n", "unknown key(s) extra"),
+        ("years: {2027: {official: true}}\nextra: 1\n", ":2: unknown key 'extra'"),
+        (
+            "years:\n  2027:\n    official: true\n  2027:\n    official: false\n",
+            ":4: not valid YAML: found duplicate key 2027",
+        ),
         ("years: [2027\n", "not valid YAML"),
     ],
 )
@@ -271,7 +285,7 @@ def test_override_file_errors_name_the_file_and_the_problem(write_overrides, tex
 def test_year_errors_name_the_year(write_overrides):
     path = write_overrides("years:\n  2027:\n    official: 1\n")
 
-    with pytest.raises(CalendarOverrideError, match="year 2027"):
+    with pytest.raises(CalendarOverrideError, match=r"overrides.yaml:3: years\.2027\.official"):
         load_overrides([path])
 
 

@@ -8,7 +8,7 @@ import pytest
 from stdnum.cn import ric
 
 from jobs.catalog.loader import load_catalog
-from jobs.quality.suites import pool_schema
+from jobs.ingest.pool import pool_schema
 
 INGESTED_AT = dt.datetime(2025, 9, 26, 2, 0, tzinfo=dt.UTC)  # Friday 10:00 in Shanghai
 

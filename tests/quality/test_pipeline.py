@@ -12,7 +12,7 @@ from jobs.quality import gates
 from jobs.quality.docs import external_loads
 from jobs.quality.gates import QualityGateError
 from jobs.quality.pipeline import validate_pool_batch
-from jobs.settings import Settings
+from jobs.settings import Settings, pinned_clock
 
 from ..browser import dump_dom, needs_chromium
 from .conftest import ALICE, BOB, citizen_id, hukou_row, make_pool_df
@@ -24,8 +24,12 @@ B2_AT = dt.datetime(2025, 9, 29, 2, 0, tzinfo=dt.UTC)  # Monday (Sunday 09-28 wa
 OTHERS = [citizen_id(f"44030619900101{n:03d}") for n in range(120, 124)]
 
 
-def at(row: dict, when: dt.datetime) -> dict:
+def ingested(row: dict, when: dt.datetime) -> dict:
     return {**row, "ingested_at": when, "promoted_at": when}
+
+
+def at(settings: Settings, when: dt.datetime) -> Settings:
+    return settings.with_clock(pinned_clock(when))
 
 
 def batch_one() -> list[dict]:
@@ -35,13 +39,13 @@ def batch_one() -> list[dict]:
         hukou_row("b1", 3, BOB, gender="2"),  # gender disagrees with the ID
     ]
     rows += [hukou_row("b1", 4 + i, pid) for i, pid in enumerate(OTHERS[:3])]
-    return [at(r, B1_AT) for r in rows]
+    return [ingested(r, B1_AT) for r in rows]
 
 
 def batch_two() -> list[dict]:
     rows = [hukou_row("b2", 1, ALICE), hukou_row("b2", 2, BOB)]
     rows += [hukou_row("b2", 3 + i, pid) for i, pid in enumerate(OTHERS)]
-    return [at(r, B2_AT) for r in rows]
+    return [ingested(r, B2_AT) for r in rows]
 
 
 def append_pool(spark, settings, rows):
@@ -69,7 +73,7 @@ def runs(spark, tmp_path_factory):
     )
     append_pool(spark, settings, batch_one())
     with pytest.raises(QualityGateError) as held:
-        validate_pool_batch("gaj.hukou", settings=settings, spark=spark, now=B1_AT)
+        validate_pool_batch("gaj.hukou", at(settings, B1_AT), spark=spark)
     after_b1 = {
         "batches": read(spark, settings, "quality_batches"),
         "failing": read(spark, settings, "quality_failing_rows"),
@@ -78,12 +82,10 @@ def runs(spark, tmp_path_factory):
         "tasks": read(spark, settings, "rectification_tasks"),
     }
     with pytest.raises(QualityGateError) as retried:
-        validate_pool_batch("gaj.hukou", settings=settings, spark=spark, now=B1_AT)
+        validate_pool_batch("gaj.hukou", at(settings, B1_AT), spark=spark)
     rerun = (str(retried.value), read(spark, settings, "quality_batches"))
     append_pool(spark, settings, batch_two())
-    second = validate_pool_batch(
-        "gaj.hukou", settings=settings, spark=spark, now=B2_AT, run_gx=False
-    )
+    second = validate_pool_batch("gaj.hukou", at(settings, B2_AT), spark=spark, run_gx=False)
     return settings, str(held.value), after_b1, rerun, second
 
 

@@ -11,7 +11,7 @@ from jobs.quality.pipeline import validate_pool_batch
 from jobs.settings import Settings
 
 from .conftest import BOB, hukou_row, make_pool_df
-from .test_pipeline import B2_AT, OTHERS, at, batch_one
+from .test_pipeline import B2_AT, OTHERS, at, batch_one, ingested
 
 pytestmark = [pytest.mark.spark, pytest.mark.slow]
 
@@ -27,7 +27,7 @@ GOVERNANCE = (
 def batch_two_with_a_bad_row() -> list[dict]:
     rows = [hukou_row("b2", 1, BOB, gender="2")]  # gender disagrees with the ID again
     rows += [hukou_row("b2", 2 + i, pid) for i, pid in enumerate(OTHERS)]
-    return [at(r, B2_AT) for r in rows]
+    return [ingested(r, B2_AT) for r in rows]
 
 
 def lake(root: Path) -> Settings:
@@ -52,9 +52,8 @@ def validate(spark, settings, run_gx=True):
         patch.setattr(pipeline, "MIN_BATCHES_TO_SHARE_METRICS", 2)
         return validate_pool_batch(
             "gaj.hukou",
-            settings=settings,
+            at(settings, B2_AT),
             spark=spark,
-            now=B2_AT,
             run_gx=run_gx,
             raise_on_hold=False,
         )

@@ -5,7 +5,7 @@ import json
 import pytest
 
 from jobs.catalog.loader import load_catalog
-from jobs.quality import suites
+from jobs.quality import rules, suites
 
 
 @pytest.fixture(scope="module")
@@ -27,10 +27,10 @@ def test_every_expectation_carries_severity_threshold_and_dimension(catalog):
         suite = suites.load_suite(rid)
         assert suite.expectations
         for exp in suite.expectations:
-            assert exp.severity in suites.SEVERITIES, exp.name
-            assert exp.dimension in suites.DIMENSIONS, exp.name
+            assert exp.severity in rules.SEVERITIES, exp.name
+            assert exp.dimension in rules.DIMENSIONS, exp.name
             assert 0.0 <= exp.threshold < 1.0, exp.name
-            assert exp.type in suites.SUPPORTED_TYPES, exp.name
+            assert exp.type in rules.SUPPORTED_TYPES, exp.name
             if exp.threshold > 0 and exp.is_row_level:
                 assert exp.mostly == pytest.approx(1 - exp.threshold)
 
@@ -103,22 +103,20 @@ def test_hand_edited_suite_without_regeneration_is_refused(tmp_path):
 def test_version_changes_with_content(catalog):
     resource = catalog.resource("gaj.hukou")
     base = suites.generate_suite(resource, catalog, {})
-    with_cross = suites.generate_suite(
-        resource, catalog, suites.load_cross_field(suites.EXPECTATIONS_DIR / "cross_field.yaml")
-    )
+    with_cross = suites.generate_suite(resource, catalog, suites.load_cross_field())
     assert base.version != with_cross.version
     assert with_cross.version == suites.load_suite("gaj.hukou").version
 
 
-def test_cross_field_file_rejects_unknown_dimension(tmp_path):
+def test_cross_field_file_rejects_unknown_dimension_naming_file_and_line(tmp_path):
     bad = tmp_path / "cross_field.yaml"
     bad.write_text(
         "gaj.hukou:\n  - {name: x, type: expect_column_values_to_not_be_null, "
         "kwargs: {column: full_name}, severity: warning, dimension: beauty}\n",
         encoding="utf-8",
     )
-    with pytest.raises(suites.SuiteError, match="dimension"):
-        suites.load_cross_field(bad)
+    with pytest.raises(rules.RulesError, match=f"{bad}:2: gaj.hukou\\[x\\]: dimension 'beauty'"):
+        rules.load_cross_field(bad)
 
 
 def test_cross_field_expectation_on_unknown_column_is_refused(catalog, tmp_path):
@@ -129,4 +127,4 @@ def test_cross_field_expectation_on_unknown_column_is_refused(catalog, tmp_path)
         encoding="utf-8",
     )
     with pytest.raises(suites.SuiteError, match="nope"):
-        suites.generate_suite(catalog.resource("gaj.hukou"), catalog, suites.load_cross_field(bad))
+        suites.generate_suite(catalog.resource("gaj.hukou"), catalog, rules.load_cross_field(bad))

@@ -6,7 +6,9 @@ import datetime as dt
 import pytest
 
 from jobs.lake import ledger, tables
-from jobs.share.open_data import TOTAL, suppress_small_cells
+from jobs.settings import PROJECT_ROOT
+from jobs.share.open_data import OPEN_DATA_FILE, TOTAL, load_open_config, suppress_small_cells
+from jobs.share.policy import SharePolicyError
 
 DIMS = ["district", "sex"]
 
@@ -125,3 +127,31 @@ def test_publish_open_data_and_open_list(spark, lake_settings):
     assert (enterprise["open_type"], enterprise["update_frequency"]) == ("无条件开放", "daily")
     assert enterprise["domain"] and enterprise["summary"] and enterprise["format"]
     assert "uscc(统一社会信用代码)" in enterprise["items"]
+
+
+def test_a_malformed_open_data_file_names_file_and_line(tmp_path):
+    shipped = (PROJECT_ROOT / "schemas" / OPEN_DATA_FILE).read_text(encoding="utf-8")
+    old = "      - {name: sex, column: gender}"
+    assert old in shipped
+    text = shipped.replace(old, "      - {name: sex, colum: gender}").replace(
+        "    subject: uscc", "    subject: [uscc]"
+    )
+    path = tmp_path / OPEN_DATA_FILE
+    path.parent.mkdir(parents=True)
+    path.write_text(text, encoding="utf-8")
+
+    with pytest.raises(SharePolicyError) as error:
+        load_open_config(str(tmp_path))
+
+    lines = text.splitlines()
+    sex = next(n for n, line in enumerate(lines, 1) if "colum:" in line)
+    subject = next(n for n, line in enumerate(lines, 1) if "subject: [uscc]" in line)
+    message = str(error.value)
+    assert (
+        f"{path}:{sex}: aggregates[population_by_district_age_sex].dimensions[sex]: "
+        "unknown key 'colum'"
+    ) in message
+    assert (
+        f"{path}:{subject}: aggregates[enterprises_by_industry_district].subject: "
+        "must be text, got list ['uscc']"
+    ) in message
