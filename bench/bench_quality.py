@@ -50,7 +50,7 @@ INGESTED_AT = dt.datetime(2025, 9, 26, 2, 0, tzinfo=dt.UTC)
 
 def hukou_batch(spark: Any, rows: int, batch_id: str) -> Any:
     """A pool-shaped ``gaj.hukou`` batch with a known share of bad rows (no Python UDFs)."""
-    schema = pool_schema(load_catalog().resource("gaj.hukou"))
+    schema = pool_schema(load_catalog(Settings.from_env().schemas_root).resource("gaj.hukou"))
     n = F.col("id")
     # Every 500th row repeats the previous row's resident: 0.2% duplicate keys.
     person = F.when((n % 500 == 0) & (n > 0), n - 1).otherwise(n)

@@ -30,8 +30,9 @@ from jobs.orchestrate.dag_factory import governance_default_args, pool_asset
 from jobs.orchestrate.names import ASSET_SCHEME
 from jobs.settings import Settings
 
-_TIMEZONE = Settings.from_env().timezone
-_FEEDING = sorted(r.id for r in load_catalog().resources.values() if r.feeds)
+_SETTINGS = Settings.from_env()
+_TIMEZONE = _SETTINGS.timezone
+_FEEDING = sorted(r.id for r in load_catalog(_SETTINGS.schemas_root).resources.values() if r.feeds)
 
 with DAG(
     dag_id="bases__build",

@@ -1,17 +1,25 @@
 """govlake: a lakehouse for a government data bureau.
 
 Subpackages, by what they do:
-  settings, spark   where things are and how Spark starts
+  settings, spark   where things are, the one clock, and how Spark starts
+  frames            DataFrame helpers shared by the transforms
+  yamlconf          the one strict reader of the YAML configuration in ``schemas/``
+  secrets           keys kept apart from the lake (share tokens, audit chain)
   lake              the edge: table paths, the Spark → Delta bridge, table maintenance
   catalog           the resource catalog, data elements, code tables (from ``schemas/``)
   policy            policy profiles and the official working-day calendar
   synth             the synthetic city (landing files + ground-truth manifest)
   ingest            landing → bronze → department pool, quarantine, row accounting
   standardize       pure Column transforms: keys, codes, dates, names
-  quality           Great Expectations suites, gates, scorecards, rectification
-  integrate         base databases, survivorship, conflicts
-  govern            verification tickets, audit
-  share             grants, masking, open data
+  quality           Great Expectations suites, the quality gate, scorecards, rectification
+  integrate         base databases, survivorship, conflicts and anomalies
+  govern            verification tickets (校核) and their deadlines
+  share             grants, masking, curated share tables, exports, open data
+  audit             the hash-chained audit log of every write, read and export
+  backup            backups, restore and the destruction procedure
+  reports           static HTML reports: quality, verification, yearly evaluation
+  orchestrate       Airflow: DAGs built from the catalog, the embedded Airflow, self-check
+  cli, demo         the ``govlake`` command and ``govlake demo``
 """
 
 __version__ = "0.1.0"

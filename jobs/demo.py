@@ -276,7 +276,8 @@ def _ensure_landing(settings: Settings, persons: int, seed: int) -> None:
     from jobs.synth.generate import generate
 
     _say(f"    generating a synthetic county of {persons:,} persons into {settings.landing_root} …")
-    summary = generate(load_config(None, persons=persons, seed=seed), settings.landing_root)
+    config = load_config(None, persons=persons, seed=seed, schemas_root=settings.schemas_root)
+    summary = generate(config, settings.landing_root)
     _say(f"    {summary.files} files, {summary.rows:,} rows, {summary.defects:,} injected defects")
 
 

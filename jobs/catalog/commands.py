@@ -9,6 +9,7 @@ problem, for people editing the YAML and for CI.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import functools
 import json
 import sys
@@ -18,6 +19,7 @@ from typing import Any
 
 from jobs.catalog.loader import CatalogError, read_catalog
 from jobs.catalog.models import SECURITY_LEVELS, Catalog, Resource
+from jobs.settings import Settings
 
 #: Catalog open types → the policy profile's vocabulary keys (profiles call 依申请 "conditional").
 _PROFILE_OPEN_KEYS = {"on_request": "conditional"}
@@ -51,20 +53,27 @@ def _help(parser: argparse.ArgumentParser, _args: argparse.Namespace) -> int:
     return 2
 
 
-def _read(args: argparse.Namespace) -> Catalog | None:
+def _settings(args: argparse.Namespace) -> Settings:
+    """The effective settings, with ``--root`` as the schemas folder when given."""
+    settings = Settings.from_env()
+    return dataclasses.replace(settings, schemas_root=args.root) if args.root else settings
+
+
+def _read(settings: Settings) -> Catalog | None:
     # Commands always re-read: a person running them has usually just edited a file.
     try:
-        return read_catalog(args.root)
+        return read_catalog(settings.schemas_root)
     except CatalogError as exc:
         print(exc, file=sys.stderr)
         return None
 
 
 def _list(args: argparse.Namespace) -> int:
-    catalog = _read(args)
+    settings = _settings(args)
+    catalog = _read(settings)
     if catalog is None:
         return 1
-    vocabulary = policy_vocabulary(args.root)
+    vocabulary = policy_vocabulary(settings)
     if args.json:
         rows = [_summary(resource, vocabulary) for resource in catalog.resources.values()]
         print(json.dumps(rows, indent=2, ensure_ascii=False))
@@ -89,7 +98,8 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _show(args: argparse.Namespace) -> int:
-    catalog = _read(args)
+    settings = _settings(args)
+    catalog = _read(settings)
     if catalog is None:
         return 1
     if args.resource_id not in catalog.resources:
@@ -97,7 +107,7 @@ def _show(args: argparse.Namespace) -> int:
         print(f"unknown resource {args.resource_id!r}; known: {known}", file=sys.stderr)
         return 1
     resource = catalog.resource(args.resource_id)
-    vocabulary = policy_vocabulary(args.root)
+    vocabulary = policy_vocabulary(settings)
     details = _details(catalog, resource, vocabulary)
     if args.json:
         print(json.dumps(details, indent=2, ensure_ascii=False))
@@ -107,7 +117,7 @@ def _show(args: argparse.Namespace) -> int:
 
 
 def _validate(args: argparse.Namespace) -> int:
-    catalog = _read(args)
+    catalog = _read(_settings(args))
     if catalog is None:
         return 1
     field_count = sum(len(r.fields) for r in catalog.resources.values())
@@ -122,8 +132,8 @@ def _validate(args: argparse.Namespace) -> int:
 # --- policy vocabulary -----------------------------------------------------------------------
 
 
-def policy_vocabulary(schemas_root: str | None = None) -> dict[str, dict[str, str]] | None:
-    """Chinese names of share and open types in the configured policy profile, if available.
+def policy_vocabulary(settings: Settings) -> dict[str, dict[str, str]] | None:
+    """Chinese names of share and open types in the profile ``settings`` name, if available.
 
     The vocabulary differs by jurisdiction (镇海 says 受限共享 for conditional sharing), so the
     catalog shows it next to its own English keys. The profile module is optional here: when it
@@ -133,11 +143,11 @@ def policy_vocabulary(schemas_root: str | None = None) -> dict[str, dict[str, st
         ``{"share": {key: name}, "open": {key: name}}`` keyed by catalog type, or None.
     """
     try:
-        from jobs.policy.profiles import load_profile
+        from jobs.policy.profiles import configured_profile
     except ImportError:
         return None
     try:
-        profile = load_profile(None, schemas_root)
+        profile = configured_profile(settings)
         share = {key: profile.share_types.name(key) for key in profile.share_types.keys}
         opened = {key: profile.open_types.name(key) for key in profile.open_types.keys}
     except Exception:  # any failure only loses the Chinese labels; the catalog is the point
@@ -234,7 +244,6 @@ def _details(
             element.id for element in catalog.elements.values() if resource.id in element.authority
         ],
         "fields": fields,
-        "extras": dict(resource.extras),
     }
 
 
@@ -290,9 +299,6 @@ def _render_details(details: dict[str, Any]) -> str:
         )
     lines.append(_table(header, rows))
     lines.append("  * this resource is authoritative (一数一源) for the element")
-    if details["extras"]:
-        lines.append("")
-        lines.append(json.dumps(details["extras"], indent=2, ensure_ascii=False))
     return "\n".join(lines)
 
 

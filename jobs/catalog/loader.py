@@ -33,7 +33,6 @@ from jobs.catalog.models import (
     IDENTIFIER,
     KIND_STORAGE,
     OPEN_TYPES,
-    RESOURCE_EXTRA_KEYS,
     SECURITY_LEVELS,
     SENSITIVITIES,
     SHAPES,
@@ -85,11 +84,11 @@ class CatalogError(ValueError):
         super().__init__(f"{count} {noun} in the catalog at {root}:\n{lines}")
 
 
-def load_catalog(schemas_root: str | Path | None = None) -> Catalog:
+def load_catalog(schemas_root: str | Path) -> Catalog:
     """The validated catalog under ``schemas_root``, read once per root and then cached.
 
     Args:
-        schemas_root: the `schemas/` folder; defaults to ``Settings.from_env().schemas_root``.
+        schemas_root: the `schemas/` folder (``settings.schemas_root``).
 
     Raises:
         CatalogError: listing every problem in the catalog.
@@ -97,7 +96,7 @@ def load_catalog(schemas_root: str | Path | None = None) -> Catalog:
     return _load_cached(str(_resolve_root(schemas_root)))
 
 
-def read_catalog(schemas_root: str | Path | None = None) -> Catalog:
+def read_catalog(schemas_root: str | Path) -> Catalog:
     """Like :func:`load_catalog` but always reads the files (for ``govlake catalog validate``)."""
     return _read(_resolve_root(schemas_root))
 
@@ -107,11 +106,7 @@ def clear_catalog_cache() -> None:
     _load_cached.cache_clear()
 
 
-def _resolve_root(schemas_root: str | Path | None) -> Path:
-    if schemas_root is None:
-        from jobs.settings import Settings
-
-        schemas_root = Settings.from_env().schemas_root
+def _resolve_root(schemas_root: str | Path) -> Path:
     return Path(schemas_root).expanduser().resolve()
 
 
@@ -605,7 +600,6 @@ def _read_resource(
         open=open_spec,
         feeds=_read_feeds(top),
         fields=tuple(fields),
-        extras={key: top.raw[key] for key in RESOURCE_EXTRA_KEYS if key in top.raw},
         path=file,
     )
     return resource if department and name else None

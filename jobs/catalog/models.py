@@ -159,9 +159,6 @@ SHAPES: dict[str, Keys] = {
             "open": ANY,
             "feeds": _TEXTS,
             "fields": ListOf(ANY),
-            # Known keys whose structure the loader does not interpret yet; kept in
-            # Resource.extras.
-            "anomaly_rules": ANY,
         },
         required={
             "department",
@@ -205,10 +202,6 @@ SHAPES: dict[str, Keys] = {
         required={"name", "element", "source_columns", "required", "sensitivity"},
     ),
 }
-
-#: Resource keys that are accepted but kept raw in :attr:`Resource.extras`.
-RESOURCE_EXTRA_KEYS: tuple[str, ...] = ("anomaly_rules",)
-
 
 # --- model -----------------------------------------------------------------------------------
 
@@ -365,7 +358,6 @@ class Resource:
     fields: tuple[Field, ...]
     title_en: str = ""
     description: str = ""
-    extras: dict[str, Any] = dataclasses.field(default_factory=dict)
     path: str = ""
 
     @property

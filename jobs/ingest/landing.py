@@ -3,6 +3,11 @@
 Layout (DESIGN §2): ``<landing_root>/<dept>/<resource>/<batch>/<files>``, files exactly as
 delivered and never modified. A batch is a folder; its name sorts in delivery order (the
 synthetic city uses ``20250101T000000_full``, ``20250108T000000_incr``).
+
+Confinement: the department, resource, batch and file at each level must resolve (links
+followed) directly inside the folder above them, so nothing outside the landing root is ever
+read. An entry that does not, or whose name is unsafe, is returned as a :class:`RejectedEntry`
+for the caller to log; the other entries go on.
 """
 
 from __future__ import annotations
@@ -27,6 +32,22 @@ _SAFE_NAME = re.compile(r"^[0-9A-Za-z\u4e00-\u9fff][0-9A-Za-z_.\-\u4e00-\u9fff]{
 
 class LandingPathError(ValueError):
     """A batch or file name that is unsafe (tries to leave the landing folder, or is malformed)."""
+
+
+#: Reason codes of a rejected entry.
+UNSAFE_NAME = "unsafe_name"
+OUTSIDE_LANDING = "outside_landing"
+
+
+@dataclass(frozen=True)
+class RejectedEntry:
+    """A landing entry that is never read. ``batch_id`` is '' for the resource folder itself,
+    ``file_name`` '' for a folder."""
+
+    batch_id: str
+    file_name: str
+    reason: str
+    message: str
 
 
 @dataclass(frozen=True)
@@ -63,55 +84,81 @@ def resource_folder(landing_root: str | Path, department: str, resource: str) ->
     return Path(landing_root) / department / resource
 
 
+def _leaves(entry: Path, folder: Path) -> bool:
+    """Whether ``entry`` resolves anywhere but directly inside ``folder`` (already resolved)."""
+    return entry.resolve().parent != folder
+
+
+def confined_resource_folder(landing_root: str | Path, department: str, resource: str) -> Path:
+    """The resource's landing folder, resolved.
+
+    Raises:
+        LandingPathError: the department or resource folder is a link that leaves the folder
+            above it: a symlinked folder would let files from anywhere be ingested.
+    """
+    folder = Path(landing_root).resolve()
+    for name, what in ((department, "department"), (resource, "resource")):
+        check_safe_name(name, what)
+        entry = folder / name
+        if (entry.exists() or entry.is_symlink()) and _leaves(entry, folder):
+            raise LandingPathError(
+                f"{what} folder {name!r} resolves outside {folder}: nothing under it is read"
+            )
+        folder = entry.resolve() if entry.exists() else entry
+    return folder
+
+
 def list_batches(
     landing_root: str | Path, department: str, resource: str
-) -> tuple[list[str], dict[str, str]]:
+) -> tuple[list[str], list[RejectedEntry]]:
     """Batch folder names for one resource, in delivery (sort) order.
 
     Returns:
-        (safe batch names, {rejected name: why}). A rejected batch (unsafe name, or a link that
-        resolves outside the resource's landing folder) is never read; the caller logs it.
+        (safe batch names, rejected entries). A rejected batch (unsafe name, or a link that
+        resolves outside the resource's landing folder) is never read; nor is any batch of a
+        resource whose own folder is rejected. The caller logs them.
     """
-    folder = resource_folder(landing_root, department, resource)
+    try:
+        folder = confined_resource_folder(landing_root, department, resource)
+    except LandingPathError as error:
+        return [], [RejectedEntry("", "", OUTSIDE_LANDING, str(error))]
     if not folder.is_dir():
-        return [], {}
-    batches, rejected = [], {}
-    root = folder.resolve()
+        return [], []
+    batches, rejected = [], []
     for entry in sorted(folder.iterdir()):
-        if not entry.is_dir():
+        if not (entry.is_dir() or entry.is_symlink()):
             continue
         try:
             check_safe_name(entry.name)
-            if entry.resolve().parent != root:
-                raise LandingPathError(f"batch {entry.name!r} resolves outside {folder}")
         except LandingPathError as error:
-            rejected[entry.name] = str(error)
+            rejected.append(RejectedEntry(entry.name, "", UNSAFE_NAME, str(error)))
             continue
-        batches.append(entry.name)
+        if _leaves(entry, folder):
+            message = f"batch {entry.name!r} resolves outside {folder}"
+            rejected.append(RejectedEntry(entry.name, "", OUTSIDE_LANDING, message))
+        elif entry.is_dir():
+            batches.append(entry.name)
     return batches, rejected
 
 
 def batch_files(
     landing_root: str | Path, department: str, resource: str, batch_id: str
-) -> list[LandedFile]:
-    """The files of one batch in name order (hidden files and sidecars ending in .md5 skipped)."""
+) -> tuple[list[LandedFile], list[RejectedEntry]]:
+    """The files of one batch in name order (hidden files and sidecars ending in .md5 skipped),
+    and the entries rejected because they resolve outside the batch folder."""
     check_safe_name(batch_id)
-    folder = resource_folder(landing_root, department, resource) / batch_id
+    folder = confined_resource_folder(landing_root, department, resource) / batch_id
     root = folder.resolve()
-    files = []
+    files, rejected = [], []
     for entry in sorted(folder.iterdir()):
-        if (
-            entry.name.startswith(".")
-            or entry.suffix in {".md5", ".sha256", ".ok"}
-            or not entry.is_file()
-        ):
+        if entry.name.startswith(".") or entry.suffix in {".md5", ".sha256", ".ok"}:
             continue
-        if entry.resolve().parent != root:
-            raise LandingPathError(
-                f"file {entry.name!r} in batch {batch_id!r} points outside the batch"
-            )
-        files.append(LandedFile(department, resource, batch_id, entry))
-    return files
+        if _leaves(entry, root):
+            message = f"file {entry.name!r} in batch {batch_id!r} points outside the batch"
+            rejected.append(RejectedEntry(batch_id, entry.name, OUTSIDE_LANDING, message))
+        elif entry.is_file():
+            files.append(LandedFile(department, resource, batch_id, entry))
+    return files, rejected
 
 
 def file_sha256(path: Path, chunk_size: int = 1 << 20) -> str:

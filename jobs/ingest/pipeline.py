@@ -125,43 +125,54 @@ def land_to_bronze(
     """Reads every not-yet-logged file of every batch of one resource into bronze.
 
     A file whose bytes were already ingested (the same batch delivered twice) is skipped and
-    logged; an empty, truncated or unreadable file is quarantined whole with its reason; an unsafe
-    batch name is rejected without being read. Returns a JSON-serialisable summary.
+    logged; an empty, truncated or unreadable file is quarantined whole with its reason; a
+    resource folder, batch or file that resolves outside the landing root, or has an unsafe
+    name, is rejected without being read and logged once, and the other entries go on (a
+    rejected entry fixed later is read then). Returns a JSON-serialisable summary.
     """
     ctx = _context(resource_id, settings, spark)
     department, resource_name = ctx.dept_res
     logged = _resource_rows(ctx, "governance", "ingest_files")
-    done = {(r["batch_id"], r["source_file"]) for r in logged}
+    done = {(r["batch_id"], r["source_file"]) for r in logged if r["status"] != "rejected"}
     seen_hashes = {
         r["file_hash"]: f"{r['batch_id']}/{r['source_file']}"
         for r in logged
         if r["status"] == "ingested"
     }
 
-    batches, rejected = landing.list_batches(ctx.settings.landing_root, department, resource_name)
-    summary = {"resource": resource_id, "batches": [], "rejected_batches": [], "skipped_files": 0}
-    for name, why in rejected.items():
-        if (name, "") in done:
-            continue
-        log.warning("rejected batch %r of %s: %s", name, resource_id, why)
-        summary["rejected_batches"].append({"batch_id": name, "reason": why})
-        _append_file_log(
-            ctx, [_log_row(ctx, name, "", None, 0, "rejected", "unsafe_batch_name", why)], name, ""
-        )
-
+    root = ctx.settings.landing_root
+    batches, rejected = landing.list_batches(root, department, resource_name)
+    summary = {"resource": resource_id, "batches": [], "rejected": [], "skipped_files": 0}
     for batch_id in batches:
-        files = [
-            f
-            for f in landing.batch_files(
-                ctx.settings.landing_root, department, resource_name, batch_id
-            )
-            if (batch_id, f.name) not in done
-        ]
-        if not files:
-            continue
-        summary["batches"].append(_land_batch(ctx, batch_id, files, seen_hashes))
+        batch_files, rejected_files = landing.batch_files(root, department, resource_name, batch_id)
+        rejected += rejected_files
+        files = [f for f in batch_files if (batch_id, f.name) not in done]
+        if files:
+            summary["batches"].append(_land_batch(ctx, batch_id, files, seen_hashes))
+    summary["rejected"] = _log_rejected(ctx, rejected, logged)
     summary["skipped_files"] = sum(len(b["skipped_duplicate"]) for b in summary["batches"])
     return summary
+
+
+def _log_rejected(
+    ctx: _Context, rejected: list[landing.RejectedEntry], logged: list[dict]
+) -> list[dict]:
+    """Logs each rejected landing entry once (a warning and a ``rejected`` file-log row)."""
+    before = {(r["batch_id"], r["source_file"], r["reason"]) for r in logged}
+    new = [e for e in rejected if (e.batch_id, e.file_name, e.reason) not in before]
+    for entry in new:
+        log.warning("rejected landing entry of %s: %s", ctx.resource.id, entry.message)
+    if new:
+        rows = [
+            _log_row(ctx, e.batch_id, e.file_name, None, 0, "rejected", e.reason, e.message)
+            for e in new
+        ]
+        key = "|".join(sorted(f"{e.batch_id}/{e.file_name}/{e.reason}" for e in new))
+        _append_file_log(ctx, rows, "rejected", hashlib.sha256(key.encode()).hexdigest()[:16])
+    return [
+        {"batch_id": e.batch_id, "file": e.file_name, "reason": e.reason, "message": e.message}
+        for e in rejected
+    ]
 
 
 def _land_batch(

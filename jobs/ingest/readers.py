@@ -83,6 +83,47 @@ def decode_text(data: bytes) -> tuple[str, str]:
     )
 
 
+def decode_lines(data: bytes) -> tuple[str, str, frozenset[int]]:
+    """Decodes a line-based file (CSV, JSON lines) so that a bad byte costs its line, not the file.
+
+    A file that decodes whole is read as :func:`decode_text` reads it. Otherwise the encoding is
+    the one (UTF-8, else GB18030) in which most lines holding non-ASCII bytes decode; the lines
+    that do not are decoded with their bad bytes shown as ``\\xNN`` and reported, so the
+    reader can quarantine those rows with their text.
+
+    Returns:
+        (text, encoding name, indices of the lines, split at ``\\n``, that had bad bytes).
+    Raises:
+        UnreadableFile: as :func:`decode_text`, when no encoding fits most lines.
+    """
+    try:
+        text, encoding = decode_text(data)
+        return text, encoding, frozenset()
+    except UnreadableFile as error:
+        if error.reason == "truncated":
+            raise
+        whole_file_error = error
+    lines = data.split(b"\n")
+    for encoding in ("utf-8", "gb18030"):
+        bad = set()
+        fitting = 0
+        for index, line in enumerate(lines):
+            if line.isascii():
+                continue
+            try:
+                line.decode(encoding, errors="strict")
+                fitting += 1
+            except UnicodeDecodeError:
+                bad.add(index)
+        if fitting > len(bad):
+            text = "\n".join(
+                line.decode(encoding, errors="backslashreplace" if i in bad else "strict")
+                for i, line in enumerate(lines)
+            )
+            return text, encoding, frozenset(bad)
+    raise whole_file_error
+
+
 def encodings_compatible(declared: str | None, detected: str | None) -> bool:
     """True when a file read with ``detected`` matches what the department declared."""
     if not declared or not detected:
@@ -98,26 +139,53 @@ def encodings_compatible(declared: str | None, detected: str | None) -> bool:
 # --- CSV ---------------------------------------------------------------------------------------
 
 
+#: Read problems of one row of a line-based file (the row goes to quarantine with its text).
+WRONG_COLUMN_COUNT = "wrong_column_count"
+UNDECODABLE_BYTES = "undecodable_bytes"
+
+
 def read_csv(path: Path) -> RawFile:
-    """Reads a delimited text file (comma, or tab/semicolon/pipe if sniffed) as raw strings."""
+    """Reads a delimited text file (comma, or tab/semicolon/pipe if sniffed) as raw strings.
+
+    A row that does not split into the header's columns, or holds undecodable bytes, is kept
+    as a row with a read problem and its text; the file is unreadable only when no row is.
+    """
     data = path.read_bytes()
     if not data.strip():
         raise UnreadableFile("empty_file", "file is empty", rows_seen=0)
-    text, encoding = decode_text(data)
+    text, encoding, bad_lines = decode_lines(data)
     if "\n" not in text and "\r" not in text:
         # Not even the header line ended: the transfer was cut off inside the header.
         raise UnreadableFile(
             "truncated", "file has no complete line: cut off inside the header", rows_seen=0
         )
+    if 0 in bad_lines:
+        raise UnreadableFile("undecodable", f"the header line is not {encoding} text")
     header_line = text.split("\n", 1)[0]
     delimiter = _sniff_delimiter(header_line)
     header = next(csv.reader([header_line.rstrip("\r")], delimiter=delimiter))
     _check_header(header)
-    body_lines = text.count("\n") - (0 if text.endswith("\n") else -1) - 1
     if not text.endswith(("\n", "\r")):
         _check_last_line_complete(text, delimiter, len(header))
+    table = None if bad_lines else _read_csv_fast(text, delimiter, header)
+    if table is None:
+        records = _csv_records(text, delimiter, header, bad_lines)
+        if records and all(READ_PROBLEM in r for r in records):
+            raise UnreadableFile(
+                "malformed_csv",
+                f"none of its {len(records)} rows can be read as the header's {len(header)} "
+                f"columns (first: {records[0][RAW_LINE][:80]!r})",
+                rows_seen=len(records),
+            )
+        return _records_to_raw(records, header, encoding)
+    return RawFile(table=_with_row_numbers(table), columns=header, detected_encoding=encoding)
+
+
+def _read_csv_fast(text: str, delimiter: str, header: list[str]) -> pa.Table | None:
+    """The whole file with Arrow's reader, or None when a row does not fit (then the rows are
+    read one by one by :func:`_csv_records`)."""
     try:
-        table = pacsv.read_csv(
+        return pacsv.read_csv(
             io.BytesIO(text.encode("utf-8")),
             read_options=pacsv.ReadOptions(block_size=1 << 24),
             parse_options=pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=True),
@@ -128,12 +196,42 @@ def read_csv(path: Path) -> RawFile:
                 null_values=[],
             ),
         )
-    except pa.ArrowInvalid as error:
-        raise UnreadableFile("malformed_csv", f"cannot split rows into columns: {error}") from error
-    if table.num_rows == 0 and body_lines > 0:
-        raise UnreadableFile("malformed_csv", "rows present but none could be read")
-    table = _with_row_numbers(table)
-    return RawFile(table=table, columns=header, detected_encoding=encoding)
+    except pa.ArrowInvalid:
+        return None
+
+
+def _csv_records(
+    text: str, delimiter: str, header: list[str], bad_lines: frozenset[int]
+) -> list[dict[str, str | None]]:
+    """Every data row as a record; a row of the wrong width or with undecodable bytes as a
+    record holding its text (``_raw_line``) and its read problem. Blank lines are skipped, as
+    the fast reader skips them."""
+    consumed: list[tuple[str, int]] = []
+
+    def lines():
+        # Line ends as the csv module wants them (\n, \r\n, \r), each with the index of its
+        # \n-separated line (what ``bad_lines`` counts).
+        index = 0
+        for line in io.StringIO(text, newline=""):
+            consumed.append((line, index))
+            yield line
+            index += line.endswith("\n")
+
+    records: list[dict[str, str | None]] = []
+    reader = csv.reader(lines(), delimiter=delimiter)
+    for number, fields in enumerate(reader):
+        raw_text = "".join(line for line, _ in consumed).rstrip("\r\n")
+        touched = {index for _, index in consumed}
+        consumed.clear()
+        if number == 0 or not fields:
+            continue  # the header; a blank line
+        if touched & bad_lines:
+            records.append({READ_PROBLEM: UNDECODABLE_BYTES, RAW_LINE: raw_text})
+        elif len(fields) != len(header):
+            records.append({READ_PROBLEM: WRONG_COLUMN_COUNT, RAW_LINE: raw_text})
+        else:
+            records.append(dict(zip(header, fields, strict=True)))
+    return records
 
 
 def _sniff_delimiter(header_line: str) -> str:
@@ -175,17 +273,24 @@ def _check_last_line_complete(text: str, delimiter: str, width: int) -> None:
 
 
 def read_jsonl(path: Path) -> RawFile:
-    """Reads JSON lines; a line that is not a JSON object is kept as a row with a read problem."""
+    """Reads JSON lines; a line that is not a JSON object, or holds undecodable bytes, is kept as
+    a row with a read problem and its text."""
     data = path.read_bytes()
     if not data.strip():
         raise UnreadableFile("empty_file", "file is empty", rows_seen=0)
-    text, encoding = decode_text(data)
-    lines = text.splitlines()
-    while lines and not lines[-1].strip():
+    text, encoding, bad_lines = decode_lines(data)
+    # Split at \n (and a bare \r, which JSON text cannot hold raw), never at U+2028 and the
+    # other separators str.splitlines() knows: JSON strings may hold those.
+    lines = [
+        (line, index in bad_lines)
+        for index, physical in enumerate(text.split("\n"))
+        for line in physical.removesuffix("\r").split("\r")
+    ]
+    while lines and not lines[-1][0].strip():
         lines.pop()
     if lines and not text.endswith(("\n", "\r")):
         try:
-            json.loads(lines[-1])
+            json.loads(lines[-1][0])
         except json.JSONDecodeError as error:
             raise UnreadableFile(
                 "truncated",
@@ -194,10 +299,12 @@ def read_jsonl(path: Path) -> RawFile:
             ) from error
     records: list[dict[str, str | None]] = []
     columns: dict[str, None] = {}
-    for line in lines:
+    for line, undecodable in lines:
         record, problem = _parse_json_object(line)
-        if problem:
-            records.append({READ_PROBLEM: problem, RAW_LINE: line})
+        if undecodable or problem:
+            records.append(
+                {READ_PROBLEM: UNDECODABLE_BYTES if undecodable else problem, RAW_LINE: line}
+            )
         else:
             columns.update(dict.fromkeys(record))
             records.append(record)
@@ -251,6 +358,9 @@ def read_xlsx(path: Path) -> RawFile:
         raise UnreadableFile("unreadable_xlsx", f"not a readable XLSX workbook: {error}") from error
     try:
         sheet = workbook.worksheets[0]
+        # The <dimension> a workbook declares may understate its rows (read short) or overstate
+        # them: read what the sheet holds, never what it declares.
+        sheet.reset_dimensions()
         rows = sheet.iter_rows(values_only=True)
         header_cells = next(rows, None)
         if header_cells is None:
@@ -259,13 +369,17 @@ def read_xlsx(path: Path) -> RawFile:
         while header and header[-1] == "":
             header.pop()
         _check_header(header)
-        records = []
+        records: list[dict[str, str | None]] = []
         for cells in rows:
-            values = [_cell_text(c) for c in cells[: len(header)]]
-            if all(v is None for v in values) and not any(
-                _cell_text(c) for c in cells[len(header) :]
-            ):
-                continue  # trailing empty rows Excel keeps in the sheet's dimension
+            values = [_cell_text(c) for c in cells]
+            if all(v is None for v in values):
+                continue  # empty rows Excel keeps in the sheet
+            if any(v is not None for v in values[len(header) :]):
+                # Values right of the last named column belong to no column: never drop them.
+                line = "\t".join("" if v is None else v for v in values)
+                records.append({READ_PROBLEM: WRONG_COLUMN_COUNT, RAW_LINE: line})
+                continue
+            values = values[: len(header)]
             records.append(
                 dict(zip(header, values + [None] * (len(header) - len(values)), strict=True))
             )

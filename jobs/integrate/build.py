@@ -45,7 +45,7 @@ from jobs.integrate.config import Jurisdiction, load_integration_config
 from jobs.integrate.pipeline import integrate
 from jobs.lake import ledger, tables
 from jobs.lake.paths import table_uri
-from jobs.quality.gates import latest_decisions
+from jobs.quality import gates
 from jobs.settings import Settings
 from jobs.spark import get_spark
 
@@ -104,20 +104,6 @@ def with_disputed(base_df: DataFrame, disputed_df: DataFrame, base: str) -> Data
     )
 
 
-def held_batches(settings: Settings) -> dict[str, list[str]]:
-    """resource id → batches whose latest quality decision is ``held`` (sorted).
-
-    A held batch stays in its pool, visible, but is not promoted (DESIGN §2, issue #5): base
-    builds leave it out until a quality officer marks it promotable after rectification.
-    Batches never validated count as usable (quality flags are used where present).
-    """
-    held: dict[str, list[str]] = {}
-    for (department, resource, batch_id), row in sorted(latest_decisions(settings).items()):
-        if row["status"] == "held":
-            held.setdefault(f"{department}.{resource}", []).append(batch_id)
-    return held
-
-
 def read_pools(
     spark: SparkSession,
     settings: Settings,
@@ -127,7 +113,8 @@ def read_pools(
     exclude_batches: Mapping[str, Sequence[str]] | None = None,
 ) -> tuple[dict[str, DataFrame], dict[str, int]]:
     """Every pool (or quarantine) table that exists, and its Delta version (for the build's
-    inputs key); ``exclude_batches`` (resource id → batch ids) leaves held batches out."""
+    inputs key); ``exclude_batches`` (resource id → batch ids, :func:`gates.held_batches`)
+    leaves the batches the quality gate holds out."""
     pools: dict[str, DataFrame] = {}
     versions: dict[str, int] = {}
     for resource in catalog.resources.values():
@@ -135,10 +122,9 @@ def read_pools(
         if not tables.table_exists(uri):
             continue
         df = tables.read_table(spark, uri)
-        excluded = list((exclude_batches or {}).get(resource.id, ()))
-        if excluded:
-            df = df.where(~F.col("batch_id").isin(excluded))
-        pools[resource.id] = df
+        pools[resource.id] = gates.without_held_batches(
+            df, (layer, resource.department, resource.resource), exclude_batches or {}
+        )
         versions[resource.id] = int(tables.history(uri, limit=1)[0]["version"])
     return pools, versions
 
@@ -178,7 +164,7 @@ def build_bases(
     now, today = settings.now(), settings.today()
     as_of = as_of or today
     config = load_integration_config(settings, jurisdiction=jurisdiction)
-    held = held_batches(settings)
+    held = gates.held_batches(settings)
     pools, versions = read_pools(spark, settings, config.catalog, exclude_batches=held)
     quarantines, quarantine_versions = read_pools(spark, settings, config.catalog, "quarantine")
     inputs_key = hashlib.sha256(

@@ -226,10 +226,11 @@ def evaluate_build(
         population: ``base/population`` with ``person_id, person_name, gender, birth_date``.
         legal_entity: ``base/legal_entity`` with ``uscc, entity_name``.
         pools: optional pool rows per resource, to recognise superseded defects.
+        catalog: the catalog naming the pools' key columns (needed with ``pools``).
     """
     manifest = Path(manifest_dir)
     defects = read_defects(manifest)
-    superseded = superseded_records(pools, defects, catalog or load_catalog()) if pools else set()
+    superseded = superseded_records(pools, defects, catalog) if pools and catalog else set()
     persons = pd.read_parquet(manifest / "truth" / "persons.parquet")
     entities = pd.read_parquet(manifest / "truth" / "entities.parquet")
     population = population.copy()

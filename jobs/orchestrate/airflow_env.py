@@ -31,7 +31,7 @@ from pathlib import Path
 
 from jobs.catalog import load_catalog
 from jobs.orchestrate.names import pool_name
-from jobs.settings import PROJECT_ROOT
+from jobs.settings import PROJECT_ROOT, Settings
 
 #: Overrides the embedded home (default ``<project>/data/airflow``).
 HOME_ENV = "GOVLAKE_AIRFLOW_HOME"
@@ -270,7 +270,7 @@ def ensure_pools(slots: dict[str, int] | None = None) -> dict[str, int]:
     """
     from airflow.models.pool import Pool  # Airflow: imported once activate() has set it up
 
-    catalog = load_catalog()
+    catalog = load_catalog(Settings.from_env().schemas_root)
     if slots is None:
         slots = pool_slots(list(catalog.departments))
     created: dict[str, int] = {}

@@ -41,7 +41,8 @@ from jobs.settings import Settings
 if TYPE_CHECKING:
     from airflow.sdk import DAG, Asset
 
-#: The three ingestion steps, in order. Task ids are the job names in :mod:`jobs.ingest.pipeline`.
+#: The four ingestion steps, in order: the three jobs of :mod:`jobs.ingest.pipeline`, then the
+#: quality gate of :mod:`jobs.quality.pipeline`, whose success updates the pool's Asset.
 INGEST_TASK_IDS: tuple[str, ...] = (
     "land_to_bronze",
     "bronze_to_pool",
@@ -232,7 +233,7 @@ def load_catalog() -> Catalog:
 
     A broken catalog raises here, so Airflow shows it as the DAG file's import error.
     """
-    return _load_catalog()
+    return _load_catalog(Settings.from_env().schemas_root)
 
 
 def _doc_md(

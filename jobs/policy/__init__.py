@@ -15,6 +15,7 @@ from jobs.policy.profiles import (
     Provision,
     Retention,
     Vocabulary,
+    configured_profile,
     list_profiles,
     load_profile,
 )
@@ -38,6 +39,7 @@ __all__ = [
     "Vocabulary",
     "WorkdayCalendar",
     "add_workdays",
+    "configured_profile",
     "is_official_year",
     "is_workday",
     "list_profiles",

@@ -20,9 +20,11 @@ import sys
 from typing import Any
 
 from jobs.policy.profiles import (
+    NOT_YET_ENFORCED,
     NUMBER_FIELDS,
     PolicyProfile,
     PolicyProfileError,
+    configured_profile,
     load_profile,
     load_profiles,
 )
@@ -37,6 +39,7 @@ from jobs.settings import Settings
 
 EXIT_CONFIG = 1
 EXIT_USAGE = 2
+NOT_ENFORCED_TEXT = "not yet enforced by any procedure"
 
 
 def _iso_date(text: str) -> dt.date:
@@ -66,7 +69,7 @@ def _error(message: str, code: int) -> int:
 
 
 def _calendar(args: argparse.Namespace) -> WorkdayCalendar:
-    return get_calendar(args.overrides) if args.overrides else get_calendar()
+    return get_calendar(args.overrides or Settings.from_env())
 
 
 def _warn_provisional(years: tuple[int, ...] | list[int], calendar: WorkdayCalendar) -> None:
@@ -146,13 +149,13 @@ def _help(parser: argparse.ArgumentParser):
 
 
 def _list(_args: argparse.Namespace) -> int:
+    settings = Settings.from_env()
     try:
-        profiles = load_profiles()
+        profiles = load_profiles(settings.schemas_root)
     except PolicyProfileError as exc:
         return _error(str(exc), EXIT_CONFIG)
-    configured = Settings.from_env().policy_profile
     for name, profile in profiles.items():
-        mark = "*" if name == configured else " "
+        mark = "*" if name == settings.policy_profile else " "
         j = profile.jurisdiction
         print(f"{mark} {name:<10} {j.name}  {j.regulation}  [{j.status}]")
     return 0
@@ -175,7 +178,10 @@ def _show_text(profile: PolicyProfile) -> list[str]:
     for name in NUMBER_FIELDS:
         value = getattr(profile, name)
         text = str(value) if name == "verification_max_extensions" else _value_text(value)
-        lines.append(f"{name:<{width}}  {text:<6}  {profile.provision(name).describe()}")
+        source = profile.provision(name).describe()
+        if name in NOT_YET_ENFORCED:
+            source += f"  [{NOT_ENFORCED_TEXT}]"
+        lines.append(f"{name:<{width}}  {text:<6}  {source}")
     retention = profile.log_retention
     lines.append(
         f"{'log_retention':<{width}}  {retention!s:<6}  "
@@ -189,8 +195,12 @@ def _show_text(profile: PolicyProfile) -> list[str]:
 
 
 def _show(args: argparse.Namespace) -> int:
+    settings = Settings.from_env()
     try:
-        profile = load_profile(args.name)
+        if args.name:
+            profile = load_profile(args.name, settings.schemas_root)
+        else:
+            profile = configured_profile(settings)
     except PolicyProfileError as exc:
         unknown = str(exc).startswith("unknown policy profile")
         return _error(str(exc), EXIT_USAGE if unknown and args.name else EXIT_CONFIG)

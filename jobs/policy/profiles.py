@@ -39,6 +39,16 @@ NUMBER_FIELDS: tuple[str, ...] = (
 )
 #: Numbers that may not be null: the code always needs them (defaults are documented).
 REQUIRED_NUMBERS = frozenset({"verification_workdays", "verification_max_extensions"})
+#: Numbers the regulations set but no govlake procedure counts yet (no share-demand, open-request
+#: or catalog-update procedure exists; issue #16). They stay in the profiles because they are the
+#: regulation; ``govlake policy show`` marks them, and no code may read them while listed here.
+NOT_YET_ENFORCED: tuple[str, ...] = (
+    "share_demand_answer_workdays",
+    "share_demand_deliver_workdays",
+    "open_request_answer_workdays",
+    "catalog_update_ask_workdays",
+    "catalog_update_review_workdays",
+)
 
 SHARE_TYPE_KEYS = ("unconditional", "conditional", "not_shared")  # 无条件/有条件/不予共享
 OPEN_TYPE_KEYS = ("unconditional", "conditional", "not_open")  # 无条件/有条件(依申请)/不予开放
@@ -245,7 +255,12 @@ class PolicyProfile:
         out: dict[str, Any] = {"name": self.name, "jurisdiction": vars(self.jurisdiction).copy()}
         for name in NUMBER_FIELDS:
             p = self.provision(name)
-            out[name] = {"value": getattr(self, name), "source": p.source, "default": p.is_default}
+            out[name] = {
+                "value": getattr(self, name),
+                "source": p.source,
+                "default": p.is_default,
+                "enforced": name not in NOT_YET_ENFORCED,
+            }
             if p.note:
                 out[name]["note"] = p.note
         r = self.log_retention
@@ -505,13 +520,12 @@ def _load_file(path: str, mtime_ns: int) -> dict[str, PolicyProfile]:
     return parse_profiles(data, Path(path))
 
 
-def profiles_path(schemas_root: str | None = None) -> Path:
-    """The profiles file: ``<schemas_root>/policy_profiles.yaml`` (default from Settings)."""
-    root = schemas_root or Settings.from_env().schemas_root
-    return Path(root) / PROFILES_FILE
+def profiles_path(schemas_root: str | Path) -> Path:
+    """The profiles file: ``<schemas_root>/policy_profiles.yaml``."""
+    return Path(schemas_root) / PROFILES_FILE
 
 
-def load_profiles(schemas_root: str | None = None) -> dict[str, PolicyProfile]:
+def load_profiles(schemas_root: str | Path) -> dict[str, PolicyProfile]:
     """Every profile in the file, by name, in file order (validated; cached until it changes)."""
     path = profiles_path(schemas_root)
     try:
@@ -521,35 +535,39 @@ def load_profiles(schemas_root: str | None = None) -> dict[str, PolicyProfile]:
     return dict(_load_file(str(path), mtime))
 
 
-def list_profiles(schemas_root: str | None = None) -> list[str]:
+def list_profiles(schemas_root: str | Path) -> list[str]:
     """Names of the profiles in the file, in file order."""
     return list(load_profiles(schemas_root))
 
 
-def load_profile(name: str | None = None, schemas_root: str | None = None) -> PolicyProfile:
+def load_profile(name: str, schemas_root: str | Path, *, named_by: str = "") -> PolicyProfile:
     """One jurisdiction's policy profile.
 
     Args:
-        name: profile name (``hebi``, ``taizhou``, …); default ``Settings.policy_profile``
-            (env ``GOVLAKE_POLICY_PROFILE``).
-        schemas_root: folder holding ``policy_profiles.yaml``; default ``Settings.schemas_root``.
+        name: profile name (``hebi``, ``taizhou``, …).
+        schemas_root: folder holding ``policy_profiles.yaml``.
+        named_by: where the name came from (``GOVLAKE_POLICY_PROFILE``), for the message when
+            it is unknown: the place a person has to fix.
 
     Raises:
         PolicyProfileError: the file is missing or invalid (the message names file, profile and
             field), or the name is unknown (the message lists the known ones).
     """
-    from_settings = name is None
-    if name is None or schemas_root is None:
-        settings = Settings.from_env()
-        name = name or settings.policy_profile
-        schemas_root = schemas_root or settings.schemas_root
     profiles = load_profiles(schemas_root)
     key = name.strip().lower()
     if key not in profiles:
-        # A name from the settings came from the environment: say which variable to fix.
-        source = " (GOVLAKE_POLICY_PROFILE)" if from_settings else ""
+        source = f" ({named_by})" if named_by else ""
         raise PolicyProfileError(
             f"unknown policy profile {name!r}{source} in {profiles_path(schemas_root)}; "
             f"known profiles: {', '.join(profiles)}"
         )
     return profiles[key]
+
+
+def configured_profile(settings: Settings) -> PolicyProfile:
+    """The profile ``settings`` names (``policy_profile``, from ``GOVLAKE_POLICY_PROFILE``)."""
+    return load_profile(
+        settings.policy_profile,
+        settings.schemas_root,
+        named_by=Settings.variable_names()["policy_profile"],
+    )

@@ -14,7 +14,9 @@ The override format is described in ``schemas/calendar/README.md``.
 
 For one-off calls use the module functions (:func:`add_workdays`, :func:`is_workday`,
 :func:`workdays_between`); code that counts many deadlines builds one :class:`WorkdayCalendar`
-(:func:`get_calendar`) and calls its methods, so the override files are read once.
+(:func:`get_calendar`) and calls its methods, so the override files are read once. Which
+overrides to read is always the caller's to say (its :class:`~jobs.settings.Settings`, a file or
+folder, or a ready calendar): this module never reads the environment.
 """
 
 from __future__ import annotations
@@ -390,10 +392,9 @@ def load_overrides(paths: Iterable[str | os.PathLike[str]]) -> dict[int, YearSch
 # -- the configured calendar -----------------------------------------------------------------------
 
 
-def default_override_paths(settings: Settings | None = None) -> list[Path]:
-    """Where overrides come from: ``Settings.calendar_overrides`` if set (relative paths are
-    taken from the project folder, like other settings), else ``<schemas_root>/calendar``."""
-    settings = settings or Settings.from_env()
+def default_override_paths(settings: Settings) -> list[Path]:
+    """Where the overrides of ``settings`` come from: ``calendar_overrides`` if set (relative
+    paths are taken from the project folder, like other settings), else ``<schemas_root>/calendar``."""
     if settings.calendar_overrides:
         path = Path(settings.calendar_overrides)
         return [path if path.is_absolute() else PROJECT_ROOT / path]
@@ -416,28 +417,28 @@ def _calendar_from_paths(paths: Sequence[str | os.PathLike[str]]) -> WorkdayCale
 
 
 CalendarLike: TypeAlias = (
-    "WorkdayCalendar | str | os.PathLike[str] | Sequence[str | os.PathLike[str]] | None"
+    "WorkdayCalendar | Settings | str | os.PathLike[str] | Sequence[str | os.PathLike[str]]"
 )
 
 
-def get_calendar(overrides: CalendarLike = None) -> WorkdayCalendar:
+def get_calendar(overrides: CalendarLike) -> WorkdayCalendar:
     """The calendar to count on.
 
     Args:
-        overrides: ``None`` for the configured overrides (``GOVLAKE_CALENDAR_OVERRIDES`` or
-            ``schemas/calendar/``); a file or folder path, or a list of them, to use those
-            instead; or a ready :class:`WorkdayCalendar`, returned as is.
+        overrides: the settings, for their overrides (``calendar_overrides``, else
+            ``<schemas_root>/calendar``); a file or folder path, or a list of them; or a ready
+            :class:`WorkdayCalendar`, returned as is.
     """
     if isinstance(overrides, WorkdayCalendar):
         return overrides
-    if overrides is None:
-        return _calendar_from_paths(default_override_paths())
+    if isinstance(overrides, Settings):
+        return _calendar_from_paths(default_override_paths(overrides))
     if isinstance(overrides, str | os.PathLike):
         return _calendar_from_paths([overrides])
     return _calendar_from_paths(list(overrides))
 
 
-def add_workdays(start: dt.date, n: int, overrides: CalendarLike = None) -> Deadline:
+def add_workdays(start: dt.date, n: int, overrides: CalendarLike) -> Deadline:
     """The deadline N working days after ``start``; see :meth:`WorkdayCalendar.add_workdays`.
 
     Example: received Friday 2025-09-26, 10 working days → 2025-10-16 (Sunday 09-28 and
@@ -446,33 +447,31 @@ def add_workdays(start: dt.date, n: int, overrides: CalendarLike = None) -> Dead
     return get_calendar(overrides).add_workdays(start, n)
 
 
-def is_workday(day: dt.date, overrides: CalendarLike = None) -> bool:
+def is_workday(day: dt.date, overrides: CalendarLike) -> bool:
     """True if ``day`` is a working day on the official calendar (Mon–Fri if unknown)."""
     return get_calendar(overrides).is_workday(day)
 
 
-def workdays_between(start: dt.date, end: dt.date, overrides: CalendarLike = None) -> int:
+def workdays_between(start: dt.date, end: dt.date, overrides: CalendarLike) -> int:
     """Working days after ``start`` up to and including ``end``; see
     :meth:`WorkdayCalendar.workdays_between`."""
     return get_calendar(overrides).workdays_between(start, end)
 
 
-def is_official_year(year: int, overrides: CalendarLike = None) -> bool:
+def is_official_year(year: int, overrides: CalendarLike) -> bool:
     """True if the year's schedule is the announced one; deadlines over other years are
     provisional."""
     return get_calendar(overrides).is_official(year)
 
 
 def answered_on_time(
-    received_on: dt.date, answered_on: dt.date, n: int, overrides: CalendarLike = None
+    received_on: dt.date, answered_on: dt.date, n: int, overrides: CalendarLike
 ) -> bool:
     """True if an answer on ``answered_on`` meets an N-working-day deadline from receipt."""
     return get_calendar(overrides).answered_on_time(received_on, answered_on, n)
 
 
-def is_overdue(
-    received_on: dt.date, n: int, today: dt.date, overrides: CalendarLike = None
-) -> bool:
+def is_overdue(received_on: dt.date, n: int, today: dt.date, overrides: CalendarLike) -> bool:
     """True once ``today`` is past the N-working-day deadline counted from receipt."""
     return get_calendar(overrides).is_overdue(received_on, n, today)
 

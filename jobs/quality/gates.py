@@ -4,8 +4,11 @@ A critical expectation that fails beyond its threshold holds the batch: its rows
 pool, visible, but the batch is marked not promoted in ``governance/quality_batches`` and the
 Airflow task fails with :class:`QualityGateError`. Warnings pass and are recorded. After
 rectification (整改) a quality officer marks a held batch promotable
-(:func:`mark_promotable`, ``govlake quality promote``); downstream jobs take batches from
-:func:`promotable_batch_ids`.
+(:func:`mark_promotable`, ``govlake quality promote``).
+
+What may leave a pool is decided here, once, for every reader downstream (base builds, share
+refresh, open data, and so the exports of shares): every batch except those whose latest
+decision is ``held`` (:func:`held_batches`, applied with :func:`without_held_batches`).
 
 ``governance/quality_batches``: one row per decision about a batch (append-only; the latest row
 of a batch is its status): ``passed`` | ``warned`` | ``held`` | ``promotable``.
@@ -14,10 +17,12 @@ of a batch is its status): ``passed`` | ``warned`` | ``held`` | ``promotable``.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import pyarrow as pa
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
 
 from jobs.lake import ledger
 from jobs.lake.paths import table_uri
@@ -26,8 +31,6 @@ from jobs.settings import Settings
 
 QUALITY_BATCHES = "quality_batches"
 STATUSES = ("passed", "warned", "held", "promotable")
-#: Statuses whose rows downstream jobs (base databases) may use.
-USABLE_STATUSES = frozenset({"passed", "warned", "promotable"})
 
 QUALITY_BATCHES_SCHEMA = pa.schema(
     [
@@ -164,10 +167,31 @@ def _latest_rows(
     return latest
 
 
-def promotable_batch_ids(settings: Settings, department: str, resource: str) -> list[str]:
-    """Batches whose rows may be promoted: passed, warned, or held and then marked promotable."""
-    statuses = latest_statuses(settings, department, resource)
-    return sorted(b for b, row in statuses.items() if row["status"] in USABLE_STATUSES)
+def held_batches(settings: Settings) -> dict[str, list[str]]:
+    """resource id → batches whose latest quality decision is ``held`` (sorted).
+
+    The one rule for what may leave a pool: a held batch stays in its pool, visible, but no
+    base build, share or open data reads it until a quality officer marks it promotable after
+    rectification. A batch with no decision is not held: the ingestion DAG validates every
+    batch in the run that writes it, so such a batch is one whose validation has not run.
+    """
+    held: dict[str, list[str]] = {}
+    for (department, resource, batch_id), row in sorted(latest_decisions(settings).items()):
+        if row["status"] == "held":
+            held.setdefault(f"{department}.{resource}", []).append(batch_id)
+    return held
+
+
+def without_held_batches(
+    df: DataFrame, layer: Sequence[str], held: Mapping[str, Iterable[str]]
+) -> DataFrame:
+    """The rows of the table at ``layer`` that may leave it: of a pool
+    (``("pool", department, resource)``), those outside the batches ``held`` names (from
+    :func:`held_batches`); of any other layer, all (base tables are built without them)."""
+    if layer[0] != "pool":
+        return df
+    batch_ids = list(held.get(".".join(layer[1:]), ()))
+    return df.where(~F.col("batch_id").isin(batch_ids)) if batch_ids else df
 
 
 def mark_promotable(

@@ -29,7 +29,7 @@ import pyarrow as pa
 from jobs.lake import ledger
 from jobs.lake.paths import table_uri
 from jobs.policy import PolicyProfile
-from jobs.policy.workdays import WorkdayCalendar, get_calendar
+from jobs.policy.workdays import WorkdayCalendar
 from jobs.quality.metrics import Outcome
 from jobs.settings import Settings
 
@@ -106,13 +106,12 @@ def plan_tasks(
     detected_on: dt.date,
     now: dt.datetime,
     profile: PolicyProfile,
-    calendar: WorkdayCalendar | None = None,
+    calendar: WorkdayCalendar,
 ) -> list[dict]:
     """The resource's tasks after one batch: new tasks for new failures, repeated failures
     added to their open task, tasks closed where the batch passed their expectation, then
     overdue refreshed as of ``detected_on``. Pure: no I/O, so deadlines are testable alone.
     """
-    calendar = calendar or get_calendar()
     department, resource = resource_id.split(".", 1)
     rule = rectification_rule(profile)
     tasks = [dict(t) for t in existing]

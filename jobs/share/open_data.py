@@ -3,7 +3,9 @@
 Published under ``open/<dataset>``:
 
 * every resource whose catalog ``open.type`` is ``unconditional`` (无条件开放), with only the
-  fields whose sensitivity ``schemas/share/masking.yaml`` opens (``public``); grain: the pool's;
+  fields whose sensitivity ``schemas/share/masking.yaml`` opens (``public``), and only the
+  batches the quality gate does not hold (:func:`jobs.quality.gates.held_batches`); grain: the
+  pool's;
 * the aggregates of ``schemas/share/open_data.yaml``; grain: one row per cell (dimension
   values) plus one total row per group (``is_total``, last dimension ``total``);
 * ``open/open_list``: one row per open dataset with domain, summary, items, format, update
@@ -45,6 +47,7 @@ from jobs.catalog.models import Catalog
 from jobs.lake import ledger, tables
 from jobs.lake.paths import table_uri
 from jobs.policy import load_profile
+from jobs.quality.gates import held_batches, without_held_batches
 from jobs.settings import Settings
 from jobs.share.policy import SharePolicyError, load_masking
 from jobs.yamlconf import INT, TEXT, Keys, ListOf
@@ -284,6 +287,7 @@ def publish_open_data(
     open_name = profile.open_types.name("unconditional")
     aggregates, format_text = load_open_config(settings.schemas_root)
     k = settings.open_min_cell_count
+    held = held_batches(settings)
     listing: list[dict[str, Any]] = []
     published: dict[str, int] = {}
     missing: list[str] = []
@@ -296,7 +300,9 @@ def publish_open_data(
             missing.append(resource.id)
             continue
         columns = open_columns(catalog, resource.id, masking.open_sensitivities)
-        source_df = tables.read_table(spark, source)
+        source_df = without_held_batches(
+            tables.read_table(spark, source), ("pool", resource.department, resource.resource), held
+        )
         target = table_uri(settings, "open", resource.id)
         remove_tree(target)
         result = tables.write_table(
@@ -324,10 +330,8 @@ def publish_open_data(
             missing.append(aggregate.dataset)
             continue
         dims = [d.name for d in aggregate.dimensions]
-        cells = [
-            row.asDict()
-            for row in cell_counts(tables.read_table(spark, source), aggregate, as_of).collect()
-        ]
+        source_df = without_held_batches(tables.read_table(spark, source), aggregate.source, held)
+        cells = [row.asDict() for row in cell_counts(source_df, aggregate, as_of).collect()]
         rows = suppress_small_cells(cells, dims, k)
         _replace_small_table(
             table_uri(settings, "open", aggregate.dataset),

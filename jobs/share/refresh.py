@@ -1,9 +1,11 @@
 """Refresh of the curated share tables from the grants (the ``share__refresh`` DAG runs it).
 
 For every consumer and dataset with an active grant (granted, not revoked, not expired) it
-rebuilds ``share/<consumer>/<dataset>`` from the source table (base or pool), with the union of
-the granted fields, masked and tokenised by sensitivity, and the consumer's re-identification
-table under ``settings.reid_root`` (outside the lake, owner-only permissions on a local root).
+rebuilds ``share/<consumer>/<dataset>`` from the source table (base or pool; of a pool, only the
+batches the quality gate does not hold, :func:`jobs.quality.gates.held_batches`), with the union
+of the granted fields, masked and tokenised by sensitivity, and the consumer's
+re-identification table under ``settings.reid_root`` (outside the lake, owner-only permissions
+on a local root).
 Every share table without an active grant is removed, old versions included: a revoked or
 expired grant leaves the consumer nothing. A not-shared resource can never be granted
 (:mod:`jobs.share.grants`), so its data never reaches ``share/``.
@@ -27,6 +29,7 @@ from jobs.backup.files import list_tables, remove_tree
 from jobs.catalog import load_catalog
 from jobs.lake import tables
 from jobs.lake.paths import join_uri, table_uri
+from jobs.quality.gates import held_batches, without_held_batches
 from jobs.settings import Settings
 from jobs.share.curate import curated_df, reidentification_df
 from jobs.share.grants import is_active, read_grants
@@ -70,6 +73,7 @@ def refresh_shares(
     masking = load_masking(settings.schemas_root)
     catalog = load_catalog(settings.schemas_root)
     wanted = granted_fields(read_grants(settings), today)
+    held = held_batches(settings)
     refreshed, missing_sources = [], []
     for (consumer, dataset_id), grant in sorted(wanted.items()):
         dataset = resolve_dataset(dataset_id, catalog, settings, masking)
@@ -77,7 +81,7 @@ def refresh_shares(
         if not tables.table_exists(source):
             missing_sources.append(f"{consumer}/{dataset_id}")
             continue
-        source_df = tables.read_table(spark, source)
+        source_df = without_held_batches(tables.read_table(spark, source), dataset.layer, held)
         rules = column_rules(dataset, source_df.columns, masking, sorted(grant["fields"]))
         token_key = key.for_consumer(consumer)
         target = table_uri(settings, "share", consumer, dataset_id)

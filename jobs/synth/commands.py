@@ -55,7 +55,7 @@ def _synth(args: argparse.Namespace) -> int:
             interval_days=args.interval_days,
             defect_rate=args.defect_rate,
             jurisdiction=args.jurisdiction,
-            schemas_root=args.schemas,
+            schemas_root=args.schemas or Settings.from_env().schemas_root,
         )
     except (ValueError, OSError) as exc:
         print(f"govlake synth: {exc}", file=sys.stderr)

@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from jobs.catalog import Catalog, Resource, load_catalog
+from jobs.settings import Settings
 from jobs.synth.config import SynthConfig
 from jobs.synth.defects import ID_KINDS, USCC_KINDS, RowInjector
 from jobs.synth.events import advance
@@ -86,12 +87,12 @@ def generate(
     Args:
         config: size, seed, time line, defect rates.
         out: the landing root to write into.
-        catalog: the resource catalog; read from ``config.schemas_root`` (or the settings) if
-            not given.
+        catalog: the resource catalog; read from ``config.schemas_root`` (the shipped
+            ``schemas/`` when that is not set) if not given.
         progress: called with a line of text after each batch.
     """
     started = time.perf_counter()
-    catalog = catalog or load_catalog(config.schemas_root)
+    catalog = catalog or load_catalog(config.schemas_root or Settings().schemas_root)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     manifest = Manifest(out / "_manifest")

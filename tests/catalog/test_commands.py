@@ -8,7 +8,7 @@ import pytest
 
 from jobs.catalog import commands
 from jobs.cli import main
-from jobs.settings import PROJECT_ROOT
+from jobs.settings import PROJECT_ROOT, Settings
 from tests.catalog.fixtures import build_catalog
 
 REAL_ROOT = str(PROJECT_ROOT / "schemas")
@@ -22,7 +22,7 @@ ZHENHAI_LIKE = {
 @pytest.fixture(autouse=True)
 def english_only(monkeypatch):
     # The policy profile module belongs to another area; these tests do not depend on it.
-    monkeypatch.setattr(commands, "policy_vocabulary", lambda _root=None: None)
+    monkeypatch.setattr(commands, "policy_vocabulary", lambda _settings: None)
     monkeypatch.delenv("GOVLAKE_SCHEMAS_ROOT", raising=False)
 
 
@@ -89,7 +89,7 @@ def test_list_json_gives_machine_readable_rows(small_root, capsys):
 
 
 def test_list_shows_the_profile_vocabulary_next_to_the_types(small_root, monkeypatch, capsys):
-    monkeypatch.setattr(commands, "policy_vocabulary", lambda _root=None: ZHENHAI_LIKE)
+    monkeypatch.setattr(commands, "policy_vocabulary", lambda _settings: ZHENHAI_LIKE)
     main(["catalog", "list", "--root", small_root])
     out = capsys.readouterr().out
     assert "conditional (受限共享)" in out
@@ -186,7 +186,7 @@ def test_catalog_without_action_prints_help_and_exits_2(capsys):
 
 def test_policy_vocabulary_maps_on_request_to_the_profile_conditional_open_name(monkeypatch):
     monkeypatch.undo()  # the real function, not the english_only stand-in
-    vocabulary = commands.policy_vocabulary(REAL_ROOT)
+    vocabulary = commands.policy_vocabulary(Settings(schemas_root=REAL_ROOT))
     if vocabulary is None:
         pytest.skip("no policy profile module in this checkout")
     assert vocabulary["open"]["on_request"] == vocabulary["open"]["conditional"]
@@ -195,5 +195,5 @@ def test_policy_vocabulary_maps_on_request_to_the_profile_conditional_open_name(
 
 def test_policy_vocabulary_falls_back_to_none_when_the_profile_fails(monkeypatch):
     monkeypatch.undo()
-    monkeypatch.setenv("GOVLAKE_POLICY_PROFILE", "no_such_profile")
-    assert commands.policy_vocabulary(REAL_ROOT) is None
+    settings = Settings(schemas_root=REAL_ROOT, policy_profile="no_such_profile")
+    assert commands.policy_vocabulary(settings) is None

@@ -164,10 +164,9 @@ def test_every_real_coded_field_maps_to_codes_of_its_table(real):
 # --- the model -------------------------------------------------------------------------------
 
 
-def test_load_catalog_reads_the_settings_root_by_default(monkeypatch, tmp_path):
+def test_load_catalog_reads_the_root_it_is_given(tmp_path):
     root = build_catalog(tmp_path / "schemas")
-    monkeypatch.setenv("GOVLAKE_SCHEMAS_ROOT", str(root))
-    assert set(load_catalog().resources) == {"gaj.hukou", "mzj.marriage"}
+    assert set(load_catalog(root).resources) == {"gaj.hukou", "mzj.marriage"}
 
 
 def test_load_catalog_is_cached_per_root(tmp_path):

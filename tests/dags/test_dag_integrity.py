@@ -62,9 +62,13 @@ def dag_bag_and_queries(airflow_home):
     from jobs.catalog import load_catalog
     from jobs.orchestrate.airflow_env import pool_slots
     from jobs.orchestrate.names import pool_name
+    from jobs.settings import Settings
 
     # The pools `govlake airflow init` creates: Airflow flags a DAG that uses any other pool.
-    pools = {pool_name(code) for code in pool_slots(list(load_catalog().departments))}
+    pools = {
+        pool_name(code)
+        for code in pool_slots(list(load_catalog(Settings().schemas_root).departments))
+    }
     with recorded_queries() as statements:
         bag = parse(DAGS_FOLDER, known_pools=pools | {"default_pool"})
     return bag, statements
@@ -122,8 +126,9 @@ def test_dag_files_use_only_known_pools(dag_bag):
 def test_one_ingest_dag_per_catalog_resource(dag_bag):
     from jobs.catalog import load_catalog
     from jobs.orchestrate.names import ingest_dag_id
+    from jobs.settings import Settings
 
-    expected = {ingest_dag_id(rid) for rid in load_catalog().resources}
+    expected = {ingest_dag_id(rid) for rid in load_catalog(Settings().schemas_root).resources}
     assert {d for d in dag_bag.dags if d.startswith("ingest__")} == expected
 
 
@@ -148,6 +153,16 @@ def test_ingest_dags_use_their_department_pool_and_publish_the_pool_asset(dag_ba
         assert {task.pool for task in dag.tasks} == {f"dept_{department}"}
         outlets = [asset.uri for task in dag.tasks for asset in task.outlets]
         assert outlets == [f"govlake://pool/{department}/{resource}"], dag_id
+
+
+def test_ingest_docs_name_every_task_in_order_and_the_one_that_updates_the_asset(dag_bag):
+    source = (DAGS_FOLDER / "govlake_ingest.py").read_text(encoding="utf-8")
+    docs = " ".join(ast.get_docstring(ast.parse(source)).split())
+    dag = dag_bag.dags["ingest__gaj__hukou"]
+    (producer,) = [task.task_id for task in dag.tasks if task.outlets]
+
+    assert " → ".join(f"`{task.task_id}`" for task in dag.topological_sort()) in docs
+    assert f"updated by `{producer}` only" in docs
 
 
 def test_module_docstring_becomes_doc_md(dag_bag):

@@ -10,9 +10,9 @@ from jobs.catalog.loader import load_catalog
 from jobs.ingest import pipeline
 from jobs.ingest.accounting import RowAccountingError
 from jobs.ingest.pool import pool_schema
-from jobs.lake import tables
+from jobs.lake import ledger, tables
 from jobs.lake.paths import table_uri
-from jobs.settings import pinned_clock
+from jobs.settings import Settings, pinned_clock
 
 pytestmark = [pytest.mark.spark, pytest.mark.slow]
 
@@ -98,7 +98,7 @@ def test_two_batches_land_standardise_and_balance(spark, lake_settings):
     assert sorted(r.person_id for r in pool_df.collect()) == sorted([ids[0], ids[1], ids[3]])
     promoted = {r[0] for r in pool_df.select(pool_df.promoted_at.cast("long")).collect()}
     assert promoted == {int(NOW.timestamp())}  # the settings' clock, not the machine's
-    expected = pool_schema(load_catalog().resource("gaj.hukou"))
+    expected = pool_schema(load_catalog(Settings().schemas_root).resource("gaj.hukou"))
     assert [(f.name, f.dataType) for f in pool_df.schema] == [
         (f.name, f.dataType) for f in expected
     ]
@@ -133,16 +133,72 @@ def test_missing_required_column_holds_the_batch_and_names_it(spark, lake_settin
     assert accounted["held_rows"] == 1 and accounted["balanced"]
 
 
-def test_unsafe_batch_name_is_rejected_unread(spark, lake_settings, tmp_path):
-    outside = tmp_path / "elsewhere"
-    outside.mkdir()
-    (outside / "x.csv").write_text(HEADER, encoding="utf-8")
+def _outside(tmp_path, *parts: str) -> Path:
+    """A delivery-shaped folder outside the landing root, holding one good row."""
+    folder = tmp_path.joinpath("elsewhere", *parts)
+    folder.mkdir(parents=True)
+    (folder / "x.csv").write_text(HEADER + _row(_id("33021119850615009")), encoding="utf-8")
+    return folder
+
+
+def _rejected(landed) -> list[tuple[str, str, str]]:
+    return [(r["batch_id"], r["file"], r["reason"]) for r in landed["rejected"]]
+
+
+def _file_log(settings) -> list[tuple[str, str, str]]:
+    rows = ledger.read_rows(table_uri(settings, "governance", "ingest_files"))
+    return sorted((r["batch_id"], r["source_file"], r["status"]) for r in rows)
+
+
+def test_batch_linked_outside_or_unsafely_named_is_rejected_unread(lake_settings, tmp_path):
     resource_dir = Path(lake_settings.landing_root) / "gaj" / "hukou"
     resource_dir.mkdir(parents=True)
-    (resource_dir / "escape").symlink_to(outside)
-    landed = pipeline.land_to_bronze("gaj.hukou", at_now(lake_settings), spark=spark)
-    assert [b["batch_id"] for b in landed["rejected_batches"]] == ["escape"]
+    (resource_dir / "escape").symlink_to(_outside(tmp_path, "b"))
+    (resource_dir / "-b2").mkdir()
+    _deliver(lake_settings, "b3", "hukou.csv", HEADER + _row(_id("33021119850615001")))
+    landed = pipeline.land_to_bronze("gaj.hukou", at_now(lake_settings))
+    assert _rejected(landed) == [("-b2", "", "unsafe_name"), ("escape", "", "outside_landing")]
+    assert [b["batch_id"] for b in landed["batches"]] == ["b3"]
+
+
+@pytest.mark.parametrize("linked", ["department", "resource"])
+def test_folder_linked_outside_the_landing_root_is_rejected_unread(lake_settings, tmp_path, linked):
+    landing = Path(lake_settings.landing_root)
+    landing.mkdir()
+    if linked == "department":
+        (landing / "gaj").symlink_to(_outside(tmp_path, "gaj", "hukou", "b1").parents[1])
+    else:
+        (landing / "gaj").mkdir()
+        (landing / "gaj" / "hukou").symlink_to(_outside(tmp_path, "hukou", "b1").parent)
+    landed = pipeline.land_to_bronze("gaj.hukou", at_now(lake_settings))
+    assert _rejected(landed) == [("", "", "outside_landing")]
     assert landed["batches"] == []
+    assert not tables.table_exists(table_uri(lake_settings, "bronze", "gaj", "hukou"))
+    assert _file_log(lake_settings) == [("", "", "rejected")]
+    pipeline.land_to_bronze("gaj.hukou", at_now(lake_settings))
+    assert _file_log(lake_settings) == [("", "", "rejected")]  # logged once
+
+
+def test_file_linked_outside_is_rejected_and_the_rest_goes_on(spark, lake_settings, tmp_path):
+    _deliver(lake_settings, "b1", "a.csv", HEADER + _row(_id("33021119850615001")))
+    batch = Path(lake_settings.landing_root) / "gaj" / "hukou" / "b1"
+    (batch / "b.csv").symlink_to(_outside(tmp_path, "files") / "x.csv")
+    _deliver(lake_settings, "b2", "c.csv", HEADER + _row(_id("33021119850615002")))
+
+    landed, promoted, accounted = _run_all(spark, lake_settings)
+
+    assert _rejected(landed) == [("b1", "b.csv", "outside_landing")]
+    assert [(b["batch_id"], b["ingested"]) for b in landed["batches"]] == [
+        ("b1", ["a.csv"]),
+        ("b2", ["c.csv"]),
+    ]
+    assert promoted["pool_rows"] == 2 and accounted["balanced"]
+    # The department replaces the link with the real file: it is read on the next run.
+    (batch / "b.csv").unlink()
+    (batch / "b.csv").write_text(HEADER + _row(_id("33021119850615003")), encoding="gbk")
+    landed = pipeline.land_to_bronze("gaj.hukou", at_now(lake_settings), spark=spark)
+    assert [(b["batch_id"], b["ingested"]) for b in landed["batches"]] == [("b1", ["b.csv"])]
+    assert landed["rejected"] == []
 
 
 def test_accounting_fails_loudly_when_rows_go_missing(spark, lake_settings):
@@ -187,3 +243,21 @@ def test_unstorable_dates_cost_one_row_each_never_the_resource(spark, lake_setti
         (5, ("updated_at:out_of_range",)),
         (6, ("updated_at:out_of_range",)),
     ]
+
+
+def test_a_row_of_the_wrong_width_costs_that_row_not_the_file(spark, lake_settings):
+    ids = [_id(f"33021119850615{n:03d}") for n in range(1, 28)]
+    rows = [_row(person_id) for person_id in ids]
+    rows[4] = f"{ids[4]},张三,男,1985-06-15\n"  # 4 of 7 columns
+    _deliver(lake_settings, "b1", "hukou.csv", HEADER + "".join(rows))
+
+    landed, promoted, accounted = _run_all(spark, lake_settings)
+
+    assert landed["batches"][0]["ingested"] == ["hukou.csv"]
+    assert (promoted["pool_rows"], promoted["quarantined_rows"]) == (26, 1)
+    assert accounted["balanced"] and accounted["file_rows"] == 27
+    (bad,) = tables.read_table(
+        spark, table_uri(lake_settings, "quarantine", "gaj", "hukou")
+    ).collect()
+    assert (bad.row_number, bad.reasons[0]) == (5, "record:wrong_column_count")
+    assert dict(bad.raw)["_raw_line"] == rows[4].rstrip("\n")

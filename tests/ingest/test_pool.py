@@ -7,6 +7,7 @@ from stdnum.cn import ric
 
 from jobs.catalog.loader import load_catalog
 from jobs.ingest import pool
+from jobs.settings import Settings
 
 pytestmark = pytest.mark.spark
 
@@ -54,7 +55,7 @@ def _bronze_row(resource_id: str, row_number: int, raw: dict[str, str | None]) -
 
 @pytest.fixture(scope="module")
 def hukou():
-    catalog = load_catalog()
+    catalog = load_catalog(Settings().schemas_root)
     return catalog, catalog.resource("gaj.hukou")
 
 
@@ -111,7 +112,7 @@ def test_standardises_keys_codes_and_dates_and_names_reasons(spark, hukou):
 
 
 def test_unstorable_values_and_nan_keys_are_quarantined_with_reasons(spark):
-    catalog = load_catalog()
+    catalog = load_catalog(Settings().schemas_root)
     good = {
         "地址编码": "A001",
         "标准地址": "浙江省宁波市镇海区招宝山街道1号",

@@ -1,11 +1,14 @@
 from __future__ import annotations
 
 import json
+import re
+import zipfile
 
 import pytest
 from openpyxl import Workbook
 
 from jobs.ingest.readers import (
+    RAW_LINE,
     READ_PROBLEM,
     ROW_NUMBER,
     UnreadableFile,
@@ -188,3 +191,90 @@ def test_quarantines_cut_off_workbook_as_truncated(tmp_path):
     with pytest.raises(UnreadableFile) as caught:
         read_xlsx(cut)
     assert caught.value.reason == "truncated"
+
+
+def test_csv_row_of_the_wrong_width_is_kept_with_its_text_and_the_rest_read(tmp_path):
+    path = tmp_path / "a.csv"
+    path.write_text(
+        '编号,姓名,住址\n1,张三,"第一行\n第二行"\n2,李四\n\n3,王五,某地,多余\n4,赵六,某地\n',
+        encoding="utf-8",
+    )
+    rows = _rows(read_csv(path))
+    assert [(r[ROW_NUMBER], r["编号"], r[READ_PROBLEM], r[RAW_LINE]) for r in rows] == [
+        (1, "1", None, None),
+        (2, None, "wrong_column_count", "2,李四"),
+        (3, None, "wrong_column_count", "3,王五,某地,多余"),
+        (4, "4", None, None),
+    ]
+    assert rows[0]["住址"] == "第一行\n第二行"
+
+
+def test_csv_where_no_row_fits_the_header_is_unreadable(tmp_path):
+    path = tmp_path / "a.csv"
+    path.write_text("编号,姓名\n1\t张三\n2\t李四\n", encoding="utf-8")
+    with pytest.raises(UnreadableFile) as caught:
+        read_csv(path)
+    assert (caught.value.reason, caught.value.rows_seen) == ("malformed_csv", 2)
+
+
+def test_invalid_utf8_byte_costs_its_csv_row_only(tmp_path):
+    path = tmp_path / "a.csv"
+    lines = ["编号,姓名", "1,张三", "2,李\xff四", "3,王五"]
+    path.write_bytes("\n".join(lines).encode().replace("\xff".encode(), b"\xff") + b"\n")
+    raw = read_csv(path)
+    assert raw.detected_encoding == "utf-8"
+    assert [(r["姓名"], r[READ_PROBLEM], r[RAW_LINE]) for r in _rows(raw)] == [
+        ("张三", None, None),
+        (None, "undecodable_bytes", "2,李\\xff四"),
+        ("王五", None, None),
+    ]
+
+
+def test_invalid_utf8_byte_costs_its_json_line_only(tmp_path):
+    path = tmp_path / "a.jsonl"
+    good = ['{"姓名": "张三"}', '{"姓名": "王\u2028五"}']
+    path.write_bytes(
+        good[0].encode() + b'\n{"\xe5\xa7\x93\xe5\x90\x8d": "\xff"}\r\n' + good[1].encode() + b"\n"
+    )
+    rows = _rows(read_jsonl(path))
+    assert [(r[ROW_NUMBER], r["姓名"], r[READ_PROBLEM]) for r in rows] == [
+        (1, "张三", None),
+        (2, None, "undecodable_bytes"),
+        (3, "王\u2028五", None),
+    ]
+    assert rows[1][RAW_LINE] == '{"姓名": "\\xff"}'
+
+
+def _workbook(tmp_path, rows, name="a.xlsx"):
+    workbook = Workbook()
+    sheet = workbook.active
+    for row in rows:
+        sheet.append(row)
+    path = tmp_path / name
+    workbook.save(path)
+    return path
+
+
+def test_xlsx_is_read_whole_whatever_its_declared_dimension(tmp_path):
+    path = _workbook(tmp_path, [["编号", "姓名"], *[[str(n), f"人{n}"] for n in range(1, 11)]])
+    understated = tmp_path / "understated.xlsx"
+    with zipfile.ZipFile(path) as source, zipfile.ZipFile(understated, "w") as target:
+        for item in source.infolist():
+            data = source.read(item.filename)
+            if item.filename == "xl/worksheets/sheet1.xml":
+                data = re.sub(rb'<dimension ref="[^"]*"', b'<dimension ref="A1:B5"', data)
+                assert b'ref="A1:B5"' in data
+            target.writestr(item, data)
+    assert [r["编号"] for r in _rows(read_xlsx(understated))] == [str(n) for n in range(1, 11)]
+
+
+def test_xlsx_values_right_of_the_header_make_a_row_with_a_read_problem(tmp_path):
+    path = _workbook(
+        tmp_path, [["编号", "姓名"], ["1", "张三"], ["2", "李四", "多余"], ["3", "王五"]]
+    )
+    rows = _rows(read_xlsx(path))
+    assert [(r["编号"], r[READ_PROBLEM], r[RAW_LINE]) for r in rows] == [
+        ("1", None, None),
+        (None, "wrong_column_count", "2\t李四\t多余"),
+        ("3", None, None),
+    ]

@@ -27,8 +27,9 @@ def uscc(body: str, authority: str = "9", kind: str = "1") -> str:
 @pytest.fixture(scope="session")
 def catalog():
     from jobs.catalog.loader import load_catalog
+    from jobs.settings import Settings
 
-    return load_catalog()
+    return load_catalog(Settings().schemas_root)
 
 
 @pytest.fixture(scope="session")

@@ -73,7 +73,7 @@ def test_synthetic_county_meets_the_precision_and_recall_target(spark, tmp_path)
     settings = Settings(
         lake_root=str(tmp_path / "lake"), landing_root=str(landing), spark_master="local[2]"
     )
-    catalog = load_catalog()
+    catalog = load_catalog(Settings().schemas_root)
     for resource_id in catalog.resources:
         ingest_resource(resource_id, settings, spark=spark)
     boundary = json.loads((manifest / "truth" / "jurisdiction.geojson").read_text())

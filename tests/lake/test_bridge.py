@@ -94,8 +94,14 @@ def test_reads_but_refuses_to_write_generated_columns():
 
 
 def test_accepts_constraints_append_only_and_change_data_feed_for_writes():
-    protocol = _protocol(1, 7, None, ["appendOnly", "checkConstraints", "changeDataFeed"])
-    bridge.check_supported(protocol, {}, [LONG], for_write=True, where="table t")
+    # Next to a feature it cannot honour, the refusal names that feature alone: the three the
+    # write path enforces itself are accepted.
+    honoured = ["appendOnly", "checkConstraints", "changeDataFeed"]
+    protocol = _protocol(1, 7, None, [*honoured, "rowTracking"])
+    with pytest.raises(
+        UnsupportedTableError, match=r"write to table t: it uses rowTracking, which"
+    ):
+        bridge.check_supported(protocol, {}, [LONG], for_write=True, where="table t")
 
 
 @pytest.mark.parametrize(

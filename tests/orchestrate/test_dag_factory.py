@@ -18,13 +18,14 @@ from jobs.orchestrate.dag_factory import (
     schedule_for,
 )
 from jobs.orchestrate.names import ingest_dag_id, pool_asset_uri, pool_name
+from jobs.settings import Settings
 
 pytestmark = pytest.mark.airflow
 
 
 @pytest.fixture(scope="module")
 def catalog():
-    return load_catalog()
+    return load_catalog(Settings().schemas_root)
 
 
 @pytest.fixture(scope="module")

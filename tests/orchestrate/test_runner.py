@@ -92,18 +92,22 @@ def test_init_migrates_once_and_creates_department_pools(initialized_airflow):
     from airflow.models.pool import Pool
 
     from jobs.catalog import load_catalog
+    from jobs.settings import Settings
 
     again = airflow_env.ensure_database()
     pools = {pool.pool: pool.slots for pool in Pool.get_pools()}
 
     assert again.migrated is False and again.revision == again.head
-    assert {f"dept_{code}" for code in load_catalog().departments} <= set(pools)
+    assert {f"dept_{code}" for code in load_catalog(Settings().schemas_root).departments} <= set(
+        pools
+    )
     assert pools["dept_gaj"] == airflow_env.DEFAULT_POOL_SLOTS
 
 
 def test_cli_lists_every_ingest_dag_with_pool_and_asset(initialized_airflow, capsys):
     from jobs.catalog import load_catalog
     from jobs.cli import main
+    from jobs.settings import Settings
 
     code = main(["airflow", "--home", str(initialized_airflow.env.home), "list", "--json"])
     out = capsys.readouterr().out
@@ -116,7 +120,7 @@ def test_cli_lists_every_ingest_dag_with_pool_and_asset(initialized_airflow, cap
     assert hukou["pools"] == ["dept_gaj"]
     assert hukou["assets"] == ["govlake://pool/gaj/hukou"]
     assert len([d for d in listed["dags"] if d["dag_id"].startswith("ingest__")]) == len(
-        load_catalog().resources
+        load_catalog(Settings().schemas_root).resources
     )
 
 

@@ -5,6 +5,7 @@ import json
 import pytest
 
 from jobs.cli import main
+from jobs.policy.profiles import NOT_YET_ENFORCED, NUMBER_FIELDS
 
 
 def test_add_workdays_prints_the_deadline(capsys):
@@ -178,3 +179,20 @@ def test_unknown_configured_profile_is_a_configuration_error(capsys, monkeypatch
     err = capsys.readouterr().err
     assert "unknown policy profile 'beijing' (GOVLAKE_POLICY_PROFILE)" in err
     assert "known profiles: hebi, taizhou, zhenhai, yunyang, fushun" in err
+
+
+def test_policy_show_says_which_numbers_no_procedure_enforces_yet(capsys):
+    assert main(["policy", "show", "taizhou"]) == 0
+
+    lines = capsys.readouterr().out.splitlines()
+    unenforced = {line.split()[0] for line in lines if "not yet enforced by any procedure" in line}
+    assert unenforced == set(NOT_YET_ENFORCED)
+    rectification = next(line for line in lines if line.startswith("rectification_workdays"))
+    assert "7 wd" in rectification and "not yet enforced" not in rectification
+
+
+def test_policy_show_as_json_marks_the_numbers_not_yet_enforced(capsys):
+    assert main(["policy", "show", "hebi", "--json"]) == 0
+
+    data = json.loads(capsys.readouterr().out)
+    assert [name for name in NUMBER_FIELDS if not data[name]["enforced"]] == list(NOT_YET_ENFORCED)

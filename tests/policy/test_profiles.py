@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import ast
 import copy
 import dataclasses
 import datetime as dt
@@ -10,16 +11,20 @@ import pytest
 import yaml
 
 from jobs.policy.profiles import (
+    NOT_YET_ENFORCED,
     NUMBER_FIELDS,
+    PolicyProfile,
     PolicyProfileError,
     Retention,
+    configured_profile,
     list_profiles,
     load_profile,
     load_profiles,
 )
-from jobs.settings import PROJECT_ROOT
+from jobs.settings import PROJECT_ROOT, Settings
 
-SHIPPED = PROJECT_ROOT / "schemas" / "policy_profiles.yaml"
+SCHEMAS = PROJECT_ROOT / "schemas"
+SHIPPED = SCHEMAS / "policy_profiles.yaml"
 SEED_PREFIX = {"hebi": "000", "taizhou": "001", "zhenhai": "002", "yunyang": "003", "fushun": "004"}
 
 
@@ -38,7 +43,7 @@ def write_profiles(tmp_path):
 
 
 def test_lists_the_five_profiles_in_file_order():
-    assert list_profiles() == ["hebi", "taizhou", "zhenhai", "yunyang", "fushun"]
+    assert list_profiles(SCHEMAS) == ["hebi", "taizhou", "zhenhai", "yunyang", "fushun"]
 
 
 @pytest.mark.parametrize(
@@ -99,7 +104,7 @@ def test_lists_the_five_profiles_in_file_order():
     ],
 )
 def test_numbers_match_the_design_table(name, expected):
-    profile = load_profile(name)
+    profile = load_profile(name, SCHEMAS)
 
     assert {field: getattr(profile, field) for field in expected} == expected
 
@@ -115,7 +120,7 @@ def test_numbers_match_the_design_table(name, expected):
     ],
 )
 def test_log_retention_is_kept_exactly_and_in_covering_days(name, amount, unit, days):
-    profile = load_profile(name)
+    profile = load_profile(name, SCHEMAS)
 
     assert (profile.log_retention.amount, profile.log_retention.unit) == (amount, unit)
     assert profile.log_retention_days == days
@@ -131,7 +136,7 @@ def test_retention_end_never_falls_short_of_the_stated_period():
 
 
 def test_documented_defaults_are_marked_as_defaults_not_regulation():
-    taizhou = load_profile("taizhou")
+    taizhou = load_profile("taizhou", SCHEMAS)
 
     assert taizhou.provision("verification_workdays").is_default
     assert taizhou.provision("log_retention").is_default
@@ -142,7 +147,7 @@ def test_documented_defaults_are_marked_as_defaults_not_regulation():
 
 @pytest.mark.parametrize("name", list(SEED_PREFIX))
 def test_every_cited_article_is_from_the_profiles_own_regulation(name):
-    profile = load_profile(name)
+    profile = load_profile(name, SCHEMAS)
 
     sources = [p.source for p in profile.provisions if p.source]
     assert sources
@@ -152,7 +157,7 @@ def test_every_cited_article_is_from_the_profiles_own_regulation(name):
 
 @pytest.mark.parametrize("name", list(SEED_PREFIX))
 def test_every_number_has_an_article_or_is_a_default_or_null(name):
-    profile = load_profile(name)
+    profile = load_profile(name, SCHEMAS)
 
     for field in NUMBER_FIELDS:
         provision = profile.provision(field)
@@ -161,45 +166,47 @@ def test_every_number_has_an_article_or_is_a_default_or_null(name):
 
 
 def test_share_type_names_per_profile():
-    assert [n for _, n in load_profile("hebi").share_types.names] == [
+    assert [n for _, n in load_profile("hebi", SCHEMAS).share_types.names] == [
         "无条件共享",
         "有条件共享",
         "不予共享",
     ]
-    assert [n for _, n in load_profile("zhenhai").share_types.names] == [
+    assert [n for _, n in load_profile("zhenhai", SCHEMAS).share_types.names] == [
         "无条件共享",
         "受限共享",
         "非共享",
     ]
-    assert load_profile("fushun").share_types.is_default
+    assert load_profile("fushun", SCHEMAS).share_types.is_default
 
 
 def test_open_type_names_per_profile():
-    assert load_profile("fushun").open_types.name("conditional") == "依申请开放"
-    assert load_profile("hebi").open_types.name("not_open") == "不予开放"
-    assert load_profile("yunyang").open_types.is_default
+    assert load_profile("fushun", SCHEMAS).open_types.name("conditional") == "依申请开放"
+    assert load_profile("hebi", SCHEMAS).open_types.name("not_open") == "不予开放"
+    assert load_profile("yunyang", SCHEMAS).open_types.is_default
 
 
 @pytest.mark.parametrize("label", ["受限共享", "受限共享类", "受限", "conditional", " 受限共享 "])
 def test_share_type_key_from_the_names_departments_write(label):
-    assert load_profile("zhenhai").share_types.key_of(label) == "conditional"
+    assert load_profile("zhenhai", SCHEMAS).share_types.key_of(label) == "conditional"
 
 
 def test_unknown_share_type_name_lists_the_profiles_names():
     with pytest.raises(KeyError, match="受限共享"):
-        load_profile("zhenhai").share_types.key_of("有条件共享")
+        load_profile("zhenhai", SCHEMAS).share_types.key_of("有条件共享")
 
 
-def test_default_profile_comes_from_settings(monkeypatch):
-    assert load_profile().name == "hebi"
+def test_configured_profile_is_the_one_the_settings_name():
+    assert configured_profile(Settings()).name == "hebi"
+    assert configured_profile(Settings(policy_profile="yunyang")).name == "yunyang"
 
-    monkeypatch.setenv("GOVLAKE_POLICY_PROFILE", "yunyang")
 
-    assert load_profile().name == "yunyang"
+def test_unknown_configured_profile_names_the_variable_to_fix():
+    with pytest.raises(PolicyProfileError, match=r"'beijing' \(GOVLAKE_POLICY_PROFILE\)"):
+        configured_profile(Settings(policy_profile="beijing"))
 
 
 def test_profile_is_frozen():
-    profile = load_profile("hebi")
+    profile = load_profile("hebi", SCHEMAS)
 
     with pytest.raises(dataclasses.FrozenInstanceError):
         profile.verification_workdays = 3  # type: ignore[misc]
@@ -207,7 +214,7 @@ def test_profile_is_frozen():
 
 def test_unknown_profile_lists_the_known_ones():
     with pytest.raises(PolicyProfileError) as error:
-        load_profile("beijing")
+        load_profile("beijing", SCHEMAS)
 
     message = str(error.value)
     assert "'beijing'" in message
@@ -396,8 +403,55 @@ def test_invalid_yaml_is_an_error(tmp_path):
 
 
 def test_as_dict_carries_values_and_sources():
-    data = load_profile("yunyang").as_dict()
+    data = load_profile("yunyang", SCHEMAS).as_dict()
 
-    assert data["verification_workdays"] == {"value": 10, "source": "003 §23", "default": False}
+    assert data["verification_workdays"] == {
+        "value": 10,
+        "source": "003 §23",
+        "default": False,
+        "enforced": True,
+    }
+    assert data["catalog_update_ask_workdays"]["enforced"] is False
     assert data["log_retention"]["days"] == 184
     assert data["share_types"]["names"]["not_shared"] == "不予共享"
+
+
+def _names_read_in(path: Path) -> set[str]:
+    """Attribute names and string keys a module uses (docstrings aside)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    docstrings = {
+        id(node.value)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)
+    }
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute):
+            names.add(node.attr)
+        elif (
+            isinstance(node, ast.Constant)
+            and isinstance(node.value, str)
+            and id(node) not in docstrings
+        ):
+            names.add(node.value)
+    return names
+
+
+def test_every_profile_value_is_read_by_code_or_declared_not_yet_enforced():
+    profile_fields = [
+        f.name
+        for f in dataclasses.fields(PolicyProfile)
+        if f.name not in ("name", "jurisdiction", "provisions")
+    ]
+    # The profile module and its printing command show every value; they enforce none.
+    readers = [
+        path
+        for folder in ("jobs", "dags")
+        for path in (PROJECT_ROOT / folder).rglob("*.py")
+        if path.parent != PROJECT_ROOT / "jobs" / "policy"
+    ]
+    read = set().union(*(_names_read_in(path) for path in readers))
+
+    assert set(NOT_YET_ENFORCED) <= set(profile_fields)
+    assert [f for f in profile_fields if f not in read and f not in NOT_YET_ENFORCED] == []
+    assert [f for f in NOT_YET_ENFORCED if f in read] == []

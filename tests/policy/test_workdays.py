@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 
 import pytest
 from hypothesis import given, settings
@@ -18,16 +19,19 @@ from jobs.policy.workdays import (
     WorkdayCalendar,
     add_workdays,
     answered_on_time,
+    default_override_paths,
     get_calendar,
     is_official_year,
     is_overdue,
     is_workday,
+    load_override_file,
     load_overrides,
     workdays_between,
 )
-from jobs.settings import PROJECT_ROOT
+from jobs.settings import PROJECT_ROOT, Settings
 
 D = dt.date
+CALENDAR_FOLDER = PROJECT_ROOT / "schemas" / "calendar"
 
 
 def test_ten_workdays_from_friday_26_september_2025_is_16_october(library_calendar):
@@ -38,8 +42,8 @@ def test_ten_workdays_from_friday_26_september_2025_is_16_october(library_calend
     assert str(deadline) == "2025-10-16"
 
 
-def test_module_function_uses_the_configured_calendar():
-    assert add_workdays(D(2025, 9, 26), 10).date == D(2025, 10, 16)
+def test_module_function_counts_on_the_calendar_of_the_settings():
+    assert add_workdays(D(2025, 9, 26), 10, Settings()).date == D(2025, 10, 16)
 
 
 def test_spring_festival_2025_span_is_skipped(library_calendar):
@@ -132,8 +136,8 @@ def test_official_years(library_calendar):
     assert library_calendar.is_official(2004)
     assert library_calendar.is_official(2026)
     assert not library_calendar.is_official(2027)
-    assert is_official_year(2025)
-    assert not is_official_year(2027)
+    assert is_official_year(2025, Settings())
+    assert not is_official_year(2027, Settings())
 
 
 def test_official_override_file_makes_the_year_official_and_changes_the_deadline(
@@ -193,27 +197,49 @@ def test_override_ranges_and_make_up_weekend_days(write_overrides):
     assert calendar.add_workdays(D(2030, 9, 30), 1) == Deadline(D(2030, 10, 8))
 
 
-def test_overrides_from_the_environment_variable(monkeypatch, fictional_2027_official):
-    monkeypatch.setenv("GOVLAKE_CALENDAR_OVERRIDES", str(fictional_2027_official))
+def test_overrides_from_the_file_the_settings_name(fictional_2027_official):
+    settings = Settings(calendar_overrides=str(fictional_2027_official))
 
-    assert add_workdays(D(2026, 12, 28), 10) == Deadline(D(2027, 1, 12))
+    assert add_workdays(D(2026, 12, 28), 10, settings) == Deadline(D(2027, 1, 12))
 
 
-def test_overrides_from_the_schemas_calendar_folder(monkeypatch, tmp_path):
+def test_overrides_from_the_schemas_calendar_folder(tmp_path):
     folder = tmp_path / "schemas" / "calendar"
     folder.mkdir(parents=True)
     (folder / "2027.yaml").write_text(
         "years:\n  2027:\n    official: true\n    holidays: [2027-01-01]\n", encoding="utf-8"
     )
     (folder / "README.md").write_text("not read", encoding="utf-8")
-    monkeypatch.setenv("GOVLAKE_SCHEMAS_ROOT", str(tmp_path / "schemas"))
+    settings = Settings(schemas_root=str(tmp_path / "schemas"))
 
-    assert is_official_year(2027)
-    assert add_workdays(D(2026, 12, 28), 10).date == D(2027, 1, 12)
+    assert is_official_year(2027, settings)
+    assert add_workdays(D(2026, 12, 28), 10, settings).date == D(2027, 1, 12)
 
 
-def test_shipped_calendar_folder_is_valid():
-    WorkdayCalendar.from_files([PROJECT_ROOT / "schemas" / "calendar"])
+def test_shipped_calendar_folder_is_read_by_default_and_every_file_in_it_loads():
+    paths = default_override_paths(Settings())
+    shipped = sorted([*CALENDAR_FOLDER.glob("*.yaml"), *CALENDAR_FOLDER.glob("*.yml")])
+
+    assert paths == [CALENDAR_FOLDER]
+    assert set(get_calendar(paths).overrides) == {
+        year for path in shipped for year in load_override_file(path)
+    }
+
+
+def test_calendar_readme_example_is_a_valid_override_file(tmp_path):
+    readme = (CALENDAR_FOLDER / "README.md").read_text(encoding="utf-8")
+    (example,) = re.findall(r"```yaml\n(.*?)```", readme, flags=re.DOTALL)
+    path = tmp_path / "2027.yaml"
+    path.write_text(example, encoding="utf-8")
+
+    schedule = load_override_file(path)[2027]
+
+    assert schedule.official
+    assert {D(2027, 1, 1), D(2027, 2, 6), D(2027, 2, 12)} <= schedule.holidays
+    assert schedule.workdays == {D(2027, 2, 13)}
+    calendar = WorkdayCalendar.from_files([path])
+    assert calendar.day_kind(D(2027, 2, 13)) == MAKEUP_WORKDAY
+    assert calendar.day_kind(D(2027, 2, 8)) == HOLIDAY
 
 
 def test_edited_override_file_is_read_again(write_overrides):
@@ -294,11 +320,11 @@ def test_missing_override_file_is_an_error(tmp_path):
         get_calendar(tmp_path / "nowhere.yaml")
 
 
-def test_missing_file_named_by_the_environment_is_an_error(monkeypatch, tmp_path):
-    monkeypatch.setenv("GOVLAKE_CALENDAR_OVERRIDES", str(tmp_path / "nowhere.yaml"))
+def test_missing_file_named_by_the_settings_is_an_error(tmp_path):
+    settings = Settings(calendar_overrides=str(tmp_path / "nowhere.yaml"))
 
     with pytest.raises(CalendarOverrideError, match=r"nowhere\.yaml"):
-        is_workday(D(2025, 1, 2))
+        is_workday(D(2025, 1, 2), settings)
 
 
 def test_a_year_in_two_files_is_an_error(write_overrides):
@@ -313,16 +339,16 @@ def test_workdays_between_counts_days_after_start_up_to_end(library_calendar):
     assert library_calendar.workdays_between(D(2025, 9, 26), D(2025, 10, 16)) == 10
     assert library_calendar.workdays_between(D(2025, 9, 26), D(2025, 9, 26)) == 0
     assert library_calendar.workdays_between(D(2025, 10, 16), D(2025, 9, 26)) == -10
-    assert workdays_between(D(2025, 9, 30), D(2025, 10, 8)) == 0
+    assert workdays_between(D(2025, 9, 30), D(2025, 10, 8), Settings()) == 0
 
 
 def test_answer_on_the_deadline_is_on_time_and_the_weekend_after_is_late():
     received = D(2025, 6, 6)  # Friday; 5 working days later is Friday 2025-06-13
 
-    assert answered_on_time(received, D(2025, 6, 13), 5)
-    assert not answered_on_time(received, D(2025, 6, 14), 5)
-    assert not is_overdue(received, 5, today=D(2025, 6, 13))
-    assert is_overdue(received, 5, today=D(2025, 6, 14))
+    assert answered_on_time(received, D(2025, 6, 13), 5, Settings())
+    assert not answered_on_time(received, D(2025, 6, 14), 5, Settings())
+    assert not is_overdue(received, 5, D(2025, 6, 13), Settings())
+    assert is_overdue(received, 5, D(2025, 6, 14), Settings())
 
 
 def test_days_lists_every_day_with_its_kind(library_calendar):

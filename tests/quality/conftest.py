@@ -9,6 +9,7 @@ from stdnum.cn import ric
 
 from jobs.catalog.loader import load_catalog
 from jobs.ingest.pool import pool_schema
+from jobs.settings import Settings
 
 INGESTED_AT = dt.datetime(2025, 9, 26, 2, 0, tzinfo=dt.UTC)  # Friday 10:00 in Shanghai
 
@@ -63,7 +64,7 @@ def hukou_row(batch_id: str, row_number: int, person_id: str | None = ALICE, **v
 
 
 def make_pool_df(spark, resource_id: str, rows: list[dict]):
-    schema = pool_schema(load_catalog().resource(resource_id))
+    schema = pool_schema(load_catalog(Settings().schemas_root).resource(resource_id))
     names = schema.fieldNames()
     unknown = {k for r in rows for k in r} - set(names)
     assert not unknown, f"not pool columns of {resource_id}: {unknown}"

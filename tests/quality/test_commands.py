@@ -10,6 +10,8 @@ from jobs.quality.metrics import Outcome
 from jobs.quality.rectification import plan_tasks, write_tasks
 from jobs.settings import Settings
 
+SCHEMAS = Settings().schemas_root
+
 
 def test_suites_check_passes_on_the_committed_suites(capsys):
     assert main(["quality", "suites", "--check"]) == 0
@@ -31,7 +33,7 @@ def test_tasks_lists_status_and_deadline(spark, tmp_path, monkeypatch, capsys):
         [failed],
         dt.date(2025, 9, 26),
         dt.datetime(2025, 9, 26, tzinfo=dt.UTC),
-        load_profile("zhenhai"),
+        load_profile("zhenhai", SCHEMAS),
         WorkdayCalendar(),
     )
     write_tasks(settings, "gaj.hukou", long_ago)

@@ -175,7 +175,7 @@ def test_warnings_pass_and_a_later_clean_batch_closes_the_tasks(spark, runs):
 
 def test_held_batch_can_be_marked_promotable_after_rectification(spark, runs):
     settings = runs[0]
-    assert gates.promotable_batch_ids(settings, "gaj", "hukou") == ["b2"]
+    assert gates.held_batches(settings) == {"gaj.hukou": ["b1"]}
     row = gates.mark_promotable(
         settings,
         "gaj.hukou",
@@ -184,7 +184,7 @@ def test_held_batch_can_be_marked_promotable_after_rectification(spark, runs):
         note="duplicates confirmed as one person",
     )
     assert row["status"] == "promotable"
-    assert gates.promotable_batch_ids(settings, "gaj", "hukou") == ["b1", "b2"]
+    assert gates.held_batches(settings) == {}
     with pytest.raises(ValueError, match="not held"):
         gates.mark_promotable(settings, "gaj.hukou", "b2", decided_by="x", note="y")
 

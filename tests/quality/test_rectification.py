@@ -7,6 +7,9 @@ import pytest
 from jobs.policy import WorkdayCalendar, load_profile
 from jobs.quality.metrics import Outcome
 from jobs.quality.rectification import plan_tasks, rectification_rule, refresh_overdue
+from jobs.settings import Settings
+
+SCHEMAS = Settings().schemas_root
 
 NOW = dt.datetime(2025, 9, 26, 2, 0, tzinfo=dt.UTC)
 FRIDAY_BEFORE_NATIONAL_DAY = dt.date(2025, 9, 26)
@@ -48,7 +51,7 @@ def test_deadline_counts_working_days_across_national_day(calendar, profile, wor
         [failed()],
         FRIDAY_BEFORE_NATIONAL_DAY,
         NOW,
-        load_profile(profile),
+        load_profile(profile, SCHEMAS),
         calendar,
     )
     (task,) = tasks
@@ -63,8 +66,8 @@ def test_deadline_counts_working_days_across_national_day(calendar, profile, wor
 
 
 def test_rule_names_where_the_number_comes_from():
-    assert rectification_rule(load_profile("zhenhai")).source == "002 §18"
-    assert "verification" in rectification_rule(load_profile("hebi")).source
+    assert rectification_rule(load_profile("zhenhai", SCHEMAS)).source == "002 §18"
+    assert "verification" in rectification_rule(load_profile("hebi", SCHEMAS)).source
 
 
 def test_deadline_into_a_year_without_official_schedule_is_provisional(calendar):
@@ -75,7 +78,7 @@ def test_deadline_into_a_year_without_official_schedule_is_provisional(calendar)
         [failed()],
         dt.date(2026, 12, 28),
         NOW,
-        load_profile("taizhou"),
+        load_profile("taizhou", SCHEMAS),
         calendar,
     )
     assert task["deadline"].year == 2027
@@ -83,7 +86,7 @@ def test_deadline_into_a_year_without_official_schedule_is_provisional(calendar)
 
 
 def test_task_closes_when_a_later_batch_passes_the_same_expectation(calendar):
-    profile = load_profile("zhenhai")
+    profile = load_profile("zhenhai", SCHEMAS)
     opened = plan_tasks(
         [],
         "gaj.hukou",
@@ -121,7 +124,7 @@ def test_task_closes_when_a_later_batch_passes_the_same_expectation(calendar):
 
 
 def test_skipped_check_neither_opens_nor_closes(calendar):
-    profile = load_profile("zhenhai")
+    profile = load_profile("zhenhai", SCHEMAS)
     opened = plan_tasks(
         [], "gaj.hukou", "b1", [failed()], FRIDAY_BEFORE_NATIONAL_DAY, NOW, profile, calendar
     )
@@ -132,7 +135,7 @@ def test_skipped_check_neither_opens_nor_closes(calendar):
 
 
 def test_task_is_overdue_after_the_deadline_day_and_closes_late(calendar):
-    profile = load_profile("zhenhai")
+    profile = load_profile("zhenhai", SCHEMAS)
     (task,) = plan_tasks(
         [], "gaj.hukou", "b1", [failed()], FRIDAY_BEFORE_NATIONAL_DAY, NOW, profile, calendar
     )
@@ -146,7 +149,7 @@ def test_task_is_overdue_after_the_deadline_day_and_closes_late(calendar):
 
 
 def test_same_failure_planned_twice_gives_one_task(calendar):
-    profile = load_profile("zhenhai")
+    profile = load_profile("zhenhai", SCHEMAS)
     once = plan_tasks(
         [], "gaj.hukou", "b1", [failed()], FRIDAY_BEFORE_NATIONAL_DAY, NOW, profile, calendar
     )

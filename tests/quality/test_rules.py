@@ -10,13 +10,14 @@ import yaml
 from jobs.catalog.loader import load_catalog
 from jobs.cli import main
 from jobs.quality import rules, suites
+from jobs.settings import Settings
 
 SHIPPED = Path(rules.__file__).resolve().parents[2] / "schemas" / rules.RULES_FILE
 
 
 @pytest.fixture(scope="module")
 def catalog():
-    return load_catalog()
+    return load_catalog(Settings().schemas_root)
 
 
 @pytest.fixture

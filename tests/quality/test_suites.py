@@ -6,11 +6,12 @@ import pytest
 
 from jobs.catalog.loader import load_catalog
 from jobs.quality import rules, suites
+from jobs.settings import Settings
 
 
 @pytest.fixture(scope="module")
 def catalog():
-    return load_catalog()
+    return load_catalog(Settings().schemas_root)
 
 
 def test_committed_suites_match_what_the_catalog_generates(catalog):

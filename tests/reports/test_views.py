@@ -8,6 +8,7 @@ from jobs.reports.evaluation import build_evaluation_report, count_shares_served
 from jobs.reports.labels import DepartmentName, Directory, ResourceInfo
 from jobs.reports.quality import build_quality_report
 from jobs.reports.verification import build_verification_report
+from jobs.settings import Settings
 
 from .sample import (
     CONFLICTS,
@@ -81,7 +82,7 @@ def test_empty_lake_gives_every_department_an_empty_state():
     quality = build_quality_report([], [], DIRECTORY, TODAY)
     assert [d.has_scores for d in quality.departments] == [False, False, False]
     assert all(d.mean_scores["overall"] is None for d in quality.departments)
-    tickets = build_verification_report([], [], DIRECTORY, TODAY, get_calendar())
+    tickets = build_verification_report([], [], DIRECTORY, TODAY, get_calendar(Settings()))
     assert tickets.tickets_total == 0 and tickets.overdue == [] and tickets.disputed == []
     assert str(tickets.timeline_chart) == "" and str(tickets.state_chart) == ""
     empty = evaluation(
@@ -92,7 +93,9 @@ def test_empty_lake_gives_every_department_an_empty_state():
 
 
 def test_ticket_states_add_up_per_department_and_a_shared_ticket_counts_for_both():
-    report = build_verification_report(TICKETS, CONFLICTS, DIRECTORY, TODAY, get_calendar())
+    report = build_verification_report(
+        TICKETS, CONFLICTS, DIRECTORY, TODAY, get_calendar(Settings())
+    )
     depts = by_code(report.departments)
     for dept in report.departments:
         assert sum(dept.by_state.values()) == dept.total
@@ -105,7 +108,9 @@ def test_ticket_states_add_up_per_department_and_a_shared_ticket_counts_for_both
 
 
 def test_deadlines_in_working_days_on_the_official_calendar():
-    report = build_verification_report(TICKETS, CONFLICTS, DIRECTORY, TODAY, get_calendar())
+    report = build_verification_report(
+        TICKETS, CONFLICTS, DIRECTORY, TODAY, get_calendar(Settings())
+    )
     assert [(t.ticket_id, t.workdays_left) for t in report.overdue] == [("T-OVERDUE", -10)]
     assert [(t.ticket_id, t.workdays_left) for t in report.upcoming] == [
         ("T-EXTENDED", 6),
@@ -114,7 +119,9 @@ def test_deadlines_in_working_days_on_the_official_calendar():
 
 
 def test_disputed_attributes_come_from_the_latest_build():
-    report = build_verification_report(TICKETS, CONFLICTS, DIRECTORY, TODAY, get_calendar())
+    report = build_verification_report(
+        TICKETS, CONFLICTS, DIRECTORY, TODAY, get_calendar(Settings())
+    )
     lines = {(d.base, d.topic): (d.issues, d.with_open_ticket) for d in report.disputed}
     assert lines == {
         ("population", "gender"): (1, 1),
