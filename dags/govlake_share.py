@@ -23,16 +23,17 @@ from datetime import timedelta
 import pendulum
 from airflow.sdk import DAG, Asset, AssetOrTimeSchedule, CronTriggerTimetable, task
 
+from jobs.lake.registry import BASE_TABLES
 from jobs.orchestrate.dag_factory import governance_default_args
 from jobs.orchestrate.names import ASSET_SCHEME
 from jobs.settings import Settings
 from jobs.share.tasks import run_publish_open_data, run_refresh_shares, run_verify_audit_log
 
 _TIMEZONE = Settings.from_env().timezone
-#: Base tables whose update triggers a refresh (the outlets of bases__build).
+#: Base tables whose update triggers a refresh (outlets of bases__build): every shareable base.
 _BASE_ASSETS = [
-    Asset(name=f"{ASSET_SCHEME}://base/{name}", uri=f"{ASSET_SCHEME}://base/{name}", group="base")
-    for name in ("population", "legal_entity")
+    Asset(name=f"{ASSET_SCHEME}://{t.path}", uri=f"{ASSET_SCHEME}://{t.path}", group="base")
+    for t in BASE_TABLES
 ]
 
 with DAG(

@@ -31,6 +31,7 @@ COMMAND_MODULES: list[str] = [
     "jobs.share.commands",
     "jobs.audit.commands",
     "jobs.backup.commands",
+    "jobs.lake.commands",
 ]
 
 

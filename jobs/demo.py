@@ -29,11 +29,18 @@ from jobs.audit.log import read_entries, verify
 from jobs.catalog.loader import load_catalog
 from jobs.govern.tickets import OPEN_STATES, read_tickets
 from jobs.lake import ledger
-from jobs.lake.paths import table_uri
+from jobs.lake.registry import (
+    BASE_BUILDS,
+    CONFLICTS,
+    INGEST_FILES,
+    OPEN_LIST,
+    QUALITY_BATCHES,
+    ROW_ACCOUNTING,
+)
 from jobs.orchestrate import airflow_env
 from jobs.orchestrate.names import ingest_dag_id
 from jobs.orchestrate.runner import DagRunFailed, run_dag
-from jobs.quality.gates import QUALITY_BATCHES, latest_decisions
+from jobs.quality.gates import latest_decisions
 from jobs.settings import Settings
 from jobs.share import grants
 from jobs.spark import get_spark
@@ -214,7 +221,7 @@ def _newest_batch_held(settings: Settings, resource_id: str) -> bool:
     task for any other reason is a failure, not a hold)."""
     department, resource = resource_id.split(".")
     rows = ledger.read_rows(
-        table_uri(settings, "governance", QUALITY_BATCHES),
+        QUALITY_BATCHES.uri(settings),
         filters=[("department", "=", department), ("resource", "=", resource)],
     )
     return bool(rows) and max(rows, key=lambda r: r["decided_at"])["status"] == "held"
@@ -283,8 +290,8 @@ def _ensure_landing(settings: Settings, persons: int, seed: int) -> None:
 
 def ingestion_summary(settings: Settings, resource_ids: list[str]) -> dict:
     """Rows per layer and resource, from the row-accounting and file-log tables."""
-    accounting = ledger.read_rows(table_uri(settings, "governance", "row_accounting"))
-    files = ledger.read_rows(table_uri(settings, "governance", "ingest_files"))
+    accounting = ledger.read_rows(ROW_ACCOUNTING.uri(settings))
+    files = ledger.read_rows(INGEST_FILES.uri(settings))
     wanted = {tuple(r.split(".")) for r in resource_ids}
     per_resource: dict[str, dict] = {}
     for row in accounting:
@@ -330,24 +337,20 @@ def ingestion_summary(settings: Settings, resource_ids: list[str]) -> dict:
 def governance_summary(settings: Settings) -> dict:
     """Quality pass rates, base tables, conflicts, tickets, shares, open data and the audit log
     (delta-rs reads of small governance tables; no Spark)."""
-
-    def rows(name: str) -> list[dict]:
-        return ledger.read_rows(table_uri(settings, "governance", name))
-
     latest = latest_decisions(settings)
     quality: dict[str, int] = {}
     for row in latest.values():
         quality[row["status"]] = quality.get(row["status"], 0) + 1
-    builds = sorted(rows("base_builds"), key=lambda r: r["finished_at"])
+    builds = sorted(ledger.read_rows(BASE_BUILDS.uri(settings)), key=lambda r: r["finished_at"])
     conflicts: dict[str, int] = {}
-    for row in rows("conflicts"):
+    for row in ledger.read_rows(CONFLICTS.uri(settings)):
         topic = row.get("rule") or f"conflict:{row.get('element')}"
         conflicts[topic] = conflicts.get(topic, 0) + 1
     tickets: dict[str, int] = {}
     for ticket in read_tickets(settings):
         tickets[ticket["state"]] = tickets.get(ticket["state"], 0) + 1
     problems, head = verify(settings)
-    open_list = ledger.read_rows(table_uri(settings, "open", "open_list"))
+    open_list = ledger.read_rows(OPEN_LIST.uri(settings))
     return {
         "quality_batches": quality,
         "quality_pass_rate": (

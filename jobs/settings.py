@@ -148,7 +148,12 @@ class Settings:
 
     def local_now(self) -> dt.datetime:
         """The current instant on the bureau's wall clock (its time zone, not the machine's)."""
-        return self.clock().astimezone(ZoneInfo(self.timezone))
+        return self.local_time(self.clock())
+
+    def local_time(self, instant: dt.datetime) -> dt.datetime:
+        """An aware instant (a stored UTC time) on the bureau's wall clock: its date is the
+        bureau's date of that instant."""
+        return instant.astimezone(ZoneInfo(self.timezone))
 
     def today(self) -> dt.date:
         """Today in the bureau's time zone: the day deadlines count from and reports are dated."""

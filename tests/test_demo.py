@@ -9,6 +9,7 @@ import pytest
 from deltalake import DeltaTable
 
 from jobs.demo import format_summary
+from jobs.lake import ledger
 from jobs.settings import PROJECT_ROOT
 
 pytestmark = [pytest.mark.slow, pytest.mark.spark, pytest.mark.airflow]
@@ -67,10 +68,15 @@ def test_demo_rows_per_layer_balance(demo_run):
 def test_demo_row_counts_match_the_delta_tables(demo_run):
     root, summary, _ = demo_run
     entry = summary["resources"][RESOURCE]
-    bronze_rows = DeltaTable(str(root / "lake" / "bronze" / "gaj" / "hukou")).count()
-    pool_rows = DeltaTable(str(root / "lake" / "pool" / "gaj" / "hukou")).count()
-    assert bronze_rows == entry["bronze"]
-    assert 0 < pool_rows <= entry["pool"]
+    lake = root / "lake"
+    quarantined = ledger.read_rows(
+        str(lake / "quarantine" / "gaj" / "hukou"), [("stage", "=", "standardize")], ["stage"]
+    )
+    assert {
+        "bronze": DeltaTable(str(lake / "bronze" / "gaj" / "hukou")).count(),
+        "pool": DeltaTable(str(lake / "pool" / "gaj" / "hukou")).count(),
+        "quarantined": len(quarantined),
+    } == {key: entry[key] for key in ("bronze", "pool", "quarantined")}
 
 
 def test_demo_outputs_are_under_the_configured_roots(demo_run):

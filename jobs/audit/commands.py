@@ -4,6 +4,7 @@
     govlake audit list [--limit N] [--action A] [--json]
     govlake audit purge --by NAME --why TEXT [--today YYYY-MM-DD]
                                           remove entries older than the profile's retention
+                                          (default today: the bureau's date)
 
 ``verify`` checks the keyed hash chain, every commit of the table's Delta history (append-only)
 and the head anchored outside the lake on every append, then prints the head (seq and hash)
@@ -42,7 +43,8 @@ def _verify(args: argparse.Namespace) -> int:
 def _list(args: argparse.Namespace) -> int:
     from jobs.audit.log import read_entries
 
-    rows = read_entries(Settings.from_env())
+    settings = Settings.from_env()
+    rows = read_entries(settings)
     if args.action:
         rows = [r for r in rows if r["action"] == args.action]
     rows = rows[-args.limit :] if args.limit else rows
@@ -50,8 +52,9 @@ def _list(args: argparse.Namespace) -> int:
         print(json.dumps(rows, indent=2, ensure_ascii=False, default=str))
         return 0
     for r in rows:
+        at = settings.local_time(r["at"])  # as the bureau's wall clock showed it
         print(
-            f"{r['seq']:>7} {r['at']:%Y-%m-%d %H:%M:%S} {r['action']:<16} {r['actor']:<12} {r['target']}"
+            f"{r['seq']:>7} {at:%Y-%m-%d %H:%M:%S} {r['action']:<16} {r['actor']:<12} {r['target']}"
         )
     return 0
 
@@ -59,7 +62,7 @@ def _list(args: argparse.Namespace) -> int:
 def _purge(args: argparse.Namespace) -> int:
     from jobs.audit.log import purge_expired
 
-    today = dt.date.fromisoformat(args.today) if args.today else dt.date.today()
+    today = dt.date.fromisoformat(args.today) if args.today else None
     print(json.dumps(purge_expired(Settings.from_env(), by=args.by, why=args.why, today=today)))
     return 0
 

@@ -17,6 +17,7 @@ from typing import Any
 
 from jobs.audit import log
 from jobs.lake import tables
+from jobs.lake.registry import AUDIT_LOG
 from jobs.settings import Settings
 
 _installed: list[tables.WriteObserver] = []
@@ -34,7 +35,7 @@ def relative_target(settings: Settings, uri: str) -> str | None:
 
 def write_observer(settings: Settings, actor: str) -> tables.WriteObserver:
     """An observer that records each committed write as an audit entry (action ``write``)."""
-    audit_target = relative_target(settings, log.audit_uri(settings))
+    audit_target = AUDIT_LOG.path
 
     def observe(uri: str, operation: str, details: Mapping[str, Any]) -> None:
         target = relative_target(settings, uri)

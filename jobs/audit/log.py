@@ -56,12 +56,12 @@ from typing import Any
 import pyarrow as pa
 
 from jobs.lake import ledger, tables
-from jobs.lake.bridge import _filesystem
-from jobs.lake.paths import join_uri, table_uri
+from jobs.lake.files import read_text, write_text
+from jobs.lake.paths import join_uri
+from jobs.lake.registry import AUDIT_LOG
 from jobs.secrets import Secret, SecretError, load_secret
 from jobs.settings import Settings
 
-AUDIT_TABLE = "audit_log"
 GENESIS_HASH = "0" * 64
 HEAD_SEQ_KEY = "govlake.audit.seq"
 HEAD_HASH_KEY = "govlake.audit.hash"
@@ -91,10 +91,6 @@ AUDIT_SCHEMA = pa.schema(
 
 Entry = dict[str, Any]
 _process_lock = threading.Lock()
-
-
-def audit_uri(settings: Settings) -> str:
-    return table_uri(settings, "governance", AUDIT_TABLE)
 
 
 class AuditKey(Secret):
@@ -210,7 +206,7 @@ def anchor_uri(settings: Settings) -> str:
     """The file holding this lake's anchored head: under ``audit_anchor_root`` (by default a
     folder next to the lake root), named after the log's location so lakes never share one."""
     root = settings.audit_anchor_root or settings.lake_root.rstrip("/\\") + "_audit_anchor"
-    name = hashlib.sha256(audit_uri(settings).encode("utf-8")).hexdigest()[:16]
+    name = hashlib.sha256(AUDIT_LOG.uri(settings).encode("utf-8")).hexdigest()[:16]
     return join_uri(root, f"audit_head_{name}.json")
 
 
@@ -231,10 +227,8 @@ class Anchor:
 
 def read_anchor(settings: Settings) -> Anchor | None:
     """The newest head anchored outside the lake; None when none was written."""
-    fs, path = _filesystem(anchor_uri(settings))
     try:
-        with fs.open_input_stream(path) as handle:
-            anchored = json.loads(handle.read().decode("utf-8"))
+        anchored = json.loads(read_text(anchor_uri(settings)))
     except FileNotFoundError:
         return None
     return Anchor(int(anchored["seq"]), str(anchored["entry_hash"]), int(anchored["keyed_from"]))
@@ -242,20 +236,14 @@ def read_anchor(settings: Settings) -> Anchor | None:
 
 def _write_anchor(settings: Settings, head: Entry, keyed_from: int) -> None:
     """Replaces the anchor file in one step (a rename, or one object-store put)."""
-    fs, path = _filesystem(anchor_uri(settings))
-    folder = path.rsplit("/", 1)[0]
-    fs.create_dir(folder, recursive=True)
     anchored = {
-        "audit_log": audit_uri(settings),
+        "audit_log": AUDIT_LOG.uri(settings),
         "seq": int(head["seq"]),
         "entry_hash": head["entry_hash"],
         "keyed_from": keyed_from,
         "at": head["at"].isoformat(),
     }
-    staged = f"{path}.{uuid.uuid4().hex}.tmp"
-    with fs.open_output_stream(staged) as handle:
-        handle.write(json.dumps(anchored, ensure_ascii=False).encode("utf-8"))
-    fs.move(staged, path)
+    write_text(anchor_uri(settings), json.dumps(anchored, ensure_ascii=False))
 
 
 def _newest(*heads: tuple[int, str] | None) -> tuple[int, str] | None:
@@ -330,13 +318,13 @@ def record_many(settings: Settings, records: Sequence[Mapping[str, Any]]) -> lis
 
     if not records:
         return []
-    uri = audit_uri(settings)
+    uri = AUDIT_LOG.uri(settings)
     key = load_audit_key(settings)
     with _append_lock(uri):
         exists = tables.table_exists(uri)
         anchor = read_anchor(settings)
         current = _newest(anchor and anchor.head, recorded_head(uri))
-        entries = chain(records, current, dt.datetime.now(dt.UTC), key)
+        entries = chain(records, current, settings.now(), key)
         head = entries[-1]
         configuration = None
         if not exists:
@@ -368,7 +356,7 @@ def _retention_days(settings: Settings) -> int:
 
 def read_entries(settings: Settings) -> list[Entry]:
     """Every entry, oldest first."""
-    return sorted(ledger.read_rows(audit_uri(settings)), key=lambda e: e["seq"])
+    return sorted(ledger.read_rows(AUDIT_LOG.uri(settings)), key=lambda e: e["seq"])
 
 
 # --- verification ---------------------------------------------------------------------------
@@ -529,7 +517,7 @@ def _committed_head(log: tables.CommitLog) -> tuple[int, str] | None:
 def verify(settings: Settings) -> tuple[list[Problem], tuple[int, str] | None]:
     """Checks the whole log, its whole Delta history and its anchor outside the lake; returns
     the problems and the head (seq, hash)."""
-    uri = audit_uri(settings)
+    uri = AUDIT_LOG.uri(settings)
     anchored = read_anchor(settings)
     if not tables.table_exists(uri):
         if anchored is None:
@@ -561,8 +549,12 @@ def verify(settings: Settings) -> tuple[list[Problem], tuple[int, str] | None]:
 # --- retention ------------------------------------------------------------------------------
 
 
-def purge_expired(settings: Settings, *, by: str, why: str, today: dt.date) -> dict[str, Any]:
+def purge_expired(
+    settings: Settings, *, by: str, why: str, today: dt.date | None = None
+) -> dict[str, Any]:
     """Removes entries older than the profile's log retention, never younger ones.
+
+    ``today`` defaults to the bureau's date (:meth:`Settings.today`).
 
     First appends an anchor entry (``audit_purge``) naming the first kept entry and its
     ``prev_hash``, so that :func:`verify` accepts the shortened chain and the delete commit.
@@ -572,9 +564,13 @@ def purge_expired(settings: Settings, *, by: str, why: str, today: dt.date) -> d
 
     from jobs.policy import load_profile
 
+    today = today or settings.today()
     retention = load_profile(settings.policy_profile, settings.schemas_root).log_retention
     entries = read_entries(settings)
-    expired = [e for e in entries if retention.keep_until(e["at"].date()) <= today]
+    # An entry's day is the bureau's date when it was written, as ``today`` is.
+    expired = [
+        e for e in entries if retention.keep_until(settings.local_time(e["at"]).date()) <= today
+    ]
     if not expired or len(expired) == len(entries):
         # The newest entry always stays: it carries the chain.
         expired = expired[: max(0, len(entries) - 1)]
@@ -587,7 +583,7 @@ def purge_expired(settings: Settings, *, by: str, why: str, today: dt.date) -> d
         settings,
         PURGE_ACTION,
         actor=by,
-        target=f"governance/{AUDIT_TABLE}",
+        target=AUDIT_LOG.path,
         detail={
             "why": why,
             "retention": str(retention),
@@ -596,8 +592,9 @@ def purge_expired(settings: Settings, *, by: str, why: str, today: dt.date) -> d
             "first_kept_prev_hash": first_kept["prev_hash"],
         },
     )
-    with _append_lock(audit_uri(settings)):
-        DeltaTable(audit_uri(settings)).delete(
+    uri = AUDIT_LOG.uri(settings)
+    with _append_lock(uri):
+        DeltaTable(uri).delete(
             f"seq <= {last_removed_seq}",
             commit_properties=CommitProperties(
                 custom_metadata={PURGE_THROUGH_KEY: str(last_removed_seq)}

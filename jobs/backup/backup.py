@@ -19,19 +19,39 @@ the same procedure.
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import re
 import uuid
 from typing import Any
 
 from jobs.audit import log as audit
-from jobs.backup.files import DELTA_LOG, copy_file, list_files, list_tables, remove_tree
+from jobs.lake.bridge import table_root_path
+from jobs.lake.files import (
+    DELTA_LOG,
+    copy_file,
+    is_file,
+    list_files,
+    list_folders,
+    list_tables,
+    read_text,
+    remove_tree,
+    write_text,
+)
 from jobs.lake.paths import join_uri
+from jobs.lake.registry import (
+    AUDIT_LOG,
+    BASE_KEYS,
+    BRONZE,
+    OPEN_DATASET,
+    POOL,
+    QUARANTINE,
+    REIDENTIFICATION,
+    table_at,
+)
 from jobs.settings import Settings
 
 MANIFEST = "manifest.json"
-AUDIT_PATH = "governance/audit_log"
+AUDIT_PATH = AUDIT_LOG.path
 _LOG_FILE = re.compile(r"^(\d{20})\.(json|checkpoint(\.\d+\.\d+)?\.parquet)$")
 
 
@@ -53,8 +73,6 @@ def files_for_version(uri: str, version: int) -> list[str]:
         if match and int(match.group(1)) <= version:
             needed.append(f"{DELTA_LOG}/{name}")
     # _last_checkpoint is left out: it may point past the version; Delta lists the log without it.
-    from jobs.lake.bridge import table_root_path
-
     table = DeltaTable(uri, version=version)
     root = table_root_path(table).rstrip("/") + "/"
     data = []
@@ -69,7 +87,7 @@ def backup(settings: Settings, *, by: str, tables: list[str] | None = None) -> d
     """Backs up every table of the lake (or the given lake-relative paths)."""
     from deltalake import DeltaTable
 
-    now = dt.datetime.now(dt.UTC)
+    now = settings.now()
     backup_id = now.strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:6]
     dest = join_uri(settings.backup_root, backup_id)
     paths = tables or list_tables(settings.lake_root)
@@ -90,7 +108,7 @@ def backup(settings: Settings, *, by: str, tables: list[str] | None = None) -> d
             files.append({"path": name, "size": size, "sha256": digest})
             total += size
         manifest["tables"].append({"path": path, "version": version, "files": files})
-    _write_text(join_uri(dest, MANIFEST), json.dumps(manifest, indent=2, ensure_ascii=False))
+    write_text(join_uri(dest, MANIFEST), json.dumps(manifest, indent=2, ensure_ascii=False))
     audit.record(
         settings,
         "backup",
@@ -101,39 +119,18 @@ def backup(settings: Settings, *, by: str, tables: list[str] | None = None) -> d
     return {"backup_id": backup_id, "path": dest, "versions": versions, "bytes": total}
 
 
-def _write_text(uri: str, text: str) -> None:
-    from jobs.lake.bridge import _filesystem
-
-    fs, path = _filesystem(uri)
-    fs.create_dir(path.rsplit("/", 1)[0], recursive=True)
-    with fs.open_output_stream(path) as out:
-        out.write(text.encode("utf-8"))
-
-
 def list_backups(settings: Settings) -> list[str]:
     """Backup ids (folders with a manifest) under ``settings.backup_root``, oldest first."""
-    import pyarrow.fs as pafs
-
-    from jobs.lake.bridge import _filesystem
-
-    fs, base = _filesystem(settings.backup_root)
-    if fs.get_file_info(base).type == pafs.FileType.NotFound:
-        return []
-    return sorted(
-        info.base_name
-        for info in fs.get_file_info(pafs.FileSelector(base))
-        if info.type == pafs.FileType.Directory
-        and fs.get_file_info(f"{info.path}/{MANIFEST}").type == pafs.FileType.File
-    )
+    return [
+        name
+        for name in list_folders(settings.backup_root)
+        if is_file(join_uri(settings.backup_root, name, MANIFEST))
+    ]
 
 
 def read_manifest(backup_dir: str) -> dict[str, Any]:
-    from jobs.lake.bridge import _filesystem
-
-    fs, path = _filesystem(join_uri(backup_dir, MANIFEST))
     try:
-        with fs.open_input_stream(path) as handle:
-            return json.loads(handle.read().decode("utf-8"))
+        return json.loads(read_text(join_uri(backup_dir, MANIFEST)))
     except FileNotFoundError:
         raise BackupError(f"{backup_dir} holds no {MANIFEST}: not a govlake backup") from None
 
@@ -195,17 +192,15 @@ def restore(
 def dataset_tables(settings: Settings, dataset: str) -> list[str]:
     """Lake-relative tables of a dataset: a table path (``pool/gaj/hukou``), a resource id
     (``gaj.hukou``: its bronze, pool, quarantine, open and share tables) or a base name."""
-    from jobs.share.policy import BASE_DATASETS
-
     existing = list_tables(settings.lake_root)
     if "/" in dataset:
         candidates = [dataset]
     elif "." in dataset:
         dept, _, resource = dataset.partition(".")
-        candidates = [f"{layer}/{dept}/{resource}" for layer in ("bronze", "pool", "quarantine")]
-        candidates.append(f"open/{dataset}")
-    elif dataset in BASE_DATASETS:
-        candidates = [f"base/{dataset}"]
+        candidates = [t.relative_path(dept, resource) for t in (BRONZE, POOL, QUARANTINE)]
+        candidates.append(OPEN_DATASET.relative_path(dataset))
+    elif dataset in BASE_KEYS:
+        candidates = [table_at("base", dataset).path]
     else:
         raise BackupError(f"unknown dataset {dataset!r}: give a table path, resource id or base")
     shares = [p for p in existing if p.startswith("share/") and p.rsplit("/", 1)[-1] == dataset]
@@ -226,7 +221,7 @@ def destroy(
     paths = dataset_tables(settings, dataset)
     if not paths:
         raise BackupError(f"no tables of {dataset!r} in the lake")
-    if AUDIT_PATH in paths or dataset.startswith("governance/audit_log"):
+    if AUDIT_PATH in paths or dataset.startswith(AUDIT_PATH):
         raise BackupError("the audit log is never destroyed (log retention, 000 §13)")
     bases = [p for p in paths if p.startswith("base/")]
     if bases and not force:
@@ -238,7 +233,7 @@ def destroy(
         remove_tree(uri)
     for path in [p for p in paths if p.startswith("share/")]:
         _, consumer, name = path.split("/")
-        remove_tree(join_uri(settings.reid_root, consumer, name))
+        remove_tree(REIDENTIFICATION.uri(settings, consumer, name))
     in_backups = [
         backup_id
         for backup_id in list_backups(settings)

@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from jobs.lake.registry import BASE_DATABASES
 from jobs.yamlconf import ANY, BOOL, TEXT, Keys, ListOf
 
 # --- vocabularies ----------------------------------------------------------------------------
@@ -41,8 +42,9 @@ SECURITY_LEVELS: dict[int, str] = {1: "public", 2: "internal", 3: "sensitive", 4
 SHARE_TYPES: tuple[str, ...] = ("unconditional", "conditional", "not_shared")
 #: Open types (开放属性): 无条件开放 / 依申请开放 (有条件开放) / 不予开放 (000 §18, 004 §20).
 OPEN_TYPES: tuple[str, ...] = ("unconditional", "on_request", "not_open")
-#: The four base databases (基础数据库) a resource can feed.
-BASES: tuple[str, ...] = ("population", "legal_entity", "spatial", "e_licence")
+#: The four base databases (基础数据库) a resource can feed (declared with the base tables in
+#: the lake registry: spatial is the parcel, real-estate unit and standard address tables).
+BASES: tuple[str, ...] = BASE_DATABASES
 #: How sensitive one field is; drives masking and open-data suppression.
 SENSITIVITIES: tuple[str, ...] = ("public", "internal", "personal", "identifier", "sensitive")
 #: What a data element is, independent of how it is stored (DESIGN §5).

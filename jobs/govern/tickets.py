@@ -46,7 +46,7 @@ import pyarrow as pa
 from jobs.audit import record
 from jobs.govern.ticket_policy import TicketPolicy, load_ticket_policy
 from jobs.lake import ledger, tables
-from jobs.lake.paths import table_uri
+from jobs.lake.registry import TICKET_EVENTS, VERIFICATION_TICKETS
 from jobs.settings import Settings
 
 OPEN, EXTENDED, OVERDUE, ESCALATED = "open", "extended", "overdue", "escalated"
@@ -56,8 +56,6 @@ OPEN_STATES: tuple[str, ...] = (OPEN, EXTENDED, OVERDUE, ESCALATED)
 CLOSED_STATES: tuple[str, ...] = (RESOLVED, CONFIRMED)
 SYSTEM = "system"
 
-TICKETS_TABLE = "verification_tickets"
-EVENTS_TABLE = "ticket_events"
 
 _TS = pa.timestamp("us", tz="UTC")
 
@@ -405,27 +403,23 @@ def plan_deadlines(
 # --- lake edges -----------------------------------------------------------------------------
 
 
-def _uri(settings: Settings, name: str) -> str:
-    return table_uri(settings, "governance", name)
-
-
 def read_tickets(
     settings: Settings, filters: Sequence[tuple[str, str, object]] | None = None
 ) -> list[Ticket]:
     """The tickets (all, or those matching delta-rs ``filters``), as dicts."""
-    return ledger.read_rows(_uri(settings, TICKETS_TABLE), filters)
+    return ledger.read_rows(VERIFICATION_TICKETS.uri(settings), filters)
 
 
 def read_events(settings: Settings, ticket_id: str | None = None) -> list[Event]:
     """A ticket's events (or all), oldest first."""
     filters = [("ticket_id", "=", ticket_id)] if ticket_id else None
-    rows = ledger.read_rows(_uri(settings, EVENTS_TABLE), filters)
+    rows = ledger.read_rows(TICKET_EVENTS.uri(settings), filters)
     return sorted(rows, key=lambda r: (r["at"], r["event_id"]))
 
 
 def tickets_version(settings: Settings) -> int | None:
     """The tickets table's current version (None before the first ticket)."""
-    uri = _uri(settings, TICKETS_TABLE)
+    uri = VERIFICATION_TICKETS.uri(settings)
     if not tables.table_exists(uri):
         return None
     return int(tables.history(uri, limit=1)[0]["version"])
@@ -445,14 +439,14 @@ def save(
     """
     if events:
         ledger.append_arrow(
-            _uri(settings, EVENTS_TABLE),
+            TICKET_EVENTS.uri(settings),
             pa.Table.from_pylist(list(events), schema=EVENT_SCHEMA),
             write_id=f"ticket_events/{write_id}",
         )
     if not changed:
         return
     rows = pa.Table.from_pylist([_normalised(t) for t in changed], schema=TICKET_SCHEMA)
-    uri = _uri(settings, TICKETS_TABLE)
+    uri = VERIFICATION_TICKETS.uri(settings)
     if not tables.table_exists(uri):
         ledger.append_arrow(uri, rows, write_id=f"tickets/{write_id}")
         return
@@ -530,7 +524,7 @@ def _audit_steward_action(settings: Settings, event: Event) -> None:
         settings,
         f"ticket_{event['event']}",
         actor=event["by"] or "unknown",
-        target=f"governance/{TICKETS_TABLE}/{event['ticket_id']}",
+        target=f"{VERIFICATION_TICKETS.path}/{event['ticket_id']}",
         detail={"why": event["why"], "event_id": event["event_id"]},
     )
 

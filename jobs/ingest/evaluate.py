@@ -18,7 +18,7 @@ from collections import Counter
 from pathlib import Path
 
 from jobs.lake import ledger
-from jobs.lake.paths import table_uri
+from jobs.lake.registry import POOL_BATCHES, QUARANTINE
 from jobs.settings import Settings
 
 # The generator names file defects as it writes them; ingestion names what it found.
@@ -63,7 +63,7 @@ def evaluate_ingestion(settings: Settings, resource_ids: list[str] | None = None
     actual_files: dict[tuple, list[str]] = {}
     for resource_id in resources:
         department, resource = resource_id.split(".")
-        for q in ledger.read_rows(table_uri(settings, "quarantine", department, resource)):
+        for q in ledger.read_rows(QUARANTINE.uri(settings, department, resource)):
             where = (resource_id, q["batch_id"], q["source_file"])
             if q["stage"] == "file":
                 actual_files[where] = list(q["reasons"])
@@ -90,7 +90,7 @@ def evaluate_ingestion(settings: Settings, resource_ids: list[str] | None = None
     )
     held_actual = {
         (f"{r['department']}.{r['resource']}", r["batch_id"])
-        for r in ledger.read_rows(table_uri(settings, "governance", "pool_batches"))
+        for r in ledger.read_rows(POOL_BATCHES.uri(settings))
         if r["outcome"] == "held"
     }
     return {

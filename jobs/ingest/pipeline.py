@@ -3,7 +3,7 @@
 Each is idempotent: a file already logged is not read again, a batch already promoted is not
 standardised again, and every lake write carries a write id so a retried commit adds nothing.
 
-Tables written (lake layout in :mod:`jobs.lake.paths`):
+Tables written (declared in :mod:`jobs.lake.registry`):
   bronze/<dept>/<resource>        one row per delivered data row (raw strings + lineage)
   pool/<dept>/<resource>          one row per accepted record per batch (typed, keyed)
   quarantine/<dept>/<resource>    one row per rejected row, or per file rejected whole
@@ -30,7 +30,15 @@ from jobs.catalog.models import Catalog, Resource
 from jobs.ingest import accounting, bronze, landing, pool
 from jobs.ingest.readers import ReadLimits, UnreadableFile, encodings_compatible, read_file
 from jobs.lake import ledger, tables
-from jobs.lake.paths import table_uri
+from jobs.lake.registry import (
+    BRONZE,
+    INGEST_FILES,
+    POOL,
+    POOL_BATCHES,
+    QUARANTINE,
+    ROW_ACCOUNTING,
+    LakeTable,
+)
 from jobs.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -88,8 +96,10 @@ class _Context:
             self.given_spark = get_spark(self.settings)
         return self.given_spark
 
-    def uri(self, layer: str, *parts: str) -> str:
-        return table_uri(self.settings, layer, *parts)
+    def uri(self, table: LakeTable) -> str:
+        """Where ``table`` is: for a per-resource family, this resource's own table."""
+        parts = self.dept_res if table.is_family else ()
+        return table.uri(self.settings, *parts)
 
     @property
     def read_limits(self) -> ReadLimits:
@@ -109,12 +119,12 @@ def _write_id(*parts: str) -> str:
     return "/".join(parts)
 
 
-def _resource_rows(ctx: _Context, *table: str, **equals: str) -> list[dict]:
+def _resource_rows(ctx: _Context, table: LakeTable, **equals: str) -> list[dict]:
     """This resource's rows of a small governance table (file log, outcomes), via delta-rs."""
     department, resource = ctx.dept_res
     filters = [("department", "=", department), ("resource", "=", resource)]
     filters += [(column, "=", value) for column, value in equals.items()]
-    return ledger.read_rows(ctx.uri(*table), filters)
+    return ledger.read_rows(ctx.uri(table), filters)
 
 
 # --- landing → bronze --------------------------------------------------------------------------
@@ -136,7 +146,7 @@ def land_to_bronze(
     """
     ctx = _context(resource_id, settings, spark)
     department, resource_name = ctx.dept_res
-    logged = _resource_rows(ctx, "governance", "ingest_files")
+    logged = _resource_rows(ctx, INGEST_FILES)
     done = {(r["batch_id"], r["source_file"]) for r in logged if r["status"] != "rejected"}
     seen_hashes = {
         r["file_hash"]: f"{r['batch_id']}/{r['source_file']}"
@@ -182,7 +192,6 @@ def _log_rejected(
 def _land_batch(
     ctx: _Context, batch_id: str, files: list[landing.LandedFile], seen_hashes: dict[str, str]
 ) -> dict:
-    department, resource_name = ctx.dept_res
     declared = ctx.resource.delivery.encoding
     log_rows, bronze_parts, quarantine_rows = [], [], []
     outcome = {
@@ -255,7 +264,7 @@ def _land_batch(
     if bronze_parts:
         # Rows read on the driver are committed by delta-rs directly: no Spark job needed.
         ledger.append_arrow(
-            ctx.uri("bronze", department, resource_name),
+            ctx.uri(BRONZE),
             pa.concat_tables(bronze_parts),
             write_id=_write_id("bronze", ctx.resource.id, batch_id, files_key),
         )
@@ -311,7 +320,7 @@ def _log_row(
 
 def _append_file_log(ctx: _Context, rows: list[dict], batch_id: str, files_key: str) -> None:
     ledger.append_rows(
-        ctx.uri("governance", "ingest_files"),
+        ctx.uri(INGEST_FILES),
         rows,
         INGEST_FILES_SCHEMA,
         write_id=_write_id("ingest_files", ctx.resource.id, batch_id, files_key),
@@ -357,10 +366,7 @@ def _file_quarantine_row(
 
 
 def _append_quarantine_files(ctx: _Context, rows: list[dict], write_id: str) -> None:
-    department, resource_name = ctx.dept_res
-    ledger.append_rows(
-        ctx.uri("quarantine", department, resource_name), rows, QUARANTINE_SCHEMA, write_id
-    )
+    ledger.append_rows(ctx.uri(QUARANTINE), rows, QUARANTINE_SCHEMA, write_id)
 
 
 # --- bronze → pool -----------------------------------------------------------------------------
@@ -376,8 +382,8 @@ def bronze_to_pool(
     order, into the pool and quarantine; exact duplicates within and across batches are counted.
     """
     ctx = _context(resource_id, settings, spark)
-    ingested = _resource_rows(ctx, "governance", "ingest_files", status="ingested")
-    outcomes = _resource_rows(ctx, "governance", "pool_batches")
+    ingested = _resource_rows(ctx, INGEST_FILES, status="ingested")
+    outcomes = _resource_rows(ctx, POOL_BATCHES)
     latest: dict[tuple[str, str], dict] = {}
     for row in sorted(outcomes, key=lambda r: r["decided_at"]):
         latest[(row["batch_id"], row["source_file"])] = row
@@ -452,9 +458,8 @@ def _promote_batches(ctx: _Context, batches: dict[str, list[dict]]) -> list[dict
     Exact duplicates are found in batch order (batch id, file, row), so a repeat within the
     pending batches and a repeat of a row already in the pool are both counted, never kept.
     """
-    department, resource_name = ctx.dept_res
     all_files = [r for rows in batches.values() for r in rows]
-    bronze_df = tables.read_table(ctx.spark, ctx.uri("bronze", department, resource_name)).where(
+    bronze_df = tables.read_table(ctx.spark, ctx.uri(BRONZE)).where(
         F.col("batch_id").isin(list(batches))
         & F.col("file_hash").isin([r["file_hash"] for r in all_files])
     )
@@ -466,7 +471,7 @@ def _promote_batches(ctx: _Context, batches: dict[str, list[dict]]) -> list[dict
         "raw",
         F.when(F.size("problems") > 0, F.col("raw")),
     )
-    pool_uri = ctx.uri("pool", department, resource_name)
+    pool_uri = ctx.uri(POOL)
     earlier = (
         tables.read_table(ctx.spark, pool_uri, columns=["content_hash"])
         if tables.table_exists(pool_uri)
@@ -499,7 +504,7 @@ def _promote_batches(ctx: _Context, batches: dict[str, list[dict]]) -> list[dict
         ).withColumn("quarantined_at", F.lit(ctx.now).cast("timestamp"))
         tables.write_table(
             quarantined,
-            ctx.uri("quarantine", department, resource_name),
+            ctx.uri(QUARANTINE),
             mode="append",
             write_id="quarantine/" + write_key,
         )
@@ -582,7 +587,7 @@ def _outcome_row(
 
 
 def _append_outcomes(ctx: _Context, rows: list[dict], write_id: str) -> None:
-    ledger.append_rows(ctx.uri("governance", "pool_batches"), rows, POOL_BATCHES_SCHEMA, write_id)
+    ledger.append_rows(ctx.uri(POOL_BATCHES), rows, POOL_BATCHES_SCHEMA, write_id)
 
 
 # --- accounting --------------------------------------------------------------------------------
@@ -598,13 +603,13 @@ def check_row_accounting(
     :class:`jobs.ingest.accounting.RowAccountingError` naming each file whose numbers do not add up."""
     ctx = _context(resource_id, settings, spark)
     rows = accounting.account_files(
-        _resource_rows(ctx, "governance", "ingest_files"),
-        _resource_rows(ctx, "governance", "pool_batches"),
+        _resource_rows(ctx, INGEST_FILES),
+        _resource_rows(ctx, POOL_BATCHES),
         checked_at=ctx.now,
     )
     department, resource_name = ctx.dept_res
     ledger.overwrite_where(
-        ctx.uri("governance", "row_accounting"),
+        ctx.uri(ROW_ACCOUNTING),
         pa.Table.from_pylist(rows, schema=accounting.ROW_ACCOUNTING_SCHEMA),
         predicate=f"department = '{department}' AND resource = '{resource_name}'",
     )

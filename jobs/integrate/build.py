@@ -40,11 +40,21 @@ from pyspark.sql import types as T
 
 from jobs.catalog.models import Catalog
 from jobs.govern import tickets as ticketing
-from jobs.integrate.bases import BASE_TABLES
 from jobs.integrate.config import Jurisdiction, load_integration_config
 from jobs.integrate.pipeline import integrate
 from jobs.lake import ledger, tables
-from jobs.lake.paths import table_uri
+from jobs.lake.registry import (
+    ATTRIBUTE_OBSERVATIONS,
+    ATTRIBUTE_VALUES,
+    BASE_BUILDS,
+    BASE_KEYS,
+    BASE_TABLES,
+    CONFLICTS,
+    LINKS,
+    POOL,
+    QUARANTINE,
+    LakeTable,
+)
 from jobs.quality import gates
 from jobs.settings import Settings
 from jobs.spark import get_spark
@@ -92,7 +102,7 @@ def with_disputed(base_df: DataFrame, disputed_df: DataFrame, base: str) -> Data
     Args:
         disputed_df: ``base, base_key, element`` of every open ticket's marks.
     """
-    key_column = BASE_TABLES[base]
+    key_column = BASE_KEYS[base]
     marks = (
         disputed_df.where(F.col("base") == base)
         .groupBy(F.col("base_key").alias(key_column))
@@ -108,29 +118,29 @@ def read_pools(
     spark: SparkSession,
     settings: Settings,
     catalog: Catalog,
-    layer: str = "pool",
+    table: LakeTable = POOL,
     *,
     exclude_batches: Mapping[str, Sequence[str]] | None = None,
 ) -> tuple[dict[str, DataFrame], dict[str, int]]:
-    """Every pool (or quarantine) table that exists, and its Delta version (for the build's
-    inputs key); ``exclude_batches`` (resource id → batch ids, :func:`gates.held_batches`)
-    leaves the batches the quality gate holds out."""
+    """Every pool (or quarantine: ``table``) table that exists, and its Delta version (for the
+    build's inputs key); ``exclude_batches`` (resource id → batch ids,
+    :func:`gates.held_batches`) leaves the batches the quality gate holds out."""
     pools: dict[str, DataFrame] = {}
     versions: dict[str, int] = {}
     for resource in catalog.resources.values():
-        uri = table_uri(settings, layer, resource.department, resource.resource)
+        uri = table.uri(settings, resource.department, resource.resource)
         if not tables.table_exists(uri):
             continue
         df = tables.read_table(spark, uri)
         pools[resource.id] = gates.without_held_batches(
-            df, (layer, resource.department, resource.resource), exclude_batches or {}
+            df, (table.layer, resource.department, resource.resource), exclude_batches or {}
         )
         versions[resource.id] = int(tables.history(uri, limit=1)[0]["version"])
     return pools, versions
 
 
 def _last_build(settings: Settings) -> dict[str, Any] | None:
-    rows = ledger.read_rows(table_uri(settings, "governance", "base_builds"))
+    rows = ledger.read_rows(BASE_BUILDS.uri(settings))
     return max(rows, key=lambda r: r["finished_at"]) if rows else None
 
 
@@ -166,7 +176,7 @@ def build_bases(
     config = load_integration_config(settings, jurisdiction=jurisdiction)
     held = gates.held_batches(settings)
     pools, versions = read_pools(spark, settings, config.catalog, exclude_batches=held)
-    quarantines, quarantine_versions = read_pools(spark, settings, config.catalog, "quarantine")
+    quarantines, quarantine_versions = read_pools(spark, settings, config.catalog, QUARANTINE)
     inputs_key = hashlib.sha256(
         json.dumps(
             {
@@ -212,27 +222,29 @@ def build_bases(
         json.dumps(sorted(tuple(m.values()) for m in marks)).encode()
     ).hexdigest()[:12]
 
-    def write(layer: str, name: str, df: DataFrame) -> int:
+    counts: dict[str, int] = {}
+
+    def write(table: LakeTable, df: DataFrame) -> None:
         result = tables.write_table(
             with_nullable_fields(df),
-            table_uri(settings, layer, name),
+            table.uri(settings),
             mode="overwrite",
-            write_id=(f"govlake.build.{layer}.{name}.{inputs_key}.{marks_key}", 0),
+            write_id=(f"govlake.build.{table.layer}.{table.name}.{inputs_key}.{marks_key}", 0),
         )
-        return result.rows
+        counts[table.name] = result.rows
 
-    counts: dict[str, int] = {}
-    counts["attribute_observations"] = write("base", "attribute_observations", bases.observations)
-    counts["attribute_values"] = write("base", "attribute_values", bases.values)
-    for name in BASE_TABLES:
-        counts[name] = write("base", name, with_disputed(bases.base(name), disputed, name))
-    counts["links"] = write("base", "links", bases.links)
+    write(ATTRIBUTE_OBSERVATIONS, bases.observations)
+    write(ATTRIBUTE_VALUES, bases.values)
+    for base_table in BASE_TABLES:
+        name = base_table.name
+        write(base_table, with_disputed(bases.base(name), disputed, name))
+    write(LINKS, bases.links)
     counts["conflicts"] = _write_conflicts(settings, issues_arrow, synced["states"], build_id)
     # The local checkpoints of integrate() are freed by Spark's context cleaner once ``bases``
     # is garbage collected.
     finished = settings.now()
     ledger.append_rows(
-        table_uri(settings, "governance", "base_builds"),
+        BASE_BUILDS.uri(settings),
         [
             {
                 "build_id": build_id,
@@ -275,7 +287,7 @@ def _write_conflicts(
     table = issues.append_column("ticket_state", ticket_states).append_column(
         "build_id", pa.array([build_id] * issues.num_rows, pa.string())
     )
-    uri = table_uri(settings, "governance", "conflicts")
+    uri = CONFLICTS.uri(settings)
     if not tables.table_exists(uri):
         ledger.append_arrow(uri, table, write_id=f"conflicts/{build_id}")
     else:

@@ -22,6 +22,7 @@ from typing import Any
 from jobs import yamlconf
 from jobs.catalog.loader import load_catalog
 from jobs.catalog.models import Catalog, Field, Resource
+from jobs.lake.registry import BASE_TABLES, E_LICENCE
 from jobs.settings import Settings
 from jobs.yamlconf import ANY, BOOL, NUMBER, TEXT, Keys, ListOf, MapOf
 
@@ -32,13 +33,7 @@ KEY_KINDS: tuple[str, ...] = ("citizen_id", "uscc", "parcel_code", "unit_number"
 PARTY_ELEMENTS: frozenset[str] = frozenset({"owner_id"})
 #: Base tables built from attribute observations, in build order (e-licence is built from the
 #: issuing pools directly: one issuer per licence).
-ATTRIBUTE_BASES: tuple[str, ...] = (
-    "population",
-    "legal_entity",
-    "parcel",
-    "real_estate_unit",
-    "standard_address",
-)
+ATTRIBUTE_BASES: tuple[str, ...] = tuple(t.name for t in BASE_TABLES if t is not E_LICENCE)
 
 
 class IntegrationConfigError(ValueError):

@@ -31,7 +31,7 @@ from jobs.catalog.models import Catalog
 from jobs.integrate.build import read_pools
 from jobs.integrate.config import KEY_KINDS, PARTY_ELEMENTS
 from jobs.lake import tables
-from jobs.lake.paths import table_uri
+from jobs.lake.registry import CONFLICTS, LEGAL_ENTITY, POPULATION, LakeTable
 from jobs.settings import Settings
 
 Topic = tuple[str, str, str]  # (issue type, element or rule, key)
@@ -271,12 +271,10 @@ def evaluate_lake(
     manifest: the figures the demo prints and the county test asserts on."""
     catalog = load_catalog(settings.schemas_root)
 
-    def base(name: str, *columns: str) -> pd.DataFrame:
-        return tables.read_table(
-            spark, table_uri(settings, "base", name), columns=columns
-        ).toPandas()
+    def base(table: LakeTable, *columns: str) -> pd.DataFrame:
+        return tables.read_table(spark, table.uri(settings), columns=columns).toPandas()
 
-    issues = tables.read_table(spark, table_uri(settings, "governance", "conflicts")).collect()
+    issues = tables.read_table(spark, CONFLICTS.uri(settings)).collect()
     pools, _ = read_pools(spark, settings, catalog)
     pool_keys = {
         rid: df.select("batch_id", *key_columns(catalog, rid)).toPandas()
@@ -284,8 +282,8 @@ def evaluate_lake(
     }
     return evaluate_build(
         [i.asDict() for i in issues],
-        base("population", "person_id", "person_name", "gender", "birth_date"),
-        base("legal_entity", "uscc", "entity_name"),
+        base(POPULATION, "person_id", "person_name", "gender", "birth_date"),
+        base(LEGAL_ENTITY, "uscc", "entity_name"),
         manifest_dir,
         pool_keys,
         catalog,

@@ -8,18 +8,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from jobs.lake.registry import BASE_TABLES, CONFLICTS, VERIFICATION_TICKETS
 from jobs.orchestrate.tasks import audited
 
 #: Lake tables a base build updates, as Asset URIs (the scheme of jobs.orchestrate.names).
-BASE_ASSET_TABLES: tuple[str, ...] = (
-    "base/population",
-    "base/legal_entity",
-    "base/parcel",
-    "base/real_estate_unit",
-    "base/standard_address",
-    "base/e_licence",
-    "governance/conflicts",
-    "governance/verification_tickets",
+BASE_ASSET_TABLES: tuple[str, ...] = tuple(
+    t.path for t in (*BASE_TABLES, CONFLICTS, VERIFICATION_TICKETS)
 )
 
 

@@ -55,6 +55,8 @@ from pyspark.sql.datasource import (
 )
 from pyspark.sql.types import StructType
 
+from jobs.lake.files import filesystem
+
 FORMAT_NAME = "govlake_delta"
 
 #: Prefix of the boolean columns ``jobs.lake.tables`` adds to a DataFrame before writing: one per
@@ -501,14 +503,6 @@ class WritePlan:
     skip: bool = False  # the write id was already applied when the write was planned
 
 
-def _filesystem(uri: str) -> tuple[pafs.FileSystem, str]:
-    """A pyarrow filesystem and the table root path inside it (local folder or object store)."""
-    if "://" not in uri:
-        return pafs.LocalFileSystem(), os.path.abspath(uri)
-    fs, root = pafs.FileSystem.from_uri(uri)
-    return fs, root.rstrip("/")
-
-
 class _TaskWriter:
     """Streams one task's Arrow batches into Parquet files, one or more per partition value."""
 
@@ -518,7 +512,7 @@ class _TaskWriter:
     def __init__(self, plan: WritePlan, partition_id: int) -> None:
         self.plan = plan
         self.partition_id = partition_id
-        self.fs, self.root = _filesystem(plan.uri)
+        self.fs, self.root = filesystem(plan.uri)
         self.message = DeltaCommitMessage()
         self.open: dict[tuple[str | None, ...], _OpenFile] = {}
         self.buffers: dict[tuple[str | None, ...], list[pa.Table]] = {}
@@ -766,7 +760,7 @@ def commit_write(plan: WritePlan, messages: Sequence[DeltaCommitMessage | None])
         create_table_with_add_actions,
     )
 
-    fs, root = _filesystem(plan.uri)
+    fs, root = filesystem(plan.uri)
     files = [f for m in messages if m is not None for f in m.files]
     written = [f"{root}/{f.path}" for f in files]
     where = f"table {plan.uri}"
@@ -1007,7 +1001,7 @@ def abort_write(plan: WritePlan, messages: Sequence[DeltaCommitMessage | None]) 
     """
     if _commit_landed(plan):
         return
-    fs, root = _filesystem(plan.uri)
+    fs, root = filesystem(plan.uri)
     _delete_files(fs, [f"{root}/{f.path}" for m in messages if m is not None for f in m.files])
     _sweep_job_files(fs, root, plan.job_id)
     if any(m is None for m in messages):

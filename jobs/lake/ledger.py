@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 import pyarrow as pa
 import pyarrow.fs as pafs
 
-from jobs.lake.bridge import _filesystem
+from jobs.lake.files import filesystem
 from jobs.lake.tables import WriteId, notify_write, table_exists
 
 #: Rows per Parquet row group of the tables written here. Spark splits a file for its tasks only
@@ -93,7 +93,7 @@ def read_rows(
     options = dict(storage_options) if storage_options else None
     # A native pyarrow filesystem: delta-rs's default Python filesystem handler can abort the
     # interpreter at exit (a known delta-rs/pyarrow teardown issue, delta-rs #2184).
-    fs, root = _filesystem(uri)
+    fs, root = filesystem(uri)
     table = DeltaTable(uri, storage_options=options).to_pyarrow_table(
         filters=list(filters) if filters else None,
         columns=list(columns) if columns else None,

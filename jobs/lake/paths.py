@@ -11,6 +11,7 @@ transform ever spells a path. The layout follows DESIGN.md §2::
     governance/<name>                     conflicts, verification tickets, audit log
     share/<consumer>/<dataset>            curated tables granted to a consumer
     open/<dataset>                        de-identified open data
+    reid/<consumer>/<dataset>             re-identification tables (under settings.reid_root)
 
 The root may be a local folder or an object-store URI (``s3://…``, ``abfss://…``); parts are
 joined with ``/`` for URIs and with the OS separator for local folders.
@@ -34,6 +35,7 @@ LAYERS: dict[str, tuple[int, int, str]] = {
     "governance": (1, 1, "name"),
     "share": (2, 2, "consumer, dataset"),
     "open": (1, 1, "dataset"),
+    "reid": (2, 2, "consumer, dataset"),
 }
 
 # A part is one folder name. Leading "_" and "." are refused because Delta, Spark and vacuum
@@ -45,7 +47,8 @@ def table_uri(settings: Settings, layer: str, *parts: str) -> str:
     """Returns the location of a table (or the landing folder) in the lake layout.
 
     Args:
-        settings: effective settings; ``lake_root`` (``landing_root`` for ``landing``).
+        settings: effective settings; ``lake_root`` (``landing_root`` for ``landing``,
+            ``reid_root`` for ``reid``).
         layer: one of :data:`LAYERS`.
         parts: the folder names below the layer, e.g. ``("gaj", "hukou")`` for a pool.
 
@@ -61,9 +64,18 @@ def table_uri(settings: Settings, layer: str, *parts: str) -> str:
     for part in parts:
         if not isinstance(part, str) or _BAD_PART.search(part) or part == "..":
             raise ValueError(f"invalid folder name {part!r} for layer {layer!r}")
+    return join_uri(layer_uri(settings, layer), *parts)
+
+
+def layer_uri(settings: Settings, layer: str) -> str:
+    """The folder holding a whole layer (its tables are below it)."""
     if layer == "landing":
-        return join_uri(settings.landing_root, *parts)
-    return join_uri(settings.lake_root, layer, *parts)
+        return settings.landing_root
+    if layer == "reid":
+        return settings.reid_root
+    if layer not in LAYERS:
+        raise ValueError(f"unknown lake layer {layer!r}; expected one of {sorted(LAYERS)}")
+    return join_uri(settings.lake_root, layer)
 
 
 def join_uri(root: str, *parts: str) -> str:

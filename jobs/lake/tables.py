@@ -47,7 +47,6 @@ from jobs.lake.bridge import (
     SchemaMismatchError,
     TableMissingError,
     UnsupportedTableError,
-    _filesystem,
     activate_session,
     check_supported,
     compare_schema,
@@ -60,6 +59,7 @@ from jobs.lake.bridge import (
     table_fields_for,
     table_root_path,
 )
+from jobs.lake.files import filesystem
 from jobs.lake.paths import LAYERS, table_uri
 
 __all__ = [
@@ -752,7 +752,7 @@ def commit_log(uri: str) -> CommitLog:
     (the audit log's append-only check). Commits older than the log retention may have been
     cleaned up behind a checkpoint.
     """
-    fs, root = _filesystem(uri)
+    fs, root = filesystem(uri)
     commits: dict[int, list[dict[str, Any]]] = {}
     checkpoints: set[int] = set()
     selector = pafs.FileSelector(f"{root}/_delta_log", allow_not_found=True)

@@ -20,10 +20,8 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from jobs.lake import ledger, tables
-from jobs.lake.paths import table_uri
+from jobs.lake.registry import QUALITY_FAILING_ROWS
 from jobs.settings import Settings
-
-QUALITY_FAILING_ROWS = "quality_failing_rows"
 
 
 def failing_rows_writer(
@@ -45,7 +43,7 @@ def failing_rows_writer(
         )
         return tables.write_table(
             df,
-            table_uri(settings, "governance", QUALITY_FAILING_ROWS),
+            QUALITY_FAILING_ROWS.uri(settings),
             mode="append",
             write_id=write_id,
         )
@@ -70,7 +68,7 @@ def batches_with_rows(
     if not batch_ids:
         return set()
     rows = ledger.read_rows(
-        table_uri(settings, "governance", QUALITY_FAILING_ROWS),
+        QUALITY_FAILING_ROWS.uri(settings),
         filters=[
             ("department", "=", department),
             ("resource", "=", resource),

@@ -25,11 +25,10 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from jobs.lake import ledger
-from jobs.lake.paths import table_uri
+from jobs.lake.registry import QUALITY_BATCHES
 from jobs.quality.metrics import Outcome
 from jobs.settings import Settings
 
-QUALITY_BATCHES = "quality_batches"
 STATUSES = ("passed", "warned", "held", "promotable")
 
 QUALITY_BATCHES_SCHEMA = pa.schema(
@@ -133,9 +132,7 @@ def decision_row(
 def append_decisions(settings: Settings, rows: list[dict], write_id: str) -> bool:
     """Appends decision rows in one delta-rs commit (no Spark job), idempotent per
     ``write_id``; returns False for a retry that was already applied."""
-    return ledger.append_rows(
-        table_uri(settings, "governance", QUALITY_BATCHES), rows, QUALITY_BATCHES_SCHEMA, write_id
-    )
+    return ledger.append_rows(QUALITY_BATCHES.uri(settings), rows, QUALITY_BATCHES_SCHEMA, write_id)
 
 
 def latest_statuses(settings: Settings, department: str, resource: str) -> dict[str, dict]:
@@ -160,7 +157,7 @@ def _latest_rows(
 ) -> dict[tuple[str, str, str], dict]:
     # The newest decision of each batch wins; of two with the same time, the one read last.
     latest: dict[tuple[str, str, str], dict] = {}
-    for row in ledger.read_rows(table_uri(settings, "governance", QUALITY_BATCHES), filters):
+    for row in ledger.read_rows(QUALITY_BATCHES.uri(settings), filters):
         key = (row["department"], row["resource"], row["batch_id"])
         if key not in latest or row["decided_at"] >= latest[key]["decided_at"]:
             latest[key] = row

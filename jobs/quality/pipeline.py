@@ -44,7 +44,7 @@ from pyspark.sql import functions as F
 from jobs.catalog.loader import load_catalog
 from jobs.catalog.models import Resource
 from jobs.lake import tables
-from jobs.lake.paths import table_uri
+from jobs.lake.registry import POOL
 from jobs.policy import PolicyProfile, load_profile
 from jobs.policy.workdays import default_override_paths, get_calendar
 from jobs.quality import docs, failing_rows, gates, rectification, results, scorecards
@@ -126,7 +126,7 @@ def _authority_rows(
         if check.authority in pools or check.authority == resource_id:
             continue
         department, resource = check.authority.split(".", 1)
-        uri = table_uri(settings, "pool", department, resource)
+        uri = POOL.uri(settings, department, resource)
         if tables.table_exists(uri):
             columns = sorted(
                 {c.authority_column for c in suite.accuracy if c.authority == check.authority}
@@ -182,7 +182,7 @@ def validate_pool_batch(
         "suite_version": suite.version,
         "batches": [],
     }
-    pool_uri = table_uri(settings, "pool", resource.department, resource.resource)
+    pool_uri = POOL.uri(settings, resource.department, resource.resource)
     if not tables.table_exists(pool_uri):
         summary["message"] = "no pool table yet"
         return summary

@@ -27,13 +27,12 @@ from collections.abc import Iterable, Sequence
 import pyarrow as pa
 
 from jobs.lake import ledger
-from jobs.lake.paths import table_uri
+from jobs.lake.registry import RECTIFICATION_TASKS
 from jobs.policy import PolicyProfile
 from jobs.policy.workdays import WorkdayCalendar
 from jobs.quality.metrics import Outcome
 from jobs.settings import Settings
 
-RECTIFICATION_TASKS = "rectification_tasks"
 UNRESOLVED = frozenset({"open", "overdue"})
 
 TASKS_SCHEMA = pa.schema(
@@ -194,9 +193,7 @@ def read_tasks(
     filters = [("department", "=", department)] if department else []
     if resource:
         filters.append(("resource", "=", resource))
-    return ledger.read_rows(
-        table_uri(settings, "governance", RECTIFICATION_TASKS), filters=filters or None
-    )
+    return ledger.read_rows(RECTIFICATION_TASKS.uri(settings), filters=filters or None)
 
 
 def write_tasks(settings: Settings, resource_id: str, tasks: list[dict]) -> None:
@@ -206,7 +203,7 @@ def write_tasks(settings: Settings, resource_id: str, tasks: list[dict]) -> None
         if task["department"] != department or task["resource"] != resource:
             raise ValueError(f"task {task['task_id']} is not a task of {resource_id}")
     ledger.overwrite_where(
-        table_uri(settings, "governance", RECTIFICATION_TASKS),
+        RECTIFICATION_TASKS.uri(settings),
         pa.Table.from_pylist(tasks, schema=TASKS_SCHEMA),
         f"department = '{department}' AND resource = '{resource}'",
     )

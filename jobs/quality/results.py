@@ -14,13 +14,11 @@ from collections.abc import Mapping
 import pyarrow as pa
 
 from jobs.lake import ledger
-from jobs.lake.paths import table_uri
+from jobs.lake.registry import QUALITY_RESULTS
 from jobs.quality.metrics import Outcome
 from jobs.quality.suites import Suite
 from jobs.quality.validate import GxResult, agreement
 from jobs.settings import Settings
-
-QUALITY_RESULTS = "quality_results"
 
 QUALITY_RESULTS_SCHEMA = pa.schema(
     [
@@ -95,6 +93,4 @@ def result_rows(
 def append_results(settings: Settings, rows: list[dict], write_id: str) -> bool:
     """Appends results rows in one delta-rs commit (a few dozen rows: no Spark job), idempotent
     per ``write_id``; returns False for a retry that was already applied."""
-    return ledger.append_rows(
-        table_uri(settings, "governance", QUALITY_RESULTS), rows, QUALITY_RESULTS_SCHEMA, write_id
-    )
+    return ledger.append_rows(QUALITY_RESULTS.uri(settings), rows, QUALITY_RESULTS_SCHEMA, write_id)

@@ -19,12 +19,10 @@ from collections.abc import Iterable
 import pyarrow as pa
 
 from jobs.lake import ledger
-from jobs.lake.paths import table_uri
+from jobs.lake.registry import QUALITY_SCORECARDS
 from jobs.quality.metrics import Outcome
 from jobs.quality.rules import DIMENSIONS
 from jobs.settings import Settings
-
-QUALITY_SCORECARDS = "quality_scorecards"
 
 QUALITY_SCORECARDS_SCHEMA = pa.schema(
     [
@@ -89,7 +87,7 @@ def append_scorecards(settings: Settings, rows: list[dict], write_id: str) -> bo
     """Appends scorecard rows in one delta-rs commit (no Spark job), idempotent per
     ``write_id``; returns False for a retry that was already applied."""
     return ledger.append_rows(
-        table_uri(settings, "governance", QUALITY_SCORECARDS),
+        QUALITY_SCORECARDS.uri(settings),
         rows,
         QUALITY_SCORECARDS_SCHEMA,
         write_id,

@@ -17,7 +17,7 @@ from jobs.reports.evaluation import EvaluationReport, build_evaluation_report
 from jobs.reports.labels import TASK_STATUS_LABELS, Directory, directory_from_catalog
 from jobs.reports.quality import LOW_SCORE, QualityReport, build_quality_report
 from jobs.reports.render import render_page
-from jobs.reports.sources import GOVERNANCE_TABLES, ReportInputs, read_inputs
+from jobs.reports.sources import GOVERNANCE_TABLES, SHARE_TABLES, ReportInputs, read_inputs
 from jobs.reports.verification import VerificationReport, build_verification_report
 from jobs.settings import Settings
 
@@ -91,10 +91,10 @@ def render_pages(reports: Reports, inputs: ReportInputs, meta: dict[str, str]) -
             "summary": f"{len(e.departments)} departments, as of {e.as_of}",
         },
     ]
+    share_paths = {table.name: table.path for table in SHARE_TABLES}
     table_rows = [
-        (f"governance/{name}", len(getattr(inputs, attr)))
-        for attr, name in GOVERNANCE_TABLES.items()
-    ] + [(f"governance/{name}", len(rows)) for name, rows in inputs.share_tables.items()]
+        (table.path, len(getattr(inputs, attr))) for attr, table in GOVERNANCE_TABLES.items()
+    ] + [(share_paths[name], len(rows)) for name, rows in inputs.share_tables.items()]
     return {
         "index.html": render_page("index.html.j2", meta=meta, pages=pages, tables=table_rows),
         "quality.html": render_page(
@@ -111,7 +111,7 @@ def render_pages(reports: Reports, inputs: ReportInputs, meta: dict[str, str]) -
 
 
 def build_reports(
-    settings: Settings | None = None,
+    settings: Settings,
     *,
     today: dt.date | None = None,
     year: int | None = None,
@@ -120,12 +120,12 @@ def build_reports(
     """Reads the lake, writes every page under ``<reports_root>/reports/``; returns the paths.
 
     Args:
-        today: the day deadlines and freshness are judged on (default: today).
+        today: the day deadlines and freshness are judged on (default: the bureau's today,
+            :meth:`Settings.today`).
         year: the evaluation year (default: ``today``'s).
         directory: department and resource names (default: the catalog).
     """
-    settings = settings or Settings.from_env()
-    today = today or dt.date.today()
+    today = today or settings.today()
     if directory is None:
         from jobs.catalog.loader import load_catalog
 
@@ -134,7 +134,7 @@ def build_reports(
     inputs = read_inputs(settings)
     reports = build_view_models(inputs, directory, today, calendar, year)
     meta = {
-        "generated_at": dt.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z"),
+        "generated_at": settings.local_now().strftime("%Y-%m-%d %H:%M %Z"),
         "as_of": today.isoformat(),
         "profile": settings.policy_profile,
         "lake_root": settings.lake_root,

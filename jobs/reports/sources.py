@@ -5,34 +5,40 @@ whole (they hold a few rows per batch, file or ticket) with :func:`jobs.lake.led
 which returns ``[]`` for a table that does not exist yet, so a report of a young lake shows
 empty states instead of failing.
 
-Share data belongs to the share area (issue 7) which may not have written anything yet;
-:func:`find_share_tables` looks for it by name and :func:`read_share_rows` reads what is there.
+Share data belongs to the share area, which may not have written anything yet;
+:func:`find_share_tables` says which of its tables exist and :func:`read_share_rows` reads them.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import pyarrow.fs as pafs
-
 from jobs.lake import ledger
-from jobs.lake.bridge import _filesystem
-from jobs.lake.paths import join_uri, table_uri
+from jobs.lake.registry import (
+    CONFLICTS,
+    INGEST_FILES,
+    POOL_BATCHES,
+    QUALITY_SCORECARDS,
+    RECTIFICATION_TASKS,
+    SHARE_GRANTS,
+    VERIFICATION_TICKETS,
+    LakeTable,
+)
 from jobs.lake.tables import table_exists
 from jobs.settings import Settings
 
-#: governance/<name> tables the reports read, by the name the report code uses.
-GOVERNANCE_TABLES: dict[str, str] = {
-    "scorecards": "quality_scorecards",  # jobs.quality.scorecards
-    "rectification_tasks": "rectification_tasks",  # jobs.quality.rectification
-    "tickets": "verification_tickets",  # jobs.govern.tickets
-    "conflicts": "conflicts",  # jobs.integrate.build (ISSUE_COLUMNS + ticket_state)
-    "ingest_files": "ingest_files",  # jobs.ingest.pipeline file log
-    "pool_batches": "pool_batches",  # jobs.ingest.pipeline promotion outcomes
+#: The governance tables the reports read, by the name the report code uses.
+GOVERNANCE_TABLES: dict[str, LakeTable] = {
+    "scorecards": QUALITY_SCORECARDS,
+    "rectification_tasks": RECTIFICATION_TASKS,
+    "tickets": VERIFICATION_TICKETS,
+    "conflicts": CONFLICTS,
+    "ingest_files": INGEST_FILES,
+    "pool_batches": POOL_BATCHES,
 }
 
-#: Name prefix of the share area's governance tables (grants, requests, deliveries, …).
-SHARE_TABLE_PREFIX = "share"
+#: The share area's governance tables (grants, …); the reports count shares served from them.
+SHARE_TABLES: tuple[LakeTable, ...] = (SHARE_GRANTS,)
 
 
 @dataclass
@@ -50,24 +56,13 @@ class ReportInputs:
 
 
 def find_share_tables(settings: Settings) -> dict[str, str]:
-    """``governance/share*`` Delta tables that exist (name → URI), e.g. ``share_grants``.
+    """The share area's governance tables that exist (name → URI), e.g. ``share_grants``.
 
-    The share area owns their layout; the reports only look for them, so that a lake without
-    any sharing yet says so instead of showing zeros that look like a measurement.
+    A lake without any sharing yet says so instead of showing zeros that look like a
+    measurement.
     """
-    governance = join_uri(settings.lake_root, "governance")
-    fs, root = _filesystem(governance)
-    try:
-        entries = fs.get_file_info(pafs.FileSelector(root, allow_not_found=True))
-    except (FileNotFoundError, NotADirectoryError):
-        return {}
-    found = {}
-    for entry in entries:
-        if entry.type == pafs.FileType.Directory and entry.base_name.startswith(SHARE_TABLE_PREFIX):
-            uri = table_uri(settings, "governance", entry.base_name)
-            if table_exists(uri):
-                found[entry.base_name] = uri
-    return dict(sorted(found.items()))
+    uris = {table.name: table.uri(settings) for table in SHARE_TABLES}
+    return {name: uri for name, uri in sorted(uris.items()) if table_exists(uri)}
 
 
 def read_share_rows(settings: Settings) -> dict[str, list[dict]]:
@@ -78,7 +73,6 @@ def read_share_rows(settings: Settings) -> dict[str, list[dict]]:
 def read_inputs(settings: Settings) -> ReportInputs:
     """Reads every table the reports need; missing tables give empty lists."""
     rows = {
-        attr: ledger.read_rows(table_uri(settings, "governance", name))
-        for attr, name in GOVERNANCE_TABLES.items()
+        attr: ledger.read_rows(table.uri(settings)) for attr, table in GOVERNANCE_TABLES.items()
     }
     return ReportInputs(**rows, share_tables=read_share_rows(settings))

@@ -131,7 +131,7 @@ def _export(args: argparse.Namespace) -> int:
             Path(args.out),
             fmt=args.format,
             by=args.by,
-            today=dt.date.today(),
+            today=settings.today(),
         )
     except ExportError as exc:
         print(str(exc), file=sys.stderr)
@@ -149,10 +149,9 @@ def _publish(args: argparse.Namespace) -> int:
 
 def _open_list(args: argparse.Namespace) -> int:
     from jobs.lake import ledger
-    from jobs.lake.paths import table_uri
-    from jobs.share.open_data import OPEN_LIST
+    from jobs.lake.registry import OPEN_LIST
 
-    rows = ledger.read_rows(table_uri(Settings.from_env(), "open", OPEN_LIST))
+    rows = ledger.read_rows(OPEN_LIST.uri(Settings.from_env()))
     if args.json:
         _print_json(rows)
         return 0

@@ -19,7 +19,7 @@ from typing import Any
 
 from jobs.audit import log as audit
 from jobs.lake import ledger, tables
-from jobs.lake.paths import table_uri
+from jobs.lake.registry import SHARE
 from jobs.settings import Settings
 from jobs.share.grants import is_active, read_grants
 
@@ -85,7 +85,7 @@ def export_share(
         for g in read_grants(settings)
     ):
         raise ExportError(f"{consumer} holds no active grant for {dataset_id}")
-    uri = table_uri(settings, "share", consumer, dataset_id)
+    uri = SHARE.uri(settings, consumer, dataset_id)
     if not tables.table_exists(uri):
         raise ExportError(f"no share table {consumer}/{dataset_id} yet: run the share refresh")
     records = ledger.read_rows(uri)
@@ -100,7 +100,7 @@ def export_share(
         settings,
         "export",
         actor=by,
-        target=f"share/{consumer}/{dataset_id}",
+        target=SHARE.relative_path(consumer, dataset_id),
         detail={"format": fmt, "rows": len(rows), "file": out.name, "sha256": digest},
     )
     return {"rows": len(rows), "file": str(out), "sha256": digest}

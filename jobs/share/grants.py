@@ -33,7 +33,7 @@ import pyarrow as pa
 from jobs.audit import log as audit
 from jobs.catalog import load_catalog
 from jobs.lake import ledger, tables
-from jobs.lake.paths import table_uri
+from jobs.lake.registry import SHARE, SHARE_GRANTS
 from jobs.policy import load_profile
 from jobs.policy.workdays import default_override_paths, get_calendar
 from jobs.settings import Settings
@@ -46,7 +46,6 @@ from jobs.share.policy import (
     shareable_fields,
 )
 
-GRANTS_TABLE = "share_grants"
 PENDING, GRANTED, DENIED, REVOKED = "pending", "granted", "denied", "revoked"
 SYSTEM = "system"
 
@@ -81,10 +80,6 @@ Grant = dict[str, Any]
 
 class GrantError(ValueError):
     """A request or decision the dataset, the grant's state or the profile does not allow."""
-
-
-def grants_uri(settings: Settings) -> str:
-    return table_uri(settings, "governance", GRANTS_TABLE)
 
 
 def _require(value: str | None, what: str) -> None:
@@ -227,7 +222,7 @@ def revoke(grant: Grant, *, by: str, why: str, today: dt.date, now: dt.datetime)
 
 
 def read_grants(settings: Settings, filters: list | None = None) -> list[Grant]:
-    return ledger.read_rows(grants_uri(settings), filters)
+    return ledger.read_rows(SHARE_GRANTS.uri(settings), filters)
 
 
 def find_grant(settings: Settings, request_id: str) -> Grant:
@@ -241,7 +236,7 @@ def find_grant(settings: Settings, request_id: str) -> Grant:
 
 
 def _save(settings: Settings, grant: Grant, action: str, actor: str, why: str) -> None:
-    uri = grants_uri(settings)
+    uri = SHARE_GRANTS.uri(settings)
     row = pa.Table.from_pylist([grant], schema=GRANT_SCHEMA)
     if tables.table_exists(uri):
         tables.merge(uri, row, ["request_id"])
@@ -254,7 +249,7 @@ def _save(settings: Settings, grant: Grant, action: str, actor: str, why: str) -
         settings,
         action,
         actor=actor,
-        target=f"share/{grant['consumer']}/{grant['dataset']}",
+        target=SHARE.relative_path(grant["consumer"], grant["dataset"]),
         detail={
             "request_id": grant["request_id"],
             "state": grant["state"],
@@ -267,10 +262,8 @@ def _save(settings: Settings, grant: Grant, action: str, actor: str, why: str) -
 
 
 def _clock(settings: Settings, today: dt.date | None) -> tuple[dt.date, dt.datetime]:
-    from zoneinfo import ZoneInfo
-
-    now = dt.datetime.now(dt.UTC)
-    return today or now.astimezone(ZoneInfo(settings.timezone)).date(), now
+    """The day a decision is dated (``today``, or the bureau's date) and the instant it is made."""
+    return today or settings.today(), settings.now()
 
 
 def request_share(

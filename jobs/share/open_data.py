@@ -41,11 +41,11 @@ from pyspark.sql import functions as F
 
 from jobs import yamlconf
 from jobs.audit import log as audit
-from jobs.backup.files import remove_tree
 from jobs.catalog import load_catalog
 from jobs.catalog.models import Catalog
 from jobs.lake import ledger, tables
-from jobs.lake.paths import table_uri
+from jobs.lake.files import remove_tree
+from jobs.lake.registry import OPEN_DATASET, OPEN_LIST, POOL, uri_at
 from jobs.policy import load_profile
 from jobs.quality.gates import held_batches, without_held_batches
 from jobs.settings import Settings
@@ -53,7 +53,6 @@ from jobs.share.policy import SharePolicyError, load_masking
 from jobs.yamlconf import INT, TEXT, Keys, ListOf
 
 OPEN_DATA_FILE = Path("share") / "open_data.yaml"
-OPEN_LIST = "open_list"
 TOTAL = "total"
 UNKNOWN = "unknown"
 
@@ -295,7 +294,7 @@ def publish_open_data(
     for resource in catalog.resources.values():
         if resource.open.type != "unconditional":
             continue
-        source = table_uri(settings, "pool", resource.department, resource.resource)
+        source = POOL.uri(settings, resource.department, resource.resource)
         if not tables.table_exists(source):
             missing.append(resource.id)
             continue
@@ -303,7 +302,7 @@ def publish_open_data(
         source_df = without_held_batches(
             tables.read_table(spark, source), ("pool", resource.department, resource.resource), held
         )
-        target = table_uri(settings, "open", resource.id)
+        target = OPEN_DATASET.uri(settings, resource.id)
         remove_tree(target)
         result = tables.write_table(
             source_df.select(*[c for c in columns if c in source_df.columns]), target, "overwrite"
@@ -319,13 +318,13 @@ def publish_open_data(
                 "format": format_text,
                 "update_frequency": resource.update_frequency,
                 "open_type": open_name,
-                "source": f"pool/{resource.department}/{resource.resource}",
+                "source": POOL.relative_path(resource.department, resource.resource),
                 "published_on": as_of,
             }
         )
 
     for aggregate in aggregates:
-        source = table_uri(settings, *aggregate.source)
+        source = uri_at(settings, *aggregate.source)
         if not tables.table_exists(source):
             missing.append(aggregate.dataset)
             continue
@@ -334,7 +333,7 @@ def publish_open_data(
         cells = [row.asDict() for row in cell_counts(source_df, aggregate, as_of).collect()]
         rows = suppress_small_cells(cells, dims, k)
         _replace_small_table(
-            table_uri(settings, "open", aggregate.dataset),
+            OPEN_DATASET.uri(settings, aggregate.dataset),
             pa.Table.from_pylist(rows, schema=_aggregate_schema(dims)),
             write_id=f"open/{aggregate.dataset}/{as_of.isoformat()}",
         )
@@ -355,7 +354,7 @@ def publish_open_data(
         )
 
     _replace_small_table(
-        table_uri(settings, "open", OPEN_LIST),
+        OPEN_LIST.uri(settings),
         pa.Table.from_pylist(listing, schema=OPEN_LIST_SCHEMA),
         write_id=f"open_list/{as_of.isoformat()}",
     )

@@ -22,7 +22,7 @@ from typing import Any
 
 from jobs import yamlconf
 from jobs.catalog.models import SENSITIVITIES, Catalog
-from jobs.integrate.bases import BASE_TABLES
+from jobs.lake.registry import BASE_KEYS
 from jobs.settings import Settings
 from jobs.yamlconf import TEXT, Keys, ListOf, MapOf
 
@@ -30,8 +30,8 @@ MASKING_FILE = Path("share") / "masking.yaml"
 TREATMENTS = ("clear", "mask", "token", "withhold")
 UNCONDITIONAL, CONDITIONAL, NOT_SHARED = "unconditional", "conditional", "not_shared"
 
-#: Base databases → key column (the build's own list; importing it pulls in no Spark).
-BASE_DATASETS: dict[str, str] = BASE_TABLES
+#: Base tables → key column (the lake registry's; importing it pulls in no Spark).
+BASE_DATASETS: dict[str, str] = BASE_KEYS
 _KEY_ELEMENTS = {"person_id": "citizen_id", "uscc": "uscc"}
 
 

@@ -25,10 +25,10 @@ from typing import Any
 from pyspark.sql import SparkSession
 
 from jobs.audit import log as audit
-from jobs.backup.files import list_tables, remove_tree
 from jobs.catalog import load_catalog
 from jobs.lake import tables
-from jobs.lake.paths import join_uri, table_uri
+from jobs.lake.files import list_tables, remove_tree
+from jobs.lake.registry import REIDENTIFICATION, SHARE, uri_at
 from jobs.quality.gates import held_batches, without_held_batches
 from jobs.settings import Settings
 from jobs.share.curate import curated_df, reidentification_df
@@ -37,11 +37,6 @@ from jobs.share.keys import ShareKey, load_share_key
 from jobs.share.policy import column_rules, load_masking, resolve_dataset
 
 log = logging.getLogger(__name__)
-
-
-def reid_uri(settings: Settings, consumer: str, dataset_id: str) -> str:
-    """Re-identification table of one consumer's dataset, outside the lake root."""
-    return join_uri(settings.reid_root, consumer, dataset_id)
 
 
 def _restrict(path: str) -> None:
@@ -77,20 +72,20 @@ def refresh_shares(
     refreshed, missing_sources = [], []
     for (consumer, dataset_id), grant in sorted(wanted.items()):
         dataset = resolve_dataset(dataset_id, catalog, settings, masking)
-        source = table_uri(settings, *dataset.layer)
+        source = uri_at(settings, *dataset.layer)
         if not tables.table_exists(source):
             missing_sources.append(f"{consumer}/{dataset_id}")
             continue
         source_df = without_held_batches(tables.read_table(spark, source), dataset.layer, held)
         rules = column_rules(dataset, source_df.columns, masking, sorted(grant["fields"]))
         token_key = key.for_consumer(consumer)
-        target = table_uri(settings, "share", consumer, dataset_id)
+        target = SHARE.uri(settings, consumer, dataset_id)
         remove_tree(target)
         result = tables.write_table(curated_df(source_df, rules, token_key), target, "overwrite")
-        reid = reid_uri(settings, consumer, dataset_id)
+        reid = REIDENTIFICATION.uri(settings, consumer, dataset_id)
         remove_tree(reid)
         tables.write_table(reidentification_df(source_df, rules, token_key), reid, "overwrite")
-        _restrict(settings.reid_root)
+        _restrict(REIDENTIFICATION.layer_uri(settings))
         summary = {
             "consumer": consumer,
             "dataset": dataset_id,
@@ -103,22 +98,22 @@ def refresh_shares(
             settings,
             "share_refreshed",
             actor=actor,
-            target=f"share/{consumer}/{dataset_id}",
+            target=SHARE.relative_path(consumer, dataset_id),
             detail=summary,
         )
         refreshed.append(summary)
     withdrawn = []
-    for path in list_tables(join_uri(settings.lake_root, "share")):
+    for path in list_tables(SHARE.layer_uri(settings)):
         consumer, _, dataset_id = path.partition("/")
         if (consumer, dataset_id) in wanted:
             continue
-        remove_tree(table_uri(settings, "share", consumer, dataset_id))
-        remove_tree(reid_uri(settings, consumer, dataset_id))
+        remove_tree(SHARE.uri(settings, consumer, dataset_id))
+        remove_tree(REIDENTIFICATION.uri(settings, consumer, dataset_id))
         audit.record(
             settings,
             "share_withdrawn",
             actor=actor,
-            target=f"share/{path}",
+            target=SHARE.relative_path(consumer, dataset_id),
             detail={"why": "no active grant (revoked, expired or never granted)"},
         )
         withdrawn.append(path)

@@ -6,6 +6,7 @@ from deltalake import write_deltalake
 
 from jobs.audit import log
 from jobs.cli import main
+from jobs.lake.registry import AUDIT_LOG
 
 
 @pytest.fixture
@@ -24,7 +25,7 @@ def test_audit_verify_exits_non_zero_and_names_the_changed_entry(env_lake, capsy
     rows = log.read_entries(env_lake)
     rows[1]["target"] = "tampered"
     write_deltalake(
-        log.audit_uri(env_lake),
+        AUDIT_LOG.uri(env_lake),
         pa.Table.from_pylist(rows, schema=log.AUDIT_SCHEMA),
         mode="overwrite",
     )

@@ -13,6 +13,7 @@ from deltalake import CommitProperties, DeltaTable, write_deltalake
 from jobs.audit import log
 from jobs.audit.hook import write_audit
 from jobs.lake import ledger, tables
+from jobs.lake.registry import AUDIT_LOG
 
 
 def _entries(settings, n):
@@ -28,7 +29,7 @@ def _entries(settings, n):
 def _rewrite(settings, rows):
     """Replaces the log's rows as a tamperer with write access would (a Delta overwrite)."""
     write_deltalake(
-        log.audit_uri(settings),
+        AUDIT_LOG.uri(settings),
         pa.Table.from_pylist(rows, schema=log.AUDIT_SCHEMA),
         mode="overwrite",
     )
@@ -67,9 +68,9 @@ def _forge(rows, key):
 def _rebuild(settings, rows):
     """Replaces the whole table, Delta log included, by plain appends: a history with no
     rewrite in it, as someone with access to the lake's storage could make."""
-    shutil.rmtree(log.audit_uri(settings))
+    shutil.rmtree(AUDIT_LOG.uri(settings))
     write_deltalake(
-        log.audit_uri(settings), pa.Table.from_pylist(rows, schema=log.AUDIT_SCHEMA), mode="append"
+        AUDIT_LOG.uri(settings), pa.Table.from_pylist(rows, schema=log.AUDIT_SCHEMA), mode="append"
     )
 
 
@@ -94,7 +95,7 @@ def test_verify_names_the_entry_after_a_removed_one(lake_settings):
 
 def test_verify_finds_the_newest_entry_removed(lake_settings):
     _entries(lake_settings, 3)
-    DeltaTable(log.audit_uri(lake_settings)).delete("seq = 2")
+    DeltaTable(AUDIT_LOG.uri(lake_settings)).delete("seq = 2")
     problems, _ = log.verify(lake_settings)
     assert [p.seq for p in problems] == [None, 2, 2]
     assert all("missing" in p.reason for p in problems if p.seq == 2)
@@ -102,7 +103,7 @@ def test_verify_finds_the_newest_entry_removed(lake_settings):
 
 def test_truncation_followed_by_fifty_commits_is_detected(lake_settings):
     _entries(lake_settings, 5)
-    uri = log.audit_uri(lake_settings)
+    uri = AUDIT_LOG.uri(lake_settings)
     DeltaTable(uri).delete("seq >= 3")
     for _ in range(50):
         write_deltalake(uri, pa.Table.from_pylist([], schema=log.AUDIT_SCHEMA), mode="append")
@@ -155,7 +156,7 @@ def test_rebuilt_table_without_its_newest_entries_is_caught_by_the_anchor(lake_s
 
 def test_delete_disguised_as_a_purge_is_reported(lake_settings):
     _entries(lake_settings, 4)
-    DeltaTable(log.audit_uri(lake_settings)).delete(
+    DeltaTable(AUDIT_LOG.uri(lake_settings)).delete(
         "seq = 3", commit_properties=CommitProperties(custom_metadata={log.PURGE_THROUGH_KEY: "3"})
     )
     problems, _ = log.verify(lake_settings)
@@ -172,7 +173,7 @@ def test_entries_written_before_the_key_still_verify_and_the_first_keyed_one_sea
         for i in range(3)
     ]  # fmt: skip
     write_deltalake(
-        log.audit_uri(lake_settings),
+        AUDIT_LOG.uri(lake_settings),
         pa.Table.from_pylist(_forge(unkeyed, key=None), schema=log.AUDIT_SCHEMA),
         mode="append",
     )
@@ -212,10 +213,10 @@ def test_audit_key_comes_from_the_environment_and_production_refuses_the_develop
 
 def test_audit_table_keeps_the_profile_retention(lake_settings):
     _entries(lake_settings, 1)
-    floor = tables.retention_of(log.audit_uri(lake_settings))
+    floor = tables.retention_of(AUDIT_LOG.uri(lake_settings))
     assert floor >= dt.timedelta(days=3 * 365)
     with pytest.raises(tables.RetentionError):
-        tables.vacuum(log.audit_uri(lake_settings), retention_hours=24 * 30)
+        tables.vacuum(AUDIT_LOG.uri(lake_settings), retention_hours=24 * 30)
 
 
 def test_purge_keeps_entries_younger_than_the_retention_and_still_verifies(lake_settings):

@@ -6,6 +6,7 @@ import shutil
 import pyarrow as pa
 import pytest
 
+from jobs.lake.registry import AUDIT_LOG
 from jobs.settings import PROJECT_ROOT
 from tests.orchestrate.airflow_home import activate_session_home
 
@@ -78,7 +79,7 @@ def test_audit_verify_dag_fails_on_a_changed_entry(
     rows = log.read_entries(settings)
     rows[0]["actor"] = "someone"
     write_deltalake(
-        log.audit_uri(settings),
+        AUDIT_LOG.uri(settings),
         pa.Table.from_pylist(rows, schema=log.AUDIT_SCHEMA),
         mode="overwrite",
     )

@@ -199,8 +199,8 @@ def _write_pools(spark, settings, pools: dict) -> None:
 
 def test_a_build_from_scratch_equals_a_build_batch_by_batch(spark, pool, tmp_path):
     from jobs.govern.tickets import CONFIRMED, close_ticket, read_tickets
-    from jobs.integrate.bases import BASE_TABLES
     from jobs.integrate.build import build_bases
+    from jobs.lake.registry import BASE_KEYS
     from jobs.settings import Settings, pinned_clock
 
     first = {
@@ -257,7 +257,7 @@ def test_a_build_from_scratch_equals_a_build_batch_by_batch(spark, pool, tmp_pat
     build_bases(stepwise, spark, as_of=AS_OF)
     assert build_bases(stepwise, spark, as_of=AS_OF)["skipped"] is True
 
-    for name in ("attribute_values", *BASE_TABLES):
+    for name in ("attribute_values", *BASE_KEYS):
         assert _table_rows(spark, scratch, name) == _table_rows(spark, stepwise, name), name
     # The conflict of the first batch was corrected by the second: its ticket closed itself.
     (ticket,) = read_tickets(stepwise)
@@ -295,12 +295,12 @@ def test_a_build_from_scratch_equals_a_build_batch_by_batch(spark, pool, tmp_pat
 
 def _decide(settings, resource_id: str, batch_id: str, status: str, minute: int) -> None:
     from jobs.lake import ledger
-    from jobs.lake.paths import table_uri
-    from jobs.quality.gates import QUALITY_BATCHES, QUALITY_BATCHES_SCHEMA
+    from jobs.lake.registry import QUALITY_BATCHES
+    from jobs.quality.gates import QUALITY_BATCHES_SCHEMA
 
     department, resource = resource_id.split(".")
     ledger.append_rows(
-        table_uri(settings, "governance", QUALITY_BATCHES),
+        QUALITY_BATCHES.uri(settings),
         [
             {
                 "department": department,

@@ -6,6 +6,7 @@ import json
 import pytest
 
 from jobs.audit import log as audit
+from jobs.lake.registry import SHARE_GRANTS
 from jobs.share import grants
 from jobs.share.grants import GrantError
 
@@ -37,7 +38,7 @@ def test_grants_table_keeps_the_log_retention(lake_settings):
     from jobs.lake import tables
 
     _request(lake_settings, "population")
-    assert tables.retention_of(grants.grants_uri(lake_settings)).days >= 3 * 365
+    assert tables.retention_of(SHARE_GRANTS.uri(lake_settings)).days >= 3 * 365
 
 
 def test_not_shared_resource_is_refused_at_once(lake_settings):

@@ -9,10 +9,11 @@ import pytest
 
 from jobs.audit.hook import write_audit
 from jobs.lake import ledger, tables
+from jobs.lake.registry import REIDENTIFICATION
 from jobs.share import grants
 from jobs.share.keys import KEY_ENV, ShareKey, load_share_key
 from jobs.share.masking import hmac_sha256_hex_py
-from jobs.share.refresh import refresh_shares, reid_uri
+from jobs.share.refresh import refresh_shares
 
 pytestmark = pytest.mark.spark
 
@@ -71,11 +72,13 @@ def test_share_is_masked_tokenised_and_limited_to_granted_fields(spark, shared_l
         ],
         key=str,
     )
-    reid = ledger.read_rows(reid_uri(shared_lake, "mzj", "population"))
+    reid = ledger.read_rows(REIDENTIFICATION.uri(shared_lake, "mzj", "population"))
     assert {(r["token"], r["original"]) for r in reid} == {
         (token(v), v) for v in ("11010119900307002X", "110101198512120017", "1101")
     }
-    assert not reid_uri(shared_lake, "mzj", "population").startswith(shared_lake.lake_root)
+    assert not REIDENTIFICATION.uri(shared_lake, "mzj", "population").startswith(
+        shared_lake.lake_root
+    )
     assert oct(os.stat(shared_lake.reid_root).st_mode & 0o777) == "0o700"
 
 
@@ -136,7 +139,7 @@ def test_expired_or_revoked_grant_stops_refreshes_and_withdraws_the_table(spark,
     after = refresh_shares(spark, shared_lake, today=dt.date(2025, 4, 1), key=key)
     assert (after["refreshed"], after["withdrawn"]) == ([], ["mzj/rsj.insured"])
     assert not tables.table_exists(share_uri)
-    assert not os.path.exists(reid_uri(shared_lake, "mzj", "rsj.insured"))
+    assert not os.path.exists(REIDENTIFICATION.uri(shared_lake, "mzj", "rsj.insured"))
 
     _grant_population(shared_lake)
     (base,) = [g for g in grants.read_grants(shared_lake) if g["dataset"] == "population"]

@@ -1,0 +1,113 @@
+"""Files and folders of the lake, local folder or object store alike (pyarrow filesystems).
+
+The lake's public file API: the Delta bridge writes its Parquet files through
+:func:`filesystem`; backup, restore, the destruction procedure and the share refresh (which
+removes a withdrawn share whole, old versions included) copy, list and remove through the rest.
+Nothing here knows about Delta beyond the name of its log folder.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import uuid
+
+import pyarrow.fs as pafs
+
+#: The folder of a Delta table's commits: a folder holding one is a table.
+DELTA_LOG = "_delta_log"
+
+
+def filesystem(uri: str) -> tuple[pafs.FileSystem, str]:
+    """A pyarrow filesystem and the path of ``uri`` inside it (local folder or object store)."""
+    if "://" not in uri:
+        return pafs.LocalFileSystem(), os.path.abspath(uri)
+    fs, root = pafs.FileSystem.from_uri(uri)
+    return fs, root.rstrip("/")
+
+
+def remove_tree(uri: str) -> bool:
+    """Deletes a folder and everything in it; False when there was nothing."""
+    fs, path = filesystem(uri)
+    if fs.get_file_info(path).type == pafs.FileType.NotFound:
+        return False
+    fs.delete_dir(path)
+    return True
+
+
+def is_file(uri: str) -> bool:
+    """Whether a file (not a folder) exists at ``uri``."""
+    fs, path = filesystem(uri)
+    return fs.get_file_info(path).type == pafs.FileType.File
+
+
+def list_folders(uri: str) -> list[str]:
+    """Names of the folders directly inside ``uri`` (sorted); [] when it does not exist."""
+    fs, base = filesystem(uri)
+    try:
+        entries = fs.get_file_info(pafs.FileSelector(base, allow_not_found=True))
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+    return sorted(e.base_name for e in entries if e.type == pafs.FileType.Directory)
+
+
+def list_tables(root: str) -> list[str]:
+    """Paths (relative to ``root``, with ``/``) of every Delta table under ``root``."""
+    fs, base = filesystem(root)
+    if fs.get_file_info(base).type == pafs.FileType.NotFound:
+        return []
+    found = []
+    for info in fs.get_file_info(pafs.FileSelector(base, recursive=True)):
+        if info.type == pafs.FileType.Directory and info.base_name == DELTA_LOG:
+            table = info.path[len(base) :].strip("/").rsplit("/", 1)[0]
+            if DELTA_LOG not in info.path[len(base) :].strip("/").split("/")[:-1]:
+                found.append(table)
+    return sorted(found)
+
+
+def list_files(uri: str) -> list[str]:
+    """Every file under a folder, relative to it (with ``/``); [] when it does not exist."""
+    fs, base = filesystem(uri)
+    if fs.get_file_info(base).type == pafs.FileType.NotFound:
+        return []
+    return sorted(
+        info.path[len(base) :].lstrip("/")
+        for info in fs.get_file_info(pafs.FileSelector(base, recursive=True))
+        if info.type == pafs.FileType.File
+    )
+
+
+def copy_file(src_uri: str, dst_uri: str) -> tuple[int, str]:
+    """Copies one file (creating folders); returns its size in bytes and its SHA-256."""
+    src_fs, src = filesystem(src_uri)
+    dst_fs, dst = filesystem(dst_uri)
+    dst_fs.create_dir(dst.rsplit("/", 1)[0], recursive=True)
+    size, digest = 0, hashlib.sha256()
+    with src_fs.open_input_stream(src) as reader, dst_fs.open_output_stream(dst) as writer:
+        while chunk := reader.read(1 << 20):
+            writer.write(chunk)
+            digest.update(chunk)
+            size += len(chunk)
+    return size, digest.hexdigest()
+
+
+def write_text(uri: str, text: str) -> None:
+    """Writes a small UTF-8 file (creating folders), replacing one already there in one step
+    (written aside, then renamed or put in place): a reader sees the old text or the new."""
+    fs, path = filesystem(uri)
+    fs.create_dir(path.rsplit("/", 1)[0], recursive=True)
+    staged = f"{path}.{uuid.uuid4().hex}.tmp"
+    with fs.open_output_stream(staged) as out:
+        out.write(text.encode("utf-8"))
+    fs.move(staged, path)
+
+
+def read_text(uri: str) -> str:
+    """Reads a small UTF-8 file.
+
+    Raises:
+        FileNotFoundError: no file at ``uri``.
+    """
+    fs, path = filesystem(uri)
+    with fs.open_input_stream(path) as handle:
+        return handle.read().decode("utf-8")
