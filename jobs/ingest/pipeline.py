@@ -31,7 +31,7 @@ from jobs.catalog.loader import load_catalog
 from jobs.catalog.models import Catalog, Resource
 from jobs.ingest import accounting, bronze, landing, pool
 from jobs.ingest.lock import resource_lock
-from jobs.ingest.readers import UnreadableFile, encodings_compatible, read_file
+from jobs.ingest.readers import ReadLimits, UnreadableFile, encodings_compatible, read_file
 from jobs.lake import ledger, tables
 from jobs.lake.registry import (
     BRONZE,
@@ -103,6 +103,10 @@ class _Context:
         """Where ``table`` is: for a per-resource family, this resource's own table."""
         parts = self.dept_res if table.is_family else ()
         return table.uri(self.settings, *parts)
+
+    @property
+    def read_limits(self) -> ReadLimits:
+        return ReadLimits.from_settings(self.settings)
 
     @property
     def dept_res(self) -> tuple[str, str]:
@@ -230,12 +234,12 @@ def _land_batch(
                 f"same bytes as {duplicate_of}",
             )
             row["duplicate_of"] = duplicate_of
-            row["file_rows"] = _count_rows_quietly(landed, ctx.resource.delivery.format)
+            row["file_rows"] = _count_rows_quietly(landed, ctx)
             log_rows.append(row)
             outcome["skipped_duplicate"].append(landed.name)
             continue
         try:
-            raw = read_file(landed.path, ctx.resource.delivery.format)
+            raw = read_file(landed.path, ctx.resource.delivery.format, ctx.read_limits)
         except UnreadableFile as error:
             log.warning(
                 "quarantined file %s/%s of %s: %s", batch_id, landed.name, ctx.resource.id, error
@@ -291,9 +295,9 @@ def _land_batch(
     return outcome
 
 
-def _count_rows_quietly(landed: landing.LandedFile, delivery_format: str) -> int | None:
+def _count_rows_quietly(landed: landing.LandedFile, ctx: _Context) -> int | None:
     try:
-        return read_file(landed.path, delivery_format).row_count
+        return read_file(landed.path, ctx.resource.delivery.format, ctx.read_limits).row_count
     except UnreadableFile as error:
         return error.rows_seen
 
