@@ -15,9 +15,11 @@ Tables written (declared in :mod:`jobs.lake.registry`):
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import logging
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import pyarrow as pa
@@ -28,6 +30,7 @@ from pyspark.sql import functions as F
 from jobs.catalog.loader import load_catalog
 from jobs.catalog.models import Catalog, Resource
 from jobs.ingest import accounting, bronze, landing, pool
+from jobs.ingest.lock import resource_lock
 from jobs.ingest.readers import ReadLimits, UnreadableFile, encodings_compatible, read_file
 from jobs.lake import ledger, tables
 from jobs.lake.registry import (
@@ -115,6 +118,18 @@ def _context(resource_id: str, settings: Settings, spark: SparkSession | None) -
     return _Context(settings, catalog.resource(resource_id), catalog, settings.now(), spark)
 
 
+def _one_writer(step: Callable[..., dict]) -> Callable[..., dict]:
+    """Runs an ingestion step under the resource's writer lock (:mod:`jobs.ingest.lock`): a
+    second run of the same resource, from the CLI, Airflow or another scheduler, waits."""
+
+    @functools.wraps(step)
+    def locked(resource_id: str, settings: Settings, **kwargs) -> dict:
+        with resource_lock(settings, resource_id):
+            return step(resource_id, settings, **kwargs)
+
+    return locked
+
+
 def _write_id(*parts: str) -> str:
     return "/".join(parts)
 
@@ -130,6 +145,7 @@ def _resource_rows(ctx: _Context, table: LakeTable, **equals: str) -> list[dict]
 # --- landing → bronze --------------------------------------------------------------------------
 
 
+@_one_writer
 def land_to_bronze(
     resource_id: str,
     settings: Settings,
@@ -372,6 +388,7 @@ def _append_quarantine_files(ctx: _Context, rows: list[dict], write_id: str) -> 
 # --- bronze → pool -----------------------------------------------------------------------------
 
 
+@_one_writer
 def bronze_to_pool(
     resource_id: str,
     settings: Settings,
@@ -593,6 +610,7 @@ def _append_outcomes(ctx: _Context, rows: list[dict], write_id: str) -> None:
 # --- accounting --------------------------------------------------------------------------------
 
 
+@_one_writer
 def check_row_accounting(
     resource_id: str,
     settings: Settings,
@@ -625,6 +643,7 @@ def check_row_accounting(
     return {"resource": resource_id, "files": len(rows), "balanced": True, **totals}
 
 
+@_one_writer
 def ingest_resource(
     resource_id: str, settings: Settings, *, spark: SparkSession | None = None
 ) -> dict:
