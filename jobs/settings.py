@@ -124,6 +124,20 @@ class Settings:
     env: str = "development"
     #: Open data: aggregate cells counting fewer than this many subjects are suppressed (k).
     open_min_cell_count: int = 5
+    #: Per-file bounds on a delivered file, checked while it is read (jobs.ingest.readers): a
+    #: file over one is quarantined whole, naming the bound, before it can exhaust memory.
+    #: Bytes once decompressed (an XLSX's zip members together; a text file's size).
+    read_max_bytes: int = 512 * 1024 * 1024
+    #: Bytes of one line of a CSV or JSON lines file.
+    read_max_line_bytes: int = 1024 * 1024
+    #: Data rows (lines of a text file, rows of a sheet, features of a GeoJSON file).
+    read_max_rows: int = 5_000_000
+    #: Columns (header fields, JSON keys, GeoJSON properties).
+    read_max_columns: int = 1_000
+    #: Cells: rows × columns.
+    read_max_cells: int = 50_000_000
+    #: Coordinate positions of all geometries of a GeoJSON file together.
+    read_max_vertices: int = 500_000
     #: Where "now" comes from. Not a setting a user sets: tests and replays pin it with
     #: :meth:`with_clock`; everything else reads time through :meth:`now` and :meth:`today`.
     clock: Callable[[], dt.datetime] = field(default=system_clock, repr=False, compare=False)
@@ -180,6 +194,12 @@ class Settings:
             audit_anchor_root=_optional_path_or_uri(_env("AUDIT_ANCHOR_ROOT", "")),
             env=_env_choice("ENV", "development", ("development", "production")),
             open_min_cell_count=_env_count("OPEN_MIN_CELL_COUNT", 5),
+            read_max_bytes=_env_count("READ_MAX_BYTES", cls.read_max_bytes),
+            read_max_line_bytes=_env_count("READ_MAX_LINE_BYTES", cls.read_max_line_bytes),
+            read_max_rows=_env_count("READ_MAX_ROWS", cls.read_max_rows),
+            read_max_columns=_env_count("READ_MAX_COLUMNS", cls.read_max_columns),
+            read_max_cells=_env_count("READ_MAX_CELLS", cls.read_max_cells),
+            read_max_vertices=_env_count("READ_MAX_VERTICES", cls.read_max_vertices),
         )
 
     def as_dict(self) -> dict[str, object]:

@@ -28,6 +28,12 @@ DEFAULTS = {
     "audit_anchor_root": "",
     "env": "development",
     "open_min_cell_count": 5,
+    "read_max_bytes": 536870912,
+    "read_max_line_bytes": 1048576,
+    "read_max_rows": 5000000,
+    "read_max_columns": 1000,
+    "read_max_cells": 50000000,
+    "read_max_vertices": 500000,
 }
 
 VARIABLES = {
@@ -48,6 +54,12 @@ VARIABLES = {
     "audit_anchor_root": "GOVLAKE_AUDIT_ANCHOR_ROOT",
     "env": "GOVLAKE_ENV",
     "open_min_cell_count": "GOVLAKE_OPEN_MIN_CELL_COUNT",
+    "read_max_bytes": "GOVLAKE_READ_MAX_BYTES",
+    "read_max_line_bytes": "GOVLAKE_READ_MAX_LINE_BYTES",
+    "read_max_rows": "GOVLAKE_READ_MAX_ROWS",
+    "read_max_columns": "GOVLAKE_READ_MAX_COLUMNS",
+    "read_max_cells": "GOVLAKE_READ_MAX_CELLS",
+    "read_max_vertices": "GOVLAKE_READ_MAX_VERTICES",
 }
 
 # One line of `govlake config`: name, value (may be empty), then the variable in parentheses.
@@ -81,6 +93,12 @@ def overridden(monkeypatch, tmp_path):
         "GOVLAKE_AUDIT_ANCHOR_ROOT": "anchors",
         "GOVLAKE_ENV": "production",
         "GOVLAKE_OPEN_MIN_CELL_COUNT": "10",
+        "GOVLAKE_READ_MAX_BYTES": "2048",
+        "GOVLAKE_READ_MAX_LINE_BYTES": "64",
+        "GOVLAKE_READ_MAX_ROWS": "10",
+        "GOVLAKE_READ_MAX_COLUMNS": "4",
+        "GOVLAKE_READ_MAX_CELLS": "40",
+        "GOVLAKE_READ_MAX_VERTICES": "100",
     }
     for name, value in values.items():
         monkeypatch.setenv(name, value)
@@ -102,6 +120,12 @@ def overridden(monkeypatch, tmp_path):
         "audit_anchor_root": str(PROJECT_ROOT / "anchors"),
         "env": "production",
         "open_min_cell_count": 10,
+        "read_max_bytes": 2048,
+        "read_max_line_bytes": 64,
+        "read_max_rows": 10,
+        "read_max_columns": 4,
+        "read_max_cells": 40,
+        "read_max_vertices": 100,
     }
 
 

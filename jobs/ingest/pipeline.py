@@ -15,9 +15,11 @@ Tables written (declared in :mod:`jobs.lake.registry`):
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import logging
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import pyarrow as pa
@@ -28,7 +30,8 @@ from pyspark.sql import functions as F
 from jobs.catalog.loader import load_catalog
 from jobs.catalog.models import Catalog, Resource
 from jobs.ingest import accounting, bronze, landing, pool
-from jobs.ingest.readers import UnreadableFile, encodings_compatible, read_file
+from jobs.ingest.lock import resource_lock
+from jobs.ingest.readers import ReadLimits, UnreadableFile, encodings_compatible, read_file
 from jobs.lake import ledger, tables
 from jobs.lake.registry import (
     BRONZE,
@@ -102,6 +105,10 @@ class _Context:
         return table.uri(self.settings, *parts)
 
     @property
+    def read_limits(self) -> ReadLimits:
+        return ReadLimits.from_settings(self.settings)
+
+    @property
     def dept_res(self) -> tuple[str, str]:
         return self.resource.department, self.resource.resource
 
@@ -109,6 +116,18 @@ class _Context:
 def _context(resource_id: str, settings: Settings, spark: SparkSession | None) -> _Context:
     catalog = load_catalog(settings.schemas_root)
     return _Context(settings, catalog.resource(resource_id), catalog, settings.now(), spark)
+
+
+def _one_writer(step: Callable[..., dict]) -> Callable[..., dict]:
+    """Runs an ingestion step under the resource's writer lock (:mod:`jobs.ingest.lock`): a
+    second run of the same resource, from the CLI, Airflow or another scheduler, waits."""
+
+    @functools.wraps(step)
+    def locked(resource_id: str, settings: Settings, **kwargs) -> dict:
+        with resource_lock(settings, resource_id):
+            return step(resource_id, settings, **kwargs)
+
+    return locked
 
 
 def _write_id(*parts: str) -> str:
@@ -126,6 +145,7 @@ def _resource_rows(ctx: _Context, table: LakeTable, **equals: str) -> list[dict]
 # --- landing → bronze --------------------------------------------------------------------------
 
 
+@_one_writer
 def land_to_bronze(
     resource_id: str,
     settings: Settings,
@@ -214,12 +234,12 @@ def _land_batch(
                 f"same bytes as {duplicate_of}",
             )
             row["duplicate_of"] = duplicate_of
-            row["file_rows"] = _count_rows_quietly(landed, ctx.resource.delivery.format)
+            row["file_rows"] = _count_rows_quietly(landed, ctx)
             log_rows.append(row)
             outcome["skipped_duplicate"].append(landed.name)
             continue
         try:
-            raw = read_file(landed.path, ctx.resource.delivery.format)
+            raw = read_file(landed.path, ctx.resource.delivery.format, ctx.read_limits)
         except UnreadableFile as error:
             log.warning(
                 "quarantined file %s/%s of %s: %s", batch_id, landed.name, ctx.resource.id, error
@@ -275,9 +295,9 @@ def _land_batch(
     return outcome
 
 
-def _count_rows_quietly(landed: landing.LandedFile, delivery_format: str) -> int | None:
+def _count_rows_quietly(landed: landing.LandedFile, ctx: _Context) -> int | None:
     try:
-        return read_file(landed.path, delivery_format).row_count
+        return read_file(landed.path, ctx.resource.delivery.format, ctx.read_limits).row_count
     except UnreadableFile as error:
         return error.rows_seen
 
@@ -368,6 +388,7 @@ def _append_quarantine_files(ctx: _Context, rows: list[dict], write_id: str) -> 
 # --- bronze → pool -----------------------------------------------------------------------------
 
 
+@_one_writer
 def bronze_to_pool(
     resource_id: str,
     settings: Settings,
@@ -589,6 +610,7 @@ def _append_outcomes(ctx: _Context, rows: list[dict], write_id: str) -> None:
 # --- accounting --------------------------------------------------------------------------------
 
 
+@_one_writer
 def check_row_accounting(
     resource_id: str,
     settings: Settings,
@@ -621,6 +643,7 @@ def check_row_accounting(
     return {"resource": resource_id, "files": len(rows), "balanced": True, **totals}
 
 
+@_one_writer
 def ingest_resource(
     resource_id: str, settings: Settings, *, spark: SparkSession | None = None
 ) -> dict:

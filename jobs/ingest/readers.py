@@ -5,6 +5,10 @@ names (all strings, nothing parsed or trimmed) plus ``_row_number`` (1-based dat
 rows that could not be split into columns (``_read_problem`` set, the raw text kept in
 ``_raw_line``). A file that cannot be read at all raises :class:`UnreadableFile` with a reason
 code; the caller quarantines it whole. Nothing here drops a row.
+
+Every reader is bounded (:class:`ReadLimits`, from the ``read_max_*`` settings): bytes once
+decompressed, line length, rows, columns, cells and GeoJSON vertices are counted while the file
+is read, and reading stops at the first bound crossed, so no single file can exhaust memory.
 """
 
 from __future__ import annotations
@@ -14,11 +18,15 @@ import csv
 import datetime as dt
 import io
 import json
+import re
 from dataclasses import dataclass, field
+from dataclasses import fields as dataclass_fields
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.csv as pacsv
+
+from jobs.settings import ENV_PREFIX, Settings
 
 ROW_NUMBER = "_row_number"
 READ_PROBLEM = "_read_problem"
@@ -46,6 +54,122 @@ class RawFile:
     @property
     def row_count(self) -> int:
         return self.table.num_rows
+
+
+# --- bounds ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReadLimits:
+    """Per-file bounds, each checked while a file is read; the values of the ``read_max_*``
+    settings (:meth:`from_settings`)."""
+
+    max_bytes: int
+    max_line_bytes: int
+    max_rows: int
+    max_columns: int
+    max_cells: int
+    max_vertices: int
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> ReadLimits:
+        return cls(**{f.name: getattr(settings, f"read_{f.name}") for f in dataclass_fields(cls)})
+
+    def check(self, bound: str, count: int, what: str) -> None:
+        """Raises :class:`UnreadableFile` when ``count`` of ``what`` crosses ``bound``; the
+        message names the bound and the variable that sets it."""
+        limit = getattr(self, bound)
+        if count > limit:
+            variable = f"{ENV_PREFIX}READ_{bound.upper()}"
+            raise UnreadableFile(
+                _LIMIT_REASONS[bound],
+                f"more than {limit:,} {what} ({variable}={limit}): not read further",
+            )
+
+
+_LIMIT_REASONS = {
+    "max_bytes": "too_large",
+    "max_line_bytes": "line_too_long",
+    "max_rows": "too_many_rows",
+    "max_columns": "too_many_columns",
+    "max_cells": "too_many_cells",
+    "max_vertices": "too_many_vertices",
+}
+
+#: The bounds of the default settings (tests, callers that read one file by hand).
+DEFAULT_LIMITS = ReadLimits.from_settings(Settings())
+
+
+def _read_bounded(path: Path, limits: ReadLimits, *, header_lines: int | None) -> bytes:
+    """The file's bytes, read in chunks that stop at the first bound crossed: its size and, for
+    a line-based file (``header_lines`` not None), the length of a line and the number of lines
+    (a data row is at least one line)."""
+    chunks: list[bytes] = []
+    size = line_ends = open_line = 0
+    with path.open("rb") as handle:
+        while chunk := handle.read(1 << 20):
+            size += len(chunk)
+            limits.check("max_bytes", size, "bytes")
+            chunks.append(chunk)
+            if header_lines is None:
+                continue
+            lengths = [len(line) for line in chunk.split(b"\n")]
+            lengths[0] += open_line
+            limits.check("max_line_bytes", max(lengths), "bytes in one line")
+            open_line = lengths[-1]
+            line_ends += len(lengths) - 1
+            limits.check("max_rows", line_ends - header_lines, "rows (lines)")
+    return b"".join(chunks)
+
+
+class _RowCollector:
+    """Collects a file's rows and turns them into Arrow every few thousand, so that memory
+    follows the text read rather than Python objects per cell; checks the bounds on rows,
+    columns and cells as each row arrives."""
+
+    CHUNK_ROWS = 10_000
+
+    def __init__(self, limits: ReadLimits, columns: list[str] | None = None):
+        self.limits = limits
+        self.columns: dict[str, None] = dict.fromkeys(columns or [])
+        self.row_count = 0
+        self.problem_count = 0
+        self.first_problem: str | None = None
+        self._pending: list[dict[str, str | None]] = []
+        self._chunks: list[pa.Table] = []
+
+    def add(self, record: dict[str, str | None]) -> None:
+        self.row_count += 1
+        self.limits.check("max_rows", self.row_count, "rows")
+        if READ_PROBLEM in record:
+            self.problem_count += 1
+            if self.first_problem is None:
+                self.first_problem = record[RAW_LINE]
+        elif not record.keys() <= self.columns.keys():
+            self.columns.update(dict.fromkeys(record))
+            self.limits.check("max_columns", len(self.columns), "columns")
+        self.limits.check("max_cells", self.row_count * len(self.columns), "cells (rows × columns)")
+        self._pending.append(record)
+        if len(self._pending) >= self.CHUNK_ROWS:
+            self._flush()
+
+    def _names(self) -> list[str]:
+        return list(self.columns) + ([READ_PROBLEM, RAW_LINE] if self.problem_count else [])
+
+    def _flush(self) -> None:
+        names = self._names() or [RAW_LINE]  # rows without any column still count
+        arrays = {n: pa.array([r.get(n) for r in self._pending], pa.string()) for n in names}
+        self._chunks.append(pa.table(arrays))
+        self._pending.clear()
+
+    def raw_file(self, encoding: str | None) -> RawFile:
+        if self._pending or not self._chunks:
+            self._flush()
+        table = pa.concat_tables(self._chunks, promote_options="default")
+        table = table.select(self._names() or [RAW_LINE])
+        return RawFile(
+            table=_with_row_numbers(table), columns=list(self.columns), detected_encoding=encoding
+        )
 
 
 # --- encodings ---------------------------------------------------------------------------------
@@ -144,13 +268,14 @@ WRONG_COLUMN_COUNT = "wrong_column_count"
 UNDECODABLE_BYTES = "undecodable_bytes"
 
 
-def read_csv(path: Path) -> RawFile:
+def read_csv(path: Path, limits: ReadLimits = DEFAULT_LIMITS) -> RawFile:
     """Reads a delimited text file (comma, or tab/semicolon/pipe if sniffed) as raw strings.
 
     A row that does not split into the header's columns, or holds undecodable bytes, is kept
     as a row with a read problem and its text; the file is unreadable only when no row is.
     """
-    data = path.read_bytes()
+    _check_header_width(path, limits)
+    data = _read_bounded(path, limits, header_lines=1)
     if not data.strip():
         raise UnreadableFile("empty_file", "file is empty", rows_seen=0)
     text, encoding, bad_lines = decode_lines(data)
@@ -165,28 +290,39 @@ def read_csv(path: Path) -> RawFile:
     delimiter = _sniff_delimiter(header_line)
     header = next(csv.reader([header_line.rstrip("\r")], delimiter=delimiter))
     _check_header(header)
+    limits.check("max_columns", len(header), "columns")
+    lines_after_header = text.count("\n") - text.endswith("\n")
+    limits.check("max_cells", lines_after_header * len(header), "cells (rows × columns)")
     if not text.endswith(("\n", "\r")):
         _check_last_line_complete(text, delimiter, len(header))
-    table = None if bad_lines else _read_csv_fast(text, delimiter, header)
+    if bad_lines:
+        table = None
+    elif encoding.startswith("utf-8"):
+        # Arrow reads the delivered bytes themselves: no second copy of the text.
+        table = _read_csv_fast(
+            memoryview(data)[3 if encoding == "utf-8-sig" else 0 :], delimiter, header
+        )
+    else:
+        table = _read_csv_fast(text.encode("utf-8"), delimiter, header)
     if table is None:
-        records = _csv_records(text, delimiter, header, bad_lines)
-        if records and all(READ_PROBLEM in r for r in records):
+        rows = _csv_records(text, delimiter, header, bad_lines, limits)
+        if rows.row_count and rows.problem_count == rows.row_count:
             raise UnreadableFile(
                 "malformed_csv",
-                f"none of its {len(records)} rows can be read as the header's {len(header)} "
-                f"columns (first: {records[0][RAW_LINE][:80]!r})",
-                rows_seen=len(records),
+                f"none of its {rows.row_count} rows can be read as the header's {len(header)} "
+                f"columns (first: {rows.first_problem[:80]!r})",
+                rows_seen=rows.row_count,
             )
-        return _records_to_raw(records, header, encoding)
+        return rows.raw_file(encoding)
     return RawFile(table=_with_row_numbers(table), columns=header, detected_encoding=encoding)
 
 
-def _read_csv_fast(text: str, delimiter: str, header: list[str]) -> pa.Table | None:
-    """The whole file with Arrow's reader, or None when a row does not fit (then the rows are
-    read one by one by :func:`_csv_records`)."""
+def _read_csv_fast(data: bytes | memoryview, delimiter: str, header: list[str]) -> pa.Table | None:
+    """The whole file (UTF-8) with Arrow's reader, or None when a row does not fit (then the
+    rows are read one by one by :func:`_csv_records`)."""
     try:
         return pacsv.read_csv(
-            io.BytesIO(text.encode("utf-8")),
+            pa.BufferReader(pa.py_buffer(data)),
             read_options=pacsv.ReadOptions(block_size=1 << 24),
             parse_options=pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=True),
             convert_options=pacsv.ConvertOptions(
@@ -201,8 +337,8 @@ def _read_csv_fast(text: str, delimiter: str, header: list[str]) -> pa.Table | N
 
 
 def _csv_records(
-    text: str, delimiter: str, header: list[str], bad_lines: frozenset[int]
-) -> list[dict[str, str | None]]:
+    text: str, delimiter: str, header: list[str], bad_lines: frozenset[int], limits: ReadLimits
+) -> _RowCollector:
     """Every data row as a record; a row of the wrong width or with undecodable bytes as a
     record holding its text (``_raw_line``) and its read problem. Blank lines are skipped, as
     the fast reader skips them."""
@@ -217,7 +353,7 @@ def _csv_records(
             yield line
             index += line.endswith("\n")
 
-    records: list[dict[str, str | None]] = []
+    rows = _RowCollector(limits, header)
     reader = csv.reader(lines(), delimiter=delimiter)
     for number, fields in enumerate(reader):
         raw_text = "".join(line for line, _ in consumed).rstrip("\r\n")
@@ -226,12 +362,22 @@ def _csv_records(
         if number == 0 or not fields:
             continue  # the header; a blank line
         if touched & bad_lines:
-            records.append({READ_PROBLEM: UNDECODABLE_BYTES, RAW_LINE: raw_text})
+            rows.add({READ_PROBLEM: UNDECODABLE_BYTES, RAW_LINE: raw_text})
         elif len(fields) != len(header):
-            records.append({READ_PROBLEM: WRONG_COLUMN_COUNT, RAW_LINE: raw_text})
+            rows.add({READ_PROBLEM: WRONG_COLUMN_COUNT, RAW_LINE: raw_text})
         else:
-            records.append(dict(zip(header, fields, strict=True)))
-    return records
+            rows.add(dict(zip(header, fields, strict=True)))
+    return rows
+
+
+def _check_header_width(path: Path, limits: ReadLimits) -> None:
+    """Counts the header's columns before the file is read: a file 10,000 columns wide is
+    refused after its first line. Delimiters are ASCII, so the line is split as Latin-1."""
+    with path.open("rb") as handle:
+        head = handle.read(limits.max_line_bytes + 1)
+    header_line = head.split(b"\n", 1)[0].decode("latin-1").rstrip("\r")
+    header = next(csv.reader([header_line], delimiter=_sniff_delimiter(header_line)), [])
+    limits.check("max_columns", len(header), "columns")
 
 
 def _sniff_delimiter(header_line: str) -> str:
@@ -272,10 +418,10 @@ def _check_last_line_complete(text: str, delimiter: str, width: int) -> None:
 # --- JSON lines --------------------------------------------------------------------------------
 
 
-def read_jsonl(path: Path) -> RawFile:
+def read_jsonl(path: Path, limits: ReadLimits = DEFAULT_LIMITS) -> RawFile:
     """Reads JSON lines; a line that is not a JSON object, or holds undecodable bytes, is kept as
     a row with a read problem and its text."""
-    data = path.read_bytes()
+    data = _read_bounded(path, limits, header_lines=0)
     if not data.strip():
         raise UnreadableFile("empty_file", "file is empty", rows_seen=0)
     text, encoding, bad_lines = decode_lines(data)
@@ -297,18 +443,14 @@ def read_jsonl(path: Path) -> RawFile:
                 "last line is not complete JSON and has no line end",
                 rows_seen=len(lines),
             ) from error
-    records: list[dict[str, str | None]] = []
-    columns: dict[str, None] = {}
+    rows = _RowCollector(limits)
     for line, undecodable in lines:
         record, problem = _parse_json_object(line)
         if undecodable or problem:
-            records.append(
-                {READ_PROBLEM: UNDECODABLE_BYTES if undecodable else problem, RAW_LINE: line}
-            )
+            rows.add({READ_PROBLEM: UNDECODABLE_BYTES if undecodable else problem, RAW_LINE: line})
         else:
-            columns.update(dict.fromkeys(record))
-            records.append(record)
-    return _records_to_raw(records, list(columns), encoding)
+            rows.add(record)
+    return rows.raw_file(encoding)
 
 
 def _parse_json_object(line: str) -> tuple[dict[str, str | None], str | None]:
@@ -316,7 +458,7 @@ def _parse_json_object(line: str) -> tuple[dict[str, str | None], str | None]:
         return {}, "blank_line"
     try:
         value = json.loads(line)
-    except json.JSONDecodeError:
+    except (json.JSONDecodeError, RecursionError):
         return {}, "malformed_json"
     if not isinstance(value, dict):
         return {}, "not_a_json_object"
@@ -339,16 +481,25 @@ def _scalar_text(value: object) -> str | None:
 # --- XLSX --------------------------------------------------------------------------------------
 
 
-def read_xlsx(path: Path) -> RawFile:
+def read_xlsx(path: Path, limits: ReadLimits = DEFAULT_LIMITS) -> RawFile:
     """Reads the first sheet of a workbook; header in row 1. Cell values become text as Excel
-    shows them; numbers keep Excel's own digits, so an ID typed as a number shows its damage."""
+    shows them; numbers keep Excel's own digits, so an ID typed as a number shows its damage.
+
+    The sheet is streamed row by row. Before anything is unpacked, the sizes the zip members
+    declare must fit the byte bound; Python's zip reader never unpacks more than a member
+    declares (a member that holds more fails its checksum), so a zip bomb stops there.
+    """
     import zipfile
+    import zlib
 
     from openpyxl import load_workbook
 
     if path.stat().st_size == 0:
         raise UnreadableFile("empty_file", "file is empty", rows_seen=0)
     try:
+        with zipfile.ZipFile(path) as archive:
+            unpacked = sum(member.file_size for member in archive.infolist())
+        limits.check("max_bytes", unpacked, "bytes once unpacked")
         workbook = load_workbook(path, read_only=True, data_only=True)
     except (zipfile.BadZipFile, KeyError, OSError, ValueError) as error:
         if _is_cut_off_zip(path):
@@ -357,35 +508,57 @@ def read_xlsx(path: Path) -> RawFile:
             ) from error
         raise UnreadableFile("unreadable_xlsx", f"not a readable XLSX workbook: {error}") from error
     try:
-        sheet = workbook.worksheets[0]
-        # The <dimension> a workbook declares may understate its rows (read short) or overstate
-        # them: read what the sheet holds, never what it declares.
-        sheet.reset_dimensions()
-        rows = sheet.iter_rows(values_only=True)
-        header_cells = next(rows, None)
-        if header_cells is None:
-            raise UnreadableFile("empty_file", "workbook has no rows", rows_seen=0)
-        header = [("" if c is None else str(c)).strip() for c in header_cells]
-        while header and header[-1] == "":
-            header.pop()
-        _check_header(header)
-        records: list[dict[str, str | None]] = []
-        for cells in rows:
-            values = [_cell_text(c) for c in cells]
-            if all(v is None for v in values):
-                continue  # empty rows Excel keeps in the sheet
-            if any(v is not None for v in values[len(header) :]):
-                # Values right of the last named column belong to no column: never drop them.
-                line = "\t".join("" if v is None else v for v in values)
-                records.append({READ_PROBLEM: WRONG_COLUMN_COUNT, RAW_LINE: line})
-                continue
-            values = values[: len(header)]
-            records.append(
-                dict(zip(header, values + [None] * (len(header) - len(values)), strict=True))
-            )
+        return _read_sheet(workbook.worksheets[0], limits)
+    except (zipfile.BadZipFile, SyntaxError, zlib.error, EOFError) as error:
+        # A member that unpacks to more than it declares fails its checksum here.
+        raise UnreadableFile(
+            "unreadable_xlsx", f"sheet cannot be read to its end: {error}"
+        ) from error
     finally:
         workbook.close()
-    return _records_to_raw(records, header, None)
+
+
+def _read_sheet(sheet, limits: ReadLimits) -> RawFile:
+    """The rows of a read-only sheet, streamed, within ``limits``."""
+    # The <dimension> a workbook declares may understate its rows (read short) or overstate
+    # them: read what the sheet holds, never what it declares.
+    sheet.reset_dimensions()
+    rows = sheet.iter_rows(values_only=True)
+    header_cells = next(rows, None)
+    if header_cells is None:
+        raise UnreadableFile("empty_file", "workbook has no rows", rows_seen=0)
+    header = [("" if c is None else str(c)).strip() for c in header_cells]
+    while header and header[-1] == "":
+        header.pop()
+    _check_header(header)
+    limits.check("max_columns", len(header), "columns")
+    collected = _RowCollector(limits, header)
+    for number, cells in enumerate(rows, start=2):
+        if number > EXCEL_MAX_ROWS:
+            raise UnreadableFile(
+                "too_many_rows", f"more than {EXCEL_MAX_ROWS:,} rows: Excel wrote no such sheet"
+            )
+        if len(cells) > limits.max_columns and any(
+            c is not None for c in cells[limits.max_columns :]
+        ):
+            # Checked before any per-cell work: a stray cell in column XFD makes a row of
+            # 16,384 cells.
+            limits.check("max_columns", len(cells), "columns")
+        values = [_cell_text(c) for c in cells[: limits.max_columns]]
+        if all(v is None for v in values):
+            continue  # empty rows Excel keeps in the sheet
+        if any(v is not None for v in values[len(header) :]):
+            # Values right of the last named column belong to no column: never drop them.
+            line = "\t".join("" if v is None else v for v in values)
+            collected.add({READ_PROBLEM: WRONG_COLUMN_COUNT, RAW_LINE: line})
+            continue
+        values = values[: len(header)]
+        collected.add(dict(zip(header, values + [None] * (len(header) - len(values)), strict=True)))
+    return collected.raw_file(None)
+
+
+#: Rows of a sheet in Excel's own format: a sheet that holds more was not written by Excel.
+EXCEL_MAX_ROWS = 1_048_576
 
 
 def _is_cut_off_zip(path: Path) -> bool:
@@ -418,15 +591,24 @@ def _cell_text(value: object) -> str | None:
 # --- GeoJSON -----------------------------------------------------------------------------------
 
 
-def read_geojson(path: Path) -> RawFile:
+def read_geojson(path: Path, limits: ReadLimits = DEFAULT_LIMITS) -> RawFile:
     """Reads a FeatureCollection: one row per feature, properties as text, the geometry as compact
-    GeoJSON text in a ``geometry`` column."""
-    data = path.read_bytes()
+    GeoJSON text in a ``geometry`` column. Vertices are counted in the bytes, before the
+    document is parsed."""
+    data = _read_bounded(path, limits, header_lines=None)
     if not data.strip():
         raise UnreadableFile("empty_file", "file is empty", rows_seen=0)
+    vertices = 0
+    for vertices, _ in enumerate(_POSITION.finditer(data), start=1):
+        if vertices > limits.max_vertices:
+            break
+    limits.check("max_vertices", vertices, "coordinate positions (vertices)")
     text, encoding = decode_text(data)
+    del data
     try:
         document = json.loads(text)
+    except RecursionError as error:
+        raise UnreadableFile("malformed_json", "JSON nested too deeply to read") from error
     except json.JSONDecodeError as error:
         # A document that stops before its closing brace was cut off in transfer.
         reason = "truncated" if not text.rstrip().endswith(("}", "]")) else "malformed_json"
@@ -436,20 +618,22 @@ def read_geojson(path: Path) -> RawFile:
     features = document.get("features")
     if not isinstance(features, list):
         raise UnreadableFile("not_a_feature_collection", "FeatureCollection has no features list")
-    records: list[dict[str, str | None]] = []
-    columns: dict[str, None] = {}
+    rows = _RowCollector(limits)
     for feature in features:
         if not isinstance(feature, dict) or feature.get("type") != "Feature":
-            records.append(
+            rows.add(
                 {READ_PROBLEM: "not_a_feature", RAW_LINE: json.dumps(feature, ensure_ascii=False)}
             )
             continue
         properties = feature.get("properties") or {}
         record = {str(k): _scalar_text(v) for k, v in properties.items()}
         record["geometry"] = _scalar_text(feature.get("geometry"))
-        columns.update(dict.fromkeys(record))
-        records.append(record)
-    return _records_to_raw(records, list(columns), encoding)
+        rows.add(record)
+    return rows.raw_file(encoding)
+
+
+#: A GeoJSON position: an array that opens with a number.
+_POSITION = re.compile(rb"\[\s*-?[0-9.]")
 
 
 # --- shared ------------------------------------------------------------------------------------
@@ -457,8 +641,9 @@ def read_geojson(path: Path) -> RawFile:
 READERS = {"csv": read_csv, "jsonl": read_jsonl, "xlsx": read_xlsx, "geojson": read_geojson}
 
 
-def read_file(path: Path, delivery_format: str) -> RawFile:
-    """Reads ``path`` with the reader for the catalog's delivery format (or its file ending)."""
+def read_file(path: Path, delivery_format: str, limits: ReadLimits = DEFAULT_LIMITS) -> RawFile:
+    """Reads ``path`` with the reader for the catalog's delivery format (or its file ending),
+    within ``limits``."""
     suffix = path.suffix.lower()
     by_suffix = {
         ".csv": "csv",
@@ -471,24 +656,7 @@ def read_file(path: Path, delivery_format: str) -> RawFile:
     fmt = by_suffix.get(suffix, delivery_format)
     if fmt not in READERS:
         raise UnreadableFile("unknown_format", f"no reader for format {fmt!r} ({path.name})")
-    return READERS[fmt](path)
-
-
-def _records_to_raw(
-    records: list[dict[str, str | None]], columns: list[str], encoding: str | None
-) -> RawFile:
-    names = list(columns)
-    if any(READ_PROBLEM in r for r in records):
-        names += [READ_PROBLEM, RAW_LINE]
-    arrays = {name: pa.array([r.get(name) for r in records], type=pa.string()) for name in names}
-    table = (
-        pa.table(arrays)
-        if names
-        else pa.table({RAW_LINE: pa.array([None] * len(records), pa.string())})
-    )
-    return RawFile(
-        table=_with_row_numbers(table), columns=list(columns), detected_encoding=encoding
-    )
+    return READERS[fmt](path, limits)
 
 
 def _with_row_numbers(table: pa.Table) -> pa.Table:

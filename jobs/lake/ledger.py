@@ -29,6 +29,11 @@ def _txn(write_id: WriteId) -> tuple[str, int]:
     return (write_id, 0) if isinstance(write_id, str) else (str(write_id[0]), int(write_id[1]))
 
 
+def _applied(dt: object, app_id: str, version: int) -> bool:
+    applied = dt.transaction_version(app_id)  # type: ignore[attr-defined]
+    return applied is not None and applied >= version
+
+
 def append_arrow(
     uri: str,
     table: pa.Table,
@@ -48,23 +53,36 @@ def append_arrow(
         WriterProperties,
         write_deltalake,
     )
+    from deltalake.exceptions import CommitFailedError
 
     app_id, version = _txn(write_id)
     options = dict(storage_options) if storage_options else None
+    target: str | DeltaTable = uri
     if table_exists(uri, storage_options):
-        applied = DeltaTable(uri, storage_options=options).transaction_version(app_id)
-        if applied is not None and applied >= version:
+        # The commit is made on the snapshot the id was checked on: a concurrent commit of the
+        # same id after that snapshot fails delta-rs's conflict check instead of landing twice.
+        target = DeltaTable(uri, storage_options=options)
+        if _applied(target, app_id, version):
             return False
-    write_deltalake(
-        uri,
-        table,
-        mode="append",
-        storage_options=options,
-        writer_properties=WriterProperties(
-            max_row_group_size=ROWS_PER_ROW_GROUP, compression="SNAPPY"
-        ),
-        commit_properties=CommitProperties(app_transactions=[Transaction(app_id, version)]),
-    )
+    try:
+        write_deltalake(
+            target,
+            table,
+            mode="append",
+            storage_options=options,
+            writer_properties=WriterProperties(
+                max_row_group_size=ROWS_PER_ROW_GROUP, compression="SNAPPY"
+            ),
+            commit_properties=CommitProperties(app_transactions=[Transaction(app_id, version)]),
+        )
+    except Exception as exc:
+        # Lost a race: to a commit of the same id (a retry that already landed) or to the
+        # writer that created the table first. Anything else is re-raised.
+        if not isinstance(exc, CommitFailedError) and "already exists" not in str(exc):
+            raise
+        if _applied(DeltaTable(uri, storage_options=options), app_id, version):
+            return False
+        raise
     notify_write(uri, "append", rows=table.num_rows)
     return True
 
