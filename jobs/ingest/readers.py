@@ -274,6 +274,9 @@ def read_csv(path: Path, limits: ReadLimits = DEFAULT_LIMITS) -> RawFile:
     A row that does not split into the header's columns, or holds undecodable bytes, is kept
     as a row with a read problem and its text; the file is unreadable only when no row is.
     """
+    # A field is bounded by its line: let the csv module read fields as long as a line may be
+    # (its own default, 128 KiB, would fail the whole run on a longer one).
+    csv.field_size_limit(max(csv.field_size_limit(), limits.max_line_bytes))
     _check_header_width(path, limits)
     data = _read_bounded(path, limits, header_lines=1)
     if not data.strip():
@@ -295,26 +298,31 @@ def read_csv(path: Path, limits: ReadLimits = DEFAULT_LIMITS) -> RawFile:
     limits.check("max_cells", lines_after_header * len(header), "cells (rows × columns)")
     if not text.endswith(("\n", "\r")):
         _check_last_line_complete(text, delimiter, len(header))
-    if bad_lines:
-        table = None
-    elif encoding.startswith("utf-8"):
-        # Arrow reads the delivered bytes themselves: no second copy of the text.
-        table = _read_csv_fast(
-            memoryview(data)[3 if encoding == "utf-8-sig" else 0 :], delimiter, header
-        )
-    else:
-        table = _read_csv_fast(text.encode("utf-8"), delimiter, header)
-    if table is None:
-        rows = _csv_records(text, delimiter, header, bad_lines, limits)
-        if rows.row_count and rows.problem_count == rows.row_count:
-            raise UnreadableFile(
-                "malformed_csv",
-                f"none of its {rows.row_count} rows can be read as the header's {len(header)} "
-                f"columns (first: {rows.first_problem[:80]!r})",
-                rows_seen=rows.row_count,
+    if not bad_lines:
+        # Arrow reads UTF-8 bytes: the delivered ones when they are UTF-8, else the text encoded
+        # again. The decoded text, the largest copy, is let go first and decoded again only
+        # for the row-by-row reader.
+        if encoding.startswith("utf-8"):
+            utf8 = memoryview(data)[len(codecs.BOM_UTF8) if encoding == "utf-8-sig" else 0 :]
+        else:
+            utf8 = text.encode("utf-8")
+        del text
+        table = _read_csv_fast(utf8, delimiter, header)
+        if table is not None:
+            return RawFile(
+                table=_with_row_numbers(table), columns=header, detected_encoding=encoding
             )
-        return rows.raw_file(encoding)
-    return RawFile(table=_with_row_numbers(table), columns=header, detected_encoding=encoding)
+        del utf8
+        text = decode_lines(data)[0]
+    rows = _csv_records(text, delimiter, header, bad_lines, limits)
+    if rows.row_count and rows.problem_count == rows.row_count:
+        raise UnreadableFile(
+            "malformed_csv",
+            f"none of its {rows.row_count} rows can be read as the header's {len(header)} "
+            f"columns (first: {rows.first_problem[:80]!r})",
+            rows_seen=rows.row_count,
+        )
+    return rows.raw_file(encoding)
 
 
 def _read_csv_fast(data: bytes | memoryview, delimiter: str, header: list[str]) -> pa.Table | None:
@@ -375,7 +383,9 @@ def _check_header_width(path: Path, limits: ReadLimits) -> None:
     refused after its first line. Delimiters are ASCII, so the line is split as Latin-1."""
     with path.open("rb") as handle:
         head = handle.read(limits.max_line_bytes + 1)
-    header_line = head.split(b"\n", 1)[0].decode("latin-1").rstrip("\r")
+    first_line = head.split(b"\n", 1)[0]
+    limits.check("max_line_bytes", len(first_line), "bytes in one line")
+    header_line = first_line.decode("latin-1").rstrip("\r")
     header = next(csv.reader([header_line], delimiter=_sniff_delimiter(header_line)), [])
     limits.check("max_columns", len(header), "columns")
 

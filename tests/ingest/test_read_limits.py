@@ -122,11 +122,23 @@ def test_xlsx_stops_at_excels_own_row_count(tmp_path, monkeypatch):
 
 def test_quarantines_single_line_file_at_the_line_bound(tmp_path):
     path = tmp_path / "one_line.csv"
-    path.write_bytes(b"a," * 3_000_000)  # 6 MB, no line end
+    path.write_bytes(b"x" * 6_000_000)  # no line end
+    _refused(read_csv, path, _limits(max_line_bytes=1024), "line_too_long", "READ_MAX_LINE_BYTES")
+    path.write_bytes(b"a\n" + b"x" * 6_000_000)
     _refused(read_csv, path, _limits(max_line_bytes=1024), "line_too_long", "READ_MAX_LINE_BYTES")
     jsonl = tmp_path / "one_line.jsonl"
     jsonl.write_bytes(b'{"a": "' + b"x" * 3_000_000 + b'"}\n')
     _refused(read_jsonl, jsonl, _limits(max_line_bytes=1024), "line_too_long", "LINE_BYTES=1024")
+
+
+def test_csv_field_longer_than_the_csv_modules_default_is_read(tmp_path):
+    path = tmp_path / "long_field.csv"
+    path.write_text("a,b\n1," + "x" * 300_000 + "\n2\n", encoding="utf-8")
+    rows = read_csv(path).table.to_pylist()
+    assert [(r["a"], len(r["b"] or ""), r[READ_PROBLEM]) for r in rows] == [
+        ("1", 300_000, None),
+        (None, 0, "wrong_column_count"),
+    ]
 
 
 def test_quarantines_file_over_the_byte_bound(tmp_path):
