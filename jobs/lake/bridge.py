@@ -37,7 +37,7 @@ import re
 import time
 import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from urllib.parse import unquote
@@ -475,6 +475,70 @@ class DeltaCommitMessage(WriterCommitMessage):
     violations: dict[str, int] = field(default_factory=dict)  # check name → rows
     null_violations: dict[str, int] = field(default_factory=dict)  # column → null rows
     num_rows: int = 0
+
+
+#: The one data source option a write takes: its :class:`WriteOptions`, encoded.
+WRITE_OPTIONS = "govlake_write_options"
+
+
+@dataclass(frozen=True)
+class WriteOptions:
+    """What the caller decided about one write, typed: ``jobs.lake.tables.write_table`` builds
+    it and it crosses the Spark boundary once, as the one string option Spark data sources
+    take (:meth:`as_spark_options`); :func:`plan_write` reads it back on the driver.
+
+    Attributes:
+        job_id: names the write's files and commit (found again after the commit).
+        partition_by, not_null, configuration: used when the write creates the table
+            (``partition_by`` is checked against an existing one).
+        replace_where: SQL predicate of the rows an overwrite replaces.
+        checks: check name → SQL of the CHECK columns ``jobs.lake.tables`` added to the rows.
+        replace_files, read_version: for a data-column replace-where, the files whose
+            surviving rows were re-read into the write, and the version they were read at.
+        write_id: idempotency key ``(app_id, version)``.
+        merge_schema: new columns may be added.
+        storage_options: delta-rs storage options for object stores.
+        max_rows_per_file: rows per Parquet file before a task starts another.
+    """
+
+    job_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    partition_by: tuple[str, ...] = ()
+    not_null: tuple[str, ...] = ()
+    configuration: Mapping[str, str] = field(default_factory=dict)
+    replace_where: str | None = None
+    checks: Mapping[str, str] = field(default_factory=dict)
+    replace_files: tuple[str, ...] | None = None
+    read_version: int | None = None
+    write_id: tuple[str, int] | None = None
+    merge_schema: bool = False
+    storage_options: Mapping[str, str] | None = None
+    max_rows_per_file: int = 5_000_000
+
+    def as_spark_options(self) -> dict[str, str]:
+        """``.options(**write.as_spark_options())`` on a ``format("govlake_delta")`` writer."""
+        return {WRITE_OPTIONS: json.dumps(asdict(self))}
+
+    @classmethod
+    def from_spark_options(cls, options: Mapping[str, str]) -> WriteOptions:
+        """The options of a data source write (defaults when it was given none).
+
+        Raises:
+            LakeError: an option other than the table location and :data:`WRITE_OPTIONS`
+                (it would otherwise be ignored silently).
+        """
+        unknown = sorted(k for k in options if k.lower() not in ("path", WRITE_OPTIONS))
+        if unknown:
+            raise LakeError(
+                f"format {FORMAT_NAME!r} takes its write options as one WriteOptions "
+                f"(.options(**WriteOptions(...).as_spark_options())), not {unknown}"
+            )
+        text = options.get(WRITE_OPTIONS)
+        if not text:
+            return cls()
+        raw = json.loads(text)
+        tuples = ("partition_by", "not_null", "replace_files", "write_id")
+        raw.update({k: tuple(raw[k]) for k in tuples if raw.get(k) is not None})
+        return cls(**raw)
 
 
 @dataclass(frozen=True)
@@ -1036,19 +1100,6 @@ def _json_option(options: Mapping[str, str], key: str, default: Any) -> Any:
     return json.loads(value)
 
 
-def _list_option(options: Mapping[str, str], key: str) -> list[str]:
-    value = (options.get(key) or "").strip()
-    if not value:
-        return []
-    if value.startswith("["):
-        return [str(v) for v in json.loads(value)]
-    return [v.strip() for v in value.split(",") if v.strip()]
-
-
-def _bool_option(options: Mapping[str, str], key: str) -> bool:
-    return str(options.get(key, "false")).strip().lower() in ("true", "1", "yes")
-
-
 def _table_location(options: Mapping[str, str]) -> str:
     path = options.get("path")
     if not path:
@@ -1056,30 +1107,21 @@ def _table_location(options: Mapping[str, str]) -> str:
     return path if "://" in path else os.path.abspath(path)
 
 
-def plan_write(schema: StructType, overwrite: bool, options: Mapping[str, str]) -> WritePlan:
-    """Checks a write against the table before any task runs, and fixes its plan.
-
-    Options (all strings): ``partition_by`` (comma list or JSON list), ``replace_where`` (SQL
-    predicate; needs mode overwrite), ``write_id`` and ``write_version`` (idempotency),
-    ``merge_schema``, ``not_null`` and ``configuration`` (JSON; used when the write creates the
-    table), ``job_id``, ``max_rows_per_file``, ``storage_options`` (JSON), and from
-    ``jobs.lake.tables``: ``replace_files``/``read_version`` (JSON).
-    """
-    uri = _table_location(options)
+def plan_write(uri: str, schema: StructType, overwrite: bool, options: WriteOptions) -> WritePlan:
+    """Checks a write against the table before any task runs, and fixes its plan."""
     where = f"table {uri}"
-    storage_options = _json_option(options, "storage_options", None)
+    storage_options = options.storage_options
     incoming = json.loads(schema.json())["fields"]
     checks_present = {
         f["name"][len(CHECK_PREFIX) :] for f in incoming if f["name"].startswith(CHECK_PREFIX)
     }
     data_fields = [f for f in incoming if not f["name"].startswith(CHECK_PREFIX)]
-    partition_by = _list_option(options, "partition_by")
-    replace_where = options.get("replace_where") or None
-    replace_files = _json_option(options, "replace_files", None)
-    merge_schema = _bool_option(options, "merge_schema")
-    app_id = options.get("write_id") or None
-    write_id = (app_id, int(options.get("write_version") or 0)) if app_id else None
-    checks = dict(_json_option(options, "checks", {}))
+    partition_by = list(options.partition_by)
+    replace_where = options.replace_where
+    replace_files = options.replace_files
+    merge_schema = options.merge_schema
+    write_id = options.write_id
+    checks = dict(options.checks)
     if replace_where and not overwrite:
         raise LakeError(f"replace_where on {where} needs mode('overwrite')")
     if replace_where:
@@ -1112,7 +1154,7 @@ def plan_write(schema: StructType, overwrite: bool, options: Mapping[str, str]) 
         skip = bool(write_id) and _write_id_applied(dt, write_id)
     else:
         names = [f["name"] for f in data_fields]
-        not_null = _list_option(options, "not_null")
+        not_null = list(options.not_null)
         unknown = [c for c in [*partition_by, *not_null] if c not in names]
         if unknown:
             raise SchemaMismatchError(f"columns {unknown} named for {where} are not in the data")
@@ -1137,7 +1179,7 @@ def plan_write(schema: StructType, overwrite: bool, options: Mapping[str, str]) 
             )
     return WritePlan(
         uri=uri,
-        job_id=options.get("job_id") or uuid.uuid4().hex,
+        job_id=options.job_id,
         overwrite=overwrite,
         table_existed=exists,
         partition_by=tuple(partition_by),
@@ -1146,12 +1188,12 @@ def plan_write(schema: StructType, overwrite: bool, options: Mapping[str, str]) 
         checks=checks,
         merge_schema=merge_schema,
         replace_where=replace_where,
-        replace_files=tuple(replace_files) if replace_files is not None else None,
-        read_version=_json_option(options, "read_version", None),
+        replace_files=replace_files,
+        read_version=options.read_version,
         write_id=write_id,
-        configuration=_json_option(options, "configuration", {}),
+        configuration=dict(options.configuration),
         storage_options=storage_options,
-        max_rows_per_file=int(options.get("max_rows_per_file") or 5_000_000),
+        max_rows_per_file=options.max_rows_per_file,
         skip=skip,
     )
 
@@ -1227,10 +1269,11 @@ class DeltaBridgeReader(DataSourceReader):
 class DeltaBridgeDataSource(DataSource):
     """``format("govlake_delta")``: Delta tables through delta-rs, without the Delta JARs.
 
-    Write: ``df.write.format("govlake_delta").mode("append"|"overwrite").option(...).save(uri)``
-    (options in :func:`plan_write`; Python data sources refuse ``partitionBy()``, so partition
-    columns are the ``partition_by`` option). Read: ``spark.read.format("govlake_delta")
-    .option("versionAsOf", n).load(uri)`` (or ``timestampAsOf``).
+    Write: ``df.write.format("govlake_delta").mode("append"|"overwrite")
+    .options(**WriteOptions(...).as_spark_options()).save(uri)`` (Python data sources refuse
+    ``partitionBy()``, so partition columns are ``WriteOptions.partition_by``).
+    Read: ``spark.read.format("govlake_delta").option("versionAsOf", n).load(uri)`` (or
+    ``timestampAsOf``).
     """
 
     @classmethod
@@ -1279,7 +1322,10 @@ class DeltaBridgeDataSource(DataSource):
         return DeltaBridgeReader(dt.schema().to_json(), files)
 
     def writer(self, schema: StructType, overwrite: bool) -> DeltaBridgeWriter:
-        return DeltaBridgeWriter(plan_write(schema, overwrite, self.options))
+        options = WriteOptions.from_spark_options(self.options)
+        return DeltaBridgeWriter(
+            plan_write(_table_location(self.options), schema, overwrite, options)
+        )
 
 
 def register_delta_bridge(spark: Any) -> None:

@@ -22,7 +22,6 @@ from __future__ import annotations
 import json
 import math
 import re
-import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -47,6 +46,7 @@ from jobs.lake.bridge import (
     SchemaMismatchError,
     TableMissingError,
     UnsupportedTableError,
+    WriteOptions,
     activate_session,
     check_supported,
     compare_schema,
@@ -345,7 +345,6 @@ def write_table(
         )
         exists = True
 
-    options: dict[str, str] = {"job_id": uuid.uuid4().hex}
     checks: dict[str, str] = {}
     frame = df
     if exists:
@@ -376,38 +375,35 @@ def write_table(
             add_constraints(uri, missing, storage_options)
         dt = _open(uri, storage_options=storage_options)
         checks.update(table_constraints(dt.metadata().configuration))
-    else:
-        if partition_by:
-            options["partition_by"] = json.dumps(list(partition_by))
-        if not_null:
-            options["not_null"] = json.dumps(list(not_null))
-        if desired:
-            options["configuration"] = json.dumps(desired)
     if replace_where:
-        options["replace_where"] = replace_where
         checks[REPLACE_WHERE_CHECK] = replace_where
     if checks:
-        options["checks"] = json.dumps(checks)
         frame = _with_check_columns(frame, checks)
+    rewrite, read_version = None, None
     if exists and replace_where:
         frame, rewrite = _with_surviving_rows(frame, dt, replace_where, checks)
-        if rewrite is not None:
-            options["replace_files"] = json.dumps(rewrite)
-            options["read_version"] = json.dumps(dt.version())
-    if txn:
-        options["write_id"], options["write_version"] = txn[0], str(txn[1])
-    if merge_schema:
-        options["merge_schema"] = "true"
-    if storage_options:
-        options["storage_options"] = json.dumps(dict(storage_options))
+        read_version = dt.version() if rewrite is not None else None
+    # Partitioning, NOT NULL and properties go with the write only when it creates the table.
+    write = WriteOptions(
+        partition_by=() if exists else tuple(partition_by or ()),
+        not_null=() if exists else tuple(not_null or ()),
+        configuration={} if exists else desired,
+        replace_where=replace_where or None,
+        checks=checks,
+        replace_files=tuple(rewrite) if rewrite is not None else None,
+        read_version=read_version,
+        write_id=txn,
+        merge_schema=merge_schema,
+        storage_options=_options(storage_options),
+    )
 
     activate_session(frame.sparkSession)
     try:
-        frame.write.format(FORMAT_NAME).mode(mode).options(**options).save(uri)
+        frame.write.format(FORMAT_NAME).mode(mode).options(**write.as_spark_options()).save(uri)
     except Exception as exc:
         raise_lake_error_from(exc)
         raise
-    commit = find_commit(uri, options["job_id"], storage_options)
+    commit = find_commit(uri, write.job_id, storage_options)
     if commit is None:  # the commit found the write id applied by a concurrent retry
         return WriteResult(uri, None, skipped=True)
     result = WriteResult(

@@ -17,6 +17,7 @@ from jobs.lake.bridge import (
     ConstraintViolationError,
     SchemaMismatchError,
     UnsupportedTableError,
+    WriteOptions,
     WritePlan,
     commit_write,
     compare_schema,
@@ -292,3 +293,27 @@ def test_commit_refuses_constraints_that_appeared_while_the_tasks_ran(tmp_path):
     with pytest.raises(ConcurrentWriteError, match=r"constraints \['positive'\] were added"):
         commit_write(plan, [message])
     assert (_rows(uri), stray_files(uri)) == ([{"id": 5, "dept": "y"}], set())
+
+
+def test_write_options_cross_the_spark_boundary_as_one_option_and_come_back_equal():
+    options = WriteOptions(
+        partition_by=("dept",),
+        not_null=("id",),
+        configuration={"delta.appendOnly": "false"},
+        replace_where="dept = 'gaj'",
+        checks={"positive": "id > 0"},
+        replace_files=("part-0.parquet",),
+        read_version=3,
+        write_id=("pool.gaj.hukou", 7),
+        merge_schema=True,
+        storage_options={"AWS_REGION": "cn-north-1"},
+        max_rows_per_file=10,
+    )
+    spark_options = options.as_spark_options()
+    assert list(spark_options) == [bridge.WRITE_OPTIONS]
+    assert WriteOptions.from_spark_options({"path": "/t", **spark_options}) == options
+
+
+def test_write_options_refuse_a_loose_option():
+    with pytest.raises(bridge.LakeError, match=r"not \['write_id'\]"):
+        WriteOptions.from_spark_options({"path": "/t", "write_id": "direct"})

@@ -15,7 +15,7 @@ from deltalake._internal import TableFeatures
 from pyspark.sql import functions as F
 
 from jobs.lake import tables
-from jobs.lake.bridge import LakeError
+from jobs.lake.bridge import LakeError, WriteOptions
 from jobs.lake.tables import (
     ConcurrentWriteError,
     ConstraintViolationError,
@@ -247,10 +247,19 @@ def test_format_writer_skips_an_applied_write_id_without_the_tables_module(
     spark, people_df, tmp_path
 ):
     uri = str(tmp_path / "people")
+    options = WriteOptions(write_id=("direct", 0)).as_spark_options()
     for _ in range(2):
-        (people_df.write.format("govlake_delta").mode("append")
-         .option("write_id", "direct").save(uri))  # fmt: skip
+        people_df.write.format("govlake_delta").mode("append").options(**options).save(uri)
     assert (DeltaTable(uri).version(), stray_files(uri)) == (0, set())
+
+
+def test_format_writer_refuses_options_it_would_ignore(spark, people_df, tmp_path):
+    uri = str(tmp_path / "people")
+    with pytest.raises(Exception, match=r"takes its write options as one WriteOptions"):
+        people_df.write.format("govlake_delta").mode("append").option("partition_by", "dept").save(
+            uri
+        )
+    assert not (tmp_path / "people").exists()
 
 
 # ------------------------------------------------------------------------- concurrency
