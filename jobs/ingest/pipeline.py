@@ -277,6 +277,15 @@ def _land_batch(
             sorted(r["source_file"] + r["file_hash"] for r in log_rows if r["file_hash"])
         ).encode()
     ).hexdigest()[:16]
+    # A run killed after these commits but before the file log left rows of some of these
+    # files in bronze or quarantine already; a file added to the batch since gives this retry
+    # another write id, so those files' rows are left out here instead of committed twice.
+    in_bronze = _files_held(ctx, BRONZE, batch_id)
+    bronze_parts = [p for p in bronze_parts if not p.num_rows or _file_of(p) not in in_bronze]
+    in_quarantine = _files_held(ctx, QUARANTINE, batch_id, [("stage", "=", "file")])
+    quarantine_rows = [
+        r for r in quarantine_rows if (r["source_file"], r["file_hash"]) not in in_quarantine
+    ]
     if bronze_parts:
         # Rows read on the driver are committed by delta-rs directly: no Spark job needed.
         ledger.append_arrow(
@@ -293,6 +302,18 @@ def _land_batch(
     # The file log is written last: it is the commit point that tells a re-run what is done.
     _append_file_log(ctx, log_rows, batch_id, files_key)
     return outcome
+
+
+def _files_held(
+    ctx: _Context, table: LakeTable, batch_id: str, filters: list | None = None
+) -> set[tuple[str, str]]:
+    """The (file, file hash) pairs of one batch that ``table`` already holds rows of."""
+    where = [("batch_id", "=", batch_id), *(filters or [])]
+    return set(ledger.count_rows_by(ctx.uri(table), ("source_file", "file_hash"), where))
+
+
+def _file_of(part: pa.Table) -> tuple[str, str]:
+    return part["source_file"][0].as_py(), part["file_hash"][0].as_py()
 
 
 def _count_rows_quietly(landed: landing.LandedFile, ctx: _Context) -> int | None:

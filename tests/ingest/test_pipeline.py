@@ -321,3 +321,23 @@ def test_accounting_fails_naming_the_file_when_bronze_holds_it_twice(spark, lake
 
     with pytest.raises(RowAccountingError, match=r"b1/hukou.csv: file rows 1, .* bronze table 2"):
         pipeline.check_row_accounting("gaj.hukou", at_now(lake_settings), spark=spark)
+
+
+def test_run_killed_before_the_file_log_then_a_file_added_keeps_bronze_exactly_once(
+    spark, lake_settings, monkeypatch
+):
+    _deliver(lake_settings, "b1", "a.csv", HEADER + _row(_id("33021119850615001")))
+    _deliver(lake_settings, "b1", "empty.csv", b"")
+    with monkeypatch.context() as patched:
+        patched.setattr(pipeline, "_append_file_log", _killed)
+        with pytest.raises(_Killed):
+            pipeline.land_to_bronze("gaj.hukou", at_now(lake_settings))
+    # the department adds a file to the batch before the retry: the retry's write id differs
+    _deliver(lake_settings, "b1", "b.csv", HEADER + _row(_id("33021119850615002")))
+
+    _, _, accounted = _run_all(spark, lake_settings)
+
+    assert accounted["balanced"]
+    assert (accounted["file_rows"], accounted["bronze_rows"], accounted["pool_rows"]) == (2, 2, 2)
+    quarantine = ledger.read_rows(table_uri(lake_settings, "quarantine", "gaj", "hukou"))
+    assert [r["source_file"] for r in quarantine] == ["empty.csv"]
