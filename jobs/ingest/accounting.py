@@ -7,14 +7,23 @@ Per file of a batch (DESIGN §2, "Nothing is lost"):
     unreadable file:  0 bronze rows, the file in quarantine whole with its reason
     repeat delivery:  0 bronze rows, the file skipped (same bytes as an earlier file)
 
+The bronze, pool and quarantine counts are read from those tables themselves (:class:`TableCounts`),
+not from what the job believed it wrote, and compared with the file log and the recorded outcome:
+a run stopped between the pool commit and its outcome record, or two runs that both committed,
+shows up as an imbalance naming the batch and file, never as a balanced sheet. Duplicates are
+the one count no table holds (they are dropped): they are what bronze holds beyond pool and
+quarantine, and must equal what the promotion recorded.
+
 Grain of ``governance/row_accounting``: one row per (resource, batch, file). The inputs are the
-small file log and promotion outcomes (a row per file), so this is plain Python, not Spark.
+small file log and promotion outcomes (a row per file) and per-file counts of the three tables,
+so this is plain Python, not Spark.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 
 import pyarrow as pa
 
@@ -45,6 +54,26 @@ class RowAccountingError(RuntimeError):
     """The numbers do not add up for at least one file: something was lost or counted twice."""
 
 
+@dataclass(frozen=True)
+class TableCounts:
+    """Rows per (batch_id, source_file) as the tables hold them (quarantine: row-level only)."""
+
+    bronze: Mapping[tuple[str, str], int] = field(default_factory=dict)
+    pool: Mapping[tuple[str, str], int] = field(default_factory=dict)
+    quarantine: Mapping[tuple[str, str], int] = field(default_factory=dict)
+
+    def of(self, batch_id: str, source_file: str) -> dict[str, int]:
+        key = (batch_id, source_file)
+        return {
+            "bronze_rows": int(self.bronze.get(key, 0)),
+            "pool_rows": int(self.pool.get(key, 0)),
+            "quarantined_rows": int(self.quarantine.get(key, 0)),
+        }
+
+    def files(self) -> set[tuple[str, str]]:
+        return set(self.bronze) | set(self.pool) | set(self.quarantine)
+
+
 def _key(row: Mapping) -> tuple:
     return tuple(row[k] for k in ACCOUNTING_KEYS)
 
@@ -58,46 +87,109 @@ def latest_outcomes(outcomes: Iterable[Mapping]) -> dict[tuple, Mapping]:
 
 
 def account_files(
-    files: Iterable[Mapping], outcomes: Iterable[Mapping], checked_at: dt.datetime
+    files: Iterable[Mapping],
+    outcomes: Iterable[Mapping],
+    counts: TableCounts,
+    checked_at: dt.datetime,
+    *,
+    department: str,
+    resource: str,
 ) -> list[dict]:
-    """One accounting row per logged file, with ``is_balanced`` and a readable ``imbalance``."""
+    """One accounting row per logged file (and per file the tables hold but the log does not
+    list), with the counts the tables hold, ``is_balanced`` and a readable ``imbalance``."""
     latest = latest_outcomes(outcomes)
     rows = []
+    logged = set()
     for f in files:
         if f["status"] == "rejected":
             continue  # an unsafe batch name: nothing was read, so there is nothing to count
+        logged.add((f["batch_id"], f["source_file"]))
         outcome = latest.get(_key(f))
-        counts = {c: int(outcome[c]) if outcome else 0 for c in COUNTS}
-        imbalance = _imbalance(f, outcome, counts)
+        held = outcome is not None and outcome["outcome"] == "held"
+        found = counts.of(f["batch_id"], f["source_file"])
+        imbalance = _imbalance(f, outcome, found)
+        duplicates = found["bronze_rows"] - found["pool_rows"] - found["quarantined_rows"]
         rows.append(
             {
                 **{k: f[k] for k in ACCOUNTING_KEYS},
                 "status": f["status"],
                 "file_rows": f["file_rows"],
-                "bronze_rows": f["bronze_rows"],
-                **counts,
+                **found,
+                "duplicate_rows": duplicates if outcome and not held else 0,
+                "held_rows": found["bronze_rows"] if held else 0,
                 "is_balanced": imbalance is None,
                 "imbalance": imbalance,
+                "checked_at": checked_at,
+            }
+        )
+    for batch_id, source_file in sorted(counts.files() - logged):
+        found = counts.of(batch_id, source_file)
+        rows.append(
+            {
+                "department": department,
+                "resource": resource,
+                "batch_id": batch_id,
+                "source_file": source_file,
+                "status": "unlogged",
+                "file_rows": None,
+                **found,
+                "duplicate_rows": 0,
+                "held_rows": 0,
+                "is_balanced": False,
+                "imbalance": (
+                    f"the tables hold rows of a file the file log does not list (bronze "
+                    f"{found['bronze_rows']}, pool {found['pool_rows']}, quarantine "
+                    f"{found['quarantined_rows']}): a run stopped before logging it; run again"
+                ),
                 "checked_at": checked_at,
             }
         )
     return rows
 
 
-def _imbalance(f: Mapping, outcome: Mapping | None, counts: Mapping[str, int]) -> str | None:
-    bronze_rows = f["bronze_rows"] or 0
+def _imbalance(f: Mapping, outcome: Mapping | None, found: Mapping[str, int]) -> str | None:
+    bronze_rows = found["bronze_rows"]
+    stored = found["pool_rows"] + found["quarantined_rows"]
     if f["status"] == "ingested":
-        if f["file_rows"] != bronze_rows:
-            return f"file rows {f['file_rows']} ≠ bronze rows {bronze_rows}"
-        if outcome is None:
-            return "not yet promoted to the pool"
-        promoted = sum(counts.values())
-        if promoted != bronze_rows:
+        if f["file_rows"] != f["bronze_rows"] or f["bronze_rows"] != bronze_rows:
             return (
-                f"bronze rows {bronze_rows} ≠ pool {counts['pool_rows']} + quarantine "
-                f"{counts['quarantined_rows']} + duplicates {counts['duplicate_rows']} + held {counts['held_rows']}"
+                f"file rows {f['file_rows']}, logged bronze rows {f['bronze_rows']}, "
+                f"bronze table {bronze_rows}: they must all be equal"
+            )
+        if outcome is None:
+            if stored:
+                return (
+                    f"the tables hold pool {found['pool_rows']} + quarantine "
+                    f"{found['quarantined_rows']} rows but no promotion outcome is recorded: "
+                    "a run stopped after the pool commit; run again to complete it"
+                )
+            return "not yet promoted to the pool"
+        if outcome["outcome"] == "held":
+            if stored or int(outcome["held_rows"]) != bronze_rows:
+                return (
+                    f"held batch: bronze {bronze_rows}, recorded held {outcome['held_rows']}, "
+                    f"but pool {found['pool_rows']} + quarantine {found['quarantined_rows']}"
+                )
+            return None
+        recorded = {c: int(outcome[c]) for c in ("pool_rows", "quarantined_rows", "duplicate_rows")}
+        duplicates = bronze_rows - stored
+        if duplicates < 0 or (found["pool_rows"], found["quarantined_rows"], duplicates) != (
+            recorded["pool_rows"],
+            recorded["quarantined_rows"],
+            recorded["duplicate_rows"],
+        ):
+            return (
+                f"bronze {bronze_rows} = pool {found['pool_rows']} + quarantine "
+                f"{found['quarantined_rows']} + duplicates {duplicates} in the tables, but the "
+                f"promotion recorded pool {recorded['pool_rows']} + quarantine "
+                f"{recorded['quarantined_rows']} + duplicates {recorded['duplicate_rows']}"
             )
         return None
     if f["status"] in {"quarantined", "skipped_duplicate"}:
-        return None if bronze_rows == 0 else f"{f['status']} file has {bronze_rows} bronze rows"
+        if bronze_rows or f["bronze_rows"] or stored:
+            return (
+                f"{f['status']} file has rows in the tables: bronze {bronze_rows}, "
+                f"pool {found['pool_rows']}, quarantine {found['quarantined_rows']}"
+            )
+        return None
     return f"unknown file status {f['status']!r}"

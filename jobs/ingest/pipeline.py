@@ -489,8 +489,14 @@ def _promote_batches(ctx: _Context, batches: dict[str, list[dict]]) -> list[dict
         F.when(F.size("problems") > 0, F.col("raw")),
     )
     pool_uri = ctx.uri(POOL)
+    # Rows of these very files already in the pool were committed by an attempt that stopped
+    # before recording its outcome: they are not earlier rows, or the re-run would count every
+    # row of the batch as a duplicate of itself. Left out, the re-run decides exactly as that
+    # attempt did, so its pool write (same write id) is the no-op that makes it exactly-once.
     earlier = (
-        tables.read_table(ctx.spark, pool_uri, columns=["content_hash"])
+        tables.read_table(ctx.spark, pool_uri, columns=["content_hash", "file_hash"])
+        .where(~F.col("file_hash").isin([r["file_hash"] for r in all_files]))
+        .select("content_hash")
         if tables.table_exists(pool_uri)
         else None
     )
@@ -617,15 +623,20 @@ def check_row_accounting(
     *,
     spark: SparkSession | None = None,
 ) -> dict:
-    """Recomputes the row accounting of every file of one resource, stores it, and raises
-    :class:`jobs.ingest.accounting.RowAccountingError` naming each file whose numbers do not add up."""
+    """Recomputes the row accounting of every file of one resource from the bronze, pool and
+    quarantine tables themselves, checked against the file log and the recorded outcomes; stores
+    it, and raises :class:`jobs.ingest.accounting.RowAccountingError` naming each batch and file
+    whose numbers do not add up."""
     ctx = _context(resource_id, settings, spark)
+    department, resource_name = ctx.dept_res
     rows = accounting.account_files(
         _resource_rows(ctx, INGEST_FILES),
         _resource_rows(ctx, POOL_BATCHES),
+        _table_counts(ctx),
         checked_at=ctx.now,
+        department=department,
+        resource=resource_name,
     )
-    department, resource_name = ctx.dept_res
     ledger.overwrite_where(
         ctx.uri(ROW_ACCOUNTING),
         pa.Table.from_pylist(rows, schema=accounting.ROW_ACCOUNTING_SCHEMA),
@@ -641,6 +652,17 @@ def check_row_accounting(
             + "\n  ".join(lines)
         )
     return {"resource": resource_id, "files": len(rows), "balanced": True, **totals}
+
+
+def _table_counts(ctx: _Context) -> accounting.TableCounts:
+    """Rows per (batch, file) in this resource's bronze, pool and quarantine (row-level) tables,
+    only the two key columns read (delta-rs, no Spark job)."""
+    by_file = ("batch_id", "source_file")
+    return accounting.TableCounts(
+        bronze=ledger.count_rows_by(ctx.uri(BRONZE), by_file),
+        pool=ledger.count_rows_by(ctx.uri(POOL), by_file),
+        quarantine=ledger.count_rows_by(ctx.uri(QUARANTINE), by_file, [("stage", "!=", "file")]),
+    )
 
 
 @_one_writer

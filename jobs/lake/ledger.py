@@ -104,20 +104,46 @@ def read_rows(
     Args:
         filters: delta-rs/pyarrow DNF conjunction, e.g. ``[("resource", "=", "hukou")]``.
     """
+    table = read_arrow(uri, filters, columns, storage_options=storage_options)
+    return [] if table is None else table.to_pylist()
+
+
+def count_rows_by(
+    uri: str,
+    keys: Sequence[str],
+    filters: Sequence[tuple[str, str, object]] | None = None,
+    *,
+    storage_options: Mapping[str, str] | None = None,
+) -> dict[tuple, int]:
+    """Rows per distinct value of ``keys`` (only those columns are read), ``{}`` without a table."""
+    table = read_arrow(uri, filters, keys, storage_options=storage_options)
+    if table is None or table.num_rows == 0:
+        return {}
+    counted = table.group_by(list(keys)).aggregate([([], "count_all")]).to_pylist()
+    return {tuple(row[k] for k in keys): row["count_all"] for row in counted}
+
+
+def read_arrow(
+    uri: str,
+    filters: Sequence[tuple[str, str, object]] | None = None,
+    columns: Sequence[str] | None = None,
+    *,
+    storage_options: Mapping[str, str] | None = None,
+) -> pa.Table | None:
+    """A table's rows as Arrow (None when the table does not exist yet); see :func:`read_rows`."""
     from deltalake import DeltaTable
 
     if not table_exists(uri, storage_options):
-        return []
+        return None
     options = dict(storage_options) if storage_options else None
     # A native pyarrow filesystem: delta-rs's default Python filesystem handler can abort the
     # interpreter at exit (a known delta-rs/pyarrow teardown issue, delta-rs #2184).
     fs, root = filesystem(uri)
-    table = DeltaTable(uri, storage_options=options).to_pyarrow_table(
+    return DeltaTable(uri, storage_options=options).to_pyarrow_table(
         filters=list(filters) if filters else None,
         columns=list(columns) if columns else None,
         filesystem=pafs.SubTreeFileSystem(root, fs),
     )
-    return table.to_pylist()
 
 
 def overwrite_where(

@@ -261,3 +261,63 @@ def test_a_row_of_the_wrong_width_costs_that_row_not_the_file(spark, lake_settin
     ).collect()
     assert (bad.row_number, bad.reasons[0]) == (5, "record:wrong_column_count")
     assert dict(bad.raw)["_raw_line"] == rows[4].rstrip("\n")
+
+
+class _Killed(Exception):
+    """Stands for the process dying at this point of a run."""
+
+
+def _killed(*_args, **_kwargs):
+    raise _Killed
+
+
+@pytest.mark.parametrize("killed_after", ["pool commit", "quarantine commit"])
+def test_run_killed_after_the_pool_commit_is_named_then_repaired_exactly_once(
+    spark, lake_settings, monkeypatch, killed_after
+):
+    ids = [_id(f"33021119850615{n:03d}") for n in range(1, 5)]
+    rows = [_row(i) for i in ids] + [_row(ids[0]), _row(ids[1][:-1] + "0")]
+    _deliver(lake_settings, "b1", "hukou.csv", HEADER + "".join(rows))
+    pipeline.land_to_bronze("gaj.hukou", at_now(lake_settings), spark=spark)
+    write_table = tables.write_table
+
+    def pool_commit_then_die(df, uri, *args, **kwargs):
+        if "quarantine" in uri and killed_after == "pool commit":
+            raise _Killed
+        return write_table(df, uri, *args, **kwargs)
+
+    with monkeypatch.context() as patched:
+        patched.setattr(tables, "write_table", pool_commit_then_die)
+        patched.setattr(pipeline, "_append_outcomes", _killed)
+        with pytest.raises(_Killed):
+            pipeline.bronze_to_pool("gaj.hukou", at_now(lake_settings), spark=spark)
+
+    # 4 rows are in the pool with no outcome recorded: named, never "pool 0, duplicates 6"
+    with pytest.raises(RowAccountingError, match=r"b1/hukou.csv: the tables hold pool 4 \+"):
+        pipeline.check_row_accounting("gaj.hukou", at_now(lake_settings), spark=spark)
+
+    promoted = pipeline.bronze_to_pool("gaj.hukou", at_now(lake_settings), spark=spark)
+    accounted = pipeline.check_row_accounting("gaj.hukou", at_now(lake_settings), spark=spark)
+
+    assert (promoted["pool_rows"], promoted["quarantined_rows"], promoted["duplicate_rows"]) == (
+        4,
+        1,
+        1,
+    )
+    assert accounted["balanced"]
+    assert (accounted["pool_rows"], accounted["quarantined_rows"]) == (4, 1)
+    pool_df = tables.read_table(spark, table_uri(lake_settings, "pool", "gaj", "hukou"))
+    assert sorted(r.person_id for r in pool_df.collect()) == sorted(ids)
+    quarantine = tables.read_table(spark, table_uri(lake_settings, "quarantine", "gaj", "hukou"))
+    assert [tuple(r.reasons) for r in quarantine.collect()] == [("person_id:bad_check_character",)]
+
+
+def test_accounting_fails_naming_the_file_when_bronze_holds_it_twice(spark, lake_settings):
+    _deliver(lake_settings, "b1", "hukou.csv", HEADER + _row(_id("33021119850615001")))
+    _run_all(spark, lake_settings)
+    bronze_uri = table_uri(lake_settings, "bronze", "gaj", "hukou")
+    # a second run that committed the same rows under another write id
+    ledger.append_arrow(bronze_uri, ledger.read_arrow(bronze_uri), write_id="another run")
+
+    with pytest.raises(RowAccountingError, match=r"b1/hukou.csv: file rows 1, .* bronze table 2"):
+        pipeline.check_row_accounting("gaj.hukou", at_now(lake_settings), spark=spark)
