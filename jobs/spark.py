@@ -18,17 +18,14 @@ from jobs.settings import Settings
 _MIN_SPLITS = "spark.sql.files.minPartitionNum"
 
 
-def get_spark(
-    settings: Settings | None = None, app_name: str = "govlake", **extra_conf: str
-) -> SparkSession:
+def get_spark(settings: Settings, app_name: str = "govlake", **extra_conf: str) -> SparkSession:
     """Returns the process's Spark session, creating it from ``settings`` on first use.
 
     Args:
-        settings: effective settings; read from the environment when omitted.
+        settings: effective settings, built at the edge (CLI command, task callable, bench).
         app_name: shown in the Spark UI and the cluster's application list.
         extra_conf: further ``spark.*`` options (dots written as-is in keys via ``**{"spark.x": v}``).
     """
-    settings = settings or Settings.from_env()
     # py4j logs every connection it closes at INFO; under Airflow's task logging that is
     # thousands of lines per task and hides the task's own messages.
     logging.getLogger("py4j").setLevel(logging.WARNING)

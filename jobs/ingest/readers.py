@@ -19,6 +19,7 @@ import datetime as dt
 import io
 import json
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from dataclasses import fields as dataclass_fields
 from pathlib import Path
@@ -435,24 +436,24 @@ def read_jsonl(path: Path, limits: ReadLimits = DEFAULT_LIMITS) -> RawFile:
     if not data.strip():
         raise UnreadableFile("empty_file", "file is empty", rows_seen=0)
     text, encoding, bad_lines = decode_lines(data)
-    # Split at \n (and a bare \r, which JSON text cannot hold raw), never at U+2028 and the
-    # other separators str.splitlines() knows: JSON strings may hold those.
-    lines = [
-        (line, index in bad_lines)
-        for index, physical in enumerate(text.split("\n"))
-        for line in physical.removesuffix("\r").split("\r")
-    ]
-    while lines and not lines[-1][0].strip():
-        lines.pop()
-    if lines and not text.endswith(("\n", "\r")):
+    # Trailing blank lines are no rows: the last line kept is the one of the last non-blank
+    # character, up to its line end.
+    last = len(text)
+    while last and text[last - 1].isspace():
+        last -= 1
+    line_ends = [i for i in (text.find("\n", last), text.find("\r", last)) if i >= 0]
+    stop = min(line_ends, default=len(text)) if last else 0
+    if stop and not text.endswith(("\n", "\r")):
+        last_line = text[max(text.rfind("\n", 0, stop), text.rfind("\r", 0, stop)) + 1 : stop]
         try:
-            json.loads(lines[-1][0])
+            json.loads(last_line)
         except json.JSONDecodeError as error:
             raise UnreadableFile(
                 "truncated",
                 "last line is not complete JSON and has no line end",
-                rows_seen=len(lines),
+                rows_seen=sum(1 for _ in _json_lines(text, stop, bad_lines)),
             ) from error
+    lines = _json_lines(text, stop, bad_lines)
     rows = _RowCollector(limits)
     for line, undecodable in lines:
         record, problem = _parse_json_object(line)
@@ -461,6 +462,21 @@ def read_jsonl(path: Path, limits: ReadLimits = DEFAULT_LIMITS) -> RawFile:
         else:
             rows.add(record)
     return rows.raw_file(encoding)
+
+
+def _json_lines(text: str, stop: int, bad_lines: frozenset[int]) -> Iterator[tuple[str, bool]]:
+    """The lines of ``text[:stop]``, one at a time (a list of them would double the memory a
+    file takes), each with whether it held undecodable bytes. Split at \\n and a bare \\r,
+    which JSON text cannot hold raw; never at U+2028 and the other separators
+    str.splitlines() knows: JSON strings may hold those."""
+    start = index = 0
+    while start < stop:
+        line_end = text.find("\n", start, stop)
+        line_end = stop if line_end < 0 else line_end
+        for line in text[start:line_end].removesuffix("\r").split("\r"):
+            yield line, index in bad_lines
+        index += 1
+        start = line_end + 1
 
 
 def _parse_json_object(line: str) -> tuple[dict[str, str | None], str | None]:

@@ -22,6 +22,7 @@ from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
+from jobs.settings import Settings
 from jobs.standardize.keys import KEY_KINDS
 
 EXIT_OK = 0
@@ -103,8 +104,9 @@ def _check(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     if not lines:
         return EXIT_OK
-    from jobs.spark import get_spark
+    from jobs.spark import get_spark  # pyspark: loaded when a check runs, not with the CLI
 
-    for answer in check_lines(get_spark(app_name="govlake-keys-check"), lines, args.kind):
+    spark = get_spark(Settings.from_env(), app_name="govlake-keys-check")
+    for answer in check_lines(spark, lines, args.kind):
         print(answer)
     return EXIT_OK
