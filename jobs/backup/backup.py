@@ -19,12 +19,15 @@ the same procedure.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import uuid
 from typing import Any
 
 from jobs.audit import log as audit
+from jobs.ingest.lock import resource_lock
+from jobs.ingest.pipeline import log_destroyed_files
 from jobs.lake.bridge import table_root_path
 from jobs.lake.files import (
     DELTA_LOG,
@@ -226,11 +229,18 @@ def destroy(
     bases = [p for p in paths if p.startswith("base/")]
     if bases and not force:
         raise BackupError(f"{bases} are base databases (基础数据库): destroying them needs --force")
-    removed = {}
-    for path in paths:
-        uri = _table_uri(settings.lake_root, path)
-        removed[path] = len(list_files(uri))
-        remove_tree(uri)
+    is_resource = "." in dataset and "/" not in dataset
+    # a resource's tables go under its writer lock, so no ingestion runs half on either side
+    with resource_lock(settings, dataset) if is_resource else contextlib.nullcontext():
+        removed = {}
+        for path in paths:
+            uri = _table_uri(settings.lake_root, path)
+            removed[path] = len(list_files(uri))
+            remove_tree(uri)
+        if is_resource:
+            # the file log keeps the files as delivered and destroyed: their landing copies
+            # are not read again and the row accounting expects none of their rows
+            log_destroyed_files(dataset, settings, why=why)
     for path in [p for p in paths if p.startswith("share/")]:
         _, consumer, name = path.split("/")
         remove_tree(REIDENTIFICATION.uri(settings, consumer, name))

@@ -78,6 +78,16 @@ def _key(row: Mapping) -> tuple:
     return tuple(row[k] for k in ACCOUNTING_KEYS)
 
 
+def _file_key(row: Mapping) -> tuple[str, str]:
+    return row["batch_id"], row["source_file"]
+
+
+def destroyed_files(files: Iterable[Mapping]) -> set[tuple[str, str]]:
+    """(batch, file) of the file-log rows marked ``destroyed``: files whose rows ``govlake
+    destroy`` removed on purpose, so the tables are expected to hold none of them."""
+    return {_file_key(f) for f in files if f["status"] == "destroyed"}
+
+
 def latest_outcomes(outcomes: Iterable[Mapping]) -> dict[tuple, Mapping]:
     """The newest promotion outcome per file (a held batch promoted later has two)."""
     latest: dict[tuple, Mapping] = {}
@@ -98,11 +108,15 @@ def account_files(
     """One accounting row per logged file (and per file the tables hold but the log does not
     list), with the counts the tables hold, ``is_balanced`` and a readable ``imbalance``."""
     latest = latest_outcomes(outcomes)
+    files = list(files)
+    destroyed = destroyed_files(files)
     rows = []
     logged = set()
     for f in files:
         if f["status"] == "rejected":
             continue  # an unsafe batch name: nothing was read, so there is nothing to count
+        if _file_key(f) in destroyed and f["status"] != "destroyed":
+            continue  # its rows were destroyed on purpose: the destroyed mark is what counts
         logged.add((f["batch_id"], f["source_file"]))
         outcome = latest.get(_key(f))
         held = outcome is not None and outcome["outcome"] == "held"
@@ -183,6 +197,13 @@ def _imbalance(f: Mapping, outcome: Mapping | None, found: Mapping[str, int]) ->
                 f"{found['quarantined_rows']} + duplicates {duplicates} in the tables, but the "
                 f"promotion recorded pool {recorded['pool_rows']} + quarantine "
                 f"{recorded['quarantined_rows']} + duplicates {recorded['duplicate_rows']}"
+            )
+        return None
+    if f["status"] == "destroyed":
+        if bronze_rows or stored:
+            return (
+                f"destroyed file still has rows in the tables: bronze {bronze_rows}, "
+                f"pool {found['pool_rows']}, quarantine {found['quarantined_rows']}"
             )
         return None
     if f["status"] in {"quarantined", "skipped_duplicate"}:

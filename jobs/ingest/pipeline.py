@@ -51,7 +51,10 @@ INGEST_FILES_SCHEMA = pa.schema(
         *accounting.FILE_KEY_FIELDS,
         ("file_hash", pa.string()),
         ("file_size", pa.int64()),
-        ("status", pa.string()),  # ingested | quarantined | skipped_duplicate | rejected
+        (
+            "status",
+            pa.string(),
+        ),  # ingested | quarantined | skipped_duplicate | rejected | destroyed
         ("reason", pa.string()),
         ("message", pa.string()),
         ("file_rows", pa.int64()),
@@ -164,10 +167,12 @@ def land_to_bronze(
     department, resource_name = ctx.dept_res
     logged = _resource_rows(ctx, INGEST_FILES)
     done = {(r["batch_id"], r["source_file"]) for r in logged if r["status"] != "rejected"}
+    # bytes seen before are a duplicate delivery, unless their rows were destroyed since
+    destroyed = accounting.destroyed_files(logged)
     seen_hashes = {
         r["file_hash"]: f"{r['batch_id']}/{r['source_file']}"
         for r in logged
-        if r["status"] == "ingested"
+        if r["status"] == "ingested" and (r["batch_id"], r["source_file"]) not in destroyed
     }
 
     root = ctx.settings.landing_root
@@ -182,6 +187,30 @@ def land_to_bronze(
     summary["rejected"] = _log_rejected(ctx, rejected, logged)
     summary["skipped_files"] = sum(len(b["skipped_duplicate"]) for b in summary["batches"])
     return summary
+
+
+@_one_writer
+def log_destroyed_files(resource_id: str, settings: Settings, *, why: str) -> dict:
+    """Marks each logged file of one resource ``destroyed`` in the file log, after ``govlake
+    destroy`` removed its rows: the landing copy is not read again, the row accounting expects
+    no rows of it, and the same bytes delivered again later are ingested anew (not skipped as a
+    duplicate of rows that no longer exist). Returns how many files were marked."""
+    ctx = _context(resource_id, settings, None)
+    logged = _resource_rows(ctx, INGEST_FILES)
+    already = accounting.destroyed_files(logged)
+    marked: dict[tuple[str, str], dict] = {}
+    for r in logged:
+        key = (r["batch_id"], r["source_file"])
+        if r["status"] in {"ingested", "quarantined", "skipped_duplicate"} and key not in already:
+            marked[key] = _log_row(
+                ctx, *key, r["file_hash"], r["file_size"], "destroyed", "destroyed", why
+            )
+    if marked:
+        names = "|".join(f"{b}/{f}" for b, f in sorted(marked))
+        _append_file_log(
+            ctx, list(marked.values()), "destroyed", hashlib.sha256(names.encode()).hexdigest()[:16]
+        )
+    return {"resource": resource_id, "destroyed_files": len(marked)}
 
 
 def _log_rejected(

@@ -226,7 +226,8 @@ def build_evaluation_report(
     files = [
         f
         for f in ingest_files
-        if f["status"] != "rejected" and _in_year(f["ingested_at"], year, as_of)
+        # rejected entries were never read; a destroyed mark repeats a file already counted
+        if f["status"] not in {"rejected", "destroyed"} and _in_year(f["ingested_at"], year, as_of)
     ]
     outcomes = latest_outcomes(
         o for o in pool_batches if _in_year(o["decided_at"], year, as_of)

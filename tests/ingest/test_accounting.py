@@ -87,3 +87,17 @@ def test_quarantined_file_with_rows_in_bronze_does_not_balance():
     assert row["is_balanced"]
     (row,) = _account([_logged(3, status="quarantined")], [], bronze=3)
     assert not row["is_balanced"]
+
+
+def test_destroyed_file_expects_no_rows_and_its_earlier_entry_is_not_counted():
+    logged = [_logged(4991), _logged(0, status="destroyed")]
+    (row,) = _account(logged, [_outcome(4982, 0, 9)])
+    assert row["is_balanced"] and row["status"] == "destroyed"
+    assert (row["bronze_rows"], row["pool_rows"], row["duplicate_rows"]) == (0, 0, 0)
+
+
+def test_destroyed_file_whose_rows_are_still_in_the_pool_does_not_balance():
+    logged = [_logged(4991), _logged(0, status="destroyed")]
+    (row,) = _account(logged, [_outcome(4982, 0, 9)], bronze=4991, pool=4982)
+    assert not row["is_balanced"]
+    assert "destroyed file still has rows" in row["imbalance"] and "pool 4982" in row["imbalance"]

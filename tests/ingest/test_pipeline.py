@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 from stdnum.cn import ric
 
+from jobs.backup.backup import destroy
 from jobs.catalog.loader import load_catalog
 from jobs.ingest import pipeline
 from jobs.ingest.accounting import RowAccountingError
@@ -341,3 +342,30 @@ def test_run_killed_before_the_file_log_then_a_file_added_keeps_bronze_exactly_o
     assert (accounted["file_rows"], accounted["bronze_rows"], accounted["pool_rows"]) == (2, 2, 2)
     quarantine = ledger.read_rows(table_uri(lake_settings, "quarantine", "gaj", "hukou"))
     assert [r["source_file"] for r in quarantine] == ["empty.csv"]
+
+
+def test_destroyed_resource_balances_and_takes_new_deliveries(spark, lake_settings):
+    ids = [_id(f"33021119850615{n:03d}") for n in range(1, 4)]
+    first = HEADER + _row(ids[0]) + _row(ids[1], "李四", "女")
+    _deliver(lake_settings, "20250101T000000_full", "hukou.csv", first)
+    _run_all(spark, lake_settings)
+
+    destroy(at_now(lake_settings), "gaj.hukou", by="steward", why="保存期满")
+    landed, _, accounted = _run_all(spark, lake_settings)
+
+    assert landed["batches"] == []  # the landing copy of a destroyed file is not read again
+    assert accounted["balanced"]
+    assert (accounted["bronze_rows"], accounted["pool_rows"]) == (0, 0)
+    files = ledger.read_rows(table_uri(lake_settings, "governance", "ingest_files"))
+    assert sorted(f["status"] for f in files) == ["destroyed", "ingested"]
+
+    # the same bytes delivered again are new rows now, not a duplicate of destroyed ones
+    _deliver(lake_settings, "20250105T000000_full", "hukou.csv", first)
+    _deliver(lake_settings, "20250106T000000_incr", "hukou.csv", HEADER + _row(ids[2]))
+    landed, _, accounted = _run_all(spark, lake_settings)
+
+    assert [b["ingested"] for b in landed["batches"]] == [["hukou.csv"], ["hukou.csv"]]
+    assert accounted["balanced"]
+    assert (accounted["bronze_rows"], accounted["pool_rows"]) == (3, 3)
+    pool_df = tables.read_table(spark, table_uri(lake_settings, "pool", "gaj", "hukou"))
+    assert sorted(r.person_id for r in pool_df.collect()) == sorted(ids)
