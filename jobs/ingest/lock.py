@@ -35,6 +35,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 
+from jobs.lake.files import local_path
 from jobs.lake.paths import join_uri
 from jobs.settings import Settings
 
@@ -53,10 +54,10 @@ class ResourceBusyError(RuntimeError):
 def lock_path(settings: Settings, resource_id: str) -> str:
     """The lock file of one resource (see the module docstring for local vs object store)."""
     name = resource_id.replace("/", "_") + ".lock"
-    if "://" in settings.lake_root and not settings.lake_root.startswith("file://"):
+    root = local_path(settings.lake_root)
+    if root is None:
         digest = hashlib.sha256(settings.lake_root.encode()).hexdigest()[:16]
         return os.path.join(tempfile.gettempdir(), "govlake-locks", digest, name)
-    root = settings.lake_root.removeprefix("file://")
     return join_uri(root, "_locks", name)
 
 

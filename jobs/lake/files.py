@@ -18,6 +18,14 @@ import pyarrow.fs as pafs
 DELTA_LOG = "_delta_log"
 
 
+def local_path(root: str) -> str | None:
+    """The local folder of a root (a plain path or a ``file://`` URI); ``None`` for an object
+    store, where there is no folder to lock or probe."""
+    if "://" in root and not root.startswith("file://"):
+        return None
+    return root.removeprefix("file://")
+
+
 def filesystem(uri: str) -> tuple[pafs.FileSystem, str]:
     """A pyarrow filesystem and the path of ``uri`` inside it (local folder or object store)."""
     if "://" not in uri:

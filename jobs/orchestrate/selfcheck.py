@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from jobs.catalog import load_catalog
+from jobs.lake.files import local_path
 from jobs.policy.profiles import load_profile
 from jobs.settings import Settings
 
@@ -66,9 +67,10 @@ def run_selfcheck() -> dict[str, Any]:
 
 def _check_writable(root: str) -> str:
     """ "writable" for a local folder we could write a probe file into; object stores unchecked."""
-    if "://" in root and not root.startswith("file://"):
+    folder = local_path(root)
+    if folder is None:
         return "object store (not checked here)"
-    path = Path(root.removeprefix("file://"))
+    path = Path(folder)
     try:
         path.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=path, prefix=".selfcheck-"):
