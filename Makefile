@@ -19,7 +19,7 @@ demo: env
 	$(VENV)/bin/govlake demo
 
 test: env
-	@scripts/ensure_chromium.sh
+	@scripts/ensure_test_packages.sh
 	$(PY) -m pytest
 
 test-fast: env

@@ -1,6 +1,6 @@
 """Headless Chromium for tests that check what a person would see in a generated page.
 
-Chromium comes from the system (``scripts/ensure_chromium.sh`` installs Debian's package);
+Chromium comes from the system (``scripts/ensure_test_packages.sh`` installs Debian's package);
 tests that need it skip with a clear reason when it is missing. The flags keep it from reaching
 the network (the build machines have none: without them it retries Google hosts at every
 start) and a fresh profile per run keeps runs independent.
@@ -42,13 +42,13 @@ def chromium_path() -> str | None:
 # skipped browser test would let a broken report pass unseen.
 needs_chromium = pytest.mark.skipif(
     chromium_path() is None and not os.environ.get("CI"),
-    reason="no headless Chromium on this machine (scripts/ensure_chromium.sh installs it)",
+    reason="no headless Chromium on this machine (scripts/ensure_test_packages.sh installs it)",
 )
 
 
 def _run(args: list[str], timeout: int) -> str:
     browser = chromium_path()
-    assert browser, "Chromium is not installed (scripts/ensure_chromium.sh)"
+    assert browser, "Chromium is not installed (scripts/ensure_test_packages.sh)"
     with tempfile.TemporaryDirectory(prefix="govlake-chromium-") as profile:
         return subprocess.run(
             [browser, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", *args],
