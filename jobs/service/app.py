@@ -16,8 +16,9 @@ from fastapi.templating import Jinja2Templates
 
 from jobs.service import responses
 from jobs.service.deps import Service
-from jobs.service.ports import AuditReader, DataAccess, Identity
+from jobs.service.ports import AuditReader, DataAccess, Identity, Shares
 from jobs.service.routes import api, pages
+from jobs.service.routes import shares as share_routes
 from jobs.service.security import load_session_secret
 from jobs.settings import Settings
 
@@ -29,13 +30,15 @@ def create_app(
     *,
     identity: Identity | None = None,
     data: DataAccess | None = None,
+    shares: Shares | None = None,
     audit: AuditReader | None = None,
 ) -> FastAPI:
     """The service's app.
 
     Args:
-        identity, data, audit: what answers for accounts, reads and the audit log; by default
-            the store and the lake of ``settings`` (:mod:`jobs.service.wiring`).
+        identity, data, shares, audit: what answers for accounts, reads, share requests and
+            the audit log; by default the store and the lake of ``settings``
+            (:mod:`jobs.service.wiring`).
 
     Raises:
         jobs.secrets.SecretError: in production without a session secret (the message names
@@ -54,12 +57,15 @@ def create_app(
         settings=settings,
         identity=identity or wiring.store_identity(settings),
         data=data or wiring.lake_data(settings),
+        shares=shares or wiring.lake_shares(settings),
         audit=audit or wiring.LakeAudit(settings),
         secret=secret,
         templates=Jinja2Templates(directory=WEB),
     )
     responses.install(app)
     app.include_router(api.router)
+    app.include_router(share_routes.api_router)
     app.include_router(pages.router)
+    app.include_router(share_routes.page_router)
     app.mount("/static", StaticFiles(directory=WEB / "static"), name="static")
     return app

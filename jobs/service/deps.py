@@ -16,13 +16,16 @@ from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
 
 from jobs.service.ports import (
+    APPROVER,
     AUDITOR,
     READER_ROLES,
+    REQUESTER_ROLES,
     AuditReader,
     DataAccess,
     Identity,
     Principal,
     Refusal,
+    Shares,
 )
 from jobs.service.security import (
     CSRF_FIELD,
@@ -42,6 +45,7 @@ class Service:
     settings: Settings
     identity: Identity
     data: DataAccess
+    shares: Shares
     audit: AuditReader
     secret: SessionSecret
     templates: Jinja2Templates
@@ -143,5 +147,12 @@ def requires_role(
 
 #: A department's data officer or system client: reads granted datasets and runs 核验.
 Reader = Annotated[Principal, Depends(requires_role(*READER_ROLES))]
+#: Who requests shares for a department: its data officer or application, or the bureau's steward.
+Requester = Annotated[Principal, Depends(requires_role(*REQUESTER_ROLES))]
+#: A department's approver: decides requests for its own department's datasets (the rules check
+#: the department, :mod:`jobs.share.grants`).
+Approver = Annotated[Principal, Depends(requires_role(APPROVER))]
+#: Anyone who requests or decides shares (the page that lists them).
+ShareParty = Annotated[Principal, Depends(requires_role(*REQUESTER_ROLES, APPROVER))]
 #: The auditor: the audit log and nothing else.
 Auditor = Annotated[Principal, Depends(requires_role(AUDITOR))]

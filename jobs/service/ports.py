@@ -9,6 +9,7 @@ them; tests may hand the app other implementations.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
@@ -25,6 +26,8 @@ SYSTEM_CLIENT = "system_client"
 
 #: Who may read granted datasets and run 核验: a department's data officer, or its application.
 READER_ROLES = frozenset({DATA_OFFICER, SYSTEM_CLIENT})
+#: Who may request a share for their department (the bureau's steward for any department).
+REQUESTER_ROLES = frozenset({DATA_OFFICER, SYSTEM_CLIENT, BUREAU_STEWARD})
 
 
 @dataclass(frozen=True)
@@ -167,6 +170,45 @@ class DataAccess(Protocol):
     def verify(
         self, principal: Principal, dataset: str, items: Sequence[Mapping[str, Any]]
     ) -> list[dict[str, Any]]: ...
+
+
+#: A share request or grant as :mod:`jobs.share.grants` keeps it (``request_id``, ``consumer``,
+#: ``dataset``, ``fields``, ``purpose``, ``status``, ``requested_by``, ``decided_by``, …).
+Grant = dict[str, Any]
+
+
+class Shares(Protocol):
+    """Share requests and their decisions, each signed by the principal who makes it.
+
+    ``request`` and ``decide`` raise :class:`Refusal`: 403 when the principal's department may
+    not (an approver of another department), 400 for a request the dataset does not allow.
+    """
+
+    def of_department(self, principal: Principal) -> list[Grant]:
+        """Requests the principal's department made (as consumer), newest first."""
+        ...
+
+    def to_decide(self, principal: Principal) -> list[Grant]:
+        """Pending requests for datasets the principal's department provides."""
+        ...
+
+    def request(
+        self,
+        principal: Principal,
+        dataset: str,
+        fields: Sequence[str],
+        purpose: str,
+        expires_on: dt.date | None,
+    ) -> Grant: ...
+
+    def decide(
+        self,
+        principal: Principal,
+        request_id: str,
+        approve: bool,
+        why: str,
+        expires_on: dt.date | None,
+    ) -> Grant: ...
 
 
 class AuditReader(Protocol):

@@ -21,7 +21,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from jobs.service.ports import READER_ROLES, Principal, Refusal
+from jobs.service.ports import APPROVER, READER_ROLES, REQUESTER_ROLES, Principal, Refusal
 from jobs.service.security import SESSION_COOKIE, csrf_token
 
 log = logging.getLogger("govlake.service")
@@ -61,6 +61,7 @@ def render(
         "principal": principal,
         "csrf": csrf_token(service.secret, session_id) if principal and session_id else "",
         "reader_roles": READER_ROLES,
+        "share_roles": REQUESTER_ROLES | {APPROVER},
     }
     return service.templates.TemplateResponse(
         request, template, base | context, status_code=status_code

@@ -10,7 +10,7 @@ import contextlib
 import json
 from typing import Any
 
-from jobs.service.ports import DataAccess, Identity
+from jobs.service.ports import DataAccess, Identity, Shares
 from jobs.settings import Settings
 
 
@@ -53,3 +53,9 @@ def store_identity(settings: Settings) -> Identity:
 
 def lake_data(settings: Settings) -> DataAccess:
     raise NotImplementedError("the governed reads (jobs.service.reads) are not wired yet")
+
+
+def lake_shares(settings: Settings) -> Shares:
+    raise NotImplementedError(
+        "share requests (jobs.share.grants with the store's accounts) are not wired yet"
+    )

@@ -15,6 +15,7 @@ import pyarrow as pa
 import pytest
 
 from jobs.service.ports import (
+    APPROVER,
     AUDITOR,
     DATA_OFFICER,
     SYSTEM_CLIENT,
@@ -138,6 +139,49 @@ class MemoryData:
         return results
 
 
+class MemoryShares:
+    def __init__(self, data: MemoryData) -> None:
+        self.data = data
+        self.grants: list[dict] = []
+
+    def of_department(self, principal: Principal) -> list[dict]:
+        return [g for g in self.grants if g["consumer"] == principal.department]
+
+    def to_decide(self, principal: Principal) -> list[dict]:
+        return [
+            g
+            for g in self.grants
+            if g["status"] == "pending" and PROVIDERS[g["dataset"]] == principal.department
+        ]
+
+    def request(self, principal, dataset, fields, purpose, expires_on) -> dict:
+        if dataset not in PROVIDERS:
+            raise Refusal(404, "unknown_dataset", f"no dataset {dataset}", "check the name")
+        grant = {
+            "request_id": f"{len(self.grants) + 1:016x}",
+            "consumer": principal.department,
+            "dataset": dataset,
+            "fields": list(fields),
+            "purpose": purpose,
+            "status": "pending",
+            "requested_by": principal.login,
+            "decided_by": None,
+            "expires_on": expires_on,
+        }
+        self.grants.append(grant)
+        return grant
+
+    def decide(self, principal, request_id, approve, why, expires_on) -> dict:
+        grant = next(g for g in self.grants if g["request_id"] == request_id)
+        if PROVIDERS[grant["dataset"]] != principal.department:
+            raise Refusal(403, "forbidden", "another department's dataset", "ask its approver")
+        grant.update(status="granted" if approve else "denied", decided_by=principal.login)
+        if approve:
+            view = DatasetView(grant["dataset"], grant["dataset"], tuple(grant["fields"]))
+            self.data.grants.setdefault(grant["consumer"], {})[grant["dataset"]] = view
+        return grant
+
+
 class MemoryAudit:
     def __init__(self, data: MemoryData) -> None:
         self.data = data
@@ -149,6 +193,8 @@ class MemoryAudit:
         ]
         return list(reversed(entries))[:limit]
 
+
+PROVIDERS = {"population": "bureau", "rsj.insured": "rsj"}
 
 PERSONS = pa.table(
     {
@@ -166,6 +212,8 @@ def identity() -> MemoryIdentity:
     identity.add("rsj_officer", "rsj", DATA_OFFICER)
     identity.add("mzj_app", "mzj", SYSTEM_CLIENT)
     identity.add("auditor", "bureau", AUDITOR)
+    identity.add("rsj_approver", "rsj", APPROVER)
+    identity.add("mzj_approver", "mzj", APPROVER)
     return identity
 
 
@@ -186,10 +234,17 @@ def data() -> MemoryData:
 
 
 @pytest.fixture
-def app(lake_settings, identity, data):
+def shares(data) -> MemoryShares:
+    return MemoryShares(data)
+
+
+@pytest.fixture
+def app(lake_settings, identity, data, shares):
     from jobs.service.app import create_app
 
-    return create_app(lake_settings, identity=identity, data=data, audit=MemoryAudit(data))
+    return create_app(
+        lake_settings, identity=identity, data=data, shares=shares, audit=MemoryAudit(data)
+    )
 
 
 @pytest.fixture

@@ -28,8 +28,10 @@ from jobs.service.deps import (
     current_principal,
 )
 from jobs.service.ports import (
+    APPROVER,
     AUDITOR,
     READER_ROLES,
+    REQUESTER_ROLES,
     ReadRequest,
     Refusal,
     SignInRefused,
@@ -80,6 +82,8 @@ async def home(request: Request, svc: ServiceDep) -> Response:
         return RedirectResponse("/login", status_code=303)
     if principal.has_any(READER_ROLES):
         return RedirectResponse("/datasets", status_code=303)
+    if principal.has_any(REQUESTER_ROLES | {APPROVER}):
+        return RedirectResponse("/shares", status_code=303)
     if AUDITOR in principal.roles:
         return RedirectResponse("/audit", status_code=303)
     return render(request, "account.html", {}, principal)
