@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import os
 import re
 import time
 from typing import Any
@@ -38,7 +39,15 @@ from jobs.backup import store
 from jobs.backup.store import BackupError, read_manifest
 from jobs.ingest.lock import resource_lock
 from jobs.lake.bridge import table_root_path
-from jobs.lake.files import DELTA_LOG, copy_file, file_stats, list_files, list_tables, remove_tree
+from jobs.lake.files import (
+    DELTA_LOG,
+    copy_file,
+    file_stats,
+    list_files,
+    list_tables,
+    local_path,
+    remove_tree,
+)
 from jobs.lake.paths import join_uri, table_uri
 from jobs.lake.registry import (
     AUDIT_LOG,
@@ -82,23 +91,44 @@ def files_for_version(uri: str, version: int) -> list[str]:
     return needed + sorted(data)
 
 
-def _check_backup_root(settings: Settings) -> None:
+def _check_backup_root(settings: Settings) -> list[str]:
+    """Refuses a backup root inside the lake root, and in production one on the lake's disk;
+    returns the warning a development lake gets for the latter."""
     if root_inside(settings.backup_root, settings.lake_root):
         raise BackupError(
             f"the backup root {settings.backup_root} lies inside the lake root "
             f"{settings.lake_root}: a backup there is lost with the lake"
         )
+    if not _same_volume(settings.lake_root, settings.backup_root):
+        return []
+    message = (
+        f"the backup root {settings.backup_root} is on the lake's volume: it does not survive "
+        "that disk; set GOVLAKE_BACKUP_ROOT to another volume or an object store"
+    )
+    if settings.is_production:
+        raise BackupError(message)
+    return [message]
+
+
+def _same_volume(lake_root: str, backup_root: str) -> bool:
+    lake, backups = local_path(lake_root), local_path(backup_root)
+    if lake is None or backups is None or not os.path.exists(lake):
+        return False
+    while not os.path.exists(backups):  # the backup root is created by the first backup
+        backups = os.path.dirname(backups)
+    return os.stat(lake).st_dev == os.stat(backups).st_dev
 
 
 def backup(settings: Settings, *, by: str, tables: list[str] | None = None) -> dict[str, Any]:
     """Backs up every table of the lake (or the given lake-relative paths) as a new set.
 
     Raises:
-        BackupError: the backup root lies inside the lake root; a table's file lies outside it.
+        BackupError: the backup root lies inside the lake root, or in production on the
+            lake's volume; a table's file lies outside its table or is gone.
     """
     from deltalake import DeltaTable
 
-    _check_backup_root(settings)
+    warnings = _check_backup_root(settings)
     started = time.perf_counter()
     now = settings.now()
     root = settings.backup_root
@@ -138,7 +168,13 @@ def backup(settings: Settings, *, by: str, tables: list[str] | None = None) -> d
     summary = {"versions": versions, "bytes": total, "copied_bytes": copied}
     audit.record(settings, "backup", actor=by, target=f"backup:{backup_id}", detail=summary)
     seconds = round(time.perf_counter() - started, 3)
-    return {"backup_id": backup_id, "path": set_dir, **summary, "seconds": seconds}
+    return {
+        "backup_id": backup_id,
+        "path": set_dir,
+        **summary,
+        "seconds": seconds,
+        "warnings": warnings,
+    }
 
 
 def list_backups(settings: Settings) -> list[str]:

@@ -159,6 +159,13 @@ def test_backup_refuses_a_backup_root_inside_the_lake(small_lake, tmp_path):
     assert not (tmp_path / "lake" / "backups").exists()
 
 
+def test_backup_on_the_lakes_volume_is_refused_in_production_and_warned_otherwise(small_lake):
+    assert "on the lake's volume" in backup(small_lake, by="ops")["warnings"][0]
+
+    with pytest.raises(BackupError, match="on the lake's volume"):
+        backup(dataclasses.replace(small_lake, env="production"), by="ops")
+
+
 def test_restore_into_an_empty_lake_anchors_its_audit_log_there(small_lake, tmp_path):
     audit.record(small_lake, "steward", actor="li", detail={"why": "before the backup"})
     done = backup(small_lake, by="ops")
