@@ -32,7 +32,7 @@ def test_backup_dag_takes_a_set_then_keeps_the_newest(run_backup_dag, monkeypatc
     from jobs.lake import ledger, tables
     from jobs.settings import Settings
 
-    for name in ("lake", "landing", "reid", "backups"):
+    for name in ("lake", "landing", "reid", "backup"):
         monkeypatch.setenv(f"GOVLAKE_{name.upper()}_ROOT", str(tmp_path / name))
     monkeypatch.setenv("GOVLAKE_BACKUP_KEEP", "1")
     settings = Settings.from_env()
