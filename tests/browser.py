@@ -64,8 +64,11 @@ needs_chromedriver = pytest.mark.skipif(
 
 
 @contextlib.contextmanager
-def chromium_driver(width: int = 1280, height: int = 1000) -> Iterator[object]:
-    """A headless Chromium under selenium, with a fresh profile, quit on exit."""
+def chromium_driver(
+    width: int = 1280, height: int = 1000, download_dir: Path | None = None
+) -> Iterator[object]:
+    """A headless Chromium under selenium, with a fresh profile, quit on exit; downloads are
+    saved in ``download_dir`` without asking."""
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
@@ -78,9 +81,22 @@ def chromium_driver(width: int = 1280, height: int = 1000) -> Iterator[object]:
     options.add_argument(f"--window-size={width},{height}")
     with tempfile.TemporaryDirectory(prefix="govlake-selenium-") as profile:
         options.add_argument(f"--user-data-dir={profile}")
+        if download_dir is not None:
+            options.add_experimental_option(
+                "prefs",
+                {
+                    "download.default_directory": str(download_dir),
+                    "download.prompt_for_download": False,
+                },
+            )
         driver = webdriver.Chrome(service=Service(executable_path=driver_binary), options=options)
         try:
             driver.set_page_load_timeout(60)
+            if download_dir is not None:
+                driver.execute_cdp_cmd(
+                    "Browser.setDownloadBehavior",
+                    {"behavior": "allow", "downloadPath": str(download_dir)},
+                )
             yield driver
         finally:
             driver.quit()

@@ -23,6 +23,7 @@ DEFAULTS = {
     "calendar_overrides": "",
     "reid_root": str(PROJECT_ROOT / "data" / "reid"),
     "backup_root": str(PROJECT_ROOT / "data" / "backups"),
+    "backup_keep": 14,
     "share_key_file": "",
     "session_secret_file": "",
     "audit_key_file": "",
@@ -52,6 +53,7 @@ VARIABLES = {
     "calendar_overrides": "GOVLAKE_CALENDAR_OVERRIDES",
     "reid_root": "GOVLAKE_REID_ROOT",
     "backup_root": "GOVLAKE_BACKUP_ROOT",
+    "backup_keep": "GOVLAKE_BACKUP_KEEP",
     "share_key_file": "GOVLAKE_SHARE_KEY_FILE",
     "session_secret_file": "GOVLAKE_SESSION_SECRET_FILE",
     "audit_key_file": "GOVLAKE_AUDIT_KEY_FILE",
@@ -94,6 +96,7 @@ def overridden(monkeypatch, tmp_path):
         "GOVLAKE_CALENDAR_OVERRIDES": str(tmp_path / "calendar.yaml"),
         "GOVLAKE_REID_ROOT": "abfss://vault@account/reid",
         "GOVLAKE_BACKUP_ROOT": str(tmp_path / "backups"),
+        "GOVLAKE_BACKUP_KEEP": "3",
         "GOVLAKE_SHARE_KEY_FILE": str(tmp_path / "share.key"),
         "GOVLAKE_SESSION_SECRET_FILE": str(tmp_path / "session.secret"),
         "GOVLAKE_AUDIT_KEY_FILE": str(tmp_path / "audit.key"),
@@ -124,6 +127,7 @@ def overridden(monkeypatch, tmp_path):
         "calendar_overrides": str(tmp_path / "calendar.yaml"),
         "reid_root": "abfss://vault@account/reid",
         "backup_root": str(tmp_path / "backups"),
+        "backup_keep": 3,
         "share_key_file": str(tmp_path / "share.key"),
         "session_secret_file": str(tmp_path / "session.secret"),
         "audit_key_file": str(tmp_path / "audit.key"),
@@ -199,6 +203,22 @@ def test_unknown_time_zone_fails_naming_the_variable(monkeypatch, value):
     assert str(caught.value) == (
         f"GOVLAKE_TIMEZONE={value!r}: not a known time zone (e.g. Asia/Shanghai)"
     )
+
+
+@pytest.mark.parametrize("backups", ["lake", "lake/backups", "lake/../lake/b"])
+def test_backup_root_inside_the_lake_root_fails_naming_the_variable(monkeypatch, tmp_path, backups):
+    monkeypatch.setenv("GOVLAKE_LAKE_ROOT", str(tmp_path / "lake"))
+    monkeypatch.setenv("GOVLAKE_BACKUP_ROOT", str(tmp_path / backups))
+
+    with pytest.raises(SettingsError, match=r"GOVLAKE_BACKUP_ROOT=.*inside the lake root"):
+        Settings.from_env()
+
+
+def test_backup_root_next_to_the_lake_root_is_accepted(monkeypatch, tmp_path):
+    monkeypatch.setenv("GOVLAKE_LAKE_ROOT", str(tmp_path / "lake"))
+    monkeypatch.setenv("GOVLAKE_BACKUP_ROOT", str(tmp_path / "lake-backups"))
+
+    assert Settings.from_env().backup_root == str(tmp_path / "lake-backups")
 
 
 def test_settings_error_is_a_value_error():

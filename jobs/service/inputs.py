@@ -34,8 +34,13 @@ def bad_request(message: str, what_to_do: str) -> Refusal:
 
 
 def shown(text: str) -> str:
-    """The caller's text for a message: escaped, cut short (never echoed raw into a page)."""
-    return ascii(text[:40])
+    """The caller's text for a message: quoted, cut short, invisible characters escaped (pages
+    escape HTML themselves)."""
+    cut = text[:40] + ("…" if len(text) > 40 else "")
+    visible = "".join(
+        f"\\u{ord(c):04x}" if unicodedata.category(c) in _REFUSED_CATEGORIES else c for c in cut
+    )
+    return f"'{visible}'"
 
 
 def dataset_name(text: str) -> str:
@@ -68,13 +73,8 @@ def field_names(texts: Iterable[str]) -> tuple[str, ...]:
     return tuple(names)
 
 
-def value(text: str, what: str) -> str:
-    """A filter value or ID as given, if it is plain text."""
-    if len(text) > MAX_VALUE_CHARS:
-        raise bad_request(
-            f"the {what} is longer than {MAX_VALUE_CHARS} characters",
-            f"send a {what} of at most {MAX_VALUE_CHARS} characters",
-        )
+def free_text(text: str, what: str) -> str:
+    """Text as given (a purpose, a reason), if it holds no control or invisible character."""
     for char in text:
         if unicodedata.category(char) in _REFUSED_CATEGORIES:
             raise bad_request(
@@ -82,11 +82,25 @@ def value(text: str, what: str) -> str:
                 f"(U+{ord(char):04X} {unicodedata.name(char, 'unnamed')})",
                 "remove it: values are compared exactly as typed",
             )
-    if unicodedata.normalize("NFKC", text) != text:
+    return text
+
+
+def value(text: str, what: str) -> str:
+    """A filter value or ID as given, if it is plain text: no invisible characters, and no
+    full-width or other look-alike forms of ASCII letters and digits (１１０１ for 1101)."""
+    if len(text) > MAX_VALUE_CHARS:
         raise bad_request(
-            f"the {what} {shown(text)} holds full-width or compatibility characters",
-            "send half-width digits and letters (e.g. 110101… rather than １１０１０１…)",
+            f"the {what} is longer than {MAX_VALUE_CHARS} characters",
+            f"send a {what} of at most {MAX_VALUE_CHARS} characters",
         )
+    free_text(text, what)
+    for char in text:
+        plain = unicodedata.normalize("NFKC", char)
+        if plain != char and plain.isascii() and plain.isalnum():
+            raise bad_request(
+                f"the {what} {shown(text)} holds full-width or look-alike letters or digits",
+                "send half-width digits and letters (e.g. 110101… rather than １１０１０１…)",
+            )
     return text
 
 

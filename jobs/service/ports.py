@@ -34,7 +34,6 @@ REQUESTER_ROLES = frozenset({DATA_OFFICER, SYSTEM_CLIENT, BUREAU_STEWARD})
 class Principal:
     """The authenticated account behind a request."""
 
-    account_id: int
     login: str
     display_name: str
     department: str
@@ -44,6 +43,9 @@ class Principal:
 
     def has_any(self, roles: frozenset[str]) -> bool:
         return bool(self.roles & roles)
+
+    def __str__(self) -> str:
+        return self.login
 
 
 class SignInRefused(Exception):

@@ -43,9 +43,7 @@ class MemoryIdentity:
         self.failures: dict[str, int] = {}
 
     def add(self, login: str, department: str, *roles: str) -> Principal:
-        principal = Principal(
-            len(self.accounts) + 1, login, login.title(), department, frozenset(roles), "session"
-        )
+        principal = Principal(login, login.title(), department, frozenset(roles), "session")
         self.accounts[login] = (PASSWORD, principal)
         return principal
 

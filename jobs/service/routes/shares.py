@@ -46,7 +46,7 @@ def plain_text(text: str, what: str, limit: int = MAX_PURPOSE_CHARS) -> str:
         raise inputs.bad_request(f"the {what} is empty", f"say the {what} in a sentence")
     if len(text) > limit:
         raise inputs.bad_request(f"the {what} is too long", f"say it in {limit} characters")
-    return inputs.value(text.replace("\r\n", " ").replace("\n", " "), what)[:limit]
+    return inputs.free_text(" ".join(text.split()), what)
 
 
 def expiry(text: str | None) -> dt.date | None:
