@@ -162,6 +162,10 @@ class Settings:
     read_max_cells: int = 50_000_000
     #: Coordinate positions of all geometries of a GeoJSON file together.
     read_max_vertices: int = 500_000
+    #: The department service: rows of one page of a governed read (JSON, CSV, XLSX, Arrow).
+    service_max_rows: int = 10_000
+    #: Keys in one ID-list filter or one 核验 (verification) batch.
+    service_max_batch: int = 10_000
     #: Where "now" comes from. Not a setting a user sets: tests and replays pin it with
     #: :meth:`with_clock`; everything else reads time through :meth:`now` and :meth:`today`.
     clock: Callable[[], dt.datetime] = field(default=system_clock, repr=False, compare=False)
@@ -227,6 +231,8 @@ class Settings:
             read_max_columns=_env_count("READ_MAX_COLUMNS", cls.read_max_columns),
             read_max_cells=_env_count("READ_MAX_CELLS", cls.read_max_cells),
             read_max_vertices=_env_count("READ_MAX_VERTICES", cls.read_max_vertices),
+            service_max_rows=_env_count("SERVICE_MAX_ROWS", cls.service_max_rows),
+            service_max_batch=_env_count("SERVICE_MAX_BATCH", cls.service_max_batch),
         )
 
     def as_dict(self) -> dict[str, object]:

@@ -36,6 +36,8 @@ DEFAULTS = {
     "read_max_columns": 1000,
     "read_max_cells": 50000000,
     "read_max_vertices": 500000,
+    "service_max_rows": 10000,
+    "service_max_batch": 10000,
 }
 
 VARIABLES = {
@@ -64,6 +66,8 @@ VARIABLES = {
     "read_max_columns": "GOVLAKE_READ_MAX_COLUMNS",
     "read_max_cells": "GOVLAKE_READ_MAX_CELLS",
     "read_max_vertices": "GOVLAKE_READ_MAX_VERTICES",
+    "service_max_rows": "GOVLAKE_SERVICE_MAX_ROWS",
+    "service_max_batch": "GOVLAKE_SERVICE_MAX_BATCH",
 }
 
 # One line of `govlake config`: name, value (may be empty), then the variable in parentheses.
@@ -105,6 +109,8 @@ def overridden(monkeypatch, tmp_path):
         "GOVLAKE_READ_MAX_COLUMNS": "4",
         "GOVLAKE_READ_MAX_CELLS": "40",
         "GOVLAKE_READ_MAX_VERTICES": "100",
+        "GOVLAKE_SERVICE_MAX_ROWS": "50",
+        "GOVLAKE_SERVICE_MAX_BATCH": "20",
     }
     for name, value in values.items():
         monkeypatch.setenv(name, value)
@@ -134,6 +140,8 @@ def overridden(monkeypatch, tmp_path):
         "read_max_columns": 4,
         "read_max_cells": 40,
         "read_max_vertices": 100,
+        "service_max_rows": 50,
+        "service_max_batch": 20,
     }
 
 

@@ -28,6 +28,7 @@ from jobs.service.ports import (
     SignInThrottled,
 )
 from jobs.service.security import new_random_id
+from tests.service.lake import service_lake, small_pages  # noqa: F401  (the data tests' lake)
 
 PASSWORD = "correct horse battery staple"
 MAX_FAILURES = 5
