@@ -26,7 +26,6 @@ from dataclasses import fields as dataclass_fields
 from pathlib import Path
 
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from jobs.settings import ENV_PREFIX, Settings
@@ -142,8 +141,12 @@ def _read_bounded(
                 limits.check("max_vertices", vertices, "coordinate positions (vertices)")
             if header_lines is None:
                 continue
-            lengths = [len(line) for line in _LINE_END.split(chunk)]
+            lengths = [len(line) for line in chunk.split(b"\n")]
             lengths[0] += open_line
+            if max(lengths) > limits.max_line_bytes:
+                # Perhaps lines ended by a bare \r (classic Mac), split again (slower) to know.
+                lengths = [len(line) for line in _LINE_END.split(chunk)]
+                lengths[0] += open_line
             limits.check("max_line_bytes", max(lengths), "bytes in one line")
             open_line = lengths[-1]
             line_ends += len(lengths) - 1
@@ -384,9 +387,16 @@ def read_csv(path: Path, limits: ReadLimits = DEFAULT_LIMITS) -> RawFile:
     limits.check("max_cells", lines_after_header * len(header), "cells (rows × columns)")
     if not text.endswith(("\n", "\r")):
         _check_last_line_complete(text, delimiter, len(header))
-    # NUL bytes, byte-order marks and a quote left open cost their rows: the fast reader would
-    # take them as text (an open quote, the rest of the file as one value).
-    if not (bad_lines or "\x00" in text or "\ufeff" in text or text.count('"') % 2):
+    # NUL bytes, byte-order marks, the header again and a quote left open cost their rows: the
+    # fast reader would take them as data (an open quote, the rest of the file as one value).
+    if not (
+        bad_lines
+        or "\x00" in text
+        or "\ufeff" in text
+        or f"\n{header_line}" in text
+        or f"\r{header_line}" in text
+        or text.count('"') % 2
+    ):
         # Arrow reads UTF-8 bytes: the delivered ones when they are UTF-8, else the text encoded
         # again. The decoded text, the largest copy, is let go first and decoded again only
         # for the row-by-row reader.
@@ -396,7 +406,7 @@ def read_csv(path: Path, limits: ReadLimits = DEFAULT_LIMITS) -> RawFile:
             utf8 = text.encode("utf-8")
         del text
         table = _read_csv_fast(utf8, delimiter, header)
-        if table is not None and not _repeats_header(table, header):
+        if table is not None:
             return RawFile(
                 table=_with_row_numbers(table), columns=header, detected_encoding=encoding
             )
@@ -438,16 +448,6 @@ def _first_line(text: str) -> str:
     end = len(text) if end < 0 else end
     cr = text.find("\r", 0, end)
     return text[: end if cr < 0 else cr]
-
-
-def _repeats_header(table: pa.Table, header: list[str]) -> bool:
-    """Whether a row of ``table`` is the header again (then the rows are read one by one)."""
-    names = [name.strip() for name in header]
-    first = pc.utf8_trim_whitespace(table.column(0))
-    candidates = table.filter(pc.equal(first, names[0]))
-    return any(
-        [(value or "").strip() for value in row.values()] == names for row in candidates.to_pylist()
-    )
 
 
 def _is_header(fields: list[str], header: list[str]) -> bool:
