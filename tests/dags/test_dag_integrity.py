@@ -244,3 +244,14 @@ def test_fresh_parse_imports_no_spark_or_ingest_code(tmp_path, record_property):
     assert probe["dags"] >= 14
     # Not a speed test: the DAG processor kills a file that parses longer than this.
     assert all(seconds < probe["import_timeout_s"] for seconds in probe["files"].values())
+
+
+def test_lake_maintenance_runs_daily_and_calls_the_maintenance_job(dag_bag):
+    from jobs.orchestrate.tasks import run_lake_maintenance
+
+    dag = dag_bag.dags["lake__maintenance"]
+    (only,) = dag.tasks
+
+    assert dag.timetable.expression == "30 2 * * *"
+    assert only.python_callable is run_lake_maintenance
+    assert {"maintenance", "governance"} <= set(dag.tags)
