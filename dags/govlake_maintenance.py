@@ -31,7 +31,7 @@ with DAG(
     dag_id="lake__maintenance",
     dag_display_name="湖维护 · lake maintenance",
     description="orphan files of aborted writes removed; every table vacuumed within retention",
-    schedule="30 2 * * *",
+    schedule="30 3 * * *",  # after the backup (02:30): never both on the cores at once
     start_date=pendulum.datetime(2025, 1, 1, tz=_TIMEZONE),
     catchup=False,
     max_active_runs=1,
