@@ -135,6 +135,9 @@ class Settings:
     #: from the environment variable GOVLAKE_SHARE_KEY; it is never a setting value, so that
     #: ``govlake config`` and logs cannot print it (jobs.share.keys).
     share_key_file: str = ""
+    #: A file holding the key that encrypts re-identification data at rest (the key may instead
+    #: come from GOVLAKE_REIDENT_KEY; jobs.share.reident). Never printed, never in the lake.
+    reident_key_file: str = ""
     #: A file holding the department service's session secret (CSRF tokens); the secret may
     #: instead come from GOVLAKE_SESSION_SECRET (jobs.service.security). Never printed.
     session_secret_file: str = ""
@@ -220,6 +223,7 @@ class Settings:
             backup_root=_outside_lake(lake_root, "BACKUP_ROOT", "data/backups"),
             backup_keep=_env_count("BACKUP_KEEP", cls.backup_keep),
             share_key_file=_env("SHARE_KEY_FILE", ""),
+            reident_key_file=_env("REIDENT_KEY_FILE", ""),
             session_secret_file=_env("SESSION_SECRET_FILE", ""),
             audit_key_file=_env("AUDIT_KEY_FILE", ""),
             audit_anchor_root=_optional_path_or_uri(_env("AUDIT_ANCHOR_ROOT", "")),
