@@ -36,7 +36,9 @@ def spark(tmp_path_factory):
 
 @pytest.fixture
 def lake_settings(tmp_path):
-    """Settings whose lake, landing and reports roots live under this test's tmp_path."""
+    """Settings whose lake, landing and reports roots live under this test's tmp_path. Files
+    are read as soon as they are delivered (no landing quiet period): tests pin clocks in the
+    past while their files are written now; the tests of the quiet period set their own."""
     from jobs.settings import Settings
 
     return Settings(
@@ -45,6 +47,7 @@ def lake_settings(tmp_path):
         reports_root=str(tmp_path / "reports"),
         spark_master="local[2]",
         shuffle_partitions=2,
+        landing_quiet_seconds=0,
     )
 
 

@@ -34,6 +34,7 @@ DEFAULTS = {
     "read_max_columns": 1000,
     "read_max_cells": 50000000,
     "read_max_vertices": 500000,
+    "landing_quiet_seconds": 120,
 }
 
 VARIABLES = {
@@ -60,6 +61,7 @@ VARIABLES = {
     "read_max_columns": "GOVLAKE_READ_MAX_COLUMNS",
     "read_max_cells": "GOVLAKE_READ_MAX_CELLS",
     "read_max_vertices": "GOVLAKE_READ_MAX_VERTICES",
+    "landing_quiet_seconds": "GOVLAKE_LANDING_QUIET_SECONDS",
 }
 
 # One line of `govlake config`: name, value (may be empty), then the variable in parentheses.
@@ -99,6 +101,7 @@ def overridden(monkeypatch, tmp_path):
         "GOVLAKE_READ_MAX_COLUMNS": "4",
         "GOVLAKE_READ_MAX_CELLS": "40",
         "GOVLAKE_READ_MAX_VERTICES": "100",
+        "GOVLAKE_LANDING_QUIET_SECONDS": "0",
     }
     for name, value in values.items():
         monkeypatch.setenv(name, value)
@@ -126,6 +129,7 @@ def overridden(monkeypatch, tmp_path):
         "read_max_columns": 4,
         "read_max_cells": 40,
         "read_max_vertices": 100,
+        "landing_quiet_seconds": 0,
     }
 
 
@@ -176,6 +180,13 @@ def test_unusable_shuffle_partition_count_fails_naming_the_variable(monkeypatch,
 def test_negative_open_min_cell_count_fails_naming_the_variable(monkeypatch):
     monkeypatch.setenv("GOVLAKE_OPEN_MIN_CELL_COUNT", "-1")
     with pytest.raises(SettingsError, match=r"^GOVLAKE_OPEN_MIN_CELL_COUNT='-1': expected"):
+        Settings.from_env()
+
+
+@pytest.mark.parametrize("value", ["-1", "two minutes"])
+def test_landing_quiet_period_is_whole_seconds_from_zero(monkeypatch, value):
+    monkeypatch.setenv("GOVLAKE_LANDING_QUIET_SECONDS", value)
+    with pytest.raises(SettingsError, match=r"^GOVLAKE_LANDING_QUIET_SECONDS=.*0 or more"):
         Settings.from_env()
 
 
