@@ -7,6 +7,8 @@ import sys
 
 import pytest
 
+from tests.postgres import postgres_server  # noqa: F401  (session fixture: a real PostgreSQL)
+
 # Tests never touch the developer's data/ folders or a real cluster.
 os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
 
