@@ -590,7 +590,9 @@ def bronze_to_pool(
     ctx = _context(resource_id, settings, spark)
     ingested = _resource_rows(ctx, INGEST_FILES, status="ingested")
     latest = accounting.latest_outcomes(_resource_rows(ctx, POOL_BATCHES))
-    replaced = {(r["batch_id"], r["source_file"], r["replaces"]) for r in ingested if r["replaces"]}
+    replaced = {
+        (r["batch_id"], r["source_file"], r["replaces"]) for r in ingested if r.get("replaces")
+    }
     pending: dict[str, list[dict]] = defaultdict(list)
     #: per (batch, file): the versions a correction replaced whose rows are not yet superseded
     superseding: dict[tuple[str, str], list[dict]] = defaultdict(list)
