@@ -56,6 +56,7 @@ from typing import Any
 import pyarrow as pa
 
 from jobs.lake import ledger, tables
+from jobs.lake.crash import crash_point
 from jobs.lake.files import read_text, write_text
 from jobs.lake.paths import join_uri
 from jobs.lake.registry import AUDIT_LOG
@@ -331,6 +332,7 @@ def record_many(settings: Settings, records: Sequence[Mapping[str, Any]]) -> lis
             # Retention of the provide/obtain log (日志记录) from the profile: vacuum and Delta's
             # log cleanup keep everything at least this long.
             configuration = tables.retention_properties(_retention_days(settings))
+        crash_point("audit.append")
         write_deltalake(
             uri,
             pa.Table.from_pylist(entries, schema=AUDIT_SCHEMA),
@@ -343,6 +345,7 @@ def record_many(settings: Settings, records: Sequence[Mapping[str, Any]]) -> lis
                 }
             ),
         )
+        crash_point("audit.anchor")  # committed, the anchor outside the lake not yet moved
         # The first keyed append (or the first after the anchor was lost) says where keys begin.
         _write_anchor(settings, head, anchor.keyed_from if anchor else entries[0]["seq"])
     return entries

@@ -22,7 +22,8 @@ whole rather than rewritten and vacuumed: its commit files keep column statistic
 maximum values) of every version, and a vacuum keeps the files of aborted writes for the
 retention, so only removing the folder leaves no destroyed value behind. The next ingestion
 creates the table again. What cannot be removed (a read-only landing share, a locked bucket) is
-listed, file by file, for destruction by hand.
+listed, file by file, for destruction by hand, and so are the resource's rows in tables every
+resource shares (failing rows of the quality gate, attribute observations of the bases).
 """
 
 from __future__ import annotations
@@ -57,6 +58,7 @@ from jobs.lake.registry import (
     POOL,
     QUARANTINE,
     REIDENTIFICATION,
+    TABLES,
     table_at,
 )
 from jobs.settings import Settings, root_inside
@@ -305,6 +307,34 @@ def _remove_landing(settings: Settings, dataset: str) -> tuple[int, list[str]]:
     return len(files), []
 
 
+def _rows_in_shared_tables(settings: Settings, dataset: str) -> list[str]:
+    """Rows of a resource that tables shared by every resource still hold (each such table
+    carries pool rows' lineage: a failing row's key, an attribute's value), one line each.
+
+    Not removed here: deleting them rewrites a table that other resources' runs write, and
+    only a vacuum below its retention would take them out of its earlier versions.
+    """
+    import pyarrow.compute as pc
+    from deltalake import DeltaTable
+
+    dept, _, resource = dataset.partition(".")
+    left = []
+    for table in TABLES:
+        if table.is_family or "row_number" not in table.keys:
+            continue
+        uri = table.uri(settings)
+        if not list_files(join_uri(uri, DELTA_LOG)):
+            continue
+        of_resource = (pc.field("department") == dept) & (pc.field("resource") == resource)
+        rows = DeltaTable(uri).to_pyarrow_dataset().count_rows(filter=of_resource)
+        if rows:
+            left.append(
+                f"{uri}: {rows} rows of {dataset}, also in its earlier versions (delete them, "
+                "then vacuum that table with no retention while no run writes it)"
+            )
+    return left
+
+
 def destroy(
     settings: Settings, dataset: str, *, by: str, why: str, force: bool = False
 ) -> dict[str, Any]:
@@ -349,6 +379,7 @@ def destroy(
             # expects none of their rows, and the same bytes delivered later are ingested anew
             log_destroyed_files(dataset, settings, why=why)
             landing, by_hand = _remove_landing(settings, dataset)
+            by_hand += _rows_in_shared_tables(settings, dataset)
         note = {"at": settings.now().isoformat(), "by": by, "why": why, "dataset": dataset}
         backups = store.remove_tables(settings.backup_root, paths, note)
     for path in [p for p in paths if p.startswith("share/")]:

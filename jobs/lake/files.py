@@ -14,6 +14,8 @@ import uuid
 
 import pyarrow.fs as pafs
 
+from jobs.lake.crash import crash_point
+
 #: The folder of a Delta table's commits: a folder holding one is a table.
 DELTA_LOG = "_delta_log"
 
@@ -39,6 +41,7 @@ def remove_tree(uri: str) -> bool:
     fs, path = filesystem(uri)
     if fs.get_file_info(path).type == pafs.FileType.NotFound:
         return False
+    crash_point("files.remove_tree")
     fs.delete_dir(path)
     return True
 

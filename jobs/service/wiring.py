@@ -9,14 +9,17 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from jobs.service.ports import (
     DataAccess,
+    DatasetView,
+    Encoded,
     Grant,
     Identity,
     Principal,
+    ReadRequest,
     Refusal,
     Shares,
     SignInRefused,
@@ -58,8 +61,70 @@ def _shown_entry(entry: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+class LakeData:
+    """:class:`~jobs.service.ports.DataAccess` over the governed reads (:mod:`jobs.service.reads`,
+    :mod:`jobs.service.formats`): the principal's department is the consumer, its login the
+    account every read is audited under."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    def datasets(self, principal: Principal) -> list[DatasetView]:
+        """One view per dataset the department holds an active grant for (fields of all its
+        active grants together, the latest expiry)."""
+        from jobs.catalog import load_catalog
+        from jobs.lake.registry import BASE_TABLES
+        from jobs.service.reads import kind_of
+        from jobs.share.grants import is_active, read_grants
+
+        today = self.settings.today()
+        active = [
+            g
+            for g in read_grants(self.settings, [("consumer", "=", principal.department)])
+            if is_active(g, today)
+        ]
+        resources = load_catalog(self.settings.schemas_root).resources
+        bases = {t.name: t.grain for t in BASE_TABLES}
+        views: dict[str, DatasetView] = {}
+        for grant in sorted(active, key=lambda g: g["dataset"]):
+            name = grant["dataset"]
+            earlier = views.get(name)
+            resource = resources.get(name)
+            expiries = [str(e) for e in (grant["expires_on"], earlier and earlier.expires_on) if e]
+            views[name] = DatasetView(
+                name=name,
+                title=resource.title if resource else f"基础库 base: {bases.get(name, name)}",
+                fields=tuple(
+                    dict.fromkeys([*(earlier.fields if earlier else ()), *grant["fields"]])
+                ),
+                verify_only=(earlier.verify_only if earlier else True) and kind_of(grant) != "read",
+                expires_on=max(expiries) if expiries else None,
+                purpose=earlier.purpose if earlier else grant["purpose"],
+            )
+        return list(views.values())
+
+    def read(self, principal: Principal, request: ReadRequest) -> Any:
+        from jobs.service.reads import Consumer, read_page
+
+        return read_page(self.settings, Consumer(principal.department, principal.login), request)
+
+    def encode(self, page: Any, fmt: str) -> Encoded:
+        from jobs.service.formats import encode
+
+        return encode(page, fmt)
+
+    def verify(
+        self, principal: Principal, dataset: str, items: Sequence[Mapping[str, Any]]
+    ) -> list[dict[str, Any]]:
+        from jobs.service.reads import Consumer
+        from jobs.service.verify import verify_batch
+
+        consumer = Consumer(principal.department, principal.login)
+        return verify_batch(self.settings, consumer, dataset, items)
+
+
 def lake_data(settings: Settings) -> DataAccess:
-    raise NotImplementedError("the governed reads (jobs.service.reads) are not wired yet")
+    return LakeData(settings)
 
 
 # --- accounts: the workflow store ------------------------------------------------------------

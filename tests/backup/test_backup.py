@@ -13,6 +13,7 @@ from jobs.audit import log as audit
 from jobs.backup import store
 from jobs.backup.backup import BackupError, backup, destroy, read_manifest, restore
 from jobs.lake import ledger, tables
+from jobs.lake.registry import QUALITY_FAILING_ROWS
 
 SCHEMA = pa.schema([("id", pa.string()), ("n", pa.int64())])
 
@@ -218,3 +219,21 @@ def test_restore_refuses_an_audit_log_without_the_head_anchored_at_backup_time(
 
     with pytest.raises(BackupError, match=r"restored audit log does not verify.*missing"):
         restore(small_lake, done["path"], by="ops", target_root=str(tmp_path / "new"))
+
+
+def test_destroy_lists_the_resources_rows_left_in_tables_every_resource_shares(small_lake):
+    failing = QUALITY_FAILING_ROWS.uri(small_lake)
+    schema = pa.schema(
+        [("department", pa.string()), ("resource", pa.string()), ("row_number", pa.int64())]
+    )
+    rows = [("gaj", "hukou", 4), ("gaj", "hukou", 9), ("mzj", "marriage", 4)]
+    ledger.append_rows(
+        failing, [dict(zip(schema.names, r, strict=True)) for r in rows], schema, "q1"
+    )
+
+    result = destroy(small_lake, "gaj.hukou", by="steward", why="保存期满")
+
+    assert result["by_hand"] == [
+        f"{failing}: 2 rows of gaj.hukou, also in its earlier versions (delete them, then vacuum "
+        "that table with no retention while no run writes it)"
+    ]
