@@ -37,6 +37,7 @@ DEFAULTS = {
     "read_max_columns": 1000,
     "read_max_cells": 50000000,
     "read_max_vertices": 500000,
+    "landing_quiet_seconds": 120,
     "service_max_rows": 10000,
     "service_max_batch": 10000,
 }
@@ -68,6 +69,7 @@ VARIABLES = {
     "read_max_columns": "GOVLAKE_READ_MAX_COLUMNS",
     "read_max_cells": "GOVLAKE_READ_MAX_CELLS",
     "read_max_vertices": "GOVLAKE_READ_MAX_VERTICES",
+    "landing_quiet_seconds": "GOVLAKE_LANDING_QUIET_SECONDS",
     "service_max_rows": "GOVLAKE_SERVICE_MAX_ROWS",
     "service_max_batch": "GOVLAKE_SERVICE_MAX_BATCH",
 }
@@ -112,6 +114,7 @@ def overridden(monkeypatch, tmp_path):
         "GOVLAKE_READ_MAX_COLUMNS": "4",
         "GOVLAKE_READ_MAX_CELLS": "40",
         "GOVLAKE_READ_MAX_VERTICES": "100",
+        "GOVLAKE_LANDING_QUIET_SECONDS": "0",
         "GOVLAKE_SERVICE_MAX_ROWS": "50",
         "GOVLAKE_SERVICE_MAX_BATCH": "20",
     }
@@ -144,6 +147,7 @@ def overridden(monkeypatch, tmp_path):
         "read_max_columns": 4,
         "read_max_cells": 40,
         "read_max_vertices": 100,
+        "landing_quiet_seconds": 0,
         "service_max_rows": 50,
         "service_max_batch": 20,
     }
@@ -196,6 +200,13 @@ def test_unusable_shuffle_partition_count_fails_naming_the_variable(monkeypatch,
 def test_negative_open_min_cell_count_fails_naming_the_variable(monkeypatch):
     monkeypatch.setenv("GOVLAKE_OPEN_MIN_CELL_COUNT", "-1")
     with pytest.raises(SettingsError, match=r"^GOVLAKE_OPEN_MIN_CELL_COUNT='-1': expected"):
+        Settings.from_env()
+
+
+@pytest.mark.parametrize("value", ["-1", "two minutes"])
+def test_landing_quiet_period_is_whole_seconds_from_zero(monkeypatch, value):
+    monkeypatch.setenv("GOVLAKE_LANDING_QUIET_SECONDS", value)
+    with pytest.raises(SettingsError, match=r"^GOVLAKE_LANDING_QUIET_SECONDS=.*0 or more"):
         Settings.from_env()
 
 
