@@ -37,18 +37,28 @@ def spark(tmp_path_factory):
     session.stop()
 
 
-@pytest.fixture
-def lake_settings(tmp_path):
-    """Settings whose lake, landing and reports roots live under this test's tmp_path."""
+def settings_under(root, **overrides):
+    """Settings whose lake, landing and reports roots live under ``root`` (a test's folder).
+
+    Files are read as soon as they are delivered (no landing quiet period): tests pin clocks in
+    the past while their files are written now; the tests of the quiet period set their own.
+    """
     from jobs.settings import Settings
 
     return Settings(
-        lake_root=str(tmp_path / "lake"),
-        landing_root=str(tmp_path / "landing"),
-        reports_root=str(tmp_path / "reports"),
+        lake_root=str(root / "lake"),
+        landing_root=str(root / "landing"),
+        reports_root=str(root / "reports"),
         spark_master="local[2]",
         shuffle_partitions=2,
+        **{"landing_quiet_seconds": 0, **overrides},
     )
+
+
+@pytest.fixture
+def lake_settings(tmp_path):
+    """Settings whose lake, landing and reports roots live under this test's tmp_path."""
+    return settings_under(tmp_path)
 
 
 @pytest.fixture(scope="module", autouse=True)

@@ -23,7 +23,10 @@ DEFAULTS = {
     "calendar_overrides": "",
     "reid_root": str(PROJECT_ROOT / "data" / "reid"),
     "backup_root": str(PROJECT_ROOT / "data" / "backups"),
+    "backup_keep": 14,
     "share_key_file": "",
+    "reident_key_file": "",
+    "session_secret_file": "",
     "audit_key_file": "",
     "audit_anchor_root": "",
     "env": "development",
@@ -34,6 +37,9 @@ DEFAULTS = {
     "read_max_columns": 1000,
     "read_max_cells": 50000000,
     "read_max_vertices": 500000,
+    "landing_quiet_seconds": 120,
+    "service_max_rows": 10000,
+    "service_max_batch": 10000,
 }
 
 VARIABLES = {
@@ -49,7 +55,10 @@ VARIABLES = {
     "calendar_overrides": "GOVLAKE_CALENDAR_OVERRIDES",
     "reid_root": "GOVLAKE_REID_ROOT",
     "backup_root": "GOVLAKE_BACKUP_ROOT",
+    "backup_keep": "GOVLAKE_BACKUP_KEEP",
     "share_key_file": "GOVLAKE_SHARE_KEY_FILE",
+    "reident_key_file": "GOVLAKE_REIDENT_KEY_FILE",
+    "session_secret_file": "GOVLAKE_SESSION_SECRET_FILE",
     "audit_key_file": "GOVLAKE_AUDIT_KEY_FILE",
     "audit_anchor_root": "GOVLAKE_AUDIT_ANCHOR_ROOT",
     "env": "GOVLAKE_ENV",
@@ -60,6 +69,9 @@ VARIABLES = {
     "read_max_columns": "GOVLAKE_READ_MAX_COLUMNS",
     "read_max_cells": "GOVLAKE_READ_MAX_CELLS",
     "read_max_vertices": "GOVLAKE_READ_MAX_VERTICES",
+    "landing_quiet_seconds": "GOVLAKE_LANDING_QUIET_SECONDS",
+    "service_max_rows": "GOVLAKE_SERVICE_MAX_ROWS",
+    "service_max_batch": "GOVLAKE_SERVICE_MAX_BATCH",
 }
 
 # One line of `govlake config`: name, value (may be empty), then the variable in parentheses.
@@ -88,7 +100,10 @@ def overridden(monkeypatch, tmp_path):
         "GOVLAKE_CALENDAR_OVERRIDES": str(tmp_path / "calendar.yaml"),
         "GOVLAKE_REID_ROOT": "abfss://vault@account/reid",
         "GOVLAKE_BACKUP_ROOT": str(tmp_path / "backups"),
+        "GOVLAKE_BACKUP_KEEP": "3",
         "GOVLAKE_SHARE_KEY_FILE": str(tmp_path / "share.key"),
+        "GOVLAKE_REIDENT_KEY_FILE": str(tmp_path / "reident.key"),
+        "GOVLAKE_SESSION_SECRET_FILE": str(tmp_path / "session.secret"),
         "GOVLAKE_AUDIT_KEY_FILE": str(tmp_path / "audit.key"),
         "GOVLAKE_AUDIT_ANCHOR_ROOT": "anchors",
         "GOVLAKE_ENV": "production",
@@ -99,6 +114,9 @@ def overridden(monkeypatch, tmp_path):
         "GOVLAKE_READ_MAX_COLUMNS": "4",
         "GOVLAKE_READ_MAX_CELLS": "40",
         "GOVLAKE_READ_MAX_VERTICES": "100",
+        "GOVLAKE_LANDING_QUIET_SECONDS": "0",
+        "GOVLAKE_SERVICE_MAX_ROWS": "50",
+        "GOVLAKE_SERVICE_MAX_BATCH": "20",
     }
     for name, value in values.items():
         monkeypatch.setenv(name, value)
@@ -115,7 +133,10 @@ def overridden(monkeypatch, tmp_path):
         "calendar_overrides": str(tmp_path / "calendar.yaml"),
         "reid_root": "abfss://vault@account/reid",
         "backup_root": str(tmp_path / "backups"),
+        "backup_keep": 3,
         "share_key_file": str(tmp_path / "share.key"),
+        "reident_key_file": str(tmp_path / "reident.key"),
+        "session_secret_file": str(tmp_path / "session.secret"),
         "audit_key_file": str(tmp_path / "audit.key"),
         "audit_anchor_root": str(PROJECT_ROOT / "anchors"),
         "env": "production",
@@ -126,6 +147,9 @@ def overridden(monkeypatch, tmp_path):
         "read_max_columns": 4,
         "read_max_cells": 40,
         "read_max_vertices": 100,
+        "landing_quiet_seconds": 0,
+        "service_max_rows": 50,
+        "service_max_batch": 20,
     }
 
 
@@ -179,6 +203,13 @@ def test_negative_open_min_cell_count_fails_naming_the_variable(monkeypatch):
         Settings.from_env()
 
 
+@pytest.mark.parametrize("value", ["-1", "two minutes"])
+def test_landing_quiet_period_is_whole_seconds_from_zero(monkeypatch, value):
+    monkeypatch.setenv("GOVLAKE_LANDING_QUIET_SECONDS", value)
+    with pytest.raises(SettingsError, match=r"^GOVLAKE_LANDING_QUIET_SECONDS=.*0 or more"):
+        Settings.from_env()
+
+
 @pytest.mark.parametrize("value", ["Asia/Shangai", "Asia", "../etc/passwd"])
 def test_unknown_time_zone_fails_naming_the_variable(monkeypatch, value):
     monkeypatch.setenv("GOVLAKE_TIMEZONE", value)
@@ -187,6 +218,22 @@ def test_unknown_time_zone_fails_naming_the_variable(monkeypatch, value):
     assert str(caught.value) == (
         f"GOVLAKE_TIMEZONE={value!r}: not a known time zone (e.g. Asia/Shanghai)"
     )
+
+
+@pytest.mark.parametrize("backups", ["lake", "lake/backups", "lake/../lake/b"])
+def test_backup_root_inside_the_lake_root_fails_naming_the_variable(monkeypatch, tmp_path, backups):
+    monkeypatch.setenv("GOVLAKE_LAKE_ROOT", str(tmp_path / "lake"))
+    monkeypatch.setenv("GOVLAKE_BACKUP_ROOT", str(tmp_path / backups))
+
+    with pytest.raises(SettingsError, match=r"GOVLAKE_BACKUP_ROOT=.*inside the lake root"):
+        Settings.from_env()
+
+
+def test_backup_root_next_to_the_lake_root_is_accepted(monkeypatch, tmp_path):
+    monkeypatch.setenv("GOVLAKE_LAKE_ROOT", str(tmp_path / "lake"))
+    monkeypatch.setenv("GOVLAKE_BACKUP_ROOT", str(tmp_path / "lake-backups"))
+
+    assert Settings.from_env().backup_root == str(tmp_path / "lake-backups")
 
 
 def test_settings_error_is_a_value_error():

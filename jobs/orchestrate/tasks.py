@@ -16,17 +16,20 @@ from collections.abc import Callable
 from typing import Any
 
 from jobs.orchestrate.names import ingest_dag_id
+from jobs.secrets import keep_files_private
 from jobs.settings import Settings
 
 
 def audited(task: str, job: Callable[[Settings], Any], *, actor: str | None = None) -> Any:
     """Runs one task's job: the settings are built here (a task is an edge), every lake write
-    is an audit entry naming the task (``airflow:<dag>.<task>``, or ``actor``), and the summary
+    is an audit entry naming the task (``airflow:<dag>.<task>``, or ``actor``), files it writes
+    are not readable by other local users, and the summary
     comes back as plain JSON, since XCom in Airflow 3 stores JSON and a date or a numpy integer
     in a summary must not fail an otherwise successful task."""
     from jobs.audit import write_audit  # Spark (the lake's write hook): imported when it runs
 
     settings = Settings.from_env()
+    keep_files_private()
     with write_audit(settings, actor=actor or f"airflow:{task}"):
         summary = job(settings)
     return json.loads(json.dumps(summary, default=str, ensure_ascii=False))
@@ -71,6 +74,14 @@ def run_validate_quality(resource_id: str) -> dict[str, Any]:
         f"{ingest_dag_id(resource_id)}.validate_quality",
         lambda settings: validate_pool_batch(resource_id, settings=settings),
     )
+
+
+def run_lake_maintenance() -> dict[str, Any]:
+    """Task: remove the orphan files of aborted writes, then vacuum every table within its
+    retention floor (the policy profile's log retention for governance tables)."""
+    from jobs.lake.maintenance import maintain_lake  # delta-rs: imported when the task runs
+
+    return audited("lake__maintenance.maintain_lake", maintain_lake)
 
 
 #: The ingestion steps by task id (the job names in :mod:`jobs.ingest.pipeline`).

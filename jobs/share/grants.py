@@ -48,6 +48,10 @@ from jobs.share.policy import (
 
 PENDING, GRANTED, DENIED, REVOKED = "pending", "granted", "denied", "revoked"
 SYSTEM = "system"
+#: What a grant allows: ``read`` (governed reads and 核验) or ``verify`` (核验 only: match / no
+#: match answers, never a row). Rows recorded before kinds existed hold none and allow reads.
+READ, VERIFY = "read", "verify"
+KINDS = (READ, VERIFY)
 
 _TS = pa.timestamp("us", tz="UTC")
 GRANT_SCHEMA = pa.schema(
@@ -72,6 +76,7 @@ GRANT_SCHEMA = pa.schema(
         ("revoked_on", pa.date32()),
         ("revoke_reason", pa.string()),
         ("updated_at", _TS),
+        ("kind", pa.string()),
     ]
 )
 
@@ -125,9 +130,12 @@ def new_request(
     deadline: tuple[dt.date, bool] | None,
     expires_on: dt.date | None,
     legal_basis: str,
+    kind: str = READ,
 ) -> Grant:
     """A request as the share type decides it: granted, pending or refused at once."""
     _require(consumer, "which department consumes (--consumer)")
+    if kind not in KINDS:
+        raise GrantError(f"kind {kind!r}: one of {', '.join(KINDS)}")
     _require(purpose, "the purpose (--purpose)")
     _require(by, "who asks (--by)")
     unknown = [f for f in fields if f not in allowed_fields]
@@ -154,6 +162,7 @@ def new_request(
         state=PENDING,
         expires_on=expires_on,
         updated_at=now,
+        kind=kind,
     )
     if share_type == UNCONDITIONAL:
         grant.update(
@@ -235,10 +244,21 @@ def find_grant(settings: Settings, request_id: str) -> Grant:
     return matches[0]
 
 
+def _add_kind_column(uri: str) -> None:
+    """A grants table written before grants had a kind gets the (nullable) column."""
+    from deltalake import DeltaTable
+    from deltalake.schema import Field
+
+    table = DeltaTable(uri)
+    if "kind" not in [f.name for f in table.schema().fields]:
+        table.alter.add_columns([Field("kind", "string", nullable=True)])
+
+
 def _save(settings: Settings, grant: Grant, action: str, actor: str, why: str) -> None:
     uri = SHARE_GRANTS.uri(settings)
     row = pa.Table.from_pylist([grant], schema=GRANT_SCHEMA)
     if tables.table_exists(uri):
+        _add_kind_column(uri)
         tables.merge(uri, row, ["request_id"])
     else:
         ledger.append_arrow(uri, row, write_id=f"grant/{grant['request_id']}/{action}")
@@ -256,6 +276,7 @@ def _save(settings: Settings, grant: Grant, action: str, actor: str, why: str) -
             "fields": grant["fields"],
             "purpose": grant["purpose"],
             "expires_on": grant["expires_on"],
+            "kind": grant.get("kind") or READ,
             "why": why,
         },
     )
@@ -276,8 +297,12 @@ def request_share(
     by: str,
     expires_on: dt.date | None = None,
     today: dt.date | None = None,
+    kind: str = READ,
 ) -> Grant:
-    """Records a request; unconditional datasets are granted and not-shared ones refused at once."""
+    """Records a request; unconditional datasets are granted and not-shared ones refused at once.
+
+    ``kind`` ``verify`` asks for 核验 only (match / no match answers, no rows).
+    """
     day, now = _clock(settings, today)
     masking = load_masking(settings.schemas_root)
     dataset = resolve_dataset(dataset_id, load_catalog(settings.schemas_root), settings, masking)
@@ -301,6 +326,7 @@ def request_share(
         deadline=deadline,
         expires_on=expires_on,
         legal_basis=dataset.legal_basis,
+        kind=kind,
     )
     _save(settings, grant, "grant_requested", by, purpose)
     if grant["state"] != PENDING:

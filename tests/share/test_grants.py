@@ -3,6 +3,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 
+import pyarrow as pa
 import pytest
 
 from jobs.audit import log as audit
@@ -108,3 +109,23 @@ def test_profile_without_a_deadline_shows_none(lake_settings):
     grant = _request(zhenhai, "rsj.insured", ["person_id"])
     assert (grant["state"], grant["deadline"]) == ("pending", None)
     assert grants.list_grants(zhenhai, today=dt.date(2030, 1, 1))[0]["status"] == "pending"
+
+
+def test_a_grant_may_be_for_verification_only(lake_settings):
+    grant = _request(lake_settings, "population", ["person_name"], kind=grants.VERIFY)
+    (stored,) = grants.read_grants(lake_settings)
+    assert grant["kind"] == stored["kind"] == "verify"
+    with pytest.raises(GrantError, match="kind 'export'"):
+        _request(lake_settings, "population", kind="export")
+
+
+def test_a_grants_table_from_before_kinds_gets_the_column(lake_settings):
+    from deltalake import write_deltalake
+
+    old = _request(lake_settings, "population")
+    uri = SHARE_GRANTS.uri(lake_settings)
+    rows = pa.Table.from_pylist([old], schema=grants.GRANT_SCHEMA).drop_columns(["kind"])
+    write_deltalake(uri, rows, mode="overwrite", schema_mode="overwrite")
+    _request(lake_settings, "population", ["gender"], kind=grants.VERIFY)
+    kinds = {g["request_id"]: g["kind"] for g in grants.read_grants(lake_settings)}
+    assert kinds[old["request_id"]] is None and sorted(kinds.values(), key=str) == [None, "verify"]
