@@ -36,6 +36,17 @@ def spark(tmp_path_factory):
     session.stop()
 
 
+@pytest.fixture(autouse=True)
+def _cheap_password_hashing(monkeypatch):
+    """argon2id at its smallest cost: the production parameters take a second per hash on a
+    busy machine, and no test measures the hash's strength."""
+    from jobs.store import accounts
+
+    monkeypatch.setattr(
+        accounts, "HASH_PARAMETERS", {"time_cost": 1, "memory_cost": 8, "parallelism": 1}
+    )
+
+
 @pytest.fixture
 def lake_settings(tmp_path):
     """Settings whose lake, landing and reports roots live under this test's tmp_path."""

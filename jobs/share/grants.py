@@ -7,12 +7,18 @@ action is also an entry of the audit log (``grant_requested``, ``grant_granted``
 By the dataset's share type (:mod:`jobs.share.policy`):
 
 * ``unconditional`` (base databases always, 000 §14): granted on request, by ``system``;
-* ``conditional`` (有条件/受限共享): ``pending`` until a steward approves or denies it; the answer
+* ``conditional`` (有条件/受限共享): ``pending`` until an approver of the providing department
+  approves or denies it; the answer
   is due within the profile's ``conditional_share_answer_workdays`` (鹤壁 5, 泰州 3 working days,
   counted from the day after the request, 000 §15, 001 §15). Where the profile sets no
   deadline, none is shown. A pending request past its deadline is flagged ``overdue``; an
   answer after it is recorded as ``answered_late``. A grant needs an expiry date;
 * ``not_shared`` (不予/非共享): refused on request, by ``system``, with the catalog's legal basis.
+
+Every request and decision is signed by an authenticated :class:`~jobs.store.roles.Actor` and
+allowed by :data:`~jobs.store.roles.PERMISSIONS`: a data officer requests for its own department
+(the bureau's steward for any), an approver decides for its own department's resources only, and
+the approver or the bureau's steward may revoke.
 
 States::
 
@@ -45,9 +51,10 @@ from jobs.share.policy import (
     resolve_dataset,
     shareable_fields,
 )
+from jobs.store.roles import BUREAU, SYSTEM_ACTOR, Actor, require
 
 PENDING, GRANTED, DENIED, REVOKED = "pending", "granted", "denied", "revoked"
-SYSTEM = "system"
+SYSTEM = SYSTEM_ACTOR.login
 
 _TS = pa.timestamp("us", tz="UTC")
 GRANT_SCHEMA = pa.schema(
@@ -273,11 +280,16 @@ def request_share(
     dataset_id: str,
     fields: Sequence[str],
     purpose: str,
-    by: str,
+    by: Actor,
     expires_on: dt.date | None = None,
     today: dt.date | None = None,
 ) -> Grant:
-    """Records a request; unconditional datasets are granted and not-shared ones refused at once."""
+    """Records a request; unconditional datasets are granted and not-shared ones refused at once.
+
+    Raises:
+        Forbidden: ``by`` may not request for ``consumer`` (jobs.store.roles).
+    """
+    require(by, "share.request", consumer)
     day, now = _clock(settings, today)
     masking = load_masking(settings.schemas_root)
     dataset = resolve_dataset(dataset_id, load_catalog(settings.schemas_root), settings, masking)
@@ -295,18 +307,24 @@ def request_share(
         fields=list(fields),
         allowed_fields=shareable_fields(dataset, masking),
         purpose=purpose,
-        by=by,
+        by=by.login,
         today=day,
         now=now,
         deadline=deadline,
         expires_on=expires_on,
         legal_basis=dataset.legal_basis,
     )
-    _save(settings, grant, "grant_requested", by, purpose)
+    _save(settings, grant, "grant_requested", by.login, purpose)
     if grant["state"] != PENDING:
         action = "grant_granted" if grant["state"] == GRANTED else "grant_denied"
         _save(settings, grant, action, SYSTEM, grant["decision_reason"])
     return grant
+
+
+def provider_of(settings: Settings, dataset_id: str) -> str:
+    """The department that provides a dataset: a resource's own, the bureau for a base."""
+    resource = load_catalog(settings.schemas_root).resources.get(dataset_id)
+    return resource.department if resource is not None else BUREAU
 
 
 def decide_request(
@@ -314,31 +332,46 @@ def decide_request(
     request_id: str,
     approve: bool,
     *,
-    by: str,
+    by: Actor,
     why: str,
     expires_on: dt.date | None = None,
     today: dt.date | None = None,
 ) -> Grant:
+    """Approves or denies a pending request (see :func:`decide`).
+
+    Raises:
+        Forbidden: ``by`` is not an approver of the providing department.
+    """
     day, now = _clock(settings, today)
+    grant = find_grant(settings, request_id)
+    require(by, "share.decide", provider_of(settings, grant["dataset"]))
     grant = decide(
-        find_grant(settings, request_id),
+        grant,
         approve,
-        by=by,
+        by=by.login,
         why=why,
         today=day,
         now=now,
         expires_on=expires_on,
     )
-    _save(settings, grant, "grant_granted" if approve else "grant_denied", by, why)
+    _save(settings, grant, "grant_granted" if approve else "grant_denied", by.login, why)
     return grant
 
 
 def revoke_grant(
-    settings: Settings, request_id: str, *, by: str, why: str, today: dt.date | None = None
+    settings: Settings, request_id: str, *, by: Actor, why: str, today: dt.date | None = None
 ) -> Grant:
+    """Withdraws a grant (see :func:`revoke`).
+
+    Raises:
+        Forbidden: ``by`` is neither an approver of the providing department nor the bureau's
+            steward.
+    """
     day, now = _clock(settings, today)
-    grant = revoke(find_grant(settings, request_id), by=by, why=why, today=day, now=now)
-    _save(settings, grant, "grant_revoked", by, why)
+    grant = find_grant(settings, request_id)
+    require(by, "share.revoke", provider_of(settings, grant["dataset"]))
+    grant = revoke(grant, by=by.login, why=why, today=day, now=now)
+    _save(settings, grant, "grant_revoked", by.login, why)
     return grant
 
 

@@ -9,6 +9,7 @@ from jobs.audit import log as audit
 from jobs.lake.registry import SHARE_GRANTS
 from jobs.share import grants
 from jobs.share.grants import GrantError
+from tests.actors import MZJ_OFFICER, RSJ_APPROVER, STEWARD, WJW_APPROVER
 
 MONDAY = dt.date(2025, 3, 3)
 
@@ -20,7 +21,7 @@ def _request(settings, dataset, fields=(), **kw):
         dataset_id=dataset,
         fields=list(fields),
         purpose=kw.pop("purpose", "低保资格核验"),
-        by=kw.pop("by", "mzj.li"),
+        by=kw.pop("by", MZJ_OFFICER),
         today=kw.pop("today", MONDAY),
         **kw,
     )
@@ -45,7 +46,7 @@ def test_not_shared_resource_is_refused_at_once(lake_settings):
     grant = _request(lake_settings, "wjw.death_cert", ["full_name"])
     assert grant["state"] == "denied" and "never leaves its pool" in grant["decision_reason"]
     with pytest.raises(GrantError, match="not pending"):
-        grants.decide_request(lake_settings, grant["request_id"], True, by="x", why="y")
+        grants.decide_request(lake_settings, grant["request_id"], True, by=WJW_APPROVER, why="y")
 
 
 def test_conditional_request_waits_for_an_answer_within_the_profile_workdays(lake_settings):
@@ -58,7 +59,7 @@ def test_conditional_request_waits_for_an_answer_within_the_profile_workdays(lak
         lake_settings,
         grant["request_id"][:6],
         True,
-        by="rsj.zhao",
+        by=RSJ_APPROVER,
         why="依法履职",
         expires_on=dt.date(2025, 12, 31),
         today=dt.date(2025, 3, 11),
@@ -77,21 +78,21 @@ def test_conditional_request_needs_fields_and_a_grant_needs_an_expiry(lake_setti
         _request(lake_settings, "rsj.insured", ["person_id", "no_such_field"])
     grant = _request(lake_settings, "rsj.insured", ["person_id"])
     with pytest.raises(GrantError, match="expiry"):
-        grants.decide_request(lake_settings, grant["request_id"], True, by="a", why="b")
+        grants.decide_request(lake_settings, grant["request_id"], True, by=RSJ_APPROVER, why="b")
     with pytest.raises(GrantError, match="why"):
-        grants.decide_request(lake_settings, grant["request_id"], False, by="a", why=" ")
+        grants.decide_request(lake_settings, grant["request_id"], False, by=RSJ_APPROVER, why=" ")
     denied = grants.decide_request(
-        lake_settings, grant["request_id"], False, by="a", why="超出职责"
+        lake_settings, grant["request_id"], False, by=RSJ_APPROVER, why="超出职责"
     )
     assert denied["state"] == "denied"
 
 
 def test_revoke_only_a_granted_share(lake_settings):
     grant = _request(lake_settings, "legal_entity")
-    revoked = grants.revoke_grant(lake_settings, grant["request_id"], by="steward", why="停用")
+    revoked = grants.revoke_grant(lake_settings, grant["request_id"], by=STEWARD, why="停用")
     assert (revoked["state"], revoked["revoked_by"]) == ("revoked", "steward")
     with pytest.raises(GrantError, match="not granted"):
-        grants.revoke_grant(lake_settings, grant["request_id"], by="steward", why="again")
+        grants.revoke_grant(lake_settings, grant["request_id"], by=STEWARD, why="again")
 
 
 def test_unknown_dataset_is_refused(lake_settings):
