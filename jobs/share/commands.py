@@ -5,6 +5,8 @@
     govlake share deny ID --as LOGIN --why TEXT
     govlake share revoke ID --as LOGIN --why TEXT
     govlake share list [--consumer C] [--status S] [--json]      overdue requests flagged
+    govlake share snapshot                                        the store's grants → the lake
+    govlake share import-grants                                   grants the lake held → the store
     govlake share refresh [--by NAME]                             rebuild share/<consumer>/<dataset>
     govlake share export CONSUMER DATASET --out FILE --by NAME [--format csv|xlsx]
     govlake open publish [--by NAME]                              open resources, aggregates, list
@@ -124,6 +126,23 @@ def _list(args: argparse.Namespace) -> int:
     return 0
 
 
+def _snapshot(_args: argparse.Namespace) -> int:
+    from jobs.share.grants import write_snapshot
+
+    print(f"{write_snapshot(Settings.from_env())} request(s) in governance/share_grants")
+    return 0
+
+
+def _import(_args: argparse.Namespace) -> int:
+    from jobs.share.grants import import_lake_grants, write_snapshot
+
+    settings = Settings.from_env()
+    copied = import_lake_grants(settings)
+    write_snapshot(settings)
+    print(f"{copied} request(s) copied from the lake into the workflow store")
+    return 0
+
+
 def _refresh(args: argparse.Namespace) -> int:
     from jobs.share.tasks import run_refresh_shares
 
@@ -208,6 +227,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     listing.add_argument("--status", help="pending, overdue, granted, expired, denied, revoked")
     listing.add_argument("--json", action="store_true")
     listing.set_defaults(func=_list)
+
+    snapshot = verbs.add_parser("snapshot", help="write the store's grants to the lake again")
+    snapshot.set_defaults(func=_snapshot)
+    imported = verbs.add_parser(
+        "import-grants", help="copy grants the lake held before the workflow store into it"
+    )
+    imported.set_defaults(func=_import)
 
     refresh = verbs.add_parser("refresh", help="rebuild every granted share table")
     refresh.add_argument("--by", default="system")

@@ -8,7 +8,7 @@
     govlake accounts token rotate LOGIN [--days N]             revoke its tokens, issue a new one
     govlake accounts token revoke PREFIX                       by the prefix `token list` shows
     govlake accounts token list [LOGIN] [--json]
-    govlake db upgrade [--revision R]                          migrate the workflow store
+    govlake db upgrade [--revision R] [--create]               migrate the workflow store
     govlake db downgrade REVISION                              ('base': drop every table)
     govlake db current                                         the store's and the newest revision
 
@@ -210,6 +210,8 @@ def _tokens(settings: Settings, args: argparse.Namespace) -> int:
 def _upgrade(settings: Settings, args: argparse.Namespace) -> int:
     from jobs.store import accounts, db
 
+    if args.create and db.create_database(settings):
+        print("created the workflow store's database")
     db.upgrade(settings, args.revision)
     with db.transaction(settings) as session:
         accounts.sync_departments(session, accounts.catalog_departments(settings.schemas_root))
@@ -282,6 +284,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     db_verbs = db.add_subparsers(dest="verb", metavar="VERB")
     upgrade = db_verbs.add_parser("upgrade", help="migrate to the newest schema")
     upgrade.add_argument("--revision", default="head")
+    upgrade.add_argument(
+        "--create", action="store_true", help="create the PostgreSQL database first if missing"
+    )
     upgrade.set_defaults(func=_refusing(_upgrade))
     downgrade = db_verbs.add_parser("downgrade", help="migrate down to REVISION")
     downgrade.add_argument("revision")

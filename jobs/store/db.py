@@ -78,6 +78,26 @@ def dispose_engines() -> None:
         _current.clear()
 
 
+def create_database(settings: Settings) -> bool:
+    """Creates the PostgreSQL database the URL names when it does not exist yet (a deployment's
+    first start; SQLite creates its file itself). Returns whether it created one."""
+    url = make_url(settings.database_url)
+    if url.get_backend_name() != "postgresql" or not url.database:
+        return False
+    server = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        with server.connect() as connection:
+            exists = connection.exec_driver_sql(
+                "SELECT 1 FROM pg_database WHERE datname = %(name)s", {"name": url.database}
+            ).first()
+            if not exists:
+                quoted = connection.dialect.identifier_preparer.quote(url.database)
+                connection.exec_driver_sql(f"CREATE DATABASE {quoted}")
+        return not exists
+    finally:
+        server.dispose()
+
+
 def _alembic_config(connection: Connection) -> Config:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))

@@ -10,12 +10,15 @@ from __future__ import annotations
 import datetime as dt
 
 from sqlalchemy import (
+    JSON,
     Boolean,
+    Date,
     DateTime,
     ForeignKey,
     Index,
     MetaData,
     String,
+    Text,
     TypeDecorator,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -144,3 +147,51 @@ class LoginAttempt(Base):
     succeeded: Mapped[bool] = mapped_column(Boolean)
     #: Where the attempt came from: ``cli`` or the client's address.
     source: Mapped[str] = mapped_column(String(64), default="")
+
+
+class ShareGrant(Base):
+    """One row per share request (共享申请) and its current state (jobs.share.grants).
+
+    Columns mirror the lake's ``governance/share_grants`` snapshot, so a row and a snapshot row
+    read the same; ``provider`` is the department whose approver decides.
+    """
+
+    __tablename__ = "share_grants"
+
+    request_id: Mapped[str] = mapped_column(String(16), primary_key=True)
+    consumer: Mapped[str] = mapped_column(String(32), index=True)
+    provider: Mapped[str] = mapped_column(String(32), index=True)
+    dataset: Mapped[str] = mapped_column(String(100))
+    share_type: Mapped[str] = mapped_column(String(16))
+    fields: Mapped[list[str]] = mapped_column(JSON)
+    purpose: Mapped[str] = mapped_column(Text)
+    requested_by: Mapped[str] = mapped_column(String(64))
+    requested_on: Mapped[dt.date] = mapped_column(Date)
+    deadline: Mapped[dt.date | None] = mapped_column(Date)
+    deadline_provisional: Mapped[bool | None] = mapped_column(Boolean)
+    state: Mapped[str] = mapped_column(String(16), index=True)
+    expires_on: Mapped[dt.date | None] = mapped_column(Date)
+    decided_by: Mapped[str | None] = mapped_column(String(64))
+    decided_on: Mapped[dt.date | None] = mapped_column(Date)
+    decision_reason: Mapped[str | None] = mapped_column(Text)
+    answered_late: Mapped[bool | None] = mapped_column(Boolean)
+    revoked_by: Mapped[str | None] = mapped_column(String(64))
+    revoked_on: Mapped[dt.date | None] = mapped_column(Date)
+    revoke_reason: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+
+
+class GrantDecision(Base):
+    """One row per step of a request: requested, granted, denied, revoked (who, when, why)."""
+
+    __tablename__ = "grant_decisions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    request_id: Mapped[str] = mapped_column(
+        ForeignKey("share_grants.request_id", ondelete="CASCADE"), index=True
+    )
+    action: Mapped[str] = mapped_column(String(16))
+    by: Mapped[str] = mapped_column(String(64))
+    on: Mapped[dt.date] = mapped_column(Date)
+    at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+    reason: Mapped[str] = mapped_column(Text)

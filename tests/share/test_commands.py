@@ -48,6 +48,8 @@ def test_share_request_approve_list_round_trip(env_lake, signed, capsys):
     assert "1 request(s), 0 overdue" in capsys.readouterr().out
     (granted,) = json.loads((main(["share", "list", "--json"]), capsys.readouterr().out)[1])
     assert granted["decided_by"] == RSJ_APPROVER.login
+    assert main(["share", "snapshot"]) == 0
+    assert "1 request(s) in governance/share_grants" in capsys.readouterr().out
 
 
 def test_approver_of_another_department_cannot_decide(env_lake, signed, capsys):

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import uuid
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -10,6 +12,7 @@ from sqlalchemy import inspect, select
 from jobs.settings import Settings, SettingsError
 from jobs.store import db
 from jobs.store.models import Base, Department, LoginAttempt
+from tests.postgres import needs_postgres
 
 
 def test_migrations_build_exactly_the_models(store_settings):
@@ -70,3 +73,20 @@ def test_default_store_is_a_sqlite_file_next_to_a_local_lake(tmp_path):
 def test_config_never_shows_the_database_password():
     settings = Settings(db_url="postgresql+psycopg://govlake:s3cret@db:5432/govlake")
     assert settings.as_dict()["db_url"] == "postgresql+psycopg://govlake:***@db:5432/govlake"
+
+
+@needs_postgres
+def test_creates_a_missing_postgresql_database_once(postgres_server, lake_settings):
+    url = postgres_server.url(f"created_{uuid.uuid4().hex[:8]}")
+    settings = dataclasses.replace(lake_settings, db_url=url)
+    try:
+        assert db.create_database(settings) is True
+        assert db.create_database(settings) is False
+        db.upgrade(settings)
+        assert db.current_revision(settings) == db.head_revision()
+    finally:
+        db.dispose_engines()
+
+
+def test_a_sqlite_store_needs_no_database_created(tmp_path):
+    assert db.create_database(Settings(lake_root=str(tmp_path / "lake"))) is False
