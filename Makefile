@@ -3,10 +3,11 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: env demo test test-fast bench lint format lock airflow clean-data help
+.PHONY: env demo serve test test-fast bench lint format lock airflow clean-data help
 
 help:
 	@echo "make demo   - run the main job on embedded defaults (creates .venv on first use)"
+	@echo "make serve  - run the department service on http://127.0.0.1:8800/"
 	@echo "make test   - run the whole test suite"
 	@echo "make bench  - run the benchmarks and print figures"
 	@echo "make lint   - ruff check + format check"
@@ -17,6 +18,9 @@ env:
 
 demo: env
 	$(VENV)/bin/govlake demo
+
+serve: env
+	$(VENV)/bin/govlake serve
 
 test: env
 	@scripts/ensure_test_packages.sh

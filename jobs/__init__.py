@@ -20,6 +20,7 @@ Subpackages, by what they do:
   backup            backups, restore and the destruction procedure
   reports           static HTML reports: quality, verification, yearly evaluation
   orchestrate       Airflow: DAGs built from the catalog, the embedded Airflow, self-check
+  service           the department service: ``govlake serve``, its API, pages and reads
   cli, demo         the ``govlake`` command and ``govlake demo``
 """
 

@@ -88,6 +88,24 @@ def _path_or_uri(value: str) -> str:
     return str(path)
 
 
+def root_inside(root: str, other: str) -> bool:
+    """Whether ``root`` is ``other`` or a folder below it (local paths or URIs alike)."""
+    inner, outer = root.rstrip("/\\"), other.rstrip("/\\")
+    if "://" not in inner:
+        inner, outer = os.path.realpath(inner), os.path.realpath(outer)
+    return inner == outer or inner.startswith(outer + "/") or inner.startswith(outer + os.sep)
+
+
+def _outside_lake(lake_root: str, name: str, default: str) -> str:
+    value = _path_or_uri(_env(name, default))
+    if root_inside(value, lake_root):
+        raise SettingsError(
+            f"{ENV_PREFIX}{name}={value!r} lies inside the lake root {lake_root!r}: a backup "
+            "there is lost with the lake; give another volume or an object store"
+        )
+    return value
+
+
 def _optional_path_or_uri(value: str) -> str:
     return _path_or_uri(value) if value else ""
 
@@ -108,12 +126,18 @@ class Settings:
     calendar_overrides: str = ""
     #: Re-identification data (token → original, 000 §27): kept apart, outside the lake root.
     reid_root: str = field(default_factory=lambda: _path_or_uri("data/reid"))
-    #: Where ``govlake backup`` writes backups (outside the lake: a backup must survive it).
+    #: Where ``govlake backup`` writes backup sets: another volume or an object store, never
+    #: inside the lake root (a backup must survive the lake's disk; jobs.backup.store).
     backup_root: str = field(default_factory=lambda: _path_or_uri("data/backups"))
+    #: How many backup sets the scheduled backup keeps (the newest ones; older ones are pruned).
+    backup_keep: int = 14
     #: A file holding the tokenisation key for shared tables. The key itself may instead come
     #: from the environment variable GOVLAKE_SHARE_KEY; it is never a setting value, so that
     #: ``govlake config`` and logs cannot print it (jobs.share.keys).
     share_key_file: str = ""
+    #: A file holding the department service's session secret (CSRF tokens); the secret may
+    #: instead come from GOVLAKE_SESSION_SECRET (jobs.service.security). Never printed.
+    session_secret_file: str = ""
     #: A file holding the audit log's chain key (the key may instead come from the environment
     #: variable GOVLAKE_AUDIT_KEY; jobs.audit.log). Kept apart from the lake like the share key.
     audit_key_file: str = ""
@@ -142,6 +166,10 @@ class Settings:
     read_max_cells: int = 50_000_000
     #: Coordinate positions of all geometries of a GeoJSON file together.
     read_max_vertices: int = 500_000
+    #: The department service: rows of one page of a governed read (JSON, CSV, XLSX, Arrow).
+    service_max_rows: int = 10_000
+    #: Keys in one ID-list filter or one 核验 (verification) batch.
+    service_max_batch: int = 10_000
     #: Where "now" comes from. Not a setting a user sets: tests and replays pin it with
     #: :meth:`with_clock`; everything else reads time through :meth:`now` and :meth:`today`.
     clock: Callable[[], dt.datetime] = field(default=system_clock, repr=False, compare=False)
@@ -193,11 +221,12 @@ class Settings:
         """Reads ``GOVLAKE_*`` variables; anything unset keeps its embedded default.
 
         Raises:
-            SettingsError: a count or the time zone cannot be used (the message names the
-                variable and its value).
+            SettingsError: a count or the time zone cannot be used, or the backup root lies
+                inside the lake root (the message names the variable and its value).
         """
+        lake_root = _path_or_uri(_env("LAKE_ROOT", "data/lake"))
         return cls(
-            lake_root=_path_or_uri(_env("LAKE_ROOT", "data/lake")),
+            lake_root=lake_root,
             landing_root=_path_or_uri(_env("LANDING_ROOT", "data/landing")),
             reports_root=_path_or_uri(_env("REPORTS_ROOT", "data/reports")),
             schemas_root=_path_or_uri(_env("SCHEMAS_ROOT", str(PROJECT_ROOT / "schemas"))),
@@ -208,8 +237,10 @@ class Settings:
             timezone=_env_timezone("TIMEZONE", "Asia/Shanghai"),
             calendar_overrides=_env("CALENDAR_OVERRIDES", ""),
             reid_root=_path_or_uri(_env("REID_ROOT", "data/reid")),
-            backup_root=_path_or_uri(_env("BACKUP_ROOT", "data/backups")),
+            backup_root=_outside_lake(lake_root, "BACKUP_ROOT", "data/backups"),
+            backup_keep=_env_count("BACKUP_KEEP", cls.backup_keep),
             share_key_file=_env("SHARE_KEY_FILE", ""),
+            session_secret_file=_env("SESSION_SECRET_FILE", ""),
             audit_key_file=_env("AUDIT_KEY_FILE", ""),
             audit_anchor_root=_optional_path_or_uri(_env("AUDIT_ANCHOR_ROOT", "")),
             db_url=_env("DB_URL", ""),
@@ -221,6 +252,8 @@ class Settings:
             read_max_columns=_env_count("READ_MAX_COLUMNS", cls.read_max_columns),
             read_max_cells=_env_count("READ_MAX_CELLS", cls.read_max_cells),
             read_max_vertices=_env_count("READ_MAX_VERTICES", cls.read_max_vertices),
+            service_max_rows=_env_count("SERVICE_MAX_ROWS", cls.service_max_rows),
+            service_max_batch=_env_count("SERVICE_MAX_BATCH", cls.service_max_batch),
         )
 
     def as_dict(self) -> dict[str, object]:

@@ -8,10 +8,12 @@ start) and a fresh profile per run keeps runs independent.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Iterator
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -30,12 +32,12 @@ CHROMIUM_FLAGS = (
 )
 
 
+def _first_on_path(names: tuple[str, ...]) -> str | None:
+    return next((found for name in names if (found := shutil.which(name))), None)
+
+
 def chromium_path() -> str | None:
-    for name in CHROMIUM_NAMES:
-        found = shutil.which(name)
-        if found:
-            return found
-    return None
+    return _first_on_path(CHROMIUM_NAMES)
 
 
 # `make test` installs Chromium first, so in CI a missing browser is a failure, not a skip: a
@@ -44,6 +46,60 @@ needs_chromium = pytest.mark.skipif(
     chromium_path() is None and not os.environ.get("CI"),
     reason="no headless Chromium on this machine (scripts/ensure_test_packages.sh installs it)",
 )
+
+
+CHROMEDRIVER_NAMES = ("chromedriver", "chromium.chromedriver")
+
+
+def chromedriver_path() -> str | None:
+    return _first_on_path(CHROMEDRIVER_NAMES)
+
+
+# Selenium drives the system's chromedriver (Debian's chromium-driver): never Selenium Manager,
+# which would try to download a browser. Missing in CI is a failure, as for Chromium.
+needs_chromedriver = pytest.mark.skipif(
+    (chromium_path() is None or chromedriver_path() is None) and not os.environ.get("CI"),
+    reason="no chromium or chromedriver here (scripts/ensure_test_packages.sh installs them)",
+)
+
+
+@contextlib.contextmanager
+def chromium_driver(
+    width: int = 1280, height: int = 1000, download_dir: Path | None = None
+) -> Iterator[object]:
+    """A headless Chromium under selenium, with a fresh profile, quit on exit; downloads are
+    saved in ``download_dir`` without asking."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    browser, driver_binary = chromium_path(), chromedriver_path()
+    assert browser and driver_binary, "Chromium or chromedriver is not installed"
+    options = webdriver.ChromeOptions()
+    options.binary_location = browser
+    for flag in CHROMIUM_FLAGS:
+        options.add_argument(flag)
+    options.add_argument(f"--window-size={width},{height}")
+    with tempfile.TemporaryDirectory(prefix="govlake-selenium-") as profile:
+        options.add_argument(f"--user-data-dir={profile}")
+        if download_dir is not None:
+            options.add_experimental_option(
+                "prefs",
+                {
+                    "download.default_directory": str(download_dir),
+                    "download.prompt_for_download": False,
+                },
+            )
+        driver = webdriver.Chrome(service=Service(executable_path=driver_binary), options=options)
+        try:
+            driver.set_page_load_timeout(60)
+            if download_dir is not None:
+                driver.execute_cdp_cmd(
+                    "Browser.setDownloadBehavior",
+                    {"behavior": "allow", "downloadPath": str(download_dir)},
+                )
+            yield driver
+        finally:
+            driver.quit()
 
 
 def _run(args: list[str], timeout: int) -> str:

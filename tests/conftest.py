@@ -65,18 +65,24 @@ def _cheap_password_hashing(monkeypatch):
     )
 
 
-@pytest.fixture
-def lake_settings(tmp_path):
-    """Settings whose lake, landing and reports roots live under this test's tmp_path."""
+def settings_under(root, **overrides):
+    """Settings whose lake, landing and reports roots live under ``root`` (a test's folder)."""
     from jobs.settings import Settings
 
     return Settings(
-        lake_root=str(tmp_path / "lake"),
-        landing_root=str(tmp_path / "landing"),
-        reports_root=str(tmp_path / "reports"),
+        lake_root=str(root / "lake"),
+        landing_root=str(root / "landing"),
+        reports_root=str(root / "reports"),
         spark_master="local[2]",
         shuffle_partitions=2,
+        **overrides,
     )
+
+
+@pytest.fixture
+def lake_settings(tmp_path):
+    """Settings whose lake, landing and reports roots live under this test's tmp_path."""
+    return settings_under(tmp_path)
 
 
 @pytest.fixture(scope="module", autouse=True)

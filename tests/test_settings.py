@@ -23,7 +23,9 @@ DEFAULTS = {
     "calendar_overrides": "",
     "reid_root": str(PROJECT_ROOT / "data" / "reid"),
     "backup_root": str(PROJECT_ROOT / "data" / "backups"),
+    "backup_keep": 14,
     "share_key_file": "",
+    "session_secret_file": "",
     "audit_key_file": "",
     "audit_anchor_root": "",
     "db_url": "",
@@ -35,6 +37,8 @@ DEFAULTS = {
     "read_max_columns": 1000,
     "read_max_cells": 50000000,
     "read_max_vertices": 500000,
+    "service_max_rows": 10000,
+    "service_max_batch": 10000,
 }
 
 VARIABLES = {
@@ -50,7 +54,9 @@ VARIABLES = {
     "calendar_overrides": "GOVLAKE_CALENDAR_OVERRIDES",
     "reid_root": "GOVLAKE_REID_ROOT",
     "backup_root": "GOVLAKE_BACKUP_ROOT",
+    "backup_keep": "GOVLAKE_BACKUP_KEEP",
     "share_key_file": "GOVLAKE_SHARE_KEY_FILE",
+    "session_secret_file": "GOVLAKE_SESSION_SECRET_FILE",
     "audit_key_file": "GOVLAKE_AUDIT_KEY_FILE",
     "audit_anchor_root": "GOVLAKE_AUDIT_ANCHOR_ROOT",
     "db_url": "GOVLAKE_DB_URL",
@@ -62,6 +68,8 @@ VARIABLES = {
     "read_max_columns": "GOVLAKE_READ_MAX_COLUMNS",
     "read_max_cells": "GOVLAKE_READ_MAX_CELLS",
     "read_max_vertices": "GOVLAKE_READ_MAX_VERTICES",
+    "service_max_rows": "GOVLAKE_SERVICE_MAX_ROWS",
+    "service_max_batch": "GOVLAKE_SERVICE_MAX_BATCH",
 }
 
 # One line of `govlake config`: name, value (may be empty), then the variable in parentheses.
@@ -90,7 +98,9 @@ def overridden(monkeypatch, tmp_path):
         "GOVLAKE_CALENDAR_OVERRIDES": str(tmp_path / "calendar.yaml"),
         "GOVLAKE_REID_ROOT": "abfss://vault@account/reid",
         "GOVLAKE_BACKUP_ROOT": str(tmp_path / "backups"),
+        "GOVLAKE_BACKUP_KEEP": "3",
         "GOVLAKE_SHARE_KEY_FILE": str(tmp_path / "share.key"),
+        "GOVLAKE_SESSION_SECRET_FILE": str(tmp_path / "session.secret"),
         "GOVLAKE_AUDIT_KEY_FILE": str(tmp_path / "audit.key"),
         "GOVLAKE_AUDIT_ANCHOR_ROOT": "anchors",
         "GOVLAKE_DB_URL": "postgresql+psycopg://govlake@db/govlake",
@@ -102,6 +112,8 @@ def overridden(monkeypatch, tmp_path):
         "GOVLAKE_READ_MAX_COLUMNS": "4",
         "GOVLAKE_READ_MAX_CELLS": "40",
         "GOVLAKE_READ_MAX_VERTICES": "100",
+        "GOVLAKE_SERVICE_MAX_ROWS": "50",
+        "GOVLAKE_SERVICE_MAX_BATCH": "20",
     }
     for name, value in values.items():
         monkeypatch.setenv(name, value)
@@ -118,7 +130,9 @@ def overridden(monkeypatch, tmp_path):
         "calendar_overrides": str(tmp_path / "calendar.yaml"),
         "reid_root": "abfss://vault@account/reid",
         "backup_root": str(tmp_path / "backups"),
+        "backup_keep": 3,
         "share_key_file": str(tmp_path / "share.key"),
+        "session_secret_file": str(tmp_path / "session.secret"),
         "audit_key_file": str(tmp_path / "audit.key"),
         "audit_anchor_root": str(PROJECT_ROOT / "anchors"),
         "db_url": "postgresql+psycopg://govlake@db/govlake",
@@ -130,6 +144,8 @@ def overridden(monkeypatch, tmp_path):
         "read_max_columns": 4,
         "read_max_cells": 40,
         "read_max_vertices": 100,
+        "service_max_rows": 50,
+        "service_max_batch": 20,
     }
 
 
@@ -191,6 +207,22 @@ def test_unknown_time_zone_fails_naming_the_variable(monkeypatch, value):
     assert str(caught.value) == (
         f"GOVLAKE_TIMEZONE={value!r}: not a known time zone (e.g. Asia/Shanghai)"
     )
+
+
+@pytest.mark.parametrize("backups", ["lake", "lake/backups", "lake/../lake/b"])
+def test_backup_root_inside_the_lake_root_fails_naming_the_variable(monkeypatch, tmp_path, backups):
+    monkeypatch.setenv("GOVLAKE_LAKE_ROOT", str(tmp_path / "lake"))
+    monkeypatch.setenv("GOVLAKE_BACKUP_ROOT", str(tmp_path / backups))
+
+    with pytest.raises(SettingsError, match=r"GOVLAKE_BACKUP_ROOT=.*inside the lake root"):
+        Settings.from_env()
+
+
+def test_backup_root_next_to_the_lake_root_is_accepted(monkeypatch, tmp_path):
+    monkeypatch.setenv("GOVLAKE_LAKE_ROOT", str(tmp_path / "lake"))
+    monkeypatch.setenv("GOVLAKE_BACKUP_ROOT", str(tmp_path / "lake-backups"))
+
+    assert Settings.from_env().backup_root == str(tmp_path / "lake-backups")
 
 
 def test_settings_error_is_a_value_error():

@@ -56,6 +56,7 @@ from typing import Any
 import pyarrow as pa
 
 from jobs.lake import ledger, tables
+from jobs.lake.crash import crash_point
 from jobs.lake.files import read_text, write_text
 from jobs.lake.paths import join_uri
 from jobs.lake.registry import AUDIT_LOG
@@ -331,6 +332,7 @@ def record_many(settings: Settings, records: Sequence[Mapping[str, Any]]) -> lis
             # Retention of the provide/obtain log (日志记录) from the profile: vacuum and Delta's
             # log cleanup keep everything at least this long.
             configuration = tables.retention_properties(_retention_days(settings))
+        crash_point("audit.append")
         write_deltalake(
             uri,
             pa.Table.from_pylist(entries, schema=AUDIT_SCHEMA),
@@ -343,6 +345,7 @@ def record_many(settings: Settings, records: Sequence[Mapping[str, Any]]) -> lis
                 }
             ),
         )
+        crash_point("audit.anchor")  # committed, the anchor outside the lake not yet moved
         # The first keyed append (or the first after the anchor was lost) says where keys begin.
         _write_anchor(settings, head, anchor.keyed_from if anchor else entries[0]["seq"])
     return entries
@@ -544,6 +547,50 @@ def verify(settings: Settings) -> tuple[list[Problem], tuple[int, str] | None]:
         )
     last = entries[-1] if entries else None
     return problems, ((int(last["seq"]), last["entry_hash"]) if last else None)
+
+
+def anchor_restored_log(
+    settings: Settings, anchored: Anchor | None, *, source: str
+) -> dict[str, Any]:
+    """Anchors a log just restored from a backup; ``settings`` name the lake it now lives in.
+
+    The restored log must verify on its own and hold ``anchored``, the head anchored when the
+    backup was taken (in the backup's manifest). An anchor this lake already had that differs
+    (the lake was lost after the backup: its newest entries are gone with it) is kept beside
+    the new one as evidence, and the entries it shows lost are named; the new anchor is the
+    restored head. The caller records the restore as the log's next entry.
+
+    Returns:
+        ``problems`` (nothing is anchored unless empty), ``head``, ``lost`` (a seq range or
+        None) and ``kept_aside`` (where the earlier anchor was kept, or None).
+    """
+    uri = AUDIT_LOG.uri(settings)
+    entries = read_entries(settings)
+    commits = tables.commit_log(uri)
+    heads = {f"the anchor when {source} was taken": anchored and anchored.head}
+    key = load_audit_key(settings)
+    keyed_from = anchored and anchored.keyed_from
+    problems = check_commits(commits, entries) + check_chain(entries, key, heads, keyed_from)
+    if problems or not entries:
+        return {"problems": [str(p) for p in problems], "head": None, "lost": None}
+    head = entries[-1]
+    earlier = read_anchor(settings)
+    lost = kept_aside = None
+    if earlier is not None and earlier.head != (int(head["seq"]), head["entry_hash"]):
+        kept_aside = f"{anchor_uri(settings)}.before-restore-{uuid.uuid4().hex[:8]}"
+        write_text(kept_aside, read_text(anchor_uri(settings)))
+        if earlier.seq > int(head["seq"]):
+            lost = f"{int(head['seq']) + 1}..{earlier.seq}"
+    if keyed_from is None:
+        keyed = [int(e["seq"]) for e in entries if e["entry_hash"].startswith(HASH_SCHEME + ":")]
+        keyed_from = keyed[0] if keyed else int(head["seq"]) + 1
+    _write_anchor(settings, head, keyed_from)
+    return {
+        "problems": [],
+        "head": [int(head["seq"]), head["entry_hash"]],
+        "lost": lost,
+        "kept_aside": kept_aside,
+    }
 
 
 # --- retention ------------------------------------------------------------------------------

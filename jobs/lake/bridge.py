@@ -55,6 +55,7 @@ from pyspark.sql.datasource import (
 )
 from pyspark.sql.types import StructType
 
+from jobs.lake.crash import crash_point
 from jobs.lake.files import filesystem
 
 FORMAT_NAME = "govlake_delta"
@@ -687,6 +688,7 @@ class _OpenFile:
 
     def write(self, data: pa.Table) -> None:
         self.writer.write_table(data)
+        crash_point("task.file")  # a row group written, the file not closed
         self.rows += data.num_rows
         for name, stats in self.stats.items():
             stats.update(data.column(name))
@@ -861,6 +863,7 @@ def commit_write(plan: WritePlan, messages: Sequence[DeltaCommitMessage | None])
             for f in files
         ]
         options = dict(plan.storage_options) if plan.storage_options else None
+        crash_point("bridge.commit")  # every file written, none committed
 
         if not _is_delta_table(plan.uri, plan.storage_options):
             fields = table_fields_for(plan.data_fields, plan.not_null)

@@ -14,6 +14,8 @@ import uuid
 
 import pyarrow.fs as pafs
 
+from jobs.lake.crash import crash_point
+
 #: The folder of a Delta table's commits: a folder holding one is a table.
 DELTA_LOG = "_delta_log"
 
@@ -39,6 +41,7 @@ def remove_tree(uri: str) -> bool:
     fs, path = filesystem(uri)
     if fs.get_file_info(path).type == pafs.FileType.NotFound:
         return False
+    crash_point("files.remove_tree")
     fs.delete_dir(path)
     return True
 
@@ -75,14 +78,37 @@ def list_tables(root: str) -> list[str]:
 
 def list_files(uri: str) -> list[str]:
     """Every file under a folder, relative to it (with ``/``); [] when it does not exist."""
+    return sorted(file_stats(uri))
+
+
+def file_stats(uri: str) -> dict[str, tuple[int, int]]:
+    """Every file under a folder (relative, with ``/``) → (size in bytes, modified in ns)."""
     fs, base = filesystem(uri)
     if fs.get_file_info(base).type == pafs.FileType.NotFound:
-        return []
-    return sorted(
-        info.path[len(base) :].lstrip("/")
+        return {}
+    return {
+        info.path[len(base) :].lstrip("/"): (info.size, info.mtime_ns or 0)
         for info in fs.get_file_info(pafs.FileSelector(base, recursive=True))
         if info.type == pafs.FileType.File
-    )
+    }
+
+
+def remove_file(uri: str) -> bool:
+    """Deletes one file; False when there was none."""
+    fs, path = filesystem(uri)
+    try:
+        fs.delete_file(path)
+    except FileNotFoundError:
+        return False
+    return True
+
+
+def move_file(src_uri: str, dst_uri: str) -> None:
+    """Moves a file within one filesystem (creating folders): a rename on a local folder."""
+    fs, src = filesystem(src_uri)
+    _, dst = filesystem(dst_uri)
+    fs.create_dir(dst.rsplit("/", 1)[0], recursive=True)
+    fs.move(src, dst)
 
 
 def copy_file(src_uri: str, dst_uri: str) -> tuple[int, str]:

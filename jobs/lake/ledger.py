@@ -16,6 +16,7 @@ from collections.abc import Mapping, Sequence
 import pyarrow as pa
 import pyarrow.fs as pafs
 
+from jobs.lake.crash import crash_point
 from jobs.lake.files import filesystem
 from jobs.lake.tables import WriteId, notify_write, table_exists
 
@@ -64,6 +65,7 @@ def append_arrow(
         target = DeltaTable(uri, storage_options=options)
         if _applied(target, app_id, version):
             return False
+    crash_point("ledger.append")
     try:
         write_deltalake(
             target,
@@ -153,6 +155,7 @@ def overwrite_where(
     from deltalake import write_deltalake
 
     options = dict(storage_options) if storage_options else None
+    crash_point("ledger.overwrite")
     if not table_exists(uri, storage_options):
         write_deltalake(uri, table, mode="append", storage_options=options)
     else:

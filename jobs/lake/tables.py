@@ -59,6 +59,7 @@ from jobs.lake.bridge import (
     table_fields_for,
     table_root_path,
 )
+from jobs.lake.crash import crash_point
 from jobs.lake.files import filesystem
 from jobs.lake.paths import LAYERS, table_uri
 
@@ -141,6 +142,7 @@ def remove_write_observer(observer: WriteObserver) -> None:
 
 def notify_write(uri: str, operation: str, **details: Any) -> None:
     """Tells every observer about a committed write of ``uri``."""
+    crash_point("lake.written")  # committed, not yet audited
     for observer in tuple(_WRITE_OBSERVERS):
         observer(uri, operation, details)
 
@@ -706,6 +708,7 @@ def merge(
     merger = merger.when_matched_update_all().when_not_matched_insert_all()
     if delete_unmatched:
         merger = merger.when_not_matched_by_source_delete()
+    crash_point("lake.merge")
     try:
         metrics = merger.execute()
     except CommitFailedError as exc:

@@ -73,6 +73,14 @@ def run_validate_quality(resource_id: str) -> dict[str, Any]:
     )
 
 
+def run_lake_maintenance() -> dict[str, Any]:
+    """Task: remove the orphan files of aborted writes, then vacuum every table within its
+    retention floor (the policy profile's log retention for governance tables)."""
+    from jobs.lake.maintenance import maintain_lake  # delta-rs: imported when the task runs
+
+    return audited("lake__maintenance.maintain_lake", maintain_lake)
+
+
 #: The ingestion steps by task id (the job names in :mod:`jobs.ingest.pipeline`).
 TASK_CALLABLES: dict[str, Callable[[str], dict[str, Any]]] = {
     "land_to_bronze": run_land_to_bronze,

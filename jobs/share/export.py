@@ -13,7 +13,8 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import hashlib
-from collections.abc import Sequence
+import io
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -46,16 +47,17 @@ def _cell(value: Any) -> Any:
     return neutralise(value)
 
 
-def write_csv(path: Path, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+def csv_bytes(columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> bytes:
     """UTF-8 with BOM (Excel in China opens it without mojibake), every cell neutralised."""
-    with path.open("w", encoding="utf-8-sig", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow([neutralise(c) for c in columns])
-        for row in rows:
-            writer.writerow(["" if v is None else _cell(v) for v in row])
+    text = io.StringIO(newline="")
+    writer = csv.writer(text)
+    writer.writerow([neutralise(c) for c in columns])
+    for row in rows:
+        writer.writerow(["" if v is None else _cell(v) for v in row])
+    return text.getvalue().encode("utf-8-sig")
 
 
-def write_xlsx(path: Path, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+def xlsx_bytes(columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> bytes:
     """One sheet; text cells are stored as text (never as formulas), neutralised as for CSV."""
     from openpyxl import Workbook
 
@@ -64,7 +66,17 @@ def write_xlsx(path: Path, columns: Sequence[str], rows: Sequence[Sequence[Any]]
     sheet.append([neutralise(c) for c in columns])
     for row in rows:
         sheet.append([_cell(v) for v in row])
-    book.save(path)
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+def write_csv(path: Path, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    path.write_bytes(csv_bytes(columns, rows))
+
+
+def write_xlsx(path: Path, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    path.write_bytes(xlsx_bytes(columns, rows))
 
 
 def export_share(

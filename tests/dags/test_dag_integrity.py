@@ -244,3 +244,26 @@ def test_fresh_parse_imports_no_spark_or_ingest_code(tmp_path, record_property):
     assert probe["dags"] >= 14
     # Not a speed test: the DAG processor kills a file that parses longer than this.
     assert all(seconds < probe["import_timeout_s"] for seconds in probe["files"].values())
+
+
+def test_backup_dag_backs_up_daily_then_prunes_one_run_at_a_time(dag_bag):
+    dag = dag_bag.dags["govlake__backup"]
+
+    assert [task.task_id for task in dag.topological_sort()] == [
+        "back_up_lake",
+        "prune_backup_sets",
+    ]
+    assert dag.schedule == "30 2 * * *"
+    assert dag.max_active_runs == 1
+    assert {"operations", "backup"} <= set(dag.tags)
+
+
+def test_lake_maintenance_runs_daily_and_calls_the_maintenance_job(dag_bag):
+    from jobs.orchestrate.tasks import run_lake_maintenance
+
+    dag = dag_bag.dags["lake__maintenance"]
+    (only,) = dag.tasks
+
+    assert dag.schedule == "30 3 * * *"  # after the backup (02:30), not beside it
+    assert only.python_callable is run_lake_maintenance
+    assert {"maintenance", "governance"} <= set(dag.tags)

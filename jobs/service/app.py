@@ -1,0 +1,71 @@
+"""The department service as an ASGI app: :func:`create_app` builds it from settings.
+
+One app serves the JSON API (:mod:`jobs.service.routes.api`) and the pages
+(:mod:`jobs.service.routes.pages`). What it knows about accounts and data comes through the
+protocols of :mod:`jobs.service.ports`; by default the workflow store and the governed reads
+(:mod:`jobs.service.wiring`), in tests whatever the test hands in.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+
+from jobs.service import responses
+from jobs.service.deps import Service
+from jobs.service.ports import AuditReader, DataAccess, Identity, Shares
+from jobs.service.routes import api, pages
+from jobs.service.routes import shares as share_routes
+from jobs.service.security import load_session_secret
+from jobs.settings import Settings
+
+WEB = Path(__file__).parent / "web"
+
+
+def create_app(
+    settings: Settings,
+    *,
+    identity: Identity | None = None,
+    data: DataAccess | None = None,
+    shares: Shares | None = None,
+    audit: AuditReader | None = None,
+) -> FastAPI:
+    """The service's app.
+
+    Args:
+        identity, data, shares, audit: what answers for accounts, reads, share requests and
+            the audit log; by default the store and the lake of ``settings``
+            (:mod:`jobs.service.wiring`).
+
+    Raises:
+        jobs.secrets.SecretError: in production without a session secret (the message names
+            the variable); the app is not built.
+    """
+    from jobs.service import wiring
+
+    secret = load_session_secret(settings)
+    app = FastAPI(
+        title="govlake department service",
+        docs_url="/api/docs",
+        redoc_url=None,
+        openapi_url="/api/openapi.json",
+    )
+    app.state.service = Service(
+        settings=settings,
+        identity=identity or wiring.store_identity(settings),
+        data=data or wiring.lake_data(settings),
+        shares=shares or wiring.lake_shares(settings),
+        audit=audit or wiring.LakeAudit(settings),
+        secret=secret,
+        templates=Jinja2Templates(directory=WEB),
+    )
+    responses.install(app)
+    app.include_router(api.router)
+    app.include_router(share_routes.api_router)
+    app.include_router(pages.router)
+    app.include_router(share_routes.page_router)
+    app.mount("/static", StaticFiles(directory=WEB / "static"), name="static")
+    return app

@@ -1,0 +1,184 @@
+"""Share requests (共享申请) and their decisions, through the API and the pages.
+
+A department's data officer (or application) requests a share of a dataset for a purpose; an
+approver of the providing department approves or denies it. Every request and decision is
+signed by the signed-in account, and the rules of :mod:`jobs.share.grants` refuse an approver
+of another department (403).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Form, Request, Response
+from fastapi.responses import RedirectResponse
+from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
+
+from jobs.service import inputs
+from jobs.service.deps import Approver, Requester, ServiceDep, ShareParty
+from jobs.service.ports import APPROVER, REQUESTER_ROLES, Grant
+from jobs.service.responses import render
+
+api_router = APIRouter(prefix="/api/v1/shares")
+page_router = APIRouter(prefix="/shares")
+
+#: ``request_id`` as :func:`jobs.share.grants.new_request` makes it: 16 hex digits.
+REQUEST_ID = re.compile(r"[0-9a-f]{16}")
+MAX_PURPOSE_CHARS = 500
+
+
+def request_id(text: str) -> str:
+    if not REQUEST_ID.fullmatch(text):
+        raise inputs.bad_request(
+            f"{inputs.shown(text)} is not a request id",
+            "use the 16-hex-digit request_id listed by /api/v1/shares",
+        )
+    return text
+
+
+def plain_text(text: str, what: str, limit: int = MAX_PURPOSE_CHARS) -> str:
+    """A purpose or reason: required, at most ``limit`` characters, no invisible characters."""
+    text = text.strip()
+    if not text:
+        raise inputs.bad_request(f"the {what} is empty", f"say the {what} in a sentence")
+    if len(text) > limit:
+        raise inputs.bad_request(f"the {what} is too long", f"say it in {limit} characters")
+    return inputs.free_text(" ".join(text.split()), what)
+
+
+def expiry(text: str | None) -> dt.date | None:
+    if not text:
+        return None
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise inputs.bad_request(
+            f"{inputs.shown(text)} is not a date", "write the expiry as YYYY-MM-DD"
+        ) from None
+
+
+def _fields(text: str) -> tuple[str, ...]:
+    return inputs.field_names(f.strip() for f in text.split(",") if f.strip())
+
+
+# --- API ------------------------------------------------------------------------------------
+
+
+class ShareRequestBody(BaseModel):
+    dataset: str
+    fields: list[str] = Field(default_factory=list, max_length=200)
+    purpose: str
+    expires_on: str | None = None
+
+
+class DecisionBody(BaseModel):
+    decision: Literal["approve", "deny"]
+    why: str
+    expires_on: str | None = None
+
+
+@api_router.get("")
+async def list_requests(principal: ShareParty, svc: ServiceDep) -> dict[str, list[Grant]]:
+    """The requests of the caller's department, and (approvers) those awaiting its decision."""
+    mine = await run_in_threadpool(svc.shares.of_department, principal)
+    pending = (
+        await run_in_threadpool(svc.shares.to_decide, principal)
+        if APPROVER in principal.roles
+        else []
+    )
+    return {"requests": mine, "to_decide": pending}
+
+
+@api_router.post("", status_code=201)
+async def request_share(body: ShareRequestBody, requester: Requester, svc: ServiceDep) -> Grant:
+    return await run_in_threadpool(
+        svc.shares.request,
+        requester,
+        inputs.dataset_name(body.dataset),
+        inputs.field_names(body.fields),
+        plain_text(body.purpose, "purpose"),
+        expiry(body.expires_on),
+    )
+
+
+@api_router.post("/{request}/decision")
+async def decide(request: str, body: DecisionBody, approver: Approver, svc: ServiceDep) -> Grant:
+    return await run_in_threadpool(
+        svc.shares.decide,
+        approver,
+        request_id(request),
+        body.decision == "approve",
+        plain_text(body.why, "reason"),
+        expiry(body.expires_on),
+    )
+
+
+# --- pages ----------------------------------------------------------------------------------
+
+
+@page_router.get("")
+async def shares_page(
+    request: Request, principal: ShareParty, svc: ServiceDep, dataset: str = ""
+) -> Response:
+    mine = (
+        await run_in_threadpool(svc.shares.of_department, principal)
+        if principal.has_any(REQUESTER_ROLES)
+        else []
+    )
+    pending = (
+        await run_in_threadpool(svc.shares.to_decide, principal)
+        if APPROVER in principal.roles
+        else []
+    )
+    context: dict[str, Any] = {
+        "requests": mine,
+        "to_decide": pending,
+        "dataset": inputs.dataset_name(dataset) if dataset else "",
+        "may_request": principal.has_any(REQUESTER_ROLES),
+    }
+    return render(request, "shares.html", context, principal)
+
+
+@page_router.post("")
+async def request_share_form(
+    requester: Requester,
+    svc: ServiceDep,
+    dataset: Annotated[str, Form()] = "",
+    fields: Annotated[str, Form()] = "",
+    purpose: Annotated[str, Form()] = "",
+    expires_on: Annotated[str, Form()] = "",
+) -> Response:
+    await run_in_threadpool(
+        svc.shares.request,
+        requester,
+        inputs.dataset_name(dataset.strip()),
+        _fields(fields),
+        plain_text(purpose, "purpose"),
+        expiry(expires_on),
+    )
+    return RedirectResponse("/shares", status_code=303)
+
+
+@page_router.post("/{request}/decision")
+async def decide_form(
+    request: str,
+    approver: Approver,
+    svc: ServiceDep,
+    decision: Annotated[str, Form()] = "",
+    why: Annotated[str, Form()] = "",
+    expires_on: Annotated[str, Form()] = "",
+) -> Response:
+    if decision not in ("approve", "deny"):
+        raise inputs.bad_request("choose approve or deny", "press 批准 or 拒绝")
+    await run_in_threadpool(
+        svc.shares.decide,
+        approver,
+        request_id(request),
+        decision == "approve",
+        plain_text(why, "reason"),
+        expiry(expires_on),
+    )
+    return RedirectResponse("/shares", status_code=303)

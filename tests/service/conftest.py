@@ -1,0 +1,254 @@
+"""The service's app on a throw-away lake, with accounts of two departments and an auditor.
+
+Until the workflow store and the governed reads are wired, the accounts and grants are held by
+the small in-memory stand-ins below (they keep the protocols of jobs.service.ports).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from dataclasses import dataclass
+
+import pyarrow as pa
+import pytest
+
+from jobs.service.ports import (
+    APPROVER,
+    AUDITOR,
+    DATA_OFFICER,
+    SYSTEM_CLIENT,
+    DatasetView,
+    Encoded,
+    Principal,
+    ReadRequest,
+    Refusal,
+    SignInRefused,
+    SignInThrottled,
+)
+from jobs.service.security import new_random_id
+from tests.service.lake import service_lake, small_pages  # noqa: F401  (the data tests' lake)
+
+PASSWORD = "correct horse battery staple"
+MAX_FAILURES = 5
+THROTTLE_SECONDS = 60
+
+
+class MemoryIdentity:
+    def __init__(self) -> None:
+        self.accounts: dict[str, tuple[str, Principal]] = {}
+        self.sessions: dict[str, str] = {}
+        self.tokens: dict[str, str] = {}
+        self.failures: dict[str, int] = {}
+
+    def add(self, login: str, department: str, *roles: str) -> Principal:
+        principal = Principal(login, login.title(), department, frozenset(roles), "session")
+        self.accounts[login] = (PASSWORD, principal)
+        return principal
+
+    def token_for(self, login: str) -> str:
+        token = new_random_id()
+        self.tokens[token] = login
+        return token
+
+    def sign_in(self, login: str, password: str, *, source: str) -> str:
+        if max(self.failures.get(login, 0), self.failures.get(source, 0)) >= MAX_FAILURES:
+            raise SignInThrottled(THROTTLE_SECONDS)
+        if login not in self.accounts or self.accounts[login][0] != password:
+            for key in (login, source):
+                self.failures[key] = self.failures.get(key, 0) + 1
+            raise SignInRefused
+        session_id = new_random_id()
+        self.sessions[session_id] = login
+        return session_id
+
+    def session_principal(self, session_id: str) -> Principal | None:
+        login = self.sessions.get(session_id)
+        return self.accounts[login][1] if login else None
+
+    def token_principal(self, token: str) -> Principal | None:
+        login = self.tokens.get(token)
+        if not login:
+            return None
+        principal = self.accounts[login][1]
+        return Principal(**{**principal.__dict__, "via": "token"})
+
+    def sign_out(self, session_id: str) -> None:
+        self.sessions.pop(session_id, None)
+
+
+@dataclass(frozen=True)
+class MemoryPage:
+    table: pa.Table
+    next_cursor: str | None = None
+
+
+class MemoryData:
+    def __init__(self) -> None:
+        self.grants: dict[str, dict[str, DatasetView]] = {}
+        self.tables: dict[str, pa.Table] = {}
+        self.reads: list[tuple[str, str]] = []
+
+    def datasets(self, principal: Principal) -> list[DatasetView]:
+        return list(self.grants.get(principal.department, {}).values())
+
+    def _view(self, principal: Principal, dataset: str) -> DatasetView:
+        view = self.grants.get(principal.department, {}).get(dataset)
+        if view is None:
+            raise Refusal(403, "not_granted", f"no grant for {dataset}", "request a share")
+        return view
+
+    def read(self, principal: Principal, request: ReadRequest) -> MemoryPage:
+        view = self._view(principal, request.dataset)
+        fields = request.fields or view.fields
+        if set(fields) - set(view.fields):
+            raise Refusal(403, "not_granted", "a field outside the grant", "ask for it")
+        table = self.tables[request.dataset].select(list(fields))
+        rows = [r for r in table.to_pylist() if all(r[k] == v for k, v in request.filters.items())]
+        self.reads.append((principal.login, request.dataset))
+        return MemoryPage(pa.Table.from_pylist(rows[: request.limit], schema=table.schema))
+
+    def encode(self, page: MemoryPage, fmt: str) -> Encoded:
+        if fmt == "csv":
+            out = io.StringIO()
+            writer = csv.writer(out)
+            writer.writerow(page.table.column_names)
+            writer.writerows(r.values() for r in page.table.to_pylist())
+            return Encoded(out.getvalue().encode(), "text/csv; charset=utf-8", "rows.csv")
+        body = json.dumps({"rows": page.table.to_pylist()}, ensure_ascii=False).encode()
+        return Encoded(body, "application/json", "rows.json")
+
+    def verify(self, principal: Principal, dataset: str, items: list) -> list[dict]:
+        self._view(principal, dataset)
+        stored = {r["person_id"]: r for r in self.tables[dataset].to_pylist()}
+        results = []
+        for item in items:
+            row = stored.get(item["id"])
+            results.append(
+                {
+                    "id": item["id"],
+                    "found": row is not None,
+                    "fields": {
+                        f: "not_found" if row is None else ("match" if row[f] == v else "no_match")
+                        for f, v in item["claims"].items()
+                    },
+                }
+            )
+        return results
+
+
+class MemoryShares:
+    def __init__(self, data: MemoryData) -> None:
+        self.data = data
+        self.grants: list[dict] = []
+
+    def of_department(self, principal: Principal) -> list[dict]:
+        return [g for g in self.grants if g["consumer"] == principal.department]
+
+    def to_decide(self, principal: Principal) -> list[dict]:
+        return [
+            g
+            for g in self.grants
+            if g["status"] == "pending" and PROVIDERS[g["dataset"]] == principal.department
+        ]
+
+    def request(self, principal, dataset, fields, purpose, expires_on) -> dict:
+        if dataset not in PROVIDERS:
+            raise Refusal(404, "unknown_dataset", f"no dataset {dataset}", "check the name")
+        grant = {
+            "request_id": f"{len(self.grants) + 1:016x}",
+            "consumer": principal.department,
+            "dataset": dataset,
+            "fields": list(fields),
+            "purpose": purpose,
+            "status": "pending",
+            "requested_by": principal.login,
+            "decided_by": None,
+            "expires_on": expires_on,
+        }
+        self.grants.append(grant)
+        return grant
+
+    def decide(self, principal, request_id, approve, why, expires_on) -> dict:
+        grant = next(g for g in self.grants if g["request_id"] == request_id)
+        if PROVIDERS[grant["dataset"]] != principal.department:
+            raise Refusal(403, "forbidden", "another department's dataset", "ask its approver")
+        grant.update(status="granted" if approve else "denied", decided_by=principal.login)
+        if approve:
+            view = DatasetView(grant["dataset"], grant["dataset"], tuple(grant["fields"]))
+            self.data.grants.setdefault(grant["consumer"], {})[grant["dataset"]] = view
+        return grant
+
+
+class MemoryAudit:
+    def __init__(self, data: MemoryData) -> None:
+        self.data = data
+
+    def newest(self, limit: int, action: str | None = None) -> list[dict]:
+        entries = [
+            {"seq": i, "at": "", "action": "read", "actor": who, "target": what, "detail": ""}
+            for i, (who, what) in enumerate(self.data.reads, start=1)
+        ]
+        return list(reversed(entries))[:limit]
+
+
+PROVIDERS = {"population": "bureau", "rsj.insured": "rsj"}
+
+PERSONS = pa.table(
+    {
+        "person_id": ["110101199003070017", "110101198512120028", None],
+        "name": ["张三", "李四", "王五"],
+        "birth_date": ["1990-03-07", "1985-12-12", None],
+    }
+)
+
+
+@pytest.fixture
+def identity() -> MemoryIdentity:
+    identity = MemoryIdentity()
+    identity.add("mzj_officer", "mzj", DATA_OFFICER)
+    identity.add("rsj_officer", "rsj", DATA_OFFICER)
+    identity.add("mzj_app", "mzj", SYSTEM_CLIENT)
+    identity.add("auditor", "bureau", AUDITOR)
+    identity.add("rsj_approver", "rsj", APPROVER)
+    identity.add("mzj_approver", "mzj", APPROVER)
+    return identity
+
+
+@pytest.fixture
+def data() -> MemoryData:
+    data = MemoryData()
+    data.tables["population"] = PERSONS
+    data.tables["rsj.insured"] = PERSONS
+    data.grants["mzj"] = {
+        "population": DatasetView(
+            "population", "人口基础库", ("person_id", "name", "birth_date"), purpose="低保核验"
+        )
+    }
+    data.grants["rsj"] = {
+        "rsj.insured": DatasetView("rsj.insured", "参保人员", ("person_id", "name"))
+    }
+    return data
+
+
+@pytest.fixture
+def shares(data) -> MemoryShares:
+    return MemoryShares(data)
+
+
+@pytest.fixture
+def app(lake_settings, identity, data, shares):
+    from jobs.service.app import create_app
+
+    return create_app(
+        lake_settings, identity=identity, data=data, shares=shares, audit=MemoryAudit(data)
+    )
+
+
+@pytest.fixture
+def client(app):
+    from fastapi.testclient import TestClient
+
+    with TestClient(app, base_url="http://localhost") as client:
+        yield client
