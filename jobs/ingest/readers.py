@@ -460,8 +460,7 @@ def _csv_records(
     """Every data row as a record; a row with undecodable bytes or NUL bytes, the header
     repeated (after a byte-order mark or not), a row opening with a byte-order mark, a quote
     left open and a row of the wrong width each as a record holding its text (``_raw_line``)
-    and its read problem.
-    Blank lines are skipped, as the fast reader skips them."""
+    and its read problem. Blank lines are skipped, as the fast reader skips them."""
     lines = _Lines(text)
     rows = _RowCollector(limits, header)
     reader = csv.reader(lines, delimiter=delimiter)
@@ -741,15 +740,15 @@ def _read_sheet(sheet, limits: ReadLimits) -> RawFile:
         values = [_cell_text(c) for c in cells[: limits.max_columns]]
         if all(v is None for v in values):
             continue  # empty rows Excel keeps in the sheet
-        if _is_header([v or "" for v in values], header):
-            collected.add({READ_PROBLEM: REPEATED_HEADER, RAW_LINE: "\t".join(header)})
-            continue
         if any(v is not None for v in values[len(header) :]):
             # Values right of the last named column belong to no column: never drop them.
             line = "\t".join("" if v is None else v for v in values)
             collected.add({READ_PROBLEM: WRONG_COLUMN_COUNT, RAW_LINE: line})
             continue
         values = values[: len(header)]
+        if _is_header([v or "" for v in values], header):
+            collected.add({READ_PROBLEM: REPEATED_HEADER, RAW_LINE: "\t".join(header)})
+            continue
         collected.add(dict(zip(header, values + [None] * (len(header) - len(values)), strict=True)))
     return collected.raw_file(None)
 

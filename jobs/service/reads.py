@@ -49,7 +49,7 @@ from jobs.service.errors import (
 )
 from jobs.service.ports import ReadRequest, Refusal
 from jobs.settings import Settings
-from jobs.share.grants import Grant, is_active, read_grants, status_of
+from jobs.share.grants import READ, Grant, is_active, read_grants, status_of
 from jobs.share.policy import (
     BASE_DATASETS,
     Dataset,
@@ -59,8 +59,6 @@ from jobs.share.policy import (
     resolve_dataset,
 )
 
-#: What a grant allows: ``read`` (reads and 核验) is every grant recorded without a kind.
-READ = "read"
 _REQUEST_A_SHARE = "request a share (共享申请) naming the fields and the purpose"
 _START_AGAIN = "start again from the first page (no cursor)"
 
@@ -317,8 +315,8 @@ class _Position:
         return position
 
 
-def _open_share(uri: str, version: int | None) -> tuple[Any, pads.Dataset]:
-    """The share's Delta table (at ``version``) and a pyarrow dataset of its files.
+def open_table(uri: str, version: int | None) -> tuple[Any, pads.Dataset]:
+    """A Delta table (at ``version``; the latest for None) and a pyarrow dataset of its files.
 
     Built from the file list, not ``DeltaTable.to_pyarrow_dataset()``: that one turns each
     file's Delta statistics into a guarantee, and where the bridge leaves out the maximum of a
@@ -329,7 +327,7 @@ def _open_share(uri: str, version: int | None) -> tuple[Any, pads.Dataset]:
 
     table = DeltaTable(uri, version=version)
     if table.metadata().partition_columns:
-        raise ShareNotReady(f"{uri} is partitioned", "rebuild it with the share refresh")
+        raise ShareNotReady(f"{uri} is partitioned", "rebuild it unpartitioned (refresh or build)")
     files = pa.table(table.get_add_actions(flatten=True)).column("path").to_pylist()
     fs, root = filesystem(uri)
     dataset = pads.dataset(
@@ -465,7 +463,7 @@ def _read_page(
     position = _Position.decode(request.cursor) if request.cursor else None
     digest = query_digest(request)
     try:
-        table, files = _open_share(uri, position.version if position else None)
+        table, files = open_table(uri, position.version if position else None)
     except Exception:
         if position is None:
             raise

@@ -61,6 +61,10 @@ from jobs.store.roles import BUREAU, SYSTEM_ACTOR, Actor, require
 
 PENDING, GRANTED, DENIED, REVOKED = "pending", "granted", "denied", "revoked"
 SYSTEM = SYSTEM_ACTOR.login
+#: What a grant allows: ``read`` (governed reads and 核验) or ``verify`` (核验 only: match / no
+#: match answers, never a row). Rows recorded before kinds existed hold none and allow reads.
+READ, VERIFY = "read", "verify"
+KINDS = (READ, VERIFY)
 
 _TS = pa.timestamp("us", tz="UTC")
 GRANT_SCHEMA = pa.schema(
@@ -85,6 +89,7 @@ GRANT_SCHEMA = pa.schema(
         ("revoked_on", pa.date32()),
         ("revoke_reason", pa.string()),
         ("updated_at", _TS),
+        ("kind", pa.string()),
     ]
 )
 
@@ -138,9 +143,12 @@ def new_request(
     deadline: tuple[dt.date, bool] | None,
     expires_on: dt.date | None,
     legal_basis: str,
+    kind: str = READ,
 ) -> Grant:
     """A request as the share type decides it: granted, pending or refused at once."""
     _require(consumer, "which department consumes (--consumer)")
+    if kind not in KINDS:
+        raise GrantError(f"kind {kind!r}: one of {', '.join(KINDS)}")
     _require(purpose, "the purpose (--purpose)")
     _require(by, "who asks (--by)")
     unknown = [f for f in fields if f not in allowed_fields]
@@ -167,6 +175,7 @@ def new_request(
         state=PENDING,
         expires_on=expires_on,
         updated_at=now,
+        kind=kind,
     )
     if share_type == UNCONDITIONAL:
         grant.update(
@@ -310,6 +319,16 @@ def _record_steps(session: Session, grant: Grant, steps: Sequence[Step]) -> None
         )
 
 
+def _add_kind_column(uri: str) -> None:
+    """A grants table written before grants had a kind gets the (nullable) column."""
+    from deltalake import DeltaTable
+    from deltalake.schema import Field
+
+    table = DeltaTable(uri)
+    if "kind" not in [f.name for f in table.schema().fields]:
+        table.alter.add_columns([Field("kind", "string", nullable=True)])
+
+
 def _move(session: Session, before: Grant, after: Grant) -> None:
     """Writes ``after`` over ``before`` unless another transaction moved the request meanwhile
     (the ``WHERE state = …`` of the UPDATE waits for its row lock, then finds no row)."""
@@ -339,6 +358,7 @@ def write_snapshot(settings: Settings) -> int:
     uri = SHARE_GRANTS.uri(settings)
     snapshot = pa.Table.from_pylist(rows, schema=GRANT_SCHEMA)
     if tables.table_exists(uri):
+        _add_kind_column(uri)
         tables.merge(uri, snapshot, ["request_id"])
     else:
         ledger.append_arrow(uri, snapshot, write_id=f"grants/{rows[-1]['request_id']}")
@@ -353,6 +373,7 @@ def _publish(settings: Settings, grant: Grant, steps: Sequence[Step]) -> None:
     write_snapshot(settings)
     target = SHARE.relative_path(grant["consumer"], grant["dataset"])
     detail = {k: grant[k] for k in ("request_id", "state", "fields", "purpose", "expires_on")}
+    detail["kind"] = grant.get("kind") or READ
     audit.record_many(
         settings,
         [
@@ -377,7 +398,7 @@ def import_lake_grants(settings: Settings) -> int:
         held = set(session.scalars(select(ShareGrant.request_id)))
         copied = [g for g in ledger.read_rows(uri) if g["request_id"] not in held]
         for grant in copied:
-            row = {name: grant[name] for name in GRANT_SCHEMA.names}
+            row = {name: grant.get(name) for name in GRANT_SCHEMA.names}
             session.add(ShareGrant(provider=provider_of(settings, grant["dataset"]), **row))
             session.flush()  # the request's row before the rows of its steps
             _record_steps(session, row, steps_of(row))
@@ -405,8 +426,11 @@ def request_share(
     by: Actor,
     expires_on: dt.date | None = None,
     today: dt.date | None = None,
+    kind: str = READ,
 ) -> Grant:
     """Records a request; unconditional datasets are granted and not-shared ones refused at once.
+
+    ``kind`` ``verify`` asks for 核验 only (match / no match answers, no rows).
 
     Raises:
         Forbidden: ``by`` may not request for ``consumer`` (jobs.store.roles).
@@ -435,6 +459,7 @@ def request_share(
         deadline=deadline,
         expires_on=expires_on,
         legal_basis=dataset.legal_basis,
+        kind=kind,
     )
     with transaction(settings) as session:
         session.add(ShareGrant(provider=provider_of(settings, dataset_id), **grant))

@@ -179,6 +179,8 @@ class ShareGrant(Base):
     revoked_on: Mapped[dt.date | None] = mapped_column(Date)
     revoke_reason: Mapped[str | None] = mapped_column(Text)
     updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+    #: ``read`` or ``verify`` (核验 only); none on requests made before kinds existed: read.
+    kind: Mapped[str | None] = mapped_column(String(16))
 
 
 class GrantDecision(Base):

@@ -5,6 +5,7 @@ import datetime as dt
 import json
 import re
 
+import pyarrow as pa
 import pytest
 
 from jobs.audit import log as audit
@@ -241,3 +242,25 @@ def test_request_ids_are_matched_as_hex_prefixes_only(lake_settings):
     for probe in ("%", "_", "' OR 1=1 --", ""):
         with pytest.raises(GrantError, match="no request"):
             grants.find_grant(lake_settings, probe)
+
+
+def test_a_grant_may_be_for_verification_only(lake_settings):
+    grant = _request(lake_settings, "population", ["person_name"], kind=grants.VERIFY)
+    (stored,) = grants.read_grants(lake_settings)
+    assert grant["kind"] == stored["kind"] == "verify"
+    with pytest.raises(GrantError, match="kind 'export'"):
+        _request(lake_settings, "population", kind="export")
+
+
+def test_a_grants_snapshot_from_before_kinds_gets_the_column(lake_settings):
+    from deltalake import write_deltalake
+
+    from jobs.lake import ledger
+
+    old = _request(lake_settings, "population")
+    uri = SHARE_GRANTS.uri(lake_settings)
+    rows = pa.Table.from_pylist([old], schema=grants.GRANT_SCHEMA).drop_columns(["kind"])
+    write_deltalake(uri, rows, mode="overwrite", schema_mode="overwrite")
+    new = _request(lake_settings, "population", ["gender"], kind=grants.VERIFY)
+    kinds = {g["request_id"]: g["kind"] for g in ledger.read_rows(uri)}
+    assert kinds == {old["request_id"]: "read", new["request_id"]: "verify"}

@@ -42,6 +42,7 @@ def upgrade() -> None:
         sa.Column("revoked_on", sa.Date(), nullable=True),
         sa.Column("revoke_reason", sa.Text(), nullable=True),
         sa.Column("updated_at", UtcDateTime(), nullable=False),
+        sa.Column("kind", sa.String(16), nullable=True),
         sa.PrimaryKeyConstraint("request_id", name=op.f("pk_share_grants")),
     )
     op.create_index(op.f("ix_share_grants_consumer"), "share_grants", ["consumer"])
