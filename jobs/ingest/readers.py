@@ -810,12 +810,12 @@ def read_geojson(path: Path, limits: ReadLimits = DEFAULT_LIMITS) -> RawFile:
         raise UnreadableFile("not_a_feature_collection", "FeatureCollection has no features list")
     rows = _RowCollector(limits)
     for feature in features:
-        if not isinstance(feature, dict) or feature.get("type") != "Feature":
-            rows.add(
-                {READ_PROBLEM: "not_a_feature", RAW_LINE: json.dumps(feature, ensure_ascii=False)}
-            )
+        is_feature = isinstance(feature, dict) and feature.get("type") == "Feature"
+        properties = (feature.get("properties") or {}) if is_feature else {}
+        if not is_feature or not isinstance(properties, dict):
+            problem = "properties_not_an_object" if is_feature else "not_a_feature"
+            rows.add({READ_PROBLEM: problem, RAW_LINE: json.dumps(feature, ensure_ascii=False)})
             continue
-        properties = feature.get("properties") or {}
         record = {str(k): _scalar_text(v) for k, v in properties.items()}
         record["geometry"] = _scalar_text(feature.get("geometry"))
         rows.add(record)

@@ -1,64 +1,63 @@
 """The catalogue of bad inputs: what a department can deliver wrong, and what govlake does.
 
 Every kind below is one batch of its own, all ingested together through the real pipeline
-(landing → bronze → pool → row accounting from the tables). For each, the test checks the reason
-quarantine (or the file log) shows, the good rows that still reach the pool, and that the row
-accounting read from the bronze, pool and quarantine tables balances. The read bounds are set
-low (``GOVLAKE_READ_MAX_*``) so that the oversized files stay small and the run fast.
+(landing → bronze → pool → row accounting from the tables). For each, the test checks the
+reason quarantine (or the file log) shows, the good rows that still reach the pool, and that
+the row accounting read from the bronze, pool and quarantine tables balances. The read bounds
+are set low (``GOVLAKE_READ_MAX_*``) so that the oversized files stay small and the run fast.
 
 Reason codes: ``file:<code>`` quarantines the file whole (its message in the file log);
 ``record:<code>`` quarantines one row with its delivered text (``_raw_line``) while the rest of
-the file goes on; ``<field>:<code>`` is a value the standardiser refused; ``rejected`` entries are
-landing entries never read.
+the file goes on; ``<field>:<code>`` is a value the standardiser refused; a ``rejected`` entry
+is a landing entry never read. Each line: kind: what was delivered → what ingestion made of it.
 
-==================================  ========================================  ===========================
-kind                                delivered                                 outcome
-==================================  ========================================  ===========================
-csv_short_row                       a row with 4 of 7 columns                 record:wrong_column_count
-csv_invalid_utf8_byte               one byte that is not UTF-8 in one row     record:undecodable_bytes
-csv_nul_bytes                       NUL bytes inside a row                    record:nul_bytes
-csv_repeated_header                 the header again mid-file                 record:repeated_header
-csv_joined_exports                  two exports joined: BOM + header mid-file record:repeated_header
-csv_bom_mid_file                    a byte-order mark opening a data row      record:byte_order_mark
-csv_mixed_line_endings              CR, CRLF and LF line ends in one file     every row read
-csv_utf16                           UTF-16 with its BOM, GBK declared         read; encoding mismatch logged
-csv_utf8_bom_on_gbk                 a UTF-8 BOM on GBK bytes                  file:undecodable
-csv_undecodable                     binary bytes                              file:undecodable
-csv_empty                           0 bytes                                   file:empty_file
-csv_zero_filled                     only NUL bytes                            file:nul_bytes
-csv_truncated                       cut off inside the last row               file:truncated
-csv_no_row_fits                     every row tab-separated, header commas    file:malformed_csv
-csv_unclosed_quote                  a quote opened and never closed           record:unbalanced_quote
-csv_duplicate_columns               a column name twice                       file:duplicate_columns
-csv_10000_columns                   10,000 columns                            file:too_many_columns
-csv_single_huge_line                one line past the line bound (200 MB)     file:line_too_long
-csv_too_many_rows                   rows past the row bound                   file:too_many_rows
-csv_missing_required_column         no 户口状态 column                        batch held, rows counted
-csv_same_file_twice                 one file delivered twice in a batch       second skipped as duplicate
-jsonl_malformed_line                a line that is not JSON                   record:malformed_json
-jsonl_invalid_utf8_byte             one byte that is not UTF-8 in one line    record:undecodable_bytes
-jsonl_not_an_object                 a line holding a JSON array               record:not_a_json_object
-jsonl_duplicate_keys                an object naming a key twice              record:duplicate_keys
-jsonl_truncated                     last line cut off                         file:truncated
-xlsx_row_wider_than_header          a value right of the last named column    record:wrong_column_count
-xlsx_repeated_header                the header row again mid-sheet            record:repeated_header
-xlsx_zip_bomb                       a few KB unpacking past the byte bound    file:too_large
-xlsx_declares_whole_sheet           <dimension> A1:XFD1048576                 only its rows read
-xlsx_understates_dimension          <dimension> naming 4 of 10 rows           all 10 rows read
-xlsx_not_a_workbook                 a CSV saved as .xlsx                      file:unreadable_xlsx
-xlsx_excel_mangled_id               an ID Excel turned into 3.3e17            person_id:excel_damaged
-geojson_million_vertices            a polygon of 1,000,000 vertices           file:too_many_vertices
-geojson_truncated                   the document cut off                      file:truncated
-date_year_0                         birth date 0000-01-01                     birth_date:out_of_range
-date_year_10000                     birth date 10000-01-01                    birth_date:bad_date
-id_region_abolished_before_birth    110201… on a person born 1993             person_id:region_abolished_before_birth
-number_out_of_range                 a longitude of 400 digits                 longitude:out_of_range
-nan_in_key                          an address code NaN                       address_code:not_a_value
-file_linked_outside                 a symlink to a file outside the landing   rejected outside_landing
-batch_linked_outside                a batch folder linked outside             rejected outside_landing
-resource_linked_outside             the resource folder linked outside        rejected outside_landing
-unsafe_batch_name                   a batch folder named -x                   rejected unsafe_name
-==================================  ========================================  ===========================
+- csv_short_row: a row with 4 of 7 columns → record:wrong_column_count
+- csv_invalid_utf8_byte: one byte that is not UTF-8 in one row → record:undecodable_bytes
+- csv_nul_bytes: NUL bytes inside a row → record:nul_bytes
+- csv_repeated_header: the header again mid-file → record:repeated_header
+- csv_joined_exports: two exports joined: BOM + header mid-file → record:repeated_header
+- csv_bom_mid_file: a byte-order mark opening a data row → record:byte_order_mark
+- csv_mixed_line_endings: CR, CRLF and LF line ends in one file → every row read
+- csv_utf16: UTF-16 with its BOM, GBK declared → read; encoding mismatch logged
+- csv_utf8_bom_on_gbk: a UTF-8 BOM on GBK bytes → file:undecodable
+- csv_undecodable: binary bytes → file:undecodable
+- csv_empty: 0 bytes → file:empty_file
+- csv_zero_filled: only NUL bytes → file:nul_bytes
+- csv_truncated: cut off inside the last row → file:truncated
+- csv_no_row_fits: every row tab-separated, header commas → file:malformed_csv
+- csv_unclosed_quote: a quote opened and never closed → record:unbalanced_quote
+- csv_duplicate_columns: a column name twice → file:duplicate_columns
+- csv_10000_columns: 10,000 columns → file:too_many_columns
+- csv_single_huge_line: one line past the line bound (200 MB) → file:line_too_long
+- csv_too_many_rows: rows past the row bound → file:too_many_rows
+- csv_missing_required_column: no 户口状态 column → batch held, its rows counted as held
+- csv_same_file_twice: one file delivered twice in a batch → second skipped as duplicate
+- jsonl_malformed_line: a line that is not JSON → record:malformed_json
+- jsonl_invalid_utf8_byte: one byte that is not UTF-8 in one line → record:undecodable_bytes
+- jsonl_not_an_object: a line holding a JSON array → record:not_a_json_object
+- jsonl_duplicate_keys: an object naming a key twice → record:duplicate_keys
+- jsonl_truncated: last line cut off → file:truncated
+- xlsx_row_wider_than_header: a value right of the last named column → record:wrong_column_count
+- xlsx_repeated_header: the header row again mid-sheet → record:repeated_header
+- xlsx_zip_bomb: a few KB unpacking past the byte bound → file:too_large
+- xlsx_declares_whole_sheet: <dimension> A1:XFD1048576 → only its rows read
+- xlsx_understates_dimension: <dimension> naming 4 of 10 rows → all 10 rows read
+- xlsx_not_a_workbook: a CSV saved as .xlsx → file:unreadable_xlsx
+- xlsx_excel_mangled_id: an ID Excel turned into 3.3e17 → person_id:excel_damaged
+- geojson_million_vertices: a polygon of 1,000,000 vertices → file:too_many_vertices
+- geojson_truncated: the document cut off → file:truncated
+- geojson_properties_not_an_object: a feature's properties a list →
+  record:properties_not_an_object
+- date_year_0: birth date 0000-01-01 → birth_date:out_of_range
+- date_year_10000: birth date 10000-01-01 → birth_date:bad_date
+- id_region_abolished_before_birth: 110201… on a person born 1993 →
+  person_id:region_abolished_before_birth
+- number_out_of_range: a longitude of 400 digits → longitude:out_of_range
+- nan_in_key: an address code NaN → address_code:not_a_value
+- file_linked_outside: a symlink to a file outside the landing → rejected outside_landing
+- batch_linked_outside: a batch folder linked outside → rejected outside_landing
+- resource_linked_outside: the resource folder linked outside → rejected outside_landing
+- unsafe_batch_name: a batch folder named -x → rejected unsafe_name
 
 Covered in depth elsewhere: tests/ingest/test_readers.py and test_read_limits.py (each reader
 rule), test_pipeline.py (a wrong-width row among 27, unstorable dates and times, landing links),
@@ -194,6 +193,17 @@ def _million_vertex_polygon() -> bytes:
         b'"geometry": {"type": "Polygon", "coordinates": [[' + ring + b"]]}}"
     )
     return b'{"type": "FeatureCollection", "features": [' + feature + b"]}"
+
+
+def _features(*bad_properties: object) -> bytes:
+    """A FeatureCollection of one good resident and features with ``bad_properties``."""
+    good = dict(zip(COLUMNS, _cells(), strict=True))
+    features = [
+        {"type": "Feature", "properties": properties, "geometry": None}
+        for properties in (good, *bad_properties)
+    ]
+    document = {"type": "FeatureCollection", "features": features}
+    return json.dumps(document, ensure_ascii=False).encode()
 
 
 def _outside(batch: Path, name: str) -> Path:
@@ -510,6 +520,13 @@ CASES = [
         clue="not valid JSON",
     ),
     Case(
+        "geojson_properties_not_an_object",
+        _raw("residents.geojson", lambda: _features([["公民身份号码", "x"]])),
+        pool_rows=1,
+        reasons=("record:properties_not_an_object",),
+        clue='"properties": [["公民身份号码", "x"]]',
+    ),
+    Case(
         "date_year_0",
         _text("hukou.csv", _csv(_row(), _row(birth_date="0000-01-01"), _row())),
         pool_rows=2,
@@ -683,6 +700,6 @@ def test_bad_input_costs_only_itself_with_a_clear_reason(lake, case):
 
 def test_the_catalogue_lists_every_kind_once_and_at_least_25():
     kinds = [case.kind for case in CASES]
-    listed = re.findall(r"^([a-z0-9_]+)\s{2,}", __doc__, flags=re.MULTILINE)[1:]  # not "kind"
+    listed = re.findall(r"^- ([a-z0-9_]+): ", __doc__, flags=re.MULTILINE)
     assert len(set(kinds)) == len(kinds) >= 25
     assert listed == kinds

@@ -155,6 +155,7 @@ def test_geojson_features_become_rows(tmp_path):
                 "geometry": geometry,
             },
             {"type": "Nope"},
+            {"type": "Feature", "properties": ["ZDDM", "330211001001GB00002"], "geometry": None},
         ],
     }
     path = tmp_path / "a.geojson"
@@ -164,6 +165,7 @@ def test_geojson_features_become_rows(tmp_path):
     assert rows[0]["ZDMJ"] == "120.5"
     assert json.loads(rows[0]["geometry"]) == geometry
     assert rows[1][READ_PROBLEM] == "not_a_feature"
+    assert rows[2][READ_PROBLEM] == "properties_not_an_object"
 
 
 def test_geojson_truncated(tmp_path):
