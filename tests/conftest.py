@@ -8,6 +8,7 @@ import sys
 import pytest
 
 from tests.postgres import needs_postgres, postgres_server  # noqa: F401  (session fixture: a real PostgreSQL)
+from tests.spark_cluster import spark_cluster  # noqa: F401  (a standalone Spark cluster)
 
 # Tests never touch the developer's data/ folders or a real cluster.
 os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
