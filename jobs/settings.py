@@ -42,6 +42,21 @@ def _env_count(name: str, default: int) -> int:
     return value
 
 
+def _env_seconds(name: str, default: int) -> int:
+    """A whole number of seconds, 0 or more (0 turns the wait it sets off)."""
+    text = _env(name, str(default))
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise SettingsError(
+            f"{ENV_PREFIX}{name}={text!r}: expected a whole number of seconds, 0 or more "
+            f"(default {default})"
+        )
+    return value
+
+
 def _env_timezone(name: str, default: str) -> str:
     """An IANA time zone name (``Asia/Shanghai``): the jobs read it with ``zoneinfo``."""
     text = _env(name, default)
@@ -135,6 +150,9 @@ class Settings:
     #: from the environment variable GOVLAKE_SHARE_KEY; it is never a setting value, so that
     #: ``govlake config`` and logs cannot print it (jobs.share.keys).
     share_key_file: str = ""
+    #: A file holding the key that encrypts re-identification data at rest (the key may instead
+    #: come from GOVLAKE_REIDENT_KEY; jobs.share.reident). Never printed, never in the lake.
+    reident_key_file: str = ""
     #: A file holding the department service's session secret (CSRF tokens); the secret may
     #: instead come from GOVLAKE_SESSION_SECRET (jobs.service.security). Never printed.
     session_secret_file: str = ""
@@ -162,6 +180,10 @@ class Settings:
     read_max_cells: int = 50_000_000
     #: Coordinate positions of all geometries of a GeoJSON file together.
     read_max_vertices: int = 500_000
+    #: A delivered file of a resource whose catalog entry declares no manifest or marker is read
+    #: only once its size and mtime have been unchanged this many seconds by the clock (a file
+    #: still being copied waits for the next run); 0 reads files as soon as they are seen.
+    landing_quiet_seconds: int = 120
     #: The department service: rows of one page of a governed read (JSON, CSV, XLSX, Arrow).
     service_max_rows: int = 10_000
     #: Keys in one ID-list filter or one 核验 (verification) batch.
@@ -220,6 +242,7 @@ class Settings:
             backup_root=_outside_lake(lake_root, "BACKUP_ROOT", "data/backups"),
             backup_keep=_env_count("BACKUP_KEEP", cls.backup_keep),
             share_key_file=_env("SHARE_KEY_FILE", ""),
+            reident_key_file=_env("REIDENT_KEY_FILE", ""),
             session_secret_file=_env("SESSION_SECRET_FILE", ""),
             audit_key_file=_env("AUDIT_KEY_FILE", ""),
             audit_anchor_root=_optional_path_or_uri(_env("AUDIT_ANCHOR_ROOT", "")),
@@ -231,6 +254,7 @@ class Settings:
             read_max_columns=_env_count("READ_MAX_COLUMNS", cls.read_max_columns),
             read_max_cells=_env_count("READ_MAX_CELLS", cls.read_max_cells),
             read_max_vertices=_env_count("READ_MAX_VERTICES", cls.read_max_vertices),
+            landing_quiet_seconds=_env_seconds("LANDING_QUIET_SECONDS", cls.landing_quiet_seconds),
             service_max_rows=_env_count("SERVICE_MAX_ROWS", cls.service_max_rows),
             service_max_batch=_env_count("SERVICE_MAX_BATCH", cls.service_max_batch),
         )

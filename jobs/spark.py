@@ -13,6 +13,7 @@ import sys
 
 from pyspark.sql import SparkSession
 
+from jobs.secrets import keep_files_private
 from jobs.settings import Settings
 
 _MIN_SPLITS = "spark.sql.files.minPartitionNum"
@@ -33,6 +34,8 @@ def get_spark(settings: Settings, app_name: str = "govlake", **extra_conf: str) 
     # not whatever ``python3`` is first on PATH.
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+    # The JVM and its Python workers (delta-rs writes in them) inherit the umask at launch.
+    keep_files_private()
     builder = (
         SparkSession.builder.appName(app_name)
         .master(settings.spark_master)
@@ -42,6 +45,8 @@ def get_spark(settings: Settings, app_name: str = "govlake", **extra_conf: str) 
         .config("spark.sql.execution.arrow.pyspark.enabled", "true")
         .config("spark.sql.ansi.enabled", "false")
         .config("spark.ui.showConsoleProgress", "false")
+        # Files Spark writes itself (Hadoop's file system, not delta-rs): no access for others.
+        .config("spark.hadoop.fs.permissions.umask-mode", "027")
         # The status store keeps every finished query's plan (1,000 by default) even with the
         # UI off; a long-lived driver (Airflow worker, test session) running wide integration
         # plans filled a 2 GB heap with them and then failed to build a small broadcast.

@@ -37,7 +37,11 @@ def spark(tmp_path_factory):
 
 
 def settings_under(root, **overrides):
-    """Settings whose lake, landing and reports roots live under ``root`` (a test's folder)."""
+    """Settings whose lake, landing and reports roots live under ``root`` (a test's folder).
+
+    Files are read as soon as they are delivered (no landing quiet period): tests pin clocks in
+    the past while their files are written now; the tests of the quiet period set their own.
+    """
     from jobs.settings import Settings
 
     return Settings(
@@ -46,7 +50,7 @@ def settings_under(root, **overrides):
         reports_root=str(root / "reports"),
         spark_master="local[2]",
         shuffle_partitions=2,
-        **overrides,
+        **{"landing_quiet_seconds": 0, **overrides},
     )
 
 

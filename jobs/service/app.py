@@ -49,7 +49,8 @@ def create_app(
     secret = load_session_secret(settings)
     app = FastAPI(
         title="govlake department service",
-        docs_url="/api/docs",
+        # The interactive docs load scripts from a CDN: none here (the schema is enough).
+        docs_url=None,
         redoc_url=None,
         openapi_url="/api/openapi.json",
     )

@@ -316,27 +316,31 @@ class _Position:
 
 
 def open_table(uri: str, version: int | None) -> tuple[Any, pads.Dataset]:
-    """A Delta table (at ``version``; the latest for None) and a pyarrow dataset of its files.
+    """A Delta table (at ``version``; the latest for None) and a pyarrow dataset of its files."""
+    from deltalake import DeltaTable
+
+    table = DeltaTable(uri, version=version)
+    return table, table_files(table, uri)
+
+
+def table_files(table: Any, uri: str) -> pads.Dataset:
+    """A pyarrow dataset of a Delta table's current files (``table`` opened at ``uri``).
 
     Built from the file list, not ``DeltaTable.to_pyarrow_dataset()``: that one turns each
     file's Delta statistics into a guarantee, and where the bridge leaves out the maximum of a
     long string (a 64-character token) the guarantee reads ``column <= null``, so any filter on
     that column matched nothing. Parquet's own row-group statistics still skip what they can.
     """
-    from deltalake import DeltaTable
-
-    table = DeltaTable(uri, version=version)
     if table.metadata().partition_columns:
         raise ShareNotReady(f"{uri} is partitioned", "rebuild it unpartitioned (refresh or build)")
     files = pa.table(table.get_add_actions(flatten=True)).column("path").to_pylist()
     fs, root = filesystem(uri)
-    dataset = pads.dataset(
+    return pads.dataset(
         sorted(files),
         schema=pa.schema(table.schema().to_arrow()),
         format="parquet",
         filesystem=pafs.SubTreeFileSystem(root, fs),
     )
-    return table, dataset
 
 
 def _scan(

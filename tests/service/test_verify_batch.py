@@ -74,3 +74,31 @@ def test_a_batch_of_ten_thousand_ids_is_answered_in_one_call(lake_settings, tmp_
     (entry,) = [e for e in audit.read_entries(settings) if e["action"] == "verify"]
     detail = json.loads(entry["detail"])
     assert (detail["ids"]["count"], detail["found"]) == (10_000, 5_000)
+
+
+def test_a_rebuilt_base_is_read_afresh(lake_settings):
+    from deltalake import write_deltalake
+
+    settings = lake_settings.with_clock(pinned_clock(dt.datetime(2025, 3, 3, 4, tzinfo=dt.UTC)))
+    people = _persons(3)
+    uri = POPULATION.uri(settings)
+    ledger.append_arrow(uri, people, "test-population")
+    grants.request_share(
+        settings,
+        consumer="mzj",
+        dataset_id="population",
+        fields=["person_name"],
+        purpose="低保核验",
+        by="mzj.li",
+    )
+    items = [{"id": people["person_id"][0].as_py(), "claims": {"person_name": "新名字"}}]
+    consumer = Consumer("mzj", "mzj.app")
+    assert verify_batch(settings, consumer, "population", items)[0]["fields"] == {
+        "person_name": "no_match"
+    }
+    renamed = people.set_column(1, "person_name", pa.array(["新名字", "居民1", "居民2"]))
+    write_deltalake(uri, renamed, mode="overwrite")
+
+    assert verify_batch(settings, consumer, "population", items)[0]["fields"] == {
+        "person_name": "match"
+    }

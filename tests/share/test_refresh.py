@@ -8,12 +8,13 @@ from pathlib import Path
 import pytest
 
 from jobs.audit.hook import write_audit
-from jobs.lake import ledger, tables
+from jobs.lake import tables
 from jobs.lake.registry import REIDENTIFICATION
 from jobs.share import grants
 from jobs.share.keys import KEY_ENV, ShareKey, load_share_key
 from jobs.share.masking import hmac_sha256_hex_py
 from jobs.share.refresh import refresh_shares
+from jobs.share.reident import reidentify
 
 pytestmark = pytest.mark.spark
 
@@ -72,9 +73,16 @@ def test_share_is_masked_tokenised_and_limited_to_granted_fields(spark, shared_l
         ],
         key=str,
     )
-    reid = ledger.read_rows(REIDENTIFICATION.uri(shared_lake, "mzj", "population"))
-    assert {(r["token"], r["original"]) for r in reid} == {
-        (token(v), v) for v in ("11010119900307002X", "110101198512120017", "1101")
+    reid = reidentify(
+        shared_lake,
+        "mzj",
+        "population",
+        [token(v) for v in ("11010119900307002X", "110101198512120017", "1101", "0")],
+        actor="steward",
+        purpose="test",
+    )
+    assert reid == {
+        token(v): {"person_id": v} for v in ("11010119900307002X", "110101198512120017", "1101")
     }
     assert not REIDENTIFICATION.uri(shared_lake, "mzj", "population").startswith(
         shared_lake.lake_root
