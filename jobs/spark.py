@@ -14,9 +14,10 @@ import sys
 from pyspark.sql import SparkSession
 
 from jobs.secrets import keep_files_private
-from jobs.settings import Settings
+from jobs.settings import PROJECT_ROOT, Settings
 
 _MIN_SPLITS = "spark.sql.files.minPartitionNum"
+_EXECUTOR_PYTHONPATH = "spark.executorEnv.PYTHONPATH"
 
 
 def get_spark(settings: Settings, app_name: str = "govlake", **extra_conf: str) -> SparkSession:
@@ -60,6 +61,12 @@ def get_spark(settings: Settings, app_name: str = "govlake", **extra_conf: str) 
         # which the JIT compiles: the hukou standardisation ran 30-40 % faster.
         .config("spark.sql.codegen.hugeMethodLimit", "8000")
     )
+    if not settings.spark_master.startswith("local"):
+        # Executors of a cluster run govlake's Python (the Delta bridge's writer, the Arrow rules
+        # in mapInArrow) from their own environment: without this, whatever copy of govlake the
+        # workers' venv has installed, not the code this driver runs. The driver's checkout, at
+        # the same path: a cluster on this machine or a shared filesystem, like PYSPARK_PYTHON.
+        builder = builder.config(_EXECUTOR_PYTHONPATH, str(PROJECT_ROOT))
     for key, value in extra_conf.items():
         builder = builder.config(key, value)
     spark = builder.getOrCreate()

@@ -29,6 +29,7 @@ from jobs.share.reident import (
     open_sealed,
     reidentify,
 )
+from tests.actors import MZJ_OFFICER
 
 pytestmark = pytest.mark.spark
 
@@ -56,7 +57,7 @@ def refreshed(spark, shared_lake):
         dataset_id="population",
         fields=[],
         purpose="低保核验",
-        by="mzj.li",
+        by=MZJ_OFFICER,
         today=TODAY,
     )
     refresh_shares(spark, shared_lake, today=TODAY, key=SHARE_KEY, reident_key=REIDENT_KEY)
