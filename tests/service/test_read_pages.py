@@ -11,6 +11,7 @@ from jobs.service.ports import ReadRequest
 from jobs.service.reads import Consumer, read_page
 from jobs.settings import pinned_clock
 from jobs.share import grants
+from tests.actors import MZJ_OFFICER
 
 ROWS = 40_000  # three row groups of the ledger's 16,384 rows, in one file
 
@@ -32,7 +33,7 @@ def _share(lake_settings):
         dataset_id="population",
         fields=["person_id", "gender"],
         purpose="低保核验",
-        by="mzj.li",
+        by=MZJ_OFFICER,
     )
     return settings
 
