@@ -239,3 +239,19 @@ def client(app):
 
     with TestClient(app, base_url="http://localhost") as client:
         yield client
+
+
+@pytest.fixture
+def downloads(tmp_path):
+    folder = tmp_path / "downloads"
+    folder.mkdir()
+    return folder
+
+
+@pytest.fixture
+def browser(downloads):
+    """Headless Chromium under selenium (tests.browser), saving downloads in ``downloads``."""
+    from tests.browser import chromium_driver
+
+    with chromium_driver(download_dir=downloads) as driver:
+        yield driver
