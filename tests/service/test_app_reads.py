@@ -12,6 +12,7 @@ import pytest
 from jobs.audit import log as audit
 from jobs.service.ports import DATA_OFFICER, SYSTEM_CLIENT
 from jobs.share import grants
+from tests.actors import STEWARD
 from tests.service.forms import sign_in
 
 pytestmark = pytest.mark.spark
@@ -90,7 +91,7 @@ def test_revoked_grant_is_403_on_the_next_call(lake_client, identity, service_la
     headers = _bearer(identity, "jyj_app")
     first = lake_client.get("/api/v1/datasets/population/rows", headers=headers)
     (held,) = [g for g in grants.read_grants(service_lake) if g["consumer"] == "jyj"]
-    grants.revoke_grant(service_lake, held["request_id"], by="gaj.zhou", why="用途已结束")
+    grants.revoke_grant(service_lake, held["request_id"], by=STEWARD, why="用途已结束")
 
     after = lake_client.get("/api/v1/datasets/population/rows", headers=headers)
 
