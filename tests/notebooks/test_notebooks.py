@@ -9,7 +9,7 @@ from nbclient import NotebookClient
 
 from jobs.service.ports import SYSTEM_CLIENT
 from jobs.settings import PROJECT_ROOT
-from tests.service.conftest import MemoryIdentity
+from tests.service.conftest import StoreAccounts
 from tests.service.lake import service_lake  # noqa: F401  (a lake with refreshed shares)
 from tests.service.server import running_server
 
@@ -58,7 +58,7 @@ def test_consumer_notebook_reads_and_verifies_through_the_service_with_a_token(
 ):
     from jobs.service.app import create_app
 
-    identity = MemoryIdentity()
+    identity = StoreAccounts(service_lake)  # a real account and token in the workflow store
     identity.add("mzj_app", "mzj", SYSTEM_CLIENT)
     token = identity.token_for("mzj_app")
     with running_server(create_app(service_lake, identity=identity)) as url:
