@@ -125,3 +125,37 @@ def test_decision_form_without_csrf_token_is_refused(client, shares, identity):
 
     assert response.status_code == 403
     assert shares.grants[0]["status"] == "pending"
+
+
+def test_real_grant_rules_refuse_an_approver_of_another_department(lake_settings, identity):
+    from fastapi.testclient import TestClient
+
+    from jobs.audit import log as audit
+    from jobs.service.app import create_app
+
+    app = create_app(lake_settings, identity=identity)
+    with TestClient(app, base_url="http://localhost") as client:
+        requested = client.post(
+            "/api/v1/shares",
+            json={"dataset": "rsj.insured", "fields": ["full_name"], "purpose": "低保核验"},
+            headers=_bearer(identity, "mzj_app"),
+        )
+        request_id = requested.json()["request_id"]
+        decision = {"decision": "approve", "why": "依申请", "expires_on": "2099-12-31"}
+        own = client.post(
+            f"/api/v1/shares/{request_id}/decision",
+            json=decision,
+            headers=as_person(client, "mzj_approver"),
+        )
+        provider = client.post(
+            f"/api/v1/shares/{request_id}/decision",
+            json=decision,
+            headers=as_person(client, "rsj_approver"),
+        )
+
+    assert requested.status_code == 201 and requested.json()["state"] == "pending"
+    assert own.status_code == 403
+    assert "may not share.decide" in own.json()["message"]
+    assert provider.status_code == 200 and provider.json()["decided_by"] == "rsj_approver"
+    decided = [e for e in audit.read_entries(lake_settings) if e["action"] == "grant_granted"]
+    assert [e["actor"] for e in decided] == ["rsj_approver"]
