@@ -33,6 +33,7 @@ COMMAND_MODULES: list[str] = [
     "jobs.audit.commands",
     "jobs.backup.commands",
     "jobs.lake.commands",
+    "jobs.store.commands",
     "jobs.service.commands",
 ]
 

@@ -162,6 +162,10 @@ class Settings:
     #: Where the audit log's newest head is anchored on every append: another volume or bucket
     #: than the lake's. Empty: a folder ``audit_anchor`` next to the lake root.
     audit_anchor_root: str = ""
+    #: The workflow store (accounts, tokens, grants; jobs.store): a SQLAlchemy URL such as
+    #: ``postgresql+psycopg://govlake@db/govlake``. Empty: a SQLite file ``service/govlake.db``
+    #: next to a local lake root (the password, if any, is never printed by ``govlake config``).
+    db_url: str = ""
     #: ``development`` or ``production``; production refuses the public development keys.
     env: str = "development"
     #: Open data: aggregate cells counting fewer than this many subjects are suppressed (k).
@@ -214,6 +218,22 @@ class Settings:
         """Whether this is a production deployment (``GOVLAKE_ENV=production``)."""
         return self.env == "production"
 
+    @property
+    def database_url(self) -> str:
+        """The workflow store's URL: ``db_url``, or a SQLite file next to a local lake root.
+
+        Raises:
+            SettingsError: the lake is remote (an object store) and no ``GOVLAKE_DB_URL`` is set.
+        """
+        if self.db_url:
+            return self.db_url
+        if "://" in self.lake_root:
+            raise SettingsError(
+                f"{ENV_PREFIX}DB_URL is not set: a lake at {self.lake_root} has no local folder "
+                "for the workflow store's SQLite file (set a postgresql+psycopg:// URL)"
+            )
+        return f"sqlite:///{Path(self.lake_root).parent / 'service' / 'govlake.db'}"
+
     def with_clock(self, clock: Callable[[], dt.datetime]) -> Settings:
         """The same settings read at another clock (``pinned_clock(...)`` in tests)."""
         return replace(self, clock=clock)
@@ -246,6 +266,7 @@ class Settings:
             session_secret_file=_env("SESSION_SECRET_FILE", ""),
             audit_key_file=_env("AUDIT_KEY_FILE", ""),
             audit_anchor_root=_optional_path_or_uri(_env("AUDIT_ANCHOR_ROOT", "")),
+            db_url=_env("DB_URL", ""),
             env=_env_choice("ENV", "development", ("development", "production")),
             open_min_cell_count=_env_count("OPEN_MIN_CELL_COUNT", 5),
             read_max_bytes=_env_count("READ_MAX_BYTES", cls.read_max_bytes),
@@ -260,13 +281,25 @@ class Settings:
         )
 
     def as_dict(self) -> dict[str, object]:
-        """Every user-facing setting by name (the clock is not one)."""
-        return {name: getattr(self, name) for name in _setting_names()}
+        """Every user-facing setting by name (the clock is not one; a password in ``db_url`` is
+        shown as ``***``)."""
+        values = {name: getattr(self, name) for name in _setting_names()}
+        values["db_url"] = _without_password(self.db_url)
+        return values
 
     @staticmethod
     def variable_names() -> dict[str, str]:
         """Setting name → environment variable that overrides it (for ``govlake config``)."""
         return {name: ENV_PREFIX + name.upper() for name in _setting_names()}
+
+
+def _without_password(url: str) -> str:
+    """``postgresql+psycopg://govlake:***@db/govlake`` for a URL carrying a password."""
+    scheme, sep, rest = url.partition("://")
+    credentials, at, location = rest.rpartition("@")
+    if not sep or not at or ":" not in credentials:
+        return url
+    return f"{scheme}://{credentials.split(':', 1)[0]}:***@{location}"
 
 
 def _setting_names() -> list[str]:

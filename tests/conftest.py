@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from tests.postgres import postgres_server  # noqa: F401  (session fixture: a real PostgreSQL)
+from tests.postgres import needs_postgres, postgres_server  # noqa: F401  (session fixture: a real PostgreSQL)
 from tests.spark_cluster import spark_cluster  # noqa: F401  (a standalone Spark cluster)
 
 # Tests never touch the developer's data/ folders or a real cluster.
@@ -35,6 +35,35 @@ def spark(tmp_path_factory):
     )
     yield session
     session.stop()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=needs_postgres)])
+def store_settings(request, lake_settings, tmp_path):
+    """Lake settings whose workflow store (jobs.store) is a fresh database: a SQLite file, then
+    a database on the session's throw-away PostgreSQL server."""
+    import dataclasses
+    import uuid
+
+    from jobs.store import db
+
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'store.db'}"
+    else:
+        server = request.getfixturevalue("postgres_server")
+        url = server.create_database(f"store_{uuid.uuid4().hex[:12]}")
+    yield dataclasses.replace(lake_settings, db_url=url, reid_root=str(tmp_path / "reid"))
+    db.dispose_engines()
+
+
+@pytest.fixture(autouse=True)
+def _cheap_password_hashing(monkeypatch):
+    """argon2id at its smallest cost: the production parameters take a second per hash on a
+    busy machine, and no test measures the hash's strength."""
+    from jobs.store import accounts
+
+    monkeypatch.setattr(
+        accounts, "HASH_PARAMETERS", {"time_cost": 1, "memory_cost": 8, "parallelism": 1}
+    )
 
 
 def settings_under(root, **overrides):

@@ -284,7 +284,7 @@ def ids_digest(ids: Sequence[str]) -> str:
 
 @dataclass(frozen=True)
 class _Position:
-    """Where the next page starts: a file of one table version and the rows of it already read.
+    """Where the next page starts: a row group of one table version and the rows of it read.
 
     Pinning the version keeps pages consistent while the share changes; the table id changes
     when a refresh rebuilds the share, which ends the cursor rather than skip or repeat rows.
@@ -343,6 +343,20 @@ def table_files(table: Any, uri: str) -> pads.Dataset:
     )
 
 
+def row_groups(files: pads.Dataset, expression: pc.Expression | None) -> list[Any]:
+    """The row groups of a table's files, in a fixed order, without those whose statistics
+    rule out ``expression``: a page reads the row groups it returns rows from, and one more."""
+    groups = []
+    for fragment in sorted(files.get_fragments(), key=lambda f: f.path):
+        groups += fragment.split_by_row_group(filter=expression, schema=files.schema)
+    return groups
+
+
+def _place(row_group: Any) -> str:
+    """A row group's name in a cursor: its file and number."""
+    return f"{row_group.path}#{row_group.row_groups[0].id}"
+
+
 def _scan(
     fragments: Sequence[Any],
     start: int,
@@ -374,12 +388,21 @@ def _scan(
     return taken, None
 
 
+def _rows_in(row_group: Any, expression: pc.Expression | None, schema: pa.Schema) -> int:
+    """Rows of one row group that match (its metadata when nothing is filtered: a row-group
+    fragment's ``count_rows()`` answers for its whole file)."""
+    if expression is None:
+        return row_group.row_groups[0].num_rows
+    batches = row_group.to_batches(schema=schema, columns=[], filter=expression)
+    return sum(batch.num_rows for batch in batches)
+
+
 def _start(
-    fragments: Sequence[Any], offset: int, expression: pc.Expression | None
+    fragments: Sequence[Any], offset: int, expression: pc.Expression | None, schema: pa.Schema
 ) -> tuple[int, int]:
-    """The (fragment, rows to pass) of row ``offset``; whole files are counted, not returned."""
+    """The (row group, rows to pass) of row ``offset``; row groups before it are counted."""
     for index, fragment in enumerate(fragments):
-        rows = fragment.count_rows(filter=expression)
+        rows = _rows_in(fragment, expression, schema)
         if offset < rows:
             return index, offset
         offset -= rows
@@ -483,14 +506,14 @@ def _read_page(
             "try again after the next share refresh (share__refresh)",
         )
     expression = filter_expression(files.schema, filters, key, ids)
-    fragments = sorted(files.get_fragments(), key=lambda f: f.path)
+    fragments = row_groups(files, expression)
     if position:
-        paths = [f.path for f in fragments]
+        paths = [_place(f) for f in fragments]
         if position.file not in paths:
             raise CursorExpired("this cursor points past the share's files", _START_AGAIN)
         start, skip = paths.index(position.file), position.skip
     else:
-        start, skip = _start(fragments, offset, expression)
+        start, skip = _start(fragments, offset, expression, files.schema)
     batches, following = _scan(
         fragments, start, skip, request.limit, fields, expression, files.schema
     )
@@ -500,7 +523,7 @@ def _read_page(
     if following:
         index, passed = following
         next_cursor = _Position(
-            table.metadata().id, table.version(), digest, fragments[index].path, passed
+            table.metadata().id, table.version(), digest, _place(fragments[index]), passed
         ).encode()
     entry = audit.record(
         settings,

@@ -8,6 +8,7 @@ import zipfile
 import pytest
 from openpyxl import Workbook
 
+from jobs.ingest import readers
 from jobs.ingest.readers import (
     RAW_LINE,
     READ_PROBLEM,
@@ -16,6 +17,7 @@ from jobs.ingest.readers import (
     decode_text,
     encodings_compatible,
     read_csv,
+    read_file,
     read_geojson,
     read_jsonl,
     read_xlsx,
@@ -376,3 +378,16 @@ def test_xlsx_header_row_repeated_costs_that_row(tmp_path):
         (None, "repeated_header"),
         ("2", None),
     ]
+
+
+def test_a_reader_failing_in_an_unforeseen_way_quarantines_only_that_file(tmp_path, monkeypatch):
+    def fails(path, limits):
+        raise KeyError("姓名")  # as a parser does on a shape it never met
+
+    monkeypatch.setitem(readers.READERS, "csv", fails)
+    path = tmp_path / "a.csv"
+    path.write_text("姓名\n张三\n", encoding="utf-8")
+    with pytest.raises(UnreadableFile) as caught:
+        read_file(path, "csv")
+    assert caught.value.reason == "reader_failed"
+    assert str(caught.value) == "the csv reader failed: KeyError: '姓名'"

@@ -16,6 +16,7 @@ from jobs.settings import Settings, pinned_clock
 from jobs.share import grants
 from jobs.share.keys import ShareKey
 from jobs.share.refresh import refresh_shares
+from jobs.store.roles import APPROVER, DATA_OFFICER, Actor
 from tests.share.conftest import POPULATION_ROWS, POPULATION_SCHEMA
 
 TODAY = dt.date(2025, 3, 3)
@@ -58,16 +59,17 @@ def grant(settings: Settings, consumer: str, dataset: str, fields: list[str], **
         dataset_id=dataset,
         fields=fields,
         purpose=kw.pop("purpose", "低保核验"),
-        by=f"{consumer}.li",
+        by=Actor(f"{consumer}.li", consumer, frozenset({DATA_OFFICER})),
         today=TODAY,
         **kw,
     )
     if request["state"] == grants.PENDING:
+        provider = grants.provider_of(settings, dataset)
         request = grants.decide_request(
             settings,
             request["request_id"],
             True,
-            by="rsj.zhao",
+            by=Actor(f"{provider}.zhao", provider, frozenset({APPROVER})),
             why="依法履职",
             expires_on=dt.date(2025, 12, 31),
             today=TODAY,

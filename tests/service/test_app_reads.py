@@ -12,6 +12,7 @@ import pytest
 from jobs.audit import log as audit
 from jobs.service.ports import DATA_OFFICER, SYSTEM_CLIENT
 from jobs.share import grants
+from tests.actors import STEWARD
 from tests.service.forms import sign_in
 
 pytestmark = pytest.mark.spark
@@ -61,7 +62,7 @@ def test_lists_only_the_departments_active_grants(lake_client, identity):
 
 def test_department_without_a_grant_is_403_and_gets_nothing(lake_client, identity):
     response = lake_client.get(
-        "/api/v1/datasets/rsj.insured/rows", headers=_bearer(identity, "rsj_officer")
+        "/api/v1/datasets/rsj.insured/rows", headers=_bearer(identity, "rsj_app")
     )
 
     assert response.status_code == 403
@@ -90,7 +91,7 @@ def test_revoked_grant_is_403_on_the_next_call(lake_client, identity, service_la
     headers = _bearer(identity, "jyj_app")
     first = lake_client.get("/api/v1/datasets/population/rows", headers=headers)
     (held,) = [g for g in grants.read_grants(service_lake) if g["consumer"] == "jyj"]
-    grants.revoke_grant(service_lake, held["request_id"], by="gaj.zhou", why="用途已结束")
+    grants.revoke_grant(service_lake, held["request_id"], by=STEWARD, why="用途已结束")
 
     after = lake_client.get("/api/v1/datasets/population/rows", headers=headers)
 
@@ -186,7 +187,7 @@ def test_verify_answers_per_field_without_stored_values(lake_client, identity, s
 
 
 def test_verify_only_grant_is_listed_as_such_and_reads_no_rows(lake_client, identity):
-    headers = _bearer(identity, "rsj_officer")
+    headers = _bearer(identity, "rsj_app")
     views = lake_client.get("/api/v1/datasets", headers=headers).json()["datasets"]
     rows = lake_client.get("/api/v1/datasets/population/rows", headers=headers)
 

@@ -11,6 +11,7 @@ from jobs.service.ports import ReadRequest
 from jobs.service.reads import Consumer, read_page
 from jobs.service.verify import verify_batch
 from jobs.share import grants
+from tests.actors import STEWARD
 
 pytestmark = pytest.mark.spark
 
@@ -139,7 +140,7 @@ def test_revoked_grant_is_refused_on_the_next_batch(service_lake):
     items = [{"id": ZHANG, "claims": {"person_name": "张三"}}]
     assert verify_batch(service_lake, wjw, "population", items)[0]["found"]
     (held,) = [g for g in grants.read_grants(service_lake) if g["consumer"] == "wjw"]
-    grants.revoke_grant(service_lake, held["request_id"], by="gaj.zhou", why="用途已结束")
+    grants.revoke_grant(service_lake, held["request_id"], by=STEWARD, why="用途已结束")
     assert "revoked" in _refused(service_lake, NotGranted, wjw, "population", items).message
 
 

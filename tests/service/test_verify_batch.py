@@ -15,6 +15,7 @@ from jobs.service.verify import verify_batch
 from jobs.settings import pinned_clock
 from jobs.share import grants
 from jobs.standardize.arrow import normalized_citizen_id
+from tests.actors import MZJ_OFFICER
 
 TODAY = dt.date(2025, 3, 3)
 FIRST_DAY = dt.date(1950, 1, 1)
@@ -46,7 +47,7 @@ def test_a_batch_of_ten_thousand_ids_is_answered_in_one_call(lake_settings, tmp_
         dataset_id="population",
         fields=["person_name", "birth_date"],
         purpose="低保核验",
-        by="mzj.li",
+        by=MZJ_OFFICER,
         kind=grants.VERIFY,
     )
     rows = people.slice(0, 10_000).to_pylist()
@@ -89,7 +90,7 @@ def test_a_rebuilt_base_is_read_afresh(lake_settings):
         dataset_id="population",
         fields=["person_name"],
         purpose="低保核验",
-        by="mzj.li",
+        by=MZJ_OFFICER,
     )
     items = [{"id": people["person_id"][0].as_py(), "claims": {"person_name": "新名字"}}]
     consumer = Consumer("mzj", "mzj.app")

@@ -15,6 +15,7 @@ from jobs.share.keys import KEY_ENV, ShareKey, load_share_key
 from jobs.share.masking import hmac_sha256_hex_py
 from jobs.share.refresh import refresh_shares
 from jobs.share.reident import reidentify
+from tests.actors import MZJ_OFFICER, RSJ_APPROVER, STEWARD
 
 pytestmark = pytest.mark.spark
 
@@ -44,7 +45,7 @@ def _grant_population(settings, consumer="mzj", **kw):
         dataset_id="population",
         fields=kw.pop("fields", []),
         purpose="低保核验",
-        by="mzj.li",
+        by=MZJ_OFFICER,
         today=TODAY,
         **kw,
     )
@@ -98,7 +99,7 @@ def test_no_original_value_in_any_share_file(spark, shared_lake):
         dataset_id="rsj.insured",
         fields=["person_id", "full_name", "phone"],
         purpose="核验",
-        by="mzj.li",
+        by=MZJ_OFFICER,
         today=TODAY,
     )
     (pending,) = [g for g in grants.read_grants(shared_lake) if g["state"] == "pending"]
@@ -106,7 +107,7 @@ def test_no_original_value_in_any_share_file(spark, shared_lake):
         shared_lake,
         pending["request_id"],
         True,
-        by="rsj.zhao",
+        by=RSJ_APPROVER,
         why="依法履职",
         expires_on=dt.date(2025, 12, 31),
         today=TODAY,
@@ -128,14 +129,14 @@ def test_expired_or_revoked_grant_stops_refreshes_and_withdraws_the_table(spark,
         dataset_id="rsj.insured",
         fields=["person_id", "insurance_status"],
         purpose="核验",
-        by="mzj.li",
+        by=MZJ_OFFICER,
         today=TODAY,
     )
     grants.decide_request(
         shared_lake,
         grant["request_id"],
         True,
-        by="rsj.zhao",
+        by=RSJ_APPROVER,
         why="依法履职",
         expires_on=dt.date(2025, 3, 31),
         today=TODAY,
@@ -152,7 +153,7 @@ def test_expired_or_revoked_grant_stops_refreshes_and_withdraws_the_table(spark,
     _grant_population(shared_lake)
     (base,) = [g for g in grants.read_grants(shared_lake) if g["dataset"] == "population"]
     refresh_shares(spark, shared_lake, today=TODAY, key=key)
-    grants.revoke_grant(shared_lake, base["request_id"], by="steward", why="停用", today=TODAY)
+    grants.revoke_grant(shared_lake, base["request_id"], by=STEWARD, why="停用", today=TODAY)
     assert refresh_shares(spark, shared_lake, today=TODAY, key=key)["withdrawn"] == [
         "mzj/population"
     ]
@@ -165,7 +166,7 @@ def test_pending_or_not_shared_never_reaches_share(spark, shared_lake):
         dataset_id="rsj.insured",
         fields=["person_id"],
         purpose="核验",
-        by="mzj.li",
+        by=MZJ_OFFICER,
         today=TODAY,
     )
     grants.request_share(
@@ -174,7 +175,7 @@ def test_pending_or_not_shared_never_reaches_share(spark, shared_lake):
         dataset_id="wjw.death_cert",
         fields=["full_name"],
         purpose="核验",
-        by="mzj.li",
+        by=MZJ_OFFICER,
         today=TODAY,
     )
     summary = refresh_shares(spark, shared_lake, today=TODAY, key=ShareKey(b"k", "test"))
