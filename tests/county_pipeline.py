@@ -28,6 +28,7 @@ from jobs.share import grants
 from jobs.share.open_data import publish_open_data
 from jobs.share.refresh import refresh_shares
 from jobs.spark import get_spark
+from jobs.store.roles import BUREAU, BUREAU_STEWARD, Actor
 
 #: The department that receives the population base (shared unconditionally, granted at once).
 CONSUMER = "mzj"
@@ -90,7 +91,8 @@ def run_county(settings: Settings, **spark_conf: str) -> dict:
             dataset_id="population",
             fields=[],
             purpose="低保对象身份核验",
-            by="county_pipeline",
+            # the bureau asks on the consumer's behalf, as the demo does
+            by=Actor("county_pipeline", BUREAU, frozenset({BUREAU_STEWARD})),
         ),
     )
     stage("share", lambda: refresh_shares(spark, settings, today=settings.today()))
