@@ -42,6 +42,7 @@ from jobs.share import grants
 from jobs.share.open_data import publish_open_data
 from jobs.share.refresh import refresh_shares
 from jobs.spark import get_spark
+from jobs.store.roles import BUREAU, BUREAU_STEWARD, Actor
 from jobs.synth.config import load_config
 from jobs.synth.generate import generate
 
@@ -75,8 +76,9 @@ def _bases(settings, spark) -> int:
 
 def _share(settings, spark) -> None:
     today = settings.today()
+    bench = Actor("bench", BUREAU, frozenset({BUREAU_STEWARD}))
     grants.request_share(
-        settings, consumer="mzj", dataset_id="population", fields=[], purpose="bench", by="bench"
+        settings, consumer="mzj", dataset_id="population", fields=[], purpose="bench", by=bench
     )
     refresh_shares(spark, settings, today=today, actor="bench")
     publish_open_data(spark, settings, as_of=today, actor="bench")

@@ -5,6 +5,7 @@ Subpackages, by what they do:
   frames            DataFrame helpers shared by the transforms
   yamlconf          the one strict reader of the YAML configuration in ``schemas/``
   secrets           keys kept apart from the lake (share tokens, audit chain)
+  store             the workflow store: accounts, roles, tokens, grants (SQLAlchemy, Alembic)
   lake              the edge: table paths, the Spark → Delta bridge, table maintenance
   catalog           the resource catalog, data elements, code tables (from ``schemas/``)
   policy            policy profiles and the official working-day calendar

@@ -13,6 +13,7 @@ import json
 import sys
 
 from jobs.audit import write_audit
+from jobs.secrets import SecretError, keep_files_private
 from jobs.settings import Settings, SettingsError
 
 #: Modules that add subcommands. Each has ``register(subparsers) -> None`` and sets
@@ -32,6 +33,7 @@ COMMAND_MODULES: list[str] = [
     "jobs.audit.commands",
     "jobs.backup.commands",
     "jobs.lake.commands",
+    "jobs.store.commands",
     "jobs.service.commands",
 ]
 
@@ -71,9 +73,15 @@ def main(argv: list[str] | None = None) -> int:
         # A mistyped variable is the operator's to fix: one line naming it, not a traceback.
         print(f"govlake: {error}", file=sys.stderr)
         return 2
+    keep_files_private()
     # Every lake write a command makes is an audit entry naming the person who ran it.
-    with write_audit(settings, actor=f"cli:{_user()}"):
-        return int(args.func(args) or 0)
+    try:
+        with write_audit(settings, actor=f"cli:{_user()}"):
+            return int(args.func(args) or 0)
+    except SecretError as error:
+        # A missing or public key in production: one line naming the variable to set.
+        print(f"govlake: {error}", file=sys.stderr)
+        return 2
 
 
 def _user() -> str:

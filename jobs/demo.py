@@ -44,6 +44,7 @@ from jobs.quality.gates import latest_decisions
 from jobs.settings import Settings
 from jobs.share import grants
 from jobs.spark import get_spark
+from jobs.store.roles import BUREAU, BUREAU_STEWARD, Actor
 
 DEFAULT_PERSONS = 20_000
 
@@ -268,7 +269,8 @@ def _grant_demo_share(settings: Settings) -> None:
         dataset_id="population",
         fields=[],
         purpose="低保对象身份核验 (demo)",
-        by="demo",
+        # the bureau asks on the consumer's behalf: the demo signs in no one
+        by=Actor("demo", BUREAU, frozenset({BUREAU_STEWARD})),
     )
     _say(f"    {DEMO_CONSUMER} → population: {grant['state']}")
 

@@ -7,7 +7,8 @@ Where a key comes from, first match wins:
    stripped;
 3. a fixed **development key**, so that a laptop demo runs. It is public (it is in the source),
    its use logs a warning, :attr:`Secret.is_development` says so, and in
-   production (``GOVLAKE_ENV=production``) it is refused.
+   production (``GOVLAKE_ENV=production``) it is refused, also when it is set explicitly (copied
+   from the source into the environment or a key file).
 
 A key object never shows its bytes: ``repr``/``str`` give the source and a fingerprint (the first
 8 hex digits of SHA-256 over a derived value, not over the key itself).
@@ -81,8 +82,8 @@ def load_secret(
     """
     value = os.environ.get(env_var, "")
     if value.strip():
-        return kind(value.strip().encode("utf-8"), source=f"env {env_var}")
-    if key_file:
+        secret, source = value.strip().encode("utf-8"), f"env {env_var}"
+    elif key_file:
         path = Path(key_file)
         try:
             secret = path.read_bytes().strip()
@@ -90,11 +91,21 @@ def load_secret(
             raise SecretError(f"cannot read the {what} file {path}: {exc.strerror}") from None
         if not secret:
             raise SecretError(f"the {what} file {path} is empty")
-        return kind(secret, source=f"file {path}")
+        source = f"file {path}"
+    elif production:
+        raise SecretError(
+            f"no {what} in production: set {env_var} or {env_var}_FILE "
+            "(the development key is public)"
+        )
+    else:
+        secret, source = development_key, "development default"
+    is_development = hmac.compare_digest(secret, development_key)
+    if not is_development:
+        return kind(secret, source=source)
     if production:
         raise SecretError(
-            f"no {what} in production: set {env_var} or the {what} file setting "
-            "(the development key is public)"
+            f"the {what} from {source} is the public development key: in production set "
+            f"{env_var} or {env_var}_FILE to a key of your own"
         )
     if not (warn_once and what in _warned):
         _warned.add(what)
@@ -103,4 +114,19 @@ def load_secret(
             what,
             env_var,
         )
-    return kind(development_key, source="development default", is_development=True)
+    return kind(secret, source=source, is_development=True)
+
+
+#: New files and folders: read and write for the owner, read for its group, nothing for other
+#: local users (the lake, landing copies and backups hold personal data).
+PRIVATE_UMASK = 0o027
+
+
+def keep_files_private() -> None:
+    """Sets the process's umask to :data:`PRIVATE_UMASK` (at least as strict as it was).
+
+    Called at the edges (the CLI, task callables, the Spark session's start) before anything is
+    written: Spark's JVM and its Python workers, and delta-rs inside them, inherit the umask.
+    """
+    current = os.umask(PRIVATE_UMASK)
+    os.umask(current | PRIVATE_UMASK)

@@ -42,6 +42,21 @@ def _env_count(name: str, default: int) -> int:
     return value
 
 
+def _env_seconds(name: str, default: int) -> int:
+    """A whole number of seconds, 0 or more (0 turns the wait it sets off)."""
+    text = _env(name, str(default))
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise SettingsError(
+            f"{ENV_PREFIX}{name}={text!r}: expected a whole number of seconds, 0 or more "
+            f"(default {default})"
+        )
+    return value
+
+
 def _env_timezone(name: str, default: str) -> str:
     """An IANA time zone name (``Asia/Shanghai``): the jobs read it with ``zoneinfo``."""
     text = _env(name, default)
@@ -135,6 +150,9 @@ class Settings:
     #: from the environment variable GOVLAKE_SHARE_KEY; it is never a setting value, so that
     #: ``govlake config`` and logs cannot print it (jobs.share.keys).
     share_key_file: str = ""
+    #: A file holding the key that encrypts re-identification data at rest (the key may instead
+    #: come from GOVLAKE_REIDENT_KEY; jobs.share.reident). Never printed, never in the lake.
+    reident_key_file: str = ""
     #: A file holding the department service's session secret (CSRF tokens); the secret may
     #: instead come from GOVLAKE_SESSION_SECRET (jobs.service.security). Never printed.
     session_secret_file: str = ""
@@ -144,6 +162,10 @@ class Settings:
     #: Where the audit log's newest head is anchored on every append: another volume or bucket
     #: than the lake's. Empty: a folder ``audit_anchor`` next to the lake root.
     audit_anchor_root: str = ""
+    #: The workflow store (accounts, tokens, grants; jobs.store): a SQLAlchemy URL such as
+    #: ``postgresql+psycopg://govlake@db/govlake``. Empty: a SQLite file ``service/govlake.db``
+    #: next to a local lake root (the password, if any, is never printed by ``govlake config``).
+    db_url: str = ""
     #: ``development`` or ``production``; production refuses the public development keys.
     env: str = "development"
     #: Open data: aggregate cells counting fewer than this many subjects are suppressed (k).
@@ -162,6 +184,10 @@ class Settings:
     read_max_cells: int = 50_000_000
     #: Coordinate positions of all geometries of a GeoJSON file together.
     read_max_vertices: int = 500_000
+    #: A delivered file of a resource whose catalog entry declares no manifest or marker is read
+    #: only once its size and mtime have been unchanged this many seconds by the clock (a file
+    #: still being copied waits for the next run); 0 reads files as soon as they are seen.
+    landing_quiet_seconds: int = 120
     #: The department service: rows of one page of a governed read (JSON, CSV, XLSX, Arrow).
     service_max_rows: int = 10_000
     #: Keys in one ID-list filter or one 核验 (verification) batch.
@@ -192,6 +218,22 @@ class Settings:
         """Whether this is a production deployment (``GOVLAKE_ENV=production``)."""
         return self.env == "production"
 
+    @property
+    def database_url(self) -> str:
+        """The workflow store's URL: ``db_url``, or a SQLite file next to a local lake root.
+
+        Raises:
+            SettingsError: the lake is remote (an object store) and no ``GOVLAKE_DB_URL`` is set.
+        """
+        if self.db_url:
+            return self.db_url
+        if "://" in self.lake_root:
+            raise SettingsError(
+                f"{ENV_PREFIX}DB_URL is not set: a lake at {self.lake_root} has no local folder "
+                "for the workflow store's SQLite file (set a postgresql+psycopg:// URL)"
+            )
+        return f"sqlite:///{Path(self.lake_root).parent / 'service' / 'govlake.db'}"
+
     def with_clock(self, clock: Callable[[], dt.datetime]) -> Settings:
         """The same settings read at another clock (``pinned_clock(...)`` in tests)."""
         return replace(self, clock=clock)
@@ -220,9 +262,11 @@ class Settings:
             backup_root=_outside_lake(lake_root, "BACKUP_ROOT", "data/backups"),
             backup_keep=_env_count("BACKUP_KEEP", cls.backup_keep),
             share_key_file=_env("SHARE_KEY_FILE", ""),
+            reident_key_file=_env("REIDENT_KEY_FILE", ""),
             session_secret_file=_env("SESSION_SECRET_FILE", ""),
             audit_key_file=_env("AUDIT_KEY_FILE", ""),
             audit_anchor_root=_optional_path_or_uri(_env("AUDIT_ANCHOR_ROOT", "")),
+            db_url=_env("DB_URL", ""),
             env=_env_choice("ENV", "development", ("development", "production")),
             open_min_cell_count=_env_count("OPEN_MIN_CELL_COUNT", 5),
             read_max_bytes=_env_count("READ_MAX_BYTES", cls.read_max_bytes),
@@ -231,18 +275,31 @@ class Settings:
             read_max_columns=_env_count("READ_MAX_COLUMNS", cls.read_max_columns),
             read_max_cells=_env_count("READ_MAX_CELLS", cls.read_max_cells),
             read_max_vertices=_env_count("READ_MAX_VERTICES", cls.read_max_vertices),
+            landing_quiet_seconds=_env_seconds("LANDING_QUIET_SECONDS", cls.landing_quiet_seconds),
             service_max_rows=_env_count("SERVICE_MAX_ROWS", cls.service_max_rows),
             service_max_batch=_env_count("SERVICE_MAX_BATCH", cls.service_max_batch),
         )
 
     def as_dict(self) -> dict[str, object]:
-        """Every user-facing setting by name (the clock is not one)."""
-        return {name: getattr(self, name) for name in _setting_names()}
+        """Every user-facing setting by name (the clock is not one; a password in ``db_url`` is
+        shown as ``***``)."""
+        values = {name: getattr(self, name) for name in _setting_names()}
+        values["db_url"] = _without_password(self.db_url)
+        return values
 
     @staticmethod
     def variable_names() -> dict[str, str]:
         """Setting name → environment variable that overrides it (for ``govlake config``)."""
         return {name: ENV_PREFIX + name.upper() for name in _setting_names()}
+
+
+def _without_password(url: str) -> str:
+    """``postgresql+psycopg://govlake:***@db/govlake`` for a URL carrying a password."""
+    scheme, sep, rest = url.partition("://")
+    credentials, at, location = rest.rpartition("@")
+    if not sep or not at or ":" not in credentials:
+        return url
+    return f"{scheme}://{credentials.split(':', 1)[0]}:***@{location}"
 
 
 def _setting_names() -> list[str]:

@@ -13,9 +13,11 @@ import sys
 
 from pyspark.sql import SparkSession
 
-from jobs.settings import Settings
+from jobs.secrets import keep_files_private
+from jobs.settings import PROJECT_ROOT, Settings
 
 _MIN_SPLITS = "spark.sql.files.minPartitionNum"
+_EXECUTOR_PYTHONPATH = "spark.executorEnv.PYTHONPATH"
 
 
 def get_spark(settings: Settings, app_name: str = "govlake", **extra_conf: str) -> SparkSession:
@@ -33,6 +35,8 @@ def get_spark(settings: Settings, app_name: str = "govlake", **extra_conf: str) 
     # not whatever ``python3`` is first on PATH.
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+    # The JVM and its Python workers (delta-rs writes in them) inherit the umask at launch.
+    keep_files_private()
     builder = (
         SparkSession.builder.appName(app_name)
         .master(settings.spark_master)
@@ -42,6 +46,8 @@ def get_spark(settings: Settings, app_name: str = "govlake", **extra_conf: str) 
         .config("spark.sql.execution.arrow.pyspark.enabled", "true")
         .config("spark.sql.ansi.enabled", "false")
         .config("spark.ui.showConsoleProgress", "false")
+        # Files Spark writes itself (Hadoop's file system, not delta-rs): no access for others.
+        .config("spark.hadoop.fs.permissions.umask-mode", "027")
         # The status store keeps every finished query's plan (1,000 by default) even with the
         # UI off; a long-lived driver (Airflow worker, test session) running wide integration
         # plans filled a 2 GB heap with them and then failed to build a small broadcast.
@@ -55,6 +61,12 @@ def get_spark(settings: Settings, app_name: str = "govlake", **extra_conf: str) 
         # which the JIT compiles: the hukou standardisation ran 30-40 % faster.
         .config("spark.sql.codegen.hugeMethodLimit", "8000")
     )
+    if not settings.spark_master.startswith("local"):
+        # Executors of a cluster run govlake's Python (the Delta bridge's writer, the Arrow rules
+        # in mapInArrow) from their own environment: without this, whatever copy of govlake the
+        # workers' venv has installed, not the code this driver runs. The driver's checkout, at
+        # the same path: a cluster on this machine or a shared filesystem, like PYSPARK_PYTHON.
+        builder = builder.config(_EXECUTOR_PYTHONPATH, str(PROJECT_ROOT))
     for key, value in extra_conf.items():
         builder = builder.config(key, value)
     spark = builder.getOrCreate()

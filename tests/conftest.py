@@ -7,7 +7,8 @@ import sys
 
 import pytest
 
-from tests.postgres import postgres_server  # noqa: F401  (session fixture: a real PostgreSQL)
+from tests.postgres import needs_postgres, postgres_server  # noqa: F401  (session fixture: a real PostgreSQL)
+from tests.spark_cluster import spark_cluster  # noqa: F401  (a standalone Spark cluster)
 
 # Tests never touch the developer's data/ folders or a real cluster.
 os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
@@ -36,18 +37,57 @@ def spark(tmp_path_factory):
     session.stop()
 
 
-@pytest.fixture
-def lake_settings(tmp_path):
-    """Settings whose lake, landing and reports roots live under this test's tmp_path."""
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=needs_postgres)])
+def store_settings(request, lake_settings, tmp_path):
+    """Lake settings whose workflow store (jobs.store) is a fresh database: a SQLite file, then
+    a database on the session's throw-away PostgreSQL server."""
+    import dataclasses
+    import uuid
+
+    from jobs.store import db
+
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'store.db'}"
+    else:
+        server = request.getfixturevalue("postgres_server")
+        url = server.create_database(f"store_{uuid.uuid4().hex[:12]}")
+    yield dataclasses.replace(lake_settings, db_url=url, reid_root=str(tmp_path / "reid"))
+    db.dispose_engines()
+
+
+@pytest.fixture(autouse=True)
+def _cheap_password_hashing(monkeypatch):
+    """argon2id at its smallest cost: the production parameters take a second per hash on a
+    busy machine, and no test measures the hash's strength."""
+    from jobs.store import accounts
+
+    monkeypatch.setattr(
+        accounts, "HASH_PARAMETERS", {"time_cost": 1, "memory_cost": 8, "parallelism": 1}
+    )
+
+
+def settings_under(root, **overrides):
+    """Settings whose lake, landing and reports roots live under ``root`` (a test's folder).
+
+    Files are read as soon as they are delivered (no landing quiet period): tests pin clocks in
+    the past while their files are written now; the tests of the quiet period set their own.
+    """
     from jobs.settings import Settings
 
     return Settings(
-        lake_root=str(tmp_path / "lake"),
-        landing_root=str(tmp_path / "landing"),
-        reports_root=str(tmp_path / "reports"),
+        lake_root=str(root / "lake"),
+        landing_root=str(root / "landing"),
+        reports_root=str(root / "reports"),
         spark_master="local[2]",
         shuffle_partitions=2,
+        **{"landing_quiet_seconds": 0, **overrides},
     )
+
+
+@pytest.fixture
+def lake_settings(tmp_path):
+    """Settings whose lake, landing and reports roots live under this test's tmp_path."""
+    return settings_under(tmp_path)
 
 
 @pytest.fixture(scope="module", autouse=True)

@@ -6,6 +6,7 @@ import datetime as dt
 import pytest
 
 from jobs.settings import pinned_clock
+from tests.actors import MZJ_OFFICER
 
 # 17:00 UTC on 1 March is already 01:00 on 2 March in Shanghai: the UTC date and the machine's
 # date (wherever it runs) are not the bureau's.
@@ -28,7 +29,9 @@ def test_grant_expiry_is_judged_on_the_bureaus_date(bureau):
     from jobs.share import grants
 
     a_month_before = bureau.with_clock(pinned_clock(LATE_EVENING_UTC - dt.timedelta(days=30)))
-    request = dict(consumer="mzj", dataset_id="population", fields=[], purpose="核验", by="li")
+    request = dict(
+        consumer="mzj", dataset_id="population", fields=[], purpose="核验", by=MZJ_OFFICER
+    )
     granted = grants.request_share(a_month_before, **request, expires_on=dt.date(2025, 3, 1))
     assert granted["requested_on"] == dt.date(2025, 1, 31)
 

@@ -25,9 +25,11 @@ DEFAULTS = {
     "backup_root": str(PROJECT_ROOT / "data" / "backups"),
     "backup_keep": 14,
     "share_key_file": "",
+    "reident_key_file": "",
     "session_secret_file": "",
     "audit_key_file": "",
     "audit_anchor_root": "",
+    "db_url": "",
     "env": "development",
     "open_min_cell_count": 5,
     "read_max_bytes": 536870912,
@@ -36,6 +38,7 @@ DEFAULTS = {
     "read_max_columns": 1000,
     "read_max_cells": 50000000,
     "read_max_vertices": 500000,
+    "landing_quiet_seconds": 120,
     "service_max_rows": 10000,
     "service_max_batch": 10000,
 }
@@ -55,9 +58,11 @@ VARIABLES = {
     "backup_root": "GOVLAKE_BACKUP_ROOT",
     "backup_keep": "GOVLAKE_BACKUP_KEEP",
     "share_key_file": "GOVLAKE_SHARE_KEY_FILE",
+    "reident_key_file": "GOVLAKE_REIDENT_KEY_FILE",
     "session_secret_file": "GOVLAKE_SESSION_SECRET_FILE",
     "audit_key_file": "GOVLAKE_AUDIT_KEY_FILE",
     "audit_anchor_root": "GOVLAKE_AUDIT_ANCHOR_ROOT",
+    "db_url": "GOVLAKE_DB_URL",
     "env": "GOVLAKE_ENV",
     "open_min_cell_count": "GOVLAKE_OPEN_MIN_CELL_COUNT",
     "read_max_bytes": "GOVLAKE_READ_MAX_BYTES",
@@ -66,6 +71,7 @@ VARIABLES = {
     "read_max_columns": "GOVLAKE_READ_MAX_COLUMNS",
     "read_max_cells": "GOVLAKE_READ_MAX_CELLS",
     "read_max_vertices": "GOVLAKE_READ_MAX_VERTICES",
+    "landing_quiet_seconds": "GOVLAKE_LANDING_QUIET_SECONDS",
     "service_max_rows": "GOVLAKE_SERVICE_MAX_ROWS",
     "service_max_batch": "GOVLAKE_SERVICE_MAX_BATCH",
 }
@@ -98,9 +104,11 @@ def overridden(monkeypatch, tmp_path):
         "GOVLAKE_BACKUP_ROOT": str(tmp_path / "backups"),
         "GOVLAKE_BACKUP_KEEP": "3",
         "GOVLAKE_SHARE_KEY_FILE": str(tmp_path / "share.key"),
+        "GOVLAKE_REIDENT_KEY_FILE": str(tmp_path / "reident.key"),
         "GOVLAKE_SESSION_SECRET_FILE": str(tmp_path / "session.secret"),
         "GOVLAKE_AUDIT_KEY_FILE": str(tmp_path / "audit.key"),
         "GOVLAKE_AUDIT_ANCHOR_ROOT": "anchors",
+        "GOVLAKE_DB_URL": "postgresql+psycopg://govlake@db/govlake",
         "GOVLAKE_ENV": "production",
         "GOVLAKE_OPEN_MIN_CELL_COUNT": "10",
         "GOVLAKE_READ_MAX_BYTES": "2048",
@@ -109,6 +117,7 @@ def overridden(monkeypatch, tmp_path):
         "GOVLAKE_READ_MAX_COLUMNS": "4",
         "GOVLAKE_READ_MAX_CELLS": "40",
         "GOVLAKE_READ_MAX_VERTICES": "100",
+        "GOVLAKE_LANDING_QUIET_SECONDS": "0",
         "GOVLAKE_SERVICE_MAX_ROWS": "50",
         "GOVLAKE_SERVICE_MAX_BATCH": "20",
     }
@@ -129,9 +138,11 @@ def overridden(monkeypatch, tmp_path):
         "backup_root": str(tmp_path / "backups"),
         "backup_keep": 3,
         "share_key_file": str(tmp_path / "share.key"),
+        "reident_key_file": str(tmp_path / "reident.key"),
         "session_secret_file": str(tmp_path / "session.secret"),
         "audit_key_file": str(tmp_path / "audit.key"),
         "audit_anchor_root": str(PROJECT_ROOT / "anchors"),
+        "db_url": "postgresql+psycopg://govlake@db/govlake",
         "env": "production",
         "open_min_cell_count": 10,
         "read_max_bytes": 2048,
@@ -140,6 +151,7 @@ def overridden(monkeypatch, tmp_path):
         "read_max_columns": 4,
         "read_max_cells": 40,
         "read_max_vertices": 100,
+        "landing_quiet_seconds": 0,
         "service_max_rows": 50,
         "service_max_batch": 20,
     }
@@ -192,6 +204,13 @@ def test_unusable_shuffle_partition_count_fails_naming_the_variable(monkeypatch,
 def test_negative_open_min_cell_count_fails_naming_the_variable(monkeypatch):
     monkeypatch.setenv("GOVLAKE_OPEN_MIN_CELL_COUNT", "-1")
     with pytest.raises(SettingsError, match=r"^GOVLAKE_OPEN_MIN_CELL_COUNT='-1': expected"):
+        Settings.from_env()
+
+
+@pytest.mark.parametrize("value", ["-1", "two minutes"])
+def test_landing_quiet_period_is_whole_seconds_from_zero(monkeypatch, value):
+    monkeypatch.setenv("GOVLAKE_LANDING_QUIET_SECONDS", value)
+    with pytest.raises(SettingsError, match=r"^GOVLAKE_LANDING_QUIET_SECONDS=.*0 or more"):
         Settings.from_env()
 
 

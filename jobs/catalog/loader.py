@@ -26,6 +26,7 @@ import yaml
 from jobs import yamlconf
 from jobs.catalog.models import (
     BASES,
+    COMPLETION_FILE_NAME,
     DECIMAL_TYPE,
     DELIVERY_FORMATS,
     ELEMENT_KINDS,
@@ -570,7 +571,11 @@ def _read_resource(
     delivery = Delivery(
         format=delivery_entry.choice("format", DELIVERY_FORMATS),
         encoding=delivery_entry.choice("encoding", ENCODINGS),
+        manifest=_completion_file_name(delivery_entry, "manifest"),
+        marker=_completion_file_name(delivery_entry, "marker"),
     )
+    if delivery.manifest and delivery.marker:
+        delivery_entry.problem("declare a manifest or a marker, not both", "marker")
     share = _read_share(top.sub("share", "share"))
     open_spec = _read_open(top.sub("open", "open"))
 
@@ -603,6 +608,15 @@ def _read_resource(
         path=file,
     )
     return resource if department and name else None
+
+
+def _completion_file_name(entry: _Entry, key: str) -> str:
+    """A manifest or marker file name: one plain name inside the batch folder."""
+    name = entry.text(key)
+    if name and not COMPLETION_FILE_NAME.match(name):
+        entry.problem(f"{name!r} must be one file name (letters, digits, '_', '-', '.')", key)
+        return ""
+    return name
 
 
 def _read_share(entry: _Entry) -> ShareSpec:

@@ -91,6 +91,8 @@ KIND_STORAGE: dict[str, tuple[str, ...]] = {
 
 #: Lowercase ASCII identifiers: they become lake paths, DAG ids and pool column names.
 IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]*$")
+#: A delivery manifest or completion marker: one file name inside a batch folder.
+COMPLETION_FILE_NAME = re.compile(r"^(?!.*\.\.)[0-9A-Za-z_][0-9A-Za-z_.\-]{0,99}$")
 
 # --- the shape of each entry ------------------------------------------------------------------
 
@@ -178,7 +180,10 @@ SHAPES: dict[str, Keys] = {
         },
     ),
     "key": Keys({"kind": TEXT, "fields": _TEXTS}, required={"kind", "fields"}),
-    "delivery": Keys({"format": TEXT, "encoding": TEXT}, required={"format", "encoding"}),
+    "delivery": Keys(
+        {"format": TEXT, "encoding": TEXT, "manifest": TEXT, "marker": TEXT},
+        required={"format", "encoding"},
+    ),
     "share": Keys({"type": TEXT, "condition": TEXT, "legal_basis": TEXT}, required={"type"}),
     "open": Keys(
         {
@@ -313,10 +318,15 @@ class KeySpec:
 
 @dataclass(frozen=True)
 class Delivery:
-    """How the department delivers files: format and declared encoding."""
+    """How the department delivers files: format, declared encoding, and how a batch says it is
+    complete. ``manifest``: the name of a JSON file the department writes last in each batch,
+    listing every file with its size and SHA-256; ``marker``: the name of a file written last
+    (often empty). Neither: a file is complete once unchanged for the landing quiet period."""
 
     format: str
     encoding: str
+    manifest: str = ""
+    marker: str = ""
 
 
 @dataclass(frozen=True)

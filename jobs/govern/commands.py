@@ -2,12 +2,14 @@
 
     govlake tickets list [--state S] [--dept D] [--base B] [--json]   tickets, newest deadline last
     govlake tickets show ID [--json]                                  one ticket and its events
-    govlake tickets extend ID --by NAME --why TEXT [--workdays N]     the one extension (延期)
-    govlake tickets confirm ID --by NAME --why TEXT                   the value is verified (确认)
-    govlake tickets resolve ID --by NAME --why TEXT                   corrected / settled (办结)
+    govlake tickets extend ID --as LOGIN --why TEXT [--workdays N]    the one extension (延期)
+    govlake tickets confirm ID --as LOGIN --why TEXT                  the value is verified (确认)
+    govlake tickets resolve ID --as LOGIN --why TEXT                  corrected / settled (办结)
     govlake tickets check-deadlines [--today YYYY-MM-DD]              overdue → escalated (daily)
 
-Every action is recorded in ``governance/ticket_events`` with who (``--by``) and why (``--why``).
+Every action is signed by an account (``--as LOGIN`` with its password, asked or read with
+``--password-file``; jobs.store.identity): a data officer of an assigned department or a quality
+reviewer. It is recorded in ``governance/ticket_events`` with who and why (``--why``).
 An ID may be given by a unique prefix. Exit codes: 0 done, 1 the action is not allowed (the
 message says why), 2 a bad argument.
 """
@@ -22,6 +24,7 @@ from typing import Any
 
 from jobs.govern import tickets
 from jobs.settings import Settings
+from jobs.store.identity import add_arguments as add_identity_arguments
 
 EXIT_REFUSED = 1
 EXIT_USAGE = 2
@@ -79,16 +82,21 @@ def _show(args: argparse.Namespace) -> int:
 
 
 def _act(args: argparse.Namespace) -> int:
+    from jobs.store.accounts import AuthError
+    from jobs.store.identity import signed_in
+    from jobs.store.roles import Forbidden
+
     settings = Settings.from_env()
     try:
+        actor = signed_in(settings, args)
         if args.action == "extend":
             ticket = tickets.extend_ticket(
-                settings, args.ticket_id, by=args.by, why=args.why, workdays=args.workdays
+                settings, args.ticket_id, by=actor, why=args.why, workdays=args.workdays
             )
         else:
             state = tickets.CONFIRMED if args.action == "confirm" else tickets.RESOLVED
-            ticket = tickets.close_ticket(settings, args.ticket_id, state, by=args.by, why=args.why)
-    except tickets.TicketError as exc:
+            ticket = tickets.close_ticket(settings, args.ticket_id, state, by=actor, why=args.why)
+    except (tickets.TicketError, AuthError, Forbidden) as exc:
         print(str(exc), file=sys.stderr)
         return EXIT_REFUSED
     print(f"{ticket['ticket_id']}: {ticket['state']}, deadline {ticket['deadline']}")
@@ -130,7 +138,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     ):
         verb = verbs.add_parser(action, help=text)
         verb.add_argument("ticket_id")
-        verb.add_argument("--by", required=True, help="who acts (name or department)")
+        add_identity_arguments(verb)
         verb.add_argument("--why", required=True, help="the reason, recorded with the event")
         if action == "extend":
             verb.add_argument("--workdays", type=int, help="working days (default: the maximum)")

@@ -48,6 +48,7 @@ from jobs.govern.ticket_policy import TicketPolicy, load_ticket_policy
 from jobs.lake import ledger, tables
 from jobs.lake.registry import TICKET_EVENTS, VERIFICATION_TICKETS
 from jobs.settings import Settings
+from jobs.store.roles import Actor, require
 
 OPEN, EXTENDED, OVERDUE, ESCALATED = "open", "extended", "overdue", "escalated"
 RESOLVED, CONFIRMED = "resolved", "confirmed"
@@ -497,16 +498,23 @@ def extend_ticket(
     settings: Settings,
     ticket_id: str,
     *,
-    by: str,
+    by: Actor,
     why: str,
     workdays: int | None = None,
 ) -> Ticket:
     """Extends a ticket once (see :func:`apply_extend`) on the bureau's today; records who and
-    why."""
+    why.
+
+    Raises:
+        Forbidden: ``by`` is neither a data officer of an assigned department nor a quality
+            reviewer (jobs.store.roles).
+    """
+    ticket = find_ticket(settings, ticket_id)
+    require(by, "ticket.extend", ticket["assigned_departments"] or ())
     ticket, event = apply_extend(
-        find_ticket(settings, ticket_id),
+        ticket,
         load_ticket_policy(settings),
-        by=by,
+        by=by.login,
         why=why,
         today=settings.today(),
         now=settings.now(),
@@ -534,14 +542,20 @@ def close_ticket(
     ticket_id: str,
     state: str,
     *,
-    by: str,
+    by: Actor,
     why: str,
 ) -> Ticket:
-    """Confirms or resolves a ticket on the bureau's today and records who and why."""
+    """Confirms or resolves a ticket on the bureau's today and records who and why.
+
+    Raises:
+        Forbidden: as for :func:`extend_ticket`.
+    """
+    ticket = find_ticket(settings, ticket_id)
+    require(by, "ticket.close", ticket["assigned_departments"] or ())
     ticket, event = apply_close(
-        find_ticket(settings, ticket_id),
+        ticket,
         state,
-        by=by,
+        by=by.login,
         why=why,
         today=settings.today(),
         now=settings.now(),

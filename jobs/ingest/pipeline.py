@@ -3,6 +3,13 @@
 Each is idempotent: a file already logged is not read again, a batch already promoted is not
 standardised again, and every lake write carries a write id so a retried commit adds nothing.
 
+Deliveries: a batch is read once complete (:func:`jobs.ingest.landing.check_batch`); until then
+it waits, and so do the later batches of the same resource (an incremental batch applied before
+the one it follows would be applied out of order); other resources go on. A file is known by its
+batch, name and SHA-256: the same name delivered again with other bytes is a correction, read as
+a new version whose promotion takes the earlier version's rows out of the pool (bronze keeps
+both, the accounting counts them ``superseded``); the same bytes again are skipped and logged.
+
 Tables written (declared in :mod:`jobs.lake.registry`):
   bronze/<dept>/<resource>        one row per delivered data row (raw strings + lineage)
   pool/<dept>/<resource>          one row per accepted record per batch (typed, keyed)
@@ -65,13 +72,17 @@ INGEST_FILES_SCHEMA = pa.schema(
         ("columns", pa.list_(pa.string())),
         ("duplicate_of", pa.string()),
         ("ingested_at", pa.timestamp("us", tz="UTC")),
+        # the file's mtime when read: with its size, how a later run knows it unchanged
+        ("file_modified_at", pa.timestamp("us", tz="UTC")),
+        # a correction: the SHA-256 of the version of this batch and file it supersedes
+        ("replaces", pa.string()),
     ]
 )
 
 POOL_BATCHES_SCHEMA = pa.schema(
     [
         *accounting.FILE_KEY_FIELDS,
-        ("outcome", pa.string()),  # promoted | held
+        ("outcome", pa.string()),  # promoted | held | superseded
         ("pool_rows", pa.int64()),
         ("quarantined_rows", pa.int64()),
         ("duplicate_rows", pa.int64()),
@@ -80,6 +91,8 @@ POOL_BATCHES_SCHEMA = pa.schema(
         ("extra_columns", pa.list_(pa.string())),
         ("message", pa.string()),
         ("decided_at", pa.timestamp("us", tz="UTC")),
+        ("file_hash", pa.string()),  # the version of the file the outcome is about
+        ("superseded_rows", pa.int64()),
     ]
 )
 
@@ -155,38 +168,144 @@ def land_to_bronze(
     *,
     spark: SparkSession | None = None,
 ) -> dict:
-    """Reads every not-yet-logged file of every batch of one resource into bronze.
+    """Reads every new or changed file of every complete batch of one resource into bronze.
 
-    A file whose bytes were already ingested (the same batch delivered twice) is skipped and
-    logged; an empty, truncated or unreadable file is quarantined whole with its reason; a
-    resource folder, batch or file that resolves outside the landing root, or has an unsafe
-    name, is rejected without being read and logged once, and the other entries go on (a
-    rejected entry fixed later is read then). Returns a JSON-serialisable summary.
+    A batch that is not complete yet (no manifest or marker where the catalog declares one, a
+    manifest that does not match, or a file modified within the landing quiet period) waits,
+    logged, with every later batch of the resource. A file whose bytes were already ingested
+    (the same batch delivered twice) is skipped and logged; a file re-delivered under its batch
+    and name with other bytes is read as a correction; an empty, truncated or unreadable file
+    is quarantined whole with its reason; a resource folder, batch or file that resolves outside
+    the landing root, or has an unsafe name, is rejected without being read and logged once, and
+    the other entries go on (a rejected entry fixed later is read then). Returns a
+    JSON-serialisable summary.
     """
     ctx = _context(resource_id, settings, spark)
     department, resource_name = ctx.dept_res
-    logged = _resource_rows(ctx, INGEST_FILES)
-    done = {(r["batch_id"], r["source_file"]) for r in logged if r["status"] != "rejected"}
-    # bytes seen before are a duplicate delivery, unless their rows were destroyed since
-    destroyed = accounting.destroyed_files(logged)
-    seen_hashes = {
-        r["file_hash"]: f"{r['batch_id']}/{r['source_file']}"
-        for r in logged
-        if r["status"] == "ingested" and (r["batch_id"], r["source_file"]) not in destroyed
-    }
+    known = _KnownFiles(_resource_rows(ctx, INGEST_FILES))
+    delivery = ctx.resource.delivery
 
     root = ctx.settings.landing_root
     batches, rejected = landing.list_batches(root, department, resource_name)
-    summary = {"resource": resource_id, "batches": [], "rejected": [], "skipped_files": 0}
+    summary: dict = {"resource": resource_id, "batches": [], "waiting": [], "rejected": []}
+    waiting_for: str | None = None
     for batch_id in batches:
-        batch_files, rejected_files = landing.batch_files(root, department, resource_name, batch_id)
+        batch_files, rejected_files = landing.batch_files(
+            root,
+            department,
+            resource_name,
+            batch_id,
+            not_data=[n for n in (delivery.manifest, delivery.marker) if n],
+        )
         rejected += rejected_files
-        files = [f for f in batch_files if (batch_id, f.name) not in done]
-        if files:
-            summary["batches"].append(_land_batch(ctx, batch_id, files, seen_hashes))
-    summary["rejected"] = _log_rejected(ctx, rejected, logged)
+        files = [f for f in batch_files if known.is_new(f)]
+        if not files:
+            continue
+        if waiting_for is not None:
+            message = f"batch {batch_id!r} waits for the earlier batch {waiting_for!r}"
+            summary["waiting"].append(_waiting(ctx, landing.Waiting(batch_id, "behind", message)))
+            continue
+        folder = landing.confined_resource_folder(root, department, resource_name) / batch_id
+        check = landing.check_batch(
+            folder,
+            batch_id,
+            files,
+            manifest=delivery.manifest,
+            marker=delivery.marker,
+            now=ctx.now,
+            quiet_seconds=settings.landing_quiet_seconds,
+        )
+        for name in check.unlisted:
+            log.warning(
+                "%s: %s/%s is not in its batch's manifest: not read", resource_id, batch_id, name
+            )
+        if check.rejected:
+            rejected.append(check.rejected)
+            waiting_for = batch_id
+            continue
+        landed = check.waiting or _land_batch(ctx, batch_id, check.files, known, check.hashes)
+        if isinstance(landed, landing.Waiting):
+            summary["waiting"].append(_waiting(ctx, landed))
+            waiting_for = batch_id
+        elif landed["ingested"] or landed["quarantined"] or landed["skipped_duplicate"]:
+            summary["batches"].append(landed)
+    summary["rejected"] = _log_rejected(ctx, rejected, known.rows)
     summary["skipped_files"] = sum(len(b["skipped_duplicate"]) for b in summary["batches"])
     return summary
+
+
+def _waiting(ctx: _Context, waiting: landing.Waiting) -> dict:
+    log.warning(
+        "%s: batch %s is not read yet: %s", ctx.resource.id, waiting.batch_id, waiting.message
+    )
+    return {"batch_id": waiting.batch_id, "reason": waiting.reason, "message": waiting.message}
+
+
+class _KnownFiles:
+    """What the file log knows of a resource's delivered files: every version read, which
+    version of each (batch, file) is current, and each (size, mtime) seen, so an unchanged
+    file is recognised without reading its bytes again."""
+
+    def __init__(self, logged: list[dict]) -> None:
+        self.rows = logged
+        self.destroyed = accounting.destroyed_files(logged)
+        self.versions: dict[tuple[str, str], set[str]] = defaultdict(set)
+        self.seen: set[tuple] = set()
+        self.legacy: dict[tuple[str, str], list[dict]] = defaultdict(list)
+        for r in logged:
+            key = (r["batch_id"], r["source_file"])
+            if r["file_hash"] and r["status"] in {"ingested", "quarantined", "skipped_duplicate"}:
+                self.versions[key].add(r["file_hash"])
+            if r.get("file_modified_at") is not None:
+                self.seen.add((*key, r["file_size"], r["file_modified_at"]))
+            elif r["status"] != "rejected":
+                self.legacy[key].append(r)  # logged before mtimes were: judged by ingested_at
+        self.superseded = {
+            (r["batch_id"], r["source_file"], r["replaces"]) for r in logged if r.get("replaces")
+        }
+        self.current: dict[tuple[str, str], str] = {
+            (r["batch_id"], r["source_file"]): r["file_hash"]
+            for r in logged
+            if r["status"] == "ingested"
+            and (r["batch_id"], r["source_file"], r["file_hash"]) not in self.superseded
+        }
+        # bytes seen before are a duplicate delivery, unless their rows were destroyed since
+        self.hashes = {
+            file_hash: f"{batch_id}/{source_file}"
+            for (batch_id, source_file), file_hash in self.current.items()
+            if (batch_id, source_file) not in self.destroyed
+        }
+
+    def repeat_of(
+        self, batch_id: str, file_name: str, file_hash: str
+    ) -> tuple[str, str, str, str] | None:
+        """(status, reason, message, duplicate_of) when these bytes were read before, so they
+        are not read again; None for bytes to read (new, or a correction)."""
+        here = f"{batch_id}/{file_name}"
+        if (batch_id, file_name, file_hash) in self.superseded:
+            # a revert to bytes a correction replaced: no run can put them back by itself
+            message = "the bytes of a version a correction replaced: deliver them as a new batch"
+            return "rejected", "reverts_correction", message, here
+        if file_hash in self.versions.get((batch_id, file_name), ()):
+            message = "delivered again with the same bytes: skipped"
+            return "skipped_duplicate", "same_content", message, here
+        if file_hash in self.hashes and (batch_id, file_name) not in self.versions:
+            earlier = self.hashes[file_hash]
+            return "skipped_duplicate", "duplicate_file", f"same bytes as {earlier}", earlier
+        return None
+
+    def is_new(self, landed: landing.LandedFile) -> bool:
+        """Whether ``landed`` was never read, or changed since (a destroyed file never is)."""
+        key = (landed.batch_id, landed.name)
+        if key in self.destroyed:
+            return False
+        state = landing.FileState.of(landed.path)
+        if (*key, state.size, state.modified_at) in self.seen:
+            return False
+        return not any(
+            r["file_size"] == state.size and state.modified_at <= r["ingested_at"]
+            for r in self.legacy[key]
+        )
 
 
 @_one_writer
@@ -235,8 +354,15 @@ def _log_rejected(
 
 
 def _land_batch(
-    ctx: _Context, batch_id: str, files: list[landing.LandedFile], seen_hashes: dict[str, str]
-) -> dict:
+    ctx: _Context,
+    batch_id: str,
+    files: list[landing.LandedFile],
+    known: _KnownFiles,
+    hashes: dict[str, str],
+) -> dict | landing.Waiting:
+    """Reads the new or changed files of one complete batch into bronze (or quarantine) and
+    logs each; returns what happened, or :class:`~jobs.ingest.landing.Waiting` with nothing
+    written when a file changed while it was read (it was still being written)."""
     declared = ctx.resource.delivery.encoding
     log_rows, bronze_parts, quarantine_rows = [], [], []
     outcome = {
@@ -247,25 +373,22 @@ def _land_batch(
         "bronze_rows": 0,
     }
     for landed in files:
-        file_hash = landing.file_sha256(landed.path)
-        size = landed.path.stat().st_size
-        if file_hash in seen_hashes:
-            duplicate_of = seen_hashes[file_hash]
-            log.info("%s/%s repeats %s: skipped", batch_id, landed.name, duplicate_of)
-            row = _log_row(
-                ctx,
-                batch_id,
-                landed.name,
-                file_hash,
-                size,
-                "skipped_duplicate",
-                "duplicate_file",
-                f"same bytes as {duplicate_of}",
+        state = landing.FileState.of(landed.path)
+        file_hash = hashes.get(landed.name) or landing.file_sha256(landed.path)
+        size = state.size
+        repeat = known.repeat_of(batch_id, landed.name, file_hash)
+        if repeat is not None:
+            status, reason, message, duplicate_of = repeat
+            (log.warning if status == "rejected" else log.info)(
+                "%s/%s of %s: %s", batch_id, landed.name, ctx.resource.id, message
             )
-            row["duplicate_of"] = duplicate_of
-            row["file_rows"] = _count_rows_quietly(landed, ctx)
+            row = _log_row(ctx, batch_id, landed.name, file_hash, size, status, reason, message)
+            row.update(duplicate_of=duplicate_of, file_modified_at=state.modified_at)
+            if reason == "duplicate_file":
+                row["file_rows"] = _count_rows_quietly(landed, ctx)
             log_rows.append(row)
-            outcome["skipped_duplicate"].append(landed.name)
+            if status == "skipped_duplicate":
+                outcome["skipped_duplicate"].append(landed.name)
             continue
         try:
             raw = read_file(landed.path, ctx.resource.delivery.format, ctx.read_limits)
@@ -276,16 +399,25 @@ def _land_batch(
             row = _log_row(
                 ctx, batch_id, landed.name, file_hash, size, "quarantined", error.reason, str(error)
             )
-            row["file_rows"] = error.rows_seen
+            row.update(file_rows=error.rows_seen, file_modified_at=state.modified_at)
             log_rows.append(row)
             quarantine_rows.append(
                 _file_quarantine_row(ctx, batch_id, landed.name, file_hash, error)
             )
             outcome["quarantined"].append({"file": landed.name, "reason": error.reason})
             continue
-        seen_hashes[file_hash] = f"{batch_id}/{landed.name}"
+        if landing.FileState.of(landed.path) != state:
+            message = f"{batch_id}/{landed.name} changed while it was read: still being written"
+            return landing.Waiting(batch_id, landing.CHANGED_WHILE_READ, message)
+        known.hashes[file_hash] = f"{batch_id}/{landed.name}"
+        replaces = known.current.get((batch_id, landed.name))
         row = _log_row(ctx, batch_id, landed.name, file_hash, size, "ingested", None, None)
+        if replaces:
+            row["message"] = f"a correction: supersedes the version read before ({replaces[:12]}…)"
+            log.info("%s/%s of %s: %s", batch_id, landed.name, ctx.resource.id, row["message"])
         row.update(
+            file_modified_at=state.modified_at,
+            replaces=replaces,
             file_rows=raw.row_count,
             bronze_rows=raw.row_count,
             detected_encoding=raw.detected_encoding,
@@ -293,17 +425,20 @@ def _land_batch(
             columns=list(raw.columns),
         )
         if row["encoding_mismatch"]:
-            row["message"] = (
-                f"declared {declared}, delivered {raw.detected_encoding}: read as delivered"
-            )
+            mismatch = f"declared {declared}, delivered {raw.detected_encoding}: read as delivered"
+            row["message"] = "; ".join(filter(None, [row["message"], mismatch]))
         log_rows.append(row)
         bronze_parts.append(bronze.bronze_table(raw, landed, file_hash, ctx.now))
         outcome["ingested"].append(landed.name)
         outcome["bronze_rows"] += raw.row_count
 
+    # the mtime tells a file delivered again with the same bytes from the first delivery
     files_key = hashlib.sha256(
         "|".join(
-            sorted(r["source_file"] + r["file_hash"] for r in log_rows if r["file_hash"])
+            sorted(
+                f"{r['source_file']}{r['file_hash']}{r['file_modified_at']:%Y%m%d%H%M%S%f}"
+                for r in log_rows
+            )
         ).encode()
     ).hexdigest()[:16]
     # A run killed after these commits but before the file log left rows of some of these
@@ -381,6 +516,8 @@ def _log_row(
         "columns": [],
         "duplicate_of": None,
         "ingested_at": ctx.now,
+        "file_modified_at": None,
+        "replaces": None,
     }
 
 
@@ -390,6 +527,7 @@ def _append_file_log(ctx: _Context, rows: list[dict], batch_id: str, files_key: 
         rows,
         INGEST_FILES_SCHEMA,
         write_id=_write_id("ingest_files", ctx.resource.id, batch_id, files_key),
+        add_columns=True,  # file logs written before corrections were versioned
     )
 
 
@@ -447,16 +585,24 @@ def bronze_to_pool(
 ) -> dict:
     """Standardises every ingested batch not yet promoted (held batches are retried), in batch
     order, into the pool and quarantine; exact duplicates within and across batches are counted.
+    Promoting a corrected file takes the rows of the versions it supersedes out of the pool.
     """
     ctx = _context(resource_id, settings, spark)
     ingested = _resource_rows(ctx, INGEST_FILES, status="ingested")
-    outcomes = _resource_rows(ctx, POOL_BATCHES)
-    latest: dict[tuple[str, str], dict] = {}
-    for row in sorted(outcomes, key=lambda r: r["decided_at"]):
-        latest[(row["batch_id"], row["source_file"])] = row
+    latest = accounting.latest_outcomes(_resource_rows(ctx, POOL_BATCHES))
+    replaced = {
+        (r["batch_id"], r["source_file"], r["replaces"]) for r in ingested if r.get("replaces")
+    }
     pending: dict[str, list[dict]] = defaultdict(list)
+    #: per (batch, file): the versions a correction replaced whose rows are not yet superseded
+    superseding: dict[tuple[str, str], list[dict]] = defaultdict(list)
     for row in ingested:
-        if latest.get((row["batch_id"], row["source_file"]), {}).get("outcome") != "promoted":
+        outcome = accounting.outcome_of(latest, row)
+        decided = outcome["outcome"] if outcome else None
+        if accounting.version_of(row) in replaced:
+            if decided != "superseded":
+                superseding[(row["batch_id"], row["source_file"])].append(row)
+        elif decided != "promoted":
             pending[row["batch_id"]].append(row)
 
     summary: dict = {"resource": resource_id, "promoted": [], "held": []}
@@ -473,8 +619,8 @@ def bronze_to_pool(
         else:
             ready[batch_id] = file_rows
     if ready:
-        summary["promoted"] = _promote_batches(ctx, ready)
-    for count in ("pool_rows", "quarantined_rows", "duplicate_rows"):
+        summary["promoted"] = _promote_batches(ctx, ready, superseding)
+    for count in ("pool_rows", "quarantined_rows", "duplicate_rows", "superseded_rows"):
         summary[count] = sum(b[count] for b in summary["promoted"])
     for held in summary["held"]:
         log.error(held["message"])
@@ -495,15 +641,7 @@ def _hold_batch(
     retried on every run, so a catalog synonym or a redelivery releases it."""
     message = report.hold_message(ctx.resource.id)
     outcome_rows = [
-        _outcome_row(
-            ctx,
-            batch_id,
-            r["source_file"],
-            "held",
-            {"held_rows": r["bronze_rows"]},
-            report,
-            message,
-        )
+        _outcome_row(ctx, r, "held", {"held_rows": r["bronze_rows"]}, report, message)
         for r in file_rows
     ]
     write_id = _write_id(
@@ -518,14 +656,27 @@ def _hold_batch(
     }
 
 
-def _promote_batches(ctx: _Context, batches: dict[str, list[dict]]) -> list[dict]:
+def _promote_batches(
+    ctx: _Context, batches: dict[str, list[dict]], superseding: dict[tuple[str, str], list[dict]]
+) -> list[dict]:
     """Standardises every ready batch in ONE Spark pass: a Spark job has a fixed cost of
     seconds, and an incremental run usually finds one small batch per resource anyway.
 
     Exact duplicates are found in batch order (batch id, file, row), so a repeat within the
     pending batches and a repeat of a row already in the pool are both counted, never kept.
+
+    A corrected file's earlier versions (``superseding``, by batch and file) leave the pool in
+    this promotion: their rows are not earlier rows for the duplicate check (the correction
+    repeats most of them), and after the pool append they are deleted by their lineage (batch,
+    file, file hash). Deleting, not marking, keeps every reader of the pool unchanged; the
+    rows stay in bronze and the accounting counts them ``superseded``. The append and the
+    delete are two commits, each idempotent, and the outcome record after both is the commit
+    point: a run stopped between them is named by the accounting and completed by the re-run.
     """
     all_files = [r for rows in batches.values() for r in rows]
+    replaced = [
+        v for r in all_files for v in superseding.get((r["batch_id"], r["source_file"]), [])
+    ]
     bronze_df = tables.read_table(ctx.spark, ctx.uri(BRONZE)).where(
         F.col("batch_id").isin(list(batches))
         & F.col("file_hash").isin([r["file_hash"] for r in all_files])
@@ -544,8 +695,11 @@ def _promote_batches(ctx: _Context, batches: dict[str, list[dict]]) -> list[dict
     # row of the batch as a duplicate of itself. Left out, the re-run decides exactly as that
     # attempt did, so its pool write (same write id) is the no-op that makes it exactly-once.
     earlier = (
-        tables.read_table(ctx.spark, pool_uri, columns=["content_hash", "file_hash"])
+        tables.read_table(
+            ctx.spark, pool_uri, columns=["content_hash", "batch_id", "source_file", "file_hash"]
+        )
         .where(~F.col("file_hash").isin([r["file_hash"] for r in all_files]))
+        .where(~F.expr(_versions_predicate(replaced)))
         .select("content_hash")
         if tables.table_exists(pool_uri)
         else None
@@ -583,7 +737,10 @@ def _promote_batches(ctx: _Context, batches: dict[str, list[dict]]) -> list[dict
         )
     finally:
         staged.unpersist()
+    if replaced:
+        ledger.delete_where(pool_uri, _versions_predicate(replaced))
 
+    superseded = _superseded_outcomes(ctx, replaced)
     results, outcome_rows = [], []
     for batch_id, file_rows in batches.items():
         report = pool.column_report(
@@ -597,8 +754,7 @@ def _promote_batches(ctx: _Context, batches: dict[str, list[dict]]) -> list[dict
         batch_outcomes = [
             _outcome_row(
                 ctx,
-                batch_id,
-                r["source_file"],
+                r,
                 "promoted",
                 counts.get((batch_id, r["source_file"]), {}),
                 report,
@@ -607,10 +763,14 @@ def _promote_batches(ctx: _Context, batches: dict[str, list[dict]]) -> list[dict
             for r in file_rows
         ]
         outcome_rows.extend(batch_outcomes)
+        outcome_rows.extend(o for o in superseded if o["batch_id"] == batch_id)
         totals = {
             k: sum(o[k] for o in batch_outcomes)
             for k in ("pool_rows", "quarantined_rows", "duplicate_rows", "warning_rows")
         }
+        totals["superseded_rows"] = sum(
+            o["superseded_rows"] for o in superseded if o["batch_id"] == batch_id
+        )
         results.append(
             {
                 "batch_id": batch_id,
@@ -627,21 +787,54 @@ def _promote_batches(ctx: _Context, batches: dict[str, list[dict]]) -> list[dict
     return results
 
 
+def _versions_predicate(versions: list[dict]) -> str:
+    """A SQL predicate (Spark and delta-rs) matching the rows of these file versions; batch and
+    file names are confined to a safe alphabet and hashes are hex, so they quote plainly."""
+    terms = [
+        f"(batch_id = '{v['batch_id']}' AND source_file = '{v['source_file']}'"
+        f" AND file_hash = '{v['file_hash']}')"
+        for v in versions
+    ]
+    return " OR ".join(terms) or "FALSE"
+
+
+def _superseded_outcomes(ctx: _Context, replaced: list[dict]) -> list[dict]:
+    """A ``superseded`` outcome per replaced version: its rows left the pool; those it had in
+    quarantine stay there (what was wrong with that delivery), the rest count as superseded."""
+    if not replaced:
+        return []
+    quarantined = ledger.count_rows_by(
+        ctx.uri(QUARANTINE),
+        ("batch_id", "source_file", "file_hash"),
+        [("batch_id", "in", sorted({v["batch_id"] for v in replaced})), ("stage", "!=", "file")],
+    )
+    rows = []
+    for v in replaced:
+        in_quarantine = quarantined.get(accounting.version_of(v), 0)
+        counts = {
+            "quarantined_rows": in_quarantine,
+            "superseded_rows": v["bronze_rows"] - in_quarantine,
+        }
+        message = "superseded by a corrected delivery of the same batch and file"
+        rows.append(_outcome_row(ctx, v, "superseded", counts, None, message))
+    return rows
+
+
 def _outcome_row(
     ctx: _Context,
-    batch_id: str,
-    source_file: str,
+    file_row: dict,
     outcome: str,
     counts: dict,
-    report: pool.ColumnReport,
+    report: pool.ColumnReport | None,
     message: str | None,
 ) -> dict:
+    """The outcome of one file version (``file_row``: its file-log row)."""
     department, resource_name = ctx.dept_res
     return {
         "department": department,
         "resource": resource_name,
-        "batch_id": batch_id,
-        "source_file": source_file,
+        "batch_id": file_row["batch_id"],
+        "source_file": file_row["source_file"],
         "outcome": outcome,
         **{
             k: int(counts.get(k) or 0)
@@ -653,14 +846,17 @@ def _outcome_row(
                 "warning_rows",
             )
         },
-        "extra_columns": list(report.extra_columns),
+        "extra_columns": list(report.extra_columns) if report else [],
         "message": message,
         "decided_at": ctx.now,
+        "file_hash": file_row["file_hash"],
+        "superseded_rows": int(counts.get("superseded_rows") or 0),
     }
 
 
 def _append_outcomes(ctx: _Context, rows: list[dict], write_id: str) -> None:
-    ledger.append_rows(ctx.uri(POOL_BATCHES), rows, POOL_BATCHES_SCHEMA, write_id)
+    # add_columns: outcome tables written before file versions had no file_hash column
+    ledger.append_rows(ctx.uri(POOL_BATCHES), rows, POOL_BATCHES_SCHEMA, write_id, add_columns=True)
 
 
 # --- accounting --------------------------------------------------------------------------------
@@ -691,12 +887,18 @@ def check_row_accounting(
         ctx.uri(ROW_ACCOUNTING),
         pa.Table.from_pylist(rows, schema=accounting.ROW_ACCOUNTING_SCHEMA),
         predicate=f"department = '{department}' AND resource = '{resource_name}'",
+        add_columns=True,  # accounting written before file versions had no file_hash column
     )
     counted = ("file_rows", "bronze_rows", *accounting.COUNTS)
     totals = {k: sum(r[k] or 0 for r in rows) for k in counted}
     broken = [r for r in rows if not r["is_balanced"]]
     if broken:
-        lines = [f"{r['batch_id']}/{r['source_file']}: {r['imbalance']}" for r in broken]
+        lines = [
+            f"{r['batch_id']}/{r['source_file']}"
+            f"{' (' + r['file_hash'][:12] + ')' if r['status'] == 'superseded' else ''}: "
+            f"{r['imbalance']}"
+            for r in broken
+        ]
         raise accounting.RowAccountingError(
             f"row accounting of {resource_id} does not hold for {len(broken)} file(s):\n  "
             + "\n  ".join(lines)
@@ -705,9 +907,9 @@ def check_row_accounting(
 
 
 def _table_counts(ctx: _Context) -> accounting.TableCounts:
-    """Rows per (batch, file) in this resource's bronze, pool and quarantine (row-level) tables,
-    only the two key columns read (delta-rs, no Spark job)."""
-    by_file = ("batch_id", "source_file")
+    """Rows per file version in this resource's bronze, pool and quarantine (row-level) tables,
+    only the three key columns read (delta-rs, no Spark job)."""
+    by_file = ("batch_id", "source_file", "file_hash")
     return accounting.TableCounts(
         bronze=ledger.count_rows_by(ctx.uri(BRONZE), by_file),
         pool=ledger.count_rows_by(ctx.uri(POOL), by_file),

@@ -19,7 +19,10 @@ import datetime as dt
 import io
 import json
 import re
-from collections.abc import Iterator
+import zipfile
+import zlib
+from collections import deque
+from collections.abc import Iterator, Set
 from dataclasses import dataclass, field
 from dataclasses import fields as dataclass_fields
 from pathlib import Path
@@ -32,6 +35,23 @@ from jobs.settings import ENV_PREFIX, Settings
 ROW_NUMBER = "_row_number"
 READ_PROBLEM = "_read_problem"
 RAW_LINE = "_raw_line"
+
+#: Read problems of one row (the row goes to quarantine with its text; NUL_BYTES is also the
+#: reason of a file that holds nothing else).
+WRONG_COLUMN_COUNT = "wrong_column_count"
+UNDECODABLE_BYTES = "undecodable_bytes"
+#: NUL bytes in a row: no delivered text holds them; a damaged or partly zeroed file does.
+NUL_BYTES = "nul_bytes"
+#: The header again below the first line: exports joined by hand, each with its header.
+REPEATED_HEADER = "repeated_header"
+#: A byte-order mark opening a line below the first: a file appended to another. The row is kept
+#: apart rather than read with an invisible character in its first field.
+BYTE_ORDER_MARK = "byte_order_mark"
+#: A quote opened in a row and not closed where the row ends: read on, it would swallow the
+#: rows after it, so only its own line is kept apart.
+UNBALANCED_QUOTE = "unbalanced_quote"
+#: A JSON object naming a key twice: a reader keeps one value silently, so the row is kept apart.
+DUPLICATE_KEYS = "duplicate_keys"
 
 
 class UnreadableFile(Exception):
@@ -101,26 +121,71 @@ _LIMIT_REASONS = {
 DEFAULT_LIMITS = ReadLimits.from_settings(Settings())
 
 
-def _read_bounded(path: Path, limits: ReadLimits, *, header_lines: int | None) -> bytes:
-    """The file's bytes, read in chunks that stop at the first bound crossed: its size and, for
-    a line-based file (``header_lines`` not None), the length of a line and the number of lines
-    (a data row is at least one line)."""
+def _read_bounded(
+    path: Path, limits: ReadLimits, *, header_lines: int | None, positions: bool = False
+) -> bytes:
+    """The file's bytes, read in chunks that stop at the first bound crossed: its size; for a
+    line-based file (``header_lines`` not None) the length of a line and the number of lines
+    (a data row is at least one line; a line ends at \\n, \\r\\n or a bare \\r); with
+    ``positions``, the GeoJSON coordinate positions (vertices), so that a polygon of a million
+    vertices is refused before the document is parsed, or even read whole."""
     chunks: list[bytes] = []
-    size = line_ends = open_line = 0
+    size = line_ends = open_line = vertices = 0
+    unscanned = b""
     with path.open("rb") as handle:
         while chunk := handle.read(1 << 20):
             size += len(chunk)
             limits.check("max_bytes", size, "bytes")
             chunks.append(chunk)
+            if positions:
+                count, unscanned = _count_positions(unscanned + chunk)
+                vertices += count
+                limits.check("max_vertices", vertices, "coordinate positions (vertices)")
             if header_lines is None:
                 continue
             lengths = [len(line) for line in chunk.split(b"\n")]
             lengths[0] += open_line
+            if max(lengths) > limits.max_line_bytes:
+                # Perhaps lines ended by a bare \r (classic Mac), split again (slower) to know.
+                lengths = [len(line) for line in _LINE_END.split(chunk)]
+                lengths[0] += open_line
             limits.check("max_line_bytes", max(lengths), "bytes in one line")
             open_line = lengths[-1]
             line_ends += len(lengths) - 1
             limits.check("max_rows", line_ends - header_lines, "rows (lines)")
+    if unscanned:
+        vertices += _count_positions(unscanned + b",")[0]
+        limits.check("max_vertices", vertices, "coordinate positions (vertices)")
     return b"".join(chunks)
+
+
+_LINE_END = re.compile(rb"\r\n?|\n")
+#: A GeoJSON position: an array that opens with a number.
+_POSITION = re.compile(rb"\[\s*-?[0-9.]")
+
+
+def _count_positions(data: bytes) -> tuple[int, bytes]:
+    """The GeoJSON positions in ``data`` up to its last ',' or ']' (no position's opening spans
+    either), and the bytes after, which the next chunk completes."""
+    end = max(data.rfind(b","), data.rfind(b"]")) + 1
+    return sum(1 for _ in _POSITION.finditer(data, 0, end)), data[end:]
+
+
+def _check_has_text(data: bytes) -> None:
+    """Refuses a file with nothing to read: empty (or blank), or only NUL bytes, which is what
+    a file preallocated and never written (or zeroed by a crash) holds."""
+    if _BLANK.fullmatch(data):
+        raise UnreadableFile("empty_file", "file is empty", rows_seen=0)
+    if _BLANK_OR_NUL.fullmatch(data):
+        raise UnreadableFile(
+            NUL_BYTES,
+            f"file holds only NUL bytes ({data.count(0):,}): zero-filled, never written",
+            rows_seen=0,
+        )
+
+
+_BLANK = re.compile(rb"\s*")
+_BLANK_OR_NUL = re.compile(rb"[\s\x00]*")
 
 
 class _RowCollector:
@@ -145,7 +210,7 @@ class _RowCollector:
         if READ_PROBLEM in record:
             self.problem_count += 1
             if self.first_problem is None:
-                self.first_problem = record[RAW_LINE]
+                self.first_problem = f"{record[READ_PROBLEM]} {record[RAW_LINE][:80]!r}"
         elif not record.keys() <= self.columns.keys():
             self.columns.update(dict.fromkeys(record))
             self.limits.check("max_columns", len(self.columns), "columns")
@@ -189,9 +254,9 @@ def decode_text(data: bytes) -> tuple[str, str]:
             cut off), else ``undecodable``.
     """
     if data.startswith(codecs.BOM_UTF8):
-        return data[len(codecs.BOM_UTF8) :].decode("utf-8", errors="strict"), "utf-8-sig"
+        return _decode_marked(data, "utf-8-sig", "UTF-8")
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return data.decode("utf-16"), "utf-16"
+        return _decode_marked(data, "utf-16", "UTF-16")
     errors = {}
     for encoding in ("utf-8", "gbk", "gb18030"):
         try:
@@ -208,13 +273,27 @@ def decode_text(data: bytes) -> tuple[str, str]:
     )
 
 
+def _decode_marked(data: bytes, encoding: str, name: str) -> tuple[str, str]:
+    """A file that opens with a byte-order mark, in the encoding the mark names: a file it does
+    not fit (a GBK export given a UTF-8 mark) is not guessed at."""
+    try:
+        return data.decode(encoding, errors="strict"), encoding
+    except UnicodeDecodeError as error:
+        raise UnreadableFile(
+            "undecodable",
+            f"starts with a {name} byte-order mark but is not {name} text "
+            f"(first bad byte at offset {error.start})",
+        ) from error
+
+
 def decode_lines(data: bytes) -> tuple[str, str, frozenset[int]]:
     """Decodes a line-based file (CSV, JSON lines) so that a bad byte costs its line, not the file.
 
     A file that decodes whole is read as :func:`decode_text` reads it. Otherwise the encoding is
-    the one (UTF-8, else GB18030) in which most lines holding non-ASCII bytes decode; the lines
-    that do not are decoded with their bad bytes shown as ``\\xNN`` and reported, so the
-    reader can quarantine those rows with their text.
+    the one (UTF-8, else GB18030; only UTF-8 after a UTF-8 byte-order mark, and a UTF-16 file
+    decodes whole or not at all) in which most lines holding non-ASCII bytes decode, else UTF-8
+    when most lines are ASCII; the lines that do not decode are decoded with their bad bytes
+    shown as ``\\xNN`` and reported, so the reader can quarantine those rows with their text.
 
     Returns:
         (text, encoding name, indices of the lines, split at ``\\n``, that had bad bytes).
@@ -228,25 +307,42 @@ def decode_lines(data: bytes) -> tuple[str, str, frozenset[int]]:
         if error.reason == "truncated":
             raise
         whole_file_error = error
-    lines = data.split(b"\n")
-    for encoding in ("utf-8", "gb18030"):
-        bad = set()
-        fitting = 0
-        for index, line in enumerate(lines):
-            if line.isascii():
-                continue
-            try:
-                line.decode(encoding, errors="strict")
-                fitting += 1
-            except UnicodeDecodeError:
-                bad.add(index)
-        if fitting > len(bad):
-            text = "\n".join(
-                line.decode(encoding, errors="backslashreplace" if i in bad else "strict")
-                for i, line in enumerate(lines)
-            )
-            return text, encoding, frozenset(bad)
+    has_bom = data.startswith(codecs.BOM_UTF8)
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        raise whole_file_error
+    lines = data.removeprefix(codecs.BOM_UTF8).split(b"\n")
+    non_ascii = [index for index, line in enumerate(lines) if not line.isascii()]
+    encodings = ("utf-8",) if has_bom else ("utf-8", "gb18030")
+    bad = {e: frozenset(i for i in non_ascii if not _decodes(lines[i], e)) for e in encodings}
+    fitting = [e for e in encodings if len(non_ascii) - len(bad[e]) > len(bad[e])]
+    # Mostly ASCII lines, the others fitting no encoding well: UTF-8, each line that is not
+    # UTF-8 costing itself.
+    if not fitting and len(lines) - len(non_ascii) > len(bad["utf-8"]):
+        fitting = ["utf-8"]
+    if fitting:
+        encoding = fitting[0]
+        return (
+            _joined(lines, encoding, bad[encoding]),
+            ("utf-8-sig" if has_bom else encoding),
+            bad[encoding],
+        )
     raise whole_file_error
+
+
+def _decodes(line: bytes, encoding: str) -> bool:
+    try:
+        line.decode(encoding, errors="strict")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _joined(lines: list[bytes], encoding: str, bad: Set[int]) -> str:
+    """The lines decoded and joined again, the bad bytes of the ``bad`` lines as ``\\xNN``."""
+    return "\n".join(
+        line.decode(encoding, errors="backslashreplace" if i in bad else "strict")
+        for i, line in enumerate(lines)
+    )
 
 
 def encodings_compatible(declared: str | None, detected: str | None) -> bool:
@@ -264,11 +360,6 @@ def encodings_compatible(declared: str | None, detected: str | None) -> bool:
 # --- CSV ---------------------------------------------------------------------------------------
 
 
-#: Read problems of one row of a line-based file (the row goes to quarantine with its text).
-WRONG_COLUMN_COUNT = "wrong_column_count"
-UNDECODABLE_BYTES = "undecodable_bytes"
-
-
 def read_csv(path: Path, limits: ReadLimits = DEFAULT_LIMITS) -> RawFile:
     """Reads a delimited text file (comma, or tab/semicolon/pipe if sniffed) as raw strings.
 
@@ -280,8 +371,7 @@ def read_csv(path: Path, limits: ReadLimits = DEFAULT_LIMITS) -> RawFile:
     csv.field_size_limit(max(csv.field_size_limit(), limits.max_line_bytes))
     _check_header_width(path, limits)
     data = _read_bounded(path, limits, header_lines=1)
-    if not data.strip():
-        raise UnreadableFile("empty_file", "file is empty", rows_seen=0)
+    _check_has_text(data)
     text, encoding, bad_lines = decode_lines(data)
     if "\n" not in text and "\r" not in text:
         # Not even the header line ended: the transfer was cut off inside the header.
@@ -290,16 +380,25 @@ def read_csv(path: Path, limits: ReadLimits = DEFAULT_LIMITS) -> RawFile:
         )
     if 0 in bad_lines:
         raise UnreadableFile("undecodable", f"the header line is not {encoding} text")
-    header_line = text.split("\n", 1)[0]
+    header_line = _first_line(text)
     delimiter = _sniff_delimiter(header_line)
-    header = next(csv.reader([header_line.rstrip("\r")], delimiter=delimiter))
+    header = next(csv.reader([header_line], delimiter=delimiter))
     _check_header(header)
     limits.check("max_columns", len(header), "columns")
-    lines_after_header = text.count("\n") - text.endswith("\n")
+    lines_after_header = max(text.count("\n"), text.count("\r")) - text.endswith(("\n", "\r"))
     limits.check("max_cells", lines_after_header * len(header), "cells (rows × columns)")
     if not text.endswith(("\n", "\r")):
         _check_last_line_complete(text, delimiter, len(header))
-    if not bad_lines:
+    # NUL bytes, byte-order marks, the header again and a quote left open cost their rows: the
+    # fast reader would take them as data (an open quote, the rest of the file as one value).
+    if not (
+        bad_lines
+        or "\x00" in text
+        or "\ufeff" in text
+        or f"\n{header_line}" in text
+        or f"\r{header_line}" in text
+        or text.count('"') % 2
+    ):
         # Arrow reads UTF-8 bytes: the delivered ones when they are UTF-8, else the text encoded
         # again. The decoded text, the largest copy, is let go first and decoded again only
         # for the row-by-row reader.
@@ -320,7 +419,7 @@ def read_csv(path: Path, limits: ReadLimits = DEFAULT_LIMITS) -> RawFile:
         raise UnreadableFile(
             "malformed_csv",
             f"none of its {rows.row_count} rows can be read as the header's {len(header)} "
-            f"columns (first: {rows.first_problem[:80]!r})",
+            f"columns (first: {rows.first_problem})",
             rows_seen=rows.row_count,
         )
     return rows.raw_file(encoding)
@@ -345,33 +444,47 @@ def _read_csv_fast(data: bytes | memoryview, delimiter: str, header: list[str]) 
         return None
 
 
+def _first_line(text: str) -> str:
+    """The text before the first line end (\\n, \\r\\n or a bare \\r: line ends may be mixed)."""
+    end = text.find("\n")
+    end = len(text) if end < 0 else end
+    cr = text.find("\r", 0, end)
+    return text[: end if cr < 0 else cr]
+
+
+def _is_header(fields: list[str], header: list[str]) -> bool:
+    return [f.strip() for f in fields] == [name.strip() for name in header]
+
+
 def _csv_records(
     text: str, delimiter: str, header: list[str], bad_lines: frozenset[int], limits: ReadLimits
 ) -> _RowCollector:
-    """Every data row as a record; a row of the wrong width or with undecodable bytes as a
-    record holding its text (``_raw_line``) and its read problem. Blank lines are skipped, as
-    the fast reader skips them."""
-    consumed: list[tuple[str, int]] = []
-
-    def lines():
-        # Line ends as the csv module wants them (\n, \r\n, \r), each with the index of its
-        # \n-separated line (what ``bad_lines`` counts).
-        index = 0
-        for line in io.StringIO(text, newline=""):
-            consumed.append((line, index))
-            yield line
-            index += line.endswith("\n")
-
+    """Every data row as a record; a row with undecodable bytes or NUL bytes, the header
+    repeated (after a byte-order mark or not), a row opening with a byte-order mark, a quote
+    left open and a row of the wrong width each as a record holding its text (``_raw_line``)
+    and its read problem. Blank lines are skipped, as the fast reader skips them."""
+    lines = _Lines(text)
     rows = _RowCollector(limits, header)
-    reader = csv.reader(lines(), delimiter=delimiter)
+    reader = csv.reader(lines, delimiter=delimiter)
     for number, fields in enumerate(reader):
-        raw_text = "".join(line for line, _ in consumed).rstrip("\r\n")
-        touched = {index for _, index in consumed}
-        consumed.clear()
+        record = lines.take_consumed()
+        raw_text = "".join(line for line, _ in record).rstrip("\r\n")
+        touched = {index for _, index in record}
         if number == 0 or not fields:
             continue  # the header; a blank line
         if touched & bad_lines:
             rows.add({READ_PROBLEM: UNDECODABLE_BYTES, RAW_LINE: raw_text})
+        elif "\x00" in raw_text:
+            rows.add({READ_PROBLEM: NUL_BYTES, RAW_LINE: raw_text})
+        elif _is_header([fields[0].lstrip("\ufeff"), *fields[1:]], header):
+            rows.add({READ_PROBLEM: REPEATED_HEADER, RAW_LINE: raw_text})
+        elif raw_text.startswith("\ufeff"):
+            rows.add({READ_PROBLEM: BYTE_ORDER_MARK, RAW_LINE: raw_text})
+        elif len(record) > 1 and (len(fields) != len(header) or raw_text.count('"') % 2):
+            # A quote opened and not closed where its row ends (or never) swallowed the lines
+            # after it: only its first line is the bad row; the others are read again.
+            rows.add({READ_PROBLEM: UNBALANCED_QUOTE, RAW_LINE: record[0][0].rstrip("\r\n")})
+            lines.read_again(record[1:])
         elif len(fields) != len(header):
             rows.add({READ_PROBLEM: WRONG_COLUMN_COUNT, RAW_LINE: raw_text})
         else:
@@ -379,15 +492,52 @@ def _csv_records(
     return rows
 
 
+class _Lines:
+    """The lines of a text for the csv module, line ends as it wants them (\\n, \\r\\n, \\r),
+    each kept with the index of its \\n-separated line (what ``bad_lines`` counts) until the
+    reader's record is taken; lines handed back are read again first."""
+
+    def __init__(self, text: str):
+        self._source = io.StringIO(text, newline="")
+        self._index = 0
+        self._again: deque[tuple[str, int]] = deque()
+        self._consumed: list[tuple[str, int]] = []
+
+    def __iter__(self) -> _Lines:
+        return self
+
+    def __next__(self) -> str:
+        if self._again:
+            line, index = self._again.popleft()
+        else:
+            line, index = self._source.readline(), self._index
+            if not line:
+                raise StopIteration
+            self._index += line.endswith("\n")
+        self._consumed.append((line, index))
+        return line
+
+    def take_consumed(self) -> list[tuple[str, int]]:
+        """The lines read since the last call: those of the record the reader just returned."""
+        record, self._consumed = self._consumed, []
+        return record
+
+    def read_again(self, lines: list[tuple[str, int]]) -> None:
+        self._again.extendleft(reversed(lines))
+
+
 def _check_header_width(path: Path, limits: ReadLimits) -> None:
     """Counts the header's columns before the file is read: a file 10,000 columns wide is
     refused after its first line. Delimiters are ASCII, so the line is split as Latin-1."""
     with path.open("rb") as handle:
         head = handle.read(limits.max_line_bytes + 1)
-    first_line = head.split(b"\n", 1)[0]
+    first_line = _LINE_END.split(head, 1)[0]
     limits.check("max_line_bytes", len(first_line), "bytes in one line")
-    header_line = first_line.decode("latin-1").rstrip("\r")
-    header = next(csv.reader([header_line], delimiter=_sniff_delimiter(header_line)), [])
+    header_line = first_line.decode("latin-1")
+    try:
+        header = next(csv.reader([header_line], delimiter=_sniff_delimiter(header_line)), [])
+    except csv.Error:
+        return  # not text the csv module splits (UTF-16): the decoded header is checked later
     limits.check("max_columns", len(header), "columns")
 
 
@@ -401,6 +551,8 @@ def _check_header(header: list[str]) -> None:
     names = [name.strip() for name in header]
     if not any(names):
         raise UnreadableFile("no_header", "first line has no column names")
+    if any("\x00" in name for name in names):
+        raise UnreadableFile(NUL_BYTES, f"the header holds NUL bytes: {header}")
     if "" in names:
         raise UnreadableFile("blank_column_name", f"a column has no name (header: {header})")
     seen, duplicates = set(), []
@@ -414,7 +566,7 @@ def _check_header(header: list[str]) -> None:
 
 def _check_last_line_complete(text: str, delimiter: str, width: int) -> None:
     """A file without a final newline whose last row is short was cut off in transfer."""
-    last_line = text.rsplit("\n", 1)[-1]
+    last_line = text[max(text.rfind("\n"), text.rfind("\r")) + 1 :]
     fields = next(csv.reader([last_line], delimiter=delimiter), [])
     quotes_open = last_line.count('"') % 2 == 1
     if quotes_open or len(fields) < width:
@@ -430,11 +582,11 @@ def _check_last_line_complete(text: str, delimiter: str, width: int) -> None:
 
 
 def read_jsonl(path: Path, limits: ReadLimits = DEFAULT_LIMITS) -> RawFile:
-    """Reads JSON lines; a line that is not a JSON object, or holds undecodable bytes, is kept as
-    a row with a read problem and its text."""
+    """Reads JSON lines; a line that is not a JSON object (or names a key twice), or holds
+    undecodable or NUL bytes, or opens with a byte-order mark, is kept as a row with a read
+    problem and its text."""
     data = _read_bounded(path, limits, header_lines=0)
-    if not data.strip():
-        raise UnreadableFile("empty_file", "file is empty", rows_seen=0)
+    _check_has_text(data)
     text, encoding, bad_lines = decode_lines(data)
     # Trailing blank lines are no rows: the last line kept is the one of the last non-blank
     # character, up to its line end.
@@ -456,11 +608,15 @@ def read_jsonl(path: Path, limits: ReadLimits = DEFAULT_LIMITS) -> RawFile:
     lines = _json_lines(text, stop, bad_lines)
     rows = _RowCollector(limits)
     for line, undecodable in lines:
-        record, problem = _parse_json_object(line)
-        if undecodable or problem:
-            rows.add({READ_PROBLEM: UNDECODABLE_BYTES if undecodable else problem, RAW_LINE: line})
+        if undecodable:
+            problem = UNDECODABLE_BYTES
+        elif "\x00" in line:
+            problem = NUL_BYTES
+        elif line.startswith("\ufeff"):
+            problem = BYTE_ORDER_MARK
         else:
-            rows.add(record)
+            record, problem = _parse_json_object(line)
+        rows.add({READ_PROBLEM: problem, RAW_LINE: line} if problem else record)
     return rows.raw_file(encoding)
 
 
@@ -483,12 +639,25 @@ def _parse_json_object(line: str) -> tuple[dict[str, str | None], str | None]:
     if not line.strip():
         return {}, "blank_line"
     try:
-        value = json.loads(line)
+        value = json.loads(line, object_pairs_hook=_object_of_unique_keys)
+    except _RepeatedKey:
+        return {}, DUPLICATE_KEYS
     except (json.JSONDecodeError, RecursionError):
         return {}, "malformed_json"
     if not isinstance(value, dict):
         return {}, "not_a_json_object"
     return {str(k): _scalar_text(v) for k, v in value.items()}, None
+
+
+class _RepeatedKey(ValueError):
+    pass
+
+
+def _object_of_unique_keys(pairs: list[tuple[str, object]]) -> dict[str, object]:
+    value = dict(pairs)
+    if len(value) != len(pairs):
+        raise _RepeatedKey
+    return value
 
 
 def _scalar_text(value: object) -> str | None:
@@ -515,9 +684,6 @@ def read_xlsx(path: Path, limits: ReadLimits = DEFAULT_LIMITS) -> RawFile:
     declare must fit the byte bound; Python's zip reader never unpacks more than a member
     declares (a member that holds more fails its checksum), so a zip bomb stops there.
     """
-    import zipfile
-    import zlib
-
     from openpyxl import load_workbook
 
     if path.stat().st_size == 0:
@@ -579,6 +745,9 @@ def _read_sheet(sheet, limits: ReadLimits) -> RawFile:
             collected.add({READ_PROBLEM: WRONG_COLUMN_COUNT, RAW_LINE: line})
             continue
         values = values[: len(header)]
+        if _is_header([v or "" for v in values], header):
+            collected.add({READ_PROBLEM: REPEATED_HEADER, RAW_LINE: "\t".join(header)})
+            continue
         collected.add(dict(zip(header, values + [None] * (len(header) - len(values)), strict=True)))
     return collected.raw_file(None)
 
@@ -619,16 +788,10 @@ def _cell_text(value: object) -> str | None:
 
 def read_geojson(path: Path, limits: ReadLimits = DEFAULT_LIMITS) -> RawFile:
     """Reads a FeatureCollection: one row per feature, properties as text, the geometry as compact
-    GeoJSON text in a ``geometry`` column. Vertices are counted in the bytes, before the
-    document is parsed."""
-    data = _read_bounded(path, limits, header_lines=None)
-    if not data.strip():
-        raise UnreadableFile("empty_file", "file is empty", rows_seen=0)
-    vertices = 0
-    for vertices, _ in enumerate(_POSITION.finditer(data), start=1):
-        if vertices > limits.max_vertices:
-            break
-    limits.check("max_vertices", vertices, "coordinate positions (vertices)")
+    GeoJSON text in a ``geometry`` column. Vertices are counted in the bytes as they are read,
+    before the document is parsed."""
+    data = _read_bounded(path, limits, header_lines=None, positions=True)
+    _check_has_text(data)
     text, encoding = decode_text(data)
     del data
     try:
@@ -646,20 +809,16 @@ def read_geojson(path: Path, limits: ReadLimits = DEFAULT_LIMITS) -> RawFile:
         raise UnreadableFile("not_a_feature_collection", "FeatureCollection has no features list")
     rows = _RowCollector(limits)
     for feature in features:
-        if not isinstance(feature, dict) or feature.get("type") != "Feature":
-            rows.add(
-                {READ_PROBLEM: "not_a_feature", RAW_LINE: json.dumps(feature, ensure_ascii=False)}
-            )
+        is_feature = isinstance(feature, dict) and feature.get("type") == "Feature"
+        properties = (feature.get("properties") or {}) if is_feature else {}
+        if not is_feature or not isinstance(properties, dict):
+            problem = "properties_not_an_object" if is_feature else "not_a_feature"
+            rows.add({READ_PROBLEM: problem, RAW_LINE: json.dumps(feature, ensure_ascii=False)})
             continue
-        properties = feature.get("properties") or {}
         record = {str(k): _scalar_text(v) for k, v in properties.items()}
         record["geometry"] = _scalar_text(feature.get("geometry"))
         rows.add(record)
     return rows.raw_file(encoding)
-
-
-#: A GeoJSON position: an array that opens with a number.
-_POSITION = re.compile(rb"\[\s*-?[0-9.]")
 
 
 # --- shared ------------------------------------------------------------------------------------
@@ -682,7 +841,31 @@ def read_file(path: Path, delivery_format: str, limits: ReadLimits = DEFAULT_LIM
     fmt = by_suffix.get(suffix, delivery_format)
     if fmt not in READERS:
         raise UnreadableFile("unknown_format", f"no reader for format {fmt!r} ({path.name})")
-    return READERS[fmt](path, limits)
+    try:
+        return READERS[fmt](path, limits)
+    except _PARSER_FAILURES as error:
+        # A shape no rule above foresaw: this file is quarantined with what failed, and the
+        # run goes on with the others (it used to stop the whole resource on every retry).
+        raise UnreadableFile(
+            "reader_failed", f"the {fmt} reader failed: {type(error).__name__}: {error}"
+        ) from error
+
+
+#: What the parsers raise on input they cannot take (never OSError or MemoryError: those are
+#: the machine's, not the file's).
+_PARSER_FAILURES = (
+    csv.Error,
+    ValueError,  # UnicodeDecodeError, json.JSONDecodeError, ArrowInvalid
+    LookupError,
+    TypeError,
+    AttributeError,
+    ArithmeticError,
+    RecursionError,
+    SyntaxError,  # XML parse errors
+    EOFError,
+    zipfile.BadZipFile,
+    zlib.error,
+)
 
 
 def _with_row_numbers(table: pa.Table) -> pa.Table:

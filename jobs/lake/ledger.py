@@ -41,8 +41,12 @@ def append_arrow(
     write_id: WriteId,
     *,
     storage_options: Mapping[str, str] | None = None,
+    add_columns: bool = False,
 ) -> bool:
     """Appends ``table`` in one commit unless ``write_id`` was already applied.
+
+    ``add_columns``: columns ``table`` has and the table does not yet are added to the table
+    (older rows read them as null); without it a schema difference fails the append.
 
     Returns:
         True when rows were committed, False for an idempotent retry.
@@ -71,6 +75,7 @@ def append_arrow(
             target,
             table,
             mode="append",
+            schema_mode="merge" if add_columns else None,
             storage_options=options,
             writer_properties=WriterProperties(
                 max_row_group_size=ROWS_PER_ROW_GROUP, compression="SNAPPY"
@@ -89,9 +94,17 @@ def append_arrow(
     return True
 
 
-def append_rows(uri: str, rows: Sequence[Mapping], schema: pa.Schema, write_id: WriteId) -> bool:
+def append_rows(
+    uri: str,
+    rows: Sequence[Mapping],
+    schema: pa.Schema,
+    write_id: WriteId,
+    *,
+    add_columns: bool = False,
+) -> bool:
     """Appends Python rows (dicts keyed by the schema's column names)."""
-    return append_arrow(uri, pa.Table.from_pylist(list(rows), schema=schema), write_id)
+    table = pa.Table.from_pylist(list(rows), schema=schema)
+    return append_arrow(uri, table, write_id, add_columns=add_columns)
 
 
 def read_rows(
@@ -149,9 +162,15 @@ def read_arrow(
 
 
 def overwrite_where(
-    uri: str, table: pa.Table, predicate: str, *, storage_options: Mapping[str, str] | None = None
+    uri: str,
+    table: pa.Table,
+    predicate: str,
+    *,
+    storage_options: Mapping[str, str] | None = None,
+    add_columns: bool = False,
 ) -> None:
-    """Replaces the rows matching ``predicate`` (delta-rs SQL) with ``table`` in one commit."""
+    """Replaces the rows matching ``predicate`` (delta-rs SQL) with ``table`` in one commit
+    (``add_columns`` as in :func:`append_arrow`)."""
     from deltalake import write_deltalake
 
     options = dict(storage_options) if storage_options else None
@@ -159,5 +178,29 @@ def overwrite_where(
     if not table_exists(uri, storage_options):
         write_deltalake(uri, table, mode="append", storage_options=options)
     else:
-        write_deltalake(uri, table, mode="overwrite", predicate=predicate, storage_options=options)
+        write_deltalake(
+            uri,
+            table,
+            mode="overwrite",
+            predicate=predicate,
+            schema_mode="merge" if add_columns else None,
+            storage_options=options,
+        )
     notify_write(uri, "overwrite", rows=table.num_rows, predicate=predicate)
+
+
+def delete_where(
+    uri: str, predicate: str, *, storage_options: Mapping[str, str] | None = None
+) -> int:
+    """Deletes the rows matching ``predicate`` (delta-rs SQL) in one commit; no commit when
+    none match, so a retried delete adds nothing. Returns how many rows were deleted."""
+    from deltalake import DeltaTable
+
+    if not table_exists(uri, storage_options):
+        return 0
+    options = dict(storage_options) if storage_options else None
+    crash_point("ledger.delete")
+    deleted = int(DeltaTable(uri, storage_options=options).delete(predicate)["num_deleted_rows"])
+    if deleted:
+        notify_write(uri, "delete", rows=deleted, predicate=predicate)
+    return deleted

@@ -16,17 +16,20 @@ from collections.abc import Callable
 from typing import Any
 
 from jobs.orchestrate.names import ingest_dag_id
+from jobs.secrets import keep_files_private
 from jobs.settings import Settings
 
 
 def audited(task: str, job: Callable[[Settings], Any], *, actor: str | None = None) -> Any:
     """Runs one task's job: the settings are built here (a task is an edge), every lake write
-    is an audit entry naming the task (``airflow:<dag>.<task>``, or ``actor``), and the summary
+    is an audit entry naming the task (``airflow:<dag>.<task>``, or ``actor``), files it writes
+    are not readable by other local users, and the summary
     comes back as plain JSON, since XCom in Airflow 3 stores JSON and a date or a numpy integer
     in a summary must not fail an otherwise successful task."""
     from jobs.audit import write_audit  # Spark (the lake's write hook): imported when it runs
 
     settings = Settings.from_env()
+    keep_files_private()
     with write_audit(settings, actor=actor or f"airflow:{task}"):
         summary = job(settings)
     return json.loads(json.dumps(summary, default=str, ensure_ascii=False))

@@ -41,15 +41,18 @@ def create_app(
             (:mod:`jobs.service.wiring`).
 
     Raises:
-        jobs.secrets.SecretError: in production without a session secret (the message names
-            the variable); the app is not built.
+        jobs.secrets.SecretError: in production without a session secret or an audit key (the
+            message names the variable); the app is not built.
     """
+    from jobs.audit.log import load_audit_key
     from jobs.service import wiring
 
     secret = load_session_secret(settings)
+    load_audit_key(settings)  # every read is an audit entry: refuse now, not at the first read
     app = FastAPI(
         title="govlake department service",
-        docs_url="/api/docs",
+        # The interactive docs load scripts from a CDN: none here (the schema is enough).
+        docs_url=None,
         redoc_url=None,
         openapi_url="/api/openapi.json",
     )

@@ -49,7 +49,7 @@ from jobs.service.errors import (
 )
 from jobs.service.ports import ReadRequest, Refusal
 from jobs.settings import Settings
-from jobs.share.grants import Grant, is_active, read_grants, status_of
+from jobs.share.grants import READ, Grant, is_active, read_grants, status_of
 from jobs.share.policy import (
     BASE_DATASETS,
     Dataset,
@@ -59,8 +59,6 @@ from jobs.share.policy import (
     resolve_dataset,
 )
 
-#: What a grant allows: ``read`` (reads and 核验) is every grant recorded without a kind.
-READ = "read"
 _REQUEST_A_SHARE = "request a share (共享申请) naming the fields and the purpose"
 _START_AGAIN = "start again from the first page (no cursor)"
 
@@ -286,7 +284,7 @@ def ids_digest(ids: Sequence[str]) -> str:
 
 @dataclass(frozen=True)
 class _Position:
-    """Where the next page starts: a file of one table version and the rows of it already read.
+    """Where the next page starts: a row group of one table version and the rows of it read.
 
     Pinning the version keeps pages consistent while the share changes; the table id changes
     when a refresh rebuilds the share, which ends the cursor rather than skip or repeat rows.
@@ -317,28 +315,46 @@ class _Position:
         return position
 
 
-def _open_share(uri: str, version: int | None) -> tuple[Any, pads.Dataset]:
-    """The share's Delta table (at ``version``) and a pyarrow dataset of its files.
+def open_table(uri: str, version: int | None) -> tuple[Any, pads.Dataset]:
+    """A Delta table (at ``version``; the latest for None) and a pyarrow dataset of its files."""
+    from deltalake import DeltaTable
+
+    table = DeltaTable(uri, version=version)
+    return table, table_files(table, uri)
+
+
+def table_files(table: Any, uri: str) -> pads.Dataset:
+    """A pyarrow dataset of a Delta table's current files (``table`` opened at ``uri``).
 
     Built from the file list, not ``DeltaTable.to_pyarrow_dataset()``: that one turns each
     file's Delta statistics into a guarantee, and where the bridge leaves out the maximum of a
     long string (a 64-character token) the guarantee reads ``column <= null``, so any filter on
     that column matched nothing. Parquet's own row-group statistics still skip what they can.
     """
-    from deltalake import DeltaTable
-
-    table = DeltaTable(uri, version=version)
     if table.metadata().partition_columns:
-        raise ShareNotReady(f"{uri} is partitioned", "rebuild it with the share refresh")
+        raise ShareNotReady(f"{uri} is partitioned", "rebuild it unpartitioned (refresh or build)")
     files = pa.table(table.get_add_actions(flatten=True)).column("path").to_pylist()
     fs, root = filesystem(uri)
-    dataset = pads.dataset(
+    return pads.dataset(
         sorted(files),
         schema=pa.schema(table.schema().to_arrow()),
         format="parquet",
         filesystem=pafs.SubTreeFileSystem(root, fs),
     )
-    return table, dataset
+
+
+def row_groups(files: pads.Dataset, expression: pc.Expression | None) -> list[Any]:
+    """The row groups of a table's files, in a fixed order, without those whose statistics
+    rule out ``expression``: a page reads the row groups it returns rows from, and one more."""
+    groups = []
+    for fragment in sorted(files.get_fragments(), key=lambda f: f.path):
+        groups += fragment.split_by_row_group(filter=expression, schema=files.schema)
+    return groups
+
+
+def _place(row_group: Any) -> str:
+    """A row group's name in a cursor: its file and number."""
+    return f"{row_group.path}#{row_group.row_groups[0].id}"
 
 
 def _scan(
@@ -372,12 +388,21 @@ def _scan(
     return taken, None
 
 
+def _rows_in(row_group: Any, expression: pc.Expression | None, schema: pa.Schema) -> int:
+    """Rows of one row group that match (its metadata when nothing is filtered: a row-group
+    fragment's ``count_rows()`` answers for its whole file)."""
+    if expression is None:
+        return row_group.row_groups[0].num_rows
+    batches = row_group.to_batches(schema=schema, columns=[], filter=expression)
+    return sum(batch.num_rows for batch in batches)
+
+
 def _start(
-    fragments: Sequence[Any], offset: int, expression: pc.Expression | None
+    fragments: Sequence[Any], offset: int, expression: pc.Expression | None, schema: pa.Schema
 ) -> tuple[int, int]:
-    """The (fragment, rows to pass) of row ``offset``; whole files are counted, not returned."""
+    """The (row group, rows to pass) of row ``offset``; row groups before it are counted."""
     for index, fragment in enumerate(fragments):
-        rows = fragment.count_rows(filter=expression)
+        rows = _rows_in(fragment, expression, schema)
         if offset < rows:
             return index, offset
         offset -= rows
@@ -465,7 +490,7 @@ def _read_page(
     position = _Position.decode(request.cursor) if request.cursor else None
     digest = query_digest(request)
     try:
-        table, files = _open_share(uri, position.version if position else None)
+        table, files = open_table(uri, position.version if position else None)
     except Exception:
         if position is None:
             raise
@@ -481,14 +506,14 @@ def _read_page(
             "try again after the next share refresh (share__refresh)",
         )
     expression = filter_expression(files.schema, filters, key, ids)
-    fragments = sorted(files.get_fragments(), key=lambda f: f.path)
+    fragments = row_groups(files, expression)
     if position:
-        paths = [f.path for f in fragments]
+        paths = [_place(f) for f in fragments]
         if position.file not in paths:
             raise CursorExpired("this cursor points past the share's files", _START_AGAIN)
         start, skip = paths.index(position.file), position.skip
     else:
-        start, skip = _start(fragments, offset, expression)
+        start, skip = _start(fragments, offset, expression, files.schema)
     batches, following = _scan(
         fragments, start, skip, request.limit, fields, expression, files.schema
     )
@@ -498,7 +523,7 @@ def _read_page(
     if following:
         index, passed = following
         next_cursor = _Position(
-            table.metadata().id, table.version(), digest, fragments[index].path, passed
+            table.metadata().id, table.version(), digest, _place(fragments[index]), passed
         ).encode()
     entry = audit.record(
         settings,

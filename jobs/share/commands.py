@@ -1,18 +1,23 @@
 """``govlake share …`` and ``govlake open …``: grants, curated shares, exports, open data.
 
-    govlake share request CONSUMER DATASET --purpose TEXT --by NAME [--fields a,b] [--expires D]
-    govlake share approve ID --by NAME --why TEXT --expires YYYY-MM-DD
-    govlake share deny ID --by NAME --why TEXT
-    govlake share revoke ID --by NAME --why TEXT
+    govlake share request CONSUMER DATASET --purpose TEXT --as LOGIN [--fields a,b] [--expires D]
+    govlake share approve ID --as LOGIN --why TEXT --expires YYYY-MM-DD
+    govlake share deny ID --as LOGIN --why TEXT
+    govlake share revoke ID --as LOGIN --why TEXT
     govlake share list [--consumer C] [--status S] [--json]      overdue requests flagged
+    govlake share snapshot                                        the store's grants → the lake
+    govlake share import-grants                                   grants the lake held → the store
     govlake share refresh [--by NAME]                             rebuild share/<consumer>/<dataset>
     govlake share export CONSUMER DATASET --out FILE --by NAME [--format csv|xlsx]
     govlake open publish [--by NAME]                              open resources, aggregates, list
     govlake open list [--json]                                    the open list (开放清单)
 
-DATASET is a base database (``population``) or a resource id (``rsj.insured``). Every action is
-in the audit log with who (``--by``) and why. Exit codes: 0 done, 1 refused (the message says
-why), 2 a bad argument.
+DATASET is a base database (``population``) or a resource id (``rsj.insured``). Requests and
+decisions are signed by an account (``--as LOGIN``, its password asked or read with
+``--password-file``; or a token in GOVLAKE_ACCOUNT_TOKEN; jobs.store.identity) whose role allows
+them: a data officer requests for its department, an approver decides for its own department's
+datasets only. Every action is in the audit log with who and why. Exit codes: 0 done, 1 refused
+(the message says why), 2 a bad argument.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from jobs.settings import Settings
+from jobs.store.identity import add_arguments as add_identity_arguments
 
 EXIT_REFUSED = 1
 EXIT_USAGE = 2
@@ -51,19 +57,23 @@ def _grant_line(g: dict[str, Any]) -> str:
 def _request(args: argparse.Namespace) -> int:
     from jobs.share import grants
     from jobs.share.policy import SharePolicyError
+    from jobs.store.accounts import AuthError
+    from jobs.store.identity import signed_in
+    from jobs.store.roles import Forbidden
 
+    settings = Settings.from_env()
     fields = [f.strip() for f in (args.fields or "").split(",") if f.strip()]
     try:
         grant = grants.request_share(
-            Settings.from_env(),
+            settings,
             consumer=args.consumer,
             dataset_id=args.dataset,
             fields=fields,
             purpose=args.purpose,
-            by=args.by,
+            by=signed_in(settings, args),
             expires_on=_date(args.expires),
         )
-    except (grants.GrantError, SharePolicyError) as exc:
+    except (grants.GrantError, SharePolicyError, AuthError, Forbidden) as exc:
         print(str(exc), file=sys.stderr)
         return EXIT_REFUSED
     print(_grant_line({**grant, "status": grant["state"]}))
@@ -72,21 +82,25 @@ def _request(args: argparse.Namespace) -> int:
 
 def _decide(args: argparse.Namespace) -> int:
     from jobs.share import grants
+    from jobs.store.accounts import AuthError
+    from jobs.store.identity import signed_in
+    from jobs.store.roles import Forbidden
 
     settings = Settings.from_env()
     try:
+        actor = signed_in(settings, args)
         if args.action == "revoke":
-            grant = grants.revoke_grant(settings, args.request_id, by=args.by, why=args.why)
+            grant = grants.revoke_grant(settings, args.request_id, by=actor, why=args.why)
         else:
             grant = grants.decide_request(
                 settings,
                 args.request_id,
                 args.action == "approve",
-                by=args.by,
+                by=actor,
                 why=args.why,
                 expires_on=_date(getattr(args, "expires", None)),
             )
-    except grants.GrantError as exc:
+    except (grants.GrantError, AuthError, Forbidden) as exc:
         print(str(exc), file=sys.stderr)
         return EXIT_REFUSED
     late = " (answered after the deadline)" if grant.get("answered_late") else ""
@@ -109,6 +123,23 @@ def _list(args: argparse.Namespace) -> int:
         print(_grant_line(r))
     overdue = sum(1 for r in rows if r["status"] == "overdue")
     print(f"{len(rows)} request(s), {overdue} overdue; * = provisional deadline")
+    return 0
+
+
+def _snapshot(_args: argparse.Namespace) -> int:
+    from jobs.share.grants import write_snapshot
+
+    print(f"{write_snapshot(Settings.from_env())} request(s) in governance/share_grants")
+    return 0
+
+
+def _import(_args: argparse.Namespace) -> int:
+    from jobs.share.grants import import_lake_grants, write_snapshot
+
+    settings = Settings.from_env()
+    copied = import_lake_grants(settings)
+    write_snapshot(settings)
+    print(f"{copied} request(s) copied from the lake into the workflow store")
     return 0
 
 
@@ -173,7 +204,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     request.add_argument("consumer", help="consumer department code (mzj, rsj …)")
     request.add_argument("dataset", help="base name (population) or resource id (rsj.insured)")
     request.add_argument("--purpose", required=True)
-    request.add_argument("--by", required=True, help="who asks")
+    add_identity_arguments(request)
     request.add_argument("--fields", help="comma-separated fields (default: all shareable)")
     request.add_argument("--expires", help="YYYY-MM-DD")
     request.set_defaults(func=_request)
@@ -185,7 +216,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     ):
         verb = verbs.add_parser(action, help=text)
         verb.add_argument("request_id")
-        verb.add_argument("--by", required=True)
+        add_identity_arguments(verb)
         verb.add_argument("--why", required=True)
         if action == "approve":
             verb.add_argument("--expires", required=True, help="YYYY-MM-DD")
@@ -196,6 +227,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     listing.add_argument("--status", help="pending, overdue, granted, expired, denied, revoked")
     listing.add_argument("--json", action="store_true")
     listing.set_defaults(func=_list)
+
+    snapshot = verbs.add_parser("snapshot", help="write the store's grants to the lake again")
+    snapshot.set_defaults(func=_snapshot)
+    imported = verbs.add_parser(
+        "import-grants", help="copy grants the lake held before the workflow store into it"
+    )
+    imported.set_defaults(func=_import)
 
     refresh = verbs.add_parser("refresh", help="rebuild every granted share table")
     refresh.add_argument("--by", default="system")

@@ -5,8 +5,9 @@ Pure DataFrame → DataFrame transforms; :mod:`jobs.share.refresh` does the read
 * ``share/<consumer>/<dataset>``: grain of the source (one row per source row), only the
   columns the grant names and the sensitivity allows, each cleared, masked or tokenised.
 * re-identification table (under ``settings.reid_root``, outside the lake): one row per
-  (column, token) with the original value, so that an authorised steward can resolve a token
-  (000 §27: re-identification data stored apart).
+  (column, token) with the original value encrypted (:mod:`jobs.share.reident`), so that an
+  authorised steward can resolve a token (000 §27(四): re-identification data stored apart and
+  encrypted).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from pyspark.sql import functions as F
 from jobs.frames import union_all
 from jobs.share.masking import MASKS, hmac_sha256_hex
 from jobs.share.policy import ColumnRule
+from jobs.share.reident import ReidentKey, sealed
 
 
 def shared_value(column: Column, rule: ColumnRule, token_key: bytes) -> Column | None:
@@ -43,23 +45,42 @@ def curated_df(source_df: DataFrame, rules: Sequence[ColumnRule], token_key: byt
 
 
 def reidentification_df(
-    source_df: DataFrame, rules: Sequence[ColumnRule], token_key: bytes
+    source_df: DataFrame,
+    rules: Sequence[ColumnRule],
+    token_key: bytes,
+    *,
+    reident_key: ReidentKey,
+    consumer: str,
+    dataset: str,
 ) -> DataFrame:
-    """One row per (column, token): ``column``, ``token``, ``original`` (text).
+    """One row per (column, token): ``column``, ``token``, ``sealed`` (the original, encrypted).
 
     Grain: one row per distinct non-null tokenised value of each tokenised column.
     """
     parts = [
-        source_df.where(F.col(f"`{r.column}`").isNotNull()).select(
+        source_df.where(F.col(f"`{r.column}`").isNotNull())
+        .select(
             F.lit(r.column).alias("column"),
             hmac_sha256_hex(F.col(f"`{r.column}`"), token_key).alias("token"),
             F.col(f"`{r.column}`").cast("string").alias("original"),
         )
+        .distinct()
         for r in rules
         if r.treatment == "token"
     ]
     if not parts:
         return source_df.sparkSession.createDataFrame(
-            [], "column string, token string, original string"
+            [], "column string, token string, sealed binary"
         )
-    return union_all(parts).distinct()
+    return union_all(parts).select(
+        "column",
+        "token",
+        sealed(
+            F.col("original"),
+            F.col("token"),
+            F.col("column"),
+            key=reident_key,
+            consumer=consumer,
+            dataset=dataset,
+        ).alias("sealed"),
+    )

@@ -1,18 +1,25 @@
 """Share requests and grants (共享申请): who may receive which dataset, which fields, until when.
 
-``governance/share_grants``: one row per request, with who and why on every decision; every
-action is also an entry of the audit log (``grant_requested``, ``grant_granted``,
-``grant_denied``, ``grant_revoked``).
+One row per request in the workflow store (jobs.store: ``share_grants``, and every step in
+``grant_decisions``), with who and why on every decision; the lake's ``governance/share_grants``
+is its snapshot. Every action is also an entry of the audit log (``grant_requested``,
+``grant_granted``, ``grant_denied``, ``grant_revoked``).
 
 By the dataset's share type (:mod:`jobs.share.policy`):
 
 * ``unconditional`` (base databases always, 000 §14): granted on request, by ``system``;
-* ``conditional`` (有条件/受限共享): ``pending`` until a steward approves or denies it; the answer
+* ``conditional`` (有条件/受限共享): ``pending`` until an approver of the providing department
+  approves or denies it; the answer
   is due within the profile's ``conditional_share_answer_workdays`` (鹤壁 5, 泰州 3 working days,
   counted from the day after the request, 000 §15, 001 §15). Where the profile sets no
   deadline, none is shown. A pending request past its deadline is flagged ``overdue``; an
   answer after it is recorded as ``answered_late``. A grant needs an expiry date;
 * ``not_shared`` (不予/非共享): refused on request, by ``system``, with the catalog's legal basis.
+
+Every request and decision is signed by an authenticated :class:`~jobs.store.roles.Actor` and
+allowed by :data:`~jobs.store.roles.PERMISSIONS`: a data officer requests for its own department
+(the bureau's steward for any), an approver decides for its own department's resources only, and
+the approver or the bureau's steward may revoke.
 
 States::
 
@@ -24,11 +31,14 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import re
 import uuid
 from collections.abc import Sequence
 from typing import Any
 
 import pyarrow as pa
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
 
 from jobs.audit import log as audit
 from jobs.catalog import load_catalog
@@ -45,9 +55,16 @@ from jobs.share.policy import (
     resolve_dataset,
     shareable_fields,
 )
+from jobs.store.db import transaction
+from jobs.store.models import GrantDecision, ShareGrant
+from jobs.store.roles import BUREAU, SYSTEM_ACTOR, Actor, require
 
 PENDING, GRANTED, DENIED, REVOKED = "pending", "granted", "denied", "revoked"
-SYSTEM = "system"
+SYSTEM = SYSTEM_ACTOR.login
+#: What a grant allows: ``read`` (governed reads and 核验) or ``verify`` (核验 only: match / no
+#: match answers, never a row). Rows recorded before kinds existed hold none and allow reads.
+READ, VERIFY = "read", "verify"
+KINDS = (READ, VERIFY)
 
 _TS = pa.timestamp("us", tz="UTC")
 GRANT_SCHEMA = pa.schema(
@@ -72,6 +89,7 @@ GRANT_SCHEMA = pa.schema(
         ("revoked_on", pa.date32()),
         ("revoke_reason", pa.string()),
         ("updated_at", _TS),
+        ("kind", pa.string()),
     ]
 )
 
@@ -125,9 +143,12 @@ def new_request(
     deadline: tuple[dt.date, bool] | None,
     expires_on: dt.date | None,
     legal_basis: str,
+    kind: str = READ,
 ) -> Grant:
     """A request as the share type decides it: granted, pending or refused at once."""
     _require(consumer, "which department consumes (--consumer)")
+    if kind not in KINDS:
+        raise GrantError(f"kind {kind!r}: one of {', '.join(KINDS)}")
     _require(purpose, "the purpose (--purpose)")
     _require(by, "who asks (--by)")
     unknown = [f for f in fields if f not in allowed_fields]
@@ -154,6 +175,7 @@ def new_request(
         state=PENDING,
         expires_on=expires_on,
         updated_at=now,
+        kind=kind,
     )
     if share_type == UNCONDITIONAL:
         grant.update(
@@ -218,52 +240,180 @@ def revoke(grant: Grant, *, by: str, why: str, today: dt.date, now: dt.datetime)
     return out
 
 
-# --- lake edges -----------------------------------------------------------------------------
+# --- store edges ----------------------------------------------------------------------------
+# The workflow store is the source of truth (jobs.store): a decision is a conditional UPDATE of
+# a pending row, so two approvers deciding one request at once leave exactly one decision. The
+# lake's governance/share_grants is a snapshot of the store, rewritten after every change, for
+# the reports and the retention of the provide/obtain record.
+
+#: A request id or a prefix of one (16 hex digits, as :func:`new_request` makes them).
+_REQUEST_ID = re.compile(r"^[0-9a-f]{1,16}$")
+_FILTERS = {"=": lambda column, v: column == v, "in": lambda column, v: column.in_(list(v))}
+#: The audit action of each step.
+_ACTIONS = {
+    PENDING: "grant_requested",
+    GRANTED: "grant_granted",
+    DENIED: "grant_denied",
+    REVOKED: "grant_revoked",
+}
+
+
+def _as_grant(row: ShareGrant) -> Grant:
+    return {name: getattr(row, name) for name in GRANT_SCHEMA.names}
 
 
 def read_grants(settings: Settings, filters: list | None = None) -> list[Grant]:
-    return ledger.read_rows(SHARE_GRANTS.uri(settings), filters)
+    """Every request, oldest first; ``filters`` are ``(column, "=" | "in", value)`` tuples."""
+    query = select(ShareGrant).order_by(ShareGrant.requested_on, ShareGrant.request_id)
+    for column, op, value in filters or []:
+        if op not in _FILTERS or column not in GRANT_SCHEMA.names:
+            raise GrantError(f"cannot filter grants by {column} {op}")
+        query = query.where(_FILTERS[op](getattr(ShareGrant, column), value))
+    with transaction(settings) as session:
+        return [_as_grant(row) for row in session.scalars(query)]
+
+
+def _find(session: Session, request_id: str) -> Grant:
+    rows = []
+    if _REQUEST_ID.match(request_id):
+        prefix = ShareGrant.request_id.startswith(request_id, autoescape=True)
+        rows = session.scalars(select(ShareGrant).where(prefix).limit(2)).all()
+    if len(rows) != 1:
+        raise GrantError(
+            f"no request {request_id!r}" if not rows else f"{request_id!r} is ambiguous"
+        )
+    return _as_grant(rows[0])
 
 
 def find_grant(settings: Settings, request_id: str) -> Grant:
-    rows = read_grants(settings)
-    matches = [g for g in rows if g["request_id"].startswith(request_id)]
-    if len(matches) != 1:
-        raise GrantError(
-            f"no request {request_id!r}" if not matches else f"{request_id!r} is ambiguous"
+    """The request with this id (or a unique prefix of it)."""
+    with transaction(settings) as session:
+        return _find(session, request_id)
+
+
+Step = tuple[str, str, str, dt.date]
+
+
+def steps_of(grant: Grant) -> list[Step]:
+    """(state reached, by, why, on) of every step a request's row records, oldest first."""
+    steps = [(PENDING, grant["requested_by"], grant["purpose"], grant["requested_on"])]
+    if grant["decided_by"]:
+        decided = DENIED if grant["state"] == DENIED else GRANTED
+        steps.append((decided, grant["decided_by"], grant["decision_reason"], grant["decided_on"]))
+    if grant["revoked_by"]:
+        steps.append((REVOKED, grant["revoked_by"], grant["revoke_reason"], grant["revoked_on"]))
+    return steps
+
+
+def _record_steps(session: Session, grant: Grant, steps: Sequence[Step]) -> None:
+    for state, by, why, on in steps:
+        session.add(
+            GrantDecision(
+                request_id=grant["request_id"],
+                action="requested" if state == PENDING else state,
+                by=by,
+                on=on,
+                at=grant["updated_at"],
+                reason=why or "",
+            )
         )
-    return matches[0]
 
 
-def _save(settings: Settings, grant: Grant, action: str, actor: str, why: str) -> None:
+def _add_kind_column(uri: str) -> None:
+    """A grants table written before grants had a kind gets the (nullable) column."""
+    from deltalake import DeltaTable
+    from deltalake.schema import Field
+
+    table = DeltaTable(uri)
+    if "kind" not in [f.name for f in table.schema().fields]:
+        table.alter.add_columns([Field("kind", "string", nullable=True)])
+
+
+def _move(session: Session, before: Grant, after: Grant) -> None:
+    """Writes ``after`` over ``before`` unless another transaction moved the request meanwhile
+    (the ``WHERE state = …`` of the UPDATE waits for its row lock, then finds no row)."""
+    changed = {k: v for k, v in after.items() if k in GRANT_SCHEMA.names and before[k] != v}
+    moved = session.execute(
+        update(ShareGrant)
+        .where(ShareGrant.request_id == before["request_id"], ShareGrant.state == before["state"])
+        .values(**changed)
+        .execution_options(synchronize_session=False)
+    )
+    if moved.rowcount != 1:
+        raise GrantError(
+            f"request {before['request_id']} was decided by someone else meanwhile; "
+            "`govlake share list` shows its state"
+        )
+
+
+def write_snapshot(settings: Settings) -> int:
+    """Rewrites the lake's ``governance/share_grants`` from the store; returns its rows.
+
+    Every row, every time: a snapshot that missed a change (the lake was unreachable) is whole
+    again after the next one.
+    """
+    rows = read_grants(settings)
+    if not rows:
+        return 0
     uri = SHARE_GRANTS.uri(settings)
-    row = pa.Table.from_pylist([grant], schema=GRANT_SCHEMA)
+    snapshot = pa.Table.from_pylist(rows, schema=GRANT_SCHEMA)
     if tables.table_exists(uri):
-        tables.merge(uri, row, ["request_id"])
+        _add_kind_column(uri)
+        tables.merge(uri, snapshot, ["request_id"])
     else:
-        ledger.append_arrow(uri, row, write_id=f"grant/{grant['request_id']}/{action}")
+        ledger.append_arrow(uri, snapshot, write_id=f"grants/{rows[-1]['request_id']}")
         # grants are part of the provide/obtain record: kept as long as the log (000 §13)
         profile = load_profile(settings.policy_profile, settings.schemas_root)
         tables.set_retention(uri, profile.log_retention_days)
-    audit.record(
+    return len(rows)
+
+
+def _publish(settings: Settings, grant: Grant, steps: Sequence[Step]) -> None:
+    """After the store committed: the lake snapshot, and one audit entry per step."""
+    write_snapshot(settings)
+    target = SHARE.relative_path(grant["consumer"], grant["dataset"])
+    detail = {k: grant[k] for k in ("request_id", "state", "fields", "purpose", "expires_on")}
+    detail["kind"] = grant.get("kind") or READ
+    audit.record_many(
         settings,
-        action,
-        actor=actor,
-        target=SHARE.relative_path(grant["consumer"], grant["dataset"]),
-        detail={
-            "request_id": grant["request_id"],
-            "state": grant["state"],
-            "fields": grant["fields"],
-            "purpose": grant["purpose"],
-            "expires_on": grant["expires_on"],
-            "why": why,
-        },
+        [
+            {
+                "action": _ACTIONS[state],
+                "actor": by,
+                "target": target,
+                "detail": {**detail, "why": why},
+            }
+            for state, by, why, _on in steps
+        ],
     )
+
+
+def import_lake_grants(settings: Settings) -> int:
+    """Copies requests from the lake's ``share_grants`` into the store, for a lake whose grants
+    predate the store; requests the store holds are left alone. Returns how many were copied."""
+    uri = SHARE_GRANTS.uri(settings)
+    if not tables.table_exists(uri):
+        return 0
+    with transaction(settings) as session:
+        held = set(session.scalars(select(ShareGrant.request_id)))
+        copied = [g for g in ledger.read_rows(uri) if g["request_id"] not in held]
+        for grant in copied:
+            row = {name: grant.get(name) for name in GRANT_SCHEMA.names}
+            session.add(ShareGrant(provider=provider_of(settings, grant["dataset"]), **row))
+            session.flush()  # the request's row before the rows of its steps
+            _record_steps(session, row, steps_of(row))
+    return len(copied)
 
 
 def _clock(settings: Settings, today: dt.date | None) -> tuple[dt.date, dt.datetime]:
     """The day a decision is dated (``today``, or the bureau's date) and the instant it is made."""
     return today or settings.today(), settings.now()
+
+
+def provider_of(settings: Settings, dataset_id: str) -> str:
+    """The department that provides a dataset: a resource's own, the bureau for a base."""
+    resource = load_catalog(settings.schemas_root).resources.get(dataset_id)
+    return resource.department if resource is not None else BUREAU
 
 
 def request_share(
@@ -273,11 +423,19 @@ def request_share(
     dataset_id: str,
     fields: Sequence[str],
     purpose: str,
-    by: str,
+    by: Actor,
     expires_on: dt.date | None = None,
     today: dt.date | None = None,
+    kind: str = READ,
 ) -> Grant:
-    """Records a request; unconditional datasets are granted and not-shared ones refused at once."""
+    """Records a request; unconditional datasets are granted and not-shared ones refused at once.
+
+    ``kind`` ``verify`` asks for 核验 only (match / no match answers, no rows).
+
+    Raises:
+        Forbidden: ``by`` may not request for ``consumer`` (jobs.store.roles).
+    """
+    require(by, "share.request", consumer)
     day, now = _clock(settings, today)
     masking = load_masking(settings.schemas_root)
     dataset = resolve_dataset(dataset_id, load_catalog(settings.schemas_root), settings, masking)
@@ -295,17 +453,19 @@ def request_share(
         fields=list(fields),
         allowed_fields=shareable_fields(dataset, masking),
         purpose=purpose,
-        by=by,
+        by=by.login,
         today=day,
         now=now,
         deadline=deadline,
         expires_on=expires_on,
         legal_basis=dataset.legal_basis,
+        kind=kind,
     )
-    _save(settings, grant, "grant_requested", by, purpose)
-    if grant["state"] != PENDING:
-        action = "grant_granted" if grant["state"] == GRANTED else "grant_denied"
-        _save(settings, grant, action, SYSTEM, grant["decision_reason"])
+    with transaction(settings) as session:
+        session.add(ShareGrant(provider=provider_of(settings, dataset_id), **grant))
+        session.flush()  # the request's row before the rows of its steps
+        _record_steps(session, grant, steps_of(grant))
+    _publish(settings, grant, steps_of(grant))
     return grant
 
 
@@ -314,36 +474,52 @@ def decide_request(
     request_id: str,
     approve: bool,
     *,
-    by: str,
+    by: Actor,
     why: str,
     expires_on: dt.date | None = None,
     today: dt.date | None = None,
 ) -> Grant:
+    """Approves or denies a pending request (see :func:`decide`); exactly one of two approvers
+    deciding it at once succeeds, the other is refused.
+
+    Raises:
+        Forbidden: ``by`` is not an approver of the providing department.
+        GrantError: the request is not pending, or was decided meanwhile.
+    """
     day, now = _clock(settings, today)
-    grant = decide(
-        find_grant(settings, request_id),
-        approve,
-        by=by,
-        why=why,
-        today=day,
-        now=now,
-        expires_on=expires_on,
-    )
-    _save(settings, grant, "grant_granted" if approve else "grant_denied", by, why)
+    with transaction(settings) as session:
+        pending = _find(session, request_id)
+        require(by, "share.decide", provider_of(settings, pending["dataset"]))
+        grant = decide(
+            pending, approve, by=by.login, why=why, today=day, now=now, expires_on=expires_on
+        )
+        _move(session, pending, grant)
+        _record_steps(session, grant, steps_of(grant)[-1:])
+    _publish(settings, grant, steps_of(grant)[-1:])
     return grant
 
 
 def revoke_grant(
-    settings: Settings, request_id: str, *, by: str, why: str, today: dt.date | None = None
+    settings: Settings, request_id: str, *, by: Actor, why: str, today: dt.date | None = None
 ) -> Grant:
+    """Withdraws a grant (see :func:`revoke`).
+
+    Raises:
+        Forbidden: ``by`` is neither an approver of the providing department nor the bureau's
+            steward.
+    """
     day, now = _clock(settings, today)
-    grant = revoke(find_grant(settings, request_id), by=by, why=why, today=day, now=now)
-    _save(settings, grant, "grant_revoked", by, why)
+    with transaction(settings) as session:
+        granted = _find(session, request_id)
+        require(by, "share.revoke", provider_of(settings, granted["dataset"]))
+        grant = revoke(granted, by=by.login, why=why, today=day, now=now)
+        _move(session, granted, grant)
+        _record_steps(session, grant, steps_of(grant)[-1:])
+    _publish(settings, grant, steps_of(grant)[-1:])
     return grant
 
 
 def list_grants(settings: Settings, today: dt.date | None = None) -> list[Grant]:
     """Every request with its computed ``status`` (``overdue``, ``expired`` …), oldest first."""
     day, _ = _clock(settings, today)
-    rows = sorted(read_grants(settings), key=lambda g: (g["requested_on"], g["request_id"]))
-    return [{**g, "status": status_of(g, day)} for g in rows]
+    return [{**g, "status": status_of(g, day)} for g in read_grants(settings)]

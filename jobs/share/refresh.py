@@ -5,7 +5,7 @@ rebuilds ``share/<consumer>/<dataset>`` from the source table (base or pool; of 
 batches the quality gate does not hold, :func:`jobs.quality.gates.held_batches`), with the union
 of the granted fields, masked and tokenised by sensitivity, and the consumer's
 re-identification table under ``settings.reid_root`` (outside the lake, owner-only permissions
-on a local root).
+on a local root, original values encrypted: :mod:`jobs.share.reident`).
 Every share table without an active grant is removed, old versions included: a revoked or
 expired grant leaves the consumer nothing. A not-shared resource can never be granted
 (:mod:`jobs.share.grants`), so its data never reaches ``share/``.
@@ -35,6 +35,7 @@ from jobs.share.curate import curated_df, reidentification_df
 from jobs.share.grants import is_active, read_grants
 from jobs.share.keys import ShareKey, load_share_key
 from jobs.share.policy import column_rules, load_masking, resolve_dataset
+from jobs.share.reident import ReidentKey, load_reident_key
 
 log = logging.getLogger(__name__)
 
@@ -61,10 +62,17 @@ def refresh_shares(
     *,
     today: dt.date,
     key: ShareKey | None = None,
+    reident_key: ReidentKey | None = None,
     actor: str = "system",
 ) -> dict[str, Any]:
-    """Rebuilds every granted share table and removes the ones no longer granted."""
+    """Rebuilds every granted share table and removes the ones no longer granted.
+
+    Raises:
+        jobs.secrets.SecretError: a key is missing or the public development key in production
+            (before anything is read or written; the message names the variable).
+    """
     key = key or load_share_key(settings)
+    reident_key = reident_key or load_reident_key(settings)
     masking = load_masking(settings.schemas_root)
     catalog = load_catalog(settings.schemas_root)
     wanted = granted_fields(read_grants(settings), today)
@@ -84,7 +92,15 @@ def refresh_shares(
         result = tables.write_table(curated_df(source_df, rules, token_key), target, "overwrite")
         reid = REIDENTIFICATION.uri(settings, consumer, dataset_id)
         remove_tree(reid)
-        tables.write_table(reidentification_df(source_df, rules, token_key), reid, "overwrite")
+        reid_df = reidentification_df(
+            source_df,
+            rules,
+            token_key,
+            reident_key=reident_key,
+            consumer=consumer,
+            dataset=dataset_id,
+        )
+        tables.write_table(reid_df, reid, "overwrite")
         _restrict(REIDENTIFICATION.layer_uri(settings))
         summary = {
             "consumer": consumer,

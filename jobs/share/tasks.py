@@ -14,17 +14,27 @@ from jobs.settings import Settings
 
 
 def run_refresh_shares(actor: str = "system") -> dict[str, Any]:
-    """Task: rebuild every granted share table; remove those without an active grant."""
+    """Task: rebuild every granted share table; remove those without an active grant.
+
+    The keys are loaded before Spark starts: production without its own keys stops at once,
+    naming the variable to set."""
+    from jobs.share.keys import load_share_key
     from jobs.share.refresh import refresh_shares  # Spark: imported when the task runs
+    from jobs.share.reident import load_reident_key
     from jobs.spark import get_spark
 
-    return audited(
-        "share__refresh.refresh_shares",
-        lambda settings: refresh_shares(
-            get_spark(settings), settings, today=settings.today(), actor=actor
-        ),
-        actor=actor,
-    )
+    def refresh(settings: Settings) -> dict[str, Any]:
+        key, reident_key = load_share_key(settings), load_reident_key(settings)
+        return refresh_shares(
+            get_spark(settings),
+            settings,
+            today=settings.today(),
+            key=key,
+            reident_key=reident_key,
+            actor=actor,
+        )
+
+    return audited("share__refresh.refresh_shares", refresh, actor=actor)
 
 
 def run_publish_open_data(actor: str = "system") -> dict[str, Any]:

@@ -555,3 +555,33 @@ def test_schemas_readme_documents_every_allowed_key_and_value():
     }
     missing = sorted(word for word in keys | values if f"`{word}`" not in readme)
     assert missing == []
+
+
+def _with_delivery(tmp_path: Path, lines: str) -> Path:
+    root = build_catalog(tmp_path / "schemas")
+    entry = root / "resources" / "gaj" / "hukou.yaml"
+    entry.write_text(
+        entry.read_text(encoding="utf-8").replace("  encoding: gbk\n", f"  encoding: gbk\n{lines}"),
+        encoding="utf-8",
+    )
+    return root
+
+
+def test_delivery_declares_a_manifest_or_a_marker(tmp_path):
+    root = _with_delivery(tmp_path, "  manifest: MANIFEST.json\n")
+    delivery = read_catalog(root).resource("gaj.hukou").delivery
+    assert (delivery.manifest, delivery.marker) == ("MANIFEST.json", "")
+
+
+@pytest.mark.parametrize(
+    ("lines", "entry", "reason"),
+    [
+        ("  marker: ../done\n", "delivery.marker", "must be one file name"),
+        ("  manifest: M.json\n  marker: _SUCCESS\n", "delivery.marker", "not both"),
+    ],
+)
+def test_delivery_completion_file_must_be_one_name_and_one_kind(tmp_path, lines, entry, reason):
+    with pytest.raises(CatalogError) as caught:
+        read_catalog(_with_delivery(tmp_path, lines))
+    lines_found = [str(problem) for problem in caught.value.problems]
+    assert_problem(lines_found, "resources/gaj/hukou.yaml", entry, reason)

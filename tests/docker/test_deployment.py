@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import re
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -115,8 +116,10 @@ def test_airflow_services_run_their_component_against_postgres(services):
         service = services[name]
         env = _environment(service)
         assert service["command"][:2] == ["airflow", component], name
-        assert env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].startswith("postgresql+psycopg2://"), name
-        assert "@postgres:5432/" in env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"], name
+        # docker/entrypoint.sh builds the database URL from the password file
+        assert env["POSTGRES_PASSWORD_FILE"] == "/run/secrets/postgres_password", name
+        assert "postgres_password" in service["secrets"], name
+        assert "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN" not in env, name
         assert (
             env["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"]
             == "http://airflow-api-server:8080/execution/"
@@ -147,7 +150,8 @@ def test_govlake_settings_point_the_lake_at_the_object_store_and_spark_at_the_ma
     for name, service in services.items():
         env = _environment(service)
         unknown = {v for v in env if v.startswith("GOVLAKE_") and v not in known} - {
-            "GOVLAKE_LAKE_BUCKET"
+            "GOVLAKE_LAKE_BUCKET",
+            "GOVLAKE_LAKE_ACCESS_KEY",
         }
         assert not unknown, f"{name}: not settings of jobs/settings.py: {unknown}"
     env = _environment(services["airflow-scheduler"])
@@ -168,16 +172,14 @@ def test_every_variable_the_compose_file_reads_is_defined_in_the_env_example(env
     assert all(v for v in env_example.values()), "every variable has a value in .env.example"
 
 
-def test_secrets_are_placeholders_and_the_real_env_file_is_ignored(env_example):
-    for name in (
-        "POSTGRES_PASSWORD",
-        "MINIO_ROOT_PASSWORD",
-        "AIRFLOW_FERNET_KEY",
-        "AIRFLOW_JWT_SECRET",
-        "AIRFLOW_ADMIN_PASSWORD",
-    ):
+def test_env_file_holds_no_database_or_object_store_secret_and_secrets_are_ignored(env_example):
+    for name in ("AIRFLOW_FERNET_KEY", "AIRFLOW_JWT_SECRET", "AIRFLOW_ADMIN_PASSWORD"):
         assert env_example[name].startswith("change-me"), name
-    assert ".env" in (DOCKER / ".gitignore").read_text(encoding="utf-8").split()
+    assert not {"POSTGRES_PASSWORD", "MINIO_ROOT_USER", "MINIO_ROOT_PASSWORD"} & set(env_example)
+    assert not [
+        n for n in env_example if n.startswith("GOVLAKE_") and "KEY" in n and "ACCESS" not in n
+    ]
+    assert {".env", "secrets/"} <= set((DOCKER / ".gitignore").read_text(encoding="utf-8").split())
 
 
 def test_long_running_services_have_healthchecks_and_waits_use_them(services):
@@ -209,10 +211,130 @@ def test_postgres_and_the_object_store_keep_their_data_in_named_volumes(compose,
             assert source in declared, f"{name} mounts undeclared {source}"
 
 
-def test_only_loopback_ports_are_published(services):
+def test_only_serve_publishes_a_port_beyond_loopback(services):
     for name, service in services.items():
         for port in service.get("ports", []):
-            assert str(port).startswith("127.0.0.1:"), f"{name} publishes {port} beyond loopback"
+            if name == "serve":
+                assert str(port) == "8800:8800"
+            else:
+                assert str(port).startswith("127.0.0.1:"), (
+                    f"{name} publishes {port} beyond loopback"
+                )
+    assert not services["postgres"].get("ports") and not services["spark-worker"].get("ports")
+    assert services["serve"]["command"] == [
+        "govlake",
+        "serve",
+        "--host",
+        "0.0.0.0",
+        "--port",
+        "8800",
+    ]
+
+
+def test_every_secret_a_service_names_is_declared_and_exists_nowhere_in_the_environment(
+    compose, services
+):
+    declared = compose["secrets"]
+    for name, service in services.items():
+        mounted = set(service.get("secrets", []))
+        assert mounted <= set(declared), f"{name}: undeclared {mounted - set(declared)}"
+        for variable, value in _environment(service).items():
+            if variable.endswith("_FILE") and value.startswith("/run/secrets/"):
+                assert value.removeprefix("/run/secrets/") in mounted, f"{name}: {variable}"
+            assert not re.search(r"PASSWORD$|SECRET$|_KEY$", variable) or variable in {
+                "AIRFLOW__CORE__FERNET_KEY",
+                "AIRFLOW__API__SECRET_KEY",
+                "AIRFLOW__API_AUTH__JWT_SECRET",
+                "AIRFLOW_ADMIN_PASSWORD",
+                "GOVLAKE_LAKE_ACCESS_KEY",  # the access key's name, not its secret
+            }, f"{name} gets {variable} in its environment"
+    for secret in declared.values():
+        assert secret["file"].startswith("./secrets/")
+    used = {s for service in services.values() for s in service.get("secrets", [])}
+    assert used == set(declared), f"declared but unused: {set(declared) - used}"
+
+
+def test_object_store_root_credentials_reach_only_the_object_store(services):
+    holders = {
+        name
+        for name, service in services.items()
+        if {"minio_root_user", "minio_root_password"} & set(service.get("secrets", []))
+        or any("MINIO_ROOT" in v for v in _environment(service))
+    }
+
+    assert holders == {"minio", "minio-init"}
+    for name, service in services.items():
+        env = _environment(service)
+        if "AWS_ACCESS_KEY_ID" in env:
+            assert env["AWS_ACCESS_KEY_ID"] == "${GOVLAKE_LAKE_ACCESS_KEY}", name
+            assert env["AWS_SECRET_ACCESS_KEY_FILE"] == "/run/secrets/lake_secret_key", name
+    init = services["minio-init"]["command"][0]
+    assert "mc admin user add" in init and "arn:aws:s3:::%s/*" in init
+
+
+def test_govlake_runs_in_production_with_each_key_only_where_it_is_used(services):
+    built = {name: s for name, s in services.items() if "build" in s}
+    for name, service in built.items():
+        assert _environment(service)["GOVLAKE_ENV"] == "production", name
+    keys = {
+        name: {s for s in service.get("secrets", []) if s.endswith(("_key", "_secret"))}
+        for name, service in built.items()
+    }
+
+    assert keys["serve"] == {"lake_secret_key", "session_secret", "audit_key"}
+    assert keys["airflow-scheduler"] == {"lake_secret_key", "share_key", "reident_key", "audit_key"}
+    assert keys["spark-worker"] == {"lake_secret_key"}
+    for name in (
+        "spark-master",
+        "airflow-api-server",
+        "airflow-dag-processor",
+        "airflow-triggerer",
+    ):
+        assert keys[name] == set(), name
+
+
+def test_reidentification_data_lives_on_a_volume_where_it_is_written(compose, services):
+    root = _environment(services["airflow-scheduler"])["GOVLAKE_REID_ROOT"]
+    for name in ("airflow-scheduler", "spark-worker"):
+        assert f"reid:{root}" in services[name]["volumes"], name
+    assert "reid" in compose["volumes"]
+    assert not any("reid:" in v for v in services["serve"].get("volumes", []))
+
+
+def test_entrypoint_builds_the_database_urls_from_the_password_file(tmp_path):
+    secret = tmp_path / "postgres_password"
+    secret.write_text("p@ss/w:rd\n", encoding="utf-8")
+    lake_key = tmp_path / "lake_secret_key"
+    lake_key.write_text("lake-s3cret", encoding="utf-8")
+    shown = subprocess.run(
+        [
+            "sh",
+            str(DOCKER / "entrypoint.sh"),
+            "python",
+            "-c",
+            "import os; print(os.environ['AIRFLOW__DATABASE__SQL_ALCHEMY_CONN']); "
+            "print(os.environ['GOVLAKE_DB_URL']); print(os.environ['AWS_SECRET_ACCESS_KEY']); "
+            "print(oct(os.umask(0)))",
+        ],
+        env={
+            "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin",
+            "POSTGRES_USER": "airflow",
+            "POSTGRES_DB": "airflow",
+            "POSTGRES_STORE_DB": "govlake",
+            "POSTGRES_PASSWORD_FILE": str(secret),
+            "AWS_SECRET_ACCESS_KEY_FILE": str(lake_key),
+        },
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+
+    assert shown == [
+        "postgresql+psycopg2://airflow:p%40ss%2Fw%3Ard@postgres:5432/airflow",
+        "postgresql+psycopg://airflow:p%40ss%2Fw%3Ard@postgres:5432/govlake",
+        "lake-s3cret",
+        "0o27",
+    ]
 
 
 def test_dockerfile_base_image_is_pinned(dockerfile_lines):

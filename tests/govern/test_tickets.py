@@ -15,6 +15,7 @@ from jobs.govern.tickets import (
 )
 from jobs.policy.workdays import WorkdayCalendar
 from jobs.settings import pinned_clock
+from tests.actors import MZJ_OFFICER, REVIEWER, RSJ_OFFICER, create_accounts, password_file
 
 NOW = dt.datetime(2025, 9, 26, 8, 0, tzinfo=dt.UTC)
 FRIDAY = dt.date(2025, 9, 26)  # 10 working days later: 2025-10-16 (National Day in between)
@@ -200,7 +201,9 @@ def test_deadlines_are_checked_on_the_bureaus_date_not_the_utc_date(lake_setting
     assert [(e["on"], e["at"]) for e in overdue] == [(dt.date(2025, 10, 17), after_midnight)]
 
 
-def test_tickets_round_trip_through_the_lake_and_the_command(lake_settings, monkeypatch, capsys):
+def test_tickets_round_trip_through_the_lake_and_the_command(
+    lake_settings, monkeypatch, capsys, tmp_path
+):
     from jobs.cli import main
 
     # The command acts today, so the tickets are opened today.
@@ -216,15 +219,23 @@ def test_tickets_round_trip_through_the_lake_and_the_command(lake_settings, monk
     assert summary["open_ticket_ids"] == ["aaaa1", "bbbb2"]
     monkeypatch.setenv("GOVLAKE_LAKE_ROOT", lake_settings.lake_root)
     monkeypatch.setenv("GOVLAKE_POLICY_PROFILE", "hebi")
-    assert main(["tickets", "extend", "aaaa", "--by", "rsj 李", "--why", "file in archive"]) == 0
-    assert main(["tickets", "extend", "aaaa", "--by", "rsj 李", "--why", "again"]) == 1
-    assert main(["tickets", "confirm", "bbbb", "--by", "gaj", "--why", "verified"]) == 0
+    monkeypatch.delenv("GOVLAKE_ACCOUNT_TOKEN", raising=False)
+    create_accounts(lake_settings, RSJ_OFFICER, MZJ_OFFICER, REVIEWER)
+    path = password_file(tmp_path)
+    rsj, mzj, reviewer = (
+        ["--as", a.login, "--password-file", path] for a in (RSJ_OFFICER, MZJ_OFFICER, REVIEWER)
+    )
+    assert main(["tickets", "extend", "aaaa", *rsj, "--why", "file in archive"]) == 0
+    assert main(["tickets", "extend", "aaaa", *rsj, "--why", "again"]) == 1
+    assert main(["tickets", "confirm", "bbbb", *mzj, "--why", "not ours"]) == 1
+    assert "mzj.li (mzj: data_officer) may not ticket.close for rsj" in capsys.readouterr().err
+    assert main(["tickets", "confirm", "bbbb", *reviewer, "--why", "verified"]) == 0
     capsys.readouterr()
     assert main(["tickets", "list", "--json"]) == 0
     listed = {t["ticket_id"]: t["state"] for t in __import__("json").loads(capsys.readouterr().out)}
     assert listed == {"aaaa1": tickets.EXTENDED, "bbbb2": tickets.CONFIRMED}
     events = tickets.read_events(lake_settings, "aaaa1")
-    assert [(e["event"], e["by"]) for e in events] == [("opened", "system"), ("extended", "rsj 李")]
+    assert [(e["event"], e["by"]) for e in events] == [("opened", "system"), ("extended", "rsj.li")]
     later = tickets.sync_tickets(
         [issue("bbbb2")], lake_settings, build_id="b2", today=today, now=NOW, policy=policy()
     )

@@ -6,6 +6,7 @@ from jobs.ingest.accounting import TableCounts, account_files
 
 NOW = dt.datetime(2025, 1, 8, 2, 0, tzinfo=dt.UTC)
 FILE = ("b1", "hukou.csv")
+VERSION = (*FILE, "h1")
 
 
 def _logged(rows: int, status: str = "ingested") -> dict:
@@ -14,6 +15,7 @@ def _logged(rows: int, status: str = "ingested") -> dict:
         "resource": "hukou",
         "batch_id": FILE[0],
         "source_file": FILE[1],
+        "file_hash": VERSION[2],
         "status": status,
         "file_rows": rows,
         "bronze_rows": rows if status == "ingested" else 0,
@@ -26,6 +28,7 @@ def _outcome(pool: int, quarantined: int, duplicates: int, outcome: str = "promo
         "resource": "hukou",
         "batch_id": FILE[0],
         "source_file": FILE[1],
+        "file_hash": VERSION[2],
         "outcome": outcome,
         "pool_rows": pool,
         "quarantined_rows": quarantined,
@@ -37,9 +40,9 @@ def _outcome(pool: int, quarantined: int, duplicates: int, outcome: str = "promo
 
 def _account(files, outcomes, bronze=None, pool=None, quarantine=None):
     counts = TableCounts(
-        bronze={FILE: bronze} if bronze is not None else {},
-        pool={FILE: pool} if pool is not None else {},
-        quarantine={FILE: quarantine} if quarantine is not None else {},
+        bronze={VERSION: bronze} if bronze is not None else {},
+        pool={VERSION: pool} if pool is not None else {},
+        quarantine={VERSION: quarantine} if quarantine is not None else {},
     )
     return account_files(files, outcomes, counts, NOW, department="gaj", resource="hukou")
 

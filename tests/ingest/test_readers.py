@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import codecs
 import json
 import re
 import zipfile
@@ -7,6 +8,7 @@ import zipfile
 import pytest
 from openpyxl import Workbook
 
+from jobs.ingest import readers
 from jobs.ingest.readers import (
     RAW_LINE,
     READ_PROBLEM,
@@ -15,6 +17,7 @@ from jobs.ingest.readers import (
     decode_text,
     encodings_compatible,
     read_csv,
+    read_file,
     read_geojson,
     read_jsonl,
     read_xlsx,
@@ -154,6 +157,7 @@ def test_geojson_features_become_rows(tmp_path):
                 "geometry": geometry,
             },
             {"type": "Nope"},
+            {"type": "Feature", "properties": ["ZDDM", "330211001001GB00002"], "geometry": None},
         ],
     }
     path = tmp_path / "a.geojson"
@@ -163,6 +167,7 @@ def test_geojson_features_become_rows(tmp_path):
     assert rows[0]["ZDMJ"] == "120.5"
     assert json.loads(rows[0]["geometry"]) == geometry
     assert rows[1][READ_PROBLEM] == "not_a_feature"
+    assert rows[2][READ_PROBLEM] == "properties_not_an_object"
 
 
 def test_geojson_truncated(tmp_path):
@@ -278,3 +283,111 @@ def test_xlsx_values_right_of_the_header_make_a_row_with_a_read_problem(tmp_path
         (None, "wrong_column_count", "2\t李四\t多余"),
         ("3", None, None),
     ]
+
+
+def test_quote_left_open_costs_its_line_and_the_rows_after_are_read(tmp_path):
+    path = tmp_path / "a.csv"
+    path.write_text('编号,姓名\n0,"零\n一"\n1,"张三\n2,李四\n3,王五\n', encoding="utf-8")
+    rows = _rows(read_csv(path))
+    assert [(r["编号"], r["姓名"], r[READ_PROBLEM], r[RAW_LINE]) for r in rows] == [
+        ("0", "零\n一", None, None),
+        (None, None, "unbalanced_quote", '1,"张三'),
+        ("2", "李四", None, None),
+        ("3", "王五", None, None),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("line", "problem"),
+    [
+        ("2,李\x00四", "nul_bytes"),
+        ("编号,姓名", "repeated_header"),
+        ("\ufeff编号,姓名", "repeated_header"),
+        ("\ufeff2,李四", "byte_order_mark"),
+    ],
+)
+def test_csv_row_that_is_no_data_costs_only_itself(tmp_path, line, problem):
+    path = tmp_path / "a.csv"
+    path.write_text(f"编号,姓名\n1,张三\n{line}\n3,王五\n", encoding="utf-8")
+    rows = _rows(read_csv(path))
+    assert [(r["编号"], r[READ_PROBLEM], r[RAW_LINE]) for r in rows] == [
+        ("1", None, None),
+        (None, problem, line),
+        ("3", None, None),
+    ]
+
+
+@pytest.mark.parametrize("end", ["\r", "\r\n", "\n"])
+def test_csv_header_may_end_a_line_any_way(tmp_path, end):
+    path = tmp_path / "a.csv"
+    path.write_bytes(f"编号,姓名{end}1,张三\r\n2,李四\r3,王五\n".encode())
+    assert [r["姓名"] for r in _rows(read_csv(path))] == ["张三", "李四", "王五"]
+
+
+def test_reads_utf16_csv(tmp_path):
+    path = tmp_path / "a.csv"
+    path.write_bytes("编号,姓名\n1,张三\n".encode("utf-16"))
+    raw = read_csv(path)
+    assert (raw.detected_encoding, _rows(raw)[0]["姓名"]) == ("utf-16", "张三")
+
+
+@pytest.mark.parametrize(
+    ("data", "reason"),
+    [
+        (b"\x00" * 100, "nul_bytes"),
+        (codecs.BOM_UTF8 + "编号\n张三\n".encode("gbk"), "undecodable"),
+        ("编号,姓\x00名\n1,张三\n".encode(), "nul_bytes"),
+    ],
+)
+def test_quarantines_csv_that_is_no_text(tmp_path, data, reason):
+    path = tmp_path / "a.csv"
+    path.write_bytes(data)
+    with pytest.raises(UnreadableFile) as caught:
+        read_csv(path)
+    assert caught.value.reason == reason
+
+
+def test_mostly_ascii_file_with_one_bad_byte_costs_that_line(tmp_path):
+    path = tmp_path / "a.jsonl"
+    path.write_bytes(b'{"a": "1"}\n{"a": "\xff"}\n{"a": "3"}\n')
+    rows = _rows(read_jsonl(path))
+    assert [(r["a"], r[READ_PROBLEM]) for r in rows] == [
+        ("1", None),
+        (None, "undecodable_bytes"),
+        ("3", None),
+    ]
+
+
+def test_json_line_naming_a_key_twice_or_holding_nul_costs_its_row(tmp_path):
+    path = tmp_path / "a.jsonl"
+    path.write_bytes(b'{"a": "1", "a": "2"}\n{"a": "\x00"}\n\xef\xbb\xbf{"a": "3"}\n{"a": "4"}\n')
+    rows = _rows(read_jsonl(path))
+    assert [(r["a"], r[READ_PROBLEM]) for r in rows] == [
+        (None, "duplicate_keys"),
+        (None, "nul_bytes"),
+        (None, "byte_order_mark"),
+        ("4", None),
+    ]
+
+
+def test_xlsx_header_row_repeated_costs_that_row(tmp_path):
+    path = _workbook(tmp_path, [["编号", "姓名"], ["1", "张三"], ["编号", "姓名"], ["2", "李四"]])
+    rows = _rows(read_xlsx(path))
+    assert [(r["编号"], r[READ_PROBLEM]) for r in rows] == [
+        ("1", None),
+        (None, "repeated_header"),
+        ("2", None),
+    ]
+
+
+def test_a_reader_failing_in_an_unforeseen_way_quarantines_only_that_file(tmp_path, monkeypatch):
+    def fails(path, limits):
+        raise KeyError("姓名")  # as a parser does on a shape it never met
+
+    monkeypatch.setitem(readers.READERS, "csv", fails)
+    path = tmp_path / "a.csv"
+    path.write_text("姓名\n张三\n", encoding="utf-8")
+    with pytest.raises(UnreadableFile) as caught:
+        read_file(path, "csv")
+    assert caught.value.reason == "reader_failed"
+    assert str(caught.value) == "the csv reader failed: KeyError: '姓名'"

@@ -202,6 +202,7 @@ def test_a_build_from_scratch_equals_a_build_batch_by_batch(spark, pool, tmp_pat
     from jobs.integrate.build import build_bases
     from jobs.lake.registry import BASE_KEYS
     from jobs.settings import Settings, pinned_clock
+    from tests.actors import RSJ_OFFICER
 
     first = {
         "gaj.hukou": pool(
@@ -281,7 +282,7 @@ def test_a_build_from_scratch_equals_a_build_batch_by_batch(spark, pool, tmp_pat
     disputed = {r["person_id"]: r["disputed_elements"] for r in _rows(spark, scratch, "population")}
     assert disputed[P2] == ["person_name"]
     (ticket,) = read_tickets(scratch)
-    close_ticket(scratch, ticket["ticket_id"], CONFIRMED, by="rsj 李", why="两名均有效")
+    close_ticket(scratch, ticket["ticket_id"], CONFIRMED, by=RSJ_OFFICER, why="两名均有效")
     assert build_bases(scratch, spark, as_of=AS_OF)["skipped"] is False
     disputed = {r["person_id"]: r["disputed_elements"] for r in _rows(spark, scratch, "population")}
     assert disputed[P2] == []
@@ -289,7 +290,7 @@ def test_a_build_from_scratch_equals_a_build_batch_by_batch(spark, pool, tmp_pat
     from jobs.audit.log import read_entries
 
     (confirmed,) = [e for e in read_entries(scratch) if e["action"] == "ticket_confirmed"]
-    assert confirmed["actor"] == "rsj 李"
+    assert confirmed["actor"] == RSJ_OFFICER.login
     assert "两名均有效" in confirmed["detail"]
 
 

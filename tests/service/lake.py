@@ -16,6 +16,7 @@ from jobs.settings import Settings, pinned_clock
 from jobs.share import grants
 from jobs.share.keys import ShareKey
 from jobs.share.refresh import refresh_shares
+from jobs.store.roles import APPROVER, DATA_OFFICER, Actor
 from tests.share.conftest import POPULATION_ROWS, POPULATION_SCHEMA
 
 TODAY = dt.date(2025, 3, 3)
@@ -32,6 +33,13 @@ INSURED_ROWS = [
     ("110101200301010010", "钱七", "pension", "active", None, "b1"),
     ("110101197001010019", "孙held", "pension", "active", "held batch", "b2"),
 ]
+#: One row per legal entity; a null row too.
+LEGAL_ENTITY_ROWS = [
+    ("91110000100000000A", "某某科技有限公司", "active", dt.date(2010, 5, 1)),
+    ("91110000200000000B", "另一家公司", "deregistered", None),
+    ("91110000300000000C", None, None, None),
+]
+LEGAL_ENTITY_SCHEMA = "uscc string, entity_name string, entity_status string, established_on date"
 INSURED_SCHEMA = (
     "person_id string, full_name string, insurance_type string, insurance_status string, "
     "employer_name string, batch_id string"
@@ -51,16 +59,17 @@ def grant(settings: Settings, consumer: str, dataset: str, fields: list[str], **
         dataset_id=dataset,
         fields=fields,
         purpose=kw.pop("purpose", "低保核验"),
-        by=f"{consumer}.li",
+        by=Actor(f"{consumer}.li", consumer, frozenset({DATA_OFFICER})),
         today=TODAY,
         **kw,
     )
     if request["state"] == grants.PENDING:
+        provider = grants.provider_of(settings, dataset)
         request = grants.decide_request(
             settings,
             request["request_id"],
             True,
-            by="rsj.zhao",
+            by=Actor(f"{provider}.zhao", provider, frozenset({APPROVER})),
             why="依法履职",
             expires_on=dt.date(2025, 12, 31),
             today=TODAY,
@@ -85,6 +94,8 @@ def service_lake(spark, tmp_path_factory):
     )
     population = spark.createDataFrame(POPULATION_ROWS, POPULATION_SCHEMA)
     tables.write_table(population, tables.table_uri(settings, "base", "population"))
+    legal_entity = spark.createDataFrame(LEGAL_ENTITY_ROWS, LEGAL_ENTITY_SCHEMA)
+    tables.write_table(legal_entity, tables.table_uri(settings, "base", "legal_entity"))
     insured = spark.createDataFrame(INSURED_ROWS, INSURED_SCHEMA)
     tables.write_table(insured, tables.table_uri(settings, "pool", "rsj", "insured"))
     rows = [
@@ -105,6 +116,10 @@ def service_lake(spark, tmp_path_factory):
     grant(settings, "mzj", "rsj.insured", INSURED_FIELDS)
     grant(settings, "jyj", "population", ["person_id", "gender"])  # revoked by a test
     grant(settings, "swj", "population", ["gender"], expires_on=TODAY + dt.timedelta(days=5))
+    grant(settings, "mzj", "legal_entity", ["entity_name", "entity_status", "established_on"])
+    # 核验 only: match / no match answers, no rows (wjw's is revoked by a test)
+    grant(settings, "rsj", "population", ["person_name", "birth_date"], kind=grants.VERIFY)
+    grant(settings, "wjw", "population", ["person_name"], kind=grants.VERIFY)
     refresh_shares(spark, settings, today=TODAY, key=SHARE_KEY)
     return settings
 

@@ -143,3 +143,8 @@ def test_unknown_path_is_a_json_404_under_the_api(client):
 
     assert response.status_code == 404
     assert response.json()["error"] == "not_found"
+
+
+def test_api_schema_is_served_without_pages_that_load_scripts_from_elsewhere(client):
+    assert client.get("/api/openapi.json").json()["paths"]["/api/v1/whoami"]
+    assert client.get("/api/docs").status_code == 404

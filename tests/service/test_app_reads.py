@@ -12,6 +12,7 @@ import pytest
 from jobs.audit import log as audit
 from jobs.service.ports import DATA_OFFICER, SYSTEM_CLIENT
 from jobs.share import grants
+from tests.actors import STEWARD
 from tests.service.forms import sign_in
 
 pytestmark = pytest.mark.spark
@@ -55,7 +56,8 @@ def test_token_reads_a_granted_dataset_masked(lake_client, identity):
 def test_lists_only_the_departments_active_grants(lake_client, identity):
     response = lake_client.get("/api/v1/datasets", headers=_bearer(identity, "mzj_app"))
 
-    assert [d["name"] for d in response.json()["datasets"]] == ["population", "rsj.insured"]
+    names = [d["name"] for d in response.json()["datasets"]]
+    assert names == ["legal_entity", "population", "rsj.insured"]
 
 
 def test_department_without_a_grant_is_403_and_gets_nothing(lake_client, identity):
@@ -89,7 +91,7 @@ def test_revoked_grant_is_403_on_the_next_call(lake_client, identity, service_la
     headers = _bearer(identity, "jyj_app")
     first = lake_client.get("/api/v1/datasets/population/rows", headers=headers)
     (held,) = [g for g in grants.read_grants(service_lake) if g["consumer"] == "jyj"]
-    grants.revoke_grant(service_lake, held["request_id"], by="gaj.zhou", why="用途已结束")
+    grants.revoke_grant(service_lake, held["request_id"], by=STEWARD, why="用途已结束")
 
     after = lake_client.get("/api/v1/datasets/population/rows", headers=headers)
 
@@ -165,3 +167,29 @@ def test_auditor_page_shows_the_reads(lake_client, identity, service_lake):
 
     assert page.status_code == 200
     assert "mzj_app" in page.text
+
+
+def test_verify_answers_per_field_without_stored_values(lake_client, identity, service_lake):
+    items = [{"id": "11010119900307002X", "claims": {"person_name": "李四", "gender": "男"}}]
+    before = len(_entries(service_lake, "verify", "mzj_app"))
+
+    response = lake_client.post(
+        "/api/v1/datasets/population/verify",
+        json={"items": items},
+        headers=_bearer(identity, "mzj_app"),
+    )
+
+    assert response.status_code == 200
+    (result,) = response.json()["results"]
+    assert result["fields"] == {"person_name": "no_match", "gender": "match"}
+    assert "张三" not in response.text
+    assert len(_entries(service_lake, "verify", "mzj_app")) == before + 1
+
+
+def test_verify_only_grant_is_listed_as_such_and_reads_no_rows(lake_client, identity):
+    headers = _bearer(identity, "rsj_officer")
+    views = lake_client.get("/api/v1/datasets", headers=headers).json()["datasets"]
+    rows = lake_client.get("/api/v1/datasets/population/rows", headers=headers)
+
+    assert [(v["name"], v["verify_only"]) for v in views] == [("population", True)]
+    assert rows.status_code == 403 and "verify only" in rows.json()["message"]

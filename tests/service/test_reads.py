@@ -24,6 +24,7 @@ from jobs.service.ports import ReadRequest
 from jobs.service.reads import Consumer, read_page
 from jobs.share import grants
 from jobs.share.masking import hmac_sha256_hex_py
+from tests.actors import STEWARD
 from tests.service.lake import SHARE_KEY, TODAY, at_day
 
 pytestmark = pytest.mark.spark
@@ -124,7 +125,7 @@ def test_revoked_grant_is_refused_on_the_next_call(service_lake):
     jyj = Consumer("jyj", "jyj.app")
     assert _read(service_lake, jyj, dataset="population").table.num_rows == 3
     (held,) = [g for g in grants.read_grants(service_lake) if g["consumer"] == "jyj"]
-    grants.revoke_grant(service_lake, held["request_id"], by="gaj.zhou", why="用途已结束")
+    grants.revoke_grant(service_lake, held["request_id"], by=STEWARD, why="用途已结束")
     refusal = _refused(service_lake, NotGranted, jyj, dataset="population")
     assert "revoked" in refusal.message
 

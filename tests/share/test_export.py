@@ -6,6 +6,7 @@ import datetime as dt
 import pytest
 
 from jobs.share.export import ExportError, export_share, neutralise, write_csv, write_xlsx
+from tests.actors import MZJ_OFFICER
 
 COLUMNS = ["name", "note", "n"]
 ROWS = [
@@ -93,7 +94,7 @@ def test_export_of_a_refreshed_share_is_audited(spark, shared_lake, tmp_path):
         dataset_id="population",
         fields=["person_name", "gender"],
         purpose="核验",
-        by="mzj.li",
+        by=MZJ_OFFICER,
         today=today,
     )
     refresh_shares(spark, shared_lake, today=today, key=ShareKey(b"k", "test"))

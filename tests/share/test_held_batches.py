@@ -14,6 +14,7 @@ from jobs.share.export import export_share
 from jobs.share.keys import ShareKey
 from jobs.share.open_data import publish_open_data
 from jobs.share.refresh import refresh_shares
+from tests.actors import GAJ_OFFICER
 
 pytestmark = pytest.mark.spark
 
@@ -56,7 +57,7 @@ def held_lake(spark, lake_settings):
         dataset_id="mzj.social_org",
         fields=["uscc", "entity_name"],
         purpose="社会组织核验",
-        by="gaj.li",
+        by=GAJ_OFFICER,
         today=TODAY,
     )
     return lake_settings

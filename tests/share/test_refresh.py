@@ -8,12 +8,14 @@ from pathlib import Path
 import pytest
 
 from jobs.audit.hook import write_audit
-from jobs.lake import ledger, tables
+from jobs.lake import tables
 from jobs.lake.registry import REIDENTIFICATION
 from jobs.share import grants
 from jobs.share.keys import KEY_ENV, ShareKey, load_share_key
 from jobs.share.masking import hmac_sha256_hex_py
 from jobs.share.refresh import refresh_shares
+from jobs.share.reident import reidentify
+from tests.actors import MZJ_OFFICER, RSJ_APPROVER, STEWARD
 
 pytestmark = pytest.mark.spark
 
@@ -43,7 +45,7 @@ def _grant_population(settings, consumer="mzj", **kw):
         dataset_id="population",
         fields=kw.pop("fields", []),
         purpose="低保核验",
-        by="mzj.li",
+        by=MZJ_OFFICER,
         today=TODAY,
         **kw,
     )
@@ -72,9 +74,16 @@ def test_share_is_masked_tokenised_and_limited_to_granted_fields(spark, shared_l
         ],
         key=str,
     )
-    reid = ledger.read_rows(REIDENTIFICATION.uri(shared_lake, "mzj", "population"))
-    assert {(r["token"], r["original"]) for r in reid} == {
-        (token(v), v) for v in ("11010119900307002X", "110101198512120017", "1101")
+    reid = reidentify(
+        shared_lake,
+        "mzj",
+        "population",
+        [token(v) for v in ("11010119900307002X", "110101198512120017", "1101", "0")],
+        actor="steward",
+        purpose="test",
+    )
+    assert reid == {
+        token(v): {"person_id": v} for v in ("11010119900307002X", "110101198512120017", "1101")
     }
     assert not REIDENTIFICATION.uri(shared_lake, "mzj", "population").startswith(
         shared_lake.lake_root
@@ -90,7 +99,7 @@ def test_no_original_value_in_any_share_file(spark, shared_lake):
         dataset_id="rsj.insured",
         fields=["person_id", "full_name", "phone"],
         purpose="核验",
-        by="mzj.li",
+        by=MZJ_OFFICER,
         today=TODAY,
     )
     (pending,) = [g for g in grants.read_grants(shared_lake) if g["state"] == "pending"]
@@ -98,7 +107,7 @@ def test_no_original_value_in_any_share_file(spark, shared_lake):
         shared_lake,
         pending["request_id"],
         True,
-        by="rsj.zhao",
+        by=RSJ_APPROVER,
         why="依法履职",
         expires_on=dt.date(2025, 12, 31),
         today=TODAY,
@@ -120,14 +129,14 @@ def test_expired_or_revoked_grant_stops_refreshes_and_withdraws_the_table(spark,
         dataset_id="rsj.insured",
         fields=["person_id", "insurance_status"],
         purpose="核验",
-        by="mzj.li",
+        by=MZJ_OFFICER,
         today=TODAY,
     )
     grants.decide_request(
         shared_lake,
         grant["request_id"],
         True,
-        by="rsj.zhao",
+        by=RSJ_APPROVER,
         why="依法履职",
         expires_on=dt.date(2025, 3, 31),
         today=TODAY,
@@ -144,7 +153,7 @@ def test_expired_or_revoked_grant_stops_refreshes_and_withdraws_the_table(spark,
     _grant_population(shared_lake)
     (base,) = [g for g in grants.read_grants(shared_lake) if g["dataset"] == "population"]
     refresh_shares(spark, shared_lake, today=TODAY, key=key)
-    grants.revoke_grant(shared_lake, base["request_id"], by="steward", why="停用", today=TODAY)
+    grants.revoke_grant(shared_lake, base["request_id"], by=STEWARD, why="停用", today=TODAY)
     assert refresh_shares(spark, shared_lake, today=TODAY, key=key)["withdrawn"] == [
         "mzj/population"
     ]
@@ -157,7 +166,7 @@ def test_pending_or_not_shared_never_reaches_share(spark, shared_lake):
         dataset_id="rsj.insured",
         fields=["person_id"],
         purpose="核验",
-        by="mzj.li",
+        by=MZJ_OFFICER,
         today=TODAY,
     )
     grants.request_share(
@@ -166,7 +175,7 @@ def test_pending_or_not_shared_never_reaches_share(spark, shared_lake):
         dataset_id="wjw.death_cert",
         fields=["full_name"],
         purpose="核验",
-        by="mzj.li",
+        by=MZJ_OFFICER,
         today=TODAY,
     )
     summary = refresh_shares(spark, shared_lake, today=TODAY, key=ShareKey(b"k", "test"))

@@ -244,9 +244,9 @@ def parse_batch(text: str) -> tuple[list[str], list[dict[str, Any]]]:
             )
         items.append(
             {
-                "id": inputs.value(row[0].strip(), "ID"),
+                "id": inputs.free_text(row[0].strip(), "ID"),
                 "claims": {
-                    f: inputs.value(v.strip(), "claimed value")
+                    f: inputs.free_text(v.strip(), "claimed value")
                     for f, v in zip(claimed, row[1:], strict=True)
                     if v.strip()
                 },

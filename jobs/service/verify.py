@@ -1,0 +1,309 @@
+"""核验 (verification without disclosure): does what a citizen or company claims match the base?
+
+For the population base (by citizen ID) and the legal-entity base (by USCC): each item names an
+ID and claimed values (name, birth date, status …); the answer per claimed field is
+
+* ``match`` / ``no_match``: the standardised claim equals the stored value, or does not;
+* ``not_found``: no record for the ID, or the record holds no value for the field;
+* ``invalid_claim``: the claim is not a value of the field (2021-02-30 for a date, an unknown
+  status), so it cannot match.
+
+The stored values are never returned, nor anything computed from them beyond these answers
+(000 §27, PIPL: the minimum necessary). This is how base data serves checks such as 低保核验
+without handing out the population base.
+
+A batch holds up to ``settings.service_max_batch`` items and is answered with one delta-rs read
+of the base, filtered to the batch's IDs, and compared in Arrow; claims are standardised first
+with the same rules as delivered data (:mod:`jobs.standardize.arrow`: full-width digits, dates in
+several shapes, codes by name). Each ID may appear once per batch, so a batch cannot try many
+values of one person's field. A grant of kind ``read`` or ``verify`` (核验 only) covering the
+claimed fields is needed; every batch is one audit entry (``verify``), a refusal one
+``verify_refused``.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from jobs.audit import log as audit
+from jobs.catalog import load_catalog
+from jobs.integrate.config import load_integration_config
+from jobs.lake.registry import BASE_KEYS, table_at
+from jobs.service.errors import BadRequest, NotGranted
+from jobs.service.ports import Refusal
+from jobs.service.reads import (
+    Consumer,
+    check_department,
+    check_fields,
+    consumer_grants,
+    governing_grant,
+    ids_digest,
+    record_refusal,
+    resolve,
+    shown,
+    table_files,
+)
+from jobs.settings import Settings
+from jobs.share.grants import READ, VERIFY, Grant
+from jobs.standardize import arrow as standard
+
+MATCH, NO_MATCH, NOT_FOUND, INVALID_CLAIM = "match", "no_match", "not_found", "invalid_claim"
+#: Bases that answer 核验, and how their key is standardised.
+KEY_STANDARDS: dict[str, Callable[[pa.Array], pa.Array]] = {
+    "population": standard.normalized_citizen_id,
+    "legal_entity": standard.normalized_uscc,
+}
+#: The longest claimed value accepted.
+MAX_CLAIM_CHARS = 200
+
+
+def _standardiser(settings: Settings, dataset_id: str, column: str, kind: str) -> Callable:
+    """The function that standardises claims of one base column (by its data element)."""
+    if kind == "code":
+        catalog = load_catalog(settings.schemas_root)
+        base = load_integration_config(settings).bases.get(dataset_id)
+        elements = {a.column: a.element for a in base.attributes} if base else {}
+        table_id = catalog.element(elements.get(column, column)).code_table
+        mapping: dict[str, str] = {}
+        if table_id:
+            table = catalog.code_table(table_id)
+            mapping = {**{code: code for code in table.codes}, **table.name_to_code}
+        return lambda values: standard.mapped_code(values, mapping)
+    return {
+        "name": standard.normalized_name,
+        "date": standard.parsed_date,
+        "citizen_id": standard.normalized_citizen_id,
+        "uscc": standard.normalized_uscc,
+        "phone": standard.normalized_phone,
+        "boolean": standard.parsed_boolean,
+    }.get(kind, standard.clean_text)
+
+
+def _comparable(values: pa.ChunkedArray | pa.Array, kind: str, standardise: Callable) -> pa.Array:
+    """Stored text goes through the same standardisation as claims (it is already standard, so
+    this only guards against a stray space); typed values are compared as they are."""
+    values = values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
+    return standardise(values) if pa.types.is_string(values.type) and kind != "code" else values
+
+
+def _claimed(value: Any, where: str) -> str:
+    if not isinstance(value, str) or len(value) > MAX_CLAIM_CHARS:
+        raise BadRequest(
+            f"{where}: {shown(value)} is not text of at most {MAX_CLAIM_CHARS} characters",
+            "send each claimed value as text",
+        )
+    if any(ord(c) < 0x20 or 0x7F <= ord(c) < 0xA0 for c in value):
+        raise BadRequest(f"{where} holds a control character", "remove it")
+    return value
+
+
+_base_cache: dict[str, tuple[tuple[str, int], pa.Table]] = {}
+_base_cache_lock = threading.Lock()
+
+
+def _base_columns(uri: str, columns: Sequence[str]) -> pa.Table:
+    """A base table's ``columns`` (and those read before), kept in memory per table version.
+
+    A batch probes the cached key column instead of scanning the files again: a base is not
+    sorted by its key, so row-group statistics skip nothing for a list of IDs, and a scan of a
+    million persons per 100-ID call is most of the call. A new build (another table version or
+    table id) is read afresh on the next call.
+    """
+    from deltalake import DeltaTable
+
+    table = DeltaTable(uri)
+    stamp = (table.metadata().id, table.version())
+    with _base_cache_lock:
+        cached = _base_cache.get(uri)
+        known = set(cached[1].column_names) if cached and cached[0] == stamp else set()
+        if cached and set(columns) <= known:
+            return cached[1]
+        files = table_files(table, uri)
+        missing = sorted(set(columns) - set(files.schema.names))
+        if missing:
+            raise NotGranted(f"the base at {uri} holds no {missing}", "claim other fields")
+        rows = files.to_table(columns=sorted(known | set(columns)))
+        _base_cache[uri] = (stamp, rows)
+        return rows
+
+
+def _as_type(values: pa.Array, type_: pa.DataType) -> pa.Array:
+    """Standardised claims as the stored column's type; a claim that is no such value → NULL."""
+    if values.type == type_:
+        return values
+    if pa.types.is_string(values.type) and (
+        pa.types.is_integer(type_) or pa.types.is_decimal(type_) or pa.types.is_floating(type_)
+    ):
+        values = pc.if_else(
+            pc.fill_null(pc.match_substring_regex(values, r"^[+-]?\d+(\.\d+)?$"), False),
+            values,
+            pa.scalar(None, pa.string()),
+        )
+    try:
+        return values.cast(type_)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        # Rare (a claim with more decimals than the column): such claims cannot match.
+        return pa.array([_cast_or_none(v, type_) for v in values.to_pylist()], type_)
+
+
+def _cast_or_none(value: Any, type_: pa.DataType) -> Any:
+    try:
+        return pa.array([value]).cast(type_)[0].as_py()
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+
+
+def _items(settings: Settings, items: Sequence[Mapping[str, Any]]) -> list[tuple[str, dict]]:
+    if not 1 <= len(items) <= settings.service_max_batch:
+        raise BadRequest(
+            f"{len(items)} items in one 核验 batch",
+            f"send 1 to {settings.service_max_batch} items per call, in several calls",
+        )
+    checked = []
+    for number, item in enumerate(items, start=1):
+        claims = item.get("claims") if isinstance(item, Mapping) else None
+        if not isinstance(claims, Mapping) or not claims:
+            raise BadRequest(
+                f"item {number} has no claims", 'send {"id": …, "claims": {field: value, …}}'
+            )
+        key = _claimed(item.get("id"), f"item {number}'s id")
+        checked.append(
+            (key, {f: _claimed(v, f"item {number}'s {shown(f)}") for f, v in claims.items()})
+        )
+    return checked
+
+
+def _statuses(
+    found: pa.Array, claims: pa.Array, standard_claims: pa.Array, stored: pa.Array
+) -> pa.Array:
+    """One answer per item for one field (null where the item did not claim it)."""
+    equal = pc.equal(standard_claims, stored)
+    answer = pc.if_else(pc.fill_null(equal, False), MATCH, NO_MATCH)
+    answer = pc.if_else(pc.is_null(stored), NOT_FOUND, answer)
+    answer = pc.if_else(pc.is_null(standard_claims), INVALID_CLAIM, answer)
+    answer = pc.if_else(found, answer, NOT_FOUND)
+    return pc.if_else(pc.is_null(claims), pa.scalar(None, pa.string()), answer)
+
+
+def verify_batch(
+    settings: Settings,
+    consumer: Consumer,
+    dataset_id: str,
+    items: Sequence[Mapping[str, Any]],
+    *,
+    grants: Sequence[Grant] | None = None,
+) -> list[dict[str, Any]]:
+    """Answers a 核验 batch: per item ``{"id", "found", "fields": {field: answer}}``, in order.
+
+    ``id`` is the ID as the caller sent it; ``found`` says whether the base holds a record for
+    it (False also for an ID that is not a valid citizen ID or USCC, with ``"invalid_id": true``).
+
+    Raises:
+        Refusal: a :mod:`jobs.service.errors` refusal, audited as ``verify_refused``.
+    """
+    try:
+        return _verify(settings, consumer, dataset_id, items, grants)
+    except Refusal as refusal:
+        record_refusal(settings, consumer, "verify_refused", dataset_id, refusal)
+        raise
+
+
+def _verify(
+    settings: Settings,
+    consumer: Consumer,
+    dataset_id: str,
+    items: Sequence[Mapping[str, Any]],
+    grants: Sequence[Grant] | None,
+) -> list[dict[str, Any]]:
+    check_department(settings, consumer)
+    dataset = resolve(settings, dataset_id)
+    if dataset.id not in KEY_STANDARDS:
+        raise BadRequest(
+            f"{dataset.id} does not answer 核验",
+            f"verify against {' or '.join(KEY_STANDARDS)}",
+        )
+    checked = _items(settings, items)
+    key = BASE_KEYS[dataset.id]
+    fields = sorted({f for _, claims in checked for f in claims})
+    check_fields(dataset, fields, "claimed field")
+    if key in fields:
+        raise BadRequest(f"{key} is the ID, not a claim", "send it as the item's id")
+    if grants is None:
+        grants = consumer_grants(settings, consumer, dataset.id)
+    grant = governing_grant(
+        grants, consumer, dataset.id, fields, settings.today(), kinds=(READ, VERIFY)
+    )
+
+    given = pa.array([k for k, _ in checked], pa.string())
+    keys = KEY_STANDARDS[dataset.id](given)
+    valid_keys = pc.drop_null(keys)
+    if len(pc.unique(valid_keys)) != len(valid_keys):
+        raise BadRequest(
+            "an ID appears more than once in the batch",
+            "send each ID once per batch, with all its claims in one item",
+        )
+    base_rows = _base_columns(table_at(*dataset.layer).uri(settings), [key, *fields])
+    stored = base_rows.filter(pc.is_in(base_rows.column(key), value_set=pc.unique(valid_keys)))
+    # Claims and stored values side by side, one row per item, in the batch's order.
+    claims_table = pa.table(
+        {
+            "_item": pa.array(range(len(checked)), pa.int64()),
+            key: keys,
+            **{
+                f"_claim_{f}": pa.array([c.get(f) for _, c in checked], pa.string()) for f in fields
+            },
+        }
+    )
+    joined = claims_table.join(
+        stored.append_column("_found", pa.array([True] * stored.num_rows)), key
+    ).sort_by("_item")
+    found = pc.fill_null(joined.column("_found").combine_chunks(), False)
+    answers: dict[str, list] = {}
+    for field in fields:
+        kind = dataset.columns[field][1]
+        standardise = _standardiser(settings, dataset.id, field, kind)
+        claims = joined.column(f"_claim_{field}").combine_chunks()
+        stored_values = _comparable(joined.column(field), kind, standardise)
+        standard_claims = _as_type(standardise(claims), stored_values.type)
+        answers[field] = _statuses(found, claims, standard_claims, stored_values)
+    counts: dict[str, int] = {}
+    for statuses in answers.values():
+        for entry in pc.value_counts(pc.drop_null(statuses)).to_pylist():
+            counts[entry["values"]] = counts.get(entry["values"], 0) + entry["counts"]
+    # The answer as the API returns it: one dict per item (the only per-item Python here).
+    found_list = found.to_pylist()
+    invalid = pc.is_null(keys).to_pylist()
+    by_field = {f: a.to_pylist() for f, a in answers.items()}
+    results = []
+    for index, (given_id, claims) in enumerate(checked):
+        result = {
+            "id": given_id,
+            "found": found_list[index],
+            "fields": {f: by_field[f][index] for f in claims},
+        }
+        if invalid[index]:
+            result["invalid_id"] = True
+        results.append(result)
+    audit.record(
+        settings,
+        "verify",
+        actor=consumer.account,
+        target=table_at(*dataset.layer).relative_path(),
+        detail={
+            "account": consumer.account,
+            "department": consumer.department,
+            "dataset": dataset.id,
+            "fields": fields,
+            "ids": {"count": len(checked), "sha256": ids_digest([k for k, _ in checked])},
+            "found": sum(found_list),
+            "answers": counts,
+            "grant": grant["request_id"],
+            "purpose": grant["purpose"],
+        },
+    )
+    return results

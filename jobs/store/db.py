@@ -1,0 +1,148 @@
+"""Engines, sessions and migrations of the workflow store.
+
+One engine per database URL and process (engines pool connections; they are meant to live
+long). :func:`transaction` is the unit of work: one session, committed on success and rolled back
+on an error. The schema is brought to the newest migration by :func:`upgrade` (``govlake db
+upgrade``), and :func:`transaction` does it once per process before the first use, so a laptop
+and the service start on an up-to-date store without a separate step.
+
+SQLite takes the write lock when a transaction begins (``BEGIN IMMEDIATE``), so that two writers
+queue instead of one failing half-way; PostgreSQL's row locks do the same for a conditional
+``UPDATE … WHERE state = 'pending'`` (jobs.share.grants).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+from jobs.settings import Settings
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+#: Seconds a SQLite writer waits for another's transaction before giving up.
+SQLITE_BUSY_TIMEOUT = 30
+
+_lock = threading.Lock()
+_engines: dict[str, Engine] = {}
+_current: set[str] = set()
+
+
+def _sqlite_engine(url: str) -> Engine:
+    database = make_url(url).database
+    if database and database != ":memory:":
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT})
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record) -> None:
+        dbapi_connection.isolation_level = None  # SQLAlchemy emits BEGIN itself (below)
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys = ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Connection) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
+def engine_for(settings: Settings) -> Engine:
+    """The engine of ``settings.database_url`` (created once per process)."""
+    url = settings.database_url
+    with _lock:
+        if url not in _engines:
+            is_sqlite = make_url(url).get_backend_name() == "sqlite"
+            _engines[url] = (
+                _sqlite_engine(url) if is_sqlite else create_engine(url, pool_pre_ping=True)
+            )
+        return _engines[url]
+
+
+def dispose_engines() -> None:
+    """Closes every engine's connections (tests, and a process about to fork)."""
+    with _lock:
+        for engine in _engines.values():
+            engine.dispose()
+        _engines.clear()
+        _current.clear()
+
+
+def create_database(settings: Settings) -> bool:
+    """Creates the PostgreSQL database the URL names when it does not exist yet (a deployment's
+    first start; SQLite creates its file itself). Returns whether it created one."""
+    url = make_url(settings.database_url)
+    if url.get_backend_name() != "postgresql" or not url.database:
+        return False
+    server = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        with server.connect() as connection:
+            exists = connection.exec_driver_sql(
+                "SELECT 1 FROM pg_database WHERE datname = %(name)s", {"name": url.database}
+            ).first()
+            if not exists:
+                quoted = connection.dialect.identifier_preparer.quote(url.database)
+                connection.exec_driver_sql(f"CREATE DATABASE {quoted}")
+        return not exists
+    finally:
+        server.dispose()
+
+
+def _alembic_config(connection: Connection) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["connection"] = connection
+    return config
+
+
+def head_revision() -> str | None:
+    """The newest migration's revision."""
+    return ScriptDirectory(str(MIGRATIONS)).get_current_head()
+
+
+def current_revision(settings: Settings) -> str | None:
+    """The revision the store is at (``None``: no schema yet)."""
+    with engine_for(settings).connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()
+
+
+def upgrade(settings: Settings, revision: str = "head") -> None:
+    """Migrates the store up to ``revision`` in one transaction."""
+    with engine_for(settings).begin() as connection:
+        command.upgrade(_alembic_config(connection), revision)
+    _current.discard(settings.database_url)
+
+
+def downgrade(settings: Settings, revision: str) -> None:
+    """Migrates the store down to ``revision`` (``base``: no tables) in one transaction."""
+    with engine_for(settings).begin() as connection:
+        command.downgrade(_alembic_config(connection), revision)
+    _current.discard(settings.database_url)
+
+
+def ensure_current(settings: Settings) -> None:
+    """Upgrades the store to the newest migration unless this process already saw it there."""
+    url = settings.database_url
+    if url in _current:
+        return
+    if current_revision(settings) != head_revision():
+        upgrade(settings)
+    _current.add(url)
+
+
+@contextmanager
+def transaction(settings: Settings) -> Iterator[Session]:
+    """A session in one transaction: committed when the block ends, rolled back on an error."""
+    ensure_current(settings)
+    with sessionmaker(engine_for(settings), expire_on_commit=False).begin() as session:
+        yield session

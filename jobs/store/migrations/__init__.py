@@ -1,0 +1,1 @@
+"""Alembic migrations of the workflow store (run by jobs.store.db)."""

@@ -1,0 +1,92 @@
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import uuid
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import inspect, select
+
+from jobs.settings import Settings, SettingsError
+from jobs.store import db
+from jobs.store.models import Base, Department, LoginAttempt
+from tests.postgres import needs_postgres
+
+
+def test_migrations_build_exactly_the_models(store_settings):
+    db.upgrade(store_settings)
+    with db.engine_for(store_settings).connect() as connection:
+        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        assert compare_metadata(context, Base.metadata) == []
+    assert db.current_revision(store_settings) == db.head_revision()
+
+
+def test_every_migration_downgrades_to_an_empty_database_and_back(store_settings):
+    db.upgrade(store_settings)
+    db.downgrade(store_settings, "base")
+    assert db.current_revision(store_settings) is None
+    with db.engine_for(store_settings).connect() as connection:
+        assert inspect(connection).get_table_names() == ["alembic_version"]
+    db.upgrade(store_settings)
+    assert db.current_revision(store_settings) == db.head_revision()
+
+
+def test_first_transaction_migrates_a_new_store(store_settings):
+    with db.transaction(store_settings) as session:
+        session.add(Department(code="mzj", name="民政局", name_en=""))
+    with db.transaction(store_settings) as session:
+        assert session.scalars(select(Department.code)).all() == ["mzj"]
+
+
+def test_a_failed_transaction_leaves_nothing(store_settings):
+    with pytest.raises(RuntimeError), db.transaction(store_settings) as session:
+        session.add(Department(code="mzj", name="民政局", name_en=""))
+        session.flush()
+        raise RuntimeError("half-way")
+    with db.transaction(store_settings) as session:
+        assert session.scalars(select(Department)).all() == []
+
+
+def test_instants_come_back_aware_in_utc(store_settings):
+    local = dt.datetime(2025, 3, 3, 10, 0, tzinfo=dt.timezone(dt.timedelta(hours=8)))
+    with db.transaction(store_settings) as session:
+        session.add(LoginAttempt(login="x", at=local, succeeded=False, source="cli"))
+    with db.transaction(store_settings) as session:
+        (stored,) = session.scalars(select(LoginAttempt.at)).all()
+    assert stored == local and stored.tzinfo == dt.UTC
+
+
+def test_naive_instants_are_refused(store_settings):
+    with pytest.raises(Exception, match="aware"), db.transaction(store_settings) as session:
+        session.add(LoginAttempt(login="x", at=dt.datetime(2025, 3, 3), succeeded=False))
+
+
+def test_default_store_is_a_sqlite_file_next_to_a_local_lake(tmp_path):
+    settings = Settings(lake_root=str(tmp_path / "lake"))
+    assert settings.database_url == f"sqlite:///{tmp_path / 'service' / 'govlake.db'}"
+    with pytest.raises(SettingsError, match="GOVLAKE_DB_URL"):
+        _ = Settings(lake_root="s3://bucket/lake").database_url
+
+
+def test_config_never_shows_the_database_password():
+    settings = Settings(db_url="postgresql+psycopg://govlake:s3cret@db:5432/govlake")
+    assert settings.as_dict()["db_url"] == "postgresql+psycopg://govlake:***@db:5432/govlake"
+
+
+@needs_postgres
+def test_creates_a_missing_postgresql_database_once(postgres_server, lake_settings):
+    url = postgres_server.url(f"created_{uuid.uuid4().hex[:8]}")
+    settings = dataclasses.replace(lake_settings, db_url=url)
+    try:
+        assert db.create_database(settings) is True
+        assert db.create_database(settings) is False
+        db.upgrade(settings)
+        assert db.current_revision(settings) == db.head_revision()
+    finally:
+        db.dispose_engines()
+
+
+def test_a_sqlite_store_needs_no_database_created(tmp_path):
+    assert db.create_database(Settings(lake_root=str(tmp_path / "lake"))) is False
