@@ -101,11 +101,30 @@ def _table_rows(settings: Settings) -> dict[str, list[str]]:
             if prefix + table in NOT_COMPARED:
                 continue
             rows = ledger.read_rows(os.path.join(root, table))
+            if prefix:
+                rows = [_opened(settings, table, row) for row in rows]
             contents[prefix + table] = sorted(
                 repr(sorted((k, v) for k, v in row.items() if not k.endswith(RUN_TIME_SUFFIXES)))
                 for row in rows
             )
     return contents
+
+
+def _opened(settings: Settings, table: str, row: dict) -> dict:
+    """A re-identification row with its original value opened: sealing draws a fresh nonce
+    per value, so two runs seal the same original differently."""
+    from jobs.share.reident import load_reident_key, open_sealed
+
+    consumer, dataset = table.split("/")
+    original = open_sealed(
+        row["sealed"],
+        key=load_reident_key(settings),
+        consumer=consumer,
+        dataset=dataset,
+        column=row["column"],
+        token=row["token"],
+    )
+    return {**row, "sealed": original}
 
 
 def _stray_files(settings: Settings) -> list[str]:
