@@ -223,6 +223,7 @@ def _stage(drill, name: str) -> Stage:
 
 def _grant_shares(settings: Settings) -> None:
     from jobs.share import grants
+    from jobs.store.roles import BUREAU, BUREAU_STEWARD, Actor
 
     for consumer in ("mzj", "wjw"):
         grants.request_share(
@@ -231,7 +232,7 @@ def _grant_shares(settings: Settings) -> None:
             dataset_id="population",
             fields=[],
             purpose="crash drill",
-            by="drill",
+            by=Actor("drill", BUREAU, frozenset({BUREAU_STEWARD})),  # on the consumer's behalf
         )
 
 
