@@ -132,3 +132,31 @@ def test_govlake_serve_in_production_exits_naming_the_variable_and_showing_no_se
     assert audit_log.KEY_ENV in result.stderr and "Traceback" not in result.stderr
     assert session_secret not in result.stdout + result.stderr
     assert not (tmp_path / "lake").exists()
+
+
+def test_no_secret_in_the_services_error_pages_or_logs(production, monkeypatch, caplog):
+    import logging
+
+    from fastapi.testclient import TestClient
+
+    from jobs.service.app import create_app
+
+    values = {
+        security.SECRET_ENV: "s3ssion-secret-5be0-of-our-own",
+        audit_log.KEY_ENV: "aud1t-key-31f7-of-our-own",
+    }
+    for name, value in values.items():
+        monkeypatch.setenv(name, value)
+    caplog.set_level(logging.DEBUG)
+    with TestClient(create_app(production), base_url="http://localhost") as client:
+        responses = [
+            client.get("/api/v1/datasets/population/rows"),
+            client.get("/api/v1/datasets/population/rows", headers={"Authorization": "Bearer x"}),
+            client.get("/datasets/..%2F..%2Fetc"),
+            client.post("/login", data={"login": "nobody", "password": "wrong"}),
+            client.get("/no-such-page"),
+        ]
+
+    assert {r.status_code for r in responses} <= {400, 401, 403, 404, 422}
+    shown = " ".join(r.text + str(dict(r.headers)) for r in responses) + caplog.text
+    assert [name for name, value in values.items() if value in shown] == []

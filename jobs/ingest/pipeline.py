@@ -606,6 +606,7 @@ def bronze_to_pool(
             pending[row["batch_id"]].append(row)
 
     summary: dict = {"resource": resource_id, "promoted": [], "held": []}
+    summary["duplicates_to_review"] = []
     ready: dict[str, list[dict]] = {}
     for batch_id in sorted(pending):
         file_rows = pending[batch_id]
@@ -620,11 +621,43 @@ def bronze_to_pool(
             ready[batch_id] = file_rows
     if ready:
         summary["promoted"] = _promote_batches(ctx, ready, superseding)
+        corrected = {(r["batch_id"], r["source_file"]) for rows in ready.values() for r in rows}
+        summary["duplicates_to_review"] = _duplicates_to_review(
+            ctx, corrected & set(superseding), latest
+        )
     for count in ("pool_rows", "quarantined_rows", "duplicate_rows", "superseded_rows"):
         summary[count] = sum(b[count] for b in summary["promoted"])
     for held in summary["held"]:
         log.error(held["message"])
     return summary
+
+
+def _duplicates_to_review(
+    ctx: _Context, corrected: set[tuple[str, str]], latest: dict[tuple, dict]
+) -> list[dict]:
+    """Later files whose rows were counted duplicates when the corrected files' earlier
+    versions were in the pool. A row counted a duplicate of a row the correction removed is in
+    bronze only now, and re-examining it would re-promote those files: not done here, but
+    named (a warning and the summary), never silent."""
+    review = []
+    for corrected_file in sorted(corrected):
+        later = sorted(
+            (o["batch_id"], o["source_file"], int(o["duplicate_rows"]))
+            for o in latest.values()
+            if o["outcome"] == "promoted"
+            and o["duplicate_rows"]
+            and (o["batch_id"], o["source_file"]) > corrected_file
+        )
+        if later:
+            message = (
+                f"{ctx.resource.id}: {'/'.join(corrected_file)} was corrected; "
+                f"{sum(n for *_, n in later)} row(s) of later files were counted duplicates "
+                "when its earlier version was in the pool and are not re-examined: "
+                + ", ".join(f"{b}/{f} ({n})" for b, f, n in later)
+            )
+            log.warning(message)
+            review.append({"corrected": "/".join(corrected_file), "message": message})
+    return review
 
 
 def _files_key(file_rows: list[dict]) -> str:

@@ -15,7 +15,9 @@ reason) when Airflow was already configured for another home. The functions that
 (:func:`ensure_database`, :func:`ensure_pools`) import it themselves.
 
 Production deployments configure Airflow through their own environment (Postgres, an
-executor); they never call this module, and the DAG files do not need it.
+executor); they never call this module, and the DAG files do not need it. The same home on a
+PostgreSQL server instead of the SQLite file (what the tests of production behaviour run): give
+its URL in ``$GOVLAKE_AIRFLOW_DATABASE_URL`` (``postgresql+psycopg://user@host:port/db``).
 """
 
 from __future__ import annotations
@@ -37,6 +39,8 @@ from jobs.settings import PROJECT_ROOT, Settings
 HOME_ENV = "GOVLAKE_AIRFLOW_HOME"
 #: Pool slots per department: ``"2"`` for all, or ``"2,gaj=4,zrzyj=1"`` with overrides.
 POOL_SLOTS_ENV = "GOVLAKE_AIRFLOW_POOL_SLOTS"
+#: The metadata database's SQLAlchemy URL instead of the home's SQLite file.
+DATABASE_URL_ENV = "GOVLAKE_AIRFLOW_DATABASE_URL"
 DEFAULT_POOL_SLOTS = 2
 
 #: Keys govlake writes into airflow.cfg when it creates it; generated once per home and kept.
@@ -57,6 +61,8 @@ class AirflowEnv:
 
     home: Path
     dags_folder: Path
+    #: A database server's SQLAlchemy URL; empty: the SQLite file in the home.
+    database_url: str = ""
 
     @property
     def config_file(self) -> Path:
@@ -69,7 +75,17 @@ class AirflowEnv:
     @property
     def sql_alchemy_conn(self) -> str:
         # Airflow refuses relative SQLite paths; four slashes = absolute path.
-        return f"sqlite:///{self.database_file}"
+        return self.database_url or f"sqlite:///{self.database_file}"
+
+    @property
+    def database(self) -> str:
+        """The metadata database as people read it: the SQLite file, or the server's URL
+        without its password."""
+        if not self.database_url:
+            return str(self.database_file)
+        from sqlalchemy.engine import make_url
+
+        return make_url(self.database_url).render_as_string(hide_password=True)
 
     @property
     def log_folder(self) -> Path:
@@ -89,7 +105,18 @@ class AirflowEnv:
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
             "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": self.sql_alchemy_conn,
             "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(self.log_folder),
+            **_async_conn(self.sql_alchemy_conn),
         }
+
+
+def _async_conn(sync_url: str) -> dict[str, str]:
+    """The async URL of the API server's engine, when Airflow's own guess would fail: for
+    ``postgresql+psycopg`` it derives ``postgresql+asyncpg``, a driver govlake does not install;
+    psycopg 3 serves both."""
+    scheme, _, rest = sync_url.partition("://")
+    if scheme != "postgresql+psycopg":
+        return {}
+    return {"AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_ASYNC": f"postgresql+psycopg_async://{rest}"}
 
 
 def resolve(home: str | Path | None = None, dags_folder: str | Path | None = None) -> AirflowEnv:
@@ -99,7 +126,8 @@ def resolve(home: str | Path | None = None, dags_folder: str | Path | None = Non
     if not home_path.is_absolute():
         home_path = PROJECT_ROOT / home_path
     dags_path = Path(dags_folder).expanduser().resolve() if dags_folder else PROJECT_ROOT / "dags"
-    return AirflowEnv(home=home_path.resolve(), dags_folder=dags_path)
+    database_url = os.environ.get(DATABASE_URL_ENV, "").strip()
+    return AirflowEnv(home=home_path.resolve(), dags_folder=dags_path, database_url=database_url)
 
 
 def activate(home: str | Path | None = None, dags_folder: str | Path | None = None) -> AirflowEnv:

@@ -83,7 +83,7 @@ def _init(args: argparse.Namespace) -> int:
     print(f"Airflow home   {result.env.home}")
     print(f"DAGs folder    {result.env.dags_folder}")
     print(
-        f"database       {result.env.database_file} ({action}, revision {database.head}, "
+        f"database       {result.env.database} ({action}, revision {database.head}, "
         f"{database.seconds:.1f} s)"
     )
     print("pools          " + ", ".join(f"{name}={slots}" for name, slots in result.pools.items()))

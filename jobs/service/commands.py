@@ -29,7 +29,7 @@ def _serve(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     try:
         app = create_app(Settings.from_env())
-    except (SecretError, NotImplementedError) as refused:
+    except SecretError as refused:
         print(f"govlake serve: {refused}", file=sys.stderr)
         return EXIT_REFUSED
     print(f"govlake department service on http://{args.host}:{args.port}/", file=sys.stderr)

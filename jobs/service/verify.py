@@ -23,6 +23,7 @@ claimed fields is needed; every batch is one audit entry (``verify``), a refusal
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -60,6 +61,7 @@ KEY_STANDARDS: dict[str, Callable[[pa.Array], pa.Array]] = {
 }
 #: The longest claimed value accepted.
 MAX_CLAIM_CHARS = 200
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 def _standardiser(settings: Settings, dataset_id: str, column: str, kind: str) -> Callable:
@@ -91,15 +93,17 @@ def _comparable(values: pa.ChunkedArray | pa.Array, kind: str, standardise: Call
     return standardise(values) if pa.types.is_string(values.type) and kind != "code" else values
 
 
-def _claimed(value: Any, where: str) -> str:
-    if not isinstance(value, str) or len(value) > MAX_CLAIM_CHARS:
-        raise BadRequest(
-            f"{where}: {shown(value)} is not text of at most {MAX_CLAIM_CHARS} characters",
-            "send each claimed value as text",
-        )
-    if any(ord(c) < 0x20 or 0x7F <= ord(c) < 0xA0 for c in value):
+def _claimed(value: Any, number: int, what: Any) -> str:
+    """A claimed value or ID as sent: text, not too long, without control characters."""
+    if isinstance(value, str) and len(value) <= MAX_CLAIM_CHARS and not _CONTROL.search(value):
+        return value
+    where = f"item {number}'s {shown(what)}"
+    if isinstance(value, str) and len(value) <= MAX_CLAIM_CHARS:
         raise BadRequest(f"{where} holds a control character", "remove it")
-    return value
+    raise BadRequest(
+        f"{where}: {shown(value)} is not text of at most {MAX_CLAIM_CHARS} characters",
+        "send each claimed value as text",
+    )
 
 
 _base_cache: dict[str, tuple[tuple[str, int], pa.Table]] = {}
@@ -171,10 +175,8 @@ def _items(settings: Settings, items: Sequence[Mapping[str, Any]]) -> list[tuple
             raise BadRequest(
                 f"item {number} has no claims", 'send {"id": …, "claims": {field: value, …}}'
             )
-        key = _claimed(item.get("id"), f"item {number}'s id")
-        checked.append(
-            (key, {f: _claimed(v, f"item {number}'s {shown(f)}") for f, v in claims.items()})
-        )
+        key = _claimed(item.get("id"), number, "id")
+        checked.append((key, {f: _claimed(v, number, f) for f, v in claims.items()}))
     return checked
 
 

@@ -9,6 +9,7 @@
     govlake share import-grants                                   grants the lake held → the store
     govlake share refresh [--by NAME]                             rebuild share/<consumer>/<dataset>
     govlake share export CONSUMER DATASET --out FILE --by NAME [--format csv|xlsx]
+    govlake share reidentify CONSUMER DATASET TOKEN… --purpose TEXT --as LOGIN   (bureau steward)
     govlake open publish [--by NAME]                              open resources, aggregates, list
     govlake open list [--json]                                    the open list (开放清单)
 
@@ -150,6 +151,34 @@ def _refresh(args: argparse.Namespace) -> int:
     return 0
 
 
+def _reidentify(args: argparse.Namespace) -> int:
+    from jobs.share.reident import ReidentError, reidentify
+    from jobs.store.accounts import AuthError
+    from jobs.store.identity import signed_in
+    from jobs.store.roles import Forbidden, require
+
+    settings = Settings.from_env()
+    try:
+        actor = signed_in(settings, args)
+        require(actor, "share.reidentify")
+        found = reidentify(
+            settings,
+            args.consumer,
+            args.dataset,
+            args.tokens,
+            actor=actor.login,
+            purpose=args.purpose,
+        )
+    except (AuthError, Forbidden, ReidentError) as exc:
+        print(str(exc), file=sys.stderr)
+        return EXIT_REFUSED
+    _print_json(found)
+    missing = sorted(set(args.tokens) - set(found))
+    if missing:
+        print(f"{len(missing)} token(s) not in {args.consumer}/{args.dataset}", file=sys.stderr)
+    return 0
+
+
 def _export(args: argparse.Namespace) -> int:
     from jobs.share.export import ExportError, export_share
 
@@ -246,6 +275,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     export.add_argument("--by", required=True)
     export.add_argument("--format", choices=("csv", "xlsx"), default="csv")
     export.set_defaults(func=_export)
+
+    reid = verbs.add_parser(
+        "reidentify", help="the IDs behind tokens of a share (bureau steward; audited)"
+    )
+    reid.add_argument("consumer")
+    reid.add_argument("dataset")
+    reid.add_argument("tokens", nargs="+", metavar="TOKEN")
+    reid.add_argument("--purpose", required=True, help="why (recorded in the audit log)")
+    add_identity_arguments(reid)
+    reid.set_defaults(func=_reidentify)
 
     open_parser = subparsers.add_parser("open", help="open data (开放数据) and the open list")
     open_parser.set_defaults(func=lambda _args: (open_parser.print_help(), EXIT_USAGE)[1])

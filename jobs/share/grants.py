@@ -55,7 +55,7 @@ from jobs.share.policy import (
     resolve_dataset,
     shareable_fields,
 )
-from jobs.store.db import transaction
+from jobs.store.db import reading, transaction
 from jobs.store.models import GrantDecision, ShareGrant
 from jobs.store.roles import BUREAU, SYSTEM_ACTOR, Actor, require
 
@@ -269,7 +269,7 @@ def read_grants(settings: Settings, filters: list | None = None) -> list[Grant]:
         if op not in _FILTERS or column not in GRANT_SCHEMA.names:
             raise GrantError(f"cannot filter grants by {column} {op}")
         query = query.where(_FILTERS[op](getattr(ShareGrant, column), value))
-    with transaction(settings) as session:
+    with reading(settings) as session:
         return [_as_grant(row) for row in session.scalars(query)]
 
 
@@ -287,7 +287,7 @@ def _find(session: Session, request_id: str) -> Grant:
 
 def find_grant(settings: Settings, request_id: str) -> Grant:
     """The request with this id (or a unique prefix of it)."""
-    with transaction(settings) as session:
+    with reading(settings) as session:
         return _find(session, request_id)
 
 

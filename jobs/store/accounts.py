@@ -244,7 +244,9 @@ def sign_in(
 def start_session(
     session: Session, actor: Actor, *, now: dt.datetime, lifetime: dt.timedelta = SESSION_LIFETIME
 ) -> str:
-    """A new browser session for a signed-in actor; returns its id (for the cookie) once."""
+    """A new browser session for a signed-in actor; returns its id (for the cookie) once.
+    Sessions that have expired are deleted on the way (nobody can use them again)."""
+    session.execute(WebSession.__table__.delete().where(WebSession.expires_at <= now))
     account = find_account(session, actor.login)
     session_id = secrets.token_urlsafe(32)
     session.add(

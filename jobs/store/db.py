@@ -32,6 +32,9 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 #: Seconds a SQLite writer waits for another's transaction before giving up.
 SQLITE_BUSY_TIMEOUT = 30
 
+#: Execution option of :func:`reading`'s sessions (SQLite begins them without the write lock).
+READS_ONLY = "govlake_reads_only"
+
 _lock = threading.Lock()
 _engines: dict[str, Engine] = {}
 _current: set[str] = set()
@@ -48,11 +51,14 @@ def _sqlite_engine(url: str) -> Engine:
         dbapi_connection.isolation_level = None  # SQLAlchemy emits BEGIN itself (below)
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys = ON")
+        # Write-ahead log: readers see the last commit while a writer works, and never wait.
+        cursor.execute("PRAGMA journal_mode = WAL")
         cursor.close()
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Connection) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        reads_only = connection.get_execution_options().get(READS_ONLY, False)
+        connection.exec_driver_sql("BEGIN" if reads_only else "BEGIN IMMEDIATE")
 
     return engine
 
@@ -145,4 +151,14 @@ def transaction(settings: Settings) -> Iterator[Session]:
     """A session in one transaction: committed when the block ends, rolled back on an error."""
     ensure_current(settings)
     with sessionmaker(engine_for(settings), expire_on_commit=False).begin() as session:
+        yield session
+
+
+@contextmanager
+def reading(settings: Settings) -> Iterator[Session]:
+    """A session that only reads: one consistent view of the last commit, which on SQLite
+    neither waits for a writer nor holds one up (the service's reads, listings)."""
+    ensure_current(settings)
+    engine = engine_for(settings).execution_options(**{READS_ONLY: True})
+    with sessionmaker(engine, expire_on_commit=False).begin() as session:
         yield session

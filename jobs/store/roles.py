@@ -46,6 +46,7 @@ PERMISSIONS: dict[str, dict[str, str]] = {
     "ticket.close": {DATA_OFFICER: OWN, QUALITY_REVIEWER: ANY},
     "audit.read": {AUDITOR: ANY},
     "accounts.manage": {BUREAU_STEWARD: ANY},
+    "share.reidentify": {BUREAU_STEWARD: ANY},
 }
 
 

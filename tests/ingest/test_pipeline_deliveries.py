@@ -180,7 +180,7 @@ def _accounting_rows(settings) -> list[tuple]:
 def test_corrected_redelivery_supersedes_the_earlier_rows_in_the_pool(spark, settings):
     first = HEADER + _row(_id(1)) + _row(_id(2)) + _row(_id(2)) + _row(_id(3)[:-1] + "0")
     path = _deliver(settings, "b1", "hukou.csv", first)
-    _deliver(settings, "b2", "hukou.csv", HEADER + _row(_id(9)))
+    _deliver(settings, "b2", "hukou.csv", HEADER + _row(_id(9)) + _row(_id(2)))
     _run_all(spark, settings)
 
     # the department corrects b1: person 2 renamed, the bad ID fixed, person 4 added
@@ -191,16 +191,19 @@ def test_corrected_redelivery_supersedes_the_earlier_rows_in_the_pool(spark, set
 
     assert [(b["batch_id"], b["ingested"]) for b in landed["batches"]] == [("b1", ["hukou.csv"])]
     assert (promoted["pool_rows"], promoted["superseded_rows"]) == (4, 3)
+    # b2 repeated person 2 as first delivered: counted a duplicate then, named for review now
+    [review] = promoted["duplicates_to_review"]
+    assert review["corrected"] == "b1/hukou.csv" and "b2/hukou.csv (1)" in review["message"]
     assert _people(spark, settings, "pool") == sorted([_id(n) for n in (1, 2, 3, 4, 9)])
     pool_df = tables.read_table(spark, table_uri(settings, "pool", "gaj", "hukou"))
     assert {r.full_name for r in pool_df.collect() if r.person_id == _id(2)} == {"李四"}
     bronze_people = _people(spark, settings, "bronze")
-    assert len(bronze_people) == 4 + 1 + 4  # both versions of b1, and b2
+    assert len(bronze_people) == 4 + 2 + 4  # both versions of b1, and b2
     assert accounted["balanced"]
-    assert (accounted["bronze_rows"], accounted["pool_rows"]) == (9, 5)
+    assert (accounted["bronze_rows"], accounted["pool_rows"]) == (10, 5)
     assert (accounted["quarantined_rows"], accounted["superseded_rows"]) == (1, 3)
     assert _accounting_rows(settings) == [
-        ("ingested", 1, 1, 0, 0, 0, True),  # b2
+        ("ingested", 2, 1, 0, 1, 0, True),  # b2
         ("ingested", 4, 4, 0, 0, 0, True),  # b1, the correction
         ("superseded", 4, 0, 1, 0, 3, True),  # b1 as first delivered: its bad row stays
     ]

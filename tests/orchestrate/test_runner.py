@@ -57,6 +57,34 @@ def test_default_home_is_inside_the_project(monkeypatch):
     assert env.environ()["AIRFLOW__CORE__LOAD_EXAMPLES"] == "False"
 
 
+def test_embedded_database_is_the_homes_sqlite_file(monkeypatch, tmp_path):
+    monkeypatch.delenv(airflow_env.DATABASE_URL_ENV, raising=False)
+    env = airflow_env.resolve(tmp_path / "home")
+
+    variables = env.environ()
+
+    assert (
+        variables["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] == f"sqlite:///{tmp_path}/home/airflow.db"
+    )
+    assert "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_ASYNC" not in variables
+    assert env.database == str(tmp_path / "home" / "airflow.db")
+
+
+def test_a_postgresql_server_serves_both_engines_through_psycopg(monkeypatch, tmp_path):
+    url = "postgresql+psycopg://airflow:s3cret@127.0.0.1:5433/meta"
+    monkeypatch.setenv(airflow_env.DATABASE_URL_ENV, url)
+    env = airflow_env.resolve(tmp_path / "home")
+
+    variables = env.environ()
+
+    assert variables["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] == url
+    assert (
+        variables["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_ASYNC"]
+        == "postgresql+psycopg_async://airflow:s3cret@127.0.0.1:5433/meta"
+    )
+    assert env.database == "postgresql+psycopg://airflow:***@127.0.0.1:5433/meta"
+
+
 @pytest.mark.parametrize(
     ("spec", "expected"),
     [

@@ -1,7 +1,9 @@
-"""The service's app on a throw-away lake, with accounts of two departments and an auditor.
+"""The service's app with real accounts in a throw-away workflow store (two departments'
+officers, applications and approvers, and the bureau's auditor).
 
-Until the workflow store and the governed reads are wired, the accounts and grants are held by
-the small in-memory stand-ins below (they keep the protocols of jobs.service.ports).
+The HTTP tests of sessions, CSRF, names and errors hand the app small in-memory datasets and
+share requests (the protocols of jobs.service.ports), so they run without Spark; the tests over
+the real governed reads use the lake of :mod:`tests.service.lake`.
 """
 
 from __future__ import annotations
@@ -24,58 +26,41 @@ from jobs.service.ports import (
     Principal,
     ReadRequest,
     Refusal,
-    SignInRefused,
-    SignInThrottled,
 )
-from jobs.service.security import new_random_id
+from jobs.service.wiring import StoreIdentity
+from jobs.store import accounts, db
+from jobs.store.db import transaction
+from jobs.store.roles import BUREAU
 from tests.service.lake import service_lake, small_pages  # noqa: F401  (the data tests' lake)
 
 PASSWORD = "correct horse battery staple"
-MAX_FAILURES = 5
-THROTTLE_SECONDS = 60
 
 
-class MemoryIdentity:
-    def __init__(self) -> None:
-        self.accounts: dict[str, tuple[str, Principal]] = {}
-        self.sessions: dict[str, str] = {}
-        self.tokens: dict[str, str] = {}
-        self.failures: dict[str, int] = {}
+class StoreAccounts(StoreIdentity):
+    """The service's identity over a real workflow store, with the bureau operator's verbs
+    (``govlake accounts create`` and ``token issue``) for tests to make accounts and tokens."""
 
-    def add(self, login: str, department: str, *roles: str) -> Principal:
-        principal = Principal(login, login.title(), department, frozenset(roles), "session")
-        self.accounts[login] = (PASSWORD, principal)
-        return principal
+    def __init__(self, settings) -> None:
+        super().__init__(settings)
+        with transaction(settings) as session:
+            accounts.sync_departments(session, accounts.catalog_departments(settings.schemas_root))
+
+    def add(self, login: str, department: str, *roles: str) -> None:
+        with transaction(self.settings) as session:
+            accounts.create_account(
+                session,
+                login=login,
+                department=department,
+                display_name=login.title(),
+                roles=roles,
+                password=None if SYSTEM_CLIENT in roles else PASSWORD,
+                now=self.settings.now(),
+            )
 
     def token_for(self, login: str) -> str:
-        token = new_random_id()
-        self.tokens[token] = login
+        with transaction(self.settings) as session:
+            token, _ = accounts.issue_token(session, login, now=self.settings.now())
         return token
-
-    def sign_in(self, login: str, password: str, *, source: str) -> str:
-        if max(self.failures.get(login, 0), self.failures.get(source, 0)) >= MAX_FAILURES:
-            raise SignInThrottled(THROTTLE_SECONDS)
-        if login not in self.accounts or self.accounts[login][0] != password:
-            for key in (login, source):
-                self.failures[key] = self.failures.get(key, 0) + 1
-            raise SignInRefused
-        session_id = new_random_id()
-        self.sessions[session_id] = login
-        return session_id
-
-    def session_principal(self, session_id: str) -> Principal | None:
-        login = self.sessions.get(session_id)
-        return self.accounts[login][1] if login else None
-
-    def token_principal(self, token: str) -> Principal | None:
-        login = self.tokens.get(token)
-        if not login:
-            return None
-        principal = self.accounts[login][1]
-        return Principal(**{**principal.__dict__, "via": "token"})
-
-    def sign_out(self, session_id: str) -> None:
-        self.sessions.pop(session_id, None)
 
 
 @dataclass(frozen=True)
@@ -205,15 +190,17 @@ PERSONS = pa.table(
 
 
 @pytest.fixture
-def identity() -> MemoryIdentity:
-    identity = MemoryIdentity()
+def identity(lake_settings):
+    identity = StoreAccounts(lake_settings)
     identity.add("mzj_officer", "mzj", DATA_OFFICER)
     identity.add("rsj_officer", "rsj", DATA_OFFICER)
     identity.add("mzj_app", "mzj", SYSTEM_CLIENT)
-    identity.add("auditor", "bureau", AUDITOR)
+    identity.add("rsj_app", "rsj", SYSTEM_CLIENT)
+    identity.add("auditor", BUREAU, AUDITOR)
     identity.add("rsj_approver", "rsj", APPROVER)
     identity.add("mzj_approver", "mzj", APPROVER)
-    return identity
+    yield identity
+    db.dispose_engines()
 
 
 @pytest.fixture
@@ -252,3 +239,19 @@ def client(app):
 
     with TestClient(app, base_url="http://localhost") as client:
         yield client
+
+
+@pytest.fixture
+def downloads(tmp_path):
+    folder = tmp_path / "downloads"
+    folder.mkdir()
+    return folder
+
+
+@pytest.fixture
+def browser(downloads):
+    """Headless Chromium under selenium (tests.browser), saving downloads in ``downloads``."""
+    from tests.browser import chromium_driver
+
+    with chromium_driver(download_dir=downloads) as driver:
+        yield driver

@@ -23,3 +23,11 @@ def sign_in(client, login: str, password: str = PASSWORD):
         data={"login": login, "password": password, "csrf_token": token, "next": "/"},
         follow_redirects=False,
     )
+
+
+def as_person(client, login: str) -> dict[str, str]:
+    """Signs ``client`` in as a person (people have no API tokens) and returns the header that
+    carries the session's CSRF token on the API's POSTs, as a page's script would send it."""
+    response = sign_in(client, login)
+    assert response.status_code == 303, f"{login} could not sign in ({response.status_code})"
+    return {"X-CSRF-Token": form_token(client.get("/").text)}

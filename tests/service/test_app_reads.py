@@ -62,7 +62,7 @@ def test_lists_only_the_departments_active_grants(lake_client, identity):
 
 def test_department_without_a_grant_is_403_and_gets_nothing(lake_client, identity):
     response = lake_client.get(
-        "/api/v1/datasets/rsj.insured/rows", headers=_bearer(identity, "rsj_officer")
+        "/api/v1/datasets/rsj.insured/rows", headers=_bearer(identity, "rsj_app")
     )
 
     assert response.status_code == 403
@@ -187,7 +187,7 @@ def test_verify_answers_per_field_without_stored_values(lake_client, identity, s
 
 
 def test_verify_only_grant_is_listed_as_such_and_reads_no_rows(lake_client, identity):
-    headers = _bearer(identity, "rsj_officer")
+    headers = _bearer(identity, "rsj_app")
     views = lake_client.get("/api/v1/datasets", headers=headers).json()["datasets"]
     rows = lake_client.get("/api/v1/datasets/population/rows", headers=headers)
 

@@ -5,7 +5,7 @@ import logging
 import pytest
 
 from jobs.service.ports import Refusal
-from tests.service.forms import form_token, sign_in
+from tests.service.forms import as_person, form_token, sign_in
 
 
 def test_api_without_session_is_401(client):
@@ -49,7 +49,7 @@ def test_other_departments_dataset_is_403_and_returns_no_rows(client, identity):
 
 
 def test_field_outside_the_grant_is_403(client, identity, data):
-    token = identity.token_for("rsj_officer")
+    token = identity.token_for("rsj_app")
 
     response = client.get(
         "/api/v1/datasets/rsj.insured/rows?fields=birth_date",
@@ -60,17 +60,17 @@ def test_field_outside_the_grant_is_403(client, identity, data):
     assert data.reads == []
 
 
-def test_auditor_cannot_read_datasets(client, identity):
-    token = identity.token_for("auditor")
+def test_auditor_cannot_read_datasets(client):
+    as_person(client, "auditor")
 
-    response = client.get("/api/v1/datasets", headers={"Authorization": f"Bearer {token}"})
+    response = client.get("/api/v1/datasets")
 
     assert response.status_code == 403
     assert "data_officer or system_client" in response.json()["message"]
 
 
 def test_reader_cannot_see_the_audit_log(client, identity):
-    token = identity.token_for("mzj_officer")
+    token = identity.token_for("mzj_app")
 
     response = client.get("/api/v1/audit", headers={"Authorization": f"Bearer {token}"})
 
@@ -290,3 +290,45 @@ def test_a_refusal_is_a_page_for_browsers(client):
     assert "text/html" in response.headers["content-type"]
     assert "无法完成请求" in response.text
     assert Refusal.__name__ not in response.text
+
+
+def test_revoked_token_is_401_on_the_next_call(client, identity):
+    from jobs.store import accounts
+    from jobs.store.db import transaction
+
+    token = identity.token_for("mzj_app")
+    before = client.get("/api/v1/whoami", headers={"Authorization": f"Bearer {token}"})
+    with transaction(identity.settings) as session:
+        accounts.revoke_tokens(session, "mzj_app", identity.settings.now())
+
+    after = client.get("/api/v1/whoami", headers={"Authorization": f"Bearer {token}"})
+
+    assert before.status_code == 200
+    assert after.status_code == 401
+
+
+def test_disabled_account_is_signed_out_at_once(client, identity):
+    from jobs.store import accounts
+    from jobs.store.db import transaction
+
+    sign_in(client, "mzj_officer")
+    with transaction(identity.settings) as session:
+        accounts.disable_account(session, "mzj_officer", identity.settings.now())
+
+    assert client.get("/api/v1/whoami").status_code == 401
+    assert sign_in(client, "mzj_officer").status_code == 401
+
+
+def test_session_id_is_stored_only_hashed(client, identity):
+    from sqlalchemy import select
+
+    from jobs.store.db import transaction
+    from jobs.store.models import WebSession
+
+    sign_in(client, "mzj_officer")
+    cookie = client.cookies.get("govlake_session")
+    with transaction(identity.settings) as session:
+        stored = list(session.scalars(select(WebSession.id_hash)))
+
+    assert len(stored) == 1
+    assert cookie not in stored[0]

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.service.forms import form_token, sign_in
+from tests.service.forms import as_person, form_token, sign_in
 
 
 def _bearer(identity, login: str) -> dict[str, str]:
@@ -15,11 +15,11 @@ def test_consumer_requests_and_the_providers_approver_approves_through_the_api(c
         json={"dataset": "rsj.insured", "fields": ["name"], "purpose": "低保核验"},
         headers=_bearer(identity, "mzj_app"),
     )
-    pending = client.get("/api/v1/shares", headers=_bearer(identity, "rsj_approver")).json()
+    pending = client.get("/api/v1/shares", headers=as_person(client, "rsj_approver")).json()
     decided = client.post(
         f"/api/v1/shares/{requested.json()['request_id']}/decision",
         json={"decision": "approve", "why": "依申请", "expires_on": "2027-12-31"},
-        headers=_bearer(identity, "rsj_approver"),
+        headers=as_person(client, "rsj_approver"),
     )
     datasets = client.get("/api/v1/datasets", headers=_bearer(identity, "mzj_app")).json()
 
@@ -39,7 +39,7 @@ def test_approver_of_another_department_cannot_decide(client, identity, shares):
     response = client.post(
         f"/api/v1/shares/{requested['request_id']}/decision",
         json={"decision": "approve", "why": "自批", "expires_on": "2099-12-31"},
-        headers=_bearer(identity, "mzj_approver"),
+        headers=as_person(client, "mzj_approver"),
     )
 
     assert response.status_code == 403
@@ -50,7 +50,7 @@ def test_data_officer_cannot_decide_at_all(client, identity):
     response = client.post(
         "/api/v1/shares/0000000000000001/decision",
         json={"decision": "approve", "why": "x"},
-        headers=_bearer(identity, "rsj_officer"),
+        headers=as_person(client, "rsj_officer"),
     )
 
     assert response.status_code == 403
@@ -62,7 +62,7 @@ def test_malformed_request_id_is_400(client, identity, request_id):
     response = client.post(
         f"/api/v1/shares/{request_id}/decision",
         json={"decision": "deny", "why": "x"},
-        headers=_bearer(identity, "rsj_approver"),
+        headers=as_person(client, "rsj_approver"),
     )
 
     assert response.status_code in (400, 404)
@@ -125,3 +125,37 @@ def test_decision_form_without_csrf_token_is_refused(client, shares, identity):
 
     assert response.status_code == 403
     assert shares.grants[0]["status"] == "pending"
+
+
+def test_real_grant_rules_refuse_an_approver_of_another_department(lake_settings, identity):
+    from fastapi.testclient import TestClient
+
+    from jobs.audit import log as audit
+    from jobs.service.app import create_app
+
+    app = create_app(lake_settings, identity=identity)
+    with TestClient(app, base_url="http://localhost") as client:
+        requested = client.post(
+            "/api/v1/shares",
+            json={"dataset": "rsj.insured", "fields": ["full_name"], "purpose": "低保核验"},
+            headers=_bearer(identity, "mzj_app"),
+        )
+        request_id = requested.json()["request_id"]
+        decision = {"decision": "approve", "why": "依申请", "expires_on": "2099-12-31"}
+        own = client.post(
+            f"/api/v1/shares/{request_id}/decision",
+            json=decision,
+            headers=as_person(client, "mzj_approver"),
+        )
+        provider = client.post(
+            f"/api/v1/shares/{request_id}/decision",
+            json=decision,
+            headers=as_person(client, "rsj_approver"),
+        )
+
+    assert requested.status_code == 201 and requested.json()["state"] == "pending"
+    assert own.status_code == 403
+    assert "may not share.decide" in own.json()["message"]
+    assert provider.status_code == 200 and provider.json()["decided_by"] == "rsj_approver"
+    decided = [e for e in audit.read_entries(lake_settings) if e["action"] == "grant_granted"]
+    assert [e["actor"] for e in decided] == ["rsj_approver"]

@@ -29,7 +29,7 @@ from jobs.share.reident import (
     open_sealed,
     reidentify,
 )
-from tests.actors import MZJ_OFFICER
+from tests.actors import MZJ_OFFICER, STEWARD, create_accounts, password_file
 
 pytestmark = pytest.mark.spark
 
@@ -201,3 +201,24 @@ def test_production_share_refresh_exits_naming_the_variable_and_no_secret(
         if "development" not in value:
             assert value not in output, name
             assert value.encode() not in lake, name
+
+
+def test_only_a_bureau_steward_reidentifies_from_the_command_line(
+    refreshed, monkeypatch, tmp_path, capsys
+):
+    from jobs.cli import main
+
+    monkeypatch.setenv("GOVLAKE_LAKE_ROOT", refreshed.lake_root)
+    monkeypatch.setenv("GOVLAKE_REID_ROOT", refreshed.reid_root)
+    monkeypatch.setenv(KEY_ENV, REIDENT_KEY.secret.decode())
+    monkeypatch.delenv("GOVLAKE_ACCOUNT_TOKEN", raising=False)
+    create_accounts(refreshed, STEWARD, MZJ_OFFICER)
+    command = ["share", "reidentify", "mzj", "population", _token(IDS[0]), "--purpose", "复核"]
+    signed = ["--password-file", password_file(tmp_path)]
+
+    assert main([*command, "--as", MZJ_OFFICER.login, *signed]) == 1
+    assert "may not share.reidentify" in capsys.readouterr().err
+    assert main([*command, "--as", STEWARD.login, *signed]) == 0
+    assert json.loads(capsys.readouterr().out) == {_token(IDS[0]): {"person_id": IDS[0]}}
+    (entry,) = [e for e in read_entries(refreshed) if e["action"] == "reidentified"]
+    assert entry["actor"] == STEWARD.login

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from jobs.store import accounts
 from jobs.store.accounts import AccountError, AuthError
 from jobs.store.db import transaction
-from jobs.store.models import Account, ApiToken, LoginAttempt
+from jobs.store.models import Account, ApiToken, LoginAttempt, WebSession
 from jobs.store.roles import APPROVER, BUREAU_STEWARD, SYSTEM_CLIENT
 from tests.store.conftest import NOW, PASSWORD
 
@@ -171,3 +171,14 @@ def test_refuses_accounts_the_rules_do_not_allow(people, change, message):
         accounts.create_account(session, now=NOW, **fields)
     with transaction(people) as session:
         assert session.scalar(select(Account).where(Account.login == "mzj.new")) is None
+
+
+def test_a_new_session_clears_the_expired_ones(people):
+    actor = sign_in(people, "mzj.li", PASSWORD)
+    later = NOW + accounts.SESSION_LIFETIME + dt.timedelta(minutes=1)
+    with transaction(people) as session:
+        accounts.start_session(session, actor, now=NOW)
+    with transaction(people) as session:
+        accounts.start_session(session, actor, now=later)
+    with transaction(people) as session:
+        assert [s.created_at for s in session.scalars(select(WebSession))] == [later]

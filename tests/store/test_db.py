@@ -90,3 +90,18 @@ def test_creates_a_missing_postgresql_database_once(postgres_server, lake_settin
 
 def test_a_sqlite_store_needs_no_database_created(tmp_path):
     assert db.create_database(Settings(lake_root=str(tmp_path / "lake"))) is False
+
+
+def test_a_reader_sees_the_last_commit_while_a_writer_works(store_settings):
+    with db.transaction(store_settings) as session:
+        session.add(Department(code="mzj", name="民政局", name_en=""))
+    with db.transaction(store_settings) as writer:
+        writer.add(Department(code="rsj", name="人社局", name_en=""))
+        writer.flush()
+        with db.reading(store_settings) as reader:  # SQLite: no wait for the writer's lock
+            assert reader.scalars(select(Department.code)).all() == ["mzj"]
+    with db.reading(store_settings) as reader:
+        assert reader.scalars(select(Department.code).order_by(Department.code)).all() == [
+            "mzj",
+            "rsj",
+        ]
