@@ -11,7 +11,8 @@
 5. The reports (quality scorecards, verification deadlines, yearly evaluation) and
    ``audit__verify`` over the hash-chained audit log.
 6. A summary: rows per layer, quarantined, quality pass rates, conflicts, open tickets, shares,
-   and where every output is.
+   and where every output is; then the demo accounts of the department service (three
+   departments and the bureau, fresh passwords printed on the terminal only).
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ from jobs.quality.gates import latest_decisions
 from jobs.settings import Settings
 from jobs.share import grants
 from jobs.spark import get_spark
+from jobs.store.demo_accounts import DemoLogin, ensure_demo_accounts
 from jobs.store.roles import BUREAU, BUREAU_STEWARD, Actor
 
 DEFAULT_PERSONS = 20_000
@@ -121,16 +123,32 @@ def _demo(args: argparse.Namespace) -> int:
     log_path = Path(settings.reports_root) / "demo.log"
     _say(f"govlake demo — the stages' own logs go to {log_path}")
     with _logs_to_file(log_path):
-        summary = _run_stages(args, settings)
+        summary, logins = _run_stages(args, settings)
     if args.json:
         print(json.dumps(summary, ensure_ascii=False, indent=2, default=str))
     else:
         print(format_summary(summary))
+    if logins:
+        # The terminal only: never the log file, the JSON summary or the lake.
+        _say(format_demo_logins(logins))
     return 1 if summary["failed_dags"] else 0
 
 
-def _run_stages(args: argparse.Namespace, settings: Settings) -> dict:
+def format_demo_logins(logins: list[DemoLogin]) -> str:
+    lines = [
+        "",
+        "department service: `make serve` (or `govlake serve`), then open http://127.0.0.1:8800",
+        "demo accounts (new passwords at every demo run; shown here only):",
+    ]
+    lines += [
+        f"  {d.login:<16} {d.password:<18} {d.department:<8} {', '.join(d.roles)}" for d in logins
+    ]
+    return "\n".join(lines)
+
+
+def _run_stages(args: argparse.Namespace, settings: Settings) -> tuple[dict, list[DemoLogin]]:
     started = time.perf_counter()
+    logins: list[DemoLogin] = []
     stages = _Stages(3 if args.ingest_only else 6)
 
     t = stages.start("landing: the synthetic county's deliveries")
@@ -152,6 +170,7 @@ def _run_stages(args: argparse.Namespace, settings: Settings) -> dict:
         t = stages.start("sharing and open data: a grant, then share__refresh")
         _grant_demo_share(settings)
         failures += _run("share__refresh")
+        logins = ensure_demo_accounts(settings)
         stages.finish("share", t)
 
         t = stages.start("reports and audit: govlake reports build, audit__verify")
@@ -173,7 +192,8 @@ def _run_stages(args: argparse.Namespace, settings: Settings) -> dict:
     summary["stage_seconds"] = stages.seconds
     summary["seconds"] = round(time.perf_counter() - started, 1)
     summary["outputs"]["log"] = str(Path(settings.reports_root) / "demo.log")
-    return summary
+    summary["service_logins"] = [d.login for d in logins]
+    return summary, logins
 
 
 def _run(dag_id: str) -> list[str]:

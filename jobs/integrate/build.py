@@ -231,7 +231,9 @@ def build_bases(
             mode="overwrite",
             write_id=(f"govlake.build.{table.layer}.{table.name}.{inputs_key}.{marks_key}", 0),
         )
-        counts[table.name] = result.rows
+        # A write an earlier, stopped attempt of this build already committed is skipped and
+        # writes no rows: the build record counts the table's rows all the same.
+        counts[table.name] = tables.row_count(result.uri) if result.skipped else result.rows
 
     write(ATTRIBUTE_OBSERVATIONS, bases.observations)
     write(ATTRIBUTE_VALUES, bases.values)

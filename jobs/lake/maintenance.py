@@ -108,12 +108,10 @@ def logged_files(uri: str) -> set[str]:
     """Every data file (relative path, decoded) an ``add`` or ``remove`` action in the table's
     Delta log mentions, commits and checkpoints alike: the files any version within the log
     can need."""
-    found: set[str] = set()
+    paths: list[str] = []
     for actions in tables.commit_log(uri).commits.values():
         for action in actions:
-            for kind in ("add", "remove"):
-                if kind in action:
-                    found.add(unquote(action[kind]["path"]))
+            paths += [action[kind]["path"] for kind in ("add", "remove") if kind in action]
     fs, root = filesystem(uri)
     selector = pafs.FileSelector(f"{root}/{DELTA_LOG}", allow_not_found=True)
     for info in fs.get_file_info(selector):
@@ -121,10 +119,17 @@ def logged_files(uri: str) -> set[str]:
             with fs.open_input_file(info.path) as handle:
                 checkpoint = pq.read_table(handle, columns=["add", "remove"])
             for kind in ("add", "remove"):
-                for entry in checkpoint.column(kind).to_pylist():
-                    if entry and entry.get("path"):
-                        found.add(unquote(entry["path"]))
-    return found
+                paths += [e["path"] for e in checkpoint.column(kind).to_pylist() if e and e["path"]]
+    # Writers log paths relative to the table; a writer that logged them absolute (a file://
+    # URI or a plain path inside the table) still names the same files.
+    return {_inside(unquote(path), root) for path in paths}
+
+
+def _inside(path: str, table_root: str) -> str:
+    plain = path.removeprefix("file://") if path.startswith("file://") else path
+    if plain.startswith(table_root.rstrip("/") + "/"):
+        return plain[len(table_root.rstrip("/")) + 1 :]
+    return path
 
 
 def find_orphans(

@@ -88,6 +88,7 @@ __all__ = [
     "remove_write_observer",
     "retention_of",
     "retention_properties",
+    "row_count",
     "set_properties",
     "set_retention",
     "spark_schema",
@@ -194,6 +195,19 @@ def _already_applied(dt: Any, write_id: tuple[str, int] | None) -> bool:
         return False
     applied = dt.transaction_version(write_id[0])
     return applied is not None and applied >= write_id[1]
+
+
+def row_count(uri: str, storage_options: Mapping[str, str] | None = None) -> int:
+    """Rows of a table's current version, from the file statistics in its log (no data read).
+
+    Raises:
+        LakeError: a file of the version has no row count in its statistics.
+    """
+    actions = _open(uri, storage_options=storage_options).get_add_actions(flatten=True)
+    counts = actions.column("num_records").to_pylist() if actions.num_rows else []
+    if any(count is None for count in counts):
+        raise LakeError(f"table {uri} has files without row counts in their statistics")
+    return int(sum(counts))
 
 
 def table_exists(uri: str, storage_options: Mapping[str, str] | None = None) -> bool:

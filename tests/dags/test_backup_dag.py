@@ -1,28 +1,25 @@
 from __future__ import annotations
 
 import datetime as dt
-import shutil
 
 import pyarrow as pa
 import pytest
 
-from jobs.settings import PROJECT_ROOT
 from tests.orchestrate.airflow_home import activate_session_home
 
 pytestmark = pytest.mark.airflow
-
-DAG_FILE = PROJECT_ROOT / "dags" / "govlake_backup.py"
 
 
 @pytest.fixture(scope="module")
 def run_backup_dag(tmp_path_factory):
     from jobs.orchestrate.runner import run_dag
 
+    # The session's one Airflow home and the project's DAGs folder: Airflow reads its
+    # configuration once per process, so a DAGs folder of this test's own would break every
+    # later DAG test in the run.
     home = activate_session_home(tmp_path_factory).home
-    folder = tmp_path_factory.mktemp("backup_dags")
-    shutil.copy(DAG_FILE, folder / DAG_FILE.name)
     return lambda day: run_dag(
-        "govlake__backup", dt.datetime(2025, 3, day, tzinfo=dt.UTC), home=home, dags_folder=folder
+        "govlake__backup", dt.datetime(2025, 3, day, tzinfo=dt.UTC), home=home
     )
 
 

@@ -593,3 +593,12 @@ def test_write_table_refuses_other_modes(spark, people_df, tmp_path):
         tables.write_table(people_df, str(tmp_path / "t"), mode="ignore")
     with pytest.raises(LakeError, match="replace_where needs mode='overwrite'"):
         tables.write_table(people_df, str(tmp_path / "t"), replace_where="dept = 'gaj'")
+
+
+def test_row_count_of_the_current_version_comes_from_the_log(spark, people_df, tmp_path):
+    uri = str(tmp_path / "people")
+    tables.write_table(people_df, uri)
+    tables.write_table(people_df.limit(1), uri, "append")
+    assert tables.row_count(uri) == 5
+    tables.write_table(people_df.limit(2), uri, "overwrite")
+    assert tables.row_count(uri) == 2

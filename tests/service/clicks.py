@@ -9,14 +9,28 @@ from tests.service.conftest import PASSWORD
 
 
 def click_and_wait(browser, element) -> None:
-    """Clicks a link or a form's button and waits until the next page has replaced this one."""
-    from selenium.webdriver.common.by import By
-    from selenium.webdriver.support import expected_conditions
+    """Clicks a link or a form's button and waits until the next page has loaded in its place.
+
+    The old page is marked with a property of its ``window``; a new document starts without it.
+    Waiting for the old ``<html>`` element to go stale instead is racy: while Chromium swaps
+    documents the driver may answer "node does not belong to the document" rather than stale.
+    """
+    from selenium.common.exceptions import WebDriverException
     from selenium.webdriver.support.ui import WebDriverWait
 
-    page = browser.find_element(By.TAG_NAME, "html")
+    browser.execute_script("window.__govlakeOldPage = true;")
     element.click()
-    WebDriverWait(browser, 60).until(expected_conditions.staleness_of(page))
+
+    def next_page_loaded(driver) -> bool:
+        try:
+            return driver.execute_script(
+                "return window.__govlakeOldPage === undefined"
+                " && document.readyState === 'complete';"
+            )
+        except WebDriverException:  # the document is being replaced: ask again
+            return False
+
+    WebDriverWait(browser, 60).until(next_page_loaded)
 
 
 def sign_in_as(browser, base_url: str, login: str, password: str = PASSWORD) -> None:
