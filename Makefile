@@ -3,12 +3,13 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: env demo serve test test-fast bench lint format lock airflow clean-data help
+.PHONY: env demo serve test test-fast drill bench lint format lock airflow clean-data help
 
 help:
 	@echo "make demo   - run the main job on embedded defaults (creates .venv on first use)"
 	@echo "make serve  - run the department service on http://127.0.0.1:8800/"
 	@echo "make test   - run the whole test suite"
+	@echo "make drill  - the crash drill in full (10 seeded SIGKILL points per stage)"
 	@echo "make bench  - run the benchmarks and print figures"
 	@echo "make lint   - ruff check + format check"
 	@echo "make lock   - re-resolve requirements.in into requirements.lock"
@@ -24,7 +25,12 @@ serve: env
 
 test: env
 	@scripts/ensure_test_packages.sh
-	$(PY) -m pytest
+	DRILL_POINTS=0 $(PY) -m pytest
+
+# The crash drill in full: SIGKILL at 10 seeded points of ingestion, base build and share refresh
+# (make test kills each stage once at every kind of point).
+drill: env
+	$(PY) -m pytest tests/drill -s
 
 test-fast: env
 	$(PY) -m pytest -m "not slow"

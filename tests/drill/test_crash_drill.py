@@ -34,7 +34,10 @@ pytestmark = [pytest.mark.spark, pytest.mark.slow]
 
 REPO = Path(__file__).resolve().parents[2]
 SEED = 20261205
-POINTS = 10
+#: Crash points per stage beyond one of every kind: 10 seeded points per stage in the full drill
+#: (`make drill`, or plain pytest); `make test` sets DRILL_POINTS=0, one point of every kind the
+#: stage passes (6-7), to keep the whole suite within its CI budget.
+POINTS = int(os.environ.get("DRILL_POINTS", "10"))
 KILLS_AT_ONCE = 2
 #: Run-time columns: when a row was written (``at``, ``*_at``), not what it says; ids drawn
 #: afresh by each run (a ticket event's id hashes a random uuid); the tickets table's Delta
