@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
+from jobs.audit import record
 from jobs.settings import Settings
 from jobs.store import db
 from jobs.store.accounts import (
@@ -73,4 +74,13 @@ def ensure_demo_accounts(settings: Settings) -> list[DemoLogin]:
             else:
                 set_password(session, login, password)
             logins.append(DemoLogin(login, department, roles, password))
+    # Like `govlake accounts`: every account change is an entry of the audit log.
+    for demo in logins:
+        record(
+            settings,
+            "account_password_set",
+            actor="demo",
+            target=f"accounts/{demo.login}",
+            detail={"department": demo.department, "roles": list(demo.roles), "demo": True},
+        )
     return logins

@@ -54,3 +54,13 @@ def test_the_terminal_lines_name_every_login_with_its_password_and_where_to_sign
     assert "127.0.0.1:8800" in text
     for demo in logins:
         assert demo.login in text and demo.password in text
+
+
+def test_every_demo_account_change_is_audited_without_its_password(store_settings):
+    from jobs.audit.log import read_entries
+
+    logins = ensure_demo_accounts(store_settings)
+    entries = [e for e in read_entries(store_settings) if e["actor"] == "demo"]
+    assert sorted(e["target"] for e in entries) == sorted(f"accounts/{d.login}" for d in logins)
+    text = repr(entries)
+    assert not any(d.password in text for d in logins)
