@@ -44,12 +44,13 @@ from jobs.lake.files import (
     DELTA_LOG,
     copy_file,
     file_stats,
+    landing_folder,
     list_files,
     list_tables,
     local_path,
     remove_tree,
 )
-from jobs.lake.paths import join_uri, table_uri
+from jobs.lake.paths import join_uri
 from jobs.lake.registry import (
     AUDIT_LOG,
     BASE_KEYS,
@@ -297,7 +298,7 @@ def dataset_tables(settings: Settings, dataset: str) -> list[str]:
 def _remove_landing(settings: Settings, dataset: str) -> tuple[int, list[str]]:
     """Removes a resource's landing folder; returns the files removed and, when it cannot be
     removed (a read-only share), the files left for destruction by hand."""
-    folder = table_uri(settings, "landing", *dataset.split(".", 1))
+    folder = landing_folder(settings, *dataset.split(".", 1))
     files = list_files(folder)
     try:
         remove_tree(folder)

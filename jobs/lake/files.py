@@ -15,9 +15,16 @@ import uuid
 import pyarrow.fs as pafs
 
 from jobs.lake.crash import crash_point
+from jobs.lake.paths import table_uri
+from jobs.settings import Settings
 
 #: The folder of a Delta table's commits: a folder holding one is a table.
 DELTA_LOG = "_delta_log"
+
+
+def landing_folder(settings: Settings, department: str, resource: str) -> str:
+    """A resource's landing folder (``<landing_root>/<dept>/<resource>``), names checked."""
+    return table_uri(settings, "landing", department, resource)
 
 
 def local_path(root: str) -> str | None:

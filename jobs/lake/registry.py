@@ -252,8 +252,8 @@ TICKET_EVENTS = LakeTable(
 SHARE_GRANTS = LakeTable(
     "governance",
     "share_grants",
-    "one row per share request (共享申请), with who and why on every decision",
-    "jobs.share.grants._save",
+    "one row per share request (共享申请), with who and why on every decision: a snapshot of the workflow store",
+    "jobs.share.grants.write_snapshot",
     ("request_id",),
 )
 AUDIT_LOG = LakeTable(

@@ -25,9 +25,11 @@ WHOLE_LAKE_MODULES = {
     "jobs/audit/hook.py",  # names a write's target relative to the roots
     "jobs/audit/log.py",  # keeps the audit log's anchor next to the lake root, outside it
     "jobs/backup/backup.py",  # copies, restores and destroys tables by their relative paths
+    "jobs/backup/drill.py",  # compares every table of the lake with its restored copy
     "jobs/demo.py",  # prints the roots
     "jobs/ingest/lock.py",  # keeps the writers' lock files in the lake root (not tables)
     "jobs/reports/build.py",  # prints the lake root on the pages
+    "jobs/settings.py",  # owns the roots: checks the backup root is outside the lake
 }
 
 
