@@ -7,7 +7,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 
 help:
 	@echo "make demo   - run the main job on embedded defaults (creates .venv on first use)"
-	@echo "make serve  - run the department service on http://127.0.0.1:8800/"
+	@echo "make serve  - run the department service (127.0.0.1 port 8800)"
 	@echo "make test   - run the whole test suite"
 	@echo "make drill  - the crash drill in full (10 seeded SIGKILL points per stage)"
 	@echo "make bench  - run the benchmarks and print figures"
