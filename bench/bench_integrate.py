@@ -20,6 +20,9 @@ Measured (wall seconds and CPU seconds of this process, the JVM and its workers)
 * ``build_bases_s``: the whole build as the DAG runs it (every base, parcel geometry with shapely,
   e-licences, links, all rules, tickets, writes) — no DuckDB counterpart (DuckDB's spatial
   extension is not installed here);
+* ``spark_values_s``, ``spark_<table>_s``: the core's steps, survivorship up to the kept attribute
+  values, then each table's write; ``*_peak_mb``: resident memory of this process and its
+  children (the JVM, Python workers) during the core and during the build;
 * ``same_survivors``: whether DuckDB and Spark chose the same value for every attribute, and
   the same conflicts.
 
@@ -42,6 +45,7 @@ import psutil
 from deltalake import DeltaTable
 from pyspark.sql import functions as F
 
+from bench.bench_bridge import PeakMemory
 from bench.common import settings_under
 from jobs.catalog.models import Catalog
 from jobs.integrate.build import build_bases, read_pools, with_nullable_fields
@@ -440,10 +444,15 @@ def duckdb_core(con: Any, files: Mapping[str, list[str]], config: Any, out: str)
 # --- the Spark core -----------------------------------------------------------------------------
 
 
-def spark_core(spark: Any, pools: Mapping[str, Any], config: Any, settings: Any) -> dict[str, int]:
+def spark_core(
+    spark: Any, pools: Mapping[str, Any], config: Any, settings: Any
+) -> tuple[dict[str, int], dict[str, float]]:
     """Observations → attribute values → population and legal-entity rows → conflicts, in
-    Spark, each result written as a Delta table; returns the row counts."""
+    Spark, each result written as a Delta table; returns the row counts and the seconds of
+    each step (``values``: survivorship up to the kept attribute values; then each write)."""
+    started = time.perf_counter()
     values = attribute_values(observations_from_pools(pools, config), config).localCheckpoint()
+    seconds = {"values": time.perf_counter() - started}
     outputs = {"attribute_values": values, "conflicts": value_conflicts(values, config)}
     for name in ("population", "legal_entity"):
         outputs[name] = base_rows(
@@ -451,11 +460,13 @@ def spark_core(spark: Any, pools: Mapping[str, Any], config: Any, settings: Any)
         )
     counts = {}
     for name, df in outputs.items():
+        started = time.perf_counter()
         result = tables.write_table(
             with_nullable_fields(df), table_uri(settings, "base", f"core_{name}"), mode="overwrite"
         )
         counts[name] = result.rows
-    return counts
+        seconds[name] = time.perf_counter() - started
+    return counts, seconds
 
 
 def _same_survivors(con: Any, settings: Any, duck_out: str) -> bool:
@@ -489,6 +500,7 @@ def run(args: argparse.Namespace, base: Settings) -> list[dict]:
         sizes = QUICK_SIZES if getattr(args, "quick", False) else FULL_SIZES
     spark = get_spark(base, app_name="govlake-bench-integrate")
     config = load_integration_config(base)
+    memory = PeakMemory()
     rows_out = []
     for persons in sizes:
         with tempfile.TemporaryDirectory(prefix="govlake-bench-integrate-") as tmp:
@@ -508,7 +520,8 @@ def run(args: argparse.Namespace, base: Settings) -> list[dict]:
             }
 
             started, cpu = time.perf_counter(), cpu_seconds()
-            spark_counts = spark_core(spark, pools, config, settings)
+            with memory.measure() as spark_memory:
+                spark_counts, steps = spark_core(spark, pools, config, settings)
             spark_s, spark_cpu = time.perf_counter() - started, cpu_seconds() - cpu
 
             duck_out = f"{tmp}/duckdb"
@@ -524,7 +537,8 @@ def run(args: argparse.Namespace, base: Settings) -> list[dict]:
             started, cpu = time.perf_counter(), cpu_seconds()
             # The build runs "on" AS_OF: its tickets open on the day the statuses are derived for.
             on_as_of = settings.with_clock(pinned_clock(BUILT_AT))
-            summary = build_bases(on_as_of, spark, as_of=AS_OF)
+            with memory.measure() as build_memory:
+                summary = build_bases(on_as_of, spark, as_of=AS_OF)
             build_s, build_cpu = time.perf_counter() - started, cpu_seconds() - cpu
             rows_out.append(
                 {
@@ -535,6 +549,8 @@ def run(args: argparse.Namespace, base: Settings) -> list[dict]:
                     "conflicts": spark_counts["conflicts"],
                     "spark_core_s": round(spark_s, 1),
                     "spark_core_cpu_s": round(spark_cpu, 1),
+                    **{f"spark_{step}_s": round(t, 1) for step, t in steps.items()},
+                    "spark_core_peak_mb": spark_memory["tree"],
                     "duckdb_core_s": round(duck_s, 1),
                     "duckdb_core_cpu_s": round(duck_cpu, 1),
                     "ratio": round(spark_s / duck_s, 1) if duck_s else None,
@@ -542,6 +558,7 @@ def run(args: argparse.Namespace, base: Settings) -> list[dict]:
                     and spark_counts["population"] == duck_counts["population"],
                     "build_bases_s": round(build_s, 1),
                     "build_bases_cpu_s": round(build_cpu, 1),
+                    "build_bases_peak_mb": build_memory["tree"],
                     "issues": sum(summary.get("issues", {}).values()),
                     "cores": os.cpu_count(),
                 }

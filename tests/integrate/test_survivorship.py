@@ -131,9 +131,7 @@ def test_a_later_delivery_of_a_record_replaces_its_value_other_records_still_cou
 P3 = pid("1975-03-03", 33)
 
 
-def test_agreed_attributes_settled_in_one_aggregation_match_the_three_steps(
-    pool, config, monkeypatch
-):
+def test_agreed_attributes_settled_in_one_window_match_the_three_steps(pool, config):
     pools = {
         "gaj.hukou": pool(
             "gaj.hukou",
@@ -194,6 +192,3 @@ def test_agreed_attributes_settled_in_one_aggregation_match_the_three_steps(
         "rsj.insured",
         4,
     )
-    # The disputed keys joined without a broadcast give the same rows.
-    monkeypatch.setattr(survivorship, "BROADCAST_MAX_DISPUTED", 0)
-    assert rows(attribute_values(observations, config)) == rows(three_steps)
