@@ -7,7 +7,7 @@ import uuid
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import inspect, select
+from sqlalchemy import inspect, select, text
 
 from jobs.settings import Settings, SettingsError
 from jobs.store import db
@@ -31,6 +31,36 @@ def test_every_migration_downgrades_to_an_empty_database_and_back(store_settings
         assert inspect(connection).get_table_names() == ["alembic_version"]
     db.upgrade(store_settings)
     assert db.current_revision(store_settings) == db.head_revision()
+
+
+def test_0003_keeps_signed_in_sessions_and_drops_their_unused_csrf_secret(store_settings):
+    db.upgrade(store_settings, "0002")
+    now = dt.datetime(2025, 3, 3, tzinfo=dt.UTC)
+    with db.engine_for(store_settings).begin() as connection:
+        connection.execute(
+            text("INSERT INTO departments VALUES ('mzj', '民政局', '')"),
+        )
+        connection.execute(
+            text(
+                "INSERT INTO accounts (id, login, department_code, display_name, disabled,"
+                " created_at) VALUES (1, 'mzj.li', 'mzj', '李', false, :now)"
+            ),
+            {"now": now},
+        )
+        connection.execute(
+            text("INSERT INTO sessions VALUES ('h', 1, 'secret', :now, :later)"),
+            {"now": now, "later": now + dt.timedelta(hours=8)},
+        )
+    db.upgrade(store_settings, "0003")
+    with db.engine_for(store_settings).connect() as connection:
+        columns = {c["name"] for c in inspect(connection).get_columns("sessions")}
+        assert "csrf_secret" not in columns
+        assert connection.execute(text("SELECT id_hash FROM sessions")).scalars().all() == ["h"]
+    db.downgrade(store_settings, "0002")
+    with db.engine_for(store_settings).connect() as connection:
+        columns = {c["name"] for c in inspect(connection).get_columns("sessions")}
+        assert "csrf_secret" in columns
+        assert connection.execute(text("SELECT count(*) FROM sessions")).scalar() == 0
 
 
 def test_first_transaction_migrates_a_new_store(store_settings):
