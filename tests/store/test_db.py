@@ -100,6 +100,46 @@ def test_default_store_is_a_sqlite_file_next_to_a_local_lake(tmp_path):
         _ = Settings(lake_root="s3://bucket/lake").database_url
 
 
+@pytest.mark.parametrize(
+    ("db_url", "refusal"),
+    [
+        ("", "GOVLAKE_DB_URL is not set \\(a SQLite file\\)"),
+        ("sqlite:////srv/govlake.db", "GOVLAKE_DB_URL is a SQLite file"),
+        ("postgresql+psycopg://govlake@db:5432/govlake", "GOVLAKE_DB_URL has no password"),
+        ("postgresql+psycopg://govlake:change-me@db/govlake", "development password"),
+        ("postgresql+psycopg://govlake:govlake@db/govlake", "development password"),
+        ("postgresql+psycopg://store:store@db/govlake", "development password"),
+        ("mysql://govlake:s3cret-4f1@db/govlake", "names a mysql database"),
+    ],
+)
+def test_production_refuses_a_weak_store_naming_the_variable_and_what_to_do(
+    tmp_path, db_url, refusal
+):
+    settings = Settings(lake_root=str(tmp_path / "lake"), db_url=db_url, env="production")
+    with pytest.raises(SettingsError, match=refusal) as refused:
+        _ = settings.database_url
+    assert "postgresql+psycopg://USER:PASSWORD@HOST" in str(refused.value)
+    assert "s3cret-4f1" not in str(refused.value)
+
+
+def test_production_takes_postgresql_with_a_password_of_its_own():
+    url = "postgresql+psycopg://govlake:Xk2%40p9-own@db:5432/govlake"
+    assert Settings(db_url=url, env="production").database_url == url
+
+
+def test_a_command_that_opens_the_store_in_production_refuses_a_sqlite_store(
+    tmp_path, monkeypatch, capsys
+):
+    from jobs.cli import main
+
+    monkeypatch.setenv("GOVLAKE_ENV", "production")
+    monkeypatch.setenv("GOVLAKE_LAKE_ROOT", str(tmp_path / "lake"))
+    monkeypatch.setenv("GOVLAKE_DB_URL", f"sqlite:///{tmp_path / 'store.db'}")
+    assert main(["accounts", "list"]) == 1
+    assert "GOVLAKE_DB_URL is a SQLite file" in capsys.readouterr().err
+    assert not (tmp_path / "store.db").exists()
+
+
 def test_config_never_shows_the_database_password():
     settings = Settings(db_url="postgresql+psycopg://govlake:s3cret@db:5432/govlake")
     assert settings.as_dict()["db_url"] == "postgresql+psycopg://govlake:***@db:5432/govlake"
