@@ -10,8 +10,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from jobs.audit import log as audit
-from jobs.service.ports import DATA_OFFICER, SYSTEM_CLIENT
 from jobs.share import grants
+from jobs.store.roles import DATA_OFFICER, SYSTEM_CLIENT
 from tests.actors import STEWARD
 from tests.service.forms import sign_in
 
