@@ -672,9 +672,11 @@ def _publish(settings: Settings, events: Sequence[Event]) -> None:
                 "target": f"{VERIFICATION_TICKETS.path}/{e['ticket_id']}",
                 "detail": {
                     "why": e["why"],
-                    "event_id": e["event_id"],
                     "from": e["from_state"],
                     "to": e["to_state"],
+                    # A person's decision names its event; govlake's own (a build's, the deadline
+                    # check's) say the same in every run of the same inputs, without the random id.
+                    **({"event_id": e["event_id"]} if e["by"] != SYSTEM else {}),
                     **({"build_id": e["build_id"]} if e.get("build_id") else {}),
                 },
             }

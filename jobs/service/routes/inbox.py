@@ -13,11 +13,13 @@ from fastapi import APIRouter, Depends, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from jobs.service.deps import ServiceDep, requires_role
-from jobs.service.ports import APPROVER, BUREAU_STEWARD, DATA_OFFICER, QUALITY_REVIEWER, Principal
+from jobs.service.ports import Principal
 from jobs.service.responses import render
+from jobs.store.roles import PERMISSIONS
 
-#: Who acts on requests: a department's data officer or approver, the bureau's reviewer or steward.
-INBOX_ROLES = (DATA_OFFICER, APPROVER, QUALITY_REVIEWER, BUREAU_STEWARD)
+#: Who acts on requests: who answers tickets (a department's data officer, the bureau's reviewer
+#: or steward) and who decides share requests (a department's approver).
+INBOX_ROLES = sorted({*PERMISSIONS["ticket.close"], *PERMISSIONS["share.decide"]})
 Acting = Annotated[Principal, Depends(requires_role(*INBOX_ROLES))]
 
 api_router = APIRouter(prefix="/api/v1/inbox")
