@@ -11,6 +11,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 #: The project folder: the checkout that holds ``jobs/`` and ``schemas/``.
@@ -223,8 +224,12 @@ class Settings:
         """The workflow store's URL: ``db_url``, or a SQLite file next to a local lake root.
 
         Raises:
-            SettingsError: the lake is remote (an object store) and no ``GOVLAKE_DB_URL`` is set.
+            SettingsError: the lake is remote (an object store) and no ``GOVLAKE_DB_URL`` is set;
+                or production (``GOVLAKE_ENV=production``) on a SQLite store, or on a
+                PostgreSQL URL without a password or with a development one.
         """
+        if self.is_production:
+            _refuse_weak_store(self.db_url)
         if self.db_url:
             return self.db_url
         if "://" in self.lake_root:
@@ -291,6 +296,38 @@ class Settings:
     def variable_names() -> dict[str, str]:
         """Setting name → environment variable that overrides it (for ``govlake config``)."""
         return {name: ENV_PREFIX + name.upper() for name in _setting_names()}
+
+
+#: Passwords of examples, images' defaults and placeholders: production refuses them like the
+#: public development keys (a password equal to the user name too).
+DEVELOPMENT_DB_PASSWORDS = frozenset(
+    {"password", "postgres", "airflow", "govlake", "secret", "change-me", "changeme", "test"}
+)
+
+
+def _refuse_weak_store(db_url: str) -> None:
+    """Raises :class:`SettingsError` unless ``db_url`` is a PostgreSQL URL with a password of
+    the deployment's own: what production keeps its accounts, tokens and grants in."""
+    variable = f"{ENV_PREFIX}DB_URL"
+    fix = (
+        f"set {variable} to postgresql+psycopg://USER:PASSWORD@HOST:5432/DATABASE with a password "
+        "of your own (docker/entrypoint.sh builds it from the secret file postgres_password)"
+    )
+    parts = urlsplit(db_url)
+    if not db_url or parts.scheme.split("+")[0] == "sqlite":
+        raise SettingsError(
+            f"{variable} is {'a SQLite file' if db_url else 'not set (a SQLite file)'}: in "
+            f"production the workflow store is a PostgreSQL server; {fix}"
+        )
+    if parts.scheme.split("+")[0] != "postgresql":
+        raise SettingsError(f"{variable} names a {parts.scheme} database: in production {fix}")
+    password = unquote(parts.password or "")
+    if not password:
+        raise SettingsError(f"{variable} has no password: in production {fix}")
+    if password.lower() in DEVELOPMENT_DB_PASSWORDS or password == unquote(parts.username or ""):
+        raise SettingsError(
+            f"{variable} has a development password (a well-known default): in production {fix}"
+        )
 
 
 def _without_password(url: str) -> str:

@@ -43,12 +43,16 @@ def create_app(
     Raises:
         jobs.secrets.SecretError: in production without a session secret or an audit key (the
             message names the variable); the app is not built.
+        jobs.settings.SettingsError: in production on a SQLite store, or a PostgreSQL one
+            without a password of its own (GOVLAKE_DB_URL).
     """
     from jobs.audit.log import load_audit_key
     from jobs.service import wiring
 
     secret = load_session_secret(settings)
     load_audit_key(settings)  # every read is an audit entry: refuse now, not at the first read
+    if identity is None or shares is None:
+        _ = settings.database_url  # a weak store is refused now, not at the first sign-in
     app = FastAPI(
         title="govlake department service",
         # The interactive docs load scripts from a CDN: none here (the schema is enough).

@@ -112,8 +112,6 @@ class WebSession(Base):
     account_id: Mapped[int] = mapped_column(
         ForeignKey("accounts.id", ondelete="CASCADE"), index=True
     )
-    #: The session's secret for CSRF tokens on its forms (jobs.store.accounts.csrf_token).
-    csrf_secret: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
     expires_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
 

@@ -28,8 +28,6 @@ from jobs.service.deps import (
     current_principal,
 )
 from jobs.service.ports import (
-    APPROVER,
-    AUDITOR,
     READER_ROLES,
     REQUESTER_ROLES,
     ReadRequest,
@@ -46,6 +44,7 @@ from jobs.service.security import (
     csrf_token,
     new_random_id,
 )
+from jobs.store.roles import APPROVER, AUDITOR
 
 router = APIRouter()
 
