@@ -6,7 +6,7 @@ import pytest
 
 from jobs.govern import tickets
 from tests.govern.test_tickets import issue, policy
-from tests.service.forms import as_person, sign_in
+from tests.service.forms import as_person, form_token, sign_in
 
 NOW = dt.datetime(2025, 9, 26, 8, 0, tzinfo=dt.UTC)
 
@@ -78,3 +78,67 @@ def test_the_inbox_page_lists_the_tickets_with_working_days_left(client, identit
     assert 'data-request="late" class="overdue"' in page.text
     assert 'data-request="fresh"' in page.text
     assert 'id="nav-inbox"' in page.text
+
+
+def test_an_officer_confirms_its_ticket_through_the_api_signed_by_its_account(
+    client, identity, opened, lake_settings
+):
+    from jobs.audit.log import read_entries
+
+    headers = as_person(client, "rsj_officer")
+
+    response = client.post(
+        "/api/v1/tickets/fresh/decision",
+        json={"action": "confirm", "why": "值已核实"},
+        headers=headers,
+    )
+    again = client.post(
+        "/api/v1/tickets/fresh/decision", json={"action": "resolve", "why": "再办"}, headers=headers
+    )
+
+    assert response.status_code == 200
+    assert (response.json()["state"], response.json()["closed_by"]) == ("confirmed", "rsj_officer")
+    assert again.status_code == 409 and "already confirmed" in again.json()["message"]
+    confirmed = [e for e in read_entries(lake_settings) if e["action"] == "ticket_confirmed"]
+    assert [e["actor"] for e in confirmed] == ["rsj_officer"]
+    assert [i["id"] for i in client.get("/api/v1/inbox").json()["items"]] == ["late"]
+
+
+def test_an_officer_of_another_department_cannot_answer_the_ticket(client, identity, opened):
+    headers = as_person(client, "mzj_officer")
+
+    response = client.post(
+        "/api/v1/tickets/fresh/decision", json={"action": "confirm", "why": "代办"}, headers=headers
+    )
+
+    assert response.status_code == 403
+    assert tickets.find_ticket(client.app.state.service.settings, "fresh")["state"] == "open"
+
+
+def test_an_approver_sees_the_inbox_but_answers_no_ticket(client, identity, opened):
+    headers = as_person(client, "rsj_approver")
+
+    response = client.post(
+        "/api/v1/tickets/fresh/decision", json={"action": "resolve", "why": "x"}, headers=headers
+    )
+
+    assert response.status_code == 403
+    assert "data_officer" in response.json()["message"]
+
+
+def test_the_inbox_form_extends_a_ticket_and_a_form_without_its_token_is_refused(
+    client, identity, opened
+):
+    sign_in(client, "rsj_officer")
+    token = form_token(client.get("/inbox").text)
+
+    forged = client.post("/inbox/fresh/decision", data={"action": "extend", "why": "档案在库房"})
+    sent = client.post(
+        "/inbox/fresh/decision",
+        data={"action": "extend", "why": "档案在库房", "csrf_token": token},
+        follow_redirects=False,
+    )
+
+    assert forged.status_code == 403
+    assert sent.status_code == 303
+    assert tickets.find_ticket(client.app.state.service.settings, "fresh")["state"] == "extended"
