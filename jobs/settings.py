@@ -10,6 +10,7 @@ import datetime as dt
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields, replace
+from ipaddress import ip_network
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -75,6 +76,20 @@ def _env_choice(name: str, default: str, choices: tuple[str, ...]) -> str:
     if text not in choices:
         raise SettingsError(f"{ENV_PREFIX}{name}={text!r}: expected one of {', '.join(choices)}")
     return text
+
+
+def _env_networks(name: str) -> str:
+    """Comma-separated IP addresses or networks (``10.0.0.5, 172.18.0.0/16``), normalised."""
+    text = _env(name, "")
+    try:
+        parts = [part.strip() for part in text.split(",") if part.strip()]
+        networks = [ip_network(part, strict=False) for part in parts]
+    except ValueError as exc:
+        raise SettingsError(
+            f"{ENV_PREFIX}{name}={text!r}: expected IP addresses or networks, comma-separated "
+            "(e.g. 172.18.0.0/16), the reverse proxies in front of the service"
+        ) from exc
+    return ",".join(str(n) for n in networks)
 
 
 def system_clock() -> dt.datetime:
@@ -193,6 +208,14 @@ class Settings:
     service_max_rows: int = 10_000
     #: Keys in one ID-list filter or one 核验 (verification) batch.
     service_max_batch: int = 10_000
+    #: The service's cookies: ``auto`` (Secure in production; elsewhere Secure unless reached on
+    #: localhost), ``true``, or ``false`` (plain HTTP on a closed test network only: a session
+    #: cookie sent in the clear can be taken and replayed).
+    cookie_secure: str = "auto"
+    #: Reverse proxies in front of the service (addresses or CIDR networks, comma-separated):
+    #: only a request from one of them has its X-Forwarded-For (the client's address, which
+    #: failed sign-ins are throttled by) and X-Forwarded-Proto believed. Empty: none.
+    trusted_proxies: str = ""
     #: Where "now" comes from. Not a setting a user sets: tests and replays pin it with
     #: :meth:`with_clock`; everything else reads time through :meth:`now` and :meth:`today`.
     clock: Callable[[], dt.datetime] = field(default=system_clock, repr=False, compare=False)
@@ -283,6 +306,8 @@ class Settings:
             landing_quiet_seconds=_env_seconds("LANDING_QUIET_SECONDS", cls.landing_quiet_seconds),
             service_max_rows=_env_count("SERVICE_MAX_ROWS", cls.service_max_rows),
             service_max_batch=_env_count("SERVICE_MAX_BATCH", cls.service_max_batch),
+            cookie_secure=_env_choice("COOKIE_SECURE", "auto", ("auto", "true", "false")),
+            trusted_proxies=_env_networks("TRUSTED_PROXIES"),
         )
 
     def as_dict(self) -> dict[str, object]:
