@@ -41,6 +41,7 @@ DEFAULTS = {
     "landing_quiet_seconds": 120,
     "service_max_rows": 10000,
     "service_max_batch": 10000,
+    "arrow_max_rows": 2000000,
 }
 
 VARIABLES = {
@@ -74,6 +75,7 @@ VARIABLES = {
     "landing_quiet_seconds": "GOVLAKE_LANDING_QUIET_SECONDS",
     "service_max_rows": "GOVLAKE_SERVICE_MAX_ROWS",
     "service_max_batch": "GOVLAKE_SERVICE_MAX_BATCH",
+    "arrow_max_rows": "GOVLAKE_ARROW_MAX_ROWS",
 }
 
 # One line of `govlake config`: name, value (may be empty), then the variable in parentheses.
@@ -120,6 +122,7 @@ def overridden(monkeypatch, tmp_path):
         "GOVLAKE_LANDING_QUIET_SECONDS": "0",
         "GOVLAKE_SERVICE_MAX_ROWS": "50",
         "GOVLAKE_SERVICE_MAX_BATCH": "20",
+        "GOVLAKE_ARROW_MAX_ROWS": "1000",
     }
     for name, value in values.items():
         monkeypatch.setenv(name, value)
@@ -154,6 +157,7 @@ def overridden(monkeypatch, tmp_path):
         "landing_quiet_seconds": 0,
         "service_max_rows": 50,
         "service_max_batch": 20,
+        "arrow_max_rows": 1000,
     }
 
 
