@@ -39,6 +39,7 @@ DEFAULTS = {
     "read_max_cells": 50000000,
     "read_max_vertices": 500000,
     "landing_quiet_seconds": 120,
+    "ingest_arrow_max_rows": 2_000_000,
     "service_max_rows": 10000,
     "service_max_batch": 10000,
 }
@@ -72,6 +73,7 @@ VARIABLES = {
     "read_max_cells": "GOVLAKE_READ_MAX_CELLS",
     "read_max_vertices": "GOVLAKE_READ_MAX_VERTICES",
     "landing_quiet_seconds": "GOVLAKE_LANDING_QUIET_SECONDS",
+    "ingest_arrow_max_rows": "GOVLAKE_INGEST_ARROW_MAX_ROWS",
     "service_max_rows": "GOVLAKE_SERVICE_MAX_ROWS",
     "service_max_batch": "GOVLAKE_SERVICE_MAX_BATCH",
 }
@@ -118,6 +120,7 @@ def overridden(monkeypatch, tmp_path):
         "GOVLAKE_READ_MAX_CELLS": "40",
         "GOVLAKE_READ_MAX_VERTICES": "100",
         "GOVLAKE_LANDING_QUIET_SECONDS": "0",
+        "GOVLAKE_INGEST_ARROW_MAX_ROWS": "1000",
         "GOVLAKE_SERVICE_MAX_ROWS": "50",
         "GOVLAKE_SERVICE_MAX_BATCH": "20",
     }
@@ -152,6 +155,7 @@ def overridden(monkeypatch, tmp_path):
         "read_max_cells": 40,
         "read_max_vertices": 100,
         "landing_quiet_seconds": 0,
+        "ingest_arrow_max_rows": 1000,
         "service_max_rows": 50,
         "service_max_batch": 20,
     }
