@@ -344,6 +344,8 @@ def _land_batch(
         if row["encoding_mismatch"]:
             mismatch = f"declared {declared}, delivered {raw.detected_encoding}: read as delivered"
             row["message"] = "; ".join(filter(None, [row["message"], mismatch]))
+        if raw.notes:  # what the reader wants the department told (e.g. the sheets it read)
+            row["message"] = "; ".join(filter(None, [row["message"], *raw.notes]))
         log_rows.append(row)
         bronze_parts.append(bronze.bronze_table(raw, landed, file_hash, ctx.now))
         outcome["ingested"].append(landed.name)

@@ -238,15 +238,17 @@ BASE_BUILDS = LakeTable(
 VERIFICATION_TICKETS = LakeTable(
     "governance",
     "verification_tickets",
-    "one row per verification ticket (校核工单), following its issue from build to build",
-    "jobs.govern.tickets.save",
+    "one row per verification ticket (校核工单), following its issue from build to build: a "
+    "snapshot of the workflow store",
+    "jobs.govern.tickets.write_snapshot",
     ("ticket_id",),
 )
 TICKET_EVENTS = LakeTable(
     "governance",
     "ticket_events",
-    "one row per thing that happened to a ticket, with who and why (append-only)",
-    "jobs.govern.tickets.save",
+    "one row per thing that happened to a ticket, with who and why (append-only): a snapshot "
+    "of the workflow store",
+    "jobs.govern.tickets.write_snapshot",
     ("event_id",),
 )
 SHARE_GRANTS = LakeTable(

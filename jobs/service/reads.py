@@ -11,7 +11,7 @@ limited to the consumer's granted fields, each masked or tokenised by its sensit
 3. reads one page through delta-rs (no Spark): filters become a pyarrow expression, pushed down
    to the files' row-group statistics; at most ``settings.service_max_rows`` rows;
 4. appends one audit entry (``read``) before anything is returned: a read whose audit append
-   fails returns nothing. A refused read is audited as ``read_refused``.
+   fails returns nothing (503, :func:`audited`). A refused read is audited as ``read_refused``.
 
 Filters act on the values as served: on a tokenised column (an ID) they compare tokens, so a
 filter never tells more than the rows it returns.
@@ -24,6 +24,7 @@ import binascii
 import datetime as dt
 import hashlib
 import json
+import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -40,6 +41,7 @@ from jobs.lake.registry import SHARE
 from jobs.lake.tables import table_exists
 from jobs.service import inputs
 from jobs.service.errors import (
+    AuditUnavailable,
     BadFilter,
     BadRequest,
     CursorExpired,
@@ -58,6 +60,8 @@ from jobs.share.policy import (
     load_masking,
     resolve_dataset,
 )
+
+log = logging.getLogger(__name__)
 
 _REQUEST_A_SHARE = "request a share (共享申请) naming the fields and the purpose"
 _START_AGAIN = "start again from the first page (no cursor)"
@@ -448,6 +452,8 @@ def read_page(
     """
     try:
         return _read_page(settings, consumer, request, offset, grant_id, grants)
+    except AuditUnavailable:
+        raise  # its refusal could not be recorded either
     except Refusal as refusal:
         record_refusal(settings, consumer, "read_refused", request.dataset, refusal)
         raise
@@ -525,7 +531,7 @@ def _read_page(
         next_cursor = _Position(
             table.metadata().id, table.version(), digest, _place(fragments[index]), passed
         ).encode()
-    entry = audit.record(
+    entry = audited(
         settings,
         "read",
         actor=consumer.account,
@@ -561,7 +567,7 @@ def record_refusal(
 ) -> None:
     """A refused call in the audit log: who, which dataset (as sent, escaped), why."""
     named = isinstance(dataset, str) and inputs.DATASET_NAME.fullmatch(dataset)
-    audit.record(
+    audited(
         settings,
         action,
         actor=str(consumer.account),
@@ -575,3 +581,23 @@ def record_refusal(
             "message": refusal.message,
         },
     )
+
+
+def audited(
+    settings: Settings, action: str, *, actor: str, target: str, detail: Mapping[str, Any]
+) -> audit.Entry:
+    """Appends a call's audit entry, returning once it is committed.
+
+    Raises:
+        AuditUnavailable: the entry could not be committed (503): the caller answers nothing,
+            so that no read is ever served unaudited.
+    """
+    try:
+        return audit.record(settings, action, actor=actor, target=target, detail=detail)
+    except Exception as exc:
+        # The type only: the message may name paths or values of the entry.
+        log.error("audit append failed (%s): answering 503", type(exc).__name__)
+        raise AuditUnavailable(
+            "the audit log could not record this call, so nothing is returned",
+            "try again in a minute; if it keeps failing, tell the bureau's operator",
+        ) from None

@@ -31,14 +31,14 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from jobs.audit import log as audit
 from jobs.catalog import load_catalog
 from jobs.integrate.config import load_integration_config
 from jobs.lake.registry import BASE_KEYS, table_at
-from jobs.service.errors import BadRequest, NotGranted
+from jobs.service.errors import AuditUnavailable, BadRequest, NotGranted
 from jobs.service.ports import Refusal
 from jobs.service.reads import (
     Consumer,
+    audited,
     check_department,
     check_fields,
     consumer_grants,
@@ -210,6 +210,8 @@ def verify_batch(
     """
     try:
         return _verify(settings, consumer, dataset_id, items, grants)
+    except AuditUnavailable:
+        raise  # its refusal could not be recorded either
     except Refusal as refusal:
         record_refusal(settings, consumer, "verify_refused", dataset_id, refusal)
         raise
@@ -291,7 +293,7 @@ def _verify(
         if invalid[index]:
             result["invalid_id"] = True
         results.append(result)
-    audit.record(
+    audited(
         settings,
         "verify",
         actor=consumer.account,
