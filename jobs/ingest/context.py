@@ -17,7 +17,7 @@ from jobs.lake import ledger
 from jobs.lake.registry import LakeTable
 from jobs.settings import Settings
 
-if TYPE_CHECKING:  # pyspark is imported by the steps that start Spark, never by the others
+if TYPE_CHECKING:  # a session is started only where a step asks for ctx.spark
     from pyspark.sql import SparkSession
 
 
