@@ -338,4 +338,3 @@ def _outcome_row(
 def _append_outcomes(ctx: Context, rows: list[dict], key: str) -> None:
     # add_columns: outcome tables written before file versions had no file_hash column
     ledger.append_rows(ctx.uri(POOL_BATCHES), rows, POOL_BATCHES_SCHEMA, key, add_columns=True)
-
