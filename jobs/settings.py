@@ -216,6 +216,10 @@ class Settings:
     #: only a request from one of them has its X-Forwarded-For (the client's address, which
     #: failed sign-ins are throttled by) and X-Forwarded-Proto believed. Empty: none.
     trusted_proxies: str = ""
+    #: Batches of at most this many rows run in the task's own process on Arrow (ingestion
+    #: without Spark; quality on Great Expectations' pandas engine); larger ones, and every
+    #: batch when the Spark master is a cluster, run on Spark (DESIGN §3).
+    arrow_max_rows: int = 2_000_000
     #: Where "now" comes from. Not a setting a user sets: tests and replays pin it with
     #: :meth:`with_clock`; everything else reads time through :meth:`now` and :meth:`today`.
     clock: Callable[[], dt.datetime] = field(default=system_clock, repr=False, compare=False)
@@ -236,6 +240,12 @@ class Settings:
     def today(self) -> dt.date:
         """Today in the bureau's time zone: the day deadlines count from and reports are dated."""
         return self.local_now().date()
+
+    def runs_on_arrow(self, rows: int) -> bool:
+        """Whether a batch of ``rows`` rows runs in-process on Arrow rather than on Spark: at
+        most :attr:`arrow_max_rows` rows, and the Spark master is local (a cluster is there
+        to take the work)."""
+        return rows <= self.arrow_max_rows and self.spark_master.startswith("local")
 
     @property
     def is_production(self) -> bool:
@@ -308,6 +318,7 @@ class Settings:
             service_max_batch=_env_count("SERVICE_MAX_BATCH", cls.service_max_batch),
             cookie_secure=_env_choice("COOKIE_SECURE", "auto", ("auto", "true", "false")),
             trusted_proxies=_env_networks("TRUSTED_PROXIES"),
+            arrow_max_rows=_env_count("ARROW_MAX_ROWS", cls.arrow_max_rows),
         )
 
     def as_dict(self) -> dict[str, object]:

@@ -43,6 +43,7 @@ DEFAULTS = {
     "service_max_batch": 10000,
     "cookie_secure": "auto",
     "trusted_proxies": "",
+    "arrow_max_rows": 2000000,
 }
 
 VARIABLES = {
@@ -78,6 +79,7 @@ VARIABLES = {
     "service_max_batch": "GOVLAKE_SERVICE_MAX_BATCH",
     "cookie_secure": "GOVLAKE_COOKIE_SECURE",
     "trusted_proxies": "GOVLAKE_TRUSTED_PROXIES",
+    "arrow_max_rows": "GOVLAKE_ARROW_MAX_ROWS",
 }
 
 # One line of `govlake config`: name, value (may be empty), then the variable in parentheses.
@@ -126,6 +128,7 @@ def overridden(monkeypatch, tmp_path):
         "GOVLAKE_SERVICE_MAX_BATCH": "20",
         "GOVLAKE_COOKIE_SECURE": "false",
         "GOVLAKE_TRUSTED_PROXIES": " 172.18.0.5, 10.1.0.0/16 ",
+        "GOVLAKE_ARROW_MAX_ROWS": "1000",
     }
     for name, value in values.items():
         monkeypatch.setenv(name, value)
@@ -162,6 +165,7 @@ def overridden(monkeypatch, tmp_path):
         "service_max_batch": 20,
         "cookie_secure": "false",
         "trusted_proxies": "172.18.0.5/32,10.1.0.0/16",
+        "arrow_max_rows": 1000,
     }
 
 

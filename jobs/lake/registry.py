@@ -211,7 +211,7 @@ QUALITY_FAILING_ROWS = LakeTable(
     "governance",
     "quality_failing_rows",
     "one row per (batch, pool row) that failed at least one expectation",
-    "jobs.quality.failing_rows.failing_rows_writer",
+    "jobs.quality.failing_rows.append_failing_rows",
     (*_BATCH, "source_file", "row_number", "suite_version"),
 )
 RECTIFICATION_TASKS = LakeTable(

@@ -1,0 +1,268 @@
+"""The workflow store (accounts, tokens, grants; jobs.store) in a backup set, and back.
+
+The lake's tables are copied at a version; the store has no versions, so a set holds one
+consistent copy of it taken while the set is made:
+
+* SQLite: SQLite's online backup API (``sqlite3.Connection.backup``), a consistent copy of the
+  database file even while the service writes (write-ahead log included);
+* PostgreSQL: ``pg_dump --format=custom`` (a consistent snapshot of the database), restored with
+  ``pg_restore --clean``. The password goes to both through ``PGPASSWORD``, never on the
+  command line (process listings show arguments).
+
+The copy goes to the content store like a table's file; the manifest's ``workflow_store`` names
+it with the store's Alembic revision and the rows of each table, which a restore drill checks.
+A PostgreSQL store on a machine without ``pg_dump`` is left out with a warning in the result
+(the drill then reports it), not a failed backup of the lake.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sqlite3
+import subprocess
+import tempfile
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, create_engine, func, inspect, select
+from sqlalchemy.engine import URL, make_url
+
+from jobs.backup import store
+from jobs.backup.store import BackupError
+from jobs.settings import Settings
+
+#: Seconds pg_dump or pg_restore may take before the backup gives up.
+TOOL_TIMEOUT = 3600
+
+
+def _backend(url: str) -> str:
+    return make_url(url).get_backend_name()
+
+
+def _sqlite_file(url: str) -> Path:
+    # a relative SQLite path is relative to the working folder, as SQLAlchemy opens it
+    return Path(make_url(url).database or "")
+
+
+def _tool(name: str) -> str | None:
+    """``pg_dump``/``pg_restore`` on PATH, else Debian's newest under /usr/lib/postgresql."""
+    found = shutil.which(name)
+    if found:
+        return found
+    for folder in sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True):
+        if (folder / name).exists():
+            return str(folder / name)
+    return None
+
+
+def _libpq(url: str) -> tuple[str, dict[str, str]]:
+    """A libpq URL without the password, and the environment that carries the password."""
+    parsed = make_url(url)
+    env = {**os.environ}
+    if parsed.password:
+        env["PGPASSWORD"] = str(parsed.password)
+    plain = URL.create(
+        "postgresql", parsed.username, None, parsed.host, parsed.port, parsed.database
+    )
+    return plain.render_as_string(hide_password=False), env
+
+
+def _run(command: list[str], env: dict[str, str], what: str) -> None:
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=TOOL_TIMEOUT)
+    if done.returncode != 0:
+        raise BackupError(f"{what} failed: {done.stderr.strip()[-2000:]}")
+
+
+def counted(connection: Connection) -> tuple[str | None, dict[str, int]]:
+    """The Alembic revision and the rows per table a connection sees (one snapshot when it is
+    inside one transaction)."""
+    from jobs.store.models import Base
+
+    present = set(inspect(connection).get_table_names())
+    revision = (
+        connection.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
+        if "alembic_version" in present
+        else None
+    )
+    rows = {
+        table.name: connection.execute(select(func.count()).select_from(table)).scalar_one()
+        for table in Base.metadata.sorted_tables
+        if table.name in present
+    }
+    return revision, rows
+
+
+def _counted_file(path: Path) -> tuple[str | None, dict[str, int]]:
+    engine = create_engine(f"sqlite:///{path}")
+    try:
+        with engine.connect() as connection:
+            return counted(connection)
+    finally:
+        engine.dispose()
+
+
+def _sqlite_copy(source: Path, target: Path) -> None:
+    """SQLite's online backup: a consistent copy while others write."""
+    reader, writer = sqlite3.connect(source), sqlite3.connect(target)
+    try:
+        reader.backup(writer)
+    finally:
+        writer.close()
+        reader.close()
+
+
+def dump(settings: Settings, folder: Path) -> tuple[Path, dict[str, Any]] | str:
+    """A consistent copy of the store in ``folder``: its file and manifest entry (backend,
+    method, revision and rows per table, counted in the copy's own snapshot), or why there is
+    none (no store yet, or no ``pg_dump``)."""
+    from jobs.store import db
+
+    url = settings.database_url
+    backend = _backend(url)
+    if backend == "sqlite":
+        source = _sqlite_file(url)
+        if not source.is_file():
+            return f"no workflow store yet at {source}"
+        target = folder / "workflow_store.sqlite3"
+        _sqlite_copy(source, target)
+        revision, rows = _counted_file(target)
+        return target, {
+            "backend": backend,
+            "method": "sqlite-backup",
+            "revision": revision,
+            "rows": rows,
+        }
+    pg_dump = _tool("pg_dump")
+    if pg_dump is None:
+        return "pg_dump is not installed: the PostgreSQL workflow store is not in this set"
+    target = folder / "workflow_store.pgdump"
+    libpq, env = _libpq(url)
+    engine = db.engine_for(settings).execution_options(isolation_level="REPEATABLE READ")
+    with engine.connect() as connection, connection.begin():
+        # pg_dump reads the snapshot this transaction exports: the rows counted here are the
+        # rows dumped, whatever the service writes meanwhile.
+        snapshot = connection.exec_driver_sql("SELECT pg_export_snapshot()").scalar_one()
+        revision, rows = counted(connection)
+        command = [pg_dump, "--format=custom", "--no-owner", "--no-privileges"]
+        command += [f"--snapshot={snapshot}", "--file", str(target), libpq]
+        _run(command, env, "pg_dump of the workflow store")
+    return target, {"backend": backend, "method": "pg_dump", "revision": revision, "rows": rows}
+
+
+def counted_store(settings: Settings) -> tuple[str | None, dict[str, int]]:
+    """The revision and rows per table of the store of ``settings``."""
+    from jobs.store import db
+
+    with db.engine_for(settings).connect() as connection:
+        return counted(connection)
+
+
+def back_up(settings: Settings, backup_root: str) -> dict[str, Any]:
+    """Puts a copy of the store in the content store; returns its manifest entry, or
+    ``{"left_out": why, "is_gap": …}`` when there is none (a gap: a store not copied)."""
+    with tempfile.TemporaryDirectory(prefix="govlake-store-") as folder:
+        dumped = dump(settings, Path(folder))
+        if isinstance(dumped, str):
+            return {"left_out": dumped, "is_gap": _backend(settings.database_url) != "sqlite"}
+        path, entry = dumped
+        stat = path.stat()
+        item, _ = store.store_file(
+            backup_root, str(path), stat.st_size, int(stat.st_mtime_ns), None
+        )
+    return {**entry, "size": item["size"], "sha256": item["sha256"]}
+
+
+def restore_target(
+    settings: Settings, lake_root: str, entry: dict[str, Any], store_url: str | None
+) -> Settings | None:
+    """The settings whose store a set's store is restored into: ``store_url``; the live store
+    when the lake root is the live one; a SQLite file next to another lake root; ``None`` (not
+    restored) for a PostgreSQL store going to another lake root without ``store_url``."""
+    if store_url:
+        return replace(settings, db_url=store_url)
+    if lake_root == settings.lake_root:
+        return settings
+    if entry["backend"] == "sqlite":
+        return replace(settings, lake_root=lake_root, db_url="")
+    return None
+
+
+def drop_database(settings: Settings) -> None:
+    """Drops the PostgreSQL database of ``settings`` (a drill's throw-away store)."""
+    from jobs.store import db
+
+    url = make_url(settings.database_url)
+    db.dispose_engines()
+    server = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        with server.connect() as connection:
+            quoted = connection.dialect.identifier_preparer.quote(url.database or "")
+            connection.exec_driver_sql(f"DROP DATABASE IF EXISTS {quoted} WITH (FORCE)")
+    finally:
+        server.dispose()
+
+
+def refuse_to_replace(target: Settings) -> None:
+    """Raises :class:`BackupError` when the store of ``target`` holds any row (accounts,
+    grants …): a restore replaces it only when told to (``overwrite``)."""
+    from jobs.store import db
+
+    if _backend(target.database_url) == "postgresql":
+        db.create_database(target)
+    if any(counted_store(target)[1].values()):
+        raise BackupError(
+            f"the workflow store at {_safe(target.database_url)} holds accounts or grants; "
+            "pass overwrite to replace it"
+        )
+
+
+def restore(set_dir: str, entry: dict[str, Any], target: Settings) -> dict[str, Any]:
+    """Brings the store of a set back into the store of ``target`` (its ``database_url``),
+    replacing what is there (:func:`refuse_to_replace` first, unless told to overwrite).
+
+    Raises:
+        BackupError: the copy differs from the manifest; the backends differ; pg_restore is
+            missing or fails; the restored store is not at the set's revision and rows.
+    """
+    from jobs.lake.files import copy_file
+    from jobs.store import db
+
+    url = target.database_url
+    if _backend(url) != entry["backend"]:
+        raise BackupError(
+            f"the set's workflow store is {entry['backend']}, the target {_safe(url)} is "
+            f"{_backend(url)}: restore it into a store of its kind"
+        )
+    if entry["backend"] == "postgresql":
+        db.create_database(target)
+    source = store.object_uri(store.backup_root_of(set_dir), entry["sha256"])
+    with tempfile.TemporaryDirectory(prefix="govlake-store-") as folder:
+        local = Path(folder) / "workflow_store"
+        _, digest = copy_file(source, str(local))
+        if digest != entry["sha256"]:
+            raise BackupError("the workflow store's copy differs from the backup manifest")
+        db.dispose_engines()  # no pooled connection may outlive the store it points at
+        if entry["backend"] == "sqlite":
+            database = _sqlite_file(url)
+            database.parent.mkdir(parents=True, exist_ok=True)
+            _sqlite_copy(local, database)
+        else:
+            pg_restore = _tool("pg_restore")
+            if pg_restore is None:
+                raise BackupError("pg_restore is not installed: install PostgreSQL's client")
+            libpq, env = _libpq(url)
+            command = [pg_restore, "--clean", "--if-exists", "--no-owner", "--no-privileges"]
+            _run([*command, "--dbname", libpq, str(local)], env, "pg_restore of the store")
+    revision, rows = counted_store(target)
+    if (revision, rows) != (entry["revision"], entry["rows"]):
+        raise BackupError(
+            f"the restored workflow store is at revision {revision} with {rows} rows, not "
+            f"{entry['revision']} with {entry['rows']}"
+        )
+    return {"revision": revision, "rows": rows}
+
+
+def _safe(url: str) -> str:
+    return make_url(url).render_as_string(hide_password=True)
