@@ -163,8 +163,6 @@ def backup(settings: Settings, *, by: str, tables: list[str] | None = None) -> d
             entries.append({"path": path, "version": version, "files": files})
         # The whole lake's set holds the store too (a set of some tables does not).
         workflow_store = workflow.back_up(settings, root) if tables is None else None
-        if workflow_store and workflow_store.get("is_gap"):
-            warnings.append(workflow_store["left_out"])
         manifest = {
             "format": store.FORMAT,
             "backup_id": backup_id,
@@ -388,7 +386,7 @@ def destroy(
     from jobs.ingest.pipeline import log_destroyed_files
 
     if not by.strip() or not why.strip():
-        raise BackupError("say who destroys (--by) and why (--why)")
+        raise BackupError("say who destroys (--as) and why (--why)")
     paths = dataset_tables(settings, dataset)
     if not paths:
         raise BackupError(f"no tables of {dataset!r} in the lake")
