@@ -9,7 +9,11 @@ from pyspark.sql import functions as F
 from jobs.catalog.loader import load_catalog
 from jobs.ingest import pool
 from jobs.ingest.bronze import BRONZE_SCHEMA
-from jobs.ingest.standardize_arrow import standardized_batch, standardized_batches
+from jobs.ingest.standardize_arrow import (
+    standardized_batch,
+    standardized_batches,
+    standardized_df,
+)
 from jobs.settings import Settings
 from jobs.standardize import keys
 
@@ -258,12 +262,7 @@ def _rows(table: pa.Table) -> list[dict]:
     return sorted(table.to_pylist(), key=lambda r: tuple(r[k] for k in pool.ROW_KEY))
 
 
-@pytest.mark.parametrize("resource_id", sorted(CATALOG.resources))
-def test_arrow_standardisation_gives_the_spark_table(spark, resource_id):
-    resource = CATALOG.resource(resource_id)
-    bronze = _bronze(resource)
-    expected = _spark_standardized(spark, resource, bronze)
-    actual = standardized_batch(bronze, resource, CATALOG)
+def _assert_same_rows(actual: pa.Table, expected: pa.Table) -> None:
     assert actual.column_names == expected.column_names
     differences = [
         (e["row_number"], name, e[name], a[name])
@@ -272,6 +271,14 @@ def test_arrow_standardisation_gives_the_spark_table(spark, resource_id):
         if e[name] != a[name]
     ]
     assert differences == []
+
+
+@pytest.mark.parametrize("resource_id", sorted(CATALOG.resources))
+def test_arrow_standardisation_gives_the_spark_table(spark, resource_id):
+    resource = CATALOG.resource(resource_id)
+    bronze = _bronze(resource)
+    actual = standardized_batch(bronze, resource, CATALOG)
+    _assert_same_rows(actual, _spark_standardized(spark, resource, bronze))
     assert any(actual.column("problems").to_pylist()) and not all(
         actual.column("problems").to_pylist()
     )
@@ -285,3 +292,11 @@ def test_batches_stream_gives_the_same_rows_as_one_table():
         list(standardized_batches(iter(bronze.to_batches(max_chunksize=7)), resource, CATALOG))
     )
     assert streamed.to_pylist() == whole.to_pylist()
+
+
+@pytest.mark.parametrize("resource_id", ["gaj.hukou", "zrzyj.real_estate"])
+def test_spark_runs_the_arrow_rules_in_map_in_arrow_with_the_same_result(spark, resource_id):
+    resource = CATALOG.resource(resource_id)
+    bronze = _bronze(resource)
+    in_spark = standardized_df(spark.createDataFrame(bronze).repartition(3), resource, CATALOG)
+    _assert_same_rows(in_spark.toArrow(), _spark_standardized(spark, resource, bronze))
