@@ -123,7 +123,7 @@ def json_double(values: pa.Array) -> pa.Array:
         text, r"^(?P<sign>-?)(?P<int>[0-9]+)(?:\.(?P<frac>[0-9]+))?(?:e(?P<exp>[+-]?[0-9]+))?$"
     )
     whole, fraction = pc.struct_field(parts, "int"), pc.struct_field(parts, "frac")
-    exponent_text = pc.struct_field(parts, "exp")
+    exponent_text = pc.utf8_ltrim(pc.struct_field(parts, "exp"), "+")
     exponent = pc.cast(pc.if_else(pc.equal(exponent_text, ""), "0", exponent_text), pa.int64())
     all_digits = _join(whole, fraction)
     significant = pc.utf8_rtrim(pc.utf8_ltrim(all_digits, "0"), "0")

@@ -21,6 +21,7 @@ as Spark's parser checks them (2021-02-30 is no date; year 0 is, and is then not
 from __future__ import annotations
 
 import functools
+import itertools
 from collections.abc import Mapping
 
 import numpy as np
@@ -292,31 +293,51 @@ def _day_numbers(text: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     return days, found & real
 
 
+def _is_token(text: pa.Array, tokens: tuple[str, ...]) -> pa.Array:
+    """Whether each text is one of ``tokens``; NULL for NULL (as Spark's ``isin``)."""
+    found = pc.is_in(text, pa.array(tokens, pa.string()))
+    return pc.if_else(pc.is_valid(text), found, pa.scalar(None, pa.bool_()))
+
+
 def is_no_end_date(clean: pa.Array) -> pa.Array:
     """长期 and its kin: a valid empty end date, not an error."""
-    return pc.is_in(clean, pa.array(NO_END_DATE_TOKENS, pa.string()))
+    return _is_token(clean, NO_END_DATE_TOKENS)
+
+
+def _fixed_shape(
+    clean: pa.Array, pattern: str, also: Mapping[str, str] | None = None
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """The rows whose text has exactly the layout of ``pattern`` (letters y M d H m s: digits of
+    that field; any other character itself, or one ``also`` gives for it), and each field's
+    numbers on those rows: the common shapes of dates and instants read straight from the
+    bytes, without a regex a row."""
+    rows = np.flatnonzero(byte_lengths(clean) == len(pattern))
+    if not len(rows):
+        return rows, {}
+    matrix = fixed_width_bytes(clean, rows, len(pattern))
+    shaped = np.ones(len(rows), bool)
+    fields = {}
+    for letter, group in itertools.groupby(range(len(pattern)), key=pattern.__getitem__):
+        columns = matrix[:, list(group)]
+        if letter in "yMdHms":
+            shaped &= _is_digit(columns)
+            fields[letter] = _digits(columns)
+        else:
+            accepted = letter + (also or {}).get(letter, "")
+            shaped &= np.isin(columns, [ord(c) for c in accepted]).all(axis=1)
+    return rows[shaped], {letter: numbers[shaped] for letter, numbers in fields.items()}
 
 
 def _fast_day_numbers(
     clean: pa.Array, days: np.ndarray, valid: np.ndarray, handled: np.ndarray
 ) -> None:
-    """Day numbers of the common shapes ``yyyyMMdd`` and ``yyyy-MM-dd`` straight from the
-    bytes (what :func:`date_text` and the parser make of them, without a regex a row)."""
-    lengths = byte_lengths(clean)
-    for width, digit_columns in ((8, slice(0, 8)), (10, [0, 1, 2, 3, 5, 6, 8, 9])):
-        rows = np.flatnonzero(lengths == width)
-        if not len(rows):
-            continue
-        matrix = fixed_width_bytes(clean, rows, width)
-        digits = matrix[:, digit_columns]
-        shaped = _is_digit(digits)
-        if width == 10:
-            shaped &= (matrix[:, 4] == ord("-")) & (matrix[:, 7] == ord("-"))
-        day_numbers, real = _days_of(
-            _digits(digits[:, :4]), _digits(digits[:, 4:6]), _digits(digits[:, 6:8])
-        )
-        fast = rows[shaped]
-        days[fast], valid[fast], handled[fast] = day_numbers[shaped], real[shaped], True
+    """Day numbers of ``yyyyMMdd`` and ``yyyy-MM-dd`` (what :func:`date_text` and the parser
+    make of them) from the bytes."""
+    for pattern in ("yyyyMMdd", "yyyy-MM-dd"):
+        rows, fields = _fixed_shape(clean, pattern)
+        if len(rows):
+            days[rows], valid[rows] = _days_of(fields["y"], fields["M"], fields["d"])
+            handled[rows] = True
 
 
 def _parsed_days(clean: pa.Array) -> tuple[np.ndarray, np.ndarray]:
@@ -384,32 +405,15 @@ def _clock_micros(hour, minute, second) -> tuple[np.ndarray, np.ndarray]:
 def _fast_local_micros(
     clean: pa.Array, local: np.ndarray, valid: np.ndarray, handled: np.ndarray
 ) -> None:
-    """Wall-clock µs of ``yyyy-MM-dd HH:mm:ss`` (or with T) and ``yyyyMMddHHmmss`` straight
-    from the bytes."""
-    lengths = byte_lengths(clean)
-    for width, digit_columns in (
-        (19, [0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18]),
-        (14, slice(0, 14)),
-    ):
-        rows = np.flatnonzero(lengths == width)
-        if not len(rows):
-            continue
-        matrix = fixed_width_bytes(clean, rows, width)
-        digits = matrix[:, digit_columns]
-        shaped = _is_digit(digits)
-        if width == 19:
-            shaped &= (matrix[:, 4] == ord("-")) & (matrix[:, 7] == ord("-"))
-            shaped &= (matrix[:, 10] == ord(" ")) | (matrix[:, 10] == ord("T"))
-            shaped &= (matrix[:, 13] == ord(":")) & (matrix[:, 16] == ord(":"))
-        parts = [
-            _digits(digits[:, a:b])
-            for a, b in ((0, 4), (4, 6), (6, 8), (8, 10), (10, 12), (12, 14))
-        ]
-        days, real = _days_of(*parts[:3])
-        clock, clock_ok = _clock_micros(*parts[3:])
-        fast = rows[shaped]
-        local[fast] = (days * _MICROS_PER_DAY + clock)[shaped]
-        valid[fast], handled[fast] = (real & clock_ok)[shaped], True
+    """Wall-clock µs of ``yyyy-MM-dd HH:mm:ss`` (or with T) and ``yyyyMMddHHmmss`` from the
+    bytes."""
+    for pattern, also in (("yyyy-MM-dd HH:mm:ss", {" ": "T"}), ("yyyyMMddHHmmss", None)):
+        rows, fields = _fixed_shape(clean, pattern, also)
+        if len(rows):
+            days, real = _days_of(fields["y"], fields["M"], fields["d"])
+            clock, clock_ok = _clock_micros(fields["H"], fields["m"], fields["s"])
+            local[rows] = days * _MICROS_PER_DAY + clock
+            valid[rows], handled[rows] = real & clock_ok, True
 
 
 def _local_micros(clean: pa.Array) -> tuple[np.ndarray, np.ndarray]:
@@ -568,7 +572,7 @@ def parsed_boolean(clean: pa.Array) -> pa.Array:
 
 def is_not_a_value(clean: pa.Array) -> pa.Array:
     """:func:`values.is_not_a_value`: NaN, None, null, #N/A, Infinity in any case."""
-    return pc.is_in(_lowered(clean), pa.array(NOT_A_VALUE_TOKENS))
+    return _is_token(_lowered(clean), NOT_A_VALUE_TOKENS)
 
 
 def is_storable(values: pa.Array, spark_type: str) -> pa.Array:

@@ -15,7 +15,19 @@ from jobs.ingest.standardize_arrow import (
     standardized_df,
 )
 from jobs.settings import Settings
-from jobs.standardize import keys
+from tests.standardize.samples import (
+    DATES,
+    IDS,
+    KEY_BLANKS,
+    NUMBERS,
+    PARCELS,
+    PHONES,
+    TEXTS,
+    TIMESTAMPS,
+    UNITS,
+    USCCS,
+    full_width,
+)
 
 pytestmark = pytest.mark.spark
 
@@ -27,183 +39,24 @@ INGESTED = [
 ]
 
 
-def _id(first_17: str) -> str:
-    total = sum(int(d) * (2 ** (17 - i) % 11) for i, d in enumerate(first_17))
-    return first_17 + keys._ID_CHECK_CHARACTERS[total % 11]
-
-
-def _uscc(authority_type: str, region: str, organization_body: str) -> str:
-    values = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-    total = sum(
-        values.index(c) * w for c, w in zip(organization_body, keys._ORG_CODE_WEIGHTS, strict=True)
-    )
-    first_17 = (
-        authority_type
-        + region
-        + organization_body
-        + keys._ORG_CODE_CHECK_CHARACTERS[11 - total % 11]
-    )
-    alphabet = keys._USCC_ALPHABET
-    total = sum(alphabet.index(c) * w for c, w in zip(first_17, keys._USCC_WEIGHTS, strict=True))
-    return first_17 + alphabet[(31 - total % 31) % 31]
-
-
-def _full_width(text: str) -> str:
-    return "".join(chr(ord(c) + 0xFEE0) if "!" <= c <= "~" else c for c in text)
-
-
-GOOD_ID = _id("11010119900307002")
-GOOD_USCC = _uscc("91", "110108", "60003734")
-BLANKS = [None, "", "  \u3000", "NaN", "null"]
+REGION_CODES = ["110101", "999999", "1101", full_width("110101"), "110103", *KEY_BLANKS]
+GEOMETRIES = ['{"type":"Point","coordinates":[116.4,39.9]}', '  {"a":\t1}  ', "\t", *KEY_BLANKS]
+# Each kind's first value is a good one (the good rows take it).
 SAMPLES = {
-    "citizen_id": [
-        GOOD_ID,
-        _full_width(GOOD_ID.lower()),
-        f" {GOOD_ID[:6]} {GOOD_ID[6:14]}\u200b{GOOD_ID[14:]}\x85",
-        "110101900307002",
-        _id("11010119900307002")[:15] + "000",
-        "4.10105E+17",
-        "410105199001011000.0",
-        "1101",
-        "11010119900307002A",
-        _id("99999919900307002"),
-        _id("11010120250101001"),
-        _id("11010120240701001"),
-        _id("11010118990101001"),
-        GOOD_ID[:17] + ("1" if GOOD_ID[17] != "1" else "2"),
-        _id("11010320120101001"),
-        "ß" * 18,
-        *BLANKS,
-    ],
-    "uscc": [
-        GOOD_USCC,
-        _full_width(GOOD_USCC.lower()),
-        f"{GOOD_USCC[:9]} {GOOD_USCC[9:]}",
-        _uscc("Y1", "110108", "MA01234X"),
-        _uscc("94", "110108", "60003734"),
-        _uscc("01", "110108", "60003734"),
-        _uscc("91", "999999", "60003734"),
-        _uscc("91", "320594", "60003734"),
-        GOOD_USCC[:16] + ("0" if GOOD_USCC[16] != "0" else "1") + GOOD_USCC[17],
-        GOOD_USCC[:17] + ("0" if GOOD_USCC[17] != "0" else "1"),
-        GOOD_USCC[:17],
-        "91110108I000373400",
-        "ﬀ" * 9,
-        *BLANKS,
-    ],
-    "parcel_code": [
-        "110101001001GB00001",
-        " 110101 001001 gb00001 ",
-        "110101001001GA00001",
-        "110101001001JA00001",
-        "110101001001GB00000",
-        "999999001001GB00001",
-        "110101001001G100001",
-        "1101010010",
-        *BLANKS,
-    ],
-    "unit_number": [
-        "110101001001GB00001F00010001",
-        "110101 001001 GB00001 F00010001",
-        "110101001001GB00001W00000000",
-        "110101001001GB00001W00010001",
-        "110101001001GB00001F00000000",
-        "110101001001GB00001X00010001",
-        "110101001001GB00000F00010001",
-        "110101001001GB00001F0001",
-        *BLANKS,
-    ],
-    "date": [
-        "1990年3月7日",
-        "1990/3/7",
-        "19900307",
-        "1990.03.07",
-        "1990-03-07 00:00:00",
-        "2021-1-5T08:00",
-        _full_width("2021-01-05"),
-        "2021-02-30",
-        "2000-02-29",
-        "1900-02-29",
-        "长期",
-        "9999-12-31",
-        "00000101",
-        "0001-01-01",
-        "2021-12-13\x85",
-        "x",
-        *BLANKS,
-    ],
-    "timestamp": [
-        "2021-12-13 08:30:00",
-        "2021-12-13T08:30",
-        "20211213083000",
-        "2021年12月13日 08:30",
-        "1986-5-4 2:30:00",
-        "1986-9-14 1:30:00",
-        "1900-12-31 23:59:59",
-        "2021-12-13 25:00:00",
-        "2021-12-13",
-        "00010101000000",
-        "99991231235959",
-        "x",
-        *BLANKS,
-    ],
-    "decimal": [
-        "1,234.50",
-        "1 234.5",
-        "120万",
-        "88.5平方米",
-        "1.005",
-        "-1.005",
-        "+3",
-        ".5",
-        "5.",
-        "9" * 30,
-        "9" * 400,
-        "12345678.9",
-        "0.0001",
-        "1e5",
-        _full_width("98.5"),
-        "x",
-        *BLANKS,
-    ],
-    "name": [
-        "张 三",
-        "欧阳\u3000娜娜 ",
-        "阿依古丽.买买提",
-        "Zhang  San",
-        "张 三 丰 李 四",
-        "\U00020000 \U00020000",
-        "张 \U00020000",
-        'a"b\\c',
-        "x\x01y\x1b",
-        *BLANKS,
-    ],
-    "phone": [
-        "138-1234-1234",
-        "+86 13812341234",
-        "0086 13812341234",
-        "010-12345678",
-        "(010)1234-5678",
-        "12345",
-        "8613812341234\x85",
-        *BLANKS,
-    ],
-    "region_code": ["110101", "999999", "1101", _full_width("110101"), "110103", *BLANKS],
-    "geometry": ['{"type":"Point","coordinates":[116.4,39.9]}', '  {"a":\t1}  ', "\t", *BLANKS],
-    "text": [
-        "  hello   world ",
-        "Ｎａｎ",
-        "#N/A",
-        "tab\there",
-        'quote"',
-        "back\\slash",
-        "\x01ctl",
-        "é\u2028",
-        "Ｓｔｒｅｅｔ\u00a01",
-        *BLANKS,
-    ],
+    "citizen_id": IDS,
+    "uscc": USCCS,
+    "parcel_code": PARCELS,
+    "unit_number": UNITS,
+    "date": DATES,
+    "timestamp": TIMESTAMPS,
+    "decimal": NUMBERS,
+    "name": ["张三", *TEXTS],
+    "phone": PHONES,
+    "region_code": REGION_CODES,
+    "geometry": GEOMETRIES,
+    "text": ["  hello   world ", 'quote" and back\\slash', *TEXTS],
+    "address": ["北京市东城区 1 号", *TEXTS],
 }
-SAMPLES["address"] = SAMPLES["text"]
 
 
 def _samples(resource, f) -> list[str | None]:
@@ -213,7 +66,7 @@ def _samples(resource, f) -> list[str | None]:
     if kind == "code":
         mapping = CATALOG.value_map(resource.id, f.name)
         known = sorted(mapping)[:6]
-        return [*known, *(f" {_full_width(k)} " for k in known[:2]), "外星人", *BLANKS]
+        return [*known, *(f" {full_width(k)} " for k in known[:2]), "外星人", *KEY_BLANKS]
     return SAMPLES[kind]
 
 
