@@ -283,8 +283,11 @@ def _free_port() -> int:
 
 
 @contextmanager
-def running_service(settings: Settings, log: Path, timeout: float = 90.0) -> Iterator[int]:
-    """``govlake serve`` on 127.0.0.1 and a free port until the block ends; yields the port."""
+def running_service(
+    settings: Settings, log: Path, timeout: float = 90.0
+) -> Iterator[tuple[int, subprocess.Popen]]:
+    """``govlake serve`` on 127.0.0.1 and a free port until the block ends; yields the port
+    and the process."""
     port = _free_port()
     with log.open("wb") as sink:
         process = subprocess.Popen(
@@ -307,7 +310,7 @@ def running_service(settings: Settings, log: Path, timeout: float = 90.0) -> Ite
                     break
                 except OSError:
                     time.sleep(0.2)
-            yield port
+            yield port, process
         finally:
             process.terminate()
             try:
@@ -434,6 +437,15 @@ def figures(calls: list[Call], kind: str, seconds: float) -> dict[str, Any]:
     }
 
 
+def _cpu_seconds(pid: int) -> float:
+    """CPU seconds (user and system) of a process and its children so far."""
+    import psutil
+
+    process = psutil.Process(pid)
+    times = [p.cpu_times() for p in (process, *process.children(recursive=True))]
+    return sum(t.user + t.system for t in times)
+
+
 def audited_since(settings: Settings, after_seq: int) -> dict[str, int]:
     """Audit entries of the benchmark's account after ``after_seq``, by action, read from the
     audit table itself."""
@@ -463,7 +475,7 @@ def measure(
     token = consumer_token(settings)
     setup_s = time.perf_counter() - started
     sample = base.select(["person_id", "person_name", "birth_date"])
-    with running_service(settings, scratch / "serve.log") as port:
+    with running_service(settings, scratch / "serve.log") as (port, server):
         warm = Client(port, token, sample, random.Random(-1))
         for _ in range(3):  # the base's key column into the service's memory, imports done
             warm.timed("verify", warm.verify)
@@ -472,9 +484,9 @@ def measure(
             raise RuntimeError(f"warm-up calls failed: {[c.status for c in warm.calls]}")
         head = recorded_head(AUDIT_LOG.uri(settings))
         before = head[0] if head else -1
-        ran = time.perf_counter()
+        ran, cpu = time.perf_counter(), _cpu_seconds(server.pid)
         calls = load(port, token, sample, clients, seconds)
-        elapsed = time.perf_counter() - ran
+        elapsed, server_cpu = time.perf_counter() - ran, _cpu_seconds(server.pid) - cpu
     audited = audited_since(settings, before)
     verified_at = time.perf_counter()
     problems, _ = verify(settings)
@@ -493,6 +505,10 @@ def measure(
         and audited.get("verify", 0) == served["v"],
         chain_ok=not problems,
         chain_verify_s=round(verify_s, 1),
+        # CPU the service spent per call: comparable between runs on a busy machine, where
+        # latencies mostly measure the wait for a core.
+        server_cpu_ms=round(server_cpu * 1000 / max(1, len(calls)), 1),
+        load_avg=round(os.getloadavg()[0], 1),
     )
     return rows
 

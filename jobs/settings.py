@@ -10,6 +10,7 @@ import datetime as dt
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields, replace
+from ipaddress import ip_network
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -75,6 +76,20 @@ def _env_choice(name: str, default: str, choices: tuple[str, ...]) -> str:
     if text not in choices:
         raise SettingsError(f"{ENV_PREFIX}{name}={text!r}: expected one of {', '.join(choices)}")
     return text
+
+
+def _env_networks(name: str) -> str:
+    """Comma-separated IP addresses or networks (``10.0.0.5, 172.18.0.0/16``), normalised."""
+    text = _env(name, "")
+    try:
+        parts = [part.strip() for part in text.split(",") if part.strip()]
+        networks = [ip_network(part, strict=False) for part in parts]
+    except ValueError as exc:
+        raise SettingsError(
+            f"{ENV_PREFIX}{name}={text!r}: expected IP addresses or networks, comma-separated "
+            "(e.g. 172.18.0.0/16), the reverse proxies in front of the service"
+        ) from exc
+    return ",".join(str(n) for n in networks)
 
 
 def system_clock() -> dt.datetime:
@@ -189,10 +204,27 @@ class Settings:
     #: only once its size and mtime have been unchanged this many seconds by the clock (a file
     #: still being copied waits for the next run); 0 reads files as soon as they are seen.
     landing_quiet_seconds: int = 120
+    #: A promotion (bronze → pool) of at most this many pending bronze rows runs in the task's
+    #: own process on Arrow data, without starting Spark; a larger one runs on Spark (as does
+    #: every one when ``spark_master`` is a cluster). The default takes every delivery of the
+    #: synthetic city (a 1M-row hukou export) in process (jobs.ingest.promote).
+    ingest_arrow_max_rows: int = 2_000_000
     #: The department service: rows of one page of a governed read (JSON, CSV, XLSX, Arrow).
     service_max_rows: int = 10_000
     #: Keys in one ID-list filter or one 核验 (verification) batch.
     service_max_batch: int = 10_000
+    #: The service's cookies: ``auto`` (Secure in production; elsewhere Secure unless reached on
+    #: localhost), ``true``, or ``false`` (plain HTTP on a closed test network only: a session
+    #: cookie sent in the clear can be taken and replayed).
+    cookie_secure: str = "auto"
+    #: Reverse proxies in front of the service (addresses or CIDR networks, comma-separated):
+    #: only a request from one of them has its X-Forwarded-For (the client's address, which
+    #: failed sign-ins are throttled by) and X-Forwarded-Proto believed. Empty: none.
+    trusted_proxies: str = ""
+    #: Batches of at most this many rows run in the task's own process on Arrow (ingestion
+    #: without Spark; quality on Great Expectations' pandas engine); larger ones, and every
+    #: batch when the Spark master is a cluster, run on Spark (DESIGN §3).
+    arrow_max_rows: int = 2_000_000
     #: Where "now" comes from. Not a setting a user sets: tests and replays pin it with
     #: :meth:`with_clock`; everything else reads time through :meth:`now` and :meth:`today`.
     clock: Callable[[], dt.datetime] = field(default=system_clock, repr=False, compare=False)
@@ -213,6 +245,12 @@ class Settings:
     def today(self) -> dt.date:
         """Today in the bureau's time zone: the day deadlines count from and reports are dated."""
         return self.local_now().date()
+
+    def runs_on_arrow(self, rows: int) -> bool:
+        """Whether a batch of ``rows`` rows runs in-process on Arrow rather than on Spark: at
+        most :attr:`arrow_max_rows` rows, and the Spark master is local (a cluster is there
+        to take the work)."""
+        return rows <= self.arrow_max_rows and self.spark_master.startswith("local")
 
     @property
     def is_production(self) -> bool:
@@ -281,8 +319,12 @@ class Settings:
             read_max_cells=_env_count("READ_MAX_CELLS", cls.read_max_cells),
             read_max_vertices=_env_count("READ_MAX_VERTICES", cls.read_max_vertices),
             landing_quiet_seconds=_env_seconds("LANDING_QUIET_SECONDS", cls.landing_quiet_seconds),
+            ingest_arrow_max_rows=_env_count("INGEST_ARROW_MAX_ROWS", cls.ingest_arrow_max_rows),
             service_max_rows=_env_count("SERVICE_MAX_ROWS", cls.service_max_rows),
             service_max_batch=_env_count("SERVICE_MAX_BATCH", cls.service_max_batch),
+            cookie_secure=_env_choice("COOKIE_SECURE", "auto", ("auto", "true", "false")),
+            trusted_proxies=_env_networks("TRUSTED_PROXIES"),
+            arrow_max_rows=_env_count("ARROW_MAX_ROWS", cls.arrow_max_rows),
         )
 
     def as_dict(self) -> dict[str, object]:

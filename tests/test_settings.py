@@ -39,8 +39,12 @@ DEFAULTS = {
     "read_max_cells": 50000000,
     "read_max_vertices": 500000,
     "landing_quiet_seconds": 120,
+    "ingest_arrow_max_rows": 2_000_000,
     "service_max_rows": 10000,
     "service_max_batch": 10000,
+    "cookie_secure": "auto",
+    "trusted_proxies": "",
+    "arrow_max_rows": 2000000,
 }
 
 VARIABLES = {
@@ -72,8 +76,12 @@ VARIABLES = {
     "read_max_cells": "GOVLAKE_READ_MAX_CELLS",
     "read_max_vertices": "GOVLAKE_READ_MAX_VERTICES",
     "landing_quiet_seconds": "GOVLAKE_LANDING_QUIET_SECONDS",
+    "ingest_arrow_max_rows": "GOVLAKE_INGEST_ARROW_MAX_ROWS",
     "service_max_rows": "GOVLAKE_SERVICE_MAX_ROWS",
     "service_max_batch": "GOVLAKE_SERVICE_MAX_BATCH",
+    "cookie_secure": "GOVLAKE_COOKIE_SECURE",
+    "trusted_proxies": "GOVLAKE_TRUSTED_PROXIES",
+    "arrow_max_rows": "GOVLAKE_ARROW_MAX_ROWS",
 }
 
 # One line of `govlake config`: name, value (may be empty), then the variable in parentheses.
@@ -118,8 +126,12 @@ def overridden(monkeypatch, tmp_path):
         "GOVLAKE_READ_MAX_CELLS": "40",
         "GOVLAKE_READ_MAX_VERTICES": "100",
         "GOVLAKE_LANDING_QUIET_SECONDS": "0",
+        "GOVLAKE_INGEST_ARROW_MAX_ROWS": "1000",
         "GOVLAKE_SERVICE_MAX_ROWS": "50",
         "GOVLAKE_SERVICE_MAX_BATCH": "20",
+        "GOVLAKE_COOKIE_SECURE": "false",
+        "GOVLAKE_TRUSTED_PROXIES": " 172.18.0.5, 10.1.0.0/16 ",
+        "GOVLAKE_ARROW_MAX_ROWS": "1000",
     }
     for name, value in values.items():
         monkeypatch.setenv(name, value)
@@ -152,8 +164,12 @@ def overridden(monkeypatch, tmp_path):
         "read_max_cells": 40,
         "read_max_vertices": 100,
         "landing_quiet_seconds": 0,
+        "ingest_arrow_max_rows": 1000,
         "service_max_rows": 50,
         "service_max_batch": 20,
+        "cookie_secure": "false",
+        "trusted_proxies": "172.18.0.5/32,10.1.0.0/16",
+        "arrow_max_rows": 1000,
     }
 
 
@@ -183,6 +199,13 @@ def test_blank_variable_keeps_the_default(monkeypatch):
 
 def test_variable_names_name_every_setting():
     assert Settings.variable_names() == VARIABLES
+
+
+@pytest.mark.parametrize("value", ["proxy.internal", "10.0.0.300", "10.0.0.0/33"])
+def test_trusted_proxies_that_are_not_addresses_fail_naming_the_variable(monkeypatch, value):
+    monkeypatch.setenv("GOVLAKE_TRUSTED_PROXIES", value)
+    with pytest.raises(SettingsError, match="GOVLAKE_TRUSTED_PROXIES"):
+        Settings.from_env()
 
 
 def test_unknown_deployment_env_fails_naming_the_variable(monkeypatch):

@@ -58,6 +58,7 @@ import pyarrow as pa
 from jobs.lake import ledger, tables
 from jobs.lake.crash import crash_point
 from jobs.lake.files import read_text, write_text
+from jobs.lake.kept import kept
 from jobs.lake.paths import join_uri
 from jobs.lake.registry import AUDIT_LOG
 from jobs.secrets import Secret, SecretError, load_secret
@@ -401,18 +402,24 @@ def _group_commit(uri: str) -> _GroupCommit:
 
 
 def _append(settings: Settings, records: Sequence[Mapping[str, Any]]) -> list[Entry]:
-    """One commit of ``records`` (:func:`record_many`), the table opened once for its head and
-    its write."""
-    from deltalake import CommitProperties, DeltaTable, write_deltalake
+    """One commit of ``records`` (:func:`record_many`).
+
+    The log's table is kept open between commits (:mod:`jobs.lake.kept`): a commit reads only
+    the commits made since the last one, and when nobody else appended, the head is the one it
+    wrote itself instead of one read from the history.
+    """
+    from deltalake import CommitProperties, write_deltalake
 
     uri = AUDIT_LOG.uri(settings)
     key = load_audit_key(settings)
     with _append_lock(uri):
-        table = DeltaTable(uri) if tables.table_exists(uri) else None
+        keeper, _ = kept(uri)
+        table = keeper.refreshed()
         anchor = read_anchor(settings)
-        current = _newest(
-            anchor and anchor.head, _head_of(table, uri) if table is not None else None
-        )
+        in_table = None
+        if table is not None:
+            in_table = keeper.memo if keeper.memo is not None else _head_of(table, uri)
+        current = _newest(anchor and anchor.head, in_table)
         # One instant for the whole group: when its commit was made.
         entries = chain(records, current, settings.now(), key)
         head = entries[-1]
@@ -422,18 +429,24 @@ def _append(settings: Settings, records: Sequence[Mapping[str, Any]]) -> list[En
             # log cleanup keep everything at least this long.
             configuration = tables.retention_properties(_retention_days(settings))
         crash_point("audit.append")
-        write_deltalake(
-            table if table is not None else uri,
-            pa.Table.from_pylist(entries, schema=AUDIT_SCHEMA),
-            mode="append",
-            configuration=configuration,
-            commit_properties=CommitProperties(
-                custom_metadata={
-                    HEAD_SEQ_KEY: str(head["seq"]),
-                    HEAD_HASH_KEY: head["entry_hash"],
-                }
-            ),
-        )
+        try:
+            write_deltalake(
+                table if table is not None else uri,
+                pa.Table.from_pylist(entries, schema=AUDIT_SCHEMA),
+                mode="append",
+                configuration=configuration,
+                commit_properties=CommitProperties(
+                    custom_metadata={
+                        HEAD_SEQ_KEY: str(head["seq"]),
+                        HEAD_HASH_KEY: head["entry_hash"],
+                    }
+                ),
+            )
+        except BaseException:
+            keeper.forget()
+            raise
+        if table is not None:
+            keeper.remember((int(head["seq"]), head["entry_hash"]))
         crash_point("audit.anchor")  # committed, the anchor outside the lake not yet moved
         # The first keyed append (or the first after the anchor was lost) says where keys begin.
         _write_anchor(settings, head, anchor.keyed_from if anchor else entries[0]["seq"])

@@ -4,6 +4,7 @@
     govlake backup list                                          the sets, oldest first
     govlake backup prune --as LOGIN                              keep the newest GOVLAKE_BACKUP_KEEP
     govlake backup restore SET --as LOGIN --into ROOT [--overwrite] [--table PATH ...]
+                                            [--store-url URL]
     govlake backup drill --as LOGIN [--set SET] [--into EMPTY_FOLDER]
     govlake restore SET --as LOGIN [--into ROOT] [--overwrite] [--table PATH ...]
     govlake destroy DATASET --as LOGIN --why TEXT [--force]
@@ -108,6 +109,7 @@ def _restore(args: argparse.Namespace) -> int:
             target_root=args.into,
             overwrite=args.overwrite,
             tables=args.table,
+            store_url=args.store_url,
         )
     except BackupError as exc:
         return _refused(exc)
@@ -154,6 +156,11 @@ def _add_restore_arguments(parser: argparse.ArgumentParser, *, into_required: bo
     )
     parser.add_argument("--overwrite", action="store_true")
     parser.add_argument("--table", action="append")
+    parser.add_argument(
+        "--store-url",
+        help="the database the set's workflow store goes to (default: the live store for the "
+        "live lake, a SQLite file next to another lake root)",
+    )
     parser.set_defaults(func=_restore)
 
 

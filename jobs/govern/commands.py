@@ -8,8 +8,9 @@
     govlake tickets check-deadlines [--today YYYY-MM-DD]              overdue → escalated (daily)
 
 Every action is signed by an account (``--as LOGIN`` with its password, asked or read with
-``--password-file``; jobs.store.identity): a data officer of an assigned department or a quality
-reviewer. It is recorded in ``governance/ticket_events`` with who and why (``--why``).
+``--password-file``; jobs.store.identity): a data officer of an assigned department, or a quality
+reviewer or the steward of the bureau. It is recorded in the workflow store with who and why
+(``--why``), audited, and copied to the lake's ``governance/ticket_events``.
 An ID may be given by a unique prefix. Exit codes: 0 done, 1 the action is not allowed (the
 message says why), 2 a bad argument.
 """

@@ -117,9 +117,7 @@ def _validate(args: argparse.Namespace) -> int:
     from jobs.quality.pipeline import validate_pool_batch
 
     try:
-        summary = validate_pool_batch(
-            args.resource, Settings.from_env(), batch_id=args.batch, run_gx=not args.no_gx
-        )
+        summary = validate_pool_batch(args.resource, Settings.from_env(), batch_id=args.batch)
     except QualityGateError as held:
         print(str(held), file=sys.stderr)
         return EXIT_FAILED
@@ -225,9 +223,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     validate = cmds.add_parser("validate", help="validate the new pool batches of a resource")
     validate.add_argument("resource", metavar="RESOURCE", help="<dept>.<resource>, e.g. gaj.hukou")
     validate.add_argument("--batch", help="validate only this batch (again)")
-    validate.add_argument(
-        "--no-gx", action="store_true", help="skip GX's own validation and Data Docs"
-    )
     validate.set_defaults(func=_validate)
 
     tasks = cmds.add_parser("tasks", help="rectification tasks (整改) with status and deadline")

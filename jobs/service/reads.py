@@ -37,8 +37,8 @@ import pyarrow.fs as pafs
 from jobs.audit import log as audit
 from jobs.catalog import load_catalog
 from jobs.lake.files import filesystem
+from jobs.lake.kept import kept
 from jobs.lake.registry import SHARE
-from jobs.lake.tables import table_exists
 from jobs.service import inputs
 from jobs.service.errors import (
     AuditUnavailable,
@@ -319,12 +319,43 @@ class _Position:
         return position
 
 
-def open_table(uri: str, version: int | None) -> tuple[Any, pads.Dataset]:
-    """A Delta table (at ``version``; the latest for None) and a pyarrow dataset of its files."""
+@dataclass(frozen=True)
+class Snapshot:
+    """One version of a share table as pages read it: the table's id, the version, its files."""
+
+    table_id: str
+    version: int
+    files: pads.Dataset
+
+
+_newest: dict[str, Snapshot] = {}
+
+
+def newest_snapshot(uri: str) -> Snapshot | None:
+    """The table at ``uri`` at its newest version (None when there is none).
+
+    The table is kept open between calls (:mod:`jobs.lake.kept`): each call reads only the
+    commits made since the last, and a share refresh that rebuilt the table is noticed.
+    """
+    keeper, lock = kept(uri)
+    with lock:
+        table = keeper.refreshed()
+        if table is None:
+            _newest.pop(uri, None)
+            return None
+        table_id, version = table.metadata().id, table.version()
+        known = _newest.get(uri)
+        if known is None or (known.table_id, known.version) != (table_id, version):
+            known = _newest[uri] = Snapshot(table_id, version, table_files(table, uri))
+        return known
+
+
+def snapshot_at(uri: str, version: int) -> Snapshot:
+    """An older version of the table at ``uri`` (a cursor's, while the share moved on)."""
     from deltalake import DeltaTable
 
     table = DeltaTable(uri, version=version)
-    return table, table_files(table, uri)
+    return Snapshot(table.metadata().id, table.version(), table_files(table, uri))
 
 
 def table_files(table: Any, uri: str) -> pads.Dataset:
@@ -488,23 +519,26 @@ def _read_page(
         raise NotGranted(f"fields {withheld} of {dataset.id} never leave their pool", "drop them")
 
     uri = SHARE.uri(settings, consumer.department, dataset.id)
-    if not table_exists(uri):
+    snapshot = newest_snapshot(uri)
+    if snapshot is None:
         raise ShareNotReady(
             f"{consumer.department}'s share of {dataset.id} has not been built since the grant",
             "try again after the next share refresh (share__refresh)",
         )
     position = _Position.decode(request.cursor) if request.cursor else None
     digest = query_digest(request)
-    try:
-        table, files = open_table(uri, position.version if position else None)
-    except Exception:
-        if position is None:
-            raise
-        raise CursorExpired(f"{dataset.id} was rebuilt since this cursor", _START_AGAIN) from None
-    if position and (position.table_id != table.metadata().id or position.query != digest):
+    if position and position.version != snapshot.version:
+        try:
+            snapshot = snapshot_at(uri, position.version)
+        except Exception:
+            raise CursorExpired(
+                f"{dataset.id} was rebuilt since this cursor", _START_AGAIN
+            ) from None
+    if position and (position.table_id != snapshot.table_id or position.query != digest):
         raise CursorExpired(
             "this cursor belongs to another query, or the share was rebuilt since", _START_AGAIN
         )
+    files = snapshot.files
     missing = sorted(set(needed + fields) - set(files.schema.names))
     if missing:
         raise ShareNotReady(
@@ -529,7 +563,7 @@ def _read_page(
     if following:
         index, passed = following
         next_cursor = _Position(
-            table.metadata().id, table.version(), digest, _place(fragments[index]), passed
+            snapshot.table_id, snapshot.version, digest, _place(fragments[index]), passed
         ).encode()
     entry = audited(
         settings,
@@ -548,7 +582,7 @@ def _read_page(
             "grant": grant["request_id"],
             "purpose": grant["purpose"],
             "format": request.format,
-            "table_version": table.version(),
+            "table_version": snapshot.version,
         },
     )
     return Page(

@@ -39,6 +39,7 @@ def test_backup_then_drill_then_list_from_the_command_line(env_lake, steward, ca
     assert main(["backup", "list"]) == 0
 
     assert (drilled["backup_id"], drilled["ok"]) == (backup_id, True)
+    assert drilled["workflow_store"]["rows"]["accounts"] == 2  # the store came back too
     assert json.loads(capsys.readouterr().out) == [backup_id]
 
 
