@@ -13,6 +13,7 @@ from jobs.ingest.standardize_arrow import (
     standardized_batch,
     standardized_batches,
     standardized_df,
+    standardized_schema,
 )
 from jobs.settings import Settings
 from tests.standardize.samples import (
@@ -153,3 +154,10 @@ def test_spark_runs_the_arrow_rules_in_map_in_arrow_with_the_same_result(spark, 
     bronze = _bronze(resource)
     in_spark = standardized_df(spark.createDataFrame(bronze).repartition(3), resource, CATALOG)
     _assert_same_rows(in_spark.toArrow(), _spark_standardized(spark, resource, bronze))
+
+
+def test_no_bronze_rows_give_an_empty_table_of_the_schema():
+    for resource in CATALOG.resources.values():
+        standardized = standardized_batch(BRONZE_SCHEMA.empty_table(), resource, CATALOG)
+        assert standardized.schema == standardized_schema(resource)
+        assert standardized.num_rows == 0
