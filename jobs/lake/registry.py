@@ -104,14 +104,14 @@ POOL = LakeTable(
     "pool",
     "<dept>/<resource>",
     "one row per accepted record per batch: typed, keyed by the catalog's key fields",
-    f"{_INGEST}._promote_batches",
+    "jobs.ingest.promote_arrow.promote",
     _ROW_LINEAGE,
 )
 QUARANTINE = LakeTable(
     "quarantine",
     "<dept>/<resource>",
     "one row per rejected row (reason codes), or per file rejected whole",
-    f"{_INGEST}._promote_batches",
+    "jobs.ingest.promote_arrow.promote",
     _ROW_LINEAGE,
 )
 
@@ -176,7 +176,7 @@ POOL_BATCHES = LakeTable(
     "governance",
     "pool_batches",
     "one row per promotion outcome of a (batch, file)",
-    f"{_INGEST}._append_outcomes",
+    "jobs.ingest.promote._append_outcomes",
     (*_FILE, "decided_at"),
 )
 ROW_ACCOUNTING = LakeTable(
