@@ -259,8 +259,8 @@ def restore(
     store_into = None
     if tables is None and "sha256" in saved_store:
         store_into = workflow.restore_target(settings, root, saved_store, store_url)
-        if store_into is not None and not overwrite:
-            workflow.refuse_to_replace(store_into)  # before any table is touched
+        if store_into is not None:  # before any table is touched
+            workflow.check_target(store_into, saved_store, overwrite=overwrite)
     restored, skipped = {}, []
     for table in chosen:
         path = table["path"]

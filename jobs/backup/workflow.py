@@ -259,12 +259,24 @@ def drop_database(settings: Settings) -> None:
         server.dispose()
 
 
-def refuse_to_replace(target: Settings) -> None:
-    """Raises :class:`BackupError` when the store of ``target`` holds any row (accounts,
-    grants …): a restore replaces it only when told to (``overwrite``)."""
+def check_target(target: Settings, entry: dict[str, Any], *, overwrite: bool) -> None:
+    """What a restore checks before it touches anything: the target store is of the set's
+    kind, and holds no row (accounts, grants …) unless told to replace it (``overwrite``).
+
+    Raises:
+        BackupError: the backends differ, or the target holds rows and ``overwrite`` is off.
+    """
     from jobs.store import db
 
-    if _backend(target.database_url) == "postgresql":
+    url = target.database_url
+    if _backend(url) != entry["backend"]:
+        raise BackupError(
+            f"the set's workflow store is {entry['backend']}, the target {_safe(url)} is "
+            f"{_backend(url)}: restore it into a store of its kind"
+        )
+    if overwrite:
+        return
+    if entry["backend"] == "postgresql":
         db.create_database(target)
     if any(counted_store(target)[1].values()):
         raise BackupError(
@@ -275,21 +287,16 @@ def refuse_to_replace(target: Settings) -> None:
 
 def restore(set_dir: str, entry: dict[str, Any], target: Settings) -> dict[str, Any]:
     """Brings the store of a set back into the store of ``target`` (its ``database_url``),
-    replacing what is there (:func:`refuse_to_replace` first, unless told to overwrite).
+    replacing what is there (:func:`check_target` first).
 
     Raises:
-        BackupError: the copy differs from the manifest; the backends differ; pg_restore is
-            missing or fails; the restored store is not at the set's revision and rows.
+        BackupError: the copy differs from the manifest; pg_restore is missing or fails; the
+            restored store is not at the set's revision and rows.
     """
     from jobs.lake.files import copy_file
     from jobs.store import db
 
     url = target.database_url
-    if _backend(url) != entry["backend"]:
-        raise BackupError(
-            f"the set's workflow store is {entry['backend']}, the target {_safe(url)} is "
-            f"{_backend(url)}: restore it into a store of its kind"
-        )
     if entry["backend"] == "postgresql":
         db.create_database(target)
     source = store.object_uri(store.backup_root_of(set_dir), entry["sha256"])

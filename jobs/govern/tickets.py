@@ -16,7 +16,7 @@ evaluation and retention:
   from build to build.
 * ``governance/ticket_events``: append-only, one row per thing that happened to a ticket, with
   who (``by``) and why: opened, updated, extended, confirmed, resolved, auto_resolved, reopened,
-  overdue, escalated.
+  overdue, escalated, and commented (a comment, in any state, changing nothing).
 
 Who acts: a data officer of an assigned department, or the bureau (a quality reviewer or the
 steward); of two accounts deciding one ticket at once, only the first decision is recorded.
@@ -59,7 +59,7 @@ from jobs.policy.workdays import Deadline
 from jobs.settings import Settings
 from jobs.store import requests
 from jobs.store.db import reading, transaction
-from jobs.store.requests import STAY, Machine
+from jobs.store.requests import COMMENTED, STAY, Machine
 from jobs.store.roles import Actor, require
 
 OPEN, EXTENDED, OVERDUE, ESCALATED = "open", "extended", "overdue", "escalated"
@@ -350,6 +350,14 @@ def apply_extend(
     return out, _event(
         out, "extended", ticket["state"], by=by, why=f"{why} (+{days} wd)", now=now, on=today
     )
+
+
+def apply_comment(
+    ticket: Ticket, *, by: str, why: str, today: dt.date, now: dt.datetime
+) -> tuple[Ticket, Event]:
+    """A comment (意见) on a ticket in any state: an event, no change to the ticket."""
+    _require(by, why)
+    return ticket, _event(ticket, COMMENTED, ticket["state"], by=by, why=why, now=now, on=today)
 
 
 def apply_close(
@@ -758,14 +766,14 @@ def _decide(
         ticket = _as_ticket(before)
         require(by, action, ticket["assigned_departments"] or ())
         after, event = decision(ticket)
+        stored = _as_store_event(event, by.department)
         try:
-            requests.move(
-                session,
-                VERIFICATION,
-                before,
-                _as_record(after, before["version"]),
-                _as_store_event(event, by.department),
-            )
+            if event["event"] == COMMENTED:
+                requests.comment(session, VERIFICATION, before, stored)
+            else:
+                requests.move(
+                    session, VERIFICATION, before, _as_record(after, before["version"]), stored
+                )
         except requests.RequestConflict as exc:
             raise TicketError(str(exc).replace("request", "ticket", 1)) from None
     _publish(settings, [event], [after["ticket_id"]])
@@ -826,6 +834,23 @@ def close_ticket(
         by,
         lambda ticket: apply_close(
             ticket, state, by=by.login, why=why, today=settings.today(), now=settings.now()
+        ),
+    )
+
+
+def comment_ticket(settings: Settings, ticket_id: str, *, by: Actor, why: str) -> Ticket:
+    """Adds a comment (意见) to a ticket, in any state; recorded and audited like a decision.
+
+    Raises:
+        Forbidden: as for :func:`extend_ticket`.
+    """
+    return _decide(
+        settings,
+        ticket_id,
+        "ticket.comment",
+        by,
+        lambda ticket: apply_comment(
+            ticket, by=by.login, why=why, today=settings.today(), now=settings.now()
         ),
     )
 

@@ -39,6 +39,9 @@ from jobs.store.roles import BUREAU
 SYSTEM = "system"
 #: An event that leaves the state as it was (an update of the subject, a comment).
 STAY = "="
+#: A comment (意见): allowed on a request of any type in any state, it changes nothing but the
+#: record of what was said.
+COMMENTED = "commented"
 
 #: The request's columns, as the dicts of this module carry them (plus ``departments``).
 COLUMNS: tuple[str, ...] = tuple(c.name for c in Request.__table__.columns)
@@ -72,6 +75,10 @@ class Machine:
 
     def check(self, action: str, from_state: str | None, to_state: str) -> None:
         """Raises :class:`RequestError` unless the machine allows this transition."""
+        if action == COMMENTED and from_state == to_state:
+            if to_state not in (*self.open_states, *self.closed_states):
+                raise RequestError(f"a {self.type} request has no state {to_state!r}")
+            return
         if action not in self.transitions:
             raise RequestError(f"a {self.type} request knows no action {action!r}")
         sources, target = self.transitions[action]
@@ -238,6 +245,13 @@ def move(session: Session, machine: Machine, before: Record, after: Record, even
         raise RequestConflict(
             f"request {before['id']} was changed by someone else meanwhile; look at it again"
         )
+    _insert(session, [], [event])
+
+
+def comment(session: Session, machine: Machine, record: Record, event: Event) -> None:
+    """Adds a comment (a :data:`COMMENTED` event) to a request. The request itself is left as it
+    is: a comment made while someone decides does not get in the decision's way."""
+    _check(machine, record, [event])
     _insert(session, [], [event])
 
 

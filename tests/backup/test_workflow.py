@@ -106,3 +106,27 @@ def test_the_database_password_reaches_pg_dump_in_its_environment_not_its_argume
     libpq, env = workflow._libpq("postgresql+psycopg://govlake:s3cret%2Fx@db:5432/store")
     assert libpq == "postgresql://govlake@db:5432/store"
     assert env["PGPASSWORD"] == "s3cret/x"
+
+
+@needs_postgres
+def test_a_store_of_another_kind_is_refused_before_any_table_is_restored(
+    lake_settings, postgres_server, tmp_path
+):
+    import dataclasses
+
+    settings = dataclasses.replace(lake_settings, db_url=f"sqlite:///{tmp_path / 'store.db'}")
+    pool = tables.table_uri(settings, "pool", "gaj", "hukou")
+    ledger.append_rows(pool, [{"id": "a"}], pa.schema([("id", pa.string())]), "w1")
+    create_accounts(settings, STEWARD)
+    done = backup(settings, by="steward")
+    elsewhere = postgres_server.create_database("store_of_another_kind")
+
+    with pytest.raises(BackupError, match="restore it into a store of its kind"):
+        restore(
+            settings,
+            set_uri(settings.backup_root, done["backup_id"]),
+            by="steward",
+            target_root=str(tmp_path / "other_lake"),
+            store_url=elsewhere,
+        )
+    assert not (tmp_path / "other_lake").exists()

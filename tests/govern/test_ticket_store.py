@@ -260,3 +260,23 @@ def test_the_inbox_puts_overdue_first_and_escalated_tickets_reach_the_bureau(set
     board = dashboard_of(settings, BUREAU, today=dt.date(2025, 10, 17))
     assert [(d["department"], d["open"], d["overdue"]) for d in board] == [("rsj", 2, 1)]
     assert dashboard_of(settings, "mzj", today=dt.date(2025, 10, 17)) == []
+
+
+def test_a_comment_is_recorded_and_audited_in_any_state_and_changes_nothing(settings):
+    _sync(settings, issue("t1"))
+    tickets.close_ticket(settings, "t1", tickets.CONFIRMED, by=RSJ_OFFICER, why="值已核实")
+    before = tickets.find_ticket(settings, "t1")
+
+    tickets.comment_ticket(settings, "t1", by=STEWARD, why="已电话告知申请人")
+
+    assert tickets.find_ticket(settings, "t1") == before
+    (comment,) = [e for e in tickets.read_events(settings, "t1") if e["event"] == "commented"]
+    assert (comment["from_state"], comment["to_state"], comment["by"]) == (
+        tickets.CONFIRMED,
+        tickets.CONFIRMED,
+        "steward",
+    )
+    assert audit.read_entries(settings)[-1]["action"] == "ticket_commented"
+    assert "commented" in [e["event"] for e in _lake_events(settings)]
+    with pytest.raises(Forbidden):
+        tickets.comment_ticket(settings, "t1", by=MZJ_OFFICER, why="路过")
