@@ -29,6 +29,7 @@ BENCHMARKS: dict[str, str] = {
     "quality": "bench.bench_quality",
     "integrate": "bench.bench_integrate",
     "e2e": "bench.bench_e2e",
+    "service": "bench.bench_service",
 }
 
 
@@ -46,7 +47,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--persons",
         type=int,
         action="append",
-        help="sizes for the benchmarks that take one (integrate, e2e), instead of their defaults",
+        help="sizes for the benchmarks that take one (integrate, e2e, service), instead of their "
+        "defaults",
     )
     parser.add_argument("--out", help="where to write the JSON (default <reports_root>/bench.json)")
     return parser.parse_args(argv)

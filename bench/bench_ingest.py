@@ -6,7 +6,8 @@ For each city size a synthetic county is generated into a temporary folder (not 
 - the whole county: every catalog resource, total seconds and rows per second.
 
 ``--quick`` runs a 20,000-person county; the full run 1,000,000 persons for hukou and 100,000
-for the whole county. Peak memory is the process tree's (Python driver + Spark JVM).
+for the whole county. Peak memory is the process tree's (Python driver, and a Spark JVM only if
+a promotion runs on Spark: ingestion starts none for batches under ``arrow_max_rows``).
 
 Run: ``python -m bench --only ingest [--quick]``.
 """
@@ -24,7 +25,6 @@ from bench.common import settings_under
 from jobs.catalog.loader import load_catalog
 from jobs.ingest import pipeline
 from jobs.settings import Settings
-from jobs.spark import get_spark
 from jobs.synth.config import load_config
 from jobs.synth.generate import generate
 
@@ -36,18 +36,18 @@ def _generate(persons: int, root: Path) -> None:
     generate(load_config(None, persons=persons, seed=1), root / "landing")
 
 
-def _hukou(persons: int, spark, base: Settings) -> dict:
+def _hukou(persons: int, base: Settings) -> dict:
     root = Path(tempfile.mkdtemp(prefix="govlake-bench-ingest-"))
     try:
         _generate(persons, root)
         settings = settings_under(base, root)
         with PeakMemory().measure() as memory:
             started = time.perf_counter()
-            landed = pipeline.land_to_bronze("gaj.hukou", settings, spark=spark)
+            landed = pipeline.land_to_bronze("gaj.hukou", settings)
             landed_at = time.perf_counter()
-            pipeline.bronze_to_pool("gaj.hukou", settings, spark=spark)
+            pipeline.bronze_to_pool("gaj.hukou", settings)
             pooled_at = time.perf_counter()
-            accounted = pipeline.check_row_accounting("gaj.hukou", settings, spark=spark)
+            accounted = pipeline.check_row_accounting("gaj.hukou", settings)
         rows = accounted["file_rows"]
         total = pooled_at - started
         return {
@@ -64,7 +64,7 @@ def _hukou(persons: int, spark, base: Settings) -> dict:
         shutil.rmtree(root, ignore_errors=True)
 
 
-def _county(persons: int, spark, base: Settings) -> dict:
+def _county(persons: int, base: Settings) -> dict:
     root = Path(tempfile.mkdtemp(prefix="govlake-bench-county-"))
     try:
         _generate(persons, root)
@@ -73,9 +73,9 @@ def _county(persons: int, spark, base: Settings) -> dict:
         with PeakMemory().measure() as memory:
             started = time.perf_counter()
             for resource_id in load_catalog(settings.schemas_root).resources:
-                rows += pipeline.ingest_resource(resource_id, settings, spark=spark)[
-                    "row_accounting"
-                ]["file_rows"]
+                rows += pipeline.ingest_resource(resource_id, settings)["row_accounting"][
+                    "file_rows"
+                ]
             total = time.perf_counter() - started
         return {
             "case": f"whole county (14 resources), {persons:,} persons",
@@ -90,8 +90,5 @@ def _county(persons: int, spark, base: Settings) -> dict:
 
 def run(args: argparse.Namespace, settings: Settings) -> list[dict]:
     sizes = QUICK if args.quick else FULL
-    spark = get_spark(settings, app_name="govlake-bench-ingest")
-    return [
-        _hukou(sizes["hukou_persons"], spark, settings),
-        _county(sizes["county_persons"], spark, settings),
-    ]
+    # As the ingestion tasks run: no session given, Spark starts only for a promotion on Spark.
+    return [_hukou(sizes["hukou_persons"], settings), _county(sizes["county_persons"], settings)]

@@ -7,6 +7,9 @@
 #   AWS_SECRET_ACCESS_KEY_FILE  the lake's bucket-scoped key (delta-rs and Spark's S3A)
 #   POSTGRES_PASSWORD_FILE      the database password: Airflow's metadata database
 #                               (POSTGRES_DB) and govlake's workflow store (POSTGRES_STORE_DB)
+# Both URLs use psycopg 3, the driver requirements.lock installs: Airflow's API server also needs
+# an async URL, and would derive postgresql+asyncpg (not installed) from a psycopg2 one.
+# Airflow's own keys are not read here: compose passes AIRFLOW__*_CMD, which Airflow runs itself.
 set -eu
 # New files: owner read/write, group read, nothing for other local users.
 umask 027
@@ -20,7 +23,8 @@ if [ -n "${POSTGRES_PASSWORD_FILE:-}" ]; then
   password="$(python -c 'import sys, urllib.parse; print(urllib.parse.quote(open(sys.argv[1]).read().strip(), safe=""))' "$POSTGRES_PASSWORD_FILE")"
   server="${POSTGRES_USER}:${password}@${POSTGRES_HOST:-postgres}:5432"
   if [ -n "${POSTGRES_DB:-}" ]; then
-    export AIRFLOW__DATABASE__SQL_ALCHEMY_CONN="postgresql+psycopg2://${server}/${POSTGRES_DB}"
+    export AIRFLOW__DATABASE__SQL_ALCHEMY_CONN="postgresql+psycopg://${server}/${POSTGRES_DB}"
+    export AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_ASYNC="postgresql+psycopg_async://${server}/${POSTGRES_DB}"
   fi
   if [ -n "${POSTGRES_STORE_DB:-}" ]; then
     export GOVLAKE_DB_URL="postgresql+psycopg://${server}/${POSTGRES_STORE_DB}"

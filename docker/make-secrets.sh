@@ -22,8 +22,15 @@ if [ ! -s "$folder/minio_root_user" ]; then
   echo "${1:-govlake-root}" > "$folder/minio_root_user"
 fi
 for name in postgres_password minio_root_password lake_secret_key share_key reident_key \
-            audit_key session_secret; do
+            audit_key session_secret airflow_api_secret_key airflow_jwt_secret \
+            airflow_admin_password; do
   new "$name"
 done
+# Airflow's Fernet key: 32 random bytes, URL-safe base64 (the format Fernet requires).
+if [ ! -s "$folder/airflow_fernet_key" ]; then
+  python3 -c 'import base64, os; print(base64.urlsafe_b64encode(os.urandom(32)).decode())' \
+    > "$folder/airflow_fernet_key"
+  echo "wrote $folder/airflow_fernet_key"
+fi
 # Containers run as other users (postgres, govlake): the files must be readable inside them.
 chmod 444 "$folder"/*

@@ -10,7 +10,9 @@ import datetime as dt
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields, replace
+from ipaddress import ip_network
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 #: The project folder: the checkout that holds ``jobs/`` and ``schemas/``.
@@ -74,6 +76,20 @@ def _env_choice(name: str, default: str, choices: tuple[str, ...]) -> str:
     if text not in choices:
         raise SettingsError(f"{ENV_PREFIX}{name}={text!r}: expected one of {', '.join(choices)}")
     return text
+
+
+def _env_networks(name: str) -> str:
+    """Comma-separated IP addresses or networks (``10.0.0.5, 172.18.0.0/16``), normalised."""
+    text = _env(name, "")
+    try:
+        parts = [part.strip() for part in text.split(",") if part.strip()]
+        networks = [ip_network(part, strict=False) for part in parts]
+    except ValueError as exc:
+        raise SettingsError(
+            f"{ENV_PREFIX}{name}={text!r}: expected IP addresses or networks, comma-separated "
+            "(e.g. 172.18.0.0/16), the reverse proxies in front of the service"
+        ) from exc
+    return ",".join(str(n) for n in networks)
 
 
 def system_clock() -> dt.datetime:
@@ -192,6 +208,19 @@ class Settings:
     service_max_rows: int = 10_000
     #: Keys in one ID-list filter or one 核验 (verification) batch.
     service_max_batch: int = 10_000
+    #: The service's cookies: ``auto`` (Secure in production; elsewhere Secure unless reached on
+    #: localhost), ``true``, or ``false`` (plain HTTP on a closed test network only: a session
+    #: cookie sent in the clear can be taken and replayed).
+    cookie_secure: str = "auto"
+    #: Reverse proxies in front of the service (addresses or CIDR networks, comma-separated):
+    #: only a request from one of them has its X-Forwarded-For (the client's address, which
+    #: failed sign-ins are throttled by) and X-Forwarded-Proto believed. Empty: none.
+    trusted_proxies: str = ""
+    #: Batches of at most this many rows run in the task's own process on Arrow (ingestion
+    #: without Spark; quality on Great Expectations' pandas engine); larger ones, and every
+    #: batch when the Spark master is a cluster, run on Spark (DESIGN §3). The default takes
+    #: every delivery of the synthetic city (a 1M-row hukou export) in process.
+    arrow_max_rows: int = 2_000_000
     #: Where "now" comes from. Not a setting a user sets: tests and replays pin it with
     #: :meth:`with_clock`; everything else reads time through :meth:`now` and :meth:`today`.
     clock: Callable[[], dt.datetime] = field(default=system_clock, repr=False, compare=False)
@@ -213,6 +242,12 @@ class Settings:
         """Today in the bureau's time zone: the day deadlines count from and reports are dated."""
         return self.local_now().date()
 
+    def runs_on_arrow(self, rows: int) -> bool:
+        """Whether a batch of ``rows`` rows runs in-process on Arrow rather than on Spark: at
+        most :attr:`arrow_max_rows` rows, and the Spark master is local (a cluster is there
+        to take the work)."""
+        return rows <= self.arrow_max_rows and self.spark_master.startswith("local")
+
     @property
     def is_production(self) -> bool:
         """Whether this is a production deployment (``GOVLAKE_ENV=production``)."""
@@ -223,8 +258,12 @@ class Settings:
         """The workflow store's URL: ``db_url``, or a SQLite file next to a local lake root.
 
         Raises:
-            SettingsError: the lake is remote (an object store) and no ``GOVLAKE_DB_URL`` is set.
+            SettingsError: the lake is remote (an object store) and no ``GOVLAKE_DB_URL`` is set;
+                or production (``GOVLAKE_ENV=production``) on a SQLite store, or on a
+                PostgreSQL URL without a password or with a development one.
         """
+        if self.is_production:
+            _refuse_weak_store(self.db_url)
         if self.db_url:
             return self.db_url
         if "://" in self.lake_root:
@@ -278,6 +317,9 @@ class Settings:
             landing_quiet_seconds=_env_seconds("LANDING_QUIET_SECONDS", cls.landing_quiet_seconds),
             service_max_rows=_env_count("SERVICE_MAX_ROWS", cls.service_max_rows),
             service_max_batch=_env_count("SERVICE_MAX_BATCH", cls.service_max_batch),
+            cookie_secure=_env_choice("COOKIE_SECURE", "auto", ("auto", "true", "false")),
+            trusted_proxies=_env_networks("TRUSTED_PROXIES"),
+            arrow_max_rows=_env_count("ARROW_MAX_ROWS", cls.arrow_max_rows),
         )
 
     def as_dict(self) -> dict[str, object]:
@@ -291,6 +333,38 @@ class Settings:
     def variable_names() -> dict[str, str]:
         """Setting name → environment variable that overrides it (for ``govlake config``)."""
         return {name: ENV_PREFIX + name.upper() for name in _setting_names()}
+
+
+#: Passwords of examples, images' defaults and placeholders: production refuses them like the
+#: public development keys (a password equal to the user name too).
+DEVELOPMENT_DB_PASSWORDS = frozenset(
+    {"password", "postgres", "airflow", "govlake", "secret", "change-me", "changeme", "test"}
+)
+
+
+def _refuse_weak_store(db_url: str) -> None:
+    """Raises :class:`SettingsError` unless ``db_url`` is a PostgreSQL URL with a password of
+    the deployment's own: what production keeps its accounts, tokens and grants in."""
+    variable = f"{ENV_PREFIX}DB_URL"
+    fix = (
+        f"set {variable} to postgresql+psycopg://USER:PASSWORD@HOST:5432/DATABASE with a password "
+        "of your own (docker/entrypoint.sh builds it from the secret file postgres_password)"
+    )
+    parts = urlsplit(db_url)
+    if not db_url or parts.scheme.split("+")[0] == "sqlite":
+        raise SettingsError(
+            f"{variable} is {'a SQLite file' if db_url else 'not set (a SQLite file)'}: in "
+            f"production the workflow store is a PostgreSQL server; {fix}"
+        )
+    if parts.scheme.split("+")[0] != "postgresql":
+        raise SettingsError(f"{variable} names a {parts.scheme} database: in production {fix}")
+    password = unquote(parts.password or "")
+    if not password:
+        raise SettingsError(f"{variable} has no password: in production {fix}")
+    if password.lower() in DEVELOPMENT_DB_PASSWORDS or password == unquote(parts.username or ""):
+        raise SettingsError(
+            f"{variable} has a development password (a well-known default): in production {fix}"
+        )
 
 
 def _without_password(url: str) -> str:

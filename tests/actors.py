@@ -7,7 +7,15 @@ from pathlib import Path
 from jobs.settings import Settings
 from jobs.store.accounts import catalog_departments, create_account, sync_departments
 from jobs.store.db import transaction
-from jobs.store.roles import APPROVER, BUREAU, BUREAU_STEWARD, DATA_OFFICER, QUALITY_REVIEWER, Actor
+from jobs.store.roles import (
+    APPROVER,
+    AUDITOR,
+    BUREAU,
+    BUREAU_STEWARD,
+    DATA_OFFICER,
+    QUALITY_REVIEWER,
+    Actor,
+)
 
 MZJ_OFFICER = Actor("mzj.li", "mzj", frozenset({DATA_OFFICER}))
 GAJ_OFFICER = Actor("gaj.li", "gaj", frozenset({DATA_OFFICER}))
@@ -17,6 +25,7 @@ MZJ_APPROVER = Actor("mzj.wang", "mzj", frozenset({APPROVER}))
 WJW_APPROVER = Actor("wjw.chen", "wjw", frozenset({APPROVER}))
 STEWARD = Actor("steward", BUREAU, frozenset({BUREAU_STEWARD}))
 REVIEWER = Actor("reviewer", BUREAU, frozenset({QUALITY_REVIEWER}))
+BUREAU_AUDITOR = Actor("auditor", BUREAU, frozenset({AUDITOR}))
 
 PASSWORD = "correct horse battery"
 

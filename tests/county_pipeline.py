@@ -79,7 +79,7 @@ def run_county(settings: Settings, **spark_conf: str) -> dict:
         stage(
             "quality",
             lambda r=resource_id: validate_pool_batch(
-                r, settings, spark=spark, run_gx=False, raise_on_hold=False
+                r, settings, spark=spark, raise_on_hold=False
             ),
         )
     stage("bases", lambda: build_bases(settings, spark))

@@ -14,6 +14,7 @@ from jobs.secrets import Secret, SecretError, keep_files_private, load_secret
 from jobs.service import security
 from jobs.settings import PROJECT_ROOT
 from jobs.share import keys, reident
+from tests.postgres import needs_postgres
 
 DEV = b"public-development-key-from-the-source"
 
@@ -134,7 +135,33 @@ def test_govlake_serve_in_production_exits_naming_the_variable_and_showing_no_se
     assert not (tmp_path / "lake").exists()
 
 
-def test_no_secret_in_the_services_error_pages_or_logs(production, monkeypatch, caplog):
+def test_govlake_serve_in_production_refuses_a_sqlite_store_naming_the_variable(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "jobs.cli", "serve", "--port", "0"],
+        env={
+            **{k: v for k, v in os.environ.items() if not k.startswith("GOVLAKE_")},
+            "PYTHONPATH": str(PROJECT_ROOT),
+            "GOVLAKE_ENV": "production",
+            "GOVLAKE_LAKE_ROOT": str(tmp_path / "lake"),
+            security.SECRET_ENV: "s3ssion-secret-71c0-of-our-own",
+            audit_log.KEY_ENV: "aud1t-key-0b9e-of-our-own",
+        },
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+    )
+
+    assert result.returncode == 1, result.stderr
+    assert "GOVLAKE_DB_URL is not set (a SQLite file)" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "service").exists()
+
+
+@needs_postgres
+def test_no_secret_in_the_services_error_pages_or_logs(
+    production, postgres_server, monkeypatch, caplog
+):
     import logging
 
     from fastapi.testclient import TestClient
@@ -148,6 +175,12 @@ def test_no_secret_in_the_services_error_pages_or_logs(production, monkeypatch, 
     for name, value in values.items():
         monkeypatch.setenv(name, value)
     caplog.set_level(logging.DEBUG)
+    store = postgres_server.create_database("secrets_pages")
+    db_password = "st0re-passw0rd-e4a2-of-our-own"  # the test server trusts 127.0.0.1
+    production = dataclasses.replace(
+        production, db_url=store.replace("govlake@", f"govlake:{db_password}@")
+    )
+    values["GOVLAKE_DB_URL's password"] = db_password
     with TestClient(create_app(production), base_url="http://localhost") as client:
         responses = [
             client.get("/api/v1/datasets/population/rows"),

@@ -41,6 +41,9 @@ DEFAULTS = {
     "landing_quiet_seconds": 120,
     "service_max_rows": 10000,
     "service_max_batch": 10000,
+    "cookie_secure": "auto",
+    "trusted_proxies": "",
+    "arrow_max_rows": 2000000,
 }
 
 VARIABLES = {
@@ -74,6 +77,9 @@ VARIABLES = {
     "landing_quiet_seconds": "GOVLAKE_LANDING_QUIET_SECONDS",
     "service_max_rows": "GOVLAKE_SERVICE_MAX_ROWS",
     "service_max_batch": "GOVLAKE_SERVICE_MAX_BATCH",
+    "cookie_secure": "GOVLAKE_COOKIE_SECURE",
+    "trusted_proxies": "GOVLAKE_TRUSTED_PROXIES",
+    "arrow_max_rows": "GOVLAKE_ARROW_MAX_ROWS",
 }
 
 # One line of `govlake config`: name, value (may be empty), then the variable in parentheses.
@@ -120,6 +126,9 @@ def overridden(monkeypatch, tmp_path):
         "GOVLAKE_LANDING_QUIET_SECONDS": "0",
         "GOVLAKE_SERVICE_MAX_ROWS": "50",
         "GOVLAKE_SERVICE_MAX_BATCH": "20",
+        "GOVLAKE_COOKIE_SECURE": "false",
+        "GOVLAKE_TRUSTED_PROXIES": " 172.18.0.5, 10.1.0.0/16 ",
+        "GOVLAKE_ARROW_MAX_ROWS": "1000",
     }
     for name, value in values.items():
         monkeypatch.setenv(name, value)
@@ -154,6 +163,9 @@ def overridden(monkeypatch, tmp_path):
         "landing_quiet_seconds": 0,
         "service_max_rows": 50,
         "service_max_batch": 20,
+        "cookie_secure": "false",
+        "trusted_proxies": "172.18.0.5/32,10.1.0.0/16",
+        "arrow_max_rows": 1000,
     }
 
 
@@ -183,6 +195,13 @@ def test_blank_variable_keeps_the_default(monkeypatch):
 
 def test_variable_names_name_every_setting():
     assert Settings.variable_names() == VARIABLES
+
+
+@pytest.mark.parametrize("value", ["proxy.internal", "10.0.0.300", "10.0.0.0/33"])
+def test_trusted_proxies_that_are_not_addresses_fail_naming_the_variable(monkeypatch, value):
+    monkeypatch.setenv("GOVLAKE_TRUSTED_PROXIES", value)
+    with pytest.raises(SettingsError, match="GOVLAKE_TRUSTED_PROXIES"):
+        Settings.from_env()
 
 
 def test_unknown_deployment_env_fails_naming_the_variable(monkeypatch):

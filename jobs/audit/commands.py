@@ -2,13 +2,14 @@
 
     govlake audit verify                 exit 1 and the entries, if one was changed or removed
     govlake audit list [--limit N] [--action A] [--json]
-    govlake audit purge --by NAME --why TEXT [--today YYYY-MM-DD]
+    govlake audit purge --as LOGIN --why TEXT [--today YYYY-MM-DD]
                                           remove entries older than the profile's retention
-                                          (default today: the bureau's date)
+                                          (default today: the bureau's date; a bureau steward)
 
 ``verify`` checks the keyed hash chain, every commit of the table's Delta history (append-only)
 and the head anchored outside the lake on every append, then prints the head (seq and hash)
-and where it is anchored. Exit codes: 0 fine, 1 the log is broken, 2 a bad argument.
+and where it is anchored. Exit codes: 0 fine, 1 the log is broken or the purge refused, 2 a bad
+argument.
 """
 
 from __future__ import annotations
@@ -19,8 +20,10 @@ import json
 import sys
 
 from jobs.settings import Settings
+from jobs.store.identity import add_arguments as add_identity_arguments
 
 EXIT_BROKEN = 1
+EXIT_REFUSED = 1
 EXIT_USAGE = 2
 
 
@@ -61,9 +64,18 @@ def _list(args: argparse.Namespace) -> int:
 
 def _purge(args: argparse.Namespace) -> int:
     from jobs.audit.log import purge_expired
+    from jobs.store.accounts import AuthError
+    from jobs.store.identity import authorised
+    from jobs.store.roles import Forbidden
 
+    settings = Settings.from_env()
     today = dt.date.fromisoformat(args.today) if args.today else None
-    print(json.dumps(purge_expired(Settings.from_env(), by=args.by, why=args.why, today=today)))
+    try:
+        actor = authorised(settings, args, "audit.purge")
+    except (AuthError, Forbidden) as exc:
+        print(str(exc), file=sys.stderr)
+        return EXIT_REFUSED
+    print(json.dumps(purge_expired(settings, by=actor.login, why=args.why, today=today)))
     return 0
 
 
@@ -83,7 +95,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     listing.add_argument("--json", action="store_true")
     listing.set_defaults(func=_list)
     purge = verbs.add_parser("purge", help="remove entries past the profile's retention")
-    purge.add_argument("--by", required=True)
+    add_identity_arguments(purge)
     purge.add_argument("--why", required=True)
     purge.add_argument("--today")
     purge.set_defaults(func=_purge)

@@ -58,6 +58,7 @@ import pyarrow as pa
 from jobs.lake import ledger, tables
 from jobs.lake.crash import crash_point
 from jobs.lake.files import read_text, write_text
+from jobs.lake.kept import kept
 from jobs.lake.paths import join_uri
 from jobs.lake.registry import AUDIT_LOG
 from jobs.secrets import Secret, SecretError, load_secret
@@ -283,7 +284,14 @@ def recorded_head(uri: str, limit: int = 50) -> tuple[int, str] | None:
     """
     if not tables.table_exists(uri):
         return None
-    for commit in tables.history(uri, limit=limit):
+    from deltalake import DeltaTable
+
+    return _head_of(DeltaTable(uri), uri, limit)
+
+
+def _head_of(table: Any, uri: str, limit: int = 50) -> tuple[int, str] | None:
+    """:func:`recorded_head` of the log opened as ``table`` (a ``DeltaTable``)."""
+    for commit in table.history(limit):
         if HEAD_SEQ_KEY in commit:
             return int(commit[HEAD_SEQ_KEY]), str(commit[HEAD_HASH_KEY])
     rows = ledger.read_rows(uri, columns=["seq", "entry_hash"])
@@ -309,42 +317,136 @@ def record(
 
 def record_many(settings: Settings, records: Sequence[Mapping[str, Any]]) -> list[Entry]:
     """Appends entries in one commit, chained after the current head, and anchors the new head
-    outside the lake.
+    outside the lake; returns them once they are committed.
 
     The current head is the newer of the anchored one and the one the table shows: after the
     newest entries were removed, new entries continue after the anchored head, so the removal
     stays a visible gap instead of being papered over.
+
+    Callers in other threads appending at the same time share the commit (a group commit,
+    :class:`_GroupCommit`): their entries stay together and in order, and nobody returns before
+    the commit holding its own entries.
+
+    Raises:
+        AuditAppendFailed: the commit carrying these records, made by another caller's thread,
+            failed; none of them is in the log. (The thread that made it gets the error itself.)
+    """
+    if not records:
+        return []
+    return _group_commit(AUDIT_LOG.uri(settings)).append(settings, records)
+
+
+class AuditAppendFailed(RuntimeError):
+    """The group commit that carried a caller's records failed: none of them was written."""
+
+
+@dataclass
+class _Pending:
+    """One caller's records waiting for a commit, and what became of them."""
+
+    records: Sequence[Mapping[str, Any]]
+    entries: list[Entry] | None = None
+    error: BaseException | None = None
+
+
+class _GroupCommit:
+    """Concurrent appends of one process to one log, committed together (a group commit).
+
+    Each caller queues its records, then takes the commit lock. The first to take it commits
+    everything queued by then — one Delta commit, the chain extended in queue order — and
+    hands every caller its entries; a caller whose records an earlier commit carried finds
+    them done when it gets the lock, and returns. Under load a commit (a table open, a file
+    and a log entry) carries many reads instead of one each, and no caller returns before its
+    own entries are durable.
+    """
+
+    def __init__(self) -> None:
+        self._commit_lock = threading.Lock()
+        self._queue_lock = threading.Lock()
+        self._queue: list[_Pending] = []
+
+    def append(self, settings: Settings, records: Sequence[Mapping[str, Any]]) -> list[Entry]:
+        mine = _Pending(records)
+        with self._queue_lock:
+            self._queue.append(mine)
+        with self._commit_lock:
+            if mine.entries is None and mine.error is None:
+                with self._queue_lock:
+                    group, self._queue = self._queue, []
+                try:
+                    entries = _append(settings, [r for p in group for r in p.records])
+                except BaseException as exc:
+                    for pending in group:
+                        pending.error = exc
+                    raise  # this thread's own error, as a caller alone would get it
+                start = 0
+                for pending in group:
+                    pending.entries = entries[start : start + len(pending.records)]
+                    start += len(pending.records)
+        if mine.error is not None:
+            raise AuditAppendFailed(
+                f"the audit append carrying this entry failed ({type(mine.error).__name__}); "
+                "nothing of it was written"
+            ) from mine.error
+        assert mine.entries is not None
+        return mine.entries
+
+
+_group_commits: dict[str, _GroupCommit] = {}
+_group_commits_lock = threading.Lock()
+
+
+def _group_commit(uri: str) -> _GroupCommit:
+    with _group_commits_lock:
+        return _group_commits.setdefault(uri, _GroupCommit())
+
+
+def _append(settings: Settings, records: Sequence[Mapping[str, Any]]) -> list[Entry]:
+    """One commit of ``records`` (:func:`record_many`).
+
+    The log's table is kept open between commits (:mod:`jobs.lake.kept`): a commit reads only
+    the commits made since the last one, and when nobody else appended, the head is the one it
+    wrote itself instead of one read from the history.
     """
     from deltalake import CommitProperties, write_deltalake
 
-    if not records:
-        return []
     uri = AUDIT_LOG.uri(settings)
     key = load_audit_key(settings)
     with _append_lock(uri):
-        exists = tables.table_exists(uri)
+        keeper, _ = kept(uri)
+        table = keeper.refreshed()
         anchor = read_anchor(settings)
-        current = _newest(anchor and anchor.head, recorded_head(uri))
+        in_table = None
+        if table is not None:
+            in_table = keeper.memo if keeper.memo is not None else _head_of(table, uri)
+        current = _newest(anchor and anchor.head, in_table)
+        # One instant for the whole group: when its commit was made.
         entries = chain(records, current, settings.now(), key)
         head = entries[-1]
         configuration = None
-        if not exists:
+        if table is None:
             # Retention of the provide/obtain log (日志记录) from the profile: vacuum and Delta's
             # log cleanup keep everything at least this long.
             configuration = tables.retention_properties(_retention_days(settings))
         crash_point("audit.append")
-        write_deltalake(
-            uri,
-            pa.Table.from_pylist(entries, schema=AUDIT_SCHEMA),
-            mode="append",
-            configuration=configuration,
-            commit_properties=CommitProperties(
-                custom_metadata={
-                    HEAD_SEQ_KEY: str(head["seq"]),
-                    HEAD_HASH_KEY: head["entry_hash"],
-                }
-            ),
-        )
+        try:
+            write_deltalake(
+                table if table is not None else uri,
+                pa.Table.from_pylist(entries, schema=AUDIT_SCHEMA),
+                mode="append",
+                configuration=configuration,
+                commit_properties=CommitProperties(
+                    custom_metadata={
+                        HEAD_SEQ_KEY: str(head["seq"]),
+                        HEAD_HASH_KEY: head["entry_hash"],
+                    }
+                ),
+            )
+        except BaseException:
+            keeper.forget()
+            raise
+        if table is not None:
+            keeper.remember((int(head["seq"]), head["entry_hash"]))
         crash_point("audit.anchor")  # committed, the anchor outside the lake not yet moved
         # The first keyed append (or the first after the anchor was lost) says where keys begin.
         _write_anchor(settings, head, anchor.keyed_from if anchor else entries[0]["seq"])

@@ -8,6 +8,9 @@ the copy (vacuum keeps removed files for the table's retention). The files go to
 store under the backup root, so a daily set copies only what is new (:mod:`jobs.backup.store`);
 the manifest names each file's size and SHA-256, checked on restore.
 
+A set of the whole lake also holds a consistent copy of the workflow store (accounts, tokens,
+grants; :mod:`jobs.backup.workflow`), restored with it.
+
 The audit log's head anchored outside the lake is read before the versions and kept in the
 manifest: a restored log must hold it, and is then anchored anew for the lake it now lives in
 (:func:`jobs.audit.log.anchor_restored_log`).
@@ -36,7 +39,7 @@ import time
 from typing import Any
 
 from jobs.audit import log as audit
-from jobs.backup import store
+from jobs.backup import store, workflow
 from jobs.backup.store import BackupError, read_manifest
 from jobs.ingest.lock import resource_lock
 from jobs.lake.bridge import table_root_path
@@ -158,6 +161,8 @@ def backup(settings: Settings, *, by: str, tables: list[str] | None = None) -> d
                 total += item["size"]
                 copied += new_bytes
             entries.append({"path": path, "version": version, "files": files})
+        # The whole lake's set holds the store too (a set of some tables does not).
+        workflow_store = workflow.back_up(settings, root) if tables is None else None
         manifest = {
             "format": store.FORMAT,
             "backup_id": backup_id,
@@ -165,10 +170,16 @@ def backup(settings: Settings, *, by: str, tables: list[str] | None = None) -> d
             "policy_profile": settings.policy_profile,
             "audit_anchor": dataclasses.asdict(anchored) if anchored else None,
             "tables": entries,
+            "workflow_store": workflow_store,
         }
         set_dir = store.set_uri(root, backup_id)
         store.write_manifest(set_dir, manifest)
-    summary = {"versions": versions, "bytes": total, "copied_bytes": copied}
+    summary = {
+        "versions": versions,
+        "bytes": total,
+        "copied_bytes": copied,
+        "workflow_store": _store_summary(workflow_store),
+    }
     audit.record(settings, "backup", actor=by, target=f"backup:{backup_id}", detail=summary)
     seconds = round(time.perf_counter() - started, 3)
     return {
@@ -178,6 +189,12 @@ def backup(settings: Settings, *, by: str, tables: list[str] | None = None) -> d
         "seconds": seconds,
         "warnings": warnings,
     }
+
+
+def _store_summary(entry: dict[str, Any] | None) -> dict[str, Any] | None:
+    if not entry or "left_out" in entry:
+        return entry and {"left_out": entry["left_out"]}
+    return {k: entry[k] for k in ("backend", "method", "revision", "rows", "size")}
 
 
 def list_backups(settings: Settings) -> list[str]:
@@ -209,8 +226,14 @@ def restore(
     overwrite: bool = False,
     tables: list[str] | None = None,
     anchor_root: str | None = None,
+    store_url: str | None = None,
 ) -> dict[str, Any]:
     """Restores a backup's tables into ``target_root`` (default: the lake root).
+
+    A whole set's workflow store comes back too (not with ``tables``): into ``store_url``, or
+    the live store when restoring the live lake, or a SQLite file next to another lake root
+    (:func:`jobs.backup.workflow.restore_target`); a store holding accounts or grants is
+    replaced only with ``overwrite``.
 
     A restored audit log must verify and hold the head anchored when the backup was taken; it
     is then anchored for its new lake (under ``anchor_root``, by default the settings' anchor
@@ -232,6 +255,12 @@ def restore(
         audit_anchor_root=settings.audit_anchor_root if anchor_root is None else anchor_root,
     )
     chosen = [t for t in manifest["tables"] if tables is None or t["path"] in tables]
+    saved_store = manifest.get("workflow_store") or {}
+    store_into = None
+    if tables is None and "sha256" in saved_store:
+        store_into = workflow.restore_target(settings, root, saved_store, store_url)
+        if store_into is not None:  # before any table is touched
+            workflow.check_target(store_into, saved_store, overwrite=overwrite)
     restored, skipped = {}, []
     for table in chosen:
         path = table["path"]
@@ -254,6 +283,10 @@ def restore(
             raise BackupError(f"{path} restored at version {version}, not {table['version']}")
         restored[path] = version
     detail: dict[str, Any] = {"into": root, "versions": restored, "skipped": skipped}
+    if store_into is not None:
+        detail["workflow_store"] = workflow.restore(backup_dir, saved_store, store_into)
+    elif "sha256" in saved_store and tables is None:
+        detail["workflow_store"] = {"left_out": "a PostgreSQL store needs store_url elsewhere"}
     if AUDIT_PATH in restored:
         anchored = manifest.get("audit_anchor")
         anchoring = audit.anchor_restored_log(
@@ -353,7 +386,7 @@ def destroy(
     from jobs.ingest.pipeline import log_destroyed_files
 
     if not by.strip() or not why.strip():
-        raise BackupError("say who destroys (--by) and why (--why)")
+        raise BackupError("say who destroys (--as) and why (--why)")
     paths = dataset_tables(settings, dataset)
     if not paths:
         raise BackupError(f"no tables of {dataset!r} in the lake")

@@ -1,12 +1,17 @@
 """``govlake backup``, ``govlake restore``, ``govlake destroy``: backups and destruction.
 
-    govlake backup --by NAME [--table base/population ...]     a new backup set
+    govlake backup --as LOGIN [--table base/population ...]    a new backup set
     govlake backup list                                          the sets, oldest first
-    govlake backup prune --by NAME                               keep the newest GOVLAKE_BACKUP_KEEP
-    govlake backup restore SET --by NAME --into ROOT [--overwrite] [--table PATH ...]
-    govlake backup drill --by NAME [--set SET] [--into EMPTY_FOLDER]
-    govlake restore SET --by NAME [--into ROOT] [--overwrite] [--table PATH ...]
-    govlake destroy DATASET --by NAME --why TEXT [--force]
+    govlake backup prune --as LOGIN                              keep the newest GOVLAKE_BACKUP_KEEP
+    govlake backup restore SET --as LOGIN --into ROOT [--overwrite] [--table PATH ...]
+                                            [--store-url URL]
+    govlake backup drill --as LOGIN [--set SET] [--into EMPTY_FOLDER]
+    govlake restore SET --as LOGIN [--into ROOT] [--overwrite] [--table PATH ...]
+    govlake destroy DATASET --as LOGIN --why TEXT [--force]
+
+Each is signed by a bureau steward's account (``--as LOGIN``, its password asked or read with
+``--password-file``, or a token in GOVLAKE_ACCOUNT_TOKEN; jobs.store.identity) and audited; the
+scheduled backup signs as its Airflow task.
 
 SET: a backup id under the backup root, or a set folder. DATASET: a table path
 (``pool/gaj/hukou``), a resource id (``gaj.hukou``: its bronze, pool, quarantine, open and share
@@ -23,6 +28,7 @@ import json
 import sys
 
 from jobs.settings import Settings
+from jobs.store.identity import add_arguments as add_identity_arguments
 
 EXIT_REFUSED = 1
 EXIT_BY_HAND = 3
@@ -37,6 +43,23 @@ def _refused(message: object) -> int:
     return EXIT_REFUSED
 
 
+def _steward(settings: Settings, args: argparse.Namespace, action: str) -> str:
+    """The login of the signed-in account allowed ``action`` (``lake.backup`` …).
+
+    Raises:
+        BackupError: not signed in, or not allowed (the message says why and who may).
+    """
+    from jobs.backup.backup import BackupError
+    from jobs.store.accounts import AuthError
+    from jobs.store.identity import authorised
+    from jobs.store.roles import Forbidden
+
+    try:
+        return authorised(settings, args, action).login
+    except (AuthError, Forbidden) as exc:
+        raise BackupError(str(exc)) from exc
+
+
 def _set_dir(settings: Settings, value: str) -> str:
     from jobs.backup import store
 
@@ -48,10 +71,9 @@ def _set_dir(settings: Settings, value: str) -> str:
 def _backup(args: argparse.Namespace) -> int:
     from jobs.backup.backup import BackupError, backup
 
-    if not args.by:
-        return _refused("say who takes the backup (--by)")
+    settings = Settings.from_env()
     try:
-        _print(backup(Settings.from_env(), by=args.by, tables=args.table))
+        _print(backup(settings, by=_steward(settings, args, "lake.backup"), tables=args.table))
     except BackupError as exc:
         return _refused(exc)
     return 0
@@ -65,9 +87,13 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _prune(args: argparse.Namespace) -> int:
-    from jobs.backup.backup import prune
+    from jobs.backup.backup import BackupError, prune
 
-    _print(prune(Settings.from_env(), by=args.by))
+    settings = Settings.from_env()
+    try:
+        _print(prune(settings, by=_steward(settings, args, "lake.backup")))
+    except BackupError as exc:
+        return _refused(exc)
     return 0
 
 
@@ -79,10 +105,11 @@ def _restore(args: argparse.Namespace) -> int:
         result = restore(
             settings,
             _set_dir(settings, args.backup_dir),
-            by=args.by,
+            by=_steward(settings, args, "lake.restore"),
             target_root=args.into,
             overwrite=args.overwrite,
             tables=args.table,
+            store_url=args.store_url,
         )
     except BackupError as exc:
         return _refused(exc)
@@ -93,8 +120,10 @@ def _restore(args: argparse.Namespace) -> int:
 def _drill(args: argparse.Namespace) -> int:
     from jobs.backup.drill import BackupError, drill
 
+    settings = Settings.from_env()
     try:
-        result = drill(Settings.from_env(), by=args.by, backup_id=args.set, into=args.into)
+        by = _steward(settings, args, "lake.backup")
+        result = drill(settings, by=by, backup_id=args.set, into=args.into)
     except BackupError as exc:
         return _refused(exc)
     _print(result)
@@ -104,10 +133,10 @@ def _drill(args: argparse.Namespace) -> int:
 def _destroy(args: argparse.Namespace) -> int:
     from jobs.backup.backup import BackupError, destroy
 
+    settings = Settings.from_env()
     try:
-        result = destroy(
-            Settings.from_env(), args.dataset, by=args.by, why=args.why, force=args.force
-        )
+        by = _steward(settings, args, "lake.destroy")
+        result = destroy(settings, args.dataset, by=by, why=args.why, force=args.force)
     except BackupError as exc:
         return _refused(exc)
     _print(result)
@@ -119,7 +148,7 @@ def _destroy(args: argparse.Namespace) -> int:
 
 def _add_restore_arguments(parser: argparse.ArgumentParser, *, into_required: bool) -> None:
     parser.add_argument("backup_dir", metavar="SET", help="a backup id or a set folder")
-    parser.add_argument("--by", required=True)
+    add_identity_arguments(parser)
     parser.add_argument(
         "--into",
         required=into_required,
@@ -127,25 +156,30 @@ def _add_restore_arguments(parser: argparse.ArgumentParser, *, into_required: bo
     )
     parser.add_argument("--overwrite", action="store_true")
     parser.add_argument("--table", action="append")
+    parser.add_argument(
+        "--store-url",
+        help="the database the set's workflow store goes to (default: the live store for the "
+        "live lake, a SQLite file next to another lake root)",
+    )
     parser.set_defaults(func=_restore)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Adds ``govlake backup`` (and its verbs), ``govlake restore`` and ``govlake destroy``."""
     backup = subparsers.add_parser("backup", help="backup sets: take, list, prune, restore, drill")
-    backup.add_argument("--by", help="who takes the backup")
+    add_identity_arguments(backup)
     backup.add_argument("--table", action="append", help="lake-relative table path (repeatable)")
     backup.set_defaults(func=_backup)
     verbs = backup.add_subparsers(dest="backup_command", metavar="VERB")
     verbs.add_parser("list", help="the backup sets, oldest first").set_defaults(func=_list)
     prune = verbs.add_parser("prune", help="keep the newest GOVLAKE_BACKUP_KEEP sets")
-    prune.add_argument("--by", required=True)
+    add_identity_arguments(prune)
     prune.set_defaults(func=_prune)
     _add_restore_arguments(
         verbs.add_parser("restore", help="restore a set into a lake root"), into_required=True
     )
     drill = verbs.add_parser("drill", help="restore a set into an empty folder, prove it equal")
-    drill.add_argument("--by", required=True)
+    add_identity_arguments(drill)
     drill.add_argument("--set", help="backup id (default: the newest)")
     drill.add_argument("--into", help="an empty folder to keep (default: a temporary one)")
     drill.set_defaults(func=_drill)
@@ -156,7 +190,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     destroy = subparsers.add_parser("destroy", help="destruction procedure (销毁) of a dataset")
     destroy.add_argument("dataset")
-    destroy.add_argument("--by", required=True)
+    add_identity_arguments(destroy)
     destroy.add_argument("--why", required=True)
     destroy.add_argument("--force", action="store_true", help="allow base databases")
     destroy.set_defaults(func=_destroy)

@@ -4,7 +4,10 @@ A backup nobody has restored is a hope. The drill restores a set (the newest by 
 an empty lake root, which checks every file against the manifest's SHA-256 and every table's
 version, then reads each table through delta-rs in both lakes, the source at the set's version,
 and compares schema and rows. Last it verifies the restored audit log as ``govlake audit
-verify`` would: its whole chain, its Delta history, and the head anchored for it.
+verify`` would: its whole chain, its Delta history, and the head anchored for it. The set's copy
+of the workflow store is restored too, into a SQLite file in the drill folder or a throw-away
+PostgreSQL database next to the live one (dropped afterwards), and must come back at its
+revision with the rows it had.
 
 The restored lake's head is anchored next to it (``<into>/audit_anchor``), never in the anchor
 root of the live lake: a drill leaves no trace there. A drill into a temporary folder (the
@@ -18,12 +21,13 @@ import os
 import shutil
 import tempfile
 import time
+import uuid
 from typing import Any
 
 import pyarrow as pa
 
 from jobs.audit import log as audit
-from jobs.backup import store
+from jobs.backup import store, workflow
 from jobs.backup.backup import restore
 from jobs.backup.store import BackupError
 from jobs.lake.files import list_files
@@ -63,6 +67,19 @@ def compare_table(source_uri: str, restored_uri: str, version: int) -> dict[str,
     return {"rows": source.num_rows, "problem": problem}
 
 
+def _throwaway_store(settings: Settings, manifest: dict[str, Any]) -> Settings | None:
+    """For a set holding a PostgreSQL store: a new database next to the live one to restore
+    it into (a SQLite store goes into the drill folder by itself)."""
+    from sqlalchemy.engine import make_url
+
+    saved = manifest.get("workflow_store") or {}
+    if saved.get("backend") != "postgresql" or "sha256" not in saved:
+        return None
+    url = make_url(settings.database_url)
+    throwaway = url.set(database=f"{url.database}"[:40] + f"_drill_{uuid.uuid4().hex[:12]}")
+    return dataclasses.replace(settings, db_url=throwaway.render_as_string(hide_password=False))
+
+
 def drill(
     settings: Settings,
     *,
@@ -97,6 +114,7 @@ def drill(
         lake_root=os.path.join(folder, DRILL_LAKE),
         audit_anchor_root=os.path.join(folder, DRILL_ANCHOR),
     )
+    drill_store = _throwaway_store(settings, manifest)
     try:
         restored = restore(
             settings,
@@ -104,6 +122,7 @@ def drill(
             by=by,
             target_root=drill_lake.lake_root,
             anchor_root=drill_lake.audit_anchor_root,
+            store_url=drill_store.database_url if drill_store else None,
         )
         started = time.perf_counter()
         tables = {
@@ -117,6 +136,8 @@ def drill(
         audit_problems, _ = audit.verify(drill_lake)
         compare_seconds = round(time.perf_counter() - started, 3)
     finally:
+        if drill_store is not None:
+            workflow.drop_database(drill_store)
         if into is None:
             shutil.rmtree(folder, ignore_errors=True)
     problems = [f"{path}: {t['problem']}" for path, t in tables.items() if t["problem"]]
@@ -128,6 +149,7 @@ def drill(
         "tables": len(tables),
         "rows": sum(t["rows"] or 0 for t in tables.values()),
         "bytes": sum(i["size"] for t in manifest["tables"] for i in t["files"]),
+        "workflow_store": restored.get("workflow_store"),
         "restore_seconds": restored["seconds"],
         "compare_seconds": compare_seconds,
         "problems": problems,

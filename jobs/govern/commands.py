@@ -5,11 +5,13 @@
     govlake tickets extend ID --as LOGIN --why TEXT [--workdays N]    the one extension (延期)
     govlake tickets confirm ID --as LOGIN --why TEXT                  the value is verified (确认)
     govlake tickets resolve ID --as LOGIN --why TEXT                  corrected / settled (办结)
+    govlake tickets comment ID --as LOGIN --why TEXT                  a comment, any state (意见)
     govlake tickets check-deadlines [--today YYYY-MM-DD]              overdue → escalated (daily)
 
 Every action is signed by an account (``--as LOGIN`` with its password, asked or read with
-``--password-file``; jobs.store.identity): a data officer of an assigned department or a quality
-reviewer. It is recorded in ``governance/ticket_events`` with who and why (``--why``).
+``--password-file``; jobs.store.identity): a data officer of an assigned department, or a quality
+reviewer or the steward of the bureau. It is recorded in the workflow store with who and why
+(``--why``), audited, and copied to the lake's ``governance/ticket_events``.
 An ID may be given by a unique prefix. Exit codes: 0 done, 1 the action is not allowed (the
 message says why), 2 a bad argument.
 """
@@ -93,6 +95,8 @@ def _act(args: argparse.Namespace) -> int:
             ticket = tickets.extend_ticket(
                 settings, args.ticket_id, by=actor, why=args.why, workdays=args.workdays
             )
+        elif args.action == "comment":
+            ticket = tickets.comment_ticket(settings, args.ticket_id, by=actor, why=args.why)
         else:
             state = tickets.CONFIRMED if args.action == "confirm" else tickets.RESOLVED
             ticket = tickets.close_ticket(settings, args.ticket_id, state, by=actor, why=args.why)
@@ -113,7 +117,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     """Adds ``govlake tickets``."""
     parser = subparsers.add_parser(
         "tickets",
-        help="verification tickets (校核): list, show, extend, confirm, resolve",
+        help="verification tickets (校核): list, show, extend, confirm, resolve, comment",
         description=__doc__.splitlines()[0] if __doc__ else None,
     )
     verbs = parser.add_subparsers(dest="verb", metavar="VERB")
@@ -135,6 +139,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         ("extend", "extend the deadline once (延期)"),
         ("confirm", "the department verified the value (确认)"),
         ("resolve", "corrected or settled (办结)"),
+        ("comment", "a comment on the ticket, in any state (意见)"),
     ):
         verb = verbs.add_parser(action, help=text)
         verb.add_argument("ticket_id")

@@ -5,14 +5,21 @@ DESIGN §6 and 000 §13 / 003 §23: the department answers within the policy pro
 opened); it may ask for one extension of at most ``verification_extension_max_workdays``; while
 the ticket is open the base record stays usable and its attribute is marked disputed (异议).
 
-Tables (small; written through delta-rs, no Spark job):
+Where they live: the workflow store is the source of truth (:mod:`jobs.store.requests`, one
+request of type ``verification`` per ticket, one request event per transition, each checked
+against :data:`VERIFICATION`); every change is also an audit entry, and the lake receives a
+snapshot with the columns it has always had (:func:`write_snapshot`), for the reports, the yearly
+evaluation and retention:
 
 * ``governance/verification_tickets``: one row per ticket; ``ticket_id`` is the issue id of
   :mod:`jobs.integrate.conflicts` (stable: key + element or rule), so a ticket follows its issue
   from build to build.
 * ``governance/ticket_events``: append-only, one row per thing that happened to a ticket, with
   who (``by``) and why: opened, updated, extended, confirmed, resolved, auto_resolved, reopened,
-  overdue, escalated.
+  overdue, escalated, and commented (a comment, in any state, changing nothing).
+
+Who acts: a data officer of an assigned department, or the bureau (a quality reviewer or the
+steward); of two accounts deciding one ticket at once, only the first decision is recorded.
 
 States::
 
@@ -38,16 +45,21 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from typing import Any
 
 import pyarrow as pa
+from sqlalchemy.orm import Session
 
-from jobs.audit import record
+from jobs.audit.log import record_many
 from jobs.govern.ticket_policy import TicketPolicy, load_ticket_policy
 from jobs.lake import ledger, tables
 from jobs.lake.registry import TICKET_EVENTS, VERIFICATION_TICKETS
+from jobs.policy.workdays import Deadline
 from jobs.settings import Settings
+from jobs.store import requests
+from jobs.store.db import reading, transaction
+from jobs.store.requests import COMMENTED, STAY, Machine
 from jobs.store.roles import Actor, require
 
 OPEN, EXTENDED, OVERDUE, ESCALATED = "open", "extended", "overdue", "escalated"
@@ -164,8 +176,7 @@ def _issue_fields(issue: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def _start_cycle(ticket: Ticket, policy: TicketPolicy, today: dt.date) -> None:
-    deadline = policy.calendar.add_workdays(today, policy.verification_workdays)
+def _start_cycle(ticket: Ticket, deadline: Deadline, today: dt.date) -> None:
     ticket.update(
         state=OPEN,
         opened_on=today,
@@ -197,6 +208,8 @@ def plan_sync(
     changed: list[Ticket] = []
     events: list[Event] = []
     seen: set[str] = set()
+    # every ticket (re)opened today is due the same day: counted once
+    deadline = policy.calendar.add_workdays(today, policy.verification_workdays)
     for issue in issues:
         ticket_id = issue["issue_id"]
         seen.add(ticket_id)
@@ -211,7 +224,7 @@ def plan_sync(
                 "last_detected_on": today,
                 "updated_at": now,
             }
-            _start_cycle(ticket, policy, today)
+            _start_cycle(ticket, deadline, today)
             changed.append(ticket)
             events.append(
                 _event(
@@ -232,7 +245,7 @@ def plan_sync(
         ticket.update(last_detected_build=build_id, last_detected_on=today, updated_at=now)
         if old["state"] in CLOSED_STATES and values_changed:
             ticket["cycle"] = int(old["cycle"] or 1) + 1
-            _start_cycle(ticket, policy, today)
+            _start_cycle(ticket, deadline, today)
             events.append(
                 _event(
                     ticket,
@@ -339,6 +352,14 @@ def apply_extend(
     )
 
 
+def apply_comment(
+    ticket: Ticket, *, by: str, why: str, today: dt.date, now: dt.datetime
+) -> tuple[Ticket, Event]:
+    """A comment (意见) on a ticket in any state: an event, no change to the ticket."""
+    _require(by, why)
+    return ticket, _event(ticket, COMMENTED, ticket["state"], by=by, why=why, now=now, on=today)
+
+
 def apply_close(
     ticket: Ticket, state: str, *, by: str, why: str, today: dt.date, now: dt.datetime
 ) -> tuple[Ticket, Event]:
@@ -401,57 +422,294 @@ def plan_deadlines(
     return changed, events
 
 
-# --- lake edges -----------------------------------------------------------------------------
+# --- the state machine ------------------------------------------------------------------------
+
+#: The verification ticket's transitions (jobs.store.requests checks every event against them):
+#: event → (states it may start from, state it leads to); no start: it opens the ticket.
+VERIFICATION = Machine(
+    type="verification",
+    transitions={
+        "opened": ((), OPEN),
+        "updated": (OPEN_STATES, STAY),
+        "extended": ((OPEN, EXTENDED), EXTENDED),
+        "confirmed": (OPEN_STATES, CONFIRMED),
+        "resolved": (OPEN_STATES, RESOLVED),
+        "auto_resolved": (OPEN_STATES, RESOLVED),
+        "reopened": (CLOSED_STATES, OPEN),
+        "overdue": ((OPEN, EXTENDED), OVERDUE),
+        "escalated": ((OVERDUE,), ESCALATED),
+    },
+    open_states=OPEN_STATES,
+    closed_states=CLOSED_STATES,
+)
+
+
+# --- store edges ------------------------------------------------------------------------------
+# The workflow store is the source of truth (jobs.store.requests, type ``verification``); the
+# lake's governance/verification_tickets and ticket_events are its snapshot, written after every
+# change (write_snapshot) with the columns the reports, the yearly evaluation and the base
+# build's 异议 marks have always read.
+
+#: Ticket columns kept in the request's ``subject`` (what it is about) and ``facts`` (the rest).
+SUBJECT_FIELDS = (
+    "issue_type",
+    "rule",
+    "element",
+    "key_kind",
+    "key",
+    "base",
+    "base_keys",
+    "resources",
+)
+FACT_FIELDS = (
+    "surviving_value",
+    "detail",
+    "values_hash",
+    "first_detected_build",
+    "last_detected_build",
+    "last_detected_on",
+)
+#: The Delta transaction id under which the events snapshot records the newest store event it
+#: holds: the next snapshot appends the events after it, each once.
+EVENTS_MARK = "govlake.snapshot.request_events.verification"
+
+
+def _as_record(ticket: Ticket, version: int | None = None) -> requests.Record:
+    facts = {name: ticket.get(name) for name in FACT_FIELDS}
+    if isinstance(facts["last_detected_on"], dt.date):
+        facts["last_detected_on"] = facts["last_detected_on"].isoformat()
+    return {
+        "id": ticket["ticket_id"],
+        "type": VERIFICATION.type,
+        "state": ticket["state"],
+        "version": version,
+        "requested_by": SYSTEM,
+        "requester_department": None,
+        "subject": {name: ticket.get(name) for name in SUBJECT_FIELDS},
+        "facts": facts,
+        "cycle": ticket["cycle"],
+        "opened_on": ticket["opened_on"],
+        "due_on": ticket["deadline"],
+        "due_provisional": bool(ticket["deadline_provisional"]),
+        "extensions": int(ticket["extensions"] or 0),
+        "closed_on": ticket.get("closed_on"),
+        "closed_by": ticket.get("closed_by"),
+        "close_reason": ticket.get("close_reason"),
+        "escalated_to": ticket.get("escalated_to"),
+        "escalated_on": ticket.get("escalated_on"),
+        "updated_at": ticket["updated_at"],
+        "departments": list(ticket.get("assigned_departments") or []),
+    }
+
+
+def _as_ticket(record: requests.Record) -> Ticket:
+    facts = dict(record["facts"])
+    if facts.get("last_detected_on"):
+        facts["last_detected_on"] = dt.date.fromisoformat(facts["last_detected_on"])
+    ticket = {
+        "ticket_id": record["id"],
+        **{name: record["subject"].get(name) for name in SUBJECT_FIELDS},
+        "assigned_departments": list(record["departments"]),
+        **{name: facts.get(name) for name in FACT_FIELDS},
+        "state": record["state"],
+        "cycle": record["cycle"],
+        "opened_on": record["opened_on"],
+        "deadline": record["due_on"],
+        "deadline_provisional": record["due_provisional"],
+        "extensions": record["extensions"],
+        "closed_on": record["closed_on"],
+        "closed_by": record["closed_by"],
+        "close_reason": record["close_reason"],
+        "escalated_to": record["escalated_to"],
+        "escalated_on": record["escalated_on"],
+        "updated_at": record["updated_at"],
+    }
+    return {name: ticket.get(name) for name in TICKET_SCHEMA.names}
+
+
+def _as_store_event(event: Event, by_department: str | None = None) -> requests.Event:
+    return {
+        "event_id": event["event_id"],
+        "request_id": event["ticket_id"],
+        "action": event["event"],
+        "from_state": event["from_state"],
+        "to_state": event["to_state"],
+        "by": event["by"],
+        "by_department": by_department,
+        "reason": event["why"] or "",
+        "at": event["at"],
+        "on": event["on"],
+        "due_on": event["deadline"],
+        "source": event.get("build_id"),
+    }
+
+
+def _as_ticket_event(row: requests.Event) -> Event:
+    return {
+        "event_id": row["event_id"],
+        "ticket_id": row["request_id"],
+        "event": row["action"],
+        "from_state": row["from_state"],
+        "to_state": row["to_state"],
+        "by": row["by"],
+        "why": row["reason"],
+        "at": row["at"],
+        "on": row["on"],
+        "deadline": row["due_on"],
+        "build_id": row["source"],
+    }
+
+
+_FILTERS = {"=": lambda value, wanted: value == wanted, "in": lambda value, wanted: value in wanted}
 
 
 def read_tickets(
     settings: Settings, filters: Sequence[tuple[str, str, object]] | None = None
 ) -> list[Ticket]:
-    """The tickets (all, or those matching delta-rs ``filters``), as dicts."""
-    return ledger.read_rows(VERIFICATION_TICKETS.uri(settings), filters)
+    """The tickets (all, or those matching every ``(column, "=" | "in", value)`` filter), as
+    dicts with the columns of :data:`TICKET_SCHEMA`, oldest first."""
+    for column, op, _ in filters or ():
+        if op not in _FILTERS or column not in TICKET_SCHEMA.names:
+            raise TicketError(f"cannot filter tickets by {column} {op}")
+    with reading(settings) as session:
+        rows = [_as_ticket(r) for r in requests.load(session, VERIFICATION.type)]
+    return [t for t in rows if all(_FILTERS[op](t[col], value) for col, op, value in filters or ())]
 
 
 def read_events(settings: Settings, ticket_id: str | None = None) -> list[Event]:
     """A ticket's events (or all), oldest first."""
-    filters = [("ticket_id", "=", ticket_id)] if ticket_id else None
-    rows = ledger.read_rows(TICKET_EVENTS.uri(settings), filters)
-    return sorted(rows, key=lambda r: (r["at"], r["event_id"]))
+    with reading(settings) as session:
+        rows = requests.events(session, ticket_id, type_=VERIFICATION.type)
+    return [_as_ticket_event(r) for r in rows]
 
 
 def tickets_version(settings: Settings) -> int | None:
-    """The tickets table's current version (None before the first ticket)."""
+    """A number that changes whenever a ticket does (the newest ticket event in the store);
+    None before the first ticket. A base build with the same inputs and the same number is
+    skipped."""
+    with reading(settings) as session:
+        return requests.last_event_id(session, VERIFICATION.type)
+
+
+def find_ticket(settings: Settings, ticket_id: str) -> Ticket:
+    """The ticket with this id (or a unique prefix of it)."""
+    with reading(settings) as session:
+        return _as_ticket(_find(session, ticket_id))
+
+
+def _find(session: Session, ticket_id: str) -> requests.Record:
+    try:
+        return requests.find(session, VERIFICATION.type, ticket_id)
+    except requests.RequestError as exc:
+        raise TicketError(str(exc).replace("verification request", "ticket")) from None
+
+
+def import_lake_tickets(settings: Settings, session: Session) -> int:
+    """Copies the lake's tickets and their events into an empty store: a lake whose tickets
+    predate the store. Returns how many tickets were copied (0 when the store holds some)."""
     uri = VERIFICATION_TICKETS.uri(settings)
-    if not tables.table_exists(uri):
-        return None
-    return int(tables.history(uri, limit=1)[0]["version"])
+    if requests.count(session, VERIFICATION.type) or not tables.table_exists(uri):
+        return 0
+    lake_tickets = ledger.read_rows(uri)
+    lake_events = sorted(
+        ledger.read_rows(TICKET_EVENTS.uri(settings)) if lake_tickets else [],
+        key=lambda r: (r["at"], r["event_id"]),
+    )
+    requests.insert_as_found(
+        session,
+        [_as_record(t) for t in lake_tickets],
+        [_as_store_event(e) for e in lake_events],
+    )
+    return len(lake_tickets)
 
 
-def _normalised(ticket: Ticket) -> Ticket:
-    return {name: ticket.get(name) for name in TICKET_SCHEMA.names}
+def _events_mark(uri: str) -> int | None:
+    from deltalake import DeltaTable
+
+    return DeltaTable(uri).transaction_version(EVENTS_MARK)
 
 
-def save(
-    settings: Settings, changed: Sequence[Ticket], events: Sequence[Event], write_id: str
-) -> None:
-    """Appends the events, then upserts the changed tickets (delta-rs MERGE on ticket_id).
+def _append_events(settings: Settings, rows: Sequence[requests.Event]) -> None:
+    """Appends the store's events the lake's ``ticket_events`` does not hold yet."""
+    uri = TICKET_EVENTS.uri(settings)
+    exists = tables.table_exists(uri)
+    if exists and _events_mark(uri) is None:
+        # written before the store (or copied into it): skip the events it already has
+        held = {r["event_id"] for r in ledger.read_rows(uri)}
+        rows = [r for r in rows if r["event_id"] not in held]
+    if rows:
+        snapshot = pa.Table.from_pylist([_as_ticket_event(r) for r in rows], schema=EVENT_SCHEMA)
+        ledger.append_arrow(uri, snapshot, write_id=(EVENTS_MARK, rows[-1]["id"]))
 
-    Events go first: a retry with the same ``write_id`` appends nothing twice, and the merge
-    that follows is idempotent by itself.
+
+def write_snapshot(settings: Settings, ticket_ids: Collection[str] | None = None) -> int:
+    """Brings the lake's ``governance/verification_tickets`` and ``ticket_events`` in line with
+    the store; returns the tickets written.
+
+    Every ticket (or those of ``ticket_ids``: one account's decision) by a MERGE on
+    ``ticket_id``, and every event after the newest the lake holds, so no event lands twice. A
+    snapshot that missed a change (the lake was unreachable, the process was killed) is whole
+    again after the next full one: every base build and daily deadline check writes one.
     """
-    if events:
-        ledger.append_arrow(
-            TICKET_EVENTS.uri(settings),
-            pa.Table.from_pylist(list(events), schema=EVENT_SCHEMA),
-            write_id=f"ticket_events/{write_id}",
-        )
-    if not changed:
-        return
-    rows = pa.Table.from_pylist([_normalised(t) for t in changed], schema=TICKET_SCHEMA)
     uri = VERIFICATION_TICKETS.uri(settings)
-    if not tables.table_exists(uri):
-        ledger.append_arrow(uri, rows, write_id=f"tickets/{write_id}")
-        return
-    tables.merge(uri, rows, ["ticket_id"])
+    events_uri = TICKET_EVENTS.uri(settings)
+    mark = _events_mark(events_uri) if tables.table_exists(events_uri) else None
+    with reading(settings) as session:
+        rows = [_as_ticket(r) for r in requests.load(session, VERIFICATION.type, ids=ticket_ids)]
+        new_events = requests.events(session, type_=VERIFICATION.type, after_id=mark or 0)
+    _append_events(settings, new_events)
+    if not rows:
+        return 0
+    snapshot = pa.Table.from_pylist(rows, schema=TICKET_SCHEMA)
+    if tables.table_exists(uri):
+        tables.merge(uri, snapshot, ["ticket_id"])
+    else:
+        ledger.append_arrow(uri, snapshot, write_id=f"tickets/{rows[-1]['ticket_id']}")
+    return len(rows)
+
+
+def _publish(
+    settings: Settings, events: Sequence[Event], ticket_ids: Collection[str] | None = None
+) -> None:
+    """After the store committed: one audit entry per transition (who, why, which ticket: the
+    log must answer "who confirmed this value" for years), then the lake snapshot (which the
+    next change completes if this one fails)."""
+    record_many(
+        settings,
+        [
+            {
+                "action": f"ticket_{e['event']}",
+                "actor": e["by"] or "unknown",
+                "target": f"{VERIFICATION_TICKETS.path}/{e['ticket_id']}",
+                "detail": {
+                    "why": e["why"],
+                    "from": e["from_state"],
+                    "to": e["to_state"],
+                    # A person's decision names its event; govlake's own (a build's, the deadline
+                    # check's) say the same in every run of the same inputs, without the random id.
+                    **({"event_id": e["event_id"]} if e["by"] != SYSTEM else {}),
+                    **({"build_id": e["build_id"]} if e.get("build_id") else {}),
+                },
+            }
+            for e in events
+        ],
+    )
+    write_snapshot(settings, ticket_ids)
+
+
+def _write_bulk(
+    session: Session,
+    held: Sequence[requests.Record],
+    changed: Sequence[Ticket],
+    events: Sequence[Event],
+) -> None:
+    requests.upsert(
+        session,
+        VERIFICATION,
+        {r["id"]: r for r in held},
+        [_as_record(t) for t in changed],
+        [_as_store_event(e) for e in events],
+    )
 
 
 def sync_tickets(
@@ -464,11 +722,22 @@ def sync_tickets(
     policy: TicketPolicy | None = None,
 ) -> dict[str, Any]:
     """Brings the tickets in line with a build's issues and returns a summary with the ids of
-    the tickets now open (their base attributes are disputed)."""
+    the tickets now open (their base attributes are disputed).
+
+    One store transaction holding every ticket's row: a decision made meanwhile waits for it,
+    then finds the ticket moved and is refused rather than overwritten.
+    """
     policy = policy or load_ticket_policy(settings)
-    existing = {t["ticket_id"]: t for t in read_tickets(settings)}
-    changed, events = plan_sync(existing, issues, policy, today=today, now=now, build_id=build_id)
-    save(settings, changed, events, write_id=f"build/{build_id}")
+    with transaction(settings) as session:
+        import_lake_tickets(settings, session)
+        held = requests.lock(session, VERIFICATION.type)
+        existing = {r["id"]: _as_ticket(r) for r in held}
+        changed, events = plan_sync(
+            existing, issues, policy, today=today, now=now, build_id=build_id
+        )
+        _write_bulk(session, held, changed, events)
+    if changed:  # events, or only the tickets' last_detected_build moved
+        _publish(settings, events)
     states = {t["ticket_id"]: t["state"] for t in existing.values()}
     states.update({t["ticket_id"]: t["state"] for t in changed})
     counts: dict[str, int] = {}
@@ -481,17 +750,34 @@ def sync_tickets(
     }
 
 
-def find_ticket(settings: Settings, ticket_id: str) -> Ticket:
-    """The ticket with this id (or a unique prefix of it)."""
-    rows = read_tickets(settings)
-    matches = [t for t in rows if t["ticket_id"] == ticket_id] or [
-        t for t in rows if t["ticket_id"].startswith(ticket_id)
-    ]
-    if not matches:
-        raise TicketError(f"no ticket {ticket_id!r}")
-    if len(matches) > 1:
-        raise TicketError(f"{ticket_id!r} matches {len(matches)} tickets; give more characters")
-    return matches[0]
+def _decide(
+    settings: Settings,
+    ticket_id: str,
+    action: str,
+    by: Actor,
+    decision: Callable[[Ticket], tuple[Ticket, Event]],
+) -> Ticket:
+    """One account's decision on one ticket, in one store transaction: the actor must act for
+    an assigned department (or for any, as the bureau), and of two decisions at once only the
+    first is recorded."""
+    with transaction(settings) as session:
+        import_lake_tickets(settings, session)
+        before = _find(session, ticket_id)
+        ticket = _as_ticket(before)
+        require(by, action, ticket["assigned_departments"] or ())
+        after, event = decision(ticket)
+        stored = _as_store_event(event, by.department)
+        try:
+            if event["event"] == COMMENTED:
+                requests.comment(session, VERIFICATION, before, stored)
+            else:
+                requests.move(
+                    session, VERIFICATION, before, _as_record(after, before["version"]), stored
+                )
+        except requests.RequestConflict as exc:
+            raise TicketError(str(exc).replace("request", "ticket", 1)) from None
+    _publish(settings, [event], [after["ticket_id"]])
+    return after
 
 
 def extend_ticket(
@@ -506,34 +792,25 @@ def extend_ticket(
     why.
 
     Raises:
-        Forbidden: ``by`` is neither a data officer of an assigned department nor a quality
-            reviewer (jobs.store.roles).
+        Forbidden: ``by`` is neither a data officer of an assigned department, nor a quality
+            reviewer or steward of the bureau (jobs.store.roles).
+        TicketError: the state or the profile does not allow it, or someone decided meanwhile.
     """
-    ticket = find_ticket(settings, ticket_id)
-    require(by, "ticket.extend", ticket["assigned_departments"] or ())
-    ticket, event = apply_extend(
-        ticket,
-        load_ticket_policy(settings),
-        by=by.login,
-        why=why,
-        today=settings.today(),
-        now=settings.now(),
-        workdays=workdays,
-    )
-    save(settings, [ticket], [event], write_id=event["event_id"])
-    _audit_steward_action(settings, event)
-    return ticket
-
-
-def _audit_steward_action(settings: Settings, event: Event) -> None:
-    """A steward's decision is an audit entry of its own (who, why, which ticket), not only
-    the ledger writes it causes: the log must answer "who confirmed this value" for years."""
-    record(
+    policy = load_ticket_policy(settings)
+    return _decide(
         settings,
-        f"ticket_{event['event']}",
-        actor=event["by"] or "unknown",
-        target=f"{VERIFICATION_TICKETS.path}/{event['ticket_id']}",
-        detail={"why": event["why"], "event_id": event["event_id"]},
+        ticket_id,
+        "ticket.extend",
+        by,
+        lambda ticket: apply_extend(
+            ticket,
+            policy,
+            by=by.login,
+            why=why,
+            today=settings.today(),
+            now=settings.now(),
+            workdays=workdays,
+        ),
     )
 
 
@@ -548,21 +825,34 @@ def close_ticket(
     """Confirms or resolves a ticket on the bureau's today and records who and why.
 
     Raises:
+        Forbidden, TicketError: as for :func:`extend_ticket`.
+    """
+    return _decide(
+        settings,
+        ticket_id,
+        "ticket.close",
+        by,
+        lambda ticket: apply_close(
+            ticket, state, by=by.login, why=why, today=settings.today(), now=settings.now()
+        ),
+    )
+
+
+def comment_ticket(settings: Settings, ticket_id: str, *, by: Actor, why: str) -> Ticket:
+    """Adds a comment (意见) to a ticket, in any state; recorded and audited like a decision.
+
+    Raises:
         Forbidden: as for :func:`extend_ticket`.
     """
-    ticket = find_ticket(settings, ticket_id)
-    require(by, "ticket.close", ticket["assigned_departments"] or ())
-    ticket, event = apply_close(
-        ticket,
-        state,
-        by=by.login,
-        why=why,
-        today=settings.today(),
-        now=settings.now(),
+    return _decide(
+        settings,
+        ticket_id,
+        "ticket.comment",
+        by,
+        lambda ticket: apply_comment(
+            ticket, by=by.login, why=why, today=settings.today(), now=settings.now()
+        ),
     )
-    save(settings, [ticket], [event], write_id=event["event_id"])
-    _audit_steward_action(settings, event)
-    return ticket
 
 
 def check_deadlines(settings: Settings, *, today: dt.date | None = None) -> dict[str, Any]:
@@ -574,14 +864,14 @@ def check_deadlines(settings: Settings, *, today: dt.date | None = None) -> dict
         today: the day to check for (default: today in the bureau's time zone).
     """
     day, now = today or settings.today(), settings.now()
-    tickets = read_tickets(settings, [("state", "in", [OPEN, EXTENDED, OVERDUE])])
-    changed, events = plan_deadlines(tickets, load_ticket_policy(settings), today=day, now=now)
-    save(
-        settings,
-        changed,
-        events,
-        write_id=f"deadlines/{day.isoformat()}/{len(events)}/{now.timestamp()}",
-    )
+    policy = load_ticket_policy(settings)
+    with transaction(settings) as session:
+        import_lake_tickets(settings, session)
+        held = requests.lock(session, VERIFICATION.type, (OPEN, EXTENDED, OVERDUE))
+        tickets = [_as_ticket(r) for r in held]
+        changed, events = plan_deadlines(tickets, policy, today=day, now=now)
+        _write_bulk(session, held, changed, events)
+    _publish(settings, events)
     return {
         "today": day.isoformat(),
         "checked": len(tickets),

@@ -7,5 +7,9 @@ Modules:
   bronze      raw rows + lineage, append-only
   pool        bronze → typed, standardised, keyed pool rows and quarantined rows (pure transforms)
   accounting  file rows = bronze rows = pool + quarantine + duplicates (+ held), checked per batch
+  promote     bronze → pool: which batches to promote or hold, and on which runner; outcomes
+  promote_arrow  the in-process runner: Arrow end to end through delta-rs, no Spark
+  promote_spark  the Spark runner (large promotions, a cluster): the same rules in mapInArrow
+  context     what every step of one resource works with (settings, catalog, tables, lock)
   pipeline    the entry points the DAGs call
 """

@@ -21,25 +21,18 @@ Tables written (declared in :mod:`jobs.lake.registry`):
 
 from __future__ import annotations
 
-import datetime as dt
-import functools
 import hashlib
 import logging
 from collections import defaultdict
-from collections.abc import Callable
-from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
-from pyspark import StorageLevel
-from pyspark.sql import SparkSession
-from pyspark.sql import functions as F
 
-from jobs.catalog.loader import load_catalog
-from jobs.catalog.models import Catalog, Resource
-from jobs.ingest import accounting, bronze, landing, pool
-from jobs.ingest.lock import resource_lock
-from jobs.ingest.readers import ReadLimits, UnreadableFile, encodings_compatible, read_file
-from jobs.lake import ledger, tables
+from jobs.ingest import accounting, bronze, landing, promote
+from jobs.ingest.context import Context, one_writer, open_context, write_id
+from jobs.ingest.pool import QUARANTINE_SCHEMA
+from jobs.ingest.readers import UnreadableFile, encodings_compatible, read_file
+from jobs.lake import ledger
 from jobs.lake.registry import (
     BRONZE,
     INGEST_FILES,
@@ -50,6 +43,9 @@ from jobs.lake.registry import (
     LakeTable,
 )
 from jobs.settings import Settings
+
+if TYPE_CHECKING:  # Spark is started only by a promotion that runs on it (jobs.ingest.promote)
+    from pyspark.sql import SparkSession
 
 log = logging.getLogger(__name__)
 
@@ -79,89 +75,10 @@ INGEST_FILES_SCHEMA = pa.schema(
     ]
 )
 
-POOL_BATCHES_SCHEMA = pa.schema(
-    [
-        *accounting.FILE_KEY_FIELDS,
-        ("outcome", pa.string()),  # promoted | held | superseded
-        ("pool_rows", pa.int64()),
-        ("quarantined_rows", pa.int64()),
-        ("duplicate_rows", pa.int64()),
-        ("held_rows", pa.int64()),
-        ("warning_rows", pa.int64()),
-        ("extra_columns", pa.list_(pa.string())),
-        ("message", pa.string()),
-        ("decided_at", pa.timestamp("us", tz="UTC")),
-        ("file_hash", pa.string()),  # the version of the file the outcome is about
-        ("superseded_rows", pa.int64()),
-    ]
-)
-
-
-@dataclass
-class _Context:
-    settings: Settings
-    resource: Resource
-    catalog: Catalog
-    #: When this step runs (from the settings' clock): every row it writes carries it.
-    now: dt.datetime
-    given_spark: SparkSession | None = None
-
-    @property
-    def spark(self) -> SparkSession:
-        """The Spark session, started only by the steps that need one (landing does not)."""
-        if self.given_spark is None:
-            from jobs.spark import get_spark
-
-            self.given_spark = get_spark(self.settings)
-        return self.given_spark
-
-    def uri(self, table: LakeTable) -> str:
-        """Where ``table`` is: for a per-resource family, this resource's own table."""
-        parts = self.dept_res if table.is_family else ()
-        return table.uri(self.settings, *parts)
-
-    @property
-    def read_limits(self) -> ReadLimits:
-        return ReadLimits.from_settings(self.settings)
-
-    @property
-    def dept_res(self) -> tuple[str, str]:
-        return self.resource.department, self.resource.resource
-
-
-def _context(resource_id: str, settings: Settings, spark: SparkSession | None) -> _Context:
-    catalog = load_catalog(settings.schemas_root)
-    return _Context(settings, catalog.resource(resource_id), catalog, settings.now(), spark)
-
-
-def _one_writer(step: Callable[..., dict]) -> Callable[..., dict]:
-    """Runs an ingestion step under the resource's writer lock (:mod:`jobs.ingest.lock`): a
-    second run of the same resource, from the CLI, Airflow or another scheduler, waits."""
-
-    @functools.wraps(step)
-    def locked(resource_id: str, settings: Settings, **kwargs) -> dict:
-        with resource_lock(settings, resource_id):
-            return step(resource_id, settings, **kwargs)
-
-    return locked
-
-
-def _write_id(*parts: str) -> str:
-    return "/".join(parts)
-
-
-def _resource_rows(ctx: _Context, table: LakeTable, **equals: str) -> list[dict]:
-    """This resource's rows of a small governance table (file log, outcomes), via delta-rs."""
-    department, resource = ctx.dept_res
-    filters = [("department", "=", department), ("resource", "=", resource)]
-    filters += [(column, "=", value) for column, value in equals.items()]
-    return ledger.read_rows(ctx.uri(table), filters)
-
-
 # --- landing → bronze --------------------------------------------------------------------------
 
 
-@_one_writer
+@one_writer
 def land_to_bronze(
     resource_id: str,
     settings: Settings,
@@ -180,9 +97,9 @@ def land_to_bronze(
     the other entries go on (a rejected entry fixed later is read then). Returns a
     JSON-serialisable summary.
     """
-    ctx = _context(resource_id, settings, spark)
+    ctx = open_context(resource_id, settings, spark)
     department, resource_name = ctx.dept_res
-    known = _KnownFiles(_resource_rows(ctx, INGEST_FILES))
+    known = _KnownFiles(ctx.resource_rows(INGEST_FILES))
     delivery = ctx.resource.delivery
 
     root = ctx.settings.landing_root
@@ -234,7 +151,7 @@ def land_to_bronze(
     return summary
 
 
-def _waiting(ctx: _Context, waiting: landing.Waiting) -> dict:
+def _waiting(ctx: Context, waiting: landing.Waiting) -> dict:
     log.warning(
         "%s: batch %s is not read yet: %s", ctx.resource.id, waiting.batch_id, waiting.message
     )
@@ -308,14 +225,14 @@ class _KnownFiles:
         )
 
 
-@_one_writer
+@one_writer
 def log_destroyed_files(resource_id: str, settings: Settings, *, why: str) -> dict:
     """Marks each logged file of one resource ``destroyed`` in the file log, after ``govlake
     destroy`` removed its rows: the landing copy is not read again, the row accounting expects
     no rows of it, and the same bytes delivered again later are ingested anew (not skipped as a
     duplicate of rows that no longer exist). Returns how many files were marked."""
-    ctx = _context(resource_id, settings, None)
-    logged = _resource_rows(ctx, INGEST_FILES)
+    ctx = open_context(resource_id, settings, None)
+    logged = ctx.resource_rows(INGEST_FILES)
     already = accounting.destroyed_files(logged)
     marked: dict[tuple[str, str], dict] = {}
     for r in logged:
@@ -333,7 +250,7 @@ def log_destroyed_files(resource_id: str, settings: Settings, *, why: str) -> di
 
 
 def _log_rejected(
-    ctx: _Context, rejected: list[landing.RejectedEntry], logged: list[dict]
+    ctx: Context, rejected: list[landing.RejectedEntry], logged: list[dict]
 ) -> list[dict]:
     """Logs each rejected landing entry once (a warning and a ``rejected`` file-log row)."""
     before = {(r["batch_id"], r["source_file"], r["reason"]) for r in logged}
@@ -354,7 +271,7 @@ def _log_rejected(
 
 
 def _land_batch(
-    ctx: _Context,
+    ctx: Context,
     batch_id: str,
     files: list[landing.LandedFile],
     known: _KnownFiles,
@@ -427,6 +344,8 @@ def _land_batch(
         if row["encoding_mismatch"]:
             mismatch = f"declared {declared}, delivered {raw.detected_encoding}: read as delivered"
             row["message"] = "; ".join(filter(None, [row["message"], mismatch]))
+        if raw.notes:  # what the reader wants the department told (e.g. the sheets it read)
+            row["message"] = "; ".join(filter(None, [row["message"], *raw.notes]))
         log_rows.append(row)
         bronze_parts.append(bronze.bronze_table(raw, landed, file_hash, ctx.now))
         outcome["ingested"].append(landed.name)
@@ -455,13 +374,13 @@ def _land_batch(
         ledger.append_arrow(
             ctx.uri(BRONZE),
             pa.concat_tables(bronze_parts),
-            write_id=_write_id("bronze", ctx.resource.id, batch_id, files_key),
+            write_id=write_id("bronze", ctx.resource.id, batch_id, files_key),
         )
     if quarantine_rows:
         _append_quarantine_files(
             ctx,
             quarantine_rows,
-            _write_id("quarantine-files", ctx.resource.id, batch_id, files_key),
+            write_id("quarantine-files", ctx.resource.id, batch_id, files_key),
         )
     # The file log is written last: it is the commit point that tells a re-run what is done.
     _append_file_log(ctx, log_rows, batch_id, files_key)
@@ -469,7 +388,7 @@ def _land_batch(
 
 
 def _files_held(
-    ctx: _Context, table: LakeTable, batch_id: str, filters: list | None = None
+    ctx: Context, table: LakeTable, batch_id: str, filters: list | None = None
 ) -> set[tuple[str, str]]:
     """The (file, file hash) pairs of one batch that ``table`` already holds rows of."""
     where = [("batch_id", "=", batch_id), *(filters or [])]
@@ -480,7 +399,7 @@ def _file_of(part: pa.Table) -> tuple[str, str]:
     return part["source_file"][0].as_py(), part["file_hash"][0].as_py()
 
 
-def _count_rows_quietly(landed: landing.LandedFile, ctx: _Context) -> int | None:
+def _count_rows_quietly(landed: landing.LandedFile, ctx: Context) -> int | None:
     try:
         return read_file(landed.path, ctx.resource.delivery.format, ctx.read_limits).row_count
     except UnreadableFile as error:
@@ -488,7 +407,7 @@ def _count_rows_quietly(landed: landing.LandedFile, ctx: _Context) -> int | None
 
 
 def _log_row(
-    ctx: _Context,
+    ctx: Context,
     batch_id: str,
     file_name: str,
     file_hash: str | None,
@@ -521,33 +440,18 @@ def _log_row(
     }
 
 
-def _append_file_log(ctx: _Context, rows: list[dict], batch_id: str, files_key: str) -> None:
+def _append_file_log(ctx: Context, rows: list[dict], batch_id: str, files_key: str) -> None:
     ledger.append_rows(
         ctx.uri(INGEST_FILES),
         rows,
         INGEST_FILES_SCHEMA,
-        write_id=_write_id("ingest_files", ctx.resource.id, batch_id, files_key),
+        write_id=write_id("ingest_files", ctx.resource.id, batch_id, files_key),
         add_columns=True,  # file logs written before corrections were versioned
     )
 
 
-QUARANTINE_SCHEMA = pa.schema(
-    [
-        *accounting.FILE_KEY_FIELDS,
-        ("file_hash", pa.string()),
-        ("row_number", pa.int64()),
-        ("record_hash", pa.string()),
-        ("ingested_at", pa.timestamp("us", tz="UTC")),
-        ("stage", pa.string()),
-        ("reasons", pa.list_(pa.string())),
-        ("raw", pa.map_(pa.string(), pa.string())),
-        ("quarantined_at", pa.timestamp("us", tz="UTC")),
-    ]
-)
-
-
 def _file_quarantine_row(
-    ctx: _Context, batch_id: str, file_name: str, file_hash: str, error: UnreadableFile
+    ctx: Context, batch_id: str, file_name: str, file_hash: str, error: UnreadableFile
 ) -> dict:
     department, resource_name = ctx.dept_res
     details = {"_message": str(error)}
@@ -569,14 +473,14 @@ def _file_quarantine_row(
     }
 
 
-def _append_quarantine_files(ctx: _Context, rows: list[dict], write_id: str) -> None:
-    ledger.append_rows(ctx.uri(QUARANTINE), rows, QUARANTINE_SCHEMA, write_id)
+def _append_quarantine_files(ctx: Context, rows: list[dict], key: str) -> None:
+    ledger.append_rows(ctx.uri(QUARANTINE), rows, QUARANTINE_SCHEMA, key)
 
 
 # --- bronze → pool -----------------------------------------------------------------------------
 
 
-@_one_writer
+@one_writer
 def bronze_to_pool(
     resource_id: str,
     settings: Settings,
@@ -586,316 +490,18 @@ def bronze_to_pool(
     """Standardises every ingested batch not yet promoted (held batches are retried), in batch
     order, into the pool and quarantine; exact duplicates within and across batches are counted.
     Promoting a corrected file takes the rows of the versions it supersedes out of the pool.
+
+    Small promotions run in this process on Arrow data and write through delta-rs, without
+    starting Spark; large ones, and every one when Spark is a cluster, run on Spark with the
+    same standardisation (:func:`jobs.ingest.promote.runs_on_spark`).
     """
-    ctx = _context(resource_id, settings, spark)
-    ingested = _resource_rows(ctx, INGEST_FILES, status="ingested")
-    latest = accounting.latest_outcomes(_resource_rows(ctx, POOL_BATCHES))
-    replaced = {
-        (r["batch_id"], r["source_file"], r["replaces"]) for r in ingested if r.get("replaces")
-    }
-    pending: dict[str, list[dict]] = defaultdict(list)
-    #: per (batch, file): the versions a correction replaced whose rows are not yet superseded
-    superseding: dict[tuple[str, str], list[dict]] = defaultdict(list)
-    for row in ingested:
-        outcome = accounting.outcome_of(latest, row)
-        decided = outcome["outcome"] if outcome else None
-        if accounting.version_of(row) in replaced:
-            if decided != "superseded":
-                superseding[(row["batch_id"], row["source_file"])].append(row)
-        elif decided != "promoted":
-            pending[row["batch_id"]].append(row)
-
-    summary: dict = {"resource": resource_id, "promoted": [], "held": []}
-    summary["duplicates_to_review"] = []
-    ready: dict[str, list[dict]] = {}
-    for batch_id in sorted(pending):
-        file_rows = pending[batch_id]
-        delivered = {c for r in file_rows for c in (r["columns"] or [])}
-        report = pool.column_report(ctx.resource, delivered)
-        # A batch whose files name their columns is held when a required one is missing, even
-        # with no rows: the export itself must be fixed. A file that names none (a GeoJSON
-        # collection without features) has nothing to check and nothing to promote.
-        if report.must_hold and delivered:
-            summary["held"].append(_hold_batch(ctx, batch_id, file_rows, report))
-        else:
-            ready[batch_id] = file_rows
-    if ready:
-        summary["promoted"] = _promote_batches(ctx, ready, superseding)
-        corrected = {(r["batch_id"], r["source_file"]) for rows in ready.values() for r in rows}
-        summary["duplicates_to_review"] = _duplicates_to_review(
-            ctx, corrected & set(superseding), latest
-        )
-    for count in ("pool_rows", "quarantined_rows", "duplicate_rows", "superseded_rows"):
-        summary[count] = sum(b[count] for b in summary["promoted"])
-    for held in summary["held"]:
-        log.error(held["message"])
-    return summary
-
-
-def _duplicates_to_review(
-    ctx: _Context, corrected: set[tuple[str, str]], latest: dict[tuple, dict]
-) -> list[dict]:
-    """Later files whose rows were counted duplicates when the corrected files' earlier
-    versions were in the pool. A row counted a duplicate of a row the correction removed is in
-    bronze only now, and re-examining it would re-promote those files: not done here, but
-    named (a warning and the summary), never silent."""
-    review = []
-    for corrected_file in sorted(corrected):
-        later = sorted(
-            (o["batch_id"], o["source_file"], int(o["duplicate_rows"]))
-            for o in latest.values()
-            if o["outcome"] == "promoted"
-            and o["duplicate_rows"]
-            and (o["batch_id"], o["source_file"]) > corrected_file
-        )
-        if later:
-            message = (
-                f"{ctx.resource.id}: {'/'.join(corrected_file)} was corrected; "
-                f"{sum(n for *_, n in later)} row(s) of later files were counted duplicates "
-                "when its earlier version was in the pool and are not re-examined: "
-                + ", ".join(f"{b}/{f} ({n})" for b, f, n in later)
-            )
-            log.warning(message)
-            review.append({"corrected": "/".join(corrected_file), "message": message})
-    return review
-
-
-def _files_key(file_rows: list[dict]) -> str:
-    """A short digest of a set of files: part of every write id, so that a file added to a batch
-    later gets a write of its own instead of being taken for a retry."""
-    names = sorted(f"{r['batch_id']}/{r['source_file']}/{r['file_hash']}" for r in file_rows)
-    return hashlib.sha256("|".join(names).encode()).hexdigest()[:16]
-
-
-def _hold_batch(
-    ctx: _Context, batch_id: str, file_rows: list[dict], report: pool.ColumnReport
-) -> dict:
-    """Keeps a batch in bronze, unpromoted, with a message naming the missing column(s); it is
-    retried on every run, so a catalog synonym or a redelivery releases it."""
-    message = report.hold_message(ctx.resource.id)
-    outcome_rows = [
-        _outcome_row(ctx, r, "held", {"held_rows": r["bronze_rows"]}, report, message)
-        for r in file_rows
-    ]
-    write_id = _write_id(
-        "pool_batches", ctx.resource.id, _files_key(file_rows), "held", ctx.now.isoformat()
-    )
-    _append_outcomes(ctx, outcome_rows, write_id)
-    return {
-        "batch_id": batch_id,
-        "outcome": "held",
-        "message": message,
-        "held_rows": sum(r["bronze_rows"] for r in file_rows),
-    }
-
-
-def _promote_batches(
-    ctx: _Context, batches: dict[str, list[dict]], superseding: dict[tuple[str, str], list[dict]]
-) -> list[dict]:
-    """Standardises every ready batch in ONE Spark pass: a Spark job has a fixed cost of
-    seconds, and an incremental run usually finds one small batch per resource anyway.
-
-    Exact duplicates are found in batch order (batch id, file, row), so a repeat within the
-    pending batches and a repeat of a row already in the pool are both counted, never kept.
-
-    A corrected file's earlier versions (``superseding``, by batch and file) leave the pool in
-    this promotion: their rows are not earlier rows for the duplicate check (the correction
-    repeats most of them), and after the pool append they are deleted by their lineage (batch,
-    file, file hash). Deleting, not marking, keeps every reader of the pool unchanged; the
-    rows stay in bronze and the accounting counts them ``superseded``. The append and the
-    delete are two commits, each idempotent, and the outcome record after both is the commit
-    point: a run stopped between them is named by the accounting and completed by the re-run.
-    """
-    all_files = [r for rows in batches.values() for r in rows]
-    replaced = [
-        v for r in all_files for v in superseding.get((r["batch_id"], r["source_file"]), [])
-    ]
-    bronze_df = tables.read_table(ctx.spark, ctx.uri(BRONZE)).where(
-        F.col("batch_id").isin(list(batches))
-        & F.col("file_hash").isin([r["file_hash"] for r in all_files])
-    )
-    standardized = pool.with_content_hash(
-        pool.with_standardized_fields(bronze_df, ctx.resource, ctx.catalog), ctx.resource
-    ).withColumn(
-        # The delivered text only travels on with the rows that go to quarantine (bronze keeps
-        # it for every row): carrying the map for every row was a large share of the work.
-        "raw",
-        F.when(F.size("problems") > 0, F.col("raw")),
-    )
-    pool_uri = ctx.uri(POOL)
-    # Rows of these very files already in the pool were committed by an attempt that stopped
-    # before recording its outcome: they are not earlier rows, or the re-run would count every
-    # row of the batch as a duplicate of itself. Left out, the re-run decides exactly as that
-    # attempt did, so its pool write (same write id) is the no-op that makes it exactly-once.
-    earlier = (
-        tables.read_table(
-            ctx.spark, pool_uri, columns=["content_hash", "batch_id", "source_file", "file_hash"]
-        )
-        .where(~F.col("file_hash").isin([r["file_hash"] for r in all_files]))
-        .where(~F.expr(_versions_predicate(replaced)))
-        .select("content_hash")
-        if tables.table_exists(pool_uri)
-        else None
-    )
-    # The standardisation is by far the most expensive step: computed once, kept, then counted
-    # and written from the kept rows.
-    staged = standardized.persist(StorageLevel.MEMORY_AND_DISK)
-    try:
-        duplicate_keys = ctx.spark.createDataFrame(
-            pool.duplicate_row_keys(staged, earlier).toArrow()
-        )
-        disposition_df = pool.with_disposition(staged, duplicate_keys)
-        counted = disposition_df.groupBy("batch_id", "source_file").agg(
-            F.sum((F.col("disposition") == "pool").cast("long")).alias("pool_rows"),
-            F.sum((F.col("disposition") == "quarantine").cast("long")).alias("quarantined_rows"),
-            F.sum((F.col("disposition") == "duplicate").cast("long")).alias("duplicate_rows"),
-            F.sum((F.size("warnings") > 0).cast("long")).alias("warning_rows"),
-        )
-        counts = {(r["batch_id"], r["source_file"]): r.asDict() for r in counted.collect()}
-        write_key = _write_id(ctx.resource.id, _files_key(all_files))
-        pool_rows_df = (
-            disposition_df.filter("disposition = 'pool'")
-            .withColumn("promoted_at", F.lit(ctx.now).cast("timestamp"))
-            .select(*pool.pool_schema(ctx.resource).fieldNames())
-        )
-        tables.write_table(pool_rows_df, pool_uri, mode="append", write_id="pool/" + write_key)
-        quarantined = pool.filter_quarantined(
-            disposition_df.filter("disposition = 'quarantine'")
-        ).withColumn("quarantined_at", F.lit(ctx.now).cast("timestamp"))
-        tables.write_table(
-            quarantined,
-            ctx.uri(QUARANTINE),
-            mode="append",
-            write_id="quarantine/" + write_key,
-        )
-    finally:
-        staged.unpersist()
-    if replaced:
-        ledger.delete_where(pool_uri, _versions_predicate(replaced))
-
-    superseded = _superseded_outcomes(ctx, replaced)
-    results, outcome_rows = [], []
-    for batch_id, file_rows in batches.items():
-        report = pool.column_report(
-            ctx.resource, {c for r in file_rows for c in (r["columns"] or [])}
-        )
-        message = (
-            f"extra columns kept in bronze: {', '.join(report.extra_columns)}"
-            if report.extra_columns
-            else None
-        )
-        batch_outcomes = [
-            _outcome_row(
-                ctx,
-                r,
-                "promoted",
-                counts.get((batch_id, r["source_file"]), {}),
-                report,
-                message,
-            )
-            for r in file_rows
-        ]
-        outcome_rows.extend(batch_outcomes)
-        outcome_rows.extend(o for o in superseded if o["batch_id"] == batch_id)
-        totals = {
-            k: sum(o[k] for o in batch_outcomes)
-            for k in ("pool_rows", "quarantined_rows", "duplicate_rows", "warning_rows")
-        }
-        totals["superseded_rows"] = sum(
-            o["superseded_rows"] for o in superseded if o["batch_id"] == batch_id
-        )
-        results.append(
-            {
-                "batch_id": batch_id,
-                "outcome": "promoted",
-                "extra_columns": list(report.extra_columns),
-                **totals,
-            }
-        )
-    _append_outcomes(
-        ctx,
-        outcome_rows,
-        _write_id("pool_batches", ctx.resource.id, _files_key(all_files), "promoted"),
-    )
-    return results
-
-
-def _versions_predicate(versions: list[dict]) -> str:
-    """A SQL predicate (Spark and delta-rs) matching the rows of these file versions; batch and
-    file names are confined to a safe alphabet and hashes are hex, so they quote plainly."""
-    terms = [
-        f"(batch_id = '{v['batch_id']}' AND source_file = '{v['source_file']}'"
-        f" AND file_hash = '{v['file_hash']}')"
-        for v in versions
-    ]
-    return " OR ".join(terms) or "FALSE"
-
-
-def _superseded_outcomes(ctx: _Context, replaced: list[dict]) -> list[dict]:
-    """A ``superseded`` outcome per replaced version: its rows left the pool; those it had in
-    quarantine stay there (what was wrong with that delivery), the rest count as superseded."""
-    if not replaced:
-        return []
-    quarantined = ledger.count_rows_by(
-        ctx.uri(QUARANTINE),
-        ("batch_id", "source_file", "file_hash"),
-        [("batch_id", "in", sorted({v["batch_id"] for v in replaced})), ("stage", "!=", "file")],
-    )
-    rows = []
-    for v in replaced:
-        in_quarantine = quarantined.get(accounting.version_of(v), 0)
-        counts = {
-            "quarantined_rows": in_quarantine,
-            "superseded_rows": v["bronze_rows"] - in_quarantine,
-        }
-        message = "superseded by a corrected delivery of the same batch and file"
-        rows.append(_outcome_row(ctx, v, "superseded", counts, None, message))
-    return rows
-
-
-def _outcome_row(
-    ctx: _Context,
-    file_row: dict,
-    outcome: str,
-    counts: dict,
-    report: pool.ColumnReport | None,
-    message: str | None,
-) -> dict:
-    """The outcome of one file version (``file_row``: its file-log row)."""
-    department, resource_name = ctx.dept_res
-    return {
-        "department": department,
-        "resource": resource_name,
-        "batch_id": file_row["batch_id"],
-        "source_file": file_row["source_file"],
-        "outcome": outcome,
-        **{
-            k: int(counts.get(k) or 0)
-            for k in (
-                "pool_rows",
-                "quarantined_rows",
-                "duplicate_rows",
-                "held_rows",
-                "warning_rows",
-            )
-        },
-        "extra_columns": list(report.extra_columns) if report else [],
-        "message": message,
-        "decided_at": ctx.now,
-        "file_hash": file_row["file_hash"],
-        "superseded_rows": int(counts.get("superseded_rows") or 0),
-    }
-
-
-def _append_outcomes(ctx: _Context, rows: list[dict], write_id: str) -> None:
-    # add_columns: outcome tables written before file versions had no file_hash column
-    ledger.append_rows(ctx.uri(POOL_BATCHES), rows, POOL_BATCHES_SCHEMA, write_id, add_columns=True)
+    return promote.promote_pending(open_context(resource_id, settings, spark))
 
 
 # --- accounting --------------------------------------------------------------------------------
 
 
-@_one_writer
+@one_writer
 def check_row_accounting(
     resource_id: str,
     settings: Settings,
@@ -906,11 +512,11 @@ def check_row_accounting(
     quarantine tables themselves, checked against the file log and the recorded outcomes; stores
     it, and raises :class:`jobs.ingest.accounting.RowAccountingError` naming each batch and file
     whose numbers do not add up."""
-    ctx = _context(resource_id, settings, spark)
+    ctx = open_context(resource_id, settings, spark)
     department, resource_name = ctx.dept_res
     rows = accounting.account_files(
-        _resource_rows(ctx, INGEST_FILES),
-        _resource_rows(ctx, POOL_BATCHES),
+        ctx.resource_rows(INGEST_FILES),
+        ctx.resource_rows(POOL_BATCHES),
         _table_counts(ctx),
         checked_at=ctx.now,
         department=department,
@@ -939,7 +545,7 @@ def check_row_accounting(
     return {"resource": resource_id, "files": len(rows), "balanced": True, **totals}
 
 
-def _table_counts(ctx: _Context) -> accounting.TableCounts:
+def _table_counts(ctx: Context) -> accounting.TableCounts:
     """Rows per file version in this resource's bronze, pool and quarantine (row-level) tables,
     only the three key columns read (delta-rs, no Spark job)."""
     by_file = ("batch_id", "source_file", "file_hash")
@@ -950,7 +556,7 @@ def _table_counts(ctx: _Context) -> accounting.TableCounts:
     )
 
 
-@_one_writer
+@one_writer
 def ingest_resource(
     resource_id: str, settings: Settings, *, spark: SparkSession | None = None
 ) -> dict:

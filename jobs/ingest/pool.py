@@ -16,11 +16,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+import pyarrow as pa
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
+from pyspark.sql.pandas.types import to_arrow_schema
 
 from jobs.catalog.models import Catalog, Field, Resource
+from jobs.ingest.accounting import FILE_KEY_FIELDS
 from jobs.standardize import keys, values
 from jobs.standardize.regions import is_known_region
 
@@ -85,6 +88,28 @@ def pool_schema(resource: Resource) -> T.StructType:
         T.StructField("promoted_at", T.TimestampType()),
     ]
     return T.StructType(columns)
+
+
+def pool_arrow_schema(resource: Resource) -> pa.Schema:
+    """:func:`pool_schema` as Arrow, for the pool rows written through delta-rs."""
+    return to_arrow_schema(pool_schema(resource), timezone="UTC")
+
+
+#: The quarantine table, row-level and file-level rows alike (``stage``: ``standardize`` for
+#: a rejected row with its reason codes, ``file`` for a file rejected whole).
+QUARANTINE_SCHEMA = pa.schema(
+    [
+        *FILE_KEY_FIELDS,
+        ("file_hash", pa.string()),
+        ("row_number", pa.int64()),
+        ("record_hash", pa.string()),
+        ("ingested_at", pa.timestamp("us", tz="UTC")),
+        ("stage", pa.string()),
+        ("reasons", pa.list_(pa.string())),
+        ("raw", pa.map_(pa.string(), pa.string())),
+        ("quarantined_at", pa.timestamp("us", tz="UTC")),
+    ]
+)
 
 
 def _spark_type(storage: str) -> T.DataType:

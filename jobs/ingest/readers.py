@@ -677,8 +677,15 @@ def _scalar_text(value: object) -> str | None:
 
 
 def read_xlsx(path: Path, limits: ReadLimits = DEFAULT_LIMITS) -> RawFile:
-    """Reads the first sheet of a workbook; header in row 1. Cell values become text as Excel
-    shows them; numbers keep Excel's own digits, so an ID typed as a number shows its damage.
+    """Reads every sheet of a workbook that holds rows, header in row 1 of each. Cell values
+    become text as Excel shows them; numbers keep Excel's own digits, so an ID typed as a number
+    shows its damage.
+
+    Departments split long exports over several sheets (one per district, one per 65,536 rows
+    of old Excel): each sheet must carry the first one's header and its rows follow the first
+    sheet's, numbered on. A sheet with another header is another table: the workbook is
+    unreadable as one delivery (nothing of it is taken), and the message names the sheet.
+    Sheets without any row are skipped; the notes name the sheets read.
 
     The sheet is streamed row by row. Before anything is unpacked, the sizes the zip members
     declare must fit the byte bound; Python's zip reader never unpacks more than a member
@@ -700,7 +707,7 @@ def read_xlsx(path: Path, limits: ReadLimits = DEFAULT_LIMITS) -> RawFile:
             ) from error
         raise UnreadableFile("unreadable_xlsx", f"not a readable XLSX workbook: {error}") from error
     try:
-        return _read_sheet(workbook.worksheets[0], limits)
+        return _read_sheets(workbook.worksheets, limits)
     except (zipfile.BadZipFile, SyntaxError, zlib.error, EOFError) as error:
         # A member that unpacks to more than it declares fails its checksum here.
         raise UnreadableFile(
@@ -710,21 +717,51 @@ def read_xlsx(path: Path, limits: ReadLimits = DEFAULT_LIMITS) -> RawFile:
         workbook.close()
 
 
-def _read_sheet(sheet, limits: ReadLimits) -> RawFile:
-    """The rows of a read-only sheet, streamed, within ``limits``."""
-    # The <dimension> a workbook declares may understate its rows (read short) or overstate
-    # them: read what the sheet holds, never what it declares.
-    sheet.reset_dimensions()
-    rows = sheet.iter_rows(values_only=True)
-    header_cells = next(rows, None)
-    if header_cells is None:
+def _read_sheets(sheets: list, limits: ReadLimits) -> RawFile:
+    """The rows of every read-only sheet that has any, streamed into one file, within
+    ``limits`` (the bounds count the whole workbook)."""
+    header: list[str] | None = None
+    collected: _RowCollector | None = None
+    read: list[str] = []
+    for sheet in sheets:
+        # The <dimension> a workbook declares may understate its rows (read short) or
+        # overstate them: read what the sheet holds, never what it declares.
+        sheet.reset_dimensions()
+        rows = sheet.iter_rows(values_only=True)
+        header_cells = next(rows, None)
+        if header_cells is None:
+            continue
+        sheet_header = [("" if c is None else str(c)).strip() for c in header_cells]
+        while sheet_header and sheet_header[-1] == "":
+            sheet_header.pop()
+        if not sheet_header:
+            continue  # a sheet with nothing in its first row: a blank sheet
+        if header is None:
+            header = sheet_header
+            _check_header(header)
+            limits.check("max_columns", len(header), "columns")
+            collected = _RowCollector(limits, header)
+        elif sheet_header != header:
+            raise UnreadableFile(
+                "sheets_differ",
+                f"sheet {sheet.title!r} has the columns {sheet_header} but sheet {read[0]!r} "
+                f"has {header}: deliver one table per workbook, or the same header on every "
+                "sheet",
+            )
+        _read_sheet_rows(rows, header, collected, limits)
+        read.append(sheet.title)
+    if collected is None:
         raise UnreadableFile("empty_file", "workbook has no rows", rows_seen=0)
-    header = [("" if c is None else str(c)).strip() for c in header_cells]
-    while header and header[-1] == "":
-        header.pop()
-    _check_header(header)
-    limits.check("max_columns", len(header), "columns")
-    collected = _RowCollector(limits, header)
+    raw = collected.raw_file(None)
+    if len(read) > 1:
+        raw.notes.append(f"rows of {len(read)} sheets read in order: {', '.join(read)}")
+    return raw
+
+
+def _read_sheet_rows(
+    rows: Iterator, header: list[str], collected: _RowCollector, limits: ReadLimits
+) -> None:
+    """The rows of one sheet after its header, added to ``collected``."""
     for number, cells in enumerate(rows, start=2):
         if number > EXCEL_MAX_ROWS:
             raise UnreadableFile(
@@ -749,7 +786,6 @@ def _read_sheet(sheet, limits: ReadLimits) -> RawFile:
             collected.add({READ_PROBLEM: REPEATED_HEADER, RAW_LINE: "\t".join(header)})
             continue
         collected.add(dict(zip(header, values + [None] * (len(header) - len(values)), strict=True)))
-    return collected.raw_file(None)
 
 
 #: Rows of a sheet in Excel's own format: a sheet that holds more was not written by Excel.

@@ -436,8 +436,7 @@ class _ColumnStats:
             return None, None
         t = self.type
         if pa.types.is_string(t) or pa.types.is_large_string(t):
-            # A prefix is still a lower bound; a cut maximum is not an upper bound: omit it.
-            return low[:_STAT_STRING_PREFIX], high if len(high) <= _STAT_STRING_PREFIX else None
+            return low[:_STAT_STRING_PREFIX], _string_upper_bound(high)
         if pa.types.is_date32(t):
             return low.isoformat(), high.isoformat()
         if pa.types.is_timestamp(t):
@@ -447,6 +446,25 @@ class _ColumnStats:
                 high = high + timedelta(microseconds=1000 - high.microsecond % 1000)
             return _timestamp_stat(low), _timestamp_stat(high)
         return low, high
+
+
+def _string_upper_bound(high: str) -> str | None:
+    """A maximum of at most :data:`_STAT_STRING_PREFIX` characters that still bounds ``high``.
+
+    A prefix is a lower bound but not an upper one, so a long maximum is cut and its last
+    character raised by one (the next code point, past the surrogates): every string starting
+    with the prefix sorts below it. Leaving the maximum out is no option: delta-rs then turns
+    the file's statistics into ``column <= null`` and skips the file for every filter on it.
+    """
+    if len(high) <= _STAT_STRING_PREFIX:
+        return high
+    prefix = high[:_STAT_STRING_PREFIX]
+    for cut in range(len(prefix) - 1, -1, -1):
+        code = ord(prefix[cut])
+        if code < 0x10FFFF:
+            raised = 0xE000 if 0xD800 <= code + 1 <= 0xDFFF else code + 1
+            return prefix[:cut] + chr(raised)
+    return None  # every character is already the last code point: nothing bounds it
 
 
 def _timestamp_stat(value: datetime) -> str:

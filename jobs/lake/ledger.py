@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.fs as pafs
 
 from jobs.lake.crash import crash_point
@@ -159,6 +160,38 @@ def read_arrow(
         columns=list(columns) if columns else None,
         filesystem=pafs.SubTreeFileSystem(root, fs),
     )
+
+
+def scan_arrow(
+    uri: str,
+    columns: Sequence[str],
+    where: pc.Expression | None = None,
+    *,
+    storage_options: Mapping[str, str] | None = None,
+) -> pa.Table | None:
+    """Some columns of the rows matching ``where`` (a pyarrow expression), for row-level reads
+    of any size (bronze, pool) in the task's own process; None when the table does not exist.
+
+    Files are skipped by their Parquet row-group statistics, never by the Delta log's: the
+    Delta bridge leaves out the maximum of a string over 32 characters (a file hash), and a
+    delta-rs filter on such a column can silently return no rows at all.
+    """
+    import pyarrow.dataset as ds
+    from deltalake import DeltaTable
+
+    if not table_exists(uri, storage_options):
+        return None
+    options = dict(storage_options) if storage_options else None
+    table = DeltaTable(uri, storage_options=options)
+    schema = pa.schema(table.schema().to_arrow())
+    if table.metadata().partition_columns:
+        fs, root = filesystem(uri)
+        dataset = table.to_pyarrow_dataset(filesystem=pafs.SubTreeFileSystem(root, fs))
+    else:
+        fs, _root = filesystem(uri)
+        files = [f.split("://", 1)[1] if "://" in f else f for f in table.file_uris()]
+        dataset = ds.dataset(files, schema=schema, format="parquet", filesystem=fs)
+    return dataset.to_table(columns=list(columns), filter=where)
 
 
 def overwrite_where(

@@ -104,14 +104,14 @@ POOL = LakeTable(
     "pool",
     "<dept>/<resource>",
     "one row per accepted record per batch: typed, keyed by the catalog's key fields",
-    f"{_INGEST}._promote_batches",
+    "jobs.ingest.promote_arrow.promote",
     _ROW_LINEAGE,
 )
 QUARANTINE = LakeTable(
     "quarantine",
     "<dept>/<resource>",
     "one row per rejected row (reason codes), or per file rejected whole",
-    f"{_INGEST}._promote_batches",
+    "jobs.ingest.promote_arrow.promote",
     _ROW_LINEAGE,
 )
 
@@ -176,7 +176,7 @@ POOL_BATCHES = LakeTable(
     "governance",
     "pool_batches",
     "one row per promotion outcome of a (batch, file)",
-    f"{_INGEST}._append_outcomes",
+    "jobs.ingest.promote._append_outcomes",
     (*_FILE, "decided_at"),
 )
 ROW_ACCOUNTING = LakeTable(
@@ -211,7 +211,7 @@ QUALITY_FAILING_ROWS = LakeTable(
     "governance",
     "quality_failing_rows",
     "one row per (batch, pool row) that failed at least one expectation",
-    "jobs.quality.failing_rows.failing_rows_writer",
+    "jobs.quality.failing_rows.append_failing_rows",
     (*_BATCH, "source_file", "row_number", "suite_version"),
 )
 RECTIFICATION_TASKS = LakeTable(
@@ -238,15 +238,17 @@ BASE_BUILDS = LakeTable(
 VERIFICATION_TICKETS = LakeTable(
     "governance",
     "verification_tickets",
-    "one row per verification ticket (校核工单), following its issue from build to build",
-    "jobs.govern.tickets.save",
+    "one row per verification ticket (校核工单), following its issue from build to build: a "
+    "snapshot of the workflow store",
+    "jobs.govern.tickets.write_snapshot",
     ("ticket_id",),
 )
 TICKET_EVENTS = LakeTable(
     "governance",
     "ticket_events",
-    "one row per thing that happened to a ticket, with who and why (append-only)",
-    "jobs.govern.tickets.save",
+    "one row per thing that happened to a ticket, with who and why (append-only): a snapshot "
+    "of the workflow store",
+    "jobs.govern.tickets.write_snapshot",
     ("event_id",),
 )
 SHARE_GRANTS = LakeTable(

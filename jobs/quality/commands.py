@@ -5,10 +5,12 @@
     govlake quality validate RESOURCE [--batch B] validate new pool batches of gaj.hukou …
     govlake quality tasks [--status S] [--dept D] rectification tasks (整改) with deadlines
     govlake quality docs                          rebuild the Data Docs site (offline)
-    govlake quality promote RESOURCE BATCH --by NAME --note TEXT
+    govlake quality promote RESOURCE BATCH --as LOGIN --note TEXT
                                                   mark a held batch promotable after 整改
+                                                  (a quality reviewer's account; audited)
 
-Exit codes: 0 done, 1 a quality gate held a batch / suites are stale, 2 a bad argument.
+Exit codes: 0 done, 1 a quality gate held a batch / suites are stale / the release was refused,
+2 a bad argument.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import json
 import sys
 
 from jobs.settings import Settings
+from jobs.store.identity import add_arguments as add_identity_arguments
 
 EXIT_FAILED = 1
 EXIT_USAGE = 2
@@ -114,9 +117,7 @@ def _validate(args: argparse.Namespace) -> int:
     from jobs.quality.pipeline import validate_pool_batch
 
     try:
-        summary = validate_pool_batch(
-            args.resource, Settings.from_env(), batch_id=args.batch, run_gx=not args.no_gx
-        )
+        summary = validate_pool_batch(args.resource, Settings.from_env(), batch_id=args.batch)
     except QualityGateError as held:
         print(str(held), file=sys.stderr)
         return EXIT_FAILED
@@ -175,14 +176,22 @@ def _docs(_args: argparse.Namespace) -> int:
 
 def _promote(args: argparse.Namespace) -> int:
     from jobs.quality.gates import mark_promotable
+    from jobs.store.accounts import AuthError
+    from jobs.store.identity import authorised
+    from jobs.store.roles import Forbidden
 
     settings = Settings.from_env()
+    try:
+        actor = authorised(settings, args, "quality.release")
+    except (AuthError, Forbidden) as exc:
+        print(str(exc), file=sys.stderr)
+        return EXIT_FAILED
     try:
         row = mark_promotable(
             settings,
             args.resource,
             args.batch,
-            decided_by=args.by,
+            decided_by=actor.login,
             note=args.note,
         )
     except ValueError as bad:
@@ -214,9 +223,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     validate = cmds.add_parser("validate", help="validate the new pool batches of a resource")
     validate.add_argument("resource", metavar="RESOURCE", help="<dept>.<resource>, e.g. gaj.hukou")
     validate.add_argument("--batch", help="validate only this batch (again)")
-    validate.add_argument(
-        "--no-gx", action="store_true", help="skip GX's own validation and Data Docs"
-    )
     validate.set_defaults(func=_validate)
 
     tasks = cmds.add_parser("tasks", help="rectification tasks (整改) with status and deadline")
@@ -236,6 +242,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     promote = cmds.add_parser("promote", help="mark a held batch promotable after rectification")
     promote.add_argument("resource", metavar="RESOURCE")
     promote.add_argument("batch", metavar="BATCH")
-    promote.add_argument("--by", required=True, help="who releases the batch")
+    add_identity_arguments(promote)
     promote.add_argument("--note", required=True, help="why (what was rectified)")
     promote.set_defaults(func=_promote)

@@ -24,6 +24,7 @@ import pyarrow as pa
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
+from jobs.audit import log as audit
 from jobs.lake import ledger
 from jobs.lake.registry import QUALITY_BATCHES
 from jobs.quality.metrics import Outcome
@@ -199,7 +200,8 @@ def mark_promotable(
     decided_by: str,
     note: str,
 ) -> dict:
-    """Marks a held batch promotable after rectification (整改), with who and why.
+    """Marks a held batch promotable after rectification (整改), with who and why; the release is
+    an entry of the audit log.
 
     Raises:
         ValueError: the batch was never validated, or is not held.
@@ -225,5 +227,12 @@ def mark_promotable(
         settings,
         [row],
         f"quality_batches/{resource_id}/{batch_id}/promotable/{now.isoformat()}",
+    )
+    audit.record(
+        settings,
+        "quality_release",
+        actor=decided_by,
+        target=f"{QUALITY_BATCHES.path}/{resource_id}/{batch_id}",
+        detail={"note": note},
     )
     return row

@@ -1,46 +1,43 @@
-"""Every expectation of a suite in one Spark pass: row flags, counts and table metrics.
+"""What a batch's validation found, per expectation, read from Great Expectations' results.
 
-Great Expectations on Spark computes its metrics expectation by expectation (a job per metric,
-often several per expectation) and keeps at most a partial list of failing rows (its issues
-#1788, #3303, #11032). Here each row-level expectation becomes two Column expressions, whether
-the row is *considered* (GX's domain: nulls, ``ignore_row_if`` and ``row_condition`` excluded)
-and whether it is *unexpected*, written exactly as GX's Spark engine writes them. One ``select``
-produces those booleans for every expectation (repeated keys found by a small aggregation on the
-key and joined back by broadcast; one join per authoritative resource for accuracy), and the
-rows stream through ``observe()``, which sums every flag and table metric, into the writer of
-the failing-rows table, which keeps every row that failed anything with the names of what it
-failed (:mod:`jobs.quality.failing_rows`): counts and failing rows come from the same single
-pass, and nothing but the failing rows is materialised. GX's own validation of the same cached DataFrame must find
-the same unexpected counts; :mod:`jobs.quality.validate` records both and the tests assert it.
-
-Decisions follow GX: an expectation passes when ``considered == 0`` or
+Every expectation is computed once, by GX (:mod:`jobs.quality.validate`: its pandas engine for a
+batch on the Arrow path, its Spark engine for a large one). govlake reads what it needs from each
+result: the rows the expectation considered (GX's element count less its missing count: nulls,
+``ignore_row_if`` and ``row_condition`` excluded), those it found unexpected, GX's verdict, and
+the source file and row number of every unexpected row (result format ``COMPLETE``), from which
+the failing-rows table is written (:mod:`jobs.quality.failing_rows`). GX decides as
+:func:`mostly_success` says: a check passes when it considered no row or
 ``(considered - unexpected) / considered >= mostly`` (``mostly = 1 - threshold``).
+
+Two kinds of check are not GX's to compute. The column types are judged from the batch's schema
+(the lake's types: GX's pandas engine sees pandas dtypes), the same on both engines
+(:func:`type_outcome`). Accuracy against the authoritative resource (一数一源) compares two
+tables, by key, with the authority's latest value: on Arrow (:func:`accuracy_on_arrow`) or on
+Spark (:func:`accuracy_on_spark`), one per engine, giving the same counts and rows.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections import defaultdict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from pyspark.sql import Column, DataFrame, Observation, Window
-from pyspark.sql import functions as F
-from pyspark.sql import types as T
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from jobs.ingest.pool import LINEAGE_COLUMNS
 from jobs.quality.suites import AccuracyCheck, Expectation, Suite
+from jobs.quality.validate import ROW_ID, GxResult
 
-#: Lineage columns kept with each row's flags (and in the failing-rows table).
+#: Lineage columns kept with each failing row.
 FLAG_LINEAGE: tuple[str, ...] = LINEAGE_COLUMNS
 #: The failing-rows table's list of expectation names.
 FAILED_COLUMN = "failed_expectations"
 KEY_COLUMN = "record_key"
 
-
-class MissingParameter(KeyError):
-    """A suite parameter the run did not supply (e.g. no previous batch for a row-count check)."""
+#: A row of a batch, as GX names it: (source file, row number).
+RowId = tuple[str, int]
 
 
 @dataclass
@@ -89,573 +86,24 @@ class Outcome:
 
 @dataclass
 class BatchMetrics:
-    """The result of :func:`compute_metrics`: counts, outcomes and the (lazy) row flags.
-
-    Call :meth:`release` when done with ``flags_df``.
-    """
+    """A batch's outcomes and its failing rows: row id → the names of what the row failed
+    (in suite order)."""
 
     row_count: int
     outcomes: dict[str, Outcome]
-    flags_df: DataFrame
-    row_names: tuple[str, ...] = field(default_factory=tuple)
-    failing_row_count: int = 0
+    failed: dict[RowId, list[str]] = field(default_factory=dict)
 
-    def release(self) -> None:
-        self.flags_df.unpersist()
-
-    def failing_rows_df(self) -> DataFrame:
-        """One row per batch row that failed anything: lineage, key, failed names.
-
-        Recomputed from the batch on each use; the pipeline writes them during the pass
-        instead (``write_failing_rows`` of :func:`compute_metrics`).
-        """
-        return failing_rows_of(self.flags_df)
-
-
-def failing_rows_of(flags_df: DataFrame) -> DataFrame:
-    """The rows of a flags DataFrame that failed anything, with lineage, key and names."""
-    return flags_df.where(F.size(FAILED_COLUMN) > 0).select(
-        *FLAG_LINEAGE, KEY_COLUMN, FAILED_COLUMN
-    )
-
-
-# ================================================================== compiling expectations
-
-
-def resolve(value: Any, params: Mapping[str, Any]) -> Any:
-    """A kwarg with ``{"$PARAMETER": name}`` replaced by the run's value."""
-    if isinstance(value, dict) and "$PARAMETER" in value:
-        name = value["$PARAMETER"]
-        if name not in params or params[name] is None:
-            raise MissingParameter(name)
-        return params[name]
-    return value
-
-
-def _row_condition(kwargs: Mapping[str, Any]) -> Column:
-    condition = kwargs.get("row_condition")
-    if not condition:
-        return F.lit(True)
-    if kwargs.get("condition_parser", "spark") != "spark":
-        raise ValueError("govlake evaluates row_condition with condition_parser 'spark' only")
-    # GX filters with DataFrame.filter: a NULL condition drops the row, like false.
-    return F.coalesce(F.expr(condition), F.lit(False))
-
-
-def _between(column: Column, kwargs: Mapping[str, Any], params: Mapping[str, Any]) -> Column:
-    low = resolve(kwargs.get("min_value"), params)
-    high = resolve(kwargs.get("max_value"), params)
-    if low is None and high is None:
-        raise ValueError("min_value and max_value cannot both be None")
-    conditions = []
-    if low is not None:
-        conditions.append(column > F.lit(low) if kwargs.get("strict_min") else column >= F.lit(low))
-    if high is not None:
-        conditions.append(
-            column < F.lit(high) if kwargs.get("strict_max") else column <= F.lit(high)
-        )
-    return conditions[0] if len(conditions) == 1 else conditions[0] & conditions[1]
-
-
-def _ignore(columns: list[Column], ignore_row_if: str) -> Column:
-    """GX's ``ignore_row_if`` for column pairs and column lists, as a 'considered' condition."""
-    missing = [c.isNull() for c in columns]
-    if ignore_row_if in ("both_values_are_missing", "all_values_are_missing"):
-        any_present = missing[0]
-        for m in missing[1:]:
-            any_present = any_present & m
-        return ~any_present
-    if ignore_row_if in ("either_value_is_missing", "any_value_is_missing"):
-        none_missing = missing[0]
-        for m in missing[1:]:
-            none_missing = none_missing | m
-        return ~none_missing
-    if ignore_row_if in ("neither", "never"):
-        return F.lit(True)
-    raise ValueError(f"unrecognised ignore_row_if {ignore_row_if!r}")
-
-
-UNIQUENESS_TYPES = frozenset(
-    {"expect_column_values_to_be_unique", "expect_compound_columns_to_be_unique"}
-)
-
-
-def _unique_columns(exp: Expectation) -> list[str]:
-    kw = exp.kwargs
-    return [kw["column"]] if "column" in kw else list(kw["column_list"])
-
-
-def row_check(
-    exp: Expectation, params: Mapping[str, Any], duplicate_flag: str | None = None
-) -> tuple[Column, Column]:
-    """(considered, unexpected) Columns of one row-level expectation, as GX's Spark engine
-    decides them. A row is unexpected only where the expectation's condition is false, not
-    NULL: GX counts ``when(~condition, 1)``, which skips NULLs.
-
-    For uniqueness, ``duplicate_flag`` names a column (from :func:`with_duplicate_flags`) that
-    is true on rows whose key occurs more than once among the considered rows; without it a
-    window over the key gives the same answer, at the price of shuffling whole rows.
-
-    Raises:
-        MissingParameter: a ``$PARAMETER`` the run did not supply.
-    """
-    kw = exp.kwargs
-    base = _row_condition(kw)
-    t = exp.type
-    if t == "expect_column_values_to_not_be_null":
-        col = F.col(kw["column"])
-        return base, base & col.isNull()
-    if t in (
-        "expect_column_values_to_be_in_set",
-        "expect_column_values_to_match_regex",
-        "expect_column_values_to_be_between",
-    ):
-        col = F.col(kw["column"])
-        considered = base & col.isNotNull()
-        if t == "expect_column_values_to_be_in_set":
-            expected = col.isin(list(resolve(kw["value_set"], params)))
-        elif t == "expect_column_values_to_match_regex":
-            expected = col.rlike(resolve(kw["regex"], params))
-        else:
-            expected = _between(col, kw, params)
-        return considered, considered & F.coalesce(~expected, F.lit(False))
-    if t in UNIQUENESS_TYPES:
-        considered = unique_considered(exp)
-        if duplicate_flag is not None:
-            return considered, considered & F.coalesce(F.col(duplicate_flag), F.lit(False))
-        # GX counts per value over the considered rows only (its window runs on the domain).
-        key = F.struct(*[F.col(c) for c in _unique_columns(exp)])
-        per_value = F.count(F.when(considered, 1)).over(Window.partitionBy(key))
-        return considered, considered & (per_value > 1)
-    if t.startswith("expect_column_pair_"):
-        a, b = F.col(kw["column_A"]), F.col(kw["column_B"])
-        considered = base & _ignore([a, b], kw.get("ignore_row_if", "both_values_are_missing"))
-        if t == "expect_column_pair_values_to_be_equal":
-            expected = a.eqNullSafe(b)
-        elif t == "expect_column_pair_values_a_to_be_greater_than_b":
-            expected = (a >= b) | a.eqNullSafe(b) if kw.get("or_equal") else a > b
-        else:
-            pairs = resolve(kw.get("value_pairs_set"), params)
-            if pairs is None:
-                expected = a == b
-            else:
-                expected = F.lit(False)
-                for x, y in pairs:
-                    expected = expected | (a.eqNullSafe(F.lit(x)) & b.eqNullSafe(F.lit(y)))
-        return considered, considered & F.coalesce(~expected, F.lit(False))
-    raise ValueError(f"{exp.name}: {t} is not a row-level expectation govlake computes")
-
-
-def unique_considered(exp: Expectation) -> Column:
-    """Rows a uniqueness expectation considers: GX drops nulls of a single column, and rows
-    matching ``ignore_row_if`` for a column list."""
-    base = _row_condition(exp.kwargs)
-    cols = [F.col(c) for c in _unique_columns(exp)]
-    if exp.type == "expect_column_values_to_be_unique":
-        return base & cols[0].isNotNull()
-    return base & _ignore(cols, exp.kwargs.get("ignore_row_if", "all_values_are_missing"))
-
-
-def with_duplicate_flags(
-    df: DataFrame, expectations: list[Expectation], group_by: Sequence[str] = ()
-) -> tuple[DataFrame, dict[str, str]]:
-    """Adds, per uniqueness expectation, a flag that is true on rows whose key occurs more than
-    once among the considered rows (of the same ``group_by`` values: the batch id when several
-    batches share one pass, since uniqueness is judged within a batch).
-
-    The keys that repeat are found by an aggregation that shuffles only the key columns, and
-    joined back by broadcast (null-safe, as GX's window groups nulls together): a window over
-    the key would shuffle every column of every row. Returns the DataFrame and expectation
-    name → flag column.
-    """
-    flags: dict[str, str] = {}
-    for i, exp in enumerate(expectations):
-        columns = [*group_by, *_unique_columns(exp)]
-        flag = f"__dup{i}"
-        renamed = [f"__dupk{i}_{j}" for j in range(len(columns))]
-        repeated = (
-            df.where(unique_considered(exp))
-            .groupBy(*[F.col(c).alias(r) for c, r in zip(columns, renamed, strict=True)])
-            .count()
-            .where(F.col("count") > 1)
-            .select(*renamed, F.lit(True).alias(flag))
-        )
-        condition = None
-        for c, r in zip(columns, renamed, strict=True):
-            term = df[c].eqNullSafe(repeated[r])
-            condition = term if condition is None else condition & term
-        df = df.join(F.broadcast(repeated), condition, "left").drop(*renamed)
-        flags[exp.name] = flag
-    return df, flags
-
-
-def latest_by_key(authority_df: DataFrame, key: str) -> DataFrame:
-    """The most recent row per key of an authoritative pool (latest delivery wins)."""
-    order = Window.partitionBy(key).orderBy(
-        F.col("ingested_at").desc(), F.col("batch_id").desc(), F.col("row_number").desc()
-    )
-    return (
-        authority_df.where(F.col(key).isNotNull())
-        .withColumn("__rank", F.row_number().over(order))
-        .where("__rank = 1")
-        .drop("__rank")
-    )
-
-
-#: (authoritative resource id, its key column) → that resource's latest row per key, narrowed
-#: to the key and the columns compared (:func:`latest_authority_rows`).
-AuthorityRows = Mapping[tuple[str, str], DataFrame]
-
-
-def latest_authority_rows(
-    checks: tuple[AccuracyCheck, ...], authority_dfs: Mapping[str, DataFrame]
-) -> dict[tuple[str, str], DataFrame]:
-    """What the accuracy checks compare with: per authoritative resource and key column, the
-    latest row per key with the key and the checked columns.
-
-    Worked out once for all the batches a pass validates (every batch compares with the same
-    rows), not once per batch: a million-row authority is otherwise ranked again for each.
-    Checks whose authority has no pool (not in ``authority_dfs``) are left out.
-    """
-    columns: dict[tuple[str, str], set[str]] = {}
-    for check in checks:
-        if check.authority in authority_dfs:
-            columns.setdefault((check.authority, check.authority_key[0]), set()).add(
-                check.authority_column
-            )
-    return {
-        (authority, key): latest_by_key(authority_dfs[authority], key).select(
-            key, *sorted(compared - {key})
-        )
-        for (authority, key), compared in columns.items()
-    }
-
-
-def with_authority_values(
-    batch_df: DataFrame,
-    checks: tuple[AccuracyCheck, ...],
-    authority_rows: AuthorityRows,
-) -> tuple[DataFrame, dict[str, str]]:
-    """Joins, per authoritative resource, its latest value of every checked field by key.
-
-    Returns the widened DataFrame and check name → the column holding the authority's value.
-    Checks whose authority has no rows in ``authority_rows`` (no pool yet) are left out.
-    """
-    out = batch_df
-    value_columns: dict[str, str] = {}
-    by_authority: dict[tuple[str, tuple[str, ...], tuple[str, ...]], list[AccuracyCheck]] = {}
-    for check in checks:
-        if (check.authority, check.authority_key[0]) in authority_rows:
-            by_authority.setdefault((check.authority, check.key, check.authority_key), []).append(
-                check
-            )
-    for index, ((authority, key, authority_key), group) in enumerate(by_authority.items()):
-        key_column = f"__auth_key_{index}"
-        latest = authority_rows[(authority, authority_key[0])]
-        selected = [F.col(authority_key[0]).alias(key_column)]
-        for check in group:
-            value_column = f"__auth_{index}_{check.authority_column}"
-            if value_column not in value_columns.values():
-                selected.append(F.col(check.authority_column).alias(value_column))
-            value_columns[check.name] = value_column
-        right = latest.select(*selected)
-        out = out.join(right, out[key[0]] == right[key_column], "left").drop(key_column)
-    return out, value_columns
-
-
-# ==================================================================== the one pass
-
-
-def compute_metrics(
-    batch_df: DataFrame,
-    suite: Suite,
-    params: Mapping[str, Any],
-    authority_rows: AuthorityRows | None = None,
-    write_failing_rows: Callable[[DataFrame], Any] | None = None,
-) -> BatchMetrics:
-    """Evaluates every expectation and accuracy check of ``suite`` on one pool batch.
-
-    With ``write_failing_rows`` (a function taking the failing rows' DataFrame and returning
-    the lake write's result), counts and failing rows come out of the same single pass over the
-    batch; without it the counts take one aggregation and :meth:`BatchMetrics.failing_rows_df`
-    recomputes the rows when asked.
-
-    Args:
-        batch_df: the pool rows of one batch (pool columns as in :mod:`jobs.ingest.pool`).
-        suite: the resource's suite.
-        params: suite parameter values (``today``, ``now``, ``row_count_min`` …); expectations
-            whose parameters are missing are skipped with the reason.
-        authority_rows: what accuracy compares with (:func:`latest_authority_rows`); checks
-            whose authority is absent are skipped.
-
-    Returns:
-        counts and outcomes per expectation, and the lazy per-row flags; one Spark job
-        computes all of them.
-    """
-    plan = _plan(batch_df, suite, params, authority_rows or {}, ())
-    aggregates = _aggregates(plan)
-    totals = _run_pass(plan.flags_df, aggregates, write_failing_rows)
-    return _batch_metrics(plan, suite, totals, params, plan.flags_df)
-
-
-class BatchedPassUnsupported(ValueError):
-    """The pending batches cannot share one pass: a row-level expectation's parameters differ
-    between them (validate them one by one)."""
-
-
-def compute_metrics_by_batch(
-    pending_df: DataFrame,
-    suite: Suite,
-    params_by_batch: Mapping[str, Mapping[str, Any]],
-    authority_rows: AuthorityRows | None = None,
-    write_failing_rows: Callable[[DataFrame], Any] | None = None,
-) -> dict[str, BatchMetrics]:
-    """:func:`compute_metrics` for several small batches of one pool in two Spark jobs.
-
-    Each batch gets exactly what :func:`compute_metrics` on that batch alone gives: uniqueness
-    is decided within the batch (repeated keys grouped by batch id and key), every count and
-    table metric is aggregated per batch (``groupBy("batch_id")``), and table-level
-    expectations are judged with the batch's own parameters (row-count bounds and due date come
-    from each batch's predecessor). One job writes the failing rows of all the batches, one
-    aggregates: the flags are computed twice, which costs less than a job per batch only while
-    the batches are small (the caller decides; a large batch keeps its single pass).
-
-    Args:
-        pending_df: the pool rows of the batches (at least those in ``params_by_batch``).
-        params_by_batch: batch id → that batch's suite parameters.
-
-    Returns:
-        batch id → its metrics (``flags_df`` is the batch's slice of the shared flags).
-
-    Raises:
-        BatchedPassUnsupported: a row-level expectation would need different parameter values
-            in different batches.
-    """
-    batch_ids = list(params_by_batch)
-    first = params_by_batch[batch_ids[0]]
-    for exp in suite.expectations:
-        if exp.is_row_level and exp.parameters:
-            wanted = [{p: params_by_batch[b].get(p) for p in exp.parameters} for b in batch_ids]
-            if any(w != wanted[0] for w in wanted[1:]):
-                raise BatchedPassUnsupported(f"{exp.name}: parameters differ between batches")
-    pending_df = pending_df.where(F.col("batch_id").isin(batch_ids))
-    plan = _plan(pending_df, suite, first, authority_rows or {}, ("batch_id",))
-    if write_failing_rows is not None:
-        write_failing_rows(failing_rows_of(plan.flags_df))
-    grouped = {
-        row["batch_id"]: row.asDict()
-        for row in plan.flags_df.groupBy("batch_id").agg(*_aggregates(plan)).collect()
-    }
-    out = {}
-    for batch_id in batch_ids:
-        totals = grouped.get(batch_id) or {"__rows": 0, "__failing": 0}
-        out[batch_id] = _batch_metrics(
-            plan,
-            suite,
-            defaultdict(lambda: None, totals),
-            params_by_batch[batch_id],
-            plan.flags_df.where(F.col("batch_id") == F.lit(batch_id)),
-        )
-    return out
+    @property
+    def failing_row_count(self) -> int:
+        return len(self.failed)
 
 
 @dataclass
-class _Plan:
-    """The compiled pass: flags DataFrame, row checks, and what is decided without data."""
+class AccuracyFound:
+    """What the accuracy checks of a batch found: outcomes and each check's unexpected rows."""
 
-    flags_df: DataFrame
-    schema: T.StructType
-    row_exprs: list[tuple[str, Column, Column]]
-    table_exps: list[Expectation]
-    accuracy_checks: list[AccuracyCheck]
-    min_max_columns: list[str]
-    preset: dict[str, Outcome]
-
-
-def _plan(
-    batch_df: DataFrame,
-    suite: Suite,
-    params: Mapping[str, Any],
-    authority_rows: AuthorityRows,
-    group_by: tuple[str, ...],
-) -> _Plan:
-    outcomes: dict[str, Outcome] = {}
-    row_exprs: list[tuple[str, Column, Column]] = []  # (name, considered, unexpected)
-    table_exps: list[Expectation] = []
-    wide_df, auth_columns = with_authority_values(batch_df, suite.accuracy, authority_rows)
-    wide_df, duplicate_flags = with_duplicate_flags(
-        wide_df, [e for e in suite.expectations if e.type in UNIQUENESS_TYPES], group_by
-    )
-    for exp in suite.expectations:
-        if not exp.is_row_level:
-            table_exps.append(exp)
-            continue
-        try:
-            considered, unexpected = row_check(exp, params, duplicate_flags.get(exp.name))
-        except MissingParameter as missing:
-            outcomes[exp.name] = _skipped(exp, "row", f"no value for parameter {missing}")
-            continue
-        row_exprs.append((exp.name, considered, unexpected))
-
-    accuracy_checks = []
-    for check in suite.accuracy:
-        if check.name not in auth_columns:
-            outcomes[check.name] = Outcome(
-                check.name,
-                "govlake_accuracy",
-                check.severity,
-                check.threshold,
-                check.dimension,
-                "accuracy",
-                "skipped",
-                reason=f"no pool of the authoritative resource {check.authority} yet",
-            )
-            continue
-        value, authority_value = F.col(check.column), F.col(auth_columns[check.name])
-        considered = value.isNotNull() & authority_value.isNotNull()
-        unexpected = considered & (value != authority_value)
-        row_exprs.append((check.name, considered, unexpected))
-        accuracy_checks.append(check)
-
-    key_columns = list(suite.key) or []
-    # NULL, not "", when the whole key is missing: a row without a key has no key to show.
-    record_key = (
-        F.when(
-            F.coalesce(*[F.col(k).cast("string") for k in key_columns]).isNotNull(),
-            F.concat_ws("|", *[F.col(k).cast("string") for k in key_columns]),
-        )
-        if key_columns
-        else F.lit(None).cast("string")
-    )
-    min_max_columns = sorted(
-        {
-            exp.kwargs["column"]
-            for exp in table_exps
-            if exp.type in ("expect_column_min_to_be_between", "expect_column_max_to_be_between")
-            and exp.kwargs.get("column") in batch_df.columns
-        }
-    )
-    flag_columns = []
-    failed_names = []
-    for i, (name, considered, unexpected) in enumerate(row_exprs):
-        flag_columns += [considered.alias(f"__c{i}"), unexpected.alias(f"__u{i}")]
-        failed_names.append(F.when(F.col(f"__u{i}"), F.lit(name)))
-    flags_df = wide_df.select(
-        *[F.col(c) for c in FLAG_LINEAGE],
-        record_key.alias(KEY_COLUMN),
-        *[F.col(c).alias(f"__m_{c}") for c in min_max_columns],
-        *flag_columns,
-    )
-    flags_df = flags_df.withColumn(
-        FAILED_COLUMN,
-        F.array_compact(F.array(*failed_names))
-        if failed_names
-        else F.array().cast(T.ArrayType(T.StringType())),
-    )
-    return _Plan(
-        flags_df,
-        batch_df.schema,
-        row_exprs,
-        table_exps,
-        accuracy_checks,
-        min_max_columns,
-        outcomes,
-    )
-
-
-def _aggregates(plan: _Plan) -> list[Column]:
-    """The pass's sums, minima and maxima."""
-    aggregates = [
-        F.count(F.lit(1)).alias("__rows"),
-        F.sum((F.size(FAILED_COLUMN) > 0).cast("long")).alias("__failing"),
-    ]
-    for i in range(len(plan.row_exprs)):
-        aggregates += [
-            F.sum(F.col(f"__c{i}").cast("long")).alias(f"__sc{i}"),
-            F.sum(F.col(f"__u{i}").cast("long")).alias(f"__su{i}"),
-        ]
-    for c in plan.min_max_columns:
-        aggregates += [F.min(f"__m_{c}").alias(f"__min_{c}"), F.max(f"__m_{c}").alias(f"__max_{c}")]
-    return aggregates
-
-
-def _run_pass(
-    flags_df: DataFrame,
-    aggregates: list[Column],
-    write_failing_rows: Callable[[DataFrame], Any] | None,
-) -> dict[str, Any]:
-    totals = None
-    if write_failing_rows is not None:
-        # One pass does both: the rows stream through observe(), which sums every flag, and
-        # on into the writer, which keeps only the failing ones.
-        observation = Observation("govlake_quality")
-        observed = flags_df.observe(observation, *aggregates)
-        written = write_failing_rows(failing_rows_of(observed))
-        if not getattr(written, "skipped", False):
-            totals = observation.get
-    if totals is None:  # no writer, or a retried write that was already applied
-        totals = flags_df.agg(*aggregates).collect()[0].asDict()
-    return dict(totals)
-
-
-def _batch_metrics(
-    plan: _Plan,
-    suite: Suite,
-    totals: Mapping[str, Any],
-    params: Mapping[str, Any],
-    flags_df: DataFrame,
-) -> BatchMetrics:
-    outcomes = dict(plan.preset)
-    row_count = int(totals["__rows"])
-    by_name = {e.name: e for e in suite.expectations}
-    by_check = {c.name: c for c in plan.accuracy_checks}
-    for i, (name, _, _) in enumerate(plan.row_exprs):
-        considered_n = int(totals[f"__sc{i}"] or 0)
-        unexpected_n = int(totals[f"__su{i}"] or 0)
-        if name in by_name:
-            exp = by_name[name]
-            mostly = exp.mostly
-            severity, threshold, dimension, type_, level = (
-                exp.severity,
-                exp.threshold,
-                exp.dimension,
-                exp.type,
-                "row",
-            )
-        else:
-            check = by_check[name]
-            mostly = round(1.0 - check.threshold, 6)
-            severity, threshold, dimension, type_, level = (
-                check.severity,
-                check.threshold,
-                check.dimension,
-                "govlake_accuracy",
-                "accuracy",
-            )
-        passed = mostly_success(considered_n, unexpected_n, mostly)
-        outcomes[name] = Outcome(
-            name,
-            type_,
-            severity,
-            threshold,
-            dimension,
-            level,
-            "passed" if passed else "failed",
-            considered_n,
-            unexpected_n,
-        )
-
-    for exp in plan.table_exps:
-        outcomes[exp.name] = _table_outcome(exp, plan.schema, row_count, totals, params)
-
-    ordered = {n: outcomes[n] for n in suite.names if n in outcomes}
-    return BatchMetrics(
-        row_count,
-        ordered,
-        flags_df,
-        tuple(n for n, _, _ in plan.row_exprs),
-        int(totals["__failing"] or 0),
-    )
+    outcomes: dict[str, Outcome] = field(default_factory=dict)
+    rows: dict[str, list[RowId]] = field(default_factory=dict)
 
 
 def mostly_success(considered: int, unexpected: int, mostly: float) -> bool:
@@ -665,73 +113,291 @@ def mostly_success(considered: int, unexpected: int, mostly: float) -> bool:
     return (float(considered) - float(unexpected)) / float(considered) >= mostly
 
 
-def _skipped(exp: Expectation, level: str, reason: str) -> Outcome:
-    return Outcome(
-        exp.name,
-        exp.type,
-        exp.severity,
-        exp.threshold,
-        exp.dimension,
-        level,
-        "skipped",
-        reason=reason,
-    )
+def missing_parameter(exp: Expectation, params: Mapping[str, Any]) -> str | None:
+    """The first suite parameter ``exp`` needs that the run has no value for (a first batch
+    has no row-count bounds nor due date), or None."""
+    return next((p for p in exp.parameters if params.get(p) is None), None)
 
 
-def _in_range(observed: Any, kwargs: Mapping[str, Any], params: Mapping[str, Any]) -> bool:
-    low = resolve(kwargs.get("min_value"), params)
-    high = resolve(kwargs.get("max_value"), params)
-    if observed is None:
-        return False
-    if low is not None and (observed <= low if kwargs.get("strict_min") else observed < low):
-        return False
-    return not (
-        high is not None and (observed >= high if kwargs.get("strict_max") else observed > high)
-    )
-
-
-def _table_outcome(
-    exp: Expectation,
-    schema: T.StructType,
-    row_count: int,
-    totals: Mapping[str, Any],
-    params: Mapping[str, Any],
-) -> Outcome:
-    kw = exp.kwargs
-
-    def done(passed: bool, observed: Any) -> Outcome:
-        return Outcome(
-            exp.name,
-            exp.type,
-            exp.severity,
-            exp.threshold,
-            exp.dimension,
-            "table",
-            "passed" if passed else "failed",
-            observed=None if observed is None else str(observed),
-        )
-
-    try:
-        if exp.type == "expect_column_values_to_be_of_type":
-            if kw["column"] not in schema.fieldNames():
-                return done(False, "missing column")
-            actual = schema[kw["column"]].dataType
-            expected = getattr(T, kw["type_"], None)
-            return done(
-                expected is not None and isinstance(actual, expected), type(actual).__name__
+def skipped_outcomes(suite: Suite, params: Mapping[str, Any]) -> dict[str, Outcome]:
+    """The expectations skipped for want of a parameter value, with the reason."""
+    out = {}
+    for exp in suite.expectations:
+        missing = missing_parameter(exp, params)
+        if missing is not None:
+            level = "row" if exp.is_row_level else "table"
+            out[exp.name] = _outcome(
+                exp, level, "skipped", reason=f"no value for parameter {missing!r}"
             )
-        if exp.type == "expect_table_row_count_to_be_between":
-            return done(_in_range(row_count, kw, params), row_count)
-        if exp.type in ("expect_column_min_to_be_between", "expect_column_max_to_be_between"):
-            if kw["column"] not in schema.fieldNames():
-                return done(False, "missing column")
-            which = "min" if exp.type == "expect_column_min_to_be_between" else "max"
-            observed = totals.get(f"__{which}_{kw['column']}")
-            return done(_in_range(observed, kw, params), _iso(observed))
-    except MissingParameter as missing:
-        return _skipped(exp, "table", f"no value for parameter {missing}")
-    raise ValueError(f"{exp.name}: {exp.type} is not a table-level expectation govlake computes")
+    return out
 
 
-def _iso(value: Any) -> Any:
-    return value.isoformat() if isinstance(value, dt.date | dt.datetime) else value
+def _outcome(exp: Expectation, level: str, status: str, **values: Any) -> Outcome:
+    return Outcome(
+        exp.name, exp.type, exp.severity, exp.threshold, exp.dimension, level, status, **values
+    )
+
+
+# ========================================================================= column types
+
+#: Arrow type of a pool column → the Spark type class name the suites name (``type_``).
+_ARROW_TYPE_NAMES: tuple[tuple[Any, str], ...] = (
+    (pa.types.is_string, "StringType"),
+    (pa.types.is_large_string, "StringType"),
+    (pa.types.is_date32, "DateType"),
+    (pa.types.is_timestamp, "TimestampType"),
+    (pa.types.is_int64, "LongType"),
+    (pa.types.is_int32, "IntegerType"),
+    (pa.types.is_float64, "DoubleType"),
+    (pa.types.is_boolean, "BooleanType"),
+    (pa.types.is_decimal, "DecimalType"),
+    (pa.types.is_list, "ArrayType"),
+)
+
+
+def column_types_of_arrow(schema: pa.Schema) -> dict[str, str]:
+    """Column → the Spark type class name of its Arrow type (as Spark reads the table)."""
+    out = {}
+    for f in schema:
+        out[f.name] = next((name for test, name in _ARROW_TYPE_NAMES if test(f.type)), str(f.type))
+    return out
+
+
+def column_types_of_spark(schema: Any) -> dict[str, str]:
+    """Column → Spark type class name of a Spark schema."""
+    return {f.name: type(f.dataType).__name__ for f in schema.fields}
+
+
+def type_outcome(exp: Expectation, column_types: Mapping[str, str]) -> Outcome:
+    """A type expectation judged from the schema, as GX's Spark engine judges it."""
+    column = exp.kwargs["column"]
+    if column not in column_types:
+        return _outcome(exp, "table", "failed", observed="missing column")
+    observed = column_types[column]
+    return _outcome(
+        exp, "table", "passed" if observed == exp.kwargs["type_"] else "failed", observed=observed
+    )
+
+
+# ======================================================================= from GX's results
+
+
+def observed_text(value: Any) -> str | None:
+    """A table check's observed value as text, the same from both engines: timestamps as aware
+    UTC (Spark hands them to Python as naive local times), dates in ISO form."""
+    if value is None:
+        return None
+    if isinstance(value, dt.datetime):
+        aware = value if value.tzinfo else value.astimezone()
+        return aware.astimezone(dt.UTC).isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return str(value)
+
+
+def gx_outcome(exp: Expectation, result: GxResult | None) -> Outcome:
+    """One expectation's outcome from GX's result of it (failed, with GX's message, when GX
+    raised an error evaluating it or has no result)."""
+    level = "row" if exp.is_row_level else "table"
+    if result is None or result.error:
+        reason = result.error if result else "Great Expectations returned no result"
+        return _outcome(exp, level, "failed", reason=reason)
+    status = "passed" if result.success else "failed"
+    if level == "table":
+        return _outcome(
+            exp, level, status, observed=observed_text(result.result.get("observed_value"))
+        )
+    element_count = int(result.result.get("element_count") or 0)
+    missing = int(result.result.get("missing_count") or 0)
+    return _outcome(
+        exp,
+        level,
+        status,
+        considered=element_count - missing,
+        unexpected=int(result.unexpected_count or 0),
+    )
+
+
+def batch_metrics(
+    suite: Suite,
+    row_count: int,
+    column_types: Mapping[str, str],
+    gx_results: Mapping[str, GxResult],
+    skipped: Mapping[str, Outcome],
+    accuracy: AccuracyFound,
+) -> BatchMetrics:
+    """The batch's outcomes (suite order) and failing rows, from GX's results, the schema's
+    types and what the accuracy checks found."""
+    outcomes: dict[str, Outcome] = {}
+    rows_of: dict[str, Sequence[RowId]] = {}
+    for exp in suite.expectations:
+        if exp.name in skipped:
+            outcomes[exp.name] = skipped[exp.name]
+        elif exp.type == "expect_column_values_to_be_of_type":
+            outcomes[exp.name] = type_outcome(exp, column_types)
+        else:
+            result = gx_results.get(exp.name)
+            outcomes[exp.name] = gx_outcome(exp, result)
+            if exp.is_row_level and result is not None and not result.error:
+                rows_of[exp.name] = result.unexpected_rows
+    outcomes.update(accuracy.outcomes)
+    rows_of.update(accuracy.rows)
+    failed: dict[RowId, list[str]] = {}
+    for name in suite.names:
+        for source_file, row_number in rows_of.get(name, ()):
+            failed.setdefault((str(source_file), int(row_number)), []).append(name)
+    ordered = {n: outcomes[n] for n in suite.names if n in outcomes}
+    return BatchMetrics(row_count, ordered, failed)
+
+
+# ============================================================================= accuracy
+
+
+def _check_outcome(check: AccuracyCheck, status: str, **values: Any) -> Outcome:
+    return Outcome(
+        check.name,
+        "govlake_accuracy",
+        check.severity,
+        check.threshold,
+        check.dimension,
+        "accuracy",
+        status,
+        **values,
+    )
+
+
+def accuracy_skipped(check: AccuracyCheck) -> Outcome:
+    reason = f"no pool of the authoritative resource {check.authority} yet"
+    return _check_outcome(check, "skipped", reason=reason)
+
+
+def _accuracy_outcome(check: AccuracyCheck, considered: int, unexpected: int) -> Outcome:
+    passed = mostly_success(considered, unexpected, round(1.0 - check.threshold, 6))
+    status = "passed" if passed else "failed"
+    return _check_outcome(check, status, considered=considered, unexpected=unexpected)
+
+
+#: Columns of an authoritative pool that order its rows, latest delivery first.
+AUTHORITY_ORDER = ("ingested_at", "batch_id", "row_number")
+
+
+def authority_columns(checks: Sequence[AccuracyCheck], authority: str) -> list[str]:
+    """The columns of ``authority``'s pool the checks read: keys, compared columns, order."""
+    mine = [c for c in checks if c.authority == authority]
+    return sorted(
+        {c.authority_column for c in mine}
+        | {c.authority_key[0] for c in mine}
+        | set(AUTHORITY_ORDER)
+    )
+
+
+def latest_arrow(authority: pa.Table, key: str) -> pa.Table:
+    """The most recent row per key of an authoritative pool's rows (latest delivery wins)."""
+    rows = authority.filter(pc.is_valid(authority[key])).sort_by(
+        [(key, "ascending"), *[(c, "descending") for c in AUTHORITY_ORDER]]
+    )
+    values = [c for c in rows.column_names if c != key]
+    latest = rows.group_by(key, use_threads=False).aggregate([(c, "first") for c in values])
+    return latest.rename_columns([c.removesuffix("_first") for c in latest.column_names])
+
+
+def accuracy_on_arrow(
+    batch: pa.Table, checks: Sequence[AccuracyCheck], authorities: Mapping[str, pa.Table]
+) -> AccuracyFound:
+    """The accuracy checks of a batch on Arrow: each field compared, by key, with the latest
+    value of its authoritative resource (``authorities``: resource id → that pool's rows with
+    :func:`authority_columns`; a check whose authority has none is skipped)."""
+    found = AccuracyFound()
+    for check in checks:
+        if check.authority not in authorities:
+            found.outcomes[check.name] = accuracy_skipped(check)
+            continue
+        key, authority_key = check.key[0], check.authority_key[0]
+        compared = {authority_key, check.authority_column, *AUTHORITY_ORDER}
+        latest = latest_arrow(
+            authorities[check.authority].select(sorted(compared)), authority_key
+        ).select([authority_key, check.authority_column])
+        latest = latest.rename_columns(["__key", "__authority"])
+        left = batch.select([*ROW_ID, key, check.column]).rename_columns(
+            [*ROW_ID, "__key", "__value"]
+        )
+        joined = left.join(latest, "__key", join_type="left outer")
+        value, authority = joined["__value"], joined["__authority"]
+        considered = pc.and_(pc.is_valid(value), pc.is_valid(authority))
+        unexpected = pc.and_(considered, pc.not_equal(value, authority))
+        failing = joined.filter(unexpected)
+        found.outcomes[check.name] = _accuracy_outcome(
+            check, pc.sum(considered).as_py() or 0, failing.num_rows
+        )
+        found.rows[check.name] = list(
+            zip(failing[ROW_ID[0]].to_pylist(), failing[ROW_ID[1]].to_pylist(), strict=True)
+        )
+    return found
+
+
+def latest_by_key(authority_df: Any, key: str) -> Any:
+    """The most recent row per key of an authoritative pool (Spark; latest delivery wins)."""
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    order = Window.partitionBy(key).orderBy(*[F.col(c).desc() for c in AUTHORITY_ORDER])
+    return (
+        authority_df.where(F.col(key).isNotNull())
+        .withColumn("__rank", F.row_number().over(order))
+        .where("__rank = 1")
+        .drop("__rank")
+    )
+
+
+def accuracy_on_spark(
+    batch_df: Any, checks: Sequence[AccuracyCheck], authorities: Mapping[str, Any]
+) -> AccuracyFound:
+    """:func:`accuracy_on_arrow` on Spark (``authorities``: resource id → that pool's Spark
+    DataFrame): one job counts, one collects the unexpected rows."""
+    from pyspark.sql import functions as F
+
+    found = AccuracyFound()
+    wide_df = batch_df
+    flags = []
+    for index, check in enumerate(checks):
+        if check.authority not in authorities:
+            found.outcomes[check.name] = accuracy_skipped(check)
+            continue
+        key, authority_key = check.key[0], check.authority_key[0]
+        latest = latest_by_key(authorities[check.authority], authority_key).select(
+            F.col(authority_key).alias(f"__key{index}"),
+            F.col(check.authority_column).alias(f"__authority{index}"),
+        )
+        wide_df = wide_df.join(latest, wide_df[key] == latest[f"__key{index}"], "left")
+        value, authority = F.col(check.column), F.col(f"__authority{index}")
+        considered = value.isNotNull() & authority.isNotNull()
+        flags.append((check, considered, considered & (value != authority)))
+    if not flags:
+        return found
+    flags_df = wide_df.select(
+        *ROW_ID,
+        *[c.alias(f"__c{i}") for i, (_, c, _) in enumerate(flags)],
+        *[u.alias(f"__u{i}") for i, (_, _, u) in enumerate(flags)],
+    ).cache()
+    try:
+        sums = flags_df.agg(
+            *[
+                F.sum(F.col(f"__{k}{i}").cast("long")).alias(f"{k}{i}")
+                for i in range(len(flags))
+                for k in "cu"
+            ]
+        ).collect()[0]
+        any_unexpected = F.lit(False)
+        for i in range(len(flags)):
+            any_unexpected = any_unexpected | F.col(f"__u{i}")
+        failing = flags_df.where(any_unexpected).collect()
+    finally:
+        flags_df.unpersist()
+    for i, (check, _, _) in enumerate(flags):
+        found.outcomes[check.name] = _accuracy_outcome(
+            check, sums[f"c{i}"] or 0, sums[f"u{i}"] or 0
+        )
+        found.rows[check.name] = [
+            (row[ROW_ID[0]], row[ROW_ID[1]]) for row in failing if row[f"__u{i}"]
+        ]
+    return found

@@ -1,9 +1,10 @@
 """The quality-results table: govlake's and GX's verdict on every expectation of every batch.
 
 ``governance/quality_results``: one row per (batch, suite version, expectation or accuracy
-check). ``considered``/``unexpected`` are govlake's one-pass counts; ``gx_success``/
-``gx_unexpected`` are GX's own, from validating the same DataFrame; ``gx_agrees`` says whether
-they match (NULL where GX did not run the check: accuracy and skipped checks).
+check). ``considered``/``unexpected``/``status`` are govlake's outcome, read from GX's result
+(:mod:`jobs.quality.metrics`); ``gx_success``/``gx_unexpected`` are GX's own verdict and count,
+and ``gx_agrees`` says whether they match (NULL where GX did not run the check: accuracy,
+skipped checks, and the type checks on GX's pandas engine, judged from the schema).
 """
 
 from __future__ import annotations

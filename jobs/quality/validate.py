@@ -1,38 +1,47 @@
-"""Great Expectations' own validation of a pool batch, on the same cached Spark DataFrame.
+"""Great Expectations' validation of a pool batch: the one place every expectation is computed.
 
-govlake computes every count itself in one pass (:mod:`jobs.quality.metrics`); GX validates the
-same DataFrame with the same suite so that (a) the quality team's reports are GX's Data Docs,
-built from real GX validation results, and (b) every run cross-checks govlake's unexpected
-counts and pass/fail decisions against GX's. A disagreement is recorded per expectation
-(``gx_agrees = false`` in the results table) and logged as an error.
+GX validates each batch with the suite on one of its two engines: **pandas** for a batch on the
+Arrow path (at most ``Settings.arrow_max_rows`` rows, read with delta-rs into a pandas DataFrame
+of Arrow-backed columns, no Spark session), **Spark** for a larger one (or on a cluster). The
+result format is ``COMPLETE`` with the row's lineage (:data:`ROW_ID`, source file and row number)
+as GX's ``unexpected_index_column_names``: besides each expectation's counts and verdict, GX
+hands back every unexpected row, which is what govlake's outcomes, scorecards, gate and the
+failing-rows table are read from (:mod:`jobs.quality.metrics`) — nothing is computed twice.
+
+Two things are engine-specific, and handled here so that both engines give the same results:
+GX's pandas engine checks pandas dtypes, not the lake's column types, so the type expectations
+run on Spark only (govlake judges them from the table's schema on both, see
+:func:`jobs.quality.metrics.type_outcome`); and Spark hands timestamps to Python as naive local
+times, so a timestamp bound of a table-level check is given to it the same way.
+
+The stored result keeps what Data Docs show (counts and the first
+:data:`PARTIAL_UNEXPECTED_COUNT` unexpected values and rows): the complete lists are govlake's
+failing-rows table, and a result file listing every failing row would make the result pages as
+large as the batch.
 
 The GX project is a file context under ``<reports_root>/gx`` (suites, checkpoints, validation
 results); its Data Docs site ``govlake`` is written to ``<reports_root>/data_docs``. Analytics and
 progress bars are off. A file lock serialises GX runs of concurrent tasks, because GX rewrites
 its project file on every data-source or checkpoint update.
-
-The pipeline asks GX for the ``BASIC`` result format (counts and a sample of up to 20 unexpected
-values per expectation, which is what Data Docs show): the complete list of failing rows is
-govlake's failing-rows table, and asking GX for it too (``COMPLETE``) would collect every
-failing value to the driver. Tests run ``COMPLETE`` to compare row by row.
 """
 
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import fcntl
 import logging
 import os
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from pyspark.sql import DataFrame
-
-from jobs.quality.metrics import Outcome
 from jobs.quality.suites import Suite, to_gx_suite
 from jobs.settings import Settings
+
+if TYPE_CHECKING:
+    from jobs.quality.metrics import Outcome
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +60,8 @@ class GxResult:
     observed: str | None
     error: str | None = None
     result: dict[str, Any] = field(default_factory=dict, repr=False)
+    #: The :data:`ROW_ID` (source file, row number) of every unexpected row (row checks).
+    unexpected_rows: tuple[tuple[Any, ...], ...] = field(default=(), repr=False)
 
 
 @dataclass
@@ -61,6 +72,7 @@ class GxRun:
     success: bool
     result_id: str
     seconds: float
+    engine: str = "spark"
 
 
 def gx_project_root(settings: Settings) -> Path:
@@ -143,11 +155,15 @@ def _progress_flag(progress: Any, name: str) -> bool | None:
     return getattr(progress, name, None)
 
 
-def _batch_definition(context: Any, asset_name: str) -> Any:
+def _batch_definition(context: Any, engine: str, asset_name: str) -> Any:
+    source_name = DATA_SOURCES[engine]
     try:
-        source = context.data_sources.get(DATA_SOURCE)
+        source = context.data_sources.get(source_name)
     except (KeyError, ValueError):
-        source = context.data_sources.add_spark(name=DATA_SOURCE)
+        add = (
+            context.data_sources.add_spark if engine == "spark" else context.data_sources.add_pandas
+        )
+        source = add(name=source_name)
     try:
         asset = source.get_asset(asset_name)
     except LookupError:
@@ -158,108 +174,177 @@ def _batch_definition(context: Any, asset_name: str) -> Any:
         return asset.add_batch_definition_whole_dataframe(BATCH_DEFINITION)
 
 
-class GxSession:
-    """Validates batches of one suite with one GX context; Data Docs are built once, at
-    :meth:`close`, for every result it stored.
+#: The columns that name a row of a batch in GX's results (and so in Data Docs).
+ROW_ID: tuple[str, ...] = ("source_file", "row_number")
+#: Unexpected values and rows a stored result keeps per expectation (what Data Docs show).
+PARTIAL_UNEXPECTED_COUNT = 20
+#: GX's engines, and the data source of each in the GX project.
+DATA_SOURCES = {"spark": "govlake_pools", "pandas": "govlake_pools_pandas"}
+#: The complete lists GX hands back and govlake reads; a stored result keeps partial ones.
+_COMPLETE_ONLY = ("unexpected_list", "unexpected_index_list", "unexpected_index_query")
+_TYPE_CHECK = "expect_column_values_to_be_of_type"
+_TABLE_BOUNDS = ("expect_column_min_to_be_between", "expect_column_max_to_be_between")
 
-    Opening GX's file project, registering the suite, validation definition and checkpoint,
-    and rebuilding the site's index cost about as much as validating a small batch, so a run
-    that validates several batches of a resource pays them once. Every batch is still
-    validated by GX's own engine and stored as its own validation result (one Data Docs page
-    each). Use it through :func:`gx_session`, which holds :func:`gx_lock`.
+
+def result_format() -> dict[str, Any]:
+    """GX's result format for govlake: every unexpected row, named by :data:`ROW_ID`."""
+    return {
+        "result_format": "COMPLETE",
+        "unexpected_index_column_names": list(ROW_ID),
+        "return_unexpected_index_query": False,
+        "partial_unexpected_count": PARTIAL_UNEXPECTED_COUNT,
+    }
+
+
+def engine_of(batch: Any) -> str:
+    """``pandas`` for a pandas DataFrame, ``spark`` for a Spark one."""
+    import pandas as pd
+
+    return "pandas" if isinstance(batch, pd.DataFrame) else "spark"
+
+
+def engine_skips(suite: Suite, engine: str) -> list[str]:
+    """Expectations an engine does not run: the type checks on pandas (dtypes are not the
+    lake's types; govlake judges types from the schema)."""
+    if engine != "pandas":
+        return []
+    return [e.name for e in suite.expectations if e.type == _TYPE_CHECK]
+
+
+def engine_params(suite: Suite, params: Mapping[str, Any], engine: str) -> dict[str, Any]:
+    """The suite parameters as ``engine`` compares them: Spark returns a column's minimum or
+    maximum timestamp to Python as a naive local time, so the bound it is compared with is
+    given the same way (pandas keeps aware timestamps)."""
+    out = dict(params)
+    if engine != "spark":
+        return out
+    for exp in suite.expectations:
+        if exp.type not in _TABLE_BOUNDS:
+            continue
+        for name in exp.parameters:
+            value = out.get(name)
+            if isinstance(value, dt.datetime) and value.tzinfo is not None:
+                out[name] = value.astimezone().replace(tzinfo=None)
+    return out
+
+
+def columns_read(suite: Suite) -> list[str]:
+    """The batch columns the suite's GX expectations read (with :data:`ROW_ID`, and the
+    columns a row condition names): all GX's pandas engine is given, since it copies the
+    frame's rows for every expectation's unexpected rows."""
+    names = set(ROW_ID)
+    for exp in suite.expectations:
+        if exp.type == _TYPE_CHECK:
+            continue
+        names.update(exp.columns)
+        names.update(_condition_columns(exp.kwargs.get("row_condition")))
+    return sorted(names)
+
+
+def _condition_columns(condition: Any) -> set[str]:
+    if isinstance(condition, dict):
+        found = {condition["name"]} if "name" in condition and len(condition) == 1 else set()
+        for value in condition.values():
+            found |= _condition_columns(value)
+        return found
+    if isinstance(condition, list):
+        return set().union(*[_condition_columns(c) for c in condition]) if condition else set()
+    return set()
+
+
+class GxSession:
+    """Validates batches of one suite with one GX context, on either engine; Data Docs are
+    built once, at :meth:`close`, for every result it stored.
+
+    Opening GX's file project and rebuilding the site's index cost about as much as validating
+    a small batch, so a run that validates several batches of a resource pays them once. Every
+    batch is still validated by GX's own engine and stored as its own validation result (one
+    Data Docs page each). A batch is validated by GX's validator on the asset's batch
+    definition and its result stored by govlake (with partial lists), not through a
+    checkpoint: a checkpoint stores the complete result first, and serialising every failing
+    row of a large batch cost more than validating it. Use it through :func:`gx_session`,
+    which holds :func:`gx_lock`.
     """
 
-    def __init__(
-        self,
-        settings: Settings,
-        suite: Suite,
-        *,
-        result_format: str | dict[str, Any] = "BASIC",
-        build_docs: bool = True,
-    ) -> None:
+    def __init__(self, settings: Settings, suite: Suite, *, build_docs: bool = True) -> None:
         self.settings = settings
         self.suite = suite
-        self.result_format = result_format
         self.build_docs = build_docs
         self.context = gx_context(settings)
-        self._batch_definition = _batch_definition(self.context, suite.name)
-        self._checkpoint: Any = None
-        self._skipped: tuple[str, ...] | None = None
         self._result_ids: list[Any] = []
         #: Seconds spent building Data Docs at close.
         self.docs_seconds = 0.0
 
-    def _checkpoint_for(self, skip: Sequence[str]) -> Any:
-        """The checkpoint validating the suite without ``skip`` (registered again only when the
-        skipped expectations change: a first batch has no row-count bounds yet)."""
-        import great_expectations as gx
-
-        skipped = tuple(sorted(set(skip)))
-        if self._checkpoint is not None and skipped == self._skipped:
-            return self._checkpoint
-        chosen = [e for e in self.suite.expectations if e.name not in set(skipped)]
-        run_suite = self.context.suites.add_or_update(to_gx_suite(self.suite, chosen))
-        definition = self.context.validation_definitions.add_or_update(
-            gx.ValidationDefinition(
-                name=self.suite.name, data=self._batch_definition, suite=run_suite
-            )
-        )
-        # No UpdateDataDocsAction: the site is built once for all results (close()).
-        self._checkpoint = self.context.checkpoints.add_or_update(
-            gx.Checkpoint(
-                name=self.suite.name,
-                validation_definitions=[definition],
-                actions=[],
-                result_format=self.result_format,
-            )
-        )
-        self._skipped = skipped
-        return self._checkpoint
-
     def validate(
         self,
-        batch_df: DataFrame,
+        batch: Any,
         params: Mapping[str, Any],
         *,
         run_name: str,
         skip: Sequence[str] = (),
     ) -> GxRun:
-        """Validates ``batch_df`` with GX's own engine and stores the result in the project.
+        """Validates ``batch`` (a pandas or Spark DataFrame) with GX's own engine for it and
+        stores the result (with partial lists) in the project.
 
         Args:
-            batch_df: the (cached) DataFrame govlake's pass ran on.
-            params: the same suite parameters govlake used.
+            batch: the batch's rows; a pandas DataFrame runs on GX's pandas engine.
+            params: the suite parameters (aware datetimes; adapted per engine here).
             run_name: GX run name (the batch id), shown in Data Docs.
-            skip: expectation names skipped by govlake (missing parameters); GX skips them too.
+            skip: expectations left out (missing parameters); the engine's own are added.
+
+        Returns:
+            every expectation's result, with the :data:`ROW_ID` of every unexpected row.
         """
         import time
 
         from great_expectations.core.run_identifier import RunIdentifier
+        from great_expectations.data_context.types.resource_identifiers import (
+            ExpectationSuiteIdentifier,
+            ValidationResultIdentifier,
+        )
+        from great_expectations.validator.v1_validator import Validator
 
         started = time.perf_counter()
-        checkpoint = self._checkpoint_for(skip)
+        engine = engine_of(batch)
+        left_out = {*skip, *engine_skips(self.suite, engine)}
+        chosen = [e for e in self.suite.expectations if e.name not in left_out]
+        validator = Validator(
+            batch_definition=_batch_definition(self.context, engine, self.suite.name),
+            result_format=result_format(),
+            batch_parameters={"dataframe": batch},
+        )
+        validation = validator.validate_expectation_suite(
+            to_gx_suite(self.suite, chosen), engine_params(self.suite, params, engine)
+        )
         run_id = RunIdentifier(run_name=run_name, run_time=self.settings.now())
-        checkpoint_result = checkpoint.run(
-            batch_parameters={"dataframe": batch_df},
-            expectation_parameters=dict(params),
+        validation.meta.update(
+            run_id=run_id,
+            validation_time=run_id.run_time,
+            batch_parameters={"dataframe": "<DATAFRAME>"},
+            govlake={"engine": engine, "suite_version": self.suite.version},
+        )
+        results = _results_of(validation)
+        for expectation_result in validation.results:
+            for name in _COMPLETE_ONLY:
+                (expectation_result.result or {}).pop(name, None)
+        result_id = ValidationResultIdentifier(
+            batch_identifier=validator.active_batch_id,
+            expectation_suite_identifier=ExpectationSuiteIdentifier(name=self.suite.name),
             run_id=run_id,
         )
-        (result_id, validation), *_ = checkpoint_result.run_results.items()
+        self.context.validation_results_store.set(result_id, validation)
         self._result_ids.append(result_id)
         return GxRun(
-            _results_of(validation),
+            results,
             bool(validation.success),
-            str(
-                result_id.to_fixed_length_tuple()
-                if hasattr(result_id, "to_fixed_length_tuple")
-                else result_id
-            ),
+            str(result_id.to_fixed_length_tuple()),
             time.perf_counter() - started,
+            engine,
         )
 
     def close(self) -> None:
-        """Puts the whole suite back (a first batch ran without some expectations) and builds
-        the Data Docs pages of the suite and of every result stored, and the index, once."""
+        """Stores the whole suite (its Data Docs page) and builds the pages of every result
+        stored, and the index, once."""
         import time
 
         from great_expectations.data_context.types.resource_identifiers import (
@@ -267,9 +352,7 @@ class GxSession:
         )
 
         started = time.perf_counter()
-        if self._skipped:
-            # Keep the suite page of Data Docs complete; each result lists what ran.
-            self.context.suites.add_or_update(to_gx_suite(self.suite))
+        self.context.suites.add_or_update(to_gx_suite(self.suite))
         if self.build_docs and self._result_ids:
             self.context.build_data_docs(
                 site_names=[SITE_NAME],
@@ -282,16 +365,10 @@ class GxSession:
 
 
 @contextlib.contextmanager
-def gx_session(
-    settings: Settings,
-    suite: Suite,
-    *,
-    result_format: str | dict[str, Any] = "BASIC",
-    build_docs: bool = True,
-) -> Iterator[GxSession]:
+def gx_session(settings: Settings, suite: Suite, *, build_docs: bool = True) -> Iterator[GxSession]:
     """A :class:`GxSession` under :func:`gx_lock`, closed (docs built) on normal exit."""
     with gx_lock(settings):
-        session = GxSession(settings, suite, result_format=result_format, build_docs=build_docs)
+        session = GxSession(settings, suite, build_docs=build_docs)
         try:
             yield session
         except BaseException:
@@ -303,30 +380,19 @@ def gx_session(
 
 
 def run_gx_validation(
-    batch_df: DataFrame,
+    batch: Any,
     suite: Suite,
     params: Mapping[str, Any],
     settings: Settings,
     *,
     run_name: str,
     skip: Sequence[str] = (),
-    result_format: str | dict[str, Any] = "BASIC",
     build_docs: bool = True,
 ) -> GxRun:
-    """Validates one ``batch_df`` with GX's own engine (a :class:`GxSession` of one batch).
-
-    Args:
-        batch_df: the (cached) DataFrame govlake's pass ran on.
-        suite: the suite; govlake's accuracy checks are not GX expectations and are not run.
-        params: the same suite parameters govlake used.
-        run_name: GX run name (the batch id), shown in Data Docs.
-        skip: expectation names skipped by govlake (missing parameters); GX skips them too.
-        result_format: GX result format; ``COMPLETE`` with ``unexpected_index_column_names`` to
-            get every failing row from GX (tests).
-        build_docs: update the Data Docs site with this result.
-    """
-    with gx_session(settings, suite, result_format=result_format, build_docs=build_docs) as session:
-        return session.validate(batch_df, params, run_name=run_name, skip=skip)
+    """Validates one batch (pandas or Spark DataFrame) with GX (a :class:`GxSession` of one
+    batch); see :meth:`GxSession.validate`."""
+    with gx_session(settings, suite, build_docs=build_docs) as session:
+        return session.validate(batch, params, run_name=run_name, skip=skip)
 
 
 def _results_of(validation: Any) -> dict[str, GxResult]:
@@ -338,6 +404,9 @@ def _results_of(validation: Any) -> dict[str, GxResult]:
         if er.exception_info and er.exception_info.get("raised_exception"):
             error = er.exception_info.get("exception_message")
         observed = result.get("observed_value")
+        rows = tuple(
+            tuple(item[c] for c in ROW_ID) for item in result.get("unexpected_index_list") or ()
+        )
         results[name] = GxResult(
             name,
             bool(er.success),
@@ -345,6 +414,7 @@ def _results_of(validation: Any) -> dict[str, GxResult]:
             None if observed is None else str(observed),
             error,
             result,
+            rows,
         )
     return results
 

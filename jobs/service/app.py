@@ -18,6 +18,7 @@ from jobs.service import responses
 from jobs.service.deps import Service
 from jobs.service.ports import AuditReader, DataAccess, Identity, Shares
 from jobs.service.routes import api, pages
+from jobs.service.routes import inbox as inbox_routes
 from jobs.service.routes import shares as share_routes
 from jobs.service.security import load_session_secret
 from jobs.settings import Settings
@@ -43,12 +44,16 @@ def create_app(
     Raises:
         jobs.secrets.SecretError: in production without a session secret or an audit key (the
             message names the variable); the app is not built.
+        jobs.settings.SettingsError: in production on a SQLite store, or a PostgreSQL one
+            without a password of its own (GOVLAKE_DB_URL).
     """
     from jobs.audit.log import load_audit_key
     from jobs.service import wiring
 
     secret = load_session_secret(settings)
     load_audit_key(settings)  # every read is an audit entry: refuse now, not at the first read
+    if identity is None or shares is None:
+        _ = settings.database_url  # a weak store is refused now, not at the first sign-in
     app = FastAPI(
         title="govlake department service",
         # The interactive docs load scripts from a CDN: none here (the schema is enough).
@@ -70,5 +75,7 @@ def create_app(
     app.include_router(share_routes.api_router)
     app.include_router(pages.router)
     app.include_router(share_routes.page_router)
+    app.include_router(inbox_routes.api_router)
+    app.include_router(inbox_routes.page_router)
     app.mount("/static", StaticFiles(directory=WEB / "static"), name="static")
     return app

@@ -4,7 +4,7 @@
 
 Listens on localhost by default; in a deployment a reverse proxy (TLS) sits in front and
 ``--host 0.0.0.0`` is set inside its container. Exit codes: 0 stopped, 1 refused to start (the
-message says why, e.g. production without a session secret).
+message says why, e.g. production without a session secret, or on a SQLite store).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import argparse
 import logging
 import sys
 
-from jobs.settings import Settings
+from jobs.settings import Settings, SettingsError
 
 EXIT_REFUSED = 1
 DEFAULT_HOST = "127.0.0.1"
@@ -29,7 +29,7 @@ def _serve(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     try:
         app = create_app(Settings.from_env())
-    except SecretError as refused:
+    except (SecretError, SettingsError) as refused:
         print(f"govlake serve: {refused}", file=sys.stderr)
         return EXIT_REFUSED
     print(f"govlake department service on http://{args.host}:{args.port}/", file=sys.stderr)

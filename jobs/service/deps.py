@@ -16,8 +16,6 @@ from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
 
 from jobs.service.ports import (
-    APPROVER,
-    AUDITOR,
     READER_ROLES,
     REQUESTER_ROLES,
     AuditReader,
@@ -36,6 +34,7 @@ from jobs.service.security import (
     csrf_matches,
 )
 from jobs.settings import Settings
+from jobs.store.roles import APPROVER, AUDITOR
 
 
 @dataclass(frozen=True)

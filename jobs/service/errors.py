@@ -55,3 +55,10 @@ class CursorExpired(ServiceError):
 
     status = 409
     error = "cursor_expired"
+
+
+class AuditUnavailable(ServiceError):
+    """The audit log could not record the call: nothing is answered unaudited."""
+
+    status = 503
+    error = "audit_unavailable"

@@ -16,18 +16,12 @@ from typing import Any, Literal, Protocol
 
 import pyarrow as pa
 
-#: The roles of DESIGN §9 (the store holds which account has which).
-BUREAU_STEWARD = "bureau_steward"
-DATA_OFFICER = "data_officer"
-APPROVER = "approver"
-QUALITY_REVIEWER = "quality_reviewer"
-AUDITOR = "auditor"
-SYSTEM_CLIENT = "system_client"
+from jobs.store.roles import PERMISSIONS
 
 #: Who may read granted datasets and run 核验: a department's data officer, or its application.
-READER_ROLES = frozenset({DATA_OFFICER, SYSTEM_CLIENT})
+READER_ROLES = frozenset(PERMISSIONS["share.read"])
 #: Who may request a share for their department (the bureau's steward for any department).
-REQUESTER_ROLES = frozenset({DATA_OFFICER, SYSTEM_CLIENT, BUREAU_STEWARD})
+REQUESTER_ROLES = frozenset(PERMISSIONS["share.request"])
 
 
 @dataclass(frozen=True)

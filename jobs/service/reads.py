@@ -11,7 +11,7 @@ limited to the consumer's granted fields, each masked or tokenised by its sensit
 3. reads one page through delta-rs (no Spark): filters become a pyarrow expression, pushed down
    to the files' row-group statistics; at most ``settings.service_max_rows`` rows;
 4. appends one audit entry (``read``) before anything is returned: a read whose audit append
-   fails returns nothing. A refused read is audited as ``read_refused``.
+   fails returns nothing (503, :func:`audited`). A refused read is audited as ``read_refused``.
 
 Filters act on the values as served: on a tokenised column (an ID) they compare tokens, so a
 filter never tells more than the rows it returns.
@@ -24,6 +24,9 @@ import binascii
 import datetime as dt
 import hashlib
 import json
+import logging
+import threading
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -36,10 +39,11 @@ import pyarrow.fs as pafs
 from jobs.audit import log as audit
 from jobs.catalog import load_catalog
 from jobs.lake.files import filesystem
+from jobs.lake.kept import kept
 from jobs.lake.registry import SHARE
-from jobs.lake.tables import table_exists
 from jobs.service import inputs
 from jobs.service.errors import (
+    AuditUnavailable,
     BadFilter,
     BadRequest,
     CursorExpired,
@@ -58,6 +62,8 @@ from jobs.share.policy import (
     load_masking,
     resolve_dataset,
 )
+
+log = logging.getLogger(__name__)
 
 _REQUEST_A_SHARE = "request a share (共享申请) naming the fields and the purpose"
 _START_AGAIN = "start again from the first page (no cursor)"
@@ -315,12 +321,43 @@ class _Position:
         return position
 
 
-def open_table(uri: str, version: int | None) -> tuple[Any, pads.Dataset]:
-    """A Delta table (at ``version``; the latest for None) and a pyarrow dataset of its files."""
+@dataclass(frozen=True)
+class Snapshot:
+    """One version of a share table as pages read it: the table's id, the version, its files."""
+
+    table_id: str
+    version: int
+    files: pads.Dataset
+
+
+_newest: dict[str, Snapshot] = {}
+
+
+def newest_snapshot(uri: str) -> Snapshot | None:
+    """The table at ``uri`` at its newest version (None when there is none).
+
+    The table is kept open between calls (:mod:`jobs.lake.kept`): each call reads only the
+    commits made since the last, and a share refresh that rebuilt the table is noticed.
+    """
+    keeper, lock = kept(uri)
+    with lock:
+        table = keeper.refreshed()
+        if table is None:
+            _newest.pop(uri, None)
+            return None
+        table_id, version = table.metadata().id, table.version()
+        known = _newest.get(uri)
+        if known is None or (known.table_id, known.version) != (table_id, version):
+            known = _newest[uri] = Snapshot(table_id, version, table_files(table, uri))
+        return known
+
+
+def snapshot_at(uri: str, version: int) -> Snapshot:
+    """An older version of the table at ``uri`` (a cursor's, while the share moved on)."""
     from deltalake import DeltaTable
 
     table = DeltaTable(uri, version=version)
-    return table, table_files(table, uri)
+    return Snapshot(table.metadata().id, table.version(), table_files(table, uri))
 
 
 def table_files(table: Any, uri: str) -> pads.Dataset:
@@ -357,34 +394,73 @@ def _place(row_group: Any) -> str:
     return f"{row_group.path}#{row_group.row_groups[0].id}"
 
 
+#: Bytes of decoded row groups a service process keeps: a page is cut from its row group in
+#: memory, not decoded again with every call (a share written by Spark holds a row group of
+#: 100,000 rows and more per file; decoding one costs far more than the page cut from it).
+DECODED_ROW_GROUPS_BYTES = 256 * 1024 * 1024
+
+
+class _DecodedRowGroups:
+    """Row groups of share tables as Arrow tables, the least recently used dropped first.
+
+    A Delta table's data files are never changed once written and their names are unique, so
+    a row group is known by its table id, file and number: a new version never serves stale
+    rows, and a rebuilt share has another table id.
+    """
+
+    def __init__(self, budget: int) -> None:
+        self.budget = budget
+        self._tables: OrderedDict[tuple[str, str], pa.Table] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+
+    def rows(self, table_id: str, row_group: Any, schema: pa.Schema) -> pa.Table:
+        key = (table_id, _place(row_group))
+        with self._lock:
+            if key in self._tables:
+                self._tables.move_to_end(key)
+                return self._tables[key]
+        rows = row_group.to_table(schema=schema)
+        with self._lock:
+            if key not in self._tables:
+                self._tables[key] = rows
+                self._bytes += rows.nbytes
+            while self._bytes > self.budget and len(self._tables) > 1:
+                _, dropped = self._tables.popitem(last=False)
+                self._bytes -= dropped.nbytes
+        return rows
+
+
+_decoded = _DecodedRowGroups(DECODED_ROW_GROUPS_BYTES)
+
+
 def _scan(
+    snapshot: Snapshot,
     fragments: Sequence[Any],
     start: int,
     skip: int,
     limit: int,
     columns: list[str],
     expression: pc.Expression | None,
-    schema: pa.Schema,
-) -> tuple[list[pa.RecordBatch], tuple[int, int] | None]:
-    """Up to ``limit`` rows from fragment ``start`` on (its first ``skip`` matching rows passed),
-    and the (fragment, rows passed) of the next row when there is one."""
-    taken: list[pa.RecordBatch] = []
+) -> tuple[list[pa.Table], tuple[int, int] | None]:
+    """Up to ``limit`` rows from row group ``start`` on (its first ``skip`` matching rows
+    passed), and the (row group, rows passed) of the next row when there is one."""
+    taken: list[pa.Table] = []
     count = 0
     for index in range(start, len(fragments)):
-        to_skip = skip if index == start else 0
-        seen = 0  # matching rows of this fragment before the current batch
-        for batch in fragments[index].to_batches(schema=schema, columns=columns, filter=expression):
-            low = max(0, to_skip - seen)
-            before, seen = seen, seen + batch.num_rows
-            if low >= batch.num_rows:
-                continue
-            if count == limit:  # a further row exists: the next page starts at it
-                return taken, (index, before + low)
-            take = min(batch.num_rows - low, limit - count)
-            taken.append(batch.slice(low, take))
-            count += take
-            if count == limit and low + take < batch.num_rows:
-                return taken, (index, before + low + take)
+        rows = _decoded.rows(snapshot.table_id, fragments[index], snapshot.files.schema)
+        if expression is not None:
+            rows = rows.filter(expression)
+        low = skip if index == start else 0
+        if low >= rows.num_rows:
+            continue
+        if count == limit:  # a further row exists: the next page starts at it
+            return taken, (index, low)
+        take = min(rows.num_rows - low, limit - count)
+        taken.append(rows.slice(low, take).select(columns))
+        count += take
+        if count == limit and low + take < rows.num_rows:
+            return taken, (index, low + take)
     return taken, None
 
 
@@ -448,6 +524,8 @@ def read_page(
     """
     try:
         return _read_page(settings, consumer, request, offset, grant_id, grants)
+    except AuditUnavailable:
+        raise  # its refusal could not be recorded either
     except Refusal as refusal:
         record_refusal(settings, consumer, "read_refused", request.dataset, refusal)
         raise
@@ -482,23 +560,26 @@ def _read_page(
         raise NotGranted(f"fields {withheld} of {dataset.id} never leave their pool", "drop them")
 
     uri = SHARE.uri(settings, consumer.department, dataset.id)
-    if not table_exists(uri):
+    snapshot = newest_snapshot(uri)
+    if snapshot is None:
         raise ShareNotReady(
             f"{consumer.department}'s share of {dataset.id} has not been built since the grant",
             "try again after the next share refresh (share__refresh)",
         )
     position = _Position.decode(request.cursor) if request.cursor else None
     digest = query_digest(request)
-    try:
-        table, files = open_table(uri, position.version if position else None)
-    except Exception:
-        if position is None:
-            raise
-        raise CursorExpired(f"{dataset.id} was rebuilt since this cursor", _START_AGAIN) from None
-    if position and (position.table_id != table.metadata().id or position.query != digest):
+    if position and position.version != snapshot.version:
+        try:
+            snapshot = snapshot_at(uri, position.version)
+        except Exception:
+            raise CursorExpired(
+                f"{dataset.id} was rebuilt since this cursor", _START_AGAIN
+            ) from None
+    if position and (position.table_id != snapshot.table_id or position.query != digest):
         raise CursorExpired(
             "this cursor belongs to another query, or the share was rebuilt since", _START_AGAIN
         )
+    files = snapshot.files
     missing = sorted(set(needed + fields) - set(files.schema.names))
     if missing:
         raise ShareNotReady(
@@ -514,18 +595,16 @@ def _read_page(
         start, skip = paths.index(position.file), position.skip
     else:
         start, skip = _start(fragments, offset, expression, files.schema)
-    batches, following = _scan(
-        fragments, start, skip, request.limit, fields, expression, files.schema
-    )
+    pieces, following = _scan(snapshot, fragments, start, skip, request.limit, fields, expression)
     schema = pa.schema([files.schema.field(f) for f in fields])
-    rows = pa.Table.from_batches(batches, schema=schema) if batches else schema.empty_table()
+    rows = pa.concat_tables(pieces).combine_chunks() if pieces else schema.empty_table()
     next_cursor = None
     if following:
         index, passed = following
         next_cursor = _Position(
-            table.metadata().id, table.version(), digest, _place(fragments[index]), passed
+            snapshot.table_id, snapshot.version, digest, _place(fragments[index]), passed
         ).encode()
-    entry = audit.record(
+    entry = audited(
         settings,
         "read",
         actor=consumer.account,
@@ -542,7 +621,7 @@ def _read_page(
             "grant": grant["request_id"],
             "purpose": grant["purpose"],
             "format": request.format,
-            "table_version": table.version(),
+            "table_version": snapshot.version,
         },
     )
     return Page(
@@ -561,7 +640,7 @@ def record_refusal(
 ) -> None:
     """A refused call in the audit log: who, which dataset (as sent, escaped), why."""
     named = isinstance(dataset, str) and inputs.DATASET_NAME.fullmatch(dataset)
-    audit.record(
+    audited(
         settings,
         action,
         actor=str(consumer.account),
@@ -575,3 +654,23 @@ def record_refusal(
             "message": refusal.message,
         },
     )
+
+
+def audited(
+    settings: Settings, action: str, *, actor: str, target: str, detail: Mapping[str, Any]
+) -> audit.Entry:
+    """Appends a call's audit entry, returning once it is committed.
+
+    Raises:
+        AuditUnavailable: the entry could not be committed (503): the caller answers nothing,
+            so that no read is ever served unaudited.
+    """
+    try:
+        return audit.record(settings, action, actor=actor, target=target, detail=detail)
+    except Exception as exc:
+        # The type only: the message may name paths or values of the entry.
+        log.error("audit append failed (%s): answering 503", type(exc).__name__)
+        raise AuditUnavailable(
+            "the audit log could not record this call, so nothing is returned",
+            "try again in a minute; if it keeps failing, tell the bureau's operator",
+        ) from None

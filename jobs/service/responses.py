@@ -21,8 +21,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from jobs.service.ports import APPROVER, READER_ROLES, REQUESTER_ROLES, Principal, Refusal
+from jobs.service.ports import READER_ROLES, REQUESTER_ROLES, Principal, Refusal
 from jobs.service.security import SESSION_COOKIE, csrf_token
+from jobs.store.roles import APPROVER
 
 log = logging.getLogger("govlake.service")
 

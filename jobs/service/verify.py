@@ -26,19 +26,22 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from jobs.audit import log as audit
 from jobs.catalog import load_catalog
 from jobs.integrate.config import load_integration_config
+from jobs.lake.kept import kept
 from jobs.lake.registry import BASE_KEYS, table_at
-from jobs.service.errors import BadRequest, NotGranted
+from jobs.service.errors import AuditUnavailable, BadRequest, NotGranted, ShareNotReady
 from jobs.service.ports import Refusal
 from jobs.service.reads import (
     Consumer,
+    audited,
     check_department,
     check_fields,
     consumer_grants,
@@ -106,34 +109,65 @@ def _claimed(value: Any, number: int, what: Any) -> str:
     )
 
 
-_base_cache: dict[str, tuple[tuple[str, int], pa.Table]] = {}
-_base_cache_lock = threading.Lock()
+@dataclass(frozen=True)
+class _Base:
+    """A base table's columns in memory, sorted by its key, the keys also as a sorted numpy
+    array of bytes: the rows of a batch's IDs are found by binary search, not a scan."""
+
+    stamp: tuple[str, int]
+    rows: pa.Table
+    keys: np.ndarray
+
+    @classmethod
+    def read(cls, stamp: tuple[str, int], files: Any, key: str, columns: list[str]) -> _Base:
+        rows = files.to_table(columns=columns, filter=pc.field(key).is_valid())
+        rows = rows.take(pc.sort_indices(rows, [(key, "ascending")]))
+        keys = rows.column(key).cast(pa.binary()).to_numpy(zero_copy_only=False)
+        return cls(stamp, rows, keys.astype(bytes))
+
+    def rows_of(self, keys: pa.Array) -> pa.Table:
+        """The rows whose key is one of ``keys`` (each at most once)."""
+        wanted = pc.unique(keys).cast(pa.binary()).to_numpy(zero_copy_only=False)
+        wanted = wanted.astype(self.keys.dtype) if len(wanted) else np.array([], self.keys.dtype)
+        at = np.minimum(np.searchsorted(self.keys, wanted), max(len(self.keys) - 1, 0))
+        found = at[self.keys[at] == wanted] if len(self.keys) else at[:0]
+        return self.rows.take(pa.array(found, pa.int64()))
 
 
-def _base_columns(uri: str, columns: Sequence[str]) -> pa.Table:
-    """A base table's ``columns`` (and those read before), kept in memory per table version.
+_bases: dict[str, _Base] = {}
+_bases_lock = threading.Lock()
 
-    A batch probes the cached key column instead of scanning the files again: a base is not
-    sorted by its key, so row-group statistics skip nothing for a list of IDs, and a scan of a
-    million persons per 100-ID call is most of the call. A new build (another table version or
-    table id) is read afresh on the next call.
+
+def _base_rows(uri: str, key: str, columns: Sequence[str], keys: pa.Array) -> pa.Table:
+    """The rows of a base table with one of ``keys``: ``key`` and ``columns`` (and the columns
+    read before), from memory, kept per table version.
+
+    A base is not sorted by its key, so row-group statistics skip nothing for a list of IDs,
+    and a scan of a million persons per 100-ID call would be most of the call: the key and the
+    claimed columns are read once per version of the base and searched in memory. A new build
+    (another table version or table id) is read afresh on the next call. The table itself is
+    kept open (:mod:`jobs.lake.kept`), so a call costs no log replay either.
     """
-    from deltalake import DeltaTable
-
-    table = DeltaTable(uri)
-    stamp = (table.metadata().id, table.version())
-    with _base_cache_lock:
-        cached = _base_cache.get(uri)
-        known = set(cached[1].column_names) if cached and cached[0] == stamp else set()
-        if cached and set(columns) <= known:
-            return cached[1]
-        files = table_files(table, uri)
-        missing = sorted(set(columns) - set(files.schema.names))
-        if missing:
-            raise NotGranted(f"the base at {uri} holds no {missing}", "claim other fields")
-        rows = files.to_table(columns=sorted(known | set(columns)))
-        _base_cache[uri] = (stamp, rows)
-        return rows
+    keeper, lock = kept(uri)
+    with lock:
+        table = keeper.refreshed()
+        if table is None:
+            raise ShareNotReady(
+                f"the base at {uri} has not been built", "try again after the build"
+            )
+        stamp = (table.metadata().id, table.version())
+        with _bases_lock:
+            cached = _bases.get(uri)
+            known = set(cached.rows.column_names) if cached and cached.stamp == stamp else set()
+            if not (cached and {key, *columns} <= known):
+                files = table_files(table, uri)
+                missing = sorted({key, *columns} - set(files.schema.names))
+                if missing:
+                    raise NotGranted(f"the base at {uri} holds no {missing}", "claim other fields")
+                cached = _bases[uri] = _Base.read(
+                    stamp, files, key, sorted(known | {key, *columns})
+                )
+    return cached.rows_of(keys)
 
 
 def _as_type(values: pa.Array, type_: pa.DataType) -> pa.Array:
@@ -210,6 +244,8 @@ def verify_batch(
     """
     try:
         return _verify(settings, consumer, dataset_id, items, grants)
+    except AuditUnavailable:
+        raise  # its refusal could not be recorded either
     except Refusal as refusal:
         record_refusal(settings, consumer, "verify_refused", dataset_id, refusal)
         raise
@@ -249,8 +285,7 @@ def _verify(
             "an ID appears more than once in the batch",
             "send each ID once per batch, with all its claims in one item",
         )
-    base_rows = _base_columns(table_at(*dataset.layer).uri(settings), [key, *fields])
-    stored = base_rows.filter(pc.is_in(base_rows.column(key), value_set=pc.unique(valid_keys)))
+    stored = _base_rows(table_at(*dataset.layer).uri(settings), key, fields, valid_keys)
     # Claims and stored values side by side, one row per item, in the batch's order.
     claims_table = pa.table(
         {
@@ -291,7 +326,7 @@ def _verify(
         if invalid[index]:
             result["invalid_id"] = True
         results.append(result)
-    audit.record(
+    audited(
         settings,
         "verify",
         actor=consumer.account,

@@ -7,17 +7,19 @@
     govlake share list [--consumer C] [--status S] [--json]      overdue requests flagged
     govlake share snapshot                                        the store's grants → the lake
     govlake share import-grants                                   grants the lake held → the store
-    govlake share refresh [--by NAME]                             rebuild share/<consumer>/<dataset>
-    govlake share export CONSUMER DATASET --out FILE --by NAME [--format csv|xlsx]
+    govlake share refresh --as LOGIN                              rebuild share/<consumer>/<dataset>
+    govlake share export CONSUMER DATASET --out FILE --as LOGIN [--format csv|xlsx]
     govlake share reidentify CONSUMER DATASET TOKEN… --purpose TEXT --as LOGIN   (bureau steward)
-    govlake open publish [--by NAME]                              open resources, aggregates, list
+    govlake open publish --as LOGIN                               open resources, aggregates, list
     govlake open list [--json]                                    the open list (开放清单)
 
 DATASET is a base database (``population``) or a resource id (``rsj.insured``). Requests and
 decisions are signed by an account (``--as LOGIN``, its password asked or read with
 ``--password-file``; or a token in GOVLAKE_ACCOUNT_TOKEN; jobs.store.identity) whose role allows
 them: a data officer requests for its department, an approver decides for its own department's
-datasets only. Every action is in the audit log with who and why. Exit codes: 0 done, 1 refused
+datasets only, a bureau steward refreshes, publishes and exports (a department's data officer
+exports its own department's shares). Every action is in the audit log with who and why; the
+scheduled refresh and publish sign as their Airflow task. Exit codes: 0 done, 1 refused
 (the message says why), 2 a bad argument.
 """
 
@@ -144,23 +146,42 @@ def _import(_args: argparse.Namespace) -> int:
     return 0
 
 
+def _signed_run(args: argparse.Namespace, action: str, run) -> int:
+    """Runs a task callable (refresh, publish) as the account that may take ``action``."""
+    from jobs.store.accounts import AuthError
+    from jobs.store.identity import authorised
+    from jobs.store.roles import Forbidden
+
+    try:
+        actor = authorised(Settings.from_env(), args, action)
+    except (AuthError, Forbidden) as exc:
+        print(str(exc), file=sys.stderr)
+        return EXIT_REFUSED
+    _print_json(run(actor=actor.login))
+    return 0
+
+
 def _refresh(args: argparse.Namespace) -> int:
+    from jobs.share.keys import load_share_key
+    from jobs.share.reident import load_reident_key
     from jobs.share.tasks import run_refresh_shares
 
-    _print_json(run_refresh_shares(actor=args.by))
-    return 0
+    # Production without its own keys stops before anyone is asked for a password.
+    settings = Settings.from_env()
+    load_share_key(settings)
+    load_reident_key(settings)
+    return _signed_run(args, "share.refresh", run_refresh_shares)
 
 
 def _reidentify(args: argparse.Namespace) -> int:
     from jobs.share.reident import ReidentError, reidentify
     from jobs.store.accounts import AuthError
-    from jobs.store.identity import signed_in
-    from jobs.store.roles import Forbidden, require
+    from jobs.store.identity import authorised
+    from jobs.store.roles import Forbidden
 
     settings = Settings.from_env()
     try:
-        actor = signed_in(settings, args)
-        require(actor, "share.reidentify")
+        actor = authorised(settings, args, "share.reidentify")
         found = reidentify(
             settings,
             args.consumer,
@@ -181,19 +202,23 @@ def _reidentify(args: argparse.Namespace) -> int:
 
 def _export(args: argparse.Namespace) -> int:
     from jobs.share.export import ExportError, export_share
+    from jobs.store.accounts import AuthError
+    from jobs.store.identity import authorised
+    from jobs.store.roles import Forbidden
 
     settings = Settings.from_env()
     try:
+        actor = authorised(settings, args, "share.export", args.consumer)
         result = export_share(
             settings,
             args.consumer,
             args.dataset,
             Path(args.out),
             fmt=args.format,
-            by=args.by,
+            by=actor.login,
             today=settings.today(),
         )
-    except ExportError as exc:
+    except (ExportError, AuthError, Forbidden) as exc:
         print(str(exc), file=sys.stderr)
         return EXIT_REFUSED
     _print_json(result)
@@ -203,8 +228,7 @@ def _export(args: argparse.Namespace) -> int:
 def _publish(args: argparse.Namespace) -> int:
     from jobs.share.tasks import run_publish_open_data
 
-    _print_json(run_publish_open_data(actor=args.by))
-    return 0
+    return _signed_run(args, "open.publish", run_publish_open_data)
 
 
 def _open_list(args: argparse.Namespace) -> int:
@@ -265,14 +289,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     imported.set_defaults(func=_import)
 
     refresh = verbs.add_parser("refresh", help="rebuild every granted share table")
-    refresh.add_argument("--by", default="system")
+    add_identity_arguments(refresh)
     refresh.set_defaults(func=_refresh)
 
     export = verbs.add_parser("export", help="a granted share as CSV or XLSX")
     export.add_argument("consumer")
     export.add_argument("dataset")
     export.add_argument("--out", required=True)
-    export.add_argument("--by", required=True)
+    add_identity_arguments(export)
     export.add_argument("--format", choices=("csv", "xlsx"), default="csv")
     export.set_defaults(func=_export)
 
@@ -290,7 +314,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     open_parser.set_defaults(func=lambda _args: (open_parser.print_help(), EXIT_USAGE)[1])
     open_verbs = open_parser.add_subparsers(dest="verb", metavar="VERB")
     publish = open_verbs.add_parser("publish", help="publish open resources and aggregates")
-    publish.add_argument("--by", default="system")
+    add_identity_arguments(publish)
     publish.set_defaults(func=_publish)
     open_list = open_verbs.add_parser("list", help="the open list (开放清单)")
     open_list.add_argument("--json", action="store_true")

@@ -12,12 +12,18 @@ from typing import Any
 from jobs.orchestrate.tasks import audited
 from jobs.settings import Settings
 
+#: The scheduled tasks of ``dags/govlake_share.py``: what their writes and audit entries name.
+REFRESH_TASK = "share__refresh.refresh_shares"
+PUBLISH_TASK = "share__refresh.publish_open_data"
 
-def run_refresh_shares(actor: str = "system") -> dict[str, Any]:
+
+def run_refresh_shares(actor: str | None = None) -> dict[str, Any]:
     """Task: rebuild every granted share table; remove those without an active grant.
 
-    The keys are loaded before Spark starts: production without its own keys stops at once,
-    naming the variable to set."""
+    ``actor``: the signed-in account of ``govlake share refresh``; the scheduled run signs as
+    its task (``airflow:share__refresh.refresh_shares``). The keys are loaded before Spark
+    starts: production without its own keys stops at once, naming the variable to set."""
+    actor = actor or f"airflow:{REFRESH_TASK}"
     from jobs.share.keys import load_share_key
     from jobs.share.refresh import refresh_shares  # Spark: imported when the task runs
     from jobs.share.reident import load_reident_key
@@ -34,16 +40,18 @@ def run_refresh_shares(actor: str = "system") -> dict[str, Any]:
             actor=actor,
         )
 
-    return audited("share__refresh.refresh_shares", refresh, actor=actor)
+    return audited(REFRESH_TASK, refresh, actor=actor)
 
 
-def run_publish_open_data(actor: str = "system") -> dict[str, Any]:
-    """Task: publish the open resources, the de-identified aggregates and the open list."""
+def run_publish_open_data(actor: str | None = None) -> dict[str, Any]:
+    """Task: publish the open resources, the de-identified aggregates and the open list
+    (signed by ``actor``, ``govlake open publish``'s account, or the scheduled task)."""
+    actor = actor or f"airflow:{PUBLISH_TASK}"
     from jobs.share.open_data import publish_open_data  # Spark: imported when the task runs
     from jobs.spark import get_spark
 
     return audited(
-        "share__refresh.publish_open_data",
+        PUBLISH_TASK,
         lambda settings: publish_open_data(
             get_spark(settings), settings, as_of=settings.today(), actor=actor
         ),

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import hmac
 import re
 import secrets
 from collections.abc import Iterable
@@ -253,7 +252,6 @@ def start_session(
         WebSession(
             id_hash=digest(session_id),
             account_id=account.id,
-            csrf_secret=secrets.token_hex(32),
             created_at=now,
             expires_at=now + lifetime,
         )
@@ -275,16 +273,6 @@ def session_actor(session: Session, session_id: str, now: dt.datetime) -> tuple[
 
 def end_session(session: Session, session_id: str) -> None:
     session.execute(WebSession.__table__.delete().where(WebSession.id_hash == digest(session_id)))
-
-
-def csrf_token(web_session: WebSession, form: str = "") -> str:
-    """The CSRF token a form of this session carries (HMAC of the session's secret)."""
-    key = bytes.fromhex(web_session.csrf_secret)
-    return hmac.new(key, f"csrf|{form}".encode(), hashlib.sha256).hexdigest()
-
-
-def csrf_matches(web_session: WebSession, token: str | None, form: str = "") -> bool:
-    return bool(token) and hmac.compare_digest(csrf_token(web_session, form), token or "")
 
 
 # --- API tokens ------------------------------------------------------------------------------

@@ -6,6 +6,11 @@
 
 A password is never an argument (argument lists show up in process listings and shell history).
 Failed passwords count towards the login's throttle like failed sign-ins to the service.
+
+Every command that decides (share, tickets, exports, refresh and publish, audit purge, backups,
+restores, destruction, releasing a held batch) signs with :func:`authorised` or
+:func:`signed_in`; scheduled runs sign as their task (``airflow:<dag>.<task>``), never a name
+typed on a command line.
 """
 
 from __future__ import annotations
@@ -14,11 +19,11 @@ import argparse
 import getpass
 import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from pathlib import Path
 
 from jobs.settings import Settings
-from jobs.store.roles import Actor
+from jobs.store.roles import Actor, require
 
 TOKEN_VARIABLE = "GOVLAKE_ACCOUNT_TOKEN"
 
@@ -78,3 +83,22 @@ def signed_in(
     if isinstance(outcome, AuthError):
         raise outcome
     return outcome
+
+
+def authorised(
+    settings: Settings,
+    args: argparse.Namespace,
+    action: str,
+    departments: str | Collection[str] | None = None,
+    environ: Mapping[str, str] = os.environ,
+) -> Actor:
+    """The authenticated actor of a command (:func:`signed_in`), allowed to take ``action``
+    (:func:`jobs.store.roles.require`): what every command that decides calls first.
+
+    Raises:
+        AuthError: as :func:`signed_in`.
+        Forbidden: the account's roles do not allow ``action`` (the message names who may).
+    """
+    actor = signed_in(settings, args, environ)
+    require(actor, action, departments)
+    return actor

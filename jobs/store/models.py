@@ -16,6 +16,7 @@ from sqlalchemy import (
     DateTime,
     ForeignKey,
     Index,
+    Integer,
     MetaData,
     String,
     Text,
@@ -112,8 +113,6 @@ class WebSession(Base):
     account_id: Mapped[int] = mapped_column(
         ForeignKey("accounts.id", ondelete="CASCADE"), index=True
     )
-    #: The session's secret for CSRF tokens on its forms (jobs.store.accounts.csrf_token).
-    csrf_secret: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
     expires_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
 
@@ -197,3 +196,80 @@ class GrantDecision(Base):
     on: Mapped[dt.date] = mapped_column(Date)
     at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
     reason: Mapped[str] = mapped_column(Text)
+
+
+class Request(Base):
+    """One row per request between people and departments (jobs.store.requests): a verification
+    ticket (校核工单) today, the procedures of DESIGN §10 as they come; ``type`` says which, and
+    the type's state machine which ``state`` may follow which.
+
+    ``subject`` is what the request is about (dataset, record key, element …) and ``facts`` what
+    its procedure keeps besides, both as JSON; ``version`` grows with every change, so a decision
+    written over a row someone else moved meanwhile finds no row to update.
+    """
+
+    __tablename__ = "requests"
+    __table_args__ = (Index("ix_requests_type_state", "type", "state"),)
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    type: Mapped[str] = mapped_column(String(32))
+    state: Mapped[str] = mapped_column(String(16))
+    version: Mapped[int] = mapped_column(Integer)
+    #: An account's login, or ``system`` (a base build opened it).
+    requested_by: Mapped[str] = mapped_column(String(64))
+    requester_department: Mapped[str | None] = mapped_column(String(32))
+    subject: Mapped[dict] = mapped_column(JSON)
+    facts: Mapped[dict] = mapped_column(JSON)
+    cycle: Mapped[int] = mapped_column(Integer)
+    opened_on: Mapped[dt.date] = mapped_column(Date)
+    due_on: Mapped[dt.date | None] = mapped_column(Date, index=True)
+    #: The due date falls in a year without an official calendar yet.
+    due_provisional: Mapped[bool] = mapped_column(Boolean)
+    extensions: Mapped[int] = mapped_column(Integer)
+    closed_on: Mapped[dt.date | None] = mapped_column(Date)
+    closed_by: Mapped[str | None] = mapped_column(String(64))
+    close_reason: Mapped[str | None] = mapped_column(Text)
+    escalated_to: Mapped[str | None] = mapped_column(String(64))
+    escalated_on: Mapped[dt.date | None] = mapped_column(Date)
+    updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+
+    departments: Mapped[list[RequestDepartment]] = relationship(
+        cascade="all, delete-orphan", lazy="selectin", order_by="RequestDepartment.position"
+    )
+
+
+class RequestDepartment(Base):
+    """One row per department that must act on a request (a ticket may have several)."""
+
+    __tablename__ = "request_departments"
+
+    request_id: Mapped[str] = mapped_column(
+        ForeignKey("requests.id", ondelete="CASCADE"), primary_key=True
+    )
+    department: Mapped[str] = mapped_column(String(32), primary_key=True, index=True)
+    #: The order the procedure named the departments in.
+    position: Mapped[int] = mapped_column(Integer)
+
+
+class RequestEvent(Base):
+    """One row per transition of a request, append-only: what, from which state to which, by
+    whom (an account, or ``system``), why, and the due date it left."""
+
+    __tablename__ = "request_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[str] = mapped_column(String(32), unique=True)
+    request_id: Mapped[str] = mapped_column(
+        ForeignKey("requests.id", ondelete="CASCADE"), index=True
+    )
+    action: Mapped[str] = mapped_column(String(32))
+    from_state: Mapped[str | None] = mapped_column(String(16))
+    to_state: Mapped[str] = mapped_column(String(16))
+    by: Mapped[str] = mapped_column(String(64))
+    by_department: Mapped[str | None] = mapped_column(String(32))
+    reason: Mapped[str] = mapped_column(Text)
+    at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+    on: Mapped[dt.date] = mapped_column(Date)
+    due_on: Mapped[dt.date | None] = mapped_column(Date)
+    #: What caused it besides a person: the base build's id.
+    source: Mapped[str | None] = mapped_column(String(64))

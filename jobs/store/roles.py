@@ -42,11 +42,20 @@ PERMISSIONS: dict[str, dict[str, str]] = {
     "share.decide": {APPROVER: OWN},
     "share.revoke": {APPROVER: OWN, BUREAU_STEWARD: ANY},
     "share.read": {DATA_OFFICER: OWN, SYSTEM_CLIENT: OWN},
-    "ticket.extend": {DATA_OFFICER: OWN, QUALITY_REVIEWER: ANY},
-    "ticket.close": {DATA_OFFICER: OWN, QUALITY_REVIEWER: ANY},
+    "ticket.extend": {DATA_OFFICER: OWN, QUALITY_REVIEWER: ANY, BUREAU_STEWARD: ANY},
+    "ticket.close": {DATA_OFFICER: OWN, QUALITY_REVIEWER: ANY, BUREAU_STEWARD: ANY},
+    "ticket.comment": {DATA_OFFICER: OWN, QUALITY_REVIEWER: ANY, BUREAU_STEWARD: ANY},
     "audit.read": {AUDITOR: ANY},
     "accounts.manage": {BUREAU_STEWARD: ANY},
     "share.reidentify": {BUREAU_STEWARD: ANY},
+    "share.export": {DATA_OFFICER: OWN, BUREAU_STEWARD: ANY},  # a granted share as a file
+    "share.refresh": {BUREAU_STEWARD: ANY},  # rebuild the share tables now
+    "open.publish": {BUREAU_STEWARD: ANY},
+    "quality.release": {QUALITY_REVIEWER: ANY},  # a held batch promotable after 整改
+    "audit.purge": {BUREAU_STEWARD: ANY},  # entries past the retention
+    "lake.backup": {BUREAU_STEWARD: ANY},  # take, prune and drill backup sets
+    "lake.restore": {BUREAU_STEWARD: ANY},
+    "lake.destroy": {BUREAU_STEWARD: ANY},  # 销毁
 }
 
 

@@ -204,8 +204,11 @@ def _driving_rows(world: World, p: int, ctx: BatchContext) -> list[Row]:
 def _all(registry_name: str) -> Callable[[World, BatchContext], np.ndarray]:
     def refs(world: World, ctx: BatchContext) -> np.ndarray:
         registry = getattr(world, registry_name)
+        # A small county may have no births or deaths at all: an empty registry has no columns.
+        if not len(registry):
+            return np.zeros(0, np.int64)
         days = np.asarray(registry["issued"] if "issued" in registry.columns else registry["day"])
-        return np.flatnonzero(days < ctx.day) if len(registry) else np.zeros(0, np.int64)
+        return np.flatnonzero(days < ctx.day)
 
     return refs
 

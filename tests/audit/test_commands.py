@@ -7,6 +7,7 @@ from deltalake import write_deltalake
 from jobs.audit import log
 from jobs.cli import main
 from jobs.lake.registry import AUDIT_LOG
+from tests.actors import BUREAU_AUDITOR, STEWARD, create_accounts, password_file
 
 
 @pytest.fixture
@@ -34,9 +35,16 @@ def test_audit_verify_exits_non_zero_and_names_the_changed_entry(env_lake, capsy
     assert f"entry seq=1 id={rows[1]['entry_id']}: changed" in err
 
 
-def test_audit_list_and_purge(env_lake, capsys):
+def test_audit_list_and_purge_by_a_bureau_steward_only(env_lake, tmp_path, monkeypatch, capsys):
+    monkeypatch.delenv("GOVLAKE_ACCOUNT_TOKEN", raising=False)
+    create_accounts(env_lake, STEWARD, BUREAU_AUDITOR)
     log.record(env_lake, "steward", actor="li", target="x")
     assert main(["audit", "list", "--action", "steward"]) == 0
     assert "steward" in capsys.readouterr().out
-    assert main(["audit", "purge", "--by", "li", "--why", "yearly"]) == 0
+    purge = ["audit", "purge", "--why", "yearly", "--password-file", password_file(tmp_path)]
+    assert main([*purge, "--as", BUREAU_AUDITOR.login]) == 1
+    assert "may not audit.purge" in capsys.readouterr().err
+    assert main([*purge, "--as", STEWARD.login]) == 0
     assert '"removed": 0' in capsys.readouterr().out
+    assert main(["audit", "purge", "--why", "yearly"]) == 1
+    assert "say who acts" in capsys.readouterr().err

@@ -4,6 +4,8 @@ import dataclasses
 import datetime as dt
 import json
 import shutil
+import threading
+import time
 from pathlib import Path
 
 import pyarrow as pa
@@ -254,3 +256,111 @@ def test_write_table_is_audited_with_its_version(spark, lake_settings):
     (entry,) = log.read_entries(lake_settings)
     assert entry["target"] == "pool/gaj/hukou"
     assert json.loads(entry["detail"]) == {"operation": "append", "rows": 2, "version": 0}
+
+
+def _in_threads(target, count):
+    """Runs ``target(i)`` in ``count`` threads at once; their results (or errors), in order."""
+    results: list = [None] * count
+
+    def call(i):
+        try:
+            results[i] = target(i)
+        except Exception as exc:
+            results[i] = exc
+
+    threads = [threading.Thread(target=call, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results
+
+
+def _held_commit(monkeypatch, fail_second=False):
+    """Makes the first commit wait until ``release`` is set (``started`` says it is waiting), so
+    that appends made meanwhile queue up for the next one; with ``fail_second`` that next
+    commit fails."""
+    started, release, calls = threading.Event(), threading.Event(), []
+    append = log._append
+
+    def held(settings, records):
+        calls.append(len(records))
+        if len(calls) == 1:
+            started.set()
+            release.wait(timeout=30)
+        elif fail_second:
+            raise OSError("disk full")
+        return append(settings, records)
+
+    monkeypatch.setattr(log, "_append", held)
+    return started, release, calls
+
+
+def _wait_until_queued(settings, count, timeout=30.0):
+    queue = log._group_commit(AUDIT_LOG.uri(settings))._queue
+    deadline = time.monotonic() + timeout
+    while len(queue) < count and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+
+def test_concurrent_appends_each_get_their_own_entries_in_one_verified_chain(lake_settings):
+    results = _in_threads(
+        lambda i: log.record(lake_settings, "read", actor=f"app{i}", target=f"t{i}"), 40
+    )
+    assert [(e["actor"], e["target"]) for e in results] == [(f"app{i}", f"t{i}") for i in range(40)]
+    stored = log.read_entries(lake_settings)
+    assert sorted(e["entry_id"] for e in stored) == sorted(e["entry_id"] for e in results)
+    assert [e["seq"] for e in stored] == list(range(40))
+    assert log.verify(lake_settings) == ([], (39, stored[-1]["entry_hash"]))
+
+
+def test_appends_queued_behind_a_commit_share_the_next_one(lake_settings, monkeypatch):
+    started, release, calls = _held_commit(monkeypatch)
+    first = threading.Thread(target=log.record, args=(lake_settings, "read"), kwargs={"actor": "a"})
+    first.start()
+    started.wait(timeout=30)
+    more = threading.Thread(
+        target=_in_threads,
+        args=(
+            lambda i: log.record_many(lake_settings, [{"action": "read", "actor": f"b{i}"}] * 2),
+            5,
+        ),
+    )
+    more.start()
+    _wait_until_queued(lake_settings, 5)
+    release.set()
+    first.join()
+    more.join()
+    assert calls == [1, 10]  # two commits: the first, then all five callers' records together
+    stored = log.read_entries(lake_settings)
+    actors = [e["actor"] for e in stored[1:]]
+    assert actors[0::2] == actors[1::2] and sorted(actors) == sorted(
+        [f"b{i}" for i in range(5)] * 2
+    )
+    assert len(DeltaTable(AUDIT_LOG.uri(lake_settings)).history()) == 2
+    assert log.verify(lake_settings)[0] == []
+
+
+def test_a_failed_group_commit_fails_every_caller_in_it_and_writes_none_of_them(
+    lake_settings, monkeypatch
+):
+    started, release, calls = _held_commit(monkeypatch, fail_second=True)
+    first = threading.Thread(target=log.record, args=(lake_settings, "read"), kwargs={"actor": "a"})
+    first.start()
+    started.wait(timeout=30)
+    outcomes: list = []
+    more = threading.Thread(
+        target=lambda: outcomes.extend(
+            _in_threads(lambda i: log.record(lake_settings, "read", actor=f"b{i}"), 4)
+        )
+    )
+    more.start()
+    _wait_until_queued(lake_settings, 4)
+    release.set()
+    first.join()
+    more.join()
+    assert calls == [1, 4]
+    kinds = sorted(type(o).__name__ for o in outcomes)
+    assert kinds == ["AuditAppendFailed"] * 3 + ["OSError"]  # the committing thread's own error
+    assert [e["actor"] for e in log.read_entries(lake_settings)] == ["a"]
+    assert log.verify(lake_settings)[0] == []

@@ -43,6 +43,8 @@ is a landing entry never read. Each line: kind: what was delivered → what inge
 - xlsx_declares_whole_sheet: <dimension> A1:XFD1048576 → only its rows read
 - xlsx_understates_dimension: <dimension> naming 4 of 10 rows → all 10 rows read
 - xlsx_not_a_workbook: a CSV saved as .xlsx → file:unreadable_xlsx
+- xlsx_rows_on_two_sheets: the export split over two sheets, a blank one between → every row read
+- xlsx_sheet_of_other_columns: a second sheet holding another table → file:sheets_differ
 - xlsx_excel_mangled_id: an ID Excel turned into 3.3e17 → person_id:excel_damaged
 - geojson_million_vertices: a polygon of 1,000,000 vertices → file:too_many_vertices
 - geojson_truncated: the document cut off → file:truncated
@@ -155,6 +157,22 @@ def _workbook(batch: Path, rows: list[list], name: str = "hukou.xlsx") -> Path:
 
 def _xlsx(*bad_rows: list) -> Callable[[Path], None]:
     return lambda batch: _workbook(batch, [_cells(), *bad_rows, _cells()])
+
+
+def _two_sheets(second_header: list[str]) -> Callable[[Path], None]:
+    """A workbook whose rows go on on a third sheet (a blank sheet between): a split export."""
+
+    def build(batch: Path) -> None:
+        workbook = Workbook()
+        for row in [COLUMNS, _cells(), _cells()]:
+            workbook.active.append(row)
+        workbook.create_sheet("blank")
+        more = workbook.create_sheet("more")
+        for row in [second_header, _cells()]:
+            more.append(row)
+        workbook.save(batch / "hukou.xlsx")
+
+    return build
 
 
 def _rewrite_sheet(path: Path, rewrite: Callable[[bytes], bytes]) -> None:
@@ -498,6 +516,19 @@ CASES = [
         pool_rows=0,
         reasons=("file:unreadable_xlsx",),
         clue="not a readable XLSX workbook",
+    ),
+    Case(
+        "xlsx_rows_on_two_sheets",
+        _two_sheets(COLUMNS),
+        pool_rows=3,
+        clue="rows of 2 sheets read in order: Sheet, more",
+    ),
+    Case(
+        "xlsx_sheet_of_other_columns",
+        _two_sheets(["字段", "含义"]),
+        pool_rows=0,
+        reasons=("file:sheets_differ",),
+        clue="sheet 'more' has the columns ['字段', '含义']",
     ),
     Case(
         "xlsx_excel_mangled_id",

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from pathlib import Path
 
@@ -8,7 +9,7 @@ from stdnum.cn import ric
 
 from jobs.backup.backup import destroy
 from jobs.catalog.loader import load_catalog
-from jobs.ingest import pipeline
+from jobs.ingest import pipeline, promote
 from jobs.ingest.accounting import RowAccountingError
 from jobs.ingest.pool import pool_schema
 from jobs.lake import ledger, tables
@@ -272,24 +273,34 @@ def _killed(*_args, **_kwargs):
     raise _Killed
 
 
+#: The two runners of a promotion: in process (the default for a small batch) and on Spark.
+RUNNERS = {"in process": {}, "spark": {"arrow_max_rows": 0}}
+
+
+@pytest.mark.parametrize("runner", RUNNERS)
 @pytest.mark.parametrize("killed_after", ["pool commit", "quarantine commit"])
 def test_run_killed_after_the_pool_commit_is_named_then_repaired_exactly_once(
-    spark, lake_settings, monkeypatch, killed_after
+    spark, lake_settings, monkeypatch, killed_after, runner
 ):
+    lake_settings = dataclasses.replace(lake_settings, **RUNNERS[runner])
     ids = [_id(f"33021119850615{n:03d}") for n in range(1, 5)]
     rows = [_row(i) for i in ids] + [_row(ids[0]), _row(ids[1][:-1] + "0")]
     _deliver(lake_settings, "b1", "hukou.csv", HEADER + "".join(rows))
     pipeline.land_to_bronze("gaj.hukou", at_now(lake_settings), spark=spark)
-    write_table = tables.write_table
+    write_table, append_arrow = tables.write_table, ledger.append_arrow
 
-    def pool_commit_then_die(df, uri, *args, **kwargs):
-        if "quarantine" in uri and killed_after == "pool commit":
-            raise _Killed
-        return write_table(df, uri, *args, **kwargs)
+    def dies_at_the_quarantine(write):
+        def write_or_die(rows, uri, *args, **kwargs):
+            if "quarantine" in uri and killed_after == "pool commit":
+                raise _Killed
+            return write(rows, uri, *args, **kwargs)
+
+        return write_or_die
 
     with monkeypatch.context() as patched:
-        patched.setattr(tables, "write_table", pool_commit_then_die)
-        patched.setattr(pipeline, "_append_outcomes", _killed)
+        patched.setattr(tables, "write_table", dies_at_the_quarantine(write_table))
+        patched.setattr(ledger, "append_arrow", dies_at_the_quarantine(append_arrow))
+        patched.setattr(promote, "_append_outcomes", _killed)
         with pytest.raises(_Killed):
             pipeline.bronze_to_pool("gaj.hukou", at_now(lake_settings), spark=spark)
 

@@ -391,3 +391,55 @@ def test_a_reader_failing_in_an_unforeseen_way_quarantines_only_that_file(tmp_pa
         read_file(path, "csv")
     assert caught.value.reason == "reader_failed"
     assert str(caught.value) == "the csv reader failed: KeyError: '姓名'"
+
+
+def _sheets(tmp_path, sheets: dict[str, list[list]], name="a.xlsx"):
+    workbook = Workbook()
+    workbook.remove(workbook.active)
+    for title, rows in sheets.items():
+        sheet = workbook.create_sheet(title)
+        for row in rows:
+            sheet.append(row)
+    path = tmp_path / name
+    workbook.save(path)
+    return path
+
+
+def test_xlsx_rows_on_every_sheet_are_read_in_sheet_order(tmp_path):
+    """An export split over sheets (one per district): the rows of the second sheet were lost
+    when only the first was read. Blank sheets in between are skipped."""
+    path = _sheets(
+        tmp_path,
+        {
+            "城区": [["编号", "姓名"], ["1", "张三"], ["2", "李四"]],
+            "空白": [],
+            "郊区": [["编号", "姓名"], ["3", "王五"], ["4", "李四", "多余"]],
+        },
+    )
+    raw = read_xlsx(path)
+    rows = _rows(raw)
+    assert [(r[ROW_NUMBER], r["编号"], r[READ_PROBLEM]) for r in rows] == [
+        (1, "1", None),
+        (2, "2", None),
+        (3, "3", None),
+        (4, None, "wrong_column_count"),
+    ]
+    assert raw.notes == ["rows of 2 sheets read in order: 城区, 郊区"]
+
+
+def test_xlsx_with_a_sheet_of_other_columns_is_unreadable_and_names_the_sheet(tmp_path):
+    path = _sheets(
+        tmp_path,
+        {"人员": [["编号", "姓名"], ["1", "张三"]], "说明": [["字段", "含义"], ["编号", "序号"]]},
+    )
+    with pytest.raises(UnreadableFile) as caught:
+        read_xlsx(path)
+    assert caught.value.reason == "sheets_differ"
+    assert "'说明'" in str(caught.value) and "'人员'" in str(caught.value)
+
+
+def test_xlsx_whose_sheets_are_all_blank_is_an_empty_file(tmp_path):
+    path = _sheets(tmp_path, {"一": [], "二": []})
+    with pytest.raises(UnreadableFile) as caught:
+        read_xlsx(path)
+    assert (caught.value.reason, caught.value.rows_seen) == ("empty_file", 0)

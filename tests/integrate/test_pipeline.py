@@ -238,10 +238,15 @@ def test_a_build_from_scratch_equals_a_build_batch_by_batch(spark, pool, tmp_pat
     }
     # 2025-01-09 04:00 in the bureau's time zone, still the 8th in UTC.
     clock = pinned_clock(dt.datetime(2025, 1, 8, 20, 0, tzinfo=dt.UTC))
-    scratch = Settings(lake_root=str(tmp_path / "scratch"), spark_master="local[2]")
-    scratch = scratch.with_clock(clock)
-    stepwise = Settings(lake_root=str(tmp_path / "stepwise"), spark_master="local[2]")
-    stepwise = stepwise.with_clock(clock)
+    scratch, stepwise = (
+        # each lake with a workflow store of its own: the tickets live there
+        Settings(
+            lake_root=str(tmp_path / name),
+            db_url=f"sqlite:///{tmp_path / name}.db",
+            spark_master="local[2]",
+        ).with_clock(clock)
+        for name in ("scratch", "stepwise")
+    )
 
     _write_pools(spark, scratch, first)
     _write_pools(spark, scratch, second)

@@ -8,6 +8,7 @@ import threading
 from types import SimpleNamespace
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 from deltalake import DeltaTable
 
@@ -154,7 +155,8 @@ def test_file_statistics_bound_every_value():
     )
     text = bridge._ColumnStats(pa.string())
     text.update(pa.chunked_array([["b" * 40, "a" * 40]]))
-    assert text.json_range() == ("a" * 32, None)  # a cut maximum would not bound: left out
+    # the minimum is cut to a prefix; the maximum is cut and raised, so it still bounds
+    assert text.json_range() == ("a" * 32, "b" * 31 + "c")
     floats = bridge._ColumnStats(pa.float64())
     floats.update(pa.chunked_array([[1.0, float("nan")]]))
     assert floats.json_range() == (None, None)
@@ -275,6 +277,33 @@ def test_commit_stats_let_delta_rs_skip_files(tmp_path):
     commit_write(plan, [_task(plan, [1, 2], ["a", "b"], 0), _task(plan, [50, 60], ["c", "d"], 1)])
     kept = DeltaTable(uri).file_uris(file_pruning_predicate="id > 10")
     assert [json.loads(a)["numRecords"] for a in _stats_of(uri, kept)] == [2]
+
+
+@pytest.mark.parametrize(
+    ("long_value", "bound"),
+    [
+        ("t" * 64, "t" * 31 + "u"),
+        ("令" * 40, "令" * 31 + chr(ord("令") + 1)),
+        ("a" * 31 + "\U0010ffff" * 9, "a" * 30 + "b"),
+        ("\ud7ff" * 33, "\ud7ff" * 31 + "\ue000"),
+    ],
+    ids=["ascii-token", "chinese", "last-code-point", "past-surrogates"],
+)
+def test_a_long_string_maximum_is_cut_and_raised_so_delta_rs_filters_still_find_it(
+    tmp_path, long_value, bound
+):
+    """A 64-character token as the column's maximum: with the maximum left out, delta-rs read
+    the file as ``token <= null`` and an equality filter on the token matched nothing."""
+    uri = str(tmp_path / "t")
+    plan = _plan(uri, partition_by=())
+    task = bridge._TaskWriter(plan, 0)
+    task.add(pa.record_batch({"id": pa.array([1, 2], pa.int64()), "dept": ["a", long_value]}))
+    commit_write(plan, [task.finish()])
+    actions = pa.table(DeltaTable(uri).get_add_actions(flatten=True))
+    assert actions.column("max.dept").to_pylist() == [bound]
+    assert bound > long_value
+    found = DeltaTable(uri).to_pyarrow_dataset().to_table(filter=pc.field("dept") == long_value)
+    assert found.column("id").to_pylist() == [2]
 
 
 def _stats_of(uri: str, file_uris: list[str]) -> list[str]:

@@ -7,7 +7,7 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from jobs.service.ports import SYSTEM_CLIENT
+from jobs.store.roles import SYSTEM_CLIENT
 from jobs.settings import PROJECT_ROOT
 from tests.service.conftest import StoreAccounts
 from tests.service.lake import service_lake  # noqa: F401  (a lake with refreshed shares)

@@ -71,6 +71,18 @@ def make_pool_df(spark, resource_id: str, rows: list[dict]):
     return spark.createDataFrame([[r.get(c) for c in names] for r in rows], schema)
 
 
+def pool_arrow(resource_id: str, rows: list[dict]):
+    """The rows as the Arrow table delta-rs reads from a pool (the pool's schema)."""
+    import pyarrow as pa
+    from pyspark.sql.pandas.types import to_arrow_schema
+
+    spark_schema = pool_schema(load_catalog(Settings().schemas_root).resource(resource_id))
+    schema = to_arrow_schema(spark_schema, timezone="UTC")
+    unknown = {k for r in rows for k in r} - set(schema.names)
+    assert not unknown, f"not pool columns of {resource_id}: {unknown}"
+    return pa.Table.from_pylist([{c: r.get(c) for c in schema.names} for r in rows], schema)
+
+
 @pytest.fixture
 def pool_df(spark):
     def build(resource_id: str, rows: list[dict]):

@@ -6,20 +6,19 @@ import datetime as dt
 import pytest
 
 from jobs.quality import metrics
+from jobs.quality.failing_rows import failing_lineage_of_arrow, failing_rows_table
 from jobs.quality.suites import Expectation, load_suite
+from jobs.quality.validate import run_gx_validation
 from jobs.settings import Settings
 
-from .conftest import ALICE, BOB, CAROL, INGESTED_AT, lineage
-
-pytestmark = pytest.mark.spark
+from .conftest import ALICE, BOB, CAROL, INGESTED_AT, hukou_row, lineage, make_pool_df, pool_arrow
 
 PARAMS = {
     "today": dt.date(2025, 9, 26),
     "now": INGESTED_AT,
     "row_count_min": 4,
     "row_count_max": 12,
-    # Naive local time, as Spark hands timestamps to Python (see pipeline.run_parameters).
-    "delivered_by": (INGESTED_AT - dt.timedelta(hours=1)).astimezone().replace(tzinfo=None),
+    "delivered_by": INGESTED_AT - dt.timedelta(hours=1),
 }
 
 
@@ -95,8 +94,12 @@ EXTRA = (
             "column_A": "gender",
             "column_B": "person_id_gender",
             "ignore_row_if": "either_value_is_missing",
-            "row_condition": "gender IN ('1', '2')",
-            "condition_parser": "spark",
+            "row_condition": {
+                "type": "comparison",
+                "column": {"name": "gender"},
+                "operator": "IN",
+                "parameter": ["1", "2"],
+            },
         },
         "warning",
         0.0,
@@ -119,67 +122,67 @@ def suite():
     return dataclasses.replace(base, expectations=base.expectations + EXTRA, accuracy=())
 
 
-@pytest.fixture(scope="module")
-def batch(spark, suite):
-    from .conftest import make_pool_df
-
-    df = make_pool_df(spark, "gaj.driving_licence", ROWS).cache()
-    computed = metrics.compute_metrics(df, suite, PARAMS)
-    failing = {
-        r["row_number"]: (r["record_key"], sorted(r["failed_expectations"]))
-        for r in computed.failing_rows_df().collect()
-    }
-    yield df, computed, failing
-    computed.release()
-    df.unpersist()
-
-
-@pytest.fixture(scope="module")
-def gx_run(batch, suite, tmp_path_factory):
-    from jobs.quality.validate import run_gx_validation
-
-    df, computed, _ = batch
-    skipped = [n for n, o in computed.outcomes.items() if o.status == "skipped"]
-    settings = Settings(reports_root=str(tmp_path_factory.mktemp("reports")))
-    return run_gx_validation(
-        df,
+def validated(batch, table, suite, settings, params=PARAMS):
+    """GX's validation of ``batch`` (a pandas or Spark DataFrame of ``table``'s rows) read as
+    govlake's outcomes and failing rows."""
+    skipped = metrics.skipped_outcomes(suite, params)
+    gx_run = run_gx_validation(
+        batch, suite, params, settings, run_name="b1", skip=list(skipped), build_docs=False
+    )
+    return metrics.batch_metrics(
         suite,
-        PARAMS,
-        settings,
-        run_name="b1",
-        skip=skipped,
-        result_format={
-            "result_format": "COMPLETE",
-            "unexpected_index_column_names": ["source_file", "row_number"],
-        },
-        build_docs=False,
+        table.num_rows,
+        metrics.column_types_of_arrow(table.schema),
+        gx_run.results,
+        skipped,
+        metrics.AccuracyFound(),
     )
 
 
-def test_failing_rows_list_every_failure_of_each_row(batch):
-    _, _, failing = batch
-    assert failing[5] == (
-        None,
-        sorted(["person_id.not_null", "full_name.not_null", "valid_to.not_null"]),
+@pytest.fixture(scope="module")
+def on_pandas(suite, tmp_path_factory):
+    import pandas as pd
+
+    table = pool_arrow("gaj.driving_licence", ROWS)
+    settings = Settings(reports_root=str(tmp_path_factory.mktemp("reports")))
+    frame = table.to_pandas(types_mapper=pd.ArrowDtype)
+    return table, validated(frame, table, suite, settings)
+
+
+@pytest.fixture(scope="module")
+def on_spark(spark, suite, tmp_path_factory):
+    table = pool_arrow("gaj.driving_licence", ROWS)
+    settings = Settings(reports_root=str(tmp_path_factory.mktemp("reports")))
+    df = make_pool_df(spark, "gaj.driving_licence", ROWS).cache()
+    try:
+        return table, validated(df, table, suite, settings)
+    finally:
+        df.unpersist()
+
+
+def failing_by_row(found):
+    return {row_number: sorted(names) for (_, row_number), names in found.failed.items()}
+
+
+def test_failing_rows_list_every_failure_of_each_row(on_pandas):
+    _, found = on_pandas
+    failing = failing_by_row(found)
+    assert failing[5] == sorted(["person_id.not_null", "full_name.not_null", "valid_to.not_null"])
+    assert failing[3] == sorted(
+        [
+            "valid_to.not_before_valid_from",
+            "person_id.unique_in_batch",
+            "gender.pairs_with_id",
+            "gender.matches_id_when_stated",
+        ]
     )
-    assert failing[3] == (
-        BOB,
-        sorted(
-            [
-                "valid_to.not_before_valid_from",
-                "person_id.unique_in_batch",
-                "gender.pairs_with_id",
-                "gender.matches_id_when_stated",
-            ]
-        ),
-    )
-    assert failing[1] == (ALICE, ["person_id.unique_in_batch"])
+    assert failing[1] == ["person_id.unique_in_batch"]
     assert set(failing) == {1, 2, 3, 4, 5, 6, 7, 8}
 
 
-def test_counts_and_verdicts_follow_gx_rules(batch):
-    _, computed, _ = batch
-    o = computed.outcomes
+def test_counts_and_verdicts_follow_gx_rules(on_pandas):
+    _, found = on_pandas
+    o = found.outcomes
     assert (
         o["person_id.unique_in_batch"].considered,
         o["person_id.unique_in_batch"].unexpected,
@@ -187,164 +190,106 @@ def test_counts_and_verdicts_follow_gx_rules(batch):
     assert o["person_id+file_number.unique_in_batch"].unexpected == 2
     assert o["issued_on.after_2000"].status == "passed"  # mostly 0.5
     assert o["licence_status.in_code_table"].unexpected == 1
+    assert (o["birth_date.from_1900"].considered, o["birth_date.from_1900"].unexpected) == (7, 1)
+    assert o["issued_on.not_in_future"].unexpected == 1
+    # Row 8's gender 9 is no code of the pairs; the row condition keeps rows of gender 1 or 2.
+    assert o["gender.pairs_with_id"].unexpected == 2
+    assert o["gender.matches_id_when_stated"].considered == 5
     assert o["batch.row_count_change"].status == "passed"
     assert o["batch.freshness"].status == "failed"  # delivered an hour after it was due
+    assert o["batch.freshness"].observed == "2025-09-26T02:00:00+00:00"
     assert o["person_id.type"].status == "passed"
-    assert computed.row_count == 8
-    assert computed.failing_row_count == 8
+    assert found.row_count == 8
+    assert found.failing_row_count == 8
 
 
-def test_single_pass_with_a_writer_gives_the_same_counts_and_rows(batch, suite):
-    df, computed, failing = batch
-    captured = []
-    again = metrics.compute_metrics(
-        df, suite, PARAMS, write_failing_rows=lambda rows_df: captured.extend(rows_df.collect())
-    )
-
-    def verdicts(result):
-        return {n: (o.considered, o.unexpected, o.status) for n, o in result.outcomes.items()}
-
-    assert verdicts(again) == verdicts(computed)
-    assert again.failing_row_count == len(captured) == len(failing)
-    assert {
-        r["row_number"]: (r["record_key"], sorted(r["failed_expectations"])) for r in captured
-    } == failing
+def test_both_engines_find_the_same_outcomes_and_failing_rows(on_pandas, on_spark):
+    (_, pandas_found), (_, spark_found) = on_pandas, on_spark
+    assert spark_found.outcomes == pandas_found.outcomes
+    assert spark_found.failed == pandas_found.failed
+    ran = [o for o in pandas_found.outcomes.values() if o.level == "row"]
+    assert len(ran) >= 15 and any(o.unexpected for o in ran)
 
 
-@pytest.mark.slow
-def test_every_failing_row_is_the_one_gx_finds_and_counts_agree(batch, gx_run):
-    _, computed, failing = batch
-    compared = 0
-    for name, outcome in computed.outcomes.items():
-        if outcome.status == "skipped":
-            assert name not in gx_run.results
-            continue
-        gx = gx_run.results[name]
-        assert gx.error is None, (name, gx.error)
-        assert gx.success == (outcome.status == "passed"), name
-        if outcome.level != "row":
-            continue
-        ours = {row for row, (_, names) in failing.items() if name in names}
-        theirs = {item["row_number"] for item in gx.result["unexpected_index_list"]}
-        assert ours == theirs, name
-        assert gx.unexpected_count == outcome.unexpected == len(ours), name
-        compared += 1
-    assert compared >= 15
+def test_every_unexpected_row_is_listed_once_per_expectation(on_pandas):
+    _, found = on_pandas
+    for name, outcome in found.outcomes.items():
+        if outcome.level == "row":
+            listed = [row for row, names in found.failed.items() if name in names]
+            assert len(listed) == outcome.unexpected, name
+
+
+def test_failing_rows_table_carries_lineage_key_and_names(on_pandas, suite):
+    table, found = on_pandas
+    lineage_rows = failing_lineage_of_arrow(table, found.failed, suite.key)
+    rows = failing_rows_table(lineage_rows, found.failed, suite.key, suite.version, INGESTED_AT)
+    by_row = {r["row_number"]: r for r in rows.to_pylist()}
+    assert set(by_row) == {1, 2, 3, 4, 5, 6, 7, 8}
+    assert by_row[5]["record_key"] is None  # the null row has no key to show
+    assert by_row[3]["record_key"] == BOB
+    assert by_row[3]["failed_expectations"] == found.failed[("b1.csv", 3)]
+    assert by_row[3]["record_hash"] == "r-b1-3"
+    assert {r["validated_at"] for r in by_row.values()} == {INGESTED_AT}
+
+
+def test_a_missing_parameter_skips_its_expectation_with_the_reason(suite):
+    skipped = metrics.skipped_outcomes(suite, {**PARAMS, "delivered_by": None})
+    assert list(skipped) == ["batch.freshness"]
+    assert "delivered_by" in skipped["batch.freshness"].reason
+
+
+def test_types_are_judged_from_the_schema_alike_on_both_engines(spark):
+    rows = [{**lineage("gaj.hukou", "b1", 1), "person_id": ALICE}]
+    from_arrow = metrics.column_types_of_arrow(pool_arrow("gaj.hukou", rows).schema)
+    from_spark = metrics.column_types_of_spark(make_pool_df(spark, "gaj.hukou", rows).schema)
+    assert from_arrow == from_spark
+    assert from_arrow["birth_date"] == "DateType"
+
+
+HUKOU = [
+    hukou_row("h0", 1, ALICE, full_name="张三"),
+    {
+        **hukou_row("h1", 1, ALICE, full_name="张叁"),
+        "ingested_at": INGESTED_AT + dt.timedelta(days=1),
+    },
+    hukou_row("h1", 2, BOB, full_name="王五"),
+]
+STUDENT = {
+    "student_number": "S1",
+    "school_name": "实验小学",
+    "grade": "3",
+    "enrolled_on": dt.date(2020, 9, 1),
+    "student_status": "enrolled",
+}
+STUDENTS = [
+    {**lineage("jyj.student", "s1", 1), **STUDENT, "person_id": ALICE, "full_name": "张叁"},
+    {**lineage("jyj.student", "s1", 2), **STUDENT, "person_id": BOB, "full_name": "王六"},
+    {**lineage("jyj.student", "s1", 3), **STUDENT, "person_id": CAROL, "full_name": "赵七"},
+    {**lineage("jyj.student", "s1", 4), **STUDENT, "person_id": BOB, "full_name": None},
+]
 
 
 def test_accuracy_compares_with_the_latest_authoritative_value_by_key(spark):
-    from .conftest import hukou_row, make_pool_df
-
-    hukou = make_pool_df(
-        spark,
-        "gaj.hukou",
-        [
-            hukou_row("h0", 1, ALICE, full_name="张三"),
-            {
-                **hukou_row("h1", 1, ALICE, full_name="张叁"),
-                "ingested_at": INGESTED_AT + dt.timedelta(days=1),
-            },
-            hukou_row("h1", 2, BOB, full_name="王五"),
-        ],
+    checks = load_suite("jyj.student").accuracy
+    on_arrow = metrics.accuracy_on_arrow(
+        pool_arrow("jyj.student", STUDENTS), checks, {"gaj.hukou": pool_arrow("gaj.hukou", HUKOU)}
     )
-    student = {
-        "student_number": "S1",
-        "school_name": "实验小学",
-        "grade": "3",
-        "enrolled_on": dt.date(2020, 9, 1),
-        "student_status": "enrolled",
-    }
-    rows = [
-        {**lineage("jyj.student", "s1", 1), **student, "person_id": ALICE, "full_name": "张叁"},
-        {**lineage("jyj.student", "s1", 2), **student, "person_id": BOB, "full_name": "王六"},
-        {**lineage("jyj.student", "s1", 3), **student, "person_id": CAROL, "full_name": "赵七"},
-        {**lineage("jyj.student", "s1", 4), **student, "person_id": BOB, "full_name": None},
-    ]
-    suite = dataclasses.replace(load_suite("jyj.student"), expectations=())
-    computed = metrics.compute_metrics(
-        make_pool_df(spark, "jyj.student", rows),
-        suite,
-        PARAMS,
-        metrics.latest_authority_rows(suite.accuracy, {"gaj.hukou": hukou}),
+    on_spark = metrics.accuracy_on_spark(
+        make_pool_df(spark, "jyj.student", STUDENTS),
+        checks,
+        {"gaj.hukou": make_pool_df(spark, "gaj.hukou", HUKOU)},
     )
-    try:
-        name = computed.outcomes["full_name.matches_gaj_hukou"]
-        # ALICE matches the newer hukou name; BOB differs; CAROL has no hukou row; row 4 no name.
-        assert (name.considered, name.unexpected, name.status) == (2, 1, "failed")
-        failing = {
-            r["row_number"]: r["failed_expectations"] for r in computed.failing_rows_df().collect()
-        }
-        assert failing == {2: ["full_name.matches_gaj_hukou"]}
-    finally:
-        computed.release()
+    name = on_arrow.outcomes["full_name.matches_gaj_hukou"]
+    # ALICE matches the newer hukou name; BOB differs; CAROL has no hukou row; row 4 no name.
+    assert (name.considered, name.unexpected, name.status) == (2, 1, "failed")
+    assert on_arrow.rows["full_name.matches_gaj_hukou"] == [("s1.csv", 2)]
+    assert on_spark.outcomes == on_arrow.outcomes
+    assert on_spark.rows == on_arrow.rows
 
 
-def test_accuracy_is_skipped_until_the_authority_has_a_pool(spark):
-    from .conftest import make_pool_df
-
-    suite = dataclasses.replace(load_suite("jyj.student"), expectations=())
-    computed = metrics.compute_metrics(
-        make_pool_df(
-            spark, "jyj.student", [{**lineage("jyj.student", "s1", 1), "person_id": ALICE}]
-        ),
-        suite,
-        PARAMS,
-    )
-    computed.release()
-    outcome = computed.outcomes["birth_date.matches_gaj_hukou"]
+def test_accuracy_is_skipped_until_the_authority_has_a_pool():
+    checks = load_suite("jyj.student").accuracy
+    found = metrics.accuracy_on_arrow(pool_arrow("jyj.student", STUDENTS[:1]), checks, {})
+    outcome = found.outcomes["birth_date.matches_gaj_hukou"]
     assert outcome.status == "skipped"
     assert "gaj.hukou" in outcome.reason
-
-
-def test_one_pass_over_several_batches_equals_one_pass_per_batch(spark, suite):
-    from .conftest import make_pool_df
-
-    second = [
-        # ALICE again: a duplicate in b1, but once only in this batch.
-        {**licence(1, ALICE), **lineage("gaj.driving_licence", "b2", 1)},
-        {**licence(2, None, full_name=None), **lineage("gaj.driving_licence", "b2", 2)},
-        {**licence(3, "ABC123", gender="9"), **lineage("gaj.driving_licence", "b2", 3)},
-    ]
-    both = make_pool_df(spark, "gaj.driving_licence", ROWS + second)
-    params = {
-        "b1": PARAMS,
-        # Bounds from b1's 8 rows: b2's 3 rows fail them; the due date is b2's own.
-        "b2": {**PARAMS, "row_count_min": 7, "row_count_max": 9, "delivered_by": None},
-    }
-    captured = []
-    together = metrics.compute_metrics_by_batch(
-        both, suite, params, write_failing_rows=lambda rows_df: captured.extend(rows_df.collect())
-    )
-
-    def whole(result):
-        return (result.row_count, result.failing_row_count, result.outcomes)
-
-    def rows(collected):
-        return sorted(
-            (r["batch_id"], r["row_number"], r["record_key"], sorted(r["failed_expectations"]))
-            for r in collected
-        )
-
-    alone_rows = []
-    for batch_id, batch_params in params.items():
-        alone = metrics.compute_metrics(
-            both.where(f"batch_id = '{batch_id}'"),
-            suite,
-            batch_params,
-            write_failing_rows=lambda rows_df: alone_rows.extend(rows_df.collect()),
-        )
-        assert whole(together[batch_id]) == whole(alone), batch_id
-    assert rows(captured) == rows(alone_rows)
-    assert together["b2"].outcomes["person_id.unique_in_batch"].unexpected == 0
-    assert together["b2"].outcomes["batch.row_count_change"].status == "failed"
-    assert together["b2"].outcomes["batch.freshness"].status == "skipped"
-    assert together["b1"].outcomes["batch.freshness"].status == "failed"
-
-
-def test_batches_whose_row_checks_need_different_parameters_are_not_batched(spark, suite):
-    from .conftest import make_pool_df
-
-    df = make_pool_df(spark, "gaj.driving_licence", ROWS)
-    later = {**PARAMS, "today": dt.date(2025, 10, 9)}
-    with pytest.raises(metrics.BatchedPassUnsupported):
-        metrics.compute_metrics_by_batch(df, suite, {"b1": PARAMS, "b0": later})

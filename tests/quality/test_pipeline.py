@@ -85,7 +85,7 @@ def runs(spark, tmp_path_factory):
         validate_pool_batch("gaj.hukou", at(settings, B1_AT), spark=spark)
     rerun = (str(retried.value), read(spark, settings, "quality_batches"))
     append_pool(spark, settings, batch_two())
-    second = validate_pool_batch("gaj.hukou", at(settings, B2_AT), spark=spark, run_gx=False)
+    second = validate_pool_batch("gaj.hukou", at(settings, B2_AT), spark=spark)
     return settings, str(held.value), after_b1, rerun, second
 
 

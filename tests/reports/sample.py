@@ -16,7 +16,8 @@ import datetime as dt
 import pyarrow as pa
 
 from jobs.govern.tickets import TICKET_SCHEMA
-from jobs.ingest.pipeline import INGEST_FILES_SCHEMA, POOL_BATCHES_SCHEMA
+from jobs.ingest.pipeline import INGEST_FILES_SCHEMA
+from jobs.ingest.promote import POOL_BATCHES_SCHEMA
 from jobs.lake import ledger
 from jobs.lake.paths import table_uri
 from jobs.quality.rectification import TASKS_SCHEMA

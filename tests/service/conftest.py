@@ -17,10 +17,6 @@ import pyarrow as pa
 import pytest
 
 from jobs.service.ports import (
-    APPROVER,
-    AUDITOR,
-    DATA_OFFICER,
-    SYSTEM_CLIENT,
     DatasetView,
     Encoded,
     Principal,
@@ -30,7 +26,7 @@ from jobs.service.ports import (
 from jobs.service.wiring import StoreIdentity
 from jobs.store import accounts, db
 from jobs.store.db import transaction
-from jobs.store.roles import BUREAU
+from jobs.store.roles import APPROVER, AUDITOR, BUREAU, DATA_OFFICER, SYSTEM_CLIENT
 from tests.service.lake import service_lake, small_pages  # noqa: F401  (the data tests' lake)
 
 PASSWORD = "correct horse battery staple"

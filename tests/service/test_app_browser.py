@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from jobs.service.ports import APPROVER, AUDITOR, DATA_OFFICER
 from jobs.share.refresh import refresh_shares
+from jobs.store.roles import APPROVER, AUDITOR, DATA_OFFICER
 from tests.browser import needs_chromedriver
 from tests.service.clicks import (
     click_and_wait,

@@ -5,13 +5,14 @@ from __future__ import annotations
 import csv
 import io
 import json
+from concurrent.futures import ThreadPoolExecutor
 
 import pyarrow.parquet as pq
 import pytest
 
 from jobs.audit import log as audit
-from jobs.service.ports import DATA_OFFICER, SYSTEM_CLIENT
 from jobs.share import grants
+from jobs.store.roles import DATA_OFFICER, SYSTEM_CLIENT
 from tests.actors import STEWARD
 from tests.service.forms import sign_in
 
@@ -84,6 +85,58 @@ def test_every_successful_read_appears_exactly_once_in_the_audit_log(
 
     assert len(_entries(service_lake, "read", "mzj_app")) == before + 3
     assert len(_entries(service_lake, "read_refused", "mzj_app")) == refused_before + 1
+    assert audit.verify(service_lake)[0] == []
+
+
+def test_concurrent_reads_and_verifies_are_each_audited_once_in_a_verified_chain(
+    service_lake, identity
+):
+    import httpx
+
+    from jobs.service.app import create_app
+    from tests.service.server import running_server
+
+    headers = _bearer(identity, "mzj_app")
+    before = {a: len(_entries(service_lake, a, "mzj_app")) for a in ("read", "verify")}
+    claims = [{"id": "11010119900307002X", "claims": {"person_name": "张三"}}]
+
+    def call(number: int) -> tuple[str, int]:
+        with httpx.Client(base_url=url, headers=headers, timeout=60) as http:
+            if number % 2:
+                response = http.post("/api/v1/datasets/population/verify", json={"items": claims})
+                return "verify", response.status_code
+            return "read", http.get("/api/v1/datasets/population/rows").status_code
+
+    app = create_app(service_lake, identity=identity)
+    with running_server(app) as url, ThreadPoolExecutor(max_workers=16) as pool:
+        calls = list(pool.map(call, range(40)))
+
+    assert calls == [("verify" if n % 2 else "read", 200) for n in range(40)]
+    after = {a: len(_entries(service_lake, a, "mzj_app")) for a in ("read", "verify")}
+    assert after == {"read": before["read"] + 20, "verify": before["verify"] + 20}
+    assert audit.verify(service_lake)[0] == []
+
+
+def test_read_whose_audit_entry_cannot_be_committed_is_503_and_returns_nothing(
+    lake_client, identity, service_lake, monkeypatch
+):
+    def failing(settings, records):
+        raise OSError("the lake's disk is full")
+
+    monkeypatch.setattr(audit, "_append", failing)
+    headers = _bearer(identity, "mzj_app")
+    read = lake_client.get("/api/v1/datasets/population/rows", headers=headers)
+    claims = [{"id": "11010119900307002X", "claims": {"person_name": "张三"}}]
+    verify = lake_client.post(
+        "/api/v1/datasets/population/verify", json={"items": claims}, headers=headers
+    )
+    monkeypatch.undo()
+
+    for response in (read, verify):
+        assert response.status_code == 503
+        assert response.json()["error"] == "audit_unavailable"
+        assert "rows" not in response.json() and "results" not in response.json()
+        assert "张" not in response.text
     assert audit.verify(service_lake)[0] == []
 
 

@@ -332,3 +332,126 @@ def test_session_id_is_stored_only_hashed(client, identity):
 
     assert len(stored) == 1
     assert cookie not in stored[0]
+
+
+def _app_with(lake_settings, identity, data, shares, **settings):
+    from dataclasses import replace
+
+    from jobs.service.app import create_app
+    from tests.service.conftest import MemoryAudit
+
+    return create_app(
+        replace(lake_settings, **settings),
+        identity=identity,
+        data=data,
+        shares=shares,
+        audit=MemoryAudit(data),
+    )
+
+
+def _sign_in_from(client, login, password, **headers):
+    """The login form's round trip with the login cookie sent by hand (a Secure cookie that the
+    test client would keep back over http, as a browser does)."""
+    from tests.service.forms import form_token
+
+    page = client.get("/login", headers=headers)
+    login_cookie = page.cookies.get("govlake_login") or ""
+    client.cookies.clear()
+    return client.post(
+        "/login",
+        data={"login": login, "password": password, "csrf_token": form_token(page.text)},
+        headers={**headers, "Cookie": f"govlake_login={login_cookie}"},
+        follow_redirects=False,
+    )
+
+
+def test_sign_in_over_plain_http_in_production_is_refused_with_a_page_saying_what_to_do(
+    lake_settings, identity, data, shares, monkeypatch
+):
+    from fastapi.testclient import TestClient
+
+    from tests.service.conftest import PASSWORD
+
+    monkeypatch.setenv("GOVLAKE_SESSION_SECRET", "s3ssion-secret-of-our-own-5c1d")
+    monkeypatch.setenv("GOVLAKE_AUDIT_KEY", "aud1t-key-of-our-own-6e20")
+    app = _app_with(lake_settings, identity, data, shares, env="production")
+    with TestClient(app, base_url="http://data.bureau.example") as plain:
+        page = plain.get("/login")
+        response = _sign_in_from(plain, "mzj_officer", PASSWORD)
+
+    assert "请通过 HTTPS 登录" in page.text and "GOVLAKE_COOKIE_SECURE" in page.text
+    assert response.status_code == 400
+    assert "GOVLAKE_TRUSTED_PROXIES" in response.text
+    assert "govlake_session" not in response.headers.get("set-cookie", "")
+
+
+def test_sign_in_through_a_trusted_tls_proxy_sets_a_secure_session_cookie(
+    lake_settings, identity, data, shares
+):
+    from fastapi.testclient import TestClient
+
+    from tests.service.conftest import PASSWORD
+
+    app = _app_with(
+        lake_settings, identity, data, shares, cookie_secure="true", trusted_proxies="10.0.0.2"
+    )
+    proxied = {"X-Forwarded-For": "203.0.113.7", "X-Forwarded-Proto": "https"}
+    with TestClient(app, base_url="http://serve:8800", client=("10.0.0.2", 40000)) as proxy:
+        response = _sign_in_from(proxy, "mzj_officer", PASSWORD, **proxied)
+
+    assert response.status_code == 303
+    assert "Secure" in response.headers["set-cookie"]
+
+
+def test_plain_http_on_a_closed_test_network_signs_in_with_cookie_secure_false(
+    lake_settings, identity, data, shares
+):
+    from fastapi.testclient import TestClient
+
+    app = _app_with(lake_settings, identity, data, shares, cookie_secure="false")
+    with TestClient(app, base_url="http://serve:8800") as plain:
+        response = sign_in(plain, "mzj_officer")
+
+    assert response.status_code == 303
+    assert "Secure" not in response.headers["set-cookie"]
+
+
+def test_forged_x_forwarded_for_does_not_escape_the_per_address_throttle(
+    lake_settings, identity, data, shares
+):
+    from fastapi.testclient import TestClient
+
+    from jobs.store.accounts import MAX_FAILED_FROM_SOURCE
+
+    app = _app_with(lake_settings, identity, data, shares)  # no trusted proxy
+    with TestClient(app, base_url="http://localhost", client=("198.51.100.9", 5000)) as attacker:
+        statuses = [
+            _sign_in_from(
+                attacker, f"guess{i}", "wrong", **{"X-Forwarded-For": f"192.0.2.{i}"}
+            ).status_code
+            for i in range(MAX_FAILED_FROM_SOURCE + 1)
+        ]
+
+    assert statuses == [401] * MAX_FAILED_FROM_SOURCE + [429]
+
+
+def test_one_client_guessing_behind_a_trusted_proxy_does_not_lock_out_the_others(
+    lake_settings, identity, data, shares
+):
+    from fastapi.testclient import TestClient
+
+    from jobs.store.accounts import MAX_FAILED_FROM_SOURCE
+    from tests.service.conftest import PASSWORD
+
+    app = _app_with(lake_settings, identity, data, shares, trusted_proxies="10.0.0.0/24")
+    attacker = {"X-Forwarded-For": "198.51.100.9, 10.0.0.3"}  # through two trusted proxies
+    colleague = {"X-Forwarded-For": "203.0.113.7"}
+    with TestClient(app, base_url="http://localhost", client=("10.0.0.2", 5000)) as proxy:
+        guesses = [
+            _sign_in_from(proxy, f"guess{i}", "wrong", **attacker).status_code
+            for i in range(MAX_FAILED_FROM_SOURCE + 1)
+        ]
+        colleague_signs_in = _sign_in_from(proxy, "mzj_officer", PASSWORD, **colleague)
+
+    assert guesses[-1] == 429
+    assert colleague_signs_in.status_code == 303

@@ -84,4 +84,8 @@ def test_share_commands_refuse_with_exit_1(env_lake, signed, capsys):
     assert main(["share", "request", "rsj", "population", "--purpose", "p", *officer]) == 1
     assert "may not share.request for rsj" in capsys.readouterr().err
     assert main(["share", "revoke", "nope", *approver, "--why", "w"]) == 1
-    assert main(["share", "export", "mzj", "population", "--out", "x.csv", "--by", "b"]) == 1
+    export = ["share", "export", "mzj", "population", "--out", "x.csv"]
+    assert main([*export, *signed(RSJ_APPROVER)]) == 1
+    assert "rsj.zhao (rsj: approver) may not share.export for mzj" in capsys.readouterr().err
+    assert main([*export, *signed(MZJ_OFFICER)]) == 1
+    assert "mzj holds no active grant for population" in capsys.readouterr().err

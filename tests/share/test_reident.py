@@ -182,7 +182,7 @@ def test_production_share_refresh_exits_naming_the_variable_and_no_secret(
 ):
     secrets = {"GOVLAKE_AUDIT_KEY": "s3cret-audit-77c1", **given}
     result = _govlake(
-        ["share", "refresh", "--by", "steward"],
+        ["share", "refresh", "--as", "steward"],
         {
             "GOVLAKE_ENV": "production",
             "GOVLAKE_LAKE_ROOT": lake_settings.lake_root,

@@ -120,21 +120,6 @@ def test_session_holds_until_it_expires_and_ends_on_sign_out(people):
         accounts.session_actor(session, session_id, NOW)
 
 
-def test_csrf_token_belongs_to_its_session_and_form(people):
-    actor = sign_in(people, "mzj.li", PASSWORD)
-    with transaction(people) as session:
-        first = accounts.start_session(session, actor, now=NOW)
-        second = accounts.start_session(session, actor, now=NOW)
-    with transaction(people) as session:
-        _, one = accounts.session_actor(session, first, NOW)
-        _, other = accounts.session_actor(session, second, NOW)
-        token = accounts.csrf_token(one, "approve")
-        assert accounts.csrf_matches(one, token, "approve")
-        assert not accounts.csrf_matches(other, token, "approve")
-        assert not accounts.csrf_matches(one, token, "deny")
-        assert not accounts.csrf_matches(one, None, "approve")
-
-
 def test_new_password_ends_the_accounts_sessions(people):
     actor = sign_in(people, "mzj.li", PASSWORD)
     with transaction(people) as session:

@@ -7,7 +7,7 @@ import uuid
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import inspect, select
+from sqlalchemy import inspect, select, text
 
 from jobs.settings import Settings, SettingsError
 from jobs.store import db
@@ -31,6 +31,36 @@ def test_every_migration_downgrades_to_an_empty_database_and_back(store_settings
         assert inspect(connection).get_table_names() == ["alembic_version"]
     db.upgrade(store_settings)
     assert db.current_revision(store_settings) == db.head_revision()
+
+
+def test_0003_keeps_signed_in_sessions_and_drops_their_unused_csrf_secret(store_settings):
+    db.upgrade(store_settings, "0002")
+    now = dt.datetime(2025, 3, 3, tzinfo=dt.UTC)
+    with db.engine_for(store_settings).begin() as connection:
+        connection.execute(
+            text("INSERT INTO departments VALUES ('mzj', '民政局', '')"),
+        )
+        connection.execute(
+            text(
+                "INSERT INTO accounts (id, login, department_code, display_name, disabled,"
+                " created_at) VALUES (1, 'mzj.li', 'mzj', '李', false, :now)"
+            ),
+            {"now": now},
+        )
+        connection.execute(
+            text("INSERT INTO sessions VALUES ('h', 1, 'secret', :now, :later)"),
+            {"now": now, "later": now + dt.timedelta(hours=8)},
+        )
+    db.upgrade(store_settings, "0003")
+    with db.engine_for(store_settings).connect() as connection:
+        columns = {c["name"] for c in inspect(connection).get_columns("sessions")}
+        assert "csrf_secret" not in columns
+        assert connection.execute(text("SELECT id_hash FROM sessions")).scalars().all() == ["h"]
+    db.downgrade(store_settings, "0002")
+    with db.engine_for(store_settings).connect() as connection:
+        columns = {c["name"] for c in inspect(connection).get_columns("sessions")}
+        assert "csrf_secret" in columns
+        assert connection.execute(text("SELECT count(*) FROM sessions")).scalar() == 0
 
 
 def test_first_transaction_migrates_a_new_store(store_settings):
@@ -68,6 +98,46 @@ def test_default_store_is_a_sqlite_file_next_to_a_local_lake(tmp_path):
     assert settings.database_url == f"sqlite:///{tmp_path / 'service' / 'govlake.db'}"
     with pytest.raises(SettingsError, match="GOVLAKE_DB_URL"):
         _ = Settings(lake_root="s3://bucket/lake").database_url
+
+
+@pytest.mark.parametrize(
+    ("db_url", "refusal"),
+    [
+        ("", "GOVLAKE_DB_URL is not set \\(a SQLite file\\)"),
+        ("sqlite:////srv/govlake.db", "GOVLAKE_DB_URL is a SQLite file"),
+        ("postgresql+psycopg://govlake@db:5432/govlake", "GOVLAKE_DB_URL has no password"),
+        ("postgresql+psycopg://govlake:change-me@db/govlake", "development password"),
+        ("postgresql+psycopg://govlake:govlake@db/govlake", "development password"),
+        ("postgresql+psycopg://store:store@db/govlake", "development password"),
+        ("mysql://govlake:s3cret-4f1@db/govlake", "names a mysql database"),
+    ],
+)
+def test_production_refuses_a_weak_store_naming_the_variable_and_what_to_do(
+    tmp_path, db_url, refusal
+):
+    settings = Settings(lake_root=str(tmp_path / "lake"), db_url=db_url, env="production")
+    with pytest.raises(SettingsError, match=refusal) as refused:
+        _ = settings.database_url
+    assert "postgresql+psycopg://USER:PASSWORD@HOST" in str(refused.value)
+    assert "s3cret-4f1" not in str(refused.value)
+
+
+def test_production_takes_postgresql_with_a_password_of_its_own():
+    url = "postgresql+psycopg://govlake:Xk2%40p9-own@db:5432/govlake"
+    assert Settings(db_url=url, env="production").database_url == url
+
+
+def test_a_command_that_opens_the_store_in_production_refuses_a_sqlite_store(
+    tmp_path, monkeypatch, capsys
+):
+    from jobs.cli import main
+
+    monkeypatch.setenv("GOVLAKE_ENV", "production")
+    monkeypatch.setenv("GOVLAKE_LAKE_ROOT", str(tmp_path / "lake"))
+    monkeypatch.setenv("GOVLAKE_DB_URL", f"sqlite:///{tmp_path / 'store.db'}")
+    assert main(["accounts", "list"]) == 1
+    assert "GOVLAKE_DB_URL is a SQLite file" in capsys.readouterr().err
+    assert not (tmp_path / "store.db").exists()
 
 
 def test_config_never_shows_the_database_password():

@@ -55,3 +55,12 @@ def test_no_role_may_do_nothing_and_every_role_is_known():
 def test_unknown_action_is_an_error_not_a_refusal():
     with pytest.raises(KeyError, match="unknown action"):
         can(actor("mzj", APPROVER), "share.approve", "mzj")
+
+
+def test_operations_on_the_whole_lake_are_a_bureau_stewards_and_releases_a_reviewers():
+    steward, reviewer = actor(BUREAU, BUREAU_STEWARD), actor(BUREAU, QUALITY_REVIEWER)
+    for action in ("lake.backup", "lake.restore", "lake.destroy", "audit.purge", "share.refresh"):
+        assert can(steward, action) and not can(reviewer, action)
+    assert can(reviewer, "quality.release") and not can(steward, "quality.release")
+    assert can(actor("mzj", DATA_OFFICER), "share.export", "mzj")
+    assert not can(actor("mzj", DATA_OFFICER), "share.export", "rsj")

@@ -696,3 +696,12 @@ def test_large_deliveries_are_split_into_parts_that_each_read_alone(tmp_path):
         if defect["row"] is not None:
             record = next(f for f in files if f["file"] == defect["file"])
             assert defect["row"] <= record["rows"]
+
+
+@pytest.mark.parametrize("persons", [50, 100, 200])
+def test_small_county_generates_even_with_no_births_or_deaths(tmp_path, persons):
+    """A county of a few dozen persons may record no birth or death at all; the registries are
+    then empty (no columns) and the hospital and civil-affairs exports are simply empty."""
+    summary = generate(SynthConfig(persons=persons, seed=1, batches=2), tmp_path)
+    assert summary.rows > 0
+    assert summary.rows_by_resource["gaj.hukou"] > 0

@@ -28,8 +28,6 @@ from jobs.service.deps import (
     current_principal,
 )
 from jobs.service.ports import (
-    APPROVER,
-    AUDITOR,
     READER_ROLES,
     REQUESTER_ROLES,
     ReadRequest,
@@ -40,12 +38,17 @@ from jobs.service.ports import (
 from jobs.service.responses import render
 from jobs.service.security import (
     LOGIN_COOKIE,
+    NEEDS_HTTPS,
     SESSION_COOKIE,
+    Origin,
     cookie_is_secure,
     csrf_matches,
     csrf_token,
+    needs_https,
     new_random_id,
+    request_origin,
 )
+from jobs.store.roles import APPROVER, AUDITOR
 
 router = APIRouter()
 
@@ -55,16 +58,33 @@ AUDIT_ROWS = 200
 LOGIN_COOKIE_SECONDS = 1800
 
 
-def _set_cookie(request: Request, response: Response, name: str, value: str, **extra: Any) -> None:
+def _set_cookie(
+    request: Request, svc: Service, response: Response, name: str, value: str, **extra: Any
+) -> None:
     response.set_cookie(
         name,
         value,
         httponly=True,
         samesite="lax",
-        secure=cookie_is_secure(request.url.hostname),
+        secure=cookie_is_secure(svc.settings, request.url.hostname),
         path="/",
         **extra,
     )
+
+
+def _origin(request: Request, svc: Service) -> Origin:
+    """The client's address and scheme (through the trusted reverse proxies only)."""
+    return request_origin(
+        request.client.host if request.client else None,
+        request.url.scheme,
+        request.headers.get("x-forwarded-for"),
+        request.headers.get("x-forwarded-proto"),
+        svc.settings.trusted_proxies,
+    )
+
+
+def _over_plain_http(request: Request, svc: Service) -> bool:
+    return needs_https(svc.settings, request.url.hostname, _origin(request, svc))
 
 
 def safe_next(target: str) -> str:
@@ -99,11 +119,11 @@ def _login_page(
         {
             "login_csrf": csrf_token(svc.secret, login_id, "login"),
             "next": safe_next(next_path),
-            "error": error,
+            "error": error or (NEEDS_HTTPS if _over_plain_http(request, svc) else ""),
         },
         status_code=status_code,
     )
-    _set_cookie(request, response, LOGIN_COOKIE, login_id, max_age=LOGIN_COOKIE_SECONDS)
+    _set_cookie(request, svc, response, LOGIN_COOKIE, login_id, max_age=LOGIN_COOKIE_SECONDS)
     return response
 
 
@@ -121,13 +141,15 @@ async def login(
     csrf_token: Annotated[str, Form()] = "",
     next: Annotated[str, Form()] = "/",
 ) -> Response:
-    """Signs in; failures answer 401, and after too many 429 with ``Retry-After``."""
+    """Signs in; failures answer 401, and after too many 429 with ``Retry-After``; over plain
+    HTTP with Secure cookies 400 and a page that says how to reach the service."""
+    if _over_plain_http(request, svc):  # the browser would drop the cookies: say why, now
+        return _login_page(request, svc, next, NEEDS_HTTPS, status_code=400)
     if not csrf_matches(svc.secret, request.cookies.get(LOGIN_COOKIE, ""), csrf_token, "login"):
         raise csrf_refused()
-    source = request.client.host if request.client else "unknown"
     try:
         session_id = await run_in_threadpool(
-            svc.identity.sign_in, login.strip(), password, source=source
+            svc.identity.sign_in, login.strip(), password, source=_origin(request, svc).address
         )
     except SignInThrottled as throttled:
         response = _login_page(
@@ -145,7 +167,7 @@ async def login(
             request, svc, next, "登录名或密码不正确 (wrong login or password)", status_code=401
         )
     response = RedirectResponse(safe_next(next), status_code=303)
-    _set_cookie(request, response, SESSION_COOKIE, session_id)
+    _set_cookie(request, svc, response, SESSION_COOKIE, session_id)
     response.delete_cookie(LOGIN_COOKIE, path="/")
     return response
 

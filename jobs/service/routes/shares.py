@@ -19,8 +19,9 @@ from starlette.concurrency import run_in_threadpool
 
 from jobs.service import inputs
 from jobs.service.deps import Approver, Requester, ServiceDep, ShareParty
-from jobs.service.ports import APPROVER, REQUESTER_ROLES, Grant
+from jobs.service.ports import REQUESTER_ROLES, Grant
 from jobs.service.responses import render
+from jobs.store.roles import APPROVER
 
 api_router = APIRouter(prefix="/api/v1/shares")
 page_router = APIRouter(prefix="/shares")

@@ -1,0 +1,159 @@
+"""The in-process runner of a promotion (:mod:`jobs.ingest.promote`): Arrow end to end.
+
+Bronze rows are read with delta-rs, standardised by
+:func:`jobs.ingest.standardize_arrow.standardized_batch`, given a disposition (quarantine,
+duplicate or pool: :func:`with_disposition`, the meaning of
+:func:`jobs.ingest.pool.with_disposition`) and appended to pool and quarantine with delta-rs
+under the promotion's write ids. No Spark session, no JVM: a delivery of a few hundred
+thousand rows is single-process work, done in about the time Spark needs to start.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from jobs.ingest import pool, standardize_arrow
+from jobs.ingest.bronze import BRONZE_SCHEMA
+from jobs.lake import ledger
+from jobs.lake.registry import BRONZE, POOL, QUARANTINE
+
+if TYPE_CHECKING:
+    import datetime as dt
+
+    from jobs.catalog.models import Resource
+    from jobs.ingest.promote import Promotion
+
+
+def promote(promotion: Promotion) -> dict[tuple[str, str], dict]:
+    """Standardises the promotion's bronze rows in this process and appends its pool and
+    quarantine rows; returns the counts per (batch, file)."""
+    ctx = promotion.ctx
+    bronze = ledger.scan_arrow(
+        ctx.uri(BRONZE),
+        BRONZE_SCHEMA.names,
+        pc.field("batch_id").isin(promotion.batch_ids)
+        & pc.field("file_hash").isin(promotion.file_hashes),
+    )
+    standardized = standardize_arrow.standardized_batch(
+        bronze if bronze is not None else BRONZE_SCHEMA.empty_table(),
+        ctx.resource,
+        ctx.catalog,
+        timezone=ctx.settings.timezone,
+    )
+    disposed = with_disposition(standardized, _earlier_content_hashes(promotion))
+    ledger.append_arrow(
+        ctx.uri(POOL),
+        pool_rows(disposed, ctx.resource, ctx.now),
+        write_id=promotion.append_id("pool"),
+    )
+    ledger.append_arrow(
+        ctx.uri(QUARANTINE),
+        quarantine_rows(disposed, ctx.now),
+        write_id=promotion.append_id("quarantine"),
+    )
+    return counts_by_file(disposed)
+
+
+def _earlier_content_hashes(promotion: Promotion) -> pa.Array:
+    """The distinct content hashes of the rows already in the pool that count as earlier rows:
+    not those of the promotion's own files, not those of the versions it supersedes."""
+    earlier = ~pc.field("file_hash").isin(promotion.file_hashes)
+    for v in promotion.replaced:
+        # Rows of these very files already in the pool were committed by an attempt that
+        # stopped before recording its outcome: they are not earlier rows, or the re-run would
+        # count every row of the batch as a duplicate of itself. Left out, the re-run decides
+        # exactly as that attempt did, so its pool write (same write id) adds nothing.
+        earlier &= ~(
+            (pc.field("batch_id") == v["batch_id"])
+            & (pc.field("source_file") == v["source_file"])
+            & (pc.field("file_hash") == v["file_hash"])
+        )
+    hashes = ledger.scan_arrow(promotion.ctx.uri(POOL), ["content_hash"], earlier)
+    if hashes is None:
+        return pa.array([], pa.string())
+    return pc.unique(hashes["content_hash"].combine_chunks())
+
+
+def with_disposition(standardized: pa.Table, earlier_hashes: pa.Array) -> pa.Table:
+    """Adds ``disposition``: ``quarantine`` (a reason code), ``duplicate`` or ``pool``.
+
+    A duplicate is an accepted row whose content hash was already in the pool
+    (``earlier_hashes``) or appears on an accepted row before it in (batch, file, row) order:
+    the first occurrence is kept, the repeats are counted (as
+    :func:`jobs.ingest.pool.with_duplicate_flag` on Spark).
+    """
+    rows = standardized.num_rows
+    rejected = pc.fill_null(pc.list_value_length(standardized["problems"]), 0).to_numpy() > 0
+    accepted = np.flatnonzero(~rejected)
+    keys = standardized.select(["content_hash", *pool.ROW_KEY]).take(accepted)
+    # Sorted by hash and then row key, a row repeats an earlier row exactly when the row just
+    # before it has the same hash.
+    order = pc.sort_indices(
+        keys, sort_keys=[(c, "ascending") for c in ("content_hash", *pool.ROW_KEY)]
+    ).to_numpy()
+    hashes = keys["content_hash"].take(order).combine_chunks()
+    repeats_sorted = np.zeros(len(order), dtype=bool)
+    if len(order) > 1:
+        same = pc.equal(hashes.slice(1), hashes.slice(0, len(order) - 1))
+        repeats_sorted[1:] = pc.fill_null(same, False).to_numpy(zero_copy_only=False)
+    is_duplicate = np.zeros(rows, dtype=bool)
+    is_duplicate[accepted[order]] = repeats_sorted
+    seen_before = pc.is_in(keys["content_hash"], value_set=earlier_hashes)
+    is_duplicate[accepted] |= pc.fill_null(seen_before, False).to_numpy(zero_copy_only=False)
+    disposition = np.where(rejected, "quarantine", np.where(is_duplicate, "duplicate", "pool"))
+    return standardized.append_column("disposition", pa.array(disposition, pa.string()))
+
+
+def counts_by_file(disposed: pa.Table) -> dict[tuple[str, str], dict]:
+    """Pool, quarantined, duplicate and warning rows per (batch, file)."""
+    disposition = disposed["disposition"]
+    counted = pa.table(
+        {
+            "batch_id": disposed["batch_id"],
+            "source_file": disposed["source_file"],
+            "pool_rows": pc.equal(disposition, "pool").cast(pa.int64()),
+            "quarantined_rows": pc.equal(disposition, "quarantine").cast(pa.int64()),
+            "duplicate_rows": pc.equal(disposition, "duplicate").cast(pa.int64()),
+            "warning_rows": pc.greater(
+                pc.fill_null(pc.list_value_length(disposed["warnings"]), 0), 0
+            ).cast(pa.int64()),
+        }
+    ).group_by(["batch_id", "source_file"])
+    totals = counted.aggregate(
+        [(c, "sum") for c in ("pool_rows", "quarantined_rows", "duplicate_rows", "warning_rows")]
+    )
+    return {
+        (r.pop("batch_id"), r.pop("source_file")): {k.removesuffix("_sum"): v for k, v in r.items()}
+        for r in totals.to_pylist()
+    }
+
+
+def pool_rows(disposed: pa.Table, resource: Resource, promoted_at: dt.datetime) -> pa.Table:
+    """The rows that stay, shaped as the pool table (:func:`jobs.ingest.pool.pool_schema`)."""
+    schema = pool.pool_arrow_schema(resource)
+    kept = disposed.filter(pc.equal(disposed["disposition"], "pool"))
+    columns = {name: kept[name] for name in schema.names if name != "promoted_at"}
+    columns["promoted_at"] = _repeated(promoted_at, kept.num_rows)
+    return pa.table(columns).select(schema.names).cast(schema)
+
+
+def quarantine_rows(disposed: pa.Table, quarantined_at: dt.datetime) -> pa.Table:
+    """The rejected rows with their reason codes and delivered text, shaped as the quarantine
+    table (:data:`jobs.ingest.pool.QUARANTINE_SCHEMA`, the rows of
+    :func:`jobs.ingest.pool.filter_quarantined`)."""
+    rejected = disposed.filter(pc.equal(disposed["disposition"], "quarantine"))
+    rows = rejected.num_rows
+    columns = {name: rejected[name] for name in pool.LINEAGE_COLUMNS}
+    columns["stage"] = pa.repeat(pa.scalar("standardize"), rows)
+    columns["reasons"] = rejected["problems"]
+    columns["raw"] = rejected["raw"]
+    columns["quarantined_at"] = _repeated(quarantined_at, rows)
+    return pa.table(columns).select(pool.QUARANTINE_SCHEMA.names).cast(pool.QUARANTINE_SCHEMA)
+
+
+def _repeated(instant: dt.datetime, rows: int) -> pa.Array:
+    return pa.repeat(pa.scalar(instant, pa.timestamp("us", tz="UTC")), rows)

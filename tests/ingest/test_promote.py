@@ -1,0 +1,149 @@
+from __future__ import annotations
+
+import dataclasses
+
+import pyarrow as pa
+import pytest
+
+from jobs.ingest import pipeline
+from jobs.ingest.promote import runs_on_spark
+from jobs.ingest.promote_arrow import counts_by_file, with_disposition
+from jobs.lake import ledger
+from jobs.lake.paths import table_uri
+from jobs.settings import Settings
+from tests.ingest.test_pipeline import HEADER, _deliver, _id, _row, at_now
+
+IDS = [_id(f"33021119850615{n:03d}") for n in range(1, 6)]
+#: Good rows next to bad ones: an exact repeat, a bad check character, a bad birth date, a
+#: missing name, and a later batch that repeats a row of the first and corrects nothing else.
+FIRST = (
+    HEADER
+    + _row(IDS[0])
+    + _row(IDS[1], "李四", "女")
+    + _row(IDS[0])
+    + _row(IDS[2][:-1] + ("0" if IDS[2][-1] != "0" else "1"))
+    + _row(IDS[3]).replace("1985-06-15", "1985-13-45")
+    + _row(IDS[4], "")
+)
+SECOND = HEADER + _row(IDS[1], "李四", "女") + _row(IDS[4], "王五") + _row(IDS[4], "王五")
+
+
+def _keys(table: dict) -> pa.Table:
+    return pa.table(
+        {
+            "content_hash": pa.array(table["hash"], pa.string()),
+            "batch_id": pa.array(table["batch"], pa.string()),
+            "source_file": pa.array(["f.csv"] * len(table["hash"]), pa.string()),
+            "row_number": pa.array(table["row"], pa.int64()),
+            "problems": pa.array(table["problems"], pa.list_(pa.string())),
+            "warnings": pa.array([[]] * len(table["hash"]), pa.list_(pa.string())),
+        }
+    )
+
+
+def test_repeats_after_the_first_in_row_order_and_rows_already_pooled_are_duplicates():
+    rows = _keys(
+        {
+            "hash": ["a", "a", "b", "c", "a", "d", "d"],
+            "batch": ["b2", "b1", "b1", "b1", "b1", "b1", "b1"],
+            "row": [1, 3, 1, 2, 2, 5, 4],
+            # a rejected row is never a first occurrence: the accepted "d" after it is kept
+            "problems": [[], [], [], [], [], [], ["name:missing"]],
+        }
+    )
+
+    disposed = with_disposition(rows, pa.array(["c"], pa.string()))
+
+    assert disposed["disposition"].to_pylist() == [
+        "duplicate",  # b2/1 repeats b1/2
+        "duplicate",  # b1/3 repeats b1/2
+        "pool",
+        "duplicate",  # already in the pool
+        "pool",  # b1/2: the first "a"
+        "pool",
+        "quarantine",
+    ]
+    assert counts_by_file(disposed) == {
+        ("b2", "f.csv"): {
+            "pool_rows": 0,
+            "quarantined_rows": 0,
+            "duplicate_rows": 1,
+            "warning_rows": 0,
+        },
+        ("b1", "f.csv"): {
+            "pool_rows": 3,
+            "quarantined_rows": 1,
+            "duplicate_rows": 2,
+            "warning_rows": 0,
+        },
+    }
+
+
+def test_no_rows_no_duplicates():
+    empty = _keys({"hash": [], "batch": [], "row": [], "problems": []})
+    assert with_disposition(empty, pa.array([], pa.string()))["disposition"].to_pylist() == []
+
+
+def test_a_cluster_or_a_large_promotion_runs_on_spark():
+    small = Settings(arrow_max_rows=1000)
+    assert not runs_on_spark(small, 1000)
+    assert runs_on_spark(small, 1001)
+    assert runs_on_spark(dataclasses.replace(small, spark_master="spark://master:7077"), 10)
+
+
+@pytest.mark.spark
+def test_small_batch_is_promoted_without_starting_spark(lake_settings, monkeypatch):
+    def no_spark(*_args, **_kwargs):
+        raise AssertionError("Spark was started for a small batch")
+
+    monkeypatch.setattr("jobs.spark.get_spark", no_spark)
+    _deliver(lake_settings, "20250101T000000_full", "hukou.csv", FIRST)
+
+    result = pipeline.ingest_resource("gaj.hukou", at_now(lake_settings))
+
+    assert result["row_accounting"]["balanced"]
+    assert (result["bronze_to_pool"]["pool_rows"], result["bronze_to_pool"]["duplicate_rows"]) == (
+        2,
+        1,
+    )
+    pool = ledger.read_rows(table_uri(lake_settings, "pool", "gaj", "hukou"))
+    assert sorted(r["person_id"] for r in pool) == [IDS[0], IDS[1]]
+
+
+def _table(settings: Settings, *parts: str, without: tuple[str, ...] = ()) -> list[str]:
+    rows = ledger.read_rows(table_uri(settings, *parts))
+    return sorted(repr(sorted((k, v) for k, v in r.items() if k not in without)) for r in rows)
+
+
+@pytest.mark.spark
+@pytest.mark.slow
+def test_both_runners_promote_the_same_batches_alike(spark, tmp_path):
+    from tests.conftest import settings_under
+
+    lakes = {
+        runner: settings_under(tmp_path / runner, arrow_max_rows=limit)
+        for runner, limit in (("in_process", 1_000_000), ("spark", 0))
+    }
+    summaries = {}
+    for runner, settings in lakes.items():
+        _deliver(settings, "20250101T000000_full", "hukou.csv", FIRST)
+        first = pipeline.ingest_resource("gaj.hukou", at_now(settings), spark=spark)
+        _deliver(settings, "20250102T000000_incr", "hukou.csv", SECOND)
+        second = pipeline.ingest_resource("gaj.hukou", at_now(settings), spark=spark)
+        summaries[runner] = (first["bronze_to_pool"], second["bronze_to_pool"])
+
+    assert summaries["in_process"] == summaries["spark"]
+    in_process, on_spark = lakes["in_process"], lakes["spark"]
+    for parts in (
+        ("pool", "gaj", "hukou"),
+        ("quarantine", "gaj", "hukou"),
+        ("governance", "pool_batches"),
+    ):
+        assert _table(in_process, *parts) == _table(on_spark, *parts), parts
+    accounting = ("governance", "row_accounting")
+    assert _table(in_process, *accounting, without=("checked_at",)) == _table(
+        on_spark, *accounting, without=("checked_at",)
+    )
+    # the second batch: one repeat of the first batch's pool, one new row and its repeat
+    assert summaries["spark"][1]["pool_rows"] == 1
+    assert summaries["spark"][1]["duplicate_rows"] == 2
