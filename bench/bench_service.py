@@ -14,10 +14,13 @@ Set-up (timed apart, not part of the figures), under a temporary root:
 
 Then C client threads, each on its own keep-alive connection, send for a fixed duration a mix
 of ``page`` calls (100 rows: a first page, then up to 9 pages following ``next_cursor``) and
-``verify`` calls (100 IDs: matching claims, mismatching ones and IDs not in the base). Per
-kind: requests, requests/s, p50/p95/p99/max latency (ms), errors. Afterwards the audit log is
-read from its own table: the entries the run wrote must equal the requests served (one per
-successful call), and ``govlake audit verify``'s check must pass on the whole chain.
+``verify`` calls (100 IDs: matching claims, mismatching ones and IDs not in the base), in two
+scenarios (:data:`SCENARIOS`): ``paced`` (a think time between a client's calls) and
+``flat_out`` (none). Per scenario and kind: requests, requests/s, p50/p95/p99/max latency (ms),
+errors, and the service's CPU per call (``server_cpu_ms``, which a busy machine disturbs least).
+After each scenario the audit log is read from its own table: the entries the scenario wrote
+must equal the calls it was served (one per successful call); at the end ``govlake audit
+verify``'s check must pass on the whole chain.
 
 Sizes: 1,000,000 persons, 50 clients, 60 s; ``--quick`` 100,000 persons, 10 clients, 10 s.
 ``--persons N`` measures another population. Run alone with ``python -m bench --only service``.
@@ -51,6 +54,11 @@ from jobs.settings import Settings
 
 QUICK = {"persons": 100_000, "clients": 10, "seconds": 10.0}
 FULL = {"persons": 1_000_000, "clients": 50, "seconds": 60.0}
+#: How the clients call, each run in turn: ``paced`` waits a random think time between calls
+#: (exponential, this mean in seconds), as departments' applications serving their own users
+#: do; ``flat_out`` sends the next call as soon as the last is answered (the service's capacity,
+#: and what its latency becomes when every core is busy).
+SCENARIOS = {"paced": 0.5, "flat_out": 0.0}
 #: Share of calls that are 核验 batches (the rest are 100-row pages).
 VERIFY_SHARE = 0.5
 PAGE_ROWS = 100
@@ -346,12 +354,14 @@ class Client:
         self.connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
         self.headers = {"Authorization": f"Bearer {self.token}"}
 
-    def run(self, until: float) -> None:
+    def run(self, until: float, think: float = 0.0) -> None:
         while time.monotonic() < until:
             if self.rng.random() < VERIFY_SHARE:
                 self.timed("verify", self.verify)
             else:
                 self.timed("page_next" if self.cursor else "page_first", self.page)
+            if think:
+                time.sleep(min(self.rng.expovariate(1 / think), max(0.0, until - time.monotonic())))
 
     def timed(self, kind: str, call: Any) -> None:
         started = time.perf_counter()
@@ -407,11 +417,14 @@ def _check_character(first17: str) -> str:
     return str(_CHECK[sum(int(c) * w for c, w in zip(first17, _WEIGHTS, strict=True)) % 11])
 
 
-def load(port: int, token: str, persons: pa.Table, clients: int, seconds: float) -> list[Call]:
-    """``clients`` threads calling for ``seconds``; every call they made, when it ended."""
+def load(
+    port: int, token: str, persons: pa.Table, clients: int, seconds: float, think: float = 0.0
+) -> list[Call]:
+    """``clients`` threads calling for ``seconds`` (``think`` seconds apart on average); every
+    call they made, when it ended."""
     crowd = [Client(port, token, persons, random.Random(n)) for n in range(clients)]
     until = time.monotonic() + seconds
-    threads = [threading.Thread(target=c.run, args=(until,)) for c in crowd]
+    threads = [threading.Thread(target=c.run, args=(until, think)) for c in crowd]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -462,11 +475,15 @@ def audited_since(settings: Settings, after_seq: int) -> dict[str, int]:
 
 
 def measure(
-    settings: Settings, persons: int, clients: int, seconds: float, scratch: Path
+    settings: Settings,
+    persons: int,
+    clients: int,
+    seconds: float,
+    scratch: Path,
 ) -> list[dict[str, Any]]:
-    """Builds the lake, starts the service, runs the load; one row per kind of call."""
-    from jobs.audit.log import recorded_head, verify
-    from jobs.lake.registry import AUDIT_LOG
+    """Builds the lake, starts the service, runs each scenario; one row per scenario and kind
+    of call, the scenario's totals and audit count in its ``all`` row."""
+    from jobs.audit.log import verify
 
     settings = settings_under(settings, scratch)
     started = time.perf_counter()
@@ -475,42 +492,55 @@ def measure(
     token = consumer_token(settings)
     setup_s = time.perf_counter() - started
     sample = base.select(["person_id", "person_name", "birth_date"])
+    rows: list[dict[str, Any]] = []
     with running_service(settings, scratch / "serve.log") as (port, server):
-        warm = Client(port, token, sample, random.Random(-1))
-        for _ in range(3):  # the base's key column into the service's memory, imports done
-            warm.timed("verify", warm.verify)
-            warm.timed("page", warm.page)
-        if any(c.status != 200 for c in warm.calls):
-            raise RuntimeError(f"warm-up calls failed: {[c.status for c in warm.calls]}")
-        head = recorded_head(AUDIT_LOG.uri(settings))
-        before = head[0] if head else -1
-        ran, cpu = time.perf_counter(), _cpu_seconds(server.pid)
-        calls = load(port, token, sample, clients, seconds)
-        elapsed, server_cpu = time.perf_counter() - ran, _cpu_seconds(server.pid) - cpu
-    audited = audited_since(settings, before)
+        # Imports done and the base's key column in the service's memory.
+        warm = load(port, token, sample, clients=2, seconds=3.0)
+        if not warm or any(c.status != 200 for c in warm):
+            raise RuntimeError(f"warm-up calls failed: {sorted({c.status for c in warm})}")
+        for scenario, think in SCENARIOS.items():
+            before = _audit_head(settings)
+            ran, cpu = time.perf_counter(), _cpu_seconds(server.pid)
+            calls = load(port, token, sample, clients, seconds, think)
+            elapsed, server_cpu = time.perf_counter() - ran, _cpu_seconds(server.pid) - cpu
+            audited = audited_since(settings, before)
+            kinds = [
+                figures(calls, kind, elapsed) for kind in ("page_first", "page_next", "verify")
+            ]
+            total = figures(calls, "all", elapsed)
+            served = {k: sum(c.status == 200 and c.kind.startswith(k) for c in calls) for k in "pv"}
+            total.update(
+                persons=persons,
+                clients=clients,
+                think_s=think,
+                seconds=round(elapsed, 1),
+                audit_read=audited.get("read", 0),
+                audit_verify=audited.get("verify", 0),
+                audit_refused=audited.get("read_refused", 0) + audited.get("verify_refused", 0),
+                audit_equal=audited.get("read", 0) == served["p"]
+                and audited.get("verify", 0) == served["v"],
+                # CPU the service spent per call: comparable between runs on a busy machine,
+                # where latencies mostly measure the wait for a core.
+                server_cpu_ms=round(server_cpu * 1000 / max(1, len(calls)), 1),
+                load_avg=round(os.getloadavg()[0], 1),
+            )
+            rows += [{"scenario": scenario, **row} for row in (*kinds, total)]
     verified_at = time.perf_counter()
     problems, _ = verify(settings)
-    verify_s = time.perf_counter() - verified_at
-    rows = [figures(calls, kind, elapsed) for kind in ("page_first", "page_next", "verify", "all")]
-    served = {k: sum(1 for c in calls if c.status == 200 and c.kind.startswith(k)) for k in "pv"}
     rows[-1].update(
-        persons=persons,
-        clients=clients,
-        seconds=round(elapsed, 1),
         setup_s=round(setup_s, 1),
-        audit_read=audited.get("read", 0),
-        audit_verify=audited.get("verify", 0),
-        audit_refused=audited.get("read_refused", 0) + audited.get("verify_refused", 0),
-        audit_equal=audited.get("read", 0) == served["p"]
-        and audited.get("verify", 0) == served["v"],
         chain_ok=not problems,
-        chain_verify_s=round(verify_s, 1),
-        # CPU the service spent per call: comparable between runs on a busy machine, where
-        # latencies mostly measure the wait for a core.
-        server_cpu_ms=round(server_cpu * 1000 / max(1, len(calls)), 1),
-        load_avg=round(os.getloadavg()[0], 1),
+        chain_verify_s=round(time.perf_counter() - verified_at, 1),
     )
     return rows
+
+
+def _audit_head(settings: Settings) -> int:
+    from jobs.audit.log import recorded_head
+    from jobs.lake.registry import AUDIT_LOG
+
+    head = recorded_head(AUDIT_LOG.uri(settings))
+    return head[0] if head else -1
 
 
 def run(args: argparse.Namespace, settings: Settings) -> list[dict[str, Any]]:
@@ -535,7 +565,8 @@ def main(argv: list[str] | None = None) -> int:
     settings = Settings.from_env()
     for persons in args.persons or [size["persons"]]:
         with tempfile.TemporaryDirectory(prefix="bench_service_") as scratch:
-            for row in measure(settings, persons, size["clients"], size["seconds"], Path(scratch)):
+            rows = measure(settings, persons, size["clients"], size["seconds"], Path(scratch))
+            for row in rows:
                 print(json.dumps(row, ensure_ascii=False))
     return 0
 

@@ -163,8 +163,6 @@ def backup(settings: Settings, *, by: str, tables: list[str] | None = None) -> d
             entries.append({"path": path, "version": version, "files": files})
         # The whole lake's set holds the store too (a set of some tables does not).
         workflow_store = workflow.back_up(settings, root) if tables is None else None
-        if workflow_store and workflow_store.get("is_gap"):
-            warnings.append(workflow_store["left_out"])
         manifest = {
             "format": store.FORMAT,
             "backup_id": backup_id,
@@ -261,8 +259,8 @@ def restore(
     store_into = None
     if tables is None and "sha256" in saved_store:
         store_into = workflow.restore_target(settings, root, saved_store, store_url)
-        if store_into is not None and not overwrite:
-            workflow.refuse_to_replace(store_into)  # before any table is touched
+        if store_into is not None:  # before any table is touched
+            workflow.check_target(store_into, saved_store, overwrite=overwrite)
     restored, skipped = {}, []
     for table in chosen:
         path = table["path"]
@@ -388,7 +386,7 @@ def destroy(
     from jobs.ingest.pipeline import log_destroyed_files
 
     if not by.strip() or not why.strip():
-        raise BackupError("say who destroys (--by) and why (--why)")
+        raise BackupError("say who destroys (--as) and why (--why)")
     paths = dataset_tables(settings, dataset)
     if not paths:
         raise BackupError(f"no tables of {dataset!r} in the lake")

@@ -7,7 +7,7 @@ and compares schema and rows. Last it verifies the restored audit log as ``govla
 verify`` would: its whole chain, its Delta history, and the head anchored for it. The set's copy
 of the workflow store is restored too, into a SQLite file in the drill folder or a throw-away
 PostgreSQL database next to the live one (dropped afterwards), and must come back at its
-revision with the rows it had; a set that could not copy the store is reported.
+revision with the rows it had.
 
 The restored lake's head is anchored next to it (``<into>/audit_anchor``), never in the anchor
 root of the live lake: a drill leaves no trace there. A drill into a temporary folder (the
@@ -142,9 +142,6 @@ def drill(
             shutil.rmtree(folder, ignore_errors=True)
     problems = [f"{path}: {t['problem']}" for path, t in tables.items() if t["problem"]]
     problems += [f"restored audit log: {p}" for p in audit_problems]
-    saved_store = manifest.get("workflow_store") or {}
-    if saved_store.get("is_gap"):
-        problems.append(f"workflow store: not in the set ({saved_store['left_out']})")
     result = {
         "backup_id": backup_id,
         "into": folder if into else None,

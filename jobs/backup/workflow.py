@@ -5,14 +5,15 @@ consistent copy of it taken while the set is made:
 
 * SQLite: SQLite's online backup API (``sqlite3.Connection.backup``), a consistent copy of the
   database file even while the service writes (write-ahead log included);
-* PostgreSQL: ``pg_dump --format=custom`` (a consistent snapshot of the database), restored with
-  ``pg_restore --clean``. The password goes to both through ``PGPASSWORD``, never on the
-  command line (process listings show arguments).
+* PostgreSQL: ``pg_dump --format=custom`` in the snapshot of a transaction that counts the
+  rows, restored with ``pg_restore --clean``; the password goes to both through ``PGPASSWORD``,
+  never on the command line (process listings show arguments). Where no ``pg_dump`` is
+  installed (the docker image), each table is copied out in that snapshot with PostgreSQL's
+  own ``COPY`` format (exact for every type), and restored into the schema migrated to the
+  set's revision.
 
 The copy goes to the content store like a table's file; the manifest's ``workflow_store`` names
-it with the store's Alembic revision and the rows of each table, which a restore drill checks.
-A PostgreSQL store on a machine without ``pg_dump`` is left out with a warning in the result
-(the drill then reports it), not a failed backup of the lake.
+it with the store's Alembic revision and the rows of each table, which a restore checks.
 """
 
 from __future__ import annotations
@@ -22,11 +23,12 @@ import shutil
 import sqlite3
 import subprocess
 import tempfile
+import zipfile
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, create_engine, func, inspect, select
+from sqlalchemy import Connection, Table, create_engine, func, inspect, select
 from sqlalchemy.engine import URL, make_url
 
 from jobs.backup import store
@@ -116,7 +118,7 @@ def _sqlite_copy(source: Path, target: Path) -> None:
 def dump(settings: Settings, folder: Path) -> tuple[Path, dict[str, Any]] | str:
     """A consistent copy of the store in ``folder``: its file and manifest entry (backend,
     method, revision and rows per table, counted in the copy's own snapshot), or why there is
-    none (no store yet, or no ``pg_dump``)."""
+    none (no SQLite store yet)."""
     from jobs.store import db
 
     url = settings.database_url
@@ -135,20 +137,73 @@ def dump(settings: Settings, folder: Path) -> tuple[Path, dict[str, Any]] | str:
             "rows": rows,
         }
     pg_dump = _tool("pg_dump")
-    if pg_dump is None:
-        return "pg_dump is not installed: the PostgreSQL workflow store is not in this set"
-    target = folder / "workflow_store.pgdump"
-    libpq, env = _libpq(url)
     engine = db.engine_for(settings).execution_options(isolation_level="REPEATABLE READ")
     with engine.connect() as connection, connection.begin():
-        # pg_dump reads the snapshot this transaction exports: the rows counted here are the
-        # rows dumped, whatever the service writes meanwhile.
-        snapshot = connection.exec_driver_sql("SELECT pg_export_snapshot()").scalar_one()
+        # One snapshot: the rows counted here are the rows copied, whatever the service writes
+        # meanwhile (pg_dump reads the snapshot this transaction exports).
         revision, rows = counted(connection)
-        command = [pg_dump, "--format=custom", "--no-owner", "--no-privileges"]
-        command += [f"--snapshot={snapshot}", "--file", str(target), libpq]
-        _run(command, env, "pg_dump of the workflow store")
-    return target, {"backend": backend, "method": "pg_dump", "revision": revision, "rows": rows}
+        if pg_dump is None:
+            target, method = folder / "workflow_store.copy.zip", "copy"
+            _copy_out(connection, list(rows), target)
+        else:
+            target, method = folder / "workflow_store.pgdump", "pg_dump"
+            snapshot = connection.exec_driver_sql("SELECT pg_export_snapshot()").scalar_one()
+            libpq, env = _libpq(url)
+            command = [pg_dump, "--format=custom", "--no-owner", "--no-privileges"]
+            command += [f"--snapshot={snapshot}", "--file", str(target), libpq]
+            _run(command, env, "pg_dump of the workflow store")
+    return target, {"backend": backend, "method": method, "revision": revision, "rows": rows}
+
+
+def _quoted(connection: Connection, table: str) -> str:
+    return connection.dialect.identifier_preparer.quote(table)
+
+
+def _copy_out(connection: Connection, tables: list[str], target: Path) -> None:
+    """Without pg_dump: each table in PostgreSQL's own COPY format (exact for every type), one
+    member per table of a zip file."""
+    cursor = connection.connection.driver_connection.cursor()
+    with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as archive:
+        for table in tables:
+            statement = f"COPY {_quoted(connection, table)} TO STDOUT"
+            with archive.open(f"{table}.copy", "w") as member, cursor.copy(statement) as copy:
+                for block in copy:
+                    member.write(block)
+
+
+def _serial_column(table: Table) -> str | None:
+    """The table's id column that PostgreSQL numbers from a sequence (one integer key)."""
+    keys = list(table.primary_key.columns)
+    is_serial = len(keys) == 1 and keys[0].autoincrement in (True, "auto")
+    return keys[0].name if is_serial and keys[0].type.python_type is int else None
+
+
+def _copy_in(target: Settings, revision: str | None, archive_path: Path) -> None:
+    """Restores a COPY archive: the store's tables dropped, the schema migrated to the set's
+    revision, the rows copied in and each id sequence moved past the largest id."""
+    from jobs.store import db
+    from jobs.store.models import Base
+
+    with db.engine_for(target).begin() as connection:
+        for table in reversed(Base.metadata.sorted_tables):
+            connection.exec_driver_sql(f"DROP TABLE IF EXISTS {_quoted(connection, table.name)}")
+        connection.exec_driver_sql("DROP TABLE IF EXISTS alembic_version")
+    if revision:
+        db.upgrade(target, revision)
+    with db.engine_for(target).begin() as connection, zipfile.ZipFile(archive_path) as archive:
+        cursor = connection.connection.driver_connection.cursor()
+        for table in Base.metadata.sorted_tables:
+            if f"{table.name}.copy" not in archive.namelist():
+                continue
+            with cursor.copy(f"COPY {_quoted(connection, table.name)} FROM STDIN") as copy:
+                copy.write(archive.read(f"{table.name}.copy"))
+            column = _serial_column(table)
+            if column:
+                name, quoted = _quoted(connection, table.name), _quoted(connection, column)
+                connection.exec_driver_sql(
+                    f"SELECT setval(pg_get_serial_sequence('{name}', '{column}'), "
+                    f"COALESCE(MAX({quoted}), 1), MAX({quoted}) IS NOT NULL) FROM {name}"
+                )
 
 
 def counted_store(settings: Settings) -> tuple[str | None, dict[str, int]]:
@@ -161,11 +216,11 @@ def counted_store(settings: Settings) -> tuple[str | None, dict[str, int]]:
 
 def back_up(settings: Settings, backup_root: str) -> dict[str, Any]:
     """Puts a copy of the store in the content store; returns its manifest entry, or
-    ``{"left_out": why, "is_gap": …}`` when there is none (a gap: a store not copied)."""
+    ``{"left_out": why}`` when there is no store yet."""
     with tempfile.TemporaryDirectory(prefix="govlake-store-") as folder:
         dumped = dump(settings, Path(folder))
         if isinstance(dumped, str):
-            return {"left_out": dumped, "is_gap": _backend(settings.database_url) != "sqlite"}
+            return {"left_out": dumped}
         path, entry = dumped
         stat = path.stat()
         item, _ = store.store_file(
@@ -204,12 +259,24 @@ def drop_database(settings: Settings) -> None:
         server.dispose()
 
 
-def refuse_to_replace(target: Settings) -> None:
-    """Raises :class:`BackupError` when the store of ``target`` holds any row (accounts,
-    grants …): a restore replaces it only when told to (``overwrite``)."""
+def check_target(target: Settings, entry: dict[str, Any], *, overwrite: bool) -> None:
+    """What a restore checks before it touches anything: the target store is of the set's
+    kind, and holds no row (accounts, grants …) unless told to replace it (``overwrite``).
+
+    Raises:
+        BackupError: the backends differ, or the target holds rows and ``overwrite`` is off.
+    """
     from jobs.store import db
 
-    if _backend(target.database_url) == "postgresql":
+    url = target.database_url
+    if _backend(url) != entry["backend"]:
+        raise BackupError(
+            f"the set's workflow store is {entry['backend']}, the target {_safe(url)} is "
+            f"{_backend(url)}: restore it into a store of its kind"
+        )
+    if overwrite:
+        return
+    if entry["backend"] == "postgresql":
         db.create_database(target)
     if any(counted_store(target)[1].values()):
         raise BackupError(
@@ -220,21 +287,16 @@ def refuse_to_replace(target: Settings) -> None:
 
 def restore(set_dir: str, entry: dict[str, Any], target: Settings) -> dict[str, Any]:
     """Brings the store of a set back into the store of ``target`` (its ``database_url``),
-    replacing what is there (:func:`refuse_to_replace` first, unless told to overwrite).
+    replacing what is there (:func:`check_target` first).
 
     Raises:
-        BackupError: the copy differs from the manifest; the backends differ; pg_restore is
-            missing or fails; the restored store is not at the set's revision and rows.
+        BackupError: the copy differs from the manifest; pg_restore is missing or fails; the
+            restored store is not at the set's revision and rows.
     """
     from jobs.lake.files import copy_file
     from jobs.store import db
 
     url = target.database_url
-    if _backend(url) != entry["backend"]:
-        raise BackupError(
-            f"the set's workflow store is {entry['backend']}, the target {_safe(url)} is "
-            f"{_backend(url)}: restore it into a store of its kind"
-        )
     if entry["backend"] == "postgresql":
         db.create_database(target)
     source = store.object_uri(store.backup_root_of(set_dir), entry["sha256"])
@@ -248,6 +310,8 @@ def restore(set_dir: str, entry: dict[str, Any], target: Settings) -> dict[str, 
             database = _sqlite_file(url)
             database.parent.mkdir(parents=True, exist_ok=True)
             _sqlite_copy(local, database)
+        elif entry["method"] == "copy":
+            _copy_in(target, entry["revision"], local)
         else:
             pg_restore = _tool("pg_restore")
             if pg_restore is None:

@@ -5,6 +5,7 @@
     govlake tickets extend ID --as LOGIN --why TEXT [--workdays N]    the one extension (延期)
     govlake tickets confirm ID --as LOGIN --why TEXT                  the value is verified (确认)
     govlake tickets resolve ID --as LOGIN --why TEXT                  corrected / settled (办结)
+    govlake tickets comment ID --as LOGIN --why TEXT                  a comment, any state (意见)
     govlake tickets check-deadlines [--today YYYY-MM-DD]              overdue → escalated (daily)
 
 Every action is signed by an account (``--as LOGIN`` with its password, asked or read with
@@ -94,6 +95,8 @@ def _act(args: argparse.Namespace) -> int:
             ticket = tickets.extend_ticket(
                 settings, args.ticket_id, by=actor, why=args.why, workdays=args.workdays
             )
+        elif args.action == "comment":
+            ticket = tickets.comment_ticket(settings, args.ticket_id, by=actor, why=args.why)
         else:
             state = tickets.CONFIRMED if args.action == "confirm" else tickets.RESOLVED
             ticket = tickets.close_ticket(settings, args.ticket_id, state, by=actor, why=args.why)
@@ -114,7 +117,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     """Adds ``govlake tickets``."""
     parser = subparsers.add_parser(
         "tickets",
-        help="verification tickets (校核): list, show, extend, confirm, resolve",
+        help="verification tickets (校核): list, show, extend, confirm, resolve, comment",
         description=__doc__.splitlines()[0] if __doc__ else None,
     )
     verbs = parser.add_subparsers(dest="verb", metavar="VERB")
@@ -136,6 +139,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         ("extend", "extend the deadline once (延期)"),
         ("confirm", "the department verified the value (确认)"),
         ("resolve", "corrected or settled (办结)"),
+        ("comment", "a comment on the ticket, in any state (意见)"),
     ):
         verb = verbs.add_parser(action, help=text)
         verb.add_argument("ticket_id")

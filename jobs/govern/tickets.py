@@ -16,7 +16,7 @@ evaluation and retention:
   from build to build.
 * ``governance/ticket_events``: append-only, one row per thing that happened to a ticket, with
   who (``by``) and why: opened, updated, extended, confirmed, resolved, auto_resolved, reopened,
-  overdue, escalated.
+  overdue, escalated, and commented (a comment, in any state, changing nothing).
 
 Who acts: a data officer of an assigned department, or the bureau (a quality reviewer or the
 steward); of two accounts deciding one ticket at once, only the first decision is recorded.
@@ -45,7 +45,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import uuid
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from typing import Any
 
 import pyarrow as pa
@@ -55,10 +55,11 @@ from jobs.audit.log import record_many
 from jobs.govern.ticket_policy import TicketPolicy, load_ticket_policy
 from jobs.lake import ledger, tables
 from jobs.lake.registry import TICKET_EVENTS, VERIFICATION_TICKETS
+from jobs.policy.workdays import Deadline
 from jobs.settings import Settings
 from jobs.store import requests
 from jobs.store.db import reading, transaction
-from jobs.store.requests import STAY, Machine
+from jobs.store.requests import COMMENTED, STAY, Machine
 from jobs.store.roles import Actor, require
 
 OPEN, EXTENDED, OVERDUE, ESCALATED = "open", "extended", "overdue", "escalated"
@@ -175,8 +176,7 @@ def _issue_fields(issue: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def _start_cycle(ticket: Ticket, policy: TicketPolicy, today: dt.date) -> None:
-    deadline = policy.calendar.add_workdays(today, policy.verification_workdays)
+def _start_cycle(ticket: Ticket, deadline: Deadline, today: dt.date) -> None:
     ticket.update(
         state=OPEN,
         opened_on=today,
@@ -208,6 +208,8 @@ def plan_sync(
     changed: list[Ticket] = []
     events: list[Event] = []
     seen: set[str] = set()
+    # every ticket (re)opened today is due the same day: counted once
+    deadline = policy.calendar.add_workdays(today, policy.verification_workdays)
     for issue in issues:
         ticket_id = issue["issue_id"]
         seen.add(ticket_id)
@@ -222,7 +224,7 @@ def plan_sync(
                 "last_detected_on": today,
                 "updated_at": now,
             }
-            _start_cycle(ticket, policy, today)
+            _start_cycle(ticket, deadline, today)
             changed.append(ticket)
             events.append(
                 _event(
@@ -243,7 +245,7 @@ def plan_sync(
         ticket.update(last_detected_build=build_id, last_detected_on=today, updated_at=now)
         if old["state"] in CLOSED_STATES and values_changed:
             ticket["cycle"] = int(old["cycle"] or 1) + 1
-            _start_cycle(ticket, policy, today)
+            _start_cycle(ticket, deadline, today)
             events.append(
                 _event(
                     ticket,
@@ -348,6 +350,14 @@ def apply_extend(
     return out, _event(
         out, "extended", ticket["state"], by=by, why=f"{why} (+{days} wd)", now=now, on=today
     )
+
+
+def apply_comment(
+    ticket: Ticket, *, by: str, why: str, today: dt.date, now: dt.datetime
+) -> tuple[Ticket, Event]:
+    """A comment (意见) on a ticket in any state: an event, no change to the ticket."""
+    _require(by, why)
+    return ticket, _event(ticket, COMMENTED, ticket["state"], by=by, why=why, now=now, on=today)
 
 
 def apply_close(
@@ -632,20 +642,21 @@ def _append_events(settings: Settings, rows: Sequence[requests.Event]) -> None:
         ledger.append_arrow(uri, snapshot, write_id=(EVENTS_MARK, rows[-1]["id"]))
 
 
-def write_snapshot(settings: Settings) -> int:
+def write_snapshot(settings: Settings, ticket_ids: Collection[str] | None = None) -> int:
     """Brings the lake's ``governance/verification_tickets`` and ``ticket_events`` in line with
     the store; returns the tickets written.
 
-    Every ticket, every time (a MERGE on ``ticket_id``), and every event after the newest the
-    lake holds: a snapshot that missed a change (the lake was unreachable, the process was
-    killed) is whole again after the next one, and no event lands twice.
+    Every ticket (or those of ``ticket_ids``: one account's decision) by a MERGE on
+    ``ticket_id``, and every event after the newest the lake holds, so no event lands twice. A
+    snapshot that missed a change (the lake was unreachable, the process was killed) is whole
+    again after the next full one: every base build and daily deadline check writes one.
     """
     uri = VERIFICATION_TICKETS.uri(settings)
     events_uri = TICKET_EVENTS.uri(settings)
     mark = _events_mark(events_uri) if tables.table_exists(events_uri) else None
     with reading(settings) as session:
-        rows = [_as_ticket(r) for r in requests.load(session, VERIFICATION.type)]
-        new_events = requests.events_after(session, VERIFICATION.type, mark or 0)
+        rows = [_as_ticket(r) for r in requests.load(session, VERIFICATION.type, ids=ticket_ids)]
+        new_events = requests.events(session, type_=VERIFICATION.type, after_id=mark or 0)
     _append_events(settings, new_events)
     if not rows:
         return 0
@@ -657,12 +668,12 @@ def write_snapshot(settings: Settings) -> int:
     return len(rows)
 
 
-def _publish(settings: Settings, events: Sequence[Event]) -> None:
+def _publish(
+    settings: Settings, events: Sequence[Event], ticket_ids: Collection[str] | None = None
+) -> None:
     """After the store committed: one audit entry per transition (who, why, which ticket: the
     log must answer "who confirmed this value" for years), then the lake snapshot (which the
     next change completes if this one fails)."""
-    if not events:
-        return
     record_many(
         settings,
         [
@@ -683,7 +694,7 @@ def _publish(settings: Settings, events: Sequence[Event]) -> None:
             for e in events
         ],
     )
-    write_snapshot(settings)
+    write_snapshot(settings, ticket_ids)
 
 
 def _write_bulk(
@@ -725,10 +736,8 @@ def sync_tickets(
             existing, issues, policy, today=today, now=now, build_id=build_id
         )
         _write_bulk(session, held, changed, events)
-    if events:
+    if changed:  # events, or only the tickets' last_detected_build moved
         _publish(settings, events)
-    elif changed:
-        write_snapshot(settings)  # the tickets' last_detected_build moved, nothing happened
     states = {t["ticket_id"]: t["state"] for t in existing.values()}
     states.update({t["ticket_id"]: t["state"] for t in changed})
     counts: dict[str, int] = {}
@@ -757,17 +766,17 @@ def _decide(
         ticket = _as_ticket(before)
         require(by, action, ticket["assigned_departments"] or ())
         after, event = decision(ticket)
+        stored = _as_store_event(event, by.department)
         try:
-            requests.move(
-                session,
-                VERIFICATION,
-                before,
-                _as_record(after, before["version"]),
-                _as_store_event(event, by.department),
-            )
+            if event["event"] == COMMENTED:
+                requests.comment(session, VERIFICATION, before, stored)
+            else:
+                requests.move(
+                    session, VERIFICATION, before, _as_record(after, before["version"]), stored
+                )
         except requests.RequestConflict as exc:
             raise TicketError(str(exc).replace("request", "ticket", 1)) from None
-    _publish(settings, [event])
+    _publish(settings, [event], [after["ticket_id"]])
     return after
 
 
@@ -825,6 +834,23 @@ def close_ticket(
         by,
         lambda ticket: apply_close(
             ticket, state, by=by.login, why=why, today=settings.today(), now=settings.now()
+        ),
+    )
+
+
+def comment_ticket(settings: Settings, ticket_id: str, *, by: Actor, why: str) -> Ticket:
+    """Adds a comment (意见) to a ticket, in any state; recorded and audited like a decision.
+
+    Raises:
+        Forbidden: as for :func:`extend_ticket`.
+    """
+    return _decide(
+        settings,
+        ticket_id,
+        "ticket.comment",
+        by,
+        lambda ticket: apply_comment(
+            ticket, by=by.login, why=why, today=settings.today(), now=settings.now()
         ),
     )
 

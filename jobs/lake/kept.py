@@ -3,13 +3,13 @@ their newest version at each use instead of opened afresh.
 
 Opening a table replays its log from the last checkpoint: tens of milliseconds for the audit
 log, which gains a commit with every read the service answers. Bringing a kept table up to date
-reads only the commits made since, about a millisecond. A table removed and rebuilt under the
-same path (a share refresh rewrites its folder; a restore puts an older log back) is noticed —
-the commit file the kept table last read is gone or was written again — and opened afresh, so a
-kept table never mixes two tables' logs.
+reads only the commits made since (when there are none, one look for the next commit file). A
+table removed and rebuilt under the same path (a share refresh rewrites its folder; a restore
+puts an older log back) is noticed — the commit file the kept table last read is gone or was
+written again — and opened afresh, so a kept table never mixes two tables' logs.
 
 A :class:`KeptTable` is not safe for concurrent use: its callers serialise (the audit log's
-append lock; :func:`newest`'s lock per table).
+append lock; the lock :func:`kept` hands out with it).
 """
 
 from __future__ import annotations
@@ -54,10 +54,12 @@ class KeptTable:
         from deltalake import DeltaTable
 
         if self._table is not None and self._still_the_same():
-            try:
-                self._table.update_incremental()
-            except Exception:  # the log changed under it in a way it cannot follow
-                self._table = None
+            # Commits are numbered without gaps: no next commit file, nothing to read.
+            if _signature(self.uri, self._table.version() + 1) is not None:
+                try:
+                    self._table.update_incremental()
+                except Exception:  # the log changed under it in a way it cannot follow
+                    self._table = None
         else:
             self._table = None
         if self._table is None:

@@ -25,6 +25,8 @@ import datetime as dt
 import hashlib
 import json
 import logging
+import threading
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -392,34 +394,73 @@ def _place(row_group: Any) -> str:
     return f"{row_group.path}#{row_group.row_groups[0].id}"
 
 
+#: Bytes of decoded row groups a service process keeps: a page is cut from its row group in
+#: memory, not decoded again with every call (a share written by Spark holds a row group of
+#: 100,000 rows and more per file; decoding one costs far more than the page cut from it).
+DECODED_ROW_GROUPS_BYTES = 256 * 1024 * 1024
+
+
+class _DecodedRowGroups:
+    """Row groups of share tables as Arrow tables, the least recently used dropped first.
+
+    A Delta table's data files are never changed once written and their names are unique, so
+    a row group is known by its table id, file and number: a new version never serves stale
+    rows, and a rebuilt share has another table id.
+    """
+
+    def __init__(self, budget: int) -> None:
+        self.budget = budget
+        self._tables: OrderedDict[tuple[str, str], pa.Table] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+
+    def rows(self, table_id: str, row_group: Any, schema: pa.Schema) -> pa.Table:
+        key = (table_id, _place(row_group))
+        with self._lock:
+            if key in self._tables:
+                self._tables.move_to_end(key)
+                return self._tables[key]
+        rows = row_group.to_table(schema=schema)
+        with self._lock:
+            if key not in self._tables:
+                self._tables[key] = rows
+                self._bytes += rows.nbytes
+            while self._bytes > self.budget and len(self._tables) > 1:
+                _, dropped = self._tables.popitem(last=False)
+                self._bytes -= dropped.nbytes
+        return rows
+
+
+_decoded = _DecodedRowGroups(DECODED_ROW_GROUPS_BYTES)
+
+
 def _scan(
+    snapshot: Snapshot,
     fragments: Sequence[Any],
     start: int,
     skip: int,
     limit: int,
     columns: list[str],
     expression: pc.Expression | None,
-    schema: pa.Schema,
-) -> tuple[list[pa.RecordBatch], tuple[int, int] | None]:
-    """Up to ``limit`` rows from fragment ``start`` on (its first ``skip`` matching rows passed),
-    and the (fragment, rows passed) of the next row when there is one."""
-    taken: list[pa.RecordBatch] = []
+) -> tuple[list[pa.Table], tuple[int, int] | None]:
+    """Up to ``limit`` rows from row group ``start`` on (its first ``skip`` matching rows
+    passed), and the (row group, rows passed) of the next row when there is one."""
+    taken: list[pa.Table] = []
     count = 0
     for index in range(start, len(fragments)):
-        to_skip = skip if index == start else 0
-        seen = 0  # matching rows of this fragment before the current batch
-        for batch in fragments[index].to_batches(schema=schema, columns=columns, filter=expression):
-            low = max(0, to_skip - seen)
-            before, seen = seen, seen + batch.num_rows
-            if low >= batch.num_rows:
-                continue
-            if count == limit:  # a further row exists: the next page starts at it
-                return taken, (index, before + low)
-            take = min(batch.num_rows - low, limit - count)
-            taken.append(batch.slice(low, take))
-            count += take
-            if count == limit and low + take < batch.num_rows:
-                return taken, (index, before + low + take)
+        rows = _decoded.rows(snapshot.table_id, fragments[index], snapshot.files.schema)
+        if expression is not None:
+            rows = rows.filter(expression)
+        low = skip if index == start else 0
+        if low >= rows.num_rows:
+            continue
+        if count == limit:  # a further row exists: the next page starts at it
+            return taken, (index, low)
+        take = min(rows.num_rows - low, limit - count)
+        taken.append(rows.slice(low, take).select(columns))
+        count += take
+        if count == limit and low + take < rows.num_rows:
+            return taken, (index, low + take)
     return taken, None
 
 
@@ -554,11 +595,9 @@ def _read_page(
         start, skip = paths.index(position.file), position.skip
     else:
         start, skip = _start(fragments, offset, expression, files.schema)
-    batches, following = _scan(
-        fragments, start, skip, request.limit, fields, expression, files.schema
-    )
+    pieces, following = _scan(snapshot, fragments, start, skip, request.limit, fields, expression)
     schema = pa.schema([files.schema.field(f) for f in fields])
-    rows = pa.Table.from_batches(batches, schema=schema) if batches else schema.empty_table()
+    rows = pa.concat_tables(pieces).combine_chunks() if pieces else schema.empty_table()
     next_cursor = None
     if following:
         index, passed = following

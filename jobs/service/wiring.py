@@ -165,9 +165,11 @@ class StoreIdentity:
 
     def token_principal(self, token: str) -> Principal | None:
         from jobs.store import accounts
-        from jobs.store.db import transaction
+        from jobs.store.db import reading
 
-        with transaction(self.settings) as session:
+        # Read only: a token's check writes nothing, and on SQLite a writing transaction
+        # would queue every API call of every client behind one lock.
+        with reading(self.settings) as session:
             try:
                 actor = accounts.token_actor(session, token, self.settings.now())
             except accounts.AuthError:

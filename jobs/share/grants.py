@@ -150,7 +150,7 @@ def new_request(
     if kind not in KINDS:
         raise GrantError(f"kind {kind!r}: one of {', '.join(KINDS)}")
     _require(purpose, "the purpose (--purpose)")
-    _require(by, "who asks (--by)")
+    _require(by, "who asks (--as)")
     unknown = [f for f in fields if f not in allowed_fields]
     if unknown:
         raise GrantError(
@@ -209,7 +209,7 @@ def decide(
     expires_on: dt.date | None = None,
 ) -> Grant:
     """Approves (with an expiry after today) or denies a pending request."""
-    _require(by, "who decides (--by)")
+    _require(by, "who decides (--as)")
     _require(why, "why (--why)")
     if grant["state"] != PENDING:
         raise GrantError(f"request {grant['request_id']} is {grant['state']}, not pending")
@@ -231,7 +231,7 @@ def decide(
 
 def revoke(grant: Grant, *, by: str, why: str, today: dt.date, now: dt.datetime) -> Grant:
     """Withdraws a grant; the next refresh removes the consumer's table."""
-    _require(by, "who revokes (--by)")
+    _require(by, "who revokes (--as)")
     _require(why, "why (--why)")
     if grant["state"] != GRANTED:
         raise GrantError(f"request {grant['request_id']} is {grant['state']}, not granted")

@@ -165,9 +165,11 @@ def citizen_id_problem(normalized: pa.Array, reference_days: np.ndarray) -> pa.A
 
     Args:
         normalized: the normalised IDs.
-        reference_days: per row, the day number after which a birth date is in the future.
+        reference_days: the day number (per row, or one for all) after which a birth date is
+            in the future.
     """
     n = len(normalized)
+    reference_days = np.broadcast_to(np.asarray(reference_days, np.int64), (n,))
     well_formed = _matches(normalized, r"^[0-9]{17}[0-9X]$")
     rows = np.flatnonzero(well_formed)
     check_ok = np.zeros(n, bool)

@@ -21,6 +21,7 @@ as Spark's parser checks them (2021-02-30 is no date; year 0 is, and is then not
 from __future__ import annotations
 
 import functools
+import itertools
 from collections.abc import Mapping
 
 import numpy as np
@@ -58,23 +59,79 @@ def _mask(predicate: pa.Array) -> np.ndarray:
     return pc.fill_null(predicate, False).to_numpy(zero_copy_only=False)
 
 
-def half_width(values: pa.Array) -> pa.Array:
-    """Full-width ASCII (U+FF01…FF5E) and the ideographic space made ASCII, every other
-    character kept (Spark's ``translate``; NFKC would change far more, ㎡ and ① included).
-
-    Works on the UTF-8 bytes: each of these characters is three bytes (EF BC 81–BF, EF BD
-    80–9E, E3 80 80) that become one."""
-    values = _string_array(values)
-    offsets_buffer, data_buffer = values.buffers()[1], values.buffers()[2]
-    if data_buffer is None or len(values) == 0:
-        return values
-    offsets = np.frombuffer(offsets_buffer, np.int32)[
+def _offsets_and_data(values: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    offsets = np.frombuffer(values.buffers()[1], np.int32)[
         values.offset : values.offset + len(values) + 1
     ]
-    data = np.frombuffer(data_buffer, np.uint8)[: offsets[-1]]
-    lead = np.flatnonzero((data[:-2] == 0xEF) | (data[:-2] == 0xE3)) if len(data) > 2 else []
-    if len(lead) == 0:
+    data_buffer = values.buffers()[2]
+    data = (
+        np.frombuffer(data_buffer, np.uint8) if data_buffer is not None else np.zeros(0, np.uint8)
+    )
+    return offsets, data
+
+
+def byte_lengths(values: pa.Array) -> np.ndarray:
+    """UTF-8 length of each string (0 for NULL)."""
+    offsets, _ = _offsets_and_data(values)
+    return np.diff(offsets)
+
+
+def fixed_width_bytes(values: pa.Array, rows: np.ndarray, width: int) -> np.ndarray:
+    """The first ``width`` bytes of the strings at ``rows`` (each at least that long), as a
+    ``len(rows) × width`` matrix: a fixed layout numpy reads without a kernel per field."""
+    offsets, data = _offsets_and_data(values)
+    return data[offsets[rows][:, None] + np.arange(width)]
+
+
+def _rows_of_positions(offsets: np.ndarray, positions: np.ndarray, n: int) -> np.ndarray:
+    """Which of ``n`` strings hold one of the byte ``positions`` (indexes into the data)."""
+    rows = np.zeros(n, bool)
+    rows[np.searchsorted(offsets, positions, side="right") - 1] = True
+    return rows
+
+
+def rows_with_bytes(values: pa.Array, flagged: np.ndarray) -> np.ndarray:
+    """Which strings hold at least one byte that ``flagged`` (a 256-entry table) marks."""
+    offsets, data = _offsets_and_data(values)
+    positions = np.flatnonzero(flagged[data[offsets[0] : offsets[-1]]]) + offsets[0]
+    return _rows_of_positions(offsets, positions, len(values))
+
+
+def _digits(matrix: np.ndarray) -> np.ndarray:
+    """The number the ASCII digits of each matrix row spell."""
+    return (matrix.astype(np.int64) - 48) @ (10 ** np.arange(matrix.shape[1] - 1, -1, -1))
+
+
+def _is_digit(matrix: np.ndarray) -> np.ndarray:
+    return ((matrix >= 48) & (matrix <= 57)).all(axis=1)
+
+
+def _with_subset(mask: np.ndarray, values: pa.Array, transform) -> pa.Array:
+    """``values`` with ``transform`` applied to the rows ``mask`` marks only (the few that
+    need an expensive kernel)."""
+    if not mask.any():
         return values
+    selected = pa.array(mask)
+    return pc.replace_with_mask(values, selected, transform(values.filter(selected)))
+
+
+_HALF_WIDTH_LEADS = np.zeros(256, bool)
+_HALF_WIDTH_LEADS[[0xEF, 0xE3]] = True
+
+
+def half_width(values: pa.Array) -> pa.Array:
+    """Full-width ASCII (U+FF01…FF5E) and the ideographic space made ASCII, every other
+    character kept (Spark's ``translate``; NFKC would change far more, ㎡ and ① included)."""
+    values = _string_array(values)
+    return _with_subset(rows_with_bytes(values, _HALF_WIDTH_LEADS), values, _half_width_bytes)
+
+
+def _half_width_bytes(values: pa.Array) -> pa.Array:
+    # On the UTF-8 bytes: each of these characters is three bytes (EF BC 81–BF, EF BD 80–9E,
+    # E3 80 80) that become one ASCII byte.
+    offsets, data = _offsets_and_data(values)
+    data = data[: offsets[-1]]
+    lead = np.flatnonzero((data[:-2] == 0xEF) | (data[:-2] == 0xE3))
     second, third = data[lead + 1], data[lead + 2]
     low = (data[lead] == 0xEF) & (second == 0xBC) & (third >= 0x81) & (third <= 0xBF)
     high = (data[lead] == 0xEF) & (second == 0xBD) & (third >= 0x80) & (third <= 0x9E)
@@ -83,9 +140,8 @@ def half_width(values: pa.Array) -> pa.Array:
     if not found.any():
         return values
     starts = lead[found]
-    ascii_bytes = np.where(
-        low[found], third[found] - 0x60, np.where(high[found], third[found] - 0x20, 0x20)
-    )
+    third = third[found]
+    ascii_bytes = np.where(low[found], third - 0x60, np.where(high[found], third - 0x20, 0x20))
     out = data.copy()
     out[starts] = ascii_bytes.astype(np.uint8)
     keep = np.ones(len(data), bool)
@@ -99,10 +155,21 @@ def half_width(values: pa.Array) -> pa.Array:
     )
 
 
+# Bytes that may start a character the clean-up folds: ASCII white space and controls, and the
+# lead bytes of U+00A0, U+1680, U+2000-U+206F and U+FEFF (Chinese text is E3-E9: left alone).
+_FOLD_CANDIDATE = np.zeros(256, bool)
+_FOLD_CANDIDATE[:0x21] = True
+_FOLD_CANDIDATE[[0xC2, 0xE1, 0xE2, 0xEF]] = True
+
+
+def _folded(text: pa.Array) -> pa.Array:
+    return pc.utf8_trim(pc.replace_substring_regex(text, _FOLDED_SPACE, " "), " ")
+
+
 def clean_text(values: pa.Array) -> pa.Array:
     """Half-width, runs of white space folded to one space, trimmed; '' → NULL."""
-    text = pc.replace_substring_regex(half_width(values), _FOLDED_SPACE, " ")
-    text = pc.utf8_trim(text, " ")
+    text = half_width(values)
+    text = _with_subset(rows_with_bytes(text, _FOLD_CANDIDATE), text, _folded)
     return pc.if_else(pc.equal(text, ""), _NULL_TEXT, text)
 
 
@@ -226,15 +293,67 @@ def _day_numbers(text: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     return days, found & real
 
 
+def _is_token(text: pa.Array, tokens: tuple[str, ...]) -> pa.Array:
+    """Whether each text is one of ``tokens``; NULL for NULL (as Spark's ``isin``)."""
+    found = pc.is_in(text, pa.array(tokens, pa.string()))
+    return pc.if_else(pc.is_valid(text), found, pa.scalar(None, pa.bool_()))
+
+
 def is_no_end_date(clean: pa.Array) -> pa.Array:
     """长期 and its kin: a valid empty end date, not an error."""
-    return pc.is_in(clean, pa.array(NO_END_DATE_TOKENS, pa.string()))
+    return _is_token(clean, NO_END_DATE_TOKENS)
+
+
+def _fixed_shape(
+    clean: pa.Array, pattern: str, also: Mapping[str, str] | None = None
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """The rows whose text has exactly the layout of ``pattern`` (letters y M d H m s: digits of
+    that field; any other character itself, or one ``also`` gives for it), and each field's
+    numbers on those rows: the common shapes of dates and instants read straight from the
+    bytes, without a regex a row."""
+    rows = np.flatnonzero(byte_lengths(clean) == len(pattern))
+    if not len(rows):
+        return rows, {}
+    matrix = fixed_width_bytes(clean, rows, len(pattern))
+    shaped = np.ones(len(rows), bool)
+    fields = {}
+    for letter, group in itertools.groupby(range(len(pattern)), key=pattern.__getitem__):
+        columns = matrix[:, list(group)]
+        if letter in "yMdHms":
+            shaped &= _is_digit(columns)
+            fields[letter] = _digits(columns)
+        else:
+            accepted = letter + (also or {}).get(letter, "")
+            shaped &= np.isin(columns, [ord(c) for c in accepted]).all(axis=1)
+    return rows[shaped], {letter: numbers[shaped] for letter, numbers in fields.items()}
+
+
+def _fast_day_numbers(
+    clean: pa.Array, days: np.ndarray, valid: np.ndarray, handled: np.ndarray
+) -> None:
+    """Day numbers of ``yyyyMMdd`` and ``yyyy-MM-dd`` (what :func:`date_text` and the parser
+    make of them) from the bytes."""
+    for pattern in ("yyyyMMdd", "yyyy-MM-dd"):
+        rows, fields = _fixed_shape(clean, pattern)
+        if len(rows):
+            days[rows], valid[rows] = _days_of(fields["y"], fields["M"], fields["d"])
+            handled[rows] = True
+
+
+def _parsed_days(clean: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    n = len(clean)
+    days, valid, handled = np.zeros(n, np.int64), np.zeros(n, bool), np.zeros(n, bool)
+    _fast_day_numbers(clean, days, valid, handled)
+    rest = ~handled & _mask(pc.is_valid(clean))
+    if rest.any():
+        days[rest], valid[rest] = _day_numbers(date_text(clean.filter(pa.array(rest))))
+    return days, valid
 
 
 def parsed_date(clean: pa.Array) -> pa.Array:
     """:func:`values.parsed_date` of clean text: a date32, NULL when absent, 长期-like or not
     a date. Year 0 is a date here as in Spark (:func:`is_storable` then refuses it)."""
-    days, valid = _day_numbers(date_text(clean))
+    days, valid = _parsed_days(clean)
     return _date_array(days, valid & ~_mask(is_no_end_date(clean)))
 
 
@@ -277,20 +396,31 @@ _TIMESTAMP_SHAPES = (
 )
 
 
-def parsed_timestamp(clean: pa.Array, timezone: str, text: pa.Array | None = None) -> pa.Array:
-    """:func:`values.parsed_timestamp` of clean text, wall-clock times read in ``timezone``
-    (Spark's session time zone): a timestamp[us, UTC]; a bare date is its midnight.
+def _clock_micros(hour, minute, second) -> tuple[np.ndarray, np.ndarray]:
+    valid = (hour >= 0) & (hour <= 23) & (minute >= 0) & (minute <= 59)
+    valid &= (second >= 0) & (second <= 59)
+    return ((hour * 60 + minute) * 60 + second) * 1_000_000, valid
 
-    Args:
-        clean: the clean text.
-        timezone: the zone the delivered wall-clock times are in.
-        text: its :func:`timestamp_text`, when the caller computed it already.
-    """
-    text = timestamp_text(clean) if text is None else text
+
+def _fast_local_micros(
+    clean: pa.Array, local: np.ndarray, valid: np.ndarray, handled: np.ndarray
+) -> None:
+    """Wall-clock µs of ``yyyy-MM-dd HH:mm:ss`` (or with T) and ``yyyyMMddHHmmss`` from the
+    bytes."""
+    for pattern, also in (("yyyy-MM-dd HH:mm:ss", {" ": "T"}), ("yyyyMMddHHmmss", None)):
+        rows, fields = _fixed_shape(clean, pattern, also)
+        if len(rows):
+            days, real = _days_of(fields["y"], fields["M"], fields["d"])
+            clock, clock_ok = _clock_micros(fields["H"], fields["m"], fields["s"])
+            local[rows] = days * _MICROS_PER_DAY + clock
+            valid[rows], handled[rows] = real & clock_ok, True
+
+
+def _local_micros(clean: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """Wall-clock µs and validity of :func:`values.parsed_timestamp`'s shapes, by regex."""
+    text = timestamp_text(clean)
     n = len(clean)
-    local = np.zeros(n, np.int64)
-    valid = np.zeros(n, bool)
-    decided = np.zeros(n, bool)
+    local, valid, decided = np.zeros(n, np.int64), np.zeros(n, bool), np.zeros(n, bool)
     for shape, parts_pattern in _TIMESTAMP_SHAPES:
         # The first shape the text has decides, as Spark's CASE WHEN: a shape that does not
         # parse (25:00) is NULL, not a date.
@@ -302,23 +432,27 @@ def parsed_timestamp(clean: pa.Array, timezone: str, text: pa.Array | None = Non
         seconds_text = pc.struct_field(parts, "s")
         seconds = _integers(pc.if_else(pc.equal(seconds_text, ""), "0", seconds_text))
         days, real = _days_of(number["y"], number["mo"], number["d"])
-        clock_ok = (
-            ((number["h"] >= 0) & (number["h"] <= 23) & (number["mi"] >= 0) & (number["mi"] <= 59))
-            & (seconds >= 0)
-            & (seconds <= 59)
-        )
+        clock, clock_ok = _clock_micros(number["h"], number["mi"], seconds)
         parsed = _mask(pc.is_valid(parts)) & real & clock_ok
-        micros = (
-            days * _MICROS_PER_DAY + ((number["h"] * 60 + number["mi"]) * 60 + seconds) * 1_000_000
-        )
-        local = np.where(matches, micros, local)
+        local = np.where(matches, days * _MICROS_PER_DAY + clock, local)
         valid = np.where(matches, parsed, valid)
         decided |= matches
     date = parsed_date(clean)
     date_days = date.fill_null(0).cast(pa.int32()).to_numpy().astype(np.int64)
     by_date = ~decided & _mask(pc.is_valid(date))
     local = np.where(by_date, date_days * _MICROS_PER_DAY, local)
-    valid = valid | by_date
+    return local, valid | by_date
+
+
+def parsed_timestamp(clean: pa.Array, timezone: str) -> pa.Array:
+    """:func:`values.parsed_timestamp` of clean text, wall-clock times read in ``timezone``
+    (Spark's session time zone): a timestamp[us, UTC]; a bare date is its midnight."""
+    n = len(clean)
+    local, valid, handled = np.zeros(n, np.int64), np.zeros(n, bool), np.zeros(n, bool)
+    _fast_local_micros(clean, local, valid, handled)
+    rest = ~handled & _mask(pc.is_valid(clean))
+    if rest.any():
+        local[rest], valid[rest] = _local_micros(clean.filter(pa.array(rest)))
     return _timestamp_array(utc_micros_of_local(local, valid, timezone), valid)
 
 
@@ -438,7 +572,7 @@ def parsed_boolean(clean: pa.Array) -> pa.Array:
 
 def is_not_a_value(clean: pa.Array) -> pa.Array:
     """:func:`values.is_not_a_value`: NaN, None, null, #N/A, Infinity in any case."""
-    return pc.is_in(_lowered(clean), pa.array(NOT_A_VALUE_TOKENS))
+    return _is_token(_lowered(clean), NOT_A_VALUE_TOKENS)
 
 
 def is_storable(values: pa.Array, spark_type: str) -> pa.Array:

@@ -28,7 +28,7 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import case, func, select, update
+from sqlalchemy import case, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from jobs.policy.workdays import WorkdayCalendar
@@ -39,6 +39,9 @@ from jobs.store.roles import BUREAU
 SYSTEM = "system"
 #: An event that leaves the state as it was (an update of the subject, a comment).
 STAY = "="
+#: A comment (意见): allowed on a request of any type in any state, it changes nothing but the
+#: record of what was said.
+COMMENTED = "commented"
 
 #: The request's columns, as the dicts of this module carry them (plus ``departments``).
 COLUMNS: tuple[str, ...] = tuple(c.name for c in Request.__table__.columns)
@@ -72,6 +75,10 @@ class Machine:
 
     def check(self, action: str, from_state: str | None, to_state: str) -> None:
         """Raises :class:`RequestError` unless the machine allows this transition."""
+        if action == COMMENTED and from_state == to_state:
+            if to_state not in (*self.open_states, *self.closed_states):
+                raise RequestError(f"a {self.type} request has no state {to_state!r}")
+            return
         if action not in self.transitions:
             raise RequestError(f"a {self.type} request knows no action {action!r}")
         sources, target = self.transitions[action]
@@ -84,14 +91,28 @@ class Machine:
             )
 
 
-def _record(row: Request) -> Record:
-    out = {name: getattr(row, name) for name in COLUMNS}
-    out["departments"] = [d.department for d in row.departments]
-    return out
+_REQUESTS = Request.__table__
+_DEPARTMENTS = RequestDepartment.__table__
+_EVENTS = RequestEvent.__table__
 
 
-def _event_dict(row: RequestEvent) -> Event:
-    return {"id": row.id, **{name: getattr(row, name) for name in EVENT_COLUMNS}}
+def _select(session: Session, *where: Any, for_update: bool = False) -> list[Record]:
+    """The requests matching ``where``, oldest first, each with its acting departments (plain
+    rows, no ORM objects: a build reads thousands)."""
+    query = select(_REQUESTS).where(*where).order_by(_REQUESTS.c.opened_on, _REQUESTS.c.id)
+    if for_update:
+        query = query.with_for_update()
+    records = {row["id"]: {**row, "departments": []} for row in session.execute(query).mappings()}
+    if records:
+        acting = (
+            select(_DEPARTMENTS.c.request_id, _DEPARTMENTS.c.department)
+            .join(_REQUESTS, _REQUESTS.c.id == _DEPARTMENTS.c.request_id)
+            .where(*where)
+            .order_by(_DEPARTMENTS.c.request_id, _DEPARTMENTS.c.position)
+        )
+        for request_id, department in session.execute(acting):
+            records[request_id]["departments"].append(department)
+    return list(records.values())
 
 
 def load(
@@ -107,14 +128,12 @@ def load(
     ``for_update`` holds their rows until the transaction ends (PostgreSQL; SQLite's write lock
     already holds the whole database).
     """
-    query = select(Request).where(Request.type == type_).order_by(Request.opened_on, Request.id)
+    where = [_REQUESTS.c.type == type_]
     if ids is not None:
-        query = query.where(Request.id.in_(list(ids)))
+        where.append(_REQUESTS.c.id.in_(list(ids)))
     if states is not None:
-        query = query.where(Request.state.in_(list(states)))
-    if for_update:
-        query = query.with_for_update()
-    return [_record(row) for row in session.scalars(query)]
+        where.append(_REQUESTS.c.state.in_(list(states)))
+    return _select(session, *where, for_update=for_update)
 
 
 def lock(session: Session, type_: str, states: Collection[str] | None = None) -> list[Record]:
@@ -128,43 +147,39 @@ def find(session: Session, type_: str, request_id: str) -> Record:
     Raises:
         RequestError: none, or more than one, matches.
     """
-    row = session.get(Request, request_id)
-    if row is not None and row.type == type_:
-        return _record(row)
-    prefix = Request.id.startswith(request_id, autoescape=True)
-    rows = session.scalars(
-        select(Request).where(Request.type == type_, prefix).order_by(Request.id).limit(2)
-    ).all()
-    if not rows:
+    found = load(session, type_, ids=[request_id])
+    if not found:
+        prefix = _REQUESTS.c.id.startswith(request_id, autoescape=True)
+        ids = session.scalars(
+            select(_REQUESTS.c.id).where(_REQUESTS.c.type == type_, prefix).limit(2)
+        ).all()
+        if len(ids) > 1:
+            raise RequestError(
+                f"{request_id!r} matches more than one request; give more characters"
+            )
+        found = load(session, type_, ids=ids)
+    if not found:
         raise RequestError(f"no {type_} request {request_id!r}")
-    if len(rows) > 1:
-        raise RequestError(f"{request_id!r} matches more than one request; give more characters")
-    return _record(rows[0])
+    return found[0]
 
 
 def events(
-    session: Session, request_id: str | None = None, type_: str | None = None
+    session: Session,
+    request_id: str | None = None,
+    type_: str | None = None,
+    *,
+    after_id: int = 0,
 ) -> list[Event]:
-    """The events of a request (or of every request of a type), oldest first."""
-    query = select(RequestEvent).order_by(RequestEvent.id)
+    """The events of a request, or of every request of a type, oldest first; only those
+    recorded after event ``after_id`` (a snapshot's mark) when it is given."""
+    query = select(_EVENTS).where(_EVENTS.c.id > after_id).order_by(_EVENTS.c.id)
     if request_id is not None:
-        query = query.where(RequestEvent.request_id == request_id)
+        query = query.where(_EVENTS.c.request_id == request_id)
     if type_ is not None:
-        query = query.join(Request, Request.id == RequestEvent.request_id).where(
-            Request.type == type_
+        query = query.join(_REQUESTS, _REQUESTS.c.id == _EVENTS.c.request_id).where(
+            _REQUESTS.c.type == type_
         )
-    return [_event_dict(row) for row in session.scalars(query)]
-
-
-def events_after(session: Session, type_: str, after_id: int) -> list[Event]:
-    """The events of a type's requests recorded after event ``after_id`` (a snapshot's mark)."""
-    query = (
-        select(RequestEvent)
-        .join(Request, Request.id == RequestEvent.request_id)
-        .where(Request.type == type_, RequestEvent.id > after_id)
-        .order_by(RequestEvent.id)
-    )
-    return [_event_dict(row) for row in session.scalars(query)]
+    return [dict(row) for row in session.execute(query).mappings()]
 
 
 def last_event_id(session: Session, type_: str) -> int | None:
@@ -187,28 +202,25 @@ def _check(machine: Machine, record: Record, events_: Iterable[Event]) -> None:
         machine.check(event["action"], event["from_state"], event["to_state"])
 
 
-def _departments(record: Record) -> list[RequestDepartment]:
+def _department_rows(records: Iterable[Record]) -> list[dict[str, Any]]:
     return [
-        RequestDepartment(department=code, position=i)
-        for i, code in enumerate(dict.fromkeys(record["departments"]))
+        {"request_id": r["id"], "department": code, "position": i}
+        for r in records
+        for i, code in enumerate(dict.fromkeys(r["departments"]))
     ]
 
 
-def _reassign(row: Request, departments: Sequence[str]) -> None:
-    """The acting departments become ``departments``: rows kept where the department stays
-    (a delete and an insert of the same key in one flush would collide)."""
-    wanted = {code: i for i, code in enumerate(dict.fromkeys(departments))}
-    row.departments = [d for d in row.departments if d.department in wanted]
-    held = {d.department: d for d in row.departments}
-    for code, position in wanted.items():
-        if code in held:
-            held[code].position = position
-        else:
-            row.departments.append(RequestDepartment(department=code, position=position))
+def _insert(session: Session, records: Sequence[Record], events_: Sequence[Event]) -> None:
+    """New requests (at version 1), their departments and events, a statement per table."""
+    if records:
+        session.execute(insert(Request), [{**_columns(r), "version": 1} for r in records])
+        session.execute(insert(RequestDepartment), _department_rows(records))
+    if events_:
+        session.execute(insert(RequestEvent), [{k: e[k] for k in EVENT_COLUMNS} for e in events_])
 
 
-def _add_events(session: Session, events_: Iterable[Event]) -> None:
-    session.add_all(RequestEvent(**{k: e[k] for k in EVENT_COLUMNS}) for e in events_)
+def _columns(record: Record) -> dict[str, Any]:
+    return {k: record[k] for k in COLUMNS if k != "version"}
 
 
 def move(session: Session, machine: Machine, before: Record, after: Record, event: Event) -> None:
@@ -233,7 +245,14 @@ def move(session: Session, machine: Machine, before: Record, after: Record, even
         raise RequestConflict(
             f"request {before['id']} was changed by someone else meanwhile; look at it again"
         )
-    _add_events(session, [event])
+    _insert(session, [], [event])
+
+
+def comment(session: Session, machine: Machine, record: Record, event: Event) -> None:
+    """Adds a comment (a :data:`COMMENTED` event) to a request. The request itself is left as it
+    is: a comment made while someone decides does not get in the decision's way."""
+    _check(machine, record, [event])
+    _insert(session, [], [event])
 
 
 def upsert(
@@ -250,32 +269,27 @@ def upsert(
         by_request.setdefault(event["request_id"], []).append(event)
     for record in records:
         _check(machine, record, by_request.get(record["id"], ()))
-        old = held.get(record["id"])
-        if old is None:
-            row = Request(**{k: record[k] for k in COLUMNS if k != "version"}, version=1)
-            row.departments = _departments(record)
-            session.add(row)
-            continue
-        row = session.get(Request, record["id"])
-        for name in COLUMNS:
-            if name != "version" and getattr(row, name) != record[name]:
-                setattr(row, name, record[name])
-        if old["departments"] != record["departments"]:
-            _reassign(row, record["departments"])
-        row.version = old["version"] + 1
-    session.flush()  # the requests' rows before the rows of their events
-    _add_events(session, events_)
+    known = [r for r in records if r["id"] in held]
+    if known:
+        session.execute(
+            update(Request),
+            [{**_columns(r), "version": held[r["id"]]["version"] + 1} for r in known],
+        )
+        moved = [r for r in known if r["departments"] != held[r["id"]]["departments"]]
+        if moved:
+            session.execute(
+                delete(RequestDepartment).where(
+                    RequestDepartment.request_id.in_([r["id"] for r in moved])
+                )
+            )
+            session.execute(insert(RequestDepartment), _department_rows(moved))
+    _insert(session, [r for r in records if r["id"] not in held], events_)
 
 
 def insert_as_found(session: Session, records: Sequence[Record], events_: Sequence[Event]) -> None:
     """Copies requests and their events kept elsewhere before the store (the lake's tickets) as
     they are: their history was checked when it was made."""
-    for record in records:
-        row = Request(**{k: record[k] for k in COLUMNS if k != "version"}, version=1)
-        row.departments = _departments(record)
-        session.add(row)
-    session.flush()
-    _add_events(session, events_)
+    _insert(session, records, events_)
 
 
 def count(session: Session, type_: str) -> int:
@@ -302,18 +316,19 @@ def inbox(
     Each record gains ``workdays_left`` (working days from ``today`` to the due date; negative
     once past) and ``is_overdue``.
     """
-    acting = select(RequestDepartment.request_id).where(RequestDepartment.department == department)
-    mine = Request.id.in_(acting)
+    acting = (
+        select(_DEPARTMENTS.c.request_id)
+        .where(_DEPARTMENTS.c.department == department)
+        .correlate(None)  # a list of its own, also inside _select's join of the departments
+    )
+    mine = _REQUESTS.c.id.in_(acting)
     if department == BUREAU and escalated_to:
-        mine = mine | Request.escalated_to.in_(list(escalated_to))
-    rows = session.scalars(select(Request).where(Request.closed_on.is_(None), mine))
-    items = []
-    for row in rows:
-        record = _record(row)
+        mine = mine | _REQUESTS.c.escalated_to.in_(list(escalated_to))
+    items = _select(session, _REQUESTS.c.closed_on.is_(None), mine)
+    for record in items:
         due = record["due_on"]
         record["workdays_left"] = None if due is None else calendar.workdays_between(today, due)
         record["is_overdue"] = due is not None and today > due
-        items.append(record)
     far = dt.date.max
     return sorted(
         items, key=lambda r: (not r["is_overdue"], r["due_on"] or far, r["opened_on"], r["id"])

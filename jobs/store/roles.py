@@ -44,6 +44,7 @@ PERMISSIONS: dict[str, dict[str, str]] = {
     "share.read": {DATA_OFFICER: OWN, SYSTEM_CLIENT: OWN},
     "ticket.extend": {DATA_OFFICER: OWN, QUALITY_REVIEWER: ANY, BUREAU_STEWARD: ANY},
     "ticket.close": {DATA_OFFICER: OWN, QUALITY_REVIEWER: ANY, BUREAU_STEWARD: ANY},
+    "ticket.comment": {DATA_OFFICER: OWN, QUALITY_REVIEWER: ANY, BUREAU_STEWARD: ANY},
     "audit.read": {AUDITOR: ANY},
     "accounts.manage": {BUREAU_STEWARD: ANY},
     "share.reidentify": {BUREAU_STEWARD: ANY},

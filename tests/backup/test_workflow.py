@@ -79,28 +79,54 @@ def test_a_store_restored_short_of_its_rows_is_refused(lake_with_store, monkeypa
 
 
 @needs_postgres
-def test_without_pg_dump_the_set_warns_and_the_drill_reports_the_gap(
+def test_without_pg_dump_the_store_is_copied_table_by_table_and_comes_back_whole(
     lake_settings, postgres_server, monkeypatch, tmp_path
 ):
     import dataclasses
 
     url = postgres_server.create_database("store_no_pg_dump")
     settings = dataclasses.replace(lake_settings, db_url=url)
-    create_accounts(settings, STEWARD)
+    create_accounts(settings, STEWARD, MZJ_OFFICER)
     monkeypatch.setattr(workflow, "_tool", lambda name: None)
-
     done = backup(settings, by="steward")
-    result = drill(settings, by="steward", into=str(tmp_path / "drill"))
+    create_accounts(settings, RSJ_APPROVER)
+    set_dir = set_uri(settings.backup_root, done["backup_id"])
 
-    assert any("pg_dump is not installed" in w for w in done["warnings"])
-    assert not result["ok"]
-    assert result["problems"] == [
-        "workflow store: not in the set (pg_dump is not installed: the PostgreSQL workflow "
-        "store is not in this set)"
-    ]
+    drilled = drill(settings, by="steward", into=str(tmp_path / "drill"))
+    restored = restore(settings, set_dir, by="steward", overwrite=True)
+    create_accounts(settings, RSJ_APPROVER)  # the id sequence continues past the restored ids
+
+    assert done["workflow_store"]["method"] == "copy" and done["warnings"] == []
+    assert drilled["ok"] and drilled["workflow_store"]["rows"]["accounts"] == 2
+    assert restored["workflow_store"]["rows"] == done["workflow_store"]["rows"]
+    assert _logins(settings) == sorted([STEWARD.login, MZJ_OFFICER.login, RSJ_APPROVER.login])
 
 
 def test_the_database_password_reaches_pg_dump_in_its_environment_not_its_arguments():
     libpq, env = workflow._libpq("postgresql+psycopg://govlake:s3cret%2Fx@db:5432/store")
     assert libpq == "postgresql://govlake@db:5432/store"
     assert env["PGPASSWORD"] == "s3cret/x"
+
+
+@needs_postgres
+def test_a_store_of_another_kind_is_refused_before_any_table_is_restored(
+    lake_settings, postgres_server, tmp_path
+):
+    import dataclasses
+
+    settings = dataclasses.replace(lake_settings, db_url=f"sqlite:///{tmp_path / 'store.db'}")
+    pool = tables.table_uri(settings, "pool", "gaj", "hukou")
+    ledger.append_rows(pool, [{"id": "a"}], pa.schema([("id", pa.string())]), "w1")
+    create_accounts(settings, STEWARD)
+    done = backup(settings, by="steward")
+    elsewhere = postgres_server.create_database("store_of_another_kind")
+
+    with pytest.raises(BackupError, match="restore it into a store of its kind"):
+        restore(
+            settings,
+            set_uri(settings.backup_root, done["backup_id"]),
+            by="steward",
+            target_root=str(tmp_path / "other_lake"),
+            store_url=elsewhere,
+        )
+    assert not (tmp_path / "other_lake").exists()

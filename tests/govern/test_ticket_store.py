@@ -193,21 +193,25 @@ def test_the_lake_snapshot_equals_the_store_after_every_change(settings):
     assert pa.Table.from_pylist(_lake_events(settings)).num_rows == 8
 
 
-def test_a_snapshot_missed_is_whole_again_after_the_next_change(settings, monkeypatch):
+def test_a_snapshot_missed_is_whole_again_after_the_next_daily_check(settings, monkeypatch):
     _sync(settings, issue("t1"), issue("t2"))
     monkeypatch.setattr(
-        tickets, "write_snapshot", lambda _s: (_ for _ in ()).throw(OSError("down"))
+        tickets, "write_snapshot", lambda *_: (_ for _ in ()).throw(OSError("down"))
     )
     with pytest.raises(OSError):
         tickets.extend_ticket(settings, "t1", by=RSJ_OFFICER, why="档案在库房")
     monkeypatch.undo()
     assert tickets.find_ticket(settings, "t1")["state"] == tickets.EXTENDED  # the store holds it
 
+    # The next decision writes its own ticket, and every event the lake misses, once.
     tickets.close_ticket(settings, "t2", tickets.CONFIRMED, by=RSJ_OFFICER, why="值已核实")
-
-    assert [t["state"] for t in _lake_tickets(settings)] == [tickets.EXTENDED, tickets.CONFIRMED]
+    assert [t["state"] for t in _lake_tickets(settings)] == [tickets.OPEN, tickets.CONFIRMED]
     events = _lake_events(settings)
     assert sorted(e["event"] for e in events) == ["confirmed", "extended", "opened", "opened"]
+    # The daily deadline check writes every ticket, whatever it changed.
+    assert tickets.check_deadlines(settings, today=FRIDAY)["overdue"] == 0
+    assert [t["state"] for t in _lake_tickets(settings)] == [tickets.EXTENDED, tickets.CONFIRMED]
+    assert _lake_tickets(settings) == tickets.read_tickets(settings)
 
 
 def test_tickets_a_lake_kept_before_the_store_are_copied_in_once(settings):
@@ -256,3 +260,23 @@ def test_the_inbox_puts_overdue_first_and_escalated_tickets_reach_the_bureau(set
     board = dashboard_of(settings, BUREAU, today=dt.date(2025, 10, 17))
     assert [(d["department"], d["open"], d["overdue"]) for d in board] == [("rsj", 2, 1)]
     assert dashboard_of(settings, "mzj", today=dt.date(2025, 10, 17)) == []
+
+
+def test_a_comment_is_recorded_and_audited_in_any_state_and_changes_nothing(settings):
+    _sync(settings, issue("t1"))
+    tickets.close_ticket(settings, "t1", tickets.CONFIRMED, by=RSJ_OFFICER, why="值已核实")
+    before = tickets.find_ticket(settings, "t1")
+
+    tickets.comment_ticket(settings, "t1", by=STEWARD, why="已电话告知申请人")
+
+    assert tickets.find_ticket(settings, "t1") == before
+    (comment,) = [e for e in tickets.read_events(settings, "t1") if e["event"] == "commented"]
+    assert (comment["from_state"], comment["to_state"], comment["by"]) == (
+        tickets.CONFIRMED,
+        tickets.CONFIRMED,
+        "steward",
+    )
+    assert audit.read_entries(settings)[-1]["action"] == "ticket_commented"
+    assert "commented" in [e["event"] for e in _lake_events(settings)]
+    with pytest.raises(Forbidden):
+        tickets.comment_ticket(settings, "t1", by=MZJ_OFFICER, why="路过")

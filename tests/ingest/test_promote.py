@@ -85,7 +85,7 @@ def test_no_rows_no_duplicates():
 
 
 def test_a_cluster_or_a_large_promotion_runs_on_spark():
-    small = Settings(ingest_arrow_max_rows=1000)
+    small = Settings(arrow_max_rows=1000)
     assert not runs_on_spark(small, 1000)
     assert runs_on_spark(small, 1001)
     assert runs_on_spark(dataclasses.replace(small, spark_master="spark://master:7077"), 10)
@@ -127,10 +127,10 @@ def test_both_runners_promote_the_same_batches_alike(spark, tmp_path):
     summaries = {}
     for runner, settings in lakes.items():
         first_limit, second_limit = limits[runner]
-        first_settings = dataclasses.replace(settings, ingest_arrow_max_rows=first_limit)
+        first_settings = dataclasses.replace(settings, arrow_max_rows=first_limit)
         _deliver(settings, "20250101T000000_full", "hukou.csv", FIRST)
         first = pipeline.ingest_resource("gaj.hukou", at_now(first_settings), spark=spark)
-        second_settings = dataclasses.replace(settings, ingest_arrow_max_rows=second_limit)
+        second_settings = dataclasses.replace(settings, arrow_max_rows=second_limit)
         _deliver(settings, "20250102T000000_incr", "hukou.csv", SECOND)
         second = pipeline.ingest_resource("gaj.hukou", at_now(second_settings), spark=spark)
         summaries[runner] = (first["bronze_to_pool"], second["bronze_to_pool"])

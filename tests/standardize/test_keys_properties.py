@@ -18,7 +18,8 @@ USCC (``stdnum.cn.uscc``)
       organisation code's own check character; stdnum checks none of them.
 
 The hypothesis examples of a property are drawn first and evaluated in one DataFrame, so each
-property is one Spark job, not one per string.
+property is one Spark job, not one per string. Every property runs twice: against the Spark
+Column rules and against their Arrow twins (:mod:`jobs.standardize.arrow_keys`).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from __future__ import annotations
 import datetime
 import re
 
+import pyarrow as pa
 import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
@@ -33,6 +35,7 @@ from stdnum import numdb
 from stdnum.cn import ric, uscc
 from stdnum.exceptions import ValidationError
 
+from jobs.standardize import arrow_keys
 from jobs.standardize.keys import (
     REGISTERING_AUTHORITIES,
     USCC_EXTRA_REGION_CODES,
@@ -265,9 +268,35 @@ def _uscc_extra_checks_pass(number: str) -> bool:
     )
 
 
-# --- evaluation in one DataFrame per property --------------------------------------------------
-def _evaluate(spark, raws, normalize, problem):
-    keyed_df = spark.createDataFrame(list(enumerate(raws)), "row_number int, raw string")
+# --- evaluation in one DataFrame (or one Arrow array) per property ----------------------------
+@pytest.fixture(params=["spark", "arrow"])
+def runner(request):
+    """The Spark session for the Column rules, or None for their Arrow twins."""
+    return request.getfixturevalue("spark") if request.param == "spark" else None
+
+
+def _arrow_id_problem(raws: pa.Array) -> pa.Array:
+    reference = (REFERENCE_DATE - datetime.date(1970, 1, 1)).days
+    normalized = arrow_keys.normalized_citizen_id(raws)
+    return arrow_keys.citizen_id_problem(normalized, [reference] * len(raws))
+
+
+def _arrow_twin(rule):
+    return {
+        normalized_citizen_id: arrow_keys.normalized_citizen_id,
+        normalized_uscc: arrow_keys.normalized_uscc,
+        _id_problem: _arrow_id_problem,
+        uscc_problem: lambda raws: arrow_keys.uscc_problem(arrow_keys.normalized_uscc(raws)),
+    }[rule]
+
+
+def _evaluate(runner, raws, normalize, problem):
+    if runner is None:
+        raw_array = pa.array(raws, pa.string())
+        normalized = _arrow_twin(normalize)(raw_array)
+        columns = (normalized, _arrow_twin(normalize)(normalized), _arrow_twin(problem)(raw_array))
+        return list(zip(raws, *(c.to_pylist() for c in columns), strict=True))
+    keyed_df = runner.createDataFrame(list(enumerate(raws)), "row_number int, raw string")
     rows = (
         keyed_df.select(
             "row_number",
@@ -292,10 +321,10 @@ def _failures(found: list) -> str:
     return f"{len(found)} disagreements, first ones: {found[:10]}"
 
 
-def test_citizen_id_validity_agrees_with_stdnum(spark):
+def test_citizen_id_validity_agrees_with_stdnum(runner):
     found = []
     for raw, normalized, normalized_twice, problem in _evaluate(
-        spark, _examples(citizen_id_inputs()), normalized_citizen_id, _id_problem
+        runner, _examples(citizen_id_inputs()), normalized_citizen_id, _id_problem
     ):
         expected_valid = (
             normalized is not None
@@ -316,7 +345,7 @@ def test_citizen_id_validity_agrees_with_stdnum(spark):
     assert not found, _failures(found)
 
 
-def test_uscc_validity_agrees_with_stdnum(spark):
+def test_uscc_validity_agrees_with_stdnum(runner):
     extra_reasons = {
         "bad_registering_authority",
         "bad_entity_type",
@@ -325,7 +354,7 @@ def test_uscc_validity_agrees_with_stdnum(spark):
     }
     found = []
     for raw, normalized, normalized_twice, problem in _evaluate(
-        spark, _examples(uscc_inputs()), normalized_uscc, uscc_problem
+        runner, _examples(uscc_inputs()), normalized_uscc, uscc_problem
     ):
         core_valid = bool(normalized) and _stdnum_uscc_core_valid(normalized)
         expected_valid = core_valid and _uscc_extra_checks_pass(normalized)
@@ -340,20 +369,20 @@ def test_uscc_validity_agrees_with_stdnum(spark):
     assert not found, _failures(found)
 
 
-def test_valid_citizen_ids_keep_their_digits(spark):
+def test_valid_citizen_ids_keep_their_digits(runner):
     found = []
     for raw, normalized, _twice, problem in _evaluate(
-        spark, _examples(valid_citizen_ids(), 200), normalized_citizen_id, _id_problem
+        runner, _examples(valid_citizen_ids(), 200), normalized_citizen_id, _id_problem
     ):
         if normalized != raw or (problem is None and ric.get_birth_date(raw) > REFERENCE_DATE):
             found.append((raw, normalized, problem))
     assert not found, _failures(found)
 
 
-def test_15_digit_upgrade_matches_the_standard_rule(spark):
+def test_15_digit_upgrade_matches_the_standard_rule(runner):
     found = []
     for raw, normalized, _twice, _problem in _evaluate(
-        spark, _examples(fifteen_digit_ids(), 200), normalized_citizen_id, _id_problem
+        runner, _examples(fifteen_digit_ids(), 200), normalized_citizen_id, _id_problem
     ):
         body = raw[:6] + "19" + raw[6:]
         if normalized != body + ric.calc_check_digit(body + "0"):
@@ -362,54 +391,54 @@ def test_15_digit_upgrade_matches_the_standard_rule(spark):
 
 
 # --- deliberate differences, one by one ---------------------------------------------------------
-def _single(spark, raw, normalize, problem):
-    return _evaluate(spark, [raw], normalize, problem)[0]
+def _single(runner, raw, normalize, problem):
+    return _evaluate(runner, [raw], normalize, problem)[0]
 
 
 def _with_check(body_17: str) -> str:
     return body_17 + ric.calc_check_digit(body_17 + "0")
 
 
-def test_future_birth_date_rejected_though_stdnum_accepts(spark):
+def test_future_birth_date_rejected_though_stdnum_accepts(runner):
     key = _with_check("11010520300101001")
     assert ric.is_valid(key)
-    assert _single(spark, key, normalized_citizen_id, _id_problem)[3] == "bad_birth_date"
+    assert _single(runner, key, normalized_citizen_id, _id_problem)[3] == "bad_birth_date"
 
 
-def test_birth_before_1900_rejected_though_stdnum_accepts(spark):
+def test_birth_before_1900_rejected_though_stdnum_accepts(runner):
     key = _with_check("11010518991231001")
     assert ric.is_valid(key)
-    assert _single(spark, key, normalized_citizen_id, _id_problem)[3] == "bad_birth_date"
+    assert _single(runner, key, normalized_citizen_id, _id_problem)[3] == "bad_birth_date"
 
 
-def test_region_created_after_birth_accepted_though_stdnum_rejects(spark):
+def test_region_created_after_birth_accepted_though_stdnum_rejects(runner):
     key = _with_check("11011219900101001")  # 110112 通州区 since 1997, person born 1990
     assert _stdnum_ric_verdict(key) == "InvalidComponent"
-    assert _single(spark, key, normalized_citizen_id, _id_problem)[3] is None
+    assert _single(runner, key, normalized_citizen_id, _id_problem)[3] is None
 
 
-def test_unknown_county_in_known_province_is_bad_region_where_stdnum_crashes(spark):
+def test_unknown_county_in_known_province_is_bad_region_where_stdnum_crashes(runner):
     key = _with_check("11999919900101001")
     assert _stdnum_ric_verdict(key) == "KeyError"
-    assert _single(spark, key, normalized_citizen_id, _id_problem)[3] == "bad_region"
+    assert _single(runner, key, normalized_citizen_id, _id_problem)[3] == "bad_region"
 
 
-def test_letter_registering_authority_accepted_though_stdnum_rejects(spark):
+def test_letter_registering_authority_accepted_though_stdnum_rejects(runner):
     first_17 = "N2110105" + "MA01B2C3" + _org_check("MA01B2C3")
     key = first_17 + uscc.calc_check_digit(first_17)
     assert not uscc.is_valid(key)
-    assert _single(spark, key, normalized_uscc, uscc_problem)[3] is None
+    assert _single(runner, key, normalized_uscc, uscc_problem)[3] is None
 
 
-def test_bad_organization_code_rejected_though_stdnum_accepts(spark):
+def test_bad_organization_code_rejected_though_stdnum_accepts(runner):
     first_17 = "91110000600037342"  # organisation code 60003734-2, its check is 1
     key = first_17 + uscc.calc_check_digit(first_17)
     assert uscc.is_valid(key)
-    assert _single(spark, key, normalized_uscc, uscc_problem)[3] == "bad_organization_code"
+    assert _single(runner, key, normalized_uscc, uscc_problem)[3] == "bad_organization_code"
 
 
-def test_unknown_uscc_region_rejected_though_stdnum_accepts(spark):
+def test_unknown_uscc_region_rejected_though_stdnum_accepts(runner):
     first_17 = "91999999600037341"
     key = first_17 + uscc.calc_check_digit(first_17)
     assert uscc.is_valid(key)
-    assert _single(spark, key, normalized_uscc, uscc_problem)[3] == "bad_region"
+    assert _single(runner, key, normalized_uscc, uscc_problem)[3] == "bad_region"

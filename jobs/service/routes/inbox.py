@@ -5,8 +5,8 @@ the verification tickets (校核) answered from it.
 open requests (verification tickets today) with the working days left, and the dashboard of
 open and overdue requests per department (the bureau sees every department).
 
-``POST /api/v1/tickets/{id}/decision`` (and the page's form) confirms, resolves or extends a
-ticket, signed by the signed-in account; the rules of :mod:`jobs.govern.tickets` refuse an
+``POST /api/v1/tickets/{id}/decision`` (and the page's form) confirms, resolves, extends or
+comments on a ticket, signed by the signed-in account; the rules of :mod:`jobs.govern.tickets` refuse an
 account of another department (403) and a decision the ticket's state or the profile does not
 allow, or that someone else made first (409).
 """
@@ -40,7 +40,7 @@ TicketParty = Annotated[Principal, Depends(requires_role(*sorted(PERMISSIONS["ti
 
 #: A ticket id as the base build makes it (24 hex digits; tests and imports may use shorter).
 TICKET_ID = re.compile(r"[0-9A-Za-z_-]{1,64}")
-ACTIONS = ("confirm", "resolve", "extend")
+ACTIONS = ("confirm", "resolve", "extend", "comment")
 
 api_router = APIRouter(prefix="/api/v1")
 page_router = APIRouter(prefix="/inbox")
@@ -92,6 +92,8 @@ def _decide(
     with _refusals():
         if action == "extend":
             return tickets.extend_ticket(svc.settings, ticket_id, by=by, why=why, workdays=workdays)
+        if action == "comment":
+            return tickets.comment_ticket(svc.settings, ticket_id, by=by, why=why)
         state = tickets.CONFIRMED if action == "confirm" else tickets.RESOLVED
         return tickets.close_ticket(svc.settings, ticket_id, state, by=by, why=why)
 
@@ -100,7 +102,7 @@ def _decide(
 
 
 class TicketDecision(BaseModel):
-    action: Literal["confirm", "resolve", "extend"]
+    action: Literal["confirm", "resolve", "extend", "comment"]
     why: str
     workdays: int | None = Field(default=None, ge=1, le=366)
 
@@ -139,7 +141,9 @@ async def decide_ticket_form(
     why: Annotated[str, Form()] = "",
 ) -> Response:
     if action not in ACTIONS:
-        raise inputs.bad_request("choose confirm, resolve or extend", "press 确认, 办结 or 延期")
+        raise inputs.bad_request(
+            "choose confirm, resolve, extend or comment", "press 确认, 办结, 延期 or 意见"
+        )
     reason = plain_text(why, "reason")
     await run_in_threadpool(_decide, svc, principal, ticket_id, action, reason, None)
     return RedirectResponse("/inbox", status_code=303)
