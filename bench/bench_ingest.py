@@ -7,7 +7,7 @@ For each city size a synthetic county is generated into a temporary folder (not 
 
 ``--quick`` runs a 20,000-person county; the full run 1,000,000 persons for hukou and 100,000
 for the whole county. Peak memory is the process tree's (Python driver, and a Spark JVM only if
-a promotion runs on Spark: ingestion starts none for batches under ``ingest_arrow_max_rows``).
+a promotion runs on Spark: ingestion starts none for batches under ``arrow_max_rows``).
 
 Run: ``python -m bench --only ingest [--quick]``.
 """

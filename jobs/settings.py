@@ -204,11 +204,6 @@ class Settings:
     #: only once its size and mtime have been unchanged this many seconds by the clock (a file
     #: still being copied waits for the next run); 0 reads files as soon as they are seen.
     landing_quiet_seconds: int = 120
-    #: A promotion (bronze → pool) of at most this many pending bronze rows runs in the task's
-    #: own process on Arrow data, without starting Spark; a larger one runs on Spark (as does
-    #: every one when ``spark_master`` is a cluster). The default takes every delivery of the
-    #: synthetic city (a 1M-row hukou export) in process (jobs.ingest.promote).
-    ingest_arrow_max_rows: int = 2_000_000
     #: The department service: rows of one page of a governed read (JSON, CSV, XLSX, Arrow).
     service_max_rows: int = 10_000
     #: Keys in one ID-list filter or one 核验 (verification) batch.
@@ -223,7 +218,8 @@ class Settings:
     trusted_proxies: str = ""
     #: Batches of at most this many rows run in the task's own process on Arrow (ingestion
     #: without Spark; quality on Great Expectations' pandas engine); larger ones, and every
-    #: batch when the Spark master is a cluster, run on Spark (DESIGN §3).
+    #: batch when the Spark master is a cluster, run on Spark (DESIGN §3). The default takes
+    #: every delivery of the synthetic city (a 1M-row hukou export) in process.
     arrow_max_rows: int = 2_000_000
     #: Where "now" comes from. Not a setting a user sets: tests and replays pin it with
     #: :meth:`with_clock`; everything else reads time through :meth:`now` and :meth:`today`.
@@ -319,7 +315,6 @@ class Settings:
             read_max_cells=_env_count("READ_MAX_CELLS", cls.read_max_cells),
             read_max_vertices=_env_count("READ_MAX_VERTICES", cls.read_max_vertices),
             landing_quiet_seconds=_env_seconds("LANDING_QUIET_SECONDS", cls.landing_quiet_seconds),
-            ingest_arrow_max_rows=_env_count("INGEST_ARROW_MAX_ROWS", cls.ingest_arrow_max_rows),
             service_max_rows=_env_count("SERVICE_MAX_ROWS", cls.service_max_rows),
             service_max_batch=_env_count("SERVICE_MAX_BATCH", cls.service_max_batch),
             cookie_secure=_env_choice("COOKIE_SECURE", "auto", ("auto", "true", "false")),

@@ -8,7 +8,7 @@ promotion (:func:`runs_on_spark`):
   duplicates found and pool and quarantine appended with delta-rs, all in the task's process on
   Arrow data. No Spark session is started: a department's delivery is single-process work, and
   a Spark job's fixed cost (seconds) was most of a small batch's time;
-* **on Spark** (:mod:`jobs.ingest.promote_spark`): above ``ingest_arrow_max_rows`` pending
+* **on Spark** (:mod:`jobs.ingest.promote_spark`): above ``arrow_max_rows`` pending
   bronze rows, or whenever Spark is a cluster, the same function runs inside ``mapInArrow``.
 
 Both decide exactly alike (dispositions, duplicates in (batch, file, row) order, counts) and
@@ -185,9 +185,8 @@ class Promotion:
 
 def runs_on_spark(settings: Settings, bronze_rows: int) -> bool:
     """Whether a promotion of ``bronze_rows`` pending bronze rows runs on Spark: when it is
-    over ``ingest_arrow_max_rows``, or when Spark is a cluster (there it is distributed)."""
-    is_cluster = not settings.spark_master.startswith("local")
-    return is_cluster or bronze_rows > settings.ingest_arrow_max_rows
+    over ``arrow_max_rows``, or when Spark is a cluster (there it is distributed)."""
+    return not settings.runs_on_arrow(bronze_rows)
 
 
 def _promote_batches(

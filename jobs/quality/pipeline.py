@@ -53,7 +53,7 @@ from jobs.quality.metrics import (
     skipped_outcomes,
 )
 from jobs.quality.suites import Suite, load_suite
-from jobs.quality.validate import GxRun, GxSession, gx_session
+from jobs.quality.validate import GxRun, GxSession, columns_read, gx_session
 from jobs.settings import Settings, pinned_clock
 
 log = logging.getLogger(__name__)
@@ -309,7 +309,8 @@ def _validate_batch(
         import pandas as pd
 
         rows = ledger.read_arrow(run.pool_uri, [("batch_id", "=", batch_id)])
-        frame = rows.to_pandas(types_mapper=pd.ArrowDtype)
+        read = [c for c in columns_read(suite) if c in rows.column_names]
+        frame = rows.select(read).to_pandas(types_mapper=pd.ArrowDtype)
         lap("read")
         gx_run = gx.validate(frame, params, run_name=batch_id, skip=list(skipped))
         lap("gx_validation")

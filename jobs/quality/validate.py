@@ -228,15 +228,42 @@ def engine_params(suite: Suite, params: Mapping[str, Any], engine: str) -> dict[
     return out
 
 
+def columns_read(suite: Suite) -> list[str]:
+    """The batch columns the suite's GX expectations read (with :data:`ROW_ID`, and the
+    columns a row condition names): all GX's pandas engine is given, since it copies the
+    frame's rows for every expectation's unexpected rows."""
+    names = set(ROW_ID)
+    for exp in suite.expectations:
+        if exp.type == _TYPE_CHECK:
+            continue
+        names.update(exp.columns)
+        names.update(_condition_columns(exp.kwargs.get("row_condition")))
+    return sorted(names)
+
+
+def _condition_columns(condition: Any) -> set[str]:
+    if isinstance(condition, dict):
+        found = {condition["name"]} if "name" in condition and len(condition) == 1 else set()
+        for value in condition.values():
+            found |= _condition_columns(value)
+        return found
+    if isinstance(condition, list):
+        return set().union(*[_condition_columns(c) for c in condition]) if condition else set()
+    return set()
+
+
 class GxSession:
     """Validates batches of one suite with one GX context, on either engine; Data Docs are
     built once, at :meth:`close`, for every result it stored.
 
-    Opening GX's file project, registering the suite, validation definition and checkpoint,
-    and rebuilding the site's index cost about as much as validating a small batch, so a run
-    that validates several batches of a resource pays them once. Every batch is still
-    validated by GX's own engine and stored as its own validation result (one Data Docs page
-    each). Use it through :func:`gx_session`, which holds :func:`gx_lock`.
+    Opening GX's file project and rebuilding the site's index cost about as much as validating
+    a small batch, so a run that validates several batches of a resource pays them once. Every
+    batch is still validated by GX's own engine and stored as its own validation result (one
+    Data Docs page each). A batch is validated by GX's validator on the asset's batch
+    definition and its result stored by govlake (with partial lists), not through a
+    checkpoint: a checkpoint stores the complete result first, and serialising every failing
+    row of a large batch cost more than validating it. Use it through :func:`gx_session`,
+    which holds :func:`gx_lock`.
     """
 
     def __init__(self, settings: Settings, suite: Suite, *, build_docs: bool = True) -> None:
@@ -244,43 +271,9 @@ class GxSession:
         self.suite = suite
         self.build_docs = build_docs
         self.context = gx_context(settings)
-        self._checkpoints: dict[tuple[str, tuple[str, ...]], Any] = {}
-        self._suite_changed = False
         self._result_ids: list[Any] = []
         #: Seconds spent building Data Docs at close.
         self.docs_seconds = 0.0
-
-    def _checkpoint_for(self, engine: str, skip: Sequence[str]) -> Any:
-        """The checkpoint validating the suite without ``skip`` on ``engine`` (registered once
-        per session and set of skipped expectations: a first batch has no row-count bounds)."""
-        import great_expectations as gx
-
-        skipped = tuple(sorted(set(skip)))
-        key = (engine, skipped)
-        if key in self._checkpoints:
-            return self._checkpoints[key]
-        chosen = [e for e in self.suite.expectations if e.name not in set(skipped)]
-        run_suite = self.context.suites.add_or_update(to_gx_suite(self.suite, chosen))
-        self._suite_changed = bool(skipped)
-        name = self.suite.name if engine == "spark" else f"{self.suite.name}.{engine}"
-        definition = self.context.validation_definitions.add_or_update(
-            gx.ValidationDefinition(
-                name=name,
-                data=_batch_definition(self.context, engine, self.suite.name),
-                suite=run_suite,
-            )
-        )
-        # No UpdateDataDocsAction: the site is built once for all results (close()).
-        checkpoint = self.context.checkpoints.add_or_update(
-            gx.Checkpoint(
-                name=name,
-                validation_definitions=[definition],
-                actions=[],
-                result_format=result_format(),
-            )
-        )
-        self._checkpoints = {key: checkpoint}  # the suite in the project is now this one
-        return checkpoint
 
     def validate(
         self,
@@ -305,39 +298,53 @@ class GxSession:
         import time
 
         from great_expectations.core.run_identifier import RunIdentifier
+        from great_expectations.data_context.types.resource_identifiers import (
+            ExpectationSuiteIdentifier,
+            ValidationResultIdentifier,
+        )
+        from great_expectations.validator.v1_validator import Validator
 
         started = time.perf_counter()
         engine = engine_of(batch)
-        checkpoint = self._checkpoint_for(engine, [*skip, *engine_skips(self.suite, engine)])
-        run_id = RunIdentifier(run_name=run_name, run_time=self.settings.now())
-        checkpoint_result = checkpoint.run(
+        left_out = {*skip, *engine_skips(self.suite, engine)}
+        chosen = [e for e in self.suite.expectations if e.name not in left_out]
+        validator = Validator(
+            batch_definition=_batch_definition(self.context, engine, self.suite.name),
+            result_format=result_format(),
             batch_parameters={"dataframe": batch},
-            expectation_parameters=engine_params(self.suite, params, engine),
-            run_id=run_id,
         )
-        (result_id, validation), *_ = checkpoint_result.run_results.items()
+        validation = validator.validate_expectation_suite(
+            to_gx_suite(self.suite, chosen), engine_params(self.suite, params, engine)
+        )
+        run_id = RunIdentifier(run_name=run_name, run_time=self.settings.now())
+        validation.meta.update(
+            run_id=run_id,
+            validation_time=run_id.run_time,
+            batch_parameters={"dataframe": "<DATAFRAME>"},
+            govlake={"engine": engine, "suite_version": self.suite.version},
+        )
         results = _results_of(validation)
-        # GX stored the complete result; keep what Data Docs show in its place.
         for expectation_result in validation.results:
             for name in _COMPLETE_ONLY:
                 (expectation_result.result or {}).pop(name, None)
+        result_id = ValidationResultIdentifier(
+            batch_identifier=validator.active_batch_id,
+            expectation_suite_identifier=ExpectationSuiteIdentifier(name=self.suite.name),
+            run_id=run_id,
+        )
         self.context.validation_results_store.set(result_id, validation)
         self._result_ids.append(result_id)
         return GxRun(
             results,
             bool(validation.success),
-            str(
-                result_id.to_fixed_length_tuple()
-                if hasattr(result_id, "to_fixed_length_tuple")
-                else result_id
-            ),
+            str(result_id.to_fixed_length_tuple()),
             time.perf_counter() - started,
             engine,
         )
 
     def close(self) -> None:
-        """Puts the whole suite back (a run without some expectations changed it) and builds
-        the Data Docs pages of the suite and of every result stored, and the index, once."""
+        """Stores the whole suite (its Data Docs page) and builds the pages of every result
+        stored, and the index, once."""
         import time
 
         from great_expectations.data_context.types.resource_identifiers import (
@@ -345,9 +352,7 @@ class GxSession:
         )
 
         started = time.perf_counter()
-        if self._suite_changed:
-            # Keep the suite page of Data Docs complete; each result lists what ran.
-            self.context.suites.add_or_update(to_gx_suite(self.suite))
+        self.context.suites.add_or_update(to_gx_suite(self.suite))
         if self.build_docs and self._result_ids:
             self.context.build_data_docs(
                 site_names=[SITE_NAME],

@@ -230,6 +230,7 @@ def test_tickets_round_trip_through_the_lake_and_the_command(
     assert main(["tickets", "confirm", "bbbb", *mzj, "--why", "not ours"]) == 1
     assert "mzj.li (mzj: data_officer) may not ticket.close for rsj" in capsys.readouterr().err
     assert main(["tickets", "confirm", "bbbb", *reviewer, "--why", "verified"]) == 0
+    assert main(["tickets", "comment", "bbbb", *rsj, "--why", "申请人已知悉"]) == 0
     capsys.readouterr()
     assert main(["tickets", "list", "--json"]) == 0
     listed = {t["ticket_id"]: t["state"] for t in __import__("json").loads(capsys.readouterr().out)}

@@ -274,7 +274,7 @@ def _killed(*_args, **_kwargs):
 
 
 #: The two runners of a promotion: in process (the default for a small batch) and on Spark.
-RUNNERS = {"in process": {}, "spark": {"ingest_arrow_max_rows": 0}}
+RUNNERS = {"in process": {}, "spark": {"arrow_max_rows": 0}}
 
 
 @pytest.mark.parametrize("runner", RUNNERS)

@@ -85,7 +85,7 @@ def test_no_rows_no_duplicates():
 
 
 def test_a_cluster_or_a_large_promotion_runs_on_spark():
-    small = Settings(ingest_arrow_max_rows=1000)
+    small = Settings(arrow_max_rows=1000)
     assert not runs_on_spark(small, 1000)
     assert runs_on_spark(small, 1001)
     assert runs_on_spark(dataclasses.replace(small, spark_master="spark://master:7077"), 10)
@@ -121,7 +121,7 @@ def test_both_runners_promote_the_same_batches_alike(spark, tmp_path):
     from tests.conftest import settings_under
 
     lakes = {
-        runner: settings_under(tmp_path / runner, ingest_arrow_max_rows=limit)
+        runner: settings_under(tmp_path / runner, arrow_max_rows=limit)
         for runner, limit in (("in_process", 1_000_000), ("spark", 0))
     }
     summaries = {}
