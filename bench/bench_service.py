@@ -475,7 +475,11 @@ def audited_since(settings: Settings, after_seq: int) -> dict[str, int]:
 
 
 def measure(
-    settings: Settings, persons: int, clients: int, seconds: float, scratch: Path
+    settings: Settings,
+    persons: int,
+    clients: int,
+    seconds: float,
+    scratch: Path,
 ) -> list[dict[str, Any]]:
     """Builds the lake, starts the service, runs each scenario; one row per scenario and kind
     of call, the scenario's totals and audit count in its ``all`` row."""
@@ -490,12 +494,10 @@ def measure(
     sample = base.select(["person_id", "person_name", "birth_date"])
     rows: list[dict[str, Any]] = []
     with running_service(settings, scratch / "serve.log") as (port, server):
-        warm = Client(port, token, sample, random.Random(-1))
-        for _ in range(3):  # the base's key column into the service's memory, imports done
-            warm.timed("verify", warm.verify)
-            warm.timed("page", warm.page)
-        if any(c.status != 200 for c in warm.calls):
-            raise RuntimeError(f"warm-up calls failed: {[c.status for c in warm.calls]}")
+        # Imports done and the base's key column in the service's memory.
+        warm = load(port, token, sample, clients=2, seconds=3.0)
+        if not warm or any(c.status != 200 for c in warm):
+            raise RuntimeError(f"warm-up calls failed: {sorted({c.status for c in warm})}")
         for scenario, think in SCENARIOS.items():
             before = _audit_head(settings)
             ran, cpu = time.perf_counter(), _cpu_seconds(server.pid)
@@ -563,7 +565,8 @@ def main(argv: list[str] | None = None) -> int:
     settings = Settings.from_env()
     for persons in args.persons or [size["persons"]]:
         with tempfile.TemporaryDirectory(prefix="bench_service_") as scratch:
-            for row in measure(settings, persons, size["clients"], size["seconds"], Path(scratch)):
+            rows = measure(settings, persons, size["clients"], size["seconds"], Path(scratch))
+            for row in rows:
                 print(json.dumps(row, ensure_ascii=False))
     return 0
 
