@@ -2,7 +2,7 @@
 time: the department service's 核验 claims.
 
 Each is the pool's rule for that kind of value, composed from the Arrow twins
-(:mod:`jobs.standardize.arrow_values`, :mod:`jobs.standardize.arrow_keys`) exactly as
+(:mod:`jobs.standardize.arrow_values`, :mod:`jobs.standardize.arrow_dates`, :mod:`jobs.standardize.arrow_keys`) exactly as
 :mod:`jobs.ingest.standardize_arrow` composes them, so a claim is standardised as the delivered
 value it is compared with was. A value that cannot be standardised becomes NULL.
 """
@@ -14,7 +14,7 @@ from collections.abc import Mapping
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from jobs.standardize import arrow_keys, arrow_values, keys
+from jobs.standardize import arrow_dates, arrow_keys, arrow_values, keys
 
 _NULL_TEXT = pa.scalar(None, pa.string())
 
@@ -49,7 +49,7 @@ def normalized_uscc(values: pa.Array) -> pa.Array:
 
 def parsed_date(values: pa.Array) -> pa.Array:
     """A date from any delivered shape; NULL when absent, 长期-like or not a real day."""
-    return arrow_values.parsed_date(clean_text(values))
+    return arrow_dates.parsed_date(clean_text(values))
 
 
 def normalized_phone(values: pa.Array) -> pa.Array:
