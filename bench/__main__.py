@@ -26,6 +26,7 @@ BENCHMARKS: dict[str, str] = {
     "bridge": "bench.bench_bridge",
     "synth": "bench.bench_synth",
     "ingest": "bench.bench_ingest",
+    "standardize": "bench.bench_standardize",
     "quality": "bench.bench_quality",
     "integrate": "bench.bench_integrate",
     "e2e": "bench.bench_e2e",

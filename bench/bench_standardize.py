@@ -59,42 +59,46 @@ def _timed(work) -> float:
     return time.perf_counter() - started
 
 
+def measure(bronze: pa.Table, catalog, settings: Settings, workdir: Path) -> list[dict]:
+    """Seconds and µs per row of each runner over the same bronze rows."""
+    resource = catalog.resource(RESOURCE)
+    rows = bronze.num_rows
+    timezone = settings.timezone
+    arrow_s = _timed(lambda: standardized_batch(bronze, resource, catalog, timezone=timezone))
+    pq.write_table(bronze, workdir / "bronze.parquet")
+    spark = get_spark(settings, app_name="govlake-bench-standardize")
+    bronze_df = spark.read.parquet(str(workdir / "bronze.parquet"))
+
+    def spark_columns():
+        standardized = pool.with_content_hash(
+            pool.with_standardized_fields(bronze_df, resource, catalog), resource
+        ).withColumn("raw", F.when(F.size("problems") > 0, F.col("raw")))
+        standardized.write.format("noop").mode("overwrite").save()
+
+    def spark_map_in_arrow():
+        standardized = standardized_df(bronze_df, resource, catalog)
+        standardized.write.format("noop").mode("overwrite").save()
+
+    columns_s = _timed(spark_columns)
+    map_in_arrow_s = _timed(spark_map_in_arrow)
+    return [
+        {"case": f"{RESOURCE} standardise, {rows:,} rows", "runner": runner, "rows": rows}
+        | {"s": round(seconds, 2), "us_per_row": round(seconds / rows * 1e6, 2)}
+        for runner, seconds in (
+            ("arrow", arrow_s),
+            ("spark_columns", columns_s),
+            ("spark_map_in_arrow", map_in_arrow_s),
+        )
+    ]
+
+
 def run(args: argparse.Namespace, settings: Settings) -> list[dict]:
     persons = (QUICK if args.quick else FULL)["persons"]
     root = Path(tempfile.mkdtemp(prefix="govlake-bench-standardize-"))
     try:
         generate(load_config(None, persons=persons, seed=1), root / "landing")
         catalog = load_catalog(settings.schemas_root)
-        resource = catalog.resource(RESOURCE)
         bronze = hukou_bronze(root / "landing", catalog, settings.now())
-        rows = bronze.num_rows
-        arrow_s = _timed(
-            lambda: standardized_batch(bronze, resource, catalog, timezone=settings.timezone)
-        )
-        pq.write_table(bronze, root / "bronze.parquet")
-        spark = get_spark(settings, app_name="govlake-bench-standardize")
-        bronze_df = spark.read.parquet(str(root / "bronze.parquet"))
-
-        def spark_columns():
-            standardized = pool.with_content_hash(
-                pool.with_standardized_fields(bronze_df, resource, catalog), resource
-            ).withColumn("raw", F.when(F.size("problems") > 0, F.col("raw")))
-            standardized.write.format("noop").mode("overwrite").save()
-
-        def spark_map_in_arrow():
-            standardized = standardized_df(bronze_df, resource, catalog)
-            standardized.write.format("noop").mode("overwrite").save()
-
-        columns_s = _timed(spark_columns)
-        map_in_arrow_s = _timed(spark_map_in_arrow)
-        return [
-            {"case": f"{RESOURCE} standardise, {rows:,} rows", "runner": runner, "rows": rows}
-            | {"s": round(seconds, 2), "us_per_row": round(seconds / rows * 1e6, 2)}
-            for runner, seconds in (
-                ("arrow", arrow_s),
-                ("spark_columns", columns_s),
-                ("spark_map_in_arrow", map_in_arrow_s),
-            )
-        ]
+        return measure(bronze, catalog, settings, root)
     finally:
         shutil.rmtree(root, ignore_errors=True)

@@ -23,7 +23,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from jobs.standardize.arrow_values import civil_of
+from jobs.standardize.arrow_dates import civil_of
 
 _MICROS_PER_DAY = 86_400_000_000
 _SHORT_ESCAPES = {"\b": "\\b", "\t": "\\t", "\n": "\\n", "\f": "\\f", "\r": "\\r"}

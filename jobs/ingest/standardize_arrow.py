@@ -31,6 +31,7 @@ from jobs.catalog.models import Catalog, Field, Resource
 from jobs.ingest.content_hash import content_hashes
 from jobs.ingest.pool import LINEAGE_COLUMNS, NOT_A_VALUE, OUT_OF_RANGE, _key_kind, _pool_type
 from jobs.settings import Settings
+from jobs.standardize import arrow_dates as D
 from jobs.standardize import arrow_keys as K
 from jobs.standardize import arrow_values as V
 from jobs.standardize.values import RANGE_LIMITED_TYPES
@@ -249,11 +250,11 @@ def _standardized_field(
         value = V.mapped_code(clean, catalog.value_map(resource.id, f.name))
         problems.add(present & ~V._mask(pc.is_valid(value)), f.name, "unknown_code")
     elif kind == "date":
-        value = V.parsed_date(clean)
-        bad = present & ~V._mask(V.is_no_end_date(clean)) & ~V._mask(pc.is_valid(value))
+        value = D.parsed_date(clean)
+        bad = present & ~V._mask(D.is_no_end_date(clean)) & ~V._mask(pc.is_valid(value))
         problems.add(bad, f.name, "bad_date")
     elif kind == "timestamp":
-        value = V.parsed_timestamp(clean, timezone)
+        value = D.parsed_timestamp(clean, timezone)
         problems.add(present & ~V._mask(pc.is_valid(value)), f.name, "bad_timestamp")
     elif kind == "boolean":
         value = V.parsed_boolean(clean)

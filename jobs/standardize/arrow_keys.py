@@ -20,7 +20,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from jobs.standardize import keys
-from jobs.standardize.arrow_values import _days_of, _mask, half_width
+from jobs.standardize.arrow_dates import _days_of
+from jobs.standardize.arrow_values import _mask, half_width
 from jobs.standardize.regions import _regions, known_region_codes
 
 # keys._WHITESPACE_RE with Java's \s spelled out (RE2's has no \x0B).

@@ -253,6 +253,7 @@ def test_the_inbox_puts_overdue_first_and_escalated_tickets_reach_the_bureau(set
         ("soon", False, 4),
     ]
     assert rsj[0]["topic"] == "population · person_name · citizen_id · 11010519491231002X"
+    assert [i["departments"] for i in rsj] == [["rsj"], ["rsj"]]
     bureau = inbox_of(settings, BUREAU, today=dt.date(2025, 10, 17))
     assert [(i["id"], i["state"], i["escalated_to"]) for i in bureau] == [
         ("late", tickets.ESCALATED, "data_authority")

@@ -26,6 +26,7 @@ WHOLE_LAKE_MODULES = {
     "jobs/audit/log.py",  # keeps the audit log's anchor next to the lake root, outside it
     "jobs/backup/backup.py",  # copies, restores and destroys tables by their relative paths
     "jobs/backup/drill.py",  # compares every table of the lake with its restored copy
+    "jobs/backup/workflow.py",  # restores the store into the live one only for the live lake
     "jobs/demo.py",  # prints the roots
     "jobs/ingest/lock.py",  # keeps the writers' lock files in the lake root (not tables)
     "jobs/reports/build.py",  # prints the lake root on the pages

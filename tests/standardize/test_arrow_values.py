@@ -5,7 +5,7 @@ import pyarrow.compute as pc
 import pytest
 from pyspark.sql import functions as F
 
-from jobs.standardize import arrow_values, values
+from jobs.standardize import arrow_dates, arrow_values, values
 from tests.standardize.samples import BOOLEANS, NUMBERS, PHONES, TEXTS, TIMESTAMPS
 
 pytestmark = pytest.mark.spark
@@ -39,7 +39,7 @@ def test_text_names_and_tokens_as_the_spark_rules_give_them(spark):
     assert arrow_clean.to_pylist() == clean
     assert arrow_values.normalized_name(arrow_clean).to_pylist() == name
     assert arrow_values.is_not_a_value(arrow_clean).to_pylist() == not_a_value
-    assert arrow_values.is_no_end_date(arrow_clean).to_pylist() == no_end
+    assert arrow_dates.is_no_end_date(arrow_clean).to_pylist() == no_end
 
 
 def test_dates_and_instants_as_the_spark_rules_give_them(spark):
@@ -52,8 +52,8 @@ def test_dates_and_instants_as_the_spark_rules_give_them(spark):
         lambda c: values.is_storable(values.parsed_timestamp(c, cleaned=True), "timestamp"),
     )
     clean = _clean(TIMESTAMPS)
-    arrow_date = arrow_values.parsed_date(clean)
-    arrow_instant = arrow_values.parsed_timestamp(clean, ZONE)
+    arrow_date = arrow_dates.parsed_date(clean)
+    arrow_instant = arrow_dates.parsed_timestamp(clean, ZONE)
     assert arrow_date.cast(pa.int32()).to_pylist() == date
     assert arrow_instant.cast(pa.int64()).to_pylist() == instant
     assert arrow_values.is_storable(arrow_date, "date").to_pylist() == date_storable
