@@ -67,7 +67,9 @@ def failing_lineage_of_spark(
     """:func:`failing_lineage_of_arrow` for a batch validated on Spark (one broadcast join)."""
     from pyspark.sql import functions as F
 
-    ids_df = batch_df.sparkSession.createDataFrame(_failed_ids(failed).to_pandas())
+    # From Arrow, not pandas: an Arrow table carries its schema even with no rows (a batch
+    # where no expectation failed), where pandas left Spark nothing to infer it from.
+    ids_df = batch_df.sparkSession.createDataFrame(_failed_ids(failed))
     columns = [*FLAG_LINEAGE, *[k for k in key if k not in FLAG_LINEAGE]]
     return batch_df.select(*columns).join(F.broadcast(ids_df), list(ROW_ID), "inner").toArrow()
 

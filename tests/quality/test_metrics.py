@@ -6,7 +6,11 @@ import datetime as dt
 import pytest
 
 from jobs.quality import metrics
-from jobs.quality.failing_rows import failing_lineage_of_arrow, failing_rows_table
+from jobs.quality.failing_rows import (
+    failing_lineage_of_arrow,
+    failing_lineage_of_spark,
+    failing_rows_table,
+)
 from jobs.quality.suites import Expectation, load_suite
 from jobs.quality.validate import run_gx_validation
 from jobs.settings import Settings
@@ -230,6 +234,25 @@ def test_failing_rows_table_carries_lineage_key_and_names(on_pandas, suite):
     assert by_row[3]["failed_expectations"] == found.failed[("b1.csv", 3)]
     assert by_row[3]["record_hash"] == "r-b1-3"
     assert {r["validated_at"] for r in by_row.values()} == {INGESTED_AT}
+
+
+@pytest.mark.parametrize("failures", ["some", "none"])
+def test_failing_lineage_is_the_same_from_spark_and_arrow_even_when_nothing_failed(
+    spark, on_pandas, suite, failures
+):
+    """A batch where no expectation failed (the usual case on a cluster, where every batch
+    is validated on Spark) made the Spark side infer a schema from an empty pandas frame."""
+    table, found = on_pandas
+    failed = found.failed if failures == "some" else {}
+    df = make_pool_df(spark, "gaj.driving_licence", ROWS)
+    on_spark = failing_lineage_of_spark(df, failed, suite.key)
+    on_arrow = failing_lineage_of_arrow(table, failed, suite.key)
+
+    def rows(t):
+        return sorted(t.select(on_arrow.column_names).to_pylist(), key=lambda r: r["row_number"])
+
+    assert on_spark.num_rows == len(failed)
+    assert rows(on_spark) == rows(on_arrow)
 
 
 def test_a_missing_parameter_skips_its_expectation_with_the_reason(suite):
