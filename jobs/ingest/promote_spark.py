@@ -10,13 +10,10 @@ through the Delta bridge with the promotion's write ids.
 
 from __future__ import annotations
 
-import functools
 from typing import TYPE_CHECKING
 
 from pyspark import StorageLevel
-from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
-from pyspark.sql.pandas.types import from_arrow_schema
 
 from jobs.ingest import pool, standardize_arrow
 from jobs.ingest.promote import versions_predicate
@@ -35,7 +32,7 @@ def promote(promotion: Promotion) -> dict[tuple[str, str], dict]:
     bronze_df = tables.read_table(spark, ctx.uri(BRONZE)).where(
         F.col("batch_id").isin(promotion.batch_ids) & F.col("file_hash").isin(promotion.file_hashes)
     )
-    standardized = _standardized(bronze_df, promotion)
+    standardized = standardize_arrow.standardized_df(bronze_df, ctx.resource, ctx.catalog)
     pool_uri = ctx.uri(POOL)
     # Rows of these very files already in the pool were committed by an attempt that stopped
     # before recording its outcome: they are not earlier rows, or the re-run would count every
@@ -84,17 +81,3 @@ def promote(promotion: Promotion) -> dict[tuple[str, str], dict]:
     finally:
         staged.unpersist()
     return counts
-
-
-def _standardized(bronze_df: DataFrame, promotion: Promotion) -> DataFrame:
-    """The standardised rows (:func:`jobs.ingest.standardize_arrow.standardized_batch`'s
-    columns), computed by Spark's tasks on their own record batches."""
-    ctx = promotion.ctx
-    standardize = functools.partial(
-        standardize_arrow.standardized_batches,
-        resource=ctx.resource,
-        catalog=ctx.catalog,
-        timezone=ctx.settings.timezone,
-    )
-    schema = standardize_arrow.standardized_schema(ctx.resource)
-    return bronze_df.mapInArrow(standardize, from_arrow_schema(schema, prefer_timestamp_ntz=False))
