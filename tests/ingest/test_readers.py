@@ -251,13 +251,7 @@ def test_invalid_utf8_byte_costs_its_json_line_only(tmp_path):
 
 
 def _workbook(tmp_path, rows, name="a.xlsx"):
-    workbook = Workbook()
-    sheet = workbook.active
-    for row in rows:
-        sheet.append(row)
-    path = tmp_path / name
-    workbook.save(path)
-    return path
+    return _sheets(tmp_path, {"Sheet": rows}, name)
 
 
 def test_xlsx_is_read_whole_whatever_its_declared_dimension(tmp_path):
