@@ -203,7 +203,7 @@ def engine_of(batch: Any) -> str:
     return "pandas" if isinstance(batch, pd.DataFrame) else "spark"
 
 
-def engine_skips(suite: Suite, engine: str) -> list[str]:
+def engine_skips(suite: Suite) -> list[str]:
     """Expectations GX does not run, on either engine: the type checks. govlake judges types
     from the table's schema on both engines (pandas dtypes are not the lake's types), so each
     is computed once and a batch records the same results whichever engine validated it."""
@@ -305,7 +305,7 @@ class GxSession:
 
         started = time.perf_counter()
         engine = engine_of(batch)
-        left_out = {*skip, *engine_skips(self.suite, engine)}
+        left_out = {*skip, *engine_skips(self.suite)}
         chosen = [e for e in self.suite.expectations if e.name not in left_out]
         validator = Validator(
             batch_definition=_batch_definition(self.context, engine, self.suite.name),
