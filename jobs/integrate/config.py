@@ -21,8 +21,8 @@ from typing import Any
 
 from jobs import yamlconf
 from jobs.catalog.loader import load_catalog
-from jobs.catalog.revisions import signature as revision_signature
 from jobs.catalog.models import Catalog, Field, Resource
+from jobs.catalog.revisions import signature as revision_signature
 from jobs.lake.registry import BASE_TABLES, E_LICENCE
 from jobs.settings import Settings
 from jobs.yamlconf import ANY, BOOL, NUMBER, TEXT, Keys, ListOf, MapOf

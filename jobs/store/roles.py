@@ -56,6 +56,8 @@ PERMISSIONS: dict[str, dict[str, str]] = {
     "lake.backup": {BUREAU_STEWARD: ANY},  # take, prune and drill backup sets
     "lake.restore": {BUREAU_STEWARD: ANY},
     "lake.destroy": {BUREAU_STEWARD: ANY},  # 销毁
+    "catalog.propose": {DATA_OFFICER: OWN},  # 目录更新: a change of its own resource's entry
+    "catalog.review": {BUREAU_STEWARD: ANY},  # ... reviewed by the bureau only
 }
 
 

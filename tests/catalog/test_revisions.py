@@ -101,7 +101,7 @@ def test_a_revision_of_a_resource_schemas_lacks_is_refused(tmp_path):
     entry["resource"] = "adoption"
     approve(tmp_path, 1, entry, resource="mzj.adoption")
 
-    with pytest.raises(CatalogError, match="no resource 'mzj.adoption' in resources/ to revise"):
+    with pytest.raises(CatalogError, match=r"no resource .mzj\.adoption. in resources/ to revise"):
         read_catalog(SCHEMAS, tmp_path)
 
 
