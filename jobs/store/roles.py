@@ -51,6 +51,8 @@ PERMISSIONS: dict[str, dict[str, str]] = {
     "share.export": {DATA_OFFICER: OWN, BUREAU_STEWARD: ANY},  # a granted share as a file
     "share.refresh": {BUREAU_STEWARD: ANY},  # rebuild the share tables now
     "open.publish": {BUREAU_STEWARD: ANY},
+    "open.answer": {APPROVER: OWN, BUREAU_STEWARD: ANY},  # 依申请开放: grant or refuse
+    "open.request_for": {BUREAU_STEWARD: ANY},  # apply on a citizen's or organisation's behalf
     "quality.release": {QUALITY_REVIEWER: ANY},  # a held batch promotable after 整改
     "audit.purge": {BUREAU_STEWARD: ANY},  # entries past the retention
     "lake.backup": {BUREAU_STEWARD: ANY},  # take, prune and drill backup sets
