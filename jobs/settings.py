@@ -189,6 +189,8 @@ class Settings:
     env: str = "development"
     #: Open data: aggregate cells counting fewer than this many subjects are suppressed (k).
     open_min_cell_count: int = 5
+    #: Open on request (依申请开放): calendar days a granted request's download link lives.
+    open_download_days: int = 30
     #: Per-file bounds on a delivered file, checked while it is read (jobs.ingest.readers): a
     #: file over one is quarantined whole, naming the bound, before it can exhaust memory.
     #: Bytes once decompressed (an XLSX's zip members together; a text file's size).
@@ -312,6 +314,7 @@ class Settings:
             db_url=_env("DB_URL", ""),
             env=_env_choice("ENV", "development", ("development", "production")),
             open_min_cell_count=_env_count("OPEN_MIN_CELL_COUNT", 5),
+            open_download_days=_env_count("OPEN_DOWNLOAD_DAYS", cls.open_download_days),
             read_max_bytes=_env_count("READ_MAX_BYTES", cls.read_max_bytes),
             read_max_line_bytes=_env_count("READ_MAX_LINE_BYTES", cls.read_max_line_bytes),
             read_max_rows=_env_count("READ_MAX_ROWS", cls.read_max_rows),
