@@ -38,7 +38,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,6 +51,7 @@ from jobs.audit.log import record_many
 from jobs.catalog import revisions
 from jobs.catalog.loader import CatalogError, check_proposal, load_catalog
 from jobs.catalog.models import Resource
+from jobs.govern import procedure
 from jobs.policy import load_profile
 from jobs.policy.workdays import (
     Deadline,
@@ -201,67 +201,37 @@ def _checked(settings: Settings, resource_id: str, entry: Any) -> None:
 # --- the store --------------------------------------------------------------------------------
 
 
-def _event(
-    record: requests.Record,
-    action: str,
-    from_state: str | None,
-    by: Actor,
-    why: str,
-    now: dt.datetime,
-    today: dt.date,
-) -> requests.Event:
-    return {
-        "event_id": uuid.uuid4().hex[:24],
-        "request_id": record["id"],
-        "action": action,
-        "from_state": from_state,
-        "to_state": record["state"],
-        "by": by.login,
-        "by_department": by.department,
-        "reason": why,
-        "at": now,
-        "on": today,
-        "due_on": record["due_on"],
-        "source": None,
-    }
-
-
-def _new_record(
-    resource: Resource, state: str, by: Actor, today: dt.date, now: dt.datetime
-) -> requests.Record:
-    return {
-        "id": uuid.uuid4().hex[:16],
-        "type": CATALOG_CHANGE.type,
-        "state": state,
-        "version": None,
-        "requested_by": by.login,
-        "requester_department": by.department,
-        "subject": {"resource": resource.id, "department": resource.department},
-        "facts": {},
-        "cycle": 1,
-        "opened_on": today,
-        "due_on": None,
-        "due_provisional": False,
-        "extensions": 0,
-        "closed_on": None,
-        "closed_by": None,
-        "close_reason": None,
-        "escalated_to": None,
-        "escalated_on": None,
-        "updated_at": now,
-        "departments": [],
-    }
-
-
-def _due(record: requests.Record, deadline: Deadline | None) -> None:
-    record["due_on"] = deadline.date if deadline else None
-    record["due_provisional"] = bool(deadline and deadline.provisional)
+def _due(deadline: Deadline | None) -> tuple[dt.date | None, bool]:
+    return (deadline.date, deadline.provisional) if deadline else (None, False)
 
 
 def _text(value: str, what: str) -> str:
-    if not value or not value.strip():
-        raise CatalogChangeError(f"say {what}")
-    return value.strip()
+    try:
+        return procedure.require_reason(value, what)
+    except procedure.ProcedureError as exc:
+        raise CatalogChangeError(str(exc)) from None
+
+
+def _new_record(
+    resource: Resource,
+    by: Actor,
+    today: dt.date,
+    now: dt.datetime,
+    state: str = PROPOSED,
+    departments: Sequence[str] = (BUREAU,),
+    deadline: Deadline | None = None,
+) -> requests.Record:
+    return procedure.new_record(
+        CATALOG_CHANGE,
+        by=by,
+        departments=departments,
+        subject={"resource": resource.id, "department": resource.department},
+        facts={},
+        state=state,
+        today=today,
+        now=now,
+        due_on=_due(deadline),
+    )
 
 
 def _open_of(session: Session, resource_id: str) -> list[requests.Record]:
@@ -312,7 +282,8 @@ def propose(
         reminder = next((r for r in open_ones if r["state"] == AWAITING), None)
         changed_on = duty_changed_on or _date(reminder and reminder["facts"].get("duty_changed_on"))
         ask_due = policy.ask_due(changed_on)
-        record = dict(reminder) if reminder else _new_record(resource, PROPOSED, by, today, now)
+        due_on, due_provisional = _due(policy.review_due(today, ask_due))
+        record = dict(reminder) if reminder else _new_record(resource, by, today, now)
         record.update(
             state=PROPOSED,
             requested_by=by.login,
@@ -320,6 +291,8 @@ def propose(
             opened_on=today,
             updated_at=now,
             departments=[BUREAU],
+            due_on=due_on,
+            due_provisional=due_provisional,
             facts={
                 **(reminder["facts"] if reminder else {}),
                 "reason": reason,
@@ -333,10 +306,9 @@ def propose(
                 "profile": policy.profile,
             },
         )
-        _due(record, policy.review_due(today, ask_due))
         action = "submitted" if reminder else "proposed"
         from_state = reminder["state"] if reminder else None
-        event = _event(record, action, from_state, by, reason, now, today)
+        event = procedure.event(record, action, from_state, by=by, why=reason, now=now, on=today)
         held = {reminder["id"]: reminder} if reminder else {}
         requests.upsert(session, CATALOG_CHANGE, held, [record], [event])
     _audit(settings, record, event)
@@ -365,17 +337,15 @@ def remind(
     with transaction(settings) as session:
         if _open_of(session, resource_id):
             raise CatalogChangeError(f"a change of {resource_id} is already open")
-        record = _new_record(resource, AWAITING, by, today, now)
-        record["departments"] = [resource.department]
         ask_due = policy.ask_due(changed_on)
+        record = _new_record(resource, by, today, now, AWAITING, [resource.department], ask_due)
         record["facts"] = {
             "reminder": why,
             "duty_changed_on": changed_on.isoformat(),
             "ask_due_on": ask_due.date.isoformat() if ask_due else None,
             "profile": policy.profile,
         }
-        _due(record, ask_due)
-        event = _event(record, "reminded", None, by, why, now, today)
+        event = procedure.event(record, "reminded", None, by=by, why=why, now=now, on=today)
         requests.upsert(session, CATALOG_CHANGE, {}, [record], [event])
     _audit(settings, record, event)
     return view(record)
@@ -407,9 +377,8 @@ def decide(
             raise CatalogChangeError(
                 f"change {before['id']} is {before['state']}: only a proposed change is decided"
             )
-        after = dict(before)
-        after.update(state=APPROVED if approve else REJECTED, updated_at=now)
-        after.update(closed_on=today, closed_by=by.login, close_reason=why)
+        state = APPROVED if approve else REJECTED
+        after = procedure.closed(before, state, by=by, why=why, now=now, on=today)
         if approve:
             resource_id = before["subject"]["resource"]
             facts = before["facts"]
@@ -422,7 +391,7 @@ def decide(
             _checked(settings, resource_id, facts["entry"])
             after["facts"] = {**facts, "revision": _next_revision(settings, held)}
         action = "approved" if approve else "rejected"
-        event = _event(after, action, PROPOSED, by, why, now, today)
+        event = procedure.event(after, action, PROPOSED, by=by, why=why, now=now, on=today)
         requests.move(session, CATALOG_CHANGE, before, after, event)
     if approve:
         publish_revisions(settings)
