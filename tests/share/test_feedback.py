@@ -7,6 +7,7 @@ import pytest
 
 from jobs.govern import procedure
 from jobs.govern.procedure import ProcedureError
+from jobs.reports.sources import read_requests
 from jobs.settings import pinned_clock
 from jobs.share import feedback, grants
 from jobs.share.feedback import Flag
@@ -127,7 +128,7 @@ def test_the_quality_report_and_the_evaluation_see_the_feedback(granted):
     late = at(granted, dt.datetime(2025, 10, 14, 2, 0, tzinfo=dt.UTC))
     gaj_app = Actor("gaj.app", "gaj", frozenset({DATA_OFFICER}))
     feedback.answer_feedback(late, first["id"], "fixed", by=gaj_app, why="已更正")
-    records = procedure.load(granted, feedback.FEEDBACK)
+    records = read_requests(granted)["feedback"]
 
     tasks = feedback.as_rectification_tasks(records)
     counts = feedback.feedback_counts(records, 2025, dt.date(2025, 12, 31))
