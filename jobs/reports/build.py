@@ -153,7 +153,9 @@ def build_reports(
     if directory is None:
         from jobs.catalog.loader import load_catalog
 
-        directory = directory_from_catalog(load_catalog(settings.schemas_root))
+        directory = directory_from_catalog(
+            load_catalog(settings.schemas_root, settings.catalog_revisions_root)
+        )
     calendar = get_calendar(default_override_paths(settings))
     inputs = read_inputs(settings)
     reports = build_view_models(inputs, directory, today, calendar, year)
