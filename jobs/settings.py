@@ -155,6 +155,9 @@ class Settings:
     policy_profile: str = "hebi"
     timezone: str = "Asia/Shanghai"
     calendar_overrides: str = ""
+    #: Approved catalog revisions (目录更新, jobs.catalog.revisions): one YAML file per revision,
+    #: read over `schemas/` by the catalog loader. Configuration the pipeline reads, not git's.
+    catalog_revisions_root: str = field(default_factory=lambda: _path_or_uri("data/catalog"))
     #: Re-identification data (token → original, 000 §27): kept apart, outside the lake root.
     reid_root: str = field(default_factory=lambda: _path_or_uri("data/reid"))
     #: Where ``govlake backup`` writes backup sets: another volume or an object store, never
@@ -299,6 +302,7 @@ class Settings:
             policy_profile=_env("POLICY_PROFILE", "hebi"),
             timezone=_env_timezone("TIMEZONE", "Asia/Shanghai"),
             calendar_overrides=_env("CALENDAR_OVERRIDES", ""),
+            catalog_revisions_root=_path_or_uri(_env("CATALOG_REVISIONS_ROOT", "data/catalog")),
             reid_root=_path_or_uri(_env("REID_ROOT", "data/reid")),
             backup_root=_outside_lake(lake_root, "BACKUP_ROOT", "data/backups"),
             backup_keep=_env_count("BACKUP_KEEP", cls.backup_keep),
