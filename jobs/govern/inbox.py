@@ -23,6 +23,7 @@ TOPIC_FIELDS: dict[str, tuple[str, ...]] = {
     "verification": ("base", "element", "rule", "key_kind", "key"),
     "feedback": ("dataset", "field", "record_key"),
     "demand": ("description",),
+    "open_request": ("dataset", "title"),
 }
 
 

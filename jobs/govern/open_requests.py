@@ -46,7 +46,6 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from jobs import yamlconf
-from jobs.audit.log import record
 from jobs.catalog import load_catalog
 from jobs.catalog.models import Resource
 from jobs.lake.registry import OPEN_DATASET
@@ -305,6 +304,8 @@ def _event(
 def _audit(settings: Settings, event: requests.Event, record_: requests.Record) -> None:
     """One audit entry per transition: who, which request, which dataset, the states and the
     reason of a decision; never the applicant's details or purpose (personal data)."""
+    from jobs.audit.log import record  # the lake's log: loaded when a request moves
+
     record(
         settings,
         f"open_request_{event['action']}",
@@ -317,6 +318,15 @@ def _audit(settings: Settings, event: requests.Event, record_: requests.Record) 
             **({"why": event["reason"]} if event["action"] in ("granted", "refused") else {}),
         },
     )
+
+
+def _throttle(session: Session, source: str, now: dt.datetime) -> None:
+    recent = requests.events_since(
+        session, OPEN_REQUEST.type, "requested", source=source, since=now - THROTTLE_WINDOW
+    )
+    if len(recent) >= MAX_REQUESTS_FROM_SOURCE:
+        oldest = min(e["at"] for e in recent)
+        raise OpenRequestThrottled(int((oldest + THROTTLE_WINDOW - now).total_seconds()) + 1)
 
 
 def submit(
@@ -338,8 +348,8 @@ def submit(
 
     Raises:
         OpenRequestError: the dataset cannot be asked for, or a value is wrong.
-        OpenRequestThrottled: :data:`MAX_REQUESTS_FROM_SOURCE` applications from ``source`` in
-            the last :data:`THROTTLE_WINDOW`.
+        OpenRequestThrottled: a public application after :data:`MAX_REQUESTS_FROM_SOURCE` from
+            ``source`` in the last :data:`THROTTLE_WINDOW` (the bureau's are not throttled).
         Forbidden: ``by`` may not file for others.
     """
     if by is not None:
@@ -390,12 +400,8 @@ def submit(
         source=source,
     )
     with transaction(settings) as session:
-        recent = requests.events_since(
-            session, OPEN_REQUEST.type, "requested", source=source, since=now - THROTTLE_WINDOW
-        )
-        if len(recent) >= MAX_REQUESTS_FROM_SOURCE:
-            oldest = min(e["at"] for e in recent)
-            raise OpenRequestThrottled(int((oldest + THROTTLE_WINDOW - now).total_seconds()) + 1)
+        if by is None:
+            _throttle(session, source, now)
         requests.upsert(session, OPEN_REQUEST, {}, [record_], [event])
     _audit(settings, event, record_)
     return {
@@ -561,6 +567,13 @@ def start_download(
         shown = _status(before) if before else {}
         if before is None or not is_signed(shown) or expires is None or now >= expires:
             raise NotFound("this download link is not valid, or has expired")
+        from jobs.lake import tables
+
+        location = OPEN_DATASET.uri(settings, before["subject"]["dataset"])
+        if not tables.table_exists(location):
+            raise OpenRequestError(
+                f"{before['subject']['dataset']} is not published yet; try again tomorrow"
+            )
         event = _event(
             before,
             "downloaded",
@@ -573,4 +586,4 @@ def start_download(
         )
         requests.comment(session, OPEN_REQUEST, before, event)
     _audit(settings, event, before)
-    return OPEN_DATASET.uri(settings, before["subject"]["dataset"])
+    return location
