@@ -28,7 +28,8 @@ TOPIC_FIELDS: dict[str, tuple[str, ...]] = {
 }
 
 
-def _line(record: requests.Record) -> dict[str, Any]:
+def line_of(record: requests.Record) -> dict[str, Any]:
+    """A request as an inbox or dashboard line (JSON-ready), with what it is about."""
     subject = record["subject"]
     topic = [str(subject[f]) for f in TOPIC_FIELDS.get(record["type"], ()) if subject.get(f)]
     return {
@@ -60,7 +61,7 @@ def inbox_of(settings: Settings, department: str, today: dt.date | None = None) 
             calendar=calendar,
             escalated_to=escalated_to,
         )
-    return [_line(r) for r in records]
+    return [line_of(r) for r in records]
 
 
 def dashboard_of(

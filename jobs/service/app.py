@@ -19,6 +19,7 @@ from jobs.service.deps import Service
 from jobs.service.ports import AuditReader, DataAccess, Identity, Shares
 from jobs.service.routes import api, pages
 from jobs.service.routes import catalog as catalog_routes
+from jobs.service.routes import dashboard as dashboard_routes
 from jobs.service.routes import demands as demand_routes
 from jobs.service.routes import feedback as feedback_routes
 from jobs.service.routes import inbox as inbox_routes
@@ -84,6 +85,8 @@ def create_app(
     for procedure in (feedback_routes, demand_routes, catalog_routes):
         app.include_router(procedure.api_router)
         app.include_router(procedure.page_router)
+    app.include_router(dashboard_routes.api_router)
+    app.include_router(dashboard_routes.page_router)
     app.include_router(open_routes.api_router)
     app.include_router(open_routes.public_router)
     app.include_router(open_routes.page_router)
