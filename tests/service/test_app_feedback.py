@@ -162,6 +162,15 @@ def test_a_demand_is_filed_answered_and_delivered_across_departments(client, gra
     ]
 
 
+def test_the_feedback_form_offers_the_datasets_and_fields_the_department_holds(client, identity):
+    sign_in(client, "mzj_officer")
+
+    page = client.get("/feedback").text
+
+    assert '<option value="population">人口基础库</option>' in page
+    assert '<option value="birth_date">' in page and "rsj.insured" not in page
+
+
 def test_the_demand_list_page_files_a_demand_with_its_form(client, identity):
     sign_in(client, "mzj_officer")
     page = client.get("/demands")

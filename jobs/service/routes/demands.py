@@ -187,6 +187,7 @@ async def demands_page(request: Request, principal: DemandParty, svc: ServiceDep
     context: dict[str, Any] = {
         "demands": await run_in_threadpool(_listed, svc, principal),
         "department": principal.department,
+        "today": svc.settings.today(),
         "may_file": principal.has_any(frozenset(FILER_ROLES)),
         "may_answer": principal.has_any(frozenset(ANSWER_ROLES)),
         "may_deliver": principal.has_any(frozenset(DELIVER_ROLES)),
