@@ -29,7 +29,7 @@ from typing import Any
 from jobs.catalog import load_catalog
 from jobs.govern import procedure
 from jobs.govern.procedure import ProcedureError
-from jobs.policy import load_profile
+from jobs.policy import PolicyProfile, WorkdayCalendar, load_profile
 from jobs.policy.workdays import default_override_paths, get_calendar
 from jobs.settings import Settings
 from jobs.share.grants import GRANTED, GrantError, find_grant
@@ -68,7 +68,7 @@ class Demand:
     holder: str = BUREAU
 
 
-def _workdays(settings: Settings) -> tuple[Any, Any]:
+def _workdays(settings: Settings) -> tuple[PolicyProfile, WorkdayCalendar]:
     profile = load_profile(settings.policy_profile, settings.schemas_root)
     return profile, get_calendar(default_override_paths(settings))
 
