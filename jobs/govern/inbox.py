@@ -24,6 +24,7 @@ TOPIC_FIELDS: dict[str, tuple[str, ...]] = {
     "feedback": ("dataset", "field", "record_key"),
     "demand": ("description",),
     "open_request": ("dataset", "title"),
+    "catalog_change": ("resource",),
 }
 
 
