@@ -20,6 +20,7 @@ from jobs.service.ports import AuditReader, DataAccess, Identity, Shares
 from jobs.service.routes import api, pages
 from jobs.service.routes import inbox as inbox_routes
 from jobs.service.routes import shares as share_routes
+from jobs.service.routes import verification as verification_routes
 from jobs.service.security import load_session_secret
 from jobs.settings import Settings
 
@@ -77,5 +78,6 @@ def create_app(
     app.include_router(share_routes.page_router)
     app.include_router(inbox_routes.api_router)
     app.include_router(inbox_routes.page_router)
+    app.include_router(verification_routes.api_router)
     app.mount("/static", StaticFiles(directory=WEB / "static"), name="static")
     return app
