@@ -21,6 +21,7 @@ DEFAULTS = {
     "policy_profile": "hebi",
     "timezone": "Asia/Shanghai",
     "calendar_overrides": "",
+    "catalog_revisions_root": str(PROJECT_ROOT / "data" / "catalog"),
     "reid_root": str(PROJECT_ROOT / "data" / "reid"),
     "backup_root": str(PROJECT_ROOT / "data" / "backups"),
     "backup_keep": 14,
@@ -32,6 +33,7 @@ DEFAULTS = {
     "db_url": "",
     "env": "development",
     "open_min_cell_count": 5,
+    "open_download_days": 30,
     "read_max_bytes": 536870912,
     "read_max_line_bytes": 1048576,
     "read_max_rows": 5000000,
@@ -44,6 +46,11 @@ DEFAULTS = {
     "cookie_secure": "auto",
     "trusted_proxies": "",
     "arrow_max_rows": 2000000,
+    "smtp_host": "",
+    "smtp_port": 25,
+    "smtp_from": "",
+    "smtp_user": "",
+    "smtp_password_file": "",
 }
 
 VARIABLES = {
@@ -57,6 +64,7 @@ VARIABLES = {
     "policy_profile": "GOVLAKE_POLICY_PROFILE",
     "timezone": "GOVLAKE_TIMEZONE",
     "calendar_overrides": "GOVLAKE_CALENDAR_OVERRIDES",
+    "catalog_revisions_root": "GOVLAKE_CATALOG_REVISIONS_ROOT",
     "reid_root": "GOVLAKE_REID_ROOT",
     "backup_root": "GOVLAKE_BACKUP_ROOT",
     "backup_keep": "GOVLAKE_BACKUP_KEEP",
@@ -68,6 +76,7 @@ VARIABLES = {
     "db_url": "GOVLAKE_DB_URL",
     "env": "GOVLAKE_ENV",
     "open_min_cell_count": "GOVLAKE_OPEN_MIN_CELL_COUNT",
+    "open_download_days": "GOVLAKE_OPEN_DOWNLOAD_DAYS",
     "read_max_bytes": "GOVLAKE_READ_MAX_BYTES",
     "read_max_line_bytes": "GOVLAKE_READ_MAX_LINE_BYTES",
     "read_max_rows": "GOVLAKE_READ_MAX_ROWS",
@@ -80,6 +89,11 @@ VARIABLES = {
     "cookie_secure": "GOVLAKE_COOKIE_SECURE",
     "trusted_proxies": "GOVLAKE_TRUSTED_PROXIES",
     "arrow_max_rows": "GOVLAKE_ARROW_MAX_ROWS",
+    "smtp_host": "GOVLAKE_SMTP_HOST",
+    "smtp_port": "GOVLAKE_SMTP_PORT",
+    "smtp_from": "GOVLAKE_SMTP_FROM",
+    "smtp_user": "GOVLAKE_SMTP_USER",
+    "smtp_password_file": "GOVLAKE_SMTP_PASSWORD_FILE",
 }
 
 # One line of `govlake config`: name, value (may be empty), then the variable in parentheses.
@@ -106,6 +120,7 @@ def overridden(monkeypatch, tmp_path):
         "GOVLAKE_POLICY_PROFILE": "taizhou",
         "GOVLAKE_TIMEZONE": "UTC",
         "GOVLAKE_CALENDAR_OVERRIDES": str(tmp_path / "calendar.yaml"),
+        "GOVLAKE_CATALOG_REVISIONS_ROOT": str(tmp_path / "catalog"),
         "GOVLAKE_REID_ROOT": "abfss://vault@account/reid",
         "GOVLAKE_BACKUP_ROOT": str(tmp_path / "backups"),
         "GOVLAKE_BACKUP_KEEP": "3",
@@ -117,6 +132,7 @@ def overridden(monkeypatch, tmp_path):
         "GOVLAKE_DB_URL": "postgresql+psycopg://govlake@db/govlake",
         "GOVLAKE_ENV": "production",
         "GOVLAKE_OPEN_MIN_CELL_COUNT": "10",
+        "GOVLAKE_OPEN_DOWNLOAD_DAYS": "7",
         "GOVLAKE_READ_MAX_BYTES": "2048",
         "GOVLAKE_READ_MAX_LINE_BYTES": "64",
         "GOVLAKE_READ_MAX_ROWS": "10",
@@ -129,6 +145,11 @@ def overridden(monkeypatch, tmp_path):
         "GOVLAKE_COOKIE_SECURE": "false",
         "GOVLAKE_TRUSTED_PROXIES": " 172.18.0.5, 10.1.0.0/16 ",
         "GOVLAKE_ARROW_MAX_ROWS": "1000",
+        "GOVLAKE_SMTP_HOST": "mail.bureau.example",
+        "GOVLAKE_SMTP_PORT": "587",
+        "GOVLAKE_SMTP_FROM": "govlake@bureau.example",
+        "GOVLAKE_SMTP_USER": "govlake",
+        "GOVLAKE_SMTP_PASSWORD_FILE": str(tmp_path / "smtp.password"),
     }
     for name, value in values.items():
         monkeypatch.setenv(name, value)
@@ -143,6 +164,7 @@ def overridden(monkeypatch, tmp_path):
         "policy_profile": "taizhou",
         "timezone": "UTC",
         "calendar_overrides": str(tmp_path / "calendar.yaml"),
+        "catalog_revisions_root": str(tmp_path / "catalog"),
         "reid_root": "abfss://vault@account/reid",
         "backup_root": str(tmp_path / "backups"),
         "backup_keep": 3,
@@ -154,6 +176,7 @@ def overridden(monkeypatch, tmp_path):
         "db_url": "postgresql+psycopg://govlake@db/govlake",
         "env": "production",
         "open_min_cell_count": 10,
+        "open_download_days": 7,
         "read_max_bytes": 2048,
         "read_max_line_bytes": 64,
         "read_max_rows": 10,
@@ -166,6 +189,11 @@ def overridden(monkeypatch, tmp_path):
         "cookie_secure": "false",
         "trusted_proxies": "172.18.0.5/32,10.1.0.0/16",
         "arrow_max_rows": 1000,
+        "smtp_host": "mail.bureau.example",
+        "smtp_port": 587,
+        "smtp_from": "govlake@bureau.example",
+        "smtp_user": "govlake",
+        "smtp_password_file": str(tmp_path / "smtp.password"),
     }
 
 

@@ -20,7 +20,7 @@ States::
 
     open ──ask for an extension (stays open)──▶ bureau approves ──▶ extended
      │  └───────┬──────────┘                    (or refuses: stays)
-     │   deadline passes (check_deadlines) ──▶ overdue ──▶ escalated
+     │   deadline passes (jobs.govern.deadlines) ──▶ overdue ──▶ escalated
      ├──confirm──▶ confirmed   (the department verified its value: the difference stands)
      ├──resolve──▶ resolved    (settled by the bureau)
      ├──correct──▶ corrected   (the corrected value is the department's observation in the next
@@ -671,53 +671,6 @@ def apply_close(
     out.update(state=state, closed_on=today, closed_by=by, close_reason=why, updated_at=now)
     event = "confirmed" if state == CONFIRMED else "resolved"
     return out, _event(out, event, ticket["state"], by=by, why=why, now=now, on=today)
-
-
-def plan_deadlines(
-    tickets: Iterable[Ticket], policy: TicketPolicy, *, today: dt.date, now: dt.datetime
-) -> tuple[list[Ticket], list[Event]]:
-    """Open tickets past their deadline become overdue, and overdue ones escalated once they
-    have been overdue ``escalate_after_overdue_workdays`` working days (0: at once)."""
-    changed: list[Ticket] = []
-    events: list[Event] = []
-    for old in tickets:
-        ticket = dict(old)
-        if ticket["state"] in (OPEN, EXTENDED) and today > ticket["deadline"]:
-            ticket.update(state=OVERDUE, updated_at=now)
-            events.append(
-                _event(
-                    ticket,
-                    "overdue",
-                    old["state"],
-                    by=SYSTEM,
-                    why=f"deadline {ticket['deadline']} passed",
-                    now=now,
-                    on=today,
-                )
-            )
-        if ticket["state"] == OVERDUE:
-            late = policy.calendar.workdays_between(ticket["deadline"], today)
-            if late >= policy.escalate_after_overdue_workdays:
-                ticket.update(
-                    state=ESCALATED,
-                    escalated_to=policy.escalate_to,
-                    escalated_on=today,
-                    updated_at=now,
-                )
-                events.append(
-                    _event(
-                        ticket,
-                        "escalated",
-                        OVERDUE,
-                        by=SYSTEM,
-                        why=f"{late} working day(s) past the deadline {ticket['deadline']}",
-                        now=now,
-                        on=today,
-                    )
-                )
-        if ticket["state"] != old["state"]:
-            changed.append(ticket)
-    return changed, events
 
 
 # --- the state machine ------------------------------------------------------------------------

@@ -11,7 +11,8 @@ loads a ticket, checks that the account may act (:mod:`jobs.store.roles`), appli
 writes the outcome in one store transaction, so that of two accounts deciding one ticket at once
 only the first decision is recorded:
 
-* a base build's issues: :func:`sync_tickets`; the daily deadline check: :func:`check_deadlines`;
+* a base build's issues: :func:`sync_tickets`; the daily deadline check of every request
+  (:mod:`jobs.govern.deadlines`): :func:`check_deadlines`;
 * the assigned department: :func:`close_ticket` (confirm), :func:`correct_ticket`,
   :func:`dispute_ticket`, :func:`ask_extension`; anyone involved: :func:`comment_ticket`;
 * the bureau: :func:`decide_extension`, :func:`close_ticket` (confirm or resolve);
@@ -24,7 +25,7 @@ ticket follows its issue from build to build; a filed ticket's id is its own.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -66,7 +67,6 @@ from jobs.govern.ticket_rules import (
     apply_decide_extension,
     apply_dispute,
     file_request,
-    plan_deadlines,
     plan_sync,
 )
 from jobs.govern.ticket_snapshot import import_lake_tickets, open_marks, write_snapshot
@@ -94,6 +94,7 @@ __all__ = [
     "RESOLVED",
     "SYSTEM",
     "TICKET_SCHEMA",
+    "VERIFICATION",
     "TicketError",
     "ask_extension",
     "check_deadlines",
@@ -104,6 +105,9 @@ __all__ = [
     "dispute_ticket",
     "file_ticket",
     "find_ticket",
+    "import_lake_tickets",
+    "plan_deadlines",
+    "publish_store_events",
     "read_events",
     "read_tickets",
     "sync_tickets",
@@ -466,26 +470,34 @@ def file_ticket(
     return ticket
 
 
+def plan_deadlines(
+    tickets: Iterable[Ticket], policy: TicketPolicy, *, today: dt.date, now: dt.datetime
+) -> tuple[list[Ticket], list[Event]]:
+    """Open tickets past their deadline become overdue, and overdue ones escalated once they
+    have been overdue ``escalate_after_overdue_workdays`` working days (0: at once): the
+    deadline check of every request (:func:`jobs.govern.deadlines.plan_deadlines`), on tickets.
+    An answered ticket (corrected, disputed) has no deadline running: the machine moves it not."""
+    from jobs.govern import deadlines
+
+    changed, events = deadlines.plan_deadlines(
+        [as_record(t) for t in tickets],
+        policy,
+        today=today,
+        now=now,
+        machines={VERIFICATION.type: VERIFICATION},
+    )
+    return [as_ticket(r) for r in changed], [as_ticket_event(e) for e in events]
+
+
+def publish_store_events(settings: Settings, events: Sequence[requests.Event]) -> None:
+    """Audits ticket events written to the store by another module (the deadline check) and
+    writes the lake's full ticket snapshot."""
+    _publish(settings, [as_ticket_event(e) for e in events])
+
+
 def check_deadlines(settings: Settings, *, today: dt.date | None = None) -> dict[str, Any]:
-    """The daily deadline check (a governance DAG runs it): overdue and escalated tickets.
+    """The daily deadline check of every request, tickets among them
+    (:func:`jobs.govern.deadlines.check_deadlines`)."""
+    from jobs.govern import deadlines
 
-    Idempotent: a second run on the same day changes nothing.
-
-    Args:
-        today: the day to check for (default: today in the bureau's time zone).
-    """
-    day, now = today or settings.today(), settings.now()
-    policy = load_ticket_policy(settings)
-    with transaction(settings) as session:
-        import_lake_tickets(settings, session)
-        held = requests.lock(session, VERIFICATION.type, (OPEN, EXTENDED, OVERDUE))
-        tickets = [as_ticket(r) for r in held]
-        changed, events = plan_deadlines(tickets, policy, today=day, now=now)
-        _write_bulk(session, held, changed, events)
-    _publish(settings, events)
-    return {
-        "today": day.isoformat(),
-        "checked": len(tickets),
-        "overdue": sum(1 for e in events if e["event"] == "overdue"),
-        "escalated": sum(1 for e in events if e["event"] == "escalated"),
-    }
+    return deadlines.check_deadlines(settings, today=today)

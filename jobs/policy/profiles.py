@@ -39,16 +39,10 @@ NUMBER_FIELDS: tuple[str, ...] = (
 )
 #: Numbers that may not be null: the code always needs them (defaults are documented).
 REQUIRED_NUMBERS = frozenset({"verification_workdays", "verification_max_extensions"})
-#: Numbers the regulations set but no govlake procedure counts yet (no share-demand, open-request
-#: or catalog-update procedure exists; issue #16). They stay in the profiles because they are the
-#: regulation; ``govlake policy show`` marks them, and no code may read them while listed here.
-NOT_YET_ENFORCED: tuple[str, ...] = (
-    "share_demand_answer_workdays",
-    "share_demand_deliver_workdays",
-    "open_request_answer_workdays",
-    "catalog_update_ask_workdays",
-    "catalog_update_review_workdays",
-)
+#: Numbers the regulations set but no govlake procedure counts yet: none since every procedure of
+#: issue #16 counts its own. A number listed here stays in the profiles because it is the
+#: regulation; ``govlake policy show`` marks it, and no code may read it while listed here.
+NOT_YET_ENFORCED: tuple[str, ...] = ()
 
 SHARE_TYPE_KEYS = ("unconditional", "conditional", "not_shared")  # 无条件/有条件/不予共享
 OPEN_TYPE_KEYS = ("unconditional", "conditional", "not_open")  # 无条件/有条件(依申请)/不予开放

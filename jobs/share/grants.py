@@ -412,7 +412,9 @@ def _clock(settings: Settings, today: dt.date | None) -> tuple[dt.date, dt.datet
 
 def provider_of(settings: Settings, dataset_id: str) -> str:
     """The department that provides a dataset: a resource's own, the bureau for a base."""
-    resource = load_catalog(settings.schemas_root).resources.get(dataset_id)
+    resource = load_catalog(settings.schemas_root, settings.catalog_revisions_root).resources.get(
+        dataset_id
+    )
     return resource.department if resource is not None else BUREAU
 
 
@@ -438,7 +440,12 @@ def request_share(
     require(by, "share.request", consumer)
     day, now = _clock(settings, today)
     masking = load_masking(settings.schemas_root)
-    dataset = resolve_dataset(dataset_id, load_catalog(settings.schemas_root), settings, masking)
+    dataset = resolve_dataset(
+        dataset_id,
+        load_catalog(settings.schemas_root, settings.catalog_revisions_root),
+        settings,
+        masking,
+    )
     deadline = None
     if dataset.share_type == CONDITIONAL:
         profile = load_profile(settings.policy_profile, settings.schemas_root)

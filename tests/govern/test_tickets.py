@@ -11,9 +11,9 @@ from jobs.govern.ticket_rules import (
     apply_ask_extension,
     apply_close,
     apply_decide_extension,
-    plan_deadlines,
     plan_sync,
 )
+from jobs.govern.tickets import plan_deadlines
 from jobs.policy.workdays import WorkdayCalendar
 from jobs.settings import pinned_clock
 from tests.actors import (
