@@ -161,3 +161,27 @@ def test_a_diff_matches_fields_by_name():
         "before": True,
         "after": False,
     }
+
+
+def test_the_cli_lists_revisions_and_shows_one_with_its_diff(tmp_path, monkeypatch, capsys):
+    from jobs.cli import main
+
+    weekly, monthly = marriage_entry(), marriage_entry()
+    weekly["update_frequency"] = "weekly"
+    monthly["update_frequency"] = "monthly"
+    approve(tmp_path, 1, weekly)
+    approve(tmp_path, 2, monthly)
+    monkeypatch.setenv("GOVLAKE_CATALOG_REVISIONS_ROOT", str(tmp_path))
+
+    assert main(["catalog", "revisions", "--resource", "mzj.marriage"]) == 0
+    listed = capsys.readouterr().out.splitlines()
+    assert main(["catalog", "revisions", "2"]) == 0
+    shown = capsys.readouterr().out.splitlines()
+
+    assert [line.split()[:5] for line in listed[2:]] == [
+        ["1", "mzj.marriage", "2026-12-04", "steward", "mzj_officer"],
+        ["2", "mzj.marriage", "2026-12-04", "steward", "mzj_officer"],
+    ]
+    assert shown[0] == "revision 2: mzj.marriage"
+    assert shown[-1] == '    update_frequency: "daily" → "monthly"'
+    assert main(["catalog", "revisions", "3"]) == 1
