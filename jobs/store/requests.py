@@ -409,6 +409,14 @@ def open_requests(session: Session, departments: Collection[str] | None = None) 
     return _select(session, *where)
 
 
+def reassign(session: Session, record: Record) -> None:
+    """Makes ``record``'s ``departments`` the ones that must act on it (a demand the bureau
+    forwards to the department that holds the data); the caller moves the request in the same
+    transaction, after this, so that its event notifies the new departments."""
+    session.execute(delete(RequestDepartment).where(RequestDepartment.request_id == record["id"]))
+    session.execute(insert(RequestDepartment), _department_rows([record]))
+
+
 def insert_as_found(session: Session, records: Sequence[Record], events_: Sequence[Event]) -> None:
     """Copies requests and their events kept elsewhere before the store (the lake's tickets) as
     they are: their history was checked when it was made (and notifies no one again)."""

@@ -9,7 +9,8 @@ import pytest
 
 from jobs.audit.log import read_entries
 from jobs.govern import open_requests
-from jobs.govern.open_requests import Applicant, NotFound, OpenRequestError
+from jobs.govern.applicants import Applicant
+from jobs.govern.open_requests import NotFound, OpenRequestError
 from jobs.lake import ledger
 from jobs.lake.registry import OPEN_DATASET
 from jobs.settings import pinned_clock
@@ -169,7 +170,7 @@ def test_a_download_works_until_it_expires_and_each_one_is_recorded(published):
         actions = [e["action"] for e in requests.events(session, receipt)]
     assert actions == ["requested", "granted", "downloaded"]
     downloads = [e for e in read_entries(store) if e["action"] == "open_request_downloaded"]
-    assert [e["target"] for e in downloads] == [f"open_requests/{receipt}"]
+    assert [e["target"] for e in downloads] == [f"requests/open_request/{receipt}"]
 
 
 def test_a_refused_or_pending_request_has_no_download(published):

@@ -35,7 +35,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, StreamingResponse
 from pydantic import BaseModel, ValidationError
 from starlette.concurrency import run_in_threadpool
 
-from jobs.govern.open_requests import Applicant
+from jobs.govern.applicants import APPLICANT_KINDS, ID_TYPES, Applicant
 from jobs.service import inputs
 from jobs.service.deps import Service, ServiceDep, csrf_refused, csrf_token_sent, requires_role
 from jobs.service.ports import Principal, Refusal
@@ -190,6 +190,7 @@ def published_csv(location: str, batch_rows: int = 10_000) -> Iterator[bytes]:
 @contextlib.contextmanager
 def _refusals() -> Iterator[None]:
     from jobs.govern.open_requests import NotFound, OpenRequestError, OpenRequestThrottled
+    from jobs.govern.procedure import ProcedureError
     from jobs.store.roles import Forbidden
 
     try:
@@ -212,6 +213,8 @@ def _refusals() -> Iterator[None]:
         ) from None
     except OpenRequestError as exc:
         raise Refusal(400, "open_request_refused", str(exc), "see the open list at /open") from None
+    except ProcedureError as exc:  # no such request, or answered by someone else meanwhile
+        raise Refusal(409, "open_request_conflict", str(exc), "look at the request again") from None
 
 
 def _receipt(text: str) -> str:
@@ -383,8 +386,6 @@ async def open_page(request: Request, svc: ServiceDep) -> Response:
 
 @public_router.get("/apply")
 async def apply_form(request: Request, svc: ServiceDep, dataset: str = "") -> Response:
-    from jobs.govern.open_requests import APPLICANT_KINDS, ID_TYPES
-
     datasets = [d for d in await run_in_threadpool(_listed, svc) if d["is_requestable"]]
     context = {
         "datasets": datasets,
@@ -438,8 +439,6 @@ async def download(receipt: str, svc: ServiceDep, sig: str = "") -> Response:
 
 @page_router.get("")
 async def applications_page(request: Request, principal: Answerer, svc: ServiceDep) -> Response:
-    from jobs.govern.open_requests import APPLICANT_KINDS, ID_TYPES
-
     rows = await run_in_threadpool(_to_answer, svc, principal)
     context = {
         "requests": rows,
