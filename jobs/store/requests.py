@@ -395,6 +395,13 @@ def marked_overdue(session: Session, records: Iterable[Record]) -> set[str]:
     return {rid for rid, on in session.execute(query) if on == due[rid]}
 
 
+def load_all(session: Session, *, opened_from: dt.date | None = None) -> list[Record]:
+    """Every request of every type (opened on or after ``opened_from``), oldest first: what
+    the yearly evaluation counts."""
+    where = [] if opened_from is None else [_REQUESTS.c.opened_on >= opened_from]
+    return _select(session, *where)
+
+
 def open_requests(session: Session, departments: Collection[str] | None = None) -> list[Record]:
     """Every open request whose acting departments include one of ``departments`` (all open
     requests when None), oldest first: what the department dashboard shows."""
