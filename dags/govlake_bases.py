@@ -32,7 +32,13 @@ from jobs.settings import Settings
 
 _SETTINGS = Settings.from_env()
 _TIMEZONE = _SETTINGS.timezone
-_FEEDING = sorted(r.id for r in load_catalog(_SETTINGS.schemas_root).resources.values() if r.feeds)
+_FEEDING = sorted(
+    r.id
+    for r in load_catalog(
+        _SETTINGS.schemas_root, _SETTINGS.catalog_revisions_root
+    ).resources.values()
+    if r.feeds
+)
 
 with DAG(
     dag_id="bases__build",

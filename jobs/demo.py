@@ -155,7 +155,7 @@ def _run_stages(args: argparse.Namespace, settings: Settings) -> tuple[dict, lis
     _ensure_landing(settings, args.persons, args.seed)
     stages.finish("landing", t)
 
-    catalog = load_catalog(settings.schemas_root)
+    catalog = load_catalog(settings.schemas_root, settings.catalog_revisions_root)
     resource_ids = args.resources.split(",") if args.resources else list(catalog.resources)
     t = stages.start(f"ingestion + quality gate: {len(resource_ids)} DAGs (Airflow dag.test)")
     failures, held = _run_ingestion(settings, resource_ids)

@@ -155,6 +155,9 @@ class Settings:
     policy_profile: str = "hebi"
     timezone: str = "Asia/Shanghai"
     calendar_overrides: str = ""
+    #: Approved catalog revisions (目录更新, jobs.catalog.revisions): one YAML file per revision,
+    #: read over `schemas/` by the catalog loader. Configuration the pipeline reads, not git's.
+    catalog_revisions_root: str = field(default_factory=lambda: _path_or_uri("data/catalog"))
     #: Re-identification data (token → original, 000 §27): kept apart, outside the lake root.
     reid_root: str = field(default_factory=lambda: _path_or_uri("data/reid"))
     #: Where ``govlake backup`` writes backup sets: another volume or an object store, never
@@ -186,6 +189,8 @@ class Settings:
     env: str = "development"
     #: Open data: aggregate cells counting fewer than this many subjects are suppressed (k).
     open_min_cell_count: int = 5
+    #: Open on request (依申请开放): calendar days a granted request's download link lives.
+    open_download_days: int = 30
     #: Per-file bounds on a delivered file, checked while it is read (jobs.ingest.readers): a
     #: file over one is quarantined whole, naming the bound, before it can exhaust memory.
     #: Bytes once decompressed (an XLSX's zip members together; a text file's size).
@@ -297,6 +302,7 @@ class Settings:
             policy_profile=_env("POLICY_PROFILE", "hebi"),
             timezone=_env_timezone("TIMEZONE", "Asia/Shanghai"),
             calendar_overrides=_env("CALENDAR_OVERRIDES", ""),
+            catalog_revisions_root=_path_or_uri(_env("CATALOG_REVISIONS_ROOT", "data/catalog")),
             reid_root=_path_or_uri(_env("REID_ROOT", "data/reid")),
             backup_root=_outside_lake(lake_root, "BACKUP_ROOT", "data/backups"),
             backup_keep=_env_count("BACKUP_KEEP", cls.backup_keep),
@@ -308,6 +314,7 @@ class Settings:
             db_url=_env("DB_URL", ""),
             env=_env_choice("ENV", "development", ("development", "production")),
             open_min_cell_count=_env_count("OPEN_MIN_CELL_COUNT", 5),
+            open_download_days=_env_count("OPEN_DOWNLOAD_DAYS", cls.open_download_days),
             read_max_bytes=_env_count("READ_MAX_BYTES", cls.read_max_bytes),
             read_max_line_bytes=_env_count("READ_MAX_LINE_BYTES", cls.read_max_line_bytes),
             read_max_rows=_env_count("READ_MAX_ROWS", cls.read_max_rows),

@@ -78,6 +78,7 @@ def settings_under(root, **overrides):
         lake_root=str(root / "lake"),
         landing_root=str(root / "landing"),
         reports_root=str(root / "reports"),
+        catalog_revisions_root=str(root / "catalog"),
         spark_master="local[2]",
         shuffle_partitions=2,
         **{"landing_quiet_seconds": 0, **overrides},

@@ -7,6 +7,10 @@ Layout (see `schemas/README.md`)::
     schemas/code_tables/<id>.yaml                 code tables (码表)
     schemas/resources/<department>/<resource>.yaml  one catalog entry (目录) per resource
 
+Over it, approved revisions (目录更新, :mod:`jobs.catalog.revisions`): given a revisions root, a
+resource's entry is the one of its newest revision there, not its file in `schemas/`. A
+proposed entry is checked the same way before anyone reviews it (:func:`check_proposal`).
+
 A catalog with mistakes must not half-load: a typo in one resource would silently drop a column
 from a pool. So the loader reads everything, collects every problem as ``file: entry: reason``
 and raises one :class:`CatalogError` listing them all; only a clean catalog becomes a
@@ -15,6 +19,7 @@ and raises one :class:`CatalogError` listing them all; only a clean catalog beco
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -24,6 +29,7 @@ from typing import Any
 import yaml
 
 from jobs import yamlconf
+from jobs.catalog import revisions
 from jobs.catalog.models import (
     BASES,
     COMPLETION_FILE_NAME,
@@ -85,21 +91,49 @@ class CatalogError(ValueError):
         super().__init__(f"{count} {noun} in the catalog at {root}:\n{lines}")
 
 
-def load_catalog(schemas_root: str | Path) -> Catalog:
-    """The validated catalog under ``schemas_root``, read once per root and then cached.
+def load_catalog(schemas_root: str | Path, revisions_root: str | Path | None = None) -> Catalog:
+    """The validated catalog under ``schemas_root`` with the approved revisions of
+    ``revisions_root`` over it; read once and cached until a revision is added.
 
     Args:
         schemas_root: the `schemas/` folder (``settings.schemas_root``).
+        revisions_root: the approved revisions (``settings.catalog_revisions_root``); None for
+            `schemas/` alone.
 
     Raises:
         CatalogError: listing every problem in the catalog.
     """
-    return _load_cached(str(_resolve_root(schemas_root)))
+    overlay = str(_resolve_root(revisions_root)) if revisions_root is not None else ""
+    return _load_cached(
+        str(_resolve_root(schemas_root)), overlay, revisions.signature(overlay or None)
+    )
 
 
-def read_catalog(schemas_root: str | Path) -> Catalog:
+def read_catalog(schemas_root: str | Path, revisions_root: str | Path | None = None) -> Catalog:
     """Like :func:`load_catalog` but always reads the files (for ``govlake catalog validate``)."""
-    return _read(_resolve_root(schemas_root))
+    overlay = _resolve_root(revisions_root) if revisions_root is not None else None
+    return _read(_resolve_root(schemas_root), overlay)
+
+
+def check_proposal(
+    schemas_root: str | Path,
+    revisions_root: str | Path | None,
+    resource_id: str,
+    entry: Any,
+    label: str = "proposal",
+) -> Catalog:
+    """The catalog as it would be with ``entry`` as the entry of ``resource_id``: a proposed
+    change (目录更新) is checked by the same rules as the files, before anyone reviews it.
+
+    Args:
+        entry: the proposed entry, parsed (a mapping, as a resource file holds it).
+        label: how problems name the proposal (instead of a file name).
+
+    Raises:
+        CatalogError: listing every problem, the proposal's named by ``label``.
+    """
+    overlay = _resolve_root(revisions_root) if revisions_root is not None else None
+    return _read(_resolve_root(schemas_root), overlay, {resource_id: (label, entry, None)})
 
 
 def clear_catalog_cache() -> None:
@@ -112,9 +146,10 @@ def _resolve_root(schemas_root: str | Path) -> Path:
 
 
 @functools.lru_cache(maxsize=8)
-def _load_cached(root: str) -> Catalog:
-    # lru_cache does not keep exceptions, so a broken catalog is re-read on the next call.
-    return _read(Path(root))
+def _load_cached(root: str, revisions_root: str, _revision_files: tuple[str, ...]) -> Catalog:
+    # lru_cache does not keep exceptions, so a broken catalog is re-read on the next call. The
+    # revision files' names are part of the key: an approved revision is read at the next load.
+    return _read(Path(root), Path(revisions_root) if revisions_root else None)
 
 
 # --- YAML ------------------------------------------------------------------------------------
@@ -489,25 +524,54 @@ def _yaml_files(reader: _Reader, folder: Path) -> list[Path]:
     return files
 
 
+#: Entries read instead of a resource's file: resource id → (how problems name it, the parsed
+#: entry, its revision number or None for a proposal).
+Overlay = dict[str, tuple[str, Any, int | None]]
+
+
+def _read_overlay(reader: _Reader, revisions_root: Path | None) -> Overlay:
+    """The newest approved revision of each resource, as entries to read over `schemas/`."""
+    found, problems = revisions.read_revisions(revisions_root)
+    for problem in problems:
+        reader.add(problem.file, problem.where or "(file)", problem.reason, problem.line)
+    return {
+        resource_id: (revision.file, revision.entry, revision.number)
+        for resource_id, revision in revisions.newest_by_resource(found).items()
+    }
+
+
 def _read_resources(
     reader: _Reader,
     departments: dict[str, Department],
     elements: dict[str, DataElement],
     code_tables: dict[str, CodeTable],
+    overlay: Overlay | None = None,
 ) -> dict[str, Resource]:
     folder = reader.root / RESOURCES_DIR
     if not folder.is_dir():
         reader.add(RESOURCES_DIR + "/", "(folder)", "missing: the catalog has no resources")
         return {}
+    overlay = overlay or {}
     found: list[Resource] = []
     first_file: dict[str, str] = {}
     for path in _yaml_files(reader, folder):
         file = reader.rel(path)
-        data = reader.read_yaml(path)
-        if data is None:
-            reader.unreadable.add(_resource_id_of_path(path.relative_to(folder)))
-            continue
-        resource = _read_resource(reader, path, data, departments, elements, code_tables)
+        resource_id = _resource_id_of_path(path.relative_to(folder))
+        if resource_id in overlay:
+            # a revision (or a proposal) replaces the whole entry; the file's path still says
+            # which resource it must declare
+            label, data, number = overlay[resource_id]
+            resource = _read_resource(
+                reader, path, data, departments, elements, code_tables, file=label
+            )
+            if resource is not None:
+                resource = dataclasses.replace(resource, revision=number or 0)
+        else:
+            data = reader.read_yaml(path)
+            if data is None:
+                reader.unreadable.add(resource_id)
+                continue
+            resource = _read_resource(reader, path, data, departments, elements, code_tables)
         if resource is None:
             continue
         if resource.id in first_file:
@@ -519,6 +583,14 @@ def _read_resources(
             continue
         first_file[resource.id] = file
         found.append(resource)
+    for resource_id, (label, _data, _number) in overlay.items():
+        if resource_id not in first_file and resource_id not in reader.unreadable:
+            reader.add(
+                label,
+                resource_id,
+                f"no resource {resource_id!r} in {RESOURCES_DIR}/ to revise "
+                "(a revision changes an existing entry)",
+            )
     # Catalog order: departments as listed in departments.yaml, then resource name.
     order = {code: index for index, code in enumerate(departments)}
     found.sort(key=lambda r: (order.get(r.department, len(order)), r.resource))
@@ -536,8 +608,10 @@ def _read_resource(
     departments: dict[str, Department],
     elements: dict[str, DataElement],
     code_tables: dict[str, CodeTable],
+    *,
+    file: str | None = None,
 ) -> Resource | None:
-    file = reader.rel(path)
+    file = file or reader.rel(path)
     raw_dept = data.get("department") if isinstance(data, dict) else None
     raw_name = data.get("resource") if isinstance(data, dict) else None
     label = (
@@ -775,14 +849,17 @@ def _check_authority(
                 entry.problem(f"unknown resource {resource_id!r}", "authority")
 
 
-def _read(root: Path) -> Catalog:
+def _read(
+    root: Path, revisions_root: Path | None = None, proposal: Overlay | None = None
+) -> Catalog:
     reader = _Reader(root)
     if not root.is_dir():
         raise CatalogError(str(root), [Problem(str(root), "(folder)", "not a folder")])
+    overlay = {**_read_overlay(reader, revisions_root), **(proposal or {})}
     departments = _read_departments(reader)
     code_tables = _read_code_tables(reader)
     elements, element_entries = _read_elements(reader, code_tables)
-    resources = _read_resources(reader, departments, elements, code_tables)
+    resources = _read_resources(reader, departments, elements, code_tables, overlay)
     _check_authority(reader, element_entries, resources)
     if reader.problems:
         raise CatalogError(str(root), reader.problems)

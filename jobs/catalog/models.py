@@ -371,6 +371,8 @@ class Resource:
     title_en: str = ""
     description: str = ""
     path: str = ""
+    #: The approved catalog revision (目录更新) this entry comes from; 0: its file in `schemas/`.
+    revision: int = 0
 
     @property
     def id(self) -> str:

@@ -22,6 +22,8 @@ from jobs.store.roles import BUREAU
 TOPIC_FIELDS: dict[str, tuple[str, ...]] = {
     "verification": ("base", "element", "rule", "key_kind", "key"),
     "share": ("dataset", "consumer", "purpose"),
+    "feedback": ("dataset", "field", "record_key"),
+    "demand": ("description",),
 }
 
 

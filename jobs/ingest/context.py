@@ -62,7 +62,7 @@ class Context:
 
 
 def open_context(resource_id: str, settings: Settings, spark: SparkSession | None) -> Context:
-    catalog = load_catalog(settings.schemas_root)
+    catalog = load_catalog(settings.schemas_root, settings.catalog_revisions_root)
     return Context(settings, catalog.resource(resource_id), catalog, settings.now(), spark)
 
 

@@ -146,7 +146,9 @@ def _run(args: argparse.Namespace) -> int:
     from jobs.ingest.pipeline import ingest_resource
 
     settings = Settings.from_env()
-    for resource_id in args.resources or list(load_catalog(settings.schemas_root).resources):
+    for resource_id in args.resources or list(
+        load_catalog(settings.schemas_root, settings.catalog_revisions_root).resources
+    ):
         result = ingest_resource(resource_id, settings)
         print(json.dumps({resource_id: result["row_accounting"]}, ensure_ascii=False, default=str))
     return 0

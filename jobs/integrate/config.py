@@ -22,6 +22,7 @@ from typing import Any
 from jobs import yamlconf
 from jobs.catalog.loader import load_catalog
 from jobs.catalog.models import Catalog, Field, Resource
+from jobs.catalog.revisions import signature as revision_signature
 from jobs.lake.registry import BASE_TABLES, E_LICENCE
 from jobs.settings import Settings
 from jobs.yamlconf import ANY, BOOL, NUMBER, TEXT, Keys, ListOf, MapOf
@@ -419,7 +420,8 @@ def load_integration_config(
         IntegrationConfigError: listing every problem found.
     """
     root = Path(settings.schemas_root)
-    config = _load_cached(str(root), _mtimes(root))
+    revisions = settings.catalog_revisions_root
+    config = _load_cached(str(root), _mtimes(root), revisions, revision_signature(revisions))
     if jurisdiction is not None:
         config = IntegrationConfig(
             config.catalog,
@@ -438,9 +440,14 @@ def _mtimes(root: Path) -> tuple[tuple[str, int], ...]:
 
 
 @functools.lru_cache(maxsize=8)
-def _load_cached(root_text: str, mtimes: tuple[tuple[str, int], ...]) -> IntegrationConfig:
+def _load_cached(
+    root_text: str,
+    mtimes: tuple[tuple[str, int], ...],
+    revisions_root: str,
+    _revision_files: tuple[str, ...],
+) -> IntegrationConfig:
     root = Path(root_text)
-    catalog = load_catalog(root)
+    catalog = load_catalog(root, revisions_root)
     problems: list[str] = []
     bases_dir = root / "bases"
     subjects = _subjects(catalog, _read_yaml(bases_dir / "subjects.yaml", _SUBJECTS), problems)

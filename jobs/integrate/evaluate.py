@@ -269,7 +269,7 @@ def evaluate_lake(
     """:func:`evaluate_build` on what a build left in the lake of ``settings`` (the conflicts
     table, the population and legal-entity bases, the pools' keys), against a synthetic city's
     manifest: the figures the demo prints and the county test asserts on."""
-    catalog = load_catalog(settings.schemas_root)
+    catalog = load_catalog(settings.schemas_root, settings.catalog_revisions_root)
 
     def base(table: LakeTable, *columns: str) -> pd.DataFrame:
         return tables.read_table(spark, table.uri(settings), columns=columns).toPandas()

@@ -229,11 +229,14 @@ def build_ingest_dags(
 
 
 def load_catalog() -> Catalog:
-    """The validated catalog of ``Settings.schemas_root`` (cached per process by the loader).
+    """The validated catalog of ``Settings.schemas_root`` with its approved revisions (目录更新,
+    files under ``Settings.catalog_revisions_root``: no database is read while parsing), cached
+    per process by the loader until a revision is added.
 
     A broken catalog raises here, so Airflow shows it as the DAG file's import error.
     """
-    return _load_catalog(Settings.from_env().schemas_root)
+    settings = Settings.from_env()
+    return _load_catalog(settings.schemas_root, settings.catalog_revisions_root)
 
 
 def _doc_md(

@@ -39,7 +39,7 @@ def run_selfcheck() -> dict[str, Any]:
     problems: list[str] = []
     found: dict[str, Any] = {"settings": settings.as_dict()}
 
-    catalog = load_catalog(settings.schemas_root)
+    catalog = load_catalog(settings.schemas_root, settings.catalog_revisions_root)
     found["departments"] = len(catalog.departments)
     found["resources"] = len(catalog.resources)
     if not catalog.resources:

@@ -39,13 +39,10 @@ NUMBER_FIELDS: tuple[str, ...] = (
 )
 #: Numbers that may not be null: the code always needs them (defaults are documented).
 REQUIRED_NUMBERS = frozenset({"verification_workdays", "verification_max_extensions"})
-#: Numbers the regulations set but no govlake procedure counts yet (no share-demand, open-request
-#: or catalog-update procedure exists; issue #16). They stay in the profiles because they are the
-#: regulation; ``govlake policy show`` marks them, and no code may read them while listed here.
+#: Numbers the regulations set but no govlake procedure counts yet (no catalog-update procedure
+#: exists; issue #16). They stay in the profiles because they are the regulation; ``govlake
+#: policy show`` marks them, and no code may read them while listed here.
 NOT_YET_ENFORCED: tuple[str, ...] = (
-    "share_demand_answer_workdays",
-    "share_demand_deliver_workdays",
-    "open_request_answer_workdays",
     "catalog_update_ask_workdays",
     "catalog_update_review_workdays",
 )

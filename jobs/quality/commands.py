@@ -39,6 +39,8 @@ def _suites(args: argparse.Namespace) -> int:
     from jobs.quality import suites
 
     settings = Settings.from_env()
+    # The committed suites follow `schemas/` (git); approved revisions get theirs generated
+    # when a batch is validated (suites.suite_for).
     catalog = load_catalog(settings.schemas_root)
     if args.check:
         stale = suites.stale_suites(catalog)
@@ -58,7 +60,7 @@ def _show(args: argparse.Namespace) -> int:
     from jobs.quality import rules, suites
 
     settings = Settings.from_env()
-    catalog = load_catalog(settings.schemas_root)
+    catalog = load_catalog(settings.schemas_root, settings.catalog_revisions_root)
     try:
         resource = catalog.resource(args.resource)
     except KeyError as unknown:

@@ -52,7 +52,7 @@ from jobs.quality.metrics import (
     column_types_of_spark,
     skipped_outcomes,
 )
-from jobs.quality.suites import Suite, load_suite
+from jobs.quality.suites import Suite, suite_for
 from jobs.quality.validate import GxRun, GxSession, columns_read, gx_session
 from jobs.settings import Settings, pinned_clock
 
@@ -138,9 +138,9 @@ def validate_pool_batch(
     """
     # One instant for the whole run: write ids, today and the deadlines all agree.
     settings = settings.with_clock(pinned_clock(settings.now()))
-    catalog = load_catalog(settings.schemas_root)
+    catalog = load_catalog(settings.schemas_root, settings.catalog_revisions_root)
     resource = catalog.resource(resource_id)
-    suite = load_suite(resource_id)
+    suite = suite_for(resource, catalog)
     summary: dict[str, Any] = {
         "resource": resource_id,
         "suite_version": suite.version,

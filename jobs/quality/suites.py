@@ -378,6 +378,21 @@ def load_suite(resource_id: str, expectations_dir: Path | str | None = None) -> 
     return parse_suite(json.loads(path.read_text(encoding="utf-8")), str(path))
 
 
+def suite_for(
+    resource: Resource, catalog: Catalog, expectations_dir: Path | str | None = None
+) -> Suite:
+    """The suite a batch of ``resource`` is validated with: the committed file, or, for an entry
+    changed by an approved catalog revision (目录更新), the suite generated from that entry (the
+    committed file follows `schemas/`; the revision must take effect without a commit).
+
+    Raises:
+        SuiteError: as :func:`load_suite` and :func:`generate_suite`.
+    """
+    if not resource.revision:
+        return load_suite(resource.id, expectations_dir)
+    return generate_suite(resource, catalog, load_cross_field(expectations_dir))
+
+
 def to_gx_suite(suite: Suite, expectations: Iterable[Expectation] | None = None) -> Any:
     """The suite as a GX ``ExpectationSuite`` (only ``expectations`` if given, e.g. without the
     ones skipped for a first batch)."""

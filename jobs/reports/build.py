@@ -1,7 +1,7 @@
 """``govlake reports build``: read the governance tables, build the view models, write pages.
 
 Pages go to ``<reports_root>/reports/``: ``index.html`` linking ``quality.html``,
-``verification.html`` and ``evaluation.html``. Every page is self-contained (inline CSS and SVG,
+``verification.html``, ``evaluation.html`` and ``demands.html``. Every page is self-contained (inline CSS and SVG,
 no script, nothing fetched), so it opens from a file share or an e-mail attachment offline.
 """
 
@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from jobs.policy.workdays import WorkdayCalendar, default_override_paths, get_calendar
+from jobs.reports.demands import DEMAND_STATE_LABELS, DemandReport, build_demand_report
 from jobs.reports.evaluation import EvaluationReport, build_evaluation_report
 from jobs.reports.labels import TASK_STATUS_LABELS, Directory, directory_from_catalog
 from jobs.reports.quality import LOW_SCORE, QualityReport, build_quality_report
@@ -20,17 +21,19 @@ from jobs.reports.render import render_page
 from jobs.reports.sources import GOVERNANCE_TABLES, SHARE_TABLES, ReportInputs, read_inputs
 from jobs.reports.verification import VerificationReport, build_verification_report
 from jobs.settings import Settings
+from jobs.share.feedback import as_rectification_tasks
 
 REPORTS_FOLDER = "reports"
 
 
 @dataclass(frozen=True)
 class Reports:
-    """The three view models of one build."""
+    """The view models of one build."""
 
     quality: QualityReport
     verification: VerificationReport
     evaluation: EvaluationReport
+    demands: DemandReport
 
 
 def build_view_models(
@@ -42,8 +45,12 @@ def build_view_models(
 ) -> Reports:
     """Pure: every view model from the rows read."""
     return Reports(
+        # error feedback is rectification too (整改, 002 §18): listed with the quality checks' tasks
         quality=build_quality_report(
-            inputs.scorecards, inputs.rectification_tasks, directory, today
+            inputs.scorecards,
+            [*inputs.rectification_tasks, *as_rectification_tasks(inputs.feedback)],
+            directory,
+            today,
         ),
         verification=build_verification_report(
             inputs.tickets, inputs.conflicts, directory, today, calendar
@@ -58,7 +65,10 @@ def build_view_models(
             directory=directory,
             year=year or today.year,
             as_of=today,
+            feedback=inputs.feedback,
+            demands=inputs.demands,
         ),
+        demands=build_demand_report(inputs.demands, directory, today),
     )
 
 
@@ -90,11 +100,22 @@ def render_pages(reports: Reports, inputs: ReportInputs, meta: dict[str, str]) -
             "Resources provided, freshness, quality, conflicts, verification on time, shares served",
             "summary": f"{len(e.departments)} departments, as of {e.as_of}",
         },
+        {
+            "file": "demands.html",
+            "title": "需求清单 Data demands",
+            "description": "各部门提出的数据需求、承办部门、答复与交付期限 "
+            "Data demands per department, their holder, answer and delivery deadlines",
+            "summary": f"{reports.demands.total} demands, {reports.demands.overdue} past due",
+        },
     ]
     share_paths = {table.name: table.path for table in SHARE_TABLES}
     table_rows = [
         (table.path, len(getattr(inputs, attr))) for attr, table in GOVERNANCE_TABLES.items()
     ] + [(share_paths[name], len(rows)) for name, rows in inputs.share_tables.items()]
+    table_rows += [
+        ("store: requests (feedback 数据纠错)", len(inputs.feedback)),
+        ("store: requests (demand 需求清单)", len(inputs.demands)),
+    ]
     return {
         "index.html": render_page("index.html.j2", meta=meta, pages=pages, tables=table_rows),
         "quality.html": render_page(
@@ -107,6 +128,9 @@ def render_pages(reports: Reports, inputs: ReportInputs, meta: dict[str, str]) -
         ),
         "verification.html": render_page("verification.html.j2", meta=meta, report=v),
         "evaluation.html": render_page("evaluation.html.j2", meta=meta, report=e),
+        "demands.html": render_page(
+            "demands.html.j2", meta=meta, report=reports.demands, labels=DEMAND_STATE_LABELS
+        ),
     }
 
 
@@ -129,7 +153,9 @@ def build_reports(
     if directory is None:
         from jobs.catalog.loader import load_catalog
 
-        directory = directory_from_catalog(load_catalog(settings.schemas_root))
+        directory = directory_from_catalog(
+            load_catalog(settings.schemas_root, settings.catalog_revisions_root)
+        )
     calendar = get_calendar(default_override_paths(settings))
     inputs = read_inputs(settings)
     reports = build_view_models(inputs, directory, today, calendar, year)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from markupsafe import Markup
 
@@ -28,6 +28,8 @@ from jobs.reports.labels import (
 )
 from jobs.reports.quality import mean
 from jobs.reports.verification import is_past_deadline, was_closed_on_time
+from jobs.share.demands import DemandCounts, demand_counts
+from jobs.share.feedback import FeedbackCounts, feedback_counts
 
 #: Columns that may name the providing department in a share table, in order of preference.
 SHARE_DEPARTMENT_COLUMNS = (
@@ -156,6 +158,9 @@ class DepartmentEvaluation:
     tickets_closed_on_time: int
     tickets_past_deadline: int
     shares_served: int | None
+    #: Error feedback (数据纠错) on its data, and data demands (需求清单) it was asked.
+    feedback: FeedbackCounts = field(default_factory=FeedbackCounts)
+    demands: DemandCounts = field(default_factory=DemandCounts)
 
     @property
     def resources_fresh(self) -> int:
@@ -179,7 +184,13 @@ class DepartmentEvaluation:
 
     @property
     def has_activity(self) -> bool:
-        return bool(self.files_delivered or self.batches_scored or self.tickets_opened)
+        return bool(
+            self.files_delivered
+            or self.batches_scored
+            or self.tickets_opened
+            or self.feedback.received
+            or self.demands.received
+        )
 
 
 @dataclass(frozen=True)
@@ -220,8 +231,11 @@ def build_evaluation_report(
     directory: Directory,
     year: int,
     as_of: dt.date,
+    feedback: Iterable[Mapping] = (),
+    demands: Iterable[Mapping] = (),
 ) -> EvaluationReport:
-    """The yearly evaluation's view model (see the module docstring)."""
+    """The yearly evaluation's view model (see the module docstring); ``feedback`` and
+    ``demands`` are requests of the request model (jobs.share.feedback, jobs.share.demands)."""
     as_of = min(as_of, dt.date(year, 12, 31))
     files = [
         f
@@ -243,8 +257,12 @@ def build_evaluation_report(
     tasks = [t for t in rectification_tasks if _in_year(t.get("detected_on"), year, as_of)]
     year_tickets = [t for t in tickets if _in_year(t.get("opened_on"), year, as_of)]
     shares = count_shares_served(share_tables, year, as_of)
+    feedback_of = feedback_counts(feedback, year, as_of)
+    demands_of = demand_counts(demands, year, as_of)
 
     codes = directory.department_codes(
+        *feedback_of,
+        *demands_of,
         *(f["department"] for f in files),
         *(s["department"] for s in cards),
         *(d for t in year_tickets for d in t.get("assigned_departments") or []),
@@ -299,6 +317,8 @@ def build_evaluation_report(
                 shares_served=None
                 if shares.by_department is None
                 else shares.by_department.get(code, 0),
+                feedback=feedback_of.get(code, FeedbackCounts()),
+                demands=demands_of.get(code, DemandCounts()),
             )
         )
     labels = [d.department.short for d in departments]

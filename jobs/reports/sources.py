@@ -7,6 +7,9 @@ empty states instead of failing.
 
 Share data belongs to the share area, which may not have written anything yet;
 :func:`find_share_tables` says which of its tables exist and :func:`read_share_rows` reads them.
+
+The procedures between departments that have no lake snapshot (error feedback, data demands)
+are read from the workflow store, their one source of truth (:func:`read_requests`).
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from jobs.lake.registry import (
     LakeTable,
 )
 from jobs.lake.tables import table_exists
-from jobs.settings import Settings
+from jobs.settings import Settings, SettingsError
 
 #: The governance tables the reports read, by the name the report code uses.
 GOVERNANCE_TABLES: dict[str, LakeTable] = {
@@ -53,6 +56,9 @@ class ReportInputs:
     pool_batches: list[dict] = field(default_factory=list)
     #: governance share table name → its rows; empty when the share area has written nothing.
     share_tables: dict[str, list[dict]] = field(default_factory=dict)
+    #: Requests of the workflow store: error feedback (数据纠错) and data demands (需求清单).
+    feedback: list[dict] = field(default_factory=list)
+    demands: list[dict] = field(default_factory=list)
 
 
 def find_share_tables(settings: Settings) -> dict[str, str]:
@@ -70,9 +76,23 @@ def read_share_rows(settings: Settings) -> dict[str, list[dict]]:
     return {name: ledger.read_rows(uri) for name, uri in find_share_tables(settings).items()}
 
 
+def read_requests(settings: Settings) -> dict[str, list[dict]]:
+    """The error feedback and data demands of the workflow store (``feedback``, ``demands``);
+    none where no store is configured (a remote lake without ``GOVLAKE_DB_URL``)."""
+    from jobs.govern.procedure import load
+    from jobs.share.demands import DEMAND
+    from jobs.share.feedback import FEEDBACK
+
+    try:
+        _ = settings.database_url
+    except SettingsError:
+        return {}
+    return {"feedback": load(settings, FEEDBACK), "demands": load(settings, DEMAND)}
+
+
 def read_inputs(settings: Settings) -> ReportInputs:
     """Reads every table the reports need; missing tables give empty lists."""
     rows = {
         attr: ledger.read_rows(table.uri(settings)) for attr, table in GOVERNANCE_TABLES.items()
     }
-    return ReportInputs(**rows, share_tables=read_share_rows(settings))
+    return ReportInputs(**rows, share_tables=read_share_rows(settings), **read_requests(settings))

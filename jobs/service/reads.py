@@ -129,7 +129,10 @@ def resolve(settings: Settings, dataset_id: Any) -> Dataset:
     masking = load_masking(settings.schemas_root)
     try:
         dataset = resolve_dataset(
-            dataset_id, load_catalog(settings.schemas_root), settings, masking
+            dataset_id,
+            load_catalog(settings.schemas_root, settings.catalog_revisions_root),
+            settings,
+            masking,
         )
     except SharePolicyError:
         raise UnknownDataset(
@@ -150,7 +153,10 @@ _resolved: dict[tuple[str, str], tuple[float, Dataset]] = {}
 def check_department(settings: Settings, consumer: Consumer) -> None:
     """The consumer's department must be one the catalog knows (it names a share folder)."""
     check_name(consumer.department, "department")
-    if consumer.department not in load_catalog(settings.schemas_root).departments:
+    if (
+        consumer.department
+        not in load_catalog(settings.schemas_root, settings.catalog_revisions_root).departments
+    ):
         raise NotGranted(
             f"department {consumer.department!r} is not in the catalog",
             "ask the bureau to register the department",
@@ -161,7 +167,11 @@ def key_column(settings: Settings, dataset: Dataset) -> str:
     """The dataset's ID column: a base's key, or the first key field of a resource."""
     if dataset.id in BASE_DATASETS:
         return BASE_DATASETS[dataset.id]
-    return load_catalog(settings.schemas_root).resource(dataset.id).key.fields[0]
+    return (
+        load_catalog(settings.schemas_root, settings.catalog_revisions_root)
+        .resource(dataset.id)
+        .key.fields[0]
+    )
 
 
 def check_fields(dataset: Dataset, names: Sequence[Any], what: str) -> list[str]:

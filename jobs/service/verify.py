@@ -70,7 +70,7 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 def _standardiser(settings: Settings, dataset_id: str, column: str, kind: str) -> Callable:
     """The function that standardises claims of one base column (by its data element)."""
     if kind == "code":
-        catalog = load_catalog(settings.schemas_root)
+        catalog = load_catalog(settings.schemas_root, settings.catalog_revisions_root)
         base = load_integration_config(settings).bases.get(dataset_id)
         elements = {a.column: a.element for a in base.attributes} if base else {}
         table_id = catalog.element(elements.get(column, column)).code_table

@@ -83,7 +83,9 @@ class LakeData:
             for g in read_grants(self.settings, [("consumer", "=", principal.department)])
             if is_active(g, today)
         ]
-        resources = load_catalog(self.settings.schemas_root).resources
+        resources = load_catalog(
+            self.settings.schemas_root, self.settings.catalog_revisions_root
+        ).resources
         bases = {t.name: t.grain for t in BASE_TABLES}
         views: dict[str, DatasetView] = {}
         for grant in sorted(active, key=lambda g: g["dataset"]):

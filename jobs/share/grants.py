@@ -48,6 +48,7 @@ from sqlalchemy.orm import Session
 
 from jobs.audit import log as audit
 from jobs.catalog import load_catalog
+from jobs.govern.procedure import ProcedureError
 from jobs.lake import ledger, tables
 from jobs.lake.registry import SHARE, SHARE_GRANTS
 from jobs.policy import load_profile
@@ -475,7 +476,9 @@ def _clock(settings: Settings, today: dt.date | None) -> tuple[dt.date, dt.datet
 
 def provider_of(settings: Settings, dataset_id: str) -> str:
     """The department that provides a dataset: a resource's own, the bureau for a base."""
-    resource = load_catalog(settings.schemas_root).resources.get(dataset_id)
+    resource = load_catalog(settings.schemas_root, settings.catalog_revisions_root).resources.get(
+        dataset_id
+    )
     return resource.department if resource is not None else BUREAU
 
 
@@ -504,7 +507,12 @@ def request_share(
     require(by, "share.request", consumer)
     day, now = _clock(settings, today)
     masking = load_masking(settings.schemas_root)
-    dataset = resolve_dataset(dataset_id, load_catalog(settings.schemas_root), settings, masking)
+    dataset = resolve_dataset(
+        dataset_id,
+        load_catalog(settings.schemas_root, settings.catalog_revisions_root),
+        settings,
+        masking,
+    )
     policy = share_requests.load_share_policy(settings)
     reviewed = policy.is_reviewed(dataset.share_type)
     due = policy.answer_due(day) if reviewed else None
@@ -584,7 +592,7 @@ def _take_step(
                 _move(session, before, grant)
                 _record_steps(session, grant, steps_of(grant)[-1:])
             share_requests.move(session, record, moved, event)
-        except share_requests.ShareRequestError as exc:
+        except ProcedureError as exc:
             raise GrantError(str(exc)) from None
     _publish(settings, grant, [event])
     return grant

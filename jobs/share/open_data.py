@@ -280,7 +280,7 @@ def publish_open_data(
     spark: SparkSession, settings: Settings, *, as_of: dt.date, actor: str = "system"
 ) -> dict[str, Any]:
     """Publishes the open resources, the aggregates and the open list; audits each."""
-    catalog = load_catalog(settings.schemas_root)
+    catalog = load_catalog(settings.schemas_root, settings.catalog_revisions_root)
     masking = load_masking(settings.schemas_root)
     profile = load_profile(settings.policy_profile, settings.schemas_root)
     open_name = profile.open_types.name("unconditional")

@@ -74,7 +74,7 @@ def refresh_shares(
     key = key or load_share_key(settings)
     reident_key = reident_key or load_reident_key(settings)
     masking = load_masking(settings.schemas_root)
-    catalog = load_catalog(settings.schemas_root)
+    catalog = load_catalog(settings.schemas_root, settings.catalog_revisions_root)
     wanted = granted_fields(read_grants(settings), today)
     held = held_batches(settings)
     refreshed, missing_sources = [], []

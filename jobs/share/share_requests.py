@@ -38,13 +38,14 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.orm import Session
 
+from jobs.govern import procedure
+from jobs.govern.procedure import ProcedureError
 from jobs.policy import WorkdayCalendar, load_profile
 from jobs.policy.workdays import Deadline, default_override_paths, get_calendar
 from jobs.settings import Settings
@@ -75,7 +76,7 @@ SHARE = Machine(
 )
 
 
-class ShareRequestError(ValueError):
+class ShareRequestError(ProcedureError):
     """A step the request's state or the procedure does not allow; the message says why."""
 
 
@@ -122,33 +123,6 @@ def load_share_policy(settings: Settings) -> SharePolicy:
 
 
 # --- pure steps -------------------------------------------------------------------------------
-
-
-def _event(
-    record: Record,
-    action: str,
-    from_state: str | None,
-    *,
-    by: Actor,
-    why: str,
-    on: dt.date,
-    now: dt.datetime,
-) -> requests.Event:
-    seed = f"{record['id']}|{action}|{now.isoformat()}|{uuid.uuid4().hex}"
-    return {
-        "event_id": hashlib.sha256(seed.encode()).hexdigest()[:24],
-        "request_id": record["id"],
-        "action": action,
-        "from_state": from_state,
-        "to_state": record["state"],
-        "by": by.login,
-        "by_department": by.department,
-        "reason": why,
-        "at": now,
-        "on": on,
-        "due_on": record["due_on"],
-        "source": None,
-    }
 
 
 def _iso(day: dt.date | None) -> str | None:
@@ -207,7 +181,11 @@ def opened(
     decided at once."""
     record = _pending(grant, provider=provider, reviewer=reviewer, legal_basis=legal_basis)
     why = grant["purpose"] + (f" (依据 {legal_basis})" if legal_basis else "")
-    events = [_event(record, "requested", None, by=by, why=why, on=grant["requested_on"], now=now)]
+    events = [
+        procedure.event(
+            record, "requested", None, by=by, why=why, on=grant["requested_on"], now=now
+        )
+    ]
     if grant["state"] != PENDING:
         action = "granted" if grant["state"] == GRANTED else "denied"
         record, event = _step(
@@ -234,8 +212,7 @@ def _step(
     due: Deadline | None = None,
 ) -> tuple[Record, requests.Event]:
     """``record`` moved by ``action`` (checked against :data:`SHARE`), and its event."""
-    if not why or not why.strip():
-        raise ShareRequestError("say why (--why): every step of a share request has a reason")
+    why = procedure.require_reason(why, "why (--why): every step of a share request has a reason")
     sources, target = SHARE.transitions[action]
     if record["state"] not in sources:
         raise ShareRequestError(
@@ -252,7 +229,7 @@ def _step(
         out.update(closed_on=today, closed_by=by.login, close_reason=why)
     else:
         out.update(closed_on=None, closed_by=None, close_reason=None)
-    return out, _event(out, action, record["state"], by=by, why=why, on=today, now=now)
+    return out, procedure.event(out, action, record["state"], by=by, why=why, on=today, now=now)
 
 
 def answered(

@@ -182,6 +182,24 @@ def events(
     return [dict(row) for row in session.execute(query).mappings()]
 
 
+def events_since(
+    session: Session, type_: str, action: str, *, source: str, since: dt.datetime
+) -> list[Event]:
+    """The ``action`` events of a type's requests caused by ``source`` after ``since``
+    (what a public form throttles by: jobs.govern.open_requests)."""
+    query = (
+        select(_EVENTS)
+        .join(_REQUESTS, _REQUESTS.c.id == _EVENTS.c.request_id)
+        .where(
+            _REQUESTS.c.type == type_,
+            _EVENTS.c.action == action,
+            _EVENTS.c.source == source,
+            _EVENTS.c.at > since,
+        )
+    )
+    return [dict(row) for row in session.execute(query).mappings()]
+
+
 def last_event_id(session: Session, type_: str) -> int | None:
     """The newest event of a type's requests (None before the first): grows with every
     transition, so it tells whether anything happened since it was read."""

@@ -55,11 +55,22 @@ PERMISSIONS: dict[str, dict[str, str]] = {
     "share.export": {DATA_OFFICER: OWN, BUREAU_STEWARD: ANY},  # a granted share as a file
     "share.refresh": {BUREAU_STEWARD: ANY},  # rebuild the share tables now
     "open.publish": {BUREAU_STEWARD: ANY},
+    "open.answer": {APPROVER: OWN, BUREAU_STEWARD: ANY},  # 依申请开放: grant or refuse
+    "open.request_for": {BUREAU_STEWARD: ANY},  # apply on a citizen's or organisation's behalf
     "quality.release": {QUALITY_REVIEWER: ANY},  # a held batch promotable after 整改
     "audit.purge": {BUREAU_STEWARD: ANY},  # entries past the retention
     "lake.backup": {BUREAU_STEWARD: ANY},  # take, prune and drill backup sets
     "lake.restore": {BUREAU_STEWARD: ANY},
     "lake.destroy": {BUREAU_STEWARD: ANY},  # 销毁
+    # error feedback (数据纠错): filed by the receiving department, answered by the provider only
+    "feedback.file": {DATA_OFFICER: OWN, SYSTEM_CLIENT: OWN},
+    "feedback.answer": {DATA_OFFICER: OWN, QUALITY_REVIEWER: OWN, BUREAU_STEWARD: OWN},
+    # data demand (需求清单): filed by a department, answered by the holder or the bureau
+    "demand.file": {DATA_OFFICER: OWN},
+    "demand.answer": {APPROVER: OWN, BUREAU_STEWARD: ANY},
+    "demand.deliver": {DATA_OFFICER: OWN, APPROVER: OWN, BUREAU_STEWARD: ANY},
+    "catalog.propose": {DATA_OFFICER: OWN},  # 目录更新: a change of its own resource's entry
+    "catalog.review": {BUREAU_STEWARD: ANY},  # ... reviewed by the bureau only
 }
 
 

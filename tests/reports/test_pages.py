@@ -32,7 +32,13 @@ def seen(pages):
 
 
 def test_pages_are_written_offline_and_self_contained(pages):
-    assert sorted(pages) == ["evaluation.html", "index.html", "quality.html", "verification.html"]
+    assert sorted(pages) == [
+        "demands.html",
+        "evaluation.html",
+        "index.html",
+        "quality.html",
+        "verification.html",
+    ]
     for path in pages.values():
         html = path.read_text(encoding="utf-8")
         assert external_loads(html) == [], path
@@ -51,9 +57,12 @@ def test_reports_command_writes_the_pages(tmp_path, monkeypatch, capsys):
         "quality.html",
         "verification.html",
         "evaluation.html",
+        "demands.html",
     ]
     empty = (tmp_path / "out" / "reports" / "verification.html").read_text(encoding="utf-8")
     assert "No verification tickets yet" in empty
+    no_demands = (tmp_path / "out" / "reports" / "demands.html").read_text(encoding="utf-8")
+    assert "No data demands yet" in no_demands
 
 
 def test_share_tables_are_found_when_the_share_area_writes_them(tmp_path):

@@ -210,3 +210,97 @@ def test_shares_served_from_grants_keyed_by_dataset_and_state():
     shares = count_shares_served({"share_grants": grants}, 2025, TODAY)
     assert shares.by_department == {"gaj": 1}
     assert "1 share(s) of base databases" in shares.source
+
+
+def request(request_id, type_, state, department, opened, due, closed=None, **subject):
+    """A request of the workflow store (jobs.store.requests) as the reports read it."""
+    return {
+        "id": request_id,
+        "type": type_,
+        "state": state,
+        "requester_department": "mzj",
+        "departments": [department],
+        "subject": {"dataset": "gaj.hukou", "field": "full_name", "description": "驾驶证状态"}
+        | subject,
+        "facts": {"problem": "姓名错字", "purpose": "低保复核", "legal_basis": "社会救助暂行办法"},
+        "opened_on": opened,
+        "due_on": due,
+        "due_provisional": False,
+        "closed_on": closed,
+        "close_reason": "已更正" if closed else None,
+    }
+
+
+FEEDBACK = [
+    request(
+        "f1",
+        "feedback",
+        "fixed",
+        "gaj",
+        dt.date(2025, 6, 2),
+        dt.date(2025, 6, 9),
+        dt.date(2025, 6, 5),
+    ),
+    request("f2", "feedback", "open", "gaj", dt.date(2025, 6, 16), dt.date(2025, 6, 23)),
+    request(
+        "f3",
+        "feedback",
+        "not_an_error",
+        "gaj",
+        dt.date(2024, 12, 2),
+        dt.date(2024, 12, 9),
+        dt.date(2024, 12, 3),
+    ),
+]
+DEMANDS = [
+    request(
+        "d1",
+        "demand",
+        "delivered",
+        "jyj",
+        dt.date(2025, 3, 3),
+        dt.date(2025, 3, 17),
+        dt.date(2025, 3, 14),
+    ),
+    request("d2", "demand", "submitted", "jyj", dt.date(2025, 6, 2), dt.date(2025, 6, 9)),
+]
+
+
+def test_evaluation_counts_feedback_received_and_fixed_and_demands_met():
+    report = evaluation(feedback=FEEDBACK, demands=DEMANDS)
+    depts = by_code(report.departments)
+
+    assert (depts["gaj"].feedback.received, depts["gaj"].feedback.fixed) == (2, 1)
+    assert (depts["jyj"].demands.received, depts["jyj"].demands.delivered) == (2, 1)
+    assert depts["scjgj"].feedback.received == 0
+
+
+def test_feedback_is_a_rectification_task_of_the_provider_in_the_quality_report():
+    from jobs.share.feedback import as_rectification_tasks
+
+    report = build_quality_report(
+        SCORECARDS, [*TASKS, *as_rectification_tasks(FEEDBACK)], DIRECTORY, TODAY
+    )
+    gaj = by_code(report.departments)["gaj"]
+
+    assert [(t.resource_id, t.expectation, t.status) for t in gaj.unresolved_tasks][-1] == (
+        "gaj.hukou",
+        "数据纠错 feedback: full_name",
+        "overdue",
+    )
+    assert gaj.tasks_closed == 2
+
+
+def test_demand_report_lists_the_demands_newest_first_and_flags_the_past_due():
+    from jobs.reports.demands import build_demand_report
+
+    report = build_demand_report(DEMANDS, DIRECTORY, TODAY)
+
+    assert [(d.request_id, d.state, d.is_overdue) for d in report.lines] == [
+        ("d2", "submitted", True),
+        ("d1", "delivered", False),
+    ]
+    assert (report.total, report.overdue, report.by_state["delivered"]) == (2, 1, 1)
+    assert [(d.code, c.received, c.delivered_on_time) for d, c in report.per_holder] == [
+        ("jyj", 2, 1)
+    ]

@@ -1,0 +1,576 @@
+"""Open on request (依申请开放): a citizen or organisation asks for an on-request open dataset.
+
+004 §20–22 and 000 §18: data open on request (catalog ``open.type: on_request``) is provided to
+whoever applies, once the providing department agrees; the department answers within the policy
+profile's ``open_request_answer_workdays`` (抚顺: 5, counted on the official calendar from the
+day after receipt; where the profile is silent, ``schemas/share/open_requests.yaml``), and a
+refusal says why. Not-open data (``not_open``) is listed publicly with its legal basis (000 §18,
+004 §22) but cannot be asked for this way; unconditionally open data needs no application
+(004 §21).
+
+One request of type ``open_request`` per application in the workflow store
+(:mod:`jobs.store.requests`), acted on by the providing department; each transition is a request
+event and an audit entry. Who applies:
+
+* anyone, through the public form (no account): ``requested_by`` is :data:`PUBLIC`; or
+* the bureau on a citizen's or organisation's behalf (a steward), signed by its account.
+
+The applicant's contact details (name, ID type and number or USCC, phone, e-mail) are personal
+data: they stay in the store (the request's ``facts``), are shown to the department that answers,
+and never reach an audit entry, a log line or the lake. The applicant gets a receipt number (the
+request id) and a secret, stored only as its digest, to check the state of the request.
+
+States::
+
+    pending ──granted──▶ granted ──downloaded (each download, until the link expires)
+       └─────refused──▶ refused (with the reason)
+
+A grant gives a download that expires ``open_download_days`` (a setting) after it; the link's
+signature is the service's (:mod:`jobs.service.routes.open_requests`), the expiry is kept here,
+and every download is a request event and an audit entry. Overdue requests are the generic
+deadline check's business, not this module's.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import re
+import secrets
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from jobs import yamlconf
+from jobs.audit.log import record
+from jobs.catalog import load_catalog
+from jobs.catalog.models import Resource
+from jobs.lake.registry import OPEN_DATASET
+from jobs.policy import WorkdayCalendar, load_profile
+from jobs.policy.workdays import default_override_paths, get_calendar
+from jobs.settings import Settings
+from jobs.store import requests
+from jobs.store.db import reading, transaction
+from jobs.store.requests import STAY, Machine
+from jobs.store.roles import BUREAU, Actor, require
+from jobs.yamlconf import INT, Keys
+
+PENDING, GRANTED, REFUSED = "pending", "granted", "refused"
+#: ``requested_by`` of an application sent through the public form (no account).
+PUBLIC = "public"
+#: The catalog's open type that may be asked for (依申请开放).
+ON_REQUEST = "on_request"
+#: Catalog open types → the policy profile's vocabulary keys (profiles call 依申请 "conditional").
+PROFILE_OPEN_KEYS = {"unconditional": "unconditional", "on_request": "conditional"}
+
+OPEN_REQUEST = Machine(
+    type="open_request",
+    transitions={
+        "requested": ((), PENDING),
+        "granted": ((PENDING,), GRANTED),
+        "refused": ((PENDING,), REFUSED),
+        "downloaded": ((GRANTED,), STAY),
+    },
+    open_states=(PENDING,),
+    closed_states=(GRANTED, REFUSED),
+)
+
+#: Who applies: a natural person (自然人) or a legal person or other organisation (法人或其他组织).
+APPLICANT_KINDS = {"person": "自然人", "organisation": "法人或其他组织"}
+#: Identity documents a person applies with; an organisation gives its USCC.
+ID_TYPES = {
+    "resident_id": "居民身份证",
+    "passport": "护照",
+    "hk_macao_permit": "港澳居民来往内地通行证",
+    "taiwan_permit": "台湾居民来往大陆通行证",
+    "foreign_permanent_residence": "外国人永久居留身份证",
+    "uscc": "统一社会信用代码",
+}
+_ID_NUMBER = {
+    "resident_id": re.compile(r"\d{17}[\dX]"),
+    "uscc": re.compile(r"[0-9A-HJ-NPQRTUWXY]{2}\d{6}[0-9A-HJ-NPQRTUWXY]{10}"),
+}
+_OTHER_ID = re.compile(r"[0-9A-Z]{5,20}")
+_PHONE = re.compile(r"\+?[0-9][0-9-]{6,19}")
+_EMAIL = re.compile(r"[^@\s]{1,64}@[^@\s]+\.[^@\s]+")
+MAX_NAME_CHARS = 100
+MAX_EMAIL_CHARS = 100
+MAX_PURPOSE_CHARS = 500
+
+#: Applications from one client address in :data:`THROTTLE_WINDOW` before the next is refused
+#: (as failed sign-ins are throttled: jobs.store.accounts).
+MAX_REQUESTS_FROM_SOURCE = 5
+THROTTLE_WINDOW = dt.timedelta(hours=1)
+
+OPEN_REQUESTS_FILE = Path("share") / "open_requests.yaml"
+_CONFIG = Keys({"answer_workdays_when_unset": INT}, required={"answer_workdays_when_unset"})
+
+
+class OpenRequestError(ValueError):
+    """An application or answer the rules refuse; the message says why."""
+
+
+class OpenRequestThrottled(OpenRequestError):
+    """Too many applications from one client address; try again after ``retry_after_seconds``."""
+
+    def __init__(self, retry_after_seconds: int) -> None:
+        super().__init__(
+            f"too many applications from your address; try again in "
+            f"{-(-retry_after_seconds // 60)} minutes"
+        )
+        self.retry_after_seconds = retry_after_seconds
+
+
+class NotFound(OpenRequestError):
+    """No request with that receipt number and secret (the two are never told apart)."""
+
+
+@dataclass(frozen=True)
+class Applicant:
+    """Who applies, and how to answer them (personal data: kept in the store only)."""
+
+    kind: str
+    name: str
+    id_type: str
+    id_number: str
+    phone: str = ""
+    email: str = ""
+    #: 004 §22: an applicant who asks for a written answer (书面答复) gets one.
+    wants_written_reply: bool = False
+
+
+@dataclass(frozen=True)
+class OpenRequestPolicy:
+    """The numbers an application lives by (the profile's, or the file's where it is silent)."""
+
+    answer_workdays: int
+    #: Where the number comes from: the profile's article, or the file's default.
+    source: str
+    download_days: int
+    calendar: WorkdayCalendar
+
+
+class OpenRequestConfigError(ValueError):
+    """``open_requests.yaml`` is missing or malformed; the message names the file and line."""
+
+
+def load_policy(settings: Settings) -> OpenRequestPolicy:
+    """The answer deadline of ``settings.policy_profile`` (or the file's where it is silent),
+    the download's lifetime and the configured calendar."""
+    profile = load_profile(settings.policy_profile, settings.schemas_root)
+    days = profile.open_request_answer_workdays
+    source = profile.provision("open_request_answer_workdays").describe()
+    if days is None:
+        path = Path(settings.schemas_root) / OPEN_REQUESTS_FILE
+        days = int(
+            yamlconf.load(path, _CONFIG, OpenRequestConfigError)["answer_workdays_when_unset"]
+        )
+        source = (
+            f"profile {profile.name!r} is silent: {OPEN_REQUESTS_FILE} answer_workdays_when_unset"
+        )
+    return OpenRequestPolicy(
+        answer_workdays=days,
+        source=source,
+        download_days=settings.open_download_days,
+        calendar=get_calendar(default_override_paths(settings)),
+    )
+
+
+# --- the public list (000 §18) -----------------------------------------------------------------
+
+
+def listed_datasets(settings: Settings) -> list[dict[str, Any]]:
+    """Every catalog resource that is not unconditionally open, with its open type (the
+    profile's name for it), condition and legal basis, and whether it may be asked for: the
+    list 000 §18 and 004 §22 say is published."""
+    catalog = load_catalog(settings.schemas_root)
+    names = load_profile(settings.policy_profile, settings.schemas_root).open_types
+    listed = []
+    for resource in sorted(catalog.resources.values(), key=lambda r: r.id):
+        if resource.open.type == "unconditional":
+            continue
+        listed.append(
+            {
+                "dataset": resource.id,
+                "title": resource.title,
+                "provider": resource.department,
+                "provider_name": catalog.department(resource.department).name,
+                "open_type": resource.open.type,
+                "open_type_name": names.name(
+                    PROFILE_OPEN_KEYS.get(resource.open.type, resource.open.type)
+                ),
+                "domain": resource.open.domain,
+                "summary": resource.open.summary,
+                "condition": resource.open.condition,
+                "legal_basis": resource.open.legal_basis,
+                "is_requestable": resource.open.type == ON_REQUEST,
+            }
+        )
+    return listed
+
+
+def requestable(settings: Settings, dataset: str) -> Resource:
+    """The on-request resource ``dataset``.
+
+    Raises:
+        OpenRequestError: no such resource, or it is open without application, or not open.
+    """
+    resource = load_catalog(settings.schemas_root).resources.get(dataset)
+    if resource is None:
+        raise OpenRequestError(f"the catalog has no dataset {dataset!r}")
+    if resource.open.type == "unconditional":
+        raise OpenRequestError(f"{dataset} is open to all without application (004 §21)")
+    if resource.open.type != ON_REQUEST:
+        basis = resource.open.legal_basis or "not recorded in the catalog"
+        raise OpenRequestError(f"{dataset} is not open (不予开放); legal basis: {basis}")
+    return resource
+
+
+# --- applications --------------------------------------------------------------------------------
+
+
+def checked_applicant(applicant: Applicant) -> Applicant:
+    """``applicant`` with its values trimmed (an ID in upper case), or an error saying which
+    value is wrong (never the value itself: it is personal data)."""
+    clean = Applicant(
+        kind=applicant.kind,
+        name=" ".join(applicant.name.split()),
+        id_type=applicant.id_type,
+        id_number=applicant.id_number.strip().upper(),
+        phone=applicant.phone.strip(),
+        email=applicant.email.strip(),
+        wants_written_reply=bool(applicant.wants_written_reply),
+    )
+    if clean.kind not in APPLICANT_KINDS:
+        raise OpenRequestError(f"the applicant is a {' or an '.join(APPLICANT_KINDS)}")
+    if (clean.id_type == "uscc") != (clean.kind == "organisation") or clean.id_type not in ID_TYPES:
+        raise OpenRequestError(
+            "an organisation gives its USCC (uscc); a person one of: "
+            + ", ".join(t for t in ID_TYPES if t != "uscc")
+        )
+    if not clean.name or len(clean.name) > MAX_NAME_CHARS:
+        raise OpenRequestError(f"give the applicant's name, at most {MAX_NAME_CHARS} characters")
+    if not _ID_NUMBER.get(clean.id_type, _OTHER_ID).fullmatch(clean.id_number):
+        raise OpenRequestError(f"the {ID_TYPES[clean.id_type]} number is not well formed")
+    if not (clean.phone or clean.email):
+        raise OpenRequestError("give a phone number or an e-mail address to be answered at")
+    if clean.phone and not _PHONE.fullmatch(clean.phone):
+        raise OpenRequestError("the phone number is not well formed")
+    if clean.email and (len(clean.email) > MAX_EMAIL_CHARS or not _EMAIL.fullmatch(clean.email)):
+        raise OpenRequestError("the e-mail address is not well formed")
+    return clean
+
+
+def _receipt(today: dt.date) -> str:
+    """A receipt number (受理编号) people can read out: the day and 8 random characters."""
+    return f"OR{today:%Y%m%d}{secrets.token_hex(4).upper()}"
+
+
+def _secret_digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
+
+
+def _event(
+    record_: requests.Record,
+    action: str,
+    from_state: str | None,
+    *,
+    by: str,
+    by_department: str | None,
+    why: str,
+    now: dt.datetime,
+    today: dt.date,
+    source: str | None = None,
+) -> requests.Event:
+    return {
+        "event_id": secrets.token_hex(12),
+        "request_id": record_["id"],
+        "action": action,
+        "from_state": from_state,
+        "to_state": record_["state"],
+        "by": by,
+        "by_department": by_department,
+        "reason": why,
+        "at": now,
+        "on": today,
+        "due_on": record_["due_on"],
+        "source": source,
+    }
+
+
+def _audit(settings: Settings, event: requests.Event, record_: requests.Record) -> None:
+    """One audit entry per transition: who, which request, which dataset, the states and the
+    reason of a decision; never the applicant's details or purpose (personal data)."""
+    record(
+        settings,
+        f"open_request_{event['action']}",
+        actor=event["by"],
+        target=f"open_requests/{record_['id']}",
+        detail={
+            "dataset": record_["subject"]["dataset"],
+            "from": event["from_state"],
+            "to": event["to_state"],
+            **({"why": event["reason"]} if event["action"] in ("granted", "refused") else {}),
+        },
+    )
+
+
+def submit(
+    settings: Settings,
+    dataset: str,
+    applicant: Applicant,
+    purpose: str,
+    *,
+    source: str,
+    by: Actor | None = None,
+) -> dict[str, Any]:
+    """Files an application for ``dataset``; returns its receipt number and secret (shown once:
+    only the secret's digest is kept) and the due date.
+
+    Args:
+        source: an opaque digest of the client's address (what throttling counts by); never the
+            address itself.
+        by: the bureau's account filing on the applicant's behalf; None for the public form.
+
+    Raises:
+        OpenRequestError: the dataset cannot be asked for, or a value is wrong.
+        OpenRequestThrottled: :data:`MAX_REQUESTS_FROM_SOURCE` applications from ``source`` in
+            the last :data:`THROTTLE_WINDOW`.
+        Forbidden: ``by`` may not file for others.
+    """
+    if by is not None:
+        require(by, "open.request_for")
+    resource = requestable(settings, dataset)
+    applicant = checked_applicant(applicant)
+    policy = load_policy(settings)
+    now, today = settings.now(), settings.today()
+    secret = secrets.token_urlsafe(18)
+    due = policy.calendar.add_workdays(today, policy.answer_workdays)
+    record_ = {
+        "id": _receipt(today),
+        "type": OPEN_REQUEST.type,
+        "state": PENDING,
+        "version": None,
+        "requested_by": by.login if by else PUBLIC,
+        "requester_department": by.department if by else None,
+        "subject": {"dataset": resource.id, "title": resource.title},
+        "facts": {
+            "applicant": asdict(applicant),
+            "purpose": purpose,
+            "secret_digest": _secret_digest(secret),
+            "answer_workdays": policy.answer_workdays,
+            "answer_workdays_source": policy.source,
+        },
+        "cycle": 1,
+        "opened_on": today,
+        "due_on": due.date,
+        "due_provisional": due.provisional,
+        "extensions": 0,
+        "closed_on": None,
+        "closed_by": None,
+        "close_reason": None,
+        "escalated_to": None,
+        "escalated_on": None,
+        "updated_at": now,
+        "departments": [resource.department],
+    }
+    event = _event(
+        record_,
+        "requested",
+        None,
+        by=record_["requested_by"],
+        by_department=record_["requester_department"],
+        why="",
+        now=now,
+        today=today,
+        source=source,
+    )
+    with transaction(settings) as session:
+        recent = requests.events_since(
+            session, OPEN_REQUEST.type, "requested", source=source, since=now - THROTTLE_WINDOW
+        )
+        if len(recent) >= MAX_REQUESTS_FROM_SOURCE:
+            oldest = min(e["at"] for e in recent)
+            raise OpenRequestThrottled(int((oldest + THROTTLE_WINDOW - now).total_seconds()) + 1)
+        requests.upsert(session, OPEN_REQUEST, {}, [record_], [event])
+    _audit(settings, event, record_)
+    return {
+        "receipt": record_["id"],
+        "secret": secret,
+        "dataset": resource.id,
+        "state": PENDING,
+        "due_on": due.date,
+        "due_provisional": due.provisional,
+    }
+
+
+# --- answers ---------------------------------------------------------------------------------
+
+
+def _find(session: Session, receipt: str) -> requests.Record:
+    found = requests.load(session, OPEN_REQUEST.type, ids=[receipt])
+    if not found:
+        raise NotFound(f"no open request {receipt}")
+    return found[0]
+
+
+def answer(settings: Settings, receipt: str, grant: bool, *, by: Actor, why: str) -> dict[str, Any]:
+    """The providing department's (or the bureau's) answer: a grant (with a download that
+    expires ``open_download_days`` later) or a refusal with its reason.
+
+    Raises:
+        Forbidden: ``by`` is not an approver of the providing department nor the bureau's steward.
+        OpenRequestError: the request is answered already, or someone answered meanwhile.
+    """
+    if not why.strip():
+        raise OpenRequestError("an answer gives its reason (a refusal must, 004 §22)")
+    policy = load_policy(settings)
+    now, today = settings.now(), settings.today()
+    with transaction(settings) as session:
+        before = _find(session, receipt)
+        require(by, "open.answer", before["departments"])
+        if before["state"] != PENDING:
+            raise OpenRequestError(f"open request {receipt} is {before['state']} already")
+        state = GRANTED if grant else REFUSED
+        facts = {
+            **before["facts"],
+            "answered_late": today > before["due_on"],
+            **(
+                {"download_expires_at": (now + dt.timedelta(days=policy.download_days)).isoformat()}
+                if grant
+                else {}
+            ),
+        }
+        after = {
+            **before,
+            "state": state,
+            "facts": facts,
+            "closed_on": today,
+            "closed_by": by.login,
+            "close_reason": why,
+            "updated_at": now,
+        }
+        event = _event(
+            after,
+            state,
+            PENDING,
+            by=by.login,
+            by_department=by.department,
+            why=why,
+            now=now,
+            today=today,
+        )
+        try:
+            requests.move(session, OPEN_REQUEST, before, after, event)
+        except requests.RequestConflict as exc:
+            raise OpenRequestError(str(exc)) from None
+    _audit(settings, event, after)
+    return shown_to_department(after)
+
+
+def to_answer(settings: Settings, by: Actor) -> list[dict[str, Any]]:
+    """The applications ``by`` may answer (its department's; every one for the bureau), pending
+    first, with the applicant's details: the department needs them to answer."""
+    with reading(settings) as session:
+        rows = requests.load(session, OPEN_REQUEST.type)
+    mine = [r for r in rows if by.department == BUREAU or by.department in r["departments"]]
+    return sorted(
+        (shown_to_department(r) for r in mine),
+        key=lambda r: (r["state"] != PENDING, r["due_on"], r["receipt"]),
+    )
+
+
+def shown_to_department(record_: requests.Record) -> dict[str, Any]:
+    facts = record_["facts"]
+    return {
+        **_status(record_),
+        "provider": record_["departments"][0],
+        "requested_by": record_["requested_by"],
+        "applicant": facts["applicant"],
+        "purpose": facts["purpose"],
+    }
+
+
+def _status(record_: requests.Record) -> dict[str, Any]:
+    facts = record_["facts"]
+    return {
+        "receipt": record_["id"],
+        "dataset": record_["subject"]["dataset"],
+        "title": record_["subject"].get("title", ""),
+        "state": record_["state"],
+        "opened_on": record_["opened_on"],
+        "due_on": record_["due_on"],
+        "due_provisional": record_["due_provisional"],
+        "answered_on": record_["closed_on"],
+        "answered_late": facts.get("answered_late"),
+        "reason": record_["close_reason"],
+        "download_expires_at": facts.get("download_expires_at"),
+    }
+
+
+def status(settings: Settings, receipt: str, secret: str) -> dict[str, Any]:
+    """What the applicant may see of the request behind ``receipt``, given its secret.
+
+    Raises:
+        NotFound: no such receipt, or the secret is not its own (the same answer for both).
+    """
+    with reading(settings) as session:
+        try:
+            found = _find(session, receipt)
+        except NotFound:
+            found = None
+    stored = found["facts"]["secret_digest"] if found else _secret_digest("")
+    if not hmac.compare_digest(stored, _secret_digest(secret)) or found is None:
+        raise NotFound("no open request with that receipt number and secret")
+    return _status(found)
+
+
+# --- downloads ---------------------------------------------------------------------------------
+
+
+def download_expiry(record_: Mapping[str, Any]) -> dt.datetime | None:
+    expires = record_.get("download_expires_at")
+    return dt.datetime.fromisoformat(expires) if expires else None
+
+
+def start_download(
+    settings: Settings, receipt: str, *, is_signed: Callable[[dict[str, Any]], bool]
+) -> str:
+    """Records one download of a granted request's dataset and returns the location of its
+    published table (``open/<dataset>``).
+
+    Args:
+        is_signed: whether the link in hand was signed for this request and its expiry (the
+            service checks its signature); checked before anything is recorded.
+
+    Raises:
+        NotFound: no such request, the link is not its own, it is not granted, or its download
+            has expired (the same answer for all).
+    """
+    now, today = settings.now(), settings.today()
+    with transaction(settings) as session:
+        try:
+            before = _find(session, receipt)
+        except NotFound:
+            before = None
+        expires = download_expiry(before["facts"]) if before else None
+        shown = _status(before) if before else {}
+        if before is None or not is_signed(shown) or expires is None or now >= expires:
+            raise NotFound("this download link is not valid, or has expired")
+        event = _event(
+            before,
+            "downloaded",
+            GRANTED,
+            by=PUBLIC,
+            by_department=None,
+            why="",
+            now=now,
+            today=today,
+        )
+        requests.comment(session, OPEN_REQUEST, before, event)
+    _audit(settings, event, before)
+    return OPEN_DATASET.uri(settings, before["subject"]["dataset"])
