@@ -8,8 +8,10 @@ Two DAGs, wiring only (the logic is in `jobs/integrate/` and `jobs/govern/`):
   the cross-links, the conflicts and anomalies (`governance/conflicts`), and brings the
   verification tickets (校核) in line: new issues open tickets, issues no longer found close
   theirs. It publishes `govlake://base/<table>` Assets. A run with unchanged pools is skipped.
-- **`governance__ticket_deadlines`** runs daily: tickets past their working-day deadline become
-  overdue and are escalated to the data authority.
+- **`governance__ticket_deadlines`** runs daily: every open request past its working-day due
+  date (verification tickets, share requests and every other procedure) is marked overdue and
+  escalated to the data authority, whose accounts are notified; notification mail that failed
+  is retried.
 
 Run one locally with `govlake airflow run bases__build`.
 """
@@ -64,8 +66,8 @@ with DAG(
 
 with DAG(
     dag_id="governance__ticket_deadlines",
-    dag_display_name="校核期限 · verification deadlines",
-    description="overdue verification tickets → escalated",
+    dag_display_name="办理期限 · request deadlines",
+    description="overdue requests → escalated to the bureau; notification mail retried",
     schedule="30 0 * * *",
     start_date=pendulum.datetime(2025, 1, 1, tz=_TIMEZONE),
     catchup=False,

@@ -21,6 +21,7 @@ from jobs.settings import Settings, SettingsError
 COMMAND_MODULES: list[str] = [
     "jobs.catalog.commands",
     "jobs.govern.commands",
+    "jobs.govern.request_commands",
     "jobs.policy.commands",
     "jobs.orchestrate.commands",
     "jobs.quality.commands",

@@ -226,6 +226,15 @@ class Settings:
     #: batch when the Spark master is a cluster, run on Spark (DESIGN §3). The default takes
     #: every delivery of the synthetic city (a 1M-row hukou export) in process.
     arrow_max_rows: int = 2_000_000
+    #: Mail of request notifications (jobs.store.mail): the SMTP server's host (empty: no mail,
+    #: notifications stay in the inbox only), its port, and the sender address.
+    smtp_host: str = ""
+    smtp_port: int = 25
+    smtp_from: str = ""
+    #: The SMTP account, if the server wants one; its password comes from GOVLAKE_SMTP_PASSWORD
+    #: or the file named here, is sent only over TLS, and is never a setting value or logged.
+    smtp_user: str = ""
+    smtp_password_file: str = ""
     #: Where "now" comes from. Not a setting a user sets: tests and replays pin it with
     #: :meth:`with_clock`; everything else reads time through :meth:`now` and :meth:`today`.
     clock: Callable[[], dt.datetime] = field(default=system_clock, repr=False, compare=False)
@@ -327,6 +336,11 @@ class Settings:
             cookie_secure=_env_choice("COOKIE_SECURE", "auto", ("auto", "true", "false")),
             trusted_proxies=_env_networks("TRUSTED_PROXIES"),
             arrow_max_rows=_env_count("ARROW_MAX_ROWS", cls.arrow_max_rows),
+            smtp_host=_env("SMTP_HOST", ""),
+            smtp_port=_env_count("SMTP_PORT", cls.smtp_port),
+            smtp_from=_env("SMTP_FROM", ""),
+            smtp_user=_env("SMTP_USER", ""),
+            smtp_password_file=_env("SMTP_PASSWORD_FILE", ""),
         )
 
     def as_dict(self) -> dict[str, object]:

@@ -46,6 +46,11 @@ DEFAULTS = {
     "cookie_secure": "auto",
     "trusted_proxies": "",
     "arrow_max_rows": 2000000,
+    "smtp_host": "",
+    "smtp_port": 25,
+    "smtp_from": "",
+    "smtp_user": "",
+    "smtp_password_file": "",
 }
 
 VARIABLES = {
@@ -84,6 +89,11 @@ VARIABLES = {
     "cookie_secure": "GOVLAKE_COOKIE_SECURE",
     "trusted_proxies": "GOVLAKE_TRUSTED_PROXIES",
     "arrow_max_rows": "GOVLAKE_ARROW_MAX_ROWS",
+    "smtp_host": "GOVLAKE_SMTP_HOST",
+    "smtp_port": "GOVLAKE_SMTP_PORT",
+    "smtp_from": "GOVLAKE_SMTP_FROM",
+    "smtp_user": "GOVLAKE_SMTP_USER",
+    "smtp_password_file": "GOVLAKE_SMTP_PASSWORD_FILE",
 }
 
 # One line of `govlake config`: name, value (may be empty), then the variable in parentheses.
@@ -135,6 +145,11 @@ def overridden(monkeypatch, tmp_path):
         "GOVLAKE_COOKIE_SECURE": "false",
         "GOVLAKE_TRUSTED_PROXIES": " 172.18.0.5, 10.1.0.0/16 ",
         "GOVLAKE_ARROW_MAX_ROWS": "1000",
+        "GOVLAKE_SMTP_HOST": "mail.bureau.example",
+        "GOVLAKE_SMTP_PORT": "587",
+        "GOVLAKE_SMTP_FROM": "govlake@bureau.example",
+        "GOVLAKE_SMTP_USER": "govlake",
+        "GOVLAKE_SMTP_PASSWORD_FILE": str(tmp_path / "smtp.password"),
     }
     for name, value in values.items():
         monkeypatch.setenv(name, value)
@@ -174,6 +189,11 @@ def overridden(monkeypatch, tmp_path):
         "cookie_secure": "false",
         "trusted_proxies": "172.18.0.5/32,10.1.0.0/16",
         "arrow_max_rows": 1000,
+        "smtp_host": "mail.bureau.example",
+        "smtp_port": 587,
+        "smtp_from": "govlake@bureau.example",
+        "smtp_user": "govlake",
+        "smtp_password_file": str(tmp_path / "smtp.password"),
     }
 
 

@@ -30,8 +30,9 @@ vacuum and log cleanup (:func:`jobs.lake.tables.vacuum`) never go below it, and
 :func:`purge_expired` removes only entries older than it, after an anchor entry that lets the
 shortened chain still verify.
 
-Written with delta-rs directly (not :mod:`jobs.lake.ledger`): the write observers must not
-audit the audit log's own appends.
+Written directly (:mod:`jobs.lake.appends`, not :mod:`jobs.lake.ledger`): the write observers
+must not audit the audit log's own appends, and an append must cost the same however many
+entries the log holds.
 
 Limits: someone holding the key and able to write both the lake and the anchor root can rebuild
 a consistent log; keep the key and the anchor root out of reach of the lake's writers. Appends
@@ -56,9 +57,9 @@ from typing import Any
 import pyarrow as pa
 
 from jobs.lake import ledger, tables
+from jobs.lake.appends import Appender
 from jobs.lake.crash import crash_point
 from jobs.lake.files import read_text, write_text
-from jobs.lake.kept import kept
 from jobs.lake.paths import join_uri
 from jobs.lake.registry import AUDIT_LOG
 from jobs.secrets import Secret, SecretError, load_secret
@@ -404,53 +405,74 @@ def _group_commit(uri: str) -> _GroupCommit:
 def _append(settings: Settings, records: Sequence[Mapping[str, Any]]) -> list[Entry]:
     """One commit of ``records`` (:func:`record_many`).
 
-    The log's table is kept open between commits (:mod:`jobs.lake.kept`): a commit reads only
-    the commits made since the last one, and when nobody else appended, the head is the one it
-    wrote itself instead of one read from the history.
+    The process keeps where the log ends (:class:`_Tail`) between commits: while nobody else
+    appends, a commit chains after the head it wrote itself and costs the same however long
+    the log is (:mod:`jobs.lake.appends`); after another writer's commit, the log is read
+    afresh.
     """
     from deltalake import CommitProperties, write_deltalake
 
     uri = AUDIT_LOG.uri(settings)
     key = load_audit_key(settings)
     with _append_lock(uri):
-        keeper, _ = kept(uri)
-        table = keeper.refreshed()
+        tail = _tail(uri)
         anchor = read_anchor(settings)
-        in_table = None
-        if table is not None:
-            in_table = keeper.memo if keeper.memo is not None else _head_of(table, uri)
-        current = _newest(anchor and anchor.head, in_table)
+        current = _newest(anchor and anchor.head, tail and tail.head)
         # One instant for the whole group: when its commit was made.
         entries = chain(records, current, settings.now(), key)
         head = entries[-1]
-        configuration = None
-        if table is None:
-            # Retention of the provide/obtain log (日志记录) from the profile: vacuum and Delta's
-            # log cleanup keep everything at least this long.
-            configuration = tables.retention_properties(_retention_days(settings))
+        rows = pa.Table.from_pylist(entries, schema=AUDIT_SCHEMA)
+        metadata = {HEAD_SEQ_KEY: str(head["seq"]), HEAD_HASH_KEY: head["entry_hash"]}
         crash_point("audit.append")
         try:
-            write_deltalake(
-                table if table is not None else uri,
-                pa.Table.from_pylist(entries, schema=AUDIT_SCHEMA),
-                mode="append",
-                configuration=configuration,
-                commit_properties=CommitProperties(
-                    custom_metadata={
-                        HEAD_SEQ_KEY: str(head["seq"]),
-                        HEAD_HASH_KEY: head["entry_hash"],
-                    }
-                ),
-            )
+            if tail is None:
+                # Retention of the provide/obtain log (日志记录) from the profile: vacuum and
+                # Delta's log cleanup keep everything at least this long.
+                write_deltalake(
+                    uri,
+                    rows,
+                    mode="append",
+                    configuration=tables.retention_properties(_retention_days(settings)),
+                    commit_properties=CommitProperties(custom_metadata=metadata),
+                )
+            else:
+                tail.appender.append(rows, metadata)
+                tail.head = (int(head["seq"]), head["entry_hash"])
         except BaseException:
-            keeper.forget()
+            _tails.pop(uri, None)
             raise
-        if table is not None:
-            keeper.remember((int(head["seq"]), head["entry_hash"]))
         crash_point("audit.anchor")  # committed, the anchor outside the lake not yet moved
         # The first keyed append (or the first after the anchor was lost) says where keys begin.
         _write_anchor(settings, head, anchor.keyed_from if anchor else entries[0]["seq"])
     return entries
+
+
+@dataclass
+class _Tail:
+    """Where the log ends as this process last saw it: the table to append to, and the head
+    (seq, hash) its newest commit recorded."""
+
+    appender: Appender
+    head: tuple[int, str] | None
+
+
+_tails: dict[str, _Tail] = {}
+
+
+def _tail(uri: str) -> _Tail | None:
+    """The log's tail, kept while nobody else commits, else read afresh (None: no table yet).
+    Called under the append lock."""
+    from deltalake import DeltaTable
+
+    tail = _tails.get(uri)
+    if tail is not None and tail.appender.is_current():
+        return tail
+    _tails.pop(uri, None)
+    if not DeltaTable.is_deltatable(uri):
+        return None
+    table = DeltaTable(uri)
+    tail = _tails[uri] = _Tail(Appender(uri, table), _head_of(table, uri))
+    return tail
 
 
 def _retention_days(settings: Settings) -> int:

@@ -25,7 +25,7 @@ States::
 
     open ──extend──▶ extended
      │  └───────┬───────┘
-     │   deadline passes (check_deadlines) ──▶ overdue ──▶ escalated
+     │   deadline passes (jobs.govern.deadlines) ──▶ overdue ──▶ escalated
      ├──confirm──▶ confirmed   (the department verified its value: the difference stands)
      ├──resolve──▶ resolved    (corrected, or settled by the steward)
      └──a later build no longer finds the issue──▶ resolved (by ``system``)
@@ -379,47 +379,18 @@ def plan_deadlines(
     tickets: Iterable[Ticket], policy: TicketPolicy, *, today: dt.date, now: dt.datetime
 ) -> tuple[list[Ticket], list[Event]]:
     """Open tickets past their deadline become overdue, and overdue ones escalated once they
-    have been overdue ``escalate_after_overdue_workdays`` working days (0: at once)."""
-    changed: list[Ticket] = []
-    events: list[Event] = []
-    for old in tickets:
-        ticket = dict(old)
-        if ticket["state"] in (OPEN, EXTENDED) and today > ticket["deadline"]:
-            ticket.update(state=OVERDUE, updated_at=now)
-            events.append(
-                _event(
-                    ticket,
-                    "overdue",
-                    old["state"],
-                    by=SYSTEM,
-                    why=f"deadline {ticket['deadline']} passed",
-                    now=now,
-                    on=today,
-                )
-            )
-        if ticket["state"] == OVERDUE:
-            late = policy.calendar.workdays_between(ticket["deadline"], today)
-            if late >= policy.escalate_after_overdue_workdays:
-                ticket.update(
-                    state=ESCALATED,
-                    escalated_to=policy.escalate_to,
-                    escalated_on=today,
-                    updated_at=now,
-                )
-                events.append(
-                    _event(
-                        ticket,
-                        "escalated",
-                        OVERDUE,
-                        by=SYSTEM,
-                        why=f"{late} working day(s) past the deadline {ticket['deadline']}",
-                        now=now,
-                        on=today,
-                    )
-                )
-        if ticket["state"] != old["state"]:
-            changed.append(ticket)
-    return changed, events
+    have been overdue ``escalate_after_overdue_workdays`` working days (0: at once): the
+    deadline check of every request (:func:`jobs.govern.deadlines.plan_deadlines`), on tickets."""
+    from jobs.govern import deadlines
+
+    changed, events = deadlines.plan_deadlines(
+        [_as_record(t) for t in tickets],
+        policy,
+        today=today,
+        now=now,
+        machines={VERIFICATION.type: VERIFICATION},
+    )
+    return [_as_ticket(r) for r in changed], [_as_ticket_event(e) for e in events]
 
 
 # --- the state machine ------------------------------------------------------------------------
@@ -855,26 +826,15 @@ def comment_ticket(settings: Settings, ticket_id: str, *, by: Actor, why: str) -
     )
 
 
+def publish_store_events(settings: Settings, events: Sequence[requests.Event]) -> None:
+    """Audits ticket events written to the store by another module (the deadline check) and
+    writes the lake's full ticket snapshot."""
+    _publish(settings, [_as_ticket_event(e) for e in events])
+
+
 def check_deadlines(settings: Settings, *, today: dt.date | None = None) -> dict[str, Any]:
-    """The daily deadline check (a governance DAG runs it): overdue and escalated tickets.
+    """The daily deadline check of every request, tickets among them
+    (:func:`jobs.govern.deadlines.check_deadlines`)."""
+    from jobs.govern import deadlines
 
-    Idempotent: a second run on the same day changes nothing.
-
-    Args:
-        today: the day to check for (default: today in the bureau's time zone).
-    """
-    day, now = today or settings.today(), settings.now()
-    policy = load_ticket_policy(settings)
-    with transaction(settings) as session:
-        import_lake_tickets(settings, session)
-        held = requests.lock(session, VERIFICATION.type, (OPEN, EXTENDED, OVERDUE))
-        tickets = [_as_ticket(r) for r in held]
-        changed, events = plan_deadlines(tickets, policy, today=day, now=now)
-        _write_bulk(session, held, changed, events)
-    _publish(settings, events)
-    return {
-        "today": day.isoformat(),
-        "checked": len(tickets),
-        "overdue": sum(1 for e in events if e["event"] == "overdue"),
-        "escalated": sum(1 for e in events if e["event"] == "escalated"),
-    }
+    return deadlines.check_deadlines(settings, today=today)

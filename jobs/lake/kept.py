@@ -26,7 +26,7 @@ def _commit_file(uri: str, version: int) -> tuple[Any, str]:
     return fs, f"{root.rstrip('/')}/_delta_log/{version:020d}.json"
 
 
-def _signature(uri: str, version: int) -> tuple[int, Any] | None:
+def signature_of(uri: str, version: int) -> tuple[int, Any] | None:
     """Size and modification time of a version's commit file; None when it is not there."""
     import pyarrow.fs as pafs
 
@@ -55,7 +55,7 @@ class KeptTable:
 
         if self._table is not None and self._still_the_same():
             # Commits are numbered without gaps: no next commit file, nothing to read.
-            if _signature(self.uri, self._table.version() + 1) is not None:
+            if signature_of(self.uri, self._table.version() + 1) is not None:
                 try:
                     self._table.update_incremental()
                 except Exception:  # the log changed under it in a way it cannot follow
@@ -85,13 +85,13 @@ class KeptTable:
         version = self._table.version()
         if self._seen is None or self._seen[0] != version:
             self.memo = None
-        self._seen = (version, _signature(self.uri, version))
+        self._seen = (version, signature_of(self.uri, version))
 
     def _still_the_same(self) -> bool:
         if self._seen is None:
             return False
         version, signature = self._seen
-        return signature is not None and _signature(self.uri, version) == signature
+        return signature is not None and signature_of(self.uri, version) == signature
 
 
 @dataclass

@@ -39,13 +39,10 @@ NUMBER_FIELDS: tuple[str, ...] = (
 )
 #: Numbers that may not be null: the code always needs them (defaults are documented).
 REQUIRED_NUMBERS = frozenset({"verification_workdays", "verification_max_extensions"})
-#: Numbers the regulations set but no govlake procedure counts yet (no catalog-update procedure
-#: exists; issue #16). They stay in the profiles because they are the regulation; ``govlake
-#: policy show`` marks them, and no code may read them while listed here.
-NOT_YET_ENFORCED: tuple[str, ...] = (
-    "catalog_update_ask_workdays",
-    "catalog_update_review_workdays",
-)
+#: Numbers the regulations set but no govlake procedure counts yet: none since every procedure of
+#: issue #16 counts its own. A number listed here stays in the profiles because it is the
+#: regulation; ``govlake policy show`` marks it, and no code may read it while listed here.
+NOT_YET_ENFORCED: tuple[str, ...] = ()
 
 #: Who reviews an application for unconditional data (无条件共享): nobody where it is granted on
 #: request (null), the bureau (镇海: the district data centre, 002 §21) or the providing department.

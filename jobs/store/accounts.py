@@ -36,6 +36,8 @@ MIN_PASSWORD_LENGTH = 12
 TOKEN_MARK = "glk_"
 TOKEN_PREFIX_LENGTH = 12  # "glk_" and 8 characters: enough to tell tokens apart, useless to guess
 LOGIN_PATTERN = re.compile(r"^[a-z][a-z0-9._-]{1,63}$")
+#: An e-mail address, plainly: one @, no spaces or angle brackets (a header cannot be injected).
+EMAIL_PATTERN = re.compile(r"[^@\s<>,;\"]+@[^@\s<>,;\"]+\.[^@\s<>,;\"]+")
 
 
 class AccountError(ValueError):
@@ -124,6 +126,15 @@ def find_account(session: Session, login: str) -> Account:
     return account
 
 
+def _checked_email(email: str | None) -> str | None:
+    email = (email or "").strip()
+    if not email:
+        return None
+    if len(email) > 254 or not EMAIL_PATTERN.fullmatch(email):
+        raise AccountError(f"{email!r} is not an e-mail address (name@host)")
+    return email
+
+
 def create_account(
     session: Session,
     *,
@@ -133,9 +144,10 @@ def create_account(
     roles: Iterable[str],
     password: str | None,
     now: dt.datetime,
+    email: str | None = None,
 ) -> Account:
     """A new account. People sign in with a password; a system client (an application) has
-    none and uses API tokens (:func:`issue_token`)."""
+    none and uses API tokens (:func:`issue_token`). ``email``: where notifications are mailed."""
     roles = sorted(set(roles))
     if not LOGIN_PATTERN.match(login):
         raise AccountError(
@@ -163,6 +175,7 @@ def create_account(
         disabled=False,
         created_at=now,
         roles=[AccountRole(role=r) for r in roles],
+        email=_checked_email(email),
     )
     session.add(account)
     session.flush()

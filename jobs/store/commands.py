@@ -1,6 +1,7 @@
 """``govlake accounts …`` and ``govlake db …``: who may act, and the store's schema.
 
     govlake accounts create LOGIN --department D --name NAME --role R [--role R] [--password-file F]
+                            [--email ADDRESS]
     govlake accounts password LOGIN [--password-file F]        a new password; sessions end
     govlake accounts disable LOGIN                             sessions end, tokens revoked
     govlake accounts list [--json]
@@ -90,6 +91,7 @@ def _create(settings: Settings, args: argparse.Namespace) -> int:
             roles=roles,
             password=password,
             now=settings.now(),
+            email=args.email,
         )
     _record(settings, "account_created", args.login, department=args.department, roles=roles)
     print(f"{account.login}: {account.department_code} {', '.join(roles)}")
@@ -248,6 +250,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     create.add_argument("--name", required=True, help="the person's or application's name")
     create.add_argument("--role", action="append", required=True, help="a role (repeatable)")
     create.add_argument("--password-file", help="read the password from FILE ('-': stdin)")
+    create.add_argument("--email", help="where the account's notifications are mailed")
     create.set_defaults(func=_refusing(_create))
 
     password = verbs.add_parser("password", help="set a new password")

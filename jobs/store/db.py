@@ -14,7 +14,7 @@ queue instead of one failing half-way; PostgreSQL's row locks do the same for a 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -34,6 +34,8 @@ SQLITE_BUSY_TIMEOUT = 30
 
 #: Execution option of :func:`reading`'s sessions (SQLite begins them without the write lock).
 READS_ONLY = "govlake_reads_only"
+#: ``Session.info`` key: what :func:`transaction` runs once the session has committed.
+AFTER_COMMIT = "govlake_after_commit"
 
 _lock = threading.Lock()
 _engines: dict[str, Engine] = {}
@@ -148,10 +150,22 @@ def ensure_current(settings: Settings) -> None:
 
 @contextmanager
 def transaction(settings: Settings) -> Iterator[Session]:
-    """A session in one transaction: committed when the block ends, rolled back on an error."""
+    """A session in one transaction: committed when the block ends, rolled back on an error;
+    then what :func:`after_commit` asked for runs, with ``settings``."""
     ensure_current(settings)
     with sessionmaker(engine_for(settings), expire_on_commit=False).begin() as session:
         yield session
+    for action in session.info.pop(AFTER_COMMIT, ()):
+        action(settings)
+
+
+def after_commit(session: Session, action: Callable[[Settings], object]) -> None:
+    """Has ``action(settings)`` run once ``session``'s transaction has committed (never on a
+    rollback), once however often it is asked: work that must not undo the commit, such as
+    mail. ``action`` handles its own failures."""
+    actions = session.info.setdefault(AFTER_COMMIT, [])
+    if action not in actions:
+        actions.append(action)
 
 
 @contextmanager

@@ -81,6 +81,8 @@ class Account(Base):
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
     disabled_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
+    #: Where notifications are mailed (jobs.store.mail), when an SMTP server is configured.
+    email: Mapped[str | None] = mapped_column(String(254))
 
     roles: Mapped[list[AccountRole]] = relationship(
         back_populates="account", cascade="all, delete-orphan", lazy="selectin"
@@ -273,3 +275,28 @@ class RequestEvent(Base):
     due_on: Mapped[dt.date | None] = mapped_column(Date)
     #: What caused it besides a person: the base build's id.
     source: Mapped[str | None] = mapped_column(String(64))
+
+
+class Notification(Base):
+    """One row per request event an account must hear of (jobs.store.notifications): unread
+    until the account marks it read; mailed once an SMTP server took it (jobs.store.mail)."""
+
+    __tablename__ = "notifications"
+    __table_args__ = (Index("ix_notifications_account_id_read_at", "account_id", "read_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    request_id: Mapped[str] = mapped_column(
+        ForeignKey("requests.id", ondelete="CASCADE"), index=True
+    )
+    #: The request event's ``event_id``.
+    event_id: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+    read_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
+    #: When the SMTP server accepted the mail; None while it is due (or mail is off).
+    mailed_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime(), index=True)
+    #: A delivery in progress since then (another process leaves it alone for a while).
+    mail_claimed_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
+    mail_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    #: The last failure, without any secret (the server's reply or the error's kind).
+    mail_error: Mapped[str | None] = mapped_column(String(500))

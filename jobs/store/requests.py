@@ -19,6 +19,10 @@ only stores what they decided, checks it against the machine, and keeps two deci
   a decision made meanwhile waits for them and then finds the version moved.
 
 :func:`inbox` answers "what must my department act on", overdue first.
+
+Every event written here (a decision, a comment, a bulk writer's change) also notifies the
+accounts who must know, in the same transaction (:mod:`jobs.store.notifications`): the one seam
+every procedure passes through, so none needs notification code of its own.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from sqlalchemy import case, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from jobs.policy.workdays import WorkdayCalendar
+from jobs.store import notifications
 from jobs.store.models import Request, RequestDepartment, RequestEvent
 from jobs.store.roles import BUREAU
 
@@ -42,6 +47,12 @@ STAY = "="
 #: A comment (意见): allowed on a request of any type in any state, it changes nothing but the
 #: record of what was said.
 COMMENTED = "commented"
+#: The daily deadline check's events (jobs.govern.deadlines), allowed on a request of any type
+#: while it is open: a type whose machine names them moves by them (a verification ticket
+#: becomes ``overdue``); any other keeps its state and is marked by the event and its
+#: ``escalated_to``.
+OVERDUE, ESCALATED = "overdue", "escalated"
+DEADLINE_ACTIONS: tuple[str, ...] = (OVERDUE, ESCALATED)
 
 #: The request's columns, as the dicts of this module carry them (plus ``departments``).
 COLUMNS: tuple[str, ...] = tuple(c.name for c in Request.__table__.columns)
@@ -78,6 +89,13 @@ class Machine:
         if action == COMMENTED and from_state == to_state:
             if to_state not in (*self.open_states, *self.closed_states):
                 raise RequestError(f"a {self.type} request has no state {to_state!r}")
+            return
+        if action in DEADLINE_ACTIONS and action not in self.transitions:
+            if from_state != to_state or from_state not in self.open_states:
+                raise RequestError(
+                    f"{action} keeps an open {self.type} request's state, not "
+                    f"{from_state or '(new)'} → {to_state}"
+                )
             return
         if action not in self.transitions:
             raise RequestError(f"a {self.type} request knows no action {action!r}")
@@ -228,13 +246,22 @@ def _department_rows(records: Iterable[Record]) -> list[dict[str, Any]]:
     ]
 
 
-def _insert(session: Session, records: Sequence[Record], events_: Sequence[Event]) -> None:
-    """New requests (at version 1), their departments and events, a statement per table."""
+def _insert(
+    session: Session,
+    records: Sequence[Record],
+    events_: Sequence[Event],
+    *,
+    notify: bool = True,
+) -> None:
+    """New requests (at version 1), their departments and events, a statement per table; the
+    events notify whom they concern (``notify``: not when history is copied in)."""
     if records:
         session.execute(insert(Request), [{**_columns(r), "version": 1} for r in records])
         session.execute(insert(RequestDepartment), _department_rows(records))
     if events_:
         session.execute(insert(RequestEvent), [{k: e[k] for k in EVENT_COLUMNS} for e in events_])
+        if notify:
+            notifications.notify(session, events_)
 
 
 def _columns(record: Record) -> dict[str, Any]:
@@ -288,32 +315,110 @@ def upsert(
 ) -> None:
     """Writes a bulk writer's changes: new requests inserted, ``held`` ones (from :func:`lock`
     in this transaction) updated, and the events appended after them."""
+    by_request = _by_request(events_)
+    for record in records:
+        _check(machine, record, by_request.get(record["id"], ()))
+    _update_held(session, held, [r for r in records if r["id"] in held])
+    _insert(session, [r for r in records if r["id"] not in held], events_)
+
+
+def _by_request(events_: Iterable[Event]) -> dict[str, list[Event]]:
     by_request: dict[str, list[Event]] = {}
     for event in events_:
         by_request.setdefault(event["request_id"], []).append(event)
-    for record in records:
-        _check(machine, record, by_request.get(record["id"], ()))
-    known = [r for r in records if r["id"] in held]
-    if known:
+    return by_request
+
+
+def _update_held(session: Session, held: Mapping[str, Record], known: Sequence[Record]) -> None:
+    if not known:
+        return
+    session.execute(
+        update(Request),
+        [{**_columns(r), "version": held[r["id"]]["version"] + 1} for r in known],
+    )
+    moved = [r for r in known if r["departments"] != held[r["id"]]["departments"]]
+    if moved:
         session.execute(
-            update(Request),
-            [{**_columns(r), "version": held[r["id"]]["version"] + 1} for r in known],
-        )
-        moved = [r for r in known if r["departments"] != held[r["id"]]["departments"]]
-        if moved:
-            session.execute(
-                delete(RequestDepartment).where(
-                    RequestDepartment.request_id.in_([r["id"] for r in moved])
-                )
+            delete(RequestDepartment).where(
+                RequestDepartment.request_id.in_([r["id"] for r in moved])
             )
-            session.execute(insert(RequestDepartment), _department_rows(moved))
-    _insert(session, [r for r in records if r["id"] not in held], events_)
+        )
+        session.execute(insert(RequestDepartment), _department_rows(moved))
+
+
+def mark_deadlines(
+    session: Session,
+    machines: Mapping[str, Machine],
+    held: Mapping[str, Record],
+    records: Sequence[Record],
+    events_: Sequence[Event],
+) -> None:
+    """Writes the daily deadline check's changes to requests of any type, ``held`` by
+    :func:`lock_open` in this transaction: a type in ``machines`` is checked against its
+    machine; any other only allows the :data:`DEADLINE_ACTIONS`, keeping the request's state
+    while it is open."""
+    by_request = _by_request(events_)
+    for record in records:
+        if record["id"] not in held:
+            raise RequestError(f"request {record['id']} was not held by the deadline check")
+        machine = machines.get(record["type"])
+        if machine is not None:
+            _check(machine, record, by_request.get(record["id"], ()))
+            continue
+        for event in by_request.get(record["id"], ()):
+            if (
+                event["action"] not in DEADLINE_ACTIONS
+                or event["from_state"] != event["to_state"]
+                or record["closed_on"] is not None
+            ):
+                raise RequestError(
+                    f"the deadline check only marks open {record['type']} requests "
+                    f"overdue or escalated, not {event['action']} on {record['id']}"
+                )
+    _update_held(session, held, records)
+    _insert(session, [], events_)
+
+
+def lock_open(session: Session, *, due_before: dt.date) -> list[Record]:
+    """Every open request (of any type) due before ``due_before``, held like :func:`lock`."""
+    return _select(
+        session,
+        _REQUESTS.c.closed_on.is_(None),
+        _REQUESTS.c.due_on < due_before,
+        for_update=True,
+    )
+
+
+def marked_overdue(session: Session, records: Iterable[Record]) -> set[str]:
+    """The requests among ``records`` with an :data:`OVERDUE` event for their current due date
+    (the deadline check marks each due date once)."""
+    due = {r["id"]: r["due_on"] for r in records}
+    if not due:
+        return set()
+    query = select(_EVENTS.c.request_id, _EVENTS.c.due_on).where(
+        _EVENTS.c.action == OVERDUE, _EVENTS.c.request_id.in_(list(due))
+    )
+    return {rid for rid, on in session.execute(query) if on == due[rid]}
+
+
+def open_requests(session: Session, departments: Collection[str] | None = None) -> list[Record]:
+    """Every open request whose acting departments include one of ``departments`` (all open
+    requests when None), oldest first: what the department dashboard shows."""
+    where = [_REQUESTS.c.closed_on.is_(None)]
+    if departments is not None:
+        acting = (
+            select(_DEPARTMENTS.c.request_id)
+            .where(_DEPARTMENTS.c.department.in_(list(departments)))
+            .correlate(None)
+        )
+        where.append(_REQUESTS.c.id.in_(acting))
+    return _select(session, *where)
 
 
 def insert_as_found(session: Session, records: Sequence[Record], events_: Sequence[Event]) -> None:
     """Copies requests and their events kept elsewhere before the store (the lake's tickets) as
-    they are: their history was checked when it was made."""
-    _insert(session, records, events_)
+    they are: their history was checked when it was made (and notifies no one again)."""
+    _insert(session, records, events_, notify=False)
 
 
 def count(session: Session, type_: str) -> int:
@@ -362,14 +467,16 @@ def inbox(
 def dashboard(
     session: Session, *, today: dt.date, departments: Collection[str] | None = None
 ) -> list[dict[str, Any]]:
-    """Per department (those given, or all): open requests, how many are overdue, and the
-    nearest due date; most overdue first."""
+    """Per department (those given, or all): open requests, how many are overdue, how many
+    are due on a provisional date (a year without an official calendar yet), and the nearest
+    due date; most overdue first."""
     query = (
         select(
             RequestDepartment.department,
             func.count(),
             func.sum(case((Request.due_on < today, 1), else_=0)),
             func.min(Request.due_on),
+            func.sum(case((Request.due_provisional.is_(True), 1), else_=0)),
         )
         .join(Request, Request.id == RequestDepartment.request_id)
         .where(Request.closed_on.is_(None))
@@ -378,7 +485,13 @@ def dashboard(
     if departments is not None:
         query = query.where(RequestDepartment.department.in_(list(departments)))
     rows = [
-        {"department": d, "open": n, "overdue": int(late or 0), "next_due_on": due}
-        for d, n, late, due in session.execute(query)
+        {
+            "department": d,
+            "open": n,
+            "overdue": int(late or 0),
+            "next_due_on": due,
+            "provisional": int(provisional or 0),
+        }
+        for d, n, late, due, provisional in session.execute(query)
     ]
     return sorted(rows, key=lambda r: (-r["overdue"], -r["open"], r["department"]))

@@ -416,7 +416,7 @@ def test_as_dict_carries_values_and_sources():
         "default": False,
         "enforced": True,
     }
-    assert data["catalog_update_ask_workdays"]["enforced"] is False
+    assert data["catalog_update_ask_workdays"]["enforced"] is True  # a catalog change counts it
     assert data["log_retention"]["days"] == 184
     assert data["share_types"]["names"]["not_shared"] == "不予共享"
 

@@ -93,6 +93,7 @@ def test_the_provider_finds_the_feedback_in_its_inbox_and_answers_it_on_the_page
     sign_in(client, "gaj_officer")
 
     inbox = client.get("/api/v1/inbox").json()["items"]
+    inbox_page = client.get("/inbox")
     page = client.get("/feedback")
     request_id = inbox[0]["id"]
     forged = client.post(
@@ -107,7 +108,8 @@ def test_the_provider_finds_the_feedback_in_its_inbox_and_answers_it_on_the_page
     assert [(i["type"], i["topic"]) for i in inbox] == [
         ("feedback", "gaj.hukou · full_name · 110101199003070017")
     ]
-    assert f'data-request="{request_id}"' in page.text and 'id="nav-feedback"' in page.text
+    assert f'href="/feedback#r-{request_id}"' in inbox_page.text
+    assert f'id="r-{request_id}"' in page.text and 'id="nav-feedback"' in page.text
     assert forged.status_code == 403
     assert sent.status_code == 303
     assert client.get("/api/v1/inbox").json()["items"] == []

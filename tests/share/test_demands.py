@@ -165,3 +165,11 @@ def test_demand_counts_per_holder():
             received=4, accepted=2, refused=1, delivered=2, delivered_on_time=1
         )
     }
+
+
+def test_a_demand_due_in_a_year_without_an_official_calendar_is_provisional(taizhou):
+    new_years_eve = at(taizhou, dt.datetime(2026, 12, 30, 2, 0, tzinfo=dt.UTC))
+
+    record = demands.file_demand(new_years_eve, DRIVERS, by=MZJ_OFFICER)
+
+    assert (record["due_on"], record["due_provisional"]) == (dt.date(2027, 1, 6), True)

@@ -1,0 +1,120 @@
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from jobs.audit.log import read_entries
+from jobs.govern import deadlines
+from jobs.govern.inbox import dashboard_of, inbox_of
+from jobs.settings import pinned_clock
+from jobs.store import notifications, requests
+from jobs.store.db import reading
+from jobs.store.requests import RequestError
+from tests.store.workflow import DEMAND, add_staff, decide, file
+
+FRIDAY_BEFORE_NATIONAL_DAY = dt.date(2025, 9, 26)
+
+
+def _at(settings, day: dt.date, hour: int = 9):
+    """The settings at ``hour`` o'clock on ``day`` in the bureau's time zone (UTC+8)."""
+    instant = dt.datetime(day.year, day.month, day.day, hour - 8, tzinfo=dt.UTC)
+    return settings.with_clock(pinned_clock(instant))
+
+
+@pytest.fixture
+def staffed(store_settings):
+    settings = _at(store_settings, FRIDAY_BEFORE_NATIONAL_DAY)
+    add_staff(settings)
+    return settings
+
+
+def _demand(settings, request_id: str) -> requests.Record:
+    with reading(settings) as session:
+        return requests.find(session, "demand", request_id)
+
+
+def _actions(settings, request_id: str) -> list[str]:
+    with reading(settings) as session:
+        return [e["action"] for e in requests.events(session, request_id)]
+
+
+def test_a_request_due_after_national_day_is_overdue_and_escalated_the_day_after(staffed):
+    filed = file(staffed, "d1", opened_on=FRIDAY_BEFORE_NATIONAL_DAY, workdays=10)
+    # 10 working days: the make-up Sunday 09-28 and Saturday 10-11 count, 10-01…10-08 do not
+    assert (filed["due_on"], filed["due_provisional"]) == (dt.date(2025, 10, 16), False)
+
+    on_the_day = deadlines.check_deadlines(_at(staffed, dt.date(2025, 10, 16), hour=23))
+    day_after = _at(staffed, dt.date(2025, 10, 17))
+    summary = deadlines.check_deadlines(day_after)
+
+    assert (on_the_day["overdue"], summary["overdue"], summary["escalated"]) == (0, 1, 1)
+    assert summary["by_type"] == {"demand": {"overdue": 1, "escalated": 1}}
+    demand = _demand(staffed, "d1")
+    assert (demand["state"], demand["escalated_to"], demand["escalated_on"]) == (
+        "open",  # its own procedure goes on: the provider may still answer
+        "data_authority",
+        dt.date(2025, 10, 17),
+    )
+    assert _actions(staffed, "d1") == ["filed", "overdue", "escalated"]
+    assert [i["id"] for i in inbox_of(day_after, "bureau")] == ["d1"]
+    audited = [(e["action"], e["target"]) for e in read_entries(staffed)]
+    assert ("request_escalated", "requests/demand/d1") in audited
+    with reading(staffed) as session:
+        told = {r["action"] for r in notifications.of_account(session, "steward")}
+    assert told == {"overdue", "escalated"}
+
+
+def test_a_second_check_on_the_same_day_changes_nothing(staffed):
+    file(staffed, "d1", opened_on=FRIDAY_BEFORE_NATIONAL_DAY, workdays=10)
+    day_after = _at(staffed, dt.date(2025, 10, 17))
+    deadlines.check_deadlines(day_after)
+
+    again = deadlines.check_deadlines(day_after)
+    next_week = deadlines.check_deadlines(_at(staffed, dt.date(2025, 10, 20)))
+
+    assert (again["overdue"], again["escalated"]) == (0, 0)
+    assert (next_week["overdue"], next_week["escalated"]) == (0, 0)
+    assert _actions(staffed, "d1") == ["filed", "overdue", "escalated"]
+
+
+def test_a_request_answered_in_time_is_never_overdue(staffed):
+    file(staffed, "d1", opened_on=FRIDAY_BEFORE_NATIONAL_DAY, workdays=10)
+    decide(staffed, "d1", "answered", by="rsj.sun", on=dt.date(2025, 10, 16))
+
+    summary = deadlines.check_deadlines(_at(staffed, dt.date(2025, 11, 3)))
+
+    assert (summary["checked"], summary["overdue"]) == (0, 0)
+
+
+def test_a_deadline_in_a_year_without_an_official_calendar_is_provisional(staffed):
+    before_the_year_ends = file(staffed, "in-2026", opened_on=dt.date(2026, 12, 10), workdays=5)
+    across_the_year = file(staffed, "into-2027", opened_on=dt.date(2026, 12, 24), workdays=10)
+
+    assert (before_the_year_ends["due_on"], before_the_year_ends["due_provisional"]) == (
+        dt.date(2026, 12, 17),
+        False,
+    )
+    # 2027 is counted Monday to Friday (New Year's Day included) until its schedule is known
+    assert (across_the_year["due_on"], across_the_year["due_provisional"]) == (
+        dt.date(2027, 1, 7),
+        True,
+    )
+    new_year = _at(staffed, dt.date(2027, 1, 4))
+    shown = {i["id"]: i for i in inbox_of(new_year, "rsj")}
+    assert (shown["into-2027"]["due_provisional"], shown["into-2027"]["workdays_left"]) == (True, 3)
+    (line,) = [d for d in dashboard_of(new_year, "rsj") if d["department"] == "rsj"]
+    assert line["provisional"] == 1
+
+    summary = deadlines.check_deadlines(_at(staffed, dt.date(2027, 1, 8)))
+
+    assert summary["by_type"] == {"demand": {"overdue": 2, "escalated": 2}}
+    assert _demand(staffed, "into-2027")["escalated_on"] == dt.date(2027, 1, 8)
+
+
+def test_the_deadline_actions_keep_the_state_of_a_type_that_does_not_name_them():
+    DEMAND.check("overdue", "open", "open")
+    with pytest.raises(RequestError, match="keeps an open demand request's state"):
+        DEMAND.check("overdue", "open", "answered")
+    with pytest.raises(RequestError, match="keeps an open demand request's state"):
+        DEMAND.check("escalated", "answered", "answered")
