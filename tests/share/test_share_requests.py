@@ -214,3 +214,25 @@ def test_the_share_machine_allows_no_shortcut():
         share_requests.SHARE.check("upheld", "pending", "upheld")
     with pytest.raises(requests.RequestError, match="coordination_asked goes denied"):
         share_requests.SHARE.check("coordination_asked", "granted", "coordinating")
+
+
+def test_the_daily_deadline_check_escalates_an_unanswered_request_to_the_bureau(settings):
+    from jobs.govern.deadlines import check_deadlines
+
+    grant = _ask(settings)
+    late = DUE + dt.timedelta(days=1)  # Saturday 11 Oct 2025, a make-up working day
+
+    check_deadlines(settings, today=late)
+    (item,) = inbox_of(settings, BUREAU, late)
+
+    assert (item["id"], item["is_overdue"], item["workdays_left"]) == (
+        grant["request_id"],
+        True,
+        -1,
+    )
+    assert _request(settings, grant["request_id"])["state"] == "pending"
+    assert [s[0] for s in _steps(settings, grant["request_id"])] == [
+        "requested",
+        "overdue",
+        "escalated",
+    ]
