@@ -130,15 +130,14 @@ def _iso(day: dt.date | None) -> str | None:
 
 
 def _pending(grant: Mapping[str, Any], *, provider: str, reviewer: str, legal_basis: str) -> Record:
-    """The request of a grant as it was asked: pending, waiting for ``reviewer``."""
-    return {
-        "id": grant["request_id"],
-        "type": SHARE.type,
-        "state": PENDING,
-        "version": None,
-        "requested_by": grant["requested_by"],
-        "requester_department": grant["consumer"],
-        "subject": {
+    """The request of a grant as it was asked (same id): pending, waiting for ``reviewer``. Its
+    requester is the account that asked, for the consumer (the bureau's steward may ask on a
+    department's behalf)."""
+    record = procedure.new_record(
+        SHARE,
+        by=Actor(grant["requested_by"], grant["consumer"], frozenset()),
+        departments=[reviewer],
+        subject={
             "dataset": grant["dataset"],
             "consumer": grant["consumer"],
             "provider": provider,
@@ -150,20 +149,13 @@ def _pending(grant: Mapping[str, Any], *, provider: str, reviewer: str, legal_ba
             "expires_on": _iso(grant["expires_on"]),
             "kind": grant.get("kind"),
         },
-        "facts": {},
-        "cycle": 1,
-        "opened_on": grant["requested_on"],
-        "due_on": grant["deadline"],
-        "due_provisional": bool(grant["deadline_provisional"]),
-        "extensions": 0,
-        "closed_on": None,
-        "closed_by": None,
-        "close_reason": None,
-        "escalated_to": None,
-        "escalated_on": None,
-        "updated_at": grant["updated_at"],
-        "departments": [reviewer],
-    }
+        facts={},
+        state=PENDING,
+        today=grant["requested_on"],
+        now=grant["updated_at"],
+        due_on=(grant["deadline"], bool(grant["deadline_provisional"])),
+    )
+    return {**record, "id": grant["request_id"]}
 
 
 def opened(
