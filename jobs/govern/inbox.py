@@ -24,10 +24,13 @@ TOPIC_FIELDS: dict[str, tuple[str, ...]] = {
     "share": ("dataset", "consumer", "purpose"),
     "feedback": ("dataset", "field", "record_key"),
     "demand": ("description",),
+    "open_request": ("dataset", "title"),
+    "catalog_change": ("resource",),
 }
 
 
-def _line(record: requests.Record) -> dict[str, Any]:
+def line_of(record: requests.Record) -> dict[str, Any]:
+    """A request as an inbox or dashboard line (JSON-ready), with what it is about."""
     subject = record["subject"]
     topic = [str(subject[f]) for f in TOPIC_FIELDS.get(record["type"], ()) if subject.get(f)]
     return {
@@ -59,7 +62,7 @@ def inbox_of(settings: Settings, department: str, today: dt.date | None = None) 
             calendar=calendar,
             escalated_to=escalated_to,
         )
-    return [_line(r) for r in records]
+    return [line_of(r) for r in records]
 
 
 def dashboard_of(

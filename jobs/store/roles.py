@@ -69,6 +69,7 @@ PERMISSIONS: dict[str, dict[str, str]] = {
     "demand.file": {DATA_OFFICER: OWN},
     "demand.answer": {APPROVER: OWN, BUREAU_STEWARD: ANY},
     "demand.deliver": {DATA_OFFICER: OWN, APPROVER: OWN, BUREAU_STEWARD: ANY},
+    "demand.forward": {BUREAU_STEWARD: ANY},  # to the department that holds the data
     "catalog.propose": {DATA_OFFICER: OWN},  # 目录更新: a change of its own resource's entry
     "catalog.review": {BUREAU_STEWARD: ANY},  # ... reviewed by the bureau only
 }
