@@ -46,9 +46,15 @@ PERMISSIONS: dict[str, dict[str, str]] = {
     # bureau's steward decides, finally (000 §15–16, 001 §15)
     "share.ask_coordination": {DATA_OFFICER: OWN, SYSTEM_CLIENT: OWN},
     "share.coordinate": {BUREAU_STEWARD: ANY},
-    "ticket.extend": {DATA_OFFICER: OWN, QUALITY_REVIEWER: ANY, BUREAU_STEWARD: ANY},
+    # verification (校核): the assigned department answers and asks for the one extension; the
+    # bureau approves it, and files a request for a citizen or legal person
+    "ticket.extend": {DATA_OFFICER: OWN},
+    "ticket.decide_extension": {BUREAU_STEWARD: ANY},
+    "ticket.correct": {DATA_OFFICER: OWN},
+    "ticket.dispute": {DATA_OFFICER: OWN},
     "ticket.close": {DATA_OFFICER: OWN, QUALITY_REVIEWER: ANY, BUREAU_STEWARD: ANY},
     "ticket.comment": {DATA_OFFICER: OWN, QUALITY_REVIEWER: ANY, BUREAU_STEWARD: ANY},
+    "ticket.file": {DATA_OFFICER: OWN, QUALITY_REVIEWER: ANY, BUREAU_STEWARD: ANY},
     "audit.read": {AUDITOR: ANY},
     "accounts.manage": {BUREAU_STEWARD: ANY},
     "share.reidentify": {BUREAU_STEWARD: ANY},
