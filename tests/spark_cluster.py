@@ -49,7 +49,10 @@ class SparkCluster:
 
     def state(self) -> dict:
         """The master's view (workers, running and completed applications) as JSON."""
-        return httpx.get(f"{self.web_url}/json/", timeout=10).json()
+        response = httpx.get(f"{self.web_url}/json/", timeout=10)
+        # While the master starts, its web server answers 404 before the JSON page is mounted.
+        response.raise_for_status()
+        return response.json()
 
     def log_tail(self, lines: int = 40) -> str:
         return "\n".join(

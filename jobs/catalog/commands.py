@@ -17,6 +17,7 @@ import unicodedata
 from collections.abc import Sequence
 from typing import Any
 
+from jobs.catalog import revisions
 from jobs.catalog.loader import CatalogError, read_catalog
 from jobs.catalog.models import SECURITY_LEVELS, Catalog, Resource
 from jobs.settings import Settings
@@ -47,6 +48,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     validate.add_argument("--root", help=root_help)
     validate.set_defaults(func=_validate)
 
+    history = commands.add_parser(
+        "revisions", help="approved catalog changes (目录更新): list, or show one with its diff"
+    )
+    history.add_argument("number", nargs="?", type=int, help="show this revision")
+    history.add_argument("--resource", help='only revisions of this resource, e.g. "mzj.marriage"')
+    history.add_argument("--json", action="store_true", help="print as JSON")
+    history.add_argument(
+        "--publish",
+        action="store_true",
+        help="first write the file of every approved change the revisions folder lacks",
+    )
+    history.set_defaults(func=_revisions)
+
 
 def _help(parser: argparse.ArgumentParser, _args: argparse.Namespace) -> int:
     parser.print_help()
@@ -54,15 +68,18 @@ def _help(parser: argparse.ArgumentParser, _args: argparse.Namespace) -> int:
 
 
 def _settings(args: argparse.Namespace) -> Settings:
-    """The effective settings, with ``--root`` as the schemas folder when given."""
+    """The effective settings, with ``--root`` as the schemas folder when given (then without
+    the approved revisions: the folder alone is what is asked about)."""
     settings = Settings.from_env()
-    return dataclasses.replace(settings, schemas_root=args.root) if args.root else settings
+    if not args.root:
+        return settings
+    return dataclasses.replace(settings, schemas_root=args.root, catalog_revisions_root="")
 
 
 def _read(settings: Settings) -> Catalog | None:
     # Commands always re-read: a person running them has usually just edited a file.
     try:
-        return read_catalog(settings.schemas_root)
+        return read_catalog(settings.schemas_root, settings.catalog_revisions_root or None)
     except CatalogError as exc:
         print(exc, file=sys.stderr)
         return None
@@ -127,6 +144,72 @@ def _validate(args: argparse.Namespace) -> int:
         f"{len(catalog.elements)} data elements, {len(catalog.code_tables)} code tables"
     )
     return 0
+
+
+def _revisions(args: argparse.Namespace) -> int:
+    settings = Settings.from_env()
+    if args.publish:
+        from jobs.govern.catalog_change import publish_revisions
+
+        for path in publish_revisions(settings):
+            print(f"wrote {path}")
+    found, problems = revisions.read_revisions(settings.catalog_revisions_root)
+    for problem in problems:
+        print(problem, file=sys.stderr)
+    chosen = [
+        r
+        for r in found
+        if (args.resource in (None, r.resource)) and (args.number in (None, r.number))
+    ]
+    if args.number is not None and not chosen:
+        print(f"no revision {args.number} in {settings.catalog_revisions_root}", file=sys.stderr)
+        return 1
+    if args.json:
+        shown = [r.as_dict() if args.number else _revision_line(r) for r in chosen]
+        print(json.dumps(shown, indent=2, ensure_ascii=False))
+        return 1 if problems else 0
+    if args.number is not None:
+        print(_render_revision(chosen[0]))
+        return 1 if problems else 0
+    header = ("revision", "resource", "approved", "by", "proposed by", "changes", "why")
+    rows = [
+        (
+            str(r.number),
+            r.resource,
+            r.approved_on,
+            r.approved_by,
+            r.proposed_by,
+            ", ".join(c["path"] for c in r.changes) or "-",
+            r.reason or "-",
+        )
+        for r in chosen
+    ]
+    print(_table(header, rows) if rows else f"no revisions in {settings.catalog_revisions_root}")
+    return 1 if problems else 0
+
+
+def _revision_line(revision: revisions.Revision) -> dict[str, Any]:
+    shown = revision.as_dict()
+    del shown["entry"]
+    return shown
+
+
+def _render_revision(revision: revisions.Revision) -> str:
+    lines = [
+        f"revision {revision.number}: {revision.resource}",
+        f"  proposed by {revision.proposed_by} ({revision.proposed_department or '-'}) "
+        f"on {revision.proposed_on or '-'}: {revision.reason or '-'}",
+        f"  approved by {revision.approved_by} on {revision.approved_on}: "
+        f"{revision.decision or '-'}",
+        f"  request {revision.request or '-'}, file {revision.file}",
+        "  changes:",
+        *(
+            f"    {c['path']}: {json.dumps(c['before'], ensure_ascii=False)} → "
+            f"{json.dumps(c['after'], ensure_ascii=False)}"
+            for c in revision.changes
+        ),
+    ]
+    return "\n".join(lines)
 
 
 # --- policy vocabulary -----------------------------------------------------------------------

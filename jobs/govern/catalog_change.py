@@ -153,9 +153,11 @@ def parse_entry(text: str) -> Any:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
-        raise CatalogChangeError(f"proposal: {where}not valid YAML: {exc.problem or exc}") from None
+        problem = f"proposal: {where}not valid YAML: {exc.problem or exc}"
+        raise CatalogChangeError("the proposed entry is not YAML", [problem]) from None
     except yaml.YAMLError as exc:
-        raise CatalogChangeError(f"proposal: not valid YAML: {exc}") from None
+        problem = f"proposal: not valid YAML: {exc}"
+        raise CatalogChangeError("the proposed entry is not YAML", [problem]) from None
 
 
 def entry_text(entry: Any) -> str:
@@ -239,6 +241,29 @@ def _open_of(session: Session, resource_id: str) -> list[requests.Record]:
     return [r for r in held if r["subject"]["resource"] == resource_id]
 
 
+def _planned(
+    settings: Settings, resource_id: str, entry: Any, by: Actor
+) -> tuple[Resource, dict[str, Any], list[dict[str, Any]]]:
+    resource = _resource(settings, resource_id)
+    require(by, PROPOSE, resource.department)
+    before = current_entry(settings, resource)
+    _checked(settings, resource_id, entry)
+    changes = revisions.diff_entries(before, entry)
+    if not changes:
+        raise CatalogChangeError(f"the proposal changes nothing in the entry of {resource_id}")
+    return resource, before, changes
+
+
+def preview(settings: Settings, resource_id: str, entry: Any, *, by: Actor) -> list[dict]:
+    """What a proposal of ``entry`` would change, once the catalog loader accepts it; nothing
+    is stored (the proposal form shows it before the department sends it).
+
+    Raises:
+        as :func:`propose`.
+    """
+    return _planned(settings, resource_id, entry, by)[2]
+
+
 def propose(
     settings: Settings,
     resource_id: str,
@@ -261,14 +286,8 @@ def propose(
         CatalogChangeError: no reason; the entry is invalid (the loader's messages) or changes
             nothing; or a proposal for the resource already awaits review.
     """
-    resource = _resource(settings, resource_id)
-    require(by, PROPOSE, resource.department)
     reason = _text(reason, "why the entry changes")
-    before = current_entry(settings, resource)
-    _checked(settings, resource_id, entry)
-    changes = revisions.diff_entries(before, entry)
-    if not changes:
-        raise CatalogChangeError(f"the proposal changes nothing in the entry of {resource_id}")
+    resource, before, changes = _planned(settings, resource_id, entry, by)
     policy = load_change_policy(settings)
     today, now = settings.today(), settings.now()
     with transaction(settings) as session:
@@ -450,7 +469,8 @@ def publish_revisions(settings: Settings) -> list[Path]:
     return [
         revisions.write_revision(settings.catalog_revisions_root, revision_of(record))
         for record in approved
-        if revisions.file_name(int(record["facts"]["revision"])) not in present
+        if revisions.file_name(int(record["facts"]["revision"]), record["subject"]["resource"])
+        not in present
     ]
 
 

@@ -21,12 +21,16 @@ from jobs.store.roles import BUREAU
 #: What an inbox line says a request is about, by type: the subject's fields, in this order.
 TOPIC_FIELDS: dict[str, tuple[str, ...]] = {
     "verification": ("base", "element", "rule", "key_kind", "key"),
+    "share": ("dataset", "consumer", "purpose"),
     "feedback": ("dataset", "field", "record_key"),
     "demand": ("description",),
+    "open_request": ("dataset", "title"),
+    "catalog_change": ("resource",),
 }
 
 
-def _line(record: requests.Record) -> dict[str, Any]:
+def line_of(record: requests.Record) -> dict[str, Any]:
+    """A request as an inbox or dashboard line (JSON-ready), with what it is about."""
     subject = record["subject"]
     topic = [str(subject[f]) for f in TOPIC_FIELDS.get(record["type"], ()) if subject.get(f)]
     return {
@@ -43,6 +47,8 @@ def _line(record: requests.Record) -> dict[str, Any]:
         "is_overdue": record["is_overdue"],
         "extensions": record["extensions"],
         "escalated_to": record["escalated_to"],
+        # an extension the department asked, waiting for the bureau (verification)
+        "extension_asked": bool((record["facts"].get("workflow") or {}).get("extension_request")),
     }
 
 
@@ -58,7 +64,7 @@ def inbox_of(settings: Settings, department: str, today: dt.date | None = None) 
             calendar=calendar,
             escalated_to=escalated_to,
         )
-    return [_line(r) for r in records]
+    return [line_of(r) for r in records]
 
 
 def dashboard_of(

@@ -36,6 +36,14 @@ def _applied(dt: object, app_id: str, version: int) -> bool:
     return applied is not None and applied >= version
 
 
+def _committed_version(target: object) -> int:
+    """The version the write just made: a DeltaTable object that committed holds the snapshot
+    of its own commit (not the newest, which a concurrent writer may have moved on), and a
+    table this write created starts at version 0. The audit entry of the write names it, as the
+    Spark writer's does, so both runners record the same entries."""
+    return 0 if isinstance(target, str) else int(target.version())  # type: ignore[attr-defined]
+
+
 def append_arrow(
     uri: str,
     table: pa.Table,
@@ -91,7 +99,7 @@ def append_arrow(
         if _applied(DeltaTable(uri, storage_options=options), app_id, version):
             return False
         raise
-    notify_write(uri, "append", rows=table.num_rows)
+    notify_write(uri, "append", version=_committed_version(target), rows=table.num_rows)
     return True
 
 
@@ -204,22 +212,30 @@ def overwrite_where(
 ) -> None:
     """Replaces the rows matching ``predicate`` (delta-rs SQL) with ``table`` in one commit
     (``add_columns`` as in :func:`append_arrow`)."""
-    from deltalake import write_deltalake
+    from deltalake import DeltaTable, write_deltalake
 
     options = dict(storage_options) if storage_options else None
     crash_point("ledger.overwrite")
+    target: str | DeltaTable = uri
     if not table_exists(uri, storage_options):
         write_deltalake(uri, table, mode="append", storage_options=options)
     else:
+        target = DeltaTable(uri, storage_options=options)
         write_deltalake(
-            uri,
+            target,
             table,
             mode="overwrite",
             predicate=predicate,
             schema_mode="merge" if add_columns else None,
             storage_options=options,
         )
-    notify_write(uri, "overwrite", rows=table.num_rows, predicate=predicate)
+    notify_write(
+        uri,
+        "overwrite",
+        version=_committed_version(target),
+        rows=table.num_rows,
+        predicate=predicate,
+    )
 
 
 def delete_where(
@@ -233,7 +249,10 @@ def delete_where(
         return 0
     options = dict(storage_options) if storage_options else None
     crash_point("ledger.delete")
-    deleted = int(DeltaTable(uri, storage_options=options).delete(predicate)["num_deleted_rows"])
+    target = DeltaTable(uri, storage_options=options)
+    deleted = int(target.delete(predicate)["num_deleted_rows"])
     if deleted:
-        notify_write(uri, "delete", rows=deleted, predicate=predicate)
+        notify_write(
+            uri, "delete", version=_committed_version(target), rows=deleted, predicate=predicate
+        )
     return deleted

@@ -729,7 +729,7 @@ def merge(
         raise ConcurrentWriteError(
             f"merge into {where} conflicts with a concurrent commit ({exc}); run it again"
         ) from exc
-    notify_write(uri, "merge", rows=table.num_rows)
+    notify_write(uri, "merge", version=int(dt.version()), rows=table.num_rows)
     return metrics
 
 

@@ -18,10 +18,14 @@ from jobs.service import responses
 from jobs.service.deps import Service
 from jobs.service.ports import AuditReader, DataAccess, Identity, Shares
 from jobs.service.routes import api, pages
+from jobs.service.routes import catalog as catalog_routes
+from jobs.service.routes import dashboard as dashboard_routes
 from jobs.service.routes import demands as demand_routes
 from jobs.service.routes import feedback as feedback_routes
 from jobs.service.routes import inbox as inbox_routes
+from jobs.service.routes import open_requests as open_routes
 from jobs.service.routes import shares as share_routes
+from jobs.service.routes import verification as verification_routes
 from jobs.service.security import load_session_secret
 from jobs.settings import Settings
 
@@ -79,8 +83,14 @@ def create_app(
     app.include_router(share_routes.page_router)
     app.include_router(inbox_routes.api_router)
     app.include_router(inbox_routes.page_router)
-    for procedure in (feedback_routes, demand_routes):
+    for procedure in (feedback_routes, demand_routes, catalog_routes):
         app.include_router(procedure.api_router)
         app.include_router(procedure.page_router)
+    app.include_router(dashboard_routes.api_router)
+    app.include_router(dashboard_routes.page_router)
+    app.include_router(open_routes.api_router)
+    app.include_router(open_routes.public_router)
+    app.include_router(open_routes.page_router)
+    app.include_router(verification_routes.api_router)
     app.mount("/static", StaticFiles(directory=WEB / "static"), name="static")
     return app

@@ -14,7 +14,7 @@ import csv
 import datetime as dt
 import hashlib
 import io
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -49,12 +49,24 @@ def _cell(value: Any) -> Any:
 
 def csv_bytes(columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> bytes:
     """UTF-8 with BOM (Excel in China opens it without mojibake), every cell neutralised."""
+    return b"".join(csv_chunks(columns, [rows]))
+
+
+def csv_chunks(
+    columns: Sequence[str], batches: Iterable[Iterable[Sequence[Any]]]
+) -> Iterator[bytes]:
+    """:func:`csv_bytes` in pieces, to stream a large table: the header (after the BOM), then
+    one piece per batch of rows."""
     text = io.StringIO(newline="")
     writer = csv.writer(text)
     writer.writerow([neutralise(c) for c in columns])
-    for row in rows:
-        writer.writerow(["" if v is None else _cell(v) for v in row])
-    return text.getvalue().encode("utf-8-sig")
+    yield text.getvalue().encode("utf-8-sig")
+    for rows in batches:
+        text = io.StringIO(newline="")
+        writer = csv.writer(text)
+        for row in rows:
+            writer.writerow(["" if v is None else _cell(v) for v in row])
+        yield text.getvalue().encode("utf-8")
 
 
 def xlsx_bytes(columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> bytes:

@@ -5,7 +5,8 @@ Published under ``open/<dataset>``:
 * every resource whose catalog ``open.type`` is ``unconditional`` (无条件开放), with only the
   fields whose sensitivity ``schemas/share/masking.yaml`` opens (``public``), and only the
   batches the quality gate does not hold (:func:`jobs.quality.gates.held_batches`); grain: the
-  pool's;
+  pool's. Resources open on request (``on_request``, 依申请开放) are published alike but kept
+  off the open list: they are served only to granted applications (jobs.govern.open_requests);
 * the aggregates of ``schemas/share/open_data.yaml``; grain: one row per cell (dimension
   values) plus one total row per group (``is_total``, last dimension ``total``);
 * ``open/open_list``: one row per open dataset with domain, summary, items, format, update
@@ -54,6 +55,8 @@ from jobs.yamlconf import INT, TEXT, Keys, ListOf
 
 OPEN_DATA_FILE = Path("share") / "open_data.yaml"
 TOTAL = "total"
+#: Catalog open types whose resources are published under open/<dataset>.
+PUBLISHED_OPEN_TYPES = ("unconditional", "on_request")
 UNKNOWN = "unknown"
 
 
@@ -292,7 +295,7 @@ def publish_open_data(
     missing: list[str] = []
 
     for resource in catalog.resources.values():
-        if resource.open.type != "unconditional":
+        if resource.open.type not in PUBLISHED_OPEN_TYPES:
             continue
         source = POOL.uri(settings, resource.department, resource.resource)
         if not tables.table_exists(source):
@@ -308,6 +311,8 @@ def publish_open_data(
             source_df.select(*[c for c in columns if c in source_df.columns]), target, "overwrite"
         )
         published[resource.id] = result.rows
+        if resource.open.type != "unconditional":
+            continue  # served to granted applications only (依申请开放), not listed
         listing.append(
             {
                 "dataset": resource.id,

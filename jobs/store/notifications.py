@@ -23,6 +23,7 @@ from typing import Any
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
+from jobs.settings import Settings
 from jobs.store import db, mail
 from jobs.store.models import (
     Account,
@@ -197,3 +198,19 @@ def mark_read(
         query = query.where(Notification.id.in_(list(ids)))
     result = session.execute(query.values(read_at=now).execution_options(synchronize_session=False))
     return result.rowcount or 0
+
+
+def inbox_notifications(settings: Settings, login: str, *, limit: int = 100) -> dict[str, Any]:
+    """An account's notifications as its inbox shows them: the unread count and the newest
+    ``limit``, unread first."""
+    with db.reading(settings) as session:
+        return {
+            "unread": unread_count(session, login),
+            "items": of_account(session, login, limit=limit),
+        }
+
+
+def mark_read_now(settings: Settings, login: str, ids: Collection[int] | None) -> int:
+    """:func:`mark_read` in a transaction of its own, at the settings' clock."""
+    with db.transaction(settings) as session:
+        return mark_read(session, login, ids, now=settings.now())

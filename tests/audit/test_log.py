@@ -245,7 +245,7 @@ def test_every_ledger_write_is_audited_but_not_the_audit_log_itself(lake_setting
     assert [(e["action"], e["actor"], e["target"]) for e in entries] == [
         ("write", "job", "governance/small")
     ]
-    assert json.loads(entries[0]["detail"]) == {"operation": "append", "rows": 2}
+    assert json.loads(entries[0]["detail"]) == {"operation": "append", "rows": 2, "version": 0}
 
 
 @pytest.mark.spark

@@ -11,7 +11,7 @@ from jobs.settings import pinned_clock
 from jobs.store import notifications, requests
 from jobs.store.db import reading
 from jobs.store.requests import RequestError
-from tests.store.workflow import DEMAND, add_staff, decide, file
+from tests.store.workflow import INQUIRY, add_staff, decide, file
 
 FRIDAY_BEFORE_NATIONAL_DAY = dt.date(2025, 9, 26)
 
@@ -29,9 +29,9 @@ def staffed(store_settings):
     return settings
 
 
-def _demand(settings, request_id: str) -> requests.Record:
+def _inquiry(settings, request_id: str) -> requests.Record:
     with reading(settings) as session:
-        return requests.find(session, "demand", request_id)
+        return requests.find(session, "inquiry", request_id)
 
 
 def _actions(settings, request_id: str) -> list[str]:
@@ -49,9 +49,9 @@ def test_a_request_due_after_national_day_is_overdue_and_escalated_the_day_after
     summary = deadlines.check_deadlines(day_after)
 
     assert (on_the_day["overdue"], summary["overdue"], summary["escalated"]) == (0, 1, 1)
-    assert summary["by_type"] == {"demand": {"overdue": 1, "escalated": 1}}
-    demand = _demand(staffed, "d1")
-    assert (demand["state"], demand["escalated_to"], demand["escalated_on"]) == (
+    assert summary["by_type"] == {"inquiry": {"overdue": 1, "escalated": 1}}
+    inquiry = _inquiry(staffed, "d1")
+    assert (inquiry["state"], inquiry["escalated_to"], inquiry["escalated_on"]) == (
         "open",  # its own procedure goes on: the provider may still answer
         "data_authority",
         dt.date(2025, 10, 17),
@@ -59,7 +59,7 @@ def test_a_request_due_after_national_day_is_overdue_and_escalated_the_day_after
     assert _actions(staffed, "d1") == ["filed", "overdue", "escalated"]
     assert [i["id"] for i in inbox_of(day_after, "bureau")] == ["d1"]
     audited = [(e["action"], e["target"]) for e in read_entries(staffed)]
-    assert ("request_escalated", "requests/demand/d1") in audited
+    assert ("request_escalated", "requests/inquiry/d1") in audited
     with reading(staffed) as session:
         told = {r["action"] for r in notifications.of_account(session, "steward")}
     assert told == {"overdue", "escalated"}
@@ -108,13 +108,13 @@ def test_a_deadline_in_a_year_without_an_official_calendar_is_provisional(staffe
 
     summary = deadlines.check_deadlines(_at(staffed, dt.date(2027, 1, 8)))
 
-    assert summary["by_type"] == {"demand": {"overdue": 2, "escalated": 2}}
-    assert _demand(staffed, "into-2027")["escalated_on"] == dt.date(2027, 1, 8)
+    assert summary["by_type"] == {"inquiry": {"overdue": 2, "escalated": 2}}
+    assert _inquiry(staffed, "into-2027")["escalated_on"] == dt.date(2027, 1, 8)
 
 
 def test_the_deadline_actions_keep_the_state_of_a_type_that_does_not_name_them():
-    DEMAND.check("overdue", "open", "open")
-    with pytest.raises(RequestError, match="keeps an open demand request's state"):
-        DEMAND.check("overdue", "open", "answered")
-    with pytest.raises(RequestError, match="keeps an open demand request's state"):
-        DEMAND.check("escalated", "answered", "answered")
+    INQUIRY.check("overdue", "open", "open")
+    with pytest.raises(RequestError, match="keeps an open inquiry request's state"):
+        INQUIRY.check("overdue", "open", "answered")
+    with pytest.raises(RequestError, match="keeps an open inquiry request's state"):
+        INQUIRY.check("escalated", "answered", "answered")

@@ -4,11 +4,15 @@ import dataclasses
 import datetime as dt
 from pathlib import Path
 
+import pyarrow as pa
 import pytest
 
 from jobs.audit.log import read_entries
 from jobs.govern import open_requests
-from jobs.govern.open_requests import Applicant, NotFound, OpenRequestError
+from jobs.govern.applicants import Applicant
+from jobs.govern.open_requests import NotFound, OpenRequestError
+from jobs.lake import ledger
+from jobs.lake.registry import OPEN_DATASET
 from jobs.settings import pinned_clock
 from jobs.store import requests
 from jobs.store.db import reading
@@ -33,6 +37,13 @@ FROM = "addr:test-client"
 @pytest.fixture
 def store(store_settings):
     return store_settings.with_clock(pinned_clock(RECEIVED))
+
+
+@pytest.fixture
+def published(store):
+    rows = pa.table({"uscc": ["91110000100000000A"], "entity_name": ["某公司"]})
+    ledger.append_arrow(OPEN_DATASET.uri(store, LICENCES), rows, write_id="test")
+    return store
 
 
 def _apply(settings, dataset=LICENCES, applicant=CITIZEN, source=FROM, by=None):
@@ -84,7 +95,8 @@ def test_the_public_list_shows_not_open_data_with_its_basis_and_what_may_be_aske
     assert listed[LICENCES]["is_requestable"] and listed[LICENCES]["open_type_name"] == "有条件开放"
     assert not listed["gaj.hukou"]["is_requestable"]
     assert listed["gaj.hukou"]["open_type_name"] == "不予开放"
-    assert "legal_basis" in listed["gaj.hukou"]
+    assert "个人隐私" in listed["gaj.hukou"]["legal_basis"]
+    assert listed[LICENCES]["condition"] and listed[LICENCES]["legal_basis"] == "004 §22"
 
 
 def test_a_malformed_id_number_is_refused_without_repeating_it(store):
@@ -141,7 +153,8 @@ def test_the_status_needs_the_receipt_s_own_secret(store):
         open_requests.status(store, "OR20250930FFFFFFFF", first["secret"])
 
 
-def test_a_download_works_until_it_expires_and_each_one_is_recorded(store):
+def test_a_download_works_until_it_expires_and_each_one_is_recorded(published):
+    store = published
     receipt = _apply(store)["receipt"]
     open_requests.answer(store, receipt, True, by=SCJGJ_APPROVER, why="同意开放")
     last_day = store.with_clock(pinned_clock(RECEIVED + dt.timedelta(days=30, seconds=-1)))
@@ -153,15 +166,16 @@ def test_a_download_works_until_it_expires_and_each_one_is_recorded(store):
     with pytest.raises(NotFound):
         open_requests.start_download(last_day, receipt, is_signed=lambda shown: False)
 
-    assert Path(location).parts[-2:] == ("open", LICENCES)
+    assert location == OPEN_DATASET.uri(store, LICENCES)
     with reading(store) as session:
         actions = [e["action"] for e in requests.events(session, receipt)]
     assert actions == ["requested", "granted", "downloaded"]
     downloads = [e for e in read_entries(store) if e["action"] == "open_request_downloaded"]
-    assert [e["target"] for e in downloads] == [f"open_requests/{receipt}"]
+    assert [e["target"] for e in downloads] == [f"requests/open_request/{receipt}"]
 
 
-def test_a_refused_or_pending_request_has_no_download(store):
+def test_a_refused_or_pending_request_has_no_download(published):
+    store = published
     pending = _apply(store)["receipt"]
     refused = _apply(store)["receipt"]
     open_requests.answer(store, refused, False, by=SCJGJ_APPROVER, why="涉及商业秘密")
@@ -194,7 +208,8 @@ def test_the_bureau_files_on_a_citizen_s_behalf_and_others_may_not(store):
     assert (stored["requested_by"], stored["requester_department"]) == ("steward", BUREAU)
 
 
-def test_contact_details_reach_neither_the_audit_log_nor_the_lake(store):
+def test_contact_details_reach_neither_the_audit_log_nor_the_lake(published):
+    store = published
     receipt = _apply(store)["receipt"]
     open_requests.answer(store, receipt, True, by=SCJGJ_APPROVER, why="同意开放")
     open_requests.start_download(store, receipt, is_signed=lambda shown: True)
@@ -206,3 +221,14 @@ def test_contact_details_reach_neither_the_audit_log_nor_the_lake(store):
     for detail in ("柳如是", "11010119900307002X", "13912345678", "liu.rushi", "研究市场主体"):
         assert detail not in audit
         assert detail.encode() not in lake
+
+
+def test_a_granted_dataset_not_yet_published_is_not_downloaded_nor_recorded(store):
+    receipt = _apply(store)["receipt"]
+    open_requests.answer(store, receipt, True, by=SCJGJ_APPROVER, why="同意开放")
+
+    with pytest.raises(OpenRequestError, match="not published yet"):
+        open_requests.start_download(store, receipt, is_signed=lambda shown: True)
+
+    with reading(store) as session:
+        assert [e["action"] for e in requests.events(session, receipt)][-1] == "granted"

@@ -29,6 +29,59 @@ def test_same_write_id_committed_meanwhile_is_not_committed_again(tmp_path, monk
     assert DeltaTable(uri).transaction_version("batch-1") == 0
 
 
+@pytest.fixture
+def reported_writes():
+    """The (operation, version) of every write the lake's observers are told about."""
+    seen: list[tuple[str, int | None]] = []
+
+    def observe(uri, operation, details):
+        seen.append((operation, details.get("version")))
+
+    tables.add_write_observer(observe)
+    yield seen
+    tables.remove_write_observer(observe)
+
+
+def test_every_delta_rs_write_reports_the_version_it_committed(tmp_path, reported_writes):
+    # The Spark writer's audit entries name the committed version; the delta-rs writes must
+    # too, or the same run records different audit logs on the two runners.
+    uri = str(tmp_path / "t")
+    ledger.append_arrow(uri, ROWS, write_id="create")
+    ledger.append_arrow(uri, ROWS, write_id="again")
+    ledger.overwrite_where(uri, pa.table({"n": [1]}), "n = 1")
+    assert ledger.delete_where(uri, "n = 2") == 2
+    assert ledger.delete_where(uri, "n = 2") == 0  # nothing deleted: no commit, no report
+    tables.merge(uri, pa.table({"n": [3, 4]}), keys=["n"])
+
+    assert reported_writes == [
+        ("append", 0),
+        ("append", 1),
+        ("overwrite", 2),
+        ("delete", 3),
+        ("merge", 4),
+    ]
+    assert DeltaTable(uri).version() == 4
+
+
+def test_an_append_after_a_concurrent_commit_reports_its_own_version(
+    tmp_path, monkeypatch, reported_writes
+):
+    uri = str(tmp_path / "t")
+    ledger.append_arrow(uri, ROWS, write_id="create")
+    checked = ledger._applied
+
+    def another_writer_commits_after_the_check(dt, app_id, version):
+        monkeypatch.setattr(ledger, "_applied", checked)
+        ledger.append_arrow(uri, ROWS, write_id="other")
+        return checked(dt, app_id, version)
+
+    monkeypatch.setattr(ledger, "_applied", another_writer_commits_after_the_check)
+    ledger.append_arrow(uri, ROWS, write_id="mine")
+
+    # read at version 0, committed at 2 (behind the other writer's 1)
+    assert reported_writes == [("append", 0), ("append", 1), ("append", 2)]
+
+
 @pytest.mark.spark
 def test_scan_finds_long_strings_the_bridge_wrote_without_a_maximum(spark, tmp_path):
     uri = str(tmp_path / "t")

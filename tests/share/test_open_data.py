@@ -100,6 +100,10 @@ def test_publish_open_data_and_open_list(spark, lake_settings):
         "uscc string, entity_name string, legal_representative_name string, legal_representative_id string",
     )
     tables.write_table(enterprises, tables.table_uri(settings, "pool", "scjgj", "enterprise"))
+    tables.write_table(
+        enterprises.select("uscc", "entity_name"),
+        tables.table_uri(settings, "pool", "scjgj", "business_licence"),
+    )
 
     result = publish_open_data(spark, settings, as_of=dt.date(2025, 3, 3))
     assert result["published"]["population_by_district_age_sex"] == 8
@@ -122,6 +126,9 @@ def test_publish_open_data_and_open_list(spark, lake_settings):
     listing = {
         r["dataset"]: r for r in ledger.read_rows(tables.table_uri(settings, "open", "open_list"))
     }
+    # open on request (依申请开放): published for granted applications, not on the open list
+    on_request = tables.table_uri(settings, "open", "scjgj.business_licence")
+    assert ledger.read_rows(on_request) == [{"uscc": "91110000100000000A", "entity_name": "某公司"}]
     assert sorted(listing) == ["population_by_district_age_sex", "scjgj.enterprise"]
     enterprise = listing["scjgj.enterprise"]
     assert (enterprise["open_type"], enterprise["update_frequency"]) == ("无条件开放", "daily")

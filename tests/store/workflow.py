@@ -1,6 +1,6 @@
 """A small workflow of requests between departments for the tests of what every procedure
 shares (deadlines, notifications, mail, the dashboard, the evaluation): three departments and
-the bureau, their people, and requests of a procedure no govlake module knows (``demand``)."""
+the bureau, their people, and requests of a procedure no govlake module knows (``inquiry``)."""
 
 from __future__ import annotations
 
@@ -41,9 +41,9 @@ STAFF = {
     "gaj.he": ("gaj", [DATA_OFFICER], "he@gaj.example"),
 }
 
-#: A procedure of its own, unknown to govlake's modules: a demand (需求) answered or refused.
-DEMAND = Machine(
-    type="demand",
+#: A procedure of its own, unknown to govlake's modules: an inquiry (咨询) answered or refused.
+INQUIRY = Machine(
+    type="inquiry",
     transitions={
         "filed": ((), "open"),
         "answered": (("open",), "answered"),
@@ -95,12 +95,12 @@ def file(
     workdays: int = 10,
     acting: tuple[str, ...] = ("rsj",),
     by: str = "mzj.li",
-    type_: str = "demand",
+    type_: str = "inquiry",
 ) -> requests.Record:
     """Files a request ``by`` an account of mzj for ``acting`` to answer, due ``workdays``
     working days after ``opened_on`` on the configured calendar."""
     due = get_calendar(settings).deadline(opened_on, workdays)
-    machine = DEMAND if type_ == "demand" else Machine(type_, DEMAND.transitions, *_STATES)
+    machine = INQUIRY if type_ == "inquiry" else Machine(type_, INQUIRY.transitions, *_STATES)
     department = STAFF[by][0] if by in STAFF else None
     record = {
         "id": request_id,
@@ -132,15 +132,15 @@ def file(
     return record
 
 
-_STATES = (DEMAND.open_states, DEMAND.closed_states)
+_STATES = (INQUIRY.open_states, INQUIRY.closed_states)
 
 
 def decide(
-    settings, request_id: str, action: str, *, by: str, on: dt.date, type_: str = "demand"
+    settings, request_id: str, action: str, *, by: str, on: dt.date, type_: str = "inquiry"
 ) -> requests.Record:
     """``by`` answers or refuses the request on ``on`` (it closes)."""
-    machine = DEMAND if type_ == "demand" else Machine(type_, DEMAND.transitions, *_STATES)
-    state = DEMAND.transitions[action][1]
+    machine = INQUIRY if type_ == "inquiry" else Machine(type_, INQUIRY.transitions, *_STATES)
+    state = INQUIRY.transitions[action][1]
     with transaction(settings) as session:
         before = requests.find(session, type_, request_id)
         after = {**before, "state": state, "closed_on": on, "closed_by": by, "close_reason": action}

@@ -161,6 +161,11 @@ async def feedback_page(request: Request, principal: FeedbackParty, svc: Service
     context["may_file"] = principal.has_any(frozenset(FILER_ROLES))
     context["may_answer"] = principal.has_any(frozenset(ANSWER_ROLES))
     context["department"] = principal.department
+    context["today"] = svc.settings.today()
+    # what the form offers: the datasets and fields the department holds grants of
+    granted = await run_in_threadpool(svc.data.datasets, principal) if context["may_file"] else []
+    context["granted"] = granted
+    context["granted_fields"] = sorted({f for d in granted for f in d.fields})
     return render(request, "feedback.html", context, principal)
 
 
