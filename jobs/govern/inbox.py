@@ -46,6 +46,8 @@ def line_of(record: requests.Record) -> dict[str, Any]:
         "is_overdue": record["is_overdue"],
         "extensions": record["extensions"],
         "escalated_to": record["escalated_to"],
+        # an extension the department asked, waiting for the bureau (verification)
+        "extension_asked": bool((record["facts"].get("workflow") or {}).get("extension_request")),
     }
 
 

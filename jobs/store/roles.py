@@ -42,9 +42,15 @@ PERMISSIONS: dict[str, dict[str, str]] = {
     "share.decide": {APPROVER: OWN},
     "share.revoke": {APPROVER: OWN, BUREAU_STEWARD: ANY},
     "share.read": {DATA_OFFICER: OWN, SYSTEM_CLIENT: OWN},
-    "ticket.extend": {DATA_OFFICER: OWN, QUALITY_REVIEWER: ANY, BUREAU_STEWARD: ANY},
+    # verification (校核): the assigned department answers and asks for the one extension; the
+    # bureau approves it, and files a request for a citizen or legal person
+    "ticket.extend": {DATA_OFFICER: OWN},
+    "ticket.decide_extension": {BUREAU_STEWARD: ANY},
+    "ticket.correct": {DATA_OFFICER: OWN},
+    "ticket.dispute": {DATA_OFFICER: OWN},
     "ticket.close": {DATA_OFFICER: OWN, QUALITY_REVIEWER: ANY, BUREAU_STEWARD: ANY},
     "ticket.comment": {DATA_OFFICER: OWN, QUALITY_REVIEWER: ANY, BUREAU_STEWARD: ANY},
+    "ticket.file": {DATA_OFFICER: OWN, QUALITY_REVIEWER: ANY, BUREAU_STEWARD: ANY},
     "audit.read": {AUDITOR: ANY},
     "accounts.manage": {BUREAU_STEWARD: ANY},
     "share.reidentify": {BUREAU_STEWARD: ANY},
