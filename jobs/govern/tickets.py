@@ -6,7 +6,8 @@ The store is the source of truth (:mod:`jobs.store.requests`, one request of typ
 lake receives a snapshot (:mod:`jobs.govern.ticket_snapshot`): the tickets, their events, the 异议
 marks as they are now and the corrections the next build reads.
 
-The rules (states, deadlines, who answers how) are :mod:`jobs.govern.ticket_rules`; this module
+The rules are :mod:`jobs.govern.ticket_rules` (states, a build's sync) and
+:mod:`jobs.govern.ticket_answers` (the answers); this module
 loads a ticket, checks that the account may act (:mod:`jobs.store.roles`), applies the rule and
 writes the outcome in one store transaction, so that of two accounts deciding one ticket at once
 only the first decision is recorded:
@@ -31,6 +32,13 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from jobs.audit.log import record_many
+from jobs.govern.ticket_answers import (
+    apply_ask_extension,
+    apply_correct,
+    apply_decide_extension,
+    apply_dispute,
+    file_request,
+)
 from jobs.govern.ticket_policy import TicketPolicy, load_ticket_policy
 from jobs.govern.ticket_records import (
     as_record,
@@ -60,13 +68,8 @@ from jobs.govern.ticket_rules import (
     Event,
     Ticket,
     TicketError,
-    apply_ask_extension,
     apply_close,
     apply_comment,
-    apply_correct,
-    apply_decide_extension,
-    apply_dispute,
-    file_request,
     plan_sync,
 )
 from jobs.govern.ticket_snapshot import import_lake_tickets, open_marks, write_snapshot
