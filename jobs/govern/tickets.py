@@ -29,6 +29,7 @@ import datetime as dt
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from typing import Any
 
+import pyarrow as pa
 from sqlalchemy.orm import Session
 
 from jobs.audit.log import record_many
@@ -72,7 +73,13 @@ from jobs.govern.ticket_rules import (
     apply_comment,
     plan_sync,
 )
-from jobs.govern.ticket_snapshot import import_lake_tickets, open_marks, write_snapshot
+from jobs.govern.ticket_snapshot import (
+    CORRECTIONS_SCHEMA,
+    corrections_of,
+    import_lake_tickets,
+    open_marks,
+    write_snapshot,
+)
 from jobs.lake.registry import VERIFICATION_TICKETS
 from jobs.settings import Settings
 from jobs.store import requests
@@ -111,6 +118,7 @@ __all__ = [
     "import_lake_tickets",
     "plan_deadlines",
     "publish_store_events",
+    "read_corrections",
     "read_events",
     "read_tickets",
     "sync_tickets",
@@ -139,6 +147,15 @@ def read_events(settings: Settings, ticket_id: str | None = None) -> list[Event]
     with reading(settings) as session:
         rows = requests.events(session, ticket_id, type_=VERIFICATION.type)
     return [as_ticket_event(r) for r in rows]
+
+
+def read_corrections(settings: Settings) -> pa.Table:
+    """Every correction departments made answering tickets, from the store
+    (:data:`~jobs.govern.ticket_snapshot.CORRECTIONS_SCHEMA`): what a base build reads as their
+    observations (:mod:`jobs.integrate.corrections`)."""
+    with reading(settings) as session:
+        rows = [as_ticket(r) for r in requests.load(session, VERIFICATION.type)]
+    return pa.Table.from_pylist(corrections_of(rows), schema=CORRECTIONS_SCHEMA)
 
 
 def tickets_version(settings: Settings) -> int | None:
