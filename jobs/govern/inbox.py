@@ -21,6 +21,7 @@ from jobs.store.roles import BUREAU
 #: What an inbox line says a request is about, by type: the subject's fields, in this order.
 TOPIC_FIELDS: dict[str, tuple[str, ...]] = {
     "verification": ("base", "element", "rule", "key_kind", "key"),
+    "share": ("dataset", "consumer", "purpose"),
     "feedback": ("dataset", "field", "record_key"),
     "demand": ("description",),
     "open_request": ("dataset", "title"),

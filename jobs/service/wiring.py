@@ -246,12 +246,20 @@ class LakeShares:
     def to_decide(self, principal: Principal) -> list[Grant]:
         from jobs.share.grants import PENDING, list_grants, provider_of
 
+        def waits_for(grant: Grant) -> list[str]:
+            return grant["acting"] or [provider_of(self.settings, grant["dataset"])]
+
         return [
             g
             for g in list_grants(self.settings)
-            if g["state"] == PENDING
-            and provider_of(self.settings, g["dataset"]) == principal.department
+            if g["state"] == PENDING and principal.department in waits_for(g)
         ]
+
+    def to_coordinate(self, principal: Principal) -> list[Grant]:
+        from jobs.share.grants import list_grants
+        from jobs.share.share_requests import COORDINATING
+
+        return [g for g in list_grants(self.settings) if g["procedure"] == COORDINATING]
 
     def request(
         self,
@@ -260,6 +268,8 @@ class LakeShares:
         fields: Sequence[str],
         purpose: str,
         expires_on: dt.date | None,
+        *,
+        legal_basis: str = "",
     ) -> Grant:
         from jobs.share.grants import request_share
 
@@ -271,6 +281,33 @@ class LakeShares:
                 fields=list(fields),
                 purpose=purpose,
                 by=actor_of(principal),
+                expires_on=expires_on,
+                legal_basis=legal_basis,
+            )
+
+    def ask_coordination(self, principal: Principal, request_id: str, why: str) -> Grant:
+        from jobs.share.grants import ask_coordination
+
+        with _refusals():
+            return ask_coordination(self.settings, request_id, by=actor_of(principal), why=why)
+
+    def coordinate(
+        self,
+        principal: Principal,
+        request_id: str,
+        approve: bool,
+        why: str,
+        expires_on: dt.date | None,
+    ) -> Grant:
+        from jobs.share.grants import coordinate
+
+        with _refusals():
+            return coordinate(
+                self.settings,
+                request_id,
+                approve,
+                by=actor_of(principal),
+                why=why,
                 expires_on=expires_on,
             )
 

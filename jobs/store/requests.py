@@ -270,7 +270,8 @@ def _columns(record: Record) -> dict[str, Any]:
 
 def move(session: Session, machine: Machine, before: Record, after: Record, event: Event) -> None:
     """Writes one decision: ``after`` over ``before`` and its event, unless someone moved the
-    request meanwhile.
+    request meanwhile. A decision that hands the request to other departments (a refusal sent
+    to the bureau to coordinate) moves it to their inboxes.
 
     Raises:
         RequestError: the machine does not allow the transition.
@@ -290,6 +291,11 @@ def move(session: Session, machine: Machine, before: Record, after: Record, even
         raise RequestConflict(
             f"request {before['id']} was changed by someone else meanwhile; look at it again"
         )
+    if after["departments"] != before["departments"]:
+        session.execute(
+            delete(RequestDepartment).where(RequestDepartment.request_id == after["id"])
+        )
+        session.execute(insert(RequestDepartment), _department_rows([after]))
     _insert(session, [], [event])
 
 

@@ -42,6 +42,10 @@ PERMISSIONS: dict[str, dict[str, str]] = {
     "share.decide": {APPROVER: OWN},
     "share.revoke": {APPROVER: OWN, BUREAU_STEWARD: ANY},
     "share.read": {DATA_OFFICER: OWN, SYSTEM_CLIENT: OWN},
+    # a refused share request: its consumer asks the bureau to coordinate (协调), and the
+    # bureau's steward decides, finally (000 §15–16, 001 §15)
+    "share.ask_coordination": {DATA_OFFICER: OWN, SYSTEM_CLIENT: OWN},
+    "share.coordinate": {BUREAU_STEWARD: ANY},
     # verification (校核): the assigned department answers and asks for the one extension; the
     # bureau approves it, and files a request for a citizen or legal person
     "ticket.extend": {DATA_OFFICER: OWN},

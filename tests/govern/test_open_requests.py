@@ -95,7 +95,8 @@ def test_the_public_list_shows_not_open_data_with_its_basis_and_what_may_be_aske
     assert listed[LICENCES]["is_requestable"] and listed[LICENCES]["open_type_name"] == "有条件开放"
     assert not listed["gaj.hukou"]["is_requestable"]
     assert listed["gaj.hukou"]["open_type_name"] == "不予开放"
-    assert "legal_basis" in listed["gaj.hukou"]
+    assert "个人隐私" in listed["gaj.hukou"]["legal_basis"]
+    assert listed[LICENCES]["condition"] and listed[LICENCES]["legal_basis"] == "004 §22"
 
 
 def test_a_malformed_id_number_is_refused_without_repeating_it(store):

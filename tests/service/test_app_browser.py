@@ -178,3 +178,56 @@ def test_a_ticket_extended_by_the_bureau_then_corrected_as_the_departments_would
         "rsj.li",
     ]
     assert tickets.read_corrections(service_lake).column("value").to_pylist() == ["张三"]
+
+
+@needs_chromedriver
+def test_a_citizen_applies_for_open_data_the_provider_grants_and_the_citizen_downloads(
+    browser, base_url, downloads, people, service_lake
+):
+    import pyarrow as pa
+    from selenium.webdriver.common.by import By
+
+    from jobs.lake import ledger
+    from jobs.lake.registry import OPEN_DATASET
+
+    licences = "scjgj.business_licence"
+    published = pa.table({"uscc": ["91110000100000000A"], "entity_name": ["某某科技有限公司"]})
+    ledger.append_arrow(OPEN_DATASET.uri(service_lake, licences), published, write_id="browser")
+    people.add("scjgj.sun", "scjgj", APPROVER)
+
+    # A citizen, without an account, finds the dataset on the public list and applies.
+    browser.get(f"{base_url}/open")
+    row = browser.find_element(By.CSS_SELECTOR, f'tr[data-dataset="{licences}"]')
+    click_and_wait(browser, row.find_element(By.CSS_SELECTOR, "a.apply"))
+    for field, value in {
+        "apply-name": "柳如是",
+        "apply-id-number": "11010119900307002X",
+        "apply-phone": "13912345678",
+        "apply-purpose": "研究本市市场主体分布",
+    }.items():
+        browser.find_element(By.ID, field).send_keys(value)
+    click_and_wait(browser, browser.find_element(By.ID, "apply-submit"))
+    receipt = browser.find_element(By.ID, "receipt-number").text
+    secret = browser.find_element(By.ID, "receipt-secret").text
+
+    # The providing department's approver grants it from its page.
+    sign_in_as(browser, base_url, "scjgj.sun")
+    click_and_wait(browser, browser.find_element(By.ID, "nav-open-requests"))
+    row = browser.find_element(By.CSS_SELECTOR, f'tr[data-request="{receipt}"]')
+    applicant = row.find_elements(By.TAG_NAME, "td")[2].text
+    row.find_element(By.NAME, "why").send_keys("同意开放，仅限所述用途")
+    click_and_wait(browser, row.find_element(By.CSS_SELECTOR, "button.grant"))
+    sign_out(browser)
+
+    # The citizen checks the answer with the receipt and the secret, and downloads the data.
+    browser.get(f"{base_url}/open")
+    browser.find_element(By.ID, "status-receipt").send_keys(receipt)
+    browser.find_element(By.ID, "status-secret").send_keys(secret)
+    click_and_wait(browser, browser.find_element(By.ID, "status-submit"))
+    state = browser.find_element(By.ID, "status-state").text
+    browser.find_element(By.ID, "download").click()
+    downloaded = wait_for_file(downloads, "*.csv").read_text(encoding="utf-8-sig")
+
+    assert applicant.startswith("柳如是")
+    assert state.startswith("同意开放")
+    assert downloaded.splitlines() == ["uscc,entity_name", "91110000100000000A,某某科技有限公司"]
