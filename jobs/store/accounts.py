@@ -192,6 +192,13 @@ def set_password(session: Session, login: str, password: str) -> Account:
     return account
 
 
+def set_email(session: Session, login: str, email: str | None) -> Account:
+    """Sets (or, with none, clears) where an account's notifications are mailed."""
+    account = find_account(session, login)
+    account.email = _checked_email(email)
+    return account
+
+
 def disable_account(session: Session, login: str, now: dt.datetime) -> Account:
     """Disables an account: its sessions end and its tokens are revoked at once."""
     account = find_account(session, login)

@@ -358,6 +358,9 @@ def mark_deadlines(
     machine; any other only allows the :data:`DEADLINE_ACTIONS`, keeping the request's state
     while it is open."""
     by_request = _by_request(events_)
+    unchanged = set(by_request) - {r["id"] for r in records}
+    if unchanged:
+        raise RequestError(f"events of requests the check did not change: {sorted(unchanged)}")
     for record in records:
         if record["id"] not in held:
             raise RequestError(f"request {record['id']} was not held by the deadline check")

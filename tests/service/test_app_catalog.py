@@ -169,7 +169,10 @@ def test_a_reminder_puts_the_change_in_the_departments_inbox_with_the_profiles_d
     )
     sign_in(client, "mzj_officer")
     inbox = client.get("/inbox")
+    form = client.get("/catalog/propose?resource=mzj.marriage")
 
     assert (reminded.status_code, reminded.json()["due_on"]) == (201, "2026-10-16")
     assert refused.status_code == 403
     assert '<a href="/catalog/propose?resource=mzj.marriage">' in inbox.text
+    assert "条例修订" in form.text and "2026-10-16" in form.text
+    assert 'name="duty_changed_on" type="date" value="2026-09-28"' in form.text
