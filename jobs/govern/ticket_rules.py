@@ -8,7 +8,9 @@ attribute is marked disputed (异议).
 
 Every function here takes a ticket (a dict with the columns of :data:`TICKET_SCHEMA`, plus
 ``workflow``: what the procedure keeps besides, see :func:`workflow_of`) and returns the ticket
-after the transition with its event; nothing here reads or writes. The store edges
+after the transition with its event; nothing here reads or writes. A build's issues move tickets
+here (:func:`plan_sync`); how departments and the bureau answer is
+:mod:`jobs.govern.ticket_answers`. The store edges
 (:mod:`jobs.govern.tickets`) load, check who acts, and write; the lake receives a snapshot
 (:mod:`jobs.govern.ticket_snapshot`).
 
@@ -32,7 +34,8 @@ States::
 
 A ticket comes from a base build (one per conflict or anomaly: ``issue_type`` conflict | anomaly)
 or is filed (``issue_type`` request): a using department, or the bureau for a citizen or legal
-person, asks the authoritative department to verify a record (:func:`file_request`). A build never
+person, asks the authoritative department to verify a record
+(:func:`jobs.govern.ticket_answers.file_request`). A build never
 closes a filed ticket by not finding it; a corrected filed ticket closes at the first build after
 the correction.
 
@@ -165,7 +168,7 @@ def last_correction_at(ticket: Mapping[str, Any]) -> dt.datetime | None:
 # --- pure lifecycle -------------------------------------------------------------------------
 
 
-def _event(
+def new_event(
     ticket: Ticket,
     event: str,
     from_state: str | None,
@@ -176,6 +179,7 @@ def _event(
     on: dt.date,
     build_id: str | None = None,
 ) -> Event:
+    """The event of ``ticket``'s transition (``ticket`` as it is after it) from ``from_state``."""
     seed = f"{ticket['ticket_id']}|{event}|{ticket['cycle']}|{now.isoformat()}|{uuid.uuid4().hex}"
     return {
         "event_id": hashlib.sha256(seed.encode()).hexdigest()[:24],
@@ -209,7 +213,8 @@ def _issue_fields(issue: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def _start_cycle(ticket: Ticket, deadline: Deadline, today: dt.date) -> None:
+def start_cycle(ticket: Ticket, deadline: Deadline, today: dt.date) -> None:
+    """Opens a new cycle of ``ticket`` today, due on ``deadline``: a new answer is owed."""
     ticket.update(
         state=OPEN,
         opened_on=today,
@@ -266,10 +271,10 @@ def plan_sync(
                 "last_detected_on": today,
                 "updated_at": now,
             }
-            _start_cycle(ticket, deadline, today)
+            start_cycle(ticket, deadline, today)
             changed.append(ticket)
             events.append(
-                _event(
+                new_event(
                     ticket,
                     "opened",
                     None,
@@ -287,9 +292,9 @@ def plan_sync(
         ticket.update(last_detected_build=build_id, last_detected_on=today, updated_at=now)
         if old["state"] in CLOSED_STATES and values_changed:
             ticket["cycle"] = int(old["cycle"] or 1) + 1
-            _start_cycle(ticket, deadline, today)
+            start_cycle(ticket, deadline, today)
             events.append(
-                _event(
+                new_event(
                     ticket,
                     "reopened",
                     old["state"],
@@ -303,7 +308,7 @@ def plan_sync(
         elif old["state"] == CORRECTED and _corrected_before(old, now):
             ticket["state"] = OPEN
             events.append(
-                _event(
+                new_event(
                     ticket,
                     "rechecked",
                     CORRECTED,
@@ -316,7 +321,7 @@ def plan_sync(
             )
         elif old["state"] in OPEN_STATES and values_changed:
             events.append(
-                _event(
+                new_event(
                     ticket,
                     "updated",
                     old["state"],
@@ -347,7 +352,7 @@ def plan_sync(
         )
         changed.append(ticket)
         events.append(
-            _event(
+            new_event(
                 ticket,
                 "auto_resolved",
                 old["state"],
@@ -366,303 +371,27 @@ def _corrected_before(ticket: Ticket, now: dt.datetime) -> bool:
     return corrected_at is not None and corrected_at < now
 
 
-def _require(by: str, why: str) -> None:
+def require_who_and_why(by: str, why: str) -> None:
+    """Raises :class:`TicketError` unless the action says who acts and why."""
     if not by or not by.strip():
         raise TicketError("say who acts (--by)")
     if not why or not why.strip():
         raise TicketError("say why (--why)")
 
 
-def apply_ask_extension(
-    ticket: Ticket,
-    policy: TicketPolicy,
-    *,
-    by: str,
-    why: str,
-    today: dt.date,
-    now: dt.datetime,
-    workdays: int | None = None,
-) -> tuple[Ticket, Event]:
-    """The department asks for an extension (延期申请): before the deadline, at most the profile's
-    working days, and no more often than the profile allows in a cycle (asked counts, granted
-    or not). The ticket keeps its state and deadline until the bureau decides
-    (:func:`apply_decide_extension`); it is referred to the data authority (报备, 000 §13:
-    ``escalated_to``), so that it is in the bureau's inbox meanwhile.
-    """
-    _require(by, why)
-    workflow = workflow_of(ticket)
-    if ticket["state"] not in (OPEN, EXTENDED):
-        raise TicketError(
-            f"ticket {ticket['ticket_id']} is {ticket['state']}: only an open ticket can be extended"
-        )
-    if workflow["extension_request"]:
-        asked = workflow["extension_request"]
-        raise TicketError(
-            f"ticket {ticket['ticket_id']} has an extension asked by {asked['by']} on "
-            f"{asked['on']} waiting for the bureau"
-        )
-    if workflow["extensions_asked"] >= policy.max_extensions:
-        note = f" ({policy.extension_note})" if policy.extension_note else ""
-        raise TicketError(
-            f"ticket {ticket['ticket_id']} has had {workflow['extensions_asked']} extension(s) "
-            f"asked; profile {policy.profile!r} allows {policy.max_extensions}{note}"
-        )
-    if today > ticket["deadline"]:
-        raise TicketError(
-            f"the deadline {ticket['deadline']} has passed: an extension is asked before it"
-        )
-    days = policy.extension_max_workdays if workdays is None else int(workdays)
-    if not 1 <= days <= policy.extension_max_workdays:
-        raise TicketError(
-            f"an extension is 1 to {policy.extension_max_workdays} working days, not {days}"
-        )
-    workflow["extensions_asked"] += 1
-    workflow["extension_request"] = {
-        "workdays": days,
-        "why": why,
-        "by": by,
-        "on": today.isoformat(),
-    }
-    out = {
-        **ticket,
-        "escalated_to": policy.escalate_to,
-        "escalated_on": ticket["escalated_on"] or today,
-        "workflow": workflow,
-        "updated_at": now,
-    }
-    return out, _event(
-        out,
-        "extension_asked",
-        ticket["state"],
-        by=by,
-        why=f"{why} (+{days} wd asked)",
-        now=now,
-        on=today,
-    )
-
-
-def apply_decide_extension(
-    ticket: Ticket,
-    policy: TicketPolicy,
-    *,
-    grant: bool,
-    by: str,
-    why: str,
-    today: dt.date,
-    now: dt.datetime,
-) -> tuple[Ticket, Event]:
-    """The bureau approves (the deadline moves on by the working days asked, counted from the
-    deadline) or refuses the extension asked. Approved after the deadline passed meanwhile
-    (overdue, escalated), the ticket is extended all the same: it was asked in time."""
-    _require(by, why)
-    workflow = workflow_of(ticket)
-    asked = workflow["extension_request"]
-    if not asked:
-        raise TicketError(f"no extension of ticket {ticket['ticket_id']} is waiting for a decision")
-    if ticket["state"] not in ANSWERABLE:
-        raise TicketError(f"ticket {ticket['ticket_id']} is {ticket['state']}: nothing to extend")
-    workflow["extension_request"] = None
-    out = {**ticket, "workflow": workflow, "updated_at": now}
-    if ticket["state"] != ESCALATED:  # referred for the decision only: decided, it is back
-        out.update(escalated_to=None, escalated_on=None)
-    if not grant:
-        return out, _event(
-            out,
-            "extension_refused",
-            ticket["state"],
-            by=by,
-            why=f"{why} (asked by {asked['by']}: {asked['why']})",
-            now=now,
-            on=today,
-        )
-    if int(ticket["extensions"] or 0) >= policy.max_extensions:
-        raise TicketError(
-            f"ticket {ticket['ticket_id']} has had {ticket['extensions']} extension(s); "
-            f"profile {policy.profile!r} allows {policy.max_extensions}"
-        )
-    days = int(asked["workdays"])
-    if days > policy.extension_max_workdays:
-        raise TicketError(
-            f"{days} working days asked; profile {policy.profile!r} allows at most "
-            f"{policy.extension_max_workdays}"
-        )
-    deadline = policy.calendar.add_workdays(ticket["deadline"], days)
-    out.update(
-        state=EXTENDED,
-        deadline=deadline.date,
-        deadline_provisional=bool(ticket["deadline_provisional"]) or deadline.provisional,
-        extensions=int(ticket["extensions"] or 0) + 1,
-        escalated_to=None,
-        escalated_on=None,
-    )
-    return out, _event(
-        out,
-        "extended",
-        ticket["state"],
-        by=by,
-        why=f"{why} (+{days} wd asked by {asked['by']}: {asked['why']})",
-        now=now,
-        on=today,
-    )
-
-
-def apply_correct(
-    ticket: Ticket,
-    *,
-    value: str,
-    by: str,
-    department: str,
-    why: str,
-    today: dt.date,
-    now: dt.datetime,
-) -> tuple[Ticket, Event]:
-    """The department corrects its value (更正): from the next build on, ``value`` is its
-    observation of the ticket's key and element, dated ``now``; the build then closes the ticket
-    (the conflict is gone) or opens it again (it is not)."""
-    _require(by, why)
-    if ticket["state"] not in OPEN_STATES:
-        raise TicketError(f"ticket {ticket['ticket_id']} is already {ticket['state']}")
-    if not ticket.get("element"):
-        raise TicketError(
-            f"ticket {ticket['ticket_id']} ({ticket['rule']}) names no data element: correct the "
-            "source records and answer with resolve"
-        )
-    if department not in (ticket.get("assigned_departments") or ()):
-        raise TicketError(f"{department} is not assigned ticket {ticket['ticket_id']}")
-    if not value or not value.strip():
-        raise TicketError("say the corrected value (--value)")
-    workflow = workflow_of(ticket)
-    workflow["corrections"].append(
-        {
-            "department": department,
-            "value": value.strip(),
-            "by": by,
-            "at": now.isoformat(),
-            "cycle": ticket["cycle"],
-        }
-    )
-    workflow["answered_on"] = today.isoformat()
-    out = {**ticket, "state": CORRECTED, "workflow": workflow, "updated_at": now}
-    return out, _event(
-        out,
-        "corrected",
-        ticket["state"],
-        by=by,
-        why=f"{why} ({ticket['element']} → {value.strip()})",
-        now=now,
-        on=today,
-    )
-
-
-def apply_dispute(
-    ticket: Ticket,
-    policy: TicketPolicy,
-    *,
-    by: str,
-    department: str,
-    why: str,
-    today: dt.date,
-    now: dt.datetime,
-) -> tuple[Ticket, Event]:
-    """The department disputes the finding (异议, with its reason): the ticket goes to the data
-    authority to coordinate (协调核实, 003 §26), which confirms or resolves it; the record stays
-    marked disputed meanwhile."""
-    _require(by, why)
-    if ticket["state"] not in ANSWERABLE:
-        raise TicketError(
-            f"ticket {ticket['ticket_id']} is {ticket['state']}: only an unanswered ticket can be "
-            "disputed"
-        )
-    workflow = workflow_of(ticket)
-    workflow["dispute"] = {
-        "why": why,
-        "by": by,
-        "department": department,
-        "on": today.isoformat(),
-    }
-    workflow["answered_on"] = today.isoformat()
-    out = {
-        **ticket,
-        "state": DISPUTED,
-        "escalated_to": policy.escalate_to,
-        "escalated_on": today,
-        "workflow": workflow,
-        "updated_at": now,
-    }
-    return out, _event(out, "disputed", ticket["state"], by=by, why=why, now=now, on=today)
-
-
-def file_request(
-    subject: Mapping[str, Any],
-    resources: Iterable[str],
-    policy: TicketPolicy,
-    *,
-    problem: str,
-    by: str,
-    department: str,
-    on_behalf_of: str | None,
-    today: dt.date,
-    now: dt.datetime,
-) -> tuple[Ticket, Event]:
-    """A verification request (校核申请) filed about a record: a ticket to the authoritative
-    departments, due in the profile's working days from the day after it is filed.
-
-    Args:
-        subject: ``base``, ``key_kind``, ``key`` and ``element`` of the record in question.
-        resources: the element's authoritative resources (一数一源, ``gaj.hukou``): their
-            departments must answer.
-        on_behalf_of: the citizen or legal person the bureau files for (000 §13, 003 §23).
-    """
-    _require(by, problem)
-    resources = sorted(set(resources))
-    departments = sorted({r.split(".", 1)[0] for r in resources})
-    if not departments:
-        raise TicketError(f"no department is authoritative for {subject['element']}")
-    seed = f"{FILED}|{subject['base']}|{subject['key']}|{subject['element']}|{now.isoformat()}"
-    deadline = policy.calendar.add_workdays(today, policy.verification_workdays)
-    ticket: Ticket = {
-        "ticket_id": hashlib.sha256(f"{seed}|{uuid.uuid4().hex}".encode()).hexdigest()[:24],
-        "issue_type": FILED,
-        "rule": None,
-        "element": subject["element"],
-        "key_kind": subject["key_kind"],
-        "key": subject["key"],
-        "base": subject["base"],
-        "base_keys": [subject["key"]],
-        "assigned_departments": departments,
-        "resources": resources,
-        "surviving_value": None,
-        "detail": problem,
-        "values_hash": "",
-        "cycle": 1,
-        "first_detected_build": None,
-        "last_detected_build": None,
-        "last_detected_on": None,
-        "updated_at": now,
-    }
-    _start_cycle(ticket, deadline, today)
-    ticket["workflow"]["filed"] = {
-        "by": by,
-        "department": department,
-        "problem": problem,
-        "on_behalf_of": on_behalf_of,
-    }
-    return ticket, _event(ticket, "filed", None, by=by, why=problem, now=now, on=today)
-
-
 def apply_comment(
     ticket: Ticket, *, by: str, why: str, today: dt.date, now: dt.datetime
 ) -> tuple[Ticket, Event]:
     """A comment (意见) on a ticket in any state: an event, no change to the ticket."""
-    _require(by, why)
-    return ticket, _event(ticket, COMMENTED, ticket["state"], by=by, why=why, now=now, on=today)
+    require_who_and_why(by, why)
+    return ticket, new_event(ticket, COMMENTED, ticket["state"], by=by, why=why, now=now, on=today)
 
 
 def apply_close(
     ticket: Ticket, state: str, *, by: str, why: str, today: dt.date, now: dt.datetime
 ) -> tuple[Ticket, Event]:
     """Confirm (确认) or resolve (办结) an open ticket."""
-    _require(by, why)
+    require_who_and_why(by, why)
     if state not in CLOSED_STATES:
         raise TicketError(f"cannot close a ticket as {state!r}")
     if ticket["state"] not in OPEN_STATES:
@@ -670,7 +399,7 @@ def apply_close(
     out = dict(ticket)
     out.update(state=state, closed_on=today, closed_by=by, close_reason=why, updated_at=now)
     event = "confirmed" if state == CONFIRMED else "resolved"
-    return out, _event(out, event, ticket["state"], by=by, why=why, now=now, on=today)
+    return out, new_event(out, event, ticket["state"], by=by, why=why, now=now, on=today)
 
 
 # --- the state machine ------------------------------------------------------------------------

@@ -11,8 +11,9 @@ receives what the reports, the yearly evaluation, retention and the base build r
   only when it runs; this table follows each ticket when it is opened, answered or closed, and
   a reader that must know the mark now (the service's record view) joins it
   (:func:`disputed_elements`);
-* ``governance/verification_corrections``: one row per correction a department made: the next
-  base builds read them as that department's observations (:mod:`jobs.integrate.corrections`).
+* ``governance/verification_corrections``: one row per correction a department made, for the
+  reports and retention (the base build reads the store's own, :func:`jobs.govern.tickets.
+  read_corrections`, so a snapshot that failed does not lose a correction).
 """
 
 from __future__ import annotations
@@ -188,8 +189,9 @@ def write_corrections(settings: Settings, rows: Sequence[Ticket]) -> None:
         ledger.append_arrow(uri, table, write_id="verification_corrections/created")
 
 
-def read_corrections(settings: Settings) -> pa.Table:
-    """Every correction made (:data:`CORRECTIONS_SCHEMA`; no rows before the first)."""
+def lake_corrections(settings: Settings) -> pa.Table:
+    """The lake's ``governance/verification_corrections`` (:data:`CORRECTIONS_SCHEMA`; no rows
+    before the first): the store's corrections as of the last snapshot."""
     table = ledger.read_arrow(VERIFICATION_CORRECTIONS.uri(settings))
     return CORRECTIONS_SCHEMA.empty_table() if table is None else table
 

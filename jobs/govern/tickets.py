@@ -6,7 +6,8 @@ The store is the source of truth (:mod:`jobs.store.requests`, one request of typ
 lake receives a snapshot (:mod:`jobs.govern.ticket_snapshot`): the tickets, their events, the 异议
 marks as they are now and the corrections the next build reads.
 
-The rules (states, deadlines, who answers how) are :mod:`jobs.govern.ticket_rules`; this module
+The rules are :mod:`jobs.govern.ticket_rules` (states, a build's sync) and
+:mod:`jobs.govern.ticket_answers` (the answers); this module
 loads a ticket, checks that the account may act (:mod:`jobs.store.roles`), applies the rule and
 writes the outcome in one store transaction, so that of two accounts deciding one ticket at once
 only the first decision is recorded:
@@ -28,9 +29,17 @@ import datetime as dt
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from typing import Any
 
+import pyarrow as pa
 from sqlalchemy.orm import Session
 
 from jobs.audit.log import record_many
+from jobs.govern.ticket_answers import (
+    apply_ask_extension,
+    apply_correct,
+    apply_decide_extension,
+    apply_dispute,
+    file_request,
+)
 from jobs.govern.ticket_policy import TicketPolicy, load_ticket_policy
 from jobs.govern.ticket_records import (
     as_record,
@@ -60,16 +69,17 @@ from jobs.govern.ticket_rules import (
     Event,
     Ticket,
     TicketError,
-    apply_ask_extension,
     apply_close,
     apply_comment,
-    apply_correct,
-    apply_decide_extension,
-    apply_dispute,
-    file_request,
     plan_sync,
 )
-from jobs.govern.ticket_snapshot import import_lake_tickets, open_marks, write_snapshot
+from jobs.govern.ticket_snapshot import (
+    CORRECTIONS_SCHEMA,
+    corrections_of,
+    import_lake_tickets,
+    open_marks,
+    write_snapshot,
+)
 from jobs.lake.registry import VERIFICATION_TICKETS
 from jobs.settings import Settings
 from jobs.store import requests
@@ -108,6 +118,7 @@ __all__ = [
     "import_lake_tickets",
     "plan_deadlines",
     "publish_store_events",
+    "read_corrections",
     "read_events",
     "read_tickets",
     "sync_tickets",
@@ -136,6 +147,15 @@ def read_events(settings: Settings, ticket_id: str | None = None) -> list[Event]
     with reading(settings) as session:
         rows = requests.events(session, ticket_id, type_=VERIFICATION.type)
     return [as_ticket_event(r) for r in rows]
+
+
+def read_corrections(settings: Settings) -> pa.Table:
+    """Every correction departments made answering tickets, from the store
+    (:data:`~jobs.govern.ticket_snapshot.CORRECTIONS_SCHEMA`): what a base build reads as their
+    observations (:mod:`jobs.integrate.corrections`)."""
+    with reading(settings) as session:
+        rows = [as_ticket(r) for r in requests.load(session, VERIFICATION.type)]
+    return pa.Table.from_pylist(corrections_of(rows), schema=CORRECTIONS_SCHEMA)
 
 
 def tickets_version(settings: Settings) -> int | None:

@@ -23,8 +23,8 @@ brings the verification tickets (校核) in line with the issues found, and writ
 Every base row carries ``disputed_elements``: the elements with an open verification ticket
 (异议) when the build ran; the row stays usable. Between builds the marks follow the tickets in
 ``governance/disputed_marks`` (:mod:`jobs.govern.ticket_snapshot`). The corrections departments
-made answering tickets (``governance/verification_corrections``) are their observations
-(:mod:`jobs.integrate.corrections`).
+made answering tickets (the store's, :func:`jobs.govern.tickets.read_corrections`) are their
+observations (:mod:`jobs.integrate.corrections`).
 """
 
 from __future__ import annotations
@@ -43,7 +43,6 @@ from pyspark.sql import types as T
 
 from jobs.catalog.models import Catalog
 from jobs.govern import tickets as ticketing
-from jobs.govern.ticket_snapshot import read_corrections
 from jobs.integrate.config import Jurisdiction, load_integration_config
 from jobs.integrate.pipeline import integrate
 from jobs.lake import ledger, tables
@@ -206,7 +205,7 @@ def build_bases(
         return {"skipped": True, "build_id": last["build_id"], "inputs_key": inputs_key}
 
     build_id = f"{today.isoformat()}-{inputs_key[:12]}"
-    corrections = read_corrections(settings)
+    corrections = ticketing.read_corrections(settings)
     bases = integrate(
         pools,
         config,

@@ -5,14 +5,9 @@ import datetime as dt
 import pytest
 
 from jobs.govern import tickets
+from jobs.govern.ticket_answers import apply_ask_extension, apply_decide_extension
 from jobs.govern.ticket_policy import TicketPolicy
-from jobs.govern.ticket_rules import (
-    TicketError,
-    apply_ask_extension,
-    apply_close,
-    apply_decide_extension,
-    plan_sync,
-)
+from jobs.govern.ticket_rules import TicketError, apply_close, plan_sync
 from jobs.govern.tickets import plan_deadlines
 from jobs.policy.workdays import WorkdayCalendar
 from jobs.settings import pinned_clock

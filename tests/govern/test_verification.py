@@ -7,7 +7,7 @@ import pytest
 from jobs.audit import log as audit
 from jobs.govern import tickets
 from jobs.govern.inbox import inbox_of
-from jobs.govern.ticket_snapshot import disputed_elements, read_corrections
+from jobs.govern.ticket_snapshot import disputed_elements, lake_corrections
 from jobs.govern.tickets import TicketError
 from jobs.integrate.config import load_integration_config
 from jobs.settings import pinned_clock
@@ -141,7 +141,8 @@ def test_a_correction_is_the_departments_observation_and_the_next_build_closes_t
         tickets.dispute_ticket(settings, "t1", by=RSJ_OFFICER, why="改主意了")
 
     assert corrected["state"] == tickets.CORRECTED
-    rows = sorted(read_corrections(settings).to_pylist(), key=lambda r: r["ticket_id"])
+    rows = sorted(tickets.read_corrections(settings).to_pylist(), key=lambda r: r["ticket_id"])
+    assert sorted(lake_corrections(settings).to_pylist(), key=lambda r: r["ticket_id"]) == rows
     assert [
         (r["ticket_id"], r["key"], r["element"], r["value"], r["department"]) for r in rows
     ] == [

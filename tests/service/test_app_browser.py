@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from jobs.share.refresh import refresh_shares
-from jobs.store.roles import APPROVER, AUDITOR, DATA_OFFICER
+from jobs.store.roles import APPROVER, AUDITOR, BUREAU_STEWARD, DATA_OFFICER
 from tests.browser import needs_chromedriver
 from tests.service.clicks import (
     click_and_wait,
@@ -30,6 +30,8 @@ def people(lake_settings):
     people.add("jyj.li", "jyj", DATA_OFFICER)
     people.add("rsj.zhao", "rsj", APPROVER)
     people.add("auditor", "bureau", AUDITOR)
+    people.add("rsj.li", "rsj", DATA_OFFICER)
+    people.add("steward", "bureau", BUREAU_STEWARD)
     return people
 
 
@@ -117,6 +119,65 @@ def test_request_approve_download_verify_and_audit_as_the_departments_would(
     assert by_jyj.count(("read", "rsj.insured")) == 2
     assert by_jyj.count(("verify", "population")) == 1
     assert browser.find_elements(By.ID, "nav-datasets") == []
+
+
+def _answer(browser, base_url, ticket_id: str, action: str, why: str, value: str = "") -> None:
+    """Opens the inbox, fills the row's form of ``ticket_id`` and presses ``action``."""
+    from selenium.webdriver.common.by import By
+
+    browser.get(f"{base_url}/inbox")
+    row = browser.find_element(By.CSS_SELECTOR, f'#inbox tr[data-request="{ticket_id}"]')
+    row.find_element(By.NAME, "why").send_keys(why)
+    if value:
+        row.find_element(By.NAME, "value").send_keys(value)
+    click_and_wait(browser, row.find_element(By.CSS_SELECTOR, f'button[value="{action}"]'))
+
+
+def _states(browser, base_url) -> dict[str, str]:
+    from selenium.webdriver.common.by import By
+
+    browser.get(f"{base_url}/inbox")
+    return {
+        row.get_attribute("data-request"): row.find_element(By.CLASS_NAME, "state").text
+        for row in browser.find_elements(By.CSS_SELECTOR, "#inbox tbody tr")
+    }
+
+
+@needs_chromedriver
+def test_a_ticket_extended_by_the_bureau_then_corrected_as_the_departments_would(
+    browser, base_url, service_lake
+):
+    from jobs.govern import tickets
+    from tests.govern.test_tickets import issue, policy
+
+    today, now = service_lake.today(), service_lake.now()
+    tickets.sync_tickets(
+        [issue("t1")], service_lake, build_id="b1", today=today, now=now, policy=policy()
+    )
+
+    # The insurance bureau's officer asks for the extension from its inbox.
+    sign_in_as(browser, base_url, "rsj.li")
+    _answer(browser, base_url, "t1", "extend", "档案在库房")
+    asked = _states(browser, base_url)
+    sign_out(browser)
+    # The bureau's steward finds it in its own inbox and approves it.
+    sign_in_as(browser, base_url, "steward")
+    _answer(browser, base_url, "t1", "approve_extension", "同意延期")
+    sign_out(browser)
+    # The officer corrects its value: the next build reads it as the bureau's observation.
+    sign_in_as(browser, base_url, "rsj.li")
+    extended = _states(browser, base_url)
+    _answer(browser, base_url, "t1", "correct", "按户籍更正", value="张三")
+    corrected = _states(browser, base_url)
+
+    assert (asked, extended, corrected) == ({"t1": "open"}, {"t1": "extended"}, {"t1": "corrected"})
+    assert [e["by"] for e in tickets.read_events(service_lake, "t1")] == [
+        "system",
+        "rsj.li",
+        "steward",
+        "rsj.li",
+    ]
+    assert tickets.read_corrections(service_lake).column("value").to_pylist() == ["张三"]
 
 
 @needs_chromedriver
