@@ -531,7 +531,7 @@ Overlay = dict[str, tuple[str, Any, int | None]]
 
 def _read_overlay(reader: _Reader, revisions_root: Path | None) -> Overlay:
     """The newest approved revision of each resource, as entries to read over `schemas/`."""
-    found, problems = revisions.read_revisions(revisions_root)
+    found, problems = revisions.read_revisions(revisions_root, newest_only=True)
     for problem in problems:
         reader.add(problem.file, problem.where or "(file)", problem.reason, problem.line)
     return {

@@ -2,7 +2,8 @@
 
 A department's change to its own resource's catalog entry (000 §10, 002 §13, 003 §18) is
 reviewed in the workflow store (:mod:`jobs.govern.catalog_change`); once the bureau approves it,
-it becomes revision N here: one file ``<revisions root>/<N>.yaml`` (``0007.yaml``) holding who
+it becomes revision N here: one file ``<revisions root>/<N>.<resource id>.yaml``
+(``0007.mzj.marriage.yaml``) holding who
 proposed and who approved it, why, the diff, and the whole new entry of the resource. The
 catalog loader (:mod:`jobs.catalog.loader`) reads ``schemas/`` and, for each resource, takes the
 entry of its newest revision instead of its file there; so the DAG factory, ingestion and the
@@ -12,7 +13,8 @@ Airflow parses DAG files from configuration, never from the store.
 Why files and not the store: the store is the source of truth of the *workflow* (who asked,
 who decided, when); what the pipeline reads is *configuration*, which must load where no store
 is reachable (an Airflow worker, a DAG parse) and in the time a DAG parse allows (a directory
-listing and one small YAML file per revision). The files are written from the store after
+listing and one small YAML file per revised resource: the file name says which resource a
+revision is of, so only the newest of each is read, however long the history grows). The files are written from the store after
 each approval (:func:`jobs.govern.catalog_change.publish_revisions` writes any that are missing,
 so a write that failed is made good by the next one). They live outside git
 (``GOVLAKE_CATALOG_REVISIONS_ROOT``, default ``data/catalog``): `schemas/` stays the reviewed
@@ -38,8 +40,9 @@ import yaml
 from jobs import yamlconf
 from jobs.yamlconf import ANY, INT, TEXT, Keys, ListOf
 
-#: A revision's file name: its number, zero-padded to four digits (more once past 9999).
-REVISION_FILE = re.compile(r"^(\d{4,})\.yaml$")
+#: A revision's file name: its number, zero-padded to four digits (more once past 9999), and
+#: the resource it revises.
+REVISION_FILE = re.compile(r"^(\d{4,})\.([a-z][a-z0-9_]*\.[a-z][a-z0-9_]*)\.yaml$")
 
 #: The keys of a revision file; ``entry`` is a resource entry, checked by the catalog loader.
 REVISION_SHAPE = Keys(
@@ -97,8 +100,8 @@ class Revision:
         }
 
 
-def file_name(number: int) -> str:
-    return f"{number:04d}.yaml"
+def file_name(number: int, resource: str) -> str:
+    return f"{number:04d}.{resource}.yaml"
 
 
 def revision_files(root: str | Path | None) -> list[Path]:
@@ -119,16 +122,23 @@ def signature(root: str | Path | None) -> tuple[str, ...]:
     return tuple(path.name for path in revision_files(root))
 
 
-def read_revisions(root: str | Path | None) -> tuple[list[Revision], list[yamlconf.Problem]]:
-    """Every revision under ``root``, oldest first, and what is wrong with the files that could
-    not be read (the loader refuses a catalog with any: a revision must not half-apply).
+def read_revisions(
+    root: str | Path | None, *, newest_only: bool = False
+) -> tuple[list[Revision], list[yamlconf.Problem]]:
+    """Every revision under ``root`` (or only each resource's newest), oldest first, and what is
+    wrong with the files that could not be read (the loader refuses a catalog with any: a
+    revision must not half-apply).
 
     The entries are returned as parsed (with their lines, for the loader's messages); whether
     an entry is a valid catalog entry is the loader's to say.
     """
     revisions: list[Revision] = []
     problems: list[yamlconf.Problem] = []
-    for path in revision_files(root):
+    paths = revision_files(root)
+    if newest_only:
+        newest = {REVISION_FILE.match(p.name).group(2): p for p in paths}  # type: ignore[union-attr]
+        paths = sorted(newest.values(), key=lambda p: int(p.name.split(".")[0]))
+    for path in paths:
         try:
             data = yamlconf.read(path)
         except yamlconf.ConfigError as exc:
@@ -138,16 +148,20 @@ def read_revisions(root: str | Path | None) -> tuple[list[Revision], list[yamlco
         if found:
             problems.extend(found)
             continue
-        number = int(REVISION_FILE.match(path.name).group(1))  # type: ignore[union-attr]
-        if data["revision"] != number:
-            problems.append(
-                yamlconf.Problem(
-                    str(path),
-                    yamlconf.line_of(data, "revision"),
-                    "revision",
-                    f"{data['revision']} does not match the file name {path.name}",
-                )
+        named = REVISION_FILE.match(path.name)
+        assert named is not None  # revision_files lists only names that match
+        mismatched = [
+            yamlconf.Problem(
+                str(path),
+                yamlconf.line_of(data, key),
+                key,
+                f"{data[key]} does not match the file name {path.name}",
             )
+            for key, value in (("revision", int(named.group(1))), ("resource", named.group(2)))
+            if data[key] != value
+        ]
+        if mismatched:
+            problems.extend(mismatched)
             continue
         revisions.append(_revision(data, str(path)))
     return revisions, problems
@@ -188,7 +202,7 @@ def write_revision(root: str | Path, revision: Revision) -> Path:
     """
     folder = Path(root)
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / file_name(revision.number)
+    path = folder / file_name(revision.number, revision.resource)
     text = render(revision)
     if path.exists():
         if path.read_text(encoding="utf-8") == text:

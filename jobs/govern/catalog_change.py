@@ -469,7 +469,8 @@ def publish_revisions(settings: Settings) -> list[Path]:
     return [
         revisions.write_revision(settings.catalog_revisions_root, revision_of(record))
         for record in approved
-        if revisions.file_name(int(record["facts"]["revision"])) not in present
+        if revisions.file_name(int(record["facts"]["revision"]), record["subject"]["resource"])
+        not in present
     ]
 
 

@@ -2,16 +2,25 @@
 
     govlake tickets list [--state S] [--dept D] [--base B] [--json]   tickets, newest deadline last
     govlake tickets show ID [--json]                                  one ticket and its events
-    govlake tickets extend ID --as LOGIN --why TEXT [--workdays N]    the one extension (延期)
+    govlake tickets extend ID --as LOGIN --why TEXT [--workdays N]    ask for the extension (延期)
+    govlake tickets approve-extension ID --as LOGIN --why TEXT        the bureau grants it
+    govlake tickets refuse-extension ID --as LOGIN --why TEXT         the bureau refuses it
     govlake tickets confirm ID --as LOGIN --why TEXT                  the value is verified (确认)
-    govlake tickets resolve ID --as LOGIN --why TEXT                  corrected / settled (办结)
+    govlake tickets correct ID --as LOGIN --value V --why TEXT        our value is V (更正)
+    govlake tickets dispute ID --as LOGIN --why TEXT                  the finding is wrong (异议)
+    govlake tickets resolve ID --as LOGIN --why TEXT                  settled (办结)
     govlake tickets comment ID --as LOGIN --why TEXT                  a comment, any state (意见)
+    govlake tickets file --base B --key K --element E --as LOGIN --why TEXT [--for NAME]
+                                                                      a verification request
     govlake tickets check-deadlines [--today YYYY-MM-DD]              overdue → escalated (daily)
 
 Every action is signed by an account (``--as LOGIN`` with its password, asked or read with
-``--password-file``; jobs.store.identity): a data officer of an assigned department, or a quality
-reviewer or the steward of the bureau. It is recorded in the workflow store with who and why
-(``--why``), audited, and copied to the lake's ``governance/ticket_events``.
+``--password-file``; jobs.store.identity): a data officer of an assigned department answers and
+asks for the extension; the bureau's steward approves or refuses it; a quality reviewer or the
+steward of the bureau may confirm or resolve any ticket. A request is filed by a using
+department's data officer, or by the bureau for a citizen or legal person (``--for``), and goes
+to the element's authoritative department. Every action is recorded in the workflow store with
+who and why (``--why``), audited, and copied to the lake's ``governance/ticket_events``.
 An ID may be given by a unique prefix. Exit codes: 0 done, 1 the action is not allowed (the
 message says why), 2 a bad argument.
 """
@@ -91,19 +100,61 @@ def _act(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
     try:
         actor = signed_in(settings, args)
+        ticket_id, why = args.ticket_id, args.why
         if args.action == "extend":
-            ticket = tickets.extend_ticket(
-                settings, args.ticket_id, by=actor, why=args.why, workdays=args.workdays
+            ticket = tickets.ask_extension(
+                settings, ticket_id, by=actor, why=why, workdays=args.workdays
             )
+        elif args.action in ("approve-extension", "refuse-extension"):
+            grant = args.action == "approve-extension"
+            ticket = tickets.decide_extension(settings, ticket_id, grant=grant, by=actor, why=why)
+        elif args.action == "correct":
+            ticket = tickets.correct_ticket(
+                settings, ticket_id, by=actor, value=args.value, why=why
+            )
+        elif args.action == "dispute":
+            ticket = tickets.dispute_ticket(settings, ticket_id, by=actor, why=why)
         elif args.action == "comment":
-            ticket = tickets.comment_ticket(settings, args.ticket_id, by=actor, why=args.why)
+            ticket = tickets.comment_ticket(settings, ticket_id, by=actor, why=why)
         else:
             state = tickets.CONFIRMED if args.action == "confirm" else tickets.RESOLVED
-            ticket = tickets.close_ticket(settings, args.ticket_id, state, by=actor, why=args.why)
+            ticket = tickets.close_ticket(settings, ticket_id, state, by=actor, why=why)
     except (tickets.TicketError, AuthError, Forbidden) as exc:
         print(str(exc), file=sys.stderr)
         return EXIT_REFUSED
     print(f"{ticket['ticket_id']}: {ticket['state']}, deadline {ticket['deadline']}")
+    return 0
+
+
+def _file(args: argparse.Namespace) -> int:
+    from jobs.integrate.config import load_integration_config
+    from jobs.store.accounts import AuthError
+    from jobs.store.identity import signed_in
+    from jobs.store.roles import Forbidden
+
+    settings = Settings.from_env()
+    try:
+        key_kind, resources = load_integration_config(settings).verification_subject(
+            args.base, args.element
+        )
+    except KeyError as exc:
+        print(exc.args[0], file=sys.stderr)
+        return EXIT_USAGE
+    subject = {"base": args.base, "key_kind": key_kind, "key": args.key, "element": args.element}
+    try:
+        ticket = tickets.file_ticket(
+            settings,
+            subject,
+            resources=resources,
+            by=signed_in(settings, args),
+            problem=args.why,
+            on_behalf_of=getattr(args, "for"),
+        )
+    except (tickets.TicketError, AuthError, Forbidden) as exc:
+        print(str(exc), file=sys.stderr)
+        return EXIT_REFUSED
+    departments = ",".join(ticket["assigned_departments"])
+    print(f"{ticket['ticket_id']}: {ticket['state']} for {departments}, due {ticket['deadline']}")
     return 0
 
 
@@ -117,7 +168,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     """Adds ``govlake tickets``."""
     parser = subparsers.add_parser(
         "tickets",
-        help="verification tickets (校核): list, show, extend, confirm, resolve, comment",
+        help="verification tickets (校核): list, show, answer, extend, file",
         description=__doc__.splitlines()[0] if __doc__ else None,
     )
     verbs = parser.add_subparsers(dest="verb", metavar="VERB")
@@ -136,9 +187,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     show.set_defaults(func=_show)
 
     for action, text in (
-        ("extend", "extend the deadline once (延期)"),
+        ("extend", "ask for the one extension (延期申请); the bureau decides"),
+        ("approve-extension", "the bureau grants the extension asked"),
+        ("refuse-extension", "the bureau refuses the extension asked"),
         ("confirm", "the department verified the value (确认)"),
-        ("resolve", "corrected or settled (办结)"),
+        ("correct", "the department corrects its value (更正): its observation in the next build"),
+        ("dispute", "the department disputes the finding (异议); the bureau coordinates"),
+        ("resolve", "settled (办结)"),
         ("comment", "a comment on the ticket, in any state (意见)"),
     ):
         verb = verbs.add_parser(action, help=text)
@@ -147,8 +202,22 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         verb.add_argument("--why", required=True, help="the reason, recorded with the event")
         if action == "extend":
             verb.add_argument("--workdays", type=int, help="working days (default: the maximum)")
+        if action == "correct":
+            verb.add_argument("--value", required=True, help="the corrected value")
         verb.set_defaults(func=_act, action=action)
 
-    check = verbs.add_parser("check-deadlines", help="mark overdue tickets and escalate them")
+    filing = verbs.add_parser("file", help="file a verification request about a record (校核申请)")
+    filing.add_argument("--base", required=True, help="base table (population, legal_entity …)")
+    filing.add_argument("--key", required=True, help="the record's key (citizen ID, USCC …)")
+    filing.add_argument("--element", required=True, help="the data element in question")
+    add_identity_arguments(filing)
+    filing.add_argument("--why", required=True, help="the problem claimed")
+    filing.add_argument("--for", help="the citizen or legal person the bureau files for")
+    filing.set_defaults(func=_file)
+
+    check = verbs.add_parser(
+        "check-deadlines",
+        help="the daily check of every request (tickets among them): govlake requests check-deadlines",
+    )
     check.add_argument("--today", help="YYYY-MM-DD (default: today)")
     check.set_defaults(func=_check)

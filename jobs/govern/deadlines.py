@@ -99,7 +99,7 @@ def plan_deadlines(
         due = old["due_on"]
         if old["closed_on"] is not None or due is None or today <= due:
             continue
-        record = dict(old)
+        record, planned = dict(old), len(events)
         machine = machines.get(record["type"])
         moves = machine is not None and OVERDUE in machine.transitions
         overdue_state = _step(machine, OVERDUE, record["state"])
@@ -117,7 +117,7 @@ def plan_deadlines(
             record.update(escalated_to=policy.escalate_to, escalated_on=today)
             why = f"{late} working day(s) past the deadline {due}"
             events.append(_event(record, ESCALATED, before, why, today, now))
-        if record != old:
+        if len(events) > planned:  # an event, with or without a change of the request's columns
             record["updated_at"] = now
             changed.append(record)
     return changed, events

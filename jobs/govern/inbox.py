@@ -21,6 +21,7 @@ from jobs.store.roles import BUREAU
 #: What an inbox line says a request is about, by type: the subject's fields, in this order.
 TOPIC_FIELDS: dict[str, tuple[str, ...]] = {
     "verification": ("base", "element", "rule", "key_kind", "key"),
+    "share": ("dataset", "consumer", "purpose"),
     "feedback": ("dataset", "field", "record_key"),
     "demand": ("description",),
     "open_request": ("dataset", "title"),
@@ -46,6 +47,8 @@ def line_of(record: requests.Record) -> dict[str, Any]:
         "is_overdue": record["is_overdue"],
         "extensions": record["extensions"],
         "escalated_to": record["escalated_to"],
+        # an extension the department asked, waiting for the bureau (verification)
+        "extension_asked": bool((record["facts"].get("workflow") or {}).get("extension_request")),
     }
 
 

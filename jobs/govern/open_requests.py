@@ -36,9 +36,8 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
-import re
 import secrets
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -48,6 +47,9 @@ from sqlalchemy.orm import Session
 from jobs import yamlconf
 from jobs.catalog import load_catalog
 from jobs.catalog.models import Resource
+from jobs.govern import procedure
+from jobs.govern.applicants import Applicant, ApplicantError, checked_applicant
+from jobs.govern.procedure import ProcedureError
 from jobs.lake.registry import OPEN_DATASET
 from jobs.policy import WorkdayCalendar, load_profile
 from jobs.policy.workdays import default_override_paths, get_calendar
@@ -61,6 +63,8 @@ from jobs.yamlconf import INT, Keys
 PENDING, GRANTED, REFUSED = "pending", "granted", "refused"
 #: ``requested_by`` of an application sent through the public form (no account).
 PUBLIC = "public"
+#: Who signs what the public does (an application, a download): no account, no department.
+PUBLIC_ACTOR = Actor(PUBLIC, "", frozenset())
 #: The catalog's open type that may be asked for (依申请开放).
 ON_REQUEST = "on_request"
 #: Catalog open types → the policy profile's vocabulary keys (profiles call 依申请 "conditional").
@@ -78,26 +82,6 @@ OPEN_REQUEST = Machine(
     closed_states=(GRANTED, REFUSED),
 )
 
-#: Who applies: a natural person (自然人) or a legal person or other organisation (法人或其他组织).
-APPLICANT_KINDS = {"person": "自然人", "organisation": "法人或其他组织"}
-#: Identity documents a person applies with; an organisation gives its USCC.
-ID_TYPES = {
-    "resident_id": "居民身份证",
-    "passport": "护照",
-    "hk_macao_permit": "港澳居民来往内地通行证",
-    "taiwan_permit": "台湾居民来往大陆通行证",
-    "foreign_permanent_residence": "外国人永久居留身份证",
-    "uscc": "统一社会信用代码",
-}
-_ID_NUMBER = {
-    "resident_id": re.compile(r"\d{17}[\dX]"),
-    "uscc": re.compile(r"[0-9A-HJ-NPQRTUWXY]{2}\d{6}[0-9A-HJ-NPQRTUWXY]{10}"),
-}
-_OTHER_ID = re.compile(r"[0-9A-Z]{5,20}")
-_PHONE = re.compile(r"\+?[0-9][0-9-]{6,19}")
-_EMAIL = re.compile(r"[^@\s]{1,64}@[^@\s]+\.[^@\s]+")
-MAX_NAME_CHARS = 100
-MAX_EMAIL_CHARS = 100
 MAX_PURPOSE_CHARS = 500
 
 #: Applications from one client address in :data:`THROTTLE_WINDOW` before the next is refused
@@ -109,7 +93,7 @@ OPEN_REQUESTS_FILE = Path("share") / "open_requests.yaml"
 _CONFIG = Keys({"answer_workdays_when_unset": INT}, required={"answer_workdays_when_unset"})
 
 
-class OpenRequestError(ValueError):
+class OpenRequestError(ProcedureError):
     """An application or answer the rules refuse; the message says why."""
 
 
@@ -126,20 +110,6 @@ class OpenRequestThrottled(OpenRequestError):
 
 class NotFound(OpenRequestError):
     """No request with that receipt number and secret (the two are never told apart)."""
-
-
-@dataclass(frozen=True)
-class Applicant:
-    """Who applies, and how to answer them (personal data: kept in the store only)."""
-
-    kind: str
-    name: str
-    id_type: str
-    id_number: str
-    phone: str = ""
-    email: str = ""
-    #: 004 §22: an applicant who asks for a written answer (书面答复) gets one.
-    wants_written_reply: bool = False
 
 
 @dataclass(frozen=True)
@@ -232,38 +202,6 @@ def requestable(settings: Settings, dataset: str) -> Resource:
 # --- applications --------------------------------------------------------------------------------
 
 
-def checked_applicant(applicant: Applicant) -> Applicant:
-    """``applicant`` with its values trimmed (an ID in upper case), or an error saying which
-    value is wrong (never the value itself: it is personal data)."""
-    clean = Applicant(
-        kind=applicant.kind,
-        name=" ".join(applicant.name.split()),
-        id_type=applicant.id_type,
-        id_number=applicant.id_number.strip().upper(),
-        phone=applicant.phone.strip(),
-        email=applicant.email.strip(),
-        wants_written_reply=bool(applicant.wants_written_reply),
-    )
-    if clean.kind not in APPLICANT_KINDS:
-        raise OpenRequestError(f"the applicant is a {' or an '.join(APPLICANT_KINDS)}")
-    if (clean.id_type == "uscc") != (clean.kind == "organisation") or clean.id_type not in ID_TYPES:
-        raise OpenRequestError(
-            "an organisation gives its USCC (uscc); a person one of: "
-            + ", ".join(t for t in ID_TYPES if t != "uscc")
-        )
-    if not clean.name or len(clean.name) > MAX_NAME_CHARS:
-        raise OpenRequestError(f"give the applicant's name, at most {MAX_NAME_CHARS} characters")
-    if not _ID_NUMBER.get(clean.id_type, _OTHER_ID).fullmatch(clean.id_number):
-        raise OpenRequestError(f"the {ID_TYPES[clean.id_type]} number is not well formed")
-    if not (clean.phone or clean.email):
-        raise OpenRequestError("give a phone number or an e-mail address to be answered at")
-    if clean.phone and not _PHONE.fullmatch(clean.phone):
-        raise OpenRequestError("the phone number is not well formed")
-    if clean.email and (len(clean.email) > MAX_EMAIL_CHARS or not _EMAIL.fullmatch(clean.email)):
-        raise OpenRequestError("the e-mail address is not well formed")
-    return clean
-
-
 def _receipt(today: dt.date) -> str:
     """A receipt number (受理编号) people can read out: the day and 8 random characters."""
     return f"OR{today:%Y%m%d}{secrets.token_hex(4).upper()}"
@@ -273,57 +211,17 @@ def _secret_digest(secret: str) -> str:
     return hashlib.sha256(secret.encode("utf-8")).hexdigest()
 
 
-def _event(
-    record_: requests.Record,
-    action: str,
-    from_state: str | None,
-    *,
-    by: str,
-    by_department: str | None,
-    why: str,
-    now: dt.datetime,
-    today: dt.date,
-    source: str | None = None,
-) -> requests.Event:
-    return {
-        "event_id": secrets.token_hex(12),
-        "request_id": record_["id"],
-        "action": action,
-        "from_state": from_state,
-        "to_state": record_["state"],
-        "by": by,
-        "by_department": by_department,
-        "reason": why,
-        "at": now,
-        "on": today,
-        "due_on": record_["due_on"],
-        "source": source,
-    }
+def _from_public(step: requests.Event, source: str | None = None) -> requests.Event:
+    """An event of the public (no account, no department), caused by ``source``."""
+    return {**step, "by_department": None, "source": source}
 
 
-def _audit(settings: Settings, event: requests.Event, record_: requests.Record) -> None:
-    """One audit entry per transition: who, which request, which dataset, the states and the
-    reason of a decision; never the applicant's details or purpose (personal data)."""
-    from jobs.audit.log import record  # the lake's log: loaded when a request moves
-
-    record(
-        settings,
-        f"open_request_{event['action']}",
-        actor=event["by"],
-        target=f"open_requests/{record_['id']}",
-        detail={
-            "dataset": record_["subject"]["dataset"],
-            "from": event["from_state"],
-            "to": event["to_state"],
-            **({"why": event["reason"]} if event["action"] in ("granted", "refused") else {}),
-        },
-    )
-
-
-def _throttle(session: Session, source: str, now: dt.datetime) -> None:
-    recent = requests.events_since(
-        session, OPEN_REQUEST.type, "requested", source=source, since=now - THROTTLE_WINDOW
-    )
+def _throttle(settings: Settings, source: str, now: dt.datetime) -> None:
+    """A throttle, not a quota: two applications racing from one address may both pass."""
+    with reading(settings) as session:
+        recent = requests.events_since(
+            session, OPEN_REQUEST.type, "requested", source=source, since=now - THROTTLE_WINDOW
+        )
     if len(recent) >= MAX_REQUESTS_FROM_SOURCE:
         oldest = min(e["at"] for e in recent)
         raise OpenRequestThrottled(int((oldest + THROTTLE_WINDOW - now).total_seconds()) + 1)
@@ -355,134 +253,89 @@ def submit(
     if by is not None:
         require(by, "open.request_for")
     resource = requestable(settings, dataset)
-    applicant = checked_applicant(applicant)
+    try:
+        applicant = checked_applicant(applicant)
+    except ApplicantError as exc:
+        raise OpenRequestError(str(exc)) from None
+    purpose = " ".join(purpose.split())
+    if not purpose or len(purpose) > MAX_PURPOSE_CHARS:
+        raise OpenRequestError(f"say the purpose, in at most {MAX_PURPOSE_CHARS} characters")
     policy = load_policy(settings)
     now, today = settings.now(), settings.today()
+    if by is None:
+        _throttle(settings, source, now)
     secret = secrets.token_urlsafe(18)
-    due = policy.calendar.add_workdays(today, policy.answer_workdays)
-    record_ = {
-        "id": _receipt(today),
-        "type": OPEN_REQUEST.type,
-        "state": PENDING,
-        "version": None,
-        "requested_by": by.login if by else PUBLIC,
-        "requester_department": by.department if by else None,
-        "subject": {"dataset": resource.id, "title": resource.title},
-        "facts": {
+    filed = procedure.new_record(
+        OPEN_REQUEST,
+        by=by or PUBLIC_ACTOR,
+        departments=[resource.department],
+        subject={"dataset": resource.id, "title": resource.title},
+        facts={
             "applicant": asdict(applicant),
             "purpose": purpose,
             "secret_digest": _secret_digest(secret),
             "answer_workdays": policy.answer_workdays,
             "answer_workdays_source": policy.source,
         },
-        "cycle": 1,
-        "opened_on": today,
-        "due_on": due.date,
-        "due_provisional": due.provisional,
-        "extensions": 0,
-        "closed_on": None,
-        "closed_by": None,
-        "close_reason": None,
-        "escalated_to": None,
-        "escalated_on": None,
-        "updated_at": now,
-        "departments": [resource.department],
-    }
-    event = _event(
-        record_,
-        "requested",
-        None,
-        by=record_["requested_by"],
-        by_department=record_["requester_department"],
-        why="",
-        now=now,
+        state=PENDING,
         today=today,
-        source=source,
+        now=now,
+        due_on=procedure.due(policy.calendar, today, policy.answer_workdays),
     )
-    with transaction(settings) as session:
-        if by is None:
-            _throttle(session, source, now)
-        requests.upsert(session, OPEN_REQUEST, {}, [record_], [event])
-    _audit(settings, event, record_)
+    filed = {**filed, "id": _receipt(today), "requester_department": by.department if by else None}
+    first = procedure.event(
+        filed, "requested", None, by=by or PUBLIC_ACTOR, why="", now=now, on=today
+    )
+    procedure.file(settings, OPEN_REQUEST, filed, first if by else _from_public(first, source))
     return {
-        "receipt": record_["id"],
+        "receipt": filed["id"],
         "secret": secret,
         "dataset": resource.id,
         "state": PENDING,
-        "due_on": due.date,
-        "due_provisional": due.provisional,
+        "due_on": filed["due_on"],
+        "due_provisional": filed["due_provisional"],
     }
 
 
 # --- answers ---------------------------------------------------------------------------------
 
 
-def _find(session: Session, receipt: str) -> requests.Record:
-    found = requests.load(session, OPEN_REQUEST.type, ids=[receipt])
-    if not found:
-        raise NotFound(f"no open request {receipt}")
-    return found[0]
-
-
 def answer(settings: Settings, receipt: str, grant: bool, *, by: Actor, why: str) -> dict[str, Any]:
     """The providing department's (or the bureau's) answer: a grant (with a download that
-    expires ``open_download_days`` later) or a refusal with its reason.
+    expires ``open_download_days`` later) or a refusal with its reason (004 §22).
 
     Raises:
         Forbidden: ``by`` is not an approver of the providing department nor the bureau's steward.
-        OpenRequestError: the request is answered already, or someone answered meanwhile.
+        ProcedureError: no such request, it is answered already, or someone answered meanwhile.
     """
-    if not why.strip():
-        raise OpenRequestError("an answer gives its reason (a refusal must, 004 §22)")
+    why = procedure.require_reason(why, "the reason (a refusal must, 004 §22)")
     policy = load_policy(settings)
     now, today = settings.now(), settings.today()
-    with transaction(settings) as session:
-        before = _find(session, receipt)
-        require(by, "open.answer", before["departments"])
+    state = GRANTED if grant else REFUSED
+
+    def decision(before: requests.Record) -> tuple[requests.Record, requests.Event]:
         if before["state"] != PENDING:
             raise OpenRequestError(f"open request {receipt} is {before['state']} already")
-        state = GRANTED if grant else REFUSED
+        expires = now + dt.timedelta(days=policy.download_days)
         facts = {
             **before["facts"],
             "answered_late": today > before["due_on"],
-            **(
-                {"download_expires_at": (now + dt.timedelta(days=policy.download_days)).isoformat()}
-                if grant
-                else {}
-            ),
+            **({"download_expires_at": expires.isoformat()} if grant else {}),
         }
-        after = {
-            **before,
-            "state": state,
-            "facts": facts,
-            "closed_on": today,
-            "closed_by": by.login,
-            "close_reason": why,
-            "updated_at": now,
-        }
-        event = _event(
-            after,
-            state,
-            PENDING,
-            by=by.login,
-            by_department=by.department,
-            why=why,
-            now=now,
-            today=today,
-        )
-        try:
-            requests.move(session, OPEN_REQUEST, before, after, event)
-        except requests.RequestConflict as exc:
-            raise OpenRequestError(str(exc)) from None
-    _audit(settings, event, after)
+        after = procedure.closed(before, state, by=by, why=why, now=now, on=today)
+        after = {**after, "facts": facts}
+        return after, procedure.event(after, state, PENDING, by=by, why=why, now=now, on=today)
+
+    after = procedure.decide(
+        settings, OPEN_REQUEST, receipt, by=by, permission="open.answer", decision=decision
+    )
     return shown_to_department(after)
 
 
 def to_answer(settings: Settings, by: Actor) -> list[dict[str, Any]]:
     """The applications ``by`` may answer (its department's; every one for the bureau), pending
     first, with the applicant's details: the department needs them to answer."""
-    with reading(settings) as session:
-        rows = requests.load(session, OPEN_REQUEST.type)
+    rows = procedure.load(settings, OPEN_REQUEST)
     mine = [r for r in rows if by.department == BUREAU or by.department in r["departments"]]
     return sorted(
         (shown_to_department(r) for r in mine),
@@ -518,6 +371,11 @@ def _status(record_: requests.Record) -> dict[str, Any]:
     }
 
 
+def _held(session: Session, receipt: str) -> requests.Record | None:
+    found = requests.load(session, OPEN_REQUEST.type, ids=[receipt])
+    return found[0] if found else None
+
+
 def status(settings: Settings, receipt: str, secret: str) -> dict[str, Any]:
     """What the applicant may see of the request behind ``receipt``, given its secret.
 
@@ -525,10 +383,7 @@ def status(settings: Settings, receipt: str, secret: str) -> dict[str, Any]:
         NotFound: no such receipt, or the secret is not its own (the same answer for both).
     """
     with reading(settings) as session:
-        try:
-            found = _find(session, receipt)
-        except NotFound:
-            found = None
+        found = _held(session, receipt)
     stored = found["facts"]["secret_digest"] if found else _secret_digest("")
     if not hmac.compare_digest(stored, _secret_digest(secret)) or found is None:
         raise NotFound("no open request with that receipt number and secret")
@@ -538,16 +393,11 @@ def status(settings: Settings, receipt: str, secret: str) -> dict[str, Any]:
 # --- downloads ---------------------------------------------------------------------------------
 
 
-def download_expiry(record_: Mapping[str, Any]) -> dt.datetime | None:
-    expires = record_.get("download_expires_at")
-    return dt.datetime.fromisoformat(expires) if expires else None
-
-
 def start_download(
     settings: Settings, receipt: str, *, is_signed: Callable[[dict[str, Any]], bool]
 ) -> str:
-    """Records one download of a granted request's dataset and returns the location of its
-    published table (``open/<dataset>``).
+    """Records one download of a granted request's dataset (an event and an audit entry) and
+    returns the location of its published table (``open/<dataset>``).
 
     Args:
         is_signed: whether the link in hand was signed for this request and its expiry (the
@@ -556,34 +406,35 @@ def start_download(
     Raises:
         NotFound: no such request, the link is not its own, it is not granted, or its download
             has expired (the same answer for all).
+        OpenRequestError: the dataset is not published yet (nothing recorded).
     """
+    from jobs.audit.log import record  # the lake's log: loaded when something is downloaded
+    from jobs.lake import tables
+
     now, today = settings.now(), settings.today()
     with transaction(settings) as session:
-        try:
-            before = _find(session, receipt)
-        except NotFound:
-            before = None
-        expires = download_expiry(before["facts"]) if before else None
-        shown = _status(before) if before else {}
-        if before is None or not is_signed(shown) or expires is None or now >= expires:
+        before = _held(session, receipt)
+        expires = before and before["facts"].get("download_expires_at")
+        if (
+            not expires
+            or not is_signed(_status(before))
+            or now >= dt.datetime.fromisoformat(expires)
+        ):
             raise NotFound("this download link is not valid, or has expired")
-        from jobs.lake import tables
-
         location = OPEN_DATASET.uri(settings, before["subject"]["dataset"])
         if not tables.table_exists(location):
             raise OpenRequestError(
                 f"{before['subject']['dataset']} is not published yet; try again tomorrow"
             )
-        event = _event(
-            before,
-            "downloaded",
-            GRANTED,
-            by=PUBLIC,
-            by_department=None,
-            why="",
-            now=now,
-            today=today,
+        step = procedure.event(
+            before, "downloaded", GRANTED, by=PUBLIC_ACTOR, why="", now=now, on=today
         )
-        requests.comment(session, OPEN_REQUEST, before, event)
-    _audit(settings, event, before)
+        requests.comment(session, OPEN_REQUEST, before, _from_public(step))
+    record(
+        settings,
+        f"{OPEN_REQUEST.type}_downloaded",
+        actor=PUBLIC,
+        target=f"requests/{OPEN_REQUEST.type}/{receipt}",
+        detail={"dataset": before["subject"]["dataset"], "event_id": step["event_id"]},
+    )
     return location

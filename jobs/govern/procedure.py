@@ -170,7 +170,7 @@ def decide(
 
     ``by`` needs ``permission`` over the departments ``acting`` names for the request (by
     default its acting departments); ``decision`` turns the request as stored into the
-    request after it and the event that says so.
+    request after it (possibly with other acting departments) and the event that says so.
 
     Raises:
         Forbidden: ``by`` may not take this step (jobs.store.roles).
@@ -181,6 +181,8 @@ def decide(
         before = find(session, machine, request_id)
         require(by, permission, acting(before) if acting else before["departments"])
         after, step = decision(before)
+        if after["departments"] != before["departments"]:
+            requests.reassign(session, after)
         try:
             if step["action"] == COMMENTED:
                 requests.comment(session, machine, before, step)

@@ -52,6 +52,9 @@ def promote(promotion: Promotion) -> dict[tuple[str, str], dict]:
         ctx.uri(POOL),
         pool_rows(disposed, ctx.resource, ctx.now),
         write_id=promotion.append_id("pool"),
+        # a field added by an approved catalog revision (目录更新) is a new column; earlier
+        # batches read it as null
+        add_columns=True,
     )
     ledger.append_arrow(
         ctx.uri(QUARANTINE),

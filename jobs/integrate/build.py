@@ -21,7 +21,10 @@ brings the verification tickets (校核) in line with the issues found, and writ
   governance/base_builds        one row per build: inputs, counts, outcome
 
 Every base row carries ``disputed_elements``: the elements with an open verification ticket
-(异议); the row stays usable.
+(异议) when the build ran; the row stays usable. Between builds the marks follow the tickets in
+``governance/disputed_marks`` (:mod:`jobs.govern.ticket_snapshot`). The corrections departments
+made answering tickets (the store's, :func:`jobs.govern.tickets.read_corrections`) are their
+observations (:mod:`jobs.integrate.corrections`).
 """
 
 from __future__ import annotations
@@ -202,7 +205,15 @@ def build_bases(
         return {"skipped": True, "build_id": last["build_id"], "inputs_key": inputs_key}
 
     build_id = f"{today.isoformat()}-{inputs_key[:12]}"
-    bases = integrate(pools, config, as_of, spark, quarantines=quarantines)
+    corrections = ticketing.read_corrections(settings)
+    bases = integrate(
+        pools,
+        config,
+        as_of,
+        spark,
+        quarantines=quarantines,
+        corrections=spark.createDataFrame(corrections) if corrections.num_rows else None,
+    )
     # Issues are few (thousands at a million persons): collected once, as Arrow, for the
     # tickets and the conflicts table, instead of recomputing them from the bases.
     issues_arrow = bases.issues.toArrow()
@@ -210,10 +221,8 @@ def build_bases(
     synced = ticketing.sync_tickets(issues, settings, build_id=build_id, today=today, now=now)
     open_ids = set(synced["open_ticket_ids"])
     marks = [
-        {"base": i["base"], "base_key": k, "element": i["element"]}
-        for i in issues
-        if i["issue_id"] in open_ids
-        for k in i["base_keys"] or ()
+        {"base": m["base"], "base_key": m["base_key"], "element": m["element"]}
+        for m in synced["marks"]
     ]
     disputed = spark.createDataFrame(marks, "base string, base_key string, element string")
     # The same inputs with other open tickets (a steward confirmed one) write other disputed

@@ -155,6 +155,23 @@ class IntegrationConfig:
                 return spec
         return None
 
+    def verification_subject(self, base: str, element: str) -> tuple[str, tuple[str, ...]]:
+        """The key kind of base table ``base`` and the resources authoritative for its
+        attribute ``element`` (一数一源): whom a verification request about it goes to.
+
+        Raises:
+            KeyError: no such base table, or no such attribute of it (the message lists them).
+        """
+        specs = {spec.table: spec for spec in self.bases.values()}
+        if base not in specs:
+            raise KeyError(f"no base table {base!r}; known: {', '.join(sorted(specs))}")
+        spec = specs[base]
+        if element not in spec.elements:
+            raise KeyError(
+                f"base {base} has no attribute {element!r}; known: {', '.join(spec.elements)}"
+            )
+        return spec.key_kind, spec.attribute(element).authority
+
     def subject(self, subject_id: str) -> Subject:
         resource_id, _, key_field = subject_id.rpartition(".")
         for subject in self.subjects.get(resource_id, ()):

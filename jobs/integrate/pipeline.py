@@ -17,12 +17,14 @@ from dataclasses import dataclass
 
 from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
 
 from jobs.catalog.models import Catalog
 from jobs.frames import union_all
 from jobs.ingest.pool import pool_schema
 from jobs.integrate import e_licence, legal_entity, population, spatial
 from jobs.integrate.config import IntegrationConfig
+from jobs.integrate.corrections import with_corrections
 from jobs.integrate.issues import find_issues
 from jobs.integrate.links import cross_links
 from jobs.integrate.observations import OBSERVATIONS_SCHEMA, observations_from_pools
@@ -73,12 +75,15 @@ def integrate(
     spark: SparkSession,
     *,
     quarantines: Mapping[str, DataFrame] | None = None,
+    corrections: DataFrame | None = None,
 ) -> Bases:
     """All base tables, links and issues from pool DataFrames (no lake reads or writes).
 
     Args:
         pools: resource id (``gaj.hukou``) → pool DataFrame; missing resources count as empty.
         quarantines: resource id → quarantine DataFrame, to explain keys missing from a base.
+        corrections: ``governance/verification_corrections``: each a department's observation
+            (:mod:`jobs.integrate.corrections`).
         as_of: the day statuses are derived for (licence expiry, marriage age).
     """
 
@@ -114,6 +119,8 @@ def integrate(
             observed = observed.unionByName(
                 population.marital_status_observations(marriage_parties)
             )
+        if corrections is not None:
+            observed = with_corrections(observed, corrections.where(F.col("key_kind") == kind))
         observations_by_kind[kind] = keep(observed)
         values_by_kind[kind] = keep(attribute_values(observations_by_kind[kind], config))
     observations = union_all(observations_by_kind.values())

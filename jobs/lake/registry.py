@@ -240,7 +240,7 @@ VERIFICATION_TICKETS = LakeTable(
     "verification_tickets",
     "one row per verification ticket (校核工单), following its issue from build to build: a "
     "snapshot of the workflow store",
-    "jobs.govern.tickets.write_snapshot",
+    "jobs.govern.ticket_snapshot.write_snapshot",
     ("ticket_id",),
 )
 TICKET_EVENTS = LakeTable(
@@ -248,8 +248,24 @@ TICKET_EVENTS = LakeTable(
     "ticket_events",
     "one row per thing that happened to a ticket, with who and why (append-only): a snapshot "
     "of the workflow store",
-    "jobs.govern.tickets.write_snapshot",
+    "jobs.govern.ticket_snapshot.write_snapshot",
     ("event_id",),
+)
+DISPUTED_MARKS = LakeTable(
+    "governance",
+    "disputed_marks",
+    "one row per (open verification ticket, base key): the 异议 marks as they are now, "
+    "following every ticket change (the base tables' disputed_elements follow at the next build)",
+    "jobs.govern.ticket_snapshot.write_marks",
+    ("ticket_id", "base_key"),
+)
+VERIFICATION_CORRECTIONS = LakeTable(
+    "governance",
+    "verification_corrections",
+    "one row per correction a department made answering a verification ticket: its observation "
+    "in every later base build",
+    "jobs.govern.ticket_snapshot.write_corrections",
+    ("ticket_id", "department", "corrected_at"),
 )
 SHARE_GRANTS = LakeTable(
     "governance",
@@ -323,6 +339,8 @@ TABLES: tuple[LakeTable, ...] = (
     BASE_BUILDS,
     VERIFICATION_TICKETS,
     TICKET_EVENTS,
+    DISPUTED_MARKS,
+    VERIFICATION_CORRECTIONS,
     SHARE_GRANTS,
     AUDIT_LOG,
     SHARE,

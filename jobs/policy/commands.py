@@ -182,6 +182,11 @@ def _show_text(profile: PolicyProfile) -> list[str]:
         if name in NOT_YET_ENFORCED:
             source += f"  [{NOT_ENFORCED_TEXT}]"
         lines.append(f"{name:<{width}}  {text:<6}  {source}")
+    reviewer = profile.unconditional_share_reviewed_by
+    lines.append(
+        f"{'unconditional_share_reviewed_by':<{width}}  {reviewer or '—':<6}  "
+        f"{profile.provision('unconditional_share_reviewed_by').describe()}"
+    )
     retention = profile.log_retention
     lines.append(
         f"{'log_retention':<{width}}  {retention!s:<6}  "

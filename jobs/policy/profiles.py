@@ -44,11 +44,16 @@ REQUIRED_NUMBERS = frozenset({"verification_workdays", "verification_max_extensi
 #: regulation; ``govlake policy show`` marks it, and no code may read it while listed here.
 NOT_YET_ENFORCED: tuple[str, ...] = ()
 
+#: Who reviews an application for unconditional data (无条件共享): nobody where it is granted on
+#: request (null), the bureau (镇海: the district data centre, 002 §21) or the providing department.
+UNCONDITIONAL_SHARE_REVIEWERS: tuple[str, ...] = ("bureau", "provider")
+
 SHARE_TYPE_KEYS = ("unconditional", "conditional", "not_shared")  # 无条件/有条件/不予共享
 OPEN_TYPE_KEYS = ("unconditional", "conditional", "not_open")  # 无条件/有条件(依申请)/不予开放
 
 _PROVENANCE = {"source": optional(TEXT), "default": BOOL, "note": optional(TEXT)}
 _NUMBER = Keys({"value": optional(INT), **_PROVENANCE}, required={"value"})
+_REVIEWER = Keys({"value": optional(TEXT), **_PROVENANCE}, required={"value"})
 _RETENTION = Keys({"amount": INT, "unit": TEXT, **_PROVENANCE}, required={"amount", "unit"})
 
 
@@ -74,6 +79,7 @@ _PROFILE = Keys(
     {
         "jurisdiction": _JURISDICTION,
         **dict.fromkeys(NUMBER_FIELDS, _NUMBER),
+        "unconditional_share_reviewed_by": _REVIEWER,
         "log_retention": _RETENTION,
         "share_types": _vocabulary(SHARE_TYPE_KEYS),
         "open_types": _vocabulary(OPEN_TYPE_KEYS),
@@ -227,6 +233,8 @@ class PolicyProfile:
     rectification_workdays: int | None  # rectification (整改)
     catalog_update_ask_workdays: int | None  # resource catalog (目录) update
     catalog_update_review_workdays: int | None
+    #: Who reviews an application for unconditional data; None: granted on request.
+    unconditional_share_reviewed_by: str | None
     log_retention: Retention  # provide/obtain log (日志记录)
     share_types: Vocabulary  # share types (共享属性)
     open_types: Vocabulary  # open types (开放属性)
@@ -257,6 +265,12 @@ class PolicyProfile:
             }
             if p.note:
                 out[name]["note"] = p.note
+        p = self.provision("unconditional_share_reviewed_by")
+        out["unconditional_share_reviewed_by"] = {
+            "value": self.unconditional_share_reviewed_by,
+            "source": p.source,
+            "default": p.is_default,
+        }
         r = self.log_retention
         out["log_retention"] = {
             "amount": r.amount,
@@ -355,6 +369,21 @@ def _parse_number(
     return value, provision
 
 
+def _parse_reviewer(problems: _Problems, profile: str, raw: Any) -> tuple[str | None, Provision]:
+    name = "unconditional_share_reviewed_by"
+    value = raw.get("value") if isinstance(raw, dict) else None
+    if value is not None and value not in UNCONDITIONAL_SHARE_REVIEWERS:
+        problems.add(
+            profile,
+            name,
+            f"must be null or one of {', '.join(UNCONDITIONAL_SHARE_REVIEWERS)}, got {value!r}",
+        )
+        value = None
+    if not isinstance(raw, dict):
+        return None, Provision(name, None, False)
+    return value, _provenance(problems, profile, name, raw, value is not None)
+
+
 def _parse_retention(problems: _Problems, profile: str, raw: Any) -> tuple[Retention, Provision]:
     name = "log_retention"
     fallback = Retention(0, "days")
@@ -448,6 +477,10 @@ def _parse_profile(problems: _Problems, name: str, raw: Any) -> PolicyProfile | 
         else:
             numbers[field_name], provision = None, Provision(field_name, None, False)
         provisions.append(provision)
+    reviewer, provision = _parse_reviewer(
+        problems, name, raw.get("unconditional_share_reviewed_by")
+    )
+    provisions.append(provision)
     retention, provision = _parse_retention(problems, name, raw.get("log_retention"))
     provisions.append(provision)
     share, provision = _parse_vocabulary(
@@ -480,6 +513,7 @@ def _parse_profile(problems: _Problems, name: str, raw: Any) -> PolicyProfile | 
         rectification_workdays=numbers["rectification_workdays"],
         catalog_update_ask_workdays=numbers["catalog_update_ask_workdays"],
         catalog_update_review_workdays=numbers["catalog_update_review_workdays"],
+        unconditional_share_reviewed_by=reviewer,
         log_retention=retention,
         share_types=share,
         open_types=open_,

@@ -67,6 +67,8 @@ def build_view_models(
             as_of=today,
             feedback=inputs.feedback,
             demands=inputs.demands,
+            requests=inputs.requests,
+            request_events=inputs.request_events,
         ),
         demands=build_demand_report(inputs.demands, directory, today),
     )

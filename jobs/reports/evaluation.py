@@ -26,6 +26,7 @@ from jobs.reports.labels import (
     DepartmentName,
     Directory,
 )
+from jobs.reports.procedures import ProcedureCounts, corrections_made, procedure_counts
 from jobs.reports.quality import mean
 from jobs.reports.verification import is_past_deadline, was_closed_on_time
 from jobs.share.demands import DemandCounts, demand_counts
@@ -161,6 +162,10 @@ class DepartmentEvaluation:
     #: Error feedback (数据纠错) on its data, and data demands (需求清单) it was asked.
     feedback: FeedbackCounts = field(default_factory=FeedbackCounts)
     demands: DemandCounts = field(default_factory=DemandCounts)
+    #: Requests of every procedure it had to answer, by type (jobs.reports.procedures).
+    procedures: list[ProcedureCounts] = field(default_factory=list)
+    #: Corrections of its own data it made (a verification ticket corrected).
+    corrections: int = 0
 
     @property
     def resources_fresh(self) -> int:
@@ -190,6 +195,7 @@ class DepartmentEvaluation:
             or self.tickets_opened
             or self.feedback.received
             or self.demands.received
+            or self.procedures
         )
 
 
@@ -233,9 +239,13 @@ def build_evaluation_report(
     as_of: dt.date,
     feedback: Iterable[Mapping] = (),
     demands: Iterable[Mapping] = (),
+    requests: Iterable[Mapping] = (),
+    request_events: Sequence[Mapping] = (),
 ) -> EvaluationReport:
     """The yearly evaluation's view model (see the module docstring); ``feedback`` and
-    ``demands`` are requests of the request model (jobs.share.feedback, jobs.share.demands)."""
+    ``demands`` are requests of the request model (jobs.share.feedback, jobs.share.demands),
+    ``requests`` and ``request_events`` every request and event of it (counted per procedure:
+    jobs.reports.procedures)."""
     as_of = min(as_of, dt.date(year, 12, 31))
     files = [
         f
@@ -259,10 +269,14 @@ def build_evaluation_report(
     shares = count_shares_served(share_tables, year, as_of)
     feedback_of = feedback_counts(feedback, year, as_of)
     demands_of = demand_counts(demands, year, as_of)
+    procedures_of = procedure_counts(requests, request_events, year, as_of)
+    corrections_of = corrections_made(request_events, year, as_of)
 
     codes = directory.department_codes(
         *feedback_of,
         *demands_of,
+        *procedures_of,
+        *corrections_of,
         *(f["department"] for f in files),
         *(s["department"] for s in cards),
         *(d for t in year_tickets for d in t.get("assigned_departments") or []),
@@ -319,6 +333,8 @@ def build_evaluation_report(
                 else shares.by_department.get(code, 0),
                 feedback=feedback_of.get(code, FeedbackCounts()),
                 demands=demands_of.get(code, DemandCounts()),
+                procedures=procedures_of.get(code, []),
+                corrections=corrections_of.get(code, 0),
             )
         )
     labels = [d.department.short for d in departments]

@@ -36,6 +36,8 @@ TICKET_STATE_LABELS: dict[str, str] = {
     "escalated": "已上报 escalated",
     "resolved": "已更正 resolved",
     "confirmed": "已确认 confirmed",
+    "corrected": "已答复更正 corrected",
+    "disputed": "有异议 disputed",
 }
 
 TASK_STATUS_LABELS: dict[str, str] = {

@@ -59,6 +59,9 @@ class ReportInputs:
     #: Requests of the workflow store: error feedback (数据纠错) and data demands (需求清单).
     feedback: list[dict] = field(default_factory=list)
     demands: list[dict] = field(default_factory=list)
+    #: Every request of the workflow store, of every type, and their events.
+    requests: list[dict] = field(default_factory=list)
+    request_events: list[dict] = field(default_factory=list)
 
 
 def find_share_tables(settings: Settings) -> dict[str, str]:
@@ -77,7 +80,8 @@ def read_share_rows(settings: Settings) -> dict[str, list[dict]]:
 
 
 def read_requests(settings: Settings) -> dict[str, list[dict]]:
-    """The error feedback and data demands of the workflow store (``feedback``, ``demands``);
+    """The error feedback and data demands of the workflow store (``feedback``, ``demands``),
+    and every request of every procedure with its events (``requests``, ``request_events``);
     none where no store is configured (a remote lake without ``GOVLAKE_DB_URL``)."""
     from jobs.govern.procedure import load
     from jobs.share.demands import DEMAND
@@ -87,7 +91,18 @@ def read_requests(settings: Settings) -> dict[str, list[dict]]:
         _ = settings.database_url
     except SettingsError:
         return {}
-    return {"feedback": load(settings, FEEDBACK), "demands": load(settings, DEMAND)}
+    from jobs.store import requests
+    from jobs.store.db import reading
+
+    with reading(settings) as session:
+        every_request = requests.load_all(session)
+        every_event = requests.events(session)
+    return {
+        "feedback": load(settings, FEEDBACK),
+        "demands": load(settings, DEMAND),
+        "requests": every_request,
+        "request_events": every_event,
+    }
 
 
 def read_inputs(settings: Settings) -> ReportInputs:

@@ -211,6 +211,9 @@ def build_verification_report(
         "escalated": "escalated",
         "resolved": "resolved",
         "confirmed": "confirmed",
+        # answered, waiting for the build (corrected) or the bureau (disputed)
+        "corrected": "extended",
+        "disputed": "escalated",
     }
     return VerificationReport(
         today=today.isoformat(),

@@ -25,6 +25,7 @@ from jobs.service.routes import feedback as feedback_routes
 from jobs.service.routes import inbox as inbox_routes
 from jobs.service.routes import open_requests as open_routes
 from jobs.service.routes import shares as share_routes
+from jobs.service.routes import verification as verification_routes
 from jobs.service.security import load_session_secret
 from jobs.settings import Settings
 
@@ -90,5 +91,6 @@ def create_app(
     app.include_router(open_routes.api_router)
     app.include_router(open_routes.public_router)
     app.include_router(open_routes.page_router)
+    app.include_router(verification_routes.api_router)
     app.mount("/static", StaticFiles(directory=WEB / "static"), name="static")
     return app

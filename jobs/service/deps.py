@@ -34,7 +34,7 @@ from jobs.service.security import (
     csrf_matches,
 )
 from jobs.settings import Settings
-from jobs.store.roles import APPROVER, AUDITOR
+from jobs.store.roles import APPROVER, AUDITOR, PERMISSIONS
 
 
 @dataclass(frozen=True)
@@ -153,5 +153,7 @@ Requester = Annotated[Principal, Depends(requires_role(*REQUESTER_ROLES))]
 Approver = Annotated[Principal, Depends(requires_role(APPROVER))]
 #: Anyone who requests or decides shares (the page that lists them).
 ShareParty = Annotated[Principal, Depends(requires_role(*REQUESTER_ROLES, APPROVER))]
+#: The bureau's steward, who coordinates (协调) refused share requests; the rules decide which.
+Coordinator = Annotated[Principal, Depends(requires_role(*PERMISSIONS["share.coordinate"]))]
 #: The auditor: the audit log and nothing else.
 Auditor = Annotated[Principal, Depends(requires_role(AUDITOR))]

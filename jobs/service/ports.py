@@ -185,7 +185,12 @@ class Shares(Protocol):
         ...
 
     def to_decide(self, principal: Principal) -> list[Grant]:
-        """Pending requests for datasets the principal's department provides."""
+        """Pending requests waiting for the principal's department (the provider's, or the
+        bureau's for an application the profile sends there)."""
+        ...
+
+    def to_coordinate(self, principal: Principal) -> list[Grant]:
+        """Refused requests whose consumer asked the bureau to coordinate (协调)."""
         ...
 
     def request(
@@ -195,7 +200,24 @@ class Shares(Protocol):
         fields: Sequence[str],
         purpose: str,
         expires_on: dt.date | None,
+        *,
+        legal_basis: str = "",
     ) -> Grant: ...
+
+    def ask_coordination(self, principal: Principal, request_id: str, why: str) -> Grant:
+        """The consumer of a refused request asks the bureau to coordinate."""
+        ...
+
+    def coordinate(
+        self,
+        principal: Principal,
+        request_id: str,
+        approve: bool,
+        why: str,
+        expires_on: dt.date | None,
+    ) -> Grant:
+        """The bureau's steward grants a coordinated request or upholds its refusal."""
+        ...
 
     def decide(
         self,

@@ -138,7 +138,10 @@ class StoreIdentity:
     even though it is refused."""
 
     def __init__(self, settings: Settings) -> None:
+        from jobs.store.db import StoreCache
+
         self.settings = settings
+        self._tokens = StoreCache()
 
     def sign_in(self, login: str, password: str, *, source: str) -> str:
         from jobs.store import accounts
@@ -166,6 +169,20 @@ class StoreIdentity:
             return _principal(session, actor, "session")
 
     def token_principal(self, token: str) -> Principal | None:
+        """The token's account; kept while the store is unchanged (a token revoked or an
+        account disabled is a commit, which the next call sees), its expiry checked every call.
+        """
+        from jobs.store.accounts import digest
+
+        now = self.settings.now()
+        known = self._tokens.get(
+            self.settings, (self.settings.database_url, digest(token)), lambda: self._token(token)
+        )
+        if known is None or now >= known[1]:
+            return None
+        return known[0]
+
+    def _token(self, token: str) -> tuple[Principal, dt.datetime] | None:
         from jobs.store import accounts
         from jobs.store.db import reading
 
@@ -176,7 +193,8 @@ class StoreIdentity:
                 actor = accounts.token_actor(session, token, self.settings.now())
             except accounts.AuthError:
                 return None
-            return _principal(session, actor, "token")
+            expires_at = accounts.token_expires_at(session, token)
+            return _principal(session, actor, "token"), expires_at
 
     def sign_out(self, session_id: str) -> None:
         from jobs.store import accounts
@@ -246,12 +264,20 @@ class LakeShares:
     def to_decide(self, principal: Principal) -> list[Grant]:
         from jobs.share.grants import PENDING, list_grants, provider_of
 
+        def waits_for(grant: Grant) -> list[str]:
+            return grant["acting"] or [provider_of(self.settings, grant["dataset"])]
+
         return [
             g
             for g in list_grants(self.settings)
-            if g["state"] == PENDING
-            and provider_of(self.settings, g["dataset"]) == principal.department
+            if g["state"] == PENDING and principal.department in waits_for(g)
         ]
+
+    def to_coordinate(self, principal: Principal) -> list[Grant]:
+        from jobs.share.grants import list_grants
+        from jobs.share.share_requests import COORDINATING
+
+        return [g for g in list_grants(self.settings) if g["procedure"] == COORDINATING]
 
     def request(
         self,
@@ -260,6 +286,8 @@ class LakeShares:
         fields: Sequence[str],
         purpose: str,
         expires_on: dt.date | None,
+        *,
+        legal_basis: str = "",
     ) -> Grant:
         from jobs.share.grants import request_share
 
@@ -271,6 +299,33 @@ class LakeShares:
                 fields=list(fields),
                 purpose=purpose,
                 by=actor_of(principal),
+                expires_on=expires_on,
+                legal_basis=legal_basis,
+            )
+
+    def ask_coordination(self, principal: Principal, request_id: str, why: str) -> Grant:
+        from jobs.share.grants import ask_coordination
+
+        with _refusals():
+            return ask_coordination(self.settings, request_id, by=actor_of(principal), why=why)
+
+    def coordinate(
+        self,
+        principal: Principal,
+        request_id: str,
+        approve: bool,
+        why: str,
+        expires_on: dt.date | None,
+    ) -> Grant:
+        from jobs.share.grants import coordinate
+
+        with _refusals():
+            return coordinate(
+                self.settings,
+                request_id,
+                approve,
+                by=actor_of(principal),
+                why=why,
                 expires_on=expires_on,
             )
 

@@ -1,8 +1,11 @@
 """``govlake share …`` and ``govlake open …``: grants, curated shares, exports, open data.
 
     govlake share request CONSUMER DATASET --purpose TEXT --as LOGIN [--fields a,b] [--expires D]
+                          [--legal-basis TEXT]
     govlake share approve ID --as LOGIN --why TEXT --expires YYYY-MM-DD
     govlake share deny ID --as LOGIN --why TEXT
+    govlake share ask-coordination ID --as LOGIN --why TEXT       consumer: the bureau coordinates
+    govlake share coordinate ID --grant|--uphold --as LOGIN --why TEXT [--expires D]  (steward)
     govlake share revoke ID --as LOGIN --why TEXT
     govlake share list [--consumer C] [--status S] [--json]      overdue requests flagged
     govlake share snapshot                                        the store's grants → the lake
@@ -17,8 +20,9 @@ DATASET is a base database (``population``) or a resource id (``rsj.insured``). 
 decisions are signed by an account (``--as LOGIN``, its password asked or read with
 ``--password-file``; or a token in GOVLAKE_ACCOUNT_TOKEN; jobs.store.identity) whose role allows
 them: a data officer requests for its department, an approver decides for its own department's
-datasets only, a bureau steward refreshes, publishes and exports (a department's data officer
-exports its own department's shares). Every action is in the audit log with who and why; the
+datasets only, the consumer's data officer asks the bureau to coordinate a refusal (协调) and the
+bureau's steward decides it, a bureau steward refreshes, publishes and exports (a department's
+data officer exports its own department's shares). Every action is in the audit log with who and why; the
 scheduled refresh and publish sign as their Airflow task. Exit codes: 0 done, 1 refused
 (the message says why), 2 a bad argument.
 """
@@ -75,6 +79,7 @@ def _request(args: argparse.Namespace) -> int:
             purpose=args.purpose,
             by=signed_in(settings, args),
             expires_on=_date(args.expires),
+            legal_basis=args.legal_basis or "",
         )
     except (grants.GrantError, SharePolicyError, AuthError, Forbidden) as exc:
         print(str(exc), file=sys.stderr)
@@ -94,6 +99,17 @@ def _decide(args: argparse.Namespace) -> int:
         actor = signed_in(settings, args)
         if args.action == "revoke":
             grant = grants.revoke_grant(settings, args.request_id, by=actor, why=args.why)
+        elif args.action == "ask-coordination":
+            grant = grants.ask_coordination(settings, args.request_id, by=actor, why=args.why)
+        elif args.action == "coordinate":
+            grant = grants.coordinate(
+                settings,
+                args.request_id,
+                args.grant,
+                by=actor,
+                why=args.why,
+                expires_on=_date(args.expires),
+            )
         else:
             grant = grants.decide_request(
                 settings,
@@ -107,7 +123,14 @@ def _decide(args: argparse.Namespace) -> int:
         print(str(exc), file=sys.stderr)
         return EXIT_REFUSED
     late = " (answered after the deadline)" if grant.get("answered_late") else ""
-    print(f"{grant['request_id']}: {grant['state']}{late}")
+    # a coordination's steps leave the grant refused; the request's state says where it stands
+    if args.action == "ask-coordination":
+        state = "coordinating"
+    elif args.action == "coordinate" and not args.grant:
+        state = "upheld"
+    else:
+        state = grant["state"]
+    print(f"{grant['request_id']}: {state}{late}")
     return 0
 
 
@@ -260,11 +283,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_identity_arguments(request)
     request.add_argument("--fields", help="comma-separated fields (default: all shareable)")
     request.add_argument("--expires", help="YYYY-MM-DD")
+    request.add_argument("--legal-basis", help="the consumer's legal basis (履职依据)")
     request.set_defaults(func=_request)
 
     for action, text in (
         ("approve", "grant a pending request"),
         ("deny", "refuse a pending request"),
+        ("ask-coordination", "ask the bureau to coordinate (协调) a refusal (its consumer)"),
+        ("coordinate", "grant a coordinated request or uphold its refusal (bureau steward)"),
         ("revoke", "withdraw a grant"),
     ):
         verb = verbs.add_parser(action, help=text)
@@ -273,11 +299,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         verb.add_argument("--why", required=True)
         if action == "approve":
             verb.add_argument("--expires", required=True, help="YYYY-MM-DD")
+        if action == "coordinate":
+            outcome = verb.add_mutually_exclusive_group(required=True)
+            outcome.add_argument("--grant", action="store_true", help="grant the share")
+            outcome.add_argument("--uphold", action="store_true", help="uphold the refusal")
+            verb.add_argument("--expires", help="YYYY-MM-DD (a grant needs one)")
         verb.set_defaults(func=_decide, action=action)
 
     listing = verbs.add_parser("list", help="requests and grants; overdue ones flagged")
     listing.add_argument("--consumer")
-    listing.add_argument("--status", help="pending, overdue, granted, expired, denied, revoked")
+    listing.add_argument(
+        "--status",
+        help="pending, overdue, granted, expired, denied, coordinating, upheld, revoked",
+    )
     listing.add_argument("--json", action="store_true")
     listing.set_defaults(func=_list)
 

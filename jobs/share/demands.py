@@ -13,10 +13,15 @@ department thinks holds it: a department, or the bureau when it does not know. I
 linking it to what now serves it: a catalog resource (``resource``) or a share grant of the asking
 department (``grant``).
 
+The bureau reviews the demands (000 §8): one that names the bureau, or the wrong department, it
+forwards (转办) to the department that holds the data, which receives it that day (its answer is
+due the profile's working days after).
+
 States (type ``demand`` of the request model, :mod:`jobs.store.requests`)::
 
     submitted ──accepted──▶ accepted ──delivered──▶ delivered
-        └──────refused────▶ refused   (reason and legal basis)
+      │  └─────refused────▶ refused   (reason and legal basis)
+      └──forwarded──▶ submitted (to another holder)
 """
 
 from __future__ import annotations
@@ -34,7 +39,7 @@ from jobs.policy.workdays import default_override_paths, get_calendar
 from jobs.settings import Settings
 from jobs.share.grants import GRANTED, GrantError, find_grant
 from jobs.store import requests
-from jobs.store.requests import Machine
+from jobs.store.requests import STAY, Machine
 from jobs.store.roles import BUREAU, Actor, require
 
 SUBMITTED, ACCEPTED, REFUSED, DELIVERED = "submitted", "accepted", "refused", "delivered"
@@ -47,6 +52,7 @@ DEMAND = Machine(
         ACCEPTED: ((SUBMITTED,), ACCEPTED),
         REFUSED: ((SUBMITTED,), REFUSED),
         DELIVERED: ((ACCEPTED,), DELIVERED),
+        "forwarded": ((SUBMITTED,), STAY),
     },
     open_states=(SUBMITTED, ACCEPTED),
     closed_states=(REFUSED, DELIVERED),
@@ -73,6 +79,14 @@ def _workdays(settings: Settings) -> tuple[PolicyProfile, WorkdayCalendar]:
     return profile, get_calendar(default_override_paths(settings))
 
 
+def _check_holder(settings: Settings, holder: str) -> None:
+    departments = load_catalog(settings.schemas_root).departments
+    if holder != BUREAU and holder not in departments:
+        raise ProcedureError(
+            f"no department {holder!r}; name one of {', '.join(departments)} or {BUREAU}"
+        )
+
+
 def file_demand(settings: Settings, demand: Demand, *, by: Actor) -> requests.Record:
     """Files ``by``'s department's demand with its holder, due the profile's
     ``share_demand_answer_workdays`` after today.
@@ -85,11 +99,7 @@ def file_demand(settings: Settings, demand: Demand, *, by: Actor) -> requests.Re
     description = procedure.require_reason(demand.description, "what data is wanted")
     purpose = procedure.require_reason(demand.purpose, "the purpose")
     basis = procedure.require_reason(demand.legal_basis, "the legal basis (the duty it serves)")
-    departments = load_catalog(settings.schemas_root).departments
-    if demand.holder != BUREAU and demand.holder not in departments:
-        raise ProcedureError(
-            f"no department {demand.holder!r}; name one of {', '.join(departments)} or {BUREAU}"
-        )
+    _check_holder(settings, demand.holder)
     if demand.holder == by.department:
         raise ProcedureError("a demand asks another department (or the bureau) for data")
     today, now = settings.today(), settings.now()
@@ -173,6 +183,51 @@ def answer_demand(
         request_id,
         by=by,
         permission="demand.answer",
+        decision=decision,
+    )
+
+
+def forward_demand(
+    settings: Settings, request_id: str, holder: str, *, by: Actor, why: str
+) -> requests.Record:
+    """The bureau forwards (转办) an unanswered demand to ``holder``, which receives it today:
+    its answer is due the profile's ``share_demand_answer_workdays`` after today.
+
+    Raises:
+        Forbidden: ``by`` is not the bureau's steward.
+        ProcedureError: no reason, an unknown holder or the asking department itself, or the
+            demand is answered already.
+    """
+    reason = procedure.require_reason(why)
+    _check_holder(settings, holder)
+    today, now = settings.today(), settings.now()
+    profile, calendar = _workdays(settings)
+
+    def decision(record: requests.Record) -> tuple[requests.Record, requests.Event]:
+        if record["state"] != SUBMITTED:
+            raise ProcedureError(f"demand {record['id']} is answered already ({record['state']})")
+        if holder in (record["requester_department"], *record["departments"]):
+            raise ProcedureError(f"demand {record['id']} cannot be forwarded to {holder}")
+        due_on, provisional = procedure.due(calendar, today, profile.share_demand_answer_workdays)
+        after = {
+            **record,
+            "departments": [holder],
+            "due_on": due_on,
+            "due_provisional": provisional,
+            "updated_at": now,
+        }
+        why_shown = f"{reason} (→ {holder})"
+        return after, procedure.event(
+            after, "forwarded", SUBMITTED, by=by, why=why_shown, now=now, on=today
+        )
+
+    return procedure.decide(
+        settings,
+        DEMAND,
+        request_id,
+        by=by,
+        permission="demand.forward",
+        acting=lambda record: (),
         decision=decision,
     )
 

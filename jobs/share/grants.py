@@ -16,6 +16,11 @@ By the dataset's share type (:mod:`jobs.share.policy`):
   answer after it is recorded as ``answered_late``. A grant needs an expiry date;
 * ``not_shared`` (不予/非共享): refused on request, by ``system``, with the catalog's legal basis.
 
+Where the profile reviews applications for unconditional data (镇海, 002 §21), those wait for an
+answer too. Each request is also a request of type ``share`` in the one request model, which
+carries the procedure (who must act now, the due date, coordination of a refusal by the bureau,
+every step with its reason): :mod:`jobs.share.share_requests`.
+
 Every request and decision is signed by an authenticated :class:`~jobs.store.roles.Actor` and
 allowed by :data:`~jobs.store.roles.PERMISSIONS`: a data officer requests for its own department
 (the bureau's steward for any), an approver decides for its own department's resources only, and
@@ -25,6 +30,7 @@ States::
 
     pending ──approve──▶ granted ──revoke──▶ revoked
        └──────deny─────▶ denied      (granted and past expires_on: expired, nothing refreshes)
+                           └──the bureau coordinates (settle)──▶ granted, or denied by the bureau
 """
 
 from __future__ import annotations
@@ -33,7 +39,7 @@ import datetime as dt
 import hashlib
 import re
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import pyarrow as pa
@@ -42,11 +48,12 @@ from sqlalchemy.orm import Session
 
 from jobs.audit import log as audit
 from jobs.catalog import load_catalog
+from jobs.govern.procedure import ProcedureError
 from jobs.lake import ledger, tables
 from jobs.lake.registry import SHARE, SHARE_GRANTS
 from jobs.policy import load_profile
-from jobs.policy.workdays import default_override_paths, get_calendar
 from jobs.settings import Settings
+from jobs.share import share_requests
 from jobs.share.policy import (
     CONDITIONAL,
     NOT_SHARED,
@@ -57,6 +64,7 @@ from jobs.share.policy import (
 )
 from jobs.store.db import reading, transaction
 from jobs.store.models import GrantDecision, ShareGrant
+from jobs.store.requests import Record
 from jobs.store.roles import BUREAU, SYSTEM_ACTOR, Actor, require
 
 PENDING, GRANTED, DENIED, REVOKED = "pending", "granted", "denied", "revoked"
@@ -117,8 +125,12 @@ def is_overdue(grant: Grant, today: dt.date) -> bool:
     return grant["state"] == PENDING and grant["deadline"] is not None and today > grant["deadline"]
 
 
-def status_of(grant: Grant, today: dt.date) -> str:
-    """The state as a person reads it: ``expired`` and ``overdue`` are computed, not stored."""
+def status_of(grant: Grant, today: dt.date, procedure: str | None = None) -> str:
+    """The state as a person reads it: ``expired`` and ``overdue`` are computed, not stored;
+    a refusal under coordination is its request's state (``procedure``): ``coordinating`` or
+    ``upheld``."""
+    if procedure in (share_requests.COORDINATING, share_requests.UPHELD):
+        return procedure
     if grant["state"] == GRANTED and not is_active(grant, today):
         return "expired"
     if is_overdue(grant, today):
@@ -144,8 +156,13 @@ def new_request(
     expires_on: dt.date | None,
     legal_basis: str,
     kind: str = READ,
+    reviewed: bool = False,
 ) -> Grant:
-    """A request as the share type decides it: granted, pending or refused at once."""
+    """A request as the share type decides it: granted, pending or refused at once.
+
+    ``legal_basis`` is the catalog's, given as the reason of a decision by rule; ``reviewed``
+    makes an unconditional request wait for an answer (an application, 镇海 002 §21).
+    """
     _require(consumer, "which department consumes (--consumer)")
     if kind not in KINDS:
         raise GrantError(f"kind {kind!r}: one of {', '.join(KINDS)}")
@@ -177,7 +194,7 @@ def new_request(
         updated_at=now,
         kind=kind,
     )
-    if share_type == UNCONDITIONAL:
+    if share_type == UNCONDITIONAL and not reviewed:
         grant.update(
             state=GRANTED,
             decided_by=SYSTEM,
@@ -198,6 +215,37 @@ def new_request(
     return grant
 
 
+def _decided(
+    grant: Grant,
+    approve: bool,
+    *,
+    source: str,
+    by: str,
+    why: str,
+    today: dt.date,
+    now: dt.datetime,
+    expires_on: dt.date | None,
+) -> Grant:
+    """A request in state ``source`` granted (with an expiry after today) or refused."""
+    _require(by, "who decides (--as)")
+    _require(why, "why (--why)")
+    if grant["state"] != source:
+        raise GrantError(f"request {grant['request_id']} is {grant['state']}, not {source}")
+    expiry = expires_on or grant["expires_on"]
+    if approve and (expiry is None or expiry < today):
+        raise GrantError("a conditional grant needs an expiry date not in the past (--expires)")
+    out = dict(grant)
+    out.update(
+        state=GRANTED if approve else DENIED,
+        decided_by=by,
+        decided_on=today,
+        decision_reason=why,
+        expires_on=expiry if approve else grant["expires_on"],
+        updated_at=now,
+    )
+    return out
+
+
 def decide(
     grant: Grant,
     approve: bool,
@@ -209,24 +257,28 @@ def decide(
     expires_on: dt.date | None = None,
 ) -> Grant:
     """Approves (with an expiry after today) or denies a pending request."""
-    _require(by, "who decides (--as)")
-    _require(why, "why (--why)")
-    if grant["state"] != PENDING:
-        raise GrantError(f"request {grant['request_id']} is {grant['state']}, not pending")
-    expiry = expires_on or grant["expires_on"]
-    if approve and (expiry is None or expiry < today):
-        raise GrantError("a conditional grant needs an expiry date not in the past (--expires)")
-    out = dict(grant)
-    out.update(
-        state=GRANTED if approve else DENIED,
-        decided_by=by,
-        decided_on=today,
-        decision_reason=why,
-        answered_late=bool(grant["deadline"] and today > grant["deadline"]),
-        expires_on=expiry if approve else grant["expires_on"],
-        updated_at=now,
+    out = _decided(
+        grant, approve, source=PENDING, by=by, why=why, today=today, now=now, expires_on=expires_on
     )
+    out["answered_late"] = bool(grant["deadline"] and today > grant["deadline"])
     return out
+
+
+def settle(
+    grant: Grant,
+    approve: bool,
+    *,
+    by: str,
+    why: str,
+    today: dt.date,
+    now: dt.datetime,
+    expires_on: dt.date | None = None,
+) -> Grant:
+    """The bureau's coordination (协调) of a refused request: it grants it (with an expiry after
+    today) or upholds the refusal; either way its decision replaces the provider's."""
+    return _decided(
+        grant, approve, source=DENIED, by=by, why=why, today=today, now=now, expires_on=expires_on
+    )
 
 
 def revoke(grant: Grant, *, by: str, why: str, today: dt.date, now: dt.datetime) -> Grant:
@@ -249,12 +301,15 @@ def revoke(grant: Grant, *, by: str, why: str, today: dt.date, now: dt.datetime)
 #: A request id or a prefix of one (16 hex digits, as :func:`new_request` makes them).
 _REQUEST_ID = re.compile(r"^[0-9a-f]{1,16}$")
 _FILTERS = {"=": lambda column, v: column == v, "in": lambda column, v: column.in_(list(v))}
-#: The audit action of each step.
+#: The audit action of each step of a request that changes its grant; the other steps (a
+#: coordination asked) are ``share_<step>``.
 _ACTIONS = {
-    PENDING: "grant_requested",
-    GRANTED: "grant_granted",
-    DENIED: "grant_denied",
-    REVOKED: "grant_revoked",
+    "requested": "grant_requested",
+    "granted": "grant_granted",
+    "coordination_granted": "grant_granted",
+    "denied": "grant_denied",
+    "upheld": "grant_denied",
+    "revoked": "grant_revoked",
 }
 
 
@@ -368,8 +423,9 @@ def write_snapshot(settings: Settings) -> int:
     return len(rows)
 
 
-def _publish(settings: Settings, grant: Grant, steps: Sequence[Step]) -> None:
-    """After the store committed: the lake snapshot, and one audit entry per step."""
+def _publish(settings: Settings, grant: Grant, events: Sequence[dict[str, Any]]) -> None:
+    """After the store committed: the lake snapshot, and one audit entry per step of the request
+    (who, why, the state it left and the due date)."""
     write_snapshot(settings)
     target = SHARE.relative_path(grant["consumer"], grant["dataset"])
     detail = {k: grant[k] for k in ("request_id", "state", "fields", "purpose", "expires_on")}
@@ -378,12 +434,18 @@ def _publish(settings: Settings, grant: Grant, steps: Sequence[Step]) -> None:
         settings,
         [
             {
-                "action": _ACTIONS[state],
-                "actor": by,
+                "action": _ACTIONS.get(e["action"], f"share_{e['action']}"),
+                "actor": e["by"],
                 "target": target,
-                "detail": {**detail, "why": why},
+                "detail": {
+                    **detail,
+                    "why": e["reason"],
+                    "step": e["action"],
+                    "request_state": e["to_state"],
+                    "due_on": e["due_on"],
+                },
             }
-            for state, by, why, _on in steps
+            for e in events
         ],
     )
 
@@ -399,9 +461,11 @@ def import_lake_grants(settings: Settings) -> int:
         copied = [g for g in ledger.read_rows(uri) if g["request_id"] not in held]
         for grant in copied:
             row = {name: grant.get(name) for name in GRANT_SCHEMA.names}
-            session.add(ShareGrant(provider=provider_of(settings, grant["dataset"]), **row))
+            provider = provider_of(settings, grant["dataset"])
+            session.add(ShareGrant(provider=provider, **row))
             session.flush()  # the request's row before the rows of its steps
             _record_steps(session, row, steps_of(row))
+            share_requests.adopt(session, row, steps_of(row), provider=provider)
     return len(copied)
 
 
@@ -429,10 +493,13 @@ def request_share(
     expires_on: dt.date | None = None,
     today: dt.date | None = None,
     kind: str = READ,
+    legal_basis: str = "",
 ) -> Grant:
-    """Records a request; unconditional datasets are granted and not-shared ones refused at once.
+    """Records a request; unconditional datasets are granted and not-shared ones refused at once
+    (unless the profile reviews applications for unconditional data: then it waits).
 
-    ``kind`` ``verify`` asks for 核验 only (match / no match answers, no rows).
+    ``kind`` ``verify`` asks for 核验 only (match / no match answers, no rows); ``legal_basis``
+    is the consumer's (履职依据), kept with the request.
 
     Raises:
         Forbidden: ``by`` may not request for ``consumer`` (jobs.store.roles).
@@ -446,13 +513,9 @@ def request_share(
         settings,
         masking,
     )
-    deadline = None
-    if dataset.share_type == CONDITIONAL:
-        profile = load_profile(settings.policy_profile, settings.schemas_root)
-        workdays = profile.conditional_share_answer_workdays
-        if workdays is not None:
-            due = get_calendar(default_override_paths(settings)).add_workdays(day, workdays)
-            deadline = (due.date, due.provisional)
+    policy = share_requests.load_share_policy(settings)
+    reviewed = policy.is_reviewed(dataset.share_type)
+    due = policy.answer_due(day) if reviewed else None
     grant = new_request(
         consumer=consumer,
         dataset_id=dataset_id,
@@ -463,16 +526,75 @@ def request_share(
         by=by.login,
         today=day,
         now=now,
-        deadline=deadline,
+        deadline=(due.date, due.provisional) if due else None,
         expires_on=expires_on,
         legal_basis=dataset.legal_basis,
         kind=kind,
+        reviewed=reviewed,
+    )
+    provider = provider_of(settings, dataset_id)
+    record, events = share_requests.opened(
+        grant,
+        provider=provider,
+        reviewer=policy.reviewer(dataset.share_type, provider),
+        legal_basis=legal_basis.strip(),
+        by=by,
+        system=SYSTEM_ACTOR,
+        now=now,
     )
     with transaction(settings) as session:
-        session.add(ShareGrant(provider=provider_of(settings, dataset_id), **grant))
+        session.add(ShareGrant(provider=provider, **grant))
         session.flush()  # the request's row before the rows of its steps
         _record_steps(session, grant, steps_of(grant))
-    _publish(settings, grant, steps_of(grant))
+        share_requests.insert(session, record, events)
+    _publish(settings, grant, events)
+    return grant
+
+
+#: Whose department each step is taken for (``own`` scope in jobs.store.roles): the department
+#: that reviews the request, the provider, the consumer, or any (the bureau).
+_SCOPES = {
+    "share.decide": lambda record: record["subject"]["reviewer"],
+    "share.revoke": lambda record: record["subject"]["provider"],
+    "share.ask_coordination": lambda record: record["subject"]["consumer"],
+    "share.coordinate": lambda record: (),
+}
+
+#: One step: (grant, request, today, now) → the grant after it, the request after it, its event.
+Change = Callable[[Grant, Record, dt.date, dt.datetime], tuple[Grant, Record, dict[str, Any]]]
+
+
+def _take_step(
+    settings: Settings,
+    request_id: str,
+    permission: str,
+    by: Actor,
+    change: Change,
+    today: dt.date | None,
+) -> Grant:
+    """One account's step on a request, in one store transaction: ``by`` must hold
+    ``permission`` for the request's department (:data:`_SCOPES`); the grant and the request
+    move together, and of two accounts deciding one request at once only the first is recorded.
+    A grant made before share requests were requests gets its request first."""
+    day, now = _clock(settings, today)
+    with transaction(settings) as session:
+        before = _find(session, request_id)
+        record = share_requests.held(session, before["request_id"]) or share_requests.adopt(
+            session,
+            before,
+            steps_of(before),
+            provider=provider_of(settings, before["dataset"]),
+        )
+        require(by, permission, _SCOPES[permission](record))
+        try:
+            grant, moved, event = change(before, record, day, now)
+            if grant != before:
+                _move(session, before, grant)
+                _record_steps(session, grant, steps_of(grant)[-1:])
+            share_requests.move(session, record, moved, event)
+        except ProcedureError as exc:
+            raise GrantError(str(exc)) from None
+    _publish(settings, grant, [event])
     return grant
 
 
@@ -490,20 +612,64 @@ def decide_request(
     deciding it at once succeeds, the other is refused.
 
     Raises:
-        Forbidden: ``by`` is not an approver of the providing department.
+        Forbidden: ``by`` is not an approver of the department the request waits for (the
+            provider; the bureau for an application the profile sends there).
         GrantError: the request is not pending, or was decided meanwhile.
     """
-    day, now = _clock(settings, today)
-    with transaction(settings) as session:
-        pending = _find(session, request_id)
-        require(by, "share.decide", provider_of(settings, pending["dataset"]))
-        grant = decide(
-            pending, approve, by=by.login, why=why, today=day, now=now, expires_on=expires_on
+
+    def change(grant: Grant, record: Record, day: dt.date, now: dt.datetime):
+        after = decide(
+            grant, approve, by=by.login, why=why, today=day, now=now, expires_on=expires_on
         )
-        _move(session, pending, grant)
-        _record_steps(session, grant, steps_of(grant)[-1:])
-    _publish(settings, grant, steps_of(grant)[-1:])
-    return grant
+        return after, *share_requests.answered(record, approve, by=by, why=why, today=day, now=now)
+
+    return _take_step(settings, request_id, "share.decide", by, change, today)
+
+
+def ask_coordination(
+    settings: Settings, request_id: str, *, by: Actor, why: str, today: dt.date | None = None
+) -> Grant:
+    """The consumer of a refused request asks the bureau to coordinate (协调), saying why; the
+    request goes to the bureau's inbox (see :mod:`jobs.share.share_requests`).
+
+    Raises:
+        Forbidden: ``by`` does not request shares for the consumer's department.
+        GrantError: the request is not refused by its provider, or was moved meanwhile.
+    """
+
+    def change(grant: Grant, record: Record, day: dt.date, now: dt.datetime):
+        return grant, *share_requests.coordination_asked(record, by=by, why=why, today=day, now=now)
+
+    return _take_step(settings, request_id, "share.ask_coordination", by, change, today)
+
+
+def coordinate(
+    settings: Settings,
+    request_id: str,
+    approve: bool,
+    *,
+    by: Actor,
+    why: str,
+    expires_on: dt.date | None = None,
+    today: dt.date | None = None,
+) -> Grant:
+    """The bureau's decision on a coordination: grants the share (with an expiry) or upholds the
+    refusal, with its reason (see :func:`settle`); that decision stands.
+
+    Raises:
+        Forbidden: ``by`` is not the bureau's steward.
+        GrantError: the request is not under coordination, or was decided meanwhile.
+    """
+
+    def change(grant: Grant, record: Record, day: dt.date, now: dt.datetime):
+        after = settle(
+            grant, approve, by=by.login, why=why, today=day, now=now, expires_on=expires_on
+        )
+        return after, *share_requests.coordinated(
+            record, approve, by=by, why=why, today=day, now=now
+        )
+
+    return _take_step(settings, request_id, "share.coordinate", by, change, today)
 
 
 def revoke_grant(
@@ -515,18 +681,36 @@ def revoke_grant(
         Forbidden: ``by`` is neither an approver of the providing department nor the bureau's
             steward.
     """
-    day, now = _clock(settings, today)
-    with transaction(settings) as session:
-        granted = _find(session, request_id)
-        require(by, "share.revoke", provider_of(settings, granted["dataset"]))
-        grant = revoke(granted, by=by.login, why=why, today=day, now=now)
-        _move(session, granted, grant)
-        _record_steps(session, grant, steps_of(grant)[-1:])
-    _publish(settings, grant, steps_of(grant)[-1:])
-    return grant
+
+    def change(grant: Grant, record: Record, day: dt.date, now: dt.datetime):
+        after = revoke(grant, by=by.login, why=why, today=day, now=now)
+        return after, *share_requests.revoked(record, by=by, why=why, today=day, now=now)
+
+    return _take_step(settings, request_id, "share.revoke", by, change, today)
 
 
 def list_grants(settings: Settings, today: dt.date | None = None) -> list[Grant]:
-    """Every request with its computed ``status`` (``overdue``, ``expired`` …), oldest first."""
+    """Every request with its computed ``status`` (``overdue``, ``expired``, ``coordinating`` …),
+    oldest first, and its procedure: the departments it waits for (``acting``), the consumer's
+    ``legal_basis``, the due date and the working days left (``due_on``, ``workdays_left``)."""
     day, _ = _clock(settings, today)
-    return [{**g, "status": status_of(g, day)} for g in read_grants(settings)]
+    with reading(settings) as session:
+        procedures = share_requests.by_id(session)
+    calendar = share_requests.load_share_policy(settings).calendar
+    out = []
+    for grant in read_grants(settings):
+        record = procedures.get(grant["request_id"])
+        state = record["state"] if record else None
+        due = record["due_on"] if record and state in share_requests.SHARE.open_states else None
+        out.append(
+            {
+                **grant,
+                "status": status_of(grant, day, state),
+                "procedure": state,
+                "acting": record["departments"] if record else None,
+                "legal_basis": record["subject"].get("legal_basis", "") if record else "",
+                "due_on": due,
+                "workdays_left": None if due is None else calendar.workdays_between(day, due),
+            }
+        )
+    return out

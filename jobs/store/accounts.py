@@ -192,6 +192,13 @@ def set_password(session: Session, login: str, password: str) -> Account:
     return account
 
 
+def set_email(session: Session, login: str, email: str | None) -> Account:
+    """Sets (or, with none, clears) where an account's notifications are mailed."""
+    account = find_account(session, login)
+    account.email = _checked_email(email)
+    return account
+
+
 def disable_account(session: Session, login: str, now: dt.datetime) -> Account:
     """Disables an account: its sessions end and its tokens are revoked at once."""
     account = find_account(session, login)
@@ -347,6 +354,11 @@ def list_tokens(session: Session, login: str | None = None) -> list[tuple[str, A
     if login:
         query = query.where(Account.login == login)
     return [(owner, token) for owner, token in session.execute(query)]
+
+
+def token_expires_at(session: Session, token: str) -> dt.datetime | None:
+    """When an API token expires (None: no such token)."""
+    return session.scalar(select(ApiToken.expires_at).where(ApiToken.token_hash == digest(token)))
 
 
 def token_actor(session: Session, token: str, now: dt.datetime) -> Actor:

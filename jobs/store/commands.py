@@ -3,6 +3,7 @@
     govlake accounts create LOGIN --department D --name NAME --role R [--role R] [--password-file F]
                             [--email ADDRESS]
     govlake accounts password LOGIN [--password-file F]        a new password; sessions end
+    govlake accounts email LOGIN [ADDRESS]                     where notifications are mailed
     govlake accounts disable LOGIN                             sessions end, tokens revoked
     govlake accounts list [--json]
     govlake accounts token issue LOGIN [--days N]              a system client's token, shown once
@@ -110,6 +111,17 @@ def _password(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _email(settings: Settings, args: argparse.Namespace) -> int:
+    from jobs.store import accounts
+    from jobs.store.db import transaction
+
+    with transaction(settings) as session:
+        account = accounts.set_email(session, args.login, args.address)
+    _record(settings, "account_email_set", args.login)
+    print(f"{args.login}: notifications mailed to {account.email or 'no one (inbox only)'}")
+    return 0
+
+
 def _disable(settings: Settings, args: argparse.Namespace) -> int:
     from jobs.store import accounts
     from jobs.store.db import transaction
@@ -133,6 +145,7 @@ def _list(settings: Settings, args: argparse.Namespace) -> int:
                 "name": a.display_name,
                 "roles": sorted(a.role_names),
                 "disabled": a.disabled,
+                "email": a.email,
                 "created_at": a.created_at,
             }
             for a in accounts.list_accounts(session)
@@ -257,6 +270,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     password.add_argument("login")
     password.add_argument("--password-file", help="read the password from FILE ('-': stdin)")
     password.set_defaults(func=_refusing(_password))
+
+    email = verbs.add_parser("email", help="where the account's notifications are mailed")
+    email.add_argument("login")
+    email.add_argument("address", nargs="?", help="an e-mail address (none: clear it)")
+    email.set_defaults(func=_refusing(_email))
 
     disable = verbs.add_parser("disable", help="disable an account")
     disable.add_argument("login")

@@ -270,7 +270,8 @@ def _columns(record: Record) -> dict[str, Any]:
 
 def move(session: Session, machine: Machine, before: Record, after: Record, event: Event) -> None:
     """Writes one decision: ``after`` over ``before`` and its event, unless someone moved the
-    request meanwhile.
+    request meanwhile. A decision that hands the request to other departments (a refusal sent
+    to the bureau to coordinate) moves it to their inboxes.
 
     Raises:
         RequestError: the machine does not allow the transition.
@@ -290,6 +291,11 @@ def move(session: Session, machine: Machine, before: Record, after: Record, even
         raise RequestConflict(
             f"request {before['id']} was changed by someone else meanwhile; look at it again"
         )
+    if after["departments"] != before["departments"]:
+        session.execute(
+            delete(RequestDepartment).where(RequestDepartment.request_id == after["id"])
+        )
+        session.execute(insert(RequestDepartment), _department_rows([after]))
     _insert(session, [], [event])
 
 
@@ -352,6 +358,9 @@ def mark_deadlines(
     machine; any other only allows the :data:`DEADLINE_ACTIONS`, keeping the request's state
     while it is open."""
     by_request = _by_request(events_)
+    unchanged = set(by_request) - {r["id"] for r in records}
+    if unchanged:
+        raise RequestError(f"events of requests the check did not change: {sorted(unchanged)}")
     for record in records:
         if record["id"] not in held:
             raise RequestError(f"request {record['id']} was not held by the deadline check")
@@ -395,6 +404,13 @@ def marked_overdue(session: Session, records: Iterable[Record]) -> set[str]:
     return {rid for rid, on in session.execute(query) if on == due[rid]}
 
 
+def load_all(session: Session, *, opened_from: dt.date | None = None) -> list[Record]:
+    """Every request of every type (opened on or after ``opened_from``), oldest first: what
+    the yearly evaluation counts."""
+    where = [] if opened_from is None else [_REQUESTS.c.opened_on >= opened_from]
+    return _select(session, *where)
+
+
 def open_requests(session: Session, departments: Collection[str] | None = None) -> list[Record]:
     """Every open request whose acting departments include one of ``departments`` (all open
     requests when None), oldest first: what the department dashboard shows."""
@@ -407,6 +423,14 @@ def open_requests(session: Session, departments: Collection[str] | None = None) 
         )
         where.append(_REQUESTS.c.id.in_(acting))
     return _select(session, *where)
+
+
+def reassign(session: Session, record: Record) -> None:
+    """Makes ``record``'s ``departments`` the ones that must act on it (a demand the bureau
+    forwards to the department that holds the data); the caller moves the request in the same
+    transaction, after this, so that its event notifies the new departments."""
+    session.execute(delete(RequestDepartment).where(RequestDepartment.request_id == record["id"]))
+    session.execute(insert(RequestDepartment), _department_rows([record]))
 
 
 def insert_as_found(session: Session, records: Sequence[Record], events_: Sequence[Event]) -> None:

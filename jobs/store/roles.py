@@ -42,9 +42,19 @@ PERMISSIONS: dict[str, dict[str, str]] = {
     "share.decide": {APPROVER: OWN},
     "share.revoke": {APPROVER: OWN, BUREAU_STEWARD: ANY},
     "share.read": {DATA_OFFICER: OWN, SYSTEM_CLIENT: OWN},
-    "ticket.extend": {DATA_OFFICER: OWN, QUALITY_REVIEWER: ANY, BUREAU_STEWARD: ANY},
+    # a refused share request: its consumer asks the bureau to coordinate (协调), and the
+    # bureau's steward decides, finally (000 §15–16, 001 §15)
+    "share.ask_coordination": {DATA_OFFICER: OWN, SYSTEM_CLIENT: OWN},
+    "share.coordinate": {BUREAU_STEWARD: ANY},
+    # verification (校核): the assigned department answers and asks for the one extension; the
+    # bureau approves it, and files a request for a citizen or legal person
+    "ticket.extend": {DATA_OFFICER: OWN},
+    "ticket.decide_extension": {BUREAU_STEWARD: ANY},
+    "ticket.correct": {DATA_OFFICER: OWN},
+    "ticket.dispute": {DATA_OFFICER: OWN},
     "ticket.close": {DATA_OFFICER: OWN, QUALITY_REVIEWER: ANY, BUREAU_STEWARD: ANY},
     "ticket.comment": {DATA_OFFICER: OWN, QUALITY_REVIEWER: ANY, BUREAU_STEWARD: ANY},
+    "ticket.file": {DATA_OFFICER: OWN, QUALITY_REVIEWER: ANY, BUREAU_STEWARD: ANY},
     "audit.read": {AUDITOR: ANY},
     "accounts.manage": {BUREAU_STEWARD: ANY},
     "share.reidentify": {BUREAU_STEWARD: ANY},
@@ -65,6 +75,7 @@ PERMISSIONS: dict[str, dict[str, str]] = {
     "demand.file": {DATA_OFFICER: OWN},
     "demand.answer": {APPROVER: OWN, BUREAU_STEWARD: ANY},
     "demand.deliver": {DATA_OFFICER: OWN, APPROVER: OWN, BUREAU_STEWARD: ANY},
+    "demand.forward": {BUREAU_STEWARD: ANY},  # to the department that holds the data
     "catalog.propose": {DATA_OFFICER: OWN},  # 目录更新: a change of its own resource's entry
     "catalog.review": {BUREAU_STEWARD: ANY},  # ... reviewed by the bureau only
 }

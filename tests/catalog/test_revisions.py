@@ -42,7 +42,7 @@ def test_the_newest_approved_revision_is_the_entry_the_loader_returns(tmp_path):
 
     marriage = catalog.resource("mzj.marriage")
     assert (marriage.update_frequency, marriage.revision) == ("monthly", 2)
-    assert marriage.path == str(tmp_path / "0002.yaml")
+    assert marriage.path == str(tmp_path / "0002.mzj.marriage.yaml")
     assert catalog.resource("gaj.hukou").revision == 0
     assert read_catalog(SCHEMAS).resource("mzj.marriage").update_frequency == "daily"
 
@@ -76,12 +76,14 @@ def test_the_quality_suite_of_a_revised_resource_follows_the_revision(tmp_path):
 
 
 def test_a_revision_file_that_is_not_a_revision_is_a_catalog_problem(tmp_path):
-    (tmp_path / "0001.yaml").write_text("revision: 2\nresource: mzj.marriage\n", encoding="utf-8")
+    (tmp_path / "0001.mzj.marriage.yaml").write_text(
+        "revision: 2\nresource: mzj.marriage\n", encoding="utf-8"
+    )
 
     with pytest.raises(CatalogError) as error:
         read_catalog(SCHEMAS, tmp_path)
 
-    assert "0001.yaml:1: (file): missing key 'proposed_by'" in str(error.value)
+    assert "0001.mzj.marriage.yaml:1: (file): missing key 'proposed_by'" in str(error.value)
 
 
 def test_a_revision_whose_entry_is_invalid_stops_the_catalog_naming_the_revision(tmp_path):
@@ -92,8 +94,31 @@ def test_a_revision_whose_entry_is_invalid_stops_the_catalog_naming_the_revision
     with pytest.raises(CatalogError) as error:
         read_catalog(SCHEMAS, tmp_path)
 
-    assert f"{tmp_path / '0001.yaml'}:" in str(error.value)
+    assert f"{tmp_path / '0001.mzj.marriage.yaml'}:" in str(error.value)
     assert "share.type: 'sometimes' is not one of unconditional" in str(error.value)
+
+
+def test_a_revision_file_named_for_another_resource_or_number_is_refused(tmp_path):
+    weekly = marriage_entry()
+    weekly["update_frequency"] = "weekly"
+    approve(tmp_path, 1, weekly)
+    (tmp_path / "0001.mzj.marriage.yaml").rename(tmp_path / "0002.gaj.hukou.yaml")
+
+    with pytest.raises(CatalogError) as error:
+        read_catalog(SCHEMAS, tmp_path)
+
+    assert "revision: 1 does not match the file name 0002.gaj.hukou.yaml" in str(error.value)
+    assert "resource: mzj.marriage does not match the file name" in str(error.value)
+
+
+def test_the_loader_reads_only_the_newest_revision_of_each_resource(tmp_path):
+    weekly = marriage_entry()
+    weekly["update_frequency"] = "weekly"
+    approve(tmp_path, 1, weekly)
+    (tmp_path / "0001.mzj.marriage.yaml").write_text("not: [a revision", encoding="utf-8")
+    approve(tmp_path, 2, weekly)
+
+    assert read_catalog(SCHEMAS, tmp_path).resource("mzj.marriage").revision == 2
 
 
 def test_a_revision_of_a_resource_schemas_lacks_is_refused(tmp_path):
@@ -114,7 +139,7 @@ def test_a_revision_number_is_never_written_twice(tmp_path):
 
     with pytest.raises(FileExistsError, match="revision 1 already exists"):
         revisions.write_revision(tmp_path, other)
-    assert revisions.signature(tmp_path) == ("0001.yaml",)
+    assert revisions.signature(tmp_path) == ("0001.mzj.marriage.yaml",)
 
 
 @pytest.mark.parametrize(

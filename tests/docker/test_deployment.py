@@ -450,3 +450,14 @@ def test_make_secrets_writes_every_declared_secret_owner_only_and_a_fernet_key(c
     assert stat.S_IMODE((tmp_path / "secrets").stat().st_mode) == 0o700
     assert len(base64.urlsafe_b64decode(first["airflow_fernet_key"].strip())) == 32
     assert all(len(v.strip()) >= 32 for k, v in first.items() if k != "minio_root_user")
+
+
+def test_catalog_revisions_are_written_by_the_service_and_read_where_dags_are_parsed_and_run(
+    compose, services
+):
+    root = _environment(services["serve"])["GOVLAKE_CATALOG_REVISIONS_ROOT"]
+    assert f"catalog:{root}" in services["serve"]["volumes"]
+    for name in ("airflow-dag-processor", "airflow-scheduler"):
+        assert _environment(services[name])["GOVLAKE_CATALOG_REVISIONS_ROOT"] == root, name
+        assert f"catalog:{root}:ro" in services[name]["volumes"], name
+    assert "catalog" in compose["volumes"]

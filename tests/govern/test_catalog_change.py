@@ -226,3 +226,40 @@ def test_a_revision_file_lost_after_the_approval_is_published_again(settings):
 
     assert written[0].read_text(encoding="utf-8") == text
     assert yamlconf.read(written[0])["entry"]["update_frequency"] == "weekly"
+
+
+def test_two_approvals_at_once_take_the_next_two_revision_numbers(settings, monkeypatch):
+    import threading
+    import time
+
+    hukou = revisions.plain(yamlconf.read(f"{settings.schemas_root}/resources/gaj/hukou.yaml"))
+    hukou["security_level"] = 4
+    changes = [
+        catalog_change.propose(settings, "mzj.marriage", weekly(), by=MZJ_OFFICER, reason="按周"),
+        catalog_change.propose(settings, "gaj.hukou", hukou, by=GAJ_OFFICER, reason="核心数据"),
+    ]
+    checked = catalog_change._checked
+
+    def slow_check(*args):  # both approvals are under way before either commits
+        checked(*args)
+        time.sleep(0.3)
+
+    monkeypatch.setattr(catalog_change, "_checked", slow_check)
+    start, numbers = threading.Barrier(2), []
+
+    def approve(change_id):
+        start.wait()
+        numbers.append(
+            catalog_change.decide(settings, change_id, True, by=STEWARD, why="同意")["revision"]
+        )
+
+    threads = [threading.Thread(target=approve, args=(c["id"],)) for c in changes]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert sorted(numbers) == [1, 2]
+    files = revisions.signature(settings.catalog_revisions_root)
+    assert [f[:4] for f in files] == ["0001", "0002"]
+    assert {f[5:-5] for f in files} == {"mzj.marriage", "gaj.hukou"}

@@ -118,3 +118,60 @@ def test_the_deadline_actions_keep_the_state_of_a_type_that_does_not_name_them()
         INQUIRY.check("overdue", "open", "answered")
     with pytest.raises(RequestError, match="keeps an open inquiry request's state"):
         INQUIRY.check("escalated", "answered", "answered")
+
+
+def test_escalation_after_spring_festival_counts_the_make_up_saturday():
+    from dataclasses import dataclass
+
+    from jobs.policy.workdays import WorkdayCalendar
+
+    @dataclass(frozen=True)
+    class Policy:
+        calendar: WorkdayCalendar
+        escalate_to: str = "data_authority"
+        escalate_after_overdue_workdays: int = 2
+
+    calendar = WorkdayCalendar()
+    due = calendar.deadline(dt.date(2026, 2, 12), 5)  # Sat 02-14 works, 02-15…02-23 do not
+    record = {
+        "id": "q1",
+        "type": "inquiry",
+        "state": "open",
+        "due_on": due.date,
+        "closed_on": None,
+        "escalated_to": None,
+        "escalated_on": None,
+    }
+    now = dt.datetime(2026, 2, 28, 1, tzinfo=dt.UTC)
+
+    def plan(day, marked=()):
+        return deadlines.plan_deadlines(
+            [record], Policy(calendar), today=day, now=now, marked=marked
+        )
+
+    assert due.date == dt.date(2026, 2, 26)
+    friday, events = plan(dt.date(2026, 2, 27))
+    assert [e["action"] for e in events] == ["overdue"]
+    assert friday[0]["escalated_to"] is None  # one working day late: not yet
+    saturday, events = plan(dt.date(2026, 2, 28), marked={"q1"})  # the make-up working day
+    assert [e["action"] for e in events] == ["escalated"]
+    assert (saturday[0]["state"], saturday[0]["escalated_on"]) == ("open", dt.date(2026, 2, 28))
+
+
+def test_the_cli_runs_the_check_and_retries_the_mail(lake_settings, monkeypatch, capsys):
+    import json
+
+    from jobs.cli import main
+
+    monkeypatch.setenv("GOVLAKE_LAKE_ROOT", lake_settings.lake_root)
+    settings = _at(lake_settings, FRIDAY_BEFORE_NATIONAL_DAY)
+    add_staff(settings)
+    file(settings, "d1", opened_on=FRIDAY_BEFORE_NATIONAL_DAY, workdays=10)
+
+    assert main(["requests", "check-deadlines", "--today", "2025-10-17"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert main(["requests", "send-mail"]) == 0
+
+    assert (summary["overdue"], summary["escalated"]) == (1, 1)
+    assert summary["mail"]["error"].startswith("mail is off")
+    assert json.loads(capsys.readouterr().out)["mailed"] == 0

@@ -9,7 +9,8 @@ import pytest
 
 from jobs.audit.log import read_entries
 from jobs.govern import open_requests
-from jobs.govern.open_requests import Applicant, NotFound, OpenRequestError
+from jobs.govern.applicants import Applicant
+from jobs.govern.open_requests import NotFound, OpenRequestError
 from jobs.lake import ledger
 from jobs.lake.registry import OPEN_DATASET
 from jobs.settings import pinned_clock
@@ -94,26 +95,30 @@ def test_the_public_list_shows_not_open_data_with_its_basis_and_what_may_be_aske
     assert listed[LICENCES]["is_requestable"] and listed[LICENCES]["open_type_name"] == "有条件开放"
     assert not listed["gaj.hukou"]["is_requestable"]
     assert listed["gaj.hukou"]["open_type_name"] == "不予开放"
-    assert "legal_basis" in listed["gaj.hukou"]
+    assert "个人隐私" in listed["gaj.hukou"]["legal_basis"]
+    assert listed[LICENCES]["condition"] and listed[LICENCES]["legal_basis"] == "004 §22"
 
 
-def test_a_malformed_id_number_is_refused_without_repeating_it(store):
-    wrong = dataclasses.replace(CITIZEN, id_number="1101011990030700")
+@pytest.mark.parametrize("id_number", ["1101011990030700", "110101199003070021"])
+def test_a_malformed_id_number_is_refused_without_repeating_it(store, id_number):
+    wrong = dataclasses.replace(CITIZEN, id_number=id_number)  # too short; a wrong check digit
 
     with pytest.raises(OpenRequestError) as refused:
         _apply(store, applicant=wrong)
 
-    assert "居民身份证" in str(refused.value) and "1101011990030700" not in str(refused.value)
+    assert "居民身份证" in str(refused.value) and id_number not in str(refused.value)
 
 
 def test_an_organisation_applies_with_its_uscc(store):
     company = Applicant(
-        "organisation", "某某科技有限公司", "uscc", "91110000100000000A", "", "a@b.cn"
+        "organisation", "某某科技有限公司", "uscc", "91110000100000000R", "", "a@b.cn"
     )
 
     assert _apply(store, applicant=company)["state"] == "pending"
     with pytest.raises(OpenRequestError, match="USCC"):
         _apply(store, applicant=dataclasses.replace(company, id_type="passport"))
+    with pytest.raises(OpenRequestError, match="统一社会信用代码"):  # a wrong check character
+        _apply(store, applicant=dataclasses.replace(company, id_number="91110000100000000A"))
 
 
 def test_another_department_cannot_answer_but_the_provider_and_the_bureau_can(store):
@@ -169,7 +174,7 @@ def test_a_download_works_until_it_expires_and_each_one_is_recorded(published):
         actions = [e["action"] for e in requests.events(session, receipt)]
     assert actions == ["requested", "granted", "downloaded"]
     downloads = [e for e in read_entries(store) if e["action"] == "open_request_downloaded"]
-    assert [e["target"] for e in downloads] == [f"open_requests/{receipt}"]
+    assert [e["target"] for e in downloads] == [f"requests/open_request/{receipt}"]
 
 
 def test_a_refused_or_pending_request_has_no_download(published):

@@ -39,13 +39,19 @@ def _sync(settings, *issues, build_id="b1", today=FRIDAY):
     )
 
 
+def _extend(settings, ticket_id):
+    """The department asks for the extension, the bureau's steward grants it."""
+    tickets.ask_extension(settings, ticket_id, by=RSJ_OFFICER, why="档案在库房")
+    return tickets.decide_extension(settings, ticket_id, grant=True, by=STEWARD, why="同意")
+
+
 def _store_events(settings, ticket_id=None):
     return [(e["event"], e["by"]) for e in tickets.read_events(settings, ticket_id)]
 
 
 def test_ticket_lifecycle_runs_through_the_store(settings):
     _sync(settings, issue("t1"), issue("t2"), issue("t3"))
-    tickets.extend_ticket(settings, "t1", by=RSJ_OFFICER, why="档案在库房")
+    _extend(settings, "t1")
     tickets.close_ticket(settings, "t2", tickets.CONFIRMED, by=RSJ_OFFICER, why="值已核实")
     later = _sync(settings, issue("t1"), issue("t2"), build_id="b2", today=dt.date(2025, 10, 9))
 
@@ -54,14 +60,18 @@ def test_ticket_lifecycle_runs_through_the_store(settings):
     with transaction(settings) as session:
         rows = {r.id: r for r in session.scalars(select(Request))}
     assert {i: (r.type, r.state, r.version) for i, r in rows.items()} == {
-        "t1": ("verification", "extended", 3),  # opened, extended, seen again by b2
+        "t1": ("verification", "extended", 4),  # opened, asked, extended, seen again by b2
         "t2": ("verification", "confirmed", 3),
         "t3": ("verification", "resolved", 2),
     }
     assert [d.department for d in rows["t1"].departments] == ["rsj"]
     assert rows["t1"].subject["key"] == "11010519491231002X"
     assert rows["t1"].facts["last_detected_build"] == "b2"
-    assert _store_events(settings, "t1") == [("opened", "system"), ("extended", "rsj.li")]
+    assert _store_events(settings, "t1") == [
+        ("opened", "system"),
+        ("extension_asked", "rsj.li"),
+        ("extended", "steward"),
+    ]
     assert _store_events(settings, "t3") == [("opened", "system"), ("auto_resolved", "system")]
 
 
@@ -74,7 +84,7 @@ def test_deadline_counts_working_days_from_the_day_after_receipt_across_national
     (line,) = inbox_of(settings, "rsj", today=dt.date(2025, 9, 30))
     assert (line["due_on"], line["workdays_left"], line["is_overdue"]) == (DUE, 7, False)
     # The extension counts on from the deadline, over the weekend: 10 more working days.
-    extended = tickets.extend_ticket(settings, "t1", by=RSJ_OFFICER, why="档案在库房")
+    extended = _extend(settings, "t1")
     assert extended["deadline"] == dt.date(2025, 10, 30)
 
 
@@ -126,7 +136,7 @@ def test_two_accounts_deciding_one_ticket_at_once_leave_exactly_one_decision(set
 
 def test_every_transition_is_an_audit_entry_signed_by_its_account(settings):
     _sync(settings, issue("t1"), issue("t2"))
-    tickets.extend_ticket(settings, "t1", by=RSJ_OFFICER, why="档案在库房")
+    _extend(settings, "t1")
     tickets.close_ticket(settings, "t2", tickets.RESOLVED, by=STEWARD, why="已更正")
     tickets.check_deadlines(settings, today=dt.date(2025, 10, 31))
 
@@ -138,18 +148,19 @@ def test_every_transition_is_an_audit_entry_signed_by_its_account(settings):
     assert [e["action"] for e in entries] == [
         "ticket_opened",
         "ticket_opened",
+        "ticket_extension_asked",
         "ticket_extended",
         "ticket_resolved",
         "ticket_overdue",
         "ticket_escalated",
     ]
-    resolved = json.loads(entries[3]["detail"])
-    assert (entries[3]["actor"], resolved["why"], resolved["to"]) == (
+    resolved = json.loads(entries[4]["detail"])
+    assert (entries[4]["actor"], resolved["why"], resolved["to"]) == (
         "steward",
         "已更正",
         "resolved",
     )
-    assert entries[3]["target"] == f"{VERIFICATION_TICKETS.path}/t2"
+    assert entries[4]["target"] == f"{VERIFICATION_TICKETS.path}/t2"
 
 
 def test_a_department_cannot_act_on_another_departments_ticket(settings):
@@ -157,7 +168,7 @@ def test_a_department_cannot_act_on_another_departments_ticket(settings):
     with pytest.raises(Forbidden, match=r"mzj\.li .* may not ticket\.close for rsj"):
         tickets.close_ticket(settings, "t1", tickets.CONFIRMED, by=MZJ_OFFICER, why="不是我们的")
     with pytest.raises(Forbidden, match=r"may not ticket\.extend"):
-        tickets.extend_ticket(settings, "t1", by=MZJ_OFFICER, why="延期")
+        tickets.ask_extension(settings, "t1", by=MZJ_OFFICER, why="延期")
 
     assert tickets.find_ticket(settings, "t1")["state"] == tickets.OPEN
     assert _store_events(settings) == [("opened", "system")]
@@ -179,7 +190,7 @@ def _lake_events(settings):
 
 def test_the_lake_snapshot_equals_the_store_after_every_change(settings):
     _sync(settings, issue("t1"), issue("t2"))
-    tickets.extend_ticket(settings, "t1", by=RSJ_OFFICER, why="档案在库房")
+    _extend(settings, "t1")
     tickets.close_ticket(settings, "t2", tickets.CONFIRMED, by=RSJ_OFFICER, why="值已核实")
     tickets.check_deadlines(settings, today=dt.date(2025, 10, 31))
     _sync(settings, issue("t2", values_hash="h2"), build_id="b2", today=dt.date(2025, 11, 3))
@@ -190,16 +201,17 @@ def test_the_lake_snapshot_equals_the_store_after_every_change(settings):
     assert _lake_events(settings) == sorted(
         tickets.read_events(settings), key=lambda e: e["event_id"]
     )
-    assert pa.Table.from_pylist(_lake_events(settings)).num_rows == 8
+    assert pa.Table.from_pylist(_lake_events(settings)).num_rows == 9
 
 
 def test_a_snapshot_missed_is_whole_again_after_the_next_daily_check(settings, monkeypatch):
     _sync(settings, issue("t1"), issue("t2"))
+    tickets.ask_extension(settings, "t1", by=RSJ_OFFICER, why="档案在库房")
     monkeypatch.setattr(
         tickets, "write_snapshot", lambda *_: (_ for _ in ()).throw(OSError("down"))
     )
     with pytest.raises(OSError):
-        tickets.extend_ticket(settings, "t1", by=RSJ_OFFICER, why="档案在库房")
+        tickets.decide_extension(settings, "t1", grant=True, by=STEWARD, why="同意")
     monkeypatch.undo()
     assert tickets.find_ticket(settings, "t1")["state"] == tickets.EXTENDED  # the store holds it
 
@@ -207,7 +219,13 @@ def test_a_snapshot_missed_is_whole_again_after_the_next_daily_check(settings, m
     tickets.close_ticket(settings, "t2", tickets.CONFIRMED, by=RSJ_OFFICER, why="值已核实")
     assert [t["state"] for t in _lake_tickets(settings)] == [tickets.OPEN, tickets.CONFIRMED]
     events = _lake_events(settings)
-    assert sorted(e["event"] for e in events) == ["confirmed", "extended", "opened", "opened"]
+    assert sorted(e["event"] for e in events) == [
+        "confirmed",
+        "extended",
+        "extension_asked",
+        "opened",
+        "opened",
+    ]
     # The daily deadline check writes every ticket, whatever it changed.
     assert tickets.check_deadlines(settings, today=FRIDAY)["overdue"] == 0
     assert [t["state"] for t in _lake_tickets(settings)] == [tickets.EXTENDED, tickets.CONFIRMED]

@@ -5,20 +5,24 @@ import datetime as dt
 import pytest
 
 from jobs.govern import tickets
+from jobs.govern.ticket_answers import apply_ask_extension, apply_decide_extension
 from jobs.govern.ticket_policy import TicketPolicy
-from jobs.govern.tickets import (
-    TicketError,
-    apply_close,
-    apply_extend,
-    plan_deadlines,
-    plan_sync,
-)
+from jobs.govern.ticket_rules import TicketError, apply_close, plan_sync
+from jobs.govern.tickets import plan_deadlines
 from jobs.policy.workdays import WorkdayCalendar
 from jobs.settings import pinned_clock
-from tests.actors import MZJ_OFFICER, REVIEWER, RSJ_OFFICER, create_accounts, password_file
+from tests.actors import (
+    MZJ_OFFICER,
+    REVIEWER,
+    RSJ_OFFICER,
+    STEWARD,
+    create_accounts,
+    password_file,
+)
 
 NOW = dt.datetime(2025, 9, 26, 8, 0, tzinfo=dt.UTC)
 FRIDAY = dt.date(2025, 9, 26)  # 10 working days later: 2025-10-16 (National Day in between)
+DUE = dt.date(2025, 10, 16)
 
 
 def policy(max_extensions: int = 1, escalate_after: int = 0) -> TicketPolicy:
@@ -120,31 +124,64 @@ def test_confirmed_ticket_stays_closed_for_same_values_and_reopens_for_new_ones(
     assert [e["event"] for e in events] == ["reopened"]
 
 
-def test_one_extension_of_at_most_the_profile_days():
-    ticket, event = apply_extend(
-        opened(), policy(), by="rsj", why="archive in storage", today=FRIDAY, now=NOW
+def _ask(ticket, pol=None, **kwargs):
+    kwargs = {"by": "rsj", "why": "archive in storage", "today": FRIDAY, "now": NOW, **kwargs}
+    return apply_ask_extension(ticket, pol or policy(), **kwargs)
+
+
+def test_one_extension_asked_then_approved_moves_the_deadline_by_the_days_asked():
+    asked, event = _ask(opened(), workdays=7)
+    assert (asked["state"], asked["deadline"], event["event"]) == (
+        tickets.OPEN,
+        DUE,
+        "extension_asked",
+    )
+    ticket, event = apply_decide_extension(
+        asked, policy(), grant=True, by="steward", why="同意", today=FRIDAY, now=NOW
     )
     assert ticket["state"] == tickets.EXTENDED
     assert ticket["extensions"] == 1
-    assert ticket["deadline"] == dt.date(2025, 10, 30)  # 10 more working days
-    assert event["by"] == "rsj" and "archive" in event["why"]
+    assert ticket["deadline"] == dt.date(2025, 10, 27)  # 7 more working days
+    assert event["by"] == "steward" and "archive" in event["why"] and "rsj" in event["why"]
     with pytest.raises(TicketError, match="allows 1"):
-        apply_extend(ticket, policy(), by="rsj", why="again", today=FRIDAY, now=NOW)
+        _ask(ticket, why="again")
+
+
+def test_a_refused_extension_leaves_the_deadline_and_counts_as_the_one_asked():
+    refused, event = apply_decide_extension(
+        _ask(opened())[0], policy(), grant=False, by="steward", why="不予", today=FRIDAY, now=NOW
+    )
+    assert (refused["state"], refused["deadline"], event["event"]) == (
+        tickets.OPEN,
+        DUE,
+        "extension_refused",
+    )
+    with pytest.raises(TicketError, match="allows 1"):
+        _ask(refused, why="again")
+    with pytest.raises(TicketError, match="no extension"):
+        apply_decide_extension(
+            refused, policy(), grant=True, by="s", why="x", today=FRIDAY, now=NOW
+        )
+
+
+def test_a_second_request_waits_for_the_first():
+    with pytest.raises(TicketError, match="waiting for the bureau"):
+        _ask(_ask(opened())[0], policy(max_extensions=2))
 
 
 def test_extension_longer_than_the_profile_allows_is_refused():
     with pytest.raises(TicketError, match="1 to 10 working days"):
-        apply_extend(opened(), policy(), by="rsj", why="x", today=FRIDAY, now=NOW, workdays=15)
+        _ask(opened(), workdays=15)
 
 
 def test_extension_refused_where_the_profile_allows_none():
     with pytest.raises(TicketError, match="taizhou"):
-        apply_extend(opened(), policy(max_extensions=0), by="rsj", why="x", today=FRIDAY, now=NOW)
+        _ask(opened(), policy(max_extensions=0))
 
 
 def test_extension_refused_after_the_deadline():
     with pytest.raises(TicketError, match="has passed"):
-        apply_extend(opened(), policy(), by="rsj", why="x", today=dt.date(2025, 10, 17), now=NOW)
+        _ask(opened(), today=dt.date(2025, 10, 17))
 
 
 def test_actions_need_who_and_why():
@@ -220,13 +257,16 @@ def test_tickets_round_trip_through_the_lake_and_the_command(
     monkeypatch.setenv("GOVLAKE_LAKE_ROOT", lake_settings.lake_root)
     monkeypatch.setenv("GOVLAKE_POLICY_PROFILE", "hebi")
     monkeypatch.delenv("GOVLAKE_ACCOUNT_TOKEN", raising=False)
-    create_accounts(lake_settings, RSJ_OFFICER, MZJ_OFFICER, REVIEWER)
+    create_accounts(lake_settings, RSJ_OFFICER, MZJ_OFFICER, REVIEWER, STEWARD)
     path = password_file(tmp_path)
-    rsj, mzj, reviewer = (
-        ["--as", a.login, "--password-file", path] for a in (RSJ_OFFICER, MZJ_OFFICER, REVIEWER)
+    rsj, mzj, reviewer, steward = (
+        ["--as", a.login, "--password-file", path]
+        for a in (RSJ_OFFICER, MZJ_OFFICER, REVIEWER, STEWARD)
     )
     assert main(["tickets", "extend", "aaaa", *rsj, "--why", "file in archive"]) == 0
     assert main(["tickets", "extend", "aaaa", *rsj, "--why", "again"]) == 1
+    assert main(["tickets", "approve-extension", "aaaa", *rsj, "--why", "ok"]) == 1
+    assert main(["tickets", "approve-extension", "aaaa", *steward, "--why", "同意"]) == 0
     assert main(["tickets", "confirm", "bbbb", *mzj, "--why", "not ours"]) == 1
     assert "mzj.li (mzj: data_officer) may not ticket.close for rsj" in capsys.readouterr().err
     assert main(["tickets", "confirm", "bbbb", *reviewer, "--why", "verified"]) == 0
@@ -236,8 +276,21 @@ def test_tickets_round_trip_through_the_lake_and_the_command(
     listed = {t["ticket_id"]: t["state"] for t in __import__("json").loads(capsys.readouterr().out)}
     assert listed == {"aaaa1": tickets.EXTENDED, "bbbb2": tickets.CONFIRMED}
     events = tickets.read_events(lake_settings, "aaaa1")
-    assert [(e["event"], e["by"]) for e in events] == [("opened", "system"), ("extended", "rsj.li")]
+    assert [(e["event"], e["by"]) for e in events] == [
+        ("opened", "system"),
+        ("extension_asked", "rsj.li"),
+        ("extended", "steward"),
+    ]
+    filing = ["--base", "population", "--key", "11010519491231002X", "--element", "birth_date"]
+    assert main(["tickets", "file", *filing, *mzj, "--why", "出生日期与档案不符"]) == 0
+    filed = capsys.readouterr().out.split(":")[0]
     later = tickets.sync_tickets(
         [issue("bbbb2")], lake_settings, build_id="b2", today=today, now=NOW, policy=policy()
     )
-    assert later["states"] == {"aaaa1": tickets.RESOLVED, "bbbb2": tickets.CONFIRMED}
+    # A build that does not find a filed request leaves it to its department.
+    assert later["states"] == {
+        "aaaa1": tickets.RESOLVED,
+        "bbbb2": tickets.CONFIRMED,
+        filed: tickets.OPEN,
+    }
+    assert tickets.find_ticket(lake_settings, filed)["assigned_departments"] == ["gaj"]

@@ -151,3 +151,37 @@ def test_both_runners_promote_the_same_batches_alike(spark, tmp_path):
     # the second batch: one repeat of the first batch's pool, one new row and its repeat
     assert summaries["spark"][1]["pool_rows"] == 1
     assert summaries["spark"][1]["duplicate_rows"] == 2
+
+
+def test_a_field_added_by_an_approved_catalog_revision_is_a_new_pool_column(
+    lake_settings, monkeypatch
+):
+    from jobs import yamlconf
+    from jobs.catalog import revisions
+
+    monkeypatch.setattr("jobs.spark.get_spark", lambda *_a, **_k: None)
+    _deliver(lake_settings, "20250101T000000_full", "hukou.csv", HEADER + _row(IDS[0]))
+    pipeline.ingest_resource("gaj.hukou", at_now(lake_settings))
+    entry = revisions.plain(yamlconf.read(f"{lake_settings.schemas_root}/resources/gaj/hukou.yaml"))
+    entry["fields"].append(
+        {
+            "name": "employer",
+            "element": "employer_name",
+            "source_columns": ["工作单位"],
+            "required": False,
+            "sensitivity": "personal",
+        }
+    )
+    revision = revisions.Revision(1, "gaj.hukou", entry, "gaj_officer", "steward", "2025-01-08")
+    revisions.write_revision(lake_settings.catalog_revisions_root, revision)
+    employed = HEADER.replace("\n", ",工作单位\n") + _row(IDS[1]).replace("\n", ",镇海港务局\n")
+    _deliver(lake_settings, "20250102T000000_delta", "hukou.csv", employed)
+
+    result = pipeline.ingest_resource("gaj.hukou", at_now(lake_settings))
+
+    assert result["row_accounting"]["balanced"]
+    pool = ledger.read_rows(table_uri(lake_settings, "pool", "gaj", "hukou"))
+    assert sorted((r["person_id"], r["employer"]) for r in pool) == [
+        (IDS[0], None),
+        (IDS[1], "镇海港务局"),
+    ]

@@ -285,6 +285,11 @@ def broken(mutate) -> dict:
             "verification_extension_max_workdays",
             "its length is null",
         ),
+        (
+            lambda p: p["unconditional_share_reviewed_by"].update(value="city", source="002 §21"),
+            "unconditional_share_reviewed_by",
+            "must be null or one of bureau, provider, got 'city'",
+        ),
     ],
 )
 def test_validation_errors_name_file_profile_and_field(write_profiles, mutate, field, message):
@@ -455,3 +460,11 @@ def test_every_profile_value_is_read_by_code_or_declared_not_yet_enforced():
     assert set(NOT_YET_ENFORCED) <= set(profile_fields)
     assert [f for f in profile_fields if f not in read and f not in NOT_YET_ENFORCED] == []
     assert [f for f in NOT_YET_ENFORCED if f in read] == []
+
+
+def test_zhenhai_reviews_applications_for_unconditional_data_at_the_bureau():
+    zhenhai = load_profile("zhenhai", SCHEMAS)
+
+    assert zhenhai.unconditional_share_reviewed_by == "bureau"
+    assert zhenhai.provision("unconditional_share_reviewed_by").source == "002 §21"
+    assert load_profile("hebi", SCHEMAS).unconditional_share_reviewed_by is None

@@ -134,7 +134,10 @@ class MemoryShares:
             if g["status"] == "pending" and PROVIDERS[g["dataset"]] == principal.department
         ]
 
-    def request(self, principal, dataset, fields, purpose, expires_on) -> dict:
+    def to_coordinate(self, principal: Principal) -> list[dict]:
+        return []
+
+    def request(self, principal, dataset, fields, purpose, expires_on, *, legal_basis="") -> dict:
         if dataset not in PROVIDERS:
             raise Refusal(404, "unknown_dataset", f"no dataset {dataset}", "check the name")
         grant = {

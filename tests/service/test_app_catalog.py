@@ -152,3 +152,27 @@ def test_a_proposal_form_without_its_csrf_token_is_refused(client, identity):
 
     assert response.status_code == 403
     assert "security token" in response.text
+
+
+def test_a_reminder_puts_the_change_in_the_departments_inbox_with_the_profiles_days(
+    client, identity, steward
+):
+    reminded = client.post(
+        "/api/v1/catalog/reminders",
+        json={"resource": "mzj.marriage", "changed_on": "2026-09-28", "why": "条例修订"},
+        headers=as_person(client, "steward"),
+    )
+    refused = client.post(
+        "/api/v1/catalog/reminders",
+        json={"resource": "mzj.marriage", "changed_on": "2026-09-28", "why": "再提醒"},
+        headers=as_person(client, "mzj_officer"),
+    )
+    sign_in(client, "mzj_officer")
+    inbox = client.get("/inbox")
+    form = client.get("/catalog/propose?resource=mzj.marriage")
+
+    assert (reminded.status_code, reminded.json()["due_on"]) == (201, "2026-10-16")
+    assert refused.status_code == 403
+    assert '<a href="/catalog/propose?resource=mzj.marriage">' in inbox.text
+    assert "条例修订" in form.text and "2026-10-16" in form.text
+    assert 'name="duty_changed_on" type="date" value="2026-09-28"' in form.text

@@ -63,6 +63,7 @@ def test_the_dashboard_page_marks_overdue_and_provisional_due_dates(client, file
     assert "暂定 provisional" in page.text
     assert 'data-department="mzj"' not in page.text
     assert 'id="nav-dashboard"' in page.text
+    assert "暂定 provisional" in client.get("/inbox").text
 
 
 def test_notifications_reach_the_acting_department_and_no_other(client, filed):

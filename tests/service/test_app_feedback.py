@@ -6,7 +6,7 @@ import pytest
 
 from jobs.settings import pinned_clock
 from jobs.share import grants
-from jobs.store.roles import APPROVER, DATA_OFFICER
+from jobs.store.roles import APPROVER, BUREAU, BUREAU_STEWARD, DATA_OFFICER
 from tests.actors import MZJ_OFFICER
 from tests.service.forms import as_person, form_token, sign_in
 
@@ -169,6 +169,29 @@ def test_the_feedback_form_offers_the_datasets_and_fields_the_department_holds(c
 
     assert '<option value="population">人口基础库</option>' in page
     assert '<option value="birth_date">' in page and "rsj.insured" not in page
+
+
+def test_the_bureau_forwards_a_demand_to_the_holder_through_the_api(client, granted, identity):
+    identity.add("steward", BUREAU, BUREAU_STEWARD)
+    demand = {"description": "驾驶证状态", "purpose": "低保复核", "legal_basis": "社会救助暂行办法"}
+    filed = client.post("/api/v1/demands", json=demand, headers=as_person(client, "mzj_officer"))
+    demand_id = filed.json()["id"]
+    by_officer = client.post(
+        f"/api/v1/demands/{demand_id}/forward",
+        json={"holder": "gaj", "why": "公安局持有"},
+        headers=as_person(client, "mzj_officer"),
+    )
+    forwarded = client.post(
+        f"/api/v1/demands/{demand_id}/forward",
+        json={"holder": "gaj", "why": "公安局持有"},
+        headers=as_person(client, "steward"),
+    )
+    sign_in(client, "gaj_approver")
+
+    assert filed.json()["departments"] == ["bureau"]
+    assert by_officer.status_code == 403
+    assert (forwarded.status_code, forwarded.json()["departments"]) == (200, ["gaj"])
+    assert [i["id"] for i in client.get("/api/v1/inbox").json()["items"]] == [demand_id]
 
 
 def test_the_demand_list_page_files_a_demand_with_its_form(client, identity):

@@ -141,4 +141,83 @@ def test_the_inbox_form_extends_a_ticket_and_a_form_without_its_token_is_refused
 
     assert forged.status_code == 403
     assert sent.status_code == 303
-    assert tickets.find_ticket(client.app.state.service.settings, "fresh")["state"] == "extended"
+    asked = tickets.find_ticket(client.app.state.service.settings, "fresh")
+    assert (asked["state"], asked["workflow"]["extension_request"]["by"]) == ("open", "rsj_officer")
+
+
+def test_the_department_asks_for_the_extension_and_only_the_bureaus_steward_grants_it(
+    client, identity, opened
+):
+    from jobs.store.roles import BUREAU, BUREAU_STEWARD
+
+    identity.add("steward", BUREAU, BUREAU_STEWARD)
+    officer = as_person(client, "rsj_officer")
+    asked = client.post(
+        "/api/v1/tickets/fresh/decision",
+        json={"action": "extend", "why": "档案在库房", "workdays": 11},
+        headers=officer,
+    )
+    assert asked.status_code == 409 and "1 to 10 working days" in asked.json()["message"]
+    asked = client.post(
+        "/api/v1/tickets/fresh/decision",
+        json={"action": "extend", "why": "档案在库房", "workdays": 3},
+        headers=officer,
+    )
+    granted_by_itself = client.post(
+        "/api/v1/tickets/fresh/decision",
+        json={"action": "approve_extension", "why": "自批"},
+        headers=officer,
+    )
+    steward = as_person(client, "steward")
+    granted = client.post(
+        "/api/v1/tickets/fresh/decision",
+        json={"action": "approve_extension", "why": "同意"},
+        headers=steward,
+    )
+
+    assert asked.status_code == 200 and asked.json()["state"] == "open"
+    assert granted_by_itself.status_code == 403
+    assert granted.status_code == 200
+    assert (granted.json()["state"], granted.json()["extensions"]) == ("extended", 1)
+
+
+def test_a_correction_and_a_filed_request_through_the_api_follow_the_record_mark(
+    client, identity, opened
+):
+    officer = as_person(client, "rsj_officer")
+    corrected = client.post(
+        "/api/v1/tickets/fresh/decision",
+        json={"action": "correct", "why": "按户籍更正", "value": "张三"},
+        headers=officer,
+    )
+    mzj = as_person(client, "mzj_officer")
+    not_ours = client.post(
+        "/api/v1/tickets/late/decision",
+        json={"action": "correct", "why": "代改", "value": "张三"},
+        headers=mzj,
+    )
+    filed = client.post(
+        "/api/v1/verification-requests",
+        json={
+            "base": "population",
+            "key": "11010519491231002X",
+            "element": "birth_date",
+            "problem": "出生日期与低保档案不符",
+        },
+        headers=mzj,
+    )
+    unknown = client.post(
+        "/api/v1/verification-requests",
+        json={"base": "population", "key": "1", "element": "salary", "problem": "?"},
+        headers=mzj,
+    )
+    marks = client.get(
+        "/api/v1/verification/marks", params={"base": "population", "key": "11010519491231002X"}
+    )
+
+    assert corrected.status_code == 200 and corrected.json()["state"] == "corrected"
+    assert not_ours.status_code == 403
+    assert filed.status_code == 201
+    assert (filed.json()["assigned_departments"], filed.json()["state"]) == (["gaj"], "open")
+    assert unknown.status_code == 400 and "salary" in unknown.json()["message"]
+    assert marks.json()["disputed_elements"] == ["birth_date", "person_name"]

@@ -171,6 +171,7 @@ def test_the_open_page_lists_not_open_data_with_its_basis_and_links_the_form(cli
 
     assert f'href="/open/apply?dataset={LICENCES}"' in page.text
     assert 'data-dataset="gaj.hukou"' in page.text and "不予开放" in page.text
+    assert "000 §18: 涉及个人隐私" in page.text
     assert {d["dataset"]: d["is_requestable"] for d in listed}["gaj.hukou"] is False
 
 

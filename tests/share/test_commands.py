@@ -5,7 +5,15 @@ import json
 import pytest
 
 from jobs.cli import main
-from tests.actors import MZJ_APPROVER, MZJ_OFFICER, RSJ_APPROVER, create_accounts, password_file
+from tests.actors import (
+    GAJ_OFFICER,
+    MZJ_APPROVER,
+    MZJ_OFFICER,
+    RSJ_APPROVER,
+    STEWARD,
+    create_accounts,
+    password_file,
+)
 
 
 @pytest.fixture
@@ -13,7 +21,7 @@ def env_lake(lake_settings, monkeypatch):
     monkeypatch.setenv("GOVLAKE_LAKE_ROOT", lake_settings.lake_root)
     monkeypatch.setenv("GOVLAKE_REID_ROOT", lake_settings.reid_root)
     monkeypatch.delenv("GOVLAKE_ACCOUNT_TOKEN", raising=False)
-    create_accounts(lake_settings, MZJ_OFFICER, MZJ_APPROVER, RSJ_APPROVER)
+    create_accounts(lake_settings, MZJ_OFFICER, MZJ_APPROVER, RSJ_APPROVER, STEWARD, GAJ_OFFICER)
     return lake_settings
 
 
@@ -61,6 +69,26 @@ def test_approver_of_another_department_cannot_decide(env_lake, signed, capsys):
     assert "mzj.wang (mzj: approver) may not share.decide for rsj" in capsys.readouterr().err
     assert main(["share", "list", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)[0]["status"] == "pending"
+
+
+def test_a_refusal_goes_to_the_bureau_and_its_decision_stands(env_lake, signed, capsys):
+    request = ["share", "request", "mzj", "rsj.insured", "--purpose", "低保核验"]
+    basis = ["--legal-basis", "社会救助暂行办法", "--fields", "person_id"]
+    assert main([*request, *signed(MZJ_OFFICER), *basis]) == 0
+    request_id = capsys.readouterr().out.split()[0]
+    assert main(["share", "deny", request_id, "--why", "超出范围", *signed(RSJ_APPROVER)]) == 0
+    ask = ["share", "ask-coordination", request_id, "--why", "履职必需"]
+    assert main([*ask, *signed(GAJ_OFFICER)]) == 1
+    assert "may not share.ask_coordination for mzj" in capsys.readouterr().err
+    assert main([*ask, *signed(MZJ_OFFICER)]) == 0
+    assert ": coordinating" in capsys.readouterr().out
+    coordinate = ["share", "coordinate", request_id, "--uphold", "--why", "可改用核验"]
+    assert main([*coordinate, *signed(RSJ_APPROVER)]) == 1
+    assert main([*coordinate, *signed(STEWARD)]) == 0
+    assert ": upheld" in capsys.readouterr().out
+    assert main([*ask, *signed(MZJ_OFFICER)]) == 1
+    assert main(["share", "list", "--status", "upheld"]) == 0
+    assert "1 request(s)" in capsys.readouterr().out
 
 
 def test_decision_without_the_accounts_password_is_refused(env_lake, tmp_path, capsys):

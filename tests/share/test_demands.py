@@ -173,3 +173,26 @@ def test_a_demand_due_in_a_year_without_an_official_calendar_is_provisional(taiz
     record = demands.file_demand(new_years_eve, DRIVERS, by=MZJ_OFFICER)
 
     assert (record["due_on"], record["due_provisional"]) == (dt.date(2027, 1, 6), True)
+
+
+def test_the_bureau_forwards_a_demand_to_the_holder_which_receives_it_that_day(taizhou):
+    record = demands.file_demand(
+        taizhou, dataclasses.replace(DRIVERS, holder="bureau"), by=MZJ_OFFICER
+    )
+    forward_day = at(taizhou, BEFORE_NATIONAL_DAY)
+
+    with pytest.raises(Forbidden):
+        demands.forward_demand(forward_day, record["id"], "gaj", by=GAJ_OFFICER, why="我局持有")
+    with pytest.raises(ProcedureError, match="cannot be forwarded to mzj"):
+        demands.forward_demand(forward_day, record["id"], "mzj", by=STEWARD, why="退回")
+    forwarded = demands.forward_demand(
+        forward_day, record["id"], "gaj", by=STEWARD, why="驾驶证由公安局持有"
+    )
+
+    assert (forwarded["state"], forwarded["departments"]) == ("submitted", ["gaj"])
+    assert forwarded["due_on"] == dt.date(2025, 10, 14)  # 5 wd from 09-30, over National Day
+    assert [r["id"] for r in demands.demands_of(taizhou, "gaj")] == [record["id"]]
+    with pytest.raises(Forbidden):
+        demands.answer_demand(forward_day, record["id"], True, by=RSJ_APPROVER, why="同意")
+    accepted = demands.answer_demand(forward_day, record["id"], True, by=GAJ_APPROVER, why="同意")
+    assert accepted["state"] == "accepted"

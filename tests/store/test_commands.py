@@ -39,6 +39,21 @@ def test_accounts_create_list_disable(env_store, tmp_path, capsys):
     assert PASSWORD not in json.dumps(listed)
 
 
+def test_an_accounts_email_is_set_checked_and_cleared(env_store, tmp_path, capsys):
+    secret = password_file(tmp_path)
+    assert create("mzj.li", "mzj", "data_officer", password=secret) == 0
+
+    assert main(["accounts", "email", "mzj.li", "li@mzj.example"]) == 0
+    assert main(["accounts", "email", "mzj.li", "li@mzj.example\r\nBcc: x@evil.example"]) == 1
+    capsys.readouterr()
+    assert main(["accounts", "list", "--json"]) == 0
+    (listed,) = json.loads(capsys.readouterr().out)
+    assert main(["accounts", "email", "mzj.li"]) == 0
+
+    assert listed["email"] == "li@mzj.example"
+    assert "inbox only" in capsys.readouterr().out
+
+
 def test_password_comes_from_standard_input(env_store, monkeypatch, tmp_path):
     import io
 

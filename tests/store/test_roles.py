@@ -43,7 +43,10 @@ def test_auditor_reads_the_audit_log_and_nothing_else():
 def test_ticket_actions_need_an_assigned_department_or_a_quality_reviewer():
     assert can(actor("gaj", DATA_OFFICER), "ticket.close", ["rsj", "gaj"])
     assert not can(actor("mzj", DATA_OFFICER), "ticket.close", ["rsj", "gaj"])
-    assert can(actor(BUREAU, QUALITY_REVIEWER), "ticket.extend", ["rsj"])
+    assert can(actor(BUREAU, QUALITY_REVIEWER), "ticket.close", ["rsj"])
+    assert not can(actor(BUREAU, QUALITY_REVIEWER), "ticket.extend", ["rsj"])
+    assert can(actor(BUREAU, BUREAU_STEWARD), "ticket.decide_extension", ["rsj"])
+    assert not can(actor("rsj", DATA_OFFICER), "ticket.decide_extension", ["rsj"])
 
 
 def test_no_role_may_do_nothing_and_every_role_is_known():

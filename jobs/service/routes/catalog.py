@@ -333,13 +333,17 @@ async def catalog_page(request: Request, principal: CatalogParty, svc: ServiceDe
 async def proposal_form(
     request: Request, proposer: Proposer, svc: ServiceDep, resource: str = ""
 ) -> Response:
+    from jobs.govern.catalog_change import pending_change
+
     current = await run_in_threadpool(_current, svc, _resource_id(resource))
+    pending = await run_in_threadpool(pending_change, svc.settings, current["resource"])
     context = {
         "resource": current["resource"],
         "revision": current["revision"],
         "text": current["yaml"],
         "reason": "",
-        "duty_changed_on": "",
+        "duty_changed_on": (pending or {}).get("duty_changed_on") or "",
+        "pending": pending,
         "changes": None,
         "problems": (),
     }

@@ -4,8 +4,10 @@ A department's data officer files a demand for data not yet in the catalog or no
 (``POST /api/v1/demands``); the holding department's approver, or the bureau's steward, accepts
 or refuses it (``POST /api/v1/demands/{id}/answer``, a refusal with its reason and legal basis);
 an accepted demand is delivered by linking it to a catalog resource or a share grant
-(``POST /api/v1/demands/{id}/delivery``). The rules of :mod:`jobs.share.demands` refuse anyone
-but the holder or the bureau (403) and a step the demand's state does not allow (409).
+(``POST /api/v1/demands/{id}/delivery``); the bureau's steward forwards (转办) a demand to the
+department that holds the data (``POST /api/v1/demands/{id}/forward``). The rules of
+:mod:`jobs.share.demands` refuse anyone but the holder or the bureau (403) and a step the
+demand's state does not allow (409).
 """
 
 from __future__ import annotations
@@ -29,10 +31,13 @@ from jobs.store.roles import PERMISSIONS
 FILER_ROLES = sorted(PERMISSIONS["demand.file"])
 ANSWER_ROLES = sorted(PERMISSIONS["demand.answer"])
 DELIVER_ROLES = sorted(PERMISSIONS["demand.deliver"])
+FORWARD_ROLES = sorted(PERMISSIONS["demand.forward"])
 Filer = Annotated[Principal, Depends(requires_role(*FILER_ROLES))]
 #: Who may answer a demand at all; which, the rules decide (the holder's, or the bureau).
 Answerer = Annotated[Principal, Depends(requires_role(*ANSWER_ROLES))]
 Deliverer = Annotated[Principal, Depends(requires_role(*DELIVER_ROLES))]
+#: The bureau's steward: forwards (转办) a demand to the department that holds the data.
+Forwarder = Annotated[Principal, Depends(requires_role(*FORWARD_ROLES))]
 DemandParty = Annotated[
     Principal, Depends(requires_role(*FILER_ROLES, *ANSWER_ROLES, *DELIVER_ROLES))
 ]
@@ -98,6 +103,17 @@ def _answer(
         )
 
 
+def _forward(
+    svc: ServiceDep, principal: Principal, request: str, holder: str, why: str
+) -> dict[str, Any]:
+    from jobs.share.demands import forward_demand
+
+    with refusals("ask the bureau's steward"):
+        return forward_demand(
+            svc.settings, request_id(request), _holder(holder), by=actor_of(principal), why=why
+        )
+
+
 def _deliver(
     svc: ServiceDep, principal: Principal, request: str, kind: str, target: str, why: str
 ) -> dict[str, Any]:
@@ -130,6 +146,11 @@ class AnswerBody(BaseModel):
     decision: Literal["accept", "refuse"]
     why: str
     legal_basis: str = ""
+
+
+class ForwardBody(BaseModel):
+    holder: str
+    why: str
 
 
 class DeliveryBody(BaseModel):
@@ -169,6 +190,14 @@ async def answer_demand(
     )
 
 
+@api_router.post("/{request}/forward")
+async def forward_demand(
+    request: str, body: ForwardBody, forwarder: Forwarder, svc: ServiceDep
+) -> dict[str, Any]:
+    why = plain_text(body.why, "reason")
+    return await run_in_threadpool(_forward, svc, forwarder, request, body.holder, why)
+
+
 @api_router.post("/{request}/delivery")
 async def deliver_demand(
     request: str, body: DeliveryBody, deliverer: Deliverer, svc: ServiceDep
@@ -191,6 +220,7 @@ async def demands_page(request: Request, principal: DemandParty, svc: ServiceDep
         "may_file": principal.has_any(frozenset(FILER_ROLES)),
         "may_answer": principal.has_any(frozenset(ANSWER_ROLES)),
         "may_deliver": principal.has_any(frozenset(DELIVER_ROLES)),
+        "may_forward": principal.has_any(frozenset(FORWARD_ROLES)),
     }
     return render(request, "demands.html", context, principal)
 
@@ -224,6 +254,19 @@ async def answer_demand_form(
     reason = plain_text(why, "reason")
     basis = plain_text(legal_basis, "legal basis") if legal_basis.strip() else ""
     await run_in_threadpool(_answer, svc, answerer, request, decision == "accept", reason, basis)
+    return RedirectResponse("/demands", status_code=303)
+
+
+@page_router.post("/{request}/forward")
+async def forward_demand_form(
+    request: str,
+    forwarder: Forwarder,
+    svc: ServiceDep,
+    holder: Annotated[str, Form()] = "",
+    why: Annotated[str, Form()] = "",
+) -> Response:
+    reason = plain_text(why, "reason")
+    await run_in_threadpool(_forward, svc, forwarder, request, holder, reason)
     return RedirectResponse("/demands", status_code=303)
 
 

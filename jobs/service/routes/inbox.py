@@ -5,10 +5,12 @@ the verification tickets (校核) answered from it.
 open requests (verification tickets today) with the working days left, and the dashboard of
 open and overdue requests per department (the bureau sees every department).
 
-``POST /api/v1/tickets/{id}/decision`` (and the page's form) confirms, resolves, extends or
-comments on a ticket, signed by the signed-in account; the rules of :mod:`jobs.govern.tickets` refuse an
-account of another department (403) and a decision the ticket's state or the profile does not
-allow, or that someone else made first (409).
+``POST /api/v1/tickets/{id}/decision`` (and the page's form) answers a ticket, signed by the
+signed-in account: the assigned department confirms, corrects (``value``), disputes, or asks for
+the one extension; the bureau's steward approves or refuses the extension; confirm, resolve and
+comment as before. The rules of :mod:`jobs.govern.tickets` refuse an account that may not take
+the action on this ticket (403) and a decision the ticket's state or the profile does not allow,
+or that someone else made first (409).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from __future__ import annotations
 import contextlib
 import re
 from collections.abc import Iterator
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from fastapi import APIRouter, Depends, Form, Request, Response
 from fastapi.responses import RedirectResponse
@@ -40,7 +42,17 @@ TicketParty = Annotated[Principal, Depends(requires_role(*sorted(PERMISSIONS["ti
 
 #: A ticket id as the base build makes it (24 hex digits; tests and imports may use shorter).
 TICKET_ID = re.compile(r"[0-9A-Za-z_-]{1,64}")
-ACTIONS = ("confirm", "resolve", "extend", "comment")
+Action = Literal[
+    "confirm",
+    "resolve",
+    "correct",
+    "dispute",
+    "extend",
+    "approve_extension",
+    "refuse_extension",
+    "comment",
+]
+ACTIONS: tuple[str, ...] = get_args(Action)
 
 api_router = APIRouter(prefix="/api/v1")
 page_router = APIRouter(prefix="/inbox")
@@ -59,7 +71,7 @@ def _inbox(svc: ServiceDep, principal: Principal) -> dict[str, Any]:
 
 
 @contextlib.contextmanager
-def _refusals() -> Iterator[None]:
+def refusals() -> Iterator[None]:
     """The ticket rules' refusals as the service answers them."""
     from jobs.govern.tickets import TicketError
     from jobs.store.roles import Forbidden
@@ -80,7 +92,8 @@ def _decide(
     ticket_id: str,
     action: str,
     why: str,
-    workdays: int | None,
+    workdays: int | None = None,
+    value: str | None = None,
 ) -> dict[str, Any]:
     from jobs.govern import tickets
 
@@ -88,23 +101,32 @@ def _decide(
         raise inputs.bad_request(
             f"{inputs.shown(ticket_id)} is not a ticket id", "use an id listed by /api/v1/inbox"
         )
-    by = actor_of(principal)
-    with _refusals():
+    by, settings = actor_of(principal), svc.settings
+    with refusals():
         if action == "extend":
-            return tickets.extend_ticket(svc.settings, ticket_id, by=by, why=why, workdays=workdays)
+            return tickets.ask_extension(settings, ticket_id, by=by, why=why, workdays=workdays)
+        if action in ("approve_extension", "refuse_extension"):
+            grant = action == "approve_extension"
+            return tickets.decide_extension(settings, ticket_id, grant=grant, by=by, why=why)
+        if action == "correct":
+            return tickets.correct_ticket(settings, ticket_id, by=by, value=value or "", why=why)
+        if action == "dispute":
+            return tickets.dispute_ticket(settings, ticket_id, by=by, why=why)
         if action == "comment":
-            return tickets.comment_ticket(svc.settings, ticket_id, by=by, why=why)
+            return tickets.comment_ticket(settings, ticket_id, by=by, why=why)
         state = tickets.CONFIRMED if action == "confirm" else tickets.RESOLVED
-        return tickets.close_ticket(svc.settings, ticket_id, state, by=by, why=why)
+        return tickets.close_ticket(settings, ticket_id, state, by=by, why=why)
 
 
 # --- API ------------------------------------------------------------------------------------
 
 
 class TicketDecision(BaseModel):
-    action: Literal["confirm", "resolve", "extend", "comment"]
+    action: Action
     why: str
     workdays: int | None = Field(default=None, ge=1, le=366)
+    #: The corrected value (action ``correct``).
+    value: str | None = Field(default=None, max_length=200)
 
 
 @api_router.get("/inbox")
@@ -117,8 +139,9 @@ async def decide_ticket(
     ticket_id: str, body: TicketDecision, principal: TicketParty, svc: ServiceDep
 ) -> dict[str, Any]:
     why = plain_text(body.why, "reason")
+    value = inputs.free_text(body.value.strip(), "value") if body.value else None
     return await run_in_threadpool(
-        _decide, svc, principal, ticket_id, body.action, why, body.workdays
+        _decide, svc, principal, ticket_id, body.action, why, body.workdays, value
     )
 
 
@@ -139,11 +162,13 @@ async def decide_ticket_form(
     svc: ServiceDep,
     action: Annotated[str, Form()] = "",
     why: Annotated[str, Form()] = "",
+    value: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
     if action not in ACTIONS:
         raise inputs.bad_request(
-            "choose confirm, resolve, extend or comment", "press 确认, 办结, 延期 or 意见"
+            f"choose one of {', '.join(ACTIONS)}", "press 确认, 更正, 异议, 延期 or 意见"
         )
     reason = plain_text(why, "reason")
-    await run_in_threadpool(_decide, svc, principal, ticket_id, action, reason, None)
+    corrected = inputs.free_text(value.strip(), "value") if value.strip() else None
+    await run_in_threadpool(_decide, svc, principal, ticket_id, action, reason, None, corrected)
     return RedirectResponse("/inbox", status_code=303)

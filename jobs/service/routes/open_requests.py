@@ -24,6 +24,7 @@ steward also applies on a citizen's or organisation's behalf.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import hashlib
 import hmac
 import re
@@ -35,7 +36,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, StreamingResponse
 from pydantic import BaseModel, ValidationError
 from starlette.concurrency import run_in_threadpool
 
-from jobs.govern.open_requests import Applicant
+from jobs.govern.applicants import APPLICANT_KINDS, ID_TYPES, Applicant
 from jobs.service import inputs
 from jobs.service.deps import Service, ServiceDep, csrf_refused, csrf_token_sent, requires_role
 from jobs.service.ports import Principal, Refusal
@@ -165,7 +166,11 @@ def _signature(svc: Service, shown: dict[str, Any]) -> str:
 def _with_link(svc: Service, shown: dict[str, Any]) -> dict[str, Any]:
     """The applicant's view of a request, with the download link while it is valid."""
     expires = shown.get("download_expires_at")
-    alive = expires and shown["state"] == "granted" and svc.settings.now().isoformat() < expires
+    alive = (
+        expires
+        and shown["state"] == "granted"
+        and svc.settings.now() < dt.datetime.fromisoformat(expires)
+    )
     link = f"/open/download/{shown['receipt']}?sig={_signature(svc, shown)}" if alive else None
     return {**shown, "download_url": link}
 
@@ -190,6 +195,7 @@ def published_csv(location: str, batch_rows: int = 10_000) -> Iterator[bytes]:
 @contextlib.contextmanager
 def _refusals() -> Iterator[None]:
     from jobs.govern.open_requests import NotFound, OpenRequestError, OpenRequestThrottled
+    from jobs.govern.procedure import ProcedureError
     from jobs.store.roles import Forbidden
 
     try:
@@ -212,6 +218,8 @@ def _refusals() -> Iterator[None]:
         ) from None
     except OpenRequestError as exc:
         raise Refusal(400, "open_request_refused", str(exc), "see the open list at /open") from None
+    except ProcedureError as exc:  # no such request, or answered by someone else meanwhile
+        raise Refusal(409, "open_request_conflict", str(exc), "look at the request again") from None
 
 
 def _receipt(text: str) -> str:
@@ -383,8 +391,6 @@ async def open_page(request: Request, svc: ServiceDep) -> Response:
 
 @public_router.get("/apply")
 async def apply_form(request: Request, svc: ServiceDep, dataset: str = "") -> Response:
-    from jobs.govern.open_requests import APPLICANT_KINDS, ID_TYPES
-
     datasets = [d for d in await run_in_threadpool(_listed, svc) if d["is_requestable"]]
     context = {
         "datasets": datasets,
@@ -438,8 +444,6 @@ async def download(receipt: str, svc: ServiceDep, sig: str = "") -> Response:
 
 @page_router.get("")
 async def applications_page(request: Request, principal: Answerer, svc: ServiceDep) -> Response:
-    from jobs.govern.open_requests import APPLICANT_KINDS, ID_TYPES
-
     rows = await run_in_threadpool(_to_answer, svc, principal)
     context = {
         "requests": rows,
