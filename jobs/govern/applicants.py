@@ -11,6 +11,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from stdnum.cn import ric, uscc
+
 #: Who applies: a natural person (自然人) or a legal person or other organisation (法人或其他组织).
 APPLICANT_KINDS = {"person": "自然人", "organisation": "法人或其他组织"}
 #: Identity documents a person applies with; an organisation gives its USCC.
@@ -26,6 +28,8 @@ _ID_NUMBER = {
     "resident_id": re.compile(r"\d{17}[\dX]"),
     "uscc": re.compile(r"[0-9A-HJ-NPQRTUWXY]{2}\d{6}[0-9A-HJ-NPQRTUWXY]{10}"),
 }
+#: Numbers whose check characters are verified: GB 11643 (ISO 7064 MOD 11-2) and GB 32100.
+_CHECKED = {"resident_id": ric.is_valid, "uscc": uscc.is_valid}
 _OTHER_ID = re.compile(r"[0-9A-Z]{5,20}")
 _PHONE = re.compile(r"\+?[0-9][0-9-]{6,19}")
 _EMAIL = re.compile(r"[^@\s]{1,64}@[^@\s]+\.[^@\s]+")
@@ -72,7 +76,10 @@ def checked_applicant(applicant: Applicant) -> Applicant:
         )
     if not clean.name or len(clean.name) > MAX_NAME_CHARS:
         raise ApplicantError(f"give the applicant's name, at most {MAX_NAME_CHARS} characters")
-    if not _ID_NUMBER.get(clean.id_type, _OTHER_ID).fullmatch(clean.id_number):
+    has_check = _CHECKED.get(clean.id_type)
+    if not _ID_NUMBER.get(clean.id_type, _OTHER_ID).fullmatch(clean.id_number) or (
+        has_check and not has_check(clean.id_number)
+    ):
         raise ApplicantError(f"the {ID_TYPES[clean.id_type]} number is not well formed")
     if not (clean.phone or clean.email):
         raise ApplicantError("give a phone number or an e-mail address to be answered at")

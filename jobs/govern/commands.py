@@ -215,6 +215,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     filing.add_argument("--for", help="the citizen or legal person the bureau files for")
     filing.set_defaults(func=_file)
 
-    check = verbs.add_parser("check-deadlines", help="mark overdue tickets and escalate them")
+    check = verbs.add_parser(
+        "check-deadlines",
+        help="the daily check of every request (tickets among them): govlake requests check-deadlines",
+    )
     check.add_argument("--today", help="YYYY-MM-DD (default: today)")
     check.set_defaults(func=_check)

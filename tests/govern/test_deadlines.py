@@ -156,3 +156,22 @@ def test_escalation_after_spring_festival_counts_the_make_up_saturday():
     saturday, events = plan(dt.date(2026, 2, 28), marked={"q1"})  # the make-up working day
     assert [e["action"] for e in events] == ["escalated"]
     assert (saturday[0]["state"], saturday[0]["escalated_on"]) == ("open", dt.date(2026, 2, 28))
+
+
+def test_the_cli_runs_the_check_and_retries_the_mail(lake_settings, monkeypatch, capsys):
+    import json
+
+    from jobs.cli import main
+
+    monkeypatch.setenv("GOVLAKE_LAKE_ROOT", lake_settings.lake_root)
+    settings = _at(lake_settings, FRIDAY_BEFORE_NATIONAL_DAY)
+    add_staff(settings)
+    file(settings, "d1", opened_on=FRIDAY_BEFORE_NATIONAL_DAY, workdays=10)
+
+    assert main(["requests", "check-deadlines", "--today", "2025-10-17"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert main(["requests", "send-mail"]) == 0
+
+    assert (summary["overdue"], summary["escalated"]) == (1, 1)
+    assert summary["mail"]["error"].startswith("mail is off")
+    assert json.loads(capsys.readouterr().out)["mailed"] == 0

@@ -99,23 +99,26 @@ def test_the_public_list_shows_not_open_data_with_its_basis_and_what_may_be_aske
     assert listed[LICENCES]["condition"] and listed[LICENCES]["legal_basis"] == "004 §22"
 
 
-def test_a_malformed_id_number_is_refused_without_repeating_it(store):
-    wrong = dataclasses.replace(CITIZEN, id_number="1101011990030700")
+@pytest.mark.parametrize("id_number", ["1101011990030700", "110101199003070021"])
+def test_a_malformed_id_number_is_refused_without_repeating_it(store, id_number):
+    wrong = dataclasses.replace(CITIZEN, id_number=id_number)  # too short; a wrong check digit
 
     with pytest.raises(OpenRequestError) as refused:
         _apply(store, applicant=wrong)
 
-    assert "居民身份证" in str(refused.value) and "1101011990030700" not in str(refused.value)
+    assert "居民身份证" in str(refused.value) and id_number not in str(refused.value)
 
 
 def test_an_organisation_applies_with_its_uscc(store):
     company = Applicant(
-        "organisation", "某某科技有限公司", "uscc", "91110000100000000A", "", "a@b.cn"
+        "organisation", "某某科技有限公司", "uscc", "91110000100000000R", "", "a@b.cn"
     )
 
     assert _apply(store, applicant=company)["state"] == "pending"
     with pytest.raises(OpenRequestError, match="USCC"):
         _apply(store, applicant=dataclasses.replace(company, id_type="passport"))
+    with pytest.raises(OpenRequestError, match="统一社会信用代码"):  # a wrong check character
+        _apply(store, applicant=dataclasses.replace(company, id_number="91110000100000000A"))
 
 
 def test_another_department_cannot_answer_but_the_provider_and_the_bureau_can(store):

@@ -95,16 +95,14 @@ def file(
     workdays: int = 10,
     acting: tuple[str, ...] = ("rsj",),
     by: str = "mzj.li",
-    type_: str = "inquiry",
 ) -> requests.Record:
     """Files a request ``by`` an account of mzj for ``acting`` to answer, due ``workdays``
     working days after ``opened_on`` on the configured calendar."""
     due = get_calendar(settings).deadline(opened_on, workdays)
-    machine = INQUIRY if type_ == "inquiry" else Machine(type_, INQUIRY.transitions, *_STATES)
     department = STAFF[by][0] if by in STAFF else None
     record = {
         "id": request_id,
-        "type": type_,
+        "type": INQUIRY.type,
         "state": "open",
         "version": None,
         "requested_by": by,
@@ -128,21 +126,15 @@ def file(
         request_id, "filed", None, "open", by, department, opened_on, due.date, settings.now()
     )
     with transaction(settings) as session:
-        requests.upsert(session, machine, {}, [record], [event])
+        requests.upsert(session, INQUIRY, {}, [record], [event])
     return record
 
 
-_STATES = (INQUIRY.open_states, INQUIRY.closed_states)
-
-
-def decide(
-    settings, request_id: str, action: str, *, by: str, on: dt.date, type_: str = "inquiry"
-) -> requests.Record:
+def decide(settings, request_id: str, action: str, *, by: str, on: dt.date) -> requests.Record:
     """``by`` answers or refuses the request on ``on`` (it closes)."""
-    machine = INQUIRY if type_ == "inquiry" else Machine(type_, INQUIRY.transitions, *_STATES)
     state = INQUIRY.transitions[action][1]
     with transaction(settings) as session:
-        before = requests.find(session, type_, request_id)
+        before = requests.find(session, INQUIRY.type, request_id)
         after = {**before, "state": state, "closed_on": on, "closed_by": by, "close_reason": action}
         event = _event(
             request_id,
@@ -155,5 +147,5 @@ def decide(
             before["due_on"],
             settings.now(),
         )
-        requests.move(session, machine, before, after, event)
+        requests.move(session, INQUIRY, before, after, event)
     return after

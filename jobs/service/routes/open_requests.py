@@ -24,6 +24,7 @@ steward also applies on a citizen's or organisation's behalf.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import hashlib
 import hmac
 import re
@@ -165,7 +166,11 @@ def _signature(svc: Service, shown: dict[str, Any]) -> str:
 def _with_link(svc: Service, shown: dict[str, Any]) -> dict[str, Any]:
     """The applicant's view of a request, with the download link while it is valid."""
     expires = shown.get("download_expires_at")
-    alive = expires and shown["state"] == "granted" and svc.settings.now().isoformat() < expires
+    alive = (
+        expires
+        and shown["state"] == "granted"
+        and svc.settings.now() < dt.datetime.fromisoformat(expires)
+    )
     link = f"/open/download/{shown['receipt']}?sig={_signature(svc, shown)}" if alive else None
     return {**shown, "download_url": link}
 
