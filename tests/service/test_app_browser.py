@@ -31,6 +31,7 @@ def people(lake_settings):
     people.add("rsj.zhao", "rsj", APPROVER)
     people.add("auditor", "bureau", AUDITOR)
     people.add("rsj.li", "rsj", DATA_OFFICER)
+    people.add("wjw.chen", "wjw", DATA_OFFICER)
     people.add("steward", "bureau", BUREAU_STEWARD)
     return people
 
@@ -231,3 +232,65 @@ def test_a_citizen_applies_for_open_data_the_provider_grants_and_the_citizen_dow
     assert applicant.startswith("柳如是")
     assert state.startswith("同意开放")
     assert downloaded.splitlines() == ["uscc,entity_name", "91110000100000000A,某某科技有限公司"]
+
+
+@needs_chromedriver
+def test_a_refused_request_goes_to_the_bureau_which_grants_it_as_the_departments_would(
+    browser, base_url
+):
+    from selenium.webdriver.common.by import By
+
+    def row_of(table: str):
+        """The table's row of this walk's request (the officer's department has other grants)."""
+        rows = browser.find_elements(By.CSS_SELECTOR, f"{table} tbody tr")
+        (row,) = [r for r in rows if "rsj.insured" in r.text]
+        return row
+
+    def status() -> str:
+        browser.get(f"{base_url}/shares")
+        return row_of("#requests").find_element(By.CLASS_NAME, "status").text
+
+    # The health commission's officer asks for the insured, saying on what legal basis.
+    sign_in_as(browser, base_url, "wjw.chen")
+    browser.get(f"{base_url}/shares")
+    browser.find_element(By.ID, "request-dataset").send_keys("rsj.insured")
+    browser.find_element(By.ID, "request-fields").send_keys("full_name")
+    browser.find_element(By.ID, "request-purpose").send_keys("出生医学证明核对")
+    browser.find_element(By.ID, "request-legal-basis").send_keys("母婴保健法 第二十三条")
+    click_and_wait(browser, browser.find_element(By.ID, "request-submit"))
+    sign_out(browser)
+
+    # The provider's approver finds it in the inbox and refuses it, with the reason.
+    sign_in_as(browser, base_url, "rsj.zhao")
+    browser.get(f"{base_url}/inbox")
+    inbox = table_cells(browser, "#inbox tbody tr")
+    click_and_wait(browser, browser.find_element(By.CSS_SELECTOR, "#inbox a.share-answer"))
+    row_of("#to-decide").find_element(By.NAME, "why").send_keys("超出履职所需范围")
+    click_and_wait(browser, row_of("#to-decide").find_element(By.CSS_SELECTOR, "button.deny"))
+    sign_out(browser)
+
+    # The officer asks the bureau to coordinate (协调).
+    sign_in_as(browser, base_url, "wjw.chen")
+    refused = status()
+    row_of("#requests").find_element(By.NAME, "why").send_keys("出生登记核对必需")
+    click_and_wait(
+        browser, row_of("#requests").find_element(By.CSS_SELECTOR, "button.ask-coordination")
+    )
+    coordinating = status()
+    sign_out(browser)
+
+    # The bureau's steward grants it; that decision stands.
+    sign_in_as(browser, base_url, "steward")
+    browser.get(f"{base_url}/inbox")
+    click_and_wait(browser, browser.find_element(By.CSS_SELECTOR, "#inbox a.share-answer"))
+    row = row_of("#to-coordinate")
+    row.find_element(By.NAME, "why").send_keys("依法履职所需，准予共享")
+    browser.execute_script(
+        "arguments[0].value = '2025-12-31'", row.find_element(By.NAME, "expires_on")
+    )
+    click_and_wait(browser, row.find_element(By.CSS_SELECTOR, "button.grant"))
+    sign_out(browser)
+    sign_in_as(browser, base_url, "wjw.chen")
+
+    assert [(r[1], r[2]) for r in inbox if r[1] == "share"] == [("share", "pending")]
+    assert (refused, coordinating, status()) == ("denied", "coordinating", "granted")
