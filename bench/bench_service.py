@@ -17,7 +17,8 @@ of ``page`` calls (100 rows: a first page, then up to 9 pages following ``next_c
 ``verify`` calls (100 IDs: matching claims, mismatching ones and IDs not in the base), in two
 scenarios (:data:`SCENARIOS`): ``paced`` (a think time between a client's calls) and
 ``flat_out`` (none). Per scenario and kind: requests, requests/s, p50/p95/p99/max latency (ms),
-errors, and the service's CPU per call (``server_cpu_ms``, which a busy machine disturbs least).
+errors, the service's CPU per call (``server_cpu_ms``, which a busy machine disturbs least) and
+its resident memory (``server_rss_mib``).
 After each scenario the audit log is read from its own table: the entries the scenario wrote
 must equal the calls it was served (one per successful call); at the end ``govlake audit
 verify``'s check must pass on the whole chain.
@@ -357,7 +358,9 @@ class Client:
     def run(self, until: float, think: float = 0.0) -> None:
         while time.monotonic() < until:
             if self.rng.random() < VERIFY_SHARE:
-                self.timed("verify", self.verify)
+                # The batch is made before the clock starts: a call's latency is the service's.
+                body = self.verify_body()
+                self.timed("verify", lambda body=body: self.verify(body))
             else:
                 self.timed("page_next" if self.cursor else "page_first", self.page)
             if think:
@@ -392,7 +395,8 @@ class Client:
             self.cursor, self.pages_left = None, PAGES_PER_QUERY
         return status
 
-    def verify(self) -> int:
+    def verify_body(self) -> bytes:
+        """A 核验 batch of ``BATCH_IDS`` persons: most claims true, some false, some IDs absent."""
         rows = self.persons.take(
             [self.rng.randrange(self.persons.num_rows) for _ in range(BATCH_IDS)]
         ).to_pylist()
@@ -408,7 +412,9 @@ class Client:
             items.append({"id": row["person_id"], "claims": claims})
         if len({i["id"] for i in items}) != len(items):  # each ID once a batch
             items = list({i["id"]: i for i in items}.values())
-        body = json.dumps({"items": items}, ensure_ascii=False).encode()
+        return json.dumps({"items": items}, ensure_ascii=False).encode()
+
+    def verify(self, body: bytes) -> int:
         status, _ = self._send("POST", "/api/v1/datasets/population/verify", body)
         return status
 
@@ -457,6 +463,14 @@ def _cpu_seconds(pid: int) -> float:
     process = psutil.Process(pid)
     times = [p.cpu_times() for p in (process, *process.children(recursive=True))]
     return sum(t.user + t.system for t in times)
+
+
+def _rss_bytes(pid: int) -> int:
+    """Resident memory of a process and its children."""
+    import psutil
+
+    process = psutil.Process(pid)
+    return sum(p.memory_info().rss for p in (process, *process.children(recursive=True)))
 
 
 def audited_since(settings: Settings, after_seq: int) -> dict[str, int]:
@@ -522,6 +536,7 @@ def measure(
                 # CPU the service spent per call: comparable between runs on a busy machine,
                 # where latencies mostly measure the wait for a core.
                 server_cpu_ms=round(server_cpu * 1000 / max(1, len(calls)), 1),
+                server_rss_mib=round(_rss_bytes(server.pid) / 2**20),
                 load_avg=round(os.getloadavg()[0], 1),
             )
             rows += [{"scenario": scenario, **row} for row in (*kinds, total)]

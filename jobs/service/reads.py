@@ -63,6 +63,7 @@ from jobs.share.policy import (
     load_masking,
     resolve_dataset,
 )
+from jobs.store.db import StoreCache
 
 log = logging.getLogger(__name__)
 
@@ -214,11 +215,16 @@ def kind_of(grant: Grant) -> str:
     return grant.get("kind") or READ
 
 
-def consumer_grants(settings: Settings, consumer: Consumer, dataset_id: str) -> list[Grant]:
-    """The consumer's grants (every state) for one dataset, read from the lake."""
-    return read_grants(
-        settings, [("consumer", "=", consumer.department), ("dataset", "=", dataset_id)]
-    )
+def consumer_grants(settings: Settings, consumer: Consumer, dataset_id: str) -> Sequence[Grant]:
+    """The consumer's grants (every state) for one dataset, as the workflow store holds them
+    now: read again after any commit to the store (a grant decided or revoked), else kept
+    (:class:`jobs.store.db.StoreCache`). Whether a grant is active today is judged per call."""
+    key = (settings.database_url, consumer.department, dataset_id)
+    filters = [("consumer", "=", consumer.department), ("dataset", "=", dataset_id)]
+    return _grants.get(settings, key, lambda: tuple(read_grants(settings, filters)))
+
+
+_grants = StoreCache()
 
 
 def governing_grant(

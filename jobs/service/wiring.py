@@ -138,7 +138,10 @@ class StoreIdentity:
     even though it is refused."""
 
     def __init__(self, settings: Settings) -> None:
+        from jobs.store.db import StoreCache
+
         self.settings = settings
+        self._tokens = StoreCache()
 
     def sign_in(self, login: str, password: str, *, source: str) -> str:
         from jobs.store import accounts
@@ -166,6 +169,20 @@ class StoreIdentity:
             return _principal(session, actor, "session")
 
     def token_principal(self, token: str) -> Principal | None:
+        """The token's account; kept while the store is unchanged (a token revoked or an
+        account disabled is a commit, which the next call sees), its expiry checked every call.
+        """
+        from jobs.store.accounts import digest
+
+        now = self.settings.now()
+        known = self._tokens.get(
+            self.settings, (self.settings.database_url, digest(token)), lambda: self._token(token)
+        )
+        if known is None or now >= known[1]:
+            return None
+        return known[0]
+
+    def _token(self, token: str) -> tuple[Principal, dt.datetime] | None:
         from jobs.store import accounts
         from jobs.store.db import reading
 
@@ -176,7 +193,8 @@ class StoreIdentity:
                 actor = accounts.token_actor(session, token, self.settings.now())
             except accounts.AuthError:
                 return None
-            return _principal(session, actor, "token")
+            expires_at = accounts.token_expires_at(session, token)
+            return _principal(session, actor, "token"), expires_at
 
     def sign_out(self, session_id: str) -> None:
         from jobs.store import accounts

@@ -356,6 +356,11 @@ def list_tokens(session: Session, login: str | None = None) -> list[tuple[str, A
     return [(owner, token) for owner, token in session.execute(query)]
 
 
+def token_expires_at(session: Session, token: str) -> dt.datetime | None:
+    """When an API token expires (None: no such token)."""
+    return session.scalar(select(ApiToken.expires_at).where(ApiToken.token_hash == digest(token)))
+
+
 def token_actor(session: Session, token: str, now: dt.datetime) -> Actor:
     """The actor of an API token that is known, not revoked, not expired, of an enabled account."""
     row = session.scalar(select(ApiToken).where(ApiToken.token_hash == digest(token)))

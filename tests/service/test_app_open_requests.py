@@ -189,6 +189,7 @@ def test_another_department_cannot_answer_but_the_bureau_can(client, published):
 def test_the_provider_refuses_with_its_reason_through_its_page(client, published):
     receipt = _apply(client).json()
     sign_in(client, "scjgj_approver")
+    inbox = client.get("/api/v1/inbox").json()["items"]
     page = client.get("/open-requests")
     token = form_token(page.text)
 
@@ -201,6 +202,7 @@ def test_the_provider_refuses_with_its_reason_through_its_page(client, published
         follow_redirects=False,
     )
 
+    assert [(i["id"], i["type"]) for i in inbox] == [(receipt["receipt"], "open_request")]
     assert f'data-request="{receipt["receipt"]}"' in page.text and "柳如是" in page.text
     assert forged.status_code == 403 and sent.status_code == 303
     shown = open_requests.status(

@@ -175,3 +175,62 @@ def test_a_reader_sees_the_last_commit_while_a_writer_works(store_settings):
             "mzj",
             "rsj",
         ]
+
+
+def _departments(settings):
+    with db.reading(settings) as reader:
+        return reader.scalars(select(Department.code).order_by(Department.code)).all()
+
+
+def test_the_change_stamp_moves_with_every_commit_and_only_then(store_settings):
+    with db.transaction(store_settings) as session:
+        session.add(Department(code="mzj", name="民政局", name_en=""))
+    before = db.change_stamp(store_settings)
+    _departments(store_settings)
+    assert db.change_stamp(store_settings) == before
+    with db.transaction(store_settings) as session:
+        session.add(Department(code="rsj", name="人社局", name_en=""))
+    assert db.change_stamp(store_settings) != before
+
+
+def test_a_store_cache_keeps_a_read_until_the_next_commit(store_settings):
+    cache = db.StoreCache()
+    with db.transaction(store_settings) as session:
+        session.add(Department(code="mzj", name="民政局", name_en=""))
+    reads = []
+
+    def read():
+        reads.append(1)
+        return _departments(store_settings)
+
+    assert cache.get(store_settings, "departments", read) == ["mzj"]
+    assert cache.get(store_settings, "departments", read) == ["mzj"]
+    assert len(reads) == 1
+    with db.transaction(store_settings) as session:
+        session.add(Department(code="rsj", name="人社局", name_en=""))
+    assert cache.get(store_settings, "departments", read) == ["mzj", "rsj"]
+    assert len(reads) == 2
+
+
+def test_a_store_cache_keeps_a_read_no_longer_than_its_ttl(store_settings, monkeypatch):
+    cache = db.StoreCache(ttl=10.0)
+    now = [100.0]
+    monkeypatch.setattr(db.time, "monotonic", lambda: now[0])
+    assert cache.get(store_settings, "k", lambda: "first") == "first"
+    now[0] += 11.0
+    assert cache.get(store_settings, "k", lambda: "second") == "second"
+
+
+def test_a_replaced_sqlite_file_is_not_taken_for_the_one_before(tmp_path):
+    first, second = (
+        Settings(lake_root=str(tmp_path / "lake"), db_url=f"sqlite:///{tmp_path / name}")
+        for name in ("s.db", "other.db")
+    )
+    for settings in (first, second):
+        with db.transaction(settings) as session:
+            session.add(Department(code="mzj", name="民政局", name_en=""))
+    before = db.change_stamp(first)
+    db.dispose_engines()
+    (tmp_path / "other.db").replace(tmp_path / "s.db")  # same name, another file
+    assert db.change_stamp(first) != before
+    db.dispose_engines()

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
@@ -131,12 +132,14 @@ def claimed_items(batch: VerifyBatch) -> list[dict[str, Any]]:
 
 
 @router.post("/datasets/{dataset}/verify")
-async def verify(dataset: str, batch: VerifyBatch, reader: Reader, svc: ServiceDep) -> dict:
+async def verify(dataset: str, batch: VerifyBatch, reader: Reader, svc: ServiceDep) -> Response:
     """核验: match / no_match / not_found per claimed field, never the stored values."""
     name = inputs.dataset_name(dataset)
     items = claimed_items(batch)
     results = await run_in_threadpool(svc.data.verify, reader, name, items)
-    return {"dataset": name, "results": results}
+    # Plain texts and booleans: sent as they are, without FastAPI's conversion of every value
+    # (a millisecond for a batch of 100).
+    return JSONResponse({"dataset": name, "results": results})
 
 
 @router.get("/audit")
