@@ -150,6 +150,14 @@ def test_the_sixth_application_from_one_address_is_throttled(client, published):
     assert throttled.status_code == 429 and int(throttled.headers["Retry-After"]) > 0
 
 
+def test_a_name_with_a_right_to_left_override_is_refused(client, published):
+    applicant = {**APPLICATION["applicant"], "name": "柳\u202e如是"}
+
+    response = _apply(client, {**APPLICATION, "applicant": applicant})
+
+    assert response.status_code == 400 and "U+202E" in response.json()["message"]
+
+
 def test_an_oversized_application_is_refused_unread(client, published):
     body = {**APPLICATION, "purpose": "很长" * 10_000}
 
