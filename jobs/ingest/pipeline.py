@@ -21,6 +21,7 @@ Tables written (declared in :mod:`jobs.lake.registry`):
 
 from __future__ import annotations
 
+import concurrent.futures
 import hashlib
 import logging
 from collections import defaultdict
@@ -31,7 +32,7 @@ import pyarrow as pa
 from jobs.ingest import accounting, bronze, landing, promote
 from jobs.ingest.context import Context, one_writer, open_context, write_id
 from jobs.ingest.pool import QUARANTINE_SCHEMA
-from jobs.ingest.readers import UnreadableFile, encodings_compatible, read_file
+from jobs.ingest.readers import RawFile, UnreadableFile, encodings_compatible, read_file
 from jobs.lake import ledger
 from jobs.lake.registry import (
     BRONZE,
@@ -280,6 +281,49 @@ def _land_batch(
     """Reads the new or changed files of one complete batch into bronze (or quarantine) and
     logs each; returns what happened, or :class:`~jobs.ingest.landing.Waiting` with nothing
     written when a file changed while it was read (it was still being written)."""
+    seen = [
+        (landed, landing.FileState.of(landed.path), hashes.get(landed.name)) for landed in files
+    ]
+    seen = [(landed, state, h or landing.file_sha256(landed.path)) for landed, state, h in seen]
+    with _Reads(ctx, seen, known, batch_id) as reads:
+        return _land_files(ctx, batch_id, seen, known, reads)
+
+
+class _Reads(concurrent.futures.ThreadPoolExecutor):
+    """The batch's files to read, read two at a time ahead of their turn: Arrow's CSV reader,
+    the hashing and the building of the raw maps release the GIL, so one file is read on the
+    second core while the other is. A file whose bytes were read before is not read (nor a
+    second file of the batch with the same bytes, which its turn finds a duplicate)."""
+
+    def __init__(self, ctx: Context, seen: list[tuple], known: _KnownFiles, batch_id: str) -> None:
+        super().__init__(max_workers=2)
+        self.futures: dict[str, concurrent.futures.Future] = {}
+        first_of_hash: set[str] = set()
+        for landed, _state, file_hash in seen:
+            if known.repeat_of(batch_id, landed.name, file_hash) is None and (
+                file_hash not in first_of_hash
+            ):
+                first_of_hash.add(file_hash)
+                fmt = ctx.resource.delivery.format
+                self.futures[landed.name] = self.submit(
+                    read_file, landed.path, fmt, ctx.read_limits
+                )
+
+    def __exit__(self, *exc_info: object) -> None:
+        # A batch that waits (a file changed while read) does not read the rest.
+        self.shutdown(wait=True, cancel_futures=True)
+
+    def read(self, ctx: Context, landed: landing.LandedFile) -> RawFile:
+        """The file's :class:`~jobs.ingest.readers.RawFile` (raises as ``read_file`` does)."""
+        future = self.futures.pop(landed.name, None)
+        if future is None:
+            return read_file(landed.path, ctx.resource.delivery.format, ctx.read_limits)
+        return future.result()
+
+
+def _land_files(
+    ctx: Context, batch_id: str, seen: list[tuple], known: _KnownFiles, reads: _Reads
+) -> dict | landing.Waiting:
     declared = ctx.resource.delivery.encoding
     log_rows, bronze_parts, quarantine_rows = [], [], []
     outcome = {
@@ -289,9 +333,7 @@ def _land_batch(
         "skipped_duplicate": [],
         "bronze_rows": 0,
     }
-    for landed in files:
-        state = landing.FileState.of(landed.path)
-        file_hash = hashes.get(landed.name) or landing.file_sha256(landed.path)
+    for landed, state, file_hash in seen:
         size = state.size
         repeat = known.repeat_of(batch_id, landed.name, file_hash)
         if repeat is not None:
@@ -308,7 +350,7 @@ def _land_batch(
                 outcome["skipped_duplicate"].append(landed.name)
             continue
         try:
-            raw = read_file(landed.path, ctx.resource.delivery.format, ctx.read_limits)
+            raw = reads.read(ctx, landed)
         except UnreadableFile as error:
             log.warning(
                 "quarantined file %s/%s of %s: %s", batch_id, landed.name, ctx.resource.id, error
