@@ -10,8 +10,10 @@ past its due date:
   **escalated** to the data authority (the bureau): ``escalated_to`` is set, the bureau's inbox
   holds it, and its accounts are notified (an ``escalated`` event).
 
+An open request's due date is what its acting departments owe by: a procedure whose request
+waits on no one meanwhile (answered, awaiting the requester) clears ``due_on`` or closes it.
 A type whose state machine names these actions moves by them (a verification ticket becomes
-``overdue``, then ``escalated``: :data:`MOVING`); every other type keeps its state, so its own
+``overdue``, then ``escalated``: :func:`moving_machines`); every other type keeps its state, so its own
 procedure goes on as before. Who the authority is and how long it waits come from
 ``schemas/bases/verification.yaml`` (the same authority for every procedure). Each event is an
 audit entry; the notifications and their mail follow from the events (jobs.store.notifications).

@@ -48,7 +48,8 @@ def line_of(record: requests.Record) -> dict[str, Any]:
         "extensions": record["extensions"],
         "escalated_to": record["escalated_to"],
         # an extension the department asked, waiting for the bureau (verification)
-        "extension_asked": bool((record["facts"].get("workflow") or {}).get("extension_request")),
+        "extension_asked": record["type"] == "verification"
+        and bool((record["facts"].get("workflow") or {}).get("extension_request")),
     }
 
 

@@ -378,15 +378,45 @@ def close_ticket(
     )
 
 
+def standard_value(settings: Settings, element: str | None, value: str) -> str:
+    """A corrected value as observations hold it (normalised text, DESIGN §5): a date as
+    YYYY-MM-DD, a code as its standard code (a code's name is turned into it); other values as
+    typed, trimmed.
+
+    Raises:
+        TicketError: the value is not a date, or no code of the element's code table.
+    """
+    from jobs.catalog import load_catalog
+
+    value = (value or "").strip()
+    catalog = load_catalog(settings.schemas_root, settings.catalog_revisions_root)
+    if not value or not element or element not in catalog.elements:
+        return value
+    data_element = catalog.element(element)
+    if data_element.type == "date":
+        try:
+            return dt.date.fromisoformat(value).isoformat()
+        except ValueError:
+            raise TicketError(f"{value!r} is not a date: give it as YYYY-MM-DD") from None
+    if data_element.code_table:
+        table = catalog.code_table(data_element.code_table)
+        code = value if value in table.codes else table.name_to_code.get(value)
+        if code is None:
+            codes = ", ".join(f"{c} {n}" for c, n in table.codes.items())
+            raise TicketError(f"{value!r} is no {data_element.name} code; one of: {codes}")
+        return code
+    return value
+
+
 def correct_ticket(
     settings: Settings, ticket_id: str, *, by: Actor, value: str, why: str
 ) -> Ticket:
-    """The assigned department corrects its value: ``value`` becomes its observation in the
-    next base build, which closes the ticket when the conflict is gone.
+    """The assigned department corrects its value: ``value`` (:func:`standard_value`) becomes
+    its observation in the next base build, which closes the ticket when the conflict is gone.
 
     Raises:
         Forbidden: ``by`` is not a data officer of an assigned department.
-        TicketError: the ticket is closed, or names no element.
+        TicketError: the ticket is closed, or names no element, or the value is not one of it.
     """
     return _decide(
         settings,
@@ -395,7 +425,7 @@ def correct_ticket(
         by,
         lambda ticket: apply_correct(
             ticket,
-            value=value,
+            value=standard_value(settings, ticket["element"], value),
             by=by.login,
             department=by.department,
             why=why,

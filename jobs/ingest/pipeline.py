@@ -371,11 +371,16 @@ def _land_batch(
     ]
     if bronze_parts:
         # Rows read on the driver are committed by delta-rs directly: no Spark job needed.
-        ledger.append_arrow(
+        committed = ledger.append_arrow(
             ctx.uri(BRONZE),
             pa.concat_tables(bronze_parts),
             write_id=write_id("bronze", ctx.resource.id, batch_id, files_key),
         )
+        if committed:
+            version = ledger.table_version(ctx.uri(BRONZE))
+            bronze.remember_written(
+                ctx.uri(BRONZE), bronze_parts, version, ctx.settings.arrow_max_rows
+            )
     if quarantine_rows:
         _append_quarantine_files(
             ctx,

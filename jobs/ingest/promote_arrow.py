@@ -17,7 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from jobs.ingest import pool, standardize_arrow
-from jobs.ingest.bronze import BRONZE_SCHEMA
+from jobs.ingest.bronze import BRONZE_SCHEMA, written_rows
 from jobs.lake import ledger
 from jobs.lake.registry import BRONZE, POOL, QUARANTINE
 
@@ -32,12 +32,15 @@ def promote(promotion: Promotion) -> dict[tuple[str, str], dict]:
     """Standardises the promotion's bronze rows in this process and appends its pool and
     quarantine rows; returns the counts per (batch, file)."""
     ctx = promotion.ctx
-    bronze = ledger.scan_arrow(
-        ctx.uri(BRONZE),
-        BRONZE_SCHEMA.names,
-        pc.field("batch_id").isin(promotion.batch_ids)
-        & pc.field("file_hash").isin(promotion.file_hashes),
-    )
+    uri = ctx.uri(BRONZE)
+    bronze = written_rows(uri, promotion.files, ledger.table_version(uri))
+    if bronze is None:  # not landed by this process, or the table changed since
+        bronze = ledger.scan_arrow(
+            uri,
+            BRONZE_SCHEMA.names,
+            pc.field("batch_id").isin(promotion.batch_ids)
+            & pc.field("file_hash").isin(promotion.file_hashes),
+        )
     standardized = standardize_arrow.standardized_batch(
         bronze if bronze is not None else BRONZE_SCHEMA.empty_table(),
         ctx.resource,

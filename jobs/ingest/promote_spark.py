@@ -67,7 +67,11 @@ def promote(promotion: Promotion) -> dict[tuple[str, str], dict]:
             .select(*pool.pool_schema(ctx.resource).fieldNames())
         )
         tables.write_table(
-            pool_rows_df, pool_uri, mode="append", write_id=promotion.append_id("pool")
+            pool_rows_df,
+            pool_uri,
+            mode="append",
+            write_id=promotion.append_id("pool"),
+            merge_schema=True,  # a field added by a catalog revision, as on Arrow
         )
         quarantined = pool.filter_quarantined(
             disposition_df.filter("disposition = 'quarantine'")

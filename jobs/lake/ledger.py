@@ -116,6 +116,16 @@ def append_rows(
     return append_arrow(uri, table, write_id, add_columns=add_columns)
 
 
+def table_version(uri: str, *, storage_options: Mapping[str, str] | None = None) -> int | None:
+    """The table's newest version (its log only is read); None when there is no table."""
+    from deltalake import DeltaTable
+
+    if not table_exists(uri, storage_options):
+        return None
+    options = dict(storage_options) if storage_options else None
+    return int(DeltaTable(uri, storage_options=options).version())
+
+
 def read_rows(
     uri: str,
     filters: Sequence[tuple[str, str, object]] | None = None,

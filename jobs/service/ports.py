@@ -204,6 +204,11 @@ class Shares(Protocol):
         legal_basis: str = "",
     ) -> Grant: ...
 
+    def history(self, principal: Principal, request_id: str) -> dict[str, Any]:
+        """A request and its steps (who, why, the due date then), for its consumer's, provider's
+        or reviewer's people and the bureau."""
+        ...
+
     def ask_coordination(self, principal: Principal, request_id: str, why: str) -> Grant:
         """The consumer of a refused request asks the bureau to coordinate."""
         ...

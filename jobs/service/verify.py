@@ -8,6 +8,10 @@ ID and claimed values (name, birth date, status …); the answer per claimed fie
 * ``invalid_claim``: the claim is not a value of the field (2021-02-30 for a date, an unknown
   status), so it cannot match.
 
+An item whose record has a claimed field marked disputed (异议: an open verification ticket, the
+live marks of ``governance/disputed_marks``) also lists it under ``disputed``: the value stays
+usable while it is verified (000 §13), and the asker knows it is.
+
 The stored values are never returned, nor anything computed from them beyond these answers
 (000 §27, PIPL: the minimum necessary). This is how base data serves checks such as 低保核验
 without handing out the population base.
@@ -255,6 +259,24 @@ def verify_batch(
         raise
 
 
+def _disputed_fields(
+    settings: Settings, dataset_id: str, keys: Sequence[str], fields: Sequence[str]
+) -> dict[str, set[str]]:
+    """Key → the claimed fields whose element is marked disputed (异议) now: the live marks of
+    open verification tickets (``governance/disputed_marks``, one small delta-rs read). A
+    disputed value stays usable (000 §13): the answer says so, it does not withhold it."""
+    from jobs.govern.ticket_snapshot import disputed_elements
+
+    if not keys:
+        return {}
+    base = load_integration_config(settings).bases.get(dataset_id)
+    column_of = {a.element: a.column for a in base.attributes} if base else {}
+    return {
+        key: {column_of.get(e, e) for e in elements} & set(fields)
+        for key, elements in disputed_elements(settings, dataset_id, keys).items()
+    }
+
+
 def _verify(
     settings: Settings,
     consumer: Consumer,
@@ -304,6 +326,7 @@ def _verify(
     for statuses in answers.values():
         for entry in pc.value_counts(pc.drop_null(statuses)).to_pylist():
             counts[entry["values"]] = counts.get(entry["values"], 0) + entry["counts"]
+    disputed = _disputed_fields(settings, dataset.id, valid_keys.to_pylist(), fields)
     # The answer as the API returns it: one dict per item (the only per-item Python here).
     found_list = found.to_pylist()
     invalid = pc.is_null(keys).to_pylist()
@@ -317,6 +340,9 @@ def _verify(
         }
         if invalid[index]:
             result["invalid_id"] = True
+        marked = [f for f in claims if f in disputed.get(keys[index].as_py(), ())]
+        if marked:
+            result["disputed"] = marked
         results.append(result)
     audited(
         settings,

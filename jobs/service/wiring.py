@@ -303,6 +303,12 @@ class LakeShares:
                 legal_basis=legal_basis,
             )
 
+    def history(self, principal: Principal, request_id: str) -> dict[str, Any]:
+        from jobs.share.grants import request_history
+
+        with _refusals():
+            return request_history(self.settings, request_id, by=actor_of(principal))
+
     def ask_coordination(self, principal: Principal, request_id: str, why: str) -> Grant:
         from jobs.share.grants import ask_coordination
 

@@ -689,6 +689,34 @@ def revoke_grant(
     return _take_step(settings, request_id, "share.revoke", by, change, today)
 
 
+def request_history(settings: Settings, request_id: str, *, by: Actor) -> dict[str, Any]:
+    """A request (its grant) and every step of its procedure, oldest first: what, who, why, the
+    state it left and the due date then.
+
+    Raises:
+        Forbidden: ``by`` is of none of the consumer, the provider and the reviewer (nor the
+            bureau's steward).
+        GrantError: no such request.
+    """
+    with reading(settings) as session:
+        grant = _find(session, request_id)
+        record = share_requests.held(session, grant["request_id"])
+        steps = share_requests.steps(session, grant["request_id"]) if record else []
+    parties = {grant["consumer"], provider_of(settings, grant["dataset"])}
+    if record:
+        parties.add(record["subject"]["reviewer"])
+    require(by, "share.view", parties)
+    return {
+        "request": {
+            **grant,
+            "procedure": record["state"] if record else None,
+            "acting": record["departments"] if record else None,
+            "legal_basis": record["subject"].get("legal_basis", "") if record else "",
+        },
+        "steps": steps,
+    }
+
+
 def list_grants(settings: Settings, today: dt.date | None = None) -> list[Grant]:
     """Every request with its computed ``status`` (``overdue``, ``expired``, ``coordinating`` …),
     oldest first, and its procedure: the departments it waits for (``acting``), the consumer's

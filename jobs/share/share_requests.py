@@ -337,6 +337,12 @@ def _adopted_event_id(request_id: str, state: str) -> str:
     return hashlib.sha256(f"{request_id}|{state}|adopted".encode()).hexdigest()[:24]
 
 
+def steps(session: Session, request_id: str) -> list[dict[str, Any]]:
+    """A request's steps, oldest first: action, from, to, by (and department), why, on, due."""
+    keys = ("action", "from_state", "to_state", "by", "by_department", "reason", "on", "due_on")
+    return [{k: e[k] for k in keys} for e in requests.events(session, request_id, SHARE.type)]
+
+
 def by_id(session: Session) -> dict[str, Record]:
     """Every share request, by id."""
     return {r["id"]: r for r in requests.load(session, SHARE.type)}

@@ -210,6 +210,12 @@ def inbox_notifications(settings: Settings, login: str, *, limit: int = 100) -> 
         }
 
 
+def unread_of(settings: Settings, login: str) -> int:
+    """How many notifications ``login`` has not read (the inbox shows it)."""
+    with db.reading(settings) as session:
+        return unread_count(session, login)
+
+
 def mark_read_now(settings: Settings, login: str, ids: Collection[int] | None) -> int:
     """:func:`mark_read` in a transaction of its own, at the settings' clock."""
     with db.transaction(settings) as session:

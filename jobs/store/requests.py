@@ -14,9 +14,10 @@ only stores what they decided, checks it against the machine, and keeps two deci
   accounts deciding the same request at once, the second finds no row and is refused
   (:class:`RequestConflict`); on SQLite the write lock (``BEGIN IMMEDIATE``) already queues it
   behind the first, which it then sees;
-* :func:`lock` and :func:`upsert` serve the bulk writers (a base build's ticket sync, the daily
-  deadline check): they hold the rows they read until they commit (``SELECT … FOR UPDATE``), so
-  a decision made meanwhile waits for them and then finds the version moved.
+* :func:`lock` and :func:`upsert` serve the bulk writers (a base build's ticket sync), and
+  :func:`lock_open` and :func:`mark_deadlines` the daily deadline check over every type: they
+  hold the rows they read until they commit (``SELECT … FOR UPDATE``), so a decision made
+  meanwhile waits for them and then finds the version moved.
 
 :func:`inbox` answers "what must my department act on", overdue first.
 

@@ -46,6 +46,8 @@ PERMISSIONS: dict[str, dict[str, str]] = {
     # bureau's steward decides, finally (000 §15–16, 001 §15)
     "share.ask_coordination": {DATA_OFFICER: OWN, SYSTEM_CLIENT: OWN},
     "share.coordinate": {BUREAU_STEWARD: ANY},
+    # a request's steps: its consumer's, provider's and reviewer's people, and the bureau
+    "share.view": {DATA_OFFICER: OWN, SYSTEM_CLIENT: OWN, APPROVER: OWN, BUREAU_STEWARD: ANY},
     # verification (校核): the assigned department answers and asks for the one extension; the
     # bureau approves it, and files a request for a citizen or legal person
     "ticket.extend": {DATA_OFFICER: OWN},

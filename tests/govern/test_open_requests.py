@@ -65,6 +65,14 @@ def test_an_application_is_due_five_working_days_after_receipt_across_national_d
     assert "secret" not in stored["facts"] and receipt["secret"] not in str(stored)
 
 
+def test_an_application_due_in_a_year_without_an_official_calendar_is_provisional(store):
+    new_year_s_eve = store.with_clock(pinned_clock(dt.datetime(2026, 12, 30, 2, tzinfo=dt.UTC)))
+
+    receipt = _apply(new_year_s_eve)
+
+    assert receipt["due_on"].year == 2027 and receipt["due_provisional"]
+
+
 def test_a_profile_silent_on_the_deadline_takes_the_file_s_default(store):
     receipt = _apply(store)  # hebi: 000 §18 sets no answer deadline
 

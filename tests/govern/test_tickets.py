@@ -294,3 +294,32 @@ def test_tickets_round_trip_through_the_lake_and_the_command(
         filed: tickets.OPEN,
     }
     assert tickets.find_ticket(lake_settings, filed)["assigned_departments"] == ["gaj"]
+
+
+def test_a_build_leaves_a_filed_request_open_and_closes_it_once_corrected_before_it():
+    from jobs.govern.ticket_answers import apply_correct, file_request
+
+    subject = {"base": "population", "key_kind": "citizen_id", "key": "k", "element": "gender"}
+    filed, _ = file_request(
+        subject,
+        ["gaj.hukou"],
+        policy(),
+        problem="性别有误",
+        by="mzj.li",
+        department="mzj",
+        on_behalf_of=None,
+        today=FRIDAY,
+        now=NOW,
+    )
+    kept, _ = plan_sync({"f": filed}, [], policy(), today=FRIDAY, now=NOW, build_id="b1")
+    corrected, _ = apply_correct(
+        filed, value="1", by="gaj.li", department="gaj", why="已更正", today=FRIDAY, now=NOW
+    )
+    during, _ = plan_sync({"f": corrected}, [], policy(), today=FRIDAY, now=NOW, build_id="b2")
+    after, events = plan_sync(
+        {"f": corrected}, [], policy(), today=FRIDAY, now=NOW + dt.timedelta(hours=1), build_id="b3"
+    )
+
+    assert (filed["assigned_departments"], kept, during) == (["gaj"], [], [])
+    assert (after[0]["state"], events[0]["event"]) == (tickets.RESOLVED, "auto_resolved")
+    assert after[0]["close_reason"] == "the correction is an observation of build b3"

@@ -136,7 +136,9 @@ def test_a_correction_is_the_departments_observation_and_the_next_build_closes_t
     corrected = tickets.correct_ticket(
         settings, "t1", by=RSJ_OFFICER, value="张三", why="按户籍更正"
     )
-    tickets.correct_ticket(settings, "t2", by=RSJ_OFFICER, value="2", why="按户籍更正")
+    with pytest.raises(TicketError, match="no 性别 code; one of: 0 未知的性别, 1 男, 2 女"):
+        tickets.correct_ticket(settings, "t2", by=RSJ_OFFICER, value="女士", why="按户籍更正")
+    tickets.correct_ticket(settings, "t2", by=RSJ_OFFICER, value="女", why="按户籍更正")
     with pytest.raises(TicketError, match="only an unanswered ticket"):
         tickets.dispute_ticket(settings, "t1", by=RSJ_OFFICER, why="改主意了")
 

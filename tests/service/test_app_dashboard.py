@@ -78,6 +78,7 @@ def test_notifications_reach_the_acting_department_and_no_other(client, filed):
         ["fresh", "late", "next-year"],
     )
     assert [n["request_id"] for n in theirs["items"]] == ["for-mzj"]
+    assert client.get("/api/v1/inbox").json()["unread_notifications"] == 1
 
 
 def test_an_account_marks_only_its_own_notifications_read(client, filed):
@@ -109,3 +110,4 @@ def test_the_notifications_page_marks_read_with_its_form_and_refuses_without_a_t
 
     assert (forged.status_code, read.status_code) == (403, 303)
     assert client.get("/notifications").text.count('class="unread"') == 0
+    assert "0 未读" in client.get("/inbox").text

@@ -150,6 +150,14 @@ def test_the_sixth_application_from_one_address_is_throttled(client, published):
     assert throttled.status_code == 429 and int(throttled.headers["Retry-After"]) > 0
 
 
+def test_a_name_with_a_right_to_left_override_is_refused(client, published):
+    applicant = {**APPLICATION["applicant"], "name": "柳\u202e如是"}
+
+    response = _apply(client, {**APPLICATION, "applicant": applicant})
+
+    assert response.status_code == 400 and "U+202E" in response.json()["message"]
+
+
 def test_an_oversized_application_is_refused_unread(client, published):
     body = {**APPLICATION, "purpose": "很长" * 10_000}
 
@@ -189,6 +197,7 @@ def test_another_department_cannot_answer_but_the_bureau_can(client, published):
 def test_the_provider_refuses_with_its_reason_through_its_page(client, published):
     receipt = _apply(client).json()
     sign_in(client, "scjgj_approver")
+    inbox = client.get("/api/v1/inbox").json()["items"]
     page = client.get("/open-requests")
     token = form_token(page.text)
 
@@ -201,6 +210,7 @@ def test_the_provider_refuses_with_its_reason_through_its_page(client, published
         follow_redirects=False,
     )
 
+    assert [(i["id"], i["type"]) for i in inbox] == [(receipt["receipt"], "open_request")]
     assert f'data-request="{receipt["receipt"]}"' in page.text and "柳如是" in page.text
     assert forged.status_code == 403 and sent.status_code == 303
     shown = open_requests.status(

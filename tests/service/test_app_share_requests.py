@@ -6,7 +6,7 @@ import pytest
 
 from jobs.settings import pinned_clock
 from jobs.share import grants
-from jobs.store.roles import BUREAU, BUREAU_STEWARD
+from jobs.store.roles import BUREAU, BUREAU_STEWARD, DATA_OFFICER
 from tests.service.conftest import MemoryAudit
 from tests.service.forms import as_person, form_token, sign_in
 
@@ -33,6 +33,7 @@ def app(settings, identity, data):
     from jobs.service.app import create_app
 
     identity.add("steward", BUREAU, BUREAU_STEWARD)
+    identity.add("wjw_officer", "wjw", DATA_OFFICER)
     return create_app(settings, identity=identity, data=data, audit=MemoryAudit(data))
 
 
@@ -153,3 +154,18 @@ def test_the_consumer_asks_and_the_steward_upholds_through_the_pages(client, app
     after = client.get("/shares").text
     assert '<td class="status">upheld</td>' in after and "可改用核验接口" in after
     assert 'class="ask-coordination"' not in after
+
+
+def test_the_steps_of_a_request_are_shown_to_its_departments_only(client, refused):
+    consumer = client.get(f"/api/v1/shares/{refused}", headers=as_person(client, "mzj_officer"))
+    outsider = client.get(f"/api/v1/shares/{refused}", headers=as_person(client, "wjw_officer"))
+    sign_in(client, "rsj_approver")
+    page = client.get(f"/shares/{refused}")
+
+    assert [(s["action"], s["by"], s["reason"]) for s in consumer.json()["steps"]] == [
+        ("requested", "mzj_officer", "低保资格核验 (依据 社会救助暂行办法 第十一条)"),
+        ("denied", "rsj_approver", "超出履职范围"),
+    ]
+    assert consumer.json()["steps"][0]["due_on"] == "2025-10-10"
+    assert outsider.status_code == 403
+    assert page.status_code == 200 and "超出履职范围" in page.text

@@ -103,3 +103,36 @@ def test_a_rebuilt_base_is_read_afresh(lake_settings):
     assert verify_batch(settings, consumer, "population", items)[0]["fields"] == {
         "person_name": "match"
     }
+
+
+def test_a_claimed_field_under_verification_is_answered_and_said_disputed(lake_settings):
+    from jobs.govern import tickets
+    from tests.actors import RSJ_OFFICER
+    from tests.govern.test_tickets import issue, policy
+
+    settings = lake_settings.with_clock(pinned_clock(dt.datetime(2025, 3, 3, 4, tzinfo=dt.UTC)))
+    people = _persons(2)
+    ledger.append_arrow(POPULATION.uri(settings), people, "test-population")
+    grants.request_share(
+        settings,
+        consumer="mzj",
+        dataset_id="population",
+        fields=["person_name", "birth_date"],
+        purpose="低保核验",
+        by=MZJ_OFFICER,
+        kind=grants.VERIFY,
+    )
+    first, second = people.column("person_id").to_pylist()
+    disputed = issue("t1", key=first, base_keys=[first])
+    now = settings.now()
+    tickets.sync_tickets([disputed], settings, build_id="b1", today=TODAY, now=now, policy=policy())
+    claims = {"person_name": "某人", "birth_date": "1950-01-01"}
+    items = [{"id": first, "claims": claims}, {"id": second, "claims": claims}]
+
+    while_open = verify_batch(settings, Consumer("mzj", "mzj.app"), "population", items)
+    tickets.close_ticket(settings, "t1", tickets.CONFIRMED, by=RSJ_OFFICER, why="值已核实")
+    after = verify_batch(settings, Consumer("mzj", "mzj.app"), "population", items)
+
+    assert [r.get("disputed") for r in while_open] == [["person_name"], None]
+    assert [r["fields"] for r in while_open] == [r["fields"] for r in after]
+    assert [r.get("disputed") for r in after] == [None, None]

@@ -60,6 +60,7 @@ page_router = APIRouter(prefix="/inbox")
 
 def _inbox(svc: ServiceDep, principal: Principal) -> dict[str, Any]:
     from jobs.govern.inbox import dashboard_of, inbox_of
+    from jobs.store.notifications import unread_of
 
     today = svc.settings.today()
     return {
@@ -67,6 +68,7 @@ def _inbox(svc: ServiceDep, principal: Principal) -> dict[str, Any]:
         "today": today,
         "items": inbox_of(svc.settings, principal.department, today),
         "dashboard": dashboard_of(svc.settings, principal.department, today),
+        "unread_notifications": unread_of(svc.settings, principal.login),
     }
 
 

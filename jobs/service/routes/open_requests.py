@@ -24,6 +24,7 @@ steward also applies on a citizen's or organisation's behalf.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
 import hashlib
 import hmac
@@ -258,9 +259,17 @@ def _submit(
     from jobs.govern.open_requests import submit
 
     name = inputs.dataset_name(dataset.strip())
+    shown_name = inputs.free_text(applicant.name, "applicant's name")  # no bidi tricks on pages
     actor = actor_of(by) if by else None
     with _refusals():
-        return submit(svc.settings, name, applicant, purpose, source=source, by=actor)
+        return submit(
+            svc.settings,
+            name,
+            dataclasses.replace(applicant, name=shown_name),
+            purpose,
+            source=source,
+            by=actor,
+        )
 
 
 async def _submit_form(

@@ -149,6 +149,12 @@ async def decide(request: str, body: DecisionBody, approver: Approver, svc: Serv
     )
 
 
+@api_router.get("/{request}")
+async def history(request: str, principal: ShareParty, svc: ServiceDep) -> dict[str, Any]:
+    """A request and every step of it: who, why, the state it left and the due date then."""
+    return await run_in_threadpool(svc.shares.history, principal, request_id(request))
+
+
 @api_router.post("/{request}/coordination")
 async def ask_coordination(
     request: str, body: CoordinationBody, requester: Requester, svc: ServiceDep
@@ -185,6 +191,15 @@ async def shares_page(
         "may_request": principal.has_any(REQUESTER_ROLES),
     }
     return render(request, "shares.html", context, principal)
+
+
+@page_router.get("/{share_request}")
+async def history_page(
+    request: Request, share_request: str, principal: ShareParty, svc: ServiceDep
+) -> Response:
+    found = await run_in_threadpool(svc.shares.history, principal, request_id(share_request))
+    context = {"share": found["request"], "steps": found["steps"]}
+    return render(request, "share.html", context, principal)
 
 
 @page_router.post("")
