@@ -2,7 +2,11 @@
 
 For each city size a synthetic county is generated into a temporary folder (not timed), then:
 - ``gaj.hukou`` alone: land_to_bronze and bronze_to_pool timed separately, rows per second over
-  the delivered hukou rows (the issue's goal: ≥ 50k rows/s on 2 cores for a 1M-row export);
+  the delivered hukou rows, CPU seconds (this process and its children: the steady figure on a
+  shared machine) and the load average; then the same files through the DuckDB reference of
+  the same rules (:mod:`bench.duckdb_ingest`), its counts next to govlake's, and the ratio of
+  the two times (the issue's goal: at or ahead of the reference, ≥ 70k rows/s on 2 cores for
+  the 1M-row export);
 - the whole county: every catalog resource, total seconds and rows per second.
 
 ``--quick`` runs a 20,000-person county; the full run 1,000,000 persons for hukou and 100,000
@@ -15,16 +19,22 @@ Run: ``python -m bench --only ingest [--quick]``.
 from __future__ import annotations
 
 import argparse
+import os
+import resource
 import shutil
 import tempfile
 import time
 from pathlib import Path
 
+import pyarrow as pa
+
+from bench import duckdb_ingest
 from bench.bench_bridge import PeakMemory
 from bench.common import settings_under
 from jobs.catalog.loader import load_catalog
 from jobs.ingest import pipeline
 from jobs.settings import Settings
+from jobs.standardize.regions import _regions
 from jobs.synth.config import load_config
 from jobs.synth.generate import generate
 
@@ -41,13 +51,15 @@ def _hukou(persons: int, base: Settings) -> dict:
     try:
         _generate(persons, root)
         settings = settings_under(base, root)
+        load = os.getloadavg()[0]
         with PeakMemory().measure() as memory:
-            started = time.perf_counter()
+            started, cpu_started = time.perf_counter(), _cpu_seconds()
             landed = pipeline.land_to_bronze("gaj.hukou", settings)
             landed_at = time.perf_counter()
-            pipeline.bronze_to_pool("gaj.hukou", settings)
-            pooled_at = time.perf_counter()
+            pooled = pipeline.bronze_to_pool("gaj.hukou", settings)
+            pooled_at, cpu_pooled = time.perf_counter(), _cpu_seconds()
             accounted = pipeline.check_row_accounting("gaj.hukou", settings)
+        reference = _reference(root, settings)
         rows = accounted["file_rows"]
         total = pooled_at - started
         return {
@@ -57,11 +69,57 @@ def _hukou(persons: int, base: Settings) -> dict:
             "land_s": round(landed_at - started, 1),
             "pool_s": round(pooled_at - landed_at, 1),
             "total_s": round(total, 1),
+            "cpu_s": round(cpu_pooled - cpu_started, 1),
             "rows_per_s": round(rows / total),
+            "counts": f"{pooled['pool_rows']}/{pooled['quarantined_rows']}/"
+            f"{pooled['duplicate_rows']}",
+            "duckdb_s": reference["seconds"],
+            "duckdb_cpu_s": reference["cpu_s"],
+            "duckdb_counts": reference["counts"],
+            "ratio": round(total / reference["seconds"], 2),
+            # CPU seconds hold on a shared machine where wall times follow the neighbours
+            "cpu_ratio": round((cpu_pooled - cpu_started) / max(reference["cpu_s"], 0.1), 2),
+            "load": round(load, 1),
             "peak_tree_mb": memory["tree"],
         }
     finally:
         shutil.rmtree(root, ignore_errors=True)
+
+
+def _cpu_seconds() -> float:
+    """CPU seconds of this process and its finished children so far."""
+    usage = [resource.getrusage(who) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]
+    return sum(u.ru_utime + u.ru_stime for u in usage)
+
+
+def _reference(root: Path, settings: Settings) -> dict:
+    """The DuckDB reference of the same rules over the same hukou files (pool / quarantine /
+    duplicate counts as ``counts``)."""
+    catalog = load_catalog(settings.schemas_root)
+    found = _regions().values()
+    regions = pa.table(
+        {
+            "code": pa.array([r.code for r in found], pa.string()),
+            "last_year": pa.array(
+                [None if r.is_current else r.last_year for r in found], pa.int64()
+            ),
+        }
+    )
+    folder = root / "landing" / "gaj" / "hukou"
+    started, cpu_started = time.perf_counter(), _cpu_seconds()
+    counts = duckdb_ingest.ingest(
+        folder,
+        root / "reference",
+        catalog.resources["gaj.hukou"],
+        catalog,
+        regions,
+        settings.today(),
+    )
+    return {
+        "seconds": round(time.perf_counter() - started, 1),
+        "cpu_s": round(_cpu_seconds() - cpu_started, 1),
+        "counts": f"{counts['pool_rows']}/{counts['quarantined_rows']}/{counts['duplicate_rows']}",
+    }
 
 
 def _county(persons: int, base: Settings) -> dict:

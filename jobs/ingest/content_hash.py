@@ -24,9 +24,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from jobs.standardize.arrow_dates import civil_of
+from jobs.standardize.arrow_values import rows_with_bytes
 
 _MICROS_PER_DAY = 86_400_000_000
 _SHORT_ESCAPES = {"\b": "\\b", "\t": "\\t", "\n": "\\n", "\f": "\\f", "\r": "\\r"}
+#: The bytes a JSON string escapes: control characters, the quote and the backslash.
+_NEEDS_ESCAPE = np.zeros(256, bool)
+_NEEDS_ESCAPE[:0x20] = True
+_NEEDS_ESCAPE[[ord('"'), ord("\\")]] = True
 
 
 def _join(*parts: pa.Array | str) -> pa.Array:
@@ -35,9 +40,13 @@ def _join(*parts: pa.Array | str) -> pa.Array:
 
 def json_escaped(values: pa.Array) -> pa.Array:
     """Strings escaped for a JSON string literal as Jackson escapes them (quotes not added)."""
-    needs = pc.fill_null(pc.match_substring_regex(values, r'["\\\x00-\x1f]'), False)
-    if not pc.any(needs).as_py():
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    # One pass of numpy over the bytes, not a regular expression per string.
+    marked = rows_with_bytes(values, _NEEDS_ESCAPE) & _valid(values)
+    if not marked.any():
         return values
+    needs = pa.array(marked)
     subset = values.filter(needs)
     subset = pc.replace_substring(subset, "\\", "\\\\")
     subset = pc.replace_substring(subset, '"', '\\"')
