@@ -50,7 +50,8 @@ class Service:
     templates: Jinja2Templates
 
 
-def service(request: Request) -> Service:
+async def service(request: Request) -> Service:
+    # async: a plain function dependency would be run in the thread pool on every request.
     return request.app.state.service
 
 

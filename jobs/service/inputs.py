@@ -75,6 +75,8 @@ def field_names(texts: Iterable[str]) -> tuple[str, ...]:
 
 def free_text(text: str, what: str) -> str:
     """Text as given (a purpose, a reason), if it holds no control or invisible character."""
+    if text.isprintable():  # no character of the refused categories (the common case, fast)
+        return text
     for char in text:
         if unicodedata.category(char) in _REFUSED_CATEGORIES:
             raise bad_request(

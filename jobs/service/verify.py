@@ -129,13 +129,16 @@ class _Base:
         keys = rows.column(key).cast(pa.binary()).to_numpy(zero_copy_only=False)
         return cls(stamp, rows, keys.astype(bytes))
 
-    def rows_of(self, keys: pa.Array) -> pa.Table:
-        """The rows whose key is one of ``keys`` (each at most once)."""
-        wanted = pc.unique(keys).cast(pa.binary()).to_numpy(zero_copy_only=False)
-        wanted = wanted.astype(self.keys.dtype) if len(wanted) else np.array([], self.keys.dtype)
+    def rows_at(self, keys: pa.Array) -> pa.Table:
+        """One row per key, in the keys' order: the row with that key, or a row of nulls where
+        there is none (or the key is null)."""
+        given = pc.fill_null(keys, "").cast(pa.binary()).to_numpy(zero_copy_only=False)
+        wanted = given.astype(self.keys.dtype) if len(given) else np.array([], self.keys.dtype)
         at = np.minimum(np.searchsorted(self.keys, wanted), max(len(self.keys) - 1, 0))
-        found = at[self.keys[at] == wanted] if len(self.keys) else at[:0]
-        return self.rows.take(pa.array(found, pa.int64()))
+        if not len(self.keys):
+            return self.rows.take(pa.nulls(len(keys), pa.int64()))
+        found = (self.keys[at] == wanted) & keys.is_valid().to_numpy(zero_copy_only=False)
+        return self.rows.take(pa.array(at, pa.int64(), mask=~found))
 
 
 _bases: dict[str, _Base] = {}
@@ -143,8 +146,9 @@ _bases_lock = threading.Lock()
 
 
 def _base_rows(uri: str, key: str, columns: Sequence[str], keys: pa.Array) -> pa.Table:
-    """The rows of a base table with one of ``keys``: ``key`` and ``columns`` (and the columns
-    read before), from memory, kept per table version.
+    """The rows of a base table of ``keys``, one per key in order (nulls where the base holds
+    none): ``key`` and ``columns`` (and the columns read before), from memory, kept per table
+    version.
 
     A base is not sorted by its key, so row-group statistics skip nothing for a list of IDs,
     and a scan of a million persons per 100-ID call would be most of the call: the key and the
@@ -171,7 +175,7 @@ def _base_rows(uri: str, key: str, columns: Sequence[str], keys: pa.Array) -> pa
                 cached = _bases[uri] = _Base.read(
                     stamp, files, key, sorted(known | {key, *columns})
                 )
-    return cached.rows_of(keys)
+    return cached.rows_at(keys)
 
 
 def _as_type(values: pa.Array, type_: pa.DataType) -> pa.Array:
@@ -307,27 +311,15 @@ def _verify(
             "an ID appears more than once in the batch",
             "send each ID once per batch, with all its claims in one item",
         )
-    stored = _base_rows(table_at(*dataset.layer).uri(settings), key, fields, valid_keys)
-    # Claims and stored values side by side, one row per item, in the batch's order.
-    claims_table = pa.table(
-        {
-            "_item": pa.array(range(len(checked)), pa.int64()),
-            key: keys,
-            **{
-                f"_claim_{f}": pa.array([c.get(f) for _, c in checked], pa.string()) for f in fields
-            },
-        }
-    )
-    joined = claims_table.join(
-        stored.append_column("_found", pa.array([True] * stored.num_rows)), key
-    ).sort_by("_item")
-    found = pc.fill_null(joined.column("_found").combine_chunks(), False)
+    # Stored values beside the claims: one row per item, in the batch's order.
+    stored = _base_rows(table_at(*dataset.layer).uri(settings), key, fields, keys)
+    found = stored.column(key).combine_chunks().is_valid()
     answers: dict[str, list] = {}
     for field in fields:
         kind = dataset.columns[field][1]
         standardise = _standardiser(settings, dataset.id, field, kind)
-        claims = joined.column(f"_claim_{field}").combine_chunks()
-        stored_values = _comparable(joined.column(field), kind, standardise)
+        claims = pa.array([c.get(field) for _, c in checked], pa.string())
+        stored_values = _comparable(stored.column(field), kind, standardise)
         standard_claims = _as_type(standardise(claims), stored_values.type)
         answers[field] = _statuses(found, claims, standard_claims, stored_values)
     counts: dict[str, int] = {}

@@ -93,8 +93,11 @@ async def read_rows(
     ``id=…`` (repeatable or comma-separated), ``limit``, ``cursor`` from the previous page,
     ``format=json|csv|xlsx|arrow|parquet``."""
     request = read_request(dataset, fields, filter, id, limit, cursor, format)
-    page = await run_in_threadpool(svc.data.read, reader, request)
-    encoded = await run_in_threadpool(svc.data.encode, page, request.format)
+
+    def read_and_encode() -> Any:
+        return svc.data.encode(svc.data.read(reader, request), request.format)
+
+    encoded = await run_in_threadpool(read_and_encode)  # one trip to the thread pool, not two
     headers = {}
     if request.format != "json":
         headers["Content-Disposition"] = f'attachment; filename="{encoded.filename}"'
