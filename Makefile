@@ -23,9 +23,13 @@ demo: env
 serve: env
 	$(VENV)/bin/govlake serve
 
+# Two pytest workers (one per core of the reference machine), each taking whole test files, so a
+# module's fixtures (a Spark session, a lake, a PostgreSQL server) are built once per worker.
+# A fixed count, not "auto": every worker starts its own Spark and PostgreSQL.
+# --durations: the slowest tests are in every CI log, where the suite's time budget is kept.
 test: env
 	@scripts/ensure_test_packages.sh
-	DRILL_POINTS=0 $(PY) -m pytest
+	DRILL_POINTS=0 $(PY) -m pytest -n 2 --dist loadfile --durations=25
 
 # The crash drill in full: SIGKILL at 10 seeded points of ingestion, base build and share refresh
 # (make test kills each stage once at every kind of point).
