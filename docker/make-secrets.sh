@@ -32,5 +32,7 @@ if [ ! -s "$folder/airflow_fernet_key" ]; then
     > "$folder/airflow_fernet_key"
   echo "wrote $folder/airflow_fernet_key"
 fi
+# The mail server's password is the operator's to write (empty: the server wants none).
+[ -e "$folder/smtp_password" ] || : > "$folder/smtp_password"
 # Containers run as other users (postgres, govlake): the files must be readable inside them.
 chmod 444 "$folder"/*

@@ -172,11 +172,15 @@ def test_govlake_settings_point_the_lake_at_the_object_store_and_spark_at_the_ma
 
 def test_every_variable_the_compose_file_reads_is_defined_in_the_env_example(env_example):
     text = COMPOSE.read_text(encoding="utf-8")
-    referenced = set(re.findall(r"(?<!\$)\$\{([A-Z_][A-Z0-9_]*)", text))
+    referenced = set(re.findall(r"(?<!\$)\$\{([A-Z_][A-Z0-9_]*)\}", text))
+    # ${NAME:-default}: optional (mail is off without a host); documented, commented out
+    optional = set(re.findall(r"(?<!\$)\$\{([A-Z_][A-Z0-9_]*):-", text))
+    documented = ENV_EXAMPLE.read_text(encoding="utf-8")
 
     assert referenced, "the compose file reads no variables?"
     assert referenced <= set(env_example), sorted(referenced - set(env_example))
     assert all(v for v in env_example.values()), "every variable has a value in .env.example"
+    assert [n for n in sorted(optional) if f"# {n}=" not in documented] == []
 
 
 def test_env_file_holds_no_secret_and_secrets_are_ignored(env_example):
@@ -257,6 +261,18 @@ def test_every_secret_a_service_names_is_declared_and_exists_nowhere_in_the_envi
         assert secret["file"].startswith("./secrets/")
     used = {s for service in services.values() for s in service.get("secrets", [])}
     assert used == set(declared), f"declared but unused: {set(declared) - used}"
+
+
+def test_mail_reaches_the_service_and_the_deadline_check_only(services):
+    # serve mails after a decision; the scheduler's daily deadline check mails and retries
+    wired = {
+        name for name, service in services.items() if "GOVLAKE_SMTP_HOST" in _environment(service)
+    }
+    assert wired == {"serve", "airflow-scheduler"}
+    for name in wired:
+        env = _environment(services[name])
+        assert env["GOVLAKE_SMTP_PASSWORD_FILE"] == "/run/secrets/smtp_password", name
+        assert "smtp_password" in services[name]["secrets"], name
 
 
 def test_object_store_root_credentials_reach_only_the_object_store(services):
@@ -449,7 +465,9 @@ def test_make_secrets_writes_every_declared_secret_owner_only_and_a_fernet_key(c
     assert {p.name: p.read_text() for p in (tmp_path / "secrets").iterdir()} == first  # kept
     assert stat.S_IMODE((tmp_path / "secrets").stat().st_mode) == 0o700
     assert len(base64.urlsafe_b64decode(first["airflow_fernet_key"].strip())) == 32
-    assert all(len(v.strip()) >= 32 for k, v in first.items() if k != "minio_root_user")
+    generated = {k: v for k, v in first.items() if k not in {"minio_root_user", "smtp_password"}}
+    assert all(len(v.strip()) >= 32 for v in generated.values())
+    assert first["smtp_password"] == ""  # the operator's to fill in, never made up
 
 
 def test_catalog_revisions_are_written_by_the_service_and_read_where_dags_are_parsed_and_run(
