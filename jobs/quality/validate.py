@@ -110,11 +110,51 @@ def site_config(settings: Settings) -> dict[str, Any]:
     }
 
 
+#: GX file contexts built in this process, by project root: (project file's stamp, context).
+_contexts: dict[Path, tuple[tuple[int, int], Any]] = {}
+
+
 def gx_context(settings: Settings) -> Any:
     """The GX file project under the reports root, configured for govlake (idempotent).
 
-    Call inside :func:`gx_lock`.
+    Built once per process and reused while its project file (great_expectations.yml) is the
+    one it was built from: building it reads and checks the whole project (about a tenth of a
+    second per validation of a small batch), and the tasks of a run (``dag.test``, a bench)
+    share a process. Another process that changed the project file (a task of another
+    resource adding its data asset) makes the next call build it again. Call inside
+    :func:`gx_lock`, and :func:`keep_gx_context` after using it.
     """
+    root = gx_project_root(settings)
+    cached = _contexts.get(root)
+    if cached is not None and cached[0] == _project_file_stamp(root):
+        return cached[1]
+    context = _configured_context(settings)
+    keep_gx_context(settings, context)
+    return context
+
+
+def keep_gx_context(settings: Settings, context: Any) -> None:
+    """Remembers ``context`` as the project's, as its project file is now (call inside
+    :func:`gx_lock`, after a change GX saved, such as a data asset added)."""
+    root = gx_project_root(settings)
+    _contexts[root] = (_project_file_stamp(root), context)
+
+
+def forget_gx_contexts() -> None:
+    """Drops the contexts this process built (the next :func:`gx_context` reads the file)."""
+    _contexts.clear()
+
+
+def _project_file_stamp(root: Path) -> tuple[int, int]:
+    """Modification time and size of the project file: the pair changes when GX saves it."""
+    try:
+        stat = (root / "gx" / "great_expectations.yml").stat()
+    except FileNotFoundError:
+        return (-1, -1)
+    return (stat.st_mtime_ns, stat.st_size)
+
+
+def _configured_context(settings: Settings) -> Any:
     # No usage statistics leave a government network.
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
     import great_expectations as gx
@@ -360,6 +400,7 @@ class GxSession:
                     ExpectationSuiteIdentifier(name=self.suite.name),
                 ],
             )
+        keep_gx_context(self.settings, self.context)
         self.docs_seconds = time.perf_counter() - started
 
 

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 
 def test_gx_project_is_configured_once_and_read_back_by_later_runs(lake_settings):
-    from jobs.quality.validate import SITE_NAME, gx_context, gx_lock, gx_project_root
+    from jobs.quality.validate import (
+        SITE_NAME,
+        forget_gx_contexts,
+        gx_context,
+        gx_lock,
+        gx_project_root,
+    )
 
     with gx_lock(lake_settings):
         first = gx_context(lake_settings)
@@ -12,6 +18,7 @@ def test_gx_project_is_configured_once_and_read_back_by_later_runs(lake_settings
     saved = yml.read_text()
     # A later task (another process in Airflow) reads the project from great_expectations.yml,
     # where GX hands the progress-bar settings back as a dict, not as its config object.
+    forget_gx_contexts()
     with gx_lock(lake_settings):
         again = gx_context(lake_settings)
 
@@ -23,3 +30,15 @@ def test_gx_project_is_configured_once_and_read_back_by_later_runs(lake_settings
     assert flags.get("metric_calculations") is False
     assert again.variables.analytics_enabled is False
     assert first.root_directory == again.root_directory
+
+
+def test_a_process_reuses_its_context_until_another_one_changes_the_project_file(lake_settings):
+    from jobs.quality.validate import gx_context, gx_lock, gx_project_root
+
+    with gx_lock(lake_settings):
+        first = gx_context(lake_settings)
+        assert gx_context(lake_settings) is first
+    yml = gx_project_root(lake_settings) / "gx" / "great_expectations.yml"
+    yml.write_text(yml.read_text() + "\n# saved by another task\n")
+    with gx_lock(lake_settings):
+        assert gx_context(lake_settings) is not first
