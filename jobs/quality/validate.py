@@ -97,8 +97,15 @@ def gx_lock(settings: Settings) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+#: GX's page and index views with their templates compiled once per process.
+_VIEWS = "jobs.quality.docs_views"
+
+
 def site_config(settings: Settings) -> dict[str, Any]:
-    """The Data Docs site: GX's SiteBuilder writing static files to the reports root."""
+    """The Data Docs site: GX's SiteBuilder writing static files to the reports root, with
+    GX's own views whose Jinja templates are compiled once per process
+    (:mod:`jobs.quality.docs_views`)."""
+    page_view = {"module_name": _VIEWS, "class_name": "PageView"}
     return {
         "class_name": "SiteBuilder",
         "show_how_to_buttons": False,
@@ -106,7 +113,14 @@ def site_config(settings: Settings) -> dict[str, Any]:
             "class_name": "TupleFilesystemStoreBackend",
             "base_directory": str(data_docs_dir(settings)),
         },
-        "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+        "site_index_builder": {
+            "class_name": "DefaultSiteIndexBuilder",
+            "view": {"module_name": _VIEWS, "class_name": "IndexPageView"},
+        },
+        "site_section_builders": {
+            "expectations": {"view": page_view},
+            "validations": {"view": page_view},
+        },
     }
 
 
