@@ -14,6 +14,14 @@ from tests.spark_cluster import spark_cluster  # noqa: F401  (a standalone Spark
 os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
 
 
+def pytest_collection_modifyitems(config, items):
+    """Files holding slow tests run first. `make test`'s two workers take whole files in this
+    order, so the minutes-long ones (the crash drill, the Spark cluster) start early instead of
+    leaving one worker busy alone at the end (six minutes of the 28 the suite took)."""
+    slow_files = {item.path for item in items if item.get_closest_marker("slow")}
+    items.sort(key=lambda item: item.path not in slow_files)  # stable: file order kept
+
+
 @pytest.fixture(scope="session")
 def spark(tmp_path_factory):
     from jobs.settings import Settings

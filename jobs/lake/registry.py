@@ -97,7 +97,7 @@ BRONZE = LakeTable(
     "bronze",
     "<dept>/<resource>",
     "one row per delivered data row: raw strings and lineage, nothing parsed",
-    f"{_INGEST}._land_batch",
+    f"{_INGEST}._land_files",
     _ROW_LINEAGE,
 )
 POOL = LakeTable(
