@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from jobs.service.errors import refusals
@@ -320,15 +320,7 @@ class LakeShares:
     ) -> Grant:
         from jobs.share.grants import coordinate
 
-        with _refusals():
-            return coordinate(
-                self.settings,
-                request_id,
-                approve,
-                by=actor_of(principal),
-                why=why,
-                expires_on=expires_on,
-            )
+        return self._decided(coordinate, principal, request_id, approve, why, expires_on)
 
     def decide(
         self,
@@ -340,8 +332,21 @@ class LakeShares:
     ) -> Grant:
         from jobs.share.grants import decide_request
 
+        return self._decided(decide_request, principal, request_id, approve, why, expires_on)
+
+    def _decided(
+        self,
+        decision: Callable[..., Grant],
+        principal: Principal,
+        request_id: str,
+        approve: bool,
+        why: str,
+        expires_on: dt.date | None,
+    ) -> Grant:
+        """A decision of the providing department (``decide_request``) or of the bureau
+        coordinating (``coordinate``), signed by the principal's account."""
         with _refusals():
-            return decide_request(
+            return decision(
                 self.settings,
                 request_id,
                 approve,
