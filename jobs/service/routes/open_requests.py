@@ -40,6 +40,7 @@ from starlette.concurrency import run_in_threadpool
 from jobs.govern.applicants import APPLICANT_KINDS, ID_TYPES, Applicant
 from jobs.service import inputs
 from jobs.service.deps import Service, ServiceDep, csrf_refused, csrf_token_sent, requires_role
+from jobs.service.errors import refusals
 from jobs.service.ports import Principal, Refusal
 from jobs.service.responses import render
 from jobs.service.routes.shares import plain_text
@@ -193,34 +194,24 @@ def published_csv(location: str, batch_rows: int = 10_000) -> Iterator[bytes]:
 # --- the rules' refusals --------------------------------------------------------------------
 
 
-@contextlib.contextmanager
-def _refusals() -> Iterator[None]:
+def _refusals() -> contextlib.AbstractContextManager[None]:
     from jobs.govern.open_requests import NotFound, OpenRequestError, OpenRequestThrottled
     from jobs.govern.procedure import ProcedureError
     from jobs.store.roles import Forbidden
 
-    try:
-        yield
-    except Forbidden as exc:
-        raise Refusal(
-            403, "forbidden", str(exc), "ask an approver of the providing department"
-        ) from None
-    except OpenRequestThrottled as exc:
-        raise Refusal(
+    return refusals(
+        (Forbidden, 403, "forbidden", "ask an approver of the providing department"),
+        (
+            OpenRequestThrottled,
             429,
             "too_many_requests",
-            str(exc),
             "wait, or ask the bureau to apply for you",
-            retry_after_seconds=exc.retry_after_seconds,
-        ) from None
-    except NotFound as exc:
-        raise Refusal(
-            404, "not_found", str(exc), "check the receipt number and secret you were given"
-        ) from None
-    except OpenRequestError as exc:
-        raise Refusal(400, "open_request_refused", str(exc), "see the open list at /open") from None
-    except ProcedureError as exc:  # no such request, or answered by someone else meanwhile
-        raise Refusal(409, "open_request_conflict", str(exc), "look at the request again") from None
+        ),
+        (NotFound, 404, "not_found", "check the receipt number and secret you were given"),
+        (OpenRequestError, 400, "open_request_refused", "see the open list at /open"),
+        # no such request, or answered by someone else meanwhile
+        (ProcedureError, 409, "open_request_conflict", "look at the request again"),
+    )
 
 
 def _receipt(text: str) -> str:
