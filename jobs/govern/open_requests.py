@@ -16,8 +16,9 @@ event and an audit entry. Who applies:
 * the bureau on a citizen's or organisation's behalf (a steward), signed by its account.
 
 The applicant's contact details (name, ID type and number or USCC, phone, e-mail) are personal
-data: they stay in the store (the request's ``facts``), are shown to the department that answers,
-and never reach an audit entry, a log line or the lake. The applicant gets a receipt number (the
+data: they stay in the store (the request's ``facts``), are shown to the department that answers
+with the ID number masked (it answers the purpose; it need not hold the number), and never
+reach an audit entry, a log line or the lake. The applicant gets a receipt number (the
 request id) and a secret, stored only as its digest, to check the state of the request.
 
 States::
@@ -48,7 +49,7 @@ from jobs import yamlconf
 from jobs.catalog import load_catalog
 from jobs.catalog.models import Resource
 from jobs.govern import procedure
-from jobs.govern.applicants import Applicant, ApplicantError, checked_applicant
+from jobs.govern.applicants import Applicant, ApplicantError, as_shown, checked_applicant
 from jobs.govern.procedure import ProcedureError
 from jobs.lake.registry import OPEN_DATASET
 from jobs.policy import WorkdayCalendar, load_profile
@@ -334,7 +335,8 @@ def answer(settings: Settings, receipt: str, grant: bool, *, by: Actor, why: str
 
 def to_answer(settings: Settings, by: Actor) -> list[dict[str, Any]]:
     """The applications ``by`` may answer (its department's; every one for the bureau), pending
-    first, with the applicant's details: the department needs them to answer."""
+    first, with the applicant's name and contact details (the department answers at them) and
+    the ID number masked (:func:`jobs.govern.applicants.as_shown`)."""
     rows = procedure.load(settings, OPEN_REQUEST)
     mine = [r for r in rows if by.department == BUREAU or by.department in r["departments"]]
     return sorted(
@@ -349,7 +351,7 @@ def shown_to_department(record_: requests.Record) -> dict[str, Any]:
         **_status(record_),
         "provider": record_["departments"][0],
         "requested_by": record_["requested_by"],
-        "applicant": facts["applicant"],
+        "applicant": as_shown(facts["applicant"]),
         "purpose": facts["purpose"],
     }
 

@@ -151,6 +151,30 @@ def test_the_department_lists_its_own_applications_and_the_bureau_all(store):
     assert open_requests.to_answer(store, STEWARD)[0]["applicant"]["name"] == "柳如是"
 
 
+def test_those_who_answer_see_the_applicant_s_id_number_masked_and_the_store_keeps_it(store):
+    receipt = _apply(store)["receipt"]
+    passport = dataclasses.replace(CITIZEN, id_type="passport", id_number="E12345678")
+    company = Applicant(
+        "organisation", "某某科技有限公司", "uscc", "91110000100000000R", "", "a@b.cn"
+    )
+    _apply(store, applicant=passport), _apply(store, applicant=company)
+
+    listed = open_requests.to_answer(store, SCJGJ_APPROVER)
+    answered = open_requests.answer(store, receipt, True, by=SCJGJ_APPROVER, why="同意开放")
+
+    shown = {r["applicant"]["id_type"]: r["applicant"]["id_number"] for r in listed}
+    assert shown == {
+        "resident_id": "1101**********002X",  # DESIGN §7, as the shares mask an ID
+        "passport": "*****5678",
+        "uscc": "91110000100000000R",  # an organisation's public registration
+    }
+    assert answered["applicant"]["id_number"] == "1101**********002X"
+    assert {r["applicant"]["phone"] for r in listed} == {"13912345678", ""}  # to answer at
+    with reading(store) as session:
+        (held,) = requests.load(session, open_requests.OPEN_REQUEST.type, ids=[receipt])
+    assert held["facts"]["applicant"]["id_number"] == "11010119900307002X"
+
+
 def test_the_status_needs_the_receipt_s_own_secret(store):
     first, second = _apply(store), _apply(store)
 

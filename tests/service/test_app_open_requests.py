@@ -219,6 +219,17 @@ def test_the_provider_refuses_with_its_reason_through_its_page(client, published
     assert (shown["state"], shown["reason"]) == ("refused", "涉及商业秘密")
 
 
+def test_the_approver_s_page_and_api_show_the_applicant_s_id_number_masked(client, published):
+    _apply(client)
+    headers = as_person(client, "scjgj_approver")
+    listed = client.get("/api/v1/open/requests", headers=headers).json()["requests"]
+    page = client.get("/open-requests")
+
+    assert [r["applicant"]["id_number"] for r in listed] == ["1101**********002X"]
+    assert "1101**********002X" in page.text and "柳如是" in page.text
+    assert "11010119900307002X" not in page.text + str(listed)
+
+
 def test_the_bureau_applies_on_a_citizen_s_behalf_and_a_department_officer_may_not(
     client, published
 ):
