@@ -26,6 +26,7 @@ ticket follows its issue from build to build; a filed ticket's id is its own.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from typing import Any
 
@@ -86,6 +87,8 @@ from jobs.store import requests
 from jobs.store.db import reading, transaction
 from jobs.store.requests import COMMENTED
 from jobs.store.roles import Actor, require
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "ANSWERABLE",
@@ -183,8 +186,13 @@ def _publish(
     settings: Settings, events: Sequence[Event], ticket_ids: Collection[str] | None = None
 ) -> None:
     """After the store committed: one audit entry per transition (who, why, which ticket: the
-    log must answer "who confirmed this value" for years), then the lake snapshot (which the
-    next change completes if this one fails)."""
+    log must answer "who confirmed this value" for years), then the lake snapshot.
+
+    A build's or the daily check's full snapshot (no ``ticket_ids``) raises when it fails: its
+    task fails and runs again. An account's decision does not: the store holds it, so the
+    account is told it succeeded (an error would read as "not decided"), and the next full
+    snapshot writes what this one missed.
+    """
     record_many(
         settings,
         [
@@ -205,7 +213,15 @@ def _publish(
             for e in events
         ],
     )
-    write_snapshot(settings, ticket_ids)
+    if ticket_ids is None:
+        write_snapshot(settings)
+        return
+    try:
+        write_snapshot(settings, ticket_ids)
+    except Exception:
+        log.exception(
+            "lake snapshot of ticket(s) %s failed; the next full one writes it", ticket_ids
+        )
 
 
 def _write_bulk(
