@@ -45,7 +45,6 @@ FORM = {
 def published(identity, lake_settings):
     """The on-request licences published under open/, and who answers for them."""
     identity.add("scjgj_approver", "scjgj", APPROVER)
-    identity.add("steward", BUREAU, BUREAU_STEWARD)
     rows = pa.table({"uscc": ["91110000100000000A"], "entity_name": ["=某公司"]})
     ledger.append_arrow(OPEN_DATASET.uri(lake_settings, LICENCES), rows, write_id="test")
 
