@@ -7,9 +7,10 @@ Public, no account (``/open``, ``/api/v1/open/…``):
   and a form for each dataset that may be asked for;
 * the application: contact details and purpose; answered with a receipt number and a secret
   (shown once); the status page takes both back and, once granted, links the download;
-* the download: ``/open/download/<receipt>?sig=…``, signed by the service for that request and
-  its expiry only (a key derived for this purpose alone), valid until the expiry the store keeps;
-  every download is audited.
+* the download: ``/open/download/<receipt>?sig=…``, signed by the service for that request, its
+  expiry and its downloads so far (a key derived for this purpose alone): each link works once,
+  the status page shows a new one while downloads are left and the expiry the store keeps is
+  ahead (:mod:`jobs.govern.open_requests`); every download is audited.
 
 A public surface, so: every POST carries a CSRF token bound to a cookie of its own (as the login
 form's); applications are throttled per client address (a keyed digest of it, never the address,
@@ -158,10 +159,13 @@ def client_source(request: Request, svc: Service) -> str:
 
 
 def _signature(svc: Service, shown: dict[str, Any]) -> str:
-    """The link's signature: this request, its dataset and its expiry, under a key for downloads
-    only (a signature made for anything else never matches)."""
+    """The link's signature: this request, its dataset, its expiry and its downloads so far (so
+    a link works for the next download only), under a key for downloads only (a signature made
+    for anything else never matches)."""
     key = svc.secret.derive("open:download")
-    signed = f"{shown['receipt']}|{shown['dataset']}|{shown['download_expires_at']}"
+    signed = "|".join(
+        str(shown[k]) for k in ("receipt", "dataset", "download_expires_at", "downloads")
+    )
     return hmac.new(key, signed.encode(), hashlib.sha256).hexdigest()
 
 
@@ -170,7 +174,7 @@ def _with_link(svc: Service, shown: dict[str, Any]) -> dict[str, Any]:
     expires = shown.get("download_expires_at")
     alive = (
         expires
-        and shown["state"] == "granted"
+        and shown["downloads_left"]
         and svc.settings.now() < dt.datetime.fromisoformat(expires)
     )
     link = f"/open/download/{shown['receipt']}?sig={_signature(svc, shown)}" if alive else None
