@@ -164,6 +164,16 @@ def test_every_transition_is_an_audit_entry_signed_by_its_account(settings):
     assert entries[4]["target"] == f"{VERIFICATION_TICKETS.path}/t2"
 
 
+def test_a_decision_on_an_unknown_ticket_is_refused_in_ticket_words(settings):
+    _sync(settings, issue("t1"))
+
+    with pytest.raises(TicketError, match=r"^no ticket 'nope'$"):
+        tickets.close_ticket(settings, "nope", tickets.CONFIRMED, by=RSJ_OFFICER, why="值已核实")
+    with pytest.raises(TicketError, match=r"^no ticket 'nope'$"):
+        tickets.find_ticket(settings, "nope")
+    assert _store_events(settings) == [("opened", "system")]
+
+
 def test_a_department_cannot_act_on_another_departments_ticket(settings):
     _sync(settings, issue("t1"))
     with pytest.raises(Forbidden, match=r"mzj\.li .* may not ticket\.close for rsj"):
