@@ -364,3 +364,32 @@ def test_a_failed_group_commit_fails_every_caller_in_it_and_writes_none_of_them(
     assert kinds == ["AuditAppendFailed"] * 3 + ["OSError"]  # the committing thread's own error
     assert [e["actor"] for e in log.read_entries(lake_settings)] == ["a"]
     assert log.verify(lake_settings)[0] == []
+
+
+def _append_one_at_a_time(settings, actor, count, start):
+    start.wait(timeout=60)
+    for i in range(count):
+        log.record(settings, "read", actor=actor, target=f"t{i}")
+
+
+def test_two_processes_appending_in_turn_never_fork_the_chain(lake_settings):
+    import multiprocessing
+
+    log.record(lake_settings, "read", actor="first")  # the table exists before they race
+    spawn = multiprocessing.get_context("spawn")
+    start = spawn.Event()
+    workers = [
+        spawn.Process(target=_append_one_at_a_time, args=(lake_settings, name, 10, start))
+        for name in ("w1", "w2")
+    ]
+    for worker in workers:
+        worker.start()
+    start.set()
+    for worker in workers:
+        worker.join(timeout=120)
+    assert [w.exitcode for w in workers] == [0, 0]
+    log.record(lake_settings, "read", actor="last")  # this process's tail is behind both
+    stored = log.read_entries(lake_settings)
+    assert [e["seq"] for e in stored] == list(range(22))
+    assert sorted(e["actor"] for e in stored) == sorted(["first", "last"] + ["w1", "w2"] * 10)
+    assert log.verify(lake_settings)[0] == []
