@@ -67,9 +67,3 @@ class SmtpServer:
         self._socket.shutdown(socket.SHUT_RDWR)  # wakes the accept() the thread waits in
         self._socket.close()
         self._thread.join(timeout=5)
-
-
-def free_port() -> int:
-    """A port nothing listens on (an SMTP server that is down)."""
-    with socket.create_server(("127.0.0.1", 0)) as probe:
-        return probe.getsockname()[1]

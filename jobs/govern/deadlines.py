@@ -150,7 +150,8 @@ def check_deadlines(settings: Settings, *, today: dt.date | None = None) -> dict
     """The daily deadline check (the governance DAG runs it; ``govlake requests
     check-deadlines``): marks overdue and escalates every open request past its due date, in
     one store transaction holding their rows; then audits each event, brings the lake's
-    ticket snapshot in line, and retries the notification mail that failed before.
+    ticket and share-request snapshots in line (a decision's snapshot that failed is written
+    here), and retries the notification mail that failed before.
 
     Idempotent: a second run on the same day changes nothing.
 
@@ -159,6 +160,7 @@ def check_deadlines(settings: Settings, *, today: dt.date | None = None) -> dict
     """
     from jobs.govern import tickets
     from jobs.govern.ticket_policy import load_ticket_policy
+    from jobs.share import grants
     from jobs.store import mail
     from jobs.store.db import transaction
 
@@ -180,6 +182,7 @@ def check_deadlines(settings: Settings, *, today: dt.date | None = None) -> dict
     others = [e for e in events if by_id[e["request_id"]]["type"] != tickets.VERIFICATION.type]
     record_many(settings, [_audit_entry(by_id[e["request_id"]], e) for e in others])
     tickets.publish_store_events(settings, verification)
+    grants.write_snapshot(settings)
     by_type: dict[str, dict[str, int]] = {}
     for event in events:
         counts = by_type.setdefault(by_id[event["request_id"]]["type"], {})

@@ -40,6 +40,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from jobs.lake.crash import crash_point
 from jobs.lake.files import DELTA_LOG, local_path
 from jobs.lake.kept import signature_of
 
@@ -171,6 +172,7 @@ class Appender:
         staged = os.path.join(self._folder, f"_govlake_commit_{uuid.uuid4().hex}.tmp")
         with open(staged, "w", encoding="utf-8") as out:
             out.write(text + "\n")
+        crash_point("appends.commit")  # a kill here leaves it (jobs.lake.maintenance removes it)
         try:
             os.link(staged, os.path.join(self._folder, DELTA_LOG, f"{version:020d}.json"))
         except FileExistsError:

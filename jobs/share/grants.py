@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import logging
 import re
 import uuid
 from collections.abc import Callable, Sequence
@@ -67,6 +68,7 @@ from jobs.store.models import GrantDecision, ShareGrant
 from jobs.store.requests import Record
 from jobs.store.roles import BUREAU, SYSTEM_ACTOR, Actor, require
 
+log = logging.getLogger(__name__)
 PENDING, GRANTED, DENIED, REVOKED = "pending", "granted", "denied", "revoked"
 SYSTEM = SYSTEM_ACTOR.login
 #: What a grant allows: ``read`` (governed reads and 核验) or ``verify`` (核验 only: match / no
@@ -405,8 +407,13 @@ def write_snapshot(settings: Settings) -> int:
     """Rewrites the lake's ``governance/share_grants`` from the store; returns its rows.
 
     Every row, every time: a snapshot that missed a change (the lake was unreachable) is whole
-    again after the next one.
+    again after the next one. Two at once take turns, and one that loses a commit race to
+    another process reads the store again (:func:`jobs.lake.ledger.write_snapshot_of`).
     """
+    return ledger.write_snapshot_of(SHARE_GRANTS.uri(settings), lambda: _write_snapshot(settings))
+
+
+def _write_snapshot(settings: Settings) -> int:
     rows = read_grants(settings)
     if not rows:
         return 0
@@ -425,8 +432,16 @@ def write_snapshot(settings: Settings) -> int:
 
 def _publish(settings: Settings, grant: Grant, events: Sequence[dict[str, Any]]) -> None:
     """After the store committed: the lake snapshot, and one audit entry per step of the request
-    (who, why, the state it left and the due date)."""
-    write_snapshot(settings)
+    (who, why, the state it left and the due date).
+
+    A failed snapshot is logged, not raised: the store holds the step, so the account is told
+    it succeeded and its audit entries are written; the next snapshot (the next step, the daily
+    deadline check) rewrites every row.
+    """
+    try:
+        write_snapshot(settings)
+    except Exception:
+        log.exception("lake snapshot of share request %s failed", grant["request_id"])
     target = SHARE.relative_path(grant["consumer"], grant["dataset"])
     detail = {k: grant[k] for k in ("request_id", "state", "fields", "purpose", "expires_on")}
     detail["kind"] = grant.get("kind") or READ

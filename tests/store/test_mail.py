@@ -11,7 +11,8 @@ from jobs.settings import pinned_clock
 from jobs.store import mail, notifications
 from jobs.store.db import reading
 from jobs.store.models import Notification
-from tests.smtp import SmtpServer, free_port
+from tests.ports import free_port
+from tests.smtp import SmtpServer
 from tests.store.workflow import add_staff, decide, file
 
 NOW = dt.datetime(2025, 3, 3, 2, 0, tzinfo=dt.UTC)
