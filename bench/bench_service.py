@@ -296,7 +296,7 @@ def _free_port() -> int:
 
 @contextmanager
 def running_service(
-    settings: Settings, log: Path, timeout: float = 90.0, workers: int = 1
+    settings: Settings, log: Path, timeout: float = 180.0, workers: int = 1
 ) -> Iterator[tuple[int, subprocess.Popen]]:
     """``govlake serve`` on 127.0.0.1 and a free port until the block ends; yields the port
     and the process."""

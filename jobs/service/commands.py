@@ -24,6 +24,8 @@ DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8800
 #: What each worker process imports when there are several.
 APP_FACTORY = "jobs.service.app:app_from_env"
+#: Seconds a worker may take to answer uvicorn's health check before it is replaced.
+WORKER_HEALTHCHECK_SECONDS = 120
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -53,7 +55,15 @@ def _serve(args: argparse.Namespace) -> int:
     options = {"host": args.host, "port": args.port, "access_log": False, "proxy_headers": False}
     if args.workers > 1:
         # Each worker builds its own app from the environment, as this one was (checked above).
-        uvicorn.run(APP_FACTORY, factory=True, workers=args.workers, **options)
+        # Uvicorn replaces a worker that misses its health check: give a starting worker (its
+        # imports) and a busy one (a base loaded for 核验) the time they take on a loaded host.
+        uvicorn.run(
+            APP_FACTORY,
+            factory=True,
+            workers=args.workers,
+            timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS,
+            **options,
+        )
     else:
         settle()
         uvicorn.run(app, **options)
