@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import gc
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -32,6 +34,16 @@ from jobs.service.security import load_session_secret
 from jobs.settings import Settings
 
 WEB = Path(__file__).parent / "web"
+
+
+@asynccontextmanager
+async def _mail_courier(app: FastAPI) -> AsyncIterator[None]:
+    """While the app serves, the mail of its decisions goes out on a courier thread after the
+    answer (:func:`jobs.store.mail.courier`), not in the request that made the decision."""
+    from jobs.store import mail
+
+    with mail.courier(app.state.service.settings):
+        yield
 
 
 def create_app(
@@ -68,6 +80,7 @@ def create_app(
         docs_url=None,
         redoc_url=None,
         openapi_url="/api/openapi.json",
+        lifespan=_mail_courier,
     )
     app.state.service = Service(
         settings=settings,
