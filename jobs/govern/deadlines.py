@@ -150,8 +150,9 @@ def check_deadlines(settings: Settings, *, today: dt.date | None = None) -> dict
     """The daily deadline check (the governance DAG runs it; ``govlake requests
     check-deadlines``): marks overdue and escalates every open request past its due date, in
     one store transaction holding their rows; then audits each event, brings the lake's
-    ticket and share-request snapshots in line (a decision's snapshot that failed is written
-    here), and retries the notification mail that failed before.
+    ticket snapshot in line (a decision's snapshot that failed is written here; the share
+    refresh does the same for the share requests', as governance does not import the share
+    package), and retries the notification mail that failed before.
 
     Idempotent: a second run on the same day changes nothing.
 
@@ -160,7 +161,6 @@ def check_deadlines(settings: Settings, *, today: dt.date | None = None) -> dict
     """
     from jobs.govern import tickets
     from jobs.govern.ticket_policy import load_ticket_policy
-    from jobs.share import grants
     from jobs.store import mail
     from jobs.store.db import transaction
 
@@ -182,7 +182,6 @@ def check_deadlines(settings: Settings, *, today: dt.date | None = None) -> dict
     others = [e for e in events if by_id[e["request_id"]]["type"] != tickets.VERIFICATION.type]
     record_many(settings, [_audit_entry(by_id[e["request_id"]], e) for e in others])
     tickets.publish_store_events(settings, verification)
-    grants.write_snapshot(settings)
     by_type: dict[str, dict[str, int]] = {}
     for event in events:
         counts = by_type.setdefault(by_id[event["request_id"]]["type"], {})
