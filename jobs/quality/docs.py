@@ -8,13 +8,21 @@ without internet access the site is empty. :func:`make_offline` copies the same 
 vendored in ``jobs/quality/docs_assets/`` (see its README), into ``static/vendor/`` and rewrites
 every page to use them; icons become Unicode glyphs (``govlake-icons.css``); scripts and styles
 that are not vendored (charts, dark mode) are removed, so no page makes a network request.
+
+A validation task builds only what it changed (:func:`update_data_docs`): the pages of the
+results it stored, its suite's page and the index, whose rows of earlier results come from a
+listing (:class:`jobs.quality.docs_views.SiteIndexBuilder`), so a task's build does not grow with
+the history. ``govlake quality docs`` (:func:`build_data_docs`) rebuilds every page and the
+listing, for when GX, the templates or the styles change.
 """
 
 from __future__ import annotations
 
 import re
 import shutil
+from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import Any
 
 from jobs.settings import Settings
 
@@ -80,8 +88,21 @@ def offline_html(html: str, prefix: str) -> str:
     return _SRI.sub("", html)
 
 
-def make_offline(root: Path | str) -> int:
-    """Copies the vendored assets into the site and rewrites every page; returns pages changed.
+def page_path(root: Path | str, identifier: Any) -> Path:
+    """The page GX writes for a validation result or suite identifier (as its index links it)."""
+    from great_expectations.data_context.types.resource_identifiers import (
+        ExpectationSuiteIdentifier,
+    )
+
+    if isinstance(identifier, ExpectationSuiteIdentifier):
+        return Path(root, "expectations", *identifier.name.split(".")).with_suffix(".html")
+    *folders, page = identifier.to_tuple()
+    return Path(root, "validations", *folders, f"{page}.html")
+
+
+def make_offline(root: Path | str, pages: Iterable[Path] | None = None) -> int:
+    """Copies the vendored assets into the site and rewrites its pages (``pages`` only, when
+    given); returns pages changed.
 
     Idempotent: a page already rewritten has no CDN address left and is not touched again.
     """
@@ -96,7 +117,9 @@ def make_offline(root: Path | str) -> int:
             if not target.exists() or target.stat().st_size != asset.stat().st_size:
                 shutil.copyfile(asset, target)
     changed = 0
-    for page in root.rglob("*.html"):
+    for page in root.rglob("*.html") if pages is None else pages:
+        if not page.exists():
+            continue
         text = page.read_text(encoding="utf-8")
         if "https://" not in text:
             continue
@@ -116,15 +139,30 @@ def external_loads(html: str) -> list[str]:
     return [a or b for a, b in pattern.findall(html)]
 
 
+def update_data_docs(settings: Settings, context: Any, identifiers: Sequence[Any]) -> None:
+    """Builds the pages of ``identifiers`` (validation results, suites) and the index, offline.
+
+    Every other page is left as it is. Call it under :func:`jobs.quality.validate.gx_lock`.
+    """
+    from jobs.quality.validate import SITE_NAME
+
+    root = site_dir(settings)
+    context.build_data_docs(site_names=[SITE_NAME], resource_identifiers=list(identifiers))
+    make_offline(root, [root / "index.html", *(page_path(root, i) for i in identifiers)])
+
+
 def build_data_docs(settings: Settings) -> Path:
     """Rebuilds the whole site from the GX project's stored results, then makes it offline.
 
-    Returns the path of ``index.html``.
+    The index's listing is rebuilt too, from every stored result. Returns the path of
+    ``index.html``.
     """
+    from jobs.quality.docs_views import listing_path
     from jobs.quality.validate import SITE_NAME, gx_context, gx_lock
 
     with gx_lock(settings):
         context = gx_context(settings)
+        listing_path(site_dir(settings)).unlink(missing_ok=True)
         context.build_data_docs(site_names=[SITE_NAME])
         make_offline(site_dir(settings))
     return site_dir(settings) / "index.html"

@@ -174,9 +174,6 @@ def validate_pool_batch(
                 summary["batches"].append(_validate_batch(run, gx, batch, stats, profile))
         summary["gx_data_docs_seconds"] = round(gx.docs_seconds, 3)
         summary["data_docs"] = str(docs.site_dir(settings) / "index.html")
-        started = time.perf_counter()
-        docs.make_offline(docs.site_dir(settings))
-        summary["docs_offline_seconds"] = round(time.perf_counter() - started, 3)
     messages = [b["message"] for b in summary["batches"] if b["status"] == "held"]
     if not messages and stats and batch_id is None:
         # A retried task finds nothing left to validate: it must still fail while the newest

@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from jobs.quality import docs
 from jobs.quality.suites import Suite, to_gx_suite
 from jobs.settings import Settings
 
@@ -103,9 +104,16 @@ _VIEWS = "jobs.quality.docs_views"
 
 def site_config(settings: Settings) -> dict[str, Any]:
     """The Data Docs site: GX's SiteBuilder writing static files to the reports root, with
-    GX's own views whose Jinja templates are compiled once per process
-    (:mod:`jobs.quality.docs_views`)."""
-    page_view = {"module_name": _VIEWS, "class_name": "PageView"}
+    GX's own views whose Jinja templates are compiled once per process, and section and index
+    builders that read only the results a build adds (:mod:`jobs.quality.docs_views`)."""
+
+    def section() -> dict[str, Any]:  # one each: GX adds a run-name filter to "validations"
+        return {
+            "module_name": _VIEWS,
+            "class_name": "SiteSectionBuilder",
+            "view": {"module_name": _VIEWS, "class_name": "PageView"},
+        }
+
     return {
         "class_name": "SiteBuilder",
         "show_how_to_buttons": False,
@@ -114,12 +122,13 @@ def site_config(settings: Settings) -> dict[str, Any]:
             "base_directory": str(data_docs_dir(settings)),
         },
         "site_index_builder": {
-            "class_name": "DefaultSiteIndexBuilder",
+            "module_name": _VIEWS,
+            "class_name": "SiteIndexBuilder",
             "view": {"module_name": _VIEWS, "class_name": "IndexPageView"},
         },
         "site_section_builders": {
-            "expectations": {"view": page_view},
-            "validations": {"view": page_view},
+            "expectations": section(),
+            "validations": section(),
         },
     }
 
@@ -396,8 +405,8 @@ class GxSession:
         )
 
     def close(self) -> None:
-        """Stores the whole suite (its Data Docs page) and builds the pages of every result
-        stored, and the index, once."""
+        """Stores the whole suite and builds its Data Docs page, the pages of the results
+        stored, and the index, once (:func:`jobs.quality.docs.update_data_docs`)."""
         import time
 
         from great_expectations.data_context.types.resource_identifiers import (
@@ -407,12 +416,10 @@ class GxSession:
         started = time.perf_counter()
         self.context.suites.add_or_update(to_gx_suite(self.suite))
         if self.build_docs and self._result_ids:
-            self.context.build_data_docs(
-                site_names=[SITE_NAME],
-                resource_identifiers=[
-                    *self._result_ids,
-                    ExpectationSuiteIdentifier(name=self.suite.name),
-                ],
+            docs.update_data_docs(
+                self.settings,
+                self.context,
+                [*self._result_ids, ExpectationSuiteIdentifier(name=self.suite.name)],
             )
         keep_gx_context(self.settings, self.context)
         self.docs_seconds = time.perf_counter() - started
