@@ -107,7 +107,7 @@ def site_config(settings: Settings) -> dict[str, Any]:
     GX's own views whose Jinja templates are compiled once per process, and section and index
     builders that read only the results a build adds (:mod:`jobs.quality.docs_views`)."""
 
-    def section() -> dict[str, Any]:  # one each: GX adds a run-name filter to "validations"
+    def section() -> dict[str, Any]:  # one each: GX adds run-name filters to two of them
         return {
             "module_name": _VIEWS,
             "class_name": "SiteSectionBuilder",
@@ -129,6 +129,7 @@ def site_config(settings: Settings) -> dict[str, Any]:
         "site_section_builders": {
             "expectations": section(),
             "validations": section(),
+            "profiling": section(),  # GX's default lists every result to find none
         },
     }
 
