@@ -10,21 +10,23 @@ Set-up (timed apart, not part of the figures), under a temporary root:
   share refresh does (:mod:`jobs.share.curate`), one row group per file as Spark writes it;
 * in the workflow store: a system client of 民政局 (mzj) with an API token and an active grant
   of the population base (read, which also allows 核验);
-* ``govlake serve`` itself, in a subprocess on 127.0.0.1 and a free port.
+* ``govlake serve --workers W`` itself, in a subprocess on 127.0.0.1 and a free port.
 
 Then C client threads, each on its own keep-alive connection, send for a fixed duration a mix
 of ``page`` calls (100 rows: a first page, then up to 9 pages following ``next_cursor``) and
 ``verify`` calls (100 IDs: matching claims, mismatching ones and IDs not in the base), in two
 scenarios (:data:`SCENARIOS`): ``paced`` (a think time between a client's calls) and
 ``flat_out`` (none). Per scenario and kind: requests, requests/s, p50/p95/p99/max latency (ms),
-errors, the service's CPU per call (``server_cpu_ms``, which a busy machine disturbs least) and
-its resident memory (``server_rss_mib``).
+errors, the service's CPU per call (``server_cpu_ms``, which a busy machine disturbs least), its
+resident memory (``server_rss_mib``, all workers), and the clients' own CPU per call
+(``client_cpu_ms``): the clients are threads of the benchmark's process, apart from the
+service's, but on the same two cores, so what they spend is taken from the service.
 After each scenario the audit log is read from its own table: the entries the scenario wrote
 must equal the calls it was served (one per successful call); at the end ``govlake audit
 verify``'s check must pass on the whole chain.
 
-Sizes: 1,000,000 persons, 50 clients, 60 s; ``--quick`` 100,000 persons, 10 clients, 10 s.
-``--persons N`` measures another population. Run alone with ``python -m bench --only service``.
+Sizes: 1,000,000 persons, 50 clients, 60 s, 2 workers; ``--quick`` 100,000 persons, 10 clients,
+10 s, 1 worker. ``--persons N``, ``--clients``, ``--seconds`` and ``--workers`` change them. Run alone with ``python -m bench --only service``.
 """
 
 from __future__ import annotations
@@ -53,8 +55,9 @@ import pyarrow.compute as pc
 from bench.common import settings_under
 from jobs.settings import Settings
 
-QUICK = {"persons": 100_000, "clients": 10, "seconds": 10.0}
-FULL = {"persons": 1_000_000, "clients": 50, "seconds": 60.0}
+QUICK = {"persons": 100_000, "clients": 10, "seconds": 10.0, "workers": 1}
+#: One worker process per core of the machine the goal is set for.
+FULL = {"persons": 1_000_000, "clients": 50, "seconds": 60.0, "workers": 2}
 #: How the clients call, each run in turn: ``paced`` waits a random think time between calls
 #: (exponential, this mean in seconds), as departments' applications serving their own users
 #: do; ``flat_out`` sends the next call as soon as the last is answered (the service's capacity,
@@ -293,14 +296,15 @@ def _free_port() -> int:
 
 @contextmanager
 def running_service(
-    settings: Settings, log: Path, timeout: float = 90.0
+    settings: Settings, log: Path, timeout: float = 180.0, workers: int = 1
 ) -> Iterator[tuple[int, subprocess.Popen]]:
     """``govlake serve`` on 127.0.0.1 and a free port until the block ends; yields the port
     and the process."""
     port = _free_port()
+    command = ["serve", "--port", str(port), "--workers", str(workers)]
     with log.open("wb") as sink:
         process = subprocess.Popen(
-            [sys.executable, "-m", "jobs.cli", "serve", "--port", str(port)],
+            [sys.executable, "-m", "jobs.cli", *command],
             env=service_env(settings),
             stdout=sink,
             stderr=subprocess.STDOUT,
@@ -494,6 +498,7 @@ def measure(
     clients: int,
     seconds: float,
     scratch: Path,
+    workers: int = 1,
 ) -> list[dict[str, Any]]:
     """Builds the lake, starts the service, runs each scenario; one row per scenario and kind
     of call, the scenario's totals and audit count in its ``all`` row."""
@@ -507,16 +512,18 @@ def measure(
     setup_s = time.perf_counter() - started
     sample = base.select(["person_id", "person_name", "birth_date"])
     rows: list[dict[str, Any]] = []
-    with running_service(settings, scratch / "serve.log") as (port, server):
-        # Imports done and the base's key column in the service's memory.
-        warm = load(port, token, sample, clients=2, seconds=3.0)
+    with running_service(settings, scratch / "serve.log", workers=workers) as (port, server):
+        # Imports done and the base's key column in every worker's memory: each client's
+        # connection stays with the worker that accepted it, so several per worker.
+        warm = load(port, token, sample, clients=4 * workers, seconds=5.0)
         if not warm or any(c.status != 200 for c in warm):
             raise RuntimeError(f"warm-up calls failed: {sorted({c.status for c in warm})}")
         for scenario, think in SCENARIOS.items():
             before = _audit_head(settings)
-            ran, cpu = time.perf_counter(), _cpu_seconds(server.pid)
+            ran, cpu, own = time.perf_counter(), _cpu_seconds(server.pid), time.process_time()
             calls = load(port, token, sample, clients, seconds, think)
             elapsed, server_cpu = time.perf_counter() - ran, _cpu_seconds(server.pid) - cpu
+            client_cpu = time.process_time() - own
             audited = audited_since(settings, before)
             kinds = [
                 figures(calls, kind, elapsed) for kind in ("page_first", "page_next", "verify")
@@ -526,6 +533,7 @@ def measure(
             total.update(
                 persons=persons,
                 clients=clients,
+                workers=workers,
                 think_s=think,
                 seconds=round(elapsed, 1),
                 audit_read=audited.get("read", 0),
@@ -536,6 +544,7 @@ def measure(
                 # CPU the service spent per call: comparable between runs on a busy machine,
                 # where latencies mostly measure the wait for a core.
                 server_cpu_ms=round(server_cpu * 1000 / max(1, len(calls)), 1),
+                client_cpu_ms=round(client_cpu * 1000 / max(1, len(calls)), 1),
                 server_rss_mib=round(_rss_bytes(server.pid) / 2**20),
                 load_avg=round(os.getloadavg()[0], 1),
             )
@@ -564,7 +573,14 @@ def run(args: argparse.Namespace, settings: Settings) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     for persons in getattr(args, "persons", None) or [size["persons"]]:
         with tempfile.TemporaryDirectory(prefix="bench_service_") as scratch:
-            rows += measure(settings, persons, size["clients"], size["seconds"], Path(scratch))
+            rows += measure(
+                settings,
+                persons,
+                size["clients"],
+                size["seconds"],
+                Path(scratch),
+                size["workers"],
+            )
     return rows
 
 
@@ -574,13 +590,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--persons", type=int, action="append")
     parser.add_argument("--clients", type=int)
     parser.add_argument("--seconds", type=float)
+    parser.add_argument("--workers", type=int)
     args = parser.parse_args(argv)
     size = dict(QUICK if args.quick else FULL)
-    size.update({k: v for k, v in (("clients", args.clients), ("seconds", args.seconds)) if v})
+    chosen = {"clients": args.clients, "seconds": args.seconds, "workers": args.workers}
+    size.update({k: v for k, v in chosen.items() if v})
     settings = Settings.from_env()
     for persons in args.persons or [size["persons"]]:
         with tempfile.TemporaryDirectory(prefix="bench_service_") as scratch:
-            rows = measure(settings, persons, size["clients"], size["seconds"], Path(scratch))
+            rows = measure(
+                settings,
+                persons,
+                size["clients"],
+                size["seconds"],
+                Path(scratch),
+                size["workers"],
+            )
             for row in rows:
                 print(json.dumps(row, ensure_ascii=False))
     return 0

@@ -22,13 +22,14 @@ from __future__ import annotations
 import glob
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from tests.ports import free_port
 
 SERVER_USER = "govlake"
 # Waits for the server to accept connections; initdb + start take ~2 s on this machine.
@@ -50,12 +51,6 @@ needs_postgres = pytest.mark.skipif(
     postgres_bin_dir() is None and not os.environ.get("CI"),
     reason="no PostgreSQL server binaries on this machine (scripts/ensure_test_packages.sh installs them)",
 )
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @dataclass
@@ -116,7 +111,7 @@ def start_server(root: Path) -> tuple[PostgresServer, Path]:
         capture_output=True,
         text=True,
     )
-    port = _free_port()
+    port = free_port()
     options = f"-h 127.0.0.1 -p {port} -k {sockets} -c fsync=off -c max_connections=200"
     start = [str(bin_dir / "pg_ctl"), "start", "-D", str(data), "-l", str(log), "-w"]
     started = subprocess.run(

@@ -11,12 +11,15 @@ from email.message import EmailMessage
 
 
 class SmtpServer:
-    """Serves one connection at a time on a thread until :meth:`close`."""
+    """Serves one connection at a time on a thread until :meth:`close`, on ``port`` (a free
+    one by default); with ``greet_when`` it greets a client only once that event is set (a slow
+    server)."""
 
-    def __init__(self) -> None:
+    def __init__(self, port: int = 0, greet_when: threading.Event | None = None) -> None:
         self.messages: list[EmailMessage] = []
         self.recipients: list[list[str]] = []
-        self._socket = socket.create_server(("127.0.0.1", 0))
+        self._greet_when = greet_when
+        self._socket = socket.create_server(("127.0.0.1", port))
         self.port = self._socket.getsockname()[1]
         self._thread = threading.Thread(target=self._serve, daemon=True)
         self._thread.start()
@@ -35,6 +38,8 @@ class SmtpServer:
             stream.write(text.encode() + b"\r\n")
             stream.flush()
 
+        if self._greet_when is not None:
+            self._greet_when.wait()
         reply("220 test SMTP")
         recipients: list[str] = []
         for raw in stream:
@@ -67,9 +72,3 @@ class SmtpServer:
         self._socket.shutdown(socket.SHUT_RDWR)  # wakes the accept() the thread waits in
         self._socket.close()
         self._thread.join(timeout=5)
-
-
-def free_port() -> int:
-    """A port nothing listens on (an SMTP server that is down)."""
-    with socket.create_server(("127.0.0.1", 0)) as probe:
-        return probe.getsockname()[1]

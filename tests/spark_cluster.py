@@ -22,7 +22,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.postgres import _free_port
+from tests.ports import free_port
 
 WORKER_CORES = 1
 WORKER_MEMORY = "1536m"
@@ -98,7 +98,7 @@ def start_cluster(root: Path) -> SparkCluster:
         if key not in {"PYTHONPATH", "PYSPARK_PYTHON", "PYSPARK_DRIVER_PYTHON"}
     }
     env.update({"SPARK_HOME": str(spark_home()), "SPARK_LOCAL_IP": "127.0.0.1"})
-    port, web_port = _free_port(), _free_port()
+    port, web_port = free_port(), free_port()
     master_url = f"spark://127.0.0.1:{port}"
     common = ["--host", "127.0.0.1", "--properties-file", str(properties)]
     processes = {
@@ -121,7 +121,7 @@ def start_cluster(root: Path) -> SparkCluster:
                 "--memory",
                 WORKER_MEMORY,
                 "--webui-port",
-                str(_free_port()),
+                str(free_port()),
                 "--work-dir",
                 str(work_dir),
                 master_url,

@@ -460,12 +460,16 @@ _tails: dict[str, _Tail] = {}
 
 
 def _tail(uri: str) -> _Tail | None:
-    """The log's tail, kept while nobody else commits, else read afresh (None: no table yet).
-    Called under the append lock."""
+    """The log's tail (None: no table yet), called under the append lock: kept while nobody
+    else commits; moved past other processes' audit appends (the service's other workers) by
+    reading only their commit files; else read afresh."""
     from deltalake import DeltaTable
 
     tail = _tails.get(uri)
     if tail is not None and tail.appender.is_current():
+        return tail
+    if tail is not None and (head := _caught_up_head(tail.appender)) is not None:
+        tail.head = head
         return tail
     _tails.pop(uri, None)
     if not DeltaTable.is_deltatable(uri):
@@ -473,6 +477,15 @@ def _tail(uri: str) -> _Tail | None:
     table = DeltaTable(uri)
     tail = _tails[uri] = _Tail(Appender(uri, table), _head_of(table, uri))
     return tail
+
+
+def _caught_up_head(appender: Appender) -> tuple[int, str] | None:
+    """The head the newest of the other writers' appends recorded, once ``appender`` is moved
+    past them; None when they were not all audit appends (the log is then read afresh)."""
+    infos = appender.catch_up()
+    if not infos or HEAD_SEQ_KEY not in infos[-1]:
+        return None
+    return int(infos[-1][HEAD_SEQ_KEY]), str(infos[-1][HEAD_HASH_KEY])
 
 
 def _retention_days(settings: Settings) -> int:

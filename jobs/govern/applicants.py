@@ -1,15 +1,16 @@
 """Who applies for open data on request (依申请开放, 004 §22): a natural person or an
 organisation, with the contact details the department answers at.
 
-Personal data: :mod:`jobs.govern.open_requests` keeps them in the workflow store only. Checking
-them needs nothing heavy, so the service's request bodies are built from :class:`Applicant` at
-import time.
+Personal data: :mod:`jobs.govern.open_requests` keeps them in the workflow store only, and
+those who answer see the document number masked (:func:`as_shown`). Checking them needs nothing
+heavy, so the service's request bodies are built from :class:`Applicant` at import time.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from stdnum.cn import ric, uscc
 
@@ -88,3 +89,28 @@ def checked_applicant(applicant: Applicant) -> Applicant:
     if clean.email and (len(clean.email) > MAX_EMAIL_CHARS or not _EMAIL.fullmatch(clean.email)):
         raise ApplicantError("the e-mail address is not well formed")
     return clean
+
+
+def masked_id_number(id_type: str, number: str) -> str:
+    """The document number as those who answer an application see it (minimum disclosure, PIPL
+    §6: they answer the purpose, they need not hold the number): a resident ID as the share
+    masks mask one (DESIGN §7, ``schemas/share/masking.yaml``: 11010119900307002X →
+    1101**********002X), any other personal document with its last four characters only (a
+    passport's first four and last four would be eight of its nine); an organisation's USCC
+    whole (a public registration, not personal data)."""
+    if id_type == "uscc":
+        return number
+    if id_type == "resident_id" and len(number) >= 8:
+        return number[:4] + "*" * (len(number) - 8) + number[-4:]
+    shown = 4 if len(number) >= 8 else 0
+    return "*" * (len(number) - shown) + number[len(number) - shown :]
+
+
+def as_shown(applicant: dict[str, Any]) -> dict[str, Any]:
+    """A stored applicant (:class:`Applicant` as a dict) with its document number masked
+    (:func:`masked_id_number`): the name and contact details stay whole, the department
+    answers at them."""
+    return {
+        **applicant,
+        "id_number": masked_id_number(applicant["id_type"], applicant["id_number"]),
+    }

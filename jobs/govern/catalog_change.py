@@ -100,6 +100,10 @@ class UnknownResource(CatalogChangeError):
     """The resource, or the change, does not exist."""
 
 
+class InvalidEntry(CatalogChangeError):
+    """The proposed entry is not YAML, or not a valid catalog entry: ``problems`` says where."""
+
+
 # --- the numbers ------------------------------------------------------------------------------
 
 
@@ -154,10 +158,10 @@ def parse_entry(text: str) -> Any:
         mark = exc.problem_mark or exc.context_mark
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
         problem = f"proposal: {where}not valid YAML: {exc.problem or exc}"
-        raise CatalogChangeError("the proposed entry is not YAML", [problem]) from None
+        raise InvalidEntry("the proposed entry is not YAML", [problem]) from None
     except yaml.YAMLError as exc:
         problem = f"proposal: not valid YAML: {exc}"
-        raise CatalogChangeError("the proposed entry is not YAML", [problem]) from None
+        raise InvalidEntry("the proposed entry is not YAML", [problem]) from None
 
 
 def entry_text(entry: Any) -> str:
@@ -194,7 +198,7 @@ def _checked(settings: Settings, resource_id: str, entry: Any) -> None:
     try:
         check_proposal(settings.schemas_root, settings.catalog_revisions_root, resource_id, entry)
     except CatalogError as exc:
-        raise CatalogChangeError(
+        raise InvalidEntry(
             f"the proposed entry of {resource_id} is not a valid catalog entry",
             [str(p) for p in exc.problems],
         ) from None

@@ -150,7 +150,9 @@ def check_deadlines(settings: Settings, *, today: dt.date | None = None) -> dict
     """The daily deadline check (the governance DAG runs it; ``govlake requests
     check-deadlines``): marks overdue and escalates every open request past its due date, in
     one store transaction holding their rows; then audits each event, brings the lake's
-    ticket snapshot in line, and retries the notification mail that failed before.
+    ticket snapshot in line (a decision's snapshot that failed is written here; the share
+    refresh does the same for the share requests', as governance does not import the share
+    package), and retries the notification mail that failed before.
 
     Idempotent: a second run on the same day changes nothing.
 

@@ -16,8 +16,9 @@ event and an audit entry. Who applies:
 * the bureau on a citizen's or organisation's behalf (a steward), signed by its account.
 
 The applicant's contact details (name, ID type and number or USCC, phone, e-mail) are personal
-data: they stay in the store (the request's ``facts``), are shown to the department that answers,
-and never reach an audit entry, a log line or the lake. The applicant gets a receipt number (the
+data: they stay in the store (the request's ``facts``), are shown to the department that answers
+with the ID number masked (it answers the purpose; it need not hold the number), and never
+reach an audit entry, a log line or the lake. The applicant gets a receipt number (the
 request id) and a secret, stored only as its digest, to check the state of the request.
 
 States::
@@ -25,9 +26,14 @@ States::
     pending ──granted──▶ granted ──downloaded (each download, until the link expires)
        └─────refused──▶ refused (with the reason)
 
-A grant gives a download that expires ``open_download_days`` (a setting) after it; the link's
-signature is the service's (:mod:`jobs.service.routes.open_requests`), the expiry is kept here,
-and every download is a request event and an audit entry. Overdue requests are the generic
+A grant gives downloads until ``open_download_days`` (a setting) after it, at most
+:data:`DOWNLOADS_PER_GRANT`, and each link works once: its signature (the service's,
+:mod:`jobs.service.routes.open_requests`) covers the number of downloads made so far, which each
+download raises, and the applicant's status page (receipt number and secret) shows a new link.
+A link that leaked (a forwarded mail, a proxy's log, a shared computer's history) is worth one
+download, the one its owner most likely made already, rather than any number until the expiry;
+a download cut short is taken again from the status page. Every download is a request event
+and an audit entry. Overdue requests are the generic
 deadline check's business, not this module's.
 """
 
@@ -48,7 +54,7 @@ from jobs import yamlconf
 from jobs.catalog import load_catalog
 from jobs.catalog.models import Resource
 from jobs.govern import procedure
-from jobs.govern.applicants import Applicant, ApplicantError, checked_applicant
+from jobs.govern.applicants import Applicant, ApplicantError, as_shown, checked_applicant
 from jobs.govern.procedure import ProcedureError
 from jobs.lake.registry import OPEN_DATASET
 from jobs.policy import WorkdayCalendar, load_profile
@@ -83,6 +89,9 @@ OPEN_REQUEST = Machine(
 )
 
 MAX_PURPOSE_CHARS = 500
+#: Downloads one grant gives (each through a link of its own, see the module doc): enough for a
+#: download cut short or taken again on another computer, not a mirror for others.
+DOWNLOADS_PER_GRANT = 5
 
 #: Applications from one client address in :data:`THROTTLE_WINDOW` before the next is refused
 #: (as failed sign-ins are throttled: jobs.store.accounts).
@@ -334,7 +343,8 @@ def answer(settings: Settings, receipt: str, grant: bool, *, by: Actor, why: str
 
 def to_answer(settings: Settings, by: Actor) -> list[dict[str, Any]]:
     """The applications ``by`` may answer (its department's; every one for the bureau), pending
-    first, with the applicant's details: the department needs them to answer."""
+    first, with the applicant's name and contact details (the department answers at them) and
+    the ID number masked (:func:`jobs.govern.applicants.as_shown`)."""
     rows = procedure.load(settings, OPEN_REQUEST)
     mine = [r for r in rows if by.department == BUREAU or by.department in r["departments"]]
     return sorted(
@@ -349,7 +359,7 @@ def shown_to_department(record_: requests.Record) -> dict[str, Any]:
         **_status(record_),
         "provider": record_["departments"][0],
         "requested_by": record_["requested_by"],
-        "applicant": facts["applicant"],
+        "applicant": as_shown(facts["applicant"]),
         "purpose": facts["purpose"],
     }
 
@@ -368,6 +378,11 @@ def _status(record_: requests.Record) -> dict[str, Any]:
         "answered_late": facts.get("answered_late"),
         "reason": record_["close_reason"],
         "download_expires_at": facts.get("download_expires_at"),
+        # what the link's signature covers: a link works for the next download only
+        "downloads": facts.get("downloads", 0),
+        "downloads_left": max(0, DOWNLOADS_PER_GRANT - facts.get("downloads", 0))
+        if record_["state"] == GRANTED
+        else 0,
     }
 
 
@@ -396,15 +411,18 @@ def status(settings: Settings, receipt: str, secret: str) -> dict[str, Any]:
 def start_download(
     settings: Settings, receipt: str, *, is_signed: Callable[[dict[str, Any]], bool]
 ) -> str:
-    """Records one download of a granted request's dataset (an event and an audit entry) and
-    returns the location of its published table (``open/<dataset>``).
+    """Records one download of a granted request's dataset (an event and an audit entry, and
+    the request's count of downloads raised, which spends the link) and returns the location of
+    its published table (``open/<dataset>``).
 
     Args:
-        is_signed: whether the link in hand was signed for this request and its expiry (the
-            service checks its signature); checked before anything is recorded.
+        is_signed: whether the link in hand was signed for this request, its expiry and its
+            downloads so far (the service checks its signature); checked before anything is
+            recorded.
 
     Raises:
-        NotFound: no such request, the link is not its own, it is not granted, or its download
+        NotFound: no such request, the link is not its own, it is not granted, was used
+            already (also by a download at the same instant), its downloads are used up, or it
             has expired (the same answer for all).
         OpenRequestError: the dataset is not published yet (nothing recorded).
     """
@@ -414,13 +432,18 @@ def start_download(
     now, today = settings.now(), settings.today()
     with transaction(settings) as session:
         before = _held(session, receipt)
-        expires = before and before["facts"].get("download_expires_at")
+        shown = _status(before) if before else {}
+        expires = shown.get("download_expires_at")
         if (
             not expires
-            or not is_signed(_status(before))
+            or not shown["downloads_left"]
+            or not is_signed(shown)
             or now >= dt.datetime.fromisoformat(expires)
         ):
-            raise NotFound("this download link is not valid, or has expired")
+            raise NotFound(
+                "this download link is not valid, was used already, or has expired; the status "
+                "page (receipt number and secret) gives a new one while downloads are left"
+            )
         location = OPEN_DATASET.uri(settings, before["subject"]["dataset"])
         if not tables.table_exists(location):
             raise OpenRequestError(
@@ -429,7 +452,12 @@ def start_download(
         step = procedure.event(
             before, "downloaded", GRANTED, by=PUBLIC_ACTOR, why="", now=now, on=today
         )
-        requests.comment(session, OPEN_REQUEST, before, _from_public(step))
+        spent = {**before["facts"], "downloads": shown["downloads"] + 1}
+        try:
+            after = {**before, "facts": spent}
+            requests.move(session, OPEN_REQUEST, before, after, _from_public(step))
+        except requests.RequestConflict:  # the same link, used at the same instant
+            raise NotFound("this download link was used already") from None
     record(
         settings,
         f"{OPEN_REQUEST.type}_downloaded",

@@ -9,7 +9,9 @@ the store's and the audit log's side of it, the same way for each:
 * :func:`new_record` and :func:`event` build the plain dicts of :mod:`jobs.store.requests`;
 * :func:`file` writes a new request and its first event, :func:`decide` one decision on a held
   request (of two accounts deciding at once only the first is recorded); both then write one
-  audit entry per event (``<type>_<action>``: who, why, from, to).
+  audit entry per event (``<type>_<action>``: who, why, from, to). :func:`decided` is the
+  decision's store step alone, for the verification tickets (:mod:`jobs.govern.tickets`), which
+  import the lake's tickets in the same transaction and audit their own way.
 """
 
 from __future__ import annotations
@@ -166,7 +168,42 @@ def decide(
     decision: Decision,
     acting: Callable[[requests.Record], Sequence[str]] | None = None,
 ) -> requests.Record:
-    """One account's decision on one request, in one store transaction.
+    """One account's decision on one request, in one store transaction (:func:`decided`), then
+    its audit entry.
+
+    Raises:
+        Forbidden: ``by`` may not take this step (jobs.store.roles).
+        ProcedureError: no such request, the step is not allowed in its state, or someone
+            decided it meanwhile.
+    """
+    with transaction(settings) as session:
+        after, step = decided(
+            session,
+            machine,
+            request_id,
+            by=by,
+            permission=permission,
+            decision=decision,
+            acting=acting,
+        )
+    _audit(settings, machine, [step])
+    return after
+
+
+def decided(
+    session: Session,
+    machine: Machine,
+    request_id: str,
+    *,
+    by: Actor,
+    permission: str,
+    decision: Decision,
+    acting: Callable[[requests.Record], Sequence[str]] | None = None,
+) -> tuple[requests.Record, requests.Event]:
+    """One account's decision on one request, in the caller's transaction: the request after
+    it (at its new version) and the event that says so; of two accounts deciding at once only
+    the first is recorded. Nothing is audited yet (:func:`decide` does it; the verification
+    tickets audit and publish their own way).
 
     ``by`` needs ``permission`` over the departments ``acting`` names for the request (by
     default its acting departments); ``decision`` turns the request as stored into the
@@ -177,21 +214,19 @@ def decide(
         ProcedureError: no such request, the step is not allowed in its state, or someone
             decided it meanwhile.
     """
-    with transaction(settings) as session:
-        before = find(session, machine, request_id)
-        require(by, permission, acting(before) if acting else before["departments"])
-        after, step = decision(before)
-        if after["departments"] != before["departments"]:
-            requests.reassign(session, after)
-        try:
-            if step["action"] == COMMENTED:
-                requests.comment(session, machine, before, step)
-            else:
-                requests.move(session, machine, before, after, step)
-        except requests.RequestError as exc:
-            raise ProcedureError(str(exc)) from None
-    _audit(settings, machine, [step])
-    return {**after, "version": before["version"] + (step["action"] != COMMENTED)}
+    before = find(session, machine, request_id)
+    require(by, permission, acting(before) if acting else before["departments"])
+    after, step = decision(before)
+    if after["departments"] != before["departments"]:
+        requests.reassign(session, after)
+    try:
+        if step["action"] == COMMENTED:
+            requests.comment(session, machine, before, step)
+        else:
+            requests.move(session, machine, before, after, step)
+    except requests.RequestError as exc:
+        raise ProcedureError(str(exc)) from None
+    return {**after, "version": before["version"] + (step["action"] != COMMENTED)}, step
 
 
 def find(session: Session, machine: Machine, request_id: str) -> requests.Record:

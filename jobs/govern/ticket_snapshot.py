@@ -218,8 +218,17 @@ def write_snapshot(settings: Settings, ticket_ids: Collection[str] | None = None
     Every ticket (or those of ``ticket_ids``: one account's decision) by a MERGE on
     ``ticket_id``, and every event after the newest the lake holds, so no event lands twice. A
     snapshot that missed a change (the lake was unreachable, the process was killed) is whole
-    again after the next full one: every base build and daily deadline check writes one.
+    again after the next full one: every base build and daily deadline check writes one. Two
+    snapshots at once (two decisions at the same instant) take turns, and one that loses a
+    commit race to another process reads the store and the lake again
+    (:func:`jobs.lake.ledger.write_snapshot_of`).
     """
+    return ledger.write_snapshot_of(
+        VERIFICATION_TICKETS.uri(settings), lambda: _write_snapshot(settings, ticket_ids)
+    )
+
+
+def _write_snapshot(settings: Settings, ticket_ids: Collection[str] | None) -> int:
     uri = VERIFICATION_TICKETS.uri(settings)
     events_uri = TICKET_EVENTS.uri(settings)
     mark = _events_mark(events_uri) if tables.table_exists(events_uri) else None

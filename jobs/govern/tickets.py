@@ -26,6 +26,7 @@ ticket follows its issue from build to build; a filed ticket's id is its own.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from typing import Any
 
@@ -33,6 +34,7 @@ import pyarrow as pa
 from sqlalchemy.orm import Session
 
 from jobs.audit.log import record_many
+from jobs.govern import procedure
 from jobs.govern.ticket_answers import (
     apply_ask_extension,
     apply_correct,
@@ -84,8 +86,9 @@ from jobs.lake.registry import VERIFICATION_TICKETS
 from jobs.settings import Settings
 from jobs.store import requests
 from jobs.store.db import reading, transaction
-from jobs.store.requests import COMMENTED
 from jobs.store.roles import Actor, require
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "ANSWERABLE",
@@ -176,15 +179,20 @@ def _find(session: Session, ticket_id: str) -> requests.Record:
     try:
         return requests.find(session, VERIFICATION.type, ticket_id)
     except requests.RequestError as exc:
-        raise TicketError(str(exc).replace("verification request", "ticket")) from None
+        raise TicketError(_in_ticket_words(str(exc))) from None
 
 
 def _publish(
     settings: Settings, events: Sequence[Event], ticket_ids: Collection[str] | None = None
 ) -> None:
     """After the store committed: one audit entry per transition (who, why, which ticket: the
-    log must answer "who confirmed this value" for years), then the lake snapshot (which the
-    next change completes if this one fails)."""
+    log must answer "who confirmed this value" for years), then the lake snapshot.
+
+    A build's or the daily check's full snapshot (no ``ticket_ids``) raises when it fails: its
+    task fails and runs again. An account's decision does not: the store holds it, so the
+    account is told it succeeded (an error would read as "not decided"), and the next full
+    snapshot writes what this one missed.
+    """
     record_many(
         settings,
         [
@@ -205,7 +213,15 @@ def _publish(
             for e in events
         ],
     )
-    write_snapshot(settings, ticket_ids)
+    if ticket_ids is None:
+        write_snapshot(settings)
+        return
+    try:
+        write_snapshot(settings, ticket_ids)
+    except Exception:
+        log.exception(
+            "lake snapshot of ticket(s) %s failed; the next full one writes it", ticket_ids
+        )
 
 
 def _write_bulk(
@@ -269,27 +285,35 @@ def _decide(
     by: Actor,
     decision: Callable[[Ticket], tuple[Ticket, Event]],
 ) -> Ticket:
-    """One account's decision on one ticket, in one store transaction: the actor must hold
-    ``action`` for an assigned department (or for any, as the bureau), and of two decisions at
-    once only the first is recorded."""
+    """One account's decision on one ticket, in one store transaction
+    (:func:`jobs.govern.procedure.decided`): the actor must hold ``action`` for an assigned
+    department (or for any, as the bureau), and of two decisions at once only the first is
+    recorded."""
+    answered: list[tuple[Ticket, Event]] = []
+
+    def stored(before: requests.Record) -> tuple[requests.Record, requests.Event]:
+        after, event = decision(as_ticket(before))
+        answered.append((after, event))
+        return as_record(after, before["version"]), as_store_event(event, by.department)
+
     with transaction(settings) as session:
         import_lake_tickets(settings, session)
-        before = _find(session, ticket_id)
-        ticket = as_ticket(before)
-        require(by, action, ticket["assigned_departments"] or ())
-        after, event = decision(ticket)
-        stored = as_store_event(event, by.department)
         try:
-            if event["event"] == COMMENTED:
-                requests.comment(session, VERIFICATION, before, stored)
-            else:
-                requests.move(
-                    session, VERIFICATION, before, as_record(after, before["version"]), stored
-                )
-        except requests.RequestConflict as exc:
-            raise TicketError(str(exc).replace("request", "ticket", 1)) from None
+            procedure.decided(
+                session, VERIFICATION, ticket_id, by=by, permission=action, decision=stored
+            )
+        except procedure.ProcedureError as exc:
+            raise TicketError(_in_ticket_words(str(exc))) from None
+    ((after, event),) = answered
     _publish(settings, [event], [after["ticket_id"]])
     return after
+
+
+def _in_ticket_words(message: str) -> str:
+    """The store's message about a request, about the ticket: "no verification request 'x'",
+    "request x was changed by someone else meanwhile"."""
+    message = message.replace("verification request", "ticket")
+    return "ticket" + message.removeprefix("request") if message.startswith("request ") else message
 
 
 def ask_extension(

@@ -8,7 +8,10 @@ thousand reads each of its appends cost over 100 ms of CPU, and the service spen
 its time there. An :class:`Appender` writes what an append is by the Delta protocol itself —
 a Parquet file, then the next commit file naming it — and touches nothing else; every
 ``delta.checkpointInterval`` commits it has delta-rs write a checkpoint (and clean up expired
-log files), as delta-rs's own writes do, so that readers never replay many commit files.
+log files), as delta-rs's own writes do, so that readers never replay many commit files. The
+checkpoint is written in a thread of its own, after the append has returned: it reads the whole
+file list (a quarter of a second for a log of thousands of files), and the caller's lock, which
+every other append waits on, need not be held for it.
 
 Only plain tables (reader 1, writer ≤ 2, no partition columns, the table's own schema) in a
 local folder are appended this way; the commit file is created put-if-absent (a hard link of
@@ -16,7 +19,10 @@ the complete file), so a writer that took the version first is never overwritten
 else (an object store, where no such put is at hand here) is appended through delta-rs.
 
 A table's :class:`Appender` is only valid while nobody else commits (:meth:`is_current`):
-callers hold the table's append lock and open a new one when it is not current.
+callers hold the table's append lock, and when it is not current either bring it up to the
+other writers' plain appends (:meth:`Appender.catch_up`: several processes appending to one
+table in turn, such as the service's workers, each read only the others' commit files) or open
+a new one.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import threading
 import time
 import uuid
 from collections.abc import Mapping
@@ -33,6 +40,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from jobs.lake.crash import crash_point
 from jobs.lake.files import DELTA_LOG, local_path
 from jobs.lake.kept import signature_of
 
@@ -59,6 +67,8 @@ class Appender:
         self._folder = local_path(uri) if _appendable(table) else None
         configuration = table.metadata().configuration
         self._interval = int(configuration.get("delta.checkpointInterval") or CHECKPOINT_INTERVAL)
+        #: The thread writing the newest checkpoint this appender asked for (None: none yet).
+        self.checkpointing: threading.Thread | None = None
 
     def is_current(self) -> bool:
         """Nobody committed since: the last commit file seen is unchanged and has no successor
@@ -68,6 +78,36 @@ class Appender:
             and signature_of(self.uri, self.version) == self._signature
             and signature_of(self.uri, self.version + 1) is None
         )
+
+    def catch_up(self) -> list[dict[str, Any]] | None:
+        """Moves this appender past the commits other writers made since its version, when
+        every one of them is a plain append (``commitInfo`` and ``add`` actions, nothing else);
+        returns their ``commitInfo`` (oldest first; empty when there were none).
+
+        Returns None, the appender left as it was, when the table is not in a local folder,
+        was rebuilt at the same path, or a new commit does anything but add files (a schema or
+        setting changed, files removed): the caller opens the table afresh.
+        """
+        if self._folder is None or signature_of(self.uri, self.version) != self._signature:
+            return None
+        infos: list[dict[str, Any]] = []
+        version = self.version
+        while True:
+            path = os.path.join(self._folder, DELTA_LOG, f"{version + 1:020d}.json")
+            try:
+                with open(path, encoding="utf-8") as commit:
+                    actions = [json.loads(line) for line in commit if line.strip()]
+            except FileNotFoundError:
+                break
+            if any(set(action) - {"commitInfo", "add"} for action in actions):
+                return None
+            infos.append(next((a["commitInfo"] for a in actions if "commitInfo" in a), {}))
+            version += 1
+        signature = signature_of(self.uri, version)
+        if signature is None:
+            return None
+        self.version, self._signature = version, signature
+        return infos
 
     def append(self, rows: pa.Table, custom_metadata: Mapping[str, str]) -> int:
         """Commits ``rows`` as the next version, ``custom_metadata`` in its ``commitInfo``
@@ -83,7 +123,10 @@ class Appender:
         self.version += 1
         self._signature = signature_of(self.uri, self.version)
         if (self.version + 1) % self._interval == 0:
-            self._checkpoint()
+            self.checkpointing = threading.Thread(
+                target=_checkpoint, args=(self.uri, self.version), name="delta-checkpoint"
+            )
+            self.checkpointing.start()
         return self.version
 
     def _append_with_delta_rs(self, rows: pa.Table, custom_metadata: Mapping[str, str]) -> None:
@@ -129,6 +172,7 @@ class Appender:
         staged = os.path.join(self._folder, f"_govlake_commit_{uuid.uuid4().hex}.tmp")
         with open(staged, "w", encoding="utf-8") as out:
             out.write(text + "\n")
+        crash_point("appends.commit")  # a kill here leaves it (jobs.lake.maintenance removes it)
         try:
             os.link(staged, os.path.join(self._folder, DELTA_LOG, f"{version:020d}.json"))
         except FileExistsError:
@@ -138,17 +182,23 @@ class Appender:
         finally:
             os.unlink(staged)
 
-    def _checkpoint(self) -> None:
-        """A checkpoint at the current version, and expired log files removed. The commit is
-        made already: a failure here only leaves readers more commit files to replay."""
-        from deltalake import DeltaTable
 
+_checkpoint_lock = threading.Lock()
+
+
+def _checkpoint(uri: str, version: int) -> None:
+    """A checkpoint at ``version``, and expired log files removed (one at a time per process;
+    a checkpoint still being written when the next is due makes that one wait). The commit is
+    made already: a failure here only leaves readers more commit files to replay."""
+    from deltalake import DeltaTable
+
+    with _checkpoint_lock:
         try:
-            table = DeltaTable(self.uri, version=self.version)
+            table = DeltaTable(uri, version=version)
             table.create_checkpoint()
             table.cleanup_metadata()
         except Exception as exc:  # the type only: the message may name paths
-            log.warning("checkpoint of %s failed (%s)", self.uri, type(exc).__name__)
+            log.warning("checkpoint of %s failed (%s)", uri, type(exc).__name__)
 
 
 def _appendable(table: Any) -> bool:

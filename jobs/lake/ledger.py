@@ -11,7 +11,11 @@ transaction, and an append whose id the table already carries adds nothing.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import random
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import TypeVar
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -19,7 +23,7 @@ import pyarrow.fs as pafs
 
 from jobs.lake.crash import crash_point
 from jobs.lake.files import filesystem
-from jobs.lake.tables import WriteId, notify_write, table_exists
+from jobs.lake.tables import ConcurrentWriteError, WriteId, notify_write, table_exists
 
 #: Rows per Parquet row group of the tables written here. Spark splits a file for its tasks only
 #: at row-group boundaries: a 1M-row bronze batch in one row group (delta-rs's default is about
@@ -101,6 +105,41 @@ def append_arrow(
         raise
     notify_write(uri, "append", version=_committed_version(target), rows=table.num_rows)
     return True
+
+
+T = TypeVar("T")
+
+#: One lock per snapshot name: the service's threads write a snapshot one at a time.
+_snapshot_locks: dict[str, threading.Lock] = {}
+_snapshot_locks_guard = threading.Lock()
+
+
+def _lost_race(exc: Exception) -> bool:
+    from deltalake.exceptions import CommitFailedError
+
+    return isinstance(exc, CommitFailedError | ConcurrentWriteError) or "already exists" in str(exc)
+
+
+def write_snapshot_of(name: str, write: Callable[[], T], *, attempts: int = 5) -> T:
+    """Runs ``write``, a snapshot that reads its rows from their source of truth (the workflow
+    store) every time it runs, until it commits.
+
+    Two decisions at the same instant each write the snapshot: in one process they take turns
+    (a lock per ``name``); against another process's writer (the deadline task, a build) the
+    loser of delta-rs's conflict check runs ``write`` again after a short random pause, so it
+    reads the store and the lake anew and writes what the winner did not.
+    """
+    with _snapshot_locks_guard:
+        lock = _snapshot_locks.setdefault(name, threading.Lock())
+    with lock:
+        for attempt in range(1, attempts):
+            try:
+                return write()
+            except Exception as exc:
+                if not _lost_race(exc):
+                    raise
+            time.sleep(random.uniform(0.02, 0.1) * attempt)
+        return write()
 
 
 def append_rows(

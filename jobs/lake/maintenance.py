@@ -12,7 +12,10 @@ run daily (``govlake lake maintenance``, the ``lake__maintenance`` DAG):
    no entry of its table's Delta log mentions (neither a commit nor a checkpoint: no version
    within retention can need it), or that lies in a folder whose first commit never happened,
    is deleted once it is older than a grace period (:data:`ORPHAN_GRACE`, longer than any write
-   runs: a write in progress has not committed its files yet either).
+   runs: a write in progress has not committed its files yet either). So is a commit file a
+   writer staged aside and was killed before putting in place (:data:`STAGED_COMMIT`): hidden,
+   so no reader or vacuum ever looks at it, it would stay for good; a live writer holds its
+   staged file for milliseconds, so one older than the grace is no writer's.
 2. :func:`vacuum_tables`: every table is vacuumed (files that versions older than its retention
    removed), never below its retention floor (:func:`retention_floor`): the table's own
    retention, and for governance tables (the audit log, grants, tickets, the ingestion ledger)
@@ -27,6 +30,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -46,13 +50,20 @@ from jobs.settings import Settings
 #: files. A daily run therefore removes an orphan within a day and a half of the crash.
 ORPHAN_GRACE = dt.timedelta(hours=6)
 
+#: A commit file staged aside before it is put in place under its version's name, as a killed
+#: writer leaves it: govlake's appender's in the table folder (:mod:`jobs.lake.appends`), and
+#: delta-rs's own in the table's log.
+STAGED_COMMIT = re.compile(
+    rf"(?:^|/)(?:_govlake_commit_[0-9a-f]+\.tmp|{DELTA_LOG}/_commit_[0-9a-f-]+\.json\.tmp)$"
+)
+
 #: Layers whose tables keep at least the policy profile's log retention (日志记录).
 GOVERNED_LAYERS = ("governance",)
 
 
 @dataclass(frozen=True)
 class Orphan:
-    """An unreferenced data file: where, in which table (None: no table was ever committed
+    """An unreferenced data file or a staged commit file: where, in which table (None: no table was ever committed
     there), how large and when it was last written."""
 
     path: str
@@ -135,8 +146,8 @@ def _inside(path: str, table_root: str) -> str:
 def find_orphans(
     root: str, *, now: dt.datetime, grace: dt.timedelta = ORPHAN_GRACE
 ) -> tuple[list[Orphan], int]:
-    """Unreferenced Parquet files under ``root`` older than ``grace``, and how many younger
-    ones were left alone.
+    """Unreferenced Parquet files and staged commit files (:data:`STAGED_COMMIT`) under
+    ``root`` older than ``grace``, and how many younger ones were left alone.
 
     The files are listed before the logs are read: a file committed between the two is then
     found in its log, never taken for an orphan.
@@ -156,13 +167,14 @@ def find_orphans(
     orphans, young = [], 0
     for info in listed:
         relative = info.path[len(base) :].strip("/")
-        if info.type != pafs.FileType.File or not relative.endswith(".parquet"):
+        if info.type != pafs.FileType.File:
             continue
-        if _is_hidden(relative):
+        staged = STAGED_COMMIT.search(relative) is not None
+        if not staged and (not relative.endswith(".parquet") or _is_hidden(relative)):
             continue
         table = _table_of(relative, table_dirs)
         inside = relative[len(table) + 1 :] if table else relative
-        if table is not None and inside in logged[table]:
+        if not staged and table is not None and inside in logged[table]:
             continue
         modified = info.mtime if info.mtime.tzinfo else info.mtime.replace(tzinfo=dt.UTC)
         if now - modified < grace:

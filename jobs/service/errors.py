@@ -2,9 +2,15 @@
 
 Each is a :class:`jobs.service.ports.Refusal`, so the app shows it as it is: an error code, a
 message and what to do. A refusal never carries data of the dataset it refuses.
+
+:func:`refusals` answers the procedures' own exceptions (a step the rules refuse, an account
+that may not act) the same way, from a table each route module keeps.
 """
 
 from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
 
 from jobs.service.ports import Refusal
 
@@ -62,3 +68,31 @@ class AuditUnavailable(ServiceError):
 
     status = 503
     error = "audit_unavailable"
+
+
+#: One row of a :func:`refusals` table: an exception kind, the status, the error code and what
+#: to do.
+Refused = tuple[type[Exception], int, str, str]
+
+
+@contextlib.contextmanager
+def refusals(*table: Refused) -> Iterator[None]:
+    """Answers an exception of ``table``'s kinds as a :class:`Refusal` with that row's status,
+    error code and what to do, the exception's message as its message (rules' messages say why
+    and carry no stored values).
+
+    The first row whose kind the exception is an instance of answers, so a subclass stands
+    before its base. An exception that says when to try again (``retry_after_seconds``) passes
+    it on, for a 429's ``Retry-After``. Any other exception goes through untouched.
+    """
+    try:
+        yield
+    except tuple(kind for kind, *_ in table) as exc:
+        status, error, what_to_do = next(row[1:] for row in table if isinstance(exc, row[0]))
+        raise Refusal(
+            status,
+            error,
+            str(exc),
+            what_to_do,
+            retry_after_seconds=getattr(exc, "retry_after_seconds", 0),
+        ) from None

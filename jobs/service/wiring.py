@@ -9,9 +9,10 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from jobs.service.errors import refusals
 from jobs.service.ports import (
     DataAccess,
     DatasetView,
@@ -20,7 +21,6 @@ from jobs.service.ports import (
     Identity,
     Principal,
     ReadRequest,
-    Refusal,
     Shares,
     SignInRefused,
     SignInThrottled,
@@ -225,27 +225,22 @@ def store_identity(settings: Settings) -> Identity:
 # --- share requests: jobs.share.grants, signed by the store's accounts ------------------------
 
 
-@contextlib.contextmanager
-def _refusals() -> Iterator[None]:
+def _refusals() -> contextlib.AbstractContextManager[None]:
     """The share rules' refusals as the service answers them."""
     from jobs.share.grants import GrantError
     from jobs.share.policy import SharePolicyError
     from jobs.store.roles import Forbidden
 
-    try:
-        yield
-    except Forbidden as exc:
-        raise Refusal(
-            403, "forbidden", str(exc), "ask an approver of the providing department"
-        ) from None
-    except SharePolicyError as exc:
-        raise Refusal(
-            404, "unknown_dataset", str(exc), "name a base (population) or a catalog resource id"
-        ) from None
-    except GrantError as exc:
-        raise Refusal(
-            400, "share_refused", str(exc), "correct the request and send it again"
-        ) from None
+    return refusals(
+        (Forbidden, 403, "forbidden", "ask an approver of the providing department"),
+        (
+            SharePolicyError,
+            404,
+            "unknown_dataset",
+            "name a base (population) or a catalog resource id",
+        ),
+        (GrantError, 400, "share_refused", "correct the request and send it again"),
+    )
 
 
 class LakeShares:
@@ -325,15 +320,7 @@ class LakeShares:
     ) -> Grant:
         from jobs.share.grants import coordinate
 
-        with _refusals():
-            return coordinate(
-                self.settings,
-                request_id,
-                approve,
-                by=actor_of(principal),
-                why=why,
-                expires_on=expires_on,
-            )
+        return self._decided(coordinate, principal, request_id, approve, why, expires_on)
 
     def decide(
         self,
@@ -345,8 +332,21 @@ class LakeShares:
     ) -> Grant:
         from jobs.share.grants import decide_request
 
+        return self._decided(decide_request, principal, request_id, approve, why, expires_on)
+
+    def _decided(
+        self,
+        decision: Callable[..., Grant],
+        principal: Principal,
+        request_id: str,
+        approve: bool,
+        why: str,
+        expires_on: dt.date | None,
+    ) -> Grant:
+        """A decision of the providing department (``decide_request``) or of the bureau
+        coordinating (``coordinate``), signed by the principal's account."""
         with _refusals():
-            return decide_request(
+            return decision(
                 self.settings,
                 request_id,
                 approve,

@@ -21,6 +21,10 @@ answer too. Each request is also a request of type ``share`` in the one request 
 carries the procedure (who must act now, the due date, coordination of a refusal by the bureau,
 every step with its reason): :mod:`jobs.share.share_requests`.
 
+The rules (what a request becomes, a decision, a coordination, a revocation) are plain functions
+in :mod:`jobs.share.grant_rules`, which this module re-exports; here the store's side: load the
+row, check who acts, write the grant and its request together, then the snapshot and the audit.
+
 Every request and decision is signed by an authenticated :class:`~jobs.store.roles.Actor` and
 allowed by :data:`~jobs.store.roles.PERMISSIONS`: a data officer requests for its own department
 (the bureau's steward for any), an approver decides for its own department's resources only, and
@@ -36,9 +40,8 @@ States::
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
+import logging
 import re
-import uuid
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -54,242 +57,70 @@ from jobs.lake.registry import SHARE, SHARE_GRANTS
 from jobs.policy import load_profile
 from jobs.settings import Settings
 from jobs.share import share_requests
-from jobs.share.policy import (
-    CONDITIONAL,
-    NOT_SHARED,
-    UNCONDITIONAL,
-    load_masking,
-    resolve_dataset,
-    shareable_fields,
+from jobs.share.grant_rules import (
+    DENIED,
+    GRANT_SCHEMA,
+    GRANTED,
+    KINDS,
+    PENDING,
+    READ,
+    REVOKED,
+    SYSTEM,
+    VERIFY,
+    Grant,
+    GrantError,
+    Step,
+    decide,
+    is_active,
+    is_overdue,
+    new_request,
+    revoke,
+    settle,
+    status_of,
+    steps_of,
 )
+from jobs.share.policy import load_masking, resolve_dataset, shareable_fields
 from jobs.store.db import reading, transaction
 from jobs.store.models import GrantDecision, ShareGrant
 from jobs.store.requests import Record
 from jobs.store.roles import BUREAU, SYSTEM_ACTOR, Actor, require
 
-PENDING, GRANTED, DENIED, REVOKED = "pending", "granted", "denied", "revoked"
-SYSTEM = SYSTEM_ACTOR.login
-#: What a grant allows: ``read`` (governed reads and 核验) or ``verify`` (核验 only: match / no
-#: match answers, never a row). Rows recorded before kinds existed hold none and allow reads.
-READ, VERIFY = "read", "verify"
-KINDS = (READ, VERIFY)
+log = logging.getLogger(__name__)
 
-_TS = pa.timestamp("us", tz="UTC")
-GRANT_SCHEMA = pa.schema(
-    [
-        ("request_id", pa.string()),
-        ("consumer", pa.string()),
-        ("dataset", pa.string()),
-        ("share_type", pa.string()),
-        ("fields", pa.list_(pa.string())),
-        ("purpose", pa.string()),
-        ("requested_by", pa.string()),
-        ("requested_on", pa.date32()),
-        ("deadline", pa.date32()),
-        ("deadline_provisional", pa.bool_()),
-        ("state", pa.string()),
-        ("expires_on", pa.date32()),
-        ("decided_by", pa.string()),
-        ("decided_on", pa.date32()),
-        ("decision_reason", pa.string()),
-        ("answered_late", pa.bool_()),
-        ("revoked_by", pa.string()),
-        ("revoked_on", pa.date32()),
-        ("revoke_reason", pa.string()),
-        ("updated_at", _TS),
-        ("kind", pa.string()),
-    ]
-)
-
-Grant = dict[str, Any]
-
-
-class GrantError(ValueError):
-    """A request or decision the dataset, the grant's state or the profile does not allow."""
-
-
-def _require(value: str | None, what: str) -> None:
-    if not value or not value.strip():
-        raise GrantError(f"say {what}")
-
-
-def is_active(grant: Grant, today: dt.date) -> bool:
-    """Granted, not revoked, and not past its expiry date (the expiry day itself counts)."""
-    return grant["state"] == GRANTED and (
-        grant["expires_on"] is None or today <= grant["expires_on"]
-    )
-
-
-def is_overdue(grant: Grant, today: dt.date) -> bool:
-    """A pending request whose answer deadline has passed."""
-    return grant["state"] == PENDING and grant["deadline"] is not None and today > grant["deadline"]
-
-
-def status_of(grant: Grant, today: dt.date, procedure: str | None = None) -> str:
-    """The state as a person reads it: ``expired`` and ``overdue`` are computed, not stored;
-    a refusal under coordination is its request's state (``procedure``): ``coordinating`` or
-    ``upheld``."""
-    if procedure in (share_requests.COORDINATING, share_requests.UPHELD):
-        return procedure
-    if grant["state"] == GRANTED and not is_active(grant, today):
-        return "expired"
-    if is_overdue(grant, today):
-        return "overdue"
-    return grant["state"]
-
-
-# --- pure decisions -------------------------------------------------------------------------
-
-
-def new_request(
-    *,
-    consumer: str,
-    dataset_id: str,
-    share_type: str,
-    fields: Sequence[str],
-    allowed_fields: Sequence[str],
-    purpose: str,
-    by: str,
-    today: dt.date,
-    now: dt.datetime,
-    deadline: tuple[dt.date, bool] | None,
-    expires_on: dt.date | None,
-    legal_basis: str,
-    kind: str = READ,
-    reviewed: bool = False,
-) -> Grant:
-    """A request as the share type decides it: granted, pending or refused at once.
-
-    ``legal_basis`` is the catalog's, given as the reason of a decision by rule; ``reviewed``
-    makes an unconditional request wait for an answer (an application, 镇海 002 §21).
-    """
-    _require(consumer, "which department consumes (--consumer)")
-    if kind not in KINDS:
-        raise GrantError(f"kind {kind!r}: one of {', '.join(KINDS)}")
-    _require(purpose, "the purpose (--purpose)")
-    _require(by, "who asks (--as)")
-    unknown = [f for f in fields if f not in allowed_fields]
-    if unknown:
-        raise GrantError(
-            f"{dataset_id} does not share {unknown}; fields that may be requested: "
-            f"{', '.join(allowed_fields)}"
-        )
-    if share_type == CONDITIONAL and not fields:
-        raise GrantError("a conditional share names the fields it needs (--fields)")
-    if expires_on is not None and expires_on < today:
-        raise GrantError(f"expiry {expires_on} is in the past")
-    seed = f"{consumer}|{dataset_id}|{now.isoformat()}|{uuid.uuid4().hex}"
-    grant: Grant = {name: None for name in GRANT_SCHEMA.names}
-    grant.update(
-        request_id=hashlib.sha256(seed.encode()).hexdigest()[:16],
-        consumer=consumer,
-        dataset=dataset_id,
-        share_type=share_type,
-        fields=list(fields or allowed_fields),
-        purpose=purpose,
-        requested_by=by,
-        requested_on=today,
-        state=PENDING,
-        expires_on=expires_on,
-        updated_at=now,
-        kind=kind,
-    )
-    if share_type == UNCONDITIONAL and not reviewed:
-        grant.update(
-            state=GRANTED,
-            decided_by=SYSTEM,
-            decided_on=today,
-            decision_reason=f"unconditional share: {legal_basis}".strip(),
-            answered_late=False,
-        )
-    elif share_type == NOT_SHARED:
-        grant.update(
-            state=DENIED,
-            decided_by=SYSTEM,
-            decided_on=today,
-            decision_reason=f"not shared: the data never leaves its pool ({legal_basis})",
-            answered_late=False,
-        )
-    elif deadline is not None:
-        grant.update(deadline=deadline[0], deadline_provisional=deadline[1])
-    return grant
-
-
-def _decided(
-    grant: Grant,
-    approve: bool,
-    *,
-    source: str,
-    by: str,
-    why: str,
-    today: dt.date,
-    now: dt.datetime,
-    expires_on: dt.date | None,
-) -> Grant:
-    """A request in state ``source`` granted (with an expiry after today) or refused."""
-    _require(by, "who decides (--as)")
-    _require(why, "why (--why)")
-    if grant["state"] != source:
-        raise GrantError(f"request {grant['request_id']} is {grant['state']}, not {source}")
-    expiry = expires_on or grant["expires_on"]
-    if approve and (expiry is None or expiry < today):
-        raise GrantError("a conditional grant needs an expiry date not in the past (--expires)")
-    out = dict(grant)
-    out.update(
-        state=GRANTED if approve else DENIED,
-        decided_by=by,
-        decided_on=today,
-        decision_reason=why,
-        expires_on=expiry if approve else grant["expires_on"],
-        updated_at=now,
-    )
-    return out
-
-
-def decide(
-    grant: Grant,
-    approve: bool,
-    *,
-    by: str,
-    why: str,
-    today: dt.date,
-    now: dt.datetime,
-    expires_on: dt.date | None = None,
-) -> Grant:
-    """Approves (with an expiry after today) or denies a pending request."""
-    out = _decided(
-        grant, approve, source=PENDING, by=by, why=why, today=today, now=now, expires_on=expires_on
-    )
-    out["answered_late"] = bool(grant["deadline"] and today > grant["deadline"])
-    return out
-
-
-def settle(
-    grant: Grant,
-    approve: bool,
-    *,
-    by: str,
-    why: str,
-    today: dt.date,
-    now: dt.datetime,
-    expires_on: dt.date | None = None,
-) -> Grant:
-    """The bureau's coordination (协调) of a refused request: it grants it (with an expiry after
-    today) or upholds the refusal; either way its decision replaces the provider's."""
-    return _decided(
-        grant, approve, source=DENIED, by=by, why=why, today=today, now=now, expires_on=expires_on
-    )
-
-
-def revoke(grant: Grant, *, by: str, why: str, today: dt.date, now: dt.datetime) -> Grant:
-    """Withdraws a grant; the next refresh removes the consumer's table."""
-    _require(by, "who revokes (--as)")
-    _require(why, "why (--why)")
-    if grant["state"] != GRANTED:
-        raise GrantError(f"request {grant['request_id']} is {grant['state']}, not granted")
-    out = dict(grant)
-    out.update(state=REVOKED, revoked_by=by, revoked_on=today, revoke_reason=why, updated_at=now)
-    return out
+__all__ = [
+    "DENIED",
+    "GRANTED",
+    "GRANT_SCHEMA",
+    "KINDS",
+    "PENDING",
+    "READ",
+    "REVOKED",
+    "SYSTEM",
+    "VERIFY",
+    "Grant",
+    "GrantError",
+    "Step",
+    "ask_coordination",
+    "coordinate",
+    "decide",
+    "decide_request",
+    "find_grant",
+    "import_lake_grants",
+    "is_active",
+    "is_overdue",
+    "list_grants",
+    "new_request",
+    "provider_of",
+    "read_grants",
+    "request_history",
+    "request_share",
+    "revoke",
+    "revoke_grant",
+    "settle",
+    "status_of",
+    "steps_of",
+    "write_snapshot",
+]
 
 
 # --- store edges ----------------------------------------------------------------------------
@@ -346,20 +177,6 @@ def find_grant(settings: Settings, request_id: str) -> Grant:
         return _find(session, request_id)
 
 
-Step = tuple[str, str, str, dt.date]
-
-
-def steps_of(grant: Grant) -> list[Step]:
-    """(state reached, by, why, on) of every step a request's row records, oldest first."""
-    steps = [(PENDING, grant["requested_by"], grant["purpose"], grant["requested_on"])]
-    if grant["decided_by"]:
-        decided = DENIED if grant["state"] == DENIED else GRANTED
-        steps.append((decided, grant["decided_by"], grant["decision_reason"], grant["decided_on"]))
-    if grant["revoked_by"]:
-        steps.append((REVOKED, grant["revoked_by"], grant["revoke_reason"], grant["revoked_on"]))
-    return steps
-
-
 def _record_steps(session: Session, grant: Grant, steps: Sequence[Step]) -> None:
     for state, by, why, on in steps:
         session.add(
@@ -405,8 +222,13 @@ def write_snapshot(settings: Settings) -> int:
     """Rewrites the lake's ``governance/share_grants`` from the store; returns its rows.
 
     Every row, every time: a snapshot that missed a change (the lake was unreachable) is whole
-    again after the next one.
+    again after the next one. Two at once take turns, and one that loses a commit race to
+    another process reads the store again (:func:`jobs.lake.ledger.write_snapshot_of`).
     """
+    return ledger.write_snapshot_of(SHARE_GRANTS.uri(settings), lambda: _write_snapshot(settings))
+
+
+def _write_snapshot(settings: Settings) -> int:
     rows = read_grants(settings)
     if not rows:
         return 0
@@ -425,8 +247,16 @@ def write_snapshot(settings: Settings) -> int:
 
 def _publish(settings: Settings, grant: Grant, events: Sequence[dict[str, Any]]) -> None:
     """After the store committed: the lake snapshot, and one audit entry per step of the request
-    (who, why, the state it left and the due date)."""
-    write_snapshot(settings)
+    (who, why, the state it left and the due date).
+
+    A failed snapshot is logged, not raised: the store holds the step, so the account is told
+    it succeeded and its audit entries are written; the next snapshot (the next step, the daily
+    deadline check) rewrites every row.
+    """
+    try:
+        write_snapshot(settings)
+    except Exception:
+        log.exception("lake snapshot of share request %s failed", grant["request_id"])
     target = SHARE.relative_path(grant["consumer"], grant["dataset"])
     detail = {k: grant[k] for k in ("request_id", "state", "fields", "purpose", "expires_on")}
     detail["kind"] = grant.get("kind") or READ

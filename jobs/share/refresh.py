@@ -32,7 +32,7 @@ from jobs.lake.registry import REIDENTIFICATION, SHARE, uri_at
 from jobs.quality.gates import held_batches, without_held_batches
 from jobs.settings import Settings
 from jobs.share.curate import curated_df, reidentification_df
-from jobs.share.grants import is_active, read_grants
+from jobs.share.grants import is_active, read_grants, write_snapshot
 from jobs.share.keys import ShareKey, load_share_key
 from jobs.share.policy import column_rules, load_masking, resolve_dataset
 from jobs.share.reident import ReidentKey, load_reident_key
@@ -65,7 +65,9 @@ def refresh_shares(
     reident_key: ReidentKey | None = None,
     actor: str = "system",
 ) -> dict[str, Any]:
-    """Rebuilds every granted share table and removes the ones no longer granted.
+    """Rebuilds every granted share table and removes the ones no longer granted; first brings
+    the lake's ``governance/share_grants`` in line with the store (a decision whose snapshot
+    write failed is written here, daily at the latest).
 
     Raises:
         jobs.secrets.SecretError: a key is missing or the public development key in production
@@ -75,6 +77,7 @@ def refresh_shares(
     reident_key = reident_key or load_reident_key(settings)
     masking = load_masking(settings.schemas_root)
     catalog = load_catalog(settings.schemas_root, settings.catalog_revisions_root)
+    write_snapshot(settings)
     wanted = granted_fields(read_grants(settings), today)
     held = held_batches(settings)
     refreshed, missing_sources = [], []

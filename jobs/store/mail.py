@@ -1,10 +1,14 @@
 """Notifications by mail, where an SMTP server is configured (``GOVLAKE_SMTP_HOST``).
 
-:func:`deliver_pending` runs after every store transaction that added notifications
-(:func:`jobs.store.db.after_commit`) and in the daily deadline check, so a mail that failed is
+The notifications not mailed yet are the outbox. :func:`deliver_pending` drains it: after every
+store transaction that added notifications (:func:`deliver_soon`, through
+:func:`jobs.store.db.after_commit`) and in the daily deadline check, so a mail that failed is
 retried later; the notification itself is in the inbox from the moment its event committed,
-whatever happens to the mail. It sends one mail per account (a digest of what it has not been
-mailed yet) and:
+whatever happens to the mail. In the service a :class:`Courier` thread drains it
+(:func:`courier`, for as long as the app serves): a department's click commits and answers
+without waiting for the SMTP server (up to :data:`TIMEOUT` per step when it is slow or down);
+commands and tasks, which have no later to wait for, deliver at once. It sends one mail per
+account (a digest of what it has not been mailed yet) and:
 
 * claims the rows first, in a short transaction of their own, so two processes do not send the
   same notifications and no store lock is held while the server is slow;
@@ -23,7 +27,9 @@ import logging
 import os
 import smtplib
 import ssl
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
@@ -247,3 +253,79 @@ def deliver_pending(settings: Settings) -> dict[str, Any]:
     if sent:
         log.info("mailed %d notification(s)", len(sent))
     return summary
+
+
+# --- the service's courier --------------------------------------------------------------------
+
+#: How often a courier tries the outbox again when no commit wakes it (mail that failed).
+RETRY_EVERY_SECONDS = 15 * 60
+
+_couriers: dict[str, Courier] = {}
+_couriers_lock = threading.Lock()
+
+
+class Courier:
+    """Drains the outbox on a thread of its own: woken by each commit that added notifications
+    (:meth:`wake`), and every :data:`RETRY_EVERY_SECONDS` for what failed."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._woken = threading.Event()
+        self._stopping = False
+        self._thread = threading.Thread(target=self._run, name="govlake-mail", daemon=True)
+
+    def start(self) -> None:
+        self._woken.set()  # what a stop or a crash left in the outbox goes first
+        self._thread.start()
+
+    def wake(self, settings: Settings) -> None:
+        """Has the outbox drained soon, with ``settings`` (the caller's clock)."""
+        self._settings = settings
+        self._woken.set()
+
+    def stop(self) -> None:
+        """Stops after the delivery under way, if any; what is left stays in the outbox."""
+        self._stopping = True
+        self._woken.set()
+        self._thread.join(timeout=3 * TIMEOUT)
+
+    def _run(self) -> None:
+        while True:
+            self._woken.wait(RETRY_EVERY_SECONDS)
+            self._woken.clear()
+            if self._stopping:
+                return
+            try:
+                deliver_pending(self._settings)
+            except Exception:  # the thread outlives any one delivery
+                log.exception("mail delivery failed; the outbox is tried again later")
+
+
+@contextmanager
+def courier(settings: Settings) -> Iterator[Courier | None]:
+    """A :class:`Courier` for the store of ``settings`` while the block runs (none when mail is
+    off): :func:`deliver_soon` in this process hands it the mail instead of sending it."""
+    if not settings.smtp_host:
+        yield None
+        return
+    running = Courier(settings)
+    with _couriers_lock:
+        _couriers[settings.database_url] = running
+    running.start()
+    try:
+        yield running
+    finally:
+        with _couriers_lock:
+            _couriers.pop(settings.database_url, None)
+        running.stop()
+
+
+def deliver_soon(settings: Settings) -> None:
+    """What a commit that added notifications runs: wakes this process's courier for the store,
+    or, without one (a command, a task), delivers at once."""
+    with _couriers_lock:
+        running = _couriers.get(settings.database_url) if settings.smtp_host else None
+    if running is None:
+        deliver_pending(settings)
+    else:
+        running.wake(settings)

@@ -10,8 +10,8 @@ transaction, so every procedure notifies without code of its own. An event conce
 
 but never the account that made the event, and no other department's accounts: a notification
 names a request whose subject may be personal data. Mail (:mod:`jobs.store.mail`) is sent once
-the transaction has committed; a notification stays in the inbox whether or not mail reaches
-anyone.
+the transaction has committed (in the service by its courier thread, after the answer); a
+notification stays in the inbox whether or not mail reaches anyone.
 """
 
 from __future__ import annotations
@@ -125,7 +125,7 @@ def notify(session: Session, events: Sequence[dict[str, Any]]) -> int:
     ]
     if rows:
         session.execute(insert(Notification), rows)
-        db.after_commit(session, mail.deliver_pending)
+        db.after_commit(session, mail.deliver_soon)
     return len(rows)
 
 

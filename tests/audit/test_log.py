@@ -364,3 +364,30 @@ def test_a_failed_group_commit_fails_every_caller_in_it_and_writes_none_of_them(
     assert kinds == ["AuditAppendFailed"] * 3 + ["OSError"]  # the committing thread's own error
     assert [e["actor"] for e in log.read_entries(lake_settings)] == ["a"]
     assert log.verify(lake_settings)[0] == []
+
+
+def test_appends_in_turn_by_two_processes_chain_after_each_other(lake_settings, monkeypatch):
+    # Each process keeps its own tail of the log (``_tails``): two tails stand for two service
+    # workers appending in turn, each behind the other's commits.
+    log.record(lake_settings, "read", actor="w1")  # creates the log
+    log.record(lake_settings, "read", actor="w1")  # appends to it, keeping its tail
+    first, second = dict(log._tails), {}
+    kept_tail = first[AUDIT_LOG.uri(lake_settings)]
+    monkeypatch.setattr(log, "_tails", second)
+    log.record_many(lake_settings, [{"action": "read", "actor": "w2"}] * 2)
+    monkeypatch.setattr(log, "_tails", first)
+    log.record(lake_settings, "read", actor="w1")  # caught up from w2's commit file
+    monkeypatch.setattr(log, "_tails", second)
+    log.record(lake_settings, "read", actor="w2")
+
+    stored = log.read_entries(lake_settings)
+    assert [(e["seq"], e["actor"]) for e in stored] == [
+        (0, "w1"),
+        (1, "w1"),
+        (2, "w2"),
+        (3, "w2"),
+        (4, "w1"),
+        (5, "w2"),
+    ]
+    assert log.verify(lake_settings)[0] == []
+    assert first[AUDIT_LOG.uri(lake_settings)] is kept_tail  # moved on, not opened afresh

@@ -18,6 +18,7 @@ from jobs.store import requests
 from jobs.store.db import reading
 from jobs.store.roles import APPROVER, BUREAU, Actor, Forbidden
 from tests.actors import RSJ_APPROVER, STEWARD
+from tests.threads import in_threads
 
 #: Tuesday before National Day 2025 (1–8 October off, Saturday 11 October a make-up working day).
 RECEIVED = dt.datetime(2025, 9, 30, 2, 0, tzinfo=dt.UTC)
@@ -151,6 +152,30 @@ def test_the_department_lists_its_own_applications_and_the_bureau_all(store):
     assert open_requests.to_answer(store, STEWARD)[0]["applicant"]["name"] == "柳如是"
 
 
+def test_those_who_answer_see_the_applicant_s_id_number_masked_and_the_store_keeps_it(store):
+    receipt = _apply(store)["receipt"]
+    passport = dataclasses.replace(CITIZEN, id_type="passport", id_number="E12345678")
+    company = Applicant(
+        "organisation", "某某科技有限公司", "uscc", "91110000100000000R", "", "a@b.cn"
+    )
+    _apply(store, applicant=passport), _apply(store, applicant=company)
+
+    listed = open_requests.to_answer(store, SCJGJ_APPROVER)
+    answered = open_requests.answer(store, receipt, True, by=SCJGJ_APPROVER, why="同意开放")
+
+    shown = {r["applicant"]["id_type"]: r["applicant"]["id_number"] for r in listed}
+    assert shown == {
+        "resident_id": "1101**********002X",  # DESIGN §7, as the shares mask an ID
+        "passport": "*****5678",
+        "uscc": "91110000100000000R",  # an organisation's public registration
+    }
+    assert answered["applicant"]["id_number"] == "1101**********002X"
+    assert {r["applicant"]["phone"] for r in listed} == {"13912345678", ""}  # to answer at
+    with reading(store) as session:
+        (held,) = requests.load(session, open_requests.OPEN_REQUEST.type, ids=[receipt])
+    assert held["facts"]["applicant"]["id_number"] == "11010119900307002X"
+
+
 def test_the_status_needs_the_receipt_s_own_secret(store):
     first, second = _apply(store), _apply(store)
 
@@ -183,6 +208,51 @@ def test_a_download_works_until_it_expires_and_each_one_is_recorded(published):
     assert actions == ["requested", "granted", "downloaded"]
     downloads = [e for e in read_entries(store) if e["action"] == "open_request_downloaded"]
     assert [e["target"] for e in downloads] == [f"requests/open_request/{receipt}"]
+
+
+def _signed_after(downloads):
+    """A link signed when ``downloads`` downloads had been made (the service signs the count)."""
+    return lambda shown: shown["downloads"] == downloads
+
+
+def test_each_link_works_once_and_a_grant_gives_a_few_downloads_each_recorded(published):
+    store = published
+    receipt = _apply(store)["receipt"]
+    open_requests.answer(store, receipt, True, by=SCJGJ_APPROVER, why="同意开放")
+
+    open_requests.start_download(store, receipt, is_signed=_signed_after(0))
+    with pytest.raises(NotFound, match="used already"):
+        open_requests.start_download(store, receipt, is_signed=_signed_after(0))  # leaked
+    for made in range(1, open_requests.DOWNLOADS_PER_GRANT):  # new links from the status page
+        open_requests.start_download(store, receipt, is_signed=_signed_after(made))
+    with pytest.raises(NotFound):
+        open_requests.start_download(store, receipt, is_signed=lambda shown: True)
+
+    with reading(store) as session:
+        actions = [e["action"] for e in requests.events(session, receipt)]
+    assert actions.count("downloaded") == open_requests.DOWNLOADS_PER_GRANT
+    downloads = [e for e in read_entries(store) if e["action"] == "open_request_downloaded"]
+    assert len(downloads) == open_requests.DOWNLOADS_PER_GRANT
+    assert open_requests.to_answer(store, SCJGJ_APPROVER)[0]["downloads_left"] == 0
+
+
+def test_one_link_used_twice_at_the_same_instant_downloads_once(published):
+    store = published
+    receipt = _apply(store)["receipt"]
+    open_requests.answer(store, receipt, True, by=SCJGJ_APPROVER, why="同意开放")
+
+    def download():
+        try:
+            return open_requests.start_download(store, receipt, is_signed=_signed_after(0))
+        except NotFound as refused:
+            return refused
+
+    outcomes = in_threads(first=download, second=download)
+
+    assert sorted(isinstance(o, NotFound) for o in outcomes.values()) == [False, True]
+    with reading(store) as session:
+        actions = [e["action"] for e in requests.events(session, receipt)]
+    assert actions.count("downloaded") == 1
 
 
 def test_a_refused_or_pending_request_has_no_download(published):

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import func, select
 
 from jobs.audit import log as audit
-from jobs.govern import tickets
+from jobs.govern import ticket_snapshot, tickets
 from jobs.govern.inbox import dashboard_of, inbox_of
 from jobs.govern.tickets import TicketError
 from jobs.lake import ledger
@@ -22,6 +22,7 @@ from jobs.store.models import Request, RequestEvent
 from jobs.store.roles import BUREAU, Forbidden
 from tests.actors import MZJ_OFFICER, RSJ_OFFICER, STEWARD
 from tests.govern.test_tickets import FRIDAY, NOW, issue, policy
+from tests.threads import in_threads, lock_per_thread, meeting_after
 
 #: Ten working days after Friday 26 Sep 2025, National Day (1–8 Oct) in between and the make-up
 #: working days Sun 28 Sep and Sat 11 Oct counted: Thursday 16 Oct.
@@ -163,6 +164,16 @@ def test_every_transition_is_an_audit_entry_signed_by_its_account(settings):
     assert entries[4]["target"] == f"{VERIFICATION_TICKETS.path}/t2"
 
 
+def test_a_decision_on_an_unknown_ticket_is_refused_in_ticket_words(settings):
+    _sync(settings, issue("t1"))
+
+    with pytest.raises(TicketError, match=r"^no ticket 'nope'$"):
+        tickets.close_ticket(settings, "nope", tickets.CONFIRMED, by=RSJ_OFFICER, why="值已核实")
+    with pytest.raises(TicketError, match=r"^no ticket 'nope'$"):
+        tickets.find_ticket(settings, "nope")
+    assert _store_events(settings) == [("opened", "system")]
+
+
 def test_a_department_cannot_act_on_another_departments_ticket(settings):
     _sync(settings, issue("t1"))
     with pytest.raises(Forbidden, match=r"mzj\.li .* may not ticket\.close for rsj"):
@@ -204,16 +215,21 @@ def test_the_lake_snapshot_equals_the_store_after_every_change(settings):
     assert pa.Table.from_pylist(_lake_events(settings)).num_rows == 9
 
 
-def test_a_snapshot_missed_is_whole_again_after_the_next_daily_check(settings, monkeypatch):
+def test_a_snapshot_missed_is_whole_again_after_the_next_daily_check(settings, monkeypatch, caplog):
     _sync(settings, issue("t1"), issue("t2"))
     tickets.ask_extension(settings, "t1", by=RSJ_OFFICER, why="档案在库房")
     monkeypatch.setattr(
         tickets, "write_snapshot", lambda *_: (_ for _ in ()).throw(OSError("down"))
     )
-    with pytest.raises(OSError):
-        tickets.decide_extension(settings, "t1", grant=True, by=STEWARD, why="同意")
+    # The store committed the decision: the steward is told it succeeded, the failure is logged.
+    decided = tickets.decide_extension(settings, "t1", grant=True, by=STEWARD, why="同意")
+    assert decided["state"] == tickets.EXTENDED
+    assert "the next full one writes it" in caplog.text
+    with pytest.raises(OSError):  # a build's full snapshot fails its task, to be run again
+        _sync(settings, issue("t1"), issue("t2"), build_id="b2")
     monkeypatch.undo()
     assert tickets.find_ticket(settings, "t1")["state"] == tickets.EXTENDED  # the store holds it
+    assert "extended" in [e["action"] for e in audit.read_entries(settings)][-1]
 
     # The next decision writes its own ticket, and every event the lake misses, once.
     tickets.close_ticket(settings, "t2", tickets.CONFIRMED, by=RSJ_OFFICER, why="值已核实")
@@ -299,3 +315,29 @@ def test_a_comment_is_recorded_and_audited_in_any_state_and_changes_nothing(sett
     assert "commented" in [e["event"] for e in _lake_events(settings)]
     with pytest.raises(Forbidden):
         tickets.comment_ticket(settings, "t1", by=MZJ_OFFICER, why="路过")
+
+
+def test_two_decisions_at_the_same_instant_in_two_processes_both_succeed_and_reach_the_lake(
+    settings, monkeypatch
+):
+    _sync(settings, issue("t1"), issue("t2"))
+    monkeypatch.setattr(ledger, "_snapshot_locks", lock_per_thread(), raising=False)
+    # both snapshots read the lake and the store before either writes
+    events = meeting_after(ticket_snapshot.requests.events)
+    monkeypatch.setattr(ticket_snapshot.requests, "events", events)
+    colleague = dataclasses.replace(RSJ_OFFICER, login="rsj.sun")
+    outcomes = in_threads(
+        t1=lambda: tickets.close_ticket(
+            settings, "t1", tickets.CONFIRMED, by=RSJ_OFFICER, why="同时"
+        ),
+        t2=lambda: tickets.close_ticket(
+            settings, "t2", tickets.CONFIRMED, by=colleague, why="同时"
+        ),
+    )
+    monkeypatch.undo()
+
+    assert {k: v["state"] for k, v in outcomes.items()} == {"t1": "confirmed", "t2": "confirmed"}
+    assert _lake_tickets(settings) == tickets.read_tickets(settings)
+    assert _lake_events(settings) == sorted(
+        tickets.read_events(settings), key=lambda e: e["event_id"]
+    )

@@ -46,6 +46,7 @@ def test_a_checkpoint_is_written_every_checkpoint_interval(tmp_path):
     appender.append(_rows(1), {})
     assert not list((tmp_path / "t" / "_delta_log").glob("*.checkpoint.parquet"))
     appender.append(_rows(2), {})
+    appender.checkpointing.join(timeout=60)
     (checkpoint,) = (tmp_path / "t" / "_delta_log").glob("*.checkpoint.parquet")
     assert checkpoint.name.startswith(f"{2:020d}")
     assert DeltaTable(str(tmp_path / "t")).to_pyarrow_table().num_rows == 3
@@ -74,3 +75,37 @@ def test_rows_of_another_schema_go_through_delta_rs_which_checks_them(tmp_path):
     with pytest.raises(Exception, match=r"(?i)schema"):
         appender.append(pa.table({"other": [1]}), {})
     assert DeltaTable(str(tmp_path / "t")).version() == 0
+
+
+def test_catch_up_moves_past_another_appenders_commits_reading_only_their_commit_files(tmp_path):
+    mine, theirs = (
+        _table(tmp_path / "t"),
+        Appender(str(tmp_path / "t"), DeltaTable(str(tmp_path / "t"))),
+    )
+    theirs.append(_rows(1), {"govlake.k": "theirs-1"})
+    theirs.append(_rows(2), {"govlake.k": "theirs-2"})
+    assert not mine.is_current()
+    assert [i["govlake.k"] for i in mine.catch_up()] == ["theirs-1", "theirs-2"]
+    assert mine.is_current() and mine.catch_up() == []
+    assert mine.append(_rows(3), {}) == 3
+    assert sorted(DeltaTable(str(tmp_path / "t")).to_pyarrow_table().column("seq").to_pylist()) == [
+        0,
+        1,
+        2,
+        3,
+    ]
+
+
+def test_catch_up_refuses_a_commit_that_is_not_a_plain_append(tmp_path):
+    appender = _table(tmp_path / "t")
+    DeltaTable(str(tmp_path / "t")).delete("seq = 0")
+    assert appender.catch_up() is None
+    assert not appender.is_current()
+
+
+def test_catch_up_refuses_a_table_rebuilt_at_the_same_path(tmp_path):
+    appender = _table(tmp_path / "t")
+    shutil.rmtree(tmp_path / "t")
+    write_deltalake(str(tmp_path / "t"), _rows(9))
+    write_deltalake(str(tmp_path / "t"), _rows(10), mode="append")
+    assert appender.catch_up() is None

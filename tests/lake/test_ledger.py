@@ -95,3 +95,52 @@ def test_scan_finds_long_strings_the_bridge_wrote_without_a_maximum(spark, tmp_p
     assert found.to_pylist() == [{"n": 1}]
     assert not_other.to_pylist() == [{"file_hash": long_hash, "n": 1}]
     assert ledger.scan_arrow(str(tmp_path / "none"), ["n"]) is None
+
+
+def _failing(times, error):
+    runs = []
+
+    def write():
+        runs.append(len(runs) + 1)
+        if len(runs) <= times:
+            raise error
+        return len(runs)
+
+    return write, runs
+
+
+def test_a_snapshot_that_lost_a_commit_race_runs_again_and_other_errors_are_raised(monkeypatch):
+    from deltalake.exceptions import CommitFailedError
+
+    monkeypatch.setattr(ledger.time, "sleep", lambda _: None)
+    lost = CommitFailedError("a concurrent transactions added new data")
+    write, runs = _failing(2, lost)
+    assert ledger.write_snapshot_of("t", write) == 3
+    write, runs = _failing(9, lost)
+    with pytest.raises(CommitFailedError):
+        ledger.write_snapshot_of("t", write, attempts=4)
+    assert runs == [1, 2, 3, 4]
+    write, runs = _failing(9, OSError("down"))
+    with pytest.raises(OSError, match="down"):
+        ledger.write_snapshot_of("t", write)
+    assert runs == [1]
+
+
+def test_two_snapshots_in_one_process_take_turns():
+    import threading
+    import time
+
+    inside, overlapped = [], []
+
+    def write():
+        overlapped.append(bool(inside))
+        inside.append(1)
+        time.sleep(0.05)
+        inside.pop()
+
+    threads = [threading.Thread(target=ledger.write_snapshot_of, args=("t", write)) for _ in "ab"]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert overlapped == [False, False]

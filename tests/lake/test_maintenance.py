@@ -5,6 +5,7 @@ import datetime as dt
 import os
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
 import pyarrow as pa
@@ -36,6 +37,17 @@ df = spark.createDataFrame([("110105194912310021", "张三")], "person_id string
 uri = tables.table_uri(settings, "pool", "gaj", "hukou")
 tables.write_table(df, uri, "append")
 tables.write_table(df, uri, "append")  # killed before its commit (GOVLAKE_CRASH_AT)
+"""
+
+KILLED_APPEND = """
+import sys
+import pyarrow as pa
+from deltalake import DeltaTable, write_deltalake
+from jobs.lake.appends import Appender
+
+rows = pa.table({"seq": pa.array([1], pa.int64())})
+write_deltalake(sys.argv[1], rows)
+Appender(sys.argv[1], DeltaTable(sys.argv[1])).append(rows, {})  # killed before its commit
 """
 
 
@@ -83,6 +95,35 @@ def test_a_killed_write_leaves_an_orphan_that_maintenance_removes(lake_settings)
     assert summary["orphans_removed"] == len(orphans)
     assert stray_files(table) == set()
     assert DeltaTable(table).to_pyarrow_table().num_rows == 1
+
+
+def test_a_commit_file_staged_by_a_killed_append_is_removed_once_no_writer_can_hold_it(
+    lake_settings,
+):
+    table = table_uri(lake_settings, "governance", "audit_log")
+    completed = subprocess.run(
+        [sys.executable, "-c", KILLED_APPEND, table],
+        env={**os.environ, "PYTHONPATH": str(REPO), CRASH_AT_ENV: "appends.commit#1"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        start_new_session=True,
+    )
+    (staged,) = Path(table).glob("_govlake_commit_*.tmp")
+    delta_rs_staged = Path(table) / "_delta_log" / f"_commit_{uuid.uuid4()}.json.tmp"
+    delta_rs_staged.write_text("{}")  # delta-rs's own, left the same way
+    in_use = Path(table) / f"_govlake_commit_{uuid.uuid4().hex}.tmp"
+    in_use.write_text("{}")  # a live writer's, staged a moment ago
+    assert completed.returncode == -9, completed.stderr[-2000:]
+
+    _age(staged), _age(delta_rs_staged), _age_all(table)
+    summary = maintain_lake(lake_settings)
+
+    assert not staged.exists() and not delta_rs_staged.exists() and in_use.exists()
+    assert summary["orphans_removed"] == 3  # the two staged commits and the append's data file
+    assert summary["young_orphans_kept"] == 1
+    assert stray_files(table) == set()
+    assert DeltaTable(table).version() == 0 and DeltaTable(table).to_pyarrow_table().num_rows == 1
 
 
 def test_keeps_every_file_a_current_or_retained_version_needs(lake_settings):

@@ -3,7 +3,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -17,6 +16,7 @@ import pytest
 import sqlalchemy as sa
 
 from jobs.orchestrate import airflow_env, standalone
+from tests.ports import free_port
 from tests.postgres import needs_postgres
 
 GOVLAKE = Path(sys.executable).parent / "govlake"
@@ -115,12 +115,6 @@ def test_stop_tree_ends_a_process_and_its_children():
 # --- the real thing: `govlake airflow standalone`, driven through the REST API ------------
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @dataclass
 class Server:
     process: subprocess.Popen
@@ -184,7 +178,7 @@ def _group_members(pgid: int) -> list[int]:
 def server(request, tmp_path_factory):
     """The embedded SQLite database (a fresh clone's), then a PostgreSQL server (production's)."""
     root = tmp_path_factory.mktemp(f"standalone-{request.param}")
-    port = _free_port()
+    port = free_port()
     child_env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "GOVLAKE_"))}
     database_url = f"sqlite:///{root / 'home' / 'airflow.db'}"
     if request.param == "postgres":

@@ -1,5 +1,5 @@
-"""The service's app with real accounts in a throw-away workflow store (two departments'
-officers, applications and approvers, and the bureau's auditor).
+"""The service's app with real accounts in a throw-away workflow store (:data:`PEOPLE`: two
+departments' officers, applications and approvers, and the bureau's auditor and steward).
 
 The HTTP tests of sessions, CSRF, names and errors hand the app small in-memory datasets and
 share requests (the protocols of jobs.service.ports), so they run without Spark; the tests over
@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import pyarrow as pa
@@ -25,11 +26,33 @@ from jobs.service.ports import (
 )
 from jobs.service.wiring import StoreIdentity
 from jobs.store import accounts, db
-from jobs.store.db import transaction
-from jobs.store.roles import APPROVER, AUDITOR, BUREAU, DATA_OFFICER, SYSTEM_CLIENT
+from jobs.store.db import reading, transaction
+from jobs.store.roles import (
+    APPROVER,
+    AUDITOR,
+    BUREAU,
+    BUREAU_STEWARD,
+    DATA_OFFICER,
+    SYSTEM_CLIENT,
+    Actor,
+)
 from tests.service.lake import service_lake, small_pages  # noqa: F401  (the data tests' lake)
 
 PASSWORD = "correct horse battery staple"
+
+
+#: The accounts of every service test: two departments' officers, applications and approvers,
+#: and the bureau's auditor and steward (login, department, roles).
+PEOPLE: tuple[tuple[str, ...], ...] = (
+    ("mzj_officer", "mzj", DATA_OFFICER),
+    ("rsj_officer", "rsj", DATA_OFFICER),
+    ("mzj_app", "mzj", SYSTEM_CLIENT),
+    ("rsj_app", "rsj", SYSTEM_CLIENT),
+    ("auditor", BUREAU, AUDITOR),
+    ("rsj_approver", "rsj", APPROVER),
+    ("mzj_approver", "mzj", APPROVER),
+    ("steward", BUREAU, BUREAU_STEWARD),
+)
 
 
 class StoreAccounts(StoreIdentity):
@@ -42,21 +65,38 @@ class StoreAccounts(StoreIdentity):
             accounts.sync_departments(session, accounts.catalog_departments(settings.schemas_root))
 
     def add(self, login: str, department: str, *roles: str) -> None:
+        self.add_all([(login, department, *roles)])
+
+    def add_all(self, people: Iterable[Sequence[str]]) -> None:
+        """Creates ``(login, department, *roles)`` accounts in one transaction; people sign in
+        with :data:`PASSWORD`, applications (``system_client``) with a token only."""
         with transaction(self.settings) as session:
-            accounts.create_account(
-                session,
-                login=login,
-                department=department,
-                display_name=login.title(),
-                roles=roles,
-                password=None if SYSTEM_CLIENT in roles else PASSWORD,
-                now=self.settings.now(),
-            )
+            for login, department, *roles in people:
+                accounts.create_account(
+                    session,
+                    login=login,
+                    department=department,
+                    display_name=login.title(),
+                    roles=roles,
+                    password=None if SYSTEM_CLIENT in roles else PASSWORD,
+                    now=self.settings.now(),
+                )
 
     def token_for(self, login: str) -> str:
         with transaction(self.settings) as session:
             token, _ = accounts.issue_token(session, login, now=self.settings.now())
         return token
+
+    def bearer(self, login: str) -> dict[str, str]:
+        """The header of an API call with a new token of ``login`` (an application's)."""
+        return {"Authorization": f"Bearer {self.token_for(login)}"}
+
+    def actor(self, login: str) -> Actor:
+        """The account as the rules' :class:`~jobs.store.roles.Actor`, for steps a test takes
+        without the app."""
+        with reading(self.settings) as session:
+            account = accounts.find_account(session, login)
+            return Actor(login, account.department_code, account.role_names)
 
 
 @dataclass(frozen=True)
@@ -191,13 +231,7 @@ PERSONS = pa.table(
 @pytest.fixture
 def identity(lake_settings):
     identity = StoreAccounts(lake_settings)
-    identity.add("mzj_officer", "mzj", DATA_OFFICER)
-    identity.add("rsj_officer", "rsj", DATA_OFFICER)
-    identity.add("mzj_app", "mzj", SYSTEM_CLIENT)
-    identity.add("rsj_app", "rsj", SYSTEM_CLIENT)
-    identity.add("auditor", BUREAU, AUDITOR)
-    identity.add("rsj_approver", "rsj", APPROVER)
-    identity.add("mzj_approver", "mzj", APPROVER)
+    identity.add_all(PEOPLE)
     yield identity
     db.dispose_engines()
 

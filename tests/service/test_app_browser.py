@@ -27,12 +27,16 @@ pytestmark = [pytest.mark.spark, pytest.mark.slow]
 @pytest.fixture
 def people(lake_settings):
     people = StoreAccounts(lake_settings)
-    people.add("jyj.li", "jyj", DATA_OFFICER)
-    people.add("rsj.zhao", "rsj", APPROVER)
-    people.add("auditor", "bureau", AUDITOR)
-    people.add("rsj.li", "rsj", DATA_OFFICER)
-    people.add("wjw.chen", "wjw", DATA_OFFICER)
-    people.add("steward", "bureau", BUREAU_STEWARD)
+    people.add_all(
+        [
+            ("jyj.li", "jyj", DATA_OFFICER),
+            ("rsj.zhao", "rsj", APPROVER),
+            ("auditor", "bureau", AUDITOR),
+            ("rsj.li", "rsj", DATA_OFFICER),
+            ("wjw.chen", "wjw", DATA_OFFICER),
+            ("steward", "bureau", BUREAU_STEWARD),
+        ]
+    )
     return people
 
 

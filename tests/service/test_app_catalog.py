@@ -8,7 +8,6 @@ import pytest
 
 from jobs.catalog.loader import load_catalog
 from jobs.settings import pinned_clock
-from jobs.store.roles import BUREAU, BUREAU_STEWARD
 from tests.catalog.test_revisions import marriage_entry
 from tests.service.forms import as_person, form_token, sign_in
 
@@ -19,11 +18,6 @@ TUESDAY = dt.datetime(2026, 9, 29, 2, 0, tzinfo=dt.UTC)
 @pytest.fixture
 def lake_settings(lake_settings):
     return lake_settings.with_clock(pinned_clock(TUESDAY))
-
-
-@pytest.fixture
-def steward(identity):
-    identity.add("steward", BUREAU, BUREAU_STEWARD)
 
 
 def weekly() -> dict:
@@ -41,7 +35,7 @@ def _propose(client, login: str, entry: dict, resource: str = "mzj.marriage"):
 
 
 def test_a_proposal_approved_by_the_steward_is_the_revision_the_catalog_reads(
-    client, steward, lake_settings
+    client, lake_settings
 ):
     proposed = _propose(client, "mzj_officer", weekly())
     change = proposed.json()
@@ -95,7 +89,7 @@ def test_an_invalid_proposal_is_refused_with_the_loaders_message(client, identit
     assert listed.json()["changes"] == []
 
 
-def test_only_the_bureau_decides_a_change(client, identity, steward):
+def test_only_the_bureau_decides_a_change(client, identity):
     change = _propose(client, "mzj_officer", weekly()).json()
 
     refused = [
@@ -155,7 +149,7 @@ def test_a_proposal_form_without_its_csrf_token_is_refused(client, identity):
 
 
 def test_a_reminder_puts_the_change_in_the_departments_inbox_with_the_profiles_days(
-    client, identity, steward
+    client, identity
 ):
     reminded = client.post(
         "/api/v1/catalog/reminders",

@@ -4,7 +4,6 @@ import datetime as dt
 
 import pytest
 
-from jobs.store.roles import BUREAU, BUREAU_STEWARD
 from tests.service.forms import as_person, form_token, sign_in
 from tests.store.workflow import file
 
@@ -13,7 +12,6 @@ from tests.store.workflow import file
 def filed(lake_settings, identity):
     """For rsj: one overdue inquiry, one due in ten working days, one due in a year without an
     official calendar (provisional); for mzj: one inquiry. All filed by other departments."""
-    identity.add("steward", BUREAU, BUREAU_STEWARD)
     today = lake_settings.today()
     file(lake_settings, "late", opened_on=today - dt.timedelta(days=40), by="mzj_officer")
     file(lake_settings, "fresh", opened_on=today, by="mzj_officer")

@@ -6,7 +6,7 @@ import pytest
 
 from jobs.settings import pinned_clock
 from jobs.share import grants
-from jobs.store.roles import APPROVER, BUREAU, BUREAU_STEWARD, DATA_OFFICER
+from jobs.store.roles import APPROVER, DATA_OFFICER
 from tests.actors import MZJ_OFFICER
 from tests.service.forms import as_person, form_token, sign_in
 
@@ -172,7 +172,6 @@ def test_the_feedback_form_offers_the_datasets_and_fields_the_department_holds(c
 
 
 def test_the_bureau_forwards_a_demand_to_the_holder_through_the_api(client, granted, identity):
-    identity.add("steward", BUREAU, BUREAU_STEWARD)
     demand = {"description": "驾驶证状态", "purpose": "低保复核", "legal_basis": "社会救助暂行办法"}
     filed = client.post("/api/v1/demands", json=demand, headers=as_person(client, "mzj_officer"))
     demand_id = filed.json()["id"]

@@ -148,9 +148,6 @@ def test_the_inbox_form_extends_a_ticket_and_a_form_without_its_token_is_refused
 def test_the_department_asks_for_the_extension_and_only_the_bureaus_steward_grants_it(
     client, identity, opened
 ):
-    from jobs.store.roles import BUREAU, BUREAU_STEWARD
-
-    identity.add("steward", BUREAU, BUREAU_STEWARD)
     officer = as_person(client, "rsj_officer")
     asked = client.post(
         "/api/v1/tickets/fresh/decision",

@@ -45,7 +45,6 @@ FORM = {
 def published(identity, lake_settings):
     """The on-request licences published under open/, and who answers for them."""
     identity.add("scjgj_approver", "scjgj", APPROVER)
-    identity.add("steward", BUREAU, BUREAU_STEWARD)
     rows = pa.table({"uscc": ["91110000100000000A"], "entity_name": ["=某公司"]})
     ledger.append_arrow(OPEN_DATASET.uri(lake_settings, LICENCES), rows, write_id="test")
 
@@ -108,10 +107,18 @@ def test_a_citizen_applies_is_granted_and_downloads_until_the_link_expires(clien
     link = re.search(r'id="download" href="([^"]+)"', status.text).group(1)
 
     downloaded = client.get(link)
-    tampered = client.get(link[:-1] + ("0" if link[-1] != "0" else "1"))
-    other = client.get(link.replace(receipt, receipt[:-1] + ("0" if receipt[-1] != "0" else "1")))
+    again = client.get(link)  # a link works once: a leaked one is worth nothing more
+    token = form_token(client.get("/open").text)
+    status = client.post(
+        "/open/status", data={"receipt": receipt, "secret": secret, "csrf_token": token}
+    )
+    renewed = re.search(r'id="download" href="([^"]+)"', status.text).group(1)
+    tampered = client.get(renewed[:-1] + ("0" if renewed[-1] != "0" else "1"))
+    other = client.get(
+        renewed.replace(receipt, receipt[:-1] + ("0" if receipt[-1] != "0" else "1"))
+    )
     _at(client, client.app.state.service.settings.now() + dt.timedelta(days=31))
-    expired = client.get(link)
+    expired = client.get(renewed)
 
     assert applied.status_code == 201 and granted.json()["state"] == "granted"
     assert 'id="status-state">同意开放' in status.text
@@ -120,7 +127,8 @@ def test_a_citizen_applies_is_granted_and_downloads_until_the_link_expires(clien
         "uscc,entity_name",
         "91110000100000000A,'=某公司",
     ]
-    assert [r.status_code for r in (tampered, other, expired)] == [404, 404, 404]
+    assert [r.status_code for r in (again, tampered, other, expired)] == [404, 404, 404, 404]
+    assert renewed != link and 'id="downloads-left"' in status.text
     audited = [e["action"] for e in read_entries(client.app.state.service.settings)]
     assert audited.count("open_request_downloaded") == 1
 
@@ -217,6 +225,17 @@ def test_the_provider_refuses_with_its_reason_through_its_page(client, published
         client.app.state.service.settings, receipt["receipt"], receipt["secret"]
     )
     assert (shown["state"], shown["reason"]) == ("refused", "涉及商业秘密")
+
+
+def test_the_approver_s_page_and_api_show_the_applicant_s_id_number_masked(client, published):
+    _apply(client)
+    headers = as_person(client, "scjgj_approver")
+    listed = client.get("/api/v1/open/requests", headers=headers).json()["requests"]
+    page = client.get("/open-requests")
+
+    assert [r["applicant"]["id_number"] for r in listed] == ["1101**********002X"]
+    assert "1101**********002X" in page.text and "柳如是" in page.text
+    assert "11010119900307002X" not in page.text + str(listed)
 
 
 def test_the_bureau_applies_on_a_citizen_s_behalf_and_a_department_officer_may_not(

@@ -97,7 +97,7 @@ def test_auditor_lands_on_the_audit_log_and_sees_reads(client, data):
 
 
 def test_api_whoami_and_datasets_with_a_token(client, identity):
-    headers = {"Authorization": f"Bearer {identity.token_for('mzj_app')}"}
+    headers = identity.bearer("mzj_app")
 
     whoami = client.get("/api/v1/whoami", headers=headers).json()
     datasets = client.get("/api/v1/datasets", headers=headers).json()["datasets"]
@@ -115,7 +115,7 @@ def test_api_whoami_and_datasets_with_a_token(client, identity):
 
 
 def test_api_read_with_a_filter(client, identity):
-    headers = {"Authorization": f"Bearer {identity.token_for('mzj_app')}"}
+    headers = identity.bearer("mzj_app")
 
     response = client.get(
         "/api/v1/datasets/population/rows",
@@ -127,7 +127,7 @@ def test_api_read_with_a_filter(client, identity):
 
 
 def test_api_verify_batch_over_the_limit_is_400(client, identity):
-    headers = {"Authorization": f"Bearer {identity.token_for('mzj_app')}"}
+    headers = identity.bearer("mzj_app")
     items = [{"id": str(i), "claims": {"name": "x"}} for i in range(10_001)]
 
     response = client.post(

@@ -32,10 +32,6 @@ def lake_client(service_lake, identity):
         yield client
 
 
-def _bearer(identity, login: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {identity.token_for(login)}"}
-
-
 def _entries(settings, action: str, actor: str) -> list[dict]:
     return [
         e for e in audit.read_entries(settings) if e["action"] == action and e["actor"] == actor
@@ -46,7 +42,7 @@ def test_token_reads_a_granted_dataset_masked(lake_client, identity):
     response = lake_client.get(
         "/api/v1/datasets/population/rows",
         params={"fields": "person_name,phone_number", "filter": "gender:1"},
-        headers=_bearer(identity, "mzj_app"),
+        headers=identity.bearer("mzj_app"),
     )
 
     assert response.status_code == 200
@@ -55,7 +51,7 @@ def test_token_reads_a_granted_dataset_masked(lake_client, identity):
 
 
 def test_lists_only_the_departments_active_grants(lake_client, identity):
-    response = lake_client.get("/api/v1/datasets", headers=_bearer(identity, "mzj_app"))
+    response = lake_client.get("/api/v1/datasets", headers=identity.bearer("mzj_app"))
 
     names = [d["name"] for d in response.json()["datasets"]]
     assert names == ["legal_entity", "population", "rsj.insured"]
@@ -63,7 +59,7 @@ def test_lists_only_the_departments_active_grants(lake_client, identity):
 
 def test_department_without_a_grant_is_403_and_gets_nothing(lake_client, identity):
     response = lake_client.get(
-        "/api/v1/datasets/rsj.insured/rows", headers=_bearer(identity, "rsj_app")
+        "/api/v1/datasets/rsj.insured/rows", headers=identity.bearer("rsj_app")
     )
 
     assert response.status_code == 403
@@ -74,7 +70,7 @@ def test_department_without_a_grant_is_403_and_gets_nothing(lake_client, identit
 def test_every_successful_read_appears_exactly_once_in_the_audit_log(
     lake_client, identity, service_lake
 ):
-    headers = _bearer(identity, "mzj_app")
+    headers = identity.bearer("mzj_app")
     before = len(_entries(service_lake, "read", "mzj_app"))
     refused_before = len(_entries(service_lake, "read_refused", "mzj_app"))
 
@@ -96,7 +92,7 @@ def test_concurrent_reads_and_verifies_are_each_audited_once_in_a_verified_chain
     from jobs.service.app import create_app
     from tests.service.server import running_server
 
-    headers = _bearer(identity, "mzj_app")
+    headers = identity.bearer("mzj_app")
     before = {a: len(_entries(service_lake, a, "mzj_app")) for a in ("read", "verify")}
     claims = [{"id": "11010119900307002X", "claims": {"person_name": "张三"}}]
 
@@ -124,7 +120,7 @@ def test_read_whose_audit_entry_cannot_be_committed_is_503_and_returns_nothing(
         raise OSError("the lake's disk is full")
 
     monkeypatch.setattr(audit, "_append", failing)
-    headers = _bearer(identity, "mzj_app")
+    headers = identity.bearer("mzj_app")
     read = lake_client.get("/api/v1/datasets/population/rows", headers=headers)
     claims = [{"id": "11010119900307002X", "claims": {"person_name": "张三"}}]
     verify = lake_client.post(
@@ -141,7 +137,7 @@ def test_read_whose_audit_entry_cannot_be_committed_is_503_and_returns_nothing(
 
 
 def test_revoked_grant_is_403_on_the_next_call(lake_client, identity, service_lake):
-    headers = _bearer(identity, "jyj_app")
+    headers = identity.bearer("jyj_app")
     first = lake_client.get("/api/v1/datasets/population/rows", headers=headers)
     (held,) = [g for g in grants.read_grants(service_lake) if g["consumer"] == "jyj"]
     grants.revoke_grant(service_lake, held["request_id"], by=STEWARD, why="用途已结束")
@@ -157,7 +153,7 @@ def test_csv_download_neutralises_formulas(lake_client, identity):
     response = lake_client.get(
         "/api/v1/datasets/rsj.insured/rows",
         params={"fields": "employer_name", "format": "csv"},
-        headers=_bearer(identity, "mzj_app"),
+        headers=identity.bearer("mzj_app"),
     )
 
     assert response.headers["content-disposition"].startswith("attachment")
@@ -170,7 +166,7 @@ def test_parquet_download_is_the_typed_page(lake_client, identity):
     response = lake_client.get(
         "/api/v1/datasets/population/rows",
         params={"fields": "gender,birth_date", "format": "parquet"},
-        headers=_bearer(identity, "mzj_app"),
+        headers=identity.bearer("mzj_app"),
     )
 
     table = pq.read_table(io.BytesIO(response.content))
@@ -183,7 +179,7 @@ def test_pages_follow_the_next_cursor(small_pages, identity):
 
     from jobs.service.app import create_app
 
-    headers = _bearer(identity, "mzj_app")
+    headers = identity.bearer("mzj_app")
     rows, cursor = [], ""
     with TestClient(create_app(small_pages, identity=identity)) as client:
         for _ in range(5):
@@ -213,7 +209,7 @@ def test_preview_page_reads_through_the_session_and_is_audited(lake_client, serv
 
 
 def test_auditor_page_shows_the_reads(lake_client, identity, service_lake):
-    lake_client.get("/api/v1/datasets/population/rows", headers=_bearer(identity, "mzj_app"))
+    lake_client.get("/api/v1/datasets/population/rows", headers=identity.bearer("mzj_app"))
     sign_in(lake_client, "auditor")
 
     page = lake_client.get("/audit?action=read")
@@ -229,7 +225,7 @@ def test_verify_answers_per_field_without_stored_values(lake_client, identity, s
     response = lake_client.post(
         "/api/v1/datasets/population/verify",
         json={"items": items},
-        headers=_bearer(identity, "mzj_app"),
+        headers=identity.bearer("mzj_app"),
     )
 
     assert response.status_code == 200
@@ -240,7 +236,7 @@ def test_verify_answers_per_field_without_stored_values(lake_client, identity, s
 
 
 def test_verify_only_grant_is_listed_as_such_and_reads_no_rows(lake_client, identity):
-    headers = _bearer(identity, "rsj_app")
+    headers = identity.bearer("rsj_app")
     views = lake_client.get("/api/v1/datasets", headers=headers).json()["datasets"]
     rows = lake_client.get("/api/v1/datasets/population/rows", headers=headers)
 

@@ -6,7 +6,7 @@ import pytest
 
 from jobs.settings import pinned_clock
 from jobs.share import grants
-from jobs.store.roles import BUREAU, BUREAU_STEWARD, DATA_OFFICER
+from jobs.store.roles import DATA_OFFICER
 from tests.service.conftest import MemoryAudit
 from tests.service.forms import as_person, form_token, sign_in
 
@@ -28,34 +28,23 @@ def settings(lake_settings):
 
 @pytest.fixture
 def app(settings, identity, data):
-    """The service over the real share rules and store (jobs.service.wiring), with the bureau's
-    steward besides the two departments' accounts."""
+    """The service over the real share rules and store (jobs.service.wiring), with wjw's officer
+    besides the usual accounts."""
     from jobs.service.app import create_app
 
-    identity.add("steward", BUREAU, BUREAU_STEWARD)
     identity.add("wjw_officer", "wjw", DATA_OFFICER)
     return create_app(settings, identity=identity, data=data, audit=MemoryAudit(data))
 
 
 @pytest.fixture
-def refused(client, settings):
+def refused(client, settings, identity):
     """A request of mzj for rsj's conditional data, refused by rsj's approver; returns its id."""
     asked = client.post("/api/v1/shares", json=ASK, headers=as_person(client, "mzj_officer"))
     request_id = asked.json()["request_id"]
     grants.decide_request(
-        settings, request_id, False, by=_actor(settings, "rsj_approver"), why="超出履职范围"
+        settings, request_id, False, by=identity.actor("rsj_approver"), why="超出履职范围"
     )
     return request_id
-
-
-def _actor(settings, login):
-    from jobs.store.accounts import find_account
-    from jobs.store.db import reading
-    from jobs.store.roles import Actor
-
-    with reading(settings) as session:
-        account = find_account(session, login)
-        return Actor(login, account.department_code, account.role_names)
 
 
 def test_a_request_is_in_the_providers_inbox_and_only_its_approver_answers(client):

@@ -5,15 +5,11 @@ import pytest
 from tests.service.forms import as_person, form_token, sign_in
 
 
-def _bearer(identity, login: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {identity.token_for(login)}"}
-
-
 def test_consumer_requests_and_the_providers_approver_approves_through_the_api(client, identity):
     requested = client.post(
         "/api/v1/shares",
         json={"dataset": "rsj.insured", "fields": ["name"], "purpose": "低保核验"},
-        headers=_bearer(identity, "mzj_app"),
+        headers=identity.bearer("mzj_app"),
     )
     pending = client.get("/api/v1/shares", headers=as_person(client, "rsj_approver")).json()
     decided = client.post(
@@ -21,7 +17,7 @@ def test_consumer_requests_and_the_providers_approver_approves_through_the_api(c
         json={"decision": "approve", "why": "依申请", "expires_on": "2027-12-31"},
         headers=as_person(client, "rsj_approver"),
     )
-    datasets = client.get("/api/v1/datasets", headers=_bearer(identity, "mzj_app")).json()
+    datasets = client.get("/api/v1/datasets", headers=identity.bearer("mzj_app")).json()
 
     assert requested.status_code == 201
     assert [g["dataset"] for g in pending["to_decide"]] == ["rsj.insured"]
@@ -33,7 +29,7 @@ def test_approver_of_another_department_cannot_decide(client, identity, shares):
     requested = client.post(
         "/api/v1/shares",
         json={"dataset": "rsj.insured", "fields": ["name"], "purpose": "低保核验"},
-        headers=_bearer(identity, "mzj_app"),
+        headers=identity.bearer("mzj_app"),
     ).json()
 
     response = client.post(
@@ -74,7 +70,7 @@ def test_request_without_purpose_is_400(client, identity):
     response = client.post(
         "/api/v1/shares",
         json={"dataset": "rsj.insured", "purpose": "  "},
-        headers=_bearer(identity, "mzj_app"),
+        headers=identity.bearer("mzj_app"),
     )
 
     assert response.status_code == 400
@@ -114,7 +110,7 @@ def test_decision_form_without_csrf_token_is_refused(client, shares, identity):
     client.post(
         "/api/v1/shares",
         json={"dataset": "rsj.insured", "fields": ["name"], "purpose": "低保核验"},
-        headers=_bearer(identity, "mzj_app"),
+        headers=identity.bearer("mzj_app"),
     )
     sign_in(client, "rsj_approver")
 
@@ -138,7 +134,7 @@ def test_real_grant_rules_refuse_an_approver_of_another_department(lake_settings
         requested = client.post(
             "/api/v1/shares",
             json={"dataset": "rsj.insured", "fields": ["full_name"], "purpose": "低保核验"},
-            headers=_bearer(identity, "mzj_app"),
+            headers=identity.bearer("mzj_app"),
         )
         request_id = requested.json()["request_id"]
         decision = {"decision": "approve", "why": "依申请", "expires_on": "2099-12-31"}

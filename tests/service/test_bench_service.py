@@ -32,7 +32,9 @@ def test_curated_share_holds_only_granted_fields_masked_and_tokenised(lake_setti
 
 @pytest.mark.slow
 def test_a_short_run_serves_every_call_and_audits_each_once(lake_settings, tmp_path):
-    rows = bench_service.measure(lake_settings, 2_000, clients=3, seconds=2.0, scratch=tmp_path)
+    rows = bench_service.measure(
+        lake_settings, 2_000, clients=3, seconds=2.0, scratch=tmp_path, workers=2
+    )
 
     totals = [row for row in rows if row["kind"] == "all"]
     assert [row["scenario"] for row in totals] == list(bench_service.SCENARIOS)

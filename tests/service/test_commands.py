@@ -52,3 +52,15 @@ def test_govlake_serve_answers_on_its_port_and_stops_on_sigterm(tmp_path):
     assert "GET /api/v1/datasets 401" in logged
     assert "张三" not in logged and "110101" not in logged
     assert "a-session-secret" not in logged
+
+
+def test_serve_refuses_several_workers_when_the_lake_is_on_an_object_store(
+    monkeypatch, tmp_path, capsys
+):
+    monkeypatch.setenv("GOVLAKE_LAKE_ROOT", "s3://bureau-lake/lake")
+    monkeypatch.setenv("GOVLAKE_DB_URL", f"sqlite:///{tmp_path / 'store.sqlite'}")
+
+    code = main(["serve", "--port", "1", "--workers", "2"])
+
+    assert code == 1
+    assert "--workers" in capsys.readouterr().err

@@ -13,6 +13,7 @@ from jobs.lake.registry import SHARE_GRANTS
 from jobs.share import grants
 from jobs.share.grants import GrantError
 from tests.actors import MZJ_APPROVER, MZJ_OFFICER, RSJ_APPROVER, STEWARD, WJW_APPROVER
+from tests.threads import in_threads, lock_per_thread, meeting_after
 
 MONDAY = dt.date(2025, 3, 3)
 
@@ -208,6 +209,62 @@ def test_two_approvers_deciding_at_once_leave_exactly_one_decision(store_setting
     assert decisions == 1
     actions = [e["action"] for e in audit.read_entries(store_settings)]
     assert actions.count("grant_granted") + actions.count("grant_denied") == 1
+
+
+def test_two_decisions_at_the_same_instant_in_two_processes_both_succeed_and_reach_the_lake(
+    store_settings, monkeypatch
+):
+    from jobs.lake import ledger
+
+    first = _request(store_settings, "rsj.insured", ["person_id"])
+    second = _request(store_settings, "rsj.insured", ["insurance_status"])
+    monkeypatch.setattr(ledger, "_snapshot_locks", lock_per_thread(), raising=False)
+    # both snapshots read the store before either merges
+    monkeypatch.setattr(grants, "read_grants", meeting_after(grants.read_grants))
+    decide = dict(why="同时审批", expires_on=dt.date(2025, 12, 31), today=MONDAY)
+    other_approver = dataclasses.replace(RSJ_APPROVER, login="rsj.sun")
+    outcomes = in_threads(
+        first=lambda: grants.decide_request(
+            store_settings, first["request_id"], True, by=RSJ_APPROVER, **decide
+        ),
+        second=lambda: grants.decide_request(
+            store_settings, second["request_id"], False, by=other_approver, **decide
+        ),
+    )
+    monkeypatch.undo()
+
+    assert {k: v["state"] for k, v in outcomes.items()} == {"first": "granted", "second": "denied"}
+    lake = sorted(ledger.read_rows(SHARE_GRANTS.uri(store_settings)), key=lambda g: g["request_id"])
+    assert lake == sorted(grants.read_grants(store_settings), key=lambda g: g["request_id"])
+
+
+def test_a_decision_whose_snapshot_failed_succeeds_and_the_next_snapshot_writes_it(
+    store_settings, monkeypatch
+):
+    from jobs.lake import ledger
+
+    pending = _request(store_settings, "rsj.insured", ["person_id"])
+    monkeypatch.setattr(
+        grants, "_write_snapshot", lambda *_: (_ for _ in ()).throw(OSError("down"))
+    )
+    decided = grants.decide_request(
+        store_settings,
+        pending["request_id"],
+        True,
+        by=RSJ_APPROVER,
+        why="依法履职",
+        expires_on=dt.date(2025, 12, 31),
+        today=MONDAY,
+    )
+    monkeypatch.undo()
+
+    assert decided["state"] == "granted"
+    assert audit.read_entries(store_settings)[-1]["action"] == "grant_granted"
+    (lake,) = ledger.read_rows(SHARE_GRANTS.uri(store_settings))
+    assert lake["state"] == "pending"
+    grants.write_snapshot(store_settings)  # what the daily share refresh runs first
+    (lake,) = ledger.read_rows(SHARE_GRANTS.uri(store_settings))
+    assert lake == grants.find_grant(store_settings, pending["request_id"])
 
 
 def test_approver_of_another_department_cannot_decide_or_revoke(lake_settings):

@@ -204,3 +204,17 @@ def _audit_actions(settings):
     from jobs.audit import log
 
     return [e["action"] for e in log.read_entries(settings)]
+
+
+def test_the_refresh_writes_a_grants_snapshot_a_decision_failed_to_write(spark, shared_lake):
+    from jobs.lake import ledger
+    from jobs.lake.files import remove_tree
+    from jobs.lake.registry import SHARE_GRANTS
+
+    _grant_population(shared_lake, consumer="mzj")
+    remove_tree(SHARE_GRANTS.uri(shared_lake))  # the snapshot write after the store commit failed
+
+    refresh_shares(spark, shared_lake, today=TODAY, key=ShareKey(b"k", "test"))
+
+    lake = sorted(ledger.read_rows(SHARE_GRANTS.uri(shared_lake)), key=lambda g: g["request_id"])
+    assert lake == sorted(grants.read_grants(shared_lake), key=lambda g: g["request_id"])

@@ -3,6 +3,8 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import logging
+import threading
+import time
 
 import pytest
 from sqlalchemy import select
@@ -11,7 +13,8 @@ from jobs.settings import pinned_clock
 from jobs.store import mail, notifications
 from jobs.store.db import reading
 from jobs.store.models import Notification
-from tests.smtp import SmtpServer, free_port
+from tests.ports import free_port
+from tests.smtp import SmtpServer
 from tests.store.workflow import add_staff, decide, file
 
 NOW = dt.datetime(2025, 3, 3, 2, 0, tzinfo=dt.UTC)
@@ -75,6 +78,52 @@ def test_smtp_down_keeps_the_notification_and_a_later_delivery_sends_it(staffed,
     assert smtp.recipients == [["zhao@rsj.example"]]
     assert _mail_state(down) == [(True, 1), (False, 0)]
     assert mail.deliver_pending(_with_mail(staffed, smtp.port))["mailed"] == 0  # sent once
+
+
+def _until(condition, seconds=20):
+    """Waits for the courier thread to have done what ``condition`` checks."""
+    deadline = time.monotonic() + seconds
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return condition()
+
+
+def test_with_a_courier_a_decision_commits_without_waiting_for_a_slow_smtp_server(
+    staffed, monkeypatch
+):
+    monkeypatch.setattr(mail, "TIMEOUT", 5)  # without the courier, file() waits this long
+    greet = threading.Event()
+    slow = SmtpServer(greet_when=greet)
+    settings = _with_mail(staffed, slow.port)
+    try:
+        with mail.courier(settings):
+            file(settings, "d1", opened_on=MONDAY, acting=("rsj",), by="mzj.li")
+            answered_before_the_server = (slow.messages == [], _mail_state(settings))
+            greet.set()
+            assert _until(lambda: _mail_state(settings)[0] == (True, 0))
+    finally:
+        greet.set()
+        slow.close()
+
+    assert answered_before_the_server == (True, [(False, 0), (False, 0)])
+    assert slow.recipients == [["zhao@rsj.example"]]
+
+
+def test_with_a_courier_smtp_down_is_recorded_and_tried_again_when_it_is_back(staffed):
+    port = free_port()
+    settings = _with_mail(staffed, port)
+    with mail.courier(settings) as running:
+        file(settings, "d1", opened_on=MONDAY, acting=("rsj",), by="mzj.li")
+        assert _until(lambda: _mail_state(settings)[0] == (False, 1))  # down: recorded
+        back = SmtpServer(port=port)
+        try:
+            running.wake(settings)  # the next commit's, or RETRY_EVERY_SECONDS later
+            assert _until(lambda: _mail_state(settings)[0] == (True, 1))
+        finally:
+            back.close()
+
+    assert back.recipients == [["zhao@rsj.example"]]
+    assert mail._couriers == {}  # the block's end stopped it: commands deliver at once again
 
 
 def test_one_digest_per_account_and_only_to_those_concerned(staffed, smtp):

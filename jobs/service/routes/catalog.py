@@ -16,7 +16,6 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import re
-from collections.abc import Iterator
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Form, Request, Response
@@ -26,6 +25,7 @@ from starlette.concurrency import run_in_threadpool
 
 from jobs.service import inputs
 from jobs.service.deps import ServiceDep, requires_role
+from jobs.service.errors import refusals
 from jobs.service.ports import Principal, Refusal
 from jobs.service.responses import render
 from jobs.service.routes.shares import plain_text
@@ -79,26 +79,17 @@ def _day(text: str | None, what: str) -> dt.date | None:
         ) from None
 
 
-@contextlib.contextmanager
-def _refusals() -> Iterator[None]:
+def _refusals() -> contextlib.AbstractContextManager[None]:
     """The catalog change rules' refusals as the service answers them."""
-    from jobs.govern.catalog_change import CatalogChangeError, UnknownResource
+    from jobs.govern.catalog_change import CatalogChangeError, InvalidEntry, UnknownResource
     from jobs.store.roles import Forbidden
 
-    try:
-        yield
-    except Forbidden as exc:
-        raise Refusal(
-            403, "forbidden", str(exc), "a data officer of the resource's department proposes"
-        ) from None
-    except UnknownResource as exc:
-        raise Refusal(404, "unknown_resource", str(exc), "name a resource of the catalog") from None
-    except CatalogChangeError as exc:
-        if exc.problems:
-            raise Refusal(
-                400, "invalid_proposal", str(exc), "correct the entry and propose it again"
-            ) from None
-        raise Refusal(409, "change_refused", str(exc), "look at the change again") from None
+    return refusals(
+        (Forbidden, 403, "forbidden", "a data officer of the resource's department proposes"),
+        (UnknownResource, 404, "unknown_resource", "name a resource of the catalog"),
+        (InvalidEntry, 400, "invalid_proposal", "correct the entry and propose it again"),
+        (CatalogChangeError, 409, "change_refused", "look at the change again"),
+    )
 
 
 def _entry_of(entry: dict[str, Any] | None, text: str | None) -> Any:

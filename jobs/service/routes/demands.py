@@ -23,7 +23,7 @@ from jobs.service import inputs
 from jobs.service.deps import ServiceDep, requires_role
 from jobs.service.ports import Principal
 from jobs.service.responses import render
-from jobs.service.routes.feedback import refusals, request_id
+from jobs.service.routes.feedback import request_id, request_refusals
 from jobs.service.routes.shares import plain_text
 from jobs.service.wiring import actor_of
 from jobs.store.roles import PERMISSIONS
@@ -83,7 +83,7 @@ def _file(
         fields=fields,
         holder=_holder(holder),
     )
-    with refusals("file demands for your own department"):
+    with request_refusals("file demands for your own department"):
         return file_demand(svc.settings, demand, by=actor_of(principal))
 
 
@@ -92,7 +92,7 @@ def _answer(
 ) -> dict[str, Any]:
     from jobs.share.demands import answer_demand
 
-    with refusals("ask an approver of the holding department, or the bureau"):
+    with request_refusals("ask an approver of the holding department, or the bureau"):
         return answer_demand(
             svc.settings,
             request_id(request),
@@ -108,7 +108,7 @@ def _forward(
 ) -> dict[str, Any]:
     from jobs.share.demands import forward_demand
 
-    with refusals("ask the bureau's steward"):
+    with request_refusals("ask the bureau's steward"):
         return forward_demand(
             svc.settings, request_id(request), _holder(holder), by=actor_of(principal), why=why
         )
@@ -120,7 +120,7 @@ def _deliver(
     from jobs.share.demands import deliver_demand
 
     target = inputs.dataset_name(target) if kind == "resource" else request_id(target)
-    with refusals("ask the holding department, or the bureau"):
+    with request_refusals("ask the holding department, or the bureau"):
         return deliver_demand(
             svc.settings,
             request_id(request),

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import re
-from collections.abc import Iterator
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Form, Request, Response
@@ -21,7 +20,8 @@ from starlette.concurrency import run_in_threadpool
 
 from jobs.service import inputs
 from jobs.service.deps import ServiceDep, requires_role
-from jobs.service.ports import Principal, Refusal
+from jobs.service.errors import refusals
+from jobs.service.ports import Principal
 from jobs.service.responses import render
 from jobs.service.routes.shares import plain_text
 from jobs.service.wiring import actor_of
@@ -52,19 +52,16 @@ def request_id(text: str) -> str:
     return text
 
 
-@contextlib.contextmanager
-def refusals(who_may: str) -> Iterator[None]:
-    """A procedure's refusals as the service answers them: 403 for the wrong account, 409 for
-    a step its state or rules do not allow."""
+def request_refusals(who_may: str) -> contextlib.AbstractContextManager[None]:
+    """A procedure's refusals as the service answers them: 403 for the wrong account (``who_may``
+    says who may act), 409 for a step its state or rules do not allow."""
     from jobs.govern.procedure import ProcedureError
     from jobs.store.roles import Forbidden
 
-    try:
-        yield
-    except Forbidden as exc:
-        raise Refusal(403, "forbidden", str(exc), who_may) from None
-    except ProcedureError as exc:
-        raise Refusal(409, "request_refused", str(exc), "look at the request again") from None
+    return refusals(
+        (Forbidden, 403, "forbidden", who_may),
+        (ProcedureError, 409, "request_refused", "look at the request again"),
+    )
 
 
 def _listed(svc: ServiceDep, principal: Principal) -> dict[str, Any]:
@@ -93,7 +90,7 @@ def _file(
         if suggested_value and suggested_value.strip()
         else None,
     )
-    with refusals("file feedback on data your department holds a grant of"):
+    with request_refusals("file feedback on data your department holds a grant of"):
         return file_feedback(svc.settings, flag, by=actor_of(principal))
 
 
@@ -102,7 +99,7 @@ def _answer(
 ) -> dict[str, Any]:
     from jobs.share.feedback import answer_feedback
 
-    with refusals("ask an officer of the providing department"):
+    with request_refusals("ask an officer of the providing department"):
         return answer_feedback(
             svc.settings, request_id(request), answer, by=actor_of(principal), why=why
         )

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import contextlib
 import re
-from collections.abc import Iterator
 from typing import Annotated, Any, Literal, get_args
 
 from fastapi import APIRouter, Depends, Form, Request, Response
@@ -27,7 +26,8 @@ from starlette.concurrency import run_in_threadpool
 
 from jobs.service import inputs
 from jobs.service.deps import ServiceDep, requires_role
-from jobs.service.ports import Principal, Refusal
+from jobs.service.errors import refusals
+from jobs.service.ports import Principal
 from jobs.service.responses import render
 from jobs.service.routes.shares import plain_text
 from jobs.service.wiring import actor_of
@@ -72,20 +72,15 @@ def _inbox(svc: ServiceDep, principal: Principal) -> dict[str, Any]:
     }
 
 
-@contextlib.contextmanager
-def refusals() -> Iterator[None]:
+def ticket_refusals() -> contextlib.AbstractContextManager[None]:
     """The ticket rules' refusals as the service answers them."""
     from jobs.govern.tickets import TicketError
     from jobs.store.roles import Forbidden
 
-    try:
-        yield
-    except Forbidden as exc:
-        raise Refusal(
-            403, "forbidden", str(exc), "ask an officer of the ticket's department"
-        ) from None
-    except TicketError as exc:
-        raise Refusal(409, "ticket_refused", str(exc), "look at the ticket again") from None
+    return refusals(
+        (Forbidden, 403, "forbidden", "ask an officer of the ticket's department"),
+        (TicketError, 409, "ticket_refused", "look at the ticket again"),
+    )
 
 
 def _decide(
@@ -104,7 +99,7 @@ def _decide(
             f"{inputs.shown(ticket_id)} is not a ticket id", "use an id listed by /api/v1/inbox"
         )
     by, settings = actor_of(principal), svc.settings
-    with refusals():
+    with ticket_refusals():
         if action == "extend":
             return tickets.ask_extension(settings, ticket_id, by=by, why=why, workdays=workdays)
         if action in ("approve_extension", "refuse_extension"):

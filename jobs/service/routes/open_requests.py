@@ -7,9 +7,10 @@ Public, no account (``/open``, ``/api/v1/open/…``):
   and a form for each dataset that may be asked for;
 * the application: contact details and purpose; answered with a receipt number and a secret
   (shown once); the status page takes both back and, once granted, links the download;
-* the download: ``/open/download/<receipt>?sig=…``, signed by the service for that request and
-  its expiry only (a key derived for this purpose alone), valid until the expiry the store keeps;
-  every download is audited.
+* the download: ``/open/download/<receipt>?sig=…``, signed by the service for that request, its
+  expiry and its downloads so far (a key derived for this purpose alone): each link works once,
+  the status page shows a new one while downloads are left and the expiry the store keeps is
+  ahead (:mod:`jobs.govern.open_requests`); every download is audited.
 
 A public surface, so: every POST carries a CSRF token bound to a cookie of its own (as the login
 form's); applications are throttled per client address (a keyed digest of it, never the address,
@@ -40,6 +41,7 @@ from starlette.concurrency import run_in_threadpool
 from jobs.govern.applicants import APPLICANT_KINDS, ID_TYPES, Applicant
 from jobs.service import inputs
 from jobs.service.deps import Service, ServiceDep, csrf_refused, csrf_token_sent, requires_role
+from jobs.service.errors import refusals
 from jobs.service.ports import Principal, Refusal
 from jobs.service.responses import render
 from jobs.service.routes.shares import plain_text
@@ -157,10 +159,13 @@ def client_source(request: Request, svc: Service) -> str:
 
 
 def _signature(svc: Service, shown: dict[str, Any]) -> str:
-    """The link's signature: this request, its dataset and its expiry, under a key for downloads
-    only (a signature made for anything else never matches)."""
+    """The link's signature: this request, its dataset, its expiry and its downloads so far (so
+    a link works for the next download only), under a key for downloads only (a signature made
+    for anything else never matches)."""
     key = svc.secret.derive("open:download")
-    signed = f"{shown['receipt']}|{shown['dataset']}|{shown['download_expires_at']}"
+    signed = "|".join(
+        str(shown[k]) for k in ("receipt", "dataset", "download_expires_at", "downloads")
+    )
     return hmac.new(key, signed.encode(), hashlib.sha256).hexdigest()
 
 
@@ -169,7 +174,7 @@ def _with_link(svc: Service, shown: dict[str, Any]) -> dict[str, Any]:
     expires = shown.get("download_expires_at")
     alive = (
         expires
-        and shown["state"] == "granted"
+        and shown["downloads_left"]
         and svc.settings.now() < dt.datetime.fromisoformat(expires)
     )
     link = f"/open/download/{shown['receipt']}?sig={_signature(svc, shown)}" if alive else None
@@ -193,34 +198,24 @@ def published_csv(location: str, batch_rows: int = 10_000) -> Iterator[bytes]:
 # --- the rules' refusals --------------------------------------------------------------------
 
 
-@contextlib.contextmanager
-def _refusals() -> Iterator[None]:
+def _refusals() -> contextlib.AbstractContextManager[None]:
     from jobs.govern.open_requests import NotFound, OpenRequestError, OpenRequestThrottled
     from jobs.govern.procedure import ProcedureError
     from jobs.store.roles import Forbidden
 
-    try:
-        yield
-    except Forbidden as exc:
-        raise Refusal(
-            403, "forbidden", str(exc), "ask an approver of the providing department"
-        ) from None
-    except OpenRequestThrottled as exc:
-        raise Refusal(
+    return refusals(
+        (Forbidden, 403, "forbidden", "ask an approver of the providing department"),
+        (
+            OpenRequestThrottled,
             429,
             "too_many_requests",
-            str(exc),
             "wait, or ask the bureau to apply for you",
-            retry_after_seconds=exc.retry_after_seconds,
-        ) from None
-    except NotFound as exc:
-        raise Refusal(
-            404, "not_found", str(exc), "check the receipt number and secret you were given"
-        ) from None
-    except OpenRequestError as exc:
-        raise Refusal(400, "open_request_refused", str(exc), "see the open list at /open") from None
-    except ProcedureError as exc:  # no such request, or answered by someone else meanwhile
-        raise Refusal(409, "open_request_conflict", str(exc), "look at the request again") from None
+        ),
+        (NotFound, 404, "not_found", "check the receipt number and secret you were given"),
+        (OpenRequestError, 400, "open_request_refused", "see the open list at /open"),
+        # no such request, or answered by someone else meanwhile
+        (ProcedureError, 409, "open_request_conflict", "look at the request again"),
+    )
 
 
 def _receipt(text: str) -> str:

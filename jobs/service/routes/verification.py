@@ -24,7 +24,7 @@ from starlette.concurrency import run_in_threadpool
 from jobs.service import inputs
 from jobs.service.deps import ServiceDep, requires_role
 from jobs.service.ports import Principal
-from jobs.service.routes.inbox import TicketParty, refusals
+from jobs.service.routes.inbox import TicketParty, ticket_refusals
 from jobs.service.routes.shares import plain_text
 from jobs.service.wiring import actor_of
 from jobs.store.roles import PERMISSIONS
@@ -66,7 +66,7 @@ def _file(svc: ServiceDep, principal: Principal, body: VerificationRequest) -> d
         "element": element,
     }
     on_behalf_of = plain_text(body.on_behalf_of, "on_behalf_of") if body.on_behalf_of else None
-    with refusals():
+    with ticket_refusals():
         return tickets.file_ticket(
             svc.settings,
             subject,
