@@ -29,6 +29,21 @@ def in_threads(**calls: Callable[[], Any]) -> dict[str, Any]:
     return results
 
 
+def meeting_after(call: Callable[..., Any], parties: int = 2) -> Callable[..., Any]:
+    """``call`` wrapped so that each thread's first call returns only once ``parties`` threads
+    have made theirs: all of them have read what they read before any of them writes."""
+    together, met = threading.Barrier(parties), set()
+
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        result = call(*args, **kwargs)
+        if threading.get_ident() not in met:
+            met.add(threading.get_ident())
+            together.wait(timeout=10)
+        return result
+
+    return wrapped
+
+
 class LockPerThread(dict):
     """A stand-in for a module's dict of locks under which each thread gets a lock of its own:
     the threads act as separate processes would, which no in-process lock serialises."""

@@ -290,10 +290,11 @@ def _land_batch(
 
 
 class _Reads(concurrent.futures.ThreadPoolExecutor):
-    """The batch's files to read, read two at a time ahead of their turn: Arrow's CSV reader,
-    the hashing and the building of the raw maps release the GIL, so one file is read on the
-    second core while the other is. A file whose bytes were read before is not read (nor a
-    second file of the batch with the same bytes, which its turn finds a duplicate)."""
+    """The batch's files to read, read two at a time ahead of their turn and turned into their
+    bronze rows there: Arrow's CSV reader, the hashing and the building of the raw maps
+    release the GIL, so one file is read on the second core while the other is. A file whose
+    bytes were read before is not read (nor a second file of the batch with the same bytes,
+    which its turn finds a duplicate)."""
 
     def __init__(self, ctx: Context, seen: list[tuple], known: _KnownFiles, batch_id: str) -> None:
         super().__init__(max_workers=2)
@@ -304,21 +305,28 @@ class _Reads(concurrent.futures.ThreadPoolExecutor):
                 file_hash not in first_of_hash
             ):
                 first_of_hash.add(file_hash)
-                fmt = ctx.resource.delivery.format
-                self.futures[landed.name] = self.submit(
-                    read_file, landed.path, fmt, ctx.read_limits
-                )
+                self.futures[landed.name] = self.submit(_read_bronze, ctx, landed, file_hash)
 
     def __exit__(self, *exc_info: object) -> None:
         # A batch that waits (a file changed while read) does not read the rest.
         self.shutdown(wait=True, cancel_futures=True)
 
-    def read(self, ctx: Context, landed: landing.LandedFile) -> RawFile:
-        """The file's :class:`~jobs.ingest.readers.RawFile` (raises as ``read_file`` does)."""
+    def read(
+        self, ctx: Context, landed: landing.LandedFile, file_hash: str
+    ) -> tuple[RawFile, pa.Table]:
+        """The file's :class:`~jobs.ingest.readers.RawFile` and bronze rows (raises as
+        ``read_file`` does)."""
         future = self.futures.pop(landed.name, None)
         if future is None:
-            return read_file(landed.path, ctx.resource.delivery.format, ctx.read_limits)
+            return _read_bronze(ctx, landed, file_hash)
         return future.result()
+
+
+def _read_bronze(
+    ctx: Context, landed: landing.LandedFile, file_hash: str
+) -> tuple[RawFile, pa.Table]:
+    raw = read_file(landed.path, ctx.resource.delivery.format, ctx.read_limits)
+    return raw, bronze.bronze_table(raw, landed, file_hash, ctx.now)
 
 
 def _land_files(
@@ -350,7 +358,7 @@ def _land_files(
                 outcome["skipped_duplicate"].append(landed.name)
             continue
         try:
-            raw = reads.read(ctx, landed)
+            raw, bronze_rows = reads.read(ctx, landed, file_hash)
         except UnreadableFile as error:
             log.warning(
                 "quarantined file %s/%s of %s: %s", batch_id, landed.name, ctx.resource.id, error
@@ -389,7 +397,7 @@ def _land_files(
         if raw.notes:  # what the reader wants the department told (e.g. the sheets it read)
             row["message"] = "; ".join(filter(None, [row["message"], *raw.notes]))
         log_rows.append(row)
-        bronze_parts.append(bronze.bronze_table(raw, landed, file_hash, ctx.now))
+        bronze_parts.append(bronze_rows)
         outcome["ingested"].append(landed.name)
         outcome["bronze_rows"] += raw.row_count
 

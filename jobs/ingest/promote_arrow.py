@@ -1,7 +1,7 @@
 """The in-process runner of a promotion (:mod:`jobs.ingest.promote`): Arrow end to end.
 
-Bronze rows are read with delta-rs, standardised by
-:func:`jobs.ingest.standardize_arrow.standardized_batch`, given a disposition (quarantine,
+Bronze rows are read with delta-rs, standardised on every core by
+:func:`jobs.ingest.standardize_arrow.standardized_table`, given a disposition (quarantine,
 duplicate or pool: :func:`with_disposition`, the meaning of
 :func:`jobs.ingest.pool.with_disposition`) and appended to pool and quarantine with delta-rs
 under the promotion's write ids. No Spark session, no JVM: a delivery of a few hundred
@@ -41,7 +41,7 @@ def promote(promotion: Promotion) -> dict[tuple[str, str], dict]:
             pc.field("batch_id").isin(promotion.batch_ids)
             & pc.field("file_hash").isin(promotion.file_hashes),
         )
-    standardized = standardize_arrow.standardized_batch(
+    standardized = standardize_arrow.standardized_table(
         bronze if bronze is not None else BRONZE_SCHEMA.empty_table(),
         ctx.resource,
         ctx.catalog,
@@ -141,8 +141,10 @@ def counts_by_file(disposed: pa.Table) -> dict[tuple[str, str], dict]:
 def pool_rows(disposed: pa.Table, resource: Resource, promoted_at: dt.datetime) -> pa.Table:
     """The rows that stay, shaped as the pool table (:func:`jobs.ingest.pool.pool_schema`)."""
     schema = pool.pool_arrow_schema(resource)
-    kept = disposed.filter(pc.equal(disposed["disposition"], "pool"))
-    columns = {name: kept[name] for name in schema.names if name != "promoted_at"}
+    names = [name for name in schema.names if name != "promoted_at"]
+    # the pool's columns only: the problems and delivered text of the rejected rows stay behind
+    kept = disposed.select(names).filter(pc.equal(disposed["disposition"], "pool"))
+    columns = {name: kept[name] for name in names}
     columns["promoted_at"] = _repeated(promoted_at, kept.num_rows)
     return pa.table(columns).select(schema.names).cast(schema)
 

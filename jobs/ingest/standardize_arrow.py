@@ -12,13 +12,16 @@ The function is pure: no I/O, no Spark, no clock (a citizen ID's birth date is "
 relative to the date of the row's ``ingested_at`` in the bureau's time zone, as Spark's
 ``to_date(ingested_at)`` reads it). It runs on a batch in the task's process, or inside Spark's
 ``mapInArrow`` through :func:`standardized_batches` with :func:`standardized_schema`, so one
-implementation serves both runners (DESIGN §3).
+implementation serves both runners (DESIGN §3); in process, :func:`standardized_table` runs it
+over pieces of the batch on every core.
 """
 
 from __future__ import annotations
 
+import concurrent.futures
 import dataclasses
 import functools
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -325,6 +328,33 @@ def standardized_batch(
     columns.append(pc.if_else(has_problem, raw, pa.scalar(None, raw.type)).cast(_RAW))
     columns.append(content_hashes(values, timezone))
     return pa.Table.from_arrays(columns, schema=schema)
+
+
+#: Rows standardised per piece by :func:`standardized_table`: small enough that the pieces keep
+#: both cores busy to the end, large enough that a kernel call's fixed cost stays small.
+ROWS_PER_PIECE = 131_072
+
+
+def standardized_table(
+    bronze: pa.Table,
+    resource: Resource,
+    catalog: Catalog,
+    *,
+    timezone: str = DEFAULT_TIMEZONE,
+    rows_per_piece: int = ROWS_PER_PIECE,
+) -> pa.Table:
+    """:func:`standardized_batch` over pieces of ``bronze`` on every core, as Spark's
+    ``mapInArrow`` runs it over record batches: the rules go row by row, so the pieces joined
+    in order are the rows of the whole table. Arrow's kernels, numpy and DuckDB release the
+    GIL, so threads share the cores (the in-process runner's parallelism)."""
+    pieces = bronze.to_batches(max_chunksize=rows_per_piece)
+    standardize = functools.partial(
+        standardized_batch, resource=resource, catalog=catalog, timezone=timezone
+    )
+    if len(pieces) <= 1:
+        return standardize(bronze)
+    with concurrent.futures.ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as workers:
+        return pa.concat_tables(workers.map(standardize, pieces))
 
 
 def standardized_batches(

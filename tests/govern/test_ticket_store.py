@@ -22,7 +22,7 @@ from jobs.store.models import Request, RequestEvent
 from jobs.store.roles import BUREAU, Forbidden
 from tests.actors import MZJ_OFFICER, RSJ_OFFICER, STEWARD
 from tests.govern.test_tickets import FRIDAY, NOW, issue, policy
-from tests.threads import in_threads, lock_per_thread
+from tests.threads import in_threads, lock_per_thread, meeting_after
 
 #: Ten working days after Friday 26 Sep 2025, National Day (1–8 Oct) in between and the make-up
 #: working days Sun 28 Sep and Sat 11 Oct counted: Thursday 16 Oct.
@@ -322,17 +322,9 @@ def test_two_decisions_at_the_same_instant_in_two_processes_both_succeed_and_rea
 ):
     _sync(settings, issue("t1"), issue("t2"))
     monkeypatch.setattr(ledger, "_snapshot_locks", lock_per_thread(), raising=False)
-    together, waited = threading.Barrier(2), set()
-    read_events = ticket_snapshot.requests.events
-
-    def events_then_wait(*args, **kwargs):  # both snapshots read the lake before either writes
-        rows = read_events(*args, **kwargs)
-        if threading.get_ident() not in waited:
-            waited.add(threading.get_ident())
-            together.wait(timeout=10)
-        return rows
-
-    monkeypatch.setattr(ticket_snapshot.requests, "events", events_then_wait)
+    # both snapshots read the lake and the store before either writes
+    events = meeting_after(ticket_snapshot.requests.events)
+    monkeypatch.setattr(ticket_snapshot.requests, "events", events)
     colleague = dataclasses.replace(RSJ_OFFICER, login="rsj.sun")
     outcomes = in_threads(
         t1=lambda: tickets.close_ticket(

@@ -14,6 +14,7 @@ from jobs.ingest.standardize_arrow import (
     standardized_batches,
     standardized_df,
     standardized_schema,
+    standardized_table,
 )
 from jobs.settings import Settings
 from tests.standardize.samples import (
@@ -146,6 +147,15 @@ def test_batches_stream_gives_the_same_rows_as_one_table():
         list(standardized_batches(iter(bronze.to_batches(max_chunksize=7)), resource, CATALOG))
     )
     assert streamed.to_pylist() == whole.to_pylist()
+
+
+def test_pieces_standardised_on_threads_give_the_same_rows_as_one_table():
+    resource = CATALOG.resource("gaj.hukou")
+    bronze = _bronze(resource)
+    whole = standardized_batch(bronze, resource, CATALOG)
+    in_pieces = standardized_table(bronze, resource, CATALOG, rows_per_piece=5)
+    assert in_pieces.schema == whole.schema
+    assert in_pieces.to_pylist() == whole.to_pylist()
 
 
 @pytest.mark.parametrize("resource_id", ["gaj.hukou", "zrzyj.real_estate"])

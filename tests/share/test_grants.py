@@ -13,7 +13,7 @@ from jobs.lake.registry import SHARE_GRANTS
 from jobs.share import grants
 from jobs.share.grants import GrantError
 from tests.actors import MZJ_APPROVER, MZJ_OFFICER, RSJ_APPROVER, STEWARD, WJW_APPROVER
-from tests.threads import in_threads, lock_per_thread
+from tests.threads import in_threads, lock_per_thread, meeting_after
 
 MONDAY = dt.date(2025, 3, 3)
 
@@ -214,23 +214,13 @@ def test_two_approvers_deciding_at_once_leave_exactly_one_decision(store_setting
 def test_two_decisions_at_the_same_instant_in_two_processes_both_succeed_and_reach_the_lake(
     store_settings, monkeypatch
 ):
-    import threading
-
     from jobs.lake import ledger
 
     first = _request(store_settings, "rsj.insured", ["person_id"])
     second = _request(store_settings, "rsj.insured", ["insurance_status"])
     monkeypatch.setattr(ledger, "_snapshot_locks", lock_per_thread(), raising=False)
-    together, waited, read_grants = threading.Barrier(2), set(), grants.read_grants
-
-    def read_then_wait(*args, **kwargs):  # both snapshots read the store before either merges
-        rows = read_grants(*args, **kwargs)
-        if threading.get_ident() not in waited:
-            waited.add(threading.get_ident())
-            together.wait(timeout=10)
-        return rows
-
-    monkeypatch.setattr(grants, "read_grants", read_then_wait)
+    # both snapshots read the store before either merges
+    monkeypatch.setattr(grants, "read_grants", meeting_after(grants.read_grants))
     decide = dict(why="同时审批", expires_on=dt.date(2025, 12, 31), today=MONDAY)
     other_approver = dataclasses.replace(RSJ_APPROVER, login="rsj.sun")
     outcomes = in_threads(
