@@ -236,3 +236,49 @@ def test_the_daily_deadline_check_escalates_an_unanswered_request_to_the_bureau(
         "overdue",
         "escalated",
     ]
+
+
+def test_a_provisional_deadline_counted_again_is_the_one_the_grant_is_judged_by(settings, tmp_path):
+    import shutil
+
+    from jobs.govern.deadlines import check_deadlines
+    from tests.govern.test_deadlines import OFFICIAL_2027
+
+    shutil.copytree(settings.schemas_root, tmp_path / "schemas")
+    own = dataclasses.replace(settings, schemas_root=str(tmp_path / "schemas"))
+    own = own.with_clock(pinned_clock(dt.datetime(2026, 12, 28, 2, tzinfo=dt.UTC)))
+    asked = grants.request_share(
+        own,
+        consumer="mzj",
+        dataset_id="rsj.insured",
+        fields=["person_id"],
+        purpose="低保资格核验",
+        legal_basis="社会救助暂行办法 第十一条",
+        by=MZJ_OFFICER,
+        expires_on=dt.date(2027, 12, 31),
+    )
+    # 5 wd, 2027 counted Monday to Friday: 12-29, 12-30, 12-31, 01-01, 01-04
+    assert (asked["deadline"], asked["deadline_provisional"]) == (dt.date(2027, 1, 4), True)
+    (tmp_path / "schemas" / "calendar" / "2027.yaml").write_text(OFFICIAL_2027)
+    tuesday = dt.date(2027, 1, 5)
+
+    check_deadlines(own, today=tuesday)
+    (listed,) = grants.list_grants(own, today=tuesday)
+    decided = grants.decide_request(
+        own,
+        asked["request_id"],
+        True,
+        by=RSJ_APPROVER,
+        why="同意",
+        expires_on=dt.date(2027, 6, 30),
+        today=tuesday,
+    )
+
+    # New Year's holiday 01-01…01-04 off: 12-29, 12-30, 12-31, 01-05, 01-06
+    assert (listed["status"], listed["deadline"], listed["deadline_provisional"]) == (
+        "pending",
+        dt.date(2027, 1, 6),
+        False,
+    )
+    assert (decided["answered_late"], decided["deadline"]) == (False, dt.date(2027, 1, 6))
+    assert grants.find_grant(own, asked["request_id"])["deadline_provisional"] is False
