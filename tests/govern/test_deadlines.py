@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from pathlib import Path
 
 import pytest
 
@@ -13,7 +12,14 @@ from jobs.settings import pinned_clock
 from jobs.store import notifications, requests
 from jobs.store.db import reading
 from jobs.store.requests import RequestError
-from tests.store.workflow import INQUIRY, add_staff, decide, file
+from tests.store.workflow import (
+    INQUIRY,
+    add_staff,
+    announce_2027,
+    decide,
+    file,
+    with_own_schemas,
+)
 
 FRIDAY_BEFORE_NATIONAL_DAY = dt.date(2025, 9, 26)
 
@@ -179,36 +185,16 @@ def test_the_cli_runs_the_check_and_retries_the_mail(lake_settings, monkeypatch,
     assert json.loads(capsys.readouterr().out)["mailed"] == 0
 
 
-#: A made-up 2027 schedule (the real one is not announced): New Year's holiday Friday to Monday.
-OFFICIAL_2027 = """\
-years:
-  2027:
-    official: true
-    note: test schedule, not the real notice
-    holidays:
-      - 2027-01-01..2027-01-04
-"""
-
-
 @pytest.fixture
 def own_schemas(staffed, tmp_path):
-    import dataclasses
-    import shutil
-
-    root = tmp_path / "schemas"
-    shutil.copytree(staffed.schemas_root, root)
-    return dataclasses.replace(staffed, schemas_root=str(root))
-
-
-def _announce_2027(settings) -> None:
-    (Path(settings.schemas_root) / "calendar" / "2027.yaml").write_text(OFFICIAL_2027)
+    return with_own_schemas(staffed, tmp_path / "schemas")
 
 
 def test_a_provisional_due_date_is_counted_again_once_the_year_is_announced(own_schemas):
     settled = file(own_schemas, "in-2026", opened_on=dt.date(2026, 12, 10), workdays=5)
     across = file(own_schemas, "into-2027", opened_on=dt.date(2026, 12, 28), workdays=10)
     assert (across["due_on"], across["due_provisional"]) == (dt.date(2027, 1, 11), True)
-    _announce_2027(own_schemas)
+    announce_2027(own_schemas)
     new_year = _at(own_schemas, dt.date(2027, 1, 5))
 
     summary = deadlines.check_deadlines(new_year)
@@ -237,7 +223,7 @@ def test_a_request_overdue_only_under_the_provisional_date_keeps_its_marks(own_s
     file(own_schemas, "into-2027", opened_on=dt.date(2026, 12, 28), workdays=10)
     tuesday = _at(own_schemas, dt.date(2027, 1, 12))
     marked = deadlines.check_deadlines(tuesday)
-    _announce_2027(own_schemas)
+    announce_2027(own_schemas)
 
     recount = deadlines.check_deadlines(tuesday)
     after_the_official_date = deadlines.check_deadlines(_at(own_schemas, dt.date(2027, 1, 14)))

@@ -346,17 +346,15 @@ def test_two_decisions_at_the_same_instant_in_two_processes_both_succeed_and_rea
 def test_an_extended_provisional_deadline_is_counted_again_from_receipt_once_announced(
     settings, tmp_path
 ):
-    import shutil
+    from tests.store.workflow import announce_2027, with_own_schemas
 
-    from tests.govern.test_deadlines import OFFICIAL_2027
-
-    shutil.copytree(settings.schemas_root, tmp_path / "schemas")
-    own = dataclasses.replace(settings, schemas_root=str(tmp_path / "schemas"))
-    own = own.with_clock(pinned_clock(dt.datetime(2027, 1, 4, 1, tzinfo=dt.UTC)))
+    own = with_own_schemas(settings, tmp_path / "schemas").with_clock(
+        pinned_clock(dt.datetime(2027, 1, 4, 1, tzinfo=dt.UTC))
+    )
     _sync(own, issue("t1"), today=dt.date(2026, 12, 28))
     extended = _extend(own, "t1")  # 10 + 10 working days, 2027 counted Monday to Friday
     assert (extended["deadline"], extended["deadline_provisional"]) == (dt.date(2027, 1, 25), True)
-    (tmp_path / "schemas" / "calendar" / "2027.yaml").write_text(OFFICIAL_2027)
+    announce_2027(own)
 
     summary = tickets.check_deadlines(own, today=dt.date(2027, 1, 5))
 

@@ -32,7 +32,13 @@ def settings(store_settings):
     return store_settings.with_clock(pinned_clock(NOW))
 
 
-def _ask(settings, dataset="rsj.insured", fields=("person_id",), by=MZJ_OFFICER):
+def _ask(
+    settings,
+    dataset="rsj.insured",
+    fields=("person_id",),
+    by=MZJ_OFFICER,
+    expires_on=dt.date(2026, 9, 30),
+):
     return grants.request_share(
         settings,
         consumer=by.department,
@@ -41,7 +47,7 @@ def _ask(settings, dataset="rsj.insured", fields=("person_id",), by=MZJ_OFFICER)
         purpose="低保资格核验",
         legal_basis="社会救助暂行办法 第十一条",
         by=by,
-        expires_on=dt.date(2026, 9, 30),
+        expires_on=expires_on,
     )
 
 
@@ -239,27 +245,16 @@ def test_the_daily_deadline_check_escalates_an_unanswered_request_to_the_bureau(
 
 
 def test_a_provisional_deadline_counted_again_is_the_one_the_grant_is_judged_by(settings, tmp_path):
-    import shutil
-
     from jobs.govern.deadlines import check_deadlines
-    from tests.govern.test_deadlines import OFFICIAL_2027
+    from tests.store.workflow import announce_2027, with_own_schemas
 
-    shutil.copytree(settings.schemas_root, tmp_path / "schemas")
-    own = dataclasses.replace(settings, schemas_root=str(tmp_path / "schemas"))
-    own = own.with_clock(pinned_clock(dt.datetime(2026, 12, 28, 2, tzinfo=dt.UTC)))
-    asked = grants.request_share(
-        own,
-        consumer="mzj",
-        dataset_id="rsj.insured",
-        fields=["person_id"],
-        purpose="低保资格核验",
-        legal_basis="社会救助暂行办法 第十一条",
-        by=MZJ_OFFICER,
-        expires_on=dt.date(2027, 12, 31),
+    own = with_own_schemas(settings, tmp_path / "schemas").with_clock(
+        pinned_clock(dt.datetime(2026, 12, 28, 2, tzinfo=dt.UTC))
     )
+    asked = _ask(own, expires_on=dt.date(2027, 12, 31))
     # 5 wd, 2027 counted Monday to Friday: 12-29, 12-30, 12-31, 01-01, 01-04
     assert (asked["deadline"], asked["deadline_provisional"]) == (dt.date(2027, 1, 4), True)
-    (tmp_path / "schemas" / "calendar" / "2027.yaml").write_text(OFFICIAL_2027)
+    announce_2027(own)
     tuesday = dt.date(2027, 1, 5)
 
     check_deadlines(own, today=tuesday)
