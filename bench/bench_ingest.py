@@ -36,7 +36,7 @@ import pyarrow as pa
 
 from bench import duckdb_ingest
 from bench.bench_bridge import PeakMemory
-from bench.common import settings_under
+from bench.common import ingest_and_gate, settings_under
 from jobs.catalog.loader import load_catalog
 from jobs.ingest import pipeline
 from jobs.settings import Settings
@@ -165,17 +165,17 @@ def _increment(base: Settings) -> dict:
         # The increments' rows: other persons (another seed), so that they reach the pool.
         generate(load_config(None, persons=INCREMENT_PERSONS, seed=2), root / "other")
         settings = settings_under(base, root)
-        _land_and_gate(settings)  # the county's own batches: this process is warm after them
+        ingest_and_gate("gaj.hukou", settings)  # the county's batches: warms this process
         rows = _other_rows(root / "other")
         load = os.getloadavg()[0]
         _deliver(settings, "20250301T000000_incr", rows[:INCREMENT_ROWS])
         started, cpu_started = time.perf_counter(), _cpu_seconds()
-        warm = _land_and_gate(settings)
+        warm = ingest_and_gate("gaj.hukou", settings)
         warm_s, warm_cpu = time.perf_counter() - started, _cpu_seconds() - cpu_started
         _deliver(settings, "20250302T000000_incr", rows[INCREMENT_ROWS : 2 * INCREMENT_ROWS])
         started, cpu_started = time.perf_counter(), _cpu_seconds()
         fresh = subprocess.run(
-            [sys.executable, "-c", f"import bench.bench_ingest as b; b._fresh_task({str(root)!r})"],
+            [sys.executable, "-c", _FRESH_TASK, str(root)],
             check=True,
             capture_output=True,
             text=True,
@@ -214,18 +214,12 @@ def _deliver(settings: Settings, batch_id: str, rows: list[bytes]) -> None:
     os.utime(path, (quiet, quiet))
 
 
-def _land_and_gate(settings: Settings) -> str:
-    """Ingests the pending hukou batches and validates them (the gate); the gate's statuses."""
-    from jobs.quality.pipeline import validate_pool_batch
-
-    pipeline.ingest_resource("gaj.hukou", settings)
-    validated = validate_pool_batch("gaj.hukou", settings, raise_on_hold=False)
-    return " ".join(sorted({str(b.get("status")) for b in validated.get("batches", [])}))
-
-
-def _fresh_task(root: str) -> None:
-    """The increment in a process of its own (:func:`_increment` runs it as a subprocess)."""
-    print(_land_and_gate(settings_under(Settings.from_env(), root)))
+#: The fresh process: what an ingestion task imports and runs, and nothing of the benchmark's.
+_FRESH_TASK = (
+    "import sys; from bench.common import ingest_and_gate, settings_under; "
+    "from jobs.settings import Settings; "
+    "print(ingest_and_gate('gaj.hukou', settings_under(Settings.from_env(), sys.argv[1])))"
+)
 
 
 def run(args: argparse.Namespace, settings: Settings) -> list[dict]:

@@ -20,13 +20,18 @@ scenarios (:data:`SCENARIOS`): ``paced`` (a think time between a client's calls)
 errors, the service's CPU per call (``server_cpu_ms``, which a busy machine disturbs least), its
 resident memory (``server_rss_mib``, all workers), and the clients' own CPU per call
 (``client_cpu_ms``): the clients are threads of the benchmark's process, apart from the
-service's, but on the same two cores, so what they spend is taken from the service.
+service's (they never hold its GIL), but on the same two cores, so what they spend (about a
+millisecond a call, against 8-10 for the service) is taken from the service. Before the
+scenarios as many clients as measured call, paced, for :data:`WARM_SECONDS`: every worker has imported what it
+needs and loaded the base's key column for 核验 (its first batch takes seconds), which a
+service restarted in production also pays once per worker.
 After each scenario the audit log is read from its own table: the entries the scenario wrote
 must equal the calls it was served (one per successful call); at the end ``govlake audit
 verify``'s check must pass on the whole chain.
 
-Sizes: 1,000,000 persons, 50 clients, 60 s, 2 workers; ``--quick`` 100,000 persons, 10 clients,
-10 s, 1 worker. ``--persons N``, ``--clients``, ``--seconds`` and ``--workers`` change them. Run alone with ``python -m bench --only service``.
+Sizes: 1,000,000 persons, 50 clients, 60 s, 2 workers; ``--quick`` 100,000 persons, 10
+clients, 10 s, 1 worker. ``--persons N``, ``--clients``, ``--seconds`` and ``--workers`` change
+them. Run alone with ``python -m bench --only service``.
 """
 
 from __future__ import annotations
@@ -63,6 +68,8 @@ FULL = {"persons": 1_000_000, "clients": 50, "seconds": 60.0, "workers": 2}
 #: do; ``flat_out`` sends the next call as soon as the last is answered (the service's capacity,
 #: and what its latency becomes when every core is busy).
 SCENARIOS = {"paced": 0.5, "flat_out": 0.0}
+#: Seconds of paced calls before the scenarios (at most a scenario's length).
+WARM_SECONDS = 10.0
 #: Share of calls that are 核验 batches (the rest are 100-row pages).
 VERIFY_SHARE = 0.5
 PAGE_ROWS = 100
@@ -514,8 +521,9 @@ def measure(
     rows: list[dict[str, Any]] = []
     with running_service(settings, scratch / "serve.log", workers=workers) as (port, server):
         # Imports done and the base's key column in every worker's memory: each client's
-        # connection stays with the worker that accepted it, so several per worker.
-        warm = load(port, token, sample, clients=4 * workers, seconds=5.0)
+        # connection stays with the worker that accepted it, so as many clients as measured.
+        warm_s = min(WARM_SECONDS, seconds)
+        warm = load(port, token, sample, clients, warm_s, think=SCENARIOS["paced"])
         if not warm or any(c.status != 200 for c in warm):
             raise RuntimeError(f"warm-up calls failed: {sorted({c.status for c in warm})}")
         for scenario, think in SCENARIOS.items():

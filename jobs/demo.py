@@ -44,7 +44,6 @@ from jobs.orchestrate.runner import DagRunFailed, run_dag
 from jobs.quality.gates import latest_decisions
 from jobs.settings import Settings
 from jobs.share import grants
-from jobs.spark import get_spark
 from jobs.store.demo_accounts import DemoLogin, ensure_demo_accounts
 from jobs.store.roles import BUREAU, BUREAU_STEWARD, Actor
 
@@ -257,7 +256,7 @@ def _evaluate(settings: Settings) -> dict | None:
     # pandas: imported when the demo runs, not by every `govlake` command.
     from jobs.integrate.evaluate import evaluate_lake
 
-    report = evaluate_lake(settings, get_spark(settings), manifest)
+    report = evaluate_lake(settings, manifest)
     scores = {
         kind: {k: report["issues"][kind][k] for k in ("expected", "found", "precision", "recall")}
         for kind in ("conflict", "anomaly")

@@ -10,6 +10,19 @@ past its due date:
   **escalated** to the data authority (the bureau): ``escalated_to`` is set, the bureau's inbox
   holds it, and its accounts are notified (an ``escalated`` event).
 
+A due date counted over a year without an announced schedule is provisional (暂定): once the
+official calendar covers it (an ``official: true`` file under ``schemas/calendar``, or a
+chinese_calendar that knows the year), the check counts it again (:func:`plan_recounts`) before
+anything else: as many working days after the day it was set as it had on the calendar it was
+counted on, where the years then unknown were Monday to Friday (the fallback of
+:mod:`jobs.policy.workdays`). It clears ``due_provisional`` and records a ``due_recounted``
+event, even when the date stays, so the departments are told. A date that was not provisional
+never moves. A request already overdue under the provisional date but not under the official
+one keeps the marks made (the ``overdue`` event, an escalation to the bureau): they were made on
+the date the departments were shown; the inbox and dashboard count from the official date, and
+a type with marks per due date (:func:`~jobs.store.requests.marked_overdue`) is marked again if
+the official date passes.
+
 An open request's due date is what its acting departments owe by: a procedure whose request
 waits on no one meanwhile (answered, awaiting the requester) clears ``due_on`` or closes it.
 A type whose state machine names these actions moves by them (a verification ticket becomes
@@ -27,10 +40,10 @@ from collections.abc import Collection, Iterable, Mapping
 from typing import Any, Protocol
 
 from jobs.audit.log import record_many
-from jobs.policy.workdays import WorkdayCalendar
+from jobs.policy.workdays import LIBRARY_YEARS, WorkdayCalendar, YearSchedule
 from jobs.settings import Settings
 from jobs.store import requests
-from jobs.store.requests import ESCALATED, OVERDUE, SYSTEM, Machine
+from jobs.store.requests import ESCALATED, OVERDUE, RECOUNTED, SYSTEM, Machine
 
 
 class EscalationPolicy(Protocol):
@@ -125,6 +138,60 @@ def plan_deadlines(
     return changed, events
 
 
+def _as_counted(calendar: WorkdayCalendar, start: dt.date, due: dt.date) -> WorkdayCalendar:
+    """The calendar a provisional due date from ``start`` to ``due`` was counted on: today's,
+    with the years crossed that chinese_calendar does not know (the last one crossed if it knows
+    them all, being newer than when the date was counted) counted Monday to Friday."""
+    crossed = range((start + dt.timedelta(days=1)).year, due.year + 1)
+    unknown = [y for y in crossed if y not in LIBRARY_YEARS] or [due.year]
+    weekdays = {
+        y: YearSchedule(y, False, frozenset(), frozenset(), "Monday–Friday") for y in unknown
+    }
+    return WorkdayCalendar({**calendar.overrides, **weekdays})
+
+
+def plan_recounts(
+    records: Iterable[requests.Record],
+    calendar: WorkdayCalendar,
+    counted_from: Mapping[str, dt.date],
+    *,
+    today: dt.date,
+    now: dt.datetime,
+) -> tuple[list[requests.Record], list[requests.Event]]:
+    """Open requests due on a provisional date that the official ``calendar`` now covers,
+    counted again on it (see the module doc).
+
+    Args:
+        counted_from: request id → the day its due date was set
+            (:func:`~jobs.store.requests.due_counted_from`).
+
+    Returns:
+        the requests that changed and their ``due_recounted`` events.
+    """
+    changed: list[requests.Record] = []
+    events: list[requests.Event] = []
+    for old in records:
+        due, start = old["due_on"], counted_from.get(old["id"])
+        if old["closed_on"] is not None or not old["due_provisional"] or due is None:
+            continue
+        if start is None or start >= due or calendar.provisional_years(start, due):
+            continue
+        workdays = _as_counted(calendar, start, due).workdays_between(start, due)
+        official = calendar.add_workdays(start, workdays)
+        if official.provisional:  # the official count runs into a year still unknown
+            continue
+        record = {**old, "due_on": official.date, "due_provisional": False, "updated_at": now}
+        why = (
+            f"provisional due date {due} counted on the official calendar: {workdays} working "
+            f"day(s) after {start} is {official.date}"
+        )
+        if due < today <= official.date:
+            why += "; overdue under the provisional date, not under the official one"
+        changed.append(record)
+        events.append(_event(record, RECOUNTED, record["state"], why, today, now))
+    return changed, events
+
+
 def moving_machines() -> dict[str, Machine]:
     """The types whose state machine moves by the deadline actions: verification tickets."""
     from jobs.govern.tickets import VERIFICATION
@@ -148,8 +215,9 @@ def _audit_entry(record: requests.Record, event: requests.Event) -> dict[str, An
 
 def check_deadlines(settings: Settings, *, today: dt.date | None = None) -> dict[str, Any]:
     """The daily deadline check (the governance DAG runs it; ``govlake requests
-    check-deadlines``): marks overdue and escalates every open request past its due date, in
-    one store transaction holding their rows; then audits each event, brings the lake's
+    check-deadlines``): counts provisional due dates again once the official calendar covers
+    them, marks overdue and escalates every open request past its due date, in one store
+    transaction holding their rows; then audits each event, brings the lake's
     ticket snapshot in line (a decision's snapshot that failed is written here; the share
     refresh does the same for the share requests', as governance does not import the share
     package), and retries the notification mail that failed before.
@@ -170,10 +238,15 @@ def check_deadlines(settings: Settings, *, today: dt.date | None = None) -> dict
     with transaction(settings) as session:
         tickets.import_lake_tickets(settings, session)
         held = requests.lock_open(session, due_before=day)
-        marked = requests.marked_overdue(session, held)
-        changed, events = plan_deadlines(
-            held, policy, today=day, now=now, machines=machines, marked=marked
+        counted_from = requests.due_counted_from(session, [r for r in held if r["due_provisional"]])
+        recounted, events = plan_recounts(held, policy.calendar, counted_from, today=day, now=now)
+        current = {r["id"]: r for r in held} | {r["id"]: r for r in recounted}
+        marked = requests.marked_overdue(session, current.values())
+        late, late_events = plan_deadlines(
+            current.values(), policy, today=day, now=now, machines=machines, marked=marked
         )
+        changed = list(({r["id"]: r for r in recounted} | {r["id"]: r for r in late}).values())
+        events += late_events
         requests.mark_deadlines(session, machines, {r["id"]: r for r in held}, changed, events)
     by_id = {r["id"]: r for r in changed}
     verification = [
@@ -188,9 +261,10 @@ def check_deadlines(settings: Settings, *, today: dt.date | None = None) -> dict
         counts[event["action"]] = counts.get(event["action"], 0) + 1
     return {
         "today": day.isoformat(),
-        "checked": len(held),
+        "checked": sum(1 for r in current.values() if r["due_on"] < day),
         "overdue": sum(1 for e in events if e["action"] == OVERDUE),
         "escalated": sum(1 for e in events if e["action"] == ESCALATED),
+        "recounted": sum(1 for e in events if e["action"] == RECOUNTED),
         "by_type": by_type,
         "mail": mail.deliver_pending(settings),
     }

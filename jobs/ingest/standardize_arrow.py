@@ -148,17 +148,15 @@ class _SourceColumns:
         keys = raw.keys.slice(offsets[0], offsets[-1] - offsets[0])
         self._names = {name: i for i, name in enumerate(dict.fromkeys(names))}
         code = pc.index_in(keys, pa.array(list(self._names), pa.string()))
-        code = pc.fill_null(code, -1).to_numpy(zero_copy_only=False)
-        self._order = np.argsort(code, kind="stable")  # entries grouped by column, in order
-        self._bounds = np.searchsorted(code[self._order], np.arange(len(self._names) + 1))
+        self._code = pc.fill_null(code, -1).to_numpy(zero_copy_only=False)
         rows = np.repeat(np.arange(self._n), np.diff(offsets))
         self._rows, self._first_entry = rows, offsets[0]
         self._null_rows = np.flatnonzero(~V._mask(pc.is_valid(raw)))
 
     def text(self, name: str) -> pa.Array:
         """``raw[name]`` per row: the first entry with that key, NULL when there is none."""
-        k = self._names[name]
-        entries = self._order[self._bounds[k] : self._bounds[k + 1]]
+        # a comparison per column costs less than sorting every entry by its column once
+        entries = np.flatnonzero(self._code == self._names[name])
         position = np.full(self._n, -1, np.int64)
         # Reversed, so that the first entry of a row with the key twice is the one kept.
         position[self._rows[entries[::-1]]] = entries[::-1] + self._first_entry

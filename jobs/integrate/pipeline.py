@@ -133,7 +133,9 @@ def integrate(
         population.current_insurance(_pool_or_empty(pools, spark, config.catalog, "rsj.insured"))
     )
     population_df = keep(
-        population.population_base(pools, values_of("population"), config, as_of, insurance, spark)
+        population.population_base(
+            pools, values_of("population"), config, as_of, insurance, marriage_parties, spark
+        )
     )
     legal_entity_df = keep(
         legal_entity.legal_entity_base(

@@ -142,7 +142,7 @@ def latest_registrations(parties_df: DataFrame) -> DataFrame:
 
 def with_marital_status(
     population_df: DataFrame,
-    marriage_df: DataFrame | None,
+    parties_df: DataFrame | None,
     as_of: dt.date,
     stated_df: DataFrame | None = None,
 ) -> DataFrame:
@@ -151,11 +151,12 @@ def with_marital_status(
     Widowed (30) needs the spouse's death, so this runs after :func:`with_death`.
 
     Args:
+        parties_df: :func:`explode_marriage_parties` of the marriage pool (None: no registry).
         stated_df: ``key, value, department, batch_id, observed_at``: the surviving statement of
             another department (``base/attribute_values``), used when the registry has none.
     """
     provenance_type = "struct<department:string,batch_id:string,observed_at:timestamp,registration_number:string,registered_on:date>"
-    if marriage_df is None:
+    if parties_df is None:
         latest = population_df.sparkSession.createDataFrame(
             [],
             "person_id string, spouse_id string, registration_number string, "
@@ -163,7 +164,7 @@ def with_marital_status(
             "batch_id string, observed_at timestamp",
         )
     else:
-        latest = latest_registrations(explode_marriage_parties(marriage_df))
+        latest = latest_registrations(parties_df)
     spouses = population_df.select(
         F.col("person_id").alias("spouse_id"), F.col("death_date").alias("_spouse_death_date")
     )
@@ -476,11 +477,15 @@ def population_base(
     config: IntegrationConfig,
     as_of: dt.date,
     insurance_df: DataFrame,
+    parties_df: DataFrame,
     spark: SparkSession,
 ) -> DataFrame:
-    """``base/population``: one row per natural person, the survivors and the fields above."""
+    """``base/population``: one row per natural person, the survivors and the fields above.
+
+    ``parties_df``: :func:`explode_marriage_parties` of the marriage pool (the integration
+    keeps it: three rules read it too).
+    """
     spec = config.bases["population"]
-    marriage = pools.get("mzj.marriage")
     marital = marital_status_attribute(config)
     # Another department's surviving statement stands where the registry has none.
     stated = (
@@ -496,6 +501,6 @@ def population_base(
         base_rows(members_or_empty(pools, config, "population", spark), values_df, spec)
         .transform(with_id_facts)
         .transform(with_death)
-        .transform(lambda df: with_marital_status(df, marriage, as_of, stated))
+        .transform(lambda df: with_marital_status(df, parties_df, as_of, stated))
         .transform(lambda df: with_insurance(df, insurance_df))
     )

@@ -22,17 +22,30 @@ Grain of :func:`quarantined_identities`: one row per quarantined record with a b
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import functools
+from collections.abc import Iterator, Mapping
 
+import pyarrow as pa
+import pyarrow.compute as pc
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from jobs.catalog.models import Field
 from jobs.frames import union_all
 from jobs.integrate.config import IntegrationConfig, Subject
-from jobs.standardize import keys, values
+from jobs.standardize import arrow, arrow_keys
 
 IDENTITY_SCHEMA = "key_kind string, prefix string, name string, birth_date date"
+_IDENTITY_ARROW_SCHEMA = pa.schema(
+    [
+        ("key_kind", pa.string()),
+        ("prefix", pa.string()),
+        ("name", pa.string()),
+        ("birth_date", pa.date32()),
+    ]
+)
+#: Quarantine reason code → how many leading characters of the normalised key still hold.
+_PREFIX_LENGTHS = {"bad_check_character": 17, "bad_organization_code": 16, "excel_damaged": 15}
 
 
 def _raw(f: Field) -> Column:
@@ -46,37 +59,65 @@ def _first(subject: Subject, element: str) -> Field | None:
     return None
 
 
+def identity_batch(batch: pa.RecordBatch, key_kind: str) -> pa.RecordBatch:
+    """The identity readable in quarantined records: ``code`` (the key's reason code),
+    ``raw_key``, ``raw_name``, ``raw_birth_date`` (delivered text) → :data:`IDENTITY_SCHEMA`.
+
+    The pool's own rules over Arrow (:mod:`jobs.standardize.arrow_keys`,
+    :mod:`jobs.standardize.arrow`): the key normalised as the pool normalises it, its prefix
+    kept by the reason code (an Excel-damaged key only when it ends in ``000``).
+    """
+    code = batch.column("code")
+    if key_kind == "citizen_id":
+        normalized = arrow_keys.normalized_citizen_id(batch.column("raw_key"))
+    else:
+        normalized = arrow_keys.normalized_uscc(batch.column("raw_key"))
+    prefix = pa.nulls(batch.num_rows, pa.string())
+    for reason, length in _PREFIX_LENGTHS.items():
+        chosen = pc.fill_null(pc.equal(code, reason), False)
+        if reason == "excel_damaged":
+            damaged = pc.fill_null(pc.match_substring_regex(normalized, r"^[0-9]{15}000$"), False)
+            chosen = pc.and_(chosen, damaged)
+        prefix = pc.if_else(chosen, pc.utf8_slice_codeunits(normalized, 0, length), prefix)
+    return pa.RecordBatch.from_arrays(
+        [
+            pa.array([key_kind] * batch.num_rows, pa.string()),
+            prefix,
+            arrow.normalized_name(batch.column("raw_name")),
+            arrow.parsed_date(batch.column("raw_birth_date")),
+        ],
+        schema=_IDENTITY_ARROW_SCHEMA,
+    )
+
+
+def _identity_batches(batches: Iterator[pa.RecordBatch], key_kind: str) -> Iterator[pa.RecordBatch]:
+    for batch in batches:
+        if batch.num_rows:
+            yield identity_batch(batch, key_kind)
+
+
 def quarantined_identities(
     quarantine_df: DataFrame, subject: Subject, key_field: Field
 ) -> DataFrame:
-    """What can be read of the identity in quarantined records of one subject whose key broke."""
+    """What can be read of the identity in quarantined records of one subject whose key broke.
+
+    The raw values are picked in Spark and read in ``mapInArrow`` (:func:`identity_batch`):
+    the same rules as Spark expressions made one generated method too large to compile, and
+    Spark then spent seconds failing before it interpreted the plan instead.
+    """
     reason = F.filter("reasons", lambda r: r.startswith(f"{subject.key_field}:"))[0]
-    code = F.substring_index(reason, ":", -1)
-    raw_key = _raw(key_field)
-    if subject.key_kind == "citizen_id":
-        normalized = keys.normalized_citizen_id(raw_key)
-        name_element, birth = "person_name", _first(subject, "birth_date")
-    else:
-        normalized = keys.normalized_uscc(raw_key)
-        name_element, birth = "entity_name", None
+    name_element = "person_name" if subject.key_kind == "citizen_id" else "entity_name"
     name_field = _first(subject, name_element)
-    prefix = (
-        F.when(code == "bad_check_character", F.substring(normalized, 1, 17))
-        .when(code == "bad_organization_code", F.substring(normalized, 1, 16))
-        .when(
-            (code == "excel_damaged") & normalized.rlike(r"^[0-9]{15}000$"),
-            F.substring(normalized, 1, 15),
-        )
+    birth = _first(subject, "birth_date") if subject.key_kind == "citizen_id" else None
+    no_text = F.lit(None).cast("string")
+    raw = quarantine_df.where((F.col("stage") != F.lit("file")) & reason.isNotNull()).select(
+        F.substring_index(reason, ":", -1).alias("code"),
+        _raw(key_field).alias("raw_key"),
+        (_raw(name_field) if name_field else no_text).alias("raw_name"),
+        (_raw(birth) if birth else no_text).alias("raw_birth_date"),
     )
-    return quarantine_df.where((F.col("stage") != F.lit("file")) & reason.isNotNull()).select(
-        F.lit(subject.key_kind).alias("key_kind"),
-        prefix.alias("prefix"),
-        (values.normalized_name(_raw(name_field)) if name_field else F.lit(None))
-        .cast("string")
-        .alias("name"),
-        (values.parsed_date(_raw(birth)) if birth else F.lit(None))
-        .cast("date")
-        .alias("birth_date"),
+    return raw.mapInArrow(
+        functools.partial(_identity_batches, key_kind=subject.key_kind), IDENTITY_SCHEMA
     )
 
 

@@ -131,11 +131,13 @@ def _validate(args: argparse.Namespace) -> int:
 
 
 def _tasks(args: argparse.Namespace) -> int:
-    from jobs.quality.rectification import read_tasks, refresh_overdue
+    from jobs.policy.workdays import get_calendar
+    from jobs.quality.rectification import read_tasks, recount_provisional, refresh_overdue
 
     settings = Settings.from_env()
-    # Overdue is judged today, not only when the last batch was validated.
-    tasks = refresh_overdue(read_tasks(settings, department=args.dept), settings.today())
+    # Deadline and overdue as of today, not only as of the last batch validated.
+    tasks = recount_provisional(read_tasks(settings, department=args.dept), get_calendar(settings))
+    tasks = refresh_overdue(tasks, settings.today())
     if args.status != "all":
         tasks = [t for t in tasks if t["status"] == args.status]
     tasks.sort(key=lambda t: (t["deadline"], t["department"], t["resource"], t["expectation"]))

@@ -34,6 +34,7 @@ from zoneinfo import ZoneInfo
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from jobs.audit.log import record_many
 from jobs.catalog.loader import load_catalog
 from jobs.catalog.models import Resource
 from jobs.lake import ledger, tables
@@ -399,6 +400,7 @@ def _record(
     )
     if tasks or existing:
         rectification.write_tasks(settings, rid, tasks)
+        record_many(settings, rectification.recount_entries(existing, tasks))
     gates.append_decisions(
         settings,
         [

@@ -7,7 +7,9 @@ the official calendar from the day the problem was detected (that day does not c
 the regulation is silent (鹤壁, 云阳, 抚顺) govlake uses the same profile's verification
 deadline (校核, 10 wd), the closest rule in force for a department answering for its own data;
 the task says which rule gave its deadline. A deadline over a year without an official holiday
-schedule is marked provisional.
+schedule is marked provisional, and counted again from ``detected_on`` (the task keeps its
+``workdays``) once the official calendar covers it (:func:`recount_provisional`): at the next
+batch of the resource, audited, and in ``govlake quality tasks`` as it is shown.
 
 One task per (resource, expectation) is open at a time: later failures of the same expectation
 are added to it (``failures``, ``last_failed_batch_id``). Status: ``open`` → ``overdue`` once the
@@ -113,7 +115,7 @@ def plan_tasks(
     """
     department, resource = resource_id.split(".", 1)
     rule = rectification_rule(profile)
-    tasks = [dict(t) for t in existing]
+    tasks = recount_provisional(existing, calendar, now)
     unresolved = {t["expectation"]: t for t in tasks if t["status"] in UNRESOLVED}
     for outcome in outcomes:
         task = unresolved.get(outcome.name)
@@ -168,6 +170,48 @@ def plan_tasks(
             )
             del unresolved[outcome.name]
     return refresh_overdue(tasks, detected_on, now)
+
+
+def recount_provisional(
+    tasks: Sequence[dict], calendar: WorkdayCalendar, now: dt.datetime | None = None
+) -> list[dict]:
+    """Unresolved tasks whose provisional deadline the official ``calendar`` now covers, counted
+    again: ``workdays`` after ``detected_on``, no longer provisional. A task overdue only under
+    the provisional date is open again (its status is a view of its deadline, which
+    :func:`refresh_overdue` renews); the others are returned as they are."""
+    out = []
+    for task in tasks:
+        task = dict(task)
+        if task["status"] in UNRESOLVED and task["deadline_provisional"]:
+            deadline = calendar.add_workdays(task["detected_on"], task["workdays"])
+            if not deadline.provisional:
+                task.update(deadline=deadline.date, deadline_provisional=False, status="open")
+                if now is not None:
+                    task["updated_at"] = now
+        out.append(task)
+    return out
+
+
+def recount_entries(before: Sequence[dict], after: Sequence[dict]) -> list[dict]:
+    """Audit entries for the tasks whose provisional deadline in ``before`` ``after`` counted
+    again on the official calendar (:func:`recount_provisional`): a date a department sees never
+    changes silently."""
+    provisional = {t["task_id"]: t for t in before if t["deadline_provisional"]}
+    return [
+        {
+            "action": "rectification_deadline_recounted",
+            "actor": "system",
+            "target": f"{RECTIFICATION_TASKS.path}/{t['task_id']}",
+            "detail": {
+                "from": provisional[t["task_id"]]["deadline"].isoformat(),
+                "to": t["deadline"].isoformat(),
+                "why": f"{t['workdays']} working day(s) after {t['detected_on']} on the "
+                "official calendar",
+            },
+        }
+        for t in after
+        if t["task_id"] in provisional and not t["deadline_provisional"]
+    ]
 
 
 def refresh_overdue(

@@ -394,6 +394,19 @@ _SCOPES = {
 Change = Callable[[Grant, Record, dt.date, dt.datetime], tuple[Grant, Record, dict[str, Any]]]
 
 
+def _following(grant: Grant, record: Record | None) -> Grant:
+    """The grant with its request's due date once the deadline check counted a provisional one
+    again on the official calendar (jobs.govern.deadlines); as it is otherwise."""
+    if (
+        record is None
+        or not grant["deadline_provisional"]
+        or record["state"] != share_requests.PENDING
+        or record["due_provisional"]
+    ):
+        return grant
+    return {**grant, "deadline": record["due_on"], "deadline_provisional": False}
+
+
 def _take_step(
     settings: Settings,
     request_id: str,
@@ -408,18 +421,19 @@ def _take_step(
     A grant made before share requests were requests gets its request first."""
     day, now = _clock(settings, today)
     with transaction(settings) as session:
-        before = _find(session, request_id)
-        record = share_requests.held(session, before["request_id"]) or share_requests.adopt(
+        stored = _find(session, request_id)
+        record = share_requests.held(session, stored["request_id"]) or share_requests.adopt(
             session,
-            before,
-            steps_of(before),
-            provider=provider_of(settings, before["dataset"]),
+            stored,
+            steps_of(stored),
+            provider=provider_of(settings, stored["dataset"]),
         )
         require(by, permission, _SCOPES[permission](record))
+        before = _following(stored, record)
         try:
             grant, moved, event = change(before, record, day, now)
             if grant != before:
-                _move(session, before, grant)
+                _move(session, stored, grant)
                 _record_steps(session, grant, steps_of(grant)[-1:])
             share_requests.move(session, record, moved, event)
         except ProcedureError as exc:
@@ -556,8 +570,9 @@ def list_grants(settings: Settings, today: dt.date | None = None) -> list[Grant]
         procedures = share_requests.by_id(session)
     calendar = share_requests.load_share_policy(settings).calendar
     out = []
-    for grant in read_grants(settings):
-        record = procedures.get(grant["request_id"])
+    for stored in read_grants(settings):
+        record = procedures.get(stored["request_id"])
+        grant = _following(stored, record)
         state = record["state"] if record else None
         due = record["due_on"] if record and state in share_requests.SHARE.open_states else None
         out.append(

@@ -21,7 +21,7 @@ import pyarrow.compute as pc
 
 from jobs.standardize import keys
 from jobs.standardize.arrow_dates import _days_of
-from jobs.standardize.arrow_values import _mask, half_width
+from jobs.standardize.arrow_values import _mask, _with_subset, half_width, rows_with_bytes
 from jobs.standardize.regions import _regions, known_region_codes
 
 # keys._WHITESPACE_RE with Java's \s spelled out (RE2's has no \x0B).
@@ -85,8 +85,19 @@ def last_year_in_use(codes: pa.Array) -> pa.Array:
 
 
 # --- presentation clean-up --------------------------------------------------------------------
+#: The bytes a :data:`_KEY_SPACE` character starts with: ASCII white space and separators, and
+#: every non-ASCII lead (the Unicode spaces); a key without any needs no regular expression.
+_KEY_SPACE_LEADS = np.zeros(256, bool)
+_KEY_SPACE_LEADS[[*range(0x09, 0x0E), *range(0x1C, 0x21), *range(0x80, 0x100)]] = True
+
+
 def _clean(raw: pa.Array) -> pa.Array:
-    return pc.replace_substring_regex(half_width(raw), _KEY_SPACE, "")
+    text = half_width(raw)
+    return _with_subset(
+        rows_with_bytes(text, _KEY_SPACE_LEADS),
+        text,
+        lambda spaced: pc.replace_substring_regex(spaced, _KEY_SPACE, ""),
+    )
 
 
 @functools.cache

@@ -51,9 +51,13 @@ COMMENTED = "commented"
 #: The daily deadline check's events (jobs.govern.deadlines), allowed on a request of any type
 #: while it is open: a type whose machine names them moves by them (a verification ticket
 #: becomes ``overdue``); any other keeps its state and is marked by the event and its
-#: ``escalated_to``.
-OVERDUE, ESCALATED = "overdue", "escalated"
-DEADLINE_ACTIONS: tuple[str, ...] = (OVERDUE, ESCALATED)
+#: ``escalated_to``. ``due_recounted``: a provisional due date counted again once the official
+#: calendar covers it (never named by a machine: it keeps the state).
+OVERDUE, ESCALATED, RECOUNTED = "overdue", "escalated", "due_recounted"
+DEADLINE_ACTIONS: tuple[str, ...] = (OVERDUE, ESCALATED, RECOUNTED)
+#: Actions whose due date goes on from the count before them, not from the day they were taken:
+#: an extension (延长) adds working days to the due date, a recount counts it again.
+CONTINUING: tuple[str, ...] = ("extended", RECOUNTED)
 
 #: The request's columns, as the dicts of this module carry them (plus ``departments``).
 COLUMNS: tuple[str, ...] = tuple(c.name for c in Request.__table__.columns)
@@ -377,20 +381,44 @@ def mark_deadlines(
             ):
                 raise RequestError(
                     f"the deadline check only marks open {record['type']} requests "
-                    f"overdue or escalated, not {event['action']} on {record['id']}"
+                    f"{', '.join(DEADLINE_ACTIONS)}, not {event['action']} on {record['id']}"
                 )
     _update_held(session, held, records)
     _insert(session, [], events_)
 
 
 def lock_open(session: Session, *, due_before: dt.date) -> list[Record]:
-    """Every open request (of any type) due before ``due_before``, held like :func:`lock`."""
+    """Every open request (of any type) due before ``due_before`` or on a provisional date,
+    held like :func:`lock`."""
     return _select(
         session,
         _REQUESTS.c.closed_on.is_(None),
-        _REQUESTS.c.due_on < due_before,
+        (_REQUESTS.c.due_on < due_before) | _REQUESTS.c.due_provisional.is_(True),
         for_update=True,
     )
+
+
+def due_counted_from(session: Session, records: Iterable[Record]) -> dict[str, dt.date]:
+    """For each of ``records``, the day its current due date was set: the day of the first of
+    the events that carry that date since it last changed. An extension (:data:`CONTINUING`),
+    counted on from the due date before it, reaches back to the day that date was set.
+    """
+    due = {r["id"]: r["due_on"] for r in records if r["due_on"] is not None}
+    if not due:
+        return {}
+    query = (
+        select(_EVENTS.c.request_id, _EVENTS.c.action, _EVENTS.c.on, _EVENTS.c.due_on)
+        .where(_EVENTS.c.request_id.in_(list(due)))
+        .order_by(_EVENTS.c.id)
+    )
+    counted: dict[str, dt.date] = {}
+    last: dict[str, dt.date | None] = {}
+    for request_id, action, on, due_on in session.execute(query):
+        if request_id not in last or due_on != last[request_id]:
+            continuing = action in CONTINUING and request_id in counted
+            counted[request_id] = counted[request_id] if continuing else on
+        last[request_id] = due_on
+    return {rid: on for rid, on in counted.items() if last[rid] == due[rid]}
 
 
 def marked_overdue(session: Session, records: Iterable[Record]) -> set[str]:

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import pytest
 
@@ -11,7 +12,14 @@ from jobs.settings import pinned_clock
 from jobs.store import notifications, requests
 from jobs.store.db import reading
 from jobs.store.requests import RequestError
-from tests.store.workflow import INQUIRY, add_staff, decide, file
+from tests.store.workflow import (
+    INQUIRY,
+    add_staff,
+    announce_2027,
+    decide,
+    file,
+    with_own_schemas,
+)
 
 FRIDAY_BEFORE_NATIONAL_DAY = dt.date(2025, 9, 26)
 
@@ -175,3 +183,76 @@ def test_the_cli_runs_the_check_and_retries_the_mail(lake_settings, monkeypatch,
     assert (summary["overdue"], summary["escalated"]) == (1, 1)
     assert summary["mail"]["error"].startswith("mail is off")
     assert json.loads(capsys.readouterr().out)["mailed"] == 0
+
+
+@pytest.fixture
+def own_schemas(staffed, tmp_path):
+    return with_own_schemas(staffed, tmp_path / "schemas")
+
+
+def test_a_provisional_due_date_is_counted_again_once_the_year_is_announced(own_schemas):
+    settled = file(own_schemas, "in-2026", opened_on=dt.date(2026, 12, 10), workdays=5)
+    across = file(own_schemas, "into-2027", opened_on=dt.date(2026, 12, 28), workdays=10)
+    assert (across["due_on"], across["due_provisional"]) == (dt.date(2027, 1, 11), True)
+    announce_2027(own_schemas)
+    new_year = _at(own_schemas, dt.date(2027, 1, 5))
+
+    summary = deadlines.check_deadlines(new_year)
+    again = deadlines.check_deadlines(new_year)
+
+    assert (summary["recounted"], summary["overdue"], again["recounted"]) == (1, 1, 0)
+    # Dec 29–31 and Jan 5–8 are seven working days, the 10th is Wednesday 01-13
+    recounted = _inquiry(own_schemas, "into-2027")
+    assert (recounted["due_on"], recounted["due_provisional"]) == (dt.date(2027, 1, 13), False)
+    unmoved = _inquiry(own_schemas, "in-2026")
+    assert (unmoved["due_on"], unmoved["due_provisional"]) == (settled["due_on"], False)
+    assert _actions(own_schemas, "into-2027") == ["filed", "due_recounted"]
+    assert "due_recounted" not in _actions(own_schemas, "in-2026")
+    (audited,) = [e for e in read_entries(own_schemas) if e["action"] == "request_due_recounted"]
+    detail = json.loads(audited["detail"])
+    assert (audited["target"], detail["due_on"]) == ("requests/inquiry/into-2027", "2027-01-13")
+    assert "provisional due date 2027-01-11" in detail["why"]
+    with reading(own_schemas) as session:
+        told = [r["action"] for r in notifications.of_account(session, "rsj.zhao")]
+    assert told.count("due_recounted") == 1
+    (line,) = [d for d in dashboard_of(new_year, "rsj") if d["department"] == "rsj"]
+    assert line["provisional"] == 0
+
+
+def test_a_request_overdue_only_under_the_provisional_date_keeps_its_marks(own_schemas):
+    file(own_schemas, "into-2027", opened_on=dt.date(2026, 12, 28), workdays=10)
+    tuesday = _at(own_schemas, dt.date(2027, 1, 12))
+    marked = deadlines.check_deadlines(tuesday)
+    announce_2027(own_schemas)
+
+    recount = deadlines.check_deadlines(tuesday)
+    after_the_official_date = deadlines.check_deadlines(_at(own_schemas, dt.date(2027, 1, 14)))
+
+    assert (marked["overdue"], marked["escalated"]) == (1, 1)
+    assert (recount["recounted"], recount["overdue"]) == (1, 0)
+    (shown,) = [i for i in inbox_of(tuesday, "rsj") if i["id"] == "into-2027"]
+    assert (shown["due_on"], shown["is_overdue"]) == (dt.date(2027, 1, 13), False)
+    assert (after_the_official_date["overdue"], after_the_official_date["escalated"]) == (1, 0)
+    assert _actions(own_schemas, "into-2027") == [
+        "filed",
+        "overdue",
+        "escalated",
+        "due_recounted",
+        "overdue",
+    ]
+    with reading(own_schemas) as session:
+        (recounted,) = [
+            e for e in requests.events(session, "into-2027") if e["action"] == "due_recounted"
+        ]
+    assert recounted["reason"].endswith("not under the official one")
+    assert _inquiry(own_schemas, "into-2027")["escalated_on"] == dt.date(2027, 1, 12)
+
+
+def test_a_provisional_date_stays_while_its_year_is_still_unknown(own_schemas):
+    file(own_schemas, "into-2027", opened_on=dt.date(2026, 12, 28), workdays=10)
+
+    summary = deadlines.check_deadlines(_at(own_schemas, dt.date(2027, 1, 5)))
+
+    assert summary["recounted"] == 0
+    kept = _inquiry(own_schemas, "into-2027")
+    assert (kept["due_on"], kept["due_provisional"]) == (dt.date(2027, 1, 11), True)

@@ -341,3 +341,35 @@ def test_two_decisions_at_the_same_instant_in_two_processes_both_succeed_and_rea
     assert _lake_events(settings) == sorted(
         tickets.read_events(settings), key=lambda e: e["event_id"]
     )
+
+
+def test_an_extended_provisional_deadline_is_counted_again_from_receipt_once_announced(
+    settings, tmp_path
+):
+    from tests.store.workflow import announce_2027, with_own_schemas
+
+    own = with_own_schemas(settings, tmp_path / "schemas").with_clock(
+        pinned_clock(dt.datetime(2027, 1, 4, 1, tzinfo=dt.UTC))
+    )
+    _sync(own, issue("t1"), today=dt.date(2026, 12, 28))
+    extended = _extend(own, "t1")  # 10 + 10 working days, 2027 counted Monday to Friday
+    assert (extended["deadline"], extended["deadline_provisional"]) == (dt.date(2027, 1, 25), True)
+    announce_2027(own)
+
+    summary = tickets.check_deadlines(own, today=dt.date(2027, 1, 5))
+
+    assert summary["recounted"] == 1
+    ticket = tickets.find_ticket(own, "t1")
+    # 20 working days after 12-28 with New Year's holiday 01-01…01-04 off: Wednesday 01-27
+    assert (ticket["state"], ticket["deadline"], ticket["deadline_provisional"]) == (
+        tickets.EXTENDED,
+        dt.date(2027, 1, 27),
+        False,
+    )
+    assert _store_events(own, "t1")[-1] == ("due_recounted", "system")
+    assert audit.read_entries(own)[-1]["action"] == "ticket_due_recounted"
+    (lake_ticket,) = ledger.read_rows(VERIFICATION_TICKETS.uri(own))
+    assert (lake_ticket["deadline"], lake_ticket["deadline_provisional"]) == (
+        dt.date(2027, 1, 27),
+        False,
+    )

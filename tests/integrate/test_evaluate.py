@@ -85,7 +85,7 @@ def test_synthetic_county_meets_the_precision_and_recall_target(spark, tmp_path)
     summary = build_bases(settings, spark, as_of=as_of, jurisdiction=jurisdiction)
     assert summary["skipped"] is False
 
-    report = evaluate_lake(settings, spark, manifest)
+    report = evaluate_lake(settings, manifest)
     print(json.dumps(report, indent=1, ensure_ascii=False))
     for kind in ("conflict", "anomaly"):
         assert report["issues"][kind]["precision"] >= 0.99, report["issues"][kind]

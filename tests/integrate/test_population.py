@@ -4,7 +4,11 @@ import datetime as dt
 
 import pytest
 
-from jobs.integrate.population import with_id_facts, with_marital_status
+from jobs.integrate.population import (
+    explode_marriage_parties,
+    with_id_facts,
+    with_marital_status,
+)
 from tests.integrate.conftest import FULL, INCR, pid
 
 pytestmark = pytest.mark.spark
@@ -62,7 +66,7 @@ def test_marital_status_from_the_latest_registration_widowed_and_no_registration
         ],
         "person_id string, death_date date",
     ).transform(with_id_facts)
-    out = with_marital_status(persons, marriage, dt.date(2025, 1, 29))
+    out = with_marital_status(persons, explode_marriage_parties(marriage), dt.date(2025, 1, 29))
     got = {r["person_id"]: (r["marital_status"], r["spouse_id"]) for r in out.collect()}
     assert got == {
         HUSBAND: ("30", WIFE),  # widowed: the spouse of his standing marriage died

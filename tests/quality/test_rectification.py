@@ -5,8 +5,15 @@ import datetime as dt
 import pytest
 
 from jobs.policy import WorkdayCalendar, load_profile
+from jobs.policy.workdays import YearSchedule
 from jobs.quality.metrics import Outcome
-from jobs.quality.rectification import plan_tasks, rectification_rule, refresh_overdue
+from jobs.quality.rectification import (
+    plan_tasks,
+    recount_entries,
+    recount_provisional,
+    rectification_rule,
+    refresh_overdue,
+)
 from jobs.settings import Settings
 
 SCHEMAS = Settings().schemas_root
@@ -83,6 +90,43 @@ def test_deadline_into_a_year_without_official_schedule_is_provisional(calendar)
     )
     assert task["deadline"].year == 2027
     assert task["deadline_provisional"] is True
+
+
+def test_a_provisional_deadline_is_counted_again_at_the_next_batch_once_the_year_is_announced(
+    calendar,
+):
+    new_year_off = frozenset(dt.date(2027, 1, d) for d in range(1, 5))  # Friday to Monday
+    official = WorkdayCalendar({2027: YearSchedule(2027, True, new_year_off, frozenset(), "t")})
+    profile = load_profile("taizhou", SCHEMAS)
+    both = [failed(), failed("gender.in_code_table", severity="warning")]
+    received = dt.date(2026, 12, 28)
+    across, settled = plan_tasks([], "gaj.hukou", "b1", both, received, NOW, profile, calendar)
+    settled = {**settled, "detected_on": dt.date(2026, 12, 1), "deadline": dt.date(2026, 12, 10)}
+    settled["deadline_provisional"] = False
+    # 7 wd, 2027 counted Monday to Friday: 12-29, 12-30, 12-31, 01-01, 01-04, 01-05, 01-06
+    assert (across["deadline"], across["deadline_provisional"]) == (dt.date(2027, 1, 6), True)
+    overdue = refresh_overdue([across, settled], dt.date(2027, 1, 7))
+
+    later = plan_tasks(
+        overdue, "gaj.hukou", "b2", both, dt.date(2027, 1, 7), NOW, profile, official
+    )
+
+    recounted, unmoved = later
+    assert (recounted["deadline"], recounted["deadline_provisional"]) == (
+        dt.date(2027, 1, 8),
+        False,
+    )
+    assert recounted["status"] == "open"  # overdue only under the provisional date
+    assert (unmoved["deadline"], unmoved["deadline_provisional"], unmoved["status"]) == (
+        dt.date(2026, 12, 10),
+        False,
+        "overdue",
+    )
+    (entry,) = recount_entries(overdue, later)
+    assert (entry["detail"]["from"], entry["detail"]["to"]) == ("2027-01-06", "2027-01-08")
+    assert recount_provisional(later, official) == later
+    assert recount_entries(later, recount_provisional(later, official)) == []
+    assert recount_provisional(overdue, calendar) == overdue  # 2027 still unknown
 
 
 def test_task_closes_when_a_later_batch_passes_the_same_expectation(calendar):

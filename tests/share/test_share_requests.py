@@ -32,7 +32,13 @@ def settings(store_settings):
     return store_settings.with_clock(pinned_clock(NOW))
 
 
-def _ask(settings, dataset="rsj.insured", fields=("person_id",), by=MZJ_OFFICER):
+def _ask(
+    settings,
+    dataset="rsj.insured",
+    fields=("person_id",),
+    by=MZJ_OFFICER,
+    expires_on=dt.date(2026, 9, 30),
+):
     return grants.request_share(
         settings,
         consumer=by.department,
@@ -41,7 +47,7 @@ def _ask(settings, dataset="rsj.insured", fields=("person_id",), by=MZJ_OFFICER)
         purpose="低保资格核验",
         legal_basis="社会救助暂行办法 第十一条",
         by=by,
-        expires_on=dt.date(2026, 9, 30),
+        expires_on=expires_on,
     )
 
 
@@ -236,3 +242,38 @@ def test_the_daily_deadline_check_escalates_an_unanswered_request_to_the_bureau(
         "overdue",
         "escalated",
     ]
+
+
+def test_a_provisional_deadline_counted_again_is_the_one_the_grant_is_judged_by(settings, tmp_path):
+    from jobs.govern.deadlines import check_deadlines
+    from tests.store.workflow import announce_2027, with_own_schemas
+
+    own = with_own_schemas(settings, tmp_path / "schemas").with_clock(
+        pinned_clock(dt.datetime(2026, 12, 28, 2, tzinfo=dt.UTC))
+    )
+    asked = _ask(own, expires_on=dt.date(2027, 12, 31))
+    # 5 wd, 2027 counted Monday to Friday: 12-29, 12-30, 12-31, 01-01, 01-04
+    assert (asked["deadline"], asked["deadline_provisional"]) == (dt.date(2027, 1, 4), True)
+    announce_2027(own)
+    tuesday = dt.date(2027, 1, 5)
+
+    check_deadlines(own, today=tuesday)
+    (listed,) = grants.list_grants(own, today=tuesday)
+    decided = grants.decide_request(
+        own,
+        asked["request_id"],
+        True,
+        by=RSJ_APPROVER,
+        why="同意",
+        expires_on=dt.date(2027, 6, 30),
+        today=tuesday,
+    )
+
+    # New Year's holiday 01-01…01-04 off: 12-29, 12-30, 12-31, 01-05, 01-06
+    assert (listed["status"], listed["deadline"], listed["deadline_provisional"]) == (
+        "pending",
+        dt.date(2027, 1, 6),
+        False,
+    )
+    assert (decided["answered_late"], decided["deadline"]) == (False, dt.date(2027, 1, 6))
+    assert grants.find_grant(own, asked["request_id"])["deadline_provisional"] is False

@@ -127,3 +127,28 @@ def test_acting_departments_change_and_keep_their_order(store_settings):
         ("mzj", 1, 1),
         ("rsj", 1, 1),
     ]
+
+
+def test_a_due_date_is_counted_from_the_day_it_was_set_and_an_extension_from_before_it(
+    store_settings,
+):
+    first, second, third = dt.date(2025, 3, 10), dt.date(2025, 3, 14), dt.date(2025, 3, 21)
+    histories = {  # request → (days after MONDAY, action, due date the event left)
+        "extended": [(0, "filed", first), (1, "commented", first), (2, "extended", second)],
+        "recounted": [(0, "filed", first), (4, "due_recounted", second)],
+        "reopened": [(0, "filed", first), (1, "answered", None), (3, "reopened", third)],
+        "due-cleared": [(0, "filed", first), (1, "answered", None)],
+    }
+    records, events_ = [], []
+    for request_id, history in histories.items():
+        for n, (days, action, due_on) in enumerate(history):
+            on = MONDAY + dt.timedelta(days=days)
+            event = {**_event(action, "open", "open", n), "request_id": request_id}
+            events_.append({**event, "event_id": f"{request_id}-{n}", "on": on, "due_on": due_on})
+        records.append(_record(request_id, due_on=history[-1][2]))
+    with transaction(store_settings) as session:
+        requests.insert_as_found(session, records, events_)
+        counted = requests.due_counted_from(session, records)
+
+    three_days_later = MONDAY + dt.timedelta(days=3)
+    assert counted == {"extended": MONDAY, "recounted": MONDAY, "reopened": three_days_later}

@@ -4,8 +4,11 @@ the bureau, their people, and requests of a procedure no govlake module knows (`
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import shutil
 import uuid
+from pathlib import Path
 
 from jobs.policy.workdays import get_calendar
 from jobs.store import accounts, requests
@@ -52,6 +55,28 @@ INQUIRY = Machine(
     open_states=("open",),
     closed_states=("answered", "refused"),
 )
+
+
+#: A made-up 2027 schedule (the real one is not announced): New Year's holiday Friday to Monday.
+OFFICIAL_2027 = """\
+years:
+  2027:
+    official: true
+    note: test schedule, not the real notice
+    holidays:
+      - 2027-01-01..2027-01-04
+"""
+
+
+def with_own_schemas(settings, folder: Path):
+    """``settings`` reading a copy of their schemas in ``folder``, for a test to change."""
+    shutil.copytree(settings.schemas_root, folder)
+    return dataclasses.replace(settings, schemas_root=str(folder))
+
+
+def announce_2027(settings) -> None:
+    """Adds :data:`OFFICIAL_2027` to the calendar of ``settings`` (their own schemas copy)."""
+    (Path(settings.schemas_root) / "calendar" / "2027.yaml").write_text(OFFICIAL_2027)
 
 
 def add_staff(settings) -> None:
