@@ -35,6 +35,12 @@ def local_path(root: str) -> str | None:
     return root.removeprefix("file://")
 
 
+def lake_on_local_disk(settings: Settings) -> bool:
+    """Whether the lake is a local or mounted folder (lock files work there), not an object
+    store."""
+    return local_path(settings.lake_root) is not None
+
+
 def filesystem(uri: str) -> tuple[pafs.FileSystem, str]:
     """A pyarrow filesystem and the path of ``uri`` inside it (local folder or object store)."""
     if "://" not in uri:

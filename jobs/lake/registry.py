@@ -248,7 +248,7 @@ TICKET_EVENTS = LakeTable(
     "ticket_events",
     "one row per thing that happened to a ticket, with who and why (append-only): a snapshot "
     "of the workflow store",
-    "jobs.govern.ticket_snapshot.write_snapshot",
+    "jobs.govern.ticket_snapshot._append_events",
     ("event_id",),
 )
 DISPUTED_MARKS = LakeTable(

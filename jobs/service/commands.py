@@ -31,11 +31,11 @@ WORKER_HEALTHCHECK_SECONDS = 120
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from jobs.lake.files import local_path
+    from jobs.lake.files import lake_on_local_disk
     from jobs.secrets import SecretError
 
     settings = Settings.from_env()
-    if args.workers > 1 and local_path(settings.lake_root) is None:
+    if args.workers > 1 and not lake_on_local_disk(settings):
         print(
             "govlake serve: --workers above 1 needs the lake on a local or mounted file system "
             "(the audit log's appends are serialised by a lock file there); run one worker",
