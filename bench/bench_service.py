@@ -575,21 +575,27 @@ def _audit_head(settings: Settings) -> int:
     return head[0] if head else -1
 
 
-def run(args: argparse.Namespace, settings: Settings) -> list[dict[str, Any]]:
-    """Entry for ``python -m bench``: the full size, or ``--quick``; ``--persons`` overrides."""
-    size = dict(QUICK if getattr(args, "quick", False) else FULL)
-    rows: list[dict[str, Any]] = []
-    for persons in getattr(args, "persons", None) or [size["persons"]]:
+def _measured(
+    settings: Settings, size: dict[str, Any], persons: list[int] | None
+) -> Iterator[list[dict[str, Any]]]:
+    """The rows of each size in turn, each measured in a scratch folder of its own."""
+    for count in persons or [size["persons"]]:
         with tempfile.TemporaryDirectory(prefix="bench_service_") as scratch:
-            rows += measure(
+            yield measure(
                 settings,
-                persons,
+                count,
                 size["clients"],
                 size["seconds"],
                 Path(scratch),
                 size["workers"],
             )
-    return rows
+
+
+def run(args: argparse.Namespace, settings: Settings) -> list[dict[str, Any]]:
+    """Entry for ``python -m bench``: the full size, or ``--quick``; ``--persons`` overrides."""
+    size = dict(QUICK if getattr(args, "quick", False) else FULL)
+    persons = getattr(args, "persons", None)
+    return [row for rows in _measured(settings, size, persons) for row in rows]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -603,19 +609,9 @@ def main(argv: list[str] | None = None) -> int:
     size = dict(QUICK if args.quick else FULL)
     chosen = {"clients": args.clients, "seconds": args.seconds, "workers": args.workers}
     size.update({k: v for k, v in chosen.items() if v})
-    settings = Settings.from_env()
-    for persons in args.persons or [size["persons"]]:
-        with tempfile.TemporaryDirectory(prefix="bench_service_") as scratch:
-            rows = measure(
-                settings,
-                persons,
-                size["clients"],
-                size["seconds"],
-                Path(scratch),
-                size["workers"],
-            )
-            for row in rows:
-                print(json.dumps(row, ensure_ascii=False))
+    for rows in _measured(Settings.from_env(), size, args.persons):
+        for row in rows:
+            print(json.dumps(row, ensure_ascii=False))
     return 0
 
 
