@@ -425,7 +425,10 @@ class _ColumnStats:
             self.ranged = False  # NaN/Infinity are not JSON and break skipping: no range
             return
         low_high = pc.min_max(column)
-        low, high = low_high["min"].as_py(), low_high["max"].as_py()
+        self.widen(low_high["min"].as_py(), low_high["max"].as_py())
+
+    def widen(self, low: Any, high: Any) -> None:
+        """Widens the range to take in ``low`` … ``high``."""
         self.low = low if self.low is None or low < self.low else self.low
         self.high = high if self.high is None or high > self.high else self.high
 
@@ -472,6 +475,24 @@ def _timestamp_stat(value: datetime) -> str:
         return f"{value:%Y-%m-%dT%H:%M:%S}.{value.microsecond // 1000:03d}"
     value = value.astimezone(UTC)
     return f"{value:%Y-%m-%dT%H:%M:%S}.{value.microsecond // 1000:03d}Z"
+
+
+def stats_json(rows: int, stats: Mapping[str, _ColumnStats]) -> str:
+    """A file's Delta ``stats`` JSON: its rows, the columns' ranges and null counts."""
+    low, high, nulls = {}, {}, {}
+    for name, column in stats.items():
+        if column.counted:
+            nulls[name] = column.nulls
+        lo, hi = column.json_range()
+        if lo is not None:
+            low[name] = lo
+        if hi is not None:
+            high[name] = hi
+    return json.dumps(
+        {"numRecords": rows, "minValues": low, "maxValues": high, "nullCount": nulls},
+        ensure_ascii=False,
+        allow_nan=False,
+    )
 
 
 @dataclass
@@ -714,27 +735,13 @@ class _OpenFile:
     def close(self) -> WrittenFile:
         self.writer.close()
         info = self.fs.get_file_info(self.full_path)
-        low, high, nulls = {}, {}, {}
-        for name, stats in self.stats.items():
-            if stats.counted:
-                nulls[name] = stats.nulls
-            lo, hi = stats.json_range()
-            if lo is not None:
-                low[name] = lo
-            if hi is not None:
-                high[name] = hi
-        stats_json = json.dumps(
-            {"numRecords": self.rows, "minValues": low, "maxValues": high, "nullCount": nulls},
-            ensure_ascii=False,
-            allow_nan=False,
-        )
         return WrittenFile(
             path=self.relative,
             size=int(info.size),
             partition_values=self.partition_values,
             modification_time=int(time.time() * 1000),
             num_records=self.rows,
-            stats=stats_json,
+            stats=stats_json(self.rows, self.stats),
         )
 
     def abandon(self) -> None:
