@@ -319,21 +319,25 @@ def pivot_attributes(values_df: DataFrame, spec: BaseSpec) -> DataFrame:
     """
     key_column = KEY_COLUMNS[spec.key_kind]
     pivoted = [a for a in spec.attributes if not a.derived]
-    rows = values_df.where(
+    # One aggregate: each key's attributes collected into a map (element → value and
+    # provenance; an attribute has one row per key, its grain) and read back per column. One
+    # max(CASE WHEN …) per column and provenance made a sort-based aggregate evaluating
+    # twice as many conditions and struct comparisons per row as the base has attributes.
+    entries = values_df.where(
         (F.col("key_kind") == spec.key_kind) & F.col("element").isin([a.element for a in pivoted])
-    ).select("key", "element", "value", provenance_struct().alias("provenance"))
-    aggregations = []
-    for attribute in pivoted:
-        mine = F.col("element") == attribute.element
-        aggregations.append(F.max(F.when(mine, F.col("value"))).alias(f"__v_{attribute.column}"))
-        aggregations.append(
-            F.max(F.when(mine, F.col("provenance"))).alias(f"{attribute.column}_provenance")
-        )
-    wide = rows.groupBy("key").agg(*aggregations)
-    return wide.select(
+    ).select(
+        "key",
+        F.struct(
+            "element",
+            F.struct("value", provenance_struct().alias("provenance")).alias("stated"),
+        ).alias("entry"),
+    )
+    stated = entries.groupBy("key").agg(F.map_from_entries(F.collect_list("entry")).alias("stated"))
+    by_element = F.col("stated")
+    return stated.select(
         F.col("key").alias(key_column),
-        *[typed_value(F.col(f"__v_{a.column}"), a).alias(a.column) for a in pivoted],
-        *[F.col(f"{a.column}_provenance") for a in pivoted],
+        *[typed_value(by_element[a.element]["value"], a).alias(a.column) for a in pivoted],
+        *[by_element[a.element]["provenance"].alias(f"{a.column}_provenance") for a in pivoted],
     )
 
 

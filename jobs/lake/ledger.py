@@ -212,11 +212,70 @@ def read_arrow(
     # A native pyarrow filesystem: delta-rs's default Python filesystem handler can abort the
     # interpreter at exit (a known delta-rs/pyarrow teardown issue, delta-rs #2184).
     fs, root = filesystem(uri)
-    return DeltaTable(uri, storage_options=options).to_pyarrow_table(
-        filters=list(filters) if filters else None,
-        columns=list(columns) if columns else None,
-        filesystem=pafs.SubTreeFileSystem(root, fs),
+    table = DeltaTable(uri, storage_options=options)
+    subtree = pafs.SubTreeFileSystem(root, fs)
+    if not filters or table.metadata().partition_columns or table.protocol().min_reader_version > 1:
+        return table.to_pyarrow_table(
+            filters=list(filters) if filters else None,
+            columns=list(columns) if columns else None,
+            filesystem=subtree,
+        )
+    from pyarrow.parquet import filters_to_expression
+
+    return _dataset_of(table, _files_that_may_match(table, filters), subtree).to_table(
+        columns=list(columns) if columns else None, filter=filters_to_expression(list(filters))
     )
+
+
+#: A string statistic this long may be a truncated prefix (Spark cuts them at 32 characters):
+#: no upper bound, so it never rules a file out.
+_TRUNCATED_STRING_STATISTIC = 32
+
+
+def _files_that_may_match(table: object, filters: Sequence[tuple[str, str, object]]) -> list[str]:
+    """The table's files (paths inside it, in the table's own order) that the log's statistics
+    do not rule out for the filters' equality tests; a file without a statistic is kept.
+
+    delta-rs's own skipping does this as it sets up every file of the table, which is most of
+    a small read's cost once a governance table has gained a file per batch (a resource's rows
+    of the demo's file log, 73 files: 56 ms, of which 24 ms when only its 5 files are set up);
+    and it drops a file whose statistics leave out the filtered column (delta-rs 1.6), such as
+    the audit log's files, which :mod:`jobs.lake.appends` writes with integer statistics only.
+    """
+    actions = pa.table(table.get_add_actions(flatten=True))  # type: ignore[attr-defined]
+    keep = pa.array([True] * actions.num_rows, pa.bool_())
+    for column, op, value in filters:
+        low, high = f"min.{column}", f"max.{column}"
+        if op not in ("=", "==") or value is None or low not in actions.column_names:
+            continue
+        if high not in actions.column_names:
+            continue
+        lows, highs = actions[low], actions[high]
+        try:
+            below = pc.fill_null(pc.less(value, lows), False)
+            above = pc.fill_null(pc.greater(value, highs), False)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError, TypeError):
+            continue  # a value the statistic cannot be compared with: no skipping
+        if pa.types.is_string(highs.type) or pa.types.is_large_string(highs.type):
+            maybe_cut = pc.fill_null(
+                pc.greater_equal(pc.utf8_length(highs), _TRUNCATED_STRING_STATISTIC), True
+            )
+            above = pc.and_(above, pc.invert(maybe_cut))
+        keep = pc.and_(keep, pc.invert(pc.or_(below, above)))
+    return actions["path"].filter(keep).to_pylist()
+
+
+def _dataset_of(table: object, paths: list[str], filesystem: pafs.FileSystem) -> object:
+    """A pyarrow dataset of some of a table's files (paths inside it), read as delta-rs reads
+    them: the table's schema, Parquet with pre-buffering."""
+    import pyarrow.dataset as ds
+
+    file_format = ds.ParquetFileFormat(
+        default_fragment_scan_options=ds.ParquetFragmentScanOptions(pre_buffer=True)
+    )
+    schema = pa.schema(table.schema().to_arrow())  # type: ignore[attr-defined]
+    fragments = [file_format.make_fragment(path, filesystem=filesystem) for path in paths]
+    return ds.FileSystemDataset(fragments, schema, file_format, filesystem)
 
 
 def scan_arrow(
