@@ -726,7 +726,10 @@ def read_xlsx(path: Path, limits: ReadLimits = DEFAULT_LIMITS) -> RawFile:
 
 def _read_sheets(sheets: list, limits: ReadLimits) -> RawFile:
     """The rows of every read-only sheet that has any, streamed into one file, within
-    ``limits`` (the bounds count the whole workbook)."""
+    ``limits`` (the bounds count the whole workbook). The rows are openpyxl's
+    ``iter_rows(values_only=True)``, parsed leaner (:func:`jobs.ingest.xlsx_rows.sheet_rows`)."""
+    from jobs.ingest.xlsx_rows import sheet_rows  # openpyxl: only for workbooks
+
     header: list[str] | None = None
     collected: _RowCollector | None = None
     read: list[str] = []
@@ -734,7 +737,7 @@ def _read_sheets(sheets: list, limits: ReadLimits) -> RawFile:
         # The <dimension> a workbook declares may understate its rows (read short) or
         # overstate them: read what the sheet holds, never what it declares.
         sheet.reset_dimensions()
-        rows = sheet.iter_rows(values_only=True)
+        rows = sheet_rows(sheet)
         header_cells = next(rows, None)
         if header_cells is None:
             continue
