@@ -358,26 +358,21 @@ def overwrite_where(
 
     options = dict(storage_options) if storage_options else None
     crash_point("ledger.overwrite")
-    target: str | DeltaTable = uri
-    if not table_exists(uri, storage_options):
-        write_deltalake(uri, table, mode="append", storage_options=options)
-    else:
-        target = DeltaTable(uri, storage_options=options)
-        write_deltalake(
-            target,
-            table,
-            mode="overwrite",
-            predicate=predicate,
-            schema_mode="merge" if add_columns else None,
-            storage_options=options,
-        )
-    notify_write(
-        uri,
-        "overwrite",
-        version=_committed_version(target),
-        rows=table.num_rows,
-        predicate=predicate,
-    )
+    with _newest(uri, storage_options) as newest:
+        target: str | DeltaTable = uri if newest is None else newest
+        if newest is None:
+            write_deltalake(uri, table, mode="append", storage_options=options)
+        else:
+            write_deltalake(
+                target,
+                table,
+                mode="overwrite",
+                predicate=predicate,
+                schema_mode="merge" if add_columns else None,
+                storage_options=options,
+            )
+        committed = _committed_version(target)
+    notify_write(uri, "overwrite", version=committed, rows=table.num_rows, predicate=predicate)
 
 
 def delete_where(
