@@ -187,3 +187,23 @@ def test_filtered_read_skips_files_by_statistics_and_returns_what_delta_rs_retur
         expected = table.to_pyarrow_table(filters=filters)
         assert ledger.read_arrow(uri, filters).equals(expected), filters
     assert len(ledger._files_that_may_match(table, [("department", "=", "mzj")])) == 1
+
+
+def test_the_kept_table_sees_another_writers_commit_of_the_same_write_id(tmp_path):
+    from deltalake import CommitProperties, Transaction, write_deltalake
+
+    uri = str(tmp_path / "t")
+    ledger.append_arrow(uri, ROWS, write_id="first")
+    ledger.append_arrow(uri, ROWS, write_id="second")  # through the table this process keeps
+    # another process commits batch-1 meanwhile
+    write_deltalake(
+        uri,
+        ROWS,
+        mode="append",
+        commit_properties=CommitProperties(app_transactions=[Transaction("batch-1", 0)]),
+    )
+
+    assert ledger.append_arrow(uri, ROWS, write_id="batch-1") is False
+    assert ledger.read_arrow(uri).num_rows == 9
+    assert ledger.append_arrow(uri, ROWS, write_id="third") is True
+    assert DeltaTable(uri).version() == 3
