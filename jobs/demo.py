@@ -48,6 +48,9 @@ from jobs.store.demo_accounts import DemoLogin, ensure_demo_accounts
 from jobs.store.roles import BUREAU, BUREAU_STEWARD, Actor
 
 DEFAULT_PERSONS = 20_000
+#: The demo's county is small: its JVM JIT-compiles with the quick compiler only (see
+#: ``Settings.driver_java_options``), unless GOVLAKE_DRIVER_JAVA_OPTIONS says otherwise.
+DEMO_DRIVER_JAVA_OPTIONS = "-XX:TieredStopAtLevel=1"
 
 #: The department that consumes a base database in the demo (every shareable field).
 DEMO_CONSUMER = "mzj"
@@ -118,6 +121,8 @@ class _Stages:
 
 
 def _demo(args: argparse.Namespace) -> int:
+    # The DAGs' tasks read their settings from the environment, in this process.
+    os.environ.setdefault("GOVLAKE_DRIVER_JAVA_OPTIONS", DEMO_DRIVER_JAVA_OPTIONS)
     settings = Settings.from_env()
     log_path = Path(settings.reports_root) / "demo.log"
     _say(f"govlake demo — the stages' own logs go to {log_path}")

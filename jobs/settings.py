@@ -152,6 +152,12 @@ class Settings:
     spark_master: str = "local[*]"
     driver_memory: str = "4g"
     shuffle_partitions: int = 8
+    #: Options of the Spark driver's JVM, given when it starts (in local mode the JVM that runs
+    #: every task). ``-XX:TieredStopAtLevel=1`` (JIT with the quick compiler only) suits small
+    #: local runs such as the demo's county: a build runs a hundred queries of freshly generated
+    #: code, and the optimising compiler's work on each cost more CPU than it saved (a fifth of
+    #: the 20k-person build's). Large builds run the same code long enough to repay it: unset.
+    driver_java_options: str = ""
     policy_profile: str = "hebi"
     timezone: str = "Asia/Shanghai"
     calendar_overrides: str = ""
@@ -308,6 +314,7 @@ class Settings:
             spark_master=_env("SPARK_MASTER", "local[*]"),
             driver_memory=_env("DRIVER_MEMORY", "4g"),
             shuffle_partitions=_env_count("SHUFFLE_PARTITIONS", 8),
+            driver_java_options=_env("DRIVER_JAVA_OPTIONS", cls.driver_java_options),
             policy_profile=_env("POLICY_PROFILE", "hebi"),
             timezone=_env_timezone("TIMEZONE", "Asia/Shanghai"),
             calendar_overrides=_env("CALENDAR_OVERRIDES", ""),

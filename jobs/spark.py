@@ -61,6 +61,9 @@ def get_spark(settings: Settings, app_name: str = "govlake", **extra_conf: str) 
         # which the JIT compiles: the hukou standardisation ran 30-40 % faster.
         .config("spark.sql.codegen.hugeMethodLimit", "8000")
     )
+    if settings.driver_java_options:
+        # Read when the driver's JVM starts, like its memory (the first session of a process).
+        builder = builder.config("spark.driver.extraJavaOptions", settings.driver_java_options)
     if not settings.spark_master.startswith("local"):
         # Executors of a cluster run govlake's Python (the Delta bridge's writer, the Arrow rules
         # in mapInArrow) from their own environment: without this, whatever copy of govlake the

@@ -1,5 +1,6 @@
-"""Delta tables kept open by a long-running process (the department service), brought up to
-their newest version at each use instead of opened afresh.
+"""Delta tables kept open by a long-running process (the department service; the ledger's reads
+and appends, :mod:`jobs.lake.ledger`), brought up to their newest version at each use instead
+of opened afresh.
 
 Opening a table replays its log from the last checkpoint: tens of milliseconds for the audit
 log, which gains a commit with every read the service answers. Bringing a kept table up to date

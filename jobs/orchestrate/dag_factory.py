@@ -216,6 +216,10 @@ def build_ingest_dags(
         resource_ids: only these resources (default: all of the catalog).
     """
     catalog = catalog or load_catalog()
+    options = options or IngestDagOptions()
+    if options.timezone is None:
+        # Read once for all of them: the DAG processor parses this file every few minutes.
+        options = replace(options, timezone=Settings.from_env().timezone)
     wanted = set(resource_ids) if resource_ids is not None else None
     dags: dict[str, DAG] = {}
     for resource in catalog.resources.values():

@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from jobs.quality import docs
+from jobs.quality.gx_metrics import use_distinct_conditions
 from jobs.quality.suites import Suite, to_gx_suite
 from jobs.settings import Settings
 
@@ -369,6 +370,8 @@ class GxSession:
 
         started = time.perf_counter()
         engine = engine_of(batch)
+        if engine == "pandas":
+            use_distinct_conditions()
         left_out = {*skip, *engine_skips(self.suite)}
         chosen = [e for e in self.suite.expectations if e.name not in left_out]
         validator = Validator(

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import codecs
+import gc
 import json
 import re
 import zipfile
@@ -437,3 +438,21 @@ def test_xlsx_whose_sheets_are_all_blank_is_an_empty_file(tmp_path):
     with pytest.raises(UnreadableFile) as caught:
         read_xlsx(path)
     assert (caught.value.reason, caught.value.rows_seen) == ("empty_file", 0)
+
+
+def test_cycle_collector_is_on_again_after_a_read_and_a_refused_file(tmp_path):
+    good = tmp_path / "good.csv"
+    good.write_text("编号,姓名\n1,张三\n", encoding="utf-8")
+    empty = tmp_path / "empty.csv"
+    empty.write_bytes(b"")
+    assert read_file(good, "csv").row_count == 1
+    assert gc.isenabled()
+    with pytest.raises(UnreadableFile):
+        read_file(empty, "csv")
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        read_file(good, "csv")
+        assert not gc.isenabled()
+    finally:
+        gc.enable()

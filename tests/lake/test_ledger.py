@@ -144,3 +144,66 @@ def test_two_snapshots_in_one_process_take_turns():
     for thread in threads:
         thread.join()
     assert overlapped == [False, False]
+
+
+LOG_SCHEMA = pa.schema([("department", pa.string()), ("batch_id", pa.string()), ("n", pa.int64())])
+
+
+def _log_rows(*rows):
+    return pa.Table.from_pylist(
+        [{"department": d, "batch_id": b, "n": n} for d, b, n in rows], schema=LOG_SCHEMA
+    )
+
+
+def test_filtered_read_keeps_rows_of_files_without_statistics_of_the_column(tmp_path):
+    from jobs.lake.appends import Appender
+
+    uri = str(tmp_path / "t")
+    ledger.append_arrow(uri, _log_rows(("gaj", "b1", 0)), write_id="w0")
+    # the audit log's writer records statistics of integer columns only
+    Appender(uri, DeltaTable(uri)).append(_log_rows(("gaj", "b2", 1), ("mzj", None, 2)), {})
+
+    rows = ledger.read_rows(uri, [("department", "=", "gaj")])
+
+    assert sorted(r["n"] for r in rows) == [0, 1]
+
+
+def test_filtered_read_skips_files_by_statistics_and_returns_what_delta_rs_returns(tmp_path):
+    uri = str(tmp_path / "t")
+    for n, (department, batch) in enumerate([("gaj", "b1"), ("mzj", "b1"), ("gaj", None)]):
+        ledger.append_arrow(uri, _log_rows((department, batch, n)), write_id=f"w{n}")
+    long_value = "x" * 40  # a statistic this long may be cut: it never skips a file
+    ledger.append_arrow(uri, _log_rows(("gaj", long_value + "z", 3)), write_id="w3")
+    table = DeltaTable(uri)
+
+    for filters in (
+        [("department", "=", "gaj")],
+        [("department", "=", "gaj"), ("batch_id", "=", "b1")],
+        [("batch_id", "=", long_value + "z")],
+        [("n", "=", 1)],
+        [("department", "=", "sfj")],
+        [("department", "in", ["mzj"])],
+    ):
+        expected = table.to_pyarrow_table(filters=filters)
+        assert ledger.read_arrow(uri, filters).equals(expected), filters
+    assert len(ledger._files_that_may_match(table, [("department", "=", "mzj")])) == 1
+
+
+def test_the_kept_table_sees_another_writers_commit_of_the_same_write_id(tmp_path):
+    from deltalake import CommitProperties, Transaction, write_deltalake
+
+    uri = str(tmp_path / "t")
+    ledger.append_arrow(uri, ROWS, write_id="first")
+    ledger.append_arrow(uri, ROWS, write_id="second")  # through the table this process keeps
+    # another process commits batch-1 meanwhile
+    write_deltalake(
+        uri,
+        ROWS,
+        mode="append",
+        commit_properties=CommitProperties(app_transactions=[Transaction("batch-1", 0)]),
+    )
+
+    assert ledger.append_arrow(uri, ROWS, write_id="batch-1") is False
+    assert ledger.read_arrow(uri).num_rows == 9
+    assert ledger.append_arrow(uri, ROWS, write_id="third") is True
+    assert DeltaTable(uri).version() == 3
