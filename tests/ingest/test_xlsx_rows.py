@@ -60,6 +60,22 @@ def _sheet_xml(rows: str) -> bytes:
     ).encode()
 
 
+def _workbook_with_rows(tmp_path, rows):
+    """A workbook saved by openpyxl whose first sheet's rows are replaced by ``rows`` (XML)."""
+    workbook = Workbook()
+    workbook.active.append(["x"])
+    plain = tmp_path / "plain.xlsx"
+    workbook.save(plain)
+    path = tmp_path / "hand.xlsx"
+    with zipfile.ZipFile(plain) as source, zipfile.ZipFile(path, "w") as target:
+        for item in source.infolist():
+            data = source.read(item.filename)
+            if item.filename == "xl/worksheets/sheet1.xml":
+                data = _sheet_xml(rows)
+            target.writestr(item, data)
+    return path
+
+
 @pytest.mark.parametrize(
     "rows",
     [
@@ -78,32 +94,11 @@ def _sheet_xml(rows: str) -> bytes:
     ],
 )
 def test_reads_hand_written_sheets_as_openpyxl_does(tmp_path, rows):
-    workbook = Workbook()
-    workbook.active.append(["x"])
-    plain = tmp_path / "plain.xlsx"
-    workbook.save(plain)
-    path = tmp_path / "hand.xlsx"
-    with zipfile.ZipFile(plain) as source, zipfile.ZipFile(path, "w") as target:
-        for item in source.infolist():
-            data = source.read(item.filename)
-            if item.filename == "xl/worksheets/sheet1.xml":
-                data = _sheet_xml(rows)
-            target.writestr(item, data)
-    _assert_same(path)
+    _assert_same(_workbook_with_rows(tmp_path, rows))
 
 
 def test_bad_row_number_raises_as_openpyxl_does(tmp_path):
-    workbook = Workbook()
-    workbook.active.append(["x"])
-    plain = tmp_path / "plain.xlsx"
-    workbook.save(plain)
-    path = tmp_path / "bad.xlsx"
-    with zipfile.ZipFile(plain) as source, zipfile.ZipFile(path, "w") as target:
-        for item in source.infolist():
-            data = source.read(item.filename)
-            if item.filename == "xl/worksheets/sheet1.xml":
-                data = _sheet_xml('<row r="1.5"><c r="A1"><v>1</v></c></row>')
-            target.writestr(item, data)
+    path = _workbook_with_rows(tmp_path, '<row r="1.5"><c r="A1"><v>1</v></c></row>')
     workbook = load_workbook(path, read_only=True, data_only=True)
     sheet = workbook.worksheets[0]
     with pytest.raises(ValueError, match=r"1\.5 is not a valid row number"):
