@@ -144,6 +144,18 @@ def test_init_migrates_once_and_creates_department_pools(initialized_airflow):
     assert pools["dept_gaj"] == airflow_env.DEFAULT_POOL_SLOTS
 
 
+def test_embedded_sqlite_syncs_the_disk_at_checkpoints_only(initialized_airflow):
+    from airflow import settings
+
+    if settings.engine.dialect.name != "sqlite":
+        pytest.skip("a database server keeps its own durability settings")
+    with settings.engine.connect() as connection:
+        synchronous = connection.exec_driver_sql("PRAGMA synchronous").scalar()
+        journal = connection.exec_driver_sql("PRAGMA journal_mode").scalar()
+
+    assert (synchronous, journal) == (1, "wal")  # NORMAL: WAL synced at checkpoints
+
+
 def test_cli_lists_every_ingest_dag_with_pool_and_asset(initialized_airflow, capsys):
     from jobs.catalog import load_catalog
     from jobs.cli import main
