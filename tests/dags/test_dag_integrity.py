@@ -119,6 +119,21 @@ def test_query_recorder_sees_a_dag_file_that_queries_at_parse(airflow_home, tmp_
     assert any("SELECT 1" in statement for statement in statements)
 
 
+@pytest.mark.parametrize(
+    ("wanted", "built"), [("ingest__gaj__hukou", ["ingest__gaj__hukou"]), ("bases__build", [])]
+)
+def test_ingest_dag_file_builds_only_the_dag_airflow_parses_it_for(
+    airflow_home, monkeypatch, wanted, built
+):
+    from jobs.orchestrate.runner import PARSING_CONTEXT_DAG_ID
+
+    monkeypatch.setenv(PARSING_CONTEXT_DAG_ID, wanted)
+    bag = parse(DAGS_FOLDER / "govlake_ingest.py")
+
+    assert bag.import_errors == {}
+    assert sorted(bag.dags) == built
+
+
 def test_dag_files_use_only_known_pools(dag_bag):
     assert [str(w) for w in dag_bag.dag_warnings] == []
 

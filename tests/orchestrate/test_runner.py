@@ -104,6 +104,17 @@ def test_pool_slots_rejects_bad_specs(spec):
         airflow_env.pool_slots(["gaj", "wjw"], spec)
 
 
+def test_parsing_context_names_the_dag_while_it_runs_then_is_restored(monkeypatch):
+    from jobs.orchestrate.runner import PARSING_CONTEXT_DAG_ID, parsing_context
+
+    monkeypatch.delenv(PARSING_CONTEXT_DAG_ID, raising=False)
+    with parsing_context("ingest__gaj__hukou"):
+        inside = os.environ.get(PARSING_CONTEXT_DAG_ID)
+
+    assert inside == "ingest__gaj__hukou"
+    assert PARSING_CONTEXT_DAG_ID not in os.environ
+
+
 # --- the session's Airflow ------------------------------------------------------------------
 
 
