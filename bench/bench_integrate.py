@@ -465,7 +465,7 @@ def spark_core(
             with_nullable_fields(df),
             table_uri(settings, "base", f"core_{name}"),
             mode="overwrite",
-            spark_parquet=False,  # as the build writes them
+            spark_parquet=True,  # as the build writes them
         )
         counts[name] = result.rows
         seconds[name] = time.perf_counter() - started

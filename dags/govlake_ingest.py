@@ -17,12 +17,22 @@ One Airflow DAG per resource in `schemas/resources/<dept>/<resource>.yaml`, buil
   releases it (`govlake quality promote`). Base-database DAGs schedule on these Assets
   (`dag_factory.pool_asset`), not on clocks.
 
+Airflow runs a task after parsing this file again; it names the DAG it wants in its parsing
+context, and only that DAG is built (Airflow's documented optimisation for generated DAGs).
+
 This file is wiring only: the logic lives in `jobs/ingest/` and `jobs/quality/`, imported when
 a task runs. Run one locally with `govlake airflow run ingest__gaj__hukou`.
 """
 
 from __future__ import annotations
 
+from airflow.sdk import get_parsing_context
+
 from jobs.orchestrate.dag_factory import IngestDagOptions, build_ingest_dags
 
-globals().update(build_ingest_dags(options=IngestDagOptions(doc_md_footer=__doc__ or "")))
+globals().update(
+    build_ingest_dags(
+        options=IngestDagOptions(doc_md_footer=__doc__ or ""),
+        dag_id=get_parsing_context().dag_id,
+    )
+)

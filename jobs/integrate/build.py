@@ -239,10 +239,10 @@ def build_bases(
             table.uri(settings),
             mode="overwrite",
             write_id=(f"govlake.build.{table.layer}.{table.name}.{inputs_key}.{marks_key}", 0),
-            # Through the bridge, not Spark's own Parquet writer (spark_parquet=True): at 1M
-            # persons that writer saved 59 s of the build but raised its peak memory from 6.6 to
-            # 9.4 GB (measured quietly, December 2026), above the city's 8 GB budget.
-            spark_parquet=False,
+            # Spark's own Parquet writer where the write is plain: 59 s less than the bridge for
+            # the city's bases (1M persons). Its apparent 3 GB more memory was the JVM counted
+            # twice by the benchmark's sampler (see bench.bench_bridge.PeakMemory).
+            spark_parquet=True,
         )
         # A write an earlier, stopped attempt of this build already committed is skipped and
         # writes no rows: the build record counts the table's rows all the same.

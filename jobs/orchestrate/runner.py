@@ -22,12 +22,14 @@ Command line (what ``isolated=True`` calls)::
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 from pathlib import Path
@@ -182,17 +184,18 @@ def _run_here(
 ) -> DagRunResult:
     started = time.perf_counter()
     init = airflow_env.initialize(home, dags_folder)  # before any Airflow import below
-    dag = load_dag(dag_id, init.env.dags_folder)
-    if retries is not None:
-        for task in dag.tasks:
-            task.retries = retries
-    when = _as_datetime(logical_date)
-    setup_seconds = time.perf_counter() - started
+    with parsing_context(dag_id):
+        dag = load_dag(dag_id, init.env.dags_folder)
+        if retries is not None:
+            for task in dag.tasks:
+                task.retries = retries
+        when = _as_datetime(logical_date)
+        setup_seconds = time.perf_counter() - started
 
-    ran_at = time.perf_counter()
-    with _ErrorCollector() as errors:
-        dag_run = dag.test(logical_date=when, run_conf=conf)
-    seconds = time.perf_counter() - ran_at
+        ran_at = time.perf_counter()
+        with _ErrorCollector() as errors:
+            dag_run = dag.test(logical_date=when, run_conf=conf)
+        seconds = time.perf_counter() - ran_at
     return _collect(
         dag,
         dag_run.run_id,
@@ -202,6 +205,29 @@ def _run_here(
         migrated=init.database.migrated,
         env=init.env,
     )
+
+
+#: Airflow's parsing context (``airflow.sdk.get_parsing_context``), as its task runner sets it.
+PARSING_CONTEXT_DAG_ID = "_AIRFLOW_PARSING_CONTEXT_DAG_ID"
+
+
+@contextlib.contextmanager
+def parsing_context(dag_id: str) -> Iterator[None]:
+    """Tells DAG files that Airflow parses them for ``dag_id`` only, as Airflow's task runner does.
+
+    ``dag.test()`` parses the whole DAGs folder and writes every DAG it finds to the metadata
+    database, on every run; a DAG file that honours the context (the ingestion DAGs') builds
+    just the DAG run, so a run parses and stores one DAG instead of all of them.
+    """
+    before = os.environ.get(PARSING_CONTEXT_DAG_ID)
+    os.environ[PARSING_CONTEXT_DAG_ID] = dag_id
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(PARSING_CONTEXT_DAG_ID, None)
+        else:
+            os.environ[PARSING_CONTEXT_DAG_ID] = before
 
 
 class _ErrorCollector:

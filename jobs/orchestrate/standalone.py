@@ -17,6 +17,9 @@ on the home of :mod:`jobs.orchestrate.airflow_env` with what a fresh clone needs
   (see docker/ for that);
 - a clean stop: Ctrl-C or SIGTERM stops every component and every process they started
   (task processes put themselves in their own process groups, so a group kill is not enough).
+  On Linux govlake makes itself the "child subreaper" of what it starts: Ctrl-C reaches the
+  whole terminal group at once, a component can die before govlake lists its children, and
+  those orphans are then re-parented to govlake (not to init), where the stop still finds them.
 
     govlake airflow standalone [--port 8080] [--host 127.0.0.1]
 """
@@ -24,6 +27,7 @@ on the home of :mod:`jobs.orchestrate.airflow_env` with what a fresh clone needs
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import json
 import os
 import signal
@@ -152,15 +156,20 @@ def serve(home: str | Path | None = None, config: StandaloneConfig | None = None
     config = config or StandaloneConfig.from_env()
     result = prepare(home, config)
     print(banner(result, config), flush=True)
+    adopting = adopt_orphans()
     process = subprocess.Popen([str(Path(sys.executable).parent / "airflow"), "standalone"])
     stopping = False
+
+    def _everything_started() -> list[int]:
+        # Orphans re-parented to this process are its children, no longer Airflow's.
+        return descendants(os.getpid()) if adopting else []
 
     def _stop(signum: int, _frame: object) -> None:
         nonlocal stopping
         if not stopping:
             stopping = True
             print(f"govlake: {signal.Signals(signum).name}, stopping Airflow …", flush=True)
-            stop_tree(process.pid)
+            stop_tree(process.pid, also=_everything_started())
 
     previous = {sig: signal.signal(sig, _stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
@@ -168,8 +177,24 @@ def serve(home: str | Path | None = None, config: StandaloneConfig | None = None
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-        stop_tree(process.pid)  # whatever a component left behind
+        stop_tree(process.pid, also=_everything_started())  # whatever a component left behind
     return 0 if stopping else code
+
+
+#: prctl(2) option: orphaned descendants are re-parented to the caller instead of init.
+PR_SET_CHILD_SUBREAPER = 36
+
+
+def adopt_orphans() -> bool:
+    """Makes this process the subreaper of everything it starts (Linux); False elsewhere or if
+    the kernel refuses. Only for a process whose children are all its own to stop (the CLI)."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        return libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
+    except (OSError, AttributeError):
+        return False
 
 
 def descendants(pid: int) -> list[int]:

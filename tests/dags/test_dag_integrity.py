@@ -119,6 +119,17 @@ def test_query_recorder_sees_a_dag_file_that_queries_at_parse(airflow_home, tmp_
     assert any("SELECT 1" in statement for statement in statements)
 
 
+@pytest.mark.parametrize("wanted", ["ingest__gaj__hukou", "bases__build", "audit__verify"])
+def test_dag_files_build_only_the_dag_airflow_parses_them_for(airflow_home, monkeypatch, wanted):
+    from jobs.orchestrate.runner import PARSING_CONTEXT_DAG_ID
+
+    monkeypatch.setenv(PARSING_CONTEXT_DAG_ID, wanted)
+    bag = parse(DAGS_FOLDER)
+
+    assert bag.import_errors == {}
+    assert list(bag.dags) == [wanted]
+
+
 def test_dag_files_use_only_known_pools(dag_bag):
     assert [str(w) for w in dag_bag.dag_warnings] == []
 

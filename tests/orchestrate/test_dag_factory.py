@@ -148,6 +148,16 @@ def test_resource_ids_selects_a_subset(airflow_home, catalog):
     assert list(build_ingest_dags(catalog, resource_ids=["gaj.hukou"])) == ["ingest__gaj__hukou"]
 
 
+def test_dag_id_of_the_parsing_context_selects_its_dag_or_none(airflow_home, catalog):
+    assert list(build_ingest_dags(catalog, dag_id="ingest__gaj__hukou")) == ["ingest__gaj__hukou"]
+    assert build_ingest_dags(catalog, dag_id="bases__build") == {}
+
+
+def test_each_task_pushes_its_summary_as_one_xcom(dags):
+    for task in dags["ingest__gaj__hukou"].tasks:
+        assert task.multiple_outputs is False, task.task_id
+
+
 def test_task_callables_return_plain_json_for_xcom(monkeypatch):
     fake = types.ModuleType("jobs.ingest.pipeline")
     fake.land_to_bronze = lambda resource_id, settings: {

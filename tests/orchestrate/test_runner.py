@@ -104,6 +104,17 @@ def test_pool_slots_rejects_bad_specs(spec):
         airflow_env.pool_slots(["gaj", "wjw"], spec)
 
 
+def test_parsing_context_names_the_dag_while_it_runs_then_is_restored(monkeypatch):
+    from jobs.orchestrate.runner import PARSING_CONTEXT_DAG_ID, parsing_context
+
+    monkeypatch.delenv(PARSING_CONTEXT_DAG_ID, raising=False)
+    with parsing_context("ingest__gaj__hukou"):
+        inside = os.environ.get(PARSING_CONTEXT_DAG_ID)
+
+    assert inside == "ingest__gaj__hukou"
+    assert PARSING_CONTEXT_DAG_ID not in os.environ
+
+
 # --- the session's Airflow ------------------------------------------------------------------
 
 
@@ -131,6 +142,18 @@ def test_init_migrates_once_and_creates_department_pools(initialized_airflow):
         pools
     )
     assert pools["dept_gaj"] == airflow_env.DEFAULT_POOL_SLOTS
+
+
+def test_embedded_sqlite_syncs_the_disk_at_checkpoints_only(initialized_airflow):
+    from airflow import settings
+
+    if settings.engine.dialect.name != "sqlite":
+        pytest.skip("a database server keeps its own durability settings")
+    with settings.engine.connect() as connection:
+        synchronous = connection.exec_driver_sql("PRAGMA synchronous").scalar()
+        journal = connection.exec_driver_sql("PRAGMA journal_mode").scalar()
+
+    assert (synchronous, journal) == (1, "wal")  # NORMAL: WAL synced at checkpoints
 
 
 def test_cli_lists_every_ingest_dag_with_pool_and_asset(initialized_airflow, capsys):

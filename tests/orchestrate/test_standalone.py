@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -112,6 +113,39 @@ def test_stop_tree_ends_a_process_and_its_children():
     )
 
 
+_ORPHAN_SCRIPT = """
+import os, subprocess, sys
+from jobs.orchestrate import standalone
+adopting = standalone.adopt_orphans() if sys.argv[1] == "adopt" else False
+sleeper = "import time; time.sleep(60)"
+quiet = "stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL"  # or run() waits for the sleeper
+component = (
+    f"import subprocess, sys; print(subprocess.Popen([sys.executable, '-c', {sleeper!r}], {quiet}).pid)"
+)
+middle = subprocess.run([sys.executable, "-c", component], capture_output=True, text=True)
+orphan = int(middle.stdout)  # its parent, the component, has exited
+found = orphan in standalone.descendants(os.getpid())
+standalone.stop_tree(orphan, timeout=10)
+print(adopting, found)
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="prctl is Linux's")
+def test_the_cli_process_still_finds_what_a_dead_component_started():
+    def run(mode: str) -> str:
+        return subprocess.run(
+            [sys.executable, "-c", _ORPHAN_SCRIPT, mode],
+            capture_output=True,
+            text=True,
+            check=True,
+            env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[2])},
+            timeout=60,
+        ).stdout.split()
+
+    assert run("adopt") == ["True", "True"]
+    assert run("plain") == ["False", "False"]  # without it the orphan goes to init: lost
+
+
 # --- the real thing: `govlake airflow standalone`, driven through the REST API ------------
 
 
@@ -121,11 +155,16 @@ class Server:
     base_url: str
     log: Path
     database_url: str
-    seen: set[int] = field(default_factory=set)
+    #: Every process seen under it: pid → start time (a pid the kernel later gives to an
+    #: unrelated process, as other tests start hundreds, is not that process).
+    seen: dict[int, float] = field(default_factory=dict)
     stopped: dict | None = None
+    survivor_commands: list[str] = field(default_factory=list)
 
     def remember_processes(self) -> None:
-        self.seen.update(standalone.descendants(self.process.pid))
+        for pid in standalone.descendants(self.process.pid):
+            with contextlib.suppress(psutil.NoSuchProcess):
+                self.seen.setdefault(pid, psutil.Process(pid).create_time())
 
     def log_tail(self, lines: int = 60) -> str:
         text = self.log.read_text(encoding="utf-8", errors="replace") if self.log.exists() else ""
@@ -144,11 +183,8 @@ class Server:
         except subprocess.TimeoutExpired:
             code = None
         seconds = time.monotonic() - started
-        survivors = [
-            pid
-            for pid in sorted(self.seen)
-            if psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
-        ]
+        survivors = [pid for pid, started in sorted(self.seen.items()) if _alive(pid, started)]
+        self.survivor_commands = [_command(pid) for pid in survivors]
         # Never leave anything behind, even when the test is about to fail.
         standalone.stop_tree(self.process.pid, timeout=5, also=survivors)
         with_group = _group_members(self.process.pid)
@@ -161,6 +197,22 @@ class Server:
             "group": with_group,
         }
         return self.stopped
+
+
+def _alive(pid: int, started: float) -> bool:
+    """Whether the process seen as ``pid`` at ``started`` still runs (not a zombie, not reused)."""
+    try:
+        proc = psutil.Process(pid)
+        return proc.create_time() == started and proc.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def _command(pid: int) -> str:
+    try:
+        return " ".join(psutil.Process(pid).cmdline())[:200]
+    except psutil.Error:
+        return "?"
 
 
 def _group_members(pgid: int) -> list[int]:
@@ -355,4 +407,4 @@ def test_sigterm_stops_every_component_and_task_process(server, api):
 
     assert len(pids_while_running) >= 4  # airflow standalone and its four components at least
     assert stopped["code"] == 0, server.log_tail()
-    assert stopped["survivors"] == [] and stopped["group"] == []
+    assert stopped["survivors"] == [] and stopped["group"] == [], server.survivor_commands

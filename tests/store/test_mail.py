@@ -114,14 +114,19 @@ def test_with_a_courier_smtp_down_is_recorded_and_tried_again_when_it_is_back(st
     settings = _with_mail(staffed, port)
     with mail.courier(settings) as running:
         file(settings, "d1", opened_on=MONDAY, acting=("rsj",), by="mzj.li")
-        assert _until(lambda: _mail_state(settings)[0] == (False, 1))  # down: recorded
+        # Down: the failure is recorded, the notification stays unmailed. The courier may try
+        # twice (its start-up drain can meet the commit, whose wake then drains again).
+        assert _until(lambda: _mail_state(settings)[0][1] >= 1)
+        mailed, attempts = _mail_state(settings)[0]
+        assert not mailed and attempts in (1, 2)
         back = SmtpServer(port=port)
         try:
             running.wake(settings)  # the next commit's, or RETRY_EVERY_SECONDS later
-            assert _until(lambda: _mail_state(settings)[0] == (True, 1))
+            assert _until(lambda: _mail_state(settings)[0][0])
         finally:
             back.close()
 
+    assert _mail_state(settings)[0][1] in (1, 2)  # the delivery that worked counts no failure
     assert back.recipients == [["zhao@rsj.example"]]
     assert mail._couriers == {}  # the block's end stopped it: commands deliver at once again
 
