@@ -39,6 +39,10 @@ if parsed_for(DAG_ID):
             "execution_timeout": timedelta(hours=6),
         },
     ):
-        back_up = task(run_backup, task_id="back_up_lake", doc_md=run_backup.__doc__)()
-        prune = task(run_prune, task_id="prune_backup_sets", doc_md=run_prune.__doc__)()
+        back_up = task(
+            run_backup, task_id="back_up_lake", doc_md=run_backup.__doc__, multiple_outputs=False
+        )()
+        prune = task(
+            run_prune, task_id="prune_backup_sets", doc_md=run_prune.__doc__, multiple_outputs=False
+        )()
         back_up >> prune

@@ -63,6 +63,7 @@ if parsed_for("bases__build"):
                 for t in BASE_ASSET_TABLES
             ],
             doc_md=run_build_bases.__doc__,
+            multiple_outputs=False,
         )()
 
 if parsed_for("governance__ticket_deadlines"):
@@ -78,4 +79,9 @@ if parsed_for("governance__ticket_deadlines"):
         doc_md=__doc__,
         default_args=governance_default_args(timedelta(minutes=30)),
     ):
-        task(run_check_deadlines, task_id="check_deadlines", doc_md=run_check_deadlines.__doc__)()
+        task(
+            run_check_deadlines,
+            task_id="check_deadlines",
+            doc_md=run_check_deadlines.__doc__,
+            multiple_outputs=False,
+        )()

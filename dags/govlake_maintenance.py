@@ -40,4 +40,9 @@ if parsed_for("lake__maintenance"):
         doc_md=__doc__,
         default_args=governance_default_args(timedelta(hours=1)),
     ):
-        task(run_lake_maintenance, task_id="maintain_lake", doc_md=run_lake_maintenance.__doc__)()
+        task(
+            run_lake_maintenance,
+            task_id="maintain_lake",
+            doc_md=run_lake_maintenance.__doc__,
+            multiple_outputs=False,
+        )()

@@ -38,4 +38,9 @@ if parsed_for("govlake__selfcheck"):
             "execution_timeout": timedelta(minutes=5),
         },
     ):
-        task(run_selfcheck, task_id="check_environment", doc_md=run_selfcheck.__doc__)()
+        task(
+            run_selfcheck,
+            task_id="check_environment",
+            doc_md=run_selfcheck.__doc__,
+            multiple_outputs=False,
+        )()

@@ -54,10 +54,16 @@ if parsed_for("share__refresh"):
         default_args=governance_default_args(timedelta(hours=2)),
     ):
         refresh = task(
-            run_refresh_shares, task_id="refresh_shares", doc_md=run_refresh_shares.__doc__
+            run_refresh_shares,
+            task_id="refresh_shares",
+            doc_md=run_refresh_shares.__doc__,
+            multiple_outputs=False,
         )()
         publish = task(
-            run_publish_open_data, task_id="publish_open_data", doc_md=run_publish_open_data.__doc__
+            run_publish_open_data,
+            task_id="publish_open_data",
+            doc_md=run_publish_open_data.__doc__,
+            multiple_outputs=False,
         )()
         refresh >> publish
 
@@ -75,5 +81,8 @@ if parsed_for("audit__verify"):
         default_args=governance_default_args(timedelta(minutes=30)),
     ):
         task(
-            run_verify_audit_log, task_id="verify_audit_log", doc_md=run_verify_audit_log.__doc__
+            run_verify_audit_log,
+            task_id="verify_audit_log",
+            doc_md=run_verify_audit_log.__doc__,
+            multiple_outputs=False,
         )()

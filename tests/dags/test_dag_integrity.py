@@ -130,6 +130,18 @@ def test_dag_files_build_only_the_dag_airflow_parses_them_for(airflow_home, monk
     assert list(bag.dags) == [wanted]
 
 
+def test_every_task_pushes_its_summary_as_one_xcom(dag_bag):
+    # Inferred from a ``dict`` return type, Airflow would push every key as an XCom of its own.
+    unrolled = [
+        f"{dag.dag_id}.{task.task_id}"
+        for dag in dag_bag.dags.values()
+        for task in dag.tasks
+        if task.multiple_outputs
+    ]
+
+    assert unrolled == []
+
+
 def test_dag_files_use_only_known_pools(dag_bag):
     assert [str(w) for w in dag_bag.dag_warnings] == []
 
