@@ -28,7 +28,7 @@ from airflow.sdk import DAG, Asset, task
 from jobs.catalog import load_catalog
 from jobs.govern.tasks import run_check_deadlines
 from jobs.integrate.tasks import BASE_ASSET_TABLES, run_build_bases
-from jobs.orchestrate.dag_factory import governance_default_args, pool_asset
+from jobs.orchestrate.dag_factory import governance_default_args, parsed_for, pool_asset
 from jobs.orchestrate.names import ASSET_SCHEME
 from jobs.settings import Settings
 
@@ -42,38 +42,46 @@ _FEEDING = sorted(
     if r.feeds
 )
 
-with DAG(
-    dag_id="bases__build",
-    dag_display_name="基础数据库 · base databases",
-    description="pools → base databases, conflicts, verification tickets",
-    schedule=functools.reduce(operator.or_, [pool_asset(rid) for rid in _FEEDING]),
-    start_date=pendulum.datetime(2025, 1, 1, tz=_TIMEZONE),
-    catchup=False,
-    max_active_runs=1,
-    tags=["govlake", "bases", "governance"],
-    doc_md=__doc__,
-    default_args=governance_default_args(timedelta(hours=4)),
-):
-    task(
-        run_build_bases,
-        task_id="build_bases",
-        outlets=[
-            Asset(name=f"{ASSET_SCHEME}://{t}", uri=f"{ASSET_SCHEME}://{t}", group="base")
-            for t in BASE_ASSET_TABLES
-        ],
-        doc_md=run_build_bases.__doc__,
-    )()
+if parsed_for("bases__build"):
+    with DAG(
+        dag_id="bases__build",
+        dag_display_name="基础数据库 · base databases",
+        description="pools → base databases, conflicts, verification tickets",
+        schedule=functools.reduce(operator.or_, [pool_asset(rid) for rid in _FEEDING]),
+        start_date=pendulum.datetime(2025, 1, 1, tz=_TIMEZONE),
+        catchup=False,
+        max_active_runs=1,
+        tags=["govlake", "bases", "governance"],
+        doc_md=__doc__,
+        default_args=governance_default_args(timedelta(hours=4)),
+    ):
+        task(
+            run_build_bases,
+            task_id="build_bases",
+            outlets=[
+                Asset(name=f"{ASSET_SCHEME}://{t}", uri=f"{ASSET_SCHEME}://{t}", group="base")
+                for t in BASE_ASSET_TABLES
+            ],
+            doc_md=run_build_bases.__doc__,
+            multiple_outputs=False,
+        )()
 
-with DAG(
-    dag_id="governance__ticket_deadlines",
-    dag_display_name="办理期限 · request deadlines",
-    description="overdue requests → escalated to the bureau; notification mail retried",
-    schedule="30 0 * * *",
-    start_date=pendulum.datetime(2025, 1, 1, tz=_TIMEZONE),
-    catchup=False,
-    max_active_runs=1,
-    tags=["govlake", "governance"],
-    doc_md=__doc__,
-    default_args=governance_default_args(timedelta(minutes=30)),
-):
-    task(run_check_deadlines, task_id="check_deadlines", doc_md=run_check_deadlines.__doc__)()
+if parsed_for("governance__ticket_deadlines"):
+    with DAG(
+        dag_id="governance__ticket_deadlines",
+        dag_display_name="办理期限 · request deadlines",
+        description="overdue requests → escalated to the bureau; notification mail retried",
+        schedule="30 0 * * *",
+        start_date=pendulum.datetime(2025, 1, 1, tz=_TIMEZONE),
+        catchup=False,
+        max_active_runs=1,
+        tags=["govlake", "governance"],
+        doc_md=__doc__,
+        default_args=governance_default_args(timedelta(minutes=30)),
+    ):
+        task(
+            run_check_deadlines,
+            task_id="check_deadlines",
+            doc_md=run_check_deadlines.__doc__,
+            multiple_outputs=False,
+        )()

@@ -21,22 +21,28 @@ from datetime import timedelta
 import pendulum
 from airflow.sdk import DAG, task
 
-from jobs.orchestrate.dag_factory import governance_default_args
+from jobs.orchestrate.dag_factory import governance_default_args, parsed_for
 from jobs.orchestrate.tasks import run_lake_maintenance
 from jobs.settings import Settings
 
 _TIMEZONE = Settings.from_env().timezone
 
-with DAG(
-    dag_id="lake__maintenance",
-    dag_display_name="湖维护 · lake maintenance",
-    description="orphan files of aborted writes removed; every table vacuumed within retention",
-    schedule="30 3 * * *",  # after the backup (02:30): never both on the cores at once
-    start_date=pendulum.datetime(2025, 1, 1, tz=_TIMEZONE),
-    catchup=False,
-    max_active_runs=1,
-    tags=["govlake", "maintenance", "governance"],
-    doc_md=__doc__,
-    default_args=governance_default_args(timedelta(hours=1)),
-):
-    task(run_lake_maintenance, task_id="maintain_lake", doc_md=run_lake_maintenance.__doc__)()
+if parsed_for("lake__maintenance"):
+    with DAG(
+        dag_id="lake__maintenance",
+        dag_display_name="湖维护 · lake maintenance",
+        description="orphan files of aborted writes removed; every table vacuumed within retention",
+        schedule="30 3 * * *",  # after the backup (02:30): never both on the cores at once
+        start_date=pendulum.datetime(2025, 1, 1, tz=_TIMEZONE),
+        catchup=False,
+        max_active_runs=1,
+        tags=["govlake", "maintenance", "governance"],
+        doc_md=__doc__,
+        default_args=governance_default_args(timedelta(hours=1)),
+    ):
+        task(
+            run_lake_maintenance,
+            task_id="maintain_lake",
+            doc_md=run_lake_maintenance.__doc__,
+            multiple_outputs=False,
+        )()

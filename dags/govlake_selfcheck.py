@@ -16,24 +16,31 @@ from datetime import timedelta
 import pendulum
 from airflow.sdk import DAG, task
 
+from jobs.orchestrate.dag_factory import parsed_for
 from jobs.orchestrate.selfcheck import run_selfcheck
 from jobs.settings import Settings
 
-with DAG(
-    dag_id="govlake__selfcheck",
-    dag_display_name="自检 · self-check",
-    description="the worker can run govlake: catalog, policy profile, lake roots, Java",
-    schedule=None,
-    start_date=pendulum.datetime(2025, 1, 1, tz=Settings.from_env().timezone),
-    catchup=False,
-    max_active_runs=1,
-    tags=["govlake", "operations"],
-    doc_md=__doc__,
-    default_args={
-        "owner": "platform",
-        "retries": 2,
-        "retry_delay": timedelta(seconds=30),
-        "execution_timeout": timedelta(minutes=5),
-    },
-):
-    task(run_selfcheck, task_id="check_environment", doc_md=run_selfcheck.__doc__)()
+if parsed_for("govlake__selfcheck"):
+    with DAG(
+        dag_id="govlake__selfcheck",
+        dag_display_name="自检 · self-check",
+        description="the worker can run govlake: catalog, policy profile, lake roots, Java",
+        schedule=None,
+        start_date=pendulum.datetime(2025, 1, 1, tz=Settings.from_env().timezone),
+        catchup=False,
+        max_active_runs=1,
+        tags=["govlake", "operations"],
+        doc_md=__doc__,
+        default_args={
+            "owner": "platform",
+            "retries": 2,
+            "retry_delay": timedelta(seconds=30),
+            "execution_timeout": timedelta(minutes=5),
+        },
+    ):
+        task(
+            run_selfcheck,
+            task_id="check_environment",
+            doc_md=run_selfcheck.__doc__,
+            multiple_outputs=False,
+        )()

@@ -22,6 +22,7 @@ import contextlib
 import json
 import os
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -161,11 +162,21 @@ def _run_stages(args: argparse.Namespace, settings: Settings) -> tuple[dict, lis
 
     catalog = load_catalog(settings.schemas_root, settings.catalog_revisions_root)
     resource_ids = args.resources.split(",") if args.resources else list(catalog.resources)
+    if not args.ingest_only:
+        # The county's ingestion runs without Spark: the base build's Spark session starts
+        # meanwhile (its JVM), instead of at the start of the build. PySpark is imported here,
+        # not in the thread, so that its imports do not run alongside the ingestion's.
+        from jobs.spark import get_spark
+
+        # A failure to start is logged, and shows again where the build asks for the session.
+        spark_started = threading.Thread(target=get_spark, args=(settings,), daemon=True)
+        spark_started.start()
     t = stages.start(f"ingestion + quality gate: {len(resource_ids)} DAGs (Airflow dag.test)")
     failures, held = _run_ingestion(settings, resource_ids)
     stages.finish("ingestion", t)
 
     if not args.ingest_only:
+        spark_started.join()
         t = stages.start("base databases: bases__build, measured against the ground truth")
         failures += _run("bases__build")
         evaluation = _evaluate(settings)

@@ -142,6 +142,15 @@ def read_pools(
     return pools, versions
 
 
+def _pool_rows(settings: Settings, pools: Mapping[str, DataFrame]) -> float:
+    """Rows of the pools read, from their tables' logs (no data read); infinite when a table's
+    files do not say, so that the build takes its path for large pools."""
+    try:
+        return sum(tables.row_count(POOL.uri(settings, *r.split(".", 1))) for r in pools)
+    except tables.LakeError:
+        return float("inf")
+
+
 def _last_build(settings: Settings) -> dict[str, Any] | None:
     rows = ledger.read_rows(BASE_BUILDS.uri(settings))
     return max(rows, key=lambda r: r["finished_at"]) if rows else None
@@ -213,6 +222,7 @@ def build_bases(
         spark,
         quarantines=quarantines,
         corrections=spark.createDataFrame(corrections) if corrections.num_rows else None,
+        per_kind=_pool_rows(settings, pools) > settings.integrate_per_kind_rows,
     )
     # Issues are few (thousands at a million persons): collected once, as Arrow, for the
     # tickets and the conflicts table, instead of recomputing them from the bases.

@@ -76,6 +76,7 @@ def integrate(
     *,
     quarantines: Mapping[str, DataFrame] | None = None,
     corrections: DataFrame | None = None,
+    per_kind: bool = True,
 ) -> Bases:
     """All base tables, links and issues from pool DataFrames (no lake reads or writes).
 
@@ -85,6 +86,9 @@ def integrate(
         corrections: ``governance/verification_corrections``: each a department's observation
             (:mod:`jobs.integrate.corrections`).
         as_of: the day statuses are derived for (licence expiry, marriage age).
+        per_kind: work out observations and attribute values one kind of subject at a time
+            (large pools: each shuffle stays within memory), or all kinds in one pass (small
+            pools: a dozen Spark jobs fewer). The same rows either way.
     """
 
     def keep(df: DataFrame) -> DataFrame:
@@ -103,13 +107,10 @@ def integrate(
             _pool_or_empty(pools, spark, config.catalog, "mzj.marriage")
         )
     )
-    # Observations and attribute values are worked out and kept one kind of subject at a time,
-    # so that each base reads only the values of its own subjects, not all of them.
-    observations_by_kind: dict[str, DataFrame] = {}
-    values_by_kind: dict[str, DataFrame] = {}
     marital = population.marital_status_attribute(config)
     person_kind = config.bases["population"].key_kind
-    for kind in sorted({spec.key_kind for spec in config.bases.values()}):
+
+    def observed_of(kind: str) -> DataFrame:
         observed = observations_from_pools(pools, config, key_kind=kind)
         if observed is None:
             observed = spark.createDataFrame([], OBSERVATIONS_SCHEMA)
@@ -121,10 +122,26 @@ def integrate(
             )
         if corrections is not None:
             observed = with_corrections(observed, corrections.where(F.col("key_kind") == kind))
-        observations_by_kind[kind] = keep(observed)
-        values_by_kind[kind] = keep(attribute_values(observations_by_kind[kind], config))
-    observations = union_all(observations_by_kind.values())
-    values = union_all(values_by_kind.values())
+        return observed
+
+    kinds = sorted({spec.key_kind for spec in config.bases.values()})
+    observations_by_kind: dict[str, DataFrame] = {}
+    values_by_kind: dict[str, DataFrame] = {}
+    if per_kind:
+        # Worked out and kept one kind of subject at a time, so that each base reads only the
+        # values of its own subjects, not all of them.
+        for kind in kinds:
+            observations_by_kind[kind] = keep(observed_of(kind))
+            values_by_kind[kind] = keep(attribute_values(observations_by_kind[kind], config))
+        observations = union_all(observations_by_kind.values())
+        values = union_all(values_by_kind.values())
+    else:
+        # Survivorship groups by kind, key and element: the same values as kind by kind.
+        observations = keep(union_all([observed_of(kind) for kind in kinds]))
+        values = keep(attribute_values(observations, config))
+        for kind in kinds:
+            observations_by_kind[kind] = observations.where(F.col("key_kind") == kind)
+            values_by_kind[kind] = values.where(F.col("key_kind") == kind)
 
     def values_of(base: str) -> DataFrame:
         return values_by_kind[config.bases[base].key_kind]

@@ -125,6 +125,17 @@ def pool_asset(resource_id: str) -> Asset:
     )
 
 
+def parsed_for(dag_id: str) -> bool:
+    """Whether Airflow parses the DAG file for ``dag_id``: its parsing context names this DAG,
+    or none (the DAG processor, a DagBag of the folder). Airflow sets it when it parses a file
+    to run one DAG's task, and govlake's runner for the DAG it runs; a DAG file builds only the
+    DAGs it is parsed for, so that such a parse serialises and stores no other."""
+    from airflow.sdk import get_parsing_context
+
+    wanted = get_parsing_context().dag_id
+    return wanted is None or wanted == dag_id
+
+
 def schedule_for(update_frequency: str) -> str:
     """Cron schedule of an update cycle; ValueError naming the known cycles otherwise."""
     try:

@@ -212,15 +212,19 @@ PARSING_CONTEXT_DAG_ID = "_AIRFLOW_PARSING_CONTEXT_DAG_ID"
 
 
 @contextlib.contextmanager
-def parsing_context(dag_id: str) -> Iterator[None]:
-    """Tells DAG files that Airflow parses them for ``dag_id`` only, as Airflow's task runner does.
+def parsing_context(dag_id: str | None) -> Iterator[None]:
+    """Tells DAG files that Airflow parses them for ``dag_id`` only, as Airflow's task runner
+    does (None: for every DAG).
 
     ``dag.test()`` parses the whole DAGs folder and writes every DAG it finds to the metadata
-    database, on every run; a DAG file that honours the context (the ingestion DAGs') builds
-    just the DAG run, so a run parses and stores one DAG instead of all of them.
+    database, on every run; the DAG files build only the DAG they are parsed for
+    (:func:`jobs.orchestrate.dag_factory.parsed_for`), so a run parses and stores one DAG.
     """
     before = os.environ.get(PARSING_CONTEXT_DAG_ID)
-    os.environ[PARSING_CONTEXT_DAG_ID] = dag_id
+    if dag_id is None:
+        os.environ.pop(PARSING_CONTEXT_DAG_ID, None)
+    else:
+        os.environ[PARSING_CONTEXT_DAG_ID] = dag_id
     try:
         yield
     finally:
@@ -270,6 +274,10 @@ def load_dag(dag_id: str, dags_folder: str | Path) -> Any:
         raise DagNotFound(f"the DAGs folder {dags_folder} has import errors:\n{errors}")
     dag = bag.dags.get(dag_id)
     if dag is None:
+        if os.environ.get(PARSING_CONTEXT_DAG_ID):
+            # Parsed for this DAG alone, the folder built none: parse it whole to name them.
+            with parsing_context(None):
+                bag = DagBag(dag_folder=str(dags_folder), safe_mode=False)
         known = ", ".join(sorted(bag.dags)) or "none"
         raise DagNotFound(f"no DAG {dag_id!r} in {dags_folder}; known: {known}")
     return dag

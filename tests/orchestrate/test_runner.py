@@ -9,7 +9,7 @@ import textwrap
 import pytest
 
 from jobs.orchestrate import airflow_env
-from jobs.orchestrate.runner import DagRunFailed, run_dag
+from jobs.orchestrate.runner import DagNotFound, DagRunFailed, run_dag
 
 pytestmark = pytest.mark.airflow
 
@@ -142,6 +142,23 @@ def test_init_migrates_once_and_creates_department_pools(initialized_airflow):
         pools
     )
     assert pools["dept_gaj"] == airflow_env.DEFAULT_POOL_SLOTS
+
+
+def test_embedded_sqlite_syncs_the_disk_at_checkpoints_only(initialized_airflow):
+    from airflow import settings
+
+    if settings.engine.dialect.name != "sqlite":
+        pytest.skip("a database server keeps its own durability settings")
+    with settings.engine.connect() as connection:
+        synchronous = connection.exec_driver_sql("PRAGMA synchronous").scalar()
+        journal = connection.exec_driver_sql("PRAGMA journal_mode").scalar()
+
+    assert (synchronous, journal) == (1, "wal")  # NORMAL: WAL synced at checkpoints
+
+
+def test_unknown_dag_id_names_the_dags_of_the_folder(initialized_airflow):
+    with pytest.raises(DagNotFound, match=r"ingest__gaj__hukuo.*known: .*ingest__gaj__hukou"):
+        run_dag("ingest__gaj__hukuo", home=initialized_airflow.env.home)
 
 
 def test_cli_lists_every_ingest_dag_with_pool_and_asset(initialized_airflow, capsys):
