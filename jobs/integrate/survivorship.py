@@ -310,15 +310,19 @@ def provenance_struct(values: str = "") -> Column:
     )
 
 
-def base_rows(members_df: DataFrame, values_df: DataFrame, spec: BaseSpec) -> DataFrame:
-    """The rows of one base: its members with their surviving attributes, the long
-    ``attribute_values`` pivoted to ``<column>`` (typed) and ``<column>_provenance`` for every
-    attribute of the base. Derived attributes are left out: the base's own module adds them.
+def pivot_attributes(values_df: DataFrame, spec: BaseSpec) -> DataFrame:
+    """Long ``attribute_values`` → one row per key with ``<column>`` (typed) and
+    ``<column>_provenance`` for every attribute of the base.
 
-    Grain: one row per member key (``spec.grain``); an attribute no source states is NULL.
+    Grain: one row per key of ``spec.key_kind`` that has at least one attribute value.
+    Derived attributes are left out: the base's own module adds them.
     """
     key_column = KEY_COLUMNS[spec.key_kind]
     pivoted = [a for a in spec.attributes if not a.derived]
+    # One aggregate: each key's attributes collected into a map (element → value and
+    # provenance; an attribute has one row per key, its grain) and read back per column. One
+    # max(CASE WHEN …) per column and provenance made a sort-based aggregate evaluating
+    # twice as many conditions and struct comparisons per row as the base has attributes.
     entries = values_df.where(
         (F.col("key_kind") == spec.key_kind) & F.col("element").isin([a.element for a in pivoted])
     ).select(
@@ -327,33 +331,21 @@ def base_rows(members_df: DataFrame, values_df: DataFrame, spec: BaseSpec) -> Da
             "element",
             F.struct("value", provenance_struct().alias("provenance")).alias("stated"),
         ).alias("entry"),
-        F.lit(False).alias("is_member"),
     )
-    # The members join the values in the pivot's aggregate, each a key without an entry
-    # (collect_list leaves the NULL out): a distinct of the members and a join after the pivot
-    # took two more shuffles and sorted both sides.
-    no_entry = F.lit(None).cast(entries.schema["entry"].dataType)
-    members = members_df.select("key", no_entry.alias("entry"), F.lit(True).alias("is_member"))
-    # One aggregate: each key's attributes collected into a map (element → value and
-    # provenance; an attribute has one row per key, its grain) and read back per column. One
-    # max(CASE WHEN …) per column and provenance made a sort-based aggregate evaluating
-    # twice as many conditions and struct comparisons per row as the base has attributes.
-    # Shuffled by key first, so that Spark aggregates once after the shuffle: a partial
-    # collect_list before it reduces nothing (a key's values are spread over the partitions)
-    # and sorted every value once more.
-    stated = (
-        entries.unionByName(members)
-        .repartition("key")
-        .groupBy("key")
-        .agg(
-            F.map_from_entries(F.collect_list("entry")).alias("stated"),
-            F.max("is_member").alias("is_member"),
-        )
-        .where(F.col("is_member"))
-    )
+    stated = entries.groupBy("key").agg(F.map_from_entries(F.collect_list("entry")).alias("stated"))
     by_element = F.col("stated")
     return stated.select(
         F.col("key").alias(key_column),
         *[typed_value(by_element[a.element]["value"], a).alias(a.column) for a in pivoted],
         *[by_element[a.element]["provenance"].alias(f"{a.column}_provenance") for a in pivoted],
     )
+
+
+def base_rows(members_df: DataFrame, values_df: DataFrame, spec: BaseSpec) -> DataFrame:
+    """The rows of one base: its members with their surviving attributes.
+
+    Grain: one row per member key (``spec.grain``); an attribute no source states is NULL.
+    """
+    key_column = KEY_COLUMNS[spec.key_kind]
+    members = members_df.select(F.col("key").alias(key_column)).distinct()
+    return members.join(pivot_attributes(values_df, spec), key_column, "left")
