@@ -58,23 +58,22 @@ class PeakMemory:
     def _sample(self) -> None:
         py = self.process.memory_info().rss
         jvm = tree = 0
-        children = self.process.children(recursive=True)
-        jvm_commands = set()
-        for child in children:
+        named = []
+        for child in self.process.children(recursive=True):
             try:
-                if "java" in child.name():
-                    jvm_commands.add((child.pid, tuple(child.cmdline())))
-            except psutil.Error:
+                named.append((child, child.name()))
+            except psutil.Error:  # a Python worker ended between listing and reading it
                 continue
-        for child in children:
+        jvms = {child.pid: child for child, name in named if "java" in name}
+        for child, name in named:
             try:
-                if _is_unexecuted_spawn(child, jvm_commands):
+                if "java" not in name and _is_unexecuted_spawn(child, jvms):
                     continue
                 rss = child.memory_info().rss
                 tree += rss
-                if "java" in child.name():
+                if "java" in name:
                     jvm += rss
-            except psutil.Error:  # a Python worker ended between listing and reading it
+            except psutil.Error:
                 continue
         for key, value in (("py", py), ("jvm", jvm), ("tree", py + tree)):
             self.peaks[key] = max(self.peaks[key], value)
@@ -101,18 +100,19 @@ class PeakMemory:
             result.update({k: round(v / 2**20) for k, v in self.peaks.items()})
 
 
-def _is_unexecuted_spawn(child: psutil.Process, jvm_commands: set[tuple[int, tuple]]) -> bool:
-    """Whether ``child`` is a process the JVM is starting that has not yet run its program.
+def _is_unexecuted_spawn(child: psutil.Process, jvms: dict[int, psutil.Process]) -> bool:
+    """Whether ``child`` (not a JVM) is a process a JVM is starting that has not yet run its
+    program.
 
     Hadoop's local file system runs ``chmod`` in a child process for every folder and file
     Spark's own writers create (the native Hadoop library is not loaded). Java starts it with
     ``posix_spawn``, whose child shares the JVM's memory until it runs its program: for that
     instant it reports the JVM's resident memory as its own, and counting it doubled the JVM
-    in the peak (3 GB at a million persons).
+    in the peak (3 GB at a million persons). Only a JVM's direct children have their command
+    lines read (they still carry the JVM's until the program runs).
     """
-    if "java" in child.name():
-        return False
-    return (child.ppid(), tuple(child.cmdline())) in jvm_commands
+    parent = jvms.get(child.ppid())
+    return parent is not None and child.cmdline() == parent.cmdline()
 
 
 def pool_like_rows(spark: Any, rows: int) -> Any:
