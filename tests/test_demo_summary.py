@@ -1,6 +1,12 @@
 from __future__ import annotations
 
-from jobs.demo import format_summary
+import re
+import shutil
+import subprocess
+
+import pytest
+
+from jobs.demo import DEMO_DRIVER_JAVA_OPTIONS, format_summary
 
 
 def _summary(held_rows: int) -> dict:
@@ -36,3 +42,19 @@ def test_summary_names_the_resources_whose_batches_were_held_before_the_pool():
 
 def test_summary_says_nothing_of_holds_when_no_batch_was_held():
     assert not any(line.startswith("held:") for line in format_summary(_summary(0)).splitlines())
+
+
+def test_demo_jvm_options_start_a_jvm_with_the_parallel_collector():
+    java = shutil.which("java")
+    if java is None:
+        pytest.skip("no java on PATH")
+
+    flags = subprocess.run(
+        [java, *DEMO_DRIVER_JAVA_OPTIONS.split(), "-XX:+PrintFlagsFinal", "-version"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+
+    assert re.search(r"\bUseParallelGC\s*=\s*true\b", flags)
+    assert re.search(r"\bUseG1GC\s*=\s*false\b", flags)
