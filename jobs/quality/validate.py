@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from jobs.quality import docs
+from jobs.quality.gx_configuration import configurations_built_once
 from jobs.quality.gx_metrics import use_distinct_conditions
 from jobs.quality.suites import Suite, to_gx_suite
 from jobs.settings import Settings
@@ -379,9 +380,10 @@ class GxSession:
             result_format=result_format(),
             batch_parameters={"dataframe": batch},
         )
-        validation = validator.validate_expectation_suite(
-            to_gx_suite(self.suite, chosen), engine_params(self.suite, params, engine)
-        )
+        with configurations_built_once():
+            validation = validator.validate_expectation_suite(
+                to_gx_suite(self.suite, chosen), engine_params(self.suite, params, engine)
+            )
         run_id = RunIdentifier(run_name=run_name, run_time=self.settings.now())
         validation.meta.update(
             run_id=run_id,

@@ -1,13 +1,23 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 
+import numpy as np
 import pyarrow as pa
 import pytest
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from jobs.ingest import pipeline
 from jobs.ingest.promote import runs_on_spark
-from jobs.ingest.promote_arrow import counts_by_file, with_disposition
+from jobs.ingest.promote_arrow import (
+    _repeats_by_sorting_texts,
+    _repeats_in_row_order,
+    counts_by_file,
+    with_disposition,
+)
 from jobs.lake import ledger
 from jobs.lake.paths import table_uri
 from jobs.settings import Settings
@@ -41,10 +51,20 @@ def _keys(table: dict) -> pa.Table:
     )
 
 
-def test_repeats_after_the_first_in_row_order_and_rows_already_pooled_are_duplicates():
+def _sha(text: str | None) -> str | None:
+    return None if text is None else hashlib.sha256(text.encode()).hexdigest()
+
+
+#: Content hashes as the pool writes them (hex SHA-256: sorted as integers) and short texts
+#: (sorted as texts): both ways must find the same duplicates.
+HASHES = pytest.mark.parametrize("hashed", [_sha, lambda text: text], ids=["sha256", "text"])
+
+
+@HASHES
+def test_repeats_after_the_first_in_row_order_and_rows_already_pooled_are_duplicates(hashed):
     rows = _keys(
         {
-            "hash": ["a", "a", "b", "c", "a", "d", "d"],
+            "hash": [hashed(h) for h in ["a", "a", "b", "c", "a", "d", "d"]],
             "batch": ["b2", "b1", "b1", "b1", "b1", "b1", "b1"],
             "row": [1, 3, 1, 2, 2, 5, 4],
             # a rejected row is never a first occurrence: the accepted "d" after it is kept
@@ -52,7 +72,7 @@ def test_repeats_after_the_first_in_row_order_and_rows_already_pooled_are_duplic
         }
     )
 
-    disposed = with_disposition(rows, pa.array(["c"], pa.string()))
+    disposed = with_disposition(rows, pa.array([hashed("c")], pa.string()))
 
     assert disposed["disposition"].to_pylist() == [
         "duplicate",  # b2/1 repeats b1/2
@@ -77,6 +97,66 @@ def test_repeats_after_the_first_in_row_order_and_rows_already_pooled_are_duplic
             "warning_rows": 0,
         },
     }
+
+
+def _rows_of(hashes, batches, files, rows) -> pa.Table:
+    n = len(hashes)
+    return pa.table(
+        {
+            "content_hash": pa.array(hashes, pa.string()),
+            "batch_id": pa.array(batches, pa.string()),
+            "source_file": pa.array(files, pa.string()),
+            "row_number": pa.array(rows, pa.int64()),
+            "problems": pa.array([[]] * n, pa.list_(pa.string())),
+            "warnings": pa.array([[]] * n, pa.list_(pa.string())),
+        }
+    )
+
+
+def test_hashes_sharing_their_first_16_digits_are_still_told_apart():
+    # Two different hashes with the same 64-bit prefix, their rows interleaved in row order:
+    # grouped by prefix alone the second "b" would look like a repeat of "a".
+    a, b = "0123456789abcdef" + "0" * 48, "0123456789abcdef" + "f" * 48
+    table = _rows_of([b, a, b, a, None, None], ["b1"] * 6, ["f.csv"] * 6, [4, 1, 2, 3, 5, 6])
+    everyone = np.arange(table.num_rows)
+
+    repeats = _repeats_in_row_order(table, everyone)
+
+    assert repeats.tolist() == [True, False, False, True, False, False]
+    assert repeats.tolist() == _repeats_by_sorting_texts(table, everyone).tolist()
+
+
+def test_hashes_of_another_length_are_compared_as_texts():
+    table = _rows_of(["abc", "ab", "abc"], ["b1"] * 3, ["f.csv"] * 3, [1, 2, 3])
+    assert _repeats_in_row_order(table, np.arange(3)).tolist() == [False, False, True]
+
+
+_HASH_POOL = [_sha(str(n)) for n in range(6)] + [None]
+
+
+@hypothesis_settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(_HASH_POOL),
+            st.sampled_from(["20250101T000000_full", "20250108T000000_incr", None]),
+            st.sampled_from(["a.csv", "b.csv", "c.csv"]),
+            st.one_of(st.none(), st.integers(1, 9)),
+        ),
+        max_size=40,
+    ),
+    st.data(),
+)
+def test_integer_sort_finds_the_repeats_the_text_sort_finds(rows, data):
+    table = _rows_of(*zip(*rows, strict=True)) if rows else _rows_of([], [], [], [])
+    chosen = np.array(
+        sorted(data.draw(st.sets(st.integers(0, max(len(rows) - 1, 0))))) if rows else [],
+        dtype=np.int64,
+    )
+    assert (
+        _repeats_in_row_order(table, chosen).tolist()
+        == _repeats_by_sorting_texts(table, chosen).tolist()
+    )
 
 
 def test_no_rows_no_duplicates():
