@@ -310,9 +310,14 @@ def provenance_struct(values: str = "") -> Column:
     )
 
 
+#: A hash of a base row's key: leads the pivot's grouping and the members join (:func:`base_rows`).
+_KEY_HASH = "_key_hash"
+
+
 def pivot_attributes(values_df: DataFrame, spec: BaseSpec) -> DataFrame:
     """Long ``attribute_values`` → one row per key with ``<column>`` (typed) and
-    ``<column>_provenance`` for every attribute of the base.
+    ``<column>_provenance`` for every attribute of the base, and ``_key_hash`` (a 64-bit hash of
+    the key, see :func:`base_rows`).
 
     Grain: one row per key of ``spec.key_kind`` that has at least one attribute value.
     Derived attributes are left out: the base's own module adds them.
@@ -326,15 +331,22 @@ def pivot_attributes(values_df: DataFrame, spec: BaseSpec) -> DataFrame:
     entries = values_df.where(
         (F.col("key_kind") == spec.key_kind) & F.col("element").isin([a.element for a in pivoted])
     ).select(
+        F.xxhash64("key").alias(_KEY_HASH),
         "key",
         F.struct(
             "element",
             F.struct("value", provenance_struct().alias("provenance")).alias("stated"),
         ).alias("entry"),
     )
-    stated = entries.groupBy("key").agg(F.map_from_entries(F.collect_list("entry")).alias("stated"))
+    # Grouped by the key's hash first: collect_list's aggregate sorts its rows by the grouping
+    # key once it holds more than a few keys, and a sort compares a number before the keys,
+    # which share their first characters (the region code) and were compared as whole strings.
+    stated = entries.groupBy(_KEY_HASH, "key").agg(
+        F.map_from_entries(F.collect_list("entry")).alias("stated")
+    )
     by_element = F.col("stated")
     return stated.select(
+        _KEY_HASH,
         F.col("key").alias(key_column),
         *[typed_value(by_element[a.element]["value"], a).alias(a.column) for a in pivoted],
         *[by_element[a.element]["provenance"].alias(f"{a.column}_provenance") for a in pivoted],
@@ -347,5 +359,12 @@ def base_rows(members_df: DataFrame, values_df: DataFrame, spec: BaseSpec) -> Da
     Grain: one row per member key (``spec.grain``); an attribute no source states is NULL.
     """
     key_column = KEY_COLUMNS[spec.key_kind]
-    members = members_df.select(F.col("key").alias(key_column)).distinct()
-    return members.join(pivot_attributes(values_df, spec), key_column, "left")
+    # Joined on the key's hash too: both sides are then shuffled alike by the aggregates
+    # (the members' distinct, the pivot's), so the wide pivoted rows are not shuffled again,
+    # and the join's sorts compare numbers first.
+    members = members_df.select(
+        F.xxhash64("key").alias(_KEY_HASH), F.col("key").alias(key_column)
+    ).distinct()
+    return members.join(pivot_attributes(values_df, spec), [_KEY_HASH, key_column], "left").drop(
+        _KEY_HASH
+    )

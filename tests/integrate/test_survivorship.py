@@ -192,3 +192,35 @@ def test_agreed_attributes_settled_in_one_window_match_the_three_steps(pool, con
         "rsj.insured",
         4,
     )
+
+
+def test_base_rows_one_row_per_member_null_attributes_without_values_non_members_left_out(
+    spark, pool, config
+):
+    p3 = pid("2000-02-02", 33)
+    hukou = pool(
+        "gaj.hukou",
+        [
+            {"person_id": P1, "full_name": "张三", "gender": "1"},
+            {"person_id": P1, "full_name": "张三", "gender": "1"},
+        ],
+    )
+    # P2 is stated only by a driving licence: observed, but not a member of the population.
+    licence = pool("gaj.driving_licence", [{"person_id": P2, "full_name": "李四"}])
+    values = attribute_values(
+        observations_from_pools({"gaj.hukou": hukou, "gaj.driving_licence": licence}, config),
+        config,
+    )
+    members = spark.createDataFrame([(P1,), (P1,), (p3,)], "key string")
+    rows = survivorship.base_rows(members, values, config.bases["population"])
+    assert rows.columns[0] == "person_id" and "_key_hash" not in rows.columns
+    got = {
+        r["person_id"]: (
+            r["person_name"],
+            r["gender"],
+            r["person_name_provenance"]["resource"] if r["person_name_provenance"] else None,
+        )
+        for r in rows.collect()
+    }
+    assert rows.count() == 2
+    assert got == {P1: ("张三", "1", "gaj.hukou"), p3: (None, None, None)}
