@@ -53,8 +53,9 @@ DEFAULT_PERSONS = 20_000
 #: ``Settings.driver_java_options``) and collects garbage with the parallel collector instead of
 #: G1, whose concurrent marking and write barriers cost more than its short pauses save on a
 #: heap this small (the 20k county's integration and issue collection: 67.9-70.9 JVM CPU-s
-#: with the parallel or serial collector against 75.6 with G1, paired at load 8-14); unless
-#: GOVLAKE_DRIVER_JAVA_OPTIONS says otherwise.
+#: with the parallel or serial collector against 75.6 with G1, paired at load 8-14; four
+#: paired whole demos at load 3-11: 6-20 CPU-s less in each, wall -29 / -7 / +2 / +16 s, so
+#: within the load's noise); unless GOVLAKE_DRIVER_JAVA_OPTIONS says otherwise.
 DEMO_DRIVER_JAVA_OPTIONS = "-XX:TieredStopAtLevel=1 -XX:+UseParallelGC"
 
 #: The department that consumes a base database in the demo (every shareable field).
