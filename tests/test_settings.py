@@ -40,7 +40,7 @@ DEFAULTS = {
     "read_max_rows": 5000000,
     "read_max_columns": 1000,
     "read_max_cells": 50000000,
-    "read_max_vertices": 500000,
+    "read_max_vertices": 5000000,
     "landing_quiet_seconds": 120,
     "service_max_rows": 10000,
     "service_max_batch": 10000,

@@ -202,3 +202,22 @@ def test_read_file_passes_the_limits_to_the_reader(tmp_path):
     path.write_text('{"a": 1}\n{"a": 2}\n', encoding="utf-8")
     with pytest.raises(UnreadableFile, match="GOVLAKE_READ_MAX_ROWS=1"):
         read_file(path, "jsonl", _limits(max_rows=1))
+
+
+def test_default_bounds_admit_every_delivery_of_a_million_person_city(tmp_path):
+    # The synthetic city scales its deliveries with its persons: a 10,000-person county's files,
+    # scaled up a hundredfold, must stay within every default bound, or the city's own files
+    # (its cadastre: 1.14M positions at a million persons) are quarantined whole.
+    from jobs.synth.config import load_config
+    from jobs.synth.generate import generate
+
+    generate(load_config(None, persons=10_000, seed=1), tmp_path / "landing")
+    scale = 1_000_000 // 10_000
+    deliveries = [p for p in (tmp_path / "landing").rglob("*.*") if "_manifest" not in p.parts]
+    geojson = [p for p in deliveries if p.suffix == ".geojson"]
+    assert geojson, "the county delivers its parcels as GeoJSON"
+    for path in geojson:
+        positions = sum(1 for _ in readers._POSITION.finditer(path.read_bytes()))
+        assert positions * scale <= DEFAULT_LIMITS.max_vertices, path.name
+    for path in deliveries:
+        assert path.stat().st_size * scale <= DEFAULT_LIMITS.max_bytes, path.name
