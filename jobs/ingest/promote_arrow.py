@@ -124,10 +124,11 @@ def _repeats_in_row_order(table: pa.Table, rows: np.ndarray) -> np.ndarray:
     prefixes = _hash_prefixes(hashes)
     if prefixes is None:
         return _repeats_by_sorting_texts(table, rows)
+    *texts, number = pool.ROW_KEY  # lexsort's last key is its first
     by_row = np.lexsort(
         (
-            _filled_numbers(table["row_number"])[rows],
-            *[_order_codes(table[c])[rows] for c in ("source_file", "batch_id")],
+            _filled_numbers(table[number])[rows],
+            *[_order_codes(table[c])[rows] for c in reversed(texts)],
         )
     )
     order = by_row[np.argsort(prefixes[by_row], kind="stable")]
