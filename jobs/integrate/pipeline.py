@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from pyspark import StorageLevel
@@ -67,6 +68,9 @@ def _pool_or_empty(
 
 # --- the integration (pure DataFrames) ----------------------------------------------------------
 
+#: Queries of the integration that run at once where they do not depend on each other.
+_LANES = 2
+
 
 def integrate(
     pools: Mapping[str, DataFrame],
@@ -87,6 +91,23 @@ def integrate(
         as_of: the day statuses are derived for (licence expiry, marriage age).
     """
 
+    # Two lanes: while the driver plans and compiles one query (on one core), another runs;
+    # most of a small county's build is that planning, not its tasks.
+    with ThreadPoolExecutor(max_workers=_LANES, thread_name_prefix="integrate") as lanes:
+        return _integrate(pools, config, as_of, spark, quarantines, corrections, lanes)
+
+
+def _integrate(
+    pools: Mapping[str, DataFrame],
+    config: IntegrationConfig,
+    as_of: dt.date,
+    spark: SparkSession,
+    quarantines: Mapping[str, DataFrame] | None,
+    corrections: DataFrame | None,
+    lanes: ThreadPoolExecutor,
+) -> Bases:
+    """:func:`integrate`, running independent queries in ``lanes``."""
+
     def keep(df: DataFrame) -> DataFrame:
         # Materialised with its lineage cut: the tables below are reused by several bases, links
         # and a dozen rules, and without the cut every reuse copies the whole plan that made
@@ -105,11 +126,10 @@ def integrate(
     )
     # Observations and attribute values are worked out and kept one kind of subject at a time,
     # so that each base reads only the values of its own subjects, not all of them.
-    observations_by_kind: dict[str, DataFrame] = {}
-    values_by_kind: dict[str, DataFrame] = {}
     marital = population.marital_status_attribute(config)
     person_kind = config.bases["population"].key_kind
-    for kind in sorted({spec.key_kind for spec in config.bases.values()}):
+
+    def observed_and_values(kind: str) -> tuple[DataFrame, DataFrame]:
         observed = observations_from_pools(pools, config, key_kind=kind)
         if observed is None:
             observed = spark.createDataFrame([], OBSERVATIONS_SCHEMA)
@@ -121,14 +141,32 @@ def integrate(
             )
         if corrections is not None:
             observed = with_corrections(observed, corrections.where(F.col("key_kind") == kind))
-        observations_by_kind[kind] = keep(observed)
-        values_by_kind[kind] = keep(attribute_values(observations_by_kind[kind], config))
+        kept = keep(observed)
+        return kept, keep(attribute_values(kept, config))
+
+    kinds = sorted({spec.key_kind for spec in config.bases.values()})
+    by_kind = dict(zip(kinds, lanes.map(observed_and_values, kinds), strict=True))
+    observations_by_kind = {kind: observed for kind, (observed, _) in by_kind.items()}
+    values_by_kind = {kind: values for kind, (_, values) in by_kind.items()}
     observations = union_all(observations_by_kind.values())
     values = union_all(values_by_kind.values())
 
     def values_of(base: str) -> DataFrame:
         return values_by_kind[config.bases[base].key_kind]
 
+    # Independent of the persons: built in the other lane meanwhile.
+    parcel_kept = lanes.submit(
+        lambda: keep(spatial.parcel_base(pools, values_of("parcel"), config, spark))
+    )
+    address_kept = lanes.submit(
+        lambda: keep(
+            spatial.standard_address_base(pools, values_of("standard_address"), config, spark)
+        )
+    )
+    # Kept: two rules read them, and each reading would parse the quarantined keys again.
+    quarantined_kept = lanes.submit(
+        lambda: keep(identities_from_quarantine(quarantines or {}, config, spark))
+    )
     insurance = keep(
         population.current_insurance(_pool_or_empty(pools, spark, config.catalog, "rsj.insured"))
     )
@@ -142,7 +180,16 @@ def integrate(
             pools, values_of("legal_entity"), config, population_df, insurance, spark
         )
     )
-    parcel_df = keep(spatial.parcel_base(pools, values_of("parcel"), config, spark))
+    licence_pools = {
+        t.resource_id: _pool_or_empty(pools, spark, config.catalog, t.resource_id)
+        for t in config.licence_types.values()
+    }
+    licence_kept = lanes.submit(
+        lambda: keep(
+            e_licence.e_licence_base(licence_pools, config, population_df, legal_entity_df, as_of)
+        )
+    )
+    parcel_df = parcel_kept.result()
     # Kept too: the links read them again, and without the cut their write and the links would
     # each rebuild them from the pools and the attribute values.
     unit_df = keep(
@@ -156,16 +203,8 @@ def integrate(
             spark,
         )
     )
-    address_df = keep(
-        spatial.standard_address_base(pools, values_of("standard_address"), config, spark)
-    )
-    licence_pools = {
-        t.resource_id: _pool_or_empty(pools, spark, config.catalog, t.resource_id)
-        for t in config.licence_types.values()
-    }
-    licence_df = keep(
-        e_licence.e_licence_base(licence_pools, config, population_df, legal_entity_df, as_of)
-    )
+    address_df = address_kept.result()
+    licence_df = licence_kept.result()
     links = cross_links(population_df, legal_entity_df, unit_df, parcel_df, address_df, licence_df)
     issues = find_issues(
         values,
@@ -176,8 +215,7 @@ def integrate(
         licence_df,
         insurance,
         marriage_parties,
-        # Kept: two rules read them, and each reading would parse the quarantined keys again.
-        keep(identities_from_quarantine(quarantines or {}, config, spark)),
+        quarantined_kept.result(),
         observations_df=observations_by_kind[person_kind],
     )
     return Bases(
