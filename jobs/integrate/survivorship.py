@@ -49,7 +49,7 @@ KEY_COLUMNS: dict[str, str] = {
 
 _GROUP = ("key_kind", "key", "element")
 #: Where a surviving value comes from: the statement it is credited to.
-_PROVENANCE_FIELDS = (
+PROVENANCE_FIELDS = (
     "department",
     "resource",
     "field",
@@ -117,7 +117,7 @@ def current_statements(observations_df: DataFrame) -> DataFrame:
 
 
 def _provenance(prefix: str = "") -> Column:
-    return F.struct(*[F.col(f"{prefix}{c}").alias(c) for c in _PROVENANCE_FIELDS])
+    return F.struct(*[F.col(f"{prefix}{c}").alias(c) for c in PROVENANCE_FIELDS])
 
 
 def _credit_order() -> Column:
@@ -182,7 +182,7 @@ def surviving_values(candidates_df: DataFrame) -> DataFrame:
     return grouped.select(
         *_GROUP,
         first["value"].alias("value"),
-        *[first["source"][c].alias(c) for c in _PROVENANCE_FIELDS],
+        *[first["source"][c].alias(c) for c in PROVENANCE_FIELDS],
         survived_by.alias("survived_by"),
         F.aggregate(
             F.col("ranked"), F.lit(0).cast("long"), lambda acc, c: acc + c["n_sources"]
@@ -252,7 +252,7 @@ def agreed_values(summarised_df: DataFrame) -> DataFrame:
     return summarised_df.where(F.col("agreed") & (F.col("credit_rank") == 1)).select(
         *_GROUP,
         F.col("value"),
-        *_PROVENANCE_FIELDS,
+        *PROVENANCE_FIELDS,
         F.lit(BY_AGREEMENT).alias("survived_by"),
         F.col("n_sources").cast("long").alias("n_sources"),
         F.lit(1).alias("n_values"),
