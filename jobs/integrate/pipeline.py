@@ -95,7 +95,7 @@ def integrate(
     """
 
     # Beside this thread, a lane: while the driver plans and compiles one query (on one core),
-    # most of a small county's build is that planning, not its tasks.
+    # another runs; most of a small county's build is that planning, not its tasks.
     with ThreadPoolExecutor(max_workers=_LANES, thread_name_prefix="integrate") as lanes:
         return _integrate(pools, config, as_of, spark, quarantines, corrections, lanes)
 
