@@ -359,6 +359,7 @@ def _sql_list(items: list[str]) -> str:
 
 
 _PROVENANCE = ", ".join(PROVENANCE_FIELDS)
+_PROVENANCE_STRUCT = "{" + ", ".join(f"'{name}': {name}" for name in PROVENANCE_FIELDS) + "}"
 _RANKED_PROVENANCE = ", ".join(f"ranked[1].source.{name} AS {name}" for name in PROVENANCE_FIELDS)
 
 #: ``attribute_values`` as the Spark core writes it, by the same plan
@@ -396,9 +397,7 @@ candidates AS (
            list_sort(list_distinct(list(department))) AS departments,
            list_sort(list_distinct(list(resource))) AS resources,
            arg_max(
-               {{'department': department, 'resource': resource, 'field': field,
-                 'batch_id': batch_id, 'observed_at': observed_at, 'source_file': source_file,
-                 'row_number': row_number}},
+               {_PROVENANCE_STRUCT},
                {{'a': is_authority, 'o': observed_at, 'b': batch_id, 'r': resource,
                  'f': source_file, 'n': row_number}}
            ) AS source
