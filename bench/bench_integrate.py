@@ -44,12 +44,12 @@ from typing import Any
 import duckdb
 import psutil
 from deltalake import DeltaTable
-from pyspark import StorageLevel
 from pyspark.sql import functions as F
 
 from bench.bench_bridge import PeakMemory
 from bench.common import settings_under
 from jobs.catalog.models import Catalog
+from jobs.frames import kept_on_disk
 from jobs.integrate.build import build_bases, read_pools, with_nullable_fields
 from jobs.integrate.config import load_integration_config
 from jobs.integrate.conflicts import conflict_elements, value_conflicts
@@ -601,12 +601,10 @@ def spark_core(
     Spark, each result written as a Delta table; returns the row counts and the seconds of
     each step (``values``: survivorship up to the kept attribute values; then each write)."""
     started = time.perf_counter()
-    # Kept as the build keeps them (pipeline.integrate): on disk only. In memory first (the
+    # Kept as the build keeps them (pipeline.integrate). In memory first (localCheckpoint's
     # default), a million persons' core took 145.0 s against 132.6 s on disk in one process
     # (the disk run first, still warming up), 165.0 against 155.5 s in two.
-    values = attribute_values(observations_from_pools(pools, config), config).localCheckpoint(
-        eager=True, storageLevel=StorageLevel.DISK_ONLY
-    )
+    values = kept_on_disk(attribute_values(observations_from_pools(pools, config), config))
     seconds = {"values": time.perf_counter() - started}
     outputs = {"attribute_values": values, "conflicts": value_conflicts(values, config)}
     for name in ("population", "legal_entity"):

@@ -16,12 +16,11 @@ from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from jobs.catalog.models import Catalog
-from jobs.frames import union_all
+from jobs.frames import kept_on_disk, union_all
 from jobs.ingest.pool import pool_schema
 from jobs.integrate import e_licence, legal_entity, population, spatial
 from jobs.integrate.config import IntegrationConfig
@@ -111,18 +110,10 @@ def _integrate(
 ) -> Bases:
     """:func:`integrate`, running independent queries in ``lanes``."""
 
-    def keep(df: DataFrame) -> DataFrame:
-        # Materialised with its lineage cut: the tables below are reused by several bases, links
-        # and a dozen rules, and without the cut every reuse copies the whole plan that made
-        # them, so that the optimiser works on trees of hundreds of thousands of nodes (minutes,
-        # and a driver out of memory, even for a few rows). Kept on the executors (a local
-        # checkpoint): a lost executor fails the build, which Airflow retries. On disk only:
-        # the largest (tens of millions of observations) do not fit the executor's memory, and
-        # trying memory first made every checkpoint a fifth slower (measured at 1M persons).
-        return df.localCheckpoint(eager=True, storageLevel=StorageLevel.DISK_ONLY)
-
+    # The tables kept on disk below are reused by several bases, links and a dozen rules: each
+    # reuse would otherwise copy the whole plan that made them (jobs.frames.kept_on_disk).
     # Kept: three rules and the population base read the registrations.
-    marriage_parties = keep(
+    marriage_parties = kept_on_disk(
         population.explode_marriage_parties(
             _pool_or_empty(pools, spark, config.catalog, "mzj.marriage")
         )
@@ -144,8 +135,8 @@ def _integrate(
             )
         if corrections is not None:
             observed = with_corrections(observed, corrections.where(F.col("key_kind") == kind))
-        kept = keep(observed)
-        return kept, keep(attribute_values(kept, config))
+        kept = kept_on_disk(observed)
+        return kept, kept_on_disk(attribute_values(kept, config))
 
     kinds = sorted({spec.key_kind for spec in config.bases.values()})
     by_kind = dict(zip(kinds, lanes.map(observed_and_values, kinds), strict=True))
@@ -159,26 +150,26 @@ def _integrate(
 
     # Independent of the persons: built in the other lane meanwhile.
     parcel_kept = lanes.submit(
-        lambda: keep(spatial.parcel_base(pools, values_of("parcel"), config, spark))
+        lambda: kept_on_disk(spatial.parcel_base(pools, values_of("parcel"), config, spark))
     )
     address_kept = lanes.submit(
-        lambda: keep(
+        lambda: kept_on_disk(
             spatial.standard_address_base(pools, values_of("standard_address"), config, spark)
         )
     )
     # Kept: two rules read them, and each reading would parse the quarantined keys again.
     quarantined_kept = lanes.submit(
-        lambda: keep(identities_from_quarantine(quarantines or {}, config, spark))
+        lambda: kept_on_disk(identities_from_quarantine(quarantines or {}, config, spark))
     )
-    insurance = keep(
+    insurance = kept_on_disk(
         population.current_insurance(_pool_or_empty(pools, spark, config.catalog, "rsj.insured"))
     )
-    population_df = keep(
+    population_df = kept_on_disk(
         population.population_base(
             pools, values_of("population"), config, as_of, insurance, marriage_parties, spark
         )
     )
-    legal_entity_df = keep(
+    legal_entity_df = kept_on_disk(
         legal_entity.legal_entity_base(
             pools, values_of("legal_entity"), config, population_df, insurance, spark
         )
@@ -188,14 +179,14 @@ def _integrate(
         for t in config.licence_types.values()
     }
     licence_kept = lanes.submit(
-        lambda: keep(
+        lambda: kept_on_disk(
             e_licence.e_licence_base(licence_pools, config, population_df, legal_entity_df, as_of)
         )
     )
     parcel_df = parcel_kept.result()
     # Kept too: the links read them again, and without the cut their write and the links would
     # each rebuild them from the pools and the attribute values.
-    unit_df = keep(
+    unit_df = kept_on_disk(
         spatial.real_estate_unit_base(
             pools,
             values_of("real_estate_unit"),

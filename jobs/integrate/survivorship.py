@@ -25,10 +25,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from pyspark import StorageLevel
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
+from jobs.frames import kept_on_disk
 from jobs.integrate.config import Attribute, BaseSpec, IntegrationConfig
 
 #: How the surviving value was chosen (``survived_by``).
@@ -276,7 +276,7 @@ def attribute_values(observations_df: DataFrame, config: IntegrationConfig) -> D
         .repartition(_GROUP_HASH)
         .transform(with_group_summary)
         .where((F.col("credit_rank") == 1) | ~F.col("agreed"))
-        .localCheckpoint(eager=True, storageLevel=StorageLevel.DISK_ONLY)
+        .transform(kept_on_disk)
     )
     ranked = (
         summarised.where(~F.col("agreed"))
