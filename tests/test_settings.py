@@ -19,6 +19,7 @@ DEFAULTS = {
     "driver_memory": "4g",
     "shuffle_partitions": 8,
     "driver_java_options": "",
+    "integrate_lanes": 1,
     "policy_profile": "hebi",
     "timezone": "Asia/Shanghai",
     "calendar_overrides": "",
@@ -63,6 +64,7 @@ VARIABLES = {
     "driver_memory": "GOVLAKE_DRIVER_MEMORY",
     "shuffle_partitions": "GOVLAKE_SHUFFLE_PARTITIONS",
     "driver_java_options": "GOVLAKE_DRIVER_JAVA_OPTIONS",
+    "integrate_lanes": "GOVLAKE_INTEGRATE_LANES",
     "policy_profile": "GOVLAKE_POLICY_PROFILE",
     "timezone": "GOVLAKE_TIMEZONE",
     "calendar_overrides": "GOVLAKE_CALENDAR_OVERRIDES",
@@ -120,6 +122,7 @@ def overridden(monkeypatch, tmp_path):
         "GOVLAKE_DRIVER_MEMORY": " 2g ",
         "GOVLAKE_SHUFFLE_PARTITIONS": "64",
         "GOVLAKE_DRIVER_JAVA_OPTIONS": "-XX:TieredStopAtLevel=1",
+        "GOVLAKE_INTEGRATE_LANES": "2",
         "GOVLAKE_POLICY_PROFILE": "taizhou",
         "GOVLAKE_TIMEZONE": "UTC",
         "GOVLAKE_CALENDAR_OVERRIDES": str(tmp_path / "calendar.yaml"),
@@ -165,6 +168,7 @@ def overridden(monkeypatch, tmp_path):
         "driver_memory": "2g",
         "shuffle_partitions": 64,
         "driver_java_options": "-XX:TieredStopAtLevel=1",
+        "integrate_lanes": 2,
         "policy_profile": "taizhou",
         "timezone": "UTC",
         "calendar_overrides": str(tmp_path / "calendar.yaml"),
@@ -249,6 +253,16 @@ def test_unusable_shuffle_partition_count_fails_naming_the_variable(monkeypatch,
         Settings.from_env()
     assert str(caught.value) == (
         f"GOVLAKE_SHUFFLE_PARTITIONS={value!r}: expected a whole number of at least 1 (default 8)"
+    )
+
+
+@pytest.mark.parametrize("value", ["two", "0", "-1"])
+def test_unusable_integration_lane_count_fails_naming_the_variable(monkeypatch, value):
+    monkeypatch.setenv("GOVLAKE_INTEGRATE_LANES", value)
+    with pytest.raises(SettingsError) as caught:
+        Settings.from_env()
+    assert str(caught.value) == (
+        f"GOVLAKE_INTEGRATE_LANES={value!r}: expected a whole number of at least 1 (default 1)"
     )
 
 

@@ -213,6 +213,7 @@ def build_bases(
         spark,
         quarantines=quarantines,
         corrections=spark.createDataFrame(corrections) if corrections.num_rows else None,
+        lanes=settings.integrate_lanes,
     )
     # Issues are few (thousands at a million persons): collected once, as Arrow, for the
     # tickets and the conflicts table, instead of recomputing them from the bases.

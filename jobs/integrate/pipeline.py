@@ -67,13 +67,6 @@ def _pool_or_empty(
 
 # --- the integration (pure DataFrames) ----------------------------------------------------------
 
-#: Worker threads for the integration's independent queries; the calling thread runs its own
-#: chain beside them. One: with two, the kinds' survivorship also ran two at a time, and the city
-#: (1M persons, quiet, one run each) took 608.5 s at a 7.9 GB peak against 582.4 s at 7.1 GB
-#: with one (its 8 GB budget); the small demo gained 4-10 s from two.
-_LANES = 1
-
-
 def integrate(
     pools: Mapping[str, DataFrame],
     config: IntegrationConfig,
@@ -82,6 +75,7 @@ def integrate(
     *,
     quarantines: Mapping[str, DataFrame] | None = None,
     corrections: DataFrame | None = None,
+    lanes: int = 1,
 ) -> Bases:
     """All base tables, links and issues from pool DataFrames (no lake reads or writes).
 
@@ -91,12 +85,16 @@ def integrate(
         corrections: ``governance/verification_corrections``: each a department's observation
             (:mod:`jobs.integrate.corrections`).
         as_of: the day statuses are derived for (licence expiry, marriage age).
+        lanes: worker threads for the independent queries, beside the calling thread's own
+            chain (``Settings.integrate_lanes``: one for a city's memory, two for a county).
     """
+    if lanes < 1:
+        raise ValueError(f"lanes must be at least 1, got {lanes}")
 
     # Beside this thread, a lane: while the driver plans and compiles one query (on one core),
     # another runs; most of a small county's build is that planning, not its tasks.
-    with ThreadPoolExecutor(max_workers=_LANES, thread_name_prefix="integrate") as lanes:
-        return _integrate(pools, config, as_of, spark, quarantines, corrections, lanes)
+    with ThreadPoolExecutor(max_workers=lanes, thread_name_prefix="integrate") as pool:
+        return _integrate(pools, config, as_of, spark, quarantines, corrections, pool)
 
 
 def _integrate(

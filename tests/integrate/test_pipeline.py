@@ -357,3 +357,9 @@ def _rows(spark, settings, name: str):
     from jobs.lake.paths import table_uri
 
     return tables.read_table(spark, table_uri(settings, "base", name)).collect()
+
+
+@pytest.mark.parametrize("lanes", [0, -1])
+def test_integration_refuses_fewer_than_one_lane(spark, config, lanes):
+    with pytest.raises(ValueError, match="lanes must be at least 1"):
+        integrate({}, config, AS_OF, spark, lanes=lanes)
