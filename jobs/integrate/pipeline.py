@@ -67,6 +67,7 @@ def _pool_or_empty(
 
 # --- the integration (pure DataFrames) ----------------------------------------------------------
 
+
 def integrate(
     pools: Mapping[str, DataFrame],
     config: IntegrationConfig,

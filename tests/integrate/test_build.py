@@ -60,7 +60,9 @@ def test_a_generated_county_builds_the_same_base_tables_as_recorded(spark, tmp_p
 
     # Two lanes, as the demo builds (every other build test runs the default one): the
     # digests were recorded with one, and running queries side by side must not change a row.
-    settings = Settings(lake_root=str(tmp_path / "lake"), spark_master="local[2]", integrate_lanes=2)
+    settings = Settings(
+        lake_root=str(tmp_path / "lake"), spark_master="local[2]", integrate_lanes=2
+    )
     settings = settings.with_clock(pinned_clock(BUILT_AT))
     catalog = load_integration_config(settings).catalog
     for resource_id, df in county_pools(spark, catalog, PERSONS).items():
@@ -81,7 +83,9 @@ def test_a_generated_county_builds_the_same_base_tables_as_recorded(spark, tmp_p
     assert found == json.loads(DIGESTS.read_text())
 
 
-def test_the_build_runs_the_integration_on_the_lanes_its_settings_name(spark, tmp_path, monkeypatch):
+def test_the_build_runs_the_integration_on_the_lanes_its_settings_name(
+    spark, tmp_path, monkeypatch
+):
     from jobs.integrate import build
     from jobs.settings import Settings
 
