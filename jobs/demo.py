@@ -43,20 +43,16 @@ from jobs.orchestrate import airflow_env
 from jobs.orchestrate.names import ingest_dag_id
 from jobs.orchestrate.runner import DagRunFailed, run_dag
 from jobs.quality.gates import latest_decisions
-from jobs.settings import Settings
+from jobs.settings import QUICK_LOCAL_JAVA_OPTIONS, Settings
 from jobs.share import grants
 from jobs.store.demo_accounts import DemoLogin, ensure_demo_accounts
 from jobs.store.roles import BUREAU, BUREAU_STEWARD, Actor
 
 DEFAULT_PERSONS = 20_000
-#: The demo's county is small: its JVM JIT-compiles with the quick compiler only (see
-#: ``Settings.driver_java_options``) and collects garbage with the parallel collector instead of
-#: G1, whose concurrent marking and write barriers cost more than its short pauses save on a
-#: heap this small (the 20k county's integration and issue collection: 67.9-70.9 JVM CPU-s
-#: with the parallel or serial collector against 75.6 with G1, paired at load 8-14; four
-#: paired whole demos at load 3-11: 6-20 CPU-s less in each, wall -29 / -7 / +2 / +16 s, so
-#: within the load's noise); unless GOVLAKE_DRIVER_JAVA_OPTIONS says otherwise.
-DEMO_DRIVER_JAVA_OPTIONS = "-XX:TieredStopAtLevel=1 -XX:+UseParallelGC"
+#: The demo's county is small: its JVM runs with the options for short local runs (four paired
+#: whole demos at load 3-11: 6-20 CPU-s less in each, wall -29 / -7 / +2 / +16 s, so within the
+#: load's noise); unless GOVLAKE_DRIVER_JAVA_OPTIONS says otherwise.
+DEMO_DRIVER_JAVA_OPTIONS = QUICK_LOCAL_JAVA_OPTIONS
 
 #: The county's build runs its independent queries on two worker lanes (Settings.integrate_lanes):
 #: it is mostly the driver planning queries on one core, and the second lane keeps the other

@@ -26,6 +26,23 @@ def _env(name: str, default: str) -> str:
     return value or default
 
 
+#: Driver JVM options for short local runs (``Settings.driver_java_options``): a small county's
+#: demo, the test suite, the crash drill's processes. The quick JIT compiler only: such a run
+#: executes a hundred queries of freshly generated code once or twice each, and the optimising
+#: compiler's work on them cost more CPU than it saved (a fifth of the 20k-person build's). The
+#: parallel collector instead of G1, whose concurrent marking and write barriers cost more than
+#: its short pauses save on a small heap (the 20k county's integration and issue collection:
+#: 67.9-70.9 JVM CPU-s with the parallel or serial collector against 75.6 with G1, paired at
+#: load 8-14). Large builds run the same code long enough to repay the optimising compiler.
+#: The code cache at the size the JVM gives it with both compilers: with the quick one only it
+#: gets 48 MB, and a whole county pipeline in one JVM (ingestion, build, shares: thousands of
+#: generated classes, every method compiled and kept at the quick level) filled it and died
+#: with "Out of space in CodeCache for adapters".
+QUICK_LOCAL_JAVA_OPTIONS = (
+    "-XX:TieredStopAtLevel=1 -XX:ReservedCodeCacheSize=240m -XX:+UseParallelGC"
+)
+
+
 class SettingsError(ValueError):
     """A ``GOVLAKE_*`` variable holds a value govlake cannot use; the message names it."""
 

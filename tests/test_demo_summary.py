@@ -44,7 +44,7 @@ def test_summary_says_nothing_of_holds_when_no_batch_was_held():
     assert not any(line.startswith("held:") for line in format_summary(_summary(0)).splitlines())
 
 
-def test_demo_jvm_options_start_a_jvm_with_the_parallel_collector():
+def test_demo_jvm_options_start_a_jvm_with_the_parallel_collector_and_a_full_code_cache():
     java = shutil.which("java")
     if java is None:
         pytest.skip("no java on PATH")
@@ -58,3 +58,7 @@ def test_demo_jvm_options_start_a_jvm_with_the_parallel_collector():
 
     assert re.search(r"\bUseParallelGC\s*=\s*true\b", flags)
     assert re.search(r"\bUseG1GC\s*=\s*false\b", flags)
+    # With the quick compiler only, the JVM's default code cache is 48 MB: a whole county
+    # pipeline in one JVM filled it and died ("Out of space in CodeCache for adapters").
+    code_cache = re.search(r"\bReservedCodeCacheSize\s*=\s*(\d+)", flags)
+    assert code_cache and int(code_cache.group(1)) >= 240 * 1024 * 1024
