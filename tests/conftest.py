@@ -26,12 +26,14 @@ def pytest_collection_modifyitems(config, items):
 def spark(tmp_path_factory):
     from jobs.settings import Settings
     from jobs.spark import get_spark
+    from tests.jvm import TEST_JAVA_OPTIONS
 
     settings = Settings(
         lake_root=str(tmp_path_factory.mktemp("lake")),
         spark_master="local[2]",
         driver_memory="3g",
         shuffle_partitions=2,
+        driver_java_options=TEST_JAVA_OPTIONS,
     )
     session = get_spark(
         settings,

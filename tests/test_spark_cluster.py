@@ -12,6 +12,7 @@ import pytest
 from deltalake import DeltaTable
 
 from jobs.settings import PROJECT_ROOT
+from tests.jvm import TEST_JAVA_OPTIONS
 from tests.spark_cluster import EXECUTOR_MEMORY
 
 pytestmark = [pytest.mark.slow, pytest.mark.spark]
@@ -45,7 +46,10 @@ def _run(county: Path, root: Path, master: str, *conf: str) -> dict:
     env["PYTHONPATH"] = os.pathsep.join([str(PROJECT_ROOT), env.get("PYTHONPATH", "")])
     command = [sys.executable, "-m", "tests.county_pipeline", "--root", str(root)]
     command += ["--master", master, "--at", AT.isoformat()]
-    for item in ("spark.ui.enabled=false", *conf):
+    # Short runs: the driver (and the cluster's executors) with a short local run's JVM options.
+    sides = ("driver", "executor") if TEST_JAVA_OPTIONS else ()
+    jvm = [f"spark.{side}.extraJavaOptions={TEST_JAVA_OPTIONS}" for side in sides]
+    for item in ("spark.ui.enabled=false", *jvm, *conf):
         command += ["--conf", item]
     result = subprocess.run(
         command,

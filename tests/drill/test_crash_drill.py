@@ -29,6 +29,7 @@ import pytest
 from jobs.lake.crash import CRASH_AT_ENV, CRASH_TRACE_ENV
 from jobs.settings import Settings
 from tests.drill.flows import RESOURCES, run_flow
+from tests.jvm import TEST_JAVA_OPTIONS
 
 pytestmark = [pytest.mark.spark, pytest.mark.slow]
 
@@ -60,6 +61,7 @@ def _settings(root: Path, landing: Path) -> Settings:
         spark_master="local[1]",
         shuffle_partitions=1,
         driver_memory="1g",
+        driver_java_options=TEST_JAVA_OPTIONS,
     )
 
 
@@ -72,7 +74,8 @@ def _env(settings: Settings, **extra: str) -> dict[str, str]:
 def _variables() -> list[tuple[str, str]]:
     wanted = ("lake_root", "landing_root", "reports_root", "reid_root", "backup_root")
     names = Settings.variable_names()
-    return [(n, names[n]) for n in (*wanted, "spark_master", "shuffle_partitions", "driver_memory")]
+    spark = ("spark_master", "shuffle_partitions", "driver_memory", "driver_java_options")
+    return [(n, names[n]) for n in (*wanted, *spark)]
 
 
 def _run_in_process_of_its_own(
