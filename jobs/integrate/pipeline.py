@@ -88,6 +88,9 @@ def integrate(
         as_of: the day statuses are derived for (licence expiry, marriage age).
         lanes: worker threads for the independent queries, beside the calling thread's own
             chain (``Settings.integrate_lanes``: one for a city's memory, two for a county).
+
+    Raises:
+        ValueError: ``lanes`` is less than 1.
     """
     if lanes < 1:
         raise ValueError(f"lanes must be at least 1, got {lanes}")
