@@ -246,23 +246,19 @@ def test_unknown_deployment_env_fails_naming_the_variable(monkeypatch):
         Settings.from_env()
 
 
-@pytest.mark.parametrize("value", ["eight", "2.5", "0", "-4"])
-def test_unusable_shuffle_partition_count_fails_naming_the_variable(monkeypatch, value):
-    monkeypatch.setenv("GOVLAKE_SHUFFLE_PARTITIONS", value)
+@pytest.mark.parametrize(
+    ("variable", "value", "default"),
+    [
+        *[("GOVLAKE_SHUFFLE_PARTITIONS", value, 8) for value in ("eight", "2.5", "0", "-4")],
+        *[("GOVLAKE_INTEGRATE_LANES", value, 1) for value in ("two", "0", "-1")],
+    ],
+)
+def test_unusable_count_fails_naming_the_variable(monkeypatch, variable, value, default):
+    monkeypatch.setenv(variable, value)
     with pytest.raises(SettingsError) as caught:
         Settings.from_env()
     assert str(caught.value) == (
-        f"GOVLAKE_SHUFFLE_PARTITIONS={value!r}: expected a whole number of at least 1 (default 8)"
-    )
-
-
-@pytest.mark.parametrize("value", ["two", "0", "-1"])
-def test_unusable_integration_lane_count_fails_naming_the_variable(monkeypatch, value):
-    monkeypatch.setenv("GOVLAKE_INTEGRATE_LANES", value)
-    with pytest.raises(SettingsError) as caught:
-        Settings.from_env()
-    assert str(caught.value) == (
-        f"GOVLAKE_INTEGRATE_LANES={value!r}: expected a whole number of at least 1 (default 1)"
+        f"{variable}={value!r}: expected a whole number of at least 1 (default {default})"
     )
 
 
