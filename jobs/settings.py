@@ -171,10 +171,9 @@ class Settings:
     driver_memory: str = "4g"
     shuffle_partitions: int = 8
     #: Options of the Spark driver's JVM, given when it starts (in local mode the JVM that runs
-    #: every task). ``-XX:TieredStopAtLevel=1`` (JIT with the quick compiler only) suits small
-    #: local runs such as the demo's county: a build runs a hundred queries of freshly generated
-    #: code, and the optimising compiler's work on each cost more CPU than it saved (a fifth of
-    #: the 20k-person build's). Large builds run the same code long enough to repay it: unset.
+    #: every task). Small local runs such as the demo's county use
+    #: :data:`QUICK_LOCAL_JAVA_OPTIONS` (why, measured, is written there); large builds run the
+    #: same code long enough to repay the JVM's optimising compiler: unset.
     driver_java_options: str = ""
     #: Worker threads the base build runs its independent queries on, beside its own thread
     #: (jobs.integrate.pipeline). One suits a city: with two, the kinds' survivorship also ran
