@@ -47,7 +47,9 @@ def promote(promotion: Promotion) -> dict[tuple[str, str], dict]:
         ctx.catalog,
         timezone=ctx.settings.timezone,
     )
-    disposed = with_disposition(standardized, _earlier_content_hashes(promotion))
+    disposed = with_disposition(
+        standardized, _earlier_content_hashes(promotion, standardized["content_hash"])
+    )
     ledger.append_arrow(
         ctx.uri(POOL),
         pool_rows(disposed, ctx.resource, ctx.now),
@@ -64,10 +66,24 @@ def promote(promotion: Promotion) -> dict[tuple[str, str], dict]:
     return counts_by_file(disposed)
 
 
-def _earlier_content_hashes(promotion: Promotion) -> pa.Array:
-    """The distinct content hashes of the rows already in the pool that count as earlier rows:
-    not those of the promotion's own files, not those of the versions it supersedes."""
-    earlier = ~pc.field("file_hash").isin(promotion.file_hashes)
+def _earlier_content_hashes(
+    promotion: Promotion, candidates: pa.ChunkedArray | pa.Array
+) -> pa.Array:
+    """Those of ``candidates`` (the promotion's content hashes) that rows already in the pool
+    have, among the rows that count as earlier rows: not those of the promotion's own files,
+    not those of the versions it supersedes.
+
+    Only the promotion's own hashes are looked up: reading every hash of the pool made a daily
+    increment cost what the pool holds, not what was delivered (a 1,000-row increment into a
+    city's pool of a million rows: 0.64 s reading and hashing the million, 0.12 s looking up
+    the thousand).
+    """
+    wanted = pc.unique(pc.drop_null(candidates))
+    if len(wanted) == 0:
+        return pa.array([], pa.string())
+    earlier = pc.field("content_hash").isin(wanted) & ~pc.field("file_hash").isin(
+        promotion.file_hashes
+    )
     for v in promotion.replaced:
         # Rows of these very files already in the pool were committed by an attempt that
         # stopped before recording its outcome: they are not earlier rows, or the re-run would

@@ -190,6 +190,36 @@ def test_small_batch_is_promoted_without_starting_spark(lake_settings, monkeypat
     assert sorted(r["person_id"] for r in pool) == [IDS[0], IDS[1]]
 
 
+@pytest.mark.spark
+def test_an_increment_looks_up_only_its_own_rows_in_the_pool(lake_settings, monkeypatch):
+    # What the duplicate check is given as earlier hashes: the pool's hashes of the increment's
+    # own rows, not every hash the pool holds (which made an increment's cost grow with the pool).
+    import jobs.ingest.promote_arrow as promote_arrow
+
+    given = []
+    decide = promote_arrow.with_disposition
+
+    def recorded(standardized, earlier_hashes):
+        given.append(sorted(earlier_hashes.to_pylist()))
+        return decide(standardized, earlier_hashes)
+
+    monkeypatch.setattr(promote_arrow, "with_disposition", recorded)
+    _deliver(lake_settings, "20250101T000000_full", "hukou.csv", FIRST)
+    pipeline.ingest_resource("gaj.hukou", at_now(lake_settings))
+    pool_uri = table_uri(lake_settings, "pool", "gaj", "hukou")
+    first_hashes = {r["person_id"]: r["content_hash"] for r in ledger.read_rows(pool_uri)}
+    _deliver(lake_settings, "20250102T000000_incr", "hukou.csv", SECOND)
+
+    second = pipeline.ingest_resource("gaj.hukou", at_now(lake_settings))
+
+    # the first delivery's pool holds two rows; of them the increment repeats 李四's only
+    assert given == [[], [first_hashes[IDS[1]]]]
+    assert (second["bronze_to_pool"]["pool_rows"], second["bronze_to_pool"]["duplicate_rows"]) == (
+        1,
+        2,
+    )
+
+
 def _table(settings: Settings, *parts: str, without: tuple[str, ...] = ()) -> list[str]:
     rows = ledger.read_rows(table_uri(settings, *parts))
     return sorted(repr(sorted((k, v) for k, v in r.items() if k not in without)) for r in rows)
