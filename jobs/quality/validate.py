@@ -420,7 +420,7 @@ class GxSession:
         )
 
         started = time.perf_counter()
-        self.context.suites.add_or_update(to_gx_suite(self.suite))
+        store_suite(self.context, self.suite)
         if self.build_docs and self._result_ids:
             docs.update_data_docs(
                 self.settings,
@@ -429,6 +429,29 @@ class GxSession:
             )
         keep_gx_context(self.settings, self.context)
         self.docs_seconds = time.perf_counter() - started
+
+
+def store_suite(context: Any, suite: Suite) -> None:
+    """Stores ``suite`` in the GX project (its Data Docs page shows it) unless the project holds
+    this version of it already.
+
+    GX's ``add_or_update`` compares every stored expectation with every new one to keep their
+    ids: 0.08-0.11 s for the hukou suite's 36, on every gate of every batch, for a suite that
+    changes only with the catalog (``suite_version`` is a hash of its content).
+    """
+    from great_expectations.exceptions import DataContextError
+
+    try:
+        stored = context.suites.get(name=suite.name)
+    except DataContextError:
+        stored = None
+    if (
+        stored is not None
+        and (stored.meta.get("govlake") or {}).get("suite_version") == suite.version
+        and len(stored.expectations) == len(suite.expectations)
+    ):
+        return
+    context.suites.add_or_update(to_gx_suite(suite))
 
 
 @contextlib.contextmanager

@@ -42,3 +42,38 @@ def test_a_process_reuses_its_context_until_another_one_changes_the_project_file
     yml.write_text(yml.read_text() + "\n# saved by another task\n")
     with gx_lock(lake_settings):
         assert gx_context(lake_settings) is not first
+
+
+def test_a_suite_is_stored_again_only_when_its_version_changed(lake_settings, monkeypatch):
+    import dataclasses
+
+    from great_expectations.core.factory.suite_factory import SuiteFactory
+
+    from jobs.catalog.loader import load_catalog
+    from jobs.quality.suites import suite_for
+    from jobs.quality.validate import gx_session
+
+    stores = []
+    add_or_update = SuiteFactory.add_or_update
+
+    def counted(factory, suite):
+        stores.append((suite.meta["govlake"]["suite_version"], len(suite.expectations)))
+        return add_or_update(factory, suite)
+
+    monkeypatch.setattr(SuiteFactory, "add_or_update", counted)
+    catalog = load_catalog(lake_settings.schemas_root)
+    suite = suite_for(catalog.resources["gaj.hukou"], catalog)
+    # the catalog changed: one expectation fewer, another content hash
+    revised = dataclasses.replace(suite, expectations=suite.expectations[:-1], version="revised")
+
+    for delivered in (suite, suite, revised, revised, suite):
+        with gx_session(lake_settings, delivered, build_docs=False) as session:
+            stored_in = session.context
+
+    full = len(suite.expectations)
+    assert stores == [(suite.version, full), ("revised", full - 1), (suite.version, full)]
+    stored = stored_in.suites.get(name=suite.name)
+    assert (stored.meta["govlake"]["suite_version"], len(stored.expectations)) == (
+        suite.version,
+        full,
+    )
