@@ -69,21 +69,21 @@ def promote(promotion: Promotion) -> dict[tuple[str, str], dict]:
 def _earlier_content_hashes(
     promotion: Promotion, candidates: pa.ChunkedArray | pa.Array
 ) -> pa.Array:
-    """Those of ``candidates`` (the promotion's content hashes) that rows already in the pool
-    have, among the rows that count as earlier rows: not those of the promotion's own files,
-    not those of the versions it supersedes.
+    """Content hashes of the rows already in the pool that count as earlier rows (not those of
+    the promotion's own files, not those of the versions it supersedes): each of them that
+    ``candidates`` (the promotion's hashes) has, and the others too for a large promotion.
 
-    Only the promotion's own hashes are looked up: reading every hash of the pool made a daily
-    increment cost what the pool holds, not what was delivered (a 1,000-row increment into a
-    city's pool of a million rows: 0.64 s reading and hashing the million, 0.12 s looking up
-    the thousand).
+    A promotion much smaller than the pool (a daily increment) probes the pool's hashes
+    against its own, hashed once: a set of every hash the pool holds made an increment cost
+    what the pool holds, not what was delivered (1,000 rows into a city's pool of a million:
+    0.64 s, now 0.12-0.2 s). A promotion with half as many rows as the pool or more (a full
+    re-export) gets the pool's distinct hashes, a superset, as before: hashing its own and then
+    those found took 1.76 s instead of 0.95 s for a million into a million. Not a filter of
+    the scan either way: there the set is hashed again for every file (2.48 s).
     """
-    wanted = pc.unique(pc.drop_null(candidates))
-    if len(wanted) == 0:
+    if len(candidates) == candidates.null_count:
         return pa.array([], pa.string())
-    earlier = pc.field("content_hash").isin(wanted) & ~pc.field("file_hash").isin(
-        promotion.file_hashes
-    )
+    earlier = ~pc.field("file_hash").isin(promotion.file_hashes)
     for v in promotion.replaced:
         # Rows of these very files already in the pool were committed by an attempt that
         # stopped before recording its outcome: they are not earlier rows, or the re-run would
@@ -97,7 +97,11 @@ def _earlier_content_hashes(
     hashes = ledger.scan_arrow(promotion.ctx.uri(POOL), ["content_hash"], earlier)
     if hashes is None:
         return pa.array([], pa.string())
-    return pc.unique(hashes["content_hash"].combine_chunks())
+    pooled = hashes["content_hash"]
+    if 2 * (len(candidates) - candidates.null_count) >= len(pooled):
+        return pc.unique(pooled)
+    wanted = pc.unique(pc.drop_null(candidates))
+    return pc.unique(pooled.filter(pc.is_in(pooled, value_set=wanted)))
 
 
 def with_disposition(standardized: pa.Table, earlier_hashes: pa.Array) -> pa.Table:

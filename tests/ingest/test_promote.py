@@ -204,19 +204,32 @@ def test_an_increment_looks_up_only_its_own_rows_in_the_pool(lake_settings, monk
         return decide(standardized, earlier_hashes)
 
     monkeypatch.setattr(promote_arrow, "with_disposition", recorded)
-    _deliver(lake_settings, "20250101T000000_full", "hukou.csv", FIRST)
+    persons = [_id(f"33021119900101{n:03d}") for n in range(1, 6)]
+    names = ["赵一", "钱二", "孙三", "李四", "周五"]
+    _deliver(
+        lake_settings,
+        "20250101T000000_full",
+        "hukou.csv",
+        HEADER + "".join(_row(p, name) for p, name in zip(persons, names, strict=True)),
+    )
     pipeline.ingest_resource("gaj.hukou", at_now(lake_settings))
     pool_uri = table_uri(lake_settings, "pool", "gaj", "hukou")
     first_hashes = {r["person_id"]: r["content_hash"] for r in ledger.read_rows(pool_uri)}
-    _deliver(lake_settings, "20250102T000000_incr", "hukou.csv", SECOND)
+    # one row the pool has, one new person
+    _deliver(
+        lake_settings,
+        "20250102T000000_incr",
+        "hukou.csv",
+        HEADER + _row(persons[3], "李四") + _row(IDS[0]),
+    )
 
     second = pipeline.ingest_resource("gaj.hukou", at_now(lake_settings))
 
-    # the first delivery's pool holds two rows; of them the increment repeats 李四's only
-    assert given == [[], [first_hashes[IDS[1]]]]
+    assert len(first_hashes) == 5
+    assert given == [[], [first_hashes[persons[3]]]]
     assert (second["bronze_to_pool"]["pool_rows"], second["bronze_to_pool"]["duplicate_rows"]) == (
         1,
-        2,
+        1,
     )
 
 
