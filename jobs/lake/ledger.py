@@ -221,11 +221,19 @@ def count_rows_by(
     *,
     storage_options: Mapping[str, str] | None = None,
 ) -> dict[tuple, int]:
-    """Rows per distinct value of ``keys`` (only those columns are read), ``{}`` without a table."""
-    table = read_arrow(uri, filters, keys, storage_options=storage_options)
+    """Rows per distinct value of ``keys`` (only those columns are read), ``{}`` without a table.
+
+    The keys are read as dictionaries (their values once per chunk, not once per row): a
+    table's batches and files are few, its rows many. The row accounting counts bronze, pool and
+    quarantine on every promotion: for a city's hukou (a million rows in bronze and in pool),
+    0.13-0.20 s read as texts in a warm process, 0.08-0.10 s as dictionaries.
+    """
+    table = read_arrow(uri, filters, keys, storage_options=storage_options, dictionaries=keys)
     if table is None or table.num_rows == 0:
         return {}
-    counted = table.group_by(list(keys)).aggregate([([], "count_all")]).to_pylist()
+    # group_by needs one dictionary per column across the chunks (files) read
+    counted = table.unify_dictionaries().group_by(list(keys)).aggregate([([], "count_all")])
+    counted = counted.to_pylist()
     return {tuple(row[k] for k in keys): row["count_all"] for row in counted}
 
 
@@ -235,8 +243,13 @@ def read_arrow(
     columns: Sequence[str] | None = None,
     *,
     storage_options: Mapping[str, str] | None = None,
+    dictionaries: Sequence[str] = (),
 ) -> pa.Table | None:
-    """A table's rows as Arrow (None when the table does not exist yet); see :func:`read_rows`."""
+    """A table's rows as Arrow (None when the table does not exist yet); see :func:`read_rows`.
+
+    ``dictionaries``: text columns read as dictionary arrays, each chunk's distinct values once
+    (for columns of few values, such as a batch id: see :func:`count_rows_by`).
+    """
     from pyarrow.parquet import filters_to_expression
 
     # A native pyarrow filesystem: delta-rs's default Python filesystem handler can abort the
@@ -246,14 +259,19 @@ def read_arrow(
     with _newest(uri, storage_options) as table:
         if table is None:
             return None
+        schema, read_options = _read_as(table, dictionaries)
         if (
             filters
             and not table.metadata().partition_columns
             and table.protocol().min_reader_version == 1
         ):
-            dataset = _dataset_of(table, _files_that_may_match(table, filters), subtree)
+            paths = _files_that_may_match(table, filters)
+            dataset = _dataset_of(table, paths, subtree, schema, read_options)
         else:
-            dataset = table.to_pyarrow_dataset(filesystem=subtree)
+            # delta-rs makes the columns the read options name dictionaries itself
+            dataset = table.to_pyarrow_dataset(
+                filesystem=subtree, parquet_read_options=read_options
+            )
     # Read once the files are known: the table is free for its next user meanwhile.
     return dataset.to_table(
         columns=list(columns) if columns else None,
@@ -299,15 +317,43 @@ def _files_that_may_match(table: object, filters: Sequence[tuple[str, str, objec
     return actions["path"].filter(keep).to_pylist()
 
 
-def _dataset_of(table: object, paths: list[str], filesystem: pafs.FileSystem) -> object:
+def _read_as(table: object, dictionaries: Sequence[str]) -> tuple[pa.Schema, object]:
+    """The schema a table's files are read with, ``dictionaries``' text columns as dictionary
+    arrays, and the Parquet read options that decode them so."""
+    import pyarrow.dataset as ds
+
+    schema = pa.schema(table.schema().to_arrow())  # type: ignore[attr-defined]
+    texts = [
+        name
+        for name in dictionaries
+        if name in schema.names
+        and (
+            pa.types.is_string(schema.field(name).type)
+            or pa.types.is_large_string(schema.field(name).type)
+        )
+    ]
+    for name in texts:
+        index = schema.get_field_index(name)
+        field = schema.field(index)
+        schema = schema.set(index, field.with_type(pa.dictionary(pa.int32(), field.type)))
+    return schema, ds.ParquetReadOptions(dictionary_columns=texts)
+
+
+def _dataset_of(
+    table: object,
+    paths: list[str],
+    filesystem: pafs.FileSystem,
+    schema: pa.Schema,
+    read_options: object,
+) -> object:
     """A pyarrow dataset of some of a table's files (paths inside it), read as delta-rs reads
-    them: the table's schema, Parquet with pre-buffering."""
+    them (Parquet with pre-buffering), in ``schema`` with ``read_options`` (:func:`_read_as`)."""
     import pyarrow.dataset as ds
 
     file_format = ds.ParquetFileFormat(
-        default_fragment_scan_options=ds.ParquetFragmentScanOptions(pre_buffer=True)
+        read_options=read_options,
+        default_fragment_scan_options=ds.ParquetFragmentScanOptions(pre_buffer=True),
     )
-    schema = pa.schema(table.schema().to_arrow())  # type: ignore[attr-defined]
     fragments = [file_format.make_fragment(path, filesystem=filesystem) for path in paths]
     return ds.FileSystemDataset(fragments, schema, file_format, filesystem)
 

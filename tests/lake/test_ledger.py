@@ -207,3 +207,35 @@ def test_the_kept_table_sees_another_writers_commit_of_the_same_write_id(tmp_pat
     assert ledger.read_arrow(uri).num_rows == 9
     assert ledger.append_arrow(uri, ROWS, write_id="third") is True
     assert DeltaTable(uri).version() == 3
+
+
+def test_rows_are_counted_by_keys_read_as_dictionaries_across_files_with_nulls(tmp_path):
+    uri = str(tmp_path / "t")
+    # three files, each with its own dictionary of the keys; a null batch is a key too
+    deliveries = [
+        [("gaj", "b1", 0), ("gaj", "b1", 1), ("mzj", "b2", 2)],
+        [("mzj", "b2", 3), ("gaj", None, 4)],
+        [("sfj", "b3", 5), ("gaj", "b1", 6), ("gaj", None, 7)],
+    ]
+    for n, rows in enumerate(deliveries):
+        ledger.append_arrow(uri, _log_rows(*rows), write_id=f"w{n}")
+
+    counted = ledger.count_rows_by(uri, ("department", "batch_id"))
+    read = ledger.read_arrow(uri, columns=["department", "n"], dictionaries=["department", "n"])
+
+    assert counted == {
+        ("gaj", "b1"): 3,
+        ("mzj", "b2"): 2,
+        ("gaj", None): 2,
+        ("sfj", "b3"): 1,
+    }
+    assert ledger.count_rows_by(uri, ("batch_id",), [("batch_id", "in", ["b1", "b3"])]) == {
+        ("b1",): 3,
+        ("b3",): 1,
+    }
+    # text columns come back as dictionaries with the same values; other columns as they are
+    assert pa.types.is_dictionary(read.schema.field("department").type)
+    assert read.schema.field("n").type == DeltaTable(uri).schema().to_arrow().field("n").type
+    assert sorted(read["department"].cast(pa.string()).to_pylist()) == sorted(
+        department for rows in deliveries for department, _, _ in rows
+    )
