@@ -266,7 +266,7 @@ def read_arrow(
             and table.protocol().min_reader_version == 1
         ):
             paths = _files_that_may_match(table, filters)
-            dataset = _dataset_of(table, paths, subtree, schema, read_options)
+            dataset = _dataset_of(paths, subtree, schema, read_options)
         else:
             # delta-rs makes the columns the read options name dictionaries itself
             dataset = table.to_pyarrow_dataset(
@@ -340,7 +340,6 @@ def _read_as(table: object, dictionaries: Sequence[str]) -> tuple[pa.Schema, obj
 
 
 def _dataset_of(
-    table: object,
     paths: list[str],
     filesystem: pafs.FileSystem,
     schema: pa.Schema,
