@@ -111,11 +111,9 @@ def _increments_into(settings: Settings, root: Path, persons: int) -> dict:
     seconds, cpu = [], []
     for n in range(POOL_INCREMENTS):
         delivered = rows[n * INCREMENT_ROWS : (n + 1) * INCREMENT_ROWS]
-        _deliver(settings, f"202503{n + 1:02d}T000000_incr", delivered)
-        started, cpu_started = time.perf_counter(), _cpu_seconds()
-        status = ingest_and_gate("gaj.hukou", settings)
-        seconds.append(round(time.perf_counter() - started, 2))
-        cpu.append(round(_cpu_seconds() - cpu_started, 2))
+        wall, used, status = _warm_increment(settings, f"202503{n + 1:02d}T000000_incr", delivered)
+        seconds.append(round(wall, 2))
+        cpu.append(round(used, 2))
     return {
         "case": f"gaj.hukou increments of {INCREMENT_ROWS:,} rows into the pool of "
         f"{persons:,} persons, landing → gated pool, warm",
@@ -202,10 +200,9 @@ def _increment(base: Settings) -> dict:
         ingest_and_gate("gaj.hukou", settings)  # the county's batches: warms this process
         rows = _other_rows(root / "other")
         load = os.getloadavg()[0]
-        _deliver(settings, "20250301T000000_incr", rows[:INCREMENT_ROWS])
-        started, cpu_started = time.perf_counter(), _cpu_seconds()
-        warm = ingest_and_gate("gaj.hukou", settings)
-        warm_s, warm_cpu = time.perf_counter() - started, _cpu_seconds() - cpu_started
+        warm_s, warm_cpu, warm = _warm_increment(
+            settings, "20250301T000000_incr", rows[:INCREMENT_ROWS]
+        )
         _deliver(settings, "20250302T000000_incr", rows[INCREMENT_ROWS : 2 * INCREMENT_ROWS])
         started, cpu_started = time.perf_counter(), _cpu_seconds()
         fresh = subprocess.run(
@@ -227,6 +224,17 @@ def _increment(base: Settings) -> dict:
         }
     finally:
         shutil.rmtree(root, ignore_errors=True)
+
+
+def _warm_increment(
+    settings: Settings, batch_id: str, rows: list[bytes]
+) -> tuple[float, float, str]:
+    """Delivers ``rows`` as hukou batch ``batch_id``, then ingests and gates it in this process:
+    wall seconds, CPU seconds and the gate's statuses."""
+    _deliver(settings, batch_id, rows)
+    started, cpu_started = time.perf_counter(), _cpu_seconds()
+    status = ingest_and_gate("gaj.hukou", settings)
+    return time.perf_counter() - started, _cpu_seconds() - cpu_started, status
 
 
 def _other_rows(landing_root: Path) -> list[bytes]:
