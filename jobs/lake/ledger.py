@@ -233,8 +233,7 @@ def count_rows_by(
         return {}
     # group_by needs one dictionary per column across the chunks (files) read
     counted = table.unify_dictionaries().group_by(list(keys)).aggregate([([], "count_all")])
-    counted = counted.to_pylist()
-    return {tuple(row[k] for k in keys): row["count_all"] for row in counted}
+    return {tuple(row[k] for k in keys): row["count_all"] for row in counted.to_pylist()}
 
 
 def read_arrow(
