@@ -17,6 +17,12 @@ Measured (wall seconds and CPU seconds of this process, the JVM and its workers)
 * ``duckdb_core_s``: the same core as DuckDB SQL (generated from the same configuration, by the
   same plan) over the same pool Parquet files, the same four tables column for column, each
   written as Parquet: the reference; ``ratio`` = spark / duckdb;
+* ``partitioned_core_s``: the same core as the build is to run it (session 18's design, not the
+  build's yet): Spark shuffles every pool row's statements about a subject by the subject's key,
+  unexploded, and each task runs the reference's SQL on its keys' rows and writes its part of
+  each table as a Parquet file, committed to Delta by the driver (``partitioned_tasks_s``,
+  ``partitioned_commit_s``); ``partitioned_ratio`` = partitioned / duckdb;
+  ``partitioned_same_tables`` as ``same_tables``;
 * ``build_bases_s``: the whole build as the DAG runs it (every base, parcel geometry with shapely,
   e-licences, links, all rules, tickets, writes) — no DuckDB counterpart (DuckDB's spatial
   extension is not installed here);
@@ -35,6 +41,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
 import os
 import tempfile
 import time
@@ -43,13 +50,15 @@ from typing import Any
 
 import duckdb
 import psutil
-from deltalake import DeltaTable
+import pyarrow.parquet as pq
+from deltalake import DeltaTable, Schema
+from deltalake.transaction import AddAction, create_table_with_add_actions
 from pyspark.sql import functions as F
 
 from bench.bench_bridge import PeakMemory
 from bench.common import settings_under
 from jobs.catalog.models import Catalog
-from jobs.frames import kept_on_disk
+from jobs.frames import kept_on_disk, union_all
 from jobs.integrate.build import build_bases, read_pools, with_nullable_fields
 from jobs.integrate.config import load_integration_config
 from jobs.integrate.conflicts import conflict_elements, value_conflicts
@@ -57,6 +66,9 @@ from jobs.integrate.observations import (
     attribute_elements,
     members_from_pools,
     observations_from_pools,
+    observed_at_of,
+    subject_key,
+    value_text,
 )
 from jobs.integrate.pipeline import empty_pool
 from jobs.integrate.survivorship import (
@@ -485,9 +497,25 @@ def _conflicts_sql(config: Any) -> str:
     """
 
 
-def _base_rows_sql(name: str, spec: Any, config: Any, files: Mapping[str, list[str]]) -> str:
-    """``survivorship.base_rows`` as DuckDB SQL: the members with their surviving attributes,
-    each typed, with its provenance."""
+def _pool_members_sql(spec: Any, config: Any, files: Mapping[str, list[str]]) -> str:
+    """The keys that make a row of the base ``spec`` (``observations.members_from_pools``), read
+    from the pool views."""
+    return " UNION ".join(
+        f'SELECT {config.subject(m).key_field} AS key FROM "{config.subject(m).resource_id}" '
+        f"WHERE {config.subject(m).key_field} IS NOT NULL"
+        + (
+            f" AND {config.subject(m).key_field}_kind = '{spec.key_kind}'"
+            if config.subject(m).key_kind == "party"
+            else ""
+        )
+        for m in spec.members
+        if config.subject(m).resource_id in files
+    )
+
+
+def _base_rows_sql(name: str, spec: Any, members: str) -> str:
+    """``survivorship.base_rows`` as DuckDB SQL: the ``members`` (a query of their keys) with
+    their surviving attributes, each typed, with its provenance."""
     pivoted = [a for a in spec.attributes if not a.derived]
     provenance = (
         "{'department': department, 'resource': resource, 'batch_id': batch_id, "
@@ -500,17 +528,6 @@ def _base_rows_sql(name: str, spec: Any, config: Any, files: Mapping[str, list[s
         f"max({provenance}) FILTER (WHERE element = '{a.element}') AS {a.column}_provenance"
         for a in pivoted
     ]
-    members = " UNION ".join(
-        f'SELECT {config.subject(m).key_field} AS key FROM "{config.subject(m).resource_id}" '
-        f"WHERE {config.subject(m).key_field} IS NOT NULL"
-        + (
-            f" AND {config.subject(m).key_field}_kind = '{spec.key_kind}'"
-            if config.subject(m).key_kind == "party"
-            else ""
-        )
-        for m in spec.members
-        if config.subject(m).resource_id in files
-    )
     return f"""
     CREATE OR REPLACE TEMP TABLE {name} AS
     SELECT m.key AS {KEY_COLUMNS[spec.key_kind]}, v.* EXCLUDE (key)
@@ -582,7 +599,8 @@ def duckdb_core(
     con.execute("CREATE OR REPLACE TEMP TABLE observations AS " + " UNION ALL ".join(selects))
     con.execute(_ATTRIBUTE_VALUES_SQL)
     for name in ("population", "legal_entity"):
-        con.execute(_base_rows_sql(name, config.bases[name], config, files))
+        spec = config.bases[name]
+        con.execute(_base_rows_sql(name, spec, _pool_members_sql(spec, config, files)))
     con.execute(_conflicts_sql(config))
     counts = {}
     for name in CORE_TABLES:
@@ -625,14 +643,203 @@ def spark_core(
     return counts, seconds
 
 
-def different_rows(con: Any, settings: Any, duck_out: str) -> dict[str, int]:
+# --- the core inside Spark's tasks ---------------------------------------------------------------
+#
+# The design the build is to adopt (session 18): Spark reads the pools and shuffles each pool
+# row's statements about a subject by the subject's key, unexploded; every task runs the core's
+# DuckDB SQL above on its rows (all observations of a key are in one task) and writes its part of
+# each table as a Parquet file, which the driver commits to Delta. No observation is exploded,
+# sorted or kept in the JVM, and no result row crosses back into it.
+
+#: A pool row's statements about one subject: element, normalised value and pool field.
+_STATEMENTS_TYPE = "array<struct<element:string,value:string,field:string>>"
+#: ``resource`` of the rows that only say a key is a member of a base (``member:population``).
+_MEMBER = "member:"
+
+
+def _statement_rows(
+    pool_df: Any, resource_id: str, subject: Any, fields: list[Any], record_key_fields: Any
+) -> Any:
+    """One row per pool row with the subject's key: its statements, not yet exploded, and the
+    lineage every observation of the row shares (``observations.explode_observations``)."""
+    key, key_kind = subject_key(pool_df, subject)
+    statements = F.array(
+        *[
+            F.struct(
+                F.lit(f.element).alias("element"),
+                value_text(F.col(f.name), f.data_element.type).alias("value"),
+                F.lit(f.name).alias("field"),
+            )
+            for f in fields
+        ]
+    )
+    record_key = F.concat_ws("|", *[F.col(n).cast("string") for n in record_key_fields] or [key])
+    return pool_df.where(key.isNotNull()).select(
+        key_kind.alias("key_kind"),
+        key.alias("key"),
+        statements.alias("statements"),
+        F.lit(resource_id.split(".", 1)[0]).alias("department"),
+        F.lit(resource_id).alias("resource"),
+        record_key.alias("record_key"),
+        "batch_id",
+        observed_at_of(F.col("batch_id"), F.col("ingested_at")).alias("observed_at"),
+        "source_file",
+        F.col("row_number").cast("long").alias("row_number"),
+    )
+
+
+def _member_rows(pools: Mapping[str, Any], config: Any, base: str) -> list[Any]:
+    """The member keys of ``base`` as statement rows without statements."""
+    spec = config.bases[base]
+    parts = []
+    for member in spec.members:
+        subject = config.subject(member)
+        if subject.resource_id not in pools:
+            continue
+        pool_df = pools[subject.resource_id]
+        key, key_kind = subject_key(pool_df, subject)
+        parts.append(
+            pool_df.where(key.isNotNull() & (key_kind == spec.key_kind)).select(
+                F.lit(spec.key_kind).alias("key_kind"),
+                key.alias("key"),
+                F.array().cast(_STATEMENTS_TYPE).alias("statements"),
+                F.lit(None).cast("string").alias("department"),
+                F.lit(f"{_MEMBER}{base}").alias("resource"),
+                F.lit(None).cast("string").alias("record_key"),
+                F.lit(None).cast("string").alias("batch_id"),
+                F.lit(None).cast("timestamp").alias("observed_at"),
+                F.lit(None).cast("string").alias("source_file"),
+                F.lit(None).cast("long").alias("row_number"),
+            )
+        )
+    return parts
+
+
+def statement_rows_from_pools(pools: Mapping[str, Any], config: Any) -> Any:
+    """The statement rows of every subject of every pool (the elements some base keeps, as
+    ``observations.observations_from_pools``) and the member rows of the two bases."""
+    wanted = attribute_elements(config)
+    parts = []
+    for resource_id, pool_df in pools.items():
+        for subject in config.subjects.get(resource_id, ()):
+            kinds = ("citizen_id", "uscc") if subject.key_kind == "party" else (subject.key_kind,)
+            elements = frozenset().union(*(wanted.get(k, frozenset()) for k in kinds))
+            fields = [f for f in subject.fields if f.element in elements]
+            if fields:
+                record_key = config.catalog.resource(resource_id).key.fields
+                parts.append(_statement_rows(pool_df, resource_id, subject, fields, record_key))
+    for base in ("population", "legal_entity"):
+        parts.extend(_member_rows(pools, config, base))
+    return union_all(parts)
+
+
+def _exploded_sql(config: Any) -> str:
+    """The observations of a task's statement rows (the member rows state nothing)."""
+    authority = _sql_list(authority_triples(config))
+    return f"""
+    CREATE OR REPLACE TEMP TABLE observations AS
+    SELECT key_kind, key, s.element AS element, s.value AS value, department, resource,
+           s.field AS field, record_key, batch_id, observed_at, source_file, row_number,
+           key_kind || '|' || s.element || '|' || resource IN ({authority}) AS is_authority
+    FROM (SELECT *, unnest(statements) AS s FROM statement_rows
+          WHERE NOT starts_with(resource, '{_MEMBER}'))
+    WHERE s.value IS NOT NULL
+    """
+
+
+def partitioned_core(
+    spark: Any, pools: Mapping[str, Any], config: Any, settings: Any
+) -> tuple[dict[str, int], dict[str, float]]:
+    """The core's four tables as Spark tasks running the DuckDB core on their keys' rows, each
+    written as a Delta table ``base/partitioned_<name>``; returns the row counts and the seconds
+    of the tasks (shuffle, SQL, Parquet files) and of the commits."""
+    started = time.perf_counter()
+    timezone = spark.conf.get("spark.sql.session.timeZone")
+    uris = {name: table_uri(settings, "base", f"partitioned_{name}") for name in CORE_TABLES}
+    for uri in uris.values():
+        os.makedirs(uri, exist_ok=True)
+    queries = [
+        _exploded_sql(config),
+        _ATTRIBUTE_VALUES_SQL,
+        *[
+            _base_rows_sql(
+                name,
+                config.bases[name],
+                f"SELECT DISTINCT key FROM statement_rows WHERE resource = '{_MEMBER}{name}'",
+            )
+            for name in ("population", "legal_entity")
+        ],
+        _conflicts_sql(config),
+    ]
+
+    def run_core(batches: Any) -> Any:
+        import pyarrow as pa
+        from pyspark import TaskContext
+
+        batches = list(batches)
+        if not batches:
+            return
+        con = duckdb.connect()
+        # Spark runs one task per core: DuckDB's own threads would only compete with the other.
+        con.execute("SET threads = 1")
+        con.execute(f"SET TimeZone = '{timezone}'")
+        con.register("statement_rows", pa.Table.from_batches(batches))
+        for query in queries:
+            con.execute(query)
+        # Named by the partition, so that a retried task overwrites its own files.
+        file = f"part-{TaskContext.get().partitionId():05d}.parquet"
+        written = []
+        for name in CORE_TABLES:
+            path = f"{uris[name]}/{file}"
+            con.execute(f"COPY {name} TO '{path}' (FORMAT parquet)")
+            rows = con.execute(f"SELECT count(*) FROM {name}").fetchone()[0]
+            written.append(
+                {"table": name, "file": file, "rows": rows, "bytes": os.path.getsize(path)}
+            )
+        con.close()
+        yield pa.RecordBatch.from_pylist(written)
+
+    files = (
+        statement_rows_from_pools(pools, config)
+        .repartition(F.xxhash64("key"))
+        .mapInArrow(run_core, "table string, file string, rows long, bytes long")
+        .collect()
+    )
+    seconds = {"tasks": time.perf_counter() - started}
+    started = time.perf_counter()
+    counts = {}
+    for name in CORE_TABLES:
+        parts = [f for f in files if f["table"] == name]
+        now_ms = int(time.time() * 1000)
+        create_table_with_add_actions(
+            uris[name],
+            Schema.from_arrow(pq.read_schema(f"{uris[name]}/{parts[0]['file']}")),
+            [
+                AddAction(
+                    path=f["file"],
+                    size=f["bytes"],
+                    partition_values={},
+                    modification_time=now_ms,
+                    data_change=True,
+                    stats=json.dumps({"numRecords": f["rows"]}),
+                )
+                for f in parts
+            ],
+            mode="overwrite",
+        )
+        counts[name] = sum(f["rows"] for f in parts)
+    seconds["commit"] = time.perf_counter() - started
+    return counts, seconds
+
+
+def different_rows(con: Any, settings: Any, duck_out: str, prefix: str = "core_") -> dict[str, int]:
     """Rows of each core table that only one engine wrote, whole rows with every column (a row
     written twice by one engine and once by the other counts once). Rows are compared by a
     64-bit hash of all their columns: at a million persons, set operations on the rows
     themselves took four minutes."""
     out = {}
     for name in CORE_TABLES:
-        uris = DeltaTable(table_uri(settings, "base", f"core_{name}")).file_uris()
+        uris = DeltaTable(table_uri(settings, "base", f"{prefix}{name}")).file_uris()
         spark_rows = "read_parquet([" + ", ".join(f"'{u}'" for u in uris) + "])"
         duck_rows = f"read_parquet('{duck_out}/{name}.parquet')"
         columns = ", ".join(
@@ -693,9 +900,18 @@ def run(args: argparse.Namespace, base: Settings) -> list[dict]:
                 spark_counts, steps = spark_core(spark, pools, config, settings)
             spark_s, spark_cpu = time.perf_counter() - started, cpu_seconds() - cpu
 
+            started, cpu = time.perf_counter(), cpu_seconds()
+            with memory.measure() as partitioned_memory:
+                partitioned_counts, partitioned_steps = partitioned_core(
+                    spark, pools, config, settings
+                )
+            partitioned_s = time.perf_counter() - started
+            partitioned_cpu = cpu_seconds() - cpu
+
             con = duckdb.connect()
             con.execute(f"SET memory_limit = '{DUCKDB_MEMORY_LIMIT}'")
             different = different_rows(con, settings, duck_out)
+            partitioned_different = different_rows(con, settings, duck_out, "partitioned_")
             con.close()
 
             rows_out.append(
@@ -714,6 +930,16 @@ def run(args: argparse.Namespace, base: Settings) -> list[dict]:
                     "ratio": round(spark_s / duck_s, 1) if duck_s else None,
                     "same_tables": not any(different.values()) and spark_counts == duck_counts,
                     **{f"different_{name}": n for name, n in different.items() if n},
+                    "partitioned_core_s": round(partitioned_s, 1),
+                    "partitioned_core_cpu_s": round(partitioned_cpu, 1),
+                    **{
+                        f"partitioned_{step}_s": round(t, 1)
+                        for step, t in partitioned_steps.items()
+                    },
+                    "partitioned_core_peak_mb": partitioned_memory["tree"],
+                    "partitioned_ratio": round(partitioned_s / duck_s, 2) if duck_s else None,
+                    "partitioned_same_tables": not any(partitioned_different.values())
+                    and partitioned_counts == duck_counts,
                     "cores": os.cpu_count(),
                 }
             )

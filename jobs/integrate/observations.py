@@ -63,7 +63,7 @@ def value_text(column: Column, storage_type: str) -> Column:
     return column.cast("string")
 
 
-def _subject_key(pool_df: DataFrame, subject: Subject) -> tuple[Column, Column]:
+def subject_key(pool_df: DataFrame, subject: Subject) -> tuple[Column, Column]:
     key = F.col(subject.key_field)
     if subject.key_kind == "party":
         # A real-estate owner is a person or an entity; the pool says which, per row.
@@ -87,7 +87,7 @@ def explode_observations(
         record_key_fields: the resource's catalog key fields (``record_key``).
     """
     fields = list(fields)
-    key, key_kind = _subject_key(pool_df, subject)
+    key, key_kind = subject_key(pool_df, subject)
     statements = F.array(
         *[
             F.struct(
@@ -184,7 +184,7 @@ def members_from_pools(
         if subject.resource_id not in pools:
             continue
         pool_df = pools[subject.resource_id]
-        key, key_kind = _subject_key(pool_df, subject)
+        key, key_kind = subject_key(pool_df, subject)
         parts.append(
             pool_df.where(key.isNotNull() & (key_kind == spec.key_kind)).select(key.alias("key"))
         )

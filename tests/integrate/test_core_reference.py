@@ -1,4 +1,5 @@
-"""The Spark integration core against its DuckDB reference (``bench.bench_integrate``).
+"""The Spark integration core, and the core run inside Spark's tasks, against their DuckDB
+reference (``bench.bench_integrate``).
 
 The benchmark's ratio means something only if both engines do the same work: the reference
 computes the same four tables column for column. Run on a small generated county whose sources
@@ -20,7 +21,7 @@ PERSONS = 3_000
 
 @pytest.fixture(scope="module")
 def both_cores(spark, tmp_path_factory):
-    from bench.bench_integrate import county_pools, duckdb_core, spark_core
+    from bench.bench_integrate import county_pools, duckdb_core, partitioned_core, spark_core
     from jobs.integrate.build import read_pools
     from jobs.integrate.config import load_integration_config
     from jobs.lake import tables
@@ -34,19 +35,20 @@ def both_cores(spark, tmp_path_factory):
         tables.write_table(df, POOL.uri(settings, *resource_id.split(".")), mode="append")
     pools, _ = read_pools(spark, settings, config.catalog)
     spark_core(spark, pools, config, settings)
+    partitioned_counts, _ = partitioned_core(spark, pools, config, settings)
     files = {rid: DeltaTable(POOL.uri(settings, *rid.split("."))).file_uris() for rid in pools}
     duck_out = root / "duckdb"
     duck_out.mkdir()
     con = duckdb.connect()
     counts = duckdb_core(con, files, config, str(duck_out), settings.timezone)
-    yield settings, con, str(duck_out), counts
+    yield settings, con, str(duck_out), counts, partitioned_counts
     con.close()
 
 
 def test_duckdb_reference_writes_the_spark_cores_rows_column_for_column(both_cores):
     from bench.bench_integrate import CORE_TABLES, different_rows
 
-    settings, con, duck_out, counts = both_cores
+    settings, con, duck_out, counts, _ = both_cores
 
     assert different_rows(con, settings, duck_out) == {name: 0 for name in CORE_TABLES}
     # Not a comparison of empty or trivial tables: the county has its disputes.
@@ -60,10 +62,21 @@ def test_duckdb_reference_writes_the_spark_cores_rows_column_for_column(both_cor
     assert reasons["agreement"] > 0 and reasons["authority"] > 0
 
 
+def test_the_core_run_inside_spark_tasks_writes_the_references_rows(both_cores):
+    from bench.bench_integrate import CORE_TABLES, different_rows
+
+    settings, con, duck_out, counts, partitioned_counts = both_cores
+
+    assert different_rows(con, settings, duck_out, "partitioned_") == {
+        name: 0 for name in CORE_TABLES
+    }
+    assert partitioned_counts == counts
+
+
 def test_a_row_that_differs_in_one_nested_field_is_found(both_cores, tmp_path):
     from bench.bench_integrate import CORE_TABLES, different_rows
 
-    settings, con, duck_out, _ = both_cores
+    settings, con, duck_out, _, _ = both_cores
     altered = tmp_path / "altered"
     altered.mkdir()
     for name in CORE_TABLES:
