@@ -747,12 +747,28 @@ def _exploded_sql(config: Any) -> str:
     """
 
 
+#: Pool rows per task of :func:`partitioned_core`: each task's DuckDB holds its keys' rows, their
+#: observations and windows. At a million persons (3.4M pool rows) 8 tasks took 68-80 s and
+#: peaked at 5.6-6.1 GB (the process tree), 32 took 60-62 s at 3.3-3.7 GB, 64 63.5 s at 3.2 GB.
+POOL_ROWS_PER_TASK = 100_000
+
+
+def partitions_for(pool_rows: int, settings: Any) -> int:
+    """Tasks for :func:`partitioned_core`: one per :data:`POOL_ROWS_PER_TASK` pool rows, at
+    least the session's shuffle partitions."""
+    return max(settings.shuffle_partitions, -(-pool_rows // POOL_ROWS_PER_TASK))
+
+
 def partitioned_core(
-    spark: Any, pools: Mapping[str, Any], config: Any, settings: Any
+    spark: Any, pools: Mapping[str, Any], config: Any, settings: Any, partitions: int | None = None
 ) -> tuple[dict[str, int], dict[str, float]]:
     """The core's four tables as Spark tasks running the DuckDB core on their keys' rows, each
     written as a Delta table ``base/partitioned_<name>``; returns the row counts and the seconds
-    of the tasks (shuffle, SQL, Parquet files) and of the commits."""
+    of the tasks (shuffle, SQL, Parquet files) and of the commits.
+
+    Args:
+        partitions: tasks (:func:`partitions_for`); the session's shuffle partitions if omitted.
+    """
     started = time.perf_counter()
     timezone = spark.conf.get("spark.sql.session.timeZone")
     uris = {name: table_uri(settings, "base", f"partitioned_{name}") for name in CORE_TABLES}
@@ -801,7 +817,7 @@ def partitioned_core(
 
     files = (
         statement_rows_from_pools(pools, config)
-        .repartition(F.xxhash64("key"))
+        .repartition(partitions or settings.shuffle_partitions, F.xxhash64("key"))
         .mapInArrow(run_core, "table string, file string, rows long, bytes long")
         .collect()
     )
@@ -903,7 +919,7 @@ def run(args: argparse.Namespace, base: Settings) -> list[dict]:
             started, cpu = time.perf_counter(), cpu_seconds()
             with memory.measure() as partitioned_memory:
                 partitioned_counts, partitioned_steps = partitioned_core(
-                    spark, pools, config, settings
+                    spark, pools, config, settings, partitions_for(pool_rows, settings)
                 )
             partitioned_s = time.perf_counter() - started
             partitioned_cpu = cpu_seconds() - cpu
