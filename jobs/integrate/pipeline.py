@@ -97,8 +97,8 @@ def integrate(
 
     # Beside this thread, a lane: while the driver plans and compiles one query (on one core),
     # another runs; most of a small county's build is that planning, not its tasks.
-    with ThreadPoolExecutor(max_workers=lanes, thread_name_prefix="integrate") as pool:
-        return _integrate(pools, config, as_of, spark, quarantines, corrections, pool)
+    with ThreadPoolExecutor(max_workers=lanes, thread_name_prefix="integrate") as executor:
+        return _integrate(pools, config, as_of, spark, quarantines, corrections, executor)
 
 
 def _integrate(
