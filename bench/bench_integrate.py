@@ -61,7 +61,17 @@ from jobs.catalog.models import Catalog
 from jobs.frames import kept_on_disk, union_all
 from jobs.integrate.build import build_bases, read_pools, with_nullable_fields
 from jobs.integrate.config import load_integration_config
-from jobs.integrate.conflicts import conflict_elements, value_conflicts
+from jobs.integrate.conflicts import value_conflicts
+from jobs.integrate.core_sql import (
+    ATTRIBUTE_VALUES_SQL,
+    CORE_TABLES,
+    MEMBER_PREFIX,
+    base_rows_sql,
+    conflicts_sql,
+    core_on_statements,
+    sql_list,
+    statement_queries,
+)
 from jobs.integrate.observations import (
     attribute_elements,
     members_from_pools,
@@ -72,13 +82,6 @@ from jobs.integrate.observations import (
 )
 from jobs.integrate.pipeline import empty_pool
 from jobs.integrate.survivorship import (
-    BY_AGREEMENT,
-    BY_AUTHORITY,
-    BY_FREQUENCY,
-    BY_RECENCY,
-    BY_TIE_BREAK,
-    KEY_COLUMNS,
-    PROVENANCE_FIELDS,
     attribute_values,
     authority_triples,
     base_rows,
@@ -356,147 +359,6 @@ def _sql_value(column: str, storage: str) -> str:
     return f"CAST({column} AS VARCHAR)"
 
 
-def _sql_typed(value: str, storage: str) -> str:
-    """An attribute's text value back in its storage type (``survivorship.typed_value``)."""
-    if storage == "date":
-        return f"CAST(try_strptime({value}, '%Y-%m-%d') AS DATE)"
-    if storage == "timestamp":
-        return f"CAST(try_strptime({value}, '%Y-%m-%dT%H:%M:%S') AS TIMESTAMPTZ)"
-    if storage == "string":
-        return value
-    return f"TRY_CAST({value} AS {storage.upper()})"
-
-
-def _sql_list(items: list[str]) -> str:
-    return ", ".join(f"'{item}'" for item in items) or "''"
-
-
-_PROVENANCE = ", ".join(PROVENANCE_FIELDS)
-_PROVENANCE_STRUCT = "{" + ", ".join(f"'{name}': {name}" for name in PROVENANCE_FIELDS) + "}"
-_RANKED_PROVENANCE = ", ".join(f"ranked[1].source.{name} AS {name}" for name in PROVENANCE_FIELDS)
-
-#: ``attribute_values`` as the Spark core writes it, by the same plan
-#: (``survivorship.attribute_values``): one window over the observations settles the attributes
-#: whose observations all state one value (credited to the first statement in credit order) and
-#: picks out the observations of the others, which go through survivorship's three steps
-#: (current statements, candidates, ranking).
-_ATTRIBUTE_VALUES_SQL = f"""
-CREATE OR REPLACE TEMP TABLE attribute_values AS
-WITH summarised AS (
-    SELECT *,
-           min(value) OVER attribute = max(value) OVER attribute AS agreed,
-           count(DISTINCT resource) OVER attribute AS n_sources,
-           row_number() OVER (
-               PARTITION BY key_kind, key, element
-               ORDER BY is_authority DESC, observed_at DESC, batch_id DESC, resource DESC,
-                        source_file DESC, row_number DESC
-           ) AS credit_rank
-    FROM observations
-    WINDOW attribute AS (PARTITION BY key_kind, key, element)
-    QUALIFY credit_rank = 1 OR NOT agreed
-),
-statements AS (
-    SELECT * FROM summarised WHERE NOT agreed
-    QUALIFY row_number() OVER (
-        PARTITION BY key_kind, key, element, resource, record_key
-        ORDER BY observed_at DESC, batch_id DESC, source_file DESC, row_number DESC, value
-    ) = 1
-),
-candidates AS (
-    SELECT key_kind, key, element, value,
-           bool_or(is_authority) AS is_authority,
-           max(observed_at) AS latest_at,
-           len(list_distinct(list(resource))) AS n_sources,
-           list_sort(list_distinct(list(department))) AS departments,
-           list_sort(list_distinct(list(resource))) AS resources,
-           arg_max(
-               {_PROVENANCE_STRUCT},
-               {{'a': is_authority, 'o': observed_at, 'b': batch_id, 'r': resource,
-                 'f': source_file, 'n': row_number}}
-           ) AS source
-    FROM statements GROUP BY ALL
-),
-ranked AS (
-    SELECT key_kind, key, element,
-           list_sort(list({{'r_authority': NOT is_authority, 'r_recency': -epoch_us(latest_at),
-                            'r_frequency': -n_sources, 'value': value,
-                            'is_authority': is_authority, 'latest_at': latest_at,
-                            'n_sources': n_sources, 'departments': departments,
-                            'resources': resources, 'source': source}})) AS ranked,
-           sum(n_sources) AS n_sources
-    FROM candidates GROUP BY ALL
-)
-SELECT key_kind, key, element, value, {_PROVENANCE},
-       '{BY_AGREEMENT}' AS survived_by,
-       CAST(n_sources AS BIGINT) AS n_sources,
-       CAST(1 AS INTEGER) AS n_values,
-       CAST([] AS STRUCT(value VARCHAR, departments VARCHAR[], resources VARCHAR[],
-                         observed_at TIMESTAMPTZ)[]) AS losing_values,
-       CAST([] AS VARCHAR[]) AS dissenting_departments
-FROM summarised WHERE agreed
-UNION ALL
-SELECT key_kind, key, element,
-       ranked[1].value AS value,
-       {_RANKED_PROVENANCE},
-       CASE WHEN len(ranked) = 1 THEN '{BY_AGREEMENT}'
-            WHEN ranked[1].is_authority AND NOT ranked[2].is_authority THEN '{BY_AUTHORITY}'
-            WHEN ranked[1].latest_at > ranked[2].latest_at THEN '{BY_RECENCY}'
-            WHEN ranked[1].n_sources > ranked[2].n_sources THEN '{BY_FREQUENCY}'
-            ELSE '{BY_TIE_BREAK}' END AS survived_by,
-       CAST(n_sources AS BIGINT) AS n_sources,
-       CAST(len(ranked) AS INTEGER) AS n_values,
-       list_transform(ranked[2:], lambda c: {{'value': c.value, 'departments': c.departments,
-                                             'resources': c.resources,
-                                             'observed_at': c.latest_at}}) AS losing_values,
-       list_sort(list_distinct(flatten(list_transform(ranked[2:], lambda c: c.departments))))
-           AS dissenting_departments
-FROM ranked
-"""
-
-
-def _conflicts_sql(config: Any) -> str:
-    """``conflicts.value_conflicts`` as DuckDB SQL: the issue rows of attributes in conflict."""
-    base_of = " ".join(
-        f"WHEN '{spec.key_kind}' THEN '{spec.table}'" for spec in config.bases.values()
-    )
-    return f"""
-    CREATE OR REPLACE TEMP TABLE conflicts AS
-    WITH shaped AS (
-        SELECT substr(sha256('conflict|' || element || '|' || key_kind || '|' || key), 1, 24)
-                   AS issue_id,
-               'conflict' AS issue_type,
-               CAST(NULL AS VARCHAR) AS rule,
-               element, key_kind, key,
-               CASE key_kind {base_of} END AS base,
-               [key] AS base_keys,
-               list_sort(list_distinct(dissenting_departments)) AS departments,
-               list_sort(list_distinct(flatten(list_transform(losing_values, lambda v: v.resources))))
-                   AS resources,
-               value AS surviving_value,
-               department AS surviving_department,
-               list_concat(
-                   [{{'value': value, 'departments': [department], 'resources': [resource],
-                      'observed_at': observed_at}}],
-                   losing_values
-               ) AS observed_values,
-               element || ': ' || value || ' (' || resource || ', ' || survived_by || ') vs '
-                   || array_to_string(list_transform(losing_values,
-                          lambda v: v.value || ' (' || array_to_string(v.resources, ',') || ')'), '; ')
-                   AS detail
-        FROM attribute_values
-        WHERE n_values > 1 AND key_kind || '|' || element IN ({_sql_list(conflict_elements(config))})
-    )
-    SELECT *,
-           substr(sha256(CAST(to_json({{
-               'surviving_value': surviving_value,
-               'values': list_transform(observed_values, lambda v: {{'v': v.value, 'd': v.departments}}),
-               'departments': departments,
-               'base_keys': base_keys
-           }}) AS VARCHAR)), 1, 16) AS values_hash
-    FROM shaped
-    """
-
-
 def _pool_members_sql(spec: Any, config: Any, files: Mapping[str, list[str]]) -> str:
     """The keys that make a row of the base ``spec`` (``observations.members_from_pools``), read
     from the pool views."""
@@ -513,34 +375,8 @@ def _pool_members_sql(spec: Any, config: Any, files: Mapping[str, list[str]]) ->
     )
 
 
-def _base_rows_sql(name: str, spec: Any, members: str) -> str:
-    """``survivorship.base_rows`` as DuckDB SQL: the ``members`` (a query of their keys) with
-    their surviving attributes, each typed, with its provenance."""
-    pivoted = [a for a in spec.attributes if not a.derived]
-    provenance = (
-        "{'department': department, 'resource': resource, 'batch_id': batch_id, "
-        "'observed_at': observed_at, 'survived_by': survived_by, 'n_values': n_values}"
-    )
-    columns = [
-        _sql_typed(f"max(value) FILTER (WHERE element = '{a.element}')", a.type) + f" AS {a.column}"
-        for a in pivoted
-    ] + [
-        f"max({provenance}) FILTER (WHERE element = '{a.element}') AS {a.column}_provenance"
-        for a in pivoted
-    ]
-    return f"""
-    CREATE OR REPLACE TEMP TABLE {name} AS
-    SELECT m.key AS {KEY_COLUMNS[spec.key_kind]}, v.* EXCLUDE (key)
-    FROM ({members}) m
-    LEFT JOIN (SELECT key, {", ".join(columns)} FROM attribute_values
-               WHERE key_kind = '{spec.key_kind}' GROUP BY key) v USING (key)
-    """
-
-
 #: DuckDB's memory limit for the reference (see :func:`duckdb_core`).
 DUCKDB_MEMORY_LIMIT = "6GB"
-
-CORE_TABLES = ("attribute_values", "population", "legal_entity", "conflicts")
 
 
 def duckdb_core(
@@ -566,7 +402,7 @@ def duckdb_core(
             f'CREATE OR REPLACE VIEW "{resource_id}" AS SELECT * FROM read_parquet([{listed}])'
         )
     wanted = attribute_elements(config)
-    authority = _sql_list(authority_triples(config))
+    authority = sql_list(authority_triples(config))
     selects = []
     for resource_id in files:
         record_key = " || '|' || ".join(
@@ -597,11 +433,11 @@ def duckdb_core(
                     f'FROM "{resource_id}" WHERE {subject.key_field} IS NOT NULL AND {f.name} IS NOT NULL'
                 )
     con.execute("CREATE OR REPLACE TEMP TABLE observations AS " + " UNION ALL ".join(selects))
-    con.execute(_ATTRIBUTE_VALUES_SQL)
+    con.execute(ATTRIBUTE_VALUES_SQL)
     for name in ("population", "legal_entity"):
         spec = config.bases[name]
-        con.execute(_base_rows_sql(name, spec, _pool_members_sql(spec, config, files)))
-    con.execute(_conflicts_sql(config))
+        con.execute(base_rows_sql(name, spec, _pool_members_sql(spec, config, files)))
+    con.execute(conflicts_sql(config))
     counts = {}
     for name in CORE_TABLES:
         con.execute(f"COPY {name} TO '{out}/{name}.parquet' (FORMAT parquet)")
@@ -653,8 +489,6 @@ def spark_core(
 
 #: A pool row's statements about one subject: element, normalised value and pool field.
 _STATEMENTS_TYPE = "array<struct<element:string,value:string,field:string>>"
-#: ``resource`` of the rows that only say a key is a member of a base (``member:population``).
-_MEMBER = "member:"
 
 
 def _statement_rows(
@@ -704,7 +538,7 @@ def _member_rows(pools: Mapping[str, Any], config: Any, base: str) -> list[Any]:
                 key.alias("key"),
                 F.array().cast(_STATEMENTS_TYPE).alias("statements"),
                 F.lit(None).cast("string").alias("department"),
-                F.lit(f"{_MEMBER}{base}").alias("resource"),
+                F.lit(f"{MEMBER_PREFIX}{base}").alias("resource"),
                 F.lit(None).cast("string").alias("record_key"),
                 F.lit(None).cast("string").alias("batch_id"),
                 F.lit(None).cast("timestamp").alias("observed_at"),
@@ -731,20 +565,6 @@ def statement_rows_from_pools(pools: Mapping[str, Any], config: Any) -> Any:
     for base in ("population", "legal_entity"):
         parts.extend(_member_rows(pools, config, base))
     return union_all(parts)
-
-
-def _exploded_sql(config: Any) -> str:
-    """The observations of a task's statement rows (the member rows state nothing)."""
-    authority = _sql_list(authority_triples(config))
-    return f"""
-    CREATE OR REPLACE TEMP TABLE observations AS
-    SELECT key_kind, key, s.element AS element, s.value AS value, department, resource,
-           s.field AS field, record_key, batch_id, observed_at, source_file, row_number,
-           key_kind || '|' || s.element || '|' || resource IN ({authority}) AS is_authority
-    FROM (SELECT *, unnest(statements) AS s FROM statement_rows
-          WHERE NOT starts_with(resource, '{_MEMBER}'))
-    WHERE s.value IS NOT NULL
-    """
 
 
 #: Pool rows per task of :func:`partitioned_core`: each task's DuckDB holds its keys' rows, their
@@ -774,19 +594,7 @@ def partitioned_core(
     uris = {name: table_uri(settings, "base", f"partitioned_{name}") for name in CORE_TABLES}
     for uri in uris.values():
         os.makedirs(uri, exist_ok=True)
-    queries = [
-        _exploded_sql(config),
-        _ATTRIBUTE_VALUES_SQL,
-        *[
-            _base_rows_sql(
-                name,
-                config.bases[name],
-                f"SELECT DISTINCT key FROM statement_rows WHERE resource = '{_MEMBER}{name}'",
-            )
-            for name in ("population", "legal_entity")
-        ],
-        _conflicts_sql(config),
-    ]
+    queries = statement_queries(config)
 
     def run_core(batches: Any) -> Any:
         import pyarrow as pa
@@ -795,24 +603,21 @@ def partitioned_core(
         batches = list(batches)
         if not batches:
             return
-        con = duckdb.connect()
-        # Spark runs one task per core: DuckDB's own threads would only compete with the other.
-        con.execute("SET threads = 1")
-        con.execute(f"SET TimeZone = '{timezone}'")
-        con.register("statement_rows", pa.Table.from_batches(batches))
-        for query in queries:
-            con.execute(query)
+        tables_of_keys = core_on_statements(pa.Table.from_batches(batches), queries, timezone)
         # Named by the partition, so that a retried task overwrites its own files.
         file = f"part-{TaskContext.get().partitionId():05d}.parquet"
         written = []
-        for name in CORE_TABLES:
+        for name, table in tables_of_keys.items():
             path = f"{uris[name]}/{file}"
-            con.execute(f"COPY {name} TO '{path}' (FORMAT parquet)")
-            rows = con.execute(f"SELECT count(*) FROM {name}").fetchone()[0]
+            pq.write_table(table, path)
             written.append(
-                {"table": name, "file": file, "rows": rows, "bytes": os.path.getsize(path)}
+                {
+                    "table": name,
+                    "file": file,
+                    "rows": table.num_rows,
+                    "bytes": os.path.getsize(path),
+                }
             )
-        con.close()
         yield pa.RecordBatch.from_pylist(written)
 
     files = (
