@@ -76,9 +76,8 @@ from jobs.integrate.observations import (
     attribute_elements,
     members_from_pools,
     observations_from_pools,
-    observed_at_of,
+    statement_rows_from_pools,
     subject_key,
-    value_text,
 )
 from jobs.integrate.pipeline import empty_pool
 from jobs.integrate.survivorship import (
@@ -491,37 +490,6 @@ def spark_core(
 _STATEMENTS_TYPE = "array<struct<element:string,value:string,field:string>>"
 
 
-def _statement_rows(
-    pool_df: Any, resource_id: str, subject: Any, fields: list[Any], record_key_fields: Any
-) -> Any:
-    """One row per pool row with the subject's key: its statements, not yet exploded, and the
-    lineage every observation of the row shares (``observations.explode_observations``)."""
-    key, key_kind = subject_key(pool_df, subject)
-    statements = F.array(
-        *[
-            F.struct(
-                F.lit(f.element).alias("element"),
-                value_text(F.col(f.name), f.data_element.type).alias("value"),
-                F.lit(f.name).alias("field"),
-            )
-            for f in fields
-        ]
-    )
-    record_key = F.concat_ws("|", *[F.col(n).cast("string") for n in record_key_fields] or [key])
-    return pool_df.where(key.isNotNull()).select(
-        key_kind.alias("key_kind"),
-        key.alias("key"),
-        statements.alias("statements"),
-        F.lit(resource_id.split(".", 1)[0]).alias("department"),
-        F.lit(resource_id).alias("resource"),
-        record_key.alias("record_key"),
-        "batch_id",
-        observed_at_of(F.col("batch_id"), F.col("ingested_at")).alias("observed_at"),
-        "source_file",
-        F.col("row_number").cast("long").alias("row_number"),
-    )
-
-
 def _member_rows(pools: Mapping[str, Any], config: Any, base: str) -> list[Any]:
     """The member keys of ``base`` as statement rows without statements."""
     spec = config.bases[base]
@@ -549,19 +517,9 @@ def _member_rows(pools: Mapping[str, Any], config: Any, base: str) -> list[Any]:
     return parts
 
 
-def statement_rows_from_pools(pools: Mapping[str, Any], config: Any) -> Any:
-    """The statement rows of every subject of every pool (the elements some base keeps, as
-    ``observations.observations_from_pools``) and the member rows of the two bases."""
-    wanted = attribute_elements(config)
-    parts = []
-    for resource_id, pool_df in pools.items():
-        for subject in config.subjects.get(resource_id, ()):
-            kinds = ("citizen_id", "uscc") if subject.key_kind == "party" else (subject.key_kind,)
-            elements = frozenset().union(*(wanted.get(k, frozenset()) for k in kinds))
-            fields = [f for f in subject.fields if f.element in elements]
-            if fields:
-                record_key = config.catalog.resource(resource_id).key.fields
-                parts.append(_statement_rows(pool_df, resource_id, subject, fields, record_key))
+def core_statement_rows(pools: Mapping[str, Any], config: Any) -> Any:
+    """The statement rows of every subject of every pool and the member rows of the two bases."""
+    parts = [statement_rows_from_pools(pools, config)]
     for base in ("population", "legal_entity"):
         parts.extend(_member_rows(pools, config, base))
     return union_all(parts)
@@ -621,7 +579,7 @@ def partitioned_core(
         yield pa.RecordBatch.from_pylist(written)
 
     files = (
-        statement_rows_from_pools(pools, config)
+        core_statement_rows(pools, config)
         .repartition(partitions or settings.shuffle_partitions, F.xxhash64("key"))
         .mapInArrow(run_core, "table string, file string, rows long, bytes long")
         .collect()

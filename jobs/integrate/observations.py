@@ -19,7 +19,7 @@ whose name carries no time falls back to its ingestion time.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -71,18 +71,20 @@ def subject_key(pool_df: DataFrame, subject: Subject) -> tuple[Column, Column]:
     return key, F.lit(subject.key_kind)
 
 
-def explode_observations(
+def statement_rows(
     pool_df: DataFrame,
     resource_id: str,
     subject: Subject,
     fields: Iterable[Field],
     record_key_fields: Iterable[str] = (),
 ) -> DataFrame:
-    """One observation per (row, field) with a value, for one subject of one pool.
+    """One row per pool row with the subject's key: its ``statements`` about the subject (an
+    array of element, normalised value and pool field, not yet exploded) and the lineage every
+    observation of the row shares.
 
     Args:
         pool_df: the pool table of ``resource_id``.
-        subject: whose key the observations are filed under.
+        subject: whose key the statements are filed under.
         fields: the fields to keep (those describing the subject that are base attributes).
         record_key_fields: the resource's catalog key fields (``record_key``).
     """
@@ -100,22 +102,34 @@ def explode_observations(
     )
     department = resource_id.split(".", 1)[0]
     record_key = F.concat_ws("|", *[F.col(n).cast("string") for n in record_key_fields] or [key])
-    # Row-level columns are computed before the explode: above it, Spark would compute the record
-    # key and parse the batch's time once per statement instead of once per row.
+    return pool_df.where(key.isNotNull()).select(
+        key_kind.alias("key_kind"),
+        key.alias("key"),
+        statements.alias("statements"),
+        F.lit(department).alias("department"),
+        F.lit(resource_id).alias("resource"),
+        record_key.alias("record_key"),
+        "batch_id",
+        observed_at_of(F.col("batch_id"), F.col("ingested_at")).alias("observed_at"),
+        "source_file",
+        F.col("row_number").cast("long").alias("row_number"),
+    )
+
+
+def explode_observations(
+    pool_df: DataFrame,
+    resource_id: str,
+    subject: Subject,
+    fields: Iterable[Field],
+    record_key_fields: Iterable[str] = (),
+) -> DataFrame:
+    """One observation per (row, field) with a value, for one subject of one pool
+    (:func:`statement_rows`, exploded)."""
+    # Row-level columns are computed before the explode (statement_rows): above it, Spark would
+    # compute the record key and parse the batch's time once per statement instead of once per
+    # row.
     return (
-        pool_df.where(key.isNotNull())
-        .select(
-            key_kind.alias("key_kind"),
-            key.alias("key"),
-            statements.alias("statements"),
-            F.lit(department).alias("department"),
-            F.lit(resource_id).alias("resource"),
-            record_key.alias("record_key"),
-            "batch_id",
-            observed_at_of(F.col("batch_id"), F.col("ingested_at")).alias("observed_at"),
-            "source_file",
-            F.col("row_number").cast("long").alias("row_number"),
-        )
+        statement_rows(pool_df, resource_id, subject, fields, record_key_fields)
         .select("*", F.explode("statements").alias("s"))
         .where(F.col("s.value").isNotNull())
         .select(
@@ -153,6 +167,27 @@ def observations_from_pools(
     any base and stays in the pool). ``key_kind`` keeps the observations of one kind of subject
     only (``citizen_id``: of persons). ``None`` when no pool yields an observation.
     """
+    parts = _subjects_parts(pools, config, key_kind, explode_observations)
+    return union_all(parts) if parts else None
+
+
+def statement_rows_from_pools(
+    pools: Mapping[str, DataFrame], config: IntegrationConfig, key_kind: str | None = None
+) -> DataFrame | None:
+    """:func:`observations_from_pools` before the explode: the :func:`statement_rows` of every
+    subject of every pool given, or ``None``."""
+    parts = _subjects_parts(pools, config, key_kind, statement_rows)
+    return union_all(parts) if parts else None
+
+
+def _subjects_parts(
+    pools: Mapping[str, DataFrame],
+    config: IntegrationConfig,
+    key_kind: str | None,
+    rows_of: Callable[..., DataFrame],
+) -> list[DataFrame]:
+    """``rows_of(pool, resource id, subject, fields, record key fields)`` for every subject of
+    every pool with fields some base keeps (see :func:`observations_from_pools`)."""
     wanted = attribute_elements(config)
     parts: list[DataFrame] = []
     for resource_id, pool_df in pools.items():
@@ -164,13 +199,11 @@ def observations_from_pools(
             fields = [f for f in subject.fields if f.element in elements]
             if fields:
                 record_key = config.catalog.resource(resource_id).key.fields
-                part = explode_observations(pool_df, resource_id, subject, fields, record_key)
+                part = rows_of(pool_df, resource_id, subject, fields, record_key)
                 if key_kind is not None and subject.key_kind == "party":
                     part = part.where(F.col("key_kind") == key_kind)
                 parts.append(part)
-    if not parts:
-        return None
-    return union_all(parts)
+    return parts
 
 
 def members_from_pools(
