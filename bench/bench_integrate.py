@@ -74,10 +74,10 @@ from jobs.integrate.core_sql import (
 )
 from jobs.integrate.observations import (
     attribute_elements,
+    member_keys,
     members_from_pools,
     observations_from_pools,
     statement_rows_from_pools,
-    subject_key,
 )
 from jobs.integrate.pipeline import empty_pool
 from jobs.integrate.survivorship import (
@@ -492,29 +492,22 @@ _STATEMENTS_TYPE = "array<struct<element:string,value:string,field:string>>"
 
 def _member_rows(pools: Mapping[str, Any], config: Any, base: str) -> list[Any]:
     """The member keys of ``base`` as statement rows without statements."""
-    spec = config.bases[base]
-    parts = []
-    for member in spec.members:
-        subject = config.subject(member)
-        if subject.resource_id not in pools:
-            continue
-        pool_df = pools[subject.resource_id]
-        key, key_kind = subject_key(pool_df, subject)
-        parts.append(
-            pool_df.where(key.isNotNull() & (key_kind == spec.key_kind)).select(
-                F.lit(spec.key_kind).alias("key_kind"),
-                key.alias("key"),
-                F.array().cast(_STATEMENTS_TYPE).alias("statements"),
-                F.lit(None).cast("string").alias("department"),
-                F.lit(f"{MEMBER_PREFIX}{base}").alias("resource"),
-                F.lit(None).cast("string").alias("record_key"),
-                F.lit(None).cast("string").alias("batch_id"),
-                F.lit(None).cast("timestamp").alias("observed_at"),
-                F.lit(None).cast("string").alias("source_file"),
-                F.lit(None).cast("long").alias("row_number"),
-            )
+    key_kind = config.bases[base].key_kind
+    return [
+        keys.select(
+            F.lit(key_kind).alias("key_kind"),
+            "key",
+            F.array().cast(_STATEMENTS_TYPE).alias("statements"),
+            F.lit(None).cast("string").alias("department"),
+            F.lit(f"{MEMBER_PREFIX}{base}").alias("resource"),
+            F.lit(None).cast("string").alias("record_key"),
+            F.lit(None).cast("string").alias("batch_id"),
+            F.lit(None).cast("timestamp").alias("observed_at"),
+            F.lit(None).cast("string").alias("source_file"),
+            F.lit(None).cast("long").alias("row_number"),
         )
-    return parts
+        for keys in member_keys(pools, config, base)
+    ]
 
 
 def core_statement_rows(pools: Mapping[str, Any], config: Any) -> Any:

@@ -206,10 +206,11 @@ def _subjects_parts(
     return parts
 
 
-def members_from_pools(
+def member_keys(
     pools: Mapping[str, DataFrame], config: IntegrationConfig, base: str
-) -> DataFrame | None:
-    """The keys that make a row of ``base`` (its members), one row per key, or None."""
+) -> list[DataFrame]:
+    """The keys that make a row of ``base`` (its members), a ``key`` column per member pool,
+    each key as often as its pool names it (one part per member subject with a pool)."""
     spec = config.bases[base]
     parts = []
     for member in spec.members:
@@ -221,9 +222,15 @@ def members_from_pools(
         parts.append(
             pool_df.where(key.isNotNull() & (key_kind == spec.key_kind)).select(key.alias("key"))
         )
-    if not parts:
-        return None
-    return union_all(parts).distinct()
+    return parts
+
+
+def members_from_pools(
+    pools: Mapping[str, DataFrame], config: IntegrationConfig, base: str
+) -> DataFrame | None:
+    """The keys that make a row of ``base`` (its members), one row per key, or None."""
+    parts = member_keys(pools, config, base)
+    return union_all(parts).distinct() if parts else None
 
 
 def members_or_empty(
