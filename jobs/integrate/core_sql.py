@@ -24,6 +24,7 @@ import pyarrow as pa
 
 from jobs.integrate.config import BaseSpec, IntegrationConfig
 from jobs.integrate.conflicts import conflict_elements
+from jobs.integrate.corrections import CORRECTION_SOURCE
 from jobs.integrate.survivorship import (
     BY_AGREEMENT,
     BY_AUTHORITY,
@@ -210,16 +211,41 @@ MEMBER_PREFIX = "member:"
 
 
 def observations_from_statements_sql(config: IntegrationConfig) -> str:
-    """The observations of a task's statement rows (the member rows state nothing)."""
+    """The observations of a task's statement rows (the member rows state nothing).
+
+    A row whose ``source_file`` is ``verification`` is a correction a department made answering
+    a ticket (``corrections.correction_observations``): it is observed once per record of that
+    department stating the element for the key, in that record's resource and field, replacing
+    its statement there; once under its own resource when no record states it.
+    """
     authority = sql_list(authority_triples(config))
     return f"""
     CREATE OR REPLACE TEMP TABLE observations AS
-    SELECT key_kind, key, s.element AS element, s.value AS value, department, resource,
-           s.field AS field, record_key, batch_id, observed_at, source_file, row_number,
-           key_kind || '|' || s.element || '|' || resource IN ({authority}) AS is_authority
-    FROM (SELECT *, unnest(statements) AS s FROM statement_rows
-          WHERE NOT starts_with(resource, '{MEMBER_PREFIX}'))
-    WHERE s.value IS NOT NULL
+    WITH said AS (
+        SELECT key_kind, key, s.element AS element, s.value AS value, department, resource,
+               s.field AS field, record_key, batch_id, observed_at, source_file, row_number
+        FROM (SELECT *, unnest(statements) AS s FROM statement_rows
+              WHERE NOT starts_with(resource, '{MEMBER_PREFIX}'))
+        WHERE s.value IS NOT NULL
+    ),
+    stated AS (SELECT * FROM said WHERE source_file IS DISTINCT FROM '{CORRECTION_SOURCE}'),
+    corrected AS (SELECT * FROM said WHERE source_file = '{CORRECTION_SOURCE}'),
+    records AS (
+        SELECT DISTINCT key_kind, key, element, department, resource, field, record_key
+        FROM stated SEMI JOIN corrected USING (key_kind, key, element, department)
+    ),
+    observed AS (
+        SELECT * FROM stated
+        UNION ALL
+        SELECT c.key_kind, c.key, c.element, c.value, c.department,
+               coalesce(r.resource, c.resource) AS resource,
+               coalesce(r.field, c.element) AS field,
+               coalesce(r.record_key, c.key) AS record_key,
+               c.batch_id, c.observed_at, c.source_file, c.row_number
+        FROM corrected c LEFT JOIN records r USING (key_kind, key, element, department)
+    )
+    SELECT *, key_kind || '|' || element || '|' || resource IN ({authority}) AS is_authority
+    FROM observed
     """
 
 

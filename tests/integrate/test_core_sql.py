@@ -206,3 +206,70 @@ def test_times_come_out_as_the_same_instants_in_utc_as_delta_stores_them(queries
     assert observed_at.to_pylist() == [_DELIVERED[INCR]]
     provenance = tables["population"].column("person_name_provenance").type
     assert provenance.field("observed_at").type == pa.timestamp("us", tz="UTC")
+
+
+def corrected(resource: str, key: str, element: str, value: str, at: dt.datetime) -> dict:
+    """A correction its department made answering ticket t1 (``governance/verification_corrections``
+    as a statement row)."""
+    return {
+        "key_kind": "citizen_id",
+        "key": key,
+        "statements": [{"element": element, "value": value, "field": None}],
+        "department": resource.split(".")[0],
+        "resource": resource,
+        "record_key": None,
+        "batch_id": "verification/t1",
+        "observed_at": at,
+        "source_file": "verification",
+        "row_number": 0,
+    }
+
+
+def test_a_correction_replaces_the_departments_value_in_every_record_and_clears_the_conflict(
+    queries,
+):
+    delivered = [
+        said("gaj.hukou", P1, FULL, person_name="张三"),
+        said("rsj.insured", P1, INCR, record_key=f"{P1}|pension", person_name="张山"),
+        said("rsj.insured", P1, INCR, record_key=f"{P1}|medical", person_name="张山"),
+        member("population", P1),
+    ]
+    answered = dt.datetime(2025, 9, 27, 2, 0, tzinfo=dt.UTC)
+
+    before = core(queries, delivered)
+    after = core(
+        queries, [*delivered, corrected("rsj.insured", P1, "person_name", "张三", answered)]
+    )
+
+    assert survivor(before, P1, "person_name")["n_values"] == 2
+    assert len(before["conflicts"]) == 1
+    name = survivor(after, P1, "person_name")
+    # Both insurance records now state the corrected value: one value, no conflict.
+    assert (name["value"], name["n_values"], name["survived_by"], name["n_sources"]) == (
+        "张三",
+        1,
+        "agreement",
+        2,
+    )
+    assert after["conflicts"] == []
+
+
+def test_a_correction_no_record_states_is_observed_under_its_own_resource(queries):
+    answered = dt.datetime(2025, 9, 27, 2, 0, tzinfo=dt.UTC)
+
+    out = core(
+        queries,
+        [
+            said("rsj.insured", P1, INCR, phone_number="13800000001"),
+            corrected("jyj.student", P1, "phone_number", "13800000002", answered),
+        ],
+    )
+
+    phone = survivor(out, P1, "phone_number")
+    assert (phone["value"], phone["resource"], phone["field"], phone["survived_by"]) == (
+        "13800000002",
+        "jyj.student",
+        "phone_number",
+        "recency",
+    )
+    assert (phone["batch_id"], phone["source_file"]) == ("verification/t1", "verification")
