@@ -36,6 +36,30 @@ from jobs.integrate.survivorship import (
     authority_triples,
 )
 
+#: The statement rows the queries read (``observations.statement_rows`` as Arrow, with the
+#: member and correction rows): one row per (pool row, subject), its statements not exploded.
+STATEMENT_ROWS_SCHEMA = pa.schema(
+    [
+        ("key_kind", pa.string()),
+        ("key", pa.string()),
+        (
+            "statements",
+            pa.list_(
+                pa.struct(
+                    [("element", pa.string()), ("value", pa.string()), ("field", pa.string())]
+                )
+            ),
+        ),
+        ("department", pa.string()),
+        ("resource", pa.string()),
+        ("record_key", pa.string()),
+        ("batch_id", pa.string()),
+        ("observed_at", pa.timestamp("us", tz="UTC")),
+        ("source_file", pa.string()),
+        ("row_number", pa.int64()),
+    ]
+)
+
 #: The core's tables, in the order the queries make them.
 CORE_TABLES = ("attribute_values", "population", "legal_entity", "conflicts")
 

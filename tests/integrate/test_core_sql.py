@@ -15,6 +15,7 @@ import pytest
 from jobs.integrate.core_sql import (
     CORE_TABLES,
     MEMBER_PREFIX,
+    STATEMENT_ROWS_SCHEMA,
     core_on_statements,
     statement_queries,
 )
@@ -24,21 +25,6 @@ P1, P2, P3 = pid("1990-03-07", 11), pid("1985-11-20", 12), pid("2001-01-30", 13)
 E1 = uscc("MA123456")
 TIMEZONE = "Asia/Shanghai"
 
-_STATEMENT = pa.struct([("element", pa.string()), ("value", pa.string()), ("field", pa.string())])
-STATEMENT_ROWS = pa.schema(
-    [
-        ("key_kind", pa.string()),
-        ("key", pa.string()),
-        ("statements", pa.list_(_STATEMENT)),
-        ("department", pa.string()),
-        ("resource", pa.string()),
-        ("record_key", pa.string()),
-        ("batch_id", pa.string()),
-        ("observed_at", pa.timestamp("us", tz="UTC")),
-        ("source_file", pa.string()),
-        ("row_number", pa.int64()),
-    ]
-)
 _DELIVERED = {
     FULL: dt.datetime(2025, 1, 1, tzinfo=dt.UTC),
     INCR: dt.datetime(2025, 1, 8, tzinfo=dt.UTC),
@@ -83,7 +69,9 @@ def queries(config):
 
 
 def core(queries, rows: list[dict]) -> dict[str, list[dict]]:
-    tables = core_on_statements(pa.Table.from_pylist(rows, STATEMENT_ROWS), queries, TIMEZONE)
+    tables = core_on_statements(
+        pa.Table.from_pylist(rows, STATEMENT_ROWS_SCHEMA), queries, TIMEZONE
+    )
     return {name: table.to_pylist() for name, table in tables.items()}
 
 
@@ -199,7 +187,9 @@ def test_base_rows_one_per_member_typed_non_members_left_out_and_conflicts_found
 def test_times_come_out_as_the_same_instants_in_utc_as_delta_stores_them(queries):
     rows = [said("gaj.hukou", P1, INCR, person_name="张三"), member("population", P1)]
 
-    tables = core_on_statements(pa.Table.from_pylist(rows, STATEMENT_ROWS), queries, TIMEZONE)
+    tables = core_on_statements(
+        pa.Table.from_pylist(rows, STATEMENT_ROWS_SCHEMA), queries, TIMEZONE
+    )
 
     observed_at = tables["attribute_values"].column("observed_at")
     assert observed_at.type == pa.timestamp("us", tz="UTC")

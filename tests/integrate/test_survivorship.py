@@ -224,3 +224,43 @@ def test_base_rows_one_row_per_member_null_attributes_without_values_non_members
     }
     assert rows.count() == 2
     assert got == {P1: ("张三", "1", "gaj.hukou"), p3: (None, None, None)}
+
+
+def test_statement_rows_are_what_the_core_sql_reads_and_explode_to_the_observations(pool, config):
+    import pyarrow as pa
+
+    from jobs.integrate.core_sql import STATEMENT_ROWS_SCHEMA
+    from jobs.integrate.observations import statement_rows_from_pools
+
+    pools = {
+        "gaj.hukou": pool("gaj.hukou", [{"person_id": P1, "full_name": "张三", "phone": None}]),
+        "rsj.insured": pool(
+            "rsj.insured", [{"person_id": P2, "insurance_type": "pension", "full_name": "李四"}]
+        ),
+    }
+
+    rows = statement_rows_from_pools(pools, config).toArrow()
+
+    # The same columns and types, nullable or not, whatever a list calls its items; Spark hands
+    # times over in its session's zone.
+    def shape(schema: pa.Schema) -> list[tuple[str, str]]:
+        return [
+            (
+                f.name,
+                "timestamp[us]"
+                if pa.types.is_timestamp(f.type)
+                else str(f.type).replace(" not null", "").replace("list<element: ", "list<item: "),
+            )
+            for f in schema
+        ]
+
+    assert shape(rows.schema) == shape(STATEMENT_ROWS_SCHEMA)
+    exploded = {
+        (r["key"], s["element"], s["value"])
+        for r in rows.to_pylist()
+        for s in r["statements"]
+        if s["value"] is not None
+    }
+    observed = observations_from_pools(pools, config).collect()
+    assert exploded == {(r["key"], r["element"], r["value"]) for r in observed}
+    assert (P1, "person_name", "张三") in exploded
