@@ -59,3 +59,27 @@ def with_corrections(observations_df: DataFrame, corrections_df: DataFrame | Non
         return observations_df
     corrected = correction_observations(observations_df, corrections_df)
     return observations_df.select(*OBSERVATION_COLUMNS).unionByName(corrected)
+
+
+def correction_statement_rows(corrections_df: DataFrame) -> DataFrame:
+    """Corrections as statement rows for the core's SQL (``core_sql``), one statement each; the
+    SQL files each under its department's records of the key, as :func:`correction_observations`
+    does (no field or record key of their own)."""
+    return corrections_df.select(
+        "key_kind",
+        "key",
+        F.array(
+            F.struct(
+                F.col("element").alias("element"),
+                F.col("value").alias("value"),
+                F.lit(None).cast("string").alias("field"),
+            )
+        ).alias("statements"),
+        "department",
+        "resource",
+        F.lit(None).cast("string").alias("record_key"),
+        F.concat(F.lit("verification/"), F.col("ticket_id")).alias("batch_id"),
+        F.col("corrected_at").cast("timestamp").alias("observed_at"),
+        F.lit(CORRECTION_SOURCE).alias("source_file"),
+        F.lit(0).cast("long").alias("row_number"),
+    )

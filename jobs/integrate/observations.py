@@ -116,6 +116,30 @@ def statement_rows(
     )
 
 
+def statement_rows_of(observations_df: DataFrame) -> DataFrame:
+    """Observations (:data:`OBSERVATION_COLUMNS`) as statement rows, one statement each: the
+    statements that come as observations (the marriage registry's marital status) join the
+    pools' :func:`statement_rows` this way."""
+    return observations_df.select(
+        "key_kind",
+        "key",
+        F.array(
+            F.struct(
+                F.col("element").alias("element"),
+                F.col("value").alias("value"),
+                F.col("field").alias("field"),
+            )
+        ).alias("statements"),
+        "department",
+        "resource",
+        "record_key",
+        "batch_id",
+        "observed_at",
+        "source_file",
+        "row_number",
+    )
+
+
 def explode_observations(
     pool_df: DataFrame,
     resource_id: str,

@@ -61,3 +61,53 @@ def test_a_correction_replaces_the_departments_value_in_every_record_and_clears_
         for r in values.where("element = 'person_name'").collect()
     ] == [("张三", 1, "agreement")]
     assert value_conflicts(values, config).count() == 0
+
+
+def test_corrections_as_statement_rows_survive_in_the_core_sql_as_in_spark(spark, pool, config):
+    from jobs.integrate.core_sql import core_on_statements, statement_queries
+    from jobs.integrate.corrections import correction_statement_rows
+    from jobs.integrate.observations import statement_rows_from_pools
+
+    pools = {
+        "gaj.hukou": pool("gaj.hukou", [{"person_id": P1, "full_name": "张三"}], batch=FULL),
+        "rsj.insured": pool(
+            "rsj.insured",
+            [
+                {"person_id": P1, "insurance_type": "pension", "full_name": "张山"},
+                {"person_id": P1, "insurance_type": "medical", "full_name": "张山"},
+            ],
+            batch=INCR,
+        ),
+    }
+    # Two answers: one replaces rsj's records, one (jyj, no record of its own) stands alone.
+    corrections = _correction(spark, "张三").unionByName(
+        _correction(spark, "张叁", department="jyj", at="2025-10-01T02:00:00")
+    )
+    spark_values = attribute_values(
+        with_corrections(observations_from_pools(pools, config), corrections), config
+    )
+
+    rows = statement_rows_from_pools(pools, config).unionByName(
+        correction_statement_rows(corrections)
+    )
+    tables = core_on_statements(
+        rows.toArrow(),
+        statement_queries(config),
+        spark.conf.get("spark.sql.session.timeZone"),
+    )
+
+    def compared(values: list[dict]) -> set[tuple]:
+        return {
+            (v["key"], v["element"], v["value"], v["resource"], v["field"], v["batch_id"])
+            + (v["survived_by"], v["n_sources"], v["n_values"])
+            for v in values
+        }
+
+    sql_values = tables["attribute_values"].to_pylist()
+    assert compared(sql_values) == compared(r.asDict() for r in spark_values.collect())
+    (name,) = [v for v in sql_values if v["element"] == "person_name"]
+    # rsj's records now say the hukou's name; jyj's answer stands alone, under its own resource.
+    assert (name["value"], name["survived_by"], name["n_values"]) == ("张三", "authority", 2)
+    assert [(v["value"], v["resources"]) for v in name["losing_values"]] == [
+        ("张叁", ["jyj.insured"])
+    ]

@@ -264,3 +264,43 @@ def test_statement_rows_are_what_the_core_sql_reads_and_explode_to_the_observati
     observed = observations_from_pools(pools, config).collect()
     assert exploded == {(r["key"], r["element"], r["value"]) for r in observed}
     assert (P1, "person_name", "张三") in exploded
+
+
+def test_observations_as_statement_rows_survive_in_the_core_sql_as_in_spark(spark, pool, config):
+    from jobs.integrate.core_sql import core_on_statements, statement_queries
+    from jobs.integrate.observations import statement_rows_of
+
+    pools = {
+        "gaj.hukou": pool(
+            "gaj.hukou", [{"person_id": P1, "full_name": "张三", "phone": "13800000002"}]
+        ),
+        "rsj.insured": pool(
+            "rsj.insured",
+            [
+                {"person_id": P1, "insurance_type": "pension", "phone": "13800000001"},
+                {"person_id": P2, "insurance_type": "pension", "full_name": "李四"},
+            ],
+            batch=INCR,
+        ),
+        "jyj.student": pool("jyj.student", [{"person_id": P1, "full_name": "张山"}]),
+    }
+    observed = observations_from_pools(pools, config)
+
+    tables = core_on_statements(
+        statement_rows_of(observed).toArrow(),
+        statement_queries(config),
+        spark.conf.get("spark.sql.session.timeZone"),
+    )
+
+    def compared(values) -> set[tuple]:
+        return {
+            (v["key"], v["element"], v["value"], v["resource"], v["field"], v["row_number"])
+            + (v["survived_by"], v["n_sources"], v["n_values"])
+            for v in values
+        }
+
+    sql_values = tables["attribute_values"].to_pylist()
+    assert compared(sql_values) == compared(
+        r.asDict() for r in attribute_values(observed, config).collect()
+    )
+    assert {v["survived_by"] for v in sql_values} >= {"authority", "recency", "agreement"}
