@@ -97,11 +97,18 @@ def test_corrections_as_statement_rows_survive_in_the_core_sql_as_in_spark(spark
     )
 
     def compared(values: list[dict]) -> set[tuple]:
-        return {
-            (v["key"], v["element"], v["value"], v["resource"], v["field"], v["batch_id"])
-            + (v["survived_by"], v["n_sources"], v["n_values"])
-            for v in values
-        }
+        columns = (
+            "key",
+            "element",
+            "value",
+            "resource",
+            "field",
+            "batch_id",
+            "survived_by",
+            "n_sources",
+            "n_values",
+        )
+        return {tuple(v[c] for c in columns) for v in values}
 
     sql_values = tables["attribute_values"].to_pylist()
     assert compared(sql_values) == compared(r.asDict() for r in spark_values.collect())

@@ -293,11 +293,18 @@ def test_observations_as_statement_rows_survive_in_the_core_sql_as_in_spark(spar
     )
 
     def compared(values) -> set[tuple]:
-        return {
-            (v["key"], v["element"], v["value"], v["resource"], v["field"], v["row_number"])
-            + (v["survived_by"], v["n_sources"], v["n_values"])
-            for v in values
-        }
+        columns = (
+            "key",
+            "element",
+            "value",
+            "resource",
+            "field",
+            "row_number",
+            "survived_by",
+            "n_sources",
+            "n_values",
+        )
+        return {tuple(v[c] for c in columns) for v in values}
 
     sql_values = tables["attribute_values"].to_pylist()
     assert compared(sql_values) == compared(
