@@ -64,6 +64,8 @@ def value_text(column: Column, storage_type: str) -> Column:
 
 
 def subject_key(pool_df: DataFrame, subject: Subject) -> tuple[Column, Column]:
+    """The subject's key column in ``pool_df`` and its key kind (a column: per row for a
+    real-estate owner, a literal otherwise)."""
     key = F.col(subject.key_field)
     if subject.key_kind == "party":
         # A real-estate owner is a person or an entity; the pool says which, per row.
