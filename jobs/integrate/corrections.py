@@ -14,7 +14,7 @@ from __future__ import annotations
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from jobs.integrate.observations import OBSERVATION_COLUMNS
+from jobs.integrate.observations import OBSERVATION_COLUMNS, statement_rows_of
 
 _SUBJECT = ("key_kind", "key", "element", "department")
 #: ``source_file`` of a correction's observations: its provenance says where it came from.
@@ -65,21 +65,19 @@ def correction_statement_rows(corrections_df: DataFrame) -> DataFrame:
     """Corrections as statement rows for the core's SQL (``core_sql``), one statement each; the
     SQL files each under its department's records of the key, as :func:`correction_observations`
     does (no field or record key of their own)."""
-    return corrections_df.select(
-        "key_kind",
-        "key",
-        F.array(
-            F.struct(
-                F.col("element").alias("element"),
-                F.col("value").alias("value"),
-                F.lit(None).cast("string").alias("field"),
-            )
-        ).alias("statements"),
-        "department",
-        "resource",
-        F.lit(None).cast("string").alias("record_key"),
-        F.concat(F.lit("verification/"), F.col("ticket_id")).alias("batch_id"),
-        F.col("corrected_at").cast("timestamp").alias("observed_at"),
-        F.lit(CORRECTION_SOURCE).alias("source_file"),
-        F.lit(0).cast("long").alias("row_number"),
+    return statement_rows_of(
+        corrections_df.select(
+            "key_kind",
+            "key",
+            "element",
+            "value",
+            "department",
+            "resource",
+            F.lit(None).cast("string").alias("field"),
+            F.lit(None).cast("string").alias("record_key"),
+            F.concat(F.lit("verification/"), F.col("ticket_id")).alias("batch_id"),
+            F.col("corrected_at").cast("timestamp").alias("observed_at"),
+            F.lit(CORRECTION_SOURCE).alias("source_file"),
+            F.lit(0).cast("long").alias("row_number"),
+        )
     )

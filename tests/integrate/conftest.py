@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 
 import pytest
 
@@ -22,6 +22,14 @@ def pid(birth: str, sequence: int, region: str = "410622") -> str:
 def uscc(body: str, authority: str = "9", kind: str = "1") -> str:
     """A valid USCC (GB 32100) with an 8-character organisation-code body."""
     return synth_keys.uscc_code(authority, kind, "410622", body)
+
+
+def survival(values: Iterable[Mapping]) -> set[tuple]:
+    """Attribute values as what survived, from where, and why: Spark's rows (``asDict``) and the
+    core SQL's (``to_pylist``) compare by it."""
+    columns = ("key", "element", "value", "resource", "field", "batch_id", "row_number")
+    columns += ("survived_by", "n_sources", "n_values")
+    return {tuple(v[c] for c in columns) for v in values}
 
 
 @pytest.fixture(scope="session")

@@ -10,7 +10,7 @@ from jobs.integrate.conflicts import value_conflicts
 from jobs.integrate.corrections import with_corrections
 from jobs.integrate.observations import observations_from_pools
 from jobs.integrate.survivorship import attribute_values
-from tests.integrate.conftest import FULL, INCR, pid
+from tests.integrate.conftest import FULL, INCR, pid, survival
 
 pytestmark = pytest.mark.spark
 
@@ -32,10 +32,9 @@ def _correction(spark, value: str, department: str = "rsj", at: str = "2025-09-2
     return spark.createDataFrame(pa.Table.from_pylist([row], schema=CORRECTIONS_SCHEMA))
 
 
-def test_a_correction_replaces_the_departments_value_in_every_record_and_clears_the_conflict(
-    spark, pool, config
-):
-    pools = {
+def _disputed_name(pool) -> dict:
+    """The hukou says 张三; later, both of an insured person's records say 张山."""
+    return {
         "gaj.hukou": pool("gaj.hukou", [{"person_id": P1, "full_name": "张三"}], batch=FULL),
         "rsj.insured": pool(
             "rsj.insured",
@@ -46,6 +45,12 @@ def test_a_correction_replaces_the_departments_value_in_every_record_and_clears_
             batch=INCR,
         ),
     }
+
+
+def test_a_correction_replaces_the_departments_value_in_every_record_and_clears_the_conflict(
+    spark, pool, config
+):
+    pools = _disputed_name(pool)
     observed = observations_from_pools(pools, config)
 
     corrected = with_corrections(observed, _correction(spark, "张三"))
@@ -68,17 +73,7 @@ def test_corrections_as_statement_rows_survive_in_the_core_sql_as_in_spark(spark
     from jobs.integrate.corrections import correction_statement_rows
     from jobs.integrate.observations import statement_rows_from_pools
 
-    pools = {
-        "gaj.hukou": pool("gaj.hukou", [{"person_id": P1, "full_name": "张三"}], batch=FULL),
-        "rsj.insured": pool(
-            "rsj.insured",
-            [
-                {"person_id": P1, "insurance_type": "pension", "full_name": "张山"},
-                {"person_id": P1, "insurance_type": "medical", "full_name": "张山"},
-            ],
-            batch=INCR,
-        ),
-    }
+    pools = _disputed_name(pool)
     # Two answers: one replaces rsj's records, one (jyj, no record of its own) stands alone.
     corrections = _correction(spark, "张三").unionByName(
         _correction(spark, "张叁", department="jyj", at="2025-10-01T02:00:00")
@@ -96,22 +91,8 @@ def test_corrections_as_statement_rows_survive_in_the_core_sql_as_in_spark(spark
         spark.conf.get("spark.sql.session.timeZone"),
     )
 
-    def compared(values: list[dict]) -> set[tuple]:
-        columns = (
-            "key",
-            "element",
-            "value",
-            "resource",
-            "field",
-            "batch_id",
-            "survived_by",
-            "n_sources",
-            "n_values",
-        )
-        return {tuple(v[c] for c in columns) for v in values}
-
     sql_values = tables["attribute_values"].to_pylist()
-    assert compared(sql_values) == compared(r.asDict() for r in spark_values.collect())
+    assert survival(sql_values) == survival(r.asDict() for r in spark_values.collect())
     (name,) = [v for v in sql_values if v["element"] == "person_name"]
     # rsj's records now say the hukou's name; jyj's answer stands alone, under its own resource.
     assert (name["value"], name["survived_by"], name["n_values"]) == ("张三", "authority", 2)

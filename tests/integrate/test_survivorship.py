@@ -5,7 +5,7 @@ import pytest
 from jobs.integrate import survivorship
 from jobs.integrate.observations import observations_from_pools
 from jobs.integrate.survivorship import attribute_values
-from tests.integrate.conftest import FULL, INCR, pid
+from tests.integrate.conftest import FULL, INCR, pid, survival
 
 pytestmark = pytest.mark.spark
 
@@ -292,22 +292,8 @@ def test_observations_as_statement_rows_survive_in_the_core_sql_as_in_spark(spar
         spark.conf.get("spark.sql.session.timeZone"),
     )
 
-    def compared(values) -> set[tuple]:
-        columns = (
-            "key",
-            "element",
-            "value",
-            "resource",
-            "field",
-            "row_number",
-            "survived_by",
-            "n_sources",
-            "n_values",
-        )
-        return {tuple(v[c] for c in columns) for v in values}
-
     sql_values = tables["attribute_values"].to_pylist()
-    assert compared(sql_values) == compared(
+    assert survival(sql_values) == survival(
         r.asDict() for r in attribute_values(observed, config).collect()
     )
     assert {v["survived_by"] for v in sql_values} >= {"authority", "recency", "agreement"}
