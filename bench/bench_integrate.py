@@ -58,12 +58,13 @@ from pyspark.sql import functions as F
 from bench.bench_bridge import PeakMemory
 from bench.common import settings_under
 from jobs.catalog.models import Catalog
-from jobs.frames import kept_on_disk, union_all
+from jobs.frames import kept_on_disk
 from jobs.integrate.build import build_bases, read_pools, with_nullable_fields
 from jobs.integrate.config import load_integration_config
 from jobs.integrate.conflicts import value_conflicts
 from jobs.integrate.core_sql import (
     ATTRIBUTE_VALUES_SQL,
+    CORE_BASES,
     CORE_TABLES,
     MEMBER_PREFIX,
     base_rows_sql,
@@ -433,7 +434,7 @@ def duckdb_core(
                 )
     con.execute("CREATE OR REPLACE TEMP TABLE observations AS " + " UNION ALL ".join(selects))
     con.execute(ATTRIBUTE_VALUES_SQL)
-    for name in ("population", "legal_entity"):
+    for name in CORE_BASES:
         spec = config.bases[name]
         con.execute(base_rows_sql(name, spec, _pool_members_sql(spec, config, files)))
     con.execute(conflicts_sql(config))
@@ -460,7 +461,7 @@ def spark_core(
     values = kept_on_disk(attribute_values(observations_from_pools(pools, config), config))
     seconds = {"values": time.perf_counter() - started}
     outputs = {"attribute_values": values, "conflicts": value_conflicts(values, config)}
-    for name in ("population", "legal_entity"):
+    for name in CORE_BASES:
         outputs[name] = base_rows(
             members_from_pools(pools, config, name), values, config.bases[name]
         )
@@ -486,36 +487,21 @@ def spark_core(
 # each table as a Parquet file, which the driver commits to Delta. No observation is exploded,
 # sorted or kept in the JVM, and no result row crosses back into it.
 
-#: A pool row's statements about one subject: element, normalised value and pool field.
-_STATEMENTS_TYPE = "array<struct<element:string,value:string,field:string>>"
-
-
-def _member_rows(pools: Mapping[str, Any], config: Any, base: str) -> list[Any]:
-    """The member keys of ``base`` as statement rows without statements."""
-    key_kind = config.bases[base].key_kind
-    return [
-        keys.select(
-            F.lit(key_kind).alias("key_kind"),
-            "key",
-            F.array().cast(_STATEMENTS_TYPE).alias("statements"),
-            F.lit(None).cast("string").alias("department"),
-            F.lit(f"{MEMBER_PREFIX}{base}").alias("resource"),
-            F.lit(None).cast("string").alias("record_key"),
-            F.lit(None).cast("string").alias("batch_id"),
-            F.lit(None).cast("timestamp").alias("observed_at"),
-            F.lit(None).cast("string").alias("source_file"),
-            F.lit(None).cast("long").alias("row_number"),
-        )
-        for keys in member_keys(pools, config, base)
-    ]
-
 
 def core_statement_rows(pools: Mapping[str, Any], config: Any) -> Any:
-    """The statement rows of every subject of every pool and the member rows of the two bases."""
-    parts = [statement_rows_from_pools(pools, config)]
-    for base in ("population", "legal_entity"):
-        parts.extend(_member_rows(pools, config, base))
-    return union_all(parts)
+    """The statement rows of every subject of every pool and, for each base of the core, a row
+    per member key that states nothing (its other columns NULL)."""
+    rows = statement_rows_from_pools(pools, config)
+    for base in CORE_BASES:
+        key_kind = config.bases[base].key_kind
+        for keys in member_keys(pools, config, base):
+            member = keys.select(
+                F.lit(key_kind).alias("key_kind"),
+                "key",
+                F.lit(f"{MEMBER_PREFIX}{base}").alias("resource"),
+            )
+            rows = rows.unionByName(member, allowMissingColumns=True)
+    return rows
 
 
 #: Pool rows per task of :func:`partitioned_core`: each task's DuckDB holds its keys' rows, their

@@ -60,8 +60,10 @@ STATEMENT_ROWS_SCHEMA = pa.schema(
     ]
 )
 
+#: The bases whose rows the core makes (members with their surviving attributes).
+CORE_BASES = ("population", "legal_entity")
 #: The core's tables, in the order the queries make them.
-CORE_TABLES = ("attribute_values", "population", "legal_entity", "conflicts")
+CORE_TABLES = ("attribute_values", *CORE_BASES, "conflicts")
 
 
 def sql_typed(value: str, storage: str) -> str:
@@ -285,7 +287,7 @@ def statement_queries(config: IntegrationConfig) -> list[str]:
         ATTRIBUTE_VALUES_SQL,
         *[
             base_rows_sql(name, config.bases[name], statement_members_sql(name))
-            for name in ("population", "legal_entity")
+            for name in CORE_BASES
         ],
         conflicts_sql(config),
     ]
