@@ -29,11 +29,13 @@ observations (:mod:`jobs.integrate.corrections`).
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import json
 import logging
-from collections.abc import Mapping, Sequence
+import tempfile
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import pyarrow as pa
@@ -44,8 +46,11 @@ from pyspark.sql import types as T
 from jobs.catalog.models import Catalog
 from jobs.govern import tickets as ticketing
 from jobs.integrate.config import Jurisdiction, load_integration_config
+from jobs.integrate.core import OBSERVATIONS, VALUES, core_tasks_for
 from jobs.integrate.pipeline import integrate
-from jobs.lake import ledger, tables
+from jobs.lake import files, ledger, tables
+from jobs.lake.crash import crash_point
+from jobs.lake.paths import join_uri, layer_uri
 from jobs.lake.registry import (
     ATTRIBUTE_OBSERVATIONS,
     ATTRIBUTE_VALUES,
@@ -63,6 +68,11 @@ from jobs.settings import Settings
 from jobs.spark import get_spark
 
 log = logging.getLogger(__name__)
+
+#: The folder (in the base layer) of the integration core's task files while a build runs. Not
+#: hidden ("_…"), so that lake maintenance finds the files a killed build left as orphans (they
+#: hold personal data); a re-run of the same build removes them first.
+CORE_SCRATCH = "core_scratch"
 
 
 BUILDS_SCHEMA = pa.schema(
@@ -206,90 +216,118 @@ def build_bases(
 
     build_id = f"{today.isoformat()}-{inputs_key[:12]}"
     corrections = ticketing.read_corrections(settings)
-    bases = integrate(
-        pools,
-        config,
-        as_of,
-        spark,
-        quarantines=quarantines,
-        corrections=spark.createDataFrame(corrections) if corrections.num_rows else None,
-        lanes=settings.integrate_lanes,
-    )
-    # Issues are few (thousands at a million persons): collected once, as Arrow, for the
-    # tickets and the conflicts table, instead of recomputing them from the bases.
-    issues_arrow = bases.issues.toArrow()
-    issues = issues_arrow.to_pylist()
-    synced = ticketing.sync_tickets(issues, settings, build_id=build_id, today=today, now=now)
-    open_ids = set(synced["open_ticket_ids"])
-    marks = [
-        {"base": m["base"], "base_key": m["base_key"], "element": m["element"]}
-        for m in synced["marks"]
-    ]
-    disputed = spark.createDataFrame(marks, "base string, base_key string, element string")
-    # The same inputs with other open tickets (a steward confirmed one) write other disputed
-    # marks: the write id names both, so only a true retry is skipped.
-    marks_key = hashlib.sha256(
-        json.dumps(sorted(tuple(m.values()) for m in marks)).encode()
-    ).hexdigest()[:12]
-
-    counts: dict[str, int] = {}
-
-    def write(table: LakeTable, df: DataFrame) -> None:
-        result = tables.write_table(
-            with_nullable_fields(df),
-            table.uri(settings),
-            mode="overwrite",
-            write_id=(f"govlake.build.{table.layer}.{table.name}.{inputs_key}.{marks_key}", 0),
-            # Spark's own Parquet writer where the write is plain: 59 s less than the bridge for
-            # the city's bases (1M persons). Its apparent 3 GB more memory was the JVM counted
-            # twice by the benchmark's sampler (see bench.bench_bridge.PeakMemory).
-            spark_parquet=True,
+    with _core_scratch(settings, build_id) as scratch:
+        pool_rows = sum(
+            tables.row_count(POOL.uri(settings, *resource_id.split(".", 1)))
+            for resource_id in pools
         )
-        # A write an earlier, stopped attempt of this build already committed is skipped and
-        # writes no rows: the build record counts the table's rows all the same.
-        counts[table.name] = tables.row_count(result.uri) if result.skipped else result.rows
+        bases = integrate(
+            pools,
+            config,
+            as_of,
+            spark,
+            scratch=scratch,
+            quarantines=quarantines,
+            corrections=spark.createDataFrame(corrections) if corrections.num_rows else None,
+            lanes=settings.integrate_lanes,
+            core_tasks=core_tasks_for(pool_rows, settings.shuffle_partitions),
+        )
+        # Issues are few (thousands at a million persons): collected once, as Arrow, for the
+        # tickets and the conflicts table, instead of recomputing them from the bases.
+        issues_arrow = bases.issues.toArrow()
+        issues = issues_arrow.to_pylist()
+        synced = ticketing.sync_tickets(issues, settings, build_id=build_id, today=today, now=now)
+        open_ids = set(synced["open_ticket_ids"])
+        marks = [
+            {"base": m["base"], "base_key": m["base_key"], "element": m["element"]}
+            for m in synced["marks"]
+        ]
+        disputed = spark.createDataFrame(marks, "base string, base_key string, element string")
+        # The same inputs with other open tickets (a steward confirmed one) write other disputed
+        # marks: the write id names both, so only a true retry is skipped.
+        marks_key = hashlib.sha256(
+            json.dumps(sorted(tuple(m.values()) for m in marks)).encode()
+        ).hexdigest()[:12]
 
-    write(ATTRIBUTE_OBSERVATIONS, bases.observations)
-    write(ATTRIBUTE_VALUES, bases.values)
-    for base_table in BASE_TABLES:
-        name = base_table.name
-        write(base_table, with_disputed(bases.base(name), disputed, name))
-    write(LINKS, bases.links)
-    counts["conflicts"] = _write_conflicts(settings, issues_arrow, synced["states"], build_id)
-    # The local checkpoints of integrate() are freed by Spark's context cleaner once ``bases``
-    # is garbage collected.
-    finished = settings.now()
-    ledger.append_rows(
-        BASE_BUILDS.uri(settings),
-        [
-            {
-                "build_id": build_id,
-                "inputs_key": inputs_key,
-                "as_of": as_of,
-                "pool_versions": json.dumps(versions, sort_keys=True),
-                "tickets_version": ticketing.tickets_version(settings),
-                "counts": json.dumps(counts, sort_keys=True),
-                "started_at": now,
-                "finished_at": finished,
-            }
-        ],
-        BUILDS_SCHEMA,
-        write_id=f"base_builds/{build_id}/{now.isoformat()}",
-    )
-    by_type: dict[str, int] = {}
-    for issue in issues:
-        topic = issue["rule"] or f"conflict:{issue['element']}"
-        by_type[topic] = by_type.get(topic, 0) + 1
-    return {
-        "skipped": False,
-        "build_id": build_id,
-        "as_of": as_of.isoformat(),
-        "pools": sorted(pools),
-        "rows": counts,
-        "issues": dict(sorted(by_type.items())),
-        "tickets": synced["events"],
-        "open_tickets": len(open_ids),
-    }
+        counts: dict[str, int] = {}
+
+        def write(table: LakeTable, df: DataFrame, core_files: list[str] | None = None) -> None:
+            result = tables.write_table(
+                with_nullable_fields(df),
+                table.uri(settings),
+                mode="overwrite",
+                write_id=(f"govlake.build.{table.layer}.{table.name}.{inputs_key}.{marks_key}", 0),
+                # Spark's own Parquet writer where the write is plain: 59 s less than the bridge for
+                # the city's bases (1M persons). Its apparent 3 GB more memory was the JVM counted
+                # twice by the benchmark's sampler (see bench.bench_bridge.PeakMemory).
+                spark_parquet=True,
+                # The core's task files hold the observations and values: moved in, not rewritten.
+                parquet_files=core_files,
+            )
+            # A write an earlier, stopped attempt of this build already committed is skipped and
+            # writes no rows: the build record counts the table's rows all the same.
+            counts[table.name] = tables.row_count(result.uri) if result.skipped else result.rows
+
+        for base_table in BASE_TABLES:
+            name = base_table.name
+            write(base_table, with_disputed(bases.base(name), disputed, name))
+        write(LINKS, bases.links)
+        # Last: the bases above read the values' files, which these writes move into the tables.
+        crash_point("build.core_files_written")
+        write(ATTRIBUTE_OBSERVATIONS, bases.observations, bases.core.files[OBSERVATIONS])
+        write(ATTRIBUTE_VALUES, bases.values, bases.core.files[VALUES])
+        counts["conflicts"] = _write_conflicts(settings, issues_arrow, synced["states"], build_id)
+        # The local checkpoints of integrate() are freed by Spark's context cleaner once ``bases``
+        # is garbage collected; the core's scratch folder by build_bases.
+        finished = settings.now()
+        ledger.append_rows(
+            BASE_BUILDS.uri(settings),
+            [
+                {
+                    "build_id": build_id,
+                    "inputs_key": inputs_key,
+                    "as_of": as_of,
+                    "pool_versions": json.dumps(versions, sort_keys=True),
+                    "tickets_version": ticketing.tickets_version(settings),
+                    "counts": json.dumps(counts, sort_keys=True),
+                    "started_at": now,
+                    "finished_at": finished,
+                }
+            ],
+            BUILDS_SCHEMA,
+            write_id=f"base_builds/{build_id}/{now.isoformat()}",
+        )
+        by_type: dict[str, int] = {}
+        for issue in issues:
+            topic = issue["rule"] or f"conflict:{issue['element']}"
+            by_type[topic] = by_type.get(topic, 0) + 1
+        return {
+            "skipped": False,
+            "build_id": build_id,
+            "as_of": as_of.isoformat(),
+            "pools": sorted(pools),
+            "rows": counts,
+            "issues": dict(sorted(by_type.items())),
+            "tickets": synced["events"],
+            "open_tickets": len(open_ids),
+        }
+
+
+@contextlib.contextmanager
+def _core_scratch(settings: Settings, build_id: str) -> Iterator[str]:
+    """Where the integration core's tasks write their files while the build runs: inside the
+    lake, so that the observations' and values' files move into their tables without a copy (a
+    folder of its own for a lake in an object store). Removed before (a stopped attempt of the
+    same build may have left files) and after."""
+    if files.lake_on_local_disk(settings):
+        scratch = join_uri(layer_uri(settings, "base"), CORE_SCRATCH, build_id)
+    else:
+        scratch = tempfile.mkdtemp(prefix="govlake-core-")
+    files.remove_tree(scratch)
+    try:
+        yield scratch
+    finally:
+        files.remove_tree(scratch)
 
 
 def _write_conflicts(

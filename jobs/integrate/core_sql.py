@@ -10,9 +10,9 @@ table and returns the four core tables (:data:`CORE_TABLES`), column for column 
 core writes them.
 
 All the statements about one key must be in one table: Spark shuffles the statement rows by
-key and runs this on each partition (``bench.bench_integrate.partitioned_core``, measured at
-0.97-1.01× the DuckDB reference at a million persons, against 2.2-2.8× for the Spark core).
-The build does not run it yet (issue #17's design, session 18).
+key and runs this on each partition (:mod:`jobs.integrate.core`, which the build runs; measured
+at 0.97-1.25× the DuckDB reference at a million persons, against 2.2-2.8× for the Spark
+survivorship it replaced).
 """
 
 from __future__ import annotations
@@ -280,23 +280,33 @@ def statement_members_sql(base: str) -> str:
     return f"SELECT DISTINCT key FROM statement_rows WHERE resource = '{MEMBER_PREFIX}{base}'"
 
 
-def statement_queries(config: IntegrationConfig) -> list[str]:
-    """The queries that make :data:`CORE_TABLES` from a table ``statement_rows``, in order."""
+def statement_queries(
+    config: IntegrationConfig, bases: Sequence[str] = CORE_BASES, *, conflicts: bool = True
+) -> list[str]:
+    """The queries that make, from a table ``statement_rows``, in order: ``observations``,
+    ``attribute_values``, a table of rows per base in ``bases`` (named as the base) and, with
+    ``conflicts``, ``conflicts`` — by default :data:`CORE_TABLES`."""
     return [
         observations_from_statements_sql(config),
         ATTRIBUTE_VALUES_SQL,
-        *[
-            base_rows_sql(name, config.bases[name], statement_members_sql(name))
-            for name in CORE_BASES
-        ],
-        conflicts_sql(config),
+        *[base_rows_sql(name, config.bases[name], statement_members_sql(name)) for name in bases],
+        *([conflicts_sql(config)] if conflicts else []),
     ]
 
 
+#: How a table leaves the core when not as it is: the observations as
+#: ``base/attribute_observations`` keeps them (the authority is survivorship's working column).
+_OUTPUT_SQL = {"observations": "SELECT * EXCLUDE (is_authority) FROM observations"}
+
+
 def core_on_statements(
-    statement_rows: pa.Table, queries: Sequence[str], timezone: str
+    statement_rows: pa.Table,
+    queries: Sequence[str],
+    timezone: str,
+    tables: Sequence[str] = CORE_TABLES,
 ) -> dict[str, pa.Table]:
-    """:data:`CORE_TABLES` of the keys in ``statement_rows`` (:func:`statement_queries`).
+    """``tables`` (made by ``queries``, :func:`statement_queries`) of the keys in
+    ``statement_rows``.
 
     Runs on one thread: Spark runs one task per core, and DuckDB's own threads would compete
     with the other task. Batch times are read in ``timezone``, as Spark's session reads them.
@@ -309,4 +319,7 @@ def core_on_statements(
             con.execute(query)
         # Instants out in UTC, as Delta stores them (Arrow would carry the session's zone).
         con.execute("SET TimeZone = 'UTC'")
-        return {name: con.sql(f"SELECT * FROM {name}").to_arrow_table() for name in CORE_TABLES}
+        return {
+            name: con.sql(_OUTPUT_SQL.get(name, f"SELECT * FROM {name}")).to_arrow_table()
+            for name in tables
+        }

@@ -13,14 +13,8 @@ social credit code (统一社会信用代码) ``uscc``. The surviving attributes
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
-
-from jobs.integrate.config import IntegrationConfig
-from jobs.integrate.observations import members_or_empty
-from jobs.integrate.survivorship import base_rows
 
 #: Registration states after which an entity may no longer operate.
 ENDED_STATES: tuple[str, ...] = ("deregistered", "revoked")
@@ -74,18 +68,15 @@ def with_employee_count(legal_entity_df: DataFrame, insurance_df: DataFrame | No
 
 
 def legal_entity_base(
-    pools: Mapping[str, DataFrame],
-    values_df: DataFrame,
-    config: IntegrationConfig,
-    population_df: DataFrame,
-    insurance_df: DataFrame,
-    spark: SparkSession,
+    rows_df: DataFrame, population_df: DataFrame, insurance_df: DataFrame
 ) -> DataFrame:
-    """``base/legal_entity``: one row per USCC, the survivors and the fields above."""
-    spec = config.bases["legal_entity"]
+    """``base/legal_entity``: one row per USCC, the survivors and the fields above.
+
+    ``rows_df``: the base's members with their surviving attributes (the core's
+    ``legal_entity`` table, :mod:`jobs.integrate.core`).
+    """
     return (
-        base_rows(members_or_empty(pools, config, "legal_entity", spark), values_df, spec)
-        .transform(with_registration_facts)
+        rows_df.transform(with_registration_facts)
         .transform(lambda df: with_legal_representative_link(df, population_df.select("person_id")))
         .transform(lambda df: with_employee_count(df, insurance_df))
     )

@@ -1,11 +1,13 @@
 """Pools → the four base databases (基础数据库), their links and issues, as DataFrames.
 
-:func:`integrate` is the whole integration, pure DataFrames (no lake reads or writes), so tests
-and the benchmark run it on DataFrames directly; :func:`jobs.integrate.build.build_bases` runs
-it on the lake's pools and writes what it returns. Each base table is built by its own module
-(:mod:`~jobs.integrate.population`, :mod:`~jobs.integrate.legal_entity`,
-:mod:`~jobs.integrate.spatial`, :mod:`~jobs.integrate.e_licence`) from the attribute values of
-:mod:`~jobs.integrate.survivorship`; :mod:`~jobs.integrate.links` links them and
+:func:`integrate` is the whole integration on DataFrames (no lake reads or writes: the core's
+tasks write their files into a scratch folder the caller gives), so tests and the benchmark run
+it on DataFrames directly; :func:`jobs.integrate.build.build_bases` runs it on the lake's pools
+and writes what it returns. The core (:mod:`~jobs.integrate.core`: observations, survivorship,
+each base's members with their surviving attributes) runs inside Spark's tasks; each base table
+is then finished by its own module (:mod:`~jobs.integrate.population`,
+:mod:`~jobs.integrate.legal_entity`, :mod:`~jobs.integrate.spatial`,
+:mod:`~jobs.integrate.e_licence`); :mod:`~jobs.integrate.links` links them and
 :mod:`~jobs.integrate.issues` finds what departments must verify.
 """
 
@@ -20,22 +22,25 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from jobs.catalog.models import Catalog
-from jobs.frames import kept_on_disk, union_all
+from jobs.frames import kept_on_disk
 from jobs.ingest.pool import pool_schema
 from jobs.integrate import e_licence, legal_entity, population, spatial
 from jobs.integrate.config import IntegrationConfig
-from jobs.integrate.corrections import with_corrections
+from jobs.integrate.core import OBSERVATIONS, VALUES, CoreOutput, run_core, statement_rows_for
 from jobs.integrate.issues import find_issues
 from jobs.integrate.links import cross_links
-from jobs.integrate.observations import OBSERVATIONS_SCHEMA, observations_from_pools
 from jobs.integrate.quarantine import identities_from_quarantine
-from jobs.integrate.survivorship import attribute_values
 
 
 @dataclass
 class Bases:
-    """The DataFrames of one integration, before disputed marks and writes."""
+    """The DataFrames of one integration, before disputed marks and writes.
 
+    ``observations`` and ``values`` read the core's task files (``core.files``): the build
+    moves those into their tables last, after everything that reads them.
+    """
+
+    core: CoreOutput
     observations: DataFrame
     values: DataFrame
     population: DataFrame
@@ -74,31 +79,41 @@ def integrate(
     as_of: dt.date,
     spark: SparkSession,
     *,
+    scratch: str,
     quarantines: Mapping[str, DataFrame] | None = None,
     corrections: DataFrame | None = None,
     lanes: int = 1,
+    core_tasks: int | None = None,
 ) -> Bases:
     """All base tables, links and issues from pool DataFrames (no lake reads or writes).
 
     Args:
         pools: resource id (``gaj.hukou``) → pool DataFrame; missing resources count as empty.
+        scratch: a folder for the core's task files (``core.run_core``), which the returned
+            DataFrames read: the caller removes it when done with them.
         quarantines: resource id → quarantine DataFrame, to explain keys missing from a base.
         corrections: ``governance/verification_corrections``: each a department's observation
             (:mod:`jobs.integrate.corrections`).
         as_of: the day statuses are derived for (licence expiry, marriage age).
         lanes: worker threads for the independent queries, beside the calling thread's own
             chain (``Settings.integrate_lanes``: one for a city's memory, two for a county).
+        core_tasks: tasks of the core (``core.core_tasks_for``); default the session's shuffle
+            partitions.
 
     Raises:
-        ValueError: ``lanes`` is less than 1.
+        ValueError: ``lanes`` or ``core_tasks`` is less than 1.
     """
     if lanes < 1:
         raise ValueError(f"lanes must be at least 1, got {lanes}")
+    if core_tasks is None:
+        core_tasks = int(spark.conf.get("spark.sql.shuffle.partitions"))
 
     # Beside this thread, a lane: while the driver plans and compiles one query (on one core),
     # another runs; most of a small county's build is that planning, not its tasks.
     with ThreadPoolExecutor(max_workers=lanes, thread_name_prefix="integrate") as executor:
-        return _integrate(pools, config, as_of, spark, quarantines, corrections, executor)
+        return _integrate(
+            pools, config, as_of, spark, quarantines, corrections, executor, scratch, core_tasks
+        )
 
 
 def _integrate(
@@ -109,6 +124,8 @@ def _integrate(
     quarantines: Mapping[str, DataFrame] | None,
     corrections: DataFrame | None,
     lanes: ThreadPoolExecutor,
+    scratch: str,
+    core_tasks: int,
 ) -> Bases:
     """:func:`integrate`, running independent queries in ``lanes``."""
 
@@ -120,44 +137,31 @@ def _integrate(
             _pool_or_empty(pools, spark, config.catalog, "mzj.marriage")
         )
     )
-    # Observations and attribute values are worked out and kept one kind of subject at a time,
-    # so that each base reads only the values of its own subjects, not all of them.
-    marital = population.marital_status_attribute(config)
+    # The registry states marital status through registrations: its statements join the other
+    # departments' so that survivorship credits the authority (一数一源).
+    registry = (
+        [population.marital_status_observations(marriage_parties)]
+        if population.marital_status_attribute(config) is not None
+        else []
+    )
+    bases = list(config.bases)
+    core = run_core(
+        statement_rows_for(pools, config, bases, observed=registry, corrections=corrections),
+        config,
+        spark,
+        scratch,
+        bases=bases,
+        tasks=core_tasks,
+    )
+    observations, values = core.frames[OBSERVATIONS], core.frames[VALUES]
     person_kind = config.bases["population"].key_kind
-
-    def observed_and_values(kind: str) -> tuple[DataFrame, DataFrame]:
-        observed = observations_from_pools(pools, config, key_kind=kind)
-        if observed is None:
-            observed = spark.createDataFrame([], OBSERVATIONS_SCHEMA)
-        if marital is not None and kind == person_kind:
-            # The registry states marital status through registrations: its statements join
-            # the other departments' so that survivorship credits the authority (一数一源).
-            observed = observed.unionByName(
-                population.marital_status_observations(marriage_parties)
-            )
-        if corrections is not None:
-            observed = with_corrections(observed, corrections.where(F.col("key_kind") == kind))
-        kept = kept_on_disk(observed)
-        return kept, kept_on_disk(attribute_values(kept, config))
-
-    kinds = sorted({spec.key_kind for spec in config.bases.values()})
-    by_kind = dict(zip(kinds, lanes.map(observed_and_values, kinds), strict=True))
-    observations_by_kind = {kind: observed for kind, (observed, _) in by_kind.items()}
-    values_by_kind = {kind: values for kind, (_, values) in by_kind.items()}
-    observations = union_all(observations_by_kind.values())
-    values = union_all(values_by_kind.values())
-
-    def values_of(base: str) -> DataFrame:
-        return values_by_kind[config.bases[base].key_kind]
 
     # Independent of the persons: built in the other lane meanwhile.
     parcel_kept = lanes.submit(
-        lambda: kept_on_disk(spatial.parcel_base(pools, values_of("parcel"), config, spark))
+        lambda: kept_on_disk(spatial.parcel_base(core.frames["parcel"], config))
     )
     address_kept = lanes.submit(
-        lambda: kept_on_disk(
-            spatial.standard_address_base(pools, values_of("standard_address"), config, spark)
-        )
+        lambda: kept_on_disk(spatial.standard_address_base(core.frames["standard_address"], config))
     )
     # Kept: two rules read them, and each reading would parse the quarantined keys again.
     quarantined_kept = lanes.submit(
@@ -168,13 +172,11 @@ def _integrate(
     )
     population_df = kept_on_disk(
         population.population_base(
-            pools, values_of("population"), config, as_of, insurance, marriage_parties, spark
+            core.frames["population"], values, config, as_of, insurance, marriage_parties
         )
     )
     legal_entity_df = kept_on_disk(
-        legal_entity.legal_entity_base(
-            pools, values_of("legal_entity"), config, population_df, insurance, spark
-        )
+        legal_entity.legal_entity_base(core.frames["legal_entity"], population_df, insurance)
     )
     licence_pools = {
         t.resource_id: _pool_or_empty(pools, spark, config.catalog, t.resource_id)
@@ -190,13 +192,7 @@ def _integrate(
     # each rebuild them from the pools and the attribute values.
     unit_df = kept_on_disk(
         spatial.real_estate_unit_base(
-            pools,
-            values_of("real_estate_unit"),
-            config,
-            parcel_df,
-            population_df,
-            legal_entity_df,
-            spark,
+            core.frames["real_estate_unit"], pools, parcel_df, population_df, legal_entity_df
         )
     )
     address_df = address_kept.result()
@@ -212,9 +208,10 @@ def _integrate(
         insurance,
         marriage_parties,
         quarantined_kept.result(),
-        observations_df=observations_by_kind[person_kind],
+        observations_df=observations.where(F.col("key_kind") == person_kind),
     )
     return Bases(
+        core=core,
         observations=observations,
         values=values,
         population=population_df,

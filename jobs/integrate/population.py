@@ -18,15 +18,15 @@ module adds what no department states directly:
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 
-from pyspark.sql import Column, DataFrame, SparkSession, Window
+from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
 from jobs.integrate.config import Attribute, IntegrationConfig
 from jobs.integrate.conflicts import CONFLICT, make_issues, observed_value
-from jobs.integrate.observations import OBSERVATION_COLUMNS, members_or_empty, observed_at_of
-from jobs.integrate.survivorship import base_rows, current_statements
+from jobs.integrate.observations import OBSERVATION_COLUMNS, observed_at_of
+from jobs.integrate.survivorship import current_statements
 
 #: GB/T 2261.2 codes used by the derivation.
 UNMARRIED, MARRIED, REMARRIED_FORMER_SPOUSE, WIDOWED, DIVORCED, NOT_STATED = (
@@ -472,16 +472,17 @@ def marital_status_attribute(config: IntegrationConfig) -> Attribute | None:
 
 
 def population_base(
-    pools: Mapping[str, DataFrame],
+    rows_df: DataFrame,
     values_df: DataFrame,
     config: IntegrationConfig,
     as_of: dt.date,
     insurance_df: DataFrame,
     parties_df: DataFrame,
-    spark: SparkSession,
 ) -> DataFrame:
     """``base/population``: one row per natural person, the survivors and the fields above.
 
+    ``rows_df``: the base's members with their surviving attributes (the core's ``population``
+    table, :mod:`jobs.integrate.core`); ``values_df``: ``base/attribute_values``;
     ``parties_df``: :func:`explode_marriage_parties` of the marriage pool (the integration
     keeps it: three rules read it too).
     """
@@ -498,8 +499,7 @@ def population_base(
         else None
     )
     return (
-        base_rows(members_or_empty(pools, config, "population", spark), values_df, spec)
-        .transform(with_id_facts)
+        rows_df.transform(with_id_facts)
         .transform(with_death)
         .transform(lambda df: with_marital_status(df, parties_df, as_of, stated))
         .transform(lambda df: with_insurance(df, insurance_df))

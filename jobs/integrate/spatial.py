@@ -21,14 +21,13 @@ from collections.abc import Iterator, Mapping
 
 import numpy as np
 import pandas as pd
-from pyspark.sql import DataFrame, SparkSession, Window
+from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from jobs.integrate.config import IntegrationConfig, Jurisdiction
 from jobs.integrate.geometry import overlapping_pairs, with_geometry_checks
-from jobs.integrate.observations import members_or_empty, observed_at_of
-from jobs.integrate.survivorship import base_rows
+from jobs.integrate.observations import observed_at_of
 from jobs.standardize.regions import is_known_region
 
 
@@ -183,39 +182,35 @@ def with_address_location(address_df: DataFrame, jurisdiction: Jurisdiction) -> 
 # --- the three base tables ----------------------------------------------------------------------
 
 
-def parcel_base(
-    pools: Mapping[str, DataFrame],
-    values_df: DataFrame,
-    config: IntegrationConfig,
-    spark: SparkSession,
-) -> DataFrame:
-    """``base/parcel``: one row per parcel, geometry checked and linked to its region."""
+def parcel_base(rows_df: DataFrame, config: IntegrationConfig) -> DataFrame:
+    """``base/parcel``: one row per parcel, geometry checked and linked to its region.
+
+    ``rows_df``: the base's members with their surviving attributes (the core's ``parcel``
+    table, :mod:`jobs.integrate.core`).
+    """
     jurisdiction = config.jurisdiction
-    return (
-        base_rows(
-            members_or_empty(pools, config, "parcel", spark), values_df, config.bases["parcel"]
-        )
-        .transform(lambda df: with_parcel_geometry(df, jurisdiction))
-        .transform(lambda df: with_region_link(df, jurisdiction))
+    return rows_df.transform(lambda df: with_parcel_geometry(df, jurisdiction)).transform(
+        lambda df: with_region_link(df, jurisdiction)
     )
 
 
 def real_estate_unit_base(
+    rows_df: DataFrame,
     pools: Mapping[str, DataFrame],
-    values_df: DataFrame,
-    config: IntegrationConfig,
     parcel_df: DataFrame,
     population_df: DataFrame,
     legal_entity_df: DataFrame,
-    spark: SparkSession,
 ) -> DataFrame:
-    """``base/real_estate_unit``: one row per unit, linked to its parcel and owner."""
+    """``base/real_estate_unit``: one row per unit, linked to its parcel and owner.
+
+    ``rows_df``: the base's members with their surviving attributes (the core's
+    ``real_estate_unit`` table, :mod:`jobs.integrate.core`); ``pools``: the owners come from
+    the real-estate register's pool.
+    """
     owners = (
         current_owner_kinds(pools["zrzyj.real_estate"]) if "zrzyj.real_estate" in pools else None
     )
-    spec = config.bases["real_estate_unit"]
-    members = members_or_empty(pools, config, "real_estate_unit", spark)
-    return base_rows(members, values_df, spec).transform(
+    return rows_df.transform(
         lambda df: with_unit_links(
             df,
             owners,
@@ -226,17 +221,13 @@ def real_estate_unit_base(
     )
 
 
-def standard_address_base(
-    pools: Mapping[str, DataFrame],
-    values_df: DataFrame,
-    config: IntegrationConfig,
-    spark: SparkSession,
-) -> DataFrame:
-    """``base/standard_address``: one row per address code, located and linked to its region."""
+def standard_address_base(rows_df: DataFrame, config: IntegrationConfig) -> DataFrame:
+    """``base/standard_address``: one row per address code, located and linked to its region.
+
+    ``rows_df``: the base's members with their surviving attributes (the core's
+    ``standard_address`` table, :mod:`jobs.integrate.core`).
+    """
     jurisdiction = config.jurisdiction
-    spec = config.bases["standard_address"]
-    return (
-        base_rows(members_or_empty(pools, config, "standard_address", spark), values_df, spec)
-        .transform(lambda df: with_address_location(df, jurisdiction))
-        .transform(lambda df: with_region_link(df, jurisdiction))
+    return rows_df.transform(lambda df: with_address_location(df, jurisdiction)).transform(
+        lambda df: with_region_link(df, jurisdiction)
     )

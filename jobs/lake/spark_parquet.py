@@ -9,6 +9,9 @@ Parquet files itself into a staging folder inside the table folder; they are mov
 table root under the bridge's names (the job id in each name), their ``add`` actions get the
 bridge's statistics from the Parquet footers, and :func:`jobs.lake.bridge.commit_write` makes
 the same single Delta commit. A failed write leaves no file behind.
+
+Files already written by the caller's own tasks (the integration core's, :mod:`jobs.integrate.
+core`) are committed the same way without being written again: moved in, named, counted.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import contextlib
 import math
 import time
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 import pyarrow as pa
@@ -53,28 +57,33 @@ def can_write(plan: WritePlan) -> bool:
     )
 
 
-def write(frame: DataFrame, plan: WritePlan) -> None:
-    """Writes ``frame`` with Spark's Parquet writer and commits it (one Delta commit)."""
+def can_move(files: Sequence[str], plan: WritePlan) -> bool:
+    """Whether ``files`` can become the table's files as they are: on the table's local disk,
+    with the write's columns in the table's order (Delta readers may read columns by position)."""
+    fs, _ = filesystem(plan.uri)
+    names = [f["name"] for f in plan.data_fields]
+    return isinstance(fs, pafs.LocalFileSystem) and all(
+        pq.read_schema(path).names == names for path in files
+    )
+
+
+def write(frame: DataFrame, plan: WritePlan, files: Sequence[str] | None = None) -> None:
+    """Writes ``frame`` with Spark's Parquet writer and commits it (one Delta commit).
+
+    Args:
+        files: local Parquet files holding exactly ``frame``'s rows (:func:`can_move`): moved
+            into the table and committed instead of writing ``frame``; a failed commit deletes
+            them with the write's other files.
+    """
     fs, root = filesystem(plan.uri)
     staging = f"{root}/_govlake_staging_{plan.job_id}"
-    spark = frame.sparkSession
     message = DeltaCommitMessage()
-    previous = spark.conf.get(_TIMESTAMP_TYPE)
     try:
-        spark.conf.set(_TIMESTAMP_TYPE, "TIMESTAMP_MICROS")
-        try:
-            (
-                frame.select(*[F.col(f"`{f['name']}`") for f in plan.data_fields])
-                .write.mode("error")
-                .option("compression", "snappy")
-                .option("maxRecordsPerFile", plan.max_rows_per_file)
-                .option("mapreduce.fileoutputcommitter.marksuccessfuljobs", "false")
-                .parquet(staging)
-            )
-        finally:
-            spark.conf.set(_TIMESTAMP_TYPE, previous)
-        written = fs.get_file_info(pafs.FileSelector(staging, recursive=False))
-        parts = sorted(i.path for i in written if i.path.endswith(".parquet"))
+        if files is not None:
+            fs.create_dir(root, recursive=True)  # the write may create the table
+            parts = sorted(files)
+        else:
+            parts = _spark_write(frame, plan, fs, staging)
         for number, path in enumerate(parts):
             # The bridge's names: the job id lets abort_write find the files of this write.
             name = f"part-{number:05d}-{plan.job_id}-{uuid.uuid4().hex[:16]}.c000.snappy.parquet"
@@ -88,6 +97,26 @@ def write(frame: DataFrame, plan: WritePlan) -> None:
     finally:
         with contextlib.suppress(OSError):
             fs.delete_dir(staging)
+
+
+def _spark_write(frame: DataFrame, plan: WritePlan, fs: pafs.FileSystem, staging: str) -> list[str]:
+    """Spark's Parquet writer writes ``frame`` into ``staging``; the files it wrote."""
+    spark = frame.sparkSession
+    previous = spark.conf.get(_TIMESTAMP_TYPE)
+    try:
+        spark.conf.set(_TIMESTAMP_TYPE, "TIMESTAMP_MICROS")
+        (
+            frame.select(*[F.col(f"`{f['name']}`") for f in plan.data_fields])
+            .write.mode("error")
+            .option("compression", "snappy")
+            .option("maxRecordsPerFile", plan.max_rows_per_file)
+            .option("mapreduce.fileoutputcommitter.marksuccessfuljobs", "false")
+            .parquet(staging)
+        )
+    finally:
+        spark.conf.set(_TIMESTAMP_TYPE, previous)
+    written = fs.get_file_info(pafs.FileSelector(staging, recursive=False))
+    return sorted(i.path for i in written if i.path.endswith(".parquet"))
 
 
 def _written_file(fs: pafs.FileSystem, root: str, name: str) -> WrittenFile:

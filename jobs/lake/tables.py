@@ -306,6 +306,7 @@ def write_table(
     merge_schema: bool = False,
     storage_options: Mapping[str, str] | None = None,
     spark_parquet: bool = False,
+    parquet_files: Sequence[str] | None = None,
 ) -> WriteResult:
     """Writes a DataFrame to a Delta table in one atomic commit.
 
@@ -333,6 +334,11 @@ def write_table(
         spark_parquet: Spark's own Parquet writer writes the files when the write is plain
             enough (:mod:`jobs.lake.spark_parquet`): far less CPU for large tables with nested
             columns; the same commit, table and files' statistics.
+        parquet_files: with ``spark_parquet``, local Parquet files that hold exactly ``df``'s
+            rows (``df`` reads them: the integration core's task files), on the lake's disk.
+            They are moved into the table instead of ``df`` being written again, when their
+            columns are the table's (``spark_parquet.can_move``); otherwise ``df`` is written.
+            What is left of them (a skipped write, files written instead) is the caller's.
 
     Returns:
         the version committed, or ``skipped=True`` when ``write_id`` was already applied.
@@ -423,7 +429,8 @@ def write_table(
     if plan is not None and spark_parquet_writer.can_write(plan):
         if plan.skip:
             return WriteResult(uri, None, skipped=True)
-        spark_parquet_writer.write(frame, plan)
+        movable = parquet_files is not None and spark_parquet_writer.can_move(parquet_files, plan)
+        spark_parquet_writer.write(frame, plan, list(parquet_files or ()) if movable else None)
     else:
         activate_session(frame.sparkSession)
         try:

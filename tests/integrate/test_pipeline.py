@@ -136,8 +136,10 @@ def county(pool):
     }
 
 
-def test_integration_finds_the_conflicts_and_anomalies_of_a_tiny_county(spark, config, county):
-    bases = integrate(county, config, AS_OF, spark)
+def test_integration_finds_the_conflicts_and_anomalies_of_a_tiny_county(
+    spark, config, county, tmp_path
+):
+    bases = integrate(county, config, AS_OF, spark, scratch=str(tmp_path))
     found = {
         (i["issue_type"], i["rule"] or i["element"], i["key"], tuple(i["departments"]))
         for i in bases.issues.collect()
@@ -360,6 +362,6 @@ def _rows(spark, settings, name: str):
 
 
 @pytest.mark.parametrize("lanes", [0, -1])
-def test_integration_refuses_fewer_than_one_lane(spark, config, lanes):
+def test_integration_refuses_fewer_than_one_lane(spark, config, lanes, tmp_path):
     with pytest.raises(ValueError, match="lanes must be at least 1"):
-        integrate({}, config, AS_OF, spark, lanes=lanes)
+        integrate({}, config, AS_OF, spark, scratch=str(tmp_path), lanes=lanes)

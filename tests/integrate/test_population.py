@@ -96,7 +96,7 @@ PARTNER = pid("1990-09-09", 26)
 
 
 def test_a_statement_made_after_the_registration_that_contradicts_it_is_a_conflict(
-    spark, pool, config
+    spark, pool, config, tmp_path
 ):
     from jobs.integrate.pipeline import integrate
 
@@ -162,7 +162,7 @@ def test_a_statement_made_after_the_registration_that_contradicts_it_is_a_confli
         pool("gaj.hukou", [{"person_id": DIVORCEE_MARRIED, "marital_status": "20"}], batch=INCR)
     )
     pools = {"gaj.hukou": hukou, "mzj.marriage": marriage, "wjw.death_cert": deaths}
-    bases = integrate(pools, config, dt.date(2025, 1, 29), spark)
+    bases = integrate(pools, config, dt.date(2025, 1, 29), spark, scratch=str(tmp_path))
 
     conflicts = {
         i["key"]: i
