@@ -34,7 +34,6 @@ import datetime as dt
 import hashlib
 import json
 import logging
-import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
@@ -50,7 +49,6 @@ from jobs.integrate.core import OBSERVATIONS, VALUES, core_tasks_for
 from jobs.integrate.pipeline import integrate
 from jobs.lake import files, ledger, tables
 from jobs.lake.crash import crash_point
-from jobs.lake.paths import join_uri, layer_uri
 from jobs.lake.registry import (
     ATTRIBUTE_OBSERVATIONS,
     ATTRIBUTE_VALUES,
@@ -68,11 +66,6 @@ from jobs.settings import Settings
 from jobs.spark import get_spark
 
 log = logging.getLogger(__name__)
-
-#: The folder (in the base layer) of the integration core's task files while a build runs. Not
-#: hidden ("_…"), so that lake maintenance finds the files a killed build left as orphans (they
-#: hold personal data); a re-run of the same build removes them first.
-CORE_SCRATCH = "core_scratch"
 
 
 BUILDS_SCHEMA = pa.schema(
@@ -319,10 +312,7 @@ def _core_scratch(settings: Settings, build_id: str) -> Iterator[str]:
     lake, so that the observations' and values' files move into their tables without a copy (a
     folder of its own for a lake in an object store). Removed before (a stopped attempt of the
     same build may have left files) and after."""
-    if files.lake_on_local_disk(settings):
-        scratch = join_uri(layer_uri(settings, "base"), CORE_SCRATCH, build_id)
-    else:
-        scratch = tempfile.mkdtemp(prefix="govlake-core-")
+    scratch = files.scratch_folder(settings, "integrate_core", build_id)
     files.remove_tree(scratch)
     try:
         yield scratch

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import tempfile
 import uuid
 
 import pyarrow.fs as pafs
@@ -25,6 +26,15 @@ DELTA_LOG = "_delta_log"
 def landing_folder(settings: Settings, department: str, resource: str) -> str:
     """A resource's landing folder (``<landing_root>/<dept>/<resource>``), names checked."""
     return table_uri(settings, "landing", department, resource)
+
+
+def scratch_folder(settings: Settings, job: str, run: str) -> str:
+    """A local folder for the files a run makes on its way (the integration core's task files):
+    ``scratch/<job>/<run>`` in a lake on local disk, so that they move into its tables without a
+    copy; a temporary folder of its own for a lake in an object store."""
+    if lake_on_local_disk(settings):
+        return table_uri(settings, "scratch", job, run)
+    return tempfile.mkdtemp(prefix=f"govlake-{job}-")
 
 
 def local_path(root: str) -> str | None:

@@ -12,6 +12,8 @@ transform ever spells a path. The layout follows DESIGN.md §2::
     share/<consumer>/<dataset>            curated tables granted to a consumer
     open/<dataset>                        de-identified open data
     reid/<consumer>/<dataset>             re-identification tables (under settings.reid_root)
+    scratch/<job>/<run>                   files a run makes on its way, never a table (the
+                                          integration core's task files while a build runs)
 
 The root may be a local folder or an object-store URI (``s3://…``, ``abfss://…``); parts are
 joined with ``/`` for URIs and with the OS separator for local folders.
@@ -36,6 +38,9 @@ LAYERS: dict[str, tuple[int, int, str]] = {
     "share": (2, 2, "consumer, dataset"),
     "open": (1, 1, "dataset"),
     "reid": (2, 2, "consumer, dataset"),
+    # Inside the lake, on its disk, so that files move into a table without a copy; visible, so
+    # that lake maintenance removes the files a killed run left as orphans (personal data).
+    "scratch": (2, 2, "job, run"),
 }
 
 # A part is one folder name. Leading "_" and "." are refused because Delta, Spark and vacuum
