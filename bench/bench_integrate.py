@@ -11,24 +11,20 @@ a few parcels overlap: the integration has real work to do.
 
 Measured (wall seconds and CPU seconds of this process, the JVM and its workers):
 
-* ``spark_core_s``: the integration core in Spark: attribute observations from every pool →
-  survivorship (authority → recency → frequency) → ``attribute_values``, the population and
-  legal-entity base rows, and the value conflicts; each written as a Delta table;
+* ``spark_core_s``: the integration core as the build runs it (:mod:`jobs.integrate.core`):
+  Spark shuffles every pool row's statements about a subject by the subject's key, unexploded,
+  and each task runs the core's SQL (attribute observations → survivorship: authority →
+  recency → frequency → ``attribute_values``, the population and legal-entity base rows, the
+  value conflicts) on its keys' rows and writes its part of each table as a Parquet file
+  (``spark_tasks_s``); the files are then moved into Delta tables (``spark_commit_s``);
 * ``duckdb_core_s``: the same core as DuckDB SQL (generated from the same configuration, by the
   same plan) over the same pool Parquet files, the same four tables column for column, each
   written as Parquet: the reference; ``ratio`` = spark / duckdb;
-* ``partitioned_core_s``: the same core as the build is to run it (session 18's design, not the
-  build's yet): Spark shuffles every pool row's statements about a subject by the subject's key,
-  unexploded, and each task runs the reference's SQL on its keys' rows and writes its part of
-  each table as a Parquet file, committed to Delta by the driver (``partitioned_tasks_s``,
-  ``partitioned_commit_s``); ``partitioned_ratio`` = partitioned / duckdb;
-  ``partitioned_same_tables`` as ``same_tables``;
 * ``build_bases_s``: the whole build as the DAG runs it (every base, parcel geometry with shapely,
   e-licences, links, all rules, tickets, writes) — no DuckDB counterpart (DuckDB's spatial
   extension is not installed here);
-* ``spark_values_s``, ``spark_<table>_s``: the core's steps, survivorship up to the kept attribute
-  values, then each table's write; ``*_peak_mb``: resident memory of this process and its
-  children (the JVM, Python workers) during the core and during the build;
+* ``*_peak_mb``: resident memory of this process and its children (the JVM, Python workers)
+  during the core and during the build;
 * ``same_tables``: whether DuckDB and Spark wrote the same rows, every column (values,
   provenance, survival reasons, losing values; typed base rows with provenance; conflict issue
   rows with their ids and hashes); ``different_<table>`` counts the rows only one of them wrote.
@@ -41,7 +37,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import os
 import tempfile
 import time
@@ -50,42 +45,26 @@ from typing import Any
 
 import duckdb
 import psutil
-import pyarrow.parquet as pq
-from deltalake import DeltaTable, Schema
-from deltalake.transaction import AddAction, create_table_with_add_actions
+from deltalake import DeltaTable
 from pyspark.sql import functions as F
 
 from bench.bench_bridge import PeakMemory
 from bench.common import settings_under
 from jobs.catalog.models import Catalog
-from jobs.frames import kept_on_disk
-from jobs.integrate.build import build_bases, read_pools, with_nullable_fields
+from jobs.integrate.build import build_bases, read_pools
 from jobs.integrate.config import load_integration_config
-from jobs.integrate.conflicts import value_conflicts
+from jobs.integrate.core import core_tasks_for, run_core, statement_rows_for
 from jobs.integrate.core_sql import (
     ATTRIBUTE_VALUES_SQL,
     CORE_BASES,
     CORE_TABLES,
-    MEMBER_PREFIX,
     base_rows_sql,
     conflicts_sql,
-    core_on_statements,
     sql_list,
-    statement_queries,
 )
-from jobs.integrate.observations import (
-    attribute_elements,
-    member_keys,
-    members_from_pools,
-    observations_from_pools,
-    statement_rows_from_pools,
-)
+from jobs.integrate.observations import attribute_elements
 from jobs.integrate.pipeline import empty_pool
-from jobs.integrate.survivorship import (
-    attribute_values,
-    authority_triples,
-    base_rows,
-)
+from jobs.integrate.survivorship import authority_triples
 from jobs.lake import tables
 from jobs.lake.paths import table_uri
 from jobs.settings import Settings, pinned_clock
@@ -449,143 +428,37 @@ def duckdb_core(
 
 
 def spark_core(
-    spark: Any, pools: Mapping[str, Any], config: Any, settings: Any
+    spark: Any, pools: Mapping[str, Any], config: Any, settings: Any, tasks: int
 ) -> tuple[dict[str, int], dict[str, float]]:
-    """Observations → attribute values → population and legal-entity rows → conflicts, in
-    Spark, each result written as a Delta table; returns the row counts and the seconds of
-    each step (``values``: survivorship up to the kept attribute values; then each write)."""
+    """Observations → attribute values → population and legal-entity rows → conflicts as the
+    build runs them (:mod:`jobs.integrate.core`: Spark shuffles every pool row's statements by
+    key, each task runs the core's SQL on its keys' rows and writes its part of each table as a
+    Parquet file), each table then moved into a Delta table as the build moves its observations
+    and values (``parquet_files``); returns the row counts and the seconds of the tasks
+    (``tasks``, the observations included, which the build keeps) and of the commits."""
     started = time.perf_counter()
-    # Kept as the build keeps them (pipeline.integrate). In memory first (localCheckpoint's
-    # default), a million persons' core took 145.0 s against 132.6 s on disk in one process
-    # (the disk run first, still warming up), 165.0 against 155.5 s in two.
-    values = kept_on_disk(attribute_values(observations_from_pools(pools, config), config))
-    seconds = {"values": time.perf_counter() - started}
-    outputs = {"attribute_values": values, "conflicts": value_conflicts(values, config)}
-    for name in CORE_BASES:
-        outputs[name] = base_rows(
-            members_from_pools(pools, config, name), values, config.bases[name]
-        )
-    counts = {}
-    for name, df in outputs.items():
-        started = time.perf_counter()
-        result = tables.write_table(
-            with_nullable_fields(df),
-            table_uri(settings, "base", f"core_{name}"),
-            mode="overwrite",
-            spark_parquet=True,  # as the build writes them
-        )
-        counts[name] = result.rows
-        seconds[name] = time.perf_counter() - started
-    return counts, seconds
-
-
-# --- the core inside Spark's tasks ---------------------------------------------------------------
-#
-# The design the build is to adopt (session 18): Spark reads the pools and shuffles each pool
-# row's statements about a subject by the subject's key, unexploded; every task runs the core's
-# DuckDB SQL above on its rows (all observations of a key are in one task) and writes its part of
-# each table as a Parquet file, which the driver commits to Delta. No observation is exploded,
-# sorted or kept in the JVM, and no result row crosses back into it.
-
-
-def core_statement_rows(pools: Mapping[str, Any], config: Any) -> Any:
-    """The statement rows of every subject of every pool and, for each base of the core, a row
-    per member key that states nothing (its other columns NULL)."""
-    rows = statement_rows_from_pools(pools, config)
-    for base in CORE_BASES:
-        key_kind = config.bases[base].key_kind
-        for keys in member_keys(pools, config, base):
-            member = keys.select(
-                F.lit(key_kind).alias("key_kind"),
-                "key",
-                F.lit(f"{MEMBER_PREFIX}{base}").alias("resource"),
-            )
-            rows = rows.unionByName(member, allowMissingColumns=True)
-    return rows
-
-
-#: Pool rows per task of :func:`partitioned_core`: each task's DuckDB holds its keys' rows, their
-#: observations and windows. At a million persons (3.4M pool rows) 8 tasks took 68-80 s and
-#: peaked at 5.6-6.1 GB (the process tree), 32 took 60-62 s at 3.3-3.7 GB, 64 63.5 s at 3.2 GB.
-POOL_ROWS_PER_TASK = 100_000
-
-
-def partitions_for(pool_rows: int, settings: Any) -> int:
-    """Tasks for :func:`partitioned_core`: one per :data:`POOL_ROWS_PER_TASK` pool rows, at
-    least the session's shuffle partitions."""
-    return max(settings.shuffle_partitions, -(-pool_rows // POOL_ROWS_PER_TASK))
-
-
-def partitioned_core(
-    spark: Any, pools: Mapping[str, Any], config: Any, settings: Any, partitions: int | None = None
-) -> tuple[dict[str, int], dict[str, float]]:
-    """The core's four tables as Spark tasks running the DuckDB core on their keys' rows, each
-    written as a Delta table ``base/partitioned_<name>``; returns the row counts and the seconds
-    of the tasks (shuffle, SQL, Parquet files) and of the commits.
-
-    Args:
-        partitions: tasks (:func:`partitions_for`); the session's shuffle partitions if omitted.
-    """
-    started = time.perf_counter()
-    timezone = spark.conf.get("spark.sql.session.timeZone")
-    uris = {name: table_uri(settings, "base", f"partitioned_{name}") for name in CORE_TABLES}
-    for uri in uris.values():
-        os.makedirs(uri, exist_ok=True)
-    queries = statement_queries(config)
-
-    def run_core(batches: Any) -> Any:
-        import pyarrow as pa
-        from pyspark import TaskContext
-
-        batches = list(batches)
-        if not batches:
-            return
-        tables_of_keys = core_on_statements(pa.Table.from_batches(batches), queries, timezone)
-        # Named by the partition, so that a retried task overwrites its own files.
-        file = f"part-{TaskContext.get().partitionId():05d}.parquet"
-        written = []
-        for name, table in tables_of_keys.items():
-            path = f"{uris[name]}/{file}"
-            pq.write_table(table, path)
-            written.append(
-                {
-                    "table": name,
-                    "file": file,
-                    "rows": table.num_rows,
-                    "bytes": os.path.getsize(path),
-                }
-            )
-        yield pa.RecordBatch.from_pylist(written)
-
-    files = (
-        core_statement_rows(pools, config)
-        .repartition(partitions or settings.shuffle_partitions, F.xxhash64("key"))
-        .mapInArrow(run_core, "table string, file string, rows long, bytes long")
-        .collect()
+    scratch = table_uri(settings, "scratch", "bench_core", "run")
+    core = run_core(
+        statement_rows_for(pools, config, CORE_BASES),
+        config,
+        spark,
+        scratch,
+        bases=CORE_BASES,
+        tasks=tasks,
+        conflicts=True,
     )
     seconds = {"tasks": time.perf_counter() - started}
     started = time.perf_counter()
     counts = {}
     for name in CORE_TABLES:
-        parts = [f for f in files if f["table"] == name]
-        now_ms = int(time.time() * 1000)
-        create_table_with_add_actions(
-            uris[name],
-            Schema.from_arrow(pq.read_schema(f"{uris[name]}/{parts[0]['file']}")),
-            [
-                AddAction(
-                    path=f["file"],
-                    size=f["bytes"],
-                    partition_values={},
-                    modification_time=now_ms,
-                    data_change=True,
-                    stats=json.dumps({"numRecords": f["rows"]}),
-                )
-                for f in parts
-            ],
+        result = tables.write_table(
+            core.frames[name],
+            table_uri(settings, "base", f"core_{name}"),
             mode="overwrite",
+            spark_parquet=True,
+            parquet_files=core.files[name],
         )
-        counts[name] = sum(f["rows"] for f in parts)
+        counts[name] = result.rows
     seconds["commit"] = time.perf_counter() - started
     return counts, seconds
 
@@ -655,21 +528,18 @@ def run(args: argparse.Namespace, base: Settings) -> list[dict]:
 
             started, cpu = time.perf_counter(), cpu_seconds()
             with memory.measure() as spark_memory:
-                spark_counts, steps = spark_core(spark, pools, config, settings)
-            spark_s, spark_cpu = time.perf_counter() - started, cpu_seconds() - cpu
-
-            started, cpu = time.perf_counter(), cpu_seconds()
-            with memory.measure() as partitioned_memory:
-                partitioned_counts, partitioned_steps = partitioned_core(
-                    spark, pools, config, settings, partitions_for(pool_rows, settings)
+                spark_counts, steps = spark_core(
+                    spark,
+                    pools,
+                    config,
+                    settings,
+                    core_tasks_for(pool_rows, settings.shuffle_partitions),
                 )
-            partitioned_s = time.perf_counter() - started
-            partitioned_cpu = cpu_seconds() - cpu
+            spark_s, spark_cpu = time.perf_counter() - started, cpu_seconds() - cpu
 
             con = duckdb.connect()
             con.execute(f"SET memory_limit = '{DUCKDB_MEMORY_LIMIT}'")
             different = different_rows(con, settings, duck_out)
-            partitioned_different = different_rows(con, settings, duck_out, "partitioned_")
             con.close()
 
             rows_out.append(
@@ -685,19 +555,9 @@ def run(args: argparse.Namespace, base: Settings) -> list[dict]:
                     "spark_core_peak_mb": spark_memory["tree"],
                     "duckdb_core_s": round(duck_s, 1),
                     "duckdb_core_cpu_s": round(duck_cpu, 1),
-                    "ratio": round(spark_s / duck_s, 1) if duck_s else None,
+                    "ratio": round(spark_s / duck_s, 2) if duck_s else None,
                     "same_tables": not any(different.values()) and spark_counts == duck_counts,
                     **{f"different_{name}": n for name, n in different.items() if n},
-                    "partitioned_core_s": round(partitioned_s, 1),
-                    "partitioned_core_cpu_s": round(partitioned_cpu, 1),
-                    **{
-                        f"partitioned_{step}_s": round(t, 1)
-                        for step, t in partitioned_steps.items()
-                    },
-                    "partitioned_core_peak_mb": partitioned_memory["tree"],
-                    "partitioned_ratio": round(partitioned_s / duck_s, 2) if duck_s else None,
-                    "partitioned_same_tables": not any(partitioned_different.values())
-                    and partitioned_counts == duck_counts,
                     "cores": os.cpu_count(),
                 }
             )

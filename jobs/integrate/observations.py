@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 
-from pyspark.sql import Column, DataFrame, SparkSession
+from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from jobs.catalog.models import Field
@@ -257,11 +257,3 @@ def members_from_pools(
     """The keys that make a row of ``base`` (its members), one row per key, or None."""
     parts = member_keys(pools, config, base)
     return union_all(parts).distinct() if parts else None
-
-
-def members_or_empty(
-    pools: Mapping[str, DataFrame], config: IntegrationConfig, base: str, spark: SparkSession
-) -> DataFrame:
-    """:func:`members_from_pools`, or an empty ``key`` column when no member pool is loaded."""
-    members = members_from_pools(pools, config, base)
-    return members if members is not None else spark.createDataFrame([], "key string")

@@ -19,6 +19,12 @@ through the three steps; both give the same rows.
 
 Ties that authority, recency and frequency leave open go to the smallest value, then the
 smallest resource id, so that the same observations always give the same base.
+
+The build runs these rules as DuckDB SQL inside Spark's tasks (:mod:`jobs.integrate.core_sql`,
+:mod:`jobs.integrate.core`; issue #17, figures in the README). The Spark transforms
+here are the rules' second implementation, written from DESIGN §6 on their own: the tests hold
+the SQL to them (``test_core_reference``, ``test_core``); the plan's steps and its constants
+(``BY_*``, ``KEY_COLUMNS``, ``PROVENANCE_FIELDS``, :func:`authority_triples`) are shared.
 """
 
 from __future__ import annotations

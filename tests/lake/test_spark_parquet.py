@@ -85,3 +85,76 @@ def test_a_failing_write_leaves_no_commit_and_no_files(spark, people_df, tmp_pat
         tables.write_table(broken, uri, mode="overwrite", spark_parquet=True)
     leftovers = [p.name for p in (tmp_path / "people").iterdir() if p.name.startswith("_govlake")]
     assert (commit_count(uri), stray_files(uri), leftovers) == (1, set(), [])
+
+
+def _task_files(df, folder) -> list[str]:
+    """``df`` as Parquet files in ``folder``, written as the integration core's tasks write
+    theirs (pyarrow, one file per part)."""
+    import pyarrow.parquet as pq
+
+    folder.mkdir()
+    arrow = df.toArrow()
+    paths = []
+    for number, start in enumerate(range(0, arrow.num_rows, 3)):
+        path = folder / f"part-{number:05d}.parquet"
+        pq.write_table(arrow.slice(start, 3), path)
+        paths.append(str(path))
+    return paths
+
+
+def test_task_files_are_moved_into_the_table_with_the_bridge_s_statistics(
+    spark, people_df, tmp_path
+):
+    df = _with_nested(people_df)
+    files = _task_files(df, tmp_path / "tasks")
+    bridge, moved = str(tmp_path / "bridge"), str(tmp_path / "moved")
+    tables.write_table(df, bridge, mode="overwrite")
+
+    result = tables.write_table(
+        spark.read.parquet(*files), moved, mode="overwrite", spark_parquet=True, parquet_files=files
+    )
+
+    assert (result.version, result.rows, result.files) == (0, 4, 2)
+    assert list((tmp_path / "tasks").iterdir()) == []  # moved, not copied
+    assert sorted(tables.read_table(spark, moved).collect()) == sorted(
+        tables.read_table(spark, bridge).collect()
+    )
+    adds = pa.table(DeltaTable(moved).get_add_actions(flatten=False)).to_pylist()
+    assert sum(a["num_records"] for a in adds) == 4
+    assert all(a["min"]["person_id"] is not None for a in adds)  # statistics from the footers
+    assert stray_files(moved) == set()
+
+
+def test_task_files_with_the_table_s_columns_in_another_order_are_written_instead(
+    spark, people_df, tmp_path
+):
+    uri = str(tmp_path / "people")
+    tables.write_table(people_df, uri, mode="overwrite")
+    reordered = people_df.select(*reversed(people_df.columns))
+    files = _task_files(reordered, tmp_path / "tasks")
+
+    result = tables.write_table(
+        spark.read.parquet(*files), uri, mode="overwrite", spark_parquet=True, parquet_files=files
+    )
+
+    assert (result.version, result.rows) == (1, 4)
+    assert sorted(tables.read_table(spark, uri).collect()) == sorted(people_df.collect())
+    assert len(list((tmp_path / "tasks").iterdir())) == 2  # left to the caller
+    assert stray_files(uri) == set()
+
+
+def test_task_files_of_a_write_already_applied_stay_where_they_are(spark, people_df, tmp_path):
+    uri = str(tmp_path / "people")
+    tables.write_table(people_df, uri, write_id=("base.people", 0), spark_parquet=True)
+    files = _task_files(people_df, tmp_path / "tasks")
+
+    retry = tables.write_table(
+        spark.read.parquet(*files),
+        uri,
+        write_id=("base.people", 0),
+        spark_parquet=True,
+        parquet_files=files,
+    )
+
+    assert (retry.skipped, commit_count(uri)) == (True, 1)
+    assert sorted(str(p) for p in (tmp_path / "tasks").iterdir()) == files  # left to the caller

@@ -1,0 +1,174 @@
+"""The integration core inside Spark's tasks (jobs.integrate.core): the same observations,
+attribute values and base rows as Spark's survivorship, as files a build can move into its
+tables."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from jobs.govern.ticket_snapshot import CORRECTIONS_SCHEMA
+from jobs.integrate.core import OBSERVATIONS, VALUES, run_core, statement_rows_for
+from jobs.integrate.observations import (
+    OBSERVATION_COLUMNS,
+    members_from_pools,
+    observations_from_pools,
+)
+from jobs.integrate.survivorship import attribute_values, base_rows
+from tests.integrate.conftest import INCR, pid, survival, uscc
+
+pytestmark = pytest.mark.spark
+
+P1, P2, P3 = pid("1980-01-01", 11), pid("1990-05-05", 22), pid("1975-03-03", 33)
+COMPANY = uscc("MA000001")
+BASES = ["population", "legal_entity"]
+
+
+@pytest.fixture
+def pools(pool):
+    """Three departments disagreeing about two persons, a company, a row without a valid key."""
+    return {
+        "gaj.hukou": pool(
+            "gaj.hukou",
+            [
+                {"person_id": P1, "full_name": "张三", "phone": "13800000002"},
+                {"person_id": P2, "full_name": "李四"},
+                {"person_id": None, "full_name": "无名"},  # states nothing about anyone
+            ],
+        ),
+        "rsj.insured": pool(
+            "rsj.insured",
+            [
+                {"person_id": P1, "insurance_type": "pension", "phone": "13800000001"},
+                {"person_id": P3, "insurance_type": "medical", "full_name": "王五"},
+            ],
+            batch=INCR,
+        ),
+        "jyj.student": pool("jyj.student", [{"person_id": P1, "full_name": "张山"}]),
+        "scjgj.enterprise": pool(
+            "scjgj.enterprise",
+            [
+                {
+                    "uscc": COMPANY,
+                    "entity_name": "某某有限公司",
+                    "legal_representative_name": "李四",
+                    "legal_representative_id": P2,
+                }
+            ],
+        ),
+    }
+
+
+def _rows(df) -> list[str]:
+    """Every row with every column (nested ones too), comparable across engines."""
+    return sorted(
+        json.dumps(r.asDict(recursive=True), sort_keys=True, default=str) for r in df.collect()
+    )
+
+
+def test_the_tasks_make_spark_survivorship_s_observations_values_and_base_rows(
+    spark, pools, config, tmp_path
+):
+    core = run_core(
+        statement_rows_for(pools, config, BASES), config, spark, str(tmp_path), bases=BASES, tasks=3
+    )
+
+    observed = observations_from_pools(pools, config)
+    assert _rows(core.frames[OBSERVATIONS]) == _rows(observed.select(*OBSERVATION_COLUMNS))
+    spark_values = attribute_values(observed, config)
+    assert survival(r.asDict() for r in core.frames[VALUES].collect()) == survival(
+        r.asDict() for r in spark_values.collect()
+    )
+    assert {r["survived_by"] for r in core.frames[VALUES].collect()} >= {"recency", "agreement"}
+    for base in BASES:
+        spark_rows = base_rows(
+            members_from_pools(pools, config, base), spark_values, config.bases[base]
+        )
+        assert _rows(core.frames[base]) == _rows(spark_rows), base
+    assert core.frames["population"].count() == 3
+    # Every row is in exactly one task's file, and the tasks counted them.
+    for name, files in core.files.items():
+        assert sum(pq.read_metadata(f).num_rows for f in files) == core.rows[name], name
+    assert core.rows[OBSERVATIONS] == observed.count()
+
+
+def test_statement_rows_of_observations_and_corrections_join_the_pools(
+    spark, pools, config, tmp_path
+):
+    from jobs.integrate.corrections import with_corrections
+
+    correction = {
+        "ticket_id": "t1",
+        "key_kind": "citizen_id",
+        "key": P1,
+        "element": "person_name",
+        "value": "张三丰",
+        "department": "gaj",
+        "resource": "gaj.hukou",
+        "corrected_at": dt.datetime(2025, 3, 1, 9, 0, tzinfo=dt.UTC),
+        "corrected_by": "gaj.wang",
+    }
+    corrections = spark.createDataFrame(
+        pa.Table.from_pylist([correction], schema=CORRECTIONS_SCHEMA)
+    )
+    observed = observations_from_pools(pools, config)
+
+    core = run_core(
+        statement_rows_for(pools, config, BASES, corrections=corrections),
+        config,
+        spark,
+        str(tmp_path),
+        bases=BASES,
+        tasks=2,
+    )
+
+    corrected = with_corrections(observed, corrections)
+    assert _rows(core.frames[OBSERVATIONS]) == _rows(corrected.select(*OBSERVATION_COLUMNS))
+    (name,) = [
+        r["person_name"] for r in core.frames["population"].collect() if r["person_id"] == P1
+    ]
+    assert name == "张三丰"
+
+
+def test_no_statements_make_empty_tables_of_the_core_s_columns(spark, config, tmp_path):
+    core = run_core(None, config, spark, str(tmp_path), bases=BASES, tasks=2)
+
+    assert {name: df.count() for name, df in core.frames.items()} == {
+        OBSERVATIONS: 0,
+        VALUES: 0,
+        "population": 0,
+        "legal_entity": 0,
+    }
+    assert tuple(core.frames[OBSERVATIONS].columns) == OBSERVATION_COLUMNS
+    assert "losing_values" in core.frames[VALUES].columns
+    assert "person_id" in core.frames["population"].columns
+    assert core.files == {name: [] for name in core.frames}
+
+
+def test_a_task_run_again_replaces_its_own_files(spark, pools, config, tmp_path):
+    rows = statement_rows_for(pools, config, BASES)
+    first = run_core(rows, config, spark, str(tmp_path), bases=BASES, tasks=2)
+    again = run_core(rows, config, spark, str(tmp_path), bases=BASES, tasks=2)
+
+    assert again.files == first.files
+    on_disk = sorted(
+        os.path.join(folder, name) for folder, _, names in os.walk(tmp_path) for name in names
+    )
+    assert on_disk == sorted(f for files in again.files.values() for f in files)  # no .tmp left
+    assert again.frames[VALUES].count() == first.rows[VALUES]
+
+
+@pytest.mark.parametrize(
+    ("tasks", "scratch", "message"),
+    [(0, None, "tasks must be at least 1"), (2, "s3://lake/scratch", "must be a local folder")],
+)
+def test_bad_arguments_are_refused_before_any_task_runs(
+    spark, config, tmp_path, tasks, scratch, message
+):
+    with pytest.raises(ValueError, match=message):
+        run_core(None, config, spark, scratch or str(tmp_path), bases=BASES, tasks=tasks)
