@@ -428,14 +428,21 @@ def duckdb_core(
 
 
 def spark_core(
-    spark: Any, pools: Mapping[str, Any], config: Any, settings: Any, tasks: int
+    spark: Any,
+    pools: Mapping[str, Any],
+    config: Any,
+    settings: Any,
+    tasks: int,
+    *,
+    observations: bool = False,
 ) -> tuple[dict[str, int], dict[str, float]]:
     """Observations → attribute values → population and legal-entity rows → conflicts as the
     build runs them (:mod:`jobs.integrate.core`: Spark shuffles every pool row's statements by
     key, each task runs the core's SQL on its keys' rows and writes its part of each table as a
     Parquet file), each table then moved into a Delta table as the build moves its observations
     and values (``parquet_files``); returns the row counts and the seconds of the tasks
-    (``tasks``, the observations included, which the build keeps) and of the commits."""
+    (``tasks``) and of the commits. ``observations``: the tasks also write the observations, as
+    the build's do (the reference makes no such table)."""
     started = time.perf_counter()
     scratch = table_uri(settings, "scratch", "bench_core", "run")
     core = run_core(
@@ -445,6 +452,7 @@ def spark_core(
         scratch,
         bases=CORE_BASES,
         tasks=tasks,
+        observations=observations,
         conflicts=True,
     )
     seconds = {"tasks": time.perf_counter() - started}

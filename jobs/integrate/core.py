@@ -32,6 +32,7 @@ from jobs.frames import union_all
 from jobs.integrate.config import IntegrationConfig
 from jobs.integrate.core_sql import (
     MEMBER_PREFIX,
+    SHIPPED_STATEMENT_ROWS_SCHEMA,
     STATEMENT_ROWS_SCHEMA,
     core_on_statements,
     statement_queries,
@@ -104,13 +105,15 @@ def run_core(
     *,
     bases: Sequence[str],
     tasks: int,
+    observations: bool = True,
     conflicts: bool = False,
 ) -> CoreOutput:
     """Runs the core's SQL in Spark's tasks on ``statement_rows`` (:func:`statement_rows_for`),
     the rows shuffled by key into ``tasks`` tasks.
 
-    Makes ``observations`` (as ``base/attribute_observations``), ``attribute_values``, a table
-    of rows per base in ``bases`` and, with ``conflicts``, ``conflicts``. Every task writes its
+    Makes ``observations`` (as ``base/attribute_observations``; unless ``observations`` is
+    false), ``attribute_values``, a table of rows per base in ``bases`` and, with
+    ``conflicts``, ``conflicts``. Every task writes its
     part of each table as ``<scratch>/<table>/part-<task>.parquet``: a retried task replaces its
     own files (written under a temporary name first, then renamed). The returned DataFrames read
     the files; the caller removes ``scratch`` when done with them.
@@ -127,7 +130,12 @@ def run_core(
     if "://" in scratch and not scratch.startswith("file://"):
         raise ValueError(f"the core's scratch folder must be a local folder, not {scratch!r}")
     scratch = os.path.abspath(scratch.removeprefix("file://"))
-    names = (OBSERVATIONS, VALUES, *bases, *(("conflicts",) if conflicts else ()))
+    names = (
+        *((OBSERVATIONS,) if observations else ()),
+        VALUES,
+        *bases,
+        *(("conflicts",) if conflicts else ()),
+    )
     queries = statement_queries(config, bases, conflicts=conflicts)
     timezone = spark.conf.get("spark.sql.session.timeZone")
     # The tables' schemas, from the queries on no rows: a table no task writes is still typed.
@@ -147,7 +155,10 @@ def run_core(
         if not batches:
             return
         tables_of_keys = core_on_statements(
-            pa.Table.from_batches(batches).cast(STATEMENT_ROWS_SCHEMA), queries, timezone, names
+            pa.Table.from_batches(batches).cast(SHIPPED_STATEMENT_ROWS_SCHEMA),
+            queries,
+            timezone,
+            names,
         )
         file = f"part-{TaskContext.get().partitionId():05d}.parquet"
         written = []
@@ -167,9 +178,13 @@ def run_core(
 
     written = []
     if statement_rows is not None:
+        shipped = statement_rows.select(*STATEMENT_ROWS_SCHEMA.names).withColumn(
+            # Statements without a value state nothing: left out before the shuffle.
+            "statements",
+            F.to_json(F.filter("statements", lambda s: s["value"].isNotNull())),
+        )
         written = (
-            statement_rows.select(*STATEMENT_ROWS_SCHEMA.names)
-            .repartition(tasks, F.xxhash64("key"))
+            shipped.repartition(tasks, F.xxhash64("key"))
             .mapInArrow(run_tasks_core, "table string, path string, rows long")
             .collect()
         )

@@ -60,6 +60,15 @@ STATEMENT_ROWS_SCHEMA = pa.schema(
     ]
 )
 
+#: The statement rows as Spark ships them to its tasks: the statements as JSON text. Spark's
+#: Arrow writer turns an array of structs into Arrow at a third of the speed of the same
+#: statements as one text (at a million persons, 5.9M rows: 31 s against 19 s, measured;
+#: without the statements 12 s), and DuckDB reads the JSON back on the task's side.
+SHIPPED_STATEMENT_ROWS_SCHEMA = STATEMENT_ROWS_SCHEMA.set(
+    STATEMENT_ROWS_SCHEMA.get_field_index("statements"), pa.field("statements", pa.string())
+)
+_STATEMENTS_JSON_TYPE = '[{"element": "VARCHAR", "value": "VARCHAR", "field": "VARCHAR"}]'
+
 #: The bases whose rows the core makes (members with their surviving attributes).
 CORE_BASES = ("population", "legal_entity")
 #: The core's tables, in the order the queries make them.
@@ -306,7 +315,8 @@ def core_on_statements(
     tables: Sequence[str] = CORE_TABLES,
 ) -> dict[str, pa.Table]:
     """``tables`` (made by ``queries``, :func:`statement_queries`) of the keys in
-    ``statement_rows``.
+    ``statement_rows`` (:data:`STATEMENT_ROWS_SCHEMA`, or as shipped,
+    :data:`SHIPPED_STATEMENT_ROWS_SCHEMA`).
 
     Runs on one thread: Spark runs one task per core, and DuckDB's own threads would compete
     with the other task. Batch times are read in ``timezone``, as Spark's session reads them.
@@ -314,7 +324,15 @@ def core_on_statements(
     with duckdb.connect() as con:
         con.execute("SET threads = 1")
         con.execute(f"SET TimeZone = '{timezone}'")
-        con.register("statement_rows", statement_rows)
+        if statement_rows.schema.field("statements").type == pa.string():
+            con.register("shipped_statement_rows", statement_rows)
+            con.execute(
+                "CREATE TEMP VIEW statement_rows AS SELECT * REPLACE "
+                f"(from_json(statements, '{_STATEMENTS_JSON_TYPE}') AS statements) "
+                "FROM shipped_statement_rows"
+            )
+        else:
+            con.register("statement_rows", statement_rows)
         for query in queries:
             con.execute(query)
         # Instants out in UTC, as Delta stores them (Arrow would carry the session's zone).

@@ -37,7 +37,8 @@ def pools(pool):
             "gaj.hukou",
             [
                 {"person_id": P1, "full_name": "张三", "phone": "13800000002"},
-                {"person_id": P2, "full_name": "李四"},
+                # Text that JSON escapes, as Spark ships the statements to its tasks.
+                {"person_id": P2, "full_name": '李"四\\', "phone": "1\t2\n3"},
                 {"person_id": None, "full_name": "无名"},  # states nothing about anyone
             ],
         ),
