@@ -7,7 +7,10 @@ provenance, cross-links, conflicts and anomalies. Modules:
 
 * :mod:`~jobs.integrate.config`: who a pool row speaks about, what each base keeps (schemas/bases);
 * :mod:`~jobs.integrate.observations`: every department's value, kept;
-* :mod:`~jobs.integrate.survivorship`: authority → recency → frequency, with provenance;
+* :mod:`~jobs.integrate.core_sql`, run in Spark's tasks by :mod:`~jobs.integrate.core`: the
+  observations, survivorship (authority → recency → frequency, with provenance) and each base's
+  members with their surviving attributes; :mod:`~jobs.integrate.survivorship`: the same rules
+  as Spark transforms, which the tests hold the SQL to;
 * :mod:`~jobs.integrate.population`, :mod:`~jobs.integrate.legal_entity`,
   :mod:`~jobs.integrate.spatial` (+ :mod:`~jobs.integrate.geometry`), :mod:`~jobs.integrate.e_licence`;
 * :mod:`~jobs.integrate.links`: links between the bases;

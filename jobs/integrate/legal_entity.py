@@ -1,8 +1,9 @@
 """Legal-entity base (法人基础库): ``base/legal_entity`` and its derived fields.
 
 Grain of ``base/legal_entity``: one row per legal person or organisation, keyed by unified
-social credit code (统一社会信用代码) ``uscc``. The surviving attributes come from
-:mod:`jobs.integrate.survivorship` (market regulation, civil affairs and tax); this module adds:
+social credit code (统一社会信用代码) ``uscc``. The surviving attributes come from the
+integration core (:mod:`jobs.integrate.core`: market regulation, civil affairs and tax); this
+module adds:
 
 * ``registering_authority`` (登记管理部门): the USCC's first character (9 market regulation,
   5 civil affairs, 1 institutional establishment …; GB 32100);

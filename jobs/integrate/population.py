@@ -1,8 +1,8 @@
 """Population base (人口基础库): ``base/population`` and its derived fields.
 
 Grain of ``base/population``: one row per natural person, keyed by citizen ID (公民身份号码)
-``person_id``. The surviving attributes come from :mod:`jobs.integrate.survivorship`; this
-module adds what no department states directly:
+``person_id``. The surviving attributes come from the integration core
+(:mod:`jobs.integrate.core`); this module adds what no department states directly:
 
 * ``birth_date_from_id``, ``gender_from_id``, ``region_from_id``: read from the ID (GB 11643);
 * ``is_deceased``: a death certificate (死亡医学证明), or the hukou cancelled for death;

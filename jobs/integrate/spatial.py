@@ -1,6 +1,7 @@
 """Natural resources and spatial geography base (自然资源和空间地理基础库): three tables.
 
-Three tables, each with surviving attributes from :mod:`jobs.integrate.survivorship`:
+Three tables, each with surviving attributes from the integration core
+(:mod:`jobs.integrate.core`):
 
 * ``base/parcel``: one row per parcel (宗地), keyed by parcel code (GB/T 37346). Adds the
   geometry checks of :mod:`jobs.integrate.geometry` (valid, inside the jurisdiction, area in
