@@ -81,9 +81,11 @@ def test_a_generated_county_builds_the_same_base_tables_as_recorded(spark, tmp_p
         pytest.skip(f"recorded {DIGESTS.name}")
     assert summary["rows"]["attribute_values"] > 10 * PERSONS
     assert found == json.loads(DIGESTS.read_text())
+    # The core's task files are the tables' now, or gone (they hold personal data).
+    assert [p for p in (tmp_path / "lake" / "scratch").rglob("*") if p.is_file()] == []
 
 
-def test_the_build_runs_the_integration_on_the_lanes_its_settings_name(
+def test_the_build_runs_the_integration_on_its_lanes_and_removes_its_scratch_files(
     spark, tmp_path, monkeypatch
 ):
     from jobs.integrate import build
@@ -92,10 +94,14 @@ def test_the_build_runs_the_integration_on_the_lanes_its_settings_name(
     class Stop(Exception):
         pass
 
-    asked = []
+    asked, scratches = [], []
 
-    def integrate(*args, lanes, **kwargs):
+    def integrate(*args, lanes, scratch, **kwargs):
         asked.append(lanes)
+        scratches.append(Path(scratch))
+        # A task's file, left behind by a build that fails after its tasks ran.
+        (Path(scratch) / "attribute_values").mkdir(parents=True)
+        (Path(scratch) / "attribute_values" / "part-00000.parquet").write_bytes(b"rows")
         raise Stop
 
     monkeypatch.setattr(build, "integrate", integrate)
@@ -104,3 +110,10 @@ def test_the_build_runs_the_integration_on_the_lanes_its_settings_name(
         with pytest.raises(Stop):
             build.build_bases(settings, spark)
     assert asked == [1, 3]
+    # The core's scratch folder is in the lake (maintenance sweeps what a killed build left)
+    # and goes with the failed build.
+    assert [s.relative_to(tmp_path).parts[:3] for s in scratches] == [
+        ("lake1", "scratch", "integrate_core"),
+        ("lake3", "scratch", "integrate_core"),
+    ]
+    assert not any(s.exists() for s in scratches)
