@@ -221,13 +221,16 @@ def _subjects_parts(
             kinds = ("citizen_id", "uscc") if subject.key_kind == "party" else (subject.key_kind,)
             if key_kind is not None:
                 kinds = tuple(k for k in kinds if k == key_kind)
-            elements = frozenset().union(*(wanted.get(k, frozenset()) for k in kinds))
-            fields = [f for f in subject.fields if f.element in elements]
-            if fields:
+            # A party (a person or an entity, per row) states, under each kind of key, only
+            # what that kind's base keeps: one part per kind, its rows of that kind.
+            for kind in kinds:
+                fields = [f for f in subject.fields if f.element in wanted.get(kind, frozenset())]
+                if not fields:
+                    continue
                 record_key = config.catalog.resource(resource_id).key.fields
                 part = rows_of(pool_df, resource_id, subject, fields, record_key)
-                if key_kind is not None and subject.key_kind == "party":
-                    part = part.where(F.col("key_kind") == key_kind)
+                if subject.key_kind == "party":
+                    part = part.where(F.col("key_kind") == kind)
                 parts.append(part)
     return parts
 

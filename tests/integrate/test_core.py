@@ -179,3 +179,57 @@ def test_bad_arguments_are_refused_before_any_task_runs(
 ):
     with pytest.raises(ValueError, match=message):
         run_core(None, config, spark, scratch or str(tmp_path), bases=BASES, tasks=tasks)
+
+
+def test_an_owner_states_only_what_its_own_kind_of_base_keeps(spark, pool, config, tmp_path):
+    """A real-estate owner is a person or an entity, per row (a ``party`` subject): a person
+    owner's row must not state an element only the legal-entity base keeps, under the person's
+    key, nor an entity owner's one only the population base keeps."""
+    import dataclasses
+
+    from jobs.integrate.config import Subject
+
+    fields = {f.name: f for f in config.catalog.resource("zrzyj.real_estate").fields}
+    owner = Subject(
+        "zrzyj.real_estate",
+        "owner_id",
+        "party",
+        (
+            dataclasses.replace(fields["owner_name"], element="person_name"),  # persons only
+            dataclasses.replace(fields["owner_type"], element="entity_type"),  # entities only
+        ),
+    )
+    subjects = {**config.subjects}
+    subjects["zrzyj.real_estate"] = (*subjects["zrzyj.real_estate"], owner)
+    with_owner = dataclasses.replace(config, subjects=subjects)
+    units = pool(
+        "zrzyj.real_estate",
+        [
+            {
+                "owner_id": P1,
+                "owner_id_kind": "citizen_id",
+                "owner_name": "张三",
+                "owner_type": "个人",
+            },
+            {
+                "owner_id": COMPANY,
+                "owner_id_kind": "uscc",
+                "owner_name": "某某",
+                "owner_type": "企业",
+            },
+        ],
+    )
+
+    core = run_core(
+        statement_rows_for({"zrzyj.real_estate": units}, with_owner, BASES),
+        with_owner,
+        spark,
+        str(tmp_path),
+        bases=BASES,
+        tasks=2,
+    )
+
+    observed = {
+        (r["key_kind"], r["element"], r["value"]) for r in core.frames[OBSERVATIONS].collect()
+    }
+    assert observed == {("citizen_id", "person_name", "张三"), ("uscc", "entity_type", "企业")}
