@@ -71,19 +71,32 @@ def statement_rows_for(
     parts += [statement_rows_of(df) for df in observed]
     if corrections is not None:
         parts.append(correction_statement_rows(corrections))
-    rows = (
-        union_all(p for p in parts if p is not None) if any(p is not None for p in parts) else None
-    )
     for base in bases:
-        key_kind = config.bases[base].key_kind
-        for keys in member_keys(pools, config, base):
-            member = keys.select(
-                F.lit(key_kind).alias("key_kind"),
-                "key",
-                F.lit(f"{MEMBER_PREFIX}{base}").alias("resource"),
-            )
-            rows = member if rows is None else rows.unionByName(member, allowMissingColumns=True)
-    return rows
+        parts += [
+            _member_rows(keys, config.bases[base].key_kind, base)
+            for keys in member_keys(pools, config, base)
+        ]
+    parts = [p for p in parts if p is not None]
+    return union_all(parts) if parts else None
+
+
+_STATEMENT_ROWS_TYPE = from_arrow_schema(STATEMENT_ROWS_SCHEMA)
+
+
+def _member_rows(keys: DataFrame, key_kind: str, base: str) -> DataFrame:
+    """A statement row per member key that states nothing, every column typed: members may be
+    all there is (no pool states an attribute yet)."""
+    named = {
+        "key_kind": F.lit(key_kind),
+        "key": F.col("key"),
+        "resource": F.lit(f"{MEMBER_PREFIX}{base}"),
+    }
+    return keys.select(
+        *[
+            named.get(f.name, F.lit(None).cast(f.dataType)).alias(f.name)
+            for f in _STATEMENT_ROWS_TYPE
+        ]
+    )
 
 
 @dataclass(frozen=True)

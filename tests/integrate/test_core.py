@@ -233,3 +233,24 @@ def test_an_owner_states_only_what_its_own_kind_of_base_keeps(spark, pool, confi
         (r["key_kind"], r["element"], r["value"]) for r in core.frames[OBSERVATIONS].collect()
     }
     assert observed == {("citizen_id", "person_name", "张三"), ("uscc", "entity_type", "企业")}
+
+
+def test_members_without_a_single_statement_still_make_their_base_rows(
+    spark, pools, config, tmp_path
+):
+    """No pool states an attribute (a configuration whose bases keep none yet): the member
+    rows alone make the statement rows, and every member is a base row with no attribute."""
+    import dataclasses
+
+    bare = dataclasses.replace(
+        config,
+        bases={n: dataclasses.replace(s, attributes=()) for n, s in config.bases.items()},
+    )
+
+    core = run_core(
+        statement_rows_for(pools, bare, BASES), bare, spark, str(tmp_path), bases=BASES, tasks=2
+    )
+
+    assert {r["person_id"] for r in core.frames["population"].collect()} == {P1, P2, P3}
+    assert [r["uscc"] for r in core.frames["legal_entity"].collect()] == [COMPANY]
+    assert core.rows[OBSERVATIONS] == core.rows[VALUES] == 0
