@@ -1,7 +1,8 @@
 """The integration core inside Spark's tasks: statement rows in, the core's tables as files out.
 
 Spark reads the pools and shuffles each pool row's statements about a subject by the subject's
-key, unexploded (3.6M rows at a million persons, where the observations are 17M). Every task
+key, unexploded (5.9M rows with the member rows at a million persons, where the observations
+are 17M). Every task
 runs the core's DuckDB SQL (:mod:`jobs.integrate.core_sql`) on its keys' rows — all statements
 about a key are in one task — and writes its part of each table as a Parquet file into a scratch
 folder. The driver reads the files as DataFrames (the bases and the rules read them), and the
@@ -9,9 +10,8 @@ build moves the observations' and attribute values' files into their Delta table
 writing them again (``tables.write_table``'s ``parquet_files``).
 
 Nothing is exploded, sorted or kept in the JVM, and no result row crosses back into it: at a
-million persons the core took 60-64 s against the DuckDB reference's 50-66 s, where the Spark
-survivorship it replaced took 142 s and then 20-25 s more to write the values (issue #17,
-session 18). Spark still reads, shuffles and distributes: on a cluster its executors run the
+million persons the core took 64.7 s against the DuckDB reference's 50.2 s (session 19), where
+the Spark survivorship it replaced took 142 s and then 20-25 s more to write the values. Spark still reads, shuffles and distributes: on a cluster its executors run the
 tasks, and the scratch folder must then be one they and the driver share.
 """
 
@@ -39,6 +39,7 @@ from jobs.integrate.core_sql import (
 )
 from jobs.integrate.corrections import correction_statement_rows
 from jobs.integrate.observations import member_keys, statement_rows_from_pools, statement_rows_of
+from jobs.lake.files import local_path
 
 #: Pool rows per task: each task's DuckDB holds its keys' statement rows, their observations and
 #: windows. At a million persons (3.4M pool rows) 8 tasks took 68-80 s and peaked at 5.6-6.1 GB
@@ -81,6 +82,8 @@ def statement_rows_for(
 
 
 _STATEMENT_ROWS_TYPE = from_arrow_schema(STATEMENT_ROWS_SCHEMA)
+#: What each task reports: a row per file it wrote.
+_WRITTEN_FILES = pa.schema([("table", pa.string()), ("path", pa.string()), ("rows", pa.int64())])
 
 
 def _member_rows(keys: DataFrame, key_kind: str, base: str) -> DataFrame:
@@ -140,9 +143,10 @@ def run_core(
     """
     if tasks < 1:
         raise ValueError(f"tasks must be at least 1, got {tasks}")
-    if "://" in scratch and not scratch.startswith("file://"):
+    local = local_path(scratch)
+    if local is None:
         raise ValueError(f"the core's scratch folder must be a local folder, not {scratch!r}")
-    scratch = os.path.abspath(scratch.removeprefix("file://"))
+    scratch = os.path.abspath(local)
     names = (
         *((OBSERVATIONS,) if observations else ()),
         VALUES,
@@ -184,10 +188,7 @@ def run_core(
             pq.write_table(table, temporary, compression="snappy")
             os.replace(temporary, path)
             written.append({"table": name, "path": path, "rows": table.num_rows})
-        yield pa.RecordBatch.from_pylist(
-            written,
-            pa.schema([("table", pa.string()), ("path", pa.string()), ("rows", pa.int64())]),
-        )
+        yield pa.RecordBatch.from_pylist(written, _WRITTEN_FILES)
 
     written = []
     if statement_rows is not None:
@@ -198,7 +199,7 @@ def run_core(
         )
         written = (
             shipped.repartition(tasks, F.xxhash64("key"))
-            .mapInArrow(run_tasks_core, "table string, path string, rows long")
+            .mapInArrow(run_tasks_core, from_arrow_schema(_WRITTEN_FILES))
             .collect()
         )
     files = {name: sorted(w["path"] for w in written if w["table"] == name) for name in names}

@@ -17,6 +17,7 @@ survivorship it replaced).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 
 import duckdb
@@ -67,7 +68,10 @@ STATEMENT_ROWS_SCHEMA = pa.schema(
 SHIPPED_STATEMENT_ROWS_SCHEMA = STATEMENT_ROWS_SCHEMA.set(
     STATEMENT_ROWS_SCHEMA.get_field_index("statements"), pa.field("statements", pa.string())
 )
-_STATEMENTS_JSON_TYPE = '[{"element": "VARCHAR", "value": "VARCHAR", "field": "VARCHAR"}]'
+#: ``from_json``'s type of the shipped statements: the statements' struct, every field text.
+_STATEMENTS_JSON_TYPE = json.dumps(
+    [{f.name: "VARCHAR" for f in STATEMENT_ROWS_SCHEMA.field("statements").type.value_type}]
+)
 
 #: The bases whose rows the core makes (members with their surviving attributes).
 CORE_BASES = ("population", "legal_entity")

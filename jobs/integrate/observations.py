@@ -28,24 +28,22 @@ from jobs.catalog.models import Field
 from jobs.frames import union_all
 from jobs.integrate.config import IntegrationConfig, Subject
 
-#: Columns of ``base/attribute_observations`` and their Spark types, in order.
-_OBSERVATION_TYPES: tuple[tuple[str, str], ...] = (
-    ("key_kind", "string"),
-    ("key", "string"),
-    ("element", "string"),
-    ("value", "string"),
-    ("department", "string"),
-    ("resource", "string"),
-    ("field", "string"),
-    ("record_key", "string"),
-    ("batch_id", "string"),
-    ("observed_at", "timestamp"),
-    ("source_file", "string"),
-    ("row_number", "long"),
+#: Columns of ``base/attribute_observations``, in order (typed by the core's SQL, which makes
+#: the table: ``core_sql.observations_from_statements_sql``).
+OBSERVATION_COLUMNS: tuple[str, ...] = (
+    "key_kind",
+    "key",
+    "element",
+    "value",
+    "department",
+    "resource",
+    "field",
+    "record_key",
+    "batch_id",
+    "observed_at",
+    "source_file",
+    "row_number",
 )
-OBSERVATION_COLUMNS: tuple[str, ...] = tuple(name for name, _ in _OBSERVATION_TYPES)
-#: Spark schema of ``base/attribute_observations`` (an empty table where no pool observes).
-OBSERVATIONS_SCHEMA = ", ".join(f"{name} {kind}" for name, kind in _OBSERVATION_TYPES)
 
 
 def observed_at_of(batch_id: Column, ingested_at: Column) -> Column:

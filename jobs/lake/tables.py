@@ -430,7 +430,7 @@ def write_table(
         if plan.skip:
             return WriteResult(uri, None, skipped=True)
         movable = parquet_files is not None and spark_parquet_writer.can_move(parquet_files, plan)
-        spark_parquet_writer.write(frame, plan, list(parquet_files or ()) if movable else None)
+        spark_parquet_writer.write(frame, plan, parquet_files if movable else None)
     else:
         activate_session(frame.sparkSession)
         try:
