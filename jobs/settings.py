@@ -89,6 +89,10 @@ def _env_timezone(name: str, default: str) -> str:
     return text
 
 
+#: The values of ``arrow_memory_pool``.
+ARROW_MEMORY_POOLS = ("jemalloc", "mimalloc", "system", "default")
+
+
 def _env_choice(name: str, default: str, choices: tuple[str, ...]) -> str:
     text = _env(name, default)
     if text not in choices:
@@ -260,6 +264,11 @@ class Settings:
     #: batch when the Spark master is a cluster, run on Spark (DESIGN §3). The default takes
     #: every delivery of the synthetic city (a 1M-row hukou export) in process.
     arrow_max_rows: int = 2_000_000
+    #: The allocator of Arrow's buffers in a process that ingests (jobs.arrow_memory):
+    #: ``jemalloc``, ``mimalloc``, ``system``, or ``default`` (Arrow's own choice, which its
+    #: ARROW_DEFAULT_MEMORY_POOL variable sets). mimalloc backs large buffers with transparent
+    #: huge pages, whose first touch cost seconds per GB on a virtual machine.
+    arrow_memory_pool: str = "jemalloc"
     #: Mail of request notifications (jobs.store.mail): the SMTP server's host (empty: no mail,
     #: notifications stay in the inbox only), its port, and the sender address.
     smtp_host: str = ""
@@ -372,6 +381,9 @@ class Settings:
             cookie_secure=_env_choice("COOKIE_SECURE", "auto", ("auto", "true", "false")),
             trusted_proxies=_env_networks("TRUSTED_PROXIES"),
             arrow_max_rows=_env_count("ARROW_MAX_ROWS", cls.arrow_max_rows),
+            arrow_memory_pool=_env_choice(
+                "ARROW_MEMORY_POOL", cls.arrow_memory_pool, ARROW_MEMORY_POOLS
+            ),
             smtp_host=_env("SMTP_HOST", ""),
             smtp_port=_env_count("SMTP_PORT", cls.smtp_port),
             smtp_from=_env("SMTP_FROM", ""),

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from jobs import arrow_memory
 from jobs.catalog.loader import load_catalog
 from jobs.catalog.models import Catalog, Resource
 from jobs.ingest.lock import resource_lock
@@ -62,6 +63,9 @@ class Context:
 
 
 def open_context(resource_id: str, settings: Settings, spark: SparkSession | None) -> Context:
+    # Every ingestion step opens one: the process's Arrow buffers come from the chosen pool
+    # before the step makes any (a no-op after the first).
+    arrow_memory.use_pool(settings.arrow_memory_pool)
     catalog = load_catalog(settings.schemas_root, settings.catalog_revisions_root)
     return Context(settings, catalog.resource(resource_id), catalog, settings.now(), spark)
 
