@@ -38,7 +38,7 @@ import time
 import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any
 from urllib.parse import unquote
 
@@ -57,6 +57,7 @@ from pyspark.sql.types import StructType
 
 from jobs.lake.crash import crash_point
 from jobs.lake.files import filesystem
+from jobs.lake.parquet_stats import WrittenFile, _ColumnStats, stats_json
 
 FORMAT_NAME = "govlake_delta"
 
@@ -391,120 +392,6 @@ def partition_folder(partition_by: Sequence[str], values: Sequence[str | None]) 
         f"{escape_path_name(name)}={HIVE_NULL if v is None else escape_path_name(v)}"
         for name, v in zip(partition_by, values, strict=True)
     )
-
-
-_STAT_STRING_PREFIX = 32  # Delta's default prefix length for string statistics
-
-
-class _ColumnStats:
-    """Running null count and min/max of one column in one file (Delta ``stats`` JSON)."""
-
-    def __init__(self, arrow_type: pa.DataType) -> None:
-        self.type = arrow_type
-        self.nulls = 0
-        self.low: Any = None
-        self.high: Any = None
-        t = arrow_type
-        self.ranged = (
-            pa.types.is_integer(t)
-            or pa.types.is_floating(t)
-            or pa.types.is_string(t)
-            or pa.types.is_large_string(t)
-            or pa.types.is_date32(t)
-            or pa.types.is_timestamp(t)
-        )
-        self.counted = self.ranged or pa.types.is_boolean(t) or pa.types.is_decimal(t)
-
-    def update(self, column: pa.ChunkedArray) -> None:
-        self.nulls += column.null_count
-        if not self.ranged or column.null_count == len(column):
-            return
-        if pa.types.is_floating(self.type) and (
-            pc.any(pc.is_nan(column)).as_py() or pc.any(pc.is_inf(column)).as_py()
-        ):
-            self.ranged = False  # NaN/Infinity are not JSON and break skipping: no range
-            return
-        low_high = pc.min_max(column)
-        self.widen(low_high["min"].as_py(), low_high["max"].as_py())
-
-    def widen(self, low: Any, high: Any) -> None:
-        """Widens the range to take in ``low`` … ``high``."""
-        self.low = low if self.low is None or low < self.low else self.low
-        self.high = high if self.high is None or high > self.high else self.high
-
-    def json_range(self) -> tuple[Any, Any]:
-        """(min, max) as Delta statistics JSON values; None where a bound must be left out."""
-        low, high = self.low, self.high
-        if not self.ranged or low is None:
-            return None, None
-        t = self.type
-        if pa.types.is_string(t) or pa.types.is_large_string(t):
-            return low[:_STAT_STRING_PREFIX], _string_upper_bound(high)
-        if pa.types.is_date32(t):
-            return low.isoformat(), high.isoformat()
-        if pa.types.is_timestamp(t):
-            # Delta keeps milliseconds: round the minimum down and the maximum up.
-            low = low - timedelta(microseconds=low.microsecond % 1000)
-            if high.microsecond % 1000:
-                high = high + timedelta(microseconds=1000 - high.microsecond % 1000)
-            return _timestamp_stat(low), _timestamp_stat(high)
-        return low, high
-
-
-def _string_upper_bound(high: str) -> str | None:
-    """A maximum of at most :data:`_STAT_STRING_PREFIX` characters that still bounds ``high``.
-
-    A prefix is a lower bound but not an upper one, so a long maximum is cut and its last
-    character raised by one (the next code point, past the surrogates): every string starting
-    with the prefix sorts below it. Leaving the maximum out is no option: delta-rs then turns
-    the file's statistics into ``column <= null`` and skips the file for every filter on it.
-    """
-    if len(high) <= _STAT_STRING_PREFIX:
-        return high
-    prefix = high[:_STAT_STRING_PREFIX]
-    for cut in range(len(prefix) - 1, -1, -1):
-        code = ord(prefix[cut])
-        if code < 0x10FFFF:
-            raised = 0xE000 if 0xD800 <= code + 1 <= 0xDFFF else code + 1
-            return prefix[:cut] + chr(raised)
-    return None  # every character is already the last code point: nothing bounds it
-
-
-def _timestamp_stat(value: datetime) -> str:
-    if value.tzinfo is None:  # timestamp_ntz
-        return f"{value:%Y-%m-%dT%H:%M:%S}.{value.microsecond // 1000:03d}"
-    value = value.astimezone(UTC)
-    return f"{value:%Y-%m-%dT%H:%M:%S}.{value.microsecond // 1000:03d}Z"
-
-
-def stats_json(rows: int, stats: Mapping[str, _ColumnStats]) -> str:
-    """A file's Delta ``stats`` JSON: its rows, the columns' ranges and null counts."""
-    low, high, nulls = {}, {}, {}
-    for name, column in stats.items():
-        if column.counted:
-            nulls[name] = column.nulls
-        lo, hi = column.json_range()
-        if lo is not None:
-            low[name] = lo
-        if hi is not None:
-            high[name] = hi
-    return json.dumps(
-        {"numRecords": rows, "minValues": low, "maxValues": high, "nullCount": nulls},
-        ensure_ascii=False,
-        allow_nan=False,
-    )
-
-
-@dataclass
-class WrittenFile:
-    """One Parquet file a task wrote: the details of its Delta ``add`` action."""
-
-    path: str  # relative to the table root, not URL-encoded (delta-rs encodes it in the log)
-    size: int
-    partition_values: dict[str, str | None]
-    modification_time: int
-    num_records: int
-    stats: str
 
 
 @dataclass

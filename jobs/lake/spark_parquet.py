@@ -17,28 +17,17 @@ core`) are committed the same way without being written again: moved in, named, 
 from __future__ import annotations
 
 import contextlib
-import math
-import time
 import uuid
 from collections.abc import Sequence
-from typing import Any
 
-import pyarrow as pa
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from jobs.lake.bridge import (
-    DeltaCommitMessage,
-    WritePlan,
-    WrittenFile,
-    _ColumnStats,
-    abort_write,
-    commit_write,
-    stats_json,
-)
+from jobs.lake.bridge import DeltaCommitMessage, WritePlan, abort_write, commit_write
 from jobs.lake.files import filesystem
+from jobs.lake.parquet_stats import written_file
 
 #: Spark's default writes timestamps as INT96; Delta readers expect microseconds.
 _TIMESTAMP_TYPE = "spark.sql.parquet.outputTimestampType"
@@ -88,7 +77,7 @@ def write(frame: DataFrame, plan: WritePlan, files: Sequence[str] | None = None)
             # The bridge's names: the job id lets abort_write find the files of this write.
             name = f"part-{number:05d}-{plan.job_id}-{uuid.uuid4().hex[:16]}.c000.snappy.parquet"
             fs.move(path, f"{root}/{name}")
-            message.files.append(_written_file(fs, root, name))
+            message.files.append(written_file(fs, root, name))
         message.num_rows = sum(f.num_records for f in message.files)
         commit_write(plan, [message])
     except BaseException:
@@ -117,46 +106,3 @@ def _spark_write(frame: DataFrame, plan: WritePlan, fs: pafs.FileSystem, staging
         spark.conf.set(_TIMESTAMP_TYPE, previous)
     written = fs.get_file_info(pafs.FileSelector(staging, recursive=False))
     return sorted(i.path for i in written if i.path.endswith(".parquet"))
-
-
-def _written_file(fs: pafs.FileSystem, root: str, name: str) -> WrittenFile:
-    """The ``add`` action details of a Parquet file, with the statistics the bridge would have
-    computed from its rows, here read from the footer's row-group statistics."""
-    path = f"{root}/{name}"
-    metadata = pq.ParquetFile(path, filesystem=fs).metadata
-    # A nested column has several leaf columns in the footer and no statistics of its own.
-    leaves = {metadata.schema.column(i).path: i for i in range(metadata.num_columns)}
-    stats = {f.name: _ColumnStats(f.type) for f in metadata.schema.to_arrow_schema()}
-    for name_, column in stats.items():
-        if name_ not in leaves:
-            column.ranged = column.counted = False
-    for group in range(metadata.num_row_groups):
-        row_group = metadata.row_group(group)
-        for column_name, column in stats.items():
-            if not column.counted:
-                continue
-            chunk = row_group.column(leaves[column_name]).statistics
-            if chunk is None:
-                column.ranged = column.counted = False
-                continue
-            column.nulls += chunk.null_count
-            if not column.ranged or chunk.null_count == row_group.num_rows:
-                continue
-            if not chunk.has_min_max or not (_finite(chunk.min) and _finite(chunk.max)):
-                column.ranged = False  # as the bridge does for NaN and Infinity
-                continue
-            # Through Arrow, so that the bounds are the Python values the bridge compares.
-            bounds = pa.array([chunk.min, chunk.max], column.type)
-            column.widen(bounds[0].as_py(), bounds[1].as_py())
-    return WrittenFile(
-        path=name,
-        size=int(fs.get_file_info(path).size),
-        partition_values={},
-        modification_time=int(time.time() * 1000),
-        num_records=metadata.num_rows,
-        stats=stats_json(metadata.num_rows, stats),
-    )
-
-
-def _finite(value: Any) -> bool:
-    return not isinstance(value, float) or math.isfinite(value)

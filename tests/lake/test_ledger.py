@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
@@ -239,3 +242,80 @@ def test_rows_are_counted_by_keys_read_as_dictionaries_across_files_with_nulls(t
     assert sorted(read["department"].cast(pa.string()).to_pylist()) == sorted(
         department for rows in deliveries for department, _, _ in rows
     )
+
+
+# --- large appends written in parts, on every core ------------------------------------------------
+
+
+def _large(rows: int, start: int = 0) -> pa.Table:
+    """Rows of a large append: a text column with nulls, a map column (bronze's ``raw``)."""
+    numbers = range(start, start + rows)
+    return pa.table(
+        {
+            "n": pa.array(numbers, pa.int64()),
+            "text": pa.array([None if n % 7 == 0 else f"t{n % 5}" for n in numbers]),
+            "raw": pa.array([[("列", str(n))] for n in numbers], pa.map_(pa.string(), pa.string())),
+        }
+    )
+
+
+@pytest.fixture
+def small_parts(monkeypatch):
+    monkeypatch.setattr(ledger, "ROWS_PER_PART", 10)
+    monkeypatch.setattr(ledger.os, "cpu_count", lambda: 3)
+
+
+def _data_files(uri: str) -> list[str]:
+    return sorted(p.name for p in Path(uri).glob("*.parquet"))
+
+
+def test_a_large_append_is_written_in_parts_and_committed_once(
+    tmp_path, small_parts, reported_writes
+):
+    uri = str(tmp_path / "t")
+
+    assert ledger.append_arrow(uri, _large(45), write_id=("batch", 1)) is True  # creates
+    assert ledger.append_arrow(uri, _large(25, start=45), write_id=("batch", 2)) is True
+    assert ledger.append_arrow(uri, _large(25, start=45), write_id=("batch", 2)) is False
+
+    table = DeltaTable(uri)
+    assert table.version() == 1 and reported_writes == [("append", 0), ("append", 1)]
+    assert len(_data_files(uri)) == 3 + 2  # three cores for 45 rows, two parts for 25
+    rows = ledger.scan_arrow(uri, ["n", "text", "raw"], None).sort_by("n")
+    assert rows.equals(_large(70).cast(rows.schema))
+    stats = [a["stats"] for a in _add_actions(table)]
+    assert all('"minValues": {"n":' in s and '"nullCount"' in s for s in stats)
+    # the statistics skip files: one part holds rows 0-14
+    assert ledger.scan_arrow(uri, ["n"], pc.field("n") < 5).num_rows == 5
+
+
+def _add_actions(table: DeltaTable) -> list[dict]:
+    log = Path(table.table_uri.removeprefix("file://")) / "_delta_log"
+    lines = [json.loads(line) for f in sorted(log.glob("*.json")) for line in f.open()]
+    return [line["add"] for line in lines if "add" in line]
+
+
+def test_a_part_write_that_does_not_commit_leaves_no_file(tmp_path, small_parts, monkeypatch):
+    uri = str(tmp_path / "t")
+    ledger.append_arrow(uri, _large(3), write_id="small")  # one file, by delta-rs
+    before = _data_files(uri)
+
+    def refused(self, *args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(DeltaTable, "create_write_transaction", refused)
+    with pytest.raises(OSError, match="disk full"):
+        ledger.append_arrow(uri, _large(40), write_id="large")
+
+    assert _data_files(uri) == before
+    assert DeltaTable(uri).version() == 0
+
+
+def test_a_large_append_adding_a_column_is_merged_by_delta_rs(tmp_path, small_parts):
+    uri = str(tmp_path / "t")
+    ledger.append_arrow(uri, _large(30).drop_columns(["text"]), write_id="first")
+    ledger.append_arrow(uri, _large(30, start=30), write_id="second", add_columns=True)
+
+    rows = ledger.scan_arrow(uri, ["n", "text"], None).sort_by("n")
+    assert rows["text"].to_pylist()[:30] == [None] * 30
+    assert rows["text"].to_pylist()[30:] == _large(30, start=30)["text"].to_pylist()
