@@ -158,13 +158,33 @@ def append_arrow(
 
 def _in_parts(uri: str, newest: Any, table: pa.Table, options: dict | None) -> bool:
     """Whether an append is written in parts on every core (:func:`_append_in_parts`): large
-    enough, into a local folder, with exactly the table's columns (adding columns is delta-rs's
-    schema merge)."""
+    enough, into a local folder, into a new table or a :func:`_plain` one with exactly the
+    append's columns (adding columns is delta-rs's schema merge). A table another writer
+    creates while the parts are written fails the append (nothing committed, files deleted):
+    one writer per table is the lake's rule (the resources' writer locks), and a retry appends."""
     if table.num_rows < 2 * ROWS_PER_PART or (os.cpu_count() or 1) < 2:
         return False
     if options or local_path(uri) is None:
         return False
-    return newest is None or pa.schema(newest.schema().to_arrow()).equals(table.schema)
+    return newest is None or _plain(newest, table.schema)
+
+
+def _plain(newest: Any, schema: pa.Schema) -> bool:
+    """Whether files can join the table as they are written: the table has exactly ``schema``'s
+    columns, and nothing a writer must enforce or lay out (partitions, CHECK or NOT NULL
+    constraints, generated columns, column mapping, writer features). delta-rs checks those on
+    its own writes; the parts bypass its writer, so such a table keeps being written by it."""
+    protocol, metadata = newest.protocol(), newest.metadata()
+    table_schema = pa.schema(newest.schema().to_arrow())
+    return (
+        protocol.min_writer_version <= 2
+        and not protocol.writer_features
+        and not metadata.partition_columns
+        and not any(key.startswith("delta.constraints.") for key in metadata.configuration)
+        and metadata.configuration.get("delta.columnMapping.mode", "none") == "none"
+        and all(f.nullable and not f.metadata for f in table_schema)
+        and table_schema.equals(schema)
+    )
 
 
 def _append_in_parts(uri: str, newest: Any, table: pa.Table, commit: Any) -> int:

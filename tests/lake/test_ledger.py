@@ -319,3 +319,25 @@ def test_a_large_append_adding_a_column_is_merged_by_delta_rs(tmp_path, small_pa
     rows = ledger.scan_arrow(uri, ["n", "text"], None).sort_by("n")
     assert rows["text"].to_pylist()[:30] == [None] * 30
     assert rows["text"].to_pylist()[30:] == _large(30, start=30)["text"].to_pylist()
+
+
+def test_a_large_append_to_a_partitioned_or_constrained_table_goes_through_delta_rs(
+    tmp_path, small_parts
+):
+    from deltalake import write_deltalake
+
+    partitioned = str(tmp_path / "partitioned")
+    write_deltalake(partitioned, _large(3), partition_by=["text"])
+    ledger.append_arrow(partitioned, _large(40, start=3), write_id="large")
+    assert DeltaTable(partitioned).metadata().partition_columns == ["text"]
+    assert ledger.scan_arrow(partitioned, ["n"], pc.field("text") == "t1").num_rows == len(
+        [n for n in range(43) if n % 7 and n % 5 == 1]
+    )
+
+    checked = str(tmp_path / "checked")
+    ledger.append_arrow(checked, _large(3), write_id="small")
+    DeltaTable(checked).alter.add_constraint({"small_n": "n < 30"})
+    with pytest.raises(Exception, match="13 rows failed validation check"):
+        ledger.append_arrow(checked, _large(40, start=3), write_id="large")
+    assert DeltaTable(checked).version() == 1  # the constraint's commit, no rows
+    assert len(_data_files(checked)) == 1
