@@ -203,12 +203,15 @@ def _append_in_parts(uri: str, newest: Any, table: pa.Table, commit: Any) -> int
     write = uuid.uuid4().hex
     names = [f"part-{n:05d}-{write}-c000.snappy.parquet" for n in range(count)]
 
+    options = _parquet_options(table)
+
     def write_part(n: int) -> Any:
         pq.write_table(
             table.slice(n * size, size),
             f"{root}/{names[n]}",
             row_group_size=ROWS_PER_ROW_GROUP,
             compression="snappy",
+            **options,
         )
         return written_file(fs, root, names[n])
 
@@ -236,6 +239,41 @@ def _append_in_parts(uri: str, newest: Any, table: pa.Table, commit: Any) -> int
     if version is None:  # cannot happen after a commit that returned
         raise RuntimeError(f"the commit of {names[0]} is not in the log of {uri}")
     return version
+
+
+#: Rows sampled by :func:`_parquet_options`, and the share of distinct values under which a
+#: column is dictionary-encoded.
+_SAMPLED_ROWS = ROWS_PER_ROW_GROUP
+_DISTINCT_FOR_DICTIONARY = 1 / 8
+
+
+def _parquet_options(table: pa.Table) -> dict[str, Any]:
+    """Dictionary encoding for the columns whose values repeat (fewer distinct values than
+    :data:`_DISTINCT_FOR_DICTIONARY` of the first rows: batch ids, file names, code values, a
+    map's keys) and statistics for the top-level plain columns only (Delta skips files by
+    those; nested ones it ignores). Parquet's default tries a dictionary on every column of
+    every row group and falls back once it passes a megabyte: wasted on hashes, IDs and names.
+    Measured on 500,000 rows: bronze 0.775 → 0.541 s (75 → 72 MB), pool 0.636 → 0.479 s."""
+    sample = table.slice(0, _SAMPLED_ROWS)
+
+    def repeats(values: pa.Array | pa.ChunkedArray) -> bool:
+        return len(values) > 0 and len(pc.unique(values)) <= len(values) * _DISTINCT_FOR_DICTIONARY
+
+    dictionary, plain = [], []
+    for field in table.schema:
+        kind = field.type
+        if not pa.types.is_nested(kind):
+            plain.append(field.name)
+            if repeats(sample[field.name]):
+                dictionary.append(field.name)
+        elif pa.types.is_map(kind) and not pa.types.is_nested(kind.item_type):
+            maps = sample[field.name].combine_chunks()
+            dictionary += [
+                f"{field.name}.key_value.{leaf}"
+                for leaf, values in (("key", maps.keys), ("value", maps.items))
+                if repeats(values)
+            ]
+    return {"use_dictionary": dictionary, "write_statistics": plain}
 
 
 def _version_adding(root: str, first: int, name: str) -> int | None:

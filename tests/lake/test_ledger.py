@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 import pytest
 from deltalake import DeltaTable
 
@@ -341,3 +342,26 @@ def test_a_large_append_to_a_partitioned_or_constrained_table_goes_through_delta
         ledger.append_arrow(checked, _large(40, start=3), write_id="large")
     assert DeltaTable(checked).version() == 1  # the constraint's commit, no rows
     assert len(_data_files(checked)) == 1
+
+
+def test_parts_dictionary_encode_the_columns_whose_values_repeat(tmp_path, small_parts):
+    uri = str(tmp_path / "t")
+    rows = _large(80).append_column(
+        "codes", pa.array([["a"]] * 80, pa.list_(pa.string()))
+    )  # a list column: plain, no statistics
+
+    ledger.append_arrow(uri, rows, write_id="large")
+
+    metadata = pq.ParquetFile(str(tmp_path / "t" / _data_files(uri)[0])).metadata
+    columns = {metadata.schema.column(i).path: i for i in range(metadata.num_columns)}
+    group = metadata.row_group(0)
+
+    def dictionary(path: str) -> bool:
+        return any("DICTIONARY" in e for e in group.column(columns[path]).encodings)
+
+    assert dictionary("text") and dictionary(
+        "raw.key_value.key"
+    )  # six values (one null) in 80; one key
+    assert not dictionary("n") and not dictionary("raw.key_value.value")  # all distinct
+    assert group.column(columns["n"]).statistics is not None
+    assert group.column(columns["raw.key_value.value"]).statistics is None
