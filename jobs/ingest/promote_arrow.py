@@ -10,6 +10,8 @@ thousand rows is single-process work, done in about the time Spark needs to star
 
 from __future__ import annotations
 
+import concurrent.futures
+import os
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -116,21 +118,28 @@ def with_disposition(standardized: pa.Table, earlier_hashes: pa.Array) -> pa.Tab
     rows = standardized.num_rows
     rejected = pc.fill_null(pc.list_value_length(standardized["problems"]), 0).to_numpy() > 0
     accepted = np.flatnonzero(~rejected)
+    hashes = standardized["content_hash"].take(accepted).combine_chunks()
     is_duplicate = np.zeros(rows, dtype=bool)
-    is_duplicate[accepted] = _repeats_in_row_order(standardized, accepted)
-    seen_before = pc.is_in(standardized["content_hash"].take(accepted), value_set=earlier_hashes)
+    is_duplicate[accepted] = _repeats_in_row_order(standardized, accepted, hashes)
+    seen_before = pc.is_in(hashes, value_set=earlier_hashes)
     is_duplicate[accepted] |= pc.fill_null(seen_before, False).to_numpy(zero_copy_only=False)
-    disposition = np.where(rejected, "quarantine", np.where(is_duplicate, "duplicate", "pool"))
-    return standardized.append_column("disposition", pa.array(disposition, pa.string()))
+    # one of three texts per row, taken by index (numpy's texts cost a tenth of a second)
+    codes = np.where(rejected, 2, np.where(is_duplicate, 1, 0))
+    return standardized.append_column("disposition", _DISPOSITIONS.take(pa.array(codes)))
+
+
+#: The values of ``disposition``, by code.
+_DISPOSITIONS = pa.array(["pool", "duplicate", "quarantine"], pa.string())
 
 
 #: Length of a content hash: hex SHA-256.
 _HASH_CHARS = 64
 
 
-def _repeats_in_row_order(table: pa.Table, rows: np.ndarray) -> np.ndarray:
-    """For each of ``rows`` (indices into ``table``): its content hash is that of one of the
-    ``rows`` before it in (batch, file, row) order. A row without a hash repeats none.
+def _repeats_in_row_order(table: pa.Table, rows: np.ndarray, hashes: pa.Array) -> np.ndarray:
+    """For each of ``rows`` (indices into ``table``; ``hashes`` their content hashes): its
+    content hash is that of one of the ``rows`` before it in (batch, file, row) order. A row
+    without a hash repeats none.
 
     Sorted by hash and then row key, a row repeats an earlier row exactly when the row just
     before it has the same hash. Integers are sorted, not texts: the rows by their row key
@@ -141,7 +150,6 @@ def _repeats_in_row_order(table: pa.Table, rows: np.ndarray) -> np.ndarray:
     would break the grouping: then the texts are sorted after all
     (:func:`_repeats_by_sorting_texts`).
     """
-    hashes = table["content_hash"].take(rows).combine_chunks()
     prefixes = _hash_prefixes(hashes)
     if prefixes is None:
         return _repeats_by_sorting_texts(table, rows)
@@ -257,9 +265,12 @@ def pool_rows(disposed: pa.Table, resource: Resource, promoted_at: dt.datetime) 
     schema = pool.pool_arrow_schema(resource)
     names = [name for name in schema.names if name != "promoted_at"]
     # the pool's columns only: the problems and delivered text of the rejected rows stay behind
-    kept = disposed.select(names).filter(pc.equal(disposed["disposition"], "pool"))
-    columns = {name: kept[name] for name in names}
-    columns["promoted_at"] = _repeated(promoted_at, kept.num_rows)
+    stays = pc.equal(disposed["disposition"], "pool")
+    # column by column on every core: one table filter runs its columns one after another
+    with concurrent.futures.ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as threads:
+        kept = list(threads.map(lambda name: pc.filter(disposed[name], stays), names))
+    columns = dict(zip(names, kept, strict=True))
+    columns["promoted_at"] = _repeated(promoted_at, len(kept[0]) if kept else 0)
     return pa.table(columns).select(schema.names).cast(schema)
 
 

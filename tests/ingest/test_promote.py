@@ -120,7 +120,7 @@ def test_hashes_sharing_their_first_16_digits_are_still_told_apart():
     table = _rows_of([b, a, b, a, None, None], ["b1"] * 6, ["f.csv"] * 6, [4, 1, 2, 3, 5, 6])
     everyone = np.arange(table.num_rows)
 
-    repeats = _repeats_in_row_order(table, everyone)
+    repeats = _repeats_in_row_order(table, everyone, table["content_hash"].combine_chunks())
 
     assert repeats.tolist() == [True, False, False, True, False, False]
     assert repeats.tolist() == _repeats_by_sorting_texts(table, everyone).tolist()
@@ -128,7 +128,8 @@ def test_hashes_sharing_their_first_16_digits_are_still_told_apart():
 
 def test_hashes_of_another_length_are_compared_as_texts():
     table = _rows_of(["abc", "ab", "abc"], ["b1"] * 3, ["f.csv"] * 3, [1, 2, 3])
-    assert _repeats_in_row_order(table, np.arange(3)).tolist() == [False, False, True]
+    hashes = table["content_hash"].combine_chunks()
+    assert _repeats_in_row_order(table, np.arange(3), hashes).tolist() == [False, False, True]
 
 
 _HASH_POOL = [_sha(str(n)) for n in range(6)] + [None]
@@ -153,8 +154,9 @@ def test_integer_sort_finds_the_repeats_the_text_sort_finds(rows, data):
         sorted(data.draw(st.sets(st.integers(0, max(len(rows) - 1, 0))))) if rows else [],
         dtype=np.int64,
     )
+    hashes = table["content_hash"].take(chosen).combine_chunks()
     assert (
-        _repeats_in_row_order(table, chosen).tolist()
+        _repeats_in_row_order(table, chosen, hashes).tolist()
         == _repeats_by_sorting_texts(table, chosen).tolist()
     )
 
