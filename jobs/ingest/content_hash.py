@@ -192,11 +192,16 @@ def _json_sql(columns: dict[str, pa.Array], timezone: str) -> tuple[str, pa.Tabl
         text, quoted = json_member(values, timezone)
         texts[f"c{i}"] = text
         key = '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '":'
+        quote = '"' if quoted else ""
+        # one concat() per member instead of a chain of ||, each making a string: the hashes
+        # of 131,072 hukou rows 0.44 → 0.37 CPU-s. concat() skips a NULL: the CASE keeps it.
+        close = f", {_sql_text(quote)}" if quoted else ""
         members.append(
-            f"{_sql_text(key + chr(34))} || c{i} || '\"'" if quoted else f"{_sql_text(key)} || c{i}"
+            f"CASE WHEN c{i} IS NULL THEN NULL "
+            f"ELSE concat({_sql_text(key + quote)}, c{i}{close}) END"
         )
     # concat_ws leaves out the NULL members, as to_json leaves out NULL fields.
-    return f"'{{' || concat_ws(',', {', '.join(members)}) || '}}'", pa.table(texts)
+    return f"concat('{{', concat_ws(',', {', '.join(members)}), '}}')", pa.table(texts)
 
 
 def _query(sql_of_json: str, table: pa.Table) -> pa.Array:
