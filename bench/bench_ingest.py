@@ -6,7 +6,9 @@ For each city size a synthetic county is generated into a temporary folder (not 
   shared machine) and the load average; then the same files through the DuckDB reference of
   the same rules (:mod:`bench.duckdb_ingest`), its counts next to govlake's, and the ratio of
   the two times (the issue's goal: at or ahead of the reference, ≥ 70k rows/s on 2 cores for
-  the 1M-row export);
+  the 1M-row export). The reference runs after govlake in the same process, so with the Arrow
+  allocator ingestion chose (``arrow_memory_pool``, jemalloc): its pyarrow reads are as fast as
+  they can be here (with pyarrow's default mimalloc it took 0.2-0.8 s longer, measured);
 - the whole county: every catalog resource, total seconds and rows per second;
 - three 1,000-row increments into that hukou pool (a million rows in the full run), landing →
   gated pool, each in the warm process: a daily delivery to a city;
