@@ -44,9 +44,11 @@ class LineList(list):
     lines: list[int]
 
 
-class StrictLoader(yaml.SafeLoader):
+class StrictLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
     """SafeLoader that rejects duplicate keys (plain YAML keeps the last one silently) and
-    builds :class:`LineMap` / :class:`LineList`."""
+    builds :class:`LineMap` / :class:`LineList`. On libyaml's parser where PyYAML has it (the
+    catalog's 29 files parsed in 0.43 s in pure Python, every fresh task paying it), else
+    PyYAML's own."""
 
 
 def _construct_mapping(loader: StrictLoader, node: yaml.MappingNode) -> Any:
