@@ -228,13 +228,17 @@ def _append_in_parts(uri: str, newest: Any, table: pa.Table, commit: Any) -> int
             newest.create_write_transaction(
                 adds, "append", newest.schema(), commit_properties=commit
             )
-            newest.update_incremental()  # the kept table's snapshot takes in its own commit
     except BaseException:
         if _version_adding(root, base + 1, names[0]) is None:
             for name in names:
                 with contextlib.suppress(FileNotFoundError):
                     os.remove(f"{root}/{name}")
         raise
+    if newest is not None:
+        # The kept table's snapshot takes in its own commit; failing that, the commit stands
+        # and the kept table catches up when it is next used.
+        with contextlib.suppress(Exception):
+            newest.update_incremental()
     version = _version_adding(root, base + 1, names[0])
     if version is None:  # cannot happen after a commit that returned
         raise RuntimeError(f"the commit of {names[0]} is not in the log of {uri}")

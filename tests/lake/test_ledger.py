@@ -365,3 +365,21 @@ def test_parts_dictionary_encode_the_columns_whose_values_repeat(tmp_path, small
     assert not dictionary("n") and not dictionary("raw.key_value.value")  # all distinct
     assert group.column(columns["n"]).statistics is not None
     assert group.column(columns["raw.key_value.value"]).statistics is None
+
+
+def test_a_kept_table_that_cannot_catch_up_after_its_parts_commit_keeps_the_commit(
+    tmp_path, small_parts, monkeypatch, reported_writes
+):
+    uri = str(tmp_path / "t")
+    ledger.append_arrow(uri, _large(3), write_id="small")
+
+    def lost(self):
+        raise OSError("log unreadable for a moment")
+
+    monkeypatch.setattr(DeltaTable, "update_incremental", lost)
+    assert ledger.append_arrow(uri, _large(40, start=3), write_id="large") is True
+    monkeypatch.undo()
+
+    assert reported_writes == [("append", 0), ("append", 1)]
+    assert ledger.scan_arrow(uri, ["n"], None).num_rows == 43
+    assert ledger.append_arrow(uri, _large(40, start=3), write_id="large") is False
