@@ -3,6 +3,7 @@
 Subpackages, by what they do:
   settings, spark   where things are, the one clock, and how Spark starts
   frames            DataFrame helpers shared by the transforms
+  arrow_memory      which allocator holds the process's Arrow buffers (jemalloc for ingestion)
   yamlconf          the one strict reader of the YAML configuration in ``schemas/``
   secrets           keys kept apart from the lake (share tokens, audit chain)
   store             the workflow store: accounts, roles, tokens, grants (SQLAlchemy, Alembic)
