@@ -17,8 +17,12 @@ import logging
 
 import pyarrow as pa
 
+from jobs.settings import ARROW_MEMORY_POOLS
+
 log = logging.getLogger(__name__)
 
+#: The allocator of each value of ``arrow_memory_pool`` but ``default`` (the setting's values
+#: are :data:`jobs.settings.ARROW_MEMORY_POOLS`, which the variable is checked against).
 _POOLS = {
     "jemalloc": pa.jemalloc_memory_pool,
     "mimalloc": pa.mimalloc_memory_pool,
@@ -30,14 +34,13 @@ def use_pool(name: str) -> str:
     """Makes ``name`` (a value of ``arrow_memory_pool``) the pool Arrow allocates from, unless
     it is ``default``; returns the backend in use. A pool this pyarrow was built without
     leaves the current one, with a warning."""
+    if name not in ARROW_MEMORY_POOLS:
+        raise ValueError(
+            f"unknown Arrow memory pool {name!r}: expected one of {', '.join(ARROW_MEMORY_POOLS)}"
+        )
     if name != "default":
         try:
             pool = _POOLS[name]()
-        except KeyError:
-            raise ValueError(
-                f"unknown Arrow memory pool {name!r}: expected one of "
-                f"{', '.join([*_POOLS, 'default'])}"
-            ) from None
         except NotImplementedError:
             log.warning("this pyarrow has no %s allocator: Arrow keeps its own", name)
         else:

@@ -60,3 +60,9 @@ def test_the_variable_takes_only_a_known_pool(monkeypatch):
 
     with pytest.raises(SettingsError, match=r"GOVLAKE_ARROW_MEMORY_POOL='tcmalloc'.*jemalloc"):
         Settings.from_env()
+
+
+def test_every_value_of_the_setting_names_a_pool():
+    from jobs.settings import ARROW_MEMORY_POOLS
+
+    assert set(arrow_memory._POOLS) | {"default"} == set(ARROW_MEMORY_POOLS)
