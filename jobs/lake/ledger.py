@@ -229,7 +229,7 @@ def _append_in_parts(uri: str, newest: Any, table: pa.Table, commit: Any) -> int
                 adds, "append", newest.schema(), commit_properties=commit
             )
     except BaseException:
-        if _version_adding(root, base + 1, names[0]) is None:
+        if not _may_be_committed(root, base + 1, names[0]):
             for name in names:
                 with contextlib.suppress(FileNotFoundError):
                     os.remove(f"{root}/{name}")
@@ -278,6 +278,16 @@ def _parquet_options(table: pa.Table) -> dict[str, Any]:
                 if repeats(values)
             ]
     return {"use_dictionary": dictionary, "write_statistics": plain}
+
+
+def _may_be_committed(root: str, first: int, name: str) -> bool:
+    """Whether a commit from ``first`` on may add ``name``: True when the log says so or
+    cannot be read (as the bridge's ``_commit_landed``: keeping files is safe, vacuum removes
+    unreferenced ones; deleting a committed file would corrupt the table)."""
+    try:
+        return _version_adding(root, first, name) is not None
+    except Exception:
+        return True
 
 
 def _version_adding(root: str, first: int, name: str) -> int | None:

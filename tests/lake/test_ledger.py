@@ -383,3 +383,24 @@ def test_a_kept_table_that_cannot_catch_up_after_its_parts_commit_keeps_the_comm
     assert reported_writes == [("append", 0), ("append", 1)]
     assert ledger.scan_arrow(uri, ["n"], None).num_rows == 43
     assert ledger.append_arrow(uri, _large(40, start=3), write_id="large") is False
+
+
+def test_parts_of_a_failed_write_stay_when_the_log_cannot_be_read(
+    tmp_path, small_parts, monkeypatch
+):
+    uri = str(tmp_path / "t")
+    ledger.append_arrow(uri, _large(3), write_id="small")
+    before = _data_files(uri)
+
+    def refused(self, *args, **kwargs):
+        raise OSError("disk full")
+
+    def unreadable(root, first, name):
+        raise PermissionError("log unreadable")
+
+    monkeypatch.setattr(DeltaTable, "create_write_transaction", refused)
+    monkeypatch.setattr(ledger, "_version_adding", unreadable)
+    with pytest.raises(OSError, match="disk full"):  # the write's own error, not the log's
+        ledger.append_arrow(uri, _large(40), write_id="large")
+
+    assert len(_data_files(uri)) == len(before) + 3  # cannot tell: kept for vacuum
