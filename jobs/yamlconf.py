@@ -47,7 +47,7 @@ class LineList(list):
 class StrictLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
     """SafeLoader that rejects duplicate keys (plain YAML keeps the last one silently) and
     builds :class:`LineMap` / :class:`LineList`. On libyaml's parser where PyYAML has it (the
-    catalog's 29 files parsed in 0.43 s in pure Python, every fresh task paying it), else
+    catalog loads in 0.022 s on it, 0.104 s in pure Python, every fresh task paying it), else
     PyYAML's own."""
 
 
