@@ -184,9 +184,9 @@ class Settings:
     #: Spark, kind by kind), the kinds' survivorship also ran two at a time and the 1M-person
     #: city took 608.5 s at a 7.9 GB peak against 582.4 s at 7.1 GB with one (its budget
     #: 8 GB); a 100k county's bases took 131.5 / 132.5 s with two against 105.6 / 114.6 s with
-    #: one. The demo's 20k county is mostly the driver planning
-    #: queries on one core, and a second lane keeps the other core busy: ``govlake demo`` uses 2
-    #: (bases 45.8 / 49.9 s against 56.9 / 51.4 s).
+    #: one. The demo's 20k county is mostly the driver planning queries on one core, and a
+    #: second lane keeps the other core busy: ``govlake demo`` uses 2 (bases 45.8 / 49.9 s
+    #: against 56.9 / 51.4 s).
     integrate_lanes: int = 1
     policy_profile: str = "hebi"
     timezone: str = "Asia/Shanghai"
